@@ -1,0 +1,3 @@
+from pixelspy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The mitmproxy addon: flow → RawHit → session (decoders → checks → subscribers).
+
+Decoding happens in the `request` hook, so hits are seen even when the vendor is unreachable. The
+addon never raises into mitmproxy and never touches a flow, except in sink mode, where tracking hits
+are answered locally and never reach the vendor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from mitmproxy import ctx, http
+
+from pixelspy import decoders
+from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.session import Session
+
+log = logging.getLogger("pixelspy")
+
+# Bodies above this are kept (and decoded) only up to it; the user's traffic is never changed.
+MAX_STORED_BODY = 4 * 1024 * 1024
+GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
+
+
+def raw_hit(flow: http.HTTPFlow, with_body: bool = True) -> RawHit:
+    req = flow.request
+    body = (req.raw_content or b"") if with_body else b""
+    peer = flow.client_conn.peername
+    return RawHit(
+        method=req.method,
+        url=req.pretty_url,
+        headers=list(req.headers.items(multi=True)),
+        body=body[:MAX_STORED_BODY],
+        body_truncated=len(body) > MAX_STORED_BODY,
+        time=req.timestamp_start or flow.timestamp_created,
+        client=peer[0] if peer else "",
+    )
+
+
+def sink_response(flow: http.HTTPFlow) -> http.Response:
+    """What a vendor would answer: a 1×1 GIF for GETs, 204 otherwise, CORS open for the caller."""
+    origin = flow.request.headers.get("origin")
+    cors = {"access-control-allow-origin": origin or "*", "x-pixelspy": "sink"}
+    if origin:
+        cors["access-control-allow-credentials"] = "true"
+    if flow.request.method == "OPTIONS":  # CORS preflight of a JSON fetch
+        cors["access-control-allow-methods"] = "GET, POST, OPTIONS"
+        cors["access-control-allow-headers"] = flow.request.headers.get(
+            "access-control-request-headers", "content-type")
+        return http.Response.make(204, b"", cors)
+    if flow.request.method == "GET":
+        return http.Response.make(200, GIF_1X1, {"content-type": "image/gif", **cors})
+    return http.Response.make(204, b"", cors)
+
+
+class PixelSpy:
+    """Decodes tracking hits passing through mitmproxy into the given session."""
+
+    def __init__(self, session: Session | None = None):
+        self.session = session if session is not None else Session()
+        self.registry = decoders.default_registry()
+        self.paused = False
+
+    def load(self, loader) -> None:
+        loader.add_option("pixelspy_sink", bool, False,
+                          "Answer tracking hits locally (204 / 1x1 GIF); never send them to the vendor.")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._request(flow)
+        except Exception:  # noqa: BLE001 - never break the user's traffic over a pixelspy bug
+            log.exception("pixelspy failed on %s", flow.request.pretty_url)
+
+    def _request(self, flow: http.HTTPFlow) -> None:
+        req = flow.request
+        found = self.registry.find(req.pretty_host, req.path.split("?", 1)[0])
+        if found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None:
+            flow.response = sink_response(flow)
+        if self.paused or req.method == "OPTIONS":  # a preflight is not an event
+            return
+        hit = raw_hit(flow, with_body=found is not None)
+        events = self.session.ingest(hit)
+        if events:
+            flow.metadata["pixelspy"] = [e.id for e in events]
+
+
+class JsonLines:
+    """Session subscriber printing one JSON line per event (again, whole, when it changes)."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+
+    def __call__(self, event: TrackingEvent, is_update: bool) -> None:
+        self.out.write(json.dumps(event.json_line(), ensure_ascii=False) + "\n")
+        self.out.flush()

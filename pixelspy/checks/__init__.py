@@ -1,0 +1,88 @@
+"""The checks engine: runs every check on each new event and collects findings.
+
+A check is a small object with `process(event, ctx)`; it may attach findings to the new event or to
+earlier ones (a duplicate marks both). Stateful checks keep their own state and clear it in
+`reset()`. Checks that settle later (consent) implement `tick(now, ctx)`; checks that read ordinary
+traffic (CMP scripts, consent cookies) implement `observe_traffic(hit, ctx)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from pixelspy.config import Config
+from pixelspy.model import Finding, RawHit, TrackingEvent
+
+
+class Context:
+    """What a check may touch: findings on the new event or on earlier events it kept."""
+
+    def __init__(self, silenced: set[str]):
+        self.silenced = silenced
+        self.changed: set[str] = set()
+
+    def emit(self, event: TrackingEvent, finding: Finding) -> None:
+        """Attach a finding; a finding with the same code and related ids replaces the old one."""
+        if finding.code in self.silenced:
+            return
+        for i, old in enumerate(event.findings):
+            if old.code == finding.code and old.related == finding.related:
+                if old == finding:
+                    return
+                event.findings[i] = finding
+                break
+        else:
+            event.findings.append(finding)
+        self.changed.add(event.id)
+
+    def retract(self, event: TrackingEvent, code: str) -> None:
+        before = len(event.findings)
+        event.findings = [f for f in event.findings if f.code != code]
+        if len(event.findings) != before:
+            self.changed.add(event.id)
+
+
+class CheckEngine:
+    def __init__(self, config: Config | None = None, checks: list | None = None):
+        self.config = config or Config()
+        self.checks = checks if checks is not None else default_checks(self.config)
+        self.ctx = Context(set(self.config.checks.silence))
+
+    def process(self, event: TrackingEvent) -> set[str]:
+        """Run every check on a new event; returns the ids of all events whose findings changed."""
+        self.ctx.changed = set()
+        for check in self.checks:
+            check.process(event, self.ctx)
+        return self.ctx.changed
+
+    def observe_traffic(self, hit: RawHit) -> set[str]:
+        self.ctx.changed = set()
+        for check in self.checks:
+            if hasattr(check, "observe_traffic"):
+                check.observe_traffic(hit, self.ctx)
+        return self.ctx.changed
+
+    def tick(self, now: float) -> set[str]:
+        self.ctx.changed = set()
+        for check in self.checks:
+            if hasattr(check, "tick"):
+                check.tick(now, self.ctx)
+        return self.ctx.changed
+
+    def reset(self) -> None:
+        self.ctx = Context(set(self.config.checks.silence))
+        for check in self.checks:
+            if hasattr(check, "reset"):
+                check.reset()
+
+
+def default_checks(config: Config) -> list:
+    """Every check module in this package exposes `make_checks(config) -> list`; adding a check
+    family is one new file."""
+    checks: list = []
+    for m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{m.name}")
+        if hasattr(module, "make_checks"):
+            checks += module.make_checks(config)
+    return checks

@@ -1,0 +1,91 @@
+"""Decoder registry: routes a raw hit to its vendor decoder by host (O(1)) and path.
+
+Each vendor module in this package exposes `ROUTES: list[Route]`; they are discovered, so a new
+vendor is one new file. Decoders never import mitmproxy or Textual.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+from pixelspy.model import RawHit, TrackingEvent
+
+DecodeFn = Callable[[RawHit, "re.Match[str]"], list[TrackingEvent]]
+
+
+@dataclass(frozen=True)
+class Route:
+    platform: str
+    hosts: tuple[str, ...]  # exact hosts; () = any host (path-only routes such as GA4's /g/collect)
+    path: str  # regex matched (fullmatch) against the URL path
+    decode: DecodeFn
+    # Answered locally in sink mode. Loaders pass through: the page needs the script to run.
+    sink: bool = True
+    _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_re", re.compile(self.path))
+
+    def match(self, path: str) -> re.Match[str] | None:
+        return self._re.fullmatch(path)
+
+
+class Registry:
+    def __init__(self, routes: Iterable[Route]):
+        self._by_host: dict[str, list[Route]] = defaultdict(list)
+        self._any_host: list[Route] = []
+        for r in routes:
+            if r.hosts:
+                for h in r.hosts:
+                    self._by_host[h].append(r)
+            else:
+                self._any_host.append(r)
+
+    def find(self, host: str, path: str) -> tuple[Route, re.Match[str]] | None:
+        for r in self._by_host.get(host, ()):
+            if m := r.match(path):
+                return r, m
+        for r in self._any_host:
+            if m := r.match(path):
+                return r, m
+        return None
+
+    def decode(self, hit: RawHit) -> list[TrackingEvent]:
+        """Events of one hit ([] for non-tracking traffic). Never raises: a decoder crash
+        becomes one event carrying the error, so no hit is lost."""
+        found = self.find(hit.host, hit.path)
+        if found is None:
+            return []
+        route, m = found
+        try:
+            events = route.decode(hit, m)
+        except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
+            events = [TrackingEvent(platform=route.platform,
+                                    decode_errors=[f"decoder error: {type(e).__name__}: {e}"])]
+        for ev in events:
+            ev.hit_id = hit.id
+            ev.time = hit.time
+            ev.client = hit.client
+        return events
+
+
+def vendor_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "wire")
+
+
+@cache
+def default_registry() -> Registry:
+    routes: list[Route] = []
+    for name in vendor_modules():
+        routes += importlib.import_module(f"{__name__}.{name}").ROUTES
+    return Registry(routes)
+
+
+def decode(hit: RawHit) -> list[TrackingEvent]:
+    return default_registry().decode(hit)

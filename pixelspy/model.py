@@ -1,0 +1,205 @@
+"""The one vocabulary of pixelspy: raw hits in, tracking events and findings out.
+
+Everything here is vendor-neutral and JSON-serialisable; decoders produce it, checks annotate it,
+the TUI, the JSON lines, HAR files and reports consume it.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+import time as _time
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+_ids = itertools.count(1)
+
+
+def new_id(prefix: str) -> str:
+    """Process-unique, sortable ids ("e000042"), short enough to type in the TUI."""
+    return f"{prefix}{next(_ids):06d}"
+
+
+class Source(StrEnum):
+    browser = "browser"
+    server = "server"
+    app = "app"
+
+
+class Kind(StrEnum):
+    event = "event"  # a conversion/page event the user fired
+    pixel_loaded = "pixel_loaded"  # the vendor's loader or per-pixel config was fetched
+
+
+class Severity(StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class RawHit(BaseModel):
+    """One HTTP request as the proxy (or a HAR file) saw it. Decoders read only this."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=lambda: new_id("h"))
+    method: str
+    url: str
+    headers: list[tuple[str, str]] = Field(default_factory=list)
+    body: bytes = b""
+    time: float = Field(default_factory=_time.time)
+    client: str = ""  # client address, e.g. "127.0.0.1"
+    body_truncated: bool = False  # the stored body was cut to the size limit
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body_from_base64(cls, v: Any) -> Any:
+        # JSON round trip: bodies are serialised as base64 (see _body_to_base64).
+        if isinstance(v, str):
+            return base64.b64decode(v)
+        return v
+
+    @field_serializer("body", when_used="json")
+    def _body_to_base64(self, body: bytes) -> str:
+        return base64.b64encode(body).decode("ascii")
+
+    @cached_property
+    def _split(self):
+        return urlsplit(self.url)
+
+    @property
+    def host(self) -> str:
+        return (self._split.hostname or "").lower()
+
+    @property
+    def path(self) -> str:
+        return self._split.path or "/"
+
+    @property
+    def query(self) -> str:
+        return self._split.query
+
+    def header(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return default
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type").split(";")[0].strip().lower()
+
+
+class Param(BaseModel):
+    """One decoded parameter: the wire name stays visible beside the human label."""
+
+    name: str  # as on the wire, e.g. "cd[value]" or "properties.contents"
+    value: str  # as sent (JSON values re-serialised compactly)
+    label: str = ""
+    group: str = "Other"
+
+
+class UserField(BaseModel):
+    """An advanced-matching / user-data field: which key, and whether it looks hashed."""
+
+    key: str  # normalised key: em, ph, fn, ln, external_id, …
+    name: str  # wire name, e.g. "ud[em]"
+    hashed: bool
+    value: str = ""
+
+
+class Finding(BaseModel):
+    code: str  # stable public code, e.g. "missing-param"
+    severity: Severity
+    message: str
+    hint: str = ""
+    related: list[str] = Field(default_factory=list)  # ids of the other events concerned
+    pending: bool = False  # verdict not final yet (e.g. waiting for the consent cookie)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def looks_hashed(value: str) -> bool:
+    return bool(_SHA256.match(value.strip().lower()))
+
+
+class TrackingEvent(BaseModel):
+    id: str = Field(default_factory=lambda: new_id("e"))
+    platform: str  # meta, tiktok, pinterest, linkedin, x, google, snapchat, reddit
+    source: Source = Source.browser
+    kind: Kind = Kind.event
+    pixel_id: str | None = None
+    event: str | None = None  # as the vendor spells it on the wire
+    standard_event: str | None = None  # canonical: Purchase, AddToCart, PageView, …
+    event_id: str | None = None  # the vendor's dedup key
+    page_url: str | None = None
+    value: str | None = None  # as sent
+    currency: str | None = None
+    content_ids: list[str] = Field(default_factory=list)
+    order_id: str | None = None
+    test_event_code: str | None = None
+    params: list[Param] = Field(default_factory=list)
+    user_data: list[UserField] = Field(default_factory=list)
+    decode_errors: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    endpoint: str = ""  # short description of the wire shape, e.g. "GET /tr (image)"
+    twins: list[str] = Field(default_factory=list)  # hit ids of copies of this event (not counted)
+    twin_key: str | None = None  # set by decoders on copies; the session attaches them as twins
+    hit_id: str = ""
+    time: float = 0.0
+    client: str = ""
+
+    def param(self, name: str) -> str | None:
+        for p in self.params:
+            if p.name == name:
+                return p.value
+        return None
+
+    @property
+    def title(self) -> str:
+        """Vendor event name, with the canonical one when it differs."""
+        if self.kind == Kind.pixel_loaded:
+            return "pixel loaded"
+        name = self.event or "(no event name)"
+        if self.standard_event and self.standard_event != name:
+            return f"{name} → {self.standard_event}"
+        return name
+
+    def json_line(self) -> dict[str, Any]:
+        """The public JSON-lines shape (documented in README; keys are never renamed)."""
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "source": self.source.value,
+            "kind": self.kind.value,
+            "pixel_id": self.pixel_id,
+            "event": self.event,
+            "standard_event": self.standard_event,
+            "event_id": self.event_id,
+            "page_url": self.page_url,
+            "value": self.value,
+            "currency": self.currency,
+            "content_ids": self.content_ids,
+            "test_event_code": self.test_event_code,
+            "params": {p.name: p.value for p in self.params},
+            "user_data": {u.name: ("hashed" if u.hashed else "plain") for u in self.user_data},
+            "decode_errors": self.decode_errors,
+            "findings": [
+                {"code": f.code, "severity": f.severity.value, "message": f.message,
+                 "hint": f.hint, "related": f.related, "pending": f.pending}
+                for f in self.findings
+            ],
+            "twins": self.twins,
+            "endpoint": self.endpoint,
+            "time": self.time,
+            "client": self.client,
+            "hit_id": self.hit_id,
+        }
+

@@ -1,0 +1,129 @@
+"""Starts and stops mitmproxy's Master inside the running asyncio loop (the TUI's or our own).
+
+Plain `Master` with the default addons: no termlog (it would print over the TUI), no dumper, no
+ErrorCheck (it calls sys.exit); see ../shared/spec/mitmproxy-textual-notes.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mitmproxy import options
+from mitmproxy.addons import default_addons
+from mitmproxy.master import Master
+
+from pixelspy.addon import PixelSpy
+from pixelspy.session import Session
+
+
+class ProxyStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class ProxyConfig:
+    listen_host: str = "127.0.0.1"
+    port: int = 8080
+    sink: bool = False
+    confdir: str | None = None  # mitmproxy's CA lives here; None = ~/.mitmproxy (reuse a trusted CA)
+    modes: list[str] = field(default_factory=list)  # mitmproxy modes; [] = regular
+    proxyauth: str | None = None
+    ssl_insecure: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.listen_host}:{self.port}"
+
+
+class _LogTap(logging.Handler):
+    """Collects mitmproxy's log records for the UI instead of letting them reach the terminal."""
+
+    def __init__(self, sink: Callable[[logging.LogRecord], None] | None):
+        super().__init__(logging.INFO)
+        self.records: deque[logging.LogRecord] = deque(maxlen=500)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if self.sink:
+            try:
+                self.sink(record)
+            except Exception:  # noqa: BLE001 - a broken log sink must not break the proxy
+                pass
+
+
+class _Ready:
+    """Fires once mitmproxy has (tried to) set up its listeners."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def running(self) -> None:
+        self.event.set()
+
+
+class Proxy:
+    def __init__(self, session: Session, config: ProxyConfig,
+                 on_log: Callable[[logging.LogRecord], None] | None = None):
+        self.session = session
+        self.config = config
+        self.addon = PixelSpy(session)
+        self.master: Master | None = None
+        self._task: asyncio.Task | None = None
+        self._tap = _LogTap(on_log)
+
+    @property
+    def listen_addrs(self) -> list[tuple]:
+        if self.master is None:
+            return []
+        return list(self.master.addons.get("proxyserver").listen_addrs())
+
+    @property
+    def log_records(self) -> list[logging.LogRecord]:
+        return list(self._tap.records)
+
+    async def start(self) -> None:
+        cfg = self.config
+        mitm_logger = logging.getLogger("mitmproxy")
+        mitm_logger.addHandler(self._tap)
+        mitm_logger.setLevel(logging.INFO)
+        # Our handler shows the records; the root logger (and so the terminal) must not.
+        mitm_logger.propagate = False
+        opts = options.Options(listen_host=cfg.listen_host, listen_port=cfg.port,
+                               **({"confdir": cfg.confdir} if cfg.confdir else {}))
+        self.master = Master(opts, event_loop=asyncio.get_running_loop(), with_termlog=False)
+        ready = _Ready()
+        self.master.addons.add(*default_addons())
+        self.master.addons.add(self.addon, ready)
+        # Options declared by addons exist only once the addons are added.
+        update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
+                      # Big downloads stream through without being kept in memory.
+                      stream_large_bodies="4m")
+        if cfg.modes:
+            update["mode"] = cfg.modes
+        if cfg.proxyauth:
+            update["proxyauth"] = cfg.proxyauth
+        opts.update(**update)
+        self._task = asyncio.create_task(self.master.run(), name="mitmproxy")
+        done, _ = await asyncio.wait([self._task, asyncio.ensure_future(ready.event.wait())],
+                                     timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done or not self.listen_addrs:
+            errors = [r.getMessage() for r in self._tap.records if r.levelno >= logging.WARNING]
+            await self.stop()
+            raise ProxyStartError("; ".join(errors) or f"mitmproxy did not listen on {cfg.address}")
+
+    async def stop(self) -> None:
+        if self.master is not None and self._task is not None and not self._task.done():
+            # Master.shutdown() alone leaves the listening socket open: close the servers first.
+            await self.master.addons.get("proxyserver").servers.update([])
+            self.master.shutdown()
+            try:
+                await asyncio.wait_for(self._task, timeout=5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+        logging.getLogger("mitmproxy").removeHandler(self._tap)
+        logging.getLogger("mitmproxy").propagate = True

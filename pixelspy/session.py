@@ -1,0 +1,107 @@
+"""The session: a bounded, ordered store of tracking events with subscribers.
+
+Hits come in (from the proxy or a HAR file), are decoded, checked, stored; subscribers (TUI, JSON
+lines writer, HAR writer) hear about new events and about earlier events whose findings changed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+
+from pixelspy import decoders
+from pixelspy.checks import CheckEngine
+from pixelspy.model import RawHit, TrackingEvent
+
+# (event, is_update): is_update is True when an already published event changed (new findings, twin).
+Subscriber = Callable[[TrackingEvent, bool], None]
+
+# Twins (same beacon to two endpoints) arrive within milliseconds; 10 s is generous.
+TWIN_WINDOW_S = 10.0
+
+
+class Session:
+    def __init__(self, checks: CheckEngine | None = None, max_events: int = 200_000):
+        self.checks = checks if checks is not None else CheckEngine()
+        self.max_events = max_events
+        self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
+        self.hits: dict[str, RawHit] = {}
+        self._twin_index: dict[str, str] = {}
+        self._subscribers: list[Subscriber] = []
+        self.dropped = 0  # events evicted by the bound
+
+    def subscribe(self, fn: Subscriber) -> None:
+        self._subscribers.append(fn)
+
+    def unsubscribe(self, fn: Subscriber) -> None:
+        self._subscribers.remove(fn)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self) -> Iterator[TrackingEvent]:
+        return iter(self.events.values())
+
+    def get(self, event_id: str) -> TrackingEvent | None:
+        return self.events.get(event_id)
+
+    def ingest(self, hit: RawHit) -> list[TrackingEvent]:
+        """Decode one hit and add its events; non-tracking hits are shown to the checks only
+        (consent reads CMP scripts and cookies from ordinary traffic)."""
+        events = decoders.decode(hit)
+        if not events:
+            self._publish_updates(self.checks.observe_traffic(hit))
+            return []
+        added = []
+        for ev in events:
+            original = self._twin_of(ev)
+            if original is not None:
+                original.twins.append(ev.hit_id)
+                self._publish(original, True)
+                continue
+            self.hits[hit.id] = hit
+            self._store(ev)
+            updated = self.checks.process(ev)
+            self._publish(ev, False)
+            self._publish_updates(updated - {ev.id})
+            added.append(ev)
+        return added
+
+    def tick(self, now: float) -> None:
+        """Let time-based checks settle pending verdicts (called periodically)."""
+        self._publish_updates(self.checks.tick(now))
+
+    def clear(self) -> None:
+        self.events.clear()
+        self.hits.clear()
+        self._twin_index.clear()
+        self.checks.reset()
+
+    def _twin_of(self, ev: TrackingEvent) -> TrackingEvent | None:
+        if not ev.twin_key:
+            return None
+        first_id = self._twin_index.get(ev.twin_key)
+        first = self.events.get(first_id) if first_id else None
+        # A twin is the same beacon to another endpoint; the same endpoint twice is a real duplicate.
+        if first and first.endpoint != ev.endpoint and abs(ev.time - first.time) <= TWIN_WINDOW_S:
+            return first
+        self._twin_index[ev.twin_key] = ev.id
+        return None
+
+    def _store(self, ev: TrackingEvent) -> None:
+        self.events[ev.id] = ev
+        while len(self.events) > self.max_events:
+            _, old = self.events.popitem(last=False)
+            self.hits.pop(old.hit_id, None)
+            if old.twin_key and self._twin_index.get(old.twin_key) == old.id:
+                del self._twin_index[old.twin_key]
+            self.dropped += 1
+
+    def _publish(self, ev: TrackingEvent, is_update: bool) -> None:
+        for fn in list(self._subscribers):
+            fn(ev, is_update)
+
+    def _publish_updates(self, ids: set[str]) -> None:
+        for eid in sorted(ids):
+            if (ev := self.events.get(eid)) is not None:
+                self._publish(ev, True)
