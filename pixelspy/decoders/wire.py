@@ -273,3 +273,8 @@ def user_field(name: str, key: str, value: Any) -> UserField | None:
         return None
     hashed = all(looks_hashed(compact(v)) for v in values if v not in (None, ""))
     return UserField(key=norm, name=name, hashed=hashed, value=text)
+
+
+def mask_secret(value: str) -> str:
+    """Access tokens are never shown or written in full: keep a recognisable prefix only."""
+    return value[:6] + "…" if len(value) > 10 else "…"
