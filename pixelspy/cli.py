@@ -10,6 +10,8 @@ import sys
 import time
 
 from pixelspy import __version__
+from pixelspy.checks import CheckEngine
+from pixelspy.config import ConfigError, load_config
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.session import Session
 
@@ -38,6 +40,8 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--confdir", default=None,
                    help="mitmproxy configuration directory holding the CA (default ~/.mitmproxy)")
     p.add_argument("--ssl-insecure", action="store_true", help="do not verify upstream server certificates")
+    p.add_argument("--config", metavar="PATH", default=None,
+                   help="pixelspy.toml with expected pixels, rules and consent settings (default ./pixelspy.toml)")
     return p
 
 
@@ -45,7 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     args = live_parser().parse_args(argv)
     config = ProxyConfig(listen_host=args.listen_host, port=args.port, sink=args.sink,
                          confdir=args.confdir, modes=args.mode, ssl_insecure=args.ssl_insecure)
-    session = Session()
+    try:
+        session = Session(CheckEngine(load_config(args.config)))
+    except ConfigError as e:
+        print(f"pixelspy: {e}", file=sys.stderr)
+        return 2
     if args.no_ui:
         return asyncio.run(run_headless(session, config))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI

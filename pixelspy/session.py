@@ -34,7 +34,8 @@ class Session:
         self._subscribers.append(fn)
 
     def unsubscribe(self, fn: Subscriber) -> None:
-        self._subscribers.remove(fn)
+        if fn in self._subscribers:
+            self._subscribers.remove(fn)
 
     def __len__(self) -> int:
         return len(self.events)

@@ -1,0 +1,1 @@
+"""The Textual TUI: the only place that imports Textual."""

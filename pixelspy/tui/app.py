@@ -1,0 +1,273 @@
+"""The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Log, Static
+
+from pixelspy import __version__
+from pixelspy.model import Severity, TrackingEvent
+from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
+from pixelspy.redact import redact_headers
+from pixelspy.session import Session
+from pixelspy.tui import filters
+from pixelspy.tui.detail import EventDetail
+from pixelspy.tui.event_list import EventList, Mark
+from pixelspy.tui.screens import MarkPrompt, SummaryScreen
+
+TICK_S = 0.5
+
+
+class EventPublished(Message):
+    def __init__(self, event: TrackingEvent, is_update: bool) -> None:
+        self.event = event
+        self.is_update = is_update
+        super().__init__()
+
+
+class ProxyLog(Message):
+    def __init__(self, level: int, text: str) -> None:
+        self.level = level
+        self.text = text
+        super().__init__()
+
+
+class PixelSpyApp(App):
+    """`config=None` shows a session without a proxy (a file opened with `pixelspy open`)."""
+
+    TITLE = "pixelspy"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("f", "only_findings", "Findings only"),
+        Binding("p", "pause", "Pause"),
+        Binding("m", "mark", "Mark"),
+        Binding("j", "jump_related", "Jump related"),
+        Binding("s", "summary", "Summary"),
+        Binding("t", "toggle_time", "Time"),
+        Binding("y", "copy_json", "Copy JSON"),
+        Binding("Y", "copy_curl", "Copy curl", show=False),
+        Binding("x", "clear", "Clear", show=False),
+        Binding("l", "toggle_log", "Log", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self, session: Session, config: ProxyConfig | None, title: str | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.config = config
+        self.proxy: Proxy | None = None
+        self.start_error: str | None = None
+        self.devices: dict[str, str] = {}
+        self.paused = False
+        self._related_index = 0
+        self._source_title = title
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: " + filters.HELP, id="filter")
+        yield EventList(self.session.get, self.device_name, id="events")
+        yield EventDetail(id="detail")
+        yield Log(id="log", max_lines=500)
+        yield Static(id="status")
+        yield Footer()
+
+    def device_name(self, client: str) -> str:
+        return self.devices.get(client, client or "-")
+
+    async def on_mount(self) -> None:
+        events = self.query_one(EventList)
+        for ev in self.session:  # a session opened from a file arrives pre-filled
+            events.add(ev.id)
+        self.session.subscribe(self._forward_event)
+        self.query_one("#log", Log).display = False
+        events.focus()
+        if self.config is not None:
+            self.proxy = Proxy(self.session, self.config, on_log=self._forward_proxy_log)
+            try:
+                await self.proxy.start()
+            except ProxyStartError as e:
+                self.start_error = str(e)
+                self.exit(return_code=1)
+                return
+        self.set_interval(TICK_S, self._tick)
+        self._update_status()
+
+    def _forward_event(self, event: TrackingEvent, is_update: bool) -> None:
+        # Same loop and thread as the proxy; post_message keeps the addon's work tiny.
+        self.post_message(EventPublished(event, is_update))
+
+    def _forward_proxy_log(self, record: logging.LogRecord) -> None:
+        self.post_message(ProxyLog(record.levelno, record.getMessage()))
+
+    def _tick(self) -> None:
+        self.session.tick(time.time())
+        self._update_status()
+
+    async def on_unmount(self) -> None:
+        self.session.unsubscribe(self._forward_event)
+        if self.proxy is not None:
+            await self.proxy.stop()
+
+    # ------------------------------------------------------------------ events
+
+    def on_event_published(self, message: EventPublished) -> None:
+        events = self.query_one(EventList)
+        if message.is_update:
+            events.changed(message.event.id)
+            if events.selected_id == message.event.id:
+                self._show_detail(message.event.id)
+        else:
+            events.add(message.event.id)
+
+    def on_proxy_log(self, message: ProxyLog) -> None:
+        level = logging.getLevelName(message.level)
+        self.query_one("#log", Log).write_line(f"{time.strftime('%H:%M:%S')} {level} {message.text}")
+        if message.level >= logging.ERROR:
+            self.notify(message.text, title="proxy error", severity="error", timeout=8)
+
+    @on(EventList.Selected)
+    def _selected(self, message: EventList.Selected) -> None:
+        self._related_index = 0
+        self._show_detail(message.event_id)
+
+    def _show_detail(self, event_id: str | None) -> None:
+        ev = self.session.get(event_id) if event_id else None
+        hit = self.session.hits.get(ev.hit_id) if ev else None
+        self.query_one(EventDetail).show(ev, hit, self.device_name(ev.client) if ev else "")
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, message: Input.Changed) -> None:
+        query = filters.parse(message.value)
+        self.query_one(EventList).set_filter(filters.compile_query(query, self.device_name))
+        self._update_status()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one(EventList).focus()
+
+    def _update_status(self) -> None:
+        events = list(self.session.events.values())
+        counts = {s: 0 for s in Severity}
+        for ev in events:
+            for f in ev.findings:
+                counts[f.severity] += 1
+        listed = self.query_one(EventList).row_count
+        parts = []
+        if self.config is not None:
+            mode = ",".join(self.config.modes) or "regular"
+            parts.append(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})")
+        elif self._source_title:
+            parts.append(self._source_title)
+        parts.append(f"{len(events)} events")
+        if listed != len(events):
+            parts.append(f"{listed} shown")
+        parts.append(f"[#ff5555]{counts[Severity.error]} errors[/] [#f1c232]{counts[Severity.warning]} warnings[/]")
+        if self.paused:
+            parts.append("[reverse] PAUSED [/]")
+        query = self.query_one("#filter", Input).value
+        if query.strip():
+            parts.append(f"filter: {filters.parse(query).describe()}")
+        self.query_one("#status", Static).update(" · ".join(parts))
+        self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
+
+    # ------------------------------------------------------------------ actions
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.query_one(EventList).focus()
+
+    def action_only_findings(self) -> None:
+        box = self.query_one("#filter", Input)
+        words = box.value.split()
+        box.value = " ".join(w for w in words if w != "has:findings") if "has:findings" in words \
+            else " ".join([*words, "has:findings"])
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if self.proxy is not None:
+            self.proxy.addon.paused = self.paused
+        self.notify("Capture paused: hits pass through but are not recorded." if self.paused
+                    else "Capture resumed.")
+        self._update_status()
+
+    def action_clear(self) -> None:
+        self.session.clear()
+        self.query_one(EventList).clear()
+        self._show_detail(None)
+        self._update_status()
+
+    def action_mark(self) -> None:
+        def add_mark(label: str | None) -> None:
+            if label:
+                self.query_one(EventList).add(Mark(label, time.time()))
+
+        self.push_screen(MarkPrompt(), add_mark)
+
+    def action_summary(self) -> None:
+        self.push_screen(SummaryScreen(self.session, self.device_name))
+
+    def action_toggle_time(self) -> None:
+        events = self.query_one(EventList)
+        events.relative_time = not events.relative_time
+
+    def action_toggle_log(self) -> None:
+        log = self.query_one("#log", Log)
+        log.display = not log.display
+
+    def _selected_event(self) -> TrackingEvent | None:
+        event_id = self.query_one(EventList).selected_id
+        return self.session.get(event_id) if event_id else None
+
+    def action_jump_related(self) -> None:
+        ev = self._selected_event()
+        related = [r for f in ev.findings for r in f.related if r != ev.id] if ev else []
+        if not related:
+            self.notify("The selected event has no related events.")
+            return
+        target = related[self._related_index % len(related)]
+        index = self._related_index + 1
+        events = self.query_one(EventList)
+        if not events.select_event(target):
+            self.action_clear_filter()
+            events.select_event(target)
+        self._related_index = index  # selecting resets it; keep cycling through the origin's list
+
+    def action_copy_json(self) -> None:
+        ev = self._selected_event()
+        if ev:
+            self.copy_to_clipboard(json.dumps(ev.json_line(), indent=2, ensure_ascii=False))
+            self.notify(f"Copied {ev.id} as JSON.")
+
+    def action_copy_curl(self) -> None:
+        ev = self._selected_event()
+        hit = self.session.hits.get(ev.hit_id) if ev else None
+        if hit:
+            parts = ["curl", "-X", hit.method, hit.url]
+            for k, v in redact_headers(hit.headers):
+                if not k.startswith(":"):
+                    parts += ["-H", f"{k}: {v}"]
+            if hit.body:
+                parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
+            self.copy_to_clipboard(shlex.join(parts))
+            self.notify(f"Copied {ev.id} as curl (secrets redacted).")
+
+    async def action_quit(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.stop()
+            self.proxy = None
+        self.exit()

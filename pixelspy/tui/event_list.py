@@ -1,0 +1,277 @@
+"""The live event table: a Line-API list that renders only visible rows (smooth at 100k events)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from pixelspy.model import Kind, Severity, TrackingEvent
+
+PLATFORM_COLORS = {
+    "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
+    "x": "#b0b0b0", "google": "#34a853", "snapchat": "#f7d51d", "reddit": "#ff5700",
+}
+SEVERITY_COLORS = {Severity.error: "#ff5555", Severity.warning: "#f1c232", Severity.info: "#6fa8dc"}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A named divider the user inserts ("clicked Buy")."""
+
+    label: str
+    time: float
+
+
+Row = str | Mark  # an event id, or a divider
+EventFilter = Callable[[TrackingEvent], bool]
+
+
+def fit(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: width - 1] + "…"
+    return text.ljust(width)
+
+
+def severity_counts(ev: TrackingEvent) -> dict[Severity, int]:
+    counts = {s: 0 for s in Severity}
+    for f in ev.findings:
+        counts[f.severity] += 1
+    return counts
+
+
+class EventList(ScrollView, can_focus=True):
+    """Rows of events (and marks); the cursor row is the selected event."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-20)", "Page up", show=False),
+        Binding("pagedown", "cursor(20)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end,G", "last", "Newest", show=False),
+    ]
+    COMPONENT_CLASSES = {"event-list--cursor", "event-list--mark", "event-list--header", "event-list--dim"}
+    DEFAULT_CSS = """
+    EventList { background: $surface; }
+    EventList > .event-list--cursor { background: $accent 40%; text-style: bold; }
+    EventList:focus > .event-list--cursor { background: $accent 70%; }
+    EventList > .event-list--mark { color: $warning; text-style: bold; }
+    EventList > .event-list--dim { color: $text-muted; }
+    """
+
+    cursor: reactive[int] = reactive(-1, always_update=True)
+    relative_time: reactive[bool] = reactive(False)
+
+    class Selected(Message):
+        def __init__(self, event_id: str | None) -> None:
+            self.event_id = event_id
+            super().__init__()
+
+    def __init__(self, lookup: Callable[[str], TrackingEvent | None], device_name: Callable[[str], str],
+                 **kw) -> None:
+        super().__init__(**kw)
+        self._lookup = lookup
+        self._device_name = device_name
+        self._order: list[Row] = []  # everything, in arrival order
+        self._rows: list[Row] = []  # what the filter lets through
+        self._filter: EventFilter | None = None
+        self.follow = True  # keep the newest row selected until the user moves away
+        self.start_time = time.time()
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def selected_id(self) -> str | None:
+        if 0 <= self.cursor < len(self._rows) and isinstance(row := self._rows[self.cursor], str):
+            return row
+        return None
+
+    def visible_ids(self) -> list[str]:
+        return [r for r in self._rows if isinstance(r, str)]
+
+    def add(self, row: Row) -> None:
+        self._order.append(row)
+        if isinstance(row, Mark) or self._passes(row):
+            self._rows.append(row)
+            self._resize()
+            if self.follow:
+                self.cursor = len(self._rows) - 1
+
+    def changed(self, event_id: str) -> None:
+        """An event already listed got new findings or twins: redraw; re-filter if it now passes."""
+        if self._filter is not None and event_id not in self._rows and self._passes(event_id):
+            self.set_filter(self._filter)
+        else:
+            self.refresh()
+
+    def clear(self) -> None:
+        self._order.clear()
+        self._rows.clear()
+        self.cursor = -1
+        self._resize()
+
+    def set_filter(self, flt: EventFilter | None) -> None:
+        keep = self.selected_id
+        self._filter = flt
+        self._rows = [r for r in self._order if isinstance(r, Mark) or self._passes(r)]
+        self._resize()
+        if keep is not None and keep in self._rows and not self.follow:
+            self.cursor = self._rows.index(keep)
+        else:
+            self.cursor = len(self._rows) - 1
+        self.refresh()
+
+    def select_event(self, event_id: str) -> bool:
+        try:
+            index = self._rows.index(event_id)
+        except ValueError:
+            return False
+        self.follow = False
+        self.cursor = index
+        return True
+
+    def _passes(self, event_id: str) -> bool:
+        if self._filter is None:
+            return True
+        ev = self._lookup(event_id)
+        return ev is not None and self._filter(ev)
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._rows) + 1)  # + the header line
+
+    # ------------------------------------------------------------------ cursor
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self._rows) - 1)) if self._rows else -1
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.scroll_to_region_row(new)
+        self.refresh()
+        self.post_message(self.Selected(self.selected_id))
+
+    def watch_relative_time(self) -> None:
+        self.refresh()
+
+    def scroll_to_region_row(self, row: int) -> None:
+        if row < 0:
+            return
+        top = int(self.scroll_offset.y)
+        height = max(1, self.size.height - 1)  # minus the header line
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor = max(0, self.cursor + int(delta))
+        self.follow = self.cursor >= len(self._rows) - 1
+
+    def action_first(self) -> None:
+        self.follow = False
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        self.follow = True
+        self.cursor = len(self._rows) - 1
+
+    def on_click(self, event) -> None:
+        row = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= row < len(self._rows):
+            self.follow = row == len(self._rows) - 1
+            self.cursor = row
+
+    # ------------------------------------------------------------------ rendering
+
+    def columns(self) -> list[tuple[str, int]]:
+        """(name, width) of each column for the current width; narrow terminals drop columns."""
+        width = self.size.width or 80
+        cols = [("time", 12), ("platform", 9), ("source", 7), ("device", 15), ("pixel", 17),
+                ("event", 0), ("value", 13), ("findings", 8)]
+        drop_order = ["device", "source", "value"]
+        fixed = lambda cs: sum(w + 1 for _, w in cs)  # noqa: E731
+        while fixed(cols) + 14 > width and drop_order:
+            name = drop_order.pop(0)
+            cols = [c for c in cols if c[0] != name]
+        event_w = max(8, width - fixed(cols))
+        return [(n, event_w if n == "event" else w) for n, w in cols]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            header = " ".join(fit(name.upper(), w) for name, w in self.columns())
+            return Strip([Segment(fit(header, width), self.get_component_rich_style("event-list--header")
+                                  + Style(bold=True, underline=True))])
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self._rows):
+            return Strip.blank(width)
+        row = self._rows[index]
+        base = self.rich_style
+        if index == self.cursor:
+            base = base + self.get_component_rich_style("event-list--cursor")
+        if isinstance(row, Mark):
+            text = f"──── {self._time(row.time)}  {row.label} ────"
+            style = base + self.get_component_rich_style("event-list--mark")
+            return Strip([Segment(fit(text, width), style)])
+        ev = self._lookup(row)
+        if ev is None:
+            return Strip([Segment(fit("(evicted)", width), base)])
+        segments: list[Segment] = []
+        for name, w in self.columns():
+            text, style = self._cell(name, ev)
+            segments.append(Segment(fit(text, w), base + style if style else base))
+            segments.append(Segment(" ", base))
+        strip = Strip(segments)
+        return strip.crop(0, width).extend_cell_length(width, base)
+
+    def _time(self, t: float) -> str:
+        if self.relative_time:
+            return f"+{t - self.start_time:9.3f}s"
+        return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+
+    def _cell(self, name: str, ev: TrackingEvent) -> tuple[str, Style | None]:
+        if name == "time":
+            return self._time(ev.time), None
+        if name == "platform":
+            return ev.platform, Style(color=PLATFORM_COLORS.get(ev.platform), bold=True)
+        if name == "source":
+            return ev.source.value, None
+        if name == "device":
+            return self._device_name(ev.client), None
+        if name == "pixel":
+            return ev.pixel_id or "-", None
+        if name == "event":
+            title = ev.title + (f" ×{1 + len(ev.twins)}" if ev.twins else "")
+            dim = ev.kind == Kind.pixel_loaded
+            return title, Style(dim=True, italic=True) if dim else None
+        if name == "value":
+            return " ".join(x for x in (ev.value, ev.currency) if x), None
+        if name == "findings":
+            counts = severity_counts(ev)
+            if counts[Severity.error]:
+                return f"✖ {counts[Severity.error]}" + (f" ⚠{counts[Severity.warning]}" if counts[Severity.warning]
+                                                        else ""), Style(color=SEVERITY_COLORS[Severity.error],
+                                                                        bold=True)
+            if counts[Severity.warning]:
+                return f"⚠ {counts[Severity.warning]}", Style(color=SEVERITY_COLORS[Severity.warning])
+            if ev.decode_errors:
+                return "? decode", Style(color=SEVERITY_COLORS[Severity.warning])
+            if counts[Severity.info]:
+                return f"ℹ {counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
+            return "✓", Style(color="#6aa84f")
+        return "", None

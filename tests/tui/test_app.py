@@ -1,0 +1,77 @@
+"""TUI with Textual's Pilot: a real proxy in the app's loop, hits sent through it over HTTPS."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from pixelspy.proxy import ProxyConfig
+from pixelspy.session import Session
+from pixelspy.tui.app import PixelSpyApp
+from pixelspy.tui.detail import EventDetail
+from pixelspy.tui.event_list import EventList
+from tests.conftest import free_port
+
+PIXEL = "1234567890123456"
+
+
+def detail_text(app: PixelSpyApp) -> str:
+    from rich.console import Console
+
+    console = Console(width=160, record=True)
+    console.print(app.query_one(EventDetail).query_one("#detail-body").content)
+    return console.export_text()
+
+
+async def send_hits(port: int, confdir, hits: list[tuple[str, dict]]) -> None:
+    ca = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
+    async with httpx.AsyncClient(proxy=f"http://127.0.0.1:{port}", verify=ca, timeout=10) as c:
+        for method, kw in hits:
+            r = await c.request(method, **kw)
+            assert r.status_code in (200, 204)
+
+
+async def test_hits_through_the_proxy_become_rows_and_detail(tmp_path):
+    port = free_port()
+    config = ProxyConfig(port=port, sink=True, confdir=str(tmp_path / "mitm"))
+    app = PixelSpyApp(Session(), config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await send_hits(port, tmp_path / "mitm", [
+            ("GET", dict(url="https://www.facebook.com/tr/", params={"id": PIXEL, "ev": "PageView",
+                                                                     "dl": "https://shop.example/"})),
+            ("POST", dict(url="https://www.facebook.com/tr/", data={
+                "id": PIXEL, "ev": "Purchase", "cd[value]": "12.50", "cd[currency]": "EUR", "eid": "o-1"})),
+        ])
+        await pilot.pause(0.2)
+        events = app.query_one(EventList)
+        assert events.row_count == 2
+        # Follows the newest event: the Purchase is selected and shown.
+        text = detail_text(app)
+        assert "Purchase" in text and "cd[currency]" in text and "EUR" in text and "o-1" in text
+        await pilot.press("up")
+        await pilot.pause()
+        text = detail_text(app)
+        assert "PageView" in text and "https://shop.example/" in text
+        assert "Purchase" not in text
+        await pilot.press("q")
+    assert app.proxy is None  # quit stopped the proxy
+
+
+async def test_filter_narrows_rows_and_escape_restores(tmp_path):
+    from pixelspy.model import RawHit
+
+    session = Session()
+    for ev in ("PageView", "Purchase", "AddToCart"):
+        session.ingest(RawHit(method="GET", url=f"https://www.facebook.com/tr/?id={PIXEL}&ev={ev}"))
+    app = PixelSpyApp(session, None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        events = app.query_one(EventList)
+        assert events.row_count == 3
+        await pilot.press("slash", *"purchase", "enter")
+        await pilot.pause()
+        assert events.row_count == 1
+        assert session.get(events.selected_id).event == "Purchase"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert events.row_count == 3
