@@ -86,12 +86,25 @@ class PixelSpy:
             flow.metadata["pixelspy"] = [e.id for e in events]
 
 
+    def tls_failed_client(self, data) -> None:
+        """A client refused our certificate: the CA is not trusted there, or the app pins certificates."""
+        client = data.context.client
+        host = client.sni or "(unknown host)"
+        peer = client.peername[0] if client.peername else "?"
+        log.warning("certificate not trusted: %s (%s) refused pixelspy's certificate for %s — install and "
+                    "trust the CA (open http://mitm.it through the proxy); apps that pin certificates "
+                    "cannot be inspected", self.session.devices.name(peer), peer, host)
+
+
 class JsonLines:
     """Session subscriber printing one JSON line per event (again, whole, when it changes)."""
 
-    def __init__(self, out=None):
+    def __init__(self, session: Session, out=None):
+        self.devices = session.devices
         self.out = out or sys.stdout
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
-        self.out.write(json.dumps(event.json_line(), ensure_ascii=False) + "\n")
+        line = event.json_line()
+        line["device"] = self.devices.name(event.client)
+        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.out.flush()

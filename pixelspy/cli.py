@@ -30,6 +30,10 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen-host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes the proxy to the network)")
     p.add_argument("-p", "--port", type=int, default=8080, help="proxy port (default 8080)")
+    p.add_argument("--lan", action="store_true",
+                   help="phone mode: listen on all interfaces and show how to connect a phone (use with --auth)")
+    p.add_argument("--auth", metavar="USER:PASS", default=None,
+                   help="require proxy authentication (recommended with --lan)")
     p.add_argument("--sink", action="store_true",
                    help="answer tracking hits locally and never send them to the vendors (QA/test mode)")
     p.add_argument("--no-ui", action="store_true",
@@ -47,7 +51,12 @@ def live_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = live_parser().parse_args(argv)
-    config = ProxyConfig(listen_host=args.listen_host, port=args.port, sink=args.sink,
+    if args.lan and args.listen_host == "127.0.0.1":
+        args.listen_host = "0.0.0.0"
+    if args.listen_host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"pixelspy: warning: listening on {args.listen_host}: the proxy is reachable from the network"
+              + ("" if args.auth else "; anyone there can use it — consider --auth USER:PASS"), file=sys.stderr)
+    config = ProxyConfig(listen_host=args.listen_host, port=args.port, sink=args.sink, proxyauth=args.auth,
                          confdir=args.confdir, modes=args.mode, ssl_insecure=args.ssl_insecure)
     try:
         session = Session(CheckEngine(load_config(args.config)))
@@ -74,7 +83,7 @@ def _stderr_log(record: logging.LogRecord) -> None:
 async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
-    session.subscribe(JsonLines())
+    session.subscribe(JsonLines(session))
     proxy = Proxy(session, config, on_log=_stderr_log)
     try:
         await proxy.start()

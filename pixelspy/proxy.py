@@ -20,6 +20,9 @@ from pixelspy.addon import PixelSpy
 from pixelspy.session import Session
 
 
+TAPPED_LOGGERS = ("mitmproxy", "pixelspy")
+
+
 class ProxyStartError(RuntimeError):
     pass
 
@@ -33,6 +36,8 @@ class ProxyConfig:
     modes: list[str] = field(default_factory=list)  # mitmproxy modes; [] = regular
     proxyauth: str | None = None
     ssl_insecure: bool = False
+    # More mitmproxy addons, added after pixelspy's own (e.g. har.HarRecorder for --har).
+    addons: list = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -88,17 +93,18 @@ class Proxy:
 
     async def start(self) -> None:
         cfg = self.config
-        mitm_logger = logging.getLogger("mitmproxy")
-        mitm_logger.addHandler(self._tap)
-        mitm_logger.setLevel(logging.INFO)
-        # Our handler shows the records; the root logger (and so the terminal) must not.
-        mitm_logger.propagate = False
+        for name in TAPPED_LOGGERS:
+            logger = logging.getLogger(name)
+            logger.addHandler(self._tap)
+            logger.setLevel(logging.INFO)
+            # Our handler shows the records; the root logger (and so the terminal) must not.
+            logger.propagate = False
         opts = options.Options(listen_host=cfg.listen_host, listen_port=cfg.port,
                                **({"confdir": cfg.confdir} if cfg.confdir else {}))
         self.master = Master(opts, event_loop=asyncio.get_running_loop(), with_termlog=False)
         ready = _Ready()
         self.master.addons.add(*default_addons())
-        self.master.addons.add(self.addon, ready)
+        self.master.addons.add(self.addon, ready, *cfg.addons)
         # Options declared by addons exist only once the addons are added.
         update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
                       # Big downloads stream through without being kept in memory.
@@ -125,5 +131,15 @@ class Proxy:
                 await asyncio.wait_for(self._task, timeout=5)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 pass
-        logging.getLogger("mitmproxy").removeHandler(self._tap)
-        logging.getLogger("mitmproxy").propagate = True
+        for name in TAPPED_LOGGERS:
+            logging.getLogger(name).removeHandler(self._tap)
+            logging.getLogger(name).propagate = True
+
+    def wireguard_conf(self) -> str | None:
+        """The client configuration of a running WireGuard mode (for the phone's QR code)."""
+        if self.master is None:
+            return None
+        for instance in self.master.addons.get("proxyserver").servers:
+            if hasattr(instance, "client_conf") and (conf := instance.client_conf()):
+                return conf
+        return None

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
+from pixelspy.devices import Devices
 from pixelspy.model import RawHit, TrackingEvent
 
 # (event, is_update): is_update is True when an already published event changed (new findings, twin).
@@ -29,6 +30,7 @@ class Session:
         self._twin_index: dict[str, str] = {}
         self._subscribers: list[Subscriber] = []
         self.dropped = 0  # events evicted by the bound
+        self.devices = Devices()
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
@@ -49,6 +51,7 @@ class Session:
     def ingest(self, hit: RawHit) -> list[TrackingEvent]:
         """Decode one hit and add its events; non-tracking hits are shown to the checks only
         (consent reads CMP scripts and cookies from ordinary traffic)."""
+        self.devices.observe(hit)
         events = decoders.decode(hit)
         if not events:
             self._publish_updates(self.checks.observe_traffic(hit))
@@ -71,6 +74,10 @@ class Session:
     def tick(self, now: float) -> None:
         """Let time-based checks settle pending verdicts (called periodically)."""
         self._publish_updates(self.checks.tick(now))
+        added, self.checks.ctx.added = self.checks.ctx.added, []
+        for ev in added:  # events the checks created (an expected event that never came)
+            self._store(ev)
+            self._publish(ev, False)
 
     def clear(self) -> None:
         self.events.clear()

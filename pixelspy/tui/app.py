@@ -21,7 +21,7 @@ from pixelspy.session import Session
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
 from pixelspy.tui.event_list import EventList, Mark
-from pixelspy.tui.screens import MarkPrompt, SummaryScreen
+from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
 
 TICK_S = 0.5
 
@@ -53,6 +53,8 @@ class PixelSpyApp(App):
         Binding("m", "mark", "Mark"),
         Binding("j", "jump_related", "Jump related"),
         Binding("s", "summary", "Summary"),
+        Binding("c", "connect_phone", "Phone"),
+        Binding("d", "rename_device", "Name device", show=False),
         Binding("t", "toggle_time", "Time"),
         Binding("y", "copy_json", "Copy JSON"),
         Binding("Y", "copy_curl", "Copy curl", show=False),
@@ -67,7 +69,6 @@ class PixelSpyApp(App):
         self.config = config
         self.proxy: Proxy | None = None
         self.start_error: str | None = None
-        self.devices: dict[str, str] = {}
         self.paused = False
         self._related_index = 0
         self._source_title = title
@@ -75,23 +76,29 @@ class PixelSpyApp(App):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # Kept as attributes: query_one() would search the active screen, which may be a modal.
+        self.filter_box = Input(placeholder="filter: " + filters.HELP, id="filter")
+        self.event_list = EventList(self.session.get, self.device_name, id="events")
+        self.detail = EventDetail(id="detail")
+        self.log_view = Log(id="log", max_lines=500)
+        self.status = Static(id="status")
         yield Header()
-        yield Input(placeholder="filter: " + filters.HELP, id="filter")
-        yield EventList(self.session.get, self.device_name, id="events")
-        yield EventDetail(id="detail")
-        yield Log(id="log", max_lines=500)
-        yield Static(id="status")
+        yield self.filter_box
+        yield self.event_list
+        yield self.detail
+        yield self.log_view
+        yield self.status
         yield Footer()
 
     def device_name(self, client: str) -> str:
-        return self.devices.get(client, client or "-")
+        return self.session.devices.name(client)
 
     async def on_mount(self) -> None:
-        events = self.query_one(EventList)
+        events = self.event_list
         for ev in self.session:  # a session opened from a file arrives pre-filled
             events.add(ev.id)
         self.session.subscribe(self._forward_event)
-        self.query_one("#log", Log).display = False
+        self.log_view.display = False
         events.focus()
         if self.config is not None:
             self.proxy = Proxy(self.session, self.config, on_log=self._forward_proxy_log)
@@ -123,7 +130,7 @@ class PixelSpyApp(App):
     # ------------------------------------------------------------------ events
 
     def on_event_published(self, message: EventPublished) -> None:
-        events = self.query_one(EventList)
+        events = self.event_list
         if message.is_update:
             events.changed(message.event.id)
             if events.selected_id == message.event.id:
@@ -133,7 +140,7 @@ class PixelSpyApp(App):
 
     def on_proxy_log(self, message: ProxyLog) -> None:
         level = logging.getLevelName(message.level)
-        self.query_one("#log", Log).write_line(f"{time.strftime('%H:%M:%S')} {level} {message.text}")
+        self.log_view.write_line(f"{time.strftime('%H:%M:%S')} {level} {message.text}")
         if message.level >= logging.ERROR:
             self.notify(message.text, title="proxy error", severity="error", timeout=8)
 
@@ -145,17 +152,17 @@ class PixelSpyApp(App):
     def _show_detail(self, event_id: str | None) -> None:
         ev = self.session.get(event_id) if event_id else None
         hit = self.session.hits.get(ev.hit_id) if ev else None
-        self.query_one(EventDetail).show(ev, hit, self.device_name(ev.client) if ev else "")
+        self.detail.show(ev, hit, self.device_name(ev.client) if ev else "")
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.query_one(EventList).set_filter(filters.compile_query(query, self.device_name))
+        self.event_list.set_filter(filters.compile_query(query, self.device_name))
         self._update_status()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.query_one(EventList).focus()
+        self.event_list.focus()
 
     def _update_status(self) -> None:
         events = list(self.session.events.values())
@@ -163,11 +170,13 @@ class PixelSpyApp(App):
         for ev in events:
             for f in ev.findings:
                 counts[f.severity] += 1
-        listed = self.query_one(EventList).row_count
+        listed = self.event_list.row_count
         parts = []
         if self.config is not None:
             mode = ",".join(self.config.modes) or "regular"
             parts.append(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})")
+            if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
+                parts.append("[#f1c232]⚠ reachable from the network[/] · c: connect a phone")
         elif self._source_title:
             parts.append(self._source_title)
         parts.append(f"{len(events)} events")
@@ -176,23 +185,23 @@ class PixelSpyApp(App):
         parts.append(f"[#ff5555]{counts[Severity.error]} errors[/] [#f1c232]{counts[Severity.warning]} warnings[/]")
         if self.paused:
             parts.append("[reverse] PAUSED [/]")
-        query = self.query_one("#filter", Input).value
+        query = self.filter_box.value
         if query.strip():
             parts.append(f"filter: {filters.parse(query).describe()}")
-        self.query_one("#status", Static).update(" · ".join(parts))
+        self.status.update(" · ".join(parts))
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
 
     # ------------------------------------------------------------------ actions
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_box.focus()
 
     def action_clear_filter(self) -> None:
-        self.query_one("#filter", Input).value = ""
-        self.query_one(EventList).focus()
+        self.filter_box.value = ""
+        self.event_list.focus()
 
     def action_only_findings(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         words = box.value.split()
         box.value = " ".join(w for w in words if w != "has:findings") if "has:findings" in words \
             else " ".join([*words, "has:findings"])
@@ -207,30 +216,48 @@ class PixelSpyApp(App):
 
     def action_clear(self) -> None:
         self.session.clear()
-        self.query_one(EventList).clear()
+        self.event_list.clear()
         self._show_detail(None)
         self._update_status()
 
     def action_mark(self) -> None:
         def add_mark(label: str | None) -> None:
             if label:
-                self.query_one(EventList).add(Mark(label, time.time()))
+                self.event_list.add(Mark(label, time.time()))
 
-        self.push_screen(MarkPrompt(), add_mark)
+        self.push_screen(TextPrompt("Mark the event list here — what did you just do? (e.g. clicked Buy)"),
+                         add_mark)
+
+    def action_rename_device(self) -> None:
+        ev = self._selected_event()
+        if ev is None:
+            self.notify("Select an event of the device to name.")
+            return
+
+        def rename(name: str | None) -> None:
+            if name is not None:
+                self.session.devices.rename(ev.client, name)
+                self.event_list.refresh()
+                self._show_detail(ev.id)
+
+        self.push_screen(TextPrompt(f"Name the device {ev.client}:", self.device_name(ev.client)), rename)
+
+    def action_connect_phone(self) -> None:
+        self.push_screen(PhoneSetupScreen(self.config, self.proxy.wireguard_conf() if self.proxy else None))
 
     def action_summary(self) -> None:
         self.push_screen(SummaryScreen(self.session, self.device_name))
 
     def action_toggle_time(self) -> None:
-        events = self.query_one(EventList)
+        events = self.event_list
         events.relative_time = not events.relative_time
 
     def action_toggle_log(self) -> None:
-        log = self.query_one("#log", Log)
+        log = self.log_view
         log.display = not log.display
 
     def _selected_event(self) -> TrackingEvent | None:
-        event_id = self.query_one(EventList).selected_id
+        event_id = self.event_list.selected_id
         return self.session.get(event_id) if event_id else None
 
     def action_jump_related(self) -> None:
@@ -241,7 +268,7 @@ class PixelSpyApp(App):
             return
         target = related[self._related_index % len(related)]
         index = self._related_index + 1
-        events = self.query_one(EventList)
+        events = self.event_list
         if not events.select_event(target):
             self.action_clear_filter()
             events.select_event(target)

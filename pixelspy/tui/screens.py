@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +16,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from pixelspy.model import Kind
+from pixelspy.network import lan_addresses, qr_text
+from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
 
 
@@ -67,18 +70,72 @@ class SummaryScreen(ModalScreen[None]):
             yield Static(summary_tables(self.session, self.device_name))
 
 
-class MarkPrompt(ModalScreen[str | None]):
-    """Asks for a divider label, e.g. "clicked Buy"."""
+class TextPrompt(ModalScreen[str | None]):
+    """Asks for one line of text, e.g. a device's name."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+
     def compose(self) -> ComposeResult:
         with Vertical(id="mark-box"):
-            yield Label("Mark the event list here — what did you just do?")
-            yield Input(placeholder="clicked Buy", id="mark-input")
+            yield Label(self.question)
+            yield Input(value=self.value, id="prompt-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
-        self.dismiss(message.value.strip() or None)
+        self.dismiss(message.value.strip())
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def qr_block(title: str, data: str) -> Group:
+    return Group(Text(title, style="bold"), Text(qr_text(data), style="#000000 on #ffffff"), Text(data, style="dim"))
+
+
+class PhoneSetupScreen(ModalScreen[None]):
+    """How to connect a phone: proxy host:port, the certificate page, QR codes, WireGuard."""
+
+    BINDINGS = [Binding("escape,c,q", "dismiss", "Close")]
+
+    def __init__(self, config: ProxyConfig | None, wireguard_conf: str | None) -> None:
+        super().__init__()
+        self.config = config
+        self.wireguard_conf = wireguard_conf
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="summary"):
+            yield Static(self.instructions())
+
+    def instructions(self) -> Group:
+        cfg = self.config
+        if cfg is None:
+            return Group(Text("No proxy is running (a file is open)."))
+        parts: list = [Text("Connect a phone or another device", style="bold underline")]
+        if cfg.listen_host in ("127.0.0.1", "localhost", "::1"):
+            parts.append(Text(f"The proxy listens on {cfg.listen_host}, which phones cannot reach.\n"
+                              "Restart with:  pixelspy --lan --auth USER:PASS", style="bold yellow"))
+            return Group(*parts)
+        addresses = lan_addresses() if cfg.listen_host in ("0.0.0.0", "::", "") else [cfg.listen_host]
+        parts.append(Text("⚠ The proxy is reachable from your network." +
+                          ("" if cfg.proxyauth else " Anyone there can use it: consider --auth USER:PASS."),
+                          style="bold #f1c232"))
+        if not addresses:
+            parts.append(Text("No LAN address found: is this machine on a network?", style="bold red"))
+        for addr in addresses:
+            parts.append(Text(f"\nWi-Fi settings → HTTP proxy → Manual: server {addr}, port {cfg.port}"
+                              + (", with the proxy user name and password you chose" if cfg.proxyauth else ""),
+                              style="bold"))
+        if addresses:
+            parts.append(Text("Then open http://mitm.it on the phone and install the certificate "
+                              "(iOS: also Settings → General → About → Certificate Trust Settings → enable it).\n"))
+            parts.append(Columns([qr_block("Proxy (host:port)", f"{addresses[0]}:{cfg.port}"),
+                                  qr_block("Certificate page", "http://mitm.it")], padding=(0, 4)))
+        if self.wireguard_conf:
+            parts.append(Text("\nWireGuard: scan this in the WireGuard app (no proxy settings needed)",
+                              style="bold"))
+            parts.append(Text(qr_text(self.wireguard_conf), style="#000000 on #ffffff"))
+        return Group(*parts)

@@ -75,3 +75,29 @@ async def test_filter_narrows_rows_and_escape_restores(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert events.row_count == 3
+
+
+async def test_phone_setup_panel_in_lan_mode_shows_address_qr_and_warning(tmp_path, monkeypatch):
+    from pixelspy.tui import screens
+
+    monkeypatch.setattr(screens, "lan_addresses", lambda: ["192.168.1.50"])
+    port = free_port()
+    config = ProxyConfig(listen_host="0.0.0.0", port=port, sink=True, confdir=str(tmp_path / "mitm"),
+                         proxyauth="qa:pw")
+    app = PixelSpyApp(Session(), config)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, screens.PhoneSetupScreen)
+        from rich.console import Console
+
+        console = Console(width=120, record=True)
+        console.print(screen.instructions())
+        text = console.export_text()
+        assert f"server 192.168.1.50, port {port}" in text
+        assert "reachable from your network" in text and "http://mitm.it" in text
+        assert f"192.168.1.50:{port}" in text and "█" in text  # the QR payload and the QR itself
+        await pilot.press("escape")
+        status = str(app.status.content)
+        assert "reachable from the network" in status
