@@ -6,10 +6,12 @@ pixelspy (checks, consent, expectations); unknown keys are errors, so typos do n
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PositiveFloat, ValidationError, field_validator, model_validator
 
 DEFAULT_PATH = Path("pixelspy.toml")
 
@@ -22,13 +24,121 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Vendors the checks know; a typo in a per-vendor table is an error, not a silently ignored key.
+CHECK_PLATFORMS = ("meta", "tiktok", "pinterest", "linkedin", "x", "google", "snapchat", "reddit")
+
+
 class ChecksConfig(Section):
-    duplicate_window_s: float = 2.0
+    """[checks]: the warnings engine (docs/findings.md lists the codes)."""
+
     silence: list[str] = []  # finding codes never reported
+    # Same event, same parameters, no event ID, within this many seconds: a double-installed pixel.
+    duplicate_window_s: PositiveFloat = 2.0
+    # Loader requests for the same pixel on one page within this many seconds: initialised twice.
+    duplicate_pixel_window_s: PositiveFloat = 10.0
+    # Browser and server copies of an event are paired when they arrive this close together.
+    dedup_pairing_window_s: PositiveFloat = 60.0
+    # A pixel that loads and fires no event within this many seconds gets `pixel-no-events`.
+    pixel_no_events_timeout_s: PositiveFloat = 10.0
+    # [checks.expected_pixels] meta = ["1234567890123456"]: any other pixel ID is `unexpected-pixel`.
+    expected_pixels: dict[str, list[str]] = {}
+    # [checks.required_params.meta] Purchase = ["order_id", "cd[content_type]"]: names are event
+    # fields (value, currency, content_ids, order_id, event_id) or wire parameter names.
+    required_params: dict[str, dict[str, list[str]]] = {}
+
+    @field_validator("expected_pixels", "required_params")
+    @classmethod
+    def _known_platforms(cls, v: dict) -> dict:
+        unknown = sorted(set(v) - set(CHECK_PLATFORMS))
+        if unknown:
+            raise ValueError(f"unknown platform {', '.join(map(repr, unknown))}; "
+                             f"use one of {', '.join(CHECK_PLATFORMS)}")
+        return v
+
+
+class ConsentRule(Section):
+    """[[consent.rules]]: an in-house banner pixelspy cannot know. Exactly one of cookie, url, script:
+    cookie + granted/denied regexes (searched in the URL-decoded cookie value); url: a request to it
+    (regex searched in the URL) means `means`; script: a request to it means "CMP loaded"."""
+
+    name: str = "custom rule"
+    cookie: str | None = None
+    granted: str | None = None
+    denied: str | None = None
+    url: str | None = None
+    means: Literal["granted", "denied"] = "granted"
+    script: str | None = None
+    purposes: list[Literal["marketing", "analytics"]] = ["marketing", "analytics"]
+
+    @field_validator("granted", "denied", "url", "script")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as e:
+                raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ConsentRule":
+        kinds = [k for k in ("cookie", "url", "script") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("set exactly one of cookie, url, script")
+        if self.cookie and not (self.granted or self.denied):
+            raise ValueError("a cookie rule needs a granted and/or denied regex")
+        return self
+
+
+class ConsentConfig(Section):
+    """[consent]: the pre-consent firing check (docs/consent.md)."""
+
+    # A hit fired while consent is missing waits this long for the CMP cookie (written in JavaScript,
+    # so seen only on the next first-party request) before it becomes a `pre-consent` error.
+    pending_timeout_s: PositiveFloat = 3.0
+    # Treat `Sec-GPC: 1` (Global Privacy Control) as marketing denied.
+    gpc_means_denied: bool = False
+    rules: list[ConsentRule] = []
+
+
+class Expectation(Section):
+    """[[expect]]: the tracking plan. On pages matching `page`, `event` must reach every target in `to`
+    with every field in `params`, within `within_s` seconds of the page visit; otherwise a `missing`
+    event with `missing-expected-event` (checks/expectations.py)."""
+
+    name: str = ""  # shown in the finding, e.g. "Purchase on the thank-you page"
+    page: str  # regex searched in the page URL, e.g. "/checkout/thanks"
+    event: str  # canonical (Purchase) or as the vendor spells it (CompletePayment)
+    to: list[str]  # "meta:1234567890123456", "tiktok:CABC…", or a platform alone (any of its pixels)
+    params: list[str] = []  # event fields (value, currency, content_ids, order_id, event_id) or wire names
+    within_s: PositiveFloat = 10.0
+    severity: Literal["error", "warning"] = "error"
+
+    @field_validator("page")
+    @classmethod
+    def _page_regex(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"not a valid regular expression: {e}") from None
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one target, e.g. \"meta:1234567890123456\"")
+        unknown = sorted({t.partition(":")[0] for t in v} - set(CHECK_PLATFORMS))
+        if unknown:
+            raise ValueError(f"unknown platform {', '.join(map(repr, unknown))}; "
+                             f"use one of {', '.join(CHECK_PLATFORMS)}")
+        return v
 
 
 class Config(Section):
     checks: ChecksConfig = ChecksConfig()
+    consent: ConsentConfig = ConsentConfig()
+    expect: list[Expectation] = []
 
 
 def load_config(path: str | Path | None = None) -> Config:

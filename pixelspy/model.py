@@ -34,6 +34,7 @@ class Source(StrEnum):
 class Kind(StrEnum):
     event = "event"  # a conversion/page event the user fired
     pixel_loaded = "pixel_loaded"  # the vendor's loader or per-pixel config was fetched
+    missing = "missing"  # expected by the tracking plan (pixelspy.toml [[expect]]) but never sent
 
 
 class Severity(StrEnum):
@@ -155,6 +156,8 @@ class TrackingEvent(BaseModel):
     hit_id: str = ""
     time: float = 0.0
     client: str = ""
+    # Referer (else Origin) of the hit: the page that sent it, when the hit carries no page URL.
+    referer: str = ""
 
     def param(self, name: str) -> str | None:
         for p in self.params:
@@ -167,6 +170,8 @@ class TrackingEvent(BaseModel):
         """Vendor event name, with the canonical one when it differs."""
         if self.kind == Kind.pixel_loaded:
             return "pixel loaded"
+        if self.kind == Kind.missing:
+            return f"missing: {self.standard_event or self.event}"
         name = self.event or "(no event name)"
         if self.standard_event and self.standard_event != name:
             return f"{name} → {self.standard_event}"

@@ -21,6 +21,12 @@ class Context:
     def __init__(self, silenced: set[str]):
         self.silenced = silenced
         self.changed: set[str] = set()
+        self.added: list[TrackingEvent] = []
+
+    def add(self, event: TrackingEvent) -> None:
+        """From tick(): report what no hit carries (an expected event that never came) as an event
+        of its own, with its findings; the session lists it."""
+        self.added.append(event)
 
     def emit(self, event: TrackingEvent, finding: Finding) -> None:
         """Attach a finding; a finding with the same code and related ids replaces the old one."""

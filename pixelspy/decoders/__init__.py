@@ -72,6 +72,7 @@ class Registry:
             ev.hit_id = hit.id
             ev.time = hit.time
             ev.client = hit.client
+            ev.referer = hit.header("referer") or hit.header("origin")
         return events
 
 

@@ -1,6 +1,10 @@
-"""Meta (Facebook) Pixel: /tr hits as fbevents.js sends them, its privacy-sandbox twin, loaders.
+"""Meta (Facebook): Pixel /tr hits as fbevents.js sends them, its privacy-sandbox twin, loaders;
+Conversions API batches (graph.facebook.com/<pixel>/events) and the Facebook SDK's app events
+(graph.facebook.com/<app>/activities).
 
-Wire facts: ../shared/spec/platforms.md §1 (Omnibug's FacebookPixel provider, real captures).
+Wire facts: ../shared/spec/platforms.md §1 (Omnibug's FacebookPixel provider, real captures); app
+events as facebook-android-sdk (AppEventQueue, SessionEventsState, AppEvent, GraphRequest) and
+facebook-ios-sdk (FBSDKAppEvents) build them.
 """
 
 from __future__ import annotations
@@ -8,8 +12,22 @@ from __future__ import annotations
 import re
 
 from pixelspy.decoders import Route
-from pixelspy.decoders.wire import Errors, Labels, body_form_or_json, json_list, parse_qs_pairs, user_field
-from pixelspy.model import Kind, RawHit, TrackingEvent
+from pixelspy.decoders.wire import (
+    Errors,
+    EventShape,
+    Labels,
+    ServerBatch,
+    body_form_or_json,
+    decode_server_batch,
+    flatten,
+    json_list,
+    masked,
+    parse_json,
+    parse_qs_pairs,
+    shaped_event,
+    user_field,
+)
+from pixelspy.model import Kind, RawHit, Source, TrackingEvent
 
 PLATFORM = "meta"
 STANDARD_EVENTS = frozenset({
@@ -126,6 +144,204 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
                           page_url=hit.header("referer") or None)]
 
 
+# ---------------------------------------------------------------- Conversions API (server)
+
+CAPI_LABELS = Labels(
+    {
+        "event_name": ("Event name", "Event"),
+        "event_time": ("Event time (s)", "Event"),
+        "event_id": ("Event ID (dedup key)", "Event"),
+        "action_source": ("Action source", "Event"),
+        "event_source_url": ("Page URL", "Page context"),
+        "referrer_url": ("Referrer", "Page context"),
+        "opt_out": ("Opted out of ads optimisation", "Consent"),
+        "data_processing_options": ("Data processing options", "Consent"),
+        "data_processing_options_country": ("Data processing country", "Consent"),
+        "data_processing_options_state": ("Data processing state", "Consent"),
+        "test_event_code": ("Test event code", "Event"),
+        "access_token": ("Access token (masked)", "Technical"),
+        "appsecret_proof": ("App secret proof (masked)", "Technical"),
+        "partner_agent": ("Partner agent", "Technical"),
+        "namespace_id": ("Namespace ID", "Technical"),
+        "upload_id": ("Upload ID", "Technical"),
+        "upload_tag": ("Upload tag", "Technical"),
+        "upload_source": ("Upload source", "Technical"),
+        "custom_data.value": ("Value", "Custom data"),
+        "custom_data.currency": ("Currency", "Custom data"),
+        "custom_data.content_ids": ("Content IDs", "Custom data"),
+        "custom_data.content_type": ("Content type", "Custom data"),
+        "custom_data.contents": ("Contents", "Custom data"),
+        "custom_data.content_name": ("Content name", "Custom data"),
+        "custom_data.content_category": ("Content category", "Custom data"),
+        "custom_data.num_items": ("Number of items", "Custom data"),
+        "custom_data.order_id": ("Order ID", "Custom data"),
+        "custom_data.search_string": ("Search string", "Custom data"),
+        "custom_data.predicted_ltv": ("Predicted lifetime value", "Custom data"),
+        "custom_data.status": ("Status", "Custom data"),
+        "user_data.em": ("Email (hashed)", "User data"),
+        "user_data.ph": ("Phone (hashed)", "User data"),
+        "user_data.external_id": ("External ID", "User data"),
+        "user_data.fbp": ("Browser ID (_fbp)", "User data"),
+        "user_data.fbc": ("Click ID (_fbc)", "User data"),
+        "user_data.client_ip_address": ("Client IP address", "User data"),
+        "user_data.client_user_agent": ("Client user agent", "User data"),
+    },
+    families={"custom_data": ("Custom data", "Custom: "), "user_data": ("User data", "User data: "),
+              "app_data": ("App data", "App data: ")},
+    default_group="Technical",
+)
+
+CAPI = ServerBatch(
+    platform=PLATFORM,
+    events=("data",),
+    shape=EventShape(
+        event=(("event_name",),),
+        event_id=(("event_id",),),
+        page_url=(("event_source_url",),),
+        value=(("custom_data", "value"),),
+        currency=(("custom_data", "currency"),),
+        content_ids=(("custom_data", "content_ids"),),
+        contents=(("custom_data", "contents"),),
+        order_id=(("custom_data", "order_id"),),
+        user=("user_data",),
+    ),
+    labels=CAPI_LABELS,
+    standard_event=lambda name: name if name in STANDARD_EVENTS else None,
+    endpoint="Conversions API",
+    test_code=("test_event_code",),
+    secrets=frozenset({"access_token", "appsecret_proof"}),
+)
+
+
+def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    return decode_server_batch(hit, CAPI, m["pixel"])
+
+
+# ---------------------------------------------------------------- app events (Facebook SDK)
+
+# The SDK's fb_mobile_* names for the standard events; web-named events (Contact, Subscribe…)
+# are sent as they are and map to themselves.
+APP_STANDARD_EVENTS = {
+    "fb_mobile_purchase": "Purchase",
+    "fb_mobile_add_to_cart": "AddToCart",
+    "fb_mobile_add_to_wishlist": "AddToWishlist",
+    "fb_mobile_content_view": "ViewContent",
+    "fb_mobile_complete_registration": "CompleteRegistration",
+    "fb_mobile_initiated_checkout": "InitiateCheckout",
+    "fb_mobile_add_payment_info": "AddPaymentInfo",
+    "fb_mobile_search": "Search",
+} | {name: name for name in STANDARD_EVENTS}
+
+# Activity types of /<app>/activities that carry user events; others (DEFERRED_APP_LINK, …) are
+# SDK housekeeping.
+CUSTOM_APP_EVENTS = "CUSTOM_APP_EVENTS"
+APP_INSTALL = "MOBILE_APP_INSTALL"
+# Older SDKs attach the events JSON as a multipart file instead of a field.
+APP_EVENT_FIELDS = ("custom_events", "custom_events_file")
+# Android's UserDataStore spells the country "cn".
+APP_USER_KEYS = {"cn": "country"}
+
+APP_SHAPE = EventShape(
+    event=(("_eventName",),),
+    value=(("_valueToSum",),),
+    currency=(("fb_currency",),),
+    content_ids=(("fb_content_id",),),
+    contents=(("fb_content",),),
+    order_id=(("fb_order_id",),),
+)
+
+APP_LABELS = Labels(
+    {
+        "event": ("Activity type", "Event"),
+        "custom_events._eventName": ("Event name", "Event"),
+        "custom_events._eventName_md5": ("Event name MD5", "Technical"),
+        "custom_events._logTime": ("Log time (s)", "Event"),
+        "custom_events._ui": ("Screen", "Event"),
+        "custom_events._session_id": ("Session ID", "Event"),
+        "custom_events._valueToSum": ("Value", "Custom data"),
+        "custom_events._implicitlyLogged": ("Logged automatically by the SDK", "Event"),
+        "custom_events._inBackground": ("Logged in the background", "Event"),
+        "custom_events.fb_currency": ("Currency", "Custom data"),
+        "custom_events.fb_content_id": ("Content ID", "Custom data"),
+        "custom_events.fb_content_type": ("Content type", "Custom data"),
+        "custom_events.fb_content": ("Contents", "Custom data"),
+        "custom_events.fb_num_items": ("Number of items", "Custom data"),
+        "custom_events.fb_order_id": ("Order ID", "Custom data"),
+        "custom_events.fb_search_string": ("Search string", "Custom data"),
+        "custom_events.fb_registration_method": ("Registration method", "Custom data"),
+        "custom_events.fb_payment_info_available": ("Payment info available", "Custom data"),
+        "custom_events.fb_description": ("Description", "Custom data"),
+        "custom_events.fb_level": ("Level", "Custom data"),
+        "custom_events.fb_success": ("Success", "Custom data"),
+        "advertiser_id": ("Advertising ID (IDFA/GAID)", "User data"),
+        "anon_id": ("Anonymous app install ID", "User data"),
+        "app_user_id": ("App user ID", "User data"),
+        "attribution": ("Attribution ID", "User data"),
+        "ud": ("Hashed user data", "User data"),
+        "advertiser_tracking_enabled": ("Advertiser tracking enabled (ATT / limit ad tracking)", "Consent"),
+        "application_tracking_enabled": ("App-level tracking enabled", "Consent"),
+        "data_processing_options": ("Data processing options", "Consent"),
+        "data_processing_options_country": ("Data processing country", "Consent"),
+        "data_processing_options_state": ("Data processing state", "Consent"),
+        "extinfo": ("Device and app info", "Technical"),
+        "application_package_name": ("App package", "Technical"),
+        "installer_package": ("Installed from", "Technical"),
+        "install_referrer": ("Install referrer", "Technical"),
+        "url_schemes": ("URL schemes", "Technical"),
+        "num_skipped_events": ("Events dropped by the SDK", "Technical"),
+        "sdk": ("SDK platform", "Technical"),
+        "format": ("Response format", "Technical"),
+        "access_token": ("Client token (masked)", "Technical"),
+    },
+    families={"custom_events": ("Custom data", "Param: "), "ud": ("User data", "User data: ")},
+    default_group="Technical",
+)
+
+
+def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    pairs = parse_qs_pairs(hit.query, errors)
+    form, json_body = body_form_or_json(hit, errors)
+    pairs += form + (list(flatten(json_body)) if isinstance(json_body, dict) else [])
+    values = dict(pairs)
+    activity = values.get("event")
+    if activity is None:
+        errors.add("no activity type (event)")
+    elif activity not in (CUSTOM_APP_EVENTS, APP_INSTALL):
+        return []  # SDK housekeeping, not a user event
+
+    user = []
+    if ud := values.get("ud"):
+        ud_obj = parse_json(ud, errors, "ud")
+        for k, v in ud_obj.items() if isinstance(ud_obj, dict) else ():
+            if uf := user_field(f"ud.{k}", APP_USER_KEYS.get(k, k), v):
+                user.append(uf)
+    shared = APP_LABELS.params(masked([(k, v) for k, v in pairs if k not in APP_EVENT_FIELDS], {"access_token"}))
+    sdk = values.get("sdk")
+    endpoint = f"app events {activity or '?'}" + (f" ({sdk} SDK)" if sdk else "")
+    common = dict(platform=PLATFORM, source=Source.app, pixel_id=m["app"], user_data=user, endpoint=endpoint)
+
+    if activity != CUSTOM_APP_EVENTS:
+        return [TrackingEvent(event=activity, params=shared, decode_errors=list(errors), **common)]
+    field_name = next((f for f in APP_EVENT_FIELDS if f in values), APP_EVENT_FIELDS[0])
+    custom = json_list(values.get(field_name), errors, field_name)
+    if not custom:
+        errors.add(f"no app events ({field_name} is missing or empty)")
+        custom = [None]
+    events = []
+    for item in custom:
+        fields = shaped_event(item, APP_SHAPE, APP_LABELS, prefix="custom_events") if item is not None else {}
+        name = fields.pop("event", None)
+        fields.pop("user_data", None)  # app events carry user data once, in `ud`
+        fields["params"] = shared + fields.get("params", [])
+        fields["decode_errors"] = list(errors) + fields.get("decode_errors", [])
+        events.append(TrackingEvent(event=name, standard_event=APP_STANDARD_EVENTS.get(name or ""),
+                                    **fields, **common))
+    return events
+
+GRAPH_HOSTS = ("graph.facebook.com",)
+GRAPH_VERSION = r"(?:/v\d+\.\d+)?"
+
 FB_HOSTS = ("www.facebook.com", "facebook.com", "web.facebook.com", "m.facebook.com")
 ROUTES = [
     Route(PLATFORM, FB_HOSTS, TR_PATH, decode_tr),
@@ -133,4 +349,6 @@ ROUTES = [
     Route(PLATFORM, ("connect.facebook.net",), r"/[A-Za-z_]+/fbevents\.js", decode_loader,
           sink=False),
     Route(PLATFORM, ("connect.facebook.net",), r"/signals/config/(?P<pixel>\d+)", decode_loader, sink=False),
+    Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<pixel>\d+)/events/?", decode_capi),
+    Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<app>\d+)/activities/?", decode_app_activities),
 ]

@@ -12,11 +12,13 @@ import binascii
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pixelspy.model import Param, RawHit, UserField, looks_hashed
+from pixelspy.model import Param, RawHit, Source, TrackingEvent, UserField, looks_hashed
 
 # Tracking bodies are a few KB; anything this large is not decoded (the hit is still listed).
 MAX_DECODE_BYTES = 2 * 1024 * 1024
@@ -278,3 +280,220 @@ def user_field(name: str, key: str, value: Any) -> UserField | None:
 def mask_secret(value: str) -> str:
     """Access tokens are never shown or written in full: keep a recognisable prefix only."""
     return value[:6] + "…" if len(value) > 10 else "…"
+
+
+# Salvaging broken JSON: how many cut points are tried, and how deep a document may be.
+_SALVAGE_CUTS = 24
+_SALVAGE_DEPTH = 64
+_CLOSER = {"{": "}", "[": "]"}
+
+
+def parse_json_lenient(text: str, errors: Errors, what: str = "JSON") -> Any:
+    """Parsed JSON; a truncated or broken document yields its longest readable prefix, closed.
+
+    Beacons cut at a size limit and hand-built JSON-in-a-query-param (Pinterest `ed`) break in
+    the middle: decode what came before the break, and say so.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        errors.add(f"{what} is nested too deeply")
+        return None
+    except ValueError as e:
+        reason = str(e)[:80]
+    value = _salvage_json(text)
+    if value is None:
+        errors.add(f"{what} is not valid JSON ({reason})")
+    else:
+        errors.add(f"{what} is truncated or invalid JSON ({reason}); decoded what could be decoded")
+    return value
+
+
+def _salvage_json(text: str) -> Any:
+    """Close the open strings/containers at the end, or cut at the last separators before the break."""
+    stack: list[str] = []
+    cuts: deque[tuple[int, str]] = deque(maxlen=_SALVAGE_CUTS)  # (cut position, closers to append)
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in _CLOSER:
+            stack.append(_CLOSER[ch])
+            if len(stack) > _SALVAGE_DEPTH:
+                return None
+        elif ch in "}]":
+            if not stack or stack[-1] != ch:  # a mismatched closer: the document breaks here
+                cuts.append((i, "".join(reversed(stack))))
+                break
+            stack.pop()
+            cuts.append((i + 1, "".join(reversed(stack))))
+        elif ch == ",":
+            cuts.append((i, "".join(reversed(stack))))
+    else:  # ran to the end: close what is open (a dangling escape is dropped)
+        end = len(text) - escaped
+        cuts.append((end, ('"' if in_string else "") + "".join(reversed(stack))))
+    for end, closers in reversed(cuts):
+        try:
+            return json.loads(text[:end] + closers)
+        except (ValueError, RecursionError):
+            continue
+    return None
+
+
+# ---------------------------------------------------------------- server-side event batches
+# Conversions APIs (Meta, Snapchat v3, Pinterest…) post a JSON list of event objects; each vendor
+# keeps the same few facts at its own paths. An EventShape says where; shaped_event reads one
+# object; decode_server_batch turns a whole request into one TrackingEvent per element.
+
+JsonPath = tuple[str | int, ...]
+
+
+def first_present(obj: Any, paths: Iterable[JsonPath]) -> Any:
+    """The value at the first path that holds something; None when none does."""
+    for path in paths:
+        value = dig(obj, *path)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def text_or_none(value: Any) -> str | None:
+    """A wire value as the string it was sent as; None when absent or empty."""
+    return None if value is None or value == "" else compact(value)
+
+
+def item_ids(ids: Any, items: Any, errors: Errors, key: str = "id") -> list[str]:
+    """Content ids: from an ids field (a list, a JSON-array string or one value), else from a
+    list of item objects (or a JSON string of one) carrying the id under `key`."""
+    if isinstance(ids, str):
+        ids = json_list(ids, errors, "content ids")
+    if isinstance(ids, list):
+        return [compact(i) for i in ids if i not in (None, "")]
+    if ids not in (None, ""):
+        return [compact(ids)]
+    if isinstance(items, str):
+        items = json_list(items, errors, "contents")
+    if isinstance(items, list):
+        return [compact(it[key]) for it in items if isinstance(it, Mapping) and it.get(key) not in (None, "")]
+    return []
+
+
+def masked(pairs: Iterable[tuple[str, Any]], secrets: Collection[str]) -> list[tuple[str, Any]]:
+    """Pairs with secret values (access tokens) masked: they never reach the UI, JSON lines or reports."""
+    return [(k, mask_secret(compact(v)) if k in secrets else v) for k, v in pairs]
+
+
+@dataclass(frozen=True)
+class EventShape:
+    """Where one API keeps the normalised fields inside an event object (dig paths; first present
+    wins). `user` is the path of the object holding user-data keys (() = the event itself, None =
+    no user data); `user_keys` maps vendor spellings that USER_KEYS does not know."""
+
+    event: tuple[JsonPath, ...]
+    event_id: tuple[JsonPath, ...] = ()
+    page_url: tuple[JsonPath, ...] = ()
+    value: tuple[JsonPath, ...] = ()
+    currency: tuple[JsonPath, ...] = ()
+    content_ids: tuple[JsonPath, ...] = ()
+    contents: tuple[JsonPath, ...] = ()
+    content_key: str = "id"
+    order_id: tuple[JsonPath, ...] = ()
+    user: JsonPath | None = None
+    user_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "") -> dict[str, Any]:
+    """TrackingEvent fields of one event object; the caller adds platform, source, pixel id,
+    standard event, and the request's shared params and errors. Params are named by their dotted
+    path, under `prefix` when the list sits in a named field (`custom_events._eventName`)."""
+    errors = Errors()
+    if not isinstance(item, Mapping):
+        errors.add(f"event is not a JSON object but {compact(item)[:40]!r}")
+        item = {}
+    event = text_or_none(first_present(item, shape.event))
+    if event is None:
+        errors.add(f"no event name ({'.'.join(map(str, shape.event[0]))})")
+    user_obj = item if shape.user == () else dig(item, *shape.user) if shape.user else None
+    user = []
+    if isinstance(user_obj, Mapping):
+        for k, v in user_obj.items():
+            name = ".".join(map(str, (*(shape.user or ()), k)))
+            if uf := user_field(name, shape.user_keys.get(k, k), v):
+                user.append(uf)
+    return {
+        "event": event,
+        "event_id": text_or_none(first_present(item, shape.event_id)),
+        "page_url": text_or_none(first_present(item, shape.page_url)),
+        "value": text_or_none(first_present(item, shape.value)),
+        "currency": text_or_none(first_present(item, shape.currency)),
+        "content_ids": item_ids(first_present(item, shape.content_ids), first_present(item, shape.contents),
+                                errors, shape.content_key),
+        "order_id": text_or_none(first_present(item, shape.order_id)),
+        "params": labels.params(flatten(item, prefix)) if item else [],
+        "user_data": user,
+        "decode_errors": list(errors),
+    }
+
+
+@dataclass(frozen=True)
+class ServerBatch:
+    """One server-side API: where its event list is, how an event reads, how names map."""
+
+    platform: str
+    events: JsonPath  # path of the event list in the body; () = the body is the list (or one event)
+    shape: EventShape
+    labels: Labels
+    standard_event: Callable[[str], str | None]  # wire event name → canonical name
+    endpoint: str
+    test_code: tuple[str, ...] = ()  # shared (query/body) params naming a test run
+    secrets: frozenset[str] = frozenset({"access_token"})
+    pixel: tuple[JsonPath, ...] = ()  # per-event pixel id paths, when the URL has none
+
+
+_FALSE = ("", "0", "false", "False")
+
+
+def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -> list[TrackingEvent]:
+    """One TrackingEvent per element of the request's event list (a JSON body, or a form whose
+    field named like the list holds the JSON). Query and other top-level fields are shared params."""
+    errors = Errors()
+    shared = parse_qs_pairs(hit.query, errors)
+    form, body = body_form_or_json(hit, errors)
+    list_name = ".".join(map(str, batch.events))
+    if form:
+        fields = dict(form)
+        if body is None and len(batch.events) == 1 and list_name in fields:
+            body = {list_name: parse_json(fields[list_name], errors, f"form field {list_name}")}
+        shared += [(k, v) for k, v in form if k != list_name]
+    if isinstance(body, Mapping) and batch.events:  # top-level fields beside the list
+        shared += [(k, v) for k, v in flatten(body) if k != list_name]
+    shared = masked(shared, batch.secrets)
+    values = dict(shared)
+    test_code = next((compact(values[n]) for n in batch.test_code if compact(values.get(n)) not in _FALSE), None)
+
+    items = body if not batch.events and isinstance(body, list) else dig(body, *batch.events)
+    if not batch.events and isinstance(body, Mapping):
+        items = [body]
+    if not isinstance(items, list) or not items:
+        errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
+        items = [None]  # still one event: the hit carries its errors
+
+    events = []
+    for item in items:
+        fields = shaped_event(item, batch.shape, batch.labels) if item is not None else {}
+        event = fields.pop("event", None)
+        fields["params"] = batch.labels.params(shared) + fields.get("params", [])
+        fields["decode_errors"] = list(errors) + fields.get("decode_errors", [])
+        events.append(TrackingEvent(
+            platform=batch.platform, source=Source.server, event=event,
+            pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)),
+            standard_event=batch.standard_event(event) if event else None,
+            test_event_code=test_code, endpoint=batch.endpoint, **fields))
+    return events

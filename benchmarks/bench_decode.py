@@ -1,0 +1,128 @@
+"""Decode + checks throughput on the recorded corpus, on one core, against baselines of the same run.
+
+    .venv/bin/python benchmarks/bench_decode.py [--hits 50000] [--profile]
+
+Measures, over the same hits:
+  baseline  RawHit construction alone, and json.loads of the same bodies (a floor for "reading" a hit)
+  decode    Registry.decode (vendor decoders only)
+  ingest    Session.ingest (decoders + checks engine + store), what the proxy does per tracking hit
+  addon     RawHit construction + Session.ingest, the proxy's whole per-hit cost outside mitmproxy
+Goal: ≥ 10,000 hits/s through Session.ingest. Peak memory of the ingest run is measured with
+tracemalloc (allocations made while ingesting) and ru_maxrss (whole process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import json
+import platform
+import pstats
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from urllib.parse import unquote_plus
+
+from corpus import Sample, build_corpus
+
+from pixelspy.decoders import default_registry
+from pixelspy.session import Session
+
+GOAL_HITS_PER_S = 10_000
+
+
+def corpus_hits(n: int) -> tuple[list[Sample], list[float]]:
+    """n samples cycling through every vendor's examples, with times 1 s apart per corpus pass
+    (so time-window checks see a steady stream, not one burst)."""
+    samples = [s for group in build_corpus().values() for s in group]
+    if not samples:
+        sys.exit("no decoder routes any corpus sample")
+    picked = [samples[i % len(samples)] for i in range(n)]
+    times = [1_700_000_000.0 + i / len(samples) for i in range(n)]
+    return picked, times
+
+
+def timed(label: str, n: int, fn: Callable[[], None]) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    fn()
+    dt = time.perf_counter() - t0
+    rate = n / dt
+    print(f"  {label:44} {rate:12,.0f} hits/s   ({dt * 1e6 / n:7.1f} µs/hit)")
+    return rate
+
+
+def json_baseline(samples: list[Sample]) -> None:
+    """What "reading" a hit costs at the least: parse its body as JSON, or its query as a form."""
+    for s in samples:
+        if s.body[:1] in (b"{", b"["):
+            json.loads(s.body)
+        else:
+            data = s.body.decode() if s.body else s.url.partition("?")[2]
+            for pair in data.split("&"):
+                unquote_plus(pair)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hits", type=int, default=50_000)
+    ap.add_argument("--profile", action="store_true", help="cProfile the ingest run; print the top functions")
+    args = ap.parse_args()
+
+    by_vendor = build_corpus()
+    print(f"pixelspy decode benchmark — python {platform.python_version()}, {platform.machine()}")
+    print("corpus: " + ", ".join(f"{p} ({len(s)})" for p, s in sorted(by_vendor.items())))
+    samples, times = corpus_hits(args.hits)
+    n = len(samples)
+    registry = default_registry()
+
+    hits = []
+    construct = timed("baseline: RawHit construction", n,
+                      lambda: hits.extend(s.hit(t) for s, t in zip(samples, times)))
+    json_rate = timed("baseline: json.loads / form split of bodies", n, lambda: json_baseline(samples))
+    decode = timed("Registry.decode (decoders only)", n, lambda: [registry.decode(h) for h in hits])
+
+    session = Session()
+    ingest = timed("Session.ingest (decoders + checks)", n, lambda: [session.ingest(h) for h in hits])
+    session_events = len(session)
+    session = Session()
+    timed("RawHit + Session.ingest (proxy path)", n,
+          lambda: [session.ingest(s.hit(t)) for s, t in zip(samples, times)])
+
+    # Memory in a separate pass: tracemalloc slows allocation several times over.
+    del session
+    gc.collect()
+    session = Session()
+    tracemalloc.start()
+    for h in hits:
+        session.ingest(h)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    print(f"  checks active: {len(session.checks.checks)}; events stored: {session_events:,} "
+          f"of {n:,} hits")
+    print(f"ratios: ingest / RawHit construction = {ingest / construct:.3f}; "
+          f"ingest / json baseline = {ingest / json_rate:.3f}; ingest / decode = {ingest / decode:.3f}")
+    print(f"memory: tracemalloc peak during ingest = {peak / 2**20:.1f} MiB "
+          f"({peak / max(session_events, 1) / 1024:.2f} KiB per stored event); "
+          f"ru_maxrss = {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB")
+    met = ingest >= GOAL_HITS_PER_S
+    print(f"goal ≥ {GOAL_HITS_PER_S:,} hits/s through Session.ingest: {'MET' if met else 'MISSED'} "
+          f"({ingest:,.0f})")
+
+    if args.profile:
+        session = Session()
+        prof = cProfile.Profile()
+        prof.enable()
+        for h in hits:
+            session.ingest(h)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

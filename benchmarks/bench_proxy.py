@@ -1,0 +1,105 @@
+"""Proxy throughput and latency: `pixelspy --no-ui --sink` against bare `mitmdump`, same run.
+
+    .venv/bin/python benchmarks/bench_proxy.py [--rounds 3] [--seconds 10] [--connections 8]
+
+Traffic (all on loopback): 90 % GETs to a local upstream, 10 % tracking hits from the corpus sent as
+plain-HTTP requests to the vendor hosts. pixelspy answers those with --sink; mitmdump answers the
+same hosts and paths with mitmdump_sink.py (same route lookup, same response), so both proxies do
+the same work apart from pixelspy's decoding, checks and JSON-lines output (read and discarded).
+Each round restarts both proxies and alternates which goes first, so drift hits both alike.
+
+Two measurements per proxy and round:
+  saturation  `--connections` keep-alive connections, closed loop: requests/s and latency under load
+  paced       `--rate` requests/s (default: half of mitmdump's saturation rate in round 1): p50/p99
+              latency when the proxy is not the bottleneck
+Goals: pixelspy ≥ 0.95 × mitmdump requests/s; pixelspy p99 ≤ 1.10 × mitmdump p99 (paced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, run_load
+
+KINDS = ("mitmdump", "pixelspy")
+
+
+def fmt(r: LoadResult) -> str:
+    bad = sum(n for s, n in r.statuses.items() if s >= 400) + r.errors
+    return (f"{r.rps:8.0f} req/s  p50 {r.percentile(50) * 1e3:6.2f} ms  p99 {r.percentile(99) * 1e3:6.2f} ms"
+            + (f"  ({bad} failed)" if bad else ""))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 1 s warm-up)")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
+    args = ap.parse_args()
+
+    print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
+          f"mitmproxy {version('mitmproxy')}")
+    upstream = Upstream()
+    requests = request_mix(upstream.port)
+    sat: dict[str, list[LoadResult]] = {k: [] for k in KINDS}
+    paced: dict[str, list[LoadResult]] = {k: [] for k in KINDS}
+    peak_kib: dict[str, int] = {k: 0 for k in KINDS}
+    rate = args.rate
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for rnd in range(args.rounds):
+                for kind in (KINDS if rnd % 2 == 0 else KINDS[::-1]):
+                    proxy = ProxyProcess(kind, Path(tmp) / "confdir")
+                    try:
+                        r = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds))
+                        if rate is None:
+                            rate = round(r.rps / 2, -1)  # first run is mitmdump's (round 0)
+                        p = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds,
+                                                 rate=rate))
+                        peak_kib[kind] = max(peak_kib[kind], proxy.memory_kib()["VmHWM"])
+                    finally:
+                        proxy.stop()
+                    sat[kind].append(r)
+                    paced[kind].append(p)
+                    print(f"round {rnd + 1} {kind:9} saturation {fmt(r)} | paced {rate:.0f}/s {fmt(p)}",
+                          flush=True)
+    finally:
+        upstream.stop()
+
+    def med(results: list[LoadResult], what) -> float:
+        return statistics.median(what(r) for r in results)
+
+    print("\nmedian over rounds            mitmdump   pixelspy   ratio")
+    rows = [
+        ("saturation req/s", sat, lambda r: r.rps, 1),
+        ("saturation p50 ms", sat, lambda r: r.percentile(50), 1e3),
+        ("saturation p99 ms", sat, lambda r: r.percentile(99), 1e3),
+        (f"paced {rate:.0f}/s p50 ms", paced, lambda r: r.percentile(50), 1e3),
+        (f"paced {rate:.0f}/s p99 ms", paced, lambda r: r.percentile(99), 1e3),
+    ]
+    values = {}
+    for label, data, what, scale in rows:
+        m, p = med(data["mitmdump"], what) * scale, med(data["pixelspy"], what) * scale
+        values[label] = p / m
+        print(f"  {label:26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
+    print(f"  {'peak RSS MiB (VmHWM)':26} {peak_kib['mitmdump'] / 1024:9.1f}  {peak_kib['pixelspy'] / 1024:9.1f}  "
+          f"{peak_kib['pixelspy'] / peak_kib['mitmdump']:6.3f}")
+    failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)
+                 for rs in (*sat.values(), *paced.values()) for r in rs)
+    tput_ok = values["saturation req/s"] >= 0.95
+    p99_ok = values[f"paced {rate:.0f}/s p99 ms"] <= 1.10
+    print(f"goal throughput ≥ 0.95 × mitmdump: {'MET' if tput_ok else 'MISSED'}; "
+          f"goal p99 (paced) ≤ 1.10 × mitmdump: {'MET' if p99_ok else 'MISSED'}; failed requests: {failed}")
+    return 0 if tput_ok and p99_ok and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Loopback plumbing shared by the proxy benchmarks: a fast local upstream, the two proxies under
+test, and an asyncio load generator speaking HTTP/1.1 with absolute-form URLs through a proxy.
+
+Everything binds 127.0.0.1. Tracking hits are sent as plain-HTTP requests to vendor hosts; both
+proxies answer them locally (pixelspy with --sink, mitmdump with mitmdump_sink.py), so nothing
+leaves the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus import build_corpus
+
+HERE = Path(__file__).resolve().parent
+VENV_BIN = Path(sys.executable).parent
+UPSTREAM_BODY = b"x" * 2048  # a small HTML/JSON-sized response
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- upstream
+
+
+class _UpstreamProtocol(asyncio.Protocol):
+    """Keep-alive HTTP/1.1 server answering every request with one write (headers + body), with
+    TCP_NODELAY: a handler that sends headers and body separately meets Nagle + delayed ACK and
+    caps the whole benchmark near 100 req/s."""
+
+    response = (b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: "
+                + str(len(UPSTREAM_BODY)).encode() + b"\r\n\r\n" + UPSTREAM_BODY)
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def data_received(self, data):
+        self.buf += data
+        while True:
+            head_end = self.buf.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            length = 0
+            for line in self.buf[:head_end].split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            end = head_end + 4 + length
+            if len(self.buf) < end:
+                return
+            self.buf = self.buf[end:]
+            self.transport.write(self.response)
+
+
+def _serve_upstream(port: int) -> None:
+    async def serve():
+        server = await asyncio.get_running_loop().create_server(_UpstreamProtocol, "127.0.0.1", port)
+        await server.serve_forever()
+    asyncio.run(serve())
+
+
+class Upstream:
+    """The upstream in its own process, so it does not share a core's GIL with the load generator."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = multiprocessing.get_context("fork").Process(target=_serve_upstream, args=(self.port,),
+                                                                daemon=True)
+        self.proc.start()
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(5)
+
+
+def wait_port(port: int, timeout: float = 30, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}: {proc.args}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+# ---------------------------------------------------------------- proxies under test
+
+
+class ProxyProcess:
+    """`pixelspy --no-ui --sink` or bare `mitmdump` answering the same tracking hits locally."""
+
+    def __init__(self, kind: str, confdir: Path, stdout=subprocess.DEVNULL):
+        self.kind = kind
+        self.port = free_port()
+        if kind == "pixelspy":
+            cmd = [sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "--port", str(self.port),
+                   "--confdir", str(confdir)]
+        elif kind == "mitmdump":
+            cmd = [str(VENV_BIN / "mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port),
+                   "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy", "-q",
+                   "-s", str(HERE / "mitmdump_sink.py")]
+        else:
+            raise ValueError(kind)
+        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
+        wait_port(self.port, proc=self.proc)
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS (now) and VmHWM (peak resident set) of the proxy process."""
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+        return out
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---------------------------------------------------------------- request mix
+
+
+def request_mix(upstream_port: int, tracking_every: int = 10) -> list[bytes]:
+    """Serialised requests, one in `tracking_every` a tracking hit (from the corpus, routes that
+    are answered in sink mode), the rest ordinary GETs to the upstream with varied paths;
+    tracking_every=0: no tracking hits."""
+    tracking = [s for group in build_corpus(sink_only=True).values() for s in group] if tracking_every else []
+    if tracking_every and not tracking:
+        sys.exit("no sink-mode decoder routes any corpus sample")
+    out = []
+    for i in range(tracking_every * len(tracking) * 4 or 400):
+        if tracking and i % tracking_every == 0:
+            s = tracking[(i // tracking_every) % len(tracking)]
+            url = "http://" + s.url.split("://", 1)[1]  # plain HTTP: no TLS handshakes to compare
+            host = url.split("/")[2]
+            headers = [("host", host), *s.headers]
+            body = s.body
+            method = s.method
+        else:
+            url = f"http://127.0.0.1:{upstream_port}/static/page-{i}.html?v={i * 7919 % 1000}"
+            headers = [("host", f"127.0.0.1:{upstream_port}"), ("accept", "text/html")]
+            body, method = b"", "GET"
+        lines = [f"{method} {url} HTTP/1.1", *(f"{k}: {v}" for k, v in headers),
+                 "user-agent: pixelspy-bench", f"content-length: {len(body)}"]
+        out.append(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    return out
+
+
+# ---------------------------------------------------------------- load generator
+
+
+@dataclass
+class LoadResult:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    if status in (204, 304) or 100 <= status < 200:
+        return status
+    if (i := lower.find(b"content-length:")) >= 0:
+        await reader.readexactly(int(lower[i + 15:lower.find(b"\r\n", i)]))
+    elif b"transfer-encoding: chunked" in lower:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    return status
+
+
+async def _connection(port: int, requests: list[bytes], offset: int, stop_at: float, result: LoadResult,
+                      interval: float | None, phase: float, record_from: float) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    loop = asyncio.get_running_loop()
+    i = offset
+    next_send = loop.time() + phase  # paced connections are staggered, not fired in bursts
+    try:
+        while (now := loop.time()) < stop_at:
+            if interval is not None:  # paced: a fixed rate per connection
+                if now < next_send:
+                    await asyncio.sleep(next_send - now)
+                next_send += interval
+            t0 = loop.time()
+            writer.write(requests[i % len(requests)])
+            i += 1
+            try:
+                status = await _read_response(reader)
+            except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+                result.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            t1 = loop.time()
+            if t0 >= record_from:
+                result.requests += 1
+                result.latencies.append(t1 - t0)
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def run_load(port: int, requests: list[bytes], connections: int, seconds: float,
+                   warmup: float = 1.0, rate: float | None = None) -> LoadResult:
+    """Keep-alive connections sending the mix through the proxy for warmup + seconds; only requests
+    sent after the warm-up count. With `rate`, total requests/s are paced instead of saturating."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    result = LoadResult()
+    interval = connections / rate if rate else None
+    stop_at = start + warmup + seconds
+    step = max(1, len(requests) // connections)
+    await asyncio.gather(*(_connection(port, requests, c * step, stop_at, result, interval,
+                                       (interval or 0) * c / connections, start + warmup)
+                           for c in range(connections)))
+    result.seconds = seconds
+    return result
+
+
+def cpu_info() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"

@@ -1,0 +1,195 @@
+"""Browser↔server deduplication: the pixel and the Conversions API send the same conversion; the
+vendor keeps one only when both carry the same dedup key (rules.toml `dedup`, per vendor).
+
+Codes: dedup-ok (info), dedup-missing (warning).
+
+- Same key (and event name, where the vendor requires it) within the vendor's window: both
+  events get `dedup-ok`, whichever side arrives first.
+- Both sides seen for the same (platform, pixel, event name) within the pairing window without a
+  matching key: both get `dedup-missing`, pending; it is retracted when a matching copy arrives,
+  and settles (pending → final) via tick() once the pairing window has passed.
+Browser and server events come from different clients (the device, the shop's backend), so this
+state is keyed by vendor and pixel, not by client.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from pixelspy.checks.rules import (DedupKey, event_name, field_value, finding, platform, replace_finding, rules,
+                                   seconds, vendor)
+from pixelspy.checks.ids import comparable_name, dedup_scope
+from pixelspy.checks.state import Recent
+from pixelspy.config import Config
+from pixelspy.model import Kind, Severity, Source, TrackingEvent
+
+SIDES = (Source.browser, Source.server)
+MAX_PER_SIDE = 50  # copies remembered per key and side; a flood does not grow memory
+MAX_RELATED = 10
+
+
+def other(side: Source) -> Source:
+    return Source.server if side == Source.browser else Source.browser
+
+
+def dedup_id(event: TrackingEvent, dedup: DedupKey) -> str | None:
+    for key in dedup.keys:
+        v = field_value(event, key)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return None
+
+
+@dataclass
+class Pending:
+    event: TrackingEvent
+    deadline: float
+    related: dict[str, TrackingEvent] = field(default_factory=dict)
+
+
+class DedupCheck:
+    def __init__(self, config: Config):
+        self.pairing_window = config.checks.dedup_pairing_window_s
+        memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
+        # (platform, scope, name, dedup id) → side → events carrying that key
+        self.by_key: Recent[tuple, dict[Source, list[TrackingEvent]]] = Recent(memory)
+        # (platform, scope, name) → side → events without a match yet, within the pairing window
+        self.unmatched: Recent[tuple, dict[Source, dict[str, TrackingEvent]]] = Recent(self.pairing_window)
+        self.pending: dict[str, Pending] = {}
+        self._deadlines: list[tuple[float, str]] = []
+
+    def reset(self) -> None:
+        self.by_key.clear()
+        self.unmatched.clear()
+        self.pending.clear()
+        self._deadlines.clear()
+
+    def process(self, event: TrackingEvent, ctx) -> None:
+        if event.kind != Kind.event or event.source not in SIDES:
+            return
+        dedup = platform(event.platform).dedup
+        if dedup is None:
+            return
+        name = comparable_name(event) if dedup.match_name else None
+        if dedup.match_name and name is None:
+            return
+        bucket = (event.platform, dedup_scope(event), name)
+        key = dedup_id(event, dedup)
+        if key is not None and self._match(event, bucket, key, dedup, ctx):
+            return
+        if dedup.match_name:  # without names on the wire, unrelated conversions cannot be told apart
+            self._pair_unmatched(event, bucket, key, ctx)
+
+    # ------------------------------------------------------------------ matching keys
+
+    def _match(self, event: TrackingEvent, bucket: tuple, key: str, dedup: DedupKey, ctx) -> bool:
+        k = (*bucket, key)
+        sides = self.by_key.get(k, event.time) or {}
+        copies = sides.setdefault(event.source, [])
+        copies.append(event)
+        del copies[:-MAX_PER_SIDE]
+        self.by_key.put(k, sides, event.time)
+        window = dedup.window_h * 3600
+        partners = [o for o in sides.get(other(event.source), ()) if abs(event.time - o.time) <= window]
+        if not partners:
+            return False
+        table = platform(event.platform)
+        message = (f"{table.name} {event_name(event)} deduplicated: browser and server share "
+                   f"{' / '.join(dict.fromkeys(dedup.keys))} {key!r}")
+        hint = f"{table.name} counts it once."
+        for member in partners + [event]:
+            self._resolve(member, ctx)
+            opposite = copies if member.source != event.source else partners
+            others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
+            replace_finding(ctx, member, finding("dedup-ok", Severity.info, message, hint, others))
+        return True
+
+    def _resolve(self, event: TrackingEvent, ctx) -> None:
+        """The event found its match: it is no longer anyone's missing partner."""
+        pend = self.pending.pop(event.id, None)
+        partner_ids = set(pend.related) if pend else set()
+        partner_ids.update(r for f in event.findings if f.code == "dedup-missing" for r in f.related)
+        ctx.retract(event, "dedup-missing")
+        sides = self.unmatched.get(self._bucket_of(event), event.time)
+        if sides and event.source in sides:
+            sides[event.source].pop(event.id, None)
+        for partner_id in partner_ids:
+            p = self.pending.get(partner_id)
+            if p is None:
+                continue  # already settled: it had no match within the pairing window
+            p.related.pop(event.id, None)
+            if p.related:
+                self._emit_missing(p, ctx, pending=True)
+            else:
+                del self.pending[partner_id]
+                ctx.retract(p.event, "dedup-missing")
+
+    def _bucket_of(self, event: TrackingEvent) -> tuple:
+        dedup = platform(event.platform).dedup
+        name = comparable_name(event) if dedup and dedup.match_name else None
+        return (event.platform, dedup_scope(event), name)
+
+    # ------------------------------------------------------------------ pairing without a match
+
+    def _pair_unmatched(self, event: TrackingEvent, bucket: tuple, key: str | None, ctx) -> None:
+        sides = self.unmatched.get(bucket, event.time) or {}
+        mine = sides.setdefault(event.source, {})
+        mine[event.id] = event
+        while len(mine) > MAX_PER_SIDE:
+            del mine[next(iter(mine))]
+        self.unmatched.put(bucket, sides, event.time)
+        partners = [o for o in sides.get(other(event.source), {}).values()
+                    if abs(event.time - o.time) <= self.pairing_window]
+        if not partners:
+            return
+        me = self.pending.setdefault(event.id, Pending(event, event.time + self.pairing_window))
+        self._schedule(me)
+        for o in partners[-MAX_RELATED:]:
+            me.related[o.id] = o
+            p = self.pending.get(o.id)
+            if p is None:
+                p = self.pending[o.id] = Pending(o, o.time + self.pairing_window)
+                self._schedule(p)
+            p.related[event.id] = event
+            self._emit_missing(p, ctx, pending=True)
+        self._emit_missing(me, ctx, pending=True)
+
+    def _schedule(self, p: Pending) -> None:
+        heapq.heappush(self._deadlines, (p.deadline, p.event.id))
+
+    def _emit_missing(self, p: Pending, ctx, pending: bool) -> None:
+        event = p.event
+        table = platform(event.platform)
+        dedup = table.dedup
+        key = dedup_id(event, dedup) if dedup else None
+        partner = next(iter(p.related.values()))
+        partner_key = dedup_id(partner, dedup) if dedup else None
+        browser_wire = table.wire("event_id")
+        server_wire = table.server_fields.get("event_id", browser_wire)
+        if key is None or partner_key is None:
+            side = event.source.value if key is None else partner.source.value
+            detail = f"the {side} copy has no event ID"
+        else:
+            detail = f"event IDs differ ({key!r} here, {partner_key!r} on the {partner.source.value})"
+        message = (f"{vendor(event)} {event_name(event)} sent from browser and server but not "
+                   f"deduplicated: {detail}; counted twice")
+        hint = (f"Send the same event ID from the pixel ({browser_wire}) and the server ({server_wire}) "
+                f"with the same event name; {table.name} then keeps one.")
+        if pending:
+            hint += f" (Verdict settles {seconds(self.pairing_window)} after the event.)"
+        replace_finding(ctx, event, finding("dedup-missing", Severity.warning, message, hint,
+                                            list(p.related)[:MAX_RELATED], pending=pending))
+
+    def tick(self, now: float, ctx) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, event_id = heapq.heappop(self._deadlines)
+            p = self.pending.get(event_id)
+            if p is None or p.deadline != deadline:
+                continue
+            del self.pending[event_id]
+            self._emit_missing(p, ctx, pending=False)
+
+
+def make_checks(config: Config) -> list:
+    return [DedupCheck(config)]

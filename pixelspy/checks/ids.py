@@ -1,0 +1,84 @@
+"""IDs used twice: a Purchase repeated for one order, one event ID reused for different events.
+
+Codes: redundant-purchase, event-id-reused.
+Orders and event IDs identify a conversion wherever it is sent from, so this state is keyed by
+vendor and pixel, not by client: the browser and the shop's server must agree on them.
+"""
+
+from __future__ import annotations
+
+from pixelspy.checks.rules import event_name, finding, platform, replace_finding, vendor
+from pixelspy.checks.state import Recent
+from pixelspy.config import Config
+from pixelspy.model import Kind, Severity, TrackingEvent
+
+MEMORY_S = 48 * 3600  # the vendors' dedup window
+MAX_GROUP = 20
+
+
+def dedup_scope(event: TrackingEvent) -> str | None:
+    """The ID space event IDs live in: the pixel, or the whole platform where browser and server
+    carry different IDs (Pinterest tag vs ad account, LinkedIn partner vs conversion rule)."""
+    dedup = platform(event.platform).dedup
+    return None if dedup is not None and dedup.scope == "platform" else event.pixel_id
+
+
+def comparable_name(event: TrackingEvent) -> str | None:
+    return event.standard_event or (event.event.lower() if event.event else None)
+
+
+class IdsCheck:
+    def __init__(self, config: Config):
+        self.orders: Recent[tuple, list[TrackingEvent]] = Recent(MEMORY_S)
+        self.event_ids: Recent[tuple, dict[str, TrackingEvent]] = Recent(MEMORY_S)
+
+    def reset(self) -> None:
+        self.orders.clear()
+        self.event_ids.clear()
+
+    def process(self, event: TrackingEvent, ctx) -> None:
+        if event.kind != Kind.event:
+            return
+        if event.order_id and event.standard_event == "Purchase":
+            self._order(event, ctx)
+        if event.event_id and (name := comparable_name(event)):
+            self._event_id(event, name, ctx)
+
+    def _order(self, event: TrackingEvent, ctx) -> None:
+        # Per source: the browser and server copies of one order are deduplication, not repetition.
+        key = (event.platform, event.pixel_id, event.source, event.order_id)
+        group = self.orders.get(key, event.time) or []
+        # The same event ID again is duplicate-event's case: the vendor drops that copy.
+        counted = not event.event_id or all(e.event_id != event.event_id for e in group)
+        group.append(event)
+        del group[:-MAX_GROUP]
+        self.orders.put(key, group, event.time)
+        if len(group) < 2 or not counted:
+            return
+        message = (f"{vendor(event)} Purchase for order {event.order_id!r} sent {len(group)} times "
+                   "with different event IDs")
+        hint = ("Each copy counts as a sale. Fire Purchase once per order (not on every visit of the "
+                "thank-you page), or reuse one event ID so the vendor drops the copies.")
+        for member in group:
+            others = [e.id for e in group if e is not member]
+            replace_finding(ctx, member, finding("redundant-purchase", Severity.warning, message, hint, others))
+
+    def _event_id(self, event: TrackingEvent, name: str, ctx) -> None:
+        key = (event.platform, dedup_scope(event), event.event_id)
+        by_name = self.event_ids.get(key, event.time) or {}
+        first_time = name not in by_name
+        by_name.setdefault(name, event)
+        self.event_ids.put(key, by_name, event.time)
+        if len(by_name) < 2 or not first_time:
+            return
+        names = ", ".join(sorted(event_name(e) for e in by_name.values()))
+        message = f"{vendor(event)} event ID {event.event_id!r} used for different events ({names})"
+        hint = ("An event ID must identify one event: the vendor may drop the later events as copies of "
+                "the first. Generate a new ID per event.")
+        for member in by_name.values():
+            others = [e.id for e in by_name.values() if e is not member]
+            replace_finding(ctx, member, finding("event-id-reused", Severity.warning, message, hint, others))
+
+
+def make_checks(config: Config) -> list:
+    return [IdsCheck(config)]

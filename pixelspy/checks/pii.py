@@ -1,0 +1,150 @@
+"""Personal data: plain email addresses and phone numbers where they must not be, and broken hashes.
+
+Codes: pii-leak (error), invalid-hash (warning), unnormalised-hash (warning).
+- pii-leak: a user-data field the vendor requires hashed (rules.toml `hashed_keys`) sent plain;
+  an email address anywhere in the page URL or parameters; a phone number in a phone-named
+  parameter.
+- invalid-hash: such a field holds something hash-like that is not SHA-256 hex (MD5, SHA-1,
+  base64, truncated).
+- unnormalised-hash: the plain value is visible too and the hash is of it untrimmed or not
+  lowercased (email) / not digits-only (phone), so it will not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from pixelspy.checks.rules import finding, platform, vendor
+from pixelspy.config import Config
+from pixelspy.model import Kind, Severity, TrackingEvent, looks_hashed
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,24})\b")
+# "logo@2x.png" is a retina image name, not an address.
+NOT_A_TLD = frozenset({"png", "jpg", "jpeg", "gif", "webp", "svg", "avif", "js", "css", "html", "map"})
+HASH_LIKE = re.compile(r"^(?:[0-9a-fA-F]{16,}|[A-Za-z0-9+/_-]{20,}={0,2})$")
+PHONE_CHARS = re.compile(r"^\+?[\d\s().\-/]{7,20}$")
+PHONE_WORDS = frozenset({"phone", "tel", "telephone", "mobile", "cell", "phonenumber", "msisdn", "ph"})
+
+
+def emails_in(text: str) -> list[str]:
+    if "@" not in text:
+        if "%40" not in text:
+            return []
+        text = unquote(text)
+    return [m.group(0) for m in EMAIL.finditer(text) if m.group(1).lower() not in NOT_A_TLD]
+
+
+def is_phone(value: str) -> bool:
+    v = value.strip()
+    return bool(PHONE_CHARS.match(v)) and 7 <= sum(c.isdigit() for c in v) <= 15
+
+
+@lru_cache(maxsize=8192)
+def phone_named(name: str) -> bool:
+    return any(w in PHONE_WORDS for w in re.split(r"[^a-z]+", name.lower()))
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalise(key: str, plain: str) -> str:
+    if key == "ph":
+        return re.sub(r"\D", "", plain)
+    return plain.strip().lower()
+
+
+class PiiCheck:
+    def process(self, event: TrackingEvent, ctx) -> None:
+        if event.kind != Kind.event:
+            return
+        table = platform(event.platform)
+        leaks: dict[str, None] = {}  # wire names, in order
+        bad_hashes: dict[str, None] = {}
+        plain: dict[str, set[str]] = {"em": set(), "ph": set()}
+        user_names = set()
+        for u in event.user_data:
+            user_names.add(u.name)
+            parts = [p for p in u.value.split(",") if p]
+            if u.key in plain and not u.hashed:
+                plain[u.key].update(p for p in parts if not looks_hashed(p))
+            if u.hashed:
+                continue
+            if u.key in table.hashed_keys:
+                for part in parts:
+                    if looks_hashed(part):
+                        continue
+                    if HASH_LIKE.match(part) and not emails_in(part):
+                        bad_hashes[u.name] = None
+                    else:
+                        leaks[u.name] = None
+            elif u.key == "em" and emails_in(u.value):
+                leaks[u.name] = None
+        for name, value in self._texts(event):
+            if name in user_names:
+                continue
+            if found := emails_in(value):
+                leaks[name] = None
+                plain["em"].update(found)
+            elif phone_named(name) and is_phone(value):
+                leaks[name] = None
+                plain["ph"].add(value)
+        if leaks:
+            names = ", ".join(list(leaks)[:4]) + (" …" if len(leaks) > 4 else "")
+            ctx.emit(event, finding(
+                "pii-leak", Severity.error, f"{vendor(event)} hit carries unhashed personal data in {names}",
+                f"Never send email addresses or phone numbers in clear: remove them from URLs and custom "
+                f"parameters; put them only in {table.name}'s user-data fields, SHA-256 hashed (trimmed, "
+                f"lowercase; phones as digits with country code)."))
+        if bad_hashes:
+            ctx.emit(event, finding(
+                "invalid-hash", Severity.warning,
+                f"{vendor(event)} {', '.join(bad_hashes)} is not a SHA-256 hex hash",
+                "Hash with SHA-256 and send the 64-character lowercase hex digest (not MD5/SHA-1, not "
+                "base64)."))
+        if plain["em"] or plain["ph"]:
+            self._normalisation(event, plain, ctx)
+
+    @staticmethod
+    def _texts(event: TrackingEvent):
+        """Every place a stray address or number shows: the page URL (and its query), the params."""
+        if event.page_url:
+            if not any(p.value == event.page_url for p in event.params):  # e.g. Meta's dl
+                yield "page URL", event.page_url
+            if "?" in event.page_url:
+                query = urlsplit(event.page_url).query
+                for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
+                    if phone_named(k):
+                        yield f"page URL ?{k}", v
+        for p in event.params:
+            yield p.name, p.value
+
+    def _normalisation(self, event: TrackingEvent, plain: dict[str, set[str]], ctx) -> None:
+        """Hashes whose plain value is visible: a hash of the raw, not normalised, value will not match."""
+        wrong = []
+        for u in event.user_data:
+            if not u.hashed or u.key not in plain:
+                continue
+            hashes = {h.strip().lower() for h in u.value.split(",")}
+            for raw in plain[u.key]:
+                good = sha256(normalise(u.key, raw))
+                if good in hashes:
+                    continue
+                variants = {raw, raw.strip(), raw.strip().lower(), raw.replace(" ", ""),
+                            "+" + normalise(u.key, raw)} - {normalise(u.key, raw)}
+                if any(sha256(v) in hashes for v in variants):
+                    wrong.append(u.name)
+                    break
+        if wrong:
+            ctx.emit(event, finding(
+                "unnormalised-hash", Severity.warning,
+                f"{vendor(event)} {', '.join(wrong)} is a hash of the value before normalising",
+                "Trim and lowercase emails, and reduce phones to digits with country code, before hashing; "
+                "otherwise the hash matches no user."))
+
+
+def make_checks(config: Config) -> list:
+    return [PiiCheck()]

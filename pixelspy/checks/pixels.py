@@ -1,0 +1,110 @@
+"""The pixel itself: ID format, expected IDs, first-party cookies, and a pixel that loads but never
+fires (what the vendors' helper extensions flag).
+
+Codes: invalid-pixel-id, unexpected-pixel, cookies-disabled, pixel-no-events.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from pixelspy.checks.rules import finding, params, pixel_id_re, platform, seconds, vendor
+from pixelspy.checks.state import Recent
+from pixelspy.config import Config
+from pixelspy.model import Kind, Severity, TrackingEvent
+
+# A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
+SILENT_MEMORY_S = 3600
+MAX_WAITING = 10_000  # (client, pixel) pairs awaiting their first event
+
+
+class PixelIdCheck:
+    def __init__(self, config: Config):
+        self.expected = {p: set(ids) for p, ids in config.checks.expected_pixels.items() if ids}
+
+    def process(self, event: TrackingEvent, ctx) -> None:
+        pixel = event.pixel_id
+        table = platform(event.platform)
+        if pixel:
+            fmt = table.pixel_id
+            pattern = pixel_id_re(event.platform)
+            if fmt and pattern and event.source.value in fmt.sources and not pattern.match(pixel):
+                ctx.emit(event, finding(
+                    "invalid-pixel-id", Severity.warning,
+                    f"{vendor(event)} pixel ID {pixel!r} is not in the format {table.name} issues ({fmt.describe})",
+                    f"Copy the ID from {table.name}'s events manager; a placeholder, a truncated ID or "
+                    "another vendor's ID sends data nowhere."))
+            expected = self.expected.get(event.platform)
+            if expected and pixel not in expected:
+                ctx.emit(event, finding(
+                    "unexpected-pixel", Severity.warning,
+                    f"{vendor(event)} pixel ID {pixel} is not one of the expected "
+                    f"{table.name} pixels ({', '.join(sorted(expected))})",
+                    "A pixel you do not own (an agency's, a plugin's, a copied snippet) receives your data; "
+                    "or add it to checks.expected_pixels in pixelspy.toml."))
+        off = table.cookies_off
+        if off and event.kind == Kind.event:
+            v = params(event).get(off.param)
+            if v is not None and v.strip().lower() in off.values:
+                ctx.emit(event, finding(
+                    "cookies-disabled", Severity.warning,
+                    f"{vendor(event)} hit has {off.param}={v}: first-party cookies are off",
+                    f"Without its first-party cookies {table.name} matches fewer conversions to ad clicks; "
+                    "turn them back on unless the visitor's consent choice turned them off."))
+
+
+class PixelNoEventsCheck:
+    """A loader or per-pixel config fetched, then no event from that client and pixel in time.
+    A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor."""
+
+    def __init__(self, config: Config):
+        self.timeout = config.checks.pixel_no_events_timeout_s
+        self.fired: Recent[tuple, float] = Recent(self.timeout)
+        self.waiting: dict[tuple, list[TrackingEvent]] = {}
+        self.silent: Recent[tuple, list[TrackingEvent]] = Recent(SILENT_MEMORY_S)
+        self._deadlines: list[tuple[float, str, tuple]] = []
+
+    def reset(self) -> None:
+        self.fired.clear()
+        self.waiting.clear()
+        self.silent.clear()
+        self._deadlines.clear()
+
+    def process(self, event: TrackingEvent, ctx) -> None:
+        key = (event.client, event.platform, event.pixel_id)
+        if event.kind == Kind.pixel_loaded:
+            if self.fired.get(key, event.time) is None:  # an event may beat its config script
+                self.waiting.setdefault(key, []).append(event)
+                heapq.heappush(self._deadlines, (event.time + self.timeout, event.id, key))
+                while len(self.waiting) > MAX_WAITING:
+                    del self.waiting[next(iter(self.waiting))]
+            return
+        for k in (key, (event.client, event.platform, None)):
+            self.fired.put(k, event.time, event.time)
+            self.waiting.pop(k, None)
+            for loaded in self.silent.pop(k) or ():
+                ctx.retract(loaded, "pixel-no-events")
+
+    def tick(self, now: float, ctx) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, loaded_id, key = heapq.heappop(self._deadlines)
+            waiting = self.waiting.get(key, [])
+            loaded = next((e for e in waiting if e.id == loaded_id), None)
+            if loaded is None:
+                continue  # an event came
+            waiting.remove(loaded)
+            if not waiting:
+                del self.waiting[key]
+            silent = self.silent.get(key, loaded.time) or []
+            silent.append(loaded)
+            self.silent.put(key, silent[-20:], loaded.time)
+            pixel = f"pixel {loaded.pixel_id}" if loaded.pixel_id else "pixel"
+            ctx.emit(loaded, finding(
+                "pixel-no-events", Severity.warning,
+                f"{vendor(loaded)} {pixel} loaded but fired no event within {seconds(self.timeout)}",
+                "The base code loads but nothing calls track/page (or consent holds every event); "
+                "check the init and PageView calls."))
+
+
+def make_checks(config: Config) -> list:
+    return [PixelIdCheck(config), PixelNoEventsCheck(config)]

@@ -1,0 +1,235 @@
+"""Google: GA4 /g/collect hits (gtag.js and server-side tagging domains), Google Ads conversion
+pings, and the gtag.js loader.
+
+Wire facts: ../shared/spec/platforms.md §6 (Omnibug's GoogleAnalytics4 and GoogleAds providers and
+their tests, real captures). GA4 batches: a POST whose body lines are one event each, sharing the
+URL parameters. Google's enhanced-conversion user data (`em=tv.1~em.…`) is base64, not hex: it is
+kept as a param, not reported as user data.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pixelspy.decoders import Route
+from pixelspy.decoders.wire import Errors, Labels, hit_body, parse_qs_pairs, to_text
+from pixelspy.model import Kind, RawHit, TrackingEvent
+
+PLATFORM = "google"
+
+# GA4 / gtag event names → canonical names (GA4 recommended events; Ads `data=event=…` uses the
+# same names, and `gtag.config` is the page-load ping).
+STANDARD_EVENTS = {
+    "page_view": "PageView",
+    "gtag.config": "PageView",
+    "purchase": "Purchase",
+    "add_to_cart": "AddToCart",
+    "add_to_wishlist": "AddToWishlist",
+    "view_item": "ViewContent",
+    "begin_checkout": "InitiateCheckout",
+    "add_payment_info": "AddPaymentInfo",
+    "generate_lead": "Lead",
+    "sign_up": "CompleteRegistration",
+    "search": "Search",
+    "view_search_results": "Search",
+}
+
+# Hosts whose /g/collect is not GA4 (Omnibug's exclusions): Clarity, Transcend, DoubleClick.
+NOT_GA4_HOST = re.compile(r"(?:^|\.)(?:clarity\.ms|transcend\.io)$|\.doubleclick\.net$")
+
+CONSENT = "Consent"
+CONSENT_KEYS = {
+    "gcs": ("Consent state (G1<ad_storage><analytics_storage>)", CONSENT),
+    "gcd": ("Consent Mode v2 signals", CONSENT),
+    "gcu": ("Consent update", CONSENT),
+    "npa": ("Non-personalised ads", CONSENT),
+    "dma": ("EU DMA in scope", CONSENT),
+    "dma_cps": ("DMA consent purposes", CONSENT),
+    "gdpr": ("GDPR applies (TCF)", CONSENT),
+    "gdpr_consent": ("TCF consent string", CONSENT),
+    "us_privacy": ("US privacy string", CONSENT),
+    "gpp": ("GPP string", CONSENT),
+    "gpp_sid": ("GPP section IDs", CONSENT),
+    "pscdl": ("Privacy Sandbox cookie deprecation label", CONSENT),
+}
+
+GA4_LABELS = Labels(
+    {
+        "v": ("Protocol version", "Technical"),
+        "tid": ("Measurement ID", "Event"),
+        "en": ("Event name", "Event"),
+        "dl": ("Page URL", "Page context"),
+        "dr": ("Referrer", "Page context"),
+        "dt": ("Page title", "Page context"),
+        "ul": ("Language", "Page context"),
+        "sr": ("Screen resolution", "Page context"),
+        "cid": ("Client ID (_ga)", "User data"),
+        "uid": ("User ID", "User data"),
+        "em": ("Enhanced conversions user data", "User data"),
+        "sid": ("Session ID", "Session"),
+        "sct": ("Session count", "Session"),
+        "seg": ("Engaged session", "Session"),
+        "_s": ("Hit sequence in session", "Session"),
+        "_ss": ("Session start", "Session"),
+        "_fv": ("First visit", "Session"),
+        "_nsi": ("New session", "Session"),
+        "_et": ("Engagement time (ms)", "Session"),
+        "cu": ("Currency", "Ecommerce"),
+        "ep.transaction_id": ("Transaction ID", "Ecommerce"),
+        "epn.value": ("Value", "Ecommerce"),
+        "ep.value": ("Value", "Ecommerce"),
+        "epn.tax": ("Tax", "Ecommerce"),
+        "epn.shipping": ("Shipping", "Ecommerce"),
+        "ep.coupon": ("Coupon", "Ecommerce"),
+        "gtm": ("Tag build", "Technical"),
+        "_p": ("Page load ID", "Technical"),
+        "tag_exp": ("Tag experiments", "Technical"),
+        "_dbg": ("Debug mode", "Technical"),
+        "ep.debug_mode": ("Debug mode", "Technical"),
+    } | CONSENT_KEYS,
+    families={"ep": ("Event params", "Event param: "), "epn": ("Event params", "Event param (number): "),
+              "up": ("User properties", "User property: "), "upn": ("User properties", "User property (number): ")},
+    default_group="Technical",
+)
+
+ADS_LABELS = Labels(
+    {
+        "label": ("Conversion label", "Event"),
+        "value": ("Value", "Ecommerce"),
+        "currency_code": ("Currency", "Ecommerce"),
+        "oid": ("Order ID (dedup key)", "Ecommerce"),
+        "data": ("Event data", "Event"),
+        "url": ("Page URL", "Page context"),
+        "ref": ("Referrer", "Page context"),
+        "tiba": ("Page title", "Page context"),
+        "tid": ("Tag ID", "Event"),
+        "tids": ("Tag IDs", "Event"),
+        "en": ("Event name", "Event"),
+        "dl": ("Page URL", "Page context"),
+        "dr": ("Referrer", "Page context"),
+        "dt": ("Page title", "Page context"),
+        "em": ("Enhanced conversions user data", "User data"),
+        "auid": ("Ads user ID (_gcl_au)", "User data"),
+        "gclaw": ("Click ID (_gcl_aw)", "User data"),
+        "random": ("Cache buster", "Technical"),
+        "cv": ("Tag version", "Technical"),
+        "fst": ("First-seen time", "Technical"),
+        "gtm": ("Tag build", "Technical"),
+        "tag_exp": ("Tag experiments", "Technical"),
+    } | CONSENT_KEYS,
+    families={"data": ("Event data", "Event data: "), "ep": ("Event params", "Event param: ")},
+    default_group="Technical",
+)
+
+# Google Ads `prN` item fields (`id…~nm…~pr…~qt…`), GA4's compact item encoding.
+ITEM_FIELDS = {"id": "id", "nm": "name", "pr": "price", "qt": "quantity", "br": "brand", "ca": "category",
+               "va": "variant", "cp": "coupon", "af": "affiliation", "ds": "discount", "lp": "index"}
+ITEM_PARAM = re.compile(r"pr\d+")
+
+
+def standard_event(name: str | None) -> str | None:
+    return STANDARD_EVENTS.get(name or "")
+
+
+def item_fields(value: str) -> dict[str, str]:
+    """`id123~nmShirt~pr9.99~qt2` → {"id": "123", "name": "Shirt", …}; custom k0/v0 pairs kept raw."""
+    return {ITEM_FIELDS.get(part[:2], part[:2]): part[2:] for part in value.split("~") if len(part) >= 2}
+
+
+# ---------------------------------------------------------------- GA4
+
+
+def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str) -> TrackingEvent:
+    values = dict(pairs)  # the line's own value wins over the shared URL one
+    name = values.get("en") or None
+    if not name:
+        errors.add("no event name (en)")
+    tid = values.get("tid") or None
+    if not tid:
+        errors.add("no measurement ID (tid)")
+    items = [item_fields(v) for k, v in pairs if ITEM_PARAM.fullmatch(k)]
+    return TrackingEvent(
+        platform=PLATFORM,
+        pixel_id=tid,
+        event=name,
+        standard_event=standard_event(name),
+        page_url=values.get("dl") or None,
+        value=values.get("epn.value") or values.get("ep.value") or None,
+        currency=values.get("cu") or values.get("ep.currency") or None,
+        content_ids=[i["id"] for i in items if i.get("id")],
+        order_id=values.get("ep.transaction_id") or None,
+        params=GA4_LABELS.params(pairs),
+        decode_errors=list(errors),
+        endpoint=endpoint,
+    )
+
+
+def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    if NOT_GA4_HOST.search(hit.host):
+        return []
+    errors = Errors()
+    shared = parse_qs_pairs(hit.query, errors)
+    lines = [ln.strip() for ln in to_text(hit_body(hit, errors), errors).splitlines() if ln.strip()]
+    if not lines:
+        return [ga4_event(shared, errors, f"GA4 {hit.method}")]
+    endpoint = f"GA4 {hit.method} batch ({len(lines)} events)" if len(lines) > 1 else f"GA4 {hit.method}"
+    events = []
+    for n, line in enumerate(lines, 1):
+        line_errors = Errors(errors)
+        pairs = shared + parse_qs_pairs(line, line_errors, f"body line {n}")
+        events.append(ga4_event(pairs, line_errors, endpoint))
+    return events
+
+
+# ---------------------------------------------------------------- Google Ads
+
+
+def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    pairs = parse_qs_pairs(hit.query, errors)
+    if hit.method == "POST":
+        pairs += parse_qs_pairs(to_text(hit_body(hit, errors), errors).strip(), errors, "body")
+    values = dict(pairs)
+    # `data=event=purchase;allow_custom_scripts=true`: `;`-separated key=value pairs.
+    data = [(f"data.{k}", v) for k, _, v in (p.partition("=") for p in values.get("data", "").split(";")) if k]
+    data_values = dict(data)
+    conversion_id = m.groupdict().get("id")
+    tag = f"AW-{conversion_id.removeprefix('AW-')}" if conversion_id else values.get("tid") or values.get("tids")
+    if not tag:
+        errors.add("no conversion ID (path or tid)")
+    name = data_values.get("data.event") or values.get("en") or ("conversion" if values.get("label") else None)
+    if not name:
+        errors.add("no event (data=event=… or en)")
+    return [TrackingEvent(
+        platform=PLATFORM,
+        pixel_id=tag or None,
+        event=name,
+        standard_event=standard_event(name),
+        event_id=values.get("oid") or None,
+        page_url=values.get("url") or values.get("dl") or None,
+        value=values.get("value") or data_values.get("data.value") or None,
+        currency=values.get("currency_code") or data_values.get("data.currency_code") or None,
+        order_id=values.get("oid") or data_values.get("data.transaction_id") or None,
+        params=ADS_LABELS.params(pairs + data),
+        decode_errors=list(errors),
+        endpoint="Google Ads " + "/".join(hit.path.split("/")[1:3]),
+    )]
+
+
+def decode_gtag_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    tag = dict(parse_qs_pairs(hit.query, errors)).get("id") or None
+    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint="gtag.js",
+                          page_url=hit.header("referer") or None, decode_errors=list(errors))]
+
+
+ROUTES = [
+    # Any host: GA hosts, regional ones and server-side tagging domains; exclusions in decode_ga4.
+    Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4),
+    Route(PLATFORM, ("googleads.g.doubleclick.net",), r"/pagead/viewthroughconversion/(?P<id>[^/]+)/?",
+          decode_ads),
+    Route(PLATFORM, ("www.googleadservices.com",), r"/pagead/conversion/(?P<id>[^/]+)/?", decode_ads),
+    Route(PLATFORM, ("www.google.com",), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads),
+    Route(PLATFORM, ("www.google.com",), r"/ccm/collect", decode_ads),
+    Route(PLATFORM, ("www.googletagmanager.com",), r"/gtag/js", decode_gtag_loader, sink=False),
+]

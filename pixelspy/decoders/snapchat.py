@@ -1,0 +1,269 @@
+"""Snapchat: Snap Pixel /p hits (scevent.min.js), Conversions API v2 and v3, the loader.
+
+Wire facts: ../shared/spec/platforms.md §6; Omnibug's Snapchat provider and its test; real /p
+captures (GET with everything in the query; older pixels POST the same fields as a form);
+developers.snap.com Conversions API pages (v3 is Meta's CAPI shape, v2 flat objects).
+/cm/i and /cm/p are cookie matching and a JSON POST to /p without pid/ev is pixel telemetry:
+neither is an event.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pixelspy.decoders import Route
+from pixelspy.decoders.wire import (
+    Errors,
+    EventShape,
+    Labels,
+    ServerBatch,
+    body_form_or_json,
+    decode_server_batch,
+    parse_qs_pairs,
+    user_field,
+)
+from pixelspy.model import Kind, RawHit, TrackingEvent
+
+PLATFORM = "snapchat"
+
+# Snap event names, compared without case or punctuation so the pixel's PAGE_VIEW and v3's
+# PageView/ADD_TO_CART spellings meet.
+STANDARD_EVENTS = {
+    "PAGEVIEW": "PageView",
+    "VIEWCONTENT": "ViewContent",
+    "ADDCART": "AddToCart",
+    "ADDTOCART": "AddToCart",
+    "ADDTOWISHLIST": "AddToWishlist",
+    "SIGNUP": "CompleteRegistration",
+    "SEARCH": "Search",
+    "PURCHASE": "Purchase",
+    "STARTCHECKOUT": "InitiateCheckout",
+    "ADDBILLING": "AddPaymentInfo",
+    "SUBSCRIBE": "Subscribe",
+    "STARTTRIAL": "StartTrial",
+}
+
+
+def standard_event(name: str | None) -> str | None:
+    return STANDARD_EVENTS.get(re.sub(r"[^A-Z0-9]", "", (name or "").upper()))
+
+
+# /p user fields (all hashed by the pixel) → normalised user-data keys.
+PIXEL_USER_KEYS = {"u_hem": "em", "u_hpn": "ph", "u_fn": "fn", "u_ln": "ln", "l_city": "ct", "l_gr": "st",
+                   "l_gpc": "zp", "l_gc": "country"}
+# Equivalent long and short spellings of the /p event fields: the first present wins.
+PIXEL_FIELDS = {
+    "value": ("e_pr", "e_price"),
+    "currency": ("e_cur", "e_currency"),
+    "order_id": ("e_tid", "e_transaction_id"),
+    "item_ids": ("e_iids", "e_item_ids"),
+    "event_id": ("cdid", "e_client_dedup_id", "client_dedup_id"),
+}
+
+PIXEL_LABELS = Labels(
+    {
+        "pid": ("Pixel ID", "Event"),
+        "pids": ("Pixel IDs on page", "Event"),
+        "ev": ("Event name", "Event"),
+        "cdid": ("Client dedup ID", "Event"),
+        "et": ("Event tag", "Event"),
+        "intg": ("Integration", "Event"),
+        "pl": ("Page URL", "Page context"),
+        "rf": ("Referrer", "Page context"),
+        "if": ("In an iframe", "Page context"),
+        "ts": ("Timestamp (ms)", "Technical"),
+        "v": ("Pixel version", "Technical"),
+        "bt": ("Build", "Technical"),
+        "trackId": ("Hit ID", "Technical"),
+        "u_hem": ("Email (hashed)", "User data"),
+        "u_hpn": ("Phone (hashed)", "User data"),
+        "u_fn": ("First name (hashed)", "User data"),
+        "u_ln": ("Last name (hashed)", "User data"),
+        "u_hed": ("Email domain (hashed)", "User data"),
+        "u_age": ("Age (hashed)", "User data"),
+        "u_c1": ("Browser ID (_scid)", "User data"),
+        "u_sclid": ("Click ID (ScCid)", "User data"),
+        "u_scsid": ("Session ID", "User data"),
+        "l_city": ("City (hashed)", "User data"),
+        "l_gr": ("Region (hashed)", "User data"),
+        "l_gpc": ("Postal code (hashed)", "User data"),
+        "l_gc": ("Country (hashed)", "User data"),
+        "du": ("Data use", "Consent"),
+        "e_pr": ("Price", "Event data"),
+        "e_price": ("Price", "Event data"),
+        "e_cur": ("Currency", "Event data"),
+        "e_currency": ("Currency", "Event data"),
+        "e_tid": ("Transaction ID", "Event data"),
+        "e_transaction_id": ("Transaction ID", "Event data"),
+        "e_iids": ("Item IDs", "Event data"),
+        "e_item_ids": ("Item IDs", "Event data"),
+        "e_ni": ("Number of items", "Event data"),
+        "e_ic": ("Item category", "Event data"),
+        "e_bds": ("Brands", "Event data"),
+        "e_desc": ("Description", "Event data"),
+        "e_ss": ("Search string", "Event data"),
+        "e_sm": ("Sign-up method", "Event data"),
+        "e_su": ("Success", "Event data"),
+        "e_pia": ("Payment info available", "Event data"),
+        "e_cs": ("Customer status", "Event data"),
+        "e_lv": ("Level", "Event data"),
+    },
+    families={"e": ("Event data", "Event: "), "m": ("Page metrics", "Metric: ")},
+    default_group="Technical",
+)
+
+
+def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    pairs = parse_qs_pairs(hit.query, errors)
+    form, json_body = body_form_or_json(hit, errors)
+    pairs += form
+    values = dict(pairs)
+    if json_body is not None and not ("pid" in values or "ev" in values):
+        return []  # the pixel's own telemetry
+    pixel, name = values.get("pid") or None, values.get("ev") or None
+    if not pixel:
+        errors.add("no pixel ID (pid)")
+    if not name:
+        errors.add("no event name (ev)")
+
+    def first(field: str) -> str | None:
+        return next((values[k] for k in PIXEL_FIELDS[field] if values.get(k)), None)
+
+    item_ids = first("item_ids")
+    user = [u for k, v in pairs if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], v))]
+    return [TrackingEvent(
+        platform=PLATFORM,
+        pixel_id=pixel,
+        event=name,
+        standard_event=standard_event(name),
+        event_id=first("event_id"),
+        page_url=values.get("pl") or None,
+        value=first("value"),
+        currency=first("currency"),
+        content_ids=[i.strip() for i in item_ids.split(",") if i.strip()] if item_ids else [],
+        order_id=first("order_id"),
+        params=PIXEL_LABELS.params(pairs),
+        user_data=user,
+        decode_errors=list(errors),
+        endpoint=f"/p {hit.method}",
+    )]
+
+
+def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint="scevent.min.js",
+                          page_url=hit.header("referer") or None)]
+
+
+# ---------------------------------------------------------------- Conversions API
+
+CAPI_V3_LABELS = Labels(
+    {
+        "event_name": ("Event name", "Event"),
+        "event_time": ("Event time (s)", "Event"),
+        "event_id": ("Event ID (dedup key)", "Event"),
+        "action_source": ("Action source", "Event"),
+        "event_source_url": ("Page URL", "Page context"),
+        "data_processing_options": ("Data processing options", "Consent"),
+        "access_token": ("Access token (masked)", "Technical"),
+        "custom_data.value": ("Value", "Custom data"),
+        "custom_data.currency": ("Currency", "Custom data"),
+        "custom_data.content_ids": ("Content IDs", "Custom data"),
+        "custom_data.contents": ("Contents", "Custom data"),
+        "custom_data.order_id": ("Order ID", "Custom data"),
+        "custom_data.num_items": ("Number of items", "Custom data"),
+        "user_data.em": ("Email (hashed)", "User data"),
+        "user_data.ph": ("Phone (hashed)", "User data"),
+        "user_data.sc_click_id": ("Click ID (ScCid)", "User data"),
+        "user_data.sc_cookie1": ("Browser ID (_scid)", "User data"),
+        "user_data.client_ip_address": ("Client IP address", "User data"),
+        "user_data.client_user_agent": ("Client user agent", "User data"),
+    },
+    families={"custom_data": ("Custom data", "Custom: "), "user_data": ("User data", "User data: "),
+              "app_data": ("App data", "App data: ")},
+    default_group="Technical",
+)
+
+CAPI_V3 = ServerBatch(
+    platform=PLATFORM,
+    events=("data",),
+    shape=EventShape(
+        event=(("event_name",),),
+        event_id=(("event_id",),),
+        page_url=(("event_source_url",),),
+        value=(("custom_data", "value"),),
+        currency=(("custom_data", "currency"),),
+        content_ids=(("custom_data", "content_ids"),),
+        contents=(("custom_data", "contents"),),
+        order_id=(("custom_data", "order_id"),),
+        user=("user_data",),
+    ),
+    labels=CAPI_V3_LABELS,
+    standard_event=standard_event,
+    endpoint="Conversions API v3",
+    test_code=("test_event_code",),
+)
+
+CAPI_V2_LABELS = Labels(
+    {
+        "pixel_id": ("Pixel ID", "Event"),
+        "snap_app_id": ("Snap app ID", "Event"),
+        "app_id": ("App ID", "Event"),
+        "event_type": ("Event name", "Event"),
+        "event_conversion_type": ("Conversion type (WEB/MOBILE_APP/OFFLINE)", "Event"),
+        "event_tag": ("Event tag", "Event"),
+        "timestamp": ("Timestamp (ms)", "Event"),
+        "client_dedup_id": ("Client dedup ID", "Event"),
+        "page_url": ("Page URL", "Page context"),
+        "price": ("Price", "Event data"),
+        "currency": ("Currency", "Event data"),
+        "transaction_id": ("Transaction ID", "Event data"),
+        "item_ids": ("Item IDs", "Event data"),
+        "number_items": ("Number of items", "Event data"),
+        "hashed_email": ("Email (hashed)", "User data"),
+        "hashed_phone_number": ("Phone (hashed)", "User data"),
+        "hashed_ip_address": ("IP address (hashed)", "User data"),
+        "user_agent": ("User agent", "User data"),
+        "uuid_c1": ("Browser ID (_scid)", "User data"),
+        "click_id": ("Click ID (ScCid)", "User data"),
+    },
+    default_group="Technical",
+)
+
+CAPI_V2 = ServerBatch(
+    platform=PLATFORM,
+    events=(),
+    shape=EventShape(
+        event=(("event_type",),),
+        event_id=(("client_dedup_id",),),
+        page_url=(("page_url",),),
+        value=(("price",),),
+        currency=(("currency",),),
+        content_ids=(("item_ids",),),
+        order_id=(("transaction_id",),),
+        user=(),
+    ),
+    labels=CAPI_V2_LABELS,
+    standard_event=standard_event,
+    endpoint="Conversions API v2",
+    pixel=(("pixel_id",), ("snap_app_id",)),
+)
+
+
+def capi_decoder(batch: ServerBatch):
+    def decode(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+        events = decode_server_batch(hit, batch, m.groupdict().get("pixel"))
+        if m["validate"]:  # the validation endpoint checks events without recording them
+            for ev in events:
+                ev.test_event_code = ev.test_event_code or "validate"
+        return events
+    return decode
+
+
+TR_HOSTS = ("tr.snapchat.com", "tr6.snapchat.com")
+ROUTES = [
+    Route(PLATFORM, TR_HOSTS, r"/p/?", decode_pixel),
+    Route(PLATFORM, TR_HOSTS, r"/v3/(?P<pixel>[^/]+)/events(?P<validate>/validate)?/?", capi_decoder(CAPI_V3)),
+    Route(PLATFORM, TR_HOSTS, r"/v2/conversion(?P<validate>/validate)?/?", capi_decoder(CAPI_V2)),
+    Route(PLATFORM, ("sc-static.net",), r"/scevent\.min\.js", decode_loader, sink=False),
+]

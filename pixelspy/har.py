@@ -1,0 +1,893 @@
+"""HAR files: record and save (redacted by default), open (tolerant), and mitmproxy flow files.
+
+Writing: each entry is a HAR 1.2 entry (mitmproxy's `SaveHar.make_har` for live flows: response,
+timings, server address) whose request part is rebuilt from the RawHit, byte-exact, plus a `_pixelspy`
+custom field: `{"client": …, "events": [TrackingEvent.json_line(), …]}`. The log carries
+`_pixelspy.redacted` and says so in `log.comment`.
+
+Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.xxx`, a phone
+`+00000000000`, so the checks that flag plain personal data still flag it when the file is reopened.
+Credentials (cookie values, Authorization, access tokens) become `REDACTED`; consent cookies (the CMP
+table of checks/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
+Bodies that are gzip (content-encoding) or base64-gzip text are redacted inside and packed again.
+
+Reading: a streaming JSON reader walks `log.entries` one entry at a time (memory stays at one entry
+plus a 1 MB buffer) and validates each entry with lenient pydantic models: browsers and proxies each
+leave out different fields, and one odd entry must not cost the others. mitmproxy's own reader is
+used only for its native flow files.
+
+Opening a file ends with `session.tick(inf)`: the file is complete, so pending verdicts (consent
+waits, expected events) settle as "never came".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import tomllib
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pixelspy import __version__, decoders
+from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.session import Session
+
+log = logging.getLogger("pixelspy")
+
+# (phase, done, total): phase "read" counts bytes of the file, "decode" counts entries.
+Progress = Callable[[str, int, int], None]
+
+# Request bodies are kept up to this size, as by the live addon (addon.MAX_STORED_BODY).
+MAX_STORED_BODY = 4 * 1024 * 1024
+# Response bodies larger than this are left out of recorded HARs (size and type are kept).
+MAX_RESPONSE_TEXT = 256 * 1024
+REDACTED = "REDACTED"
+READ_CHUNK = 1 << 20
+
+
+class HarReadError(ValueError):
+    """The file as a whole cannot be read (not JSON, not a HAR, not a flow file)."""
+
+
+# ---------------------------------------------------------------------------------------- redaction
+
+# Credentials: the whole value goes (Authorization keeps its scheme word).
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "access-token", "x-access-token",
+                            "x-api-key"})
+COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
+# Conversions API access tokens in a query, form or JSON body.
+TOKEN = re.compile(r"(?<![A-Za-z0-9_])(access_token|access-token)(=|\"\s*:\s*\")([^&\"\s]+)", re.I)
+# A percent-escape that may stand inside an email's local part: + - . _
+_LOCAL_CHAR = r"(?:[A-Za-z0-9._+-]|%2[BbDdEe]|%5[Ff])"
+# An email, raw or percent-encoded. It starts after a complete %XX escape or a non-local character,
+# so `dl=…%3Fem%3Djohn%40shop.com` yields `john%40shop.com`, as the decoded text yields `john@shop.com`.
+EMAIL = re.compile(r"(?:(?<=%[0-9A-Fa-f]{2})|(?<![A-Za-z0-9._+%-]))(?<!%[0-9A-Fa-f])"
+                   + _LOCAL_CHAR + r"+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# International phone numbers (+49 170 1234567, %2B15551234567); bare digit runs are IDs and
+# timestamps far more often, so they are redacted only as known user-data values (see _Redactor).
+PHONE = re.compile(r"(?<![\w%])(?:\+|%2[Bb])\d(?:[\d().-]|%20| |\+(?=\d)){7,20}\d(?!\w)")
+_MASK = re.compile(r"%[0-9A-Fa-f]{2}|\w")
+
+
+def mask(text: str) -> str:
+    """Same shape, no content: letters → x/X, digits → 0; punctuation and %XX escapes stay."""
+    def one(m: re.Match[str]) -> str:
+        c = m.group()
+        if len(c) == 3 or c == "_":
+            return c
+        if c.isdigit():
+            return "0"
+        return "X" if c.isupper() else "x"
+    return _MASK.sub(one, text)
+
+
+@cache
+def consent_cookies() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Names and name prefixes of consent cookies, from the consent check's CMP table."""
+    try:
+        data = tomllib.loads(resources.files("pixelspy.checks").joinpath("cmps.toml").read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return frozenset(), ()
+    names, prefixes = set(), []
+    for cmp in data.get("cmp", []):
+        for c in cmp.get("cookies", []):
+            if "name" in c:
+                names.add(c["name"])
+            if "prefix" in c:
+                prefixes.append(c["prefix"])
+    if isinstance(data.get("tcf"), dict) and data["tcf"].get("cookie"):
+        names.add(data["tcf"]["cookie"])
+    return frozenset(names), tuple(prefixes)
+
+
+def _is_consent_cookie(name: str) -> bool:
+    names, prefixes = consent_cookies()
+    return name in names or name.startswith(prefixes)
+
+
+class _Redactor:
+    """Redacts one entry: its request, response and embedded events, consistently."""
+
+    def __init__(self, hit: RawHit, events: list[TrackingEvent]):
+        # Exact values to hide wherever they appear (raw or percent-encoded) → their replacement.
+        self.secrets: dict[str, str] = {}
+        for ev in events:
+            for u in ev.user_data:
+                if not u.hashed:
+                    for part in u.value.split(","):
+                        if len(part.strip()) >= 4:  # "m", "us": too short to replace everywhere
+                            self.secrets[part] = mask(part)
+        for text in (hit.url, _body_text(hit)):
+            for m in TOKEN.finditer(text):
+                self.secrets[m.group(3)] = REDACTED
+        for k, v in hit.headers:
+            if k.lower() in SECRET_HEADERS and v:
+                self.secrets[v.split(" ", 1)[-1]] = REDACTED
+        self._order = sorted(self.secrets, key=len, reverse=True)
+
+    def text(self, s: str) -> str:
+        for secret in self._order:
+            repl = self.secrets[secret]
+            s = s.replace(secret, repl)
+            for enc in (quote, quote_plus):
+                e = enc(secret, safe="")
+                if e != secret:
+                    s = s.replace(e, enc(repl, safe=""))
+        s = TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", s)
+        s = EMAIL.sub(lambda m: mask(m.group()), s)
+        return PHONE.sub(lambda m: mask(m.group()), s)
+
+    def header(self, name: str, value: str) -> str:
+        low = name.lower()
+        if low in SECRET_HEADERS:
+            scheme, sep, _ = value.partition(" ")
+            return f"{scheme} {REDACTED}" if sep and low.endswith("authorization") else REDACTED
+        if low == "cookie":
+            return "; ".join(self._cookie(c.strip()) for c in value.split(";") if c.strip())
+        if low == "set-cookie":
+            first, sep, attrs = value.partition(";")
+            return self._cookie(first.strip()) + sep + attrs
+        return self.text(value)
+
+    def _cookie(self, pair: str) -> str:
+        name, sep, value = pair.partition("=")
+        return pair if _is_consent_cookie(name.strip()) else f"{name}{sep}{REDACTED}"
+
+    def hit(self, hit: RawHit) -> RawHit:
+        return _replace(hit, url=self.text(hit.url), headers=[(k, self.header(k, v)) for k, v in hit.headers],
+                        body=self._body(hit.body, hit.header("content-encoding")))
+
+    def _body(self, body: bytes, content_encoding: str) -> bytes:
+        if not body:
+            return body
+        enc = content_encoding.strip().lower()
+        if enc in ("gzip", "x-gzip", "deflate"):
+            try:
+                inner = zlib.decompress(body, 47 if enc != "deflate" else zlib.MAX_WBITS)
+            except zlib.error:
+                return body  # unreadable: nothing readable to leak either
+            out = self._body(inner, "")
+            return body if out == inner else (gzip.compress(out) if enc != "deflate" else zlib.compress(out))
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+        stripped = text.strip()
+        if stripped.startswith("H4sI"):  # base64 of gzip (LinkedIn /wa/)
+            try:
+                inner = gzip.decompress(base64.b64decode(stripped + "=" * (-len(stripped) % 4)))
+            except (ValueError, OSError, EOFError):
+                return body
+            out = self._body(inner, "")
+            return body if out == inner else base64.b64encode(gzip.compress(out))
+        return self.text(text).encode("utf-8")
+
+    def data(self, value: Any) -> Any:
+        """Every string in a JSON-like structure (the embedded events)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        return value
+
+    def response(self, resp: dict) -> dict:
+        resp = dict(resp)
+        resp["headers"] = [{**h, "value": self.header(h.get("name", ""), h.get("value", ""))}
+                           for h in resp.get("headers", [])]
+        resp["cookies"] = [{**c, "value": c.get("value") if _is_consent_cookie(c.get("name", "")) else REDACTED}
+                           for c in resp.get("cookies", [])]
+        content = dict(resp.get("content") or {})
+        if isinstance(content.get("text"), str) and content.get("encoding") != "base64":
+            content["text"] = self.text(content["text"])
+        resp["content"] = content
+        if resp.get("redirectURL"):
+            resp["redirectURL"] = self.text(resp["redirectURL"])
+        return resp
+
+
+def _replace(hit: RawHit, **changes: Any) -> RawHit:
+    # Not model_copy: it would copy the cached URL split of the old URL along.
+    return RawHit.model_validate({**dict(hit), **changes})
+
+
+def _body_text(hit: RawHit) -> str:
+    return hit.body.decode("utf-8", "replace") if hit.body else ""
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def _nv(pairs) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in pairs]
+
+
+def request_part(hit: RawHit, http_version: str = "HTTP/1.1") -> dict:
+    """The HAR request of a RawHit; the body byte-exact (base64 when it is not UTF-8)."""
+    cookies = []
+    for k, v in hit.headers:
+        if k.lower() == "cookie":
+            cookies += [c.strip().partition("=")[::2] for c in v.split(";") if c.strip()]
+    req: dict[str, Any] = {
+        "method": hit.method,
+        "url": hit.url,
+        "httpVersion": http_version,
+        "cookies": _nv(cookies),
+        "headers": _nv(hit.headers),
+        "queryString": _nv(parse_qsl(urlsplit(hit.url).query, keep_blank_values=True)),
+        "headersSize": -1,
+        "bodySize": len(hit.body),
+    }
+    if hit.body:
+        post: dict[str, Any] = {"mimeType": hit.header("content-type")}
+        try:
+            post["text"] = hit.body.decode("utf-8")
+        except UnicodeDecodeError:
+            post["text"] = base64.b64encode(hit.body).decode("ascii")
+            post["encoding"] = "base64"
+        if hit.content_type == "application/x-www-form-urlencoded" and "encoding" not in post:
+            post["params"] = _nv(parse_qsl(post["text"], keep_blank_values=True))
+        req["postData"] = post
+    return req
+
+
+def _stub_entry(hit: RawHit) -> dict:
+    """An entry for a hit without a recorded response (a session opened from a file)."""
+    return {
+        "startedDateTime": _iso(hit.time),
+        "time": 0,
+        "request": {},
+        "response": {"status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
+                     "content": {"size": 0, "mimeType": ""}, "redirectURL": "", "headersSize": -1,
+                     "bodySize": -1, "comment": "response not recorded"},
+        "cache": {},
+        "timings": {"send": 0, "wait": 0, "receive": 0},
+    }
+
+
+def render_entry(hit: RawHit, events: list[TrackingEvent], base: dict | None, redact: bool) -> dict:
+    """One HAR entry: `base` (from mitmproxy, with response and timings) or a stub, the request from
+    the hit, and the events embedded as `_pixelspy`."""
+    entry = dict(base) if base else _stub_entry(hit)
+    lines = [ev.json_line() for ev in events]
+    http_version = (entry.get("request") or {}).get("httpVersion") or "HTTP/1.1"
+    if redact:
+        r = _Redactor(hit, events)
+        hit = r.hit(hit)
+        entry["response"] = r.response(entry["response"])
+        lines = r.data(lines)
+    entry["request"] = request_part(hit, http_version)
+    entry["_pixelspy"] = {"client": hit.client, "events": lines}
+    return entry
+
+
+def har_text(entries: list[str], redact: bool, traffic: str) -> str:
+    """The file around already serialised entries (so unchanged entries are not re-serialised)."""
+    head = {
+        "version": "1.2",
+        "creator": {"name": "pixelspy", "version": __version__},
+        "comment": ("Redacted by pixelspy: cookie values, credentials, access tokens, plain emails and "
+                    "phone numbers are masked." if redact else "Not redacted (pixelspy --no-redact)."),
+        "_pixelspy": {"redacted": redact, "traffic": traffic},
+        "pages": [],
+    }
+    return ('{"log": ' + json.dumps(head)[:-1] + ', "entries": [\n' + ",\n".join(entries) + "\n]}}\n")
+
+
+def atomic_write(path: str | Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers see the old or the new file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _events_by_hit(session: Session) -> dict[str, list[TrackingEvent]]:
+    out: dict[str, list[TrackingEvent]] = {}
+    for ev in session:
+        out.setdefault(ev.hit_id, []).append(ev)
+    return out
+
+
+def save_har(session: Session, path: str | Path, redact: bool = True,
+             recorder: HarRecorder | None = None) -> int:
+    """Save the session's tracking hits as HAR; returns the number of entries.
+
+    With the live `recorder`, its entries are written (responses, timings, and all traffic under
+    --har-all); without, entries are built from the session's hits (no responses: a session opened
+    from a file keeps requests only)."""
+    if recorder is not None:
+        return recorder.write(path, redact)
+    by_hit = _events_by_hit(session)
+    hits = sorted(session.hits.values(), key=lambda h: h.time)
+    texts = [json.dumps(render_entry(h, by_hit.get(h.id, []), None, redact)) for h in hits]
+    atomic_write(path, har_text(texts, redact, "tracking"))
+    return len(texts)
+
+
+# --------------------------------------------------------------------------------- live recording
+
+
+@dataclass
+class _Record:
+    hit: RawHit
+    base: dict
+    event_ids: list[str]
+    text: dict[bool, str] = field(default_factory=dict)  # rendered JSON by redact flag
+
+
+class HarRecorder:
+    """mitmproxy addon keeping the finished flows of tracking hits (or all traffic) as HAR entries,
+    bounded, and rewriting `path` about every second while something changed, and on exit.
+
+    Flows are not kept: each is turned into its entry when it finishes. Tracking flows are those
+    the PixelSpy addon decoded (`flow.metadata["pixelspy"]`) or that a decoder route matches (the
+    twin copies of a beacon). Add it after the PixelSpy addon (ProxyConfig.addons)."""
+
+    def __init__(self, session: Session, path: str | Path | None, *, all_traffic: bool = False,
+                 redact: bool = True, max_entries: int = 20_000, interval_s: float = 1.0):
+        self.session = session
+        self.path = Path(path) if path else None
+        self.all_traffic = all_traffic
+        self.redact = redact
+        self.max_entries = max_entries
+        self.interval_s = interval_s
+        self._records: OrderedDict[str, _Record] = OrderedDict()
+        self._record_of_event: dict[str, str] = {}
+        self._dirty = False
+        self._task: asyncio.Task | None = None
+        self.registry = decoders.default_registry()
+        session.subscribe(self._on_event)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    # mitmproxy hooks
+    def running(self) -> None:
+        if self.path is not None and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="pixelspy-har")
+
+    def response(self, flow) -> None:
+        self._keep(flow)
+
+    def error(self, flow) -> None:
+        self._keep(flow)
+
+    async def done(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.path is not None:
+            self.write(self.path, self.redact)
+        self.session.unsubscribe(self._on_event)
+
+    def _keep(self, flow) -> None:
+        try:
+            ids = list(flow.metadata.get("pixelspy") or [])
+            req = flow.request
+            if not (ids or self.all_traffic or self.registry.find(req.pretty_host, req.path.split("?", 1)[0])):
+                return
+            self._add(flow, ids)
+        except Exception:  # noqa: BLE001 - never break the user's traffic over the HAR file
+            log.exception("pixelspy: could not record %s for the HAR file", flow.request.pretty_url)
+
+    def _add(self, flow, ids: list[str]) -> None:
+        from mitmproxy.addons.savehar import SaveHar
+
+        from pixelspy.addon import raw_hit
+
+        base = SaveHar().make_har([flow])["log"]["entries"][0]
+        content = base.get("response", {}).get("content", {})
+        if len(content.get("text") or "") > MAX_RESPONSE_TEXT:
+            content.pop("text")
+            content.pop("encoding", None)
+            content["comment"] = "body not kept by pixelspy (larger than 256 KB)"
+        hit = raw_hit(flow)
+        events = [ev for i in ids if (ev := self.session.get(i))]
+        if events:
+            hit = _replace(hit, id=events[0].hit_id)
+        self._records.pop(flow.id, None)  # an error after a response replaces the entry
+        self._records[flow.id] = _Record(hit, base, ids)
+        for i in ids:
+            self._record_of_event[i] = flow.id
+        while len(self._records) > self.max_entries:
+            _, old = self._records.popitem(last=False)
+            for i in old.event_ids:
+                self._record_of_event.pop(i, None)
+        self._dirty = True
+
+    def _on_event(self, event: TrackingEvent, is_update: bool) -> None:
+        key = self._record_of_event.get(event.id)
+        if key is not None and (rec := self._records.get(key)) is not None:
+            rec.text.clear()
+            self._dirty = True
+
+    def _entry_text(self, rec: _Record, redact: bool) -> str:
+        if redact not in rec.text:
+            events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
+            rec.text[redact] = json.dumps(render_entry(rec.hit, events, rec.base, redact))
+        return rec.text[redact]
+
+    def write(self, path: str | Path, redact: bool | None = None) -> int:
+        redact = self.redact if redact is None else redact
+        records = list(self._records.values())
+        atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact,
+                                    "all" if self.all_traffic else "tracking"))
+        if Path(path) == self.path and redact == self.redact:
+            self._dirty = False
+        return len(records)
+
+    async def _flush_loop(self) -> None:
+        delay = self.interval_s
+        while True:
+            await asyncio.sleep(delay)
+            if not self._dirty:
+                continue
+            started = time.perf_counter()
+            try:
+                self.write(self.path, self.redact)
+            except OSError as e:
+                log.warning("pixelspy: could not write %s: %s", self.path, e)
+            # A huge --har-all file must not eat the proxy's time: at most a tenth goes to writing.
+            delay = max(self.interval_s, 10 * (time.perf_counter() - started))
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
+
+
+class HarNameValue(_Lenient):
+    name: str = ""
+    value: str = ""
+
+    @field_validator("name", "value", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return "" if v is None else v
+
+
+class HarPostData(_Lenient):
+    mimeType: str | None = None
+    text: str | None = None
+    params: list[HarNameValue] = []
+    encoding: str | None = None
+
+
+class HarRequest(_Lenient):
+    method: str = "GET"
+    url: str
+    headers: list[HarNameValue] = []
+    cookies: list[HarNameValue] = []
+    postData: HarPostData | None = None
+
+
+class HarEntry(_Lenient):
+    startedDateTime: str | None = None
+    request: HarRequest
+    pixelspy: dict | None = Field(None, alias="_pixelspy")
+
+
+def _when(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d.timestamp()
+
+
+def _post_body(post: HarPostData | None) -> bytes:
+    if post is None:
+        return b""
+    if post.text is not None:
+        if (post.encoding or "").lower() == "base64":
+            try:
+                return base64.b64decode(post.text)
+            except ValueError:
+                pass
+        try:  # mitmproxy writes undecodable bytes as lone surrogates
+            return post.text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return post.text.encode("utf-8", "replace")
+    if post.params:  # some exporters give a form only as params
+        return "&".join(f"{quote_plus(p.name)}={quote_plus(p.value)}" for p in post.params).encode()
+    return b""
+
+
+class FileReader:
+    """Iterates the RawHits of a HAR or mitmproxy flow file in file order.
+
+    `problems` collects what could not be read (entry by entry); a file that cannot be read at all
+    raises HarReadError when iterated. `format` says what the file was."""
+
+    def __init__(self, path: str | Path, progress: Progress | None = None):
+        self.path = Path(path)
+        self.progress = progress
+        self.problems: list[str] = []
+        self.format = ""
+        self.entries = 0  # entries (or flows) seen, read or not
+        self.registry = decoders.default_registry()
+
+    def __iter__(self) -> Iterator[RawHit]:
+        try:
+            fh = open(self.path, "rb")
+        except OSError as e:
+            raise HarReadError(f"{self.path}: {e.strerror or e}") from None
+        with fh:
+            self.total = os.fstat(fh.fileno()).st_size
+            yield from self._read(fh, self.path.name)
+
+    def _report(self, fh: BinaryIO) -> None:
+        if self.progress:
+            try:
+                done = fh.tell()
+            except (OSError, ValueError):
+                return
+            self.progress("read", min(done, self.total), self.total)
+
+    def _read(self, fh: BinaryIO, name: str) -> Iterator[RawHit]:
+        head = fh.read(4)
+        fh.seek(0)
+        if head.startswith(b"\x1f\x8b"):
+            self.format = "gzip "
+            yield from self._read_json_or_flows(gzip.GzipFile(fileobj=fh), name, raw=fh)
+        elif head[:1] == b"x" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):  # .zhar (zlib)
+            try:
+                data = zlib.decompress(fh.read())
+            except zlib.error as e:
+                raise HarReadError(f"{name}: looks zlib-compressed but is not ({e})") from None
+            self.format = "zlib "
+            yield from self._read_json_or_flows(io.BytesIO(data), name, raw=fh)
+        else:
+            yield from self._read_json_or_flows(fh, name, raw=fh)
+
+    def _read_json_or_flows(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+        start = fh.read(64)
+        fh.seek(0)
+        first = start.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+        if first in (b"{", b"["):
+            self.format += "HAR"
+            yield from self._read_har(fh, name, raw)
+        elif first[:1].isdigit():
+            self.format += "mitmproxy flows"
+            yield from self._read_flows(fh, name, raw)
+        else:
+            shown = start[:24].decode("utf-8", "replace")
+            raise HarReadError(f"{name}: not a HAR file (not JSON) or a mitmproxy flow file; "
+                               f"it starts with {shown!r}")
+
+    def _read_har(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+        js = _JsonStream(fh)
+        try:
+            if js.peek() != "{":
+                raise HarReadError(f"{name}: not a HAR file: the JSON is not an object")
+            found_log = found_entries = False
+            for key in js.object_keys():
+                if key != "log":
+                    js.skip()
+                    continue
+                found_log = True
+                if js.peek() != "{":
+                    raise HarReadError(f"{name}: not a HAR file: `log` is not an object")
+                for log_key in js.object_keys():
+                    if log_key != "entries":
+                        js.skip()
+                        continue
+                    found_entries = True
+                    if js.peek() != "[":
+                        raise HarReadError(f"{name}: log.entries is not a list")
+                    yield from self._entries(js, raw)
+        except json.JSONDecodeError as e:
+            if js.eof and (e.pos >= len(js.buf.rstrip()) or "Unterminated" in e.msg):
+                what = f"the file ends in the middle of the JSON at character {js.offset + len(js.buf)} (truncated?)"
+            else:
+                what = f"not valid JSON at character {js.offset + e.pos}: {e.msg}"
+            if self.entries:
+                self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
+                return
+            raise HarReadError(f"{name}: {what}") from None
+        except _Unexpected as e:
+            what = f"not valid JSON at character {js.offset + js.pos}: {e}"
+            if js.eof and js.pos >= len(js.buf):
+                what = "the file ends in the middle of the JSON (truncated?)"
+            if self.entries:
+                self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
+                return
+            raise HarReadError(f"{name}: {what}") from None
+        if not found_log:
+            raise HarReadError(f"{name}: not a HAR file: no `log` object")
+        if not found_entries:
+            raise HarReadError(f"{name}: not a HAR file: no log.entries")
+
+    def _entries(self, js: _JsonStream, raw: BinaryIO) -> Iterator[RawHit]:
+        prev_time = 0.0
+        last_report = 0
+        for raw_entry in js.array_items():
+            n = self.entries
+            self.entries += 1
+            try:
+                entry = HarEntry.model_validate(raw_entry)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                msg = "missing" if err["type"] == "missing" else err["msg"].lower()
+                self.problems.append(f"log.entries[{n}]: {where}: {msg}; entry skipped")
+                continue
+            hit = self._hit(entry, prev_time)
+            if hit is None:
+                self.problems.append(f"log.entries[{n}]: request.url {entry.request.url[:80]!r} is not "
+                                     f"an http(s) URL; entry skipped")
+                continue
+            prev_time = hit.time
+            if self.progress and js.consumed - last_report > READ_CHUNK:
+                last_report = js.consumed
+                self._report(raw)
+            yield hit
+        self._report(raw)
+
+    def _hit(self, entry: HarEntry, prev_time: float) -> RawHit | None:
+        req = entry.request
+        parts = urlsplit(req.url)
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+            return None
+        # h2/h3 pseudo-headers (:authority, :path…) are not headers of the request a decoder reads.
+        headers = [(h.name, h.value) for h in req.headers if not h.name.startswith(":")]
+        if req.cookies and not any(k.lower() == "cookie" for k, _ in headers):
+            headers.append(("Cookie", "; ".join(f"{c.name}={c.value}" for c in req.cookies)))
+        tracking = self.registry.find((parts.hostname or "").lower(), parts.path or "/") is not None
+        body = _post_body(req.postData) if tracking else b""
+        meta = entry.pixelspy or {}
+        return RawHit(method=req.method.upper(), url=req.url, headers=headers,
+                      body=body[:MAX_STORED_BODY], body_truncated=len(body) > MAX_STORED_BODY,
+                      time=_when(entry.startedDateTime) or prev_time,
+                      client=meta.get("client") if isinstance(meta.get("client"), str) else "")
+
+    def _read_flows(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+        from mitmproxy import exceptions, http
+        from mitmproxy.io import FlowReader
+
+        from pixelspy.addon import raw_hit
+
+        try:
+            for flow in FlowReader(fh).stream():
+                self.entries += 1
+                if isinstance(flow, http.HTTPFlow):
+                    req = flow.request
+                    tracking = self.registry.find(req.pretty_host, req.path.split("?", 1)[0]) is not None
+                    yield raw_hit(flow, with_body=tracking)
+                if self.progress and self.entries % 500 == 0:
+                    self._report(raw)
+        except exceptions.FlowReadException as e:
+            if not self.entries:
+                raise HarReadError(f"{name}: not a mitmproxy flow file ({e})") from None
+            self.problems.append(f"flow {self.entries}: {e}; the flows before it were read")
+        self._report(raw)
+
+
+class _Unexpected(ValueError):
+    pass
+
+
+_WS = re.compile(r"[ \t\r\n]*")
+_DECODER = json.JSONDecoder()
+
+
+class _JsonStream:
+    """Just enough of an incremental JSON reader to walk `{"log": {"entries": [...]}}` one value at
+    a time: the C decoder reads each value from a buffer that grows only to the largest value."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+        self.dec = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        self.buf = ""
+        self.pos = 0
+        self.offset = 0  # characters dropped from the front of buf
+        self.consumed = 0  # bytes read from fh
+        self.eof = False
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        if self.pos > READ_CHUNK:
+            self.buf = self.buf[self.pos:]
+            self.offset += self.pos
+            self.pos = 0
+        data = self.fh.read(max(READ_CHUNK, len(self.buf) - self.pos))
+        self.consumed += len(data)
+        if not data:
+            self.eof = True
+            self.buf += self.dec.decode(b"", final=True)
+            return False
+        self.buf += self.dec.decode(data)
+        return True
+
+    def peek(self) -> str:
+        while True:
+            self.pos = _WS.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def expect(self, ch: str) -> None:
+        got = self.peek()
+        if got != ch:
+            raise _Unexpected(f"expected {ch!r}, found {got!r}" if got else f"expected {ch!r}, file ended")
+        self.pos += 1
+
+    def value(self) -> Any:
+        self.peek()
+        while True:
+            try:
+                v, end = _DECODER.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError:
+                if self._more():
+                    continue
+                raise
+            # A number (or literal) touching the end of the buffer may continue in the next chunk.
+            if end >= len(self.buf) and self._more():
+                continue
+            self.pos = end
+            return v
+
+    skip = value
+
+    def _items(self, open_ch: str, close_ch: str) -> Iterator[None]:
+        self.expect(open_ch)
+        if self.peek() == close_ch:
+            self.pos += 1
+            return
+        while True:
+            yield None
+            ch = self.peek()
+            if ch == ",":
+                self.pos += 1
+            elif ch == close_ch:
+                self.pos += 1
+                return
+            else:
+                raise _Unexpected(f"expected ',' or {close_ch!r}, found {ch!r}" if ch else
+                                  f"expected ',' or {close_ch!r}, file ended")
+
+    def object_keys(self) -> Iterator[str]:
+        """Keys of the object here; the caller reads (or skips) each value before the next key."""
+        for _ in self._items("{", "}"):
+            if self.peek() != '"':
+                raise _Unexpected(f"expected a key, found {self.peek()!r}")
+            key = self.value()
+            self.expect(":")
+            yield key
+
+    def array_items(self) -> Iterator[Any]:
+        for _ in self._items("[", "]"):
+            yield self.value()
+
+
+# ----------------------------------------------------------------------------------------- opening
+
+
+@dataclass
+class LoadResult:
+    path: Path
+    format: str
+    entries: int  # entries (or flows) in the file
+    hits: int  # requests read
+    events: int  # tracking events decoded
+    problems: list[str]
+
+
+def read_hits(path: str | Path, progress: Progress | None = None) -> tuple[list[RawHit], FileReader]:
+    """Every request of the file, in time order (stable: ties keep the file's order)."""
+    reader = FileReader(path, progress)
+    hits = sorted(reader, key=lambda h: h.time)
+    return hits, reader
+
+
+def iter_har_hits(path: str | Path, progress: Progress | None = None) -> Iterator[RawHit]:
+    """The requests of a HAR or flow file in file order, streaming (see FileReader for problems)."""
+    return iter(FileReader(path, progress))
+
+
+def _load_steps(path: str | Path, session: Session, progress: Progress | None,
+                batch: int) -> Generator[None, None, LoadResult]:
+    reader = FileReader(path, progress)
+    hits: list[RawHit] = []
+    for hit in reader:
+        hits.append(hit)
+        if len(hits) % batch == 0:
+            yield
+    hits.sort(key=lambda h: h.time)
+    before = len(session)
+    for i, hit in enumerate(hits, 1):
+        session.ingest(hit)
+        if i % batch == 0:
+            if progress:
+                progress("decode", i, len(hits))
+            yield
+    if progress:
+        progress("decode", len(hits), len(hits))
+    session.tick(float("inf"))  # the file is complete: nothing pending will still arrive
+    return LoadResult(Path(path), reader.format, reader.entries, len(hits), len(session) - before,
+                      reader.problems)
+
+
+def load_file(path: str | Path, session: Session, progress: Progress | None = None) -> LoadResult:
+    """Read a HAR or mitmproxy flow file into `session` (decoders and checks run on every hit, in time
+    order), then settle pending verdicts. Raises HarReadError when the file cannot be read at all."""
+    steps = _load_steps(path, session, progress, 1000)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+async def load_file_async(path: str | Path, session: Session, progress: Progress | None = None,
+                          batch: int = 200) -> LoadResult:
+    """load_file that gives the event loop (the TUI) a turn every `batch` entries."""
+    steps = _load_steps(path, session, progress, batch)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)

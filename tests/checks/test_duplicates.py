@@ -1,0 +1,170 @@
+"""Duplicates, duplicate pixels, several pixels, redundant purchases and reused event IDs."""
+
+from __future__ import annotations
+
+from pixelspy.model import Severity
+
+from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, server, the
+
+OTHER_PIXEL = "6543210987654321"
+
+
+def test_same_event_id_twice_from_the_browser_is_a_duplicate_on_both():
+    e = engine()
+    first = meta_hit(ev="Purchase", eid="ord-1", ts="1")
+    second = meta_hit(time=T0 + 30, ev="Purchase", eid="ord-1", ts="2")
+    e.process(first)
+    changed = e.process(second)
+    assert changed >= {first.id, second.id}
+    f = the(second, "duplicate-event")
+    assert f.severity == Severity.warning and f.related == [first.id]
+    assert f.message == "Meta Purchase with event ID 'ord-1' sent 2 times from the browser"
+    assert the(first, "duplicate-event").related == [second.id]
+
+
+def test_different_event_ids_are_not_duplicates():
+    e = engine()
+    a, b = meta_hit(ev="Purchase", eid="ord-1"), meta_hit(time=T0 + 0.1, ev="Purchase", eid="ord-2")
+    e.process(a)
+    e.process(b)
+    assert "duplicate-event" not in codes(a) | codes(b)
+
+
+def test_same_event_id_from_another_device_or_source_is_not_a_same_source_duplicate():
+    e = engine()
+    a = meta_hit(ev="Purchase", eid="ord-1")
+    b = meta_hit(ev="Purchase", eid="ord-1", client="10.0.0.3")
+    c = server(event="Purchase", standard_event="Purchase", event_id="ord-1")
+    for ev in (a, b, c):
+        e.process(ev)
+    assert "duplicate-event" not in codes(a) | codes(b) | codes(c)
+
+
+def test_same_parameters_without_event_id_within_the_window_is_a_double_installed_pixel():
+    e = engine()
+    params = {"dl": "https://shop.example/p/1", "cd[content_ids]": '["sku-1"]'}
+    a = meta_hit(ev="ViewContent", ts="1700000000000", ec="0", **params)
+    b = meta_hit(time=T0 + 0.4, ev="ViewContent", ts="1700000000400", ec="1", **params)
+    c = meta_hit(time=T0 + 0.8, ev="ViewContent", ts="1700000000800", ec="2", **params)
+    for ev in (a, b, c):
+        e.process(ev)
+    f = the(c, "duplicate-event")
+    assert f.message == "Meta ViewContent sent 3 times within 2 s with the same parameters and no event ID"
+    assert f.related == sorted([a.id, b.id])
+    assert the(a, "duplicate-event").related == sorted([b.id, c.id])
+
+
+def test_near_misses_without_event_id_are_not_duplicates():
+    e = engine()
+    a = meta_hit(ev="ViewContent", dl="https://shop.example/p/1", **{"cd[content_ids]": '["sku-1"]'})
+    other_params = meta_hit(time=T0 + 0.2, ev="ViewContent", dl="https://shop.example/p/1",
+                            **{"cd[content_ids]": '["sku-2"]'})
+    too_late = meta_hit(time=T0 + 2.5, ev="ViewContent", dl="https://shop.example/p/1",
+                        **{"cd[content_ids]": '["sku-1"]'})
+    for ev in (a, other_params, too_late):
+        e.process(ev)
+    assert "duplicate-event" not in codes(a) | codes(other_params) | codes(too_late)
+
+
+def test_the_window_is_configurable():
+    e = engine(duplicate_window_s=5)
+    a = meta_hit(ev="PageView", dl="https://shop.example/")
+    b = meta_hit(time=T0 + 4, ev="PageView", dl="https://shop.example/")
+    e.process(a)
+    e.process(b)
+    assert "within 5 s" in the(b, "duplicate-event").message
+
+
+def test_one_event_sent_to_two_pixels_is_linked_not_a_duplicate():
+    e = engine()
+    a = meta_hit(ev="Purchase", eid="ord-9", **{"cd[value]": "5", "cd[currency]": "EUR"})
+    b = meta_hit(ev="Purchase", eid="ord-9", id=OTHER_PIXEL, **{"cd[value]": "5", "cd[currency]": "EUR"})
+    e.process(a)
+    e.process(b)
+    assert "duplicate-event" not in codes(a) | codes(b)
+    f = the(b, "multi-pixel")
+    assert f.severity == Severity.info and f.related == [a.id]
+    assert f.message == f"Meta Purchase sent to 2 pixels ({PIXEL}, {OTHER_PIXEL})"
+    assert the(a, "multi-pixel").related == [b.id]
+
+
+def test_same_pixel_initialised_twice_on_one_page():
+    e = engine()
+    a = loaded(endpoint="signals config", page_url="https://shop.example/")
+    b = loaded(time=T0 + 0.5, endpoint="signals config", page_url="https://shop.example/")
+    e.process(a)
+    e.process(b)
+    f = the(b, "duplicate-pixel")
+    assert f.message == f"Meta pixel {PIXEL} initialised 2 times on one page within 10 s"
+    assert f.related == [a.id] and the(a, "duplicate-pixel").related == [b.id]
+
+
+def test_pixel_loaded_again_on_the_next_page_or_by_another_device_is_fine():
+    e = engine()
+    a = loaded(page_url="https://shop.example/")
+    next_page = loaded(time=T0 + 3, page_url="https://shop.example/cart")
+    other_device = loaded(time=T0 + 1, page_url="https://shop.example/", client="10.0.0.9")
+    later = loaded(time=T0 + 30, page_url="https://shop.example/")
+    for ev in (a, next_page, other_device, later):
+        e.process(ev)
+    assert all("duplicate-pixel" not in codes(ev) for ev in (a, next_page, other_device, later))
+
+
+def test_repeated_purchase_for_one_order_with_new_event_ids_is_redundant():
+    e = engine()
+    a = meta_hit(ev="Purchase", eid="a1", **{"cd[order_id]": "1001", "cd[value]": "9", "cd[currency]": "EUR"})
+    b = meta_hit(time=T0 + 600, ev="Purchase", eid="b2",
+                 **{"cd[order_id]": "1001", "cd[value]": "9", "cd[currency]": "EUR"})
+    e.process(a)
+    e.process(b)
+    f = the(b, "redundant-purchase")
+    assert f.message == "Meta Purchase for order '1001' sent 2 times with different event IDs"
+    assert f.related == [a.id] and the(a, "redundant-purchase").related == [b.id]
+
+
+def test_other_orders_and_the_server_copy_of_an_order_are_not_redundant():
+    e = engine()
+    a = meta_hit(ev="Purchase", eid="a1", **{"cd[order_id]": "1001"})
+    other_order = meta_hit(time=T0 + 5, ev="Purchase", eid="a2", **{"cd[order_id]": "1002"})
+    capi = server(event="Purchase", standard_event="Purchase", event_id="a1", order_id="1001")
+    same_eid = meta_hit(time=T0 + 60, ev="Purchase", eid="a1", **{"cd[order_id]": "1001"})
+    for ev in (a, other_order, capi, same_eid):
+        e.process(ev)
+    assert all("redundant-purchase" not in codes(ev) for ev in (a, other_order, capi, same_eid))
+    assert "duplicate-event" in codes(same_eid)  # the same event ID again is the duplicate rule's case
+
+
+def test_event_id_reused_for_different_events():
+    e = engine()
+    a = meta_hit(ev="AddToCart", eid="abc")
+    b = meta_hit(time=T0 + 10, ev="Purchase", eid="abc")
+    e.process(a)
+    e.process(b)
+    f = the(b, "event-id-reused")
+    assert f.message == "Meta event ID 'abc' used for different events (AddToCart, Purchase)"
+    assert f.related == [a.id] and the(a, "event-id-reused").related == [b.id]
+
+
+def test_event_id_shared_by_browser_and_server_copies_is_not_reuse():
+    e = engine()
+    a = meta_hit(ev="Purchase", eid="abc")
+    b = server(event="Purchase", standard_event="Purchase", event_id="abc")
+    c = meta_hit(ev="AddToCart", eid="abd", id=OTHER_PIXEL)
+    d = meta_hit(ev="AddToCart", eid="abc", id=OTHER_PIXEL)  # another pixel is another ID space
+    for ev in (a, b, c, d):
+        e.process(ev)
+    assert all("event-id-reused" not in codes(ev) for ev in (a, b, c, d))
+
+
+def test_state_expires_by_time_and_size_and_resets():
+    e = engine()
+    check = next(c for c in e.checks if type(c).__name__ == "DuplicatesCheck")
+    for i in range(300):  # 300 page views on 300 pages, 1 s apart: all outlive the 2 s window
+        e.process(meta_hit(time=T0 + i, ev="PageView", dl=f"https://shop.example/{i}"))
+    assert len(check.by_signature) <= 3
+    check.by_event_id.max_entries = 100
+    for i in range(500):
+        e.process(meta_hit(time=T0 + i, ev="Purchase", eid=f"e{i}"))
+    assert len(check.by_event_id) == 100
+    e.reset()
+    assert len(check.by_event_id) == len(check.by_signature) == 0

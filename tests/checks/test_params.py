@@ -1,0 +1,198 @@
+"""Missing and malformed parameters (rules.toml), on decoded Meta hits and constructed events."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelspy.checks.params import standard_lookalike, value_problem
+from pixelspy.model import Severity
+
+from .helpers import codes, engine, event, meta_hit, server, the
+
+
+def test_meta_purchase_without_value_and_currency_is_an_error_naming_the_wire_params():
+    ev = meta_hit(ev="Purchase", **{"cd[content_ids]": '["sku-1"]'})
+    engine().process(ev)
+    f = the(ev, "missing-param")
+    assert f.severity == Severity.error
+    assert f.message == "Meta Purchase without cd[value], cd[currency], cd[content_type]"
+    assert "currency" in f.hint and "content_type" in f.hint and f.related == [] and not f.pending
+
+
+def test_complete_meta_purchase_has_no_parameter_findings():
+    ev = meta_hit(ev="Purchase", **{"cd[value]": "12.50", "cd[currency]": "EUR", "cd[content_ids]": '["sku-1"]',
+                                    "cd[content_type]": "product", "cd[contents]": '[{"id":"sku-1","quantity":1}]'})
+    engine().process(ev)
+    assert not codes(ev) & {"missing-param", "invalid-value", "invalid-currency", "invalid-json", "nonstandard-event"}
+
+
+def test_catalog_events_need_content_ids_on_meta():
+    ev = meta_hit(ev="AddToCart", **{"cd[value]": "5", "cd[currency]": "USD"})
+    engine().process(ev)
+    f = the(ev, "missing-param")
+    assert (f.severity, f.message) == (Severity.warning, "Meta AddToCart without cd[content_ids]")
+    # contents alone satisfy the catalog requirement
+    ev = meta_hit(ev="AddToCart", **{"cd[contents]": '[{"id":"a","quantity":1}]', "cd[content_type]": "product"})
+    engine().process(ev)
+    assert "missing-param" not in codes(ev)
+
+
+def test_server_events_are_named_with_conversions_api_fields():
+    ev = server(event="Purchase", standard_event="Purchase", value="10", content_ids=["a"],
+                params={"custom_data.content_type": "product"})
+    engine().process(ev)
+    assert the(ev, "missing-param").message == "Meta CAPI Purchase without custom_data.currency"
+
+
+def test_a_value_needs_a_currency_on_any_event_and_vendor():
+    ev = event("tiktok", event="CustomThing", value="3")
+    engine().process(ev)
+    assert the(ev, "missing-param").message == "TikTok CustomThing without properties.currency"
+    ev = event("tiktok", event="CustomThing")
+    engine().process(ev)
+    assert "missing-param" not in codes(ev)
+
+
+def test_tiktok_complete_payment_is_a_purchase_for_the_rules():
+    ev = event("tiktok", pixel_id="C4QLSD7PECQ6U88DDF2G", event="CompletePayment", standard_event="Purchase",
+               content_ids=["x"])
+    engine().process(ev)
+    f = the(ev, "missing-param")
+    assert f.severity == Severity.warning
+    assert f.message == "TikTok Purchase without properties.value, properties.currency"
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("$12.50", "contains a currency symbol or code"),
+    ("12,50 €", "contains a currency symbol or code"),
+    ("EUR 12.50", "contains a currency symbol or code"),
+    ("1,299.00", "has a thousands separator or a decimal comma"),
+    ("12,50", "has a thousands separator or a decimal comma"),
+    ("-5", "is negative"),
+    ("undefined", "is 'undefined', a variable that was never filled in"),
+    ("twelve", "is not a number"),
+])
+def test_bad_values(value, problem):
+    assert value_problem(value) == problem
+    ev = meta_hit(ev="Lead", **{"cd[value]": value, "cd[currency]": "EUR"})
+    engine().process(ev)
+    f = the(ev, "invalid-value")
+    assert f.message == f"Meta cd[value] {value!r} {problem}" and f.severity == Severity.error
+
+
+@pytest.mark.parametrize("value", ["12.50", "0", "1299", "0.5", ".5", "12.5e1"])
+def test_plain_numbers_are_fine(value):
+    assert value_problem(value) is None
+    ev = meta_hit(ev="Lead", **{"cd[value]": value, "cd[currency]": "EUR"})
+    engine().process(ev)
+    assert "invalid-value" not in codes(ev)
+
+
+def test_currency_must_be_iso_4217():
+    bad = meta_hit(ev="Lead", **{"cd[value]": "1", "cd[currency]": "EURO"})
+    fake = meta_hit(ev="Lead", **{"cd[value]": "1", "cd[currency]": "XYZ"})
+    good = meta_hit(ev="Lead", **{"cd[value]": "1", "cd[currency]": "CHF"})
+    lower = meta_hit(ev="Lead", **{"cd[value]": "1", "cd[currency]": "usd"})
+    e = engine()
+    for ev in (bad, fake, good, lower):
+        e.process(ev)
+    assert the(bad, "invalid-currency").message == "Meta cd[currency] 'EURO' is not an ISO 4217 code"
+    assert "invalid-currency" in codes(fake)
+    assert "invalid-currency" not in codes(good) | codes(lower)
+
+
+def test_empty_content_ids():
+    ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": "[]"})
+    engine().process(ev)
+    assert the(ev, "invalid-value").message == "Meta cd[content_ids] is empty or holds an empty ID"
+    ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": '["sku-1",""]'})
+    engine().process(ev)
+    assert "invalid-value" in codes(ev)
+    ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": '["sku-1"]'})
+    engine().process(ev)
+    assert "invalid-value" not in codes(ev)
+
+
+def test_contents_must_be_a_json_array():
+    ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": '["a"]', "cd[contents]": "[{'id': 'a'}]"})
+    engine().process(ev)
+    f = the(ev, "invalid-json")
+    assert f.message == "Meta cd[contents] is not a JSON array" and f.severity == Severity.error
+    # The decoder's own note about the same JSON is not repeated as a decode error.
+    assert ev.decode_errors and "decode-error" not in codes(ev)
+    ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": '["a"]', "cd[contents]": '[{"id":"a"}]'})
+    engine().process(ev)
+    assert "invalid-json" not in codes(ev)
+
+
+@pytest.mark.parametrize("name, standard, severity", [
+    ("purchase", "Purchase", Severity.warning),
+    ("AddtoCart", "AddToCart", Severity.warning),
+    ("add_to_cart", "AddToCart", Severity.warning),
+    ("Purchse", "Purchase", Severity.warning),
+    ("order_completed", "Purchase", Severity.info),
+    ("sign_up", "CompleteRegistration", Severity.info),
+])
+def test_misspelt_or_custom_names_for_standard_events(name, standard, severity):
+    ev = meta_hit(ev=name)
+    engine().process(ev)
+    f = the(ev, "nonstandard-event")
+    assert f.severity == severity and standard in f.message and repr(name) in f.message
+
+
+@pytest.mark.parametrize("name", ["Purchase", "SubscribedButtonClick", "newsletter_optin", "Microdata"])
+def test_standard_and_ordinary_custom_names_pass(name):
+    ev = meta_hit(ev=name)
+    engine().process(ev)
+    assert "nonstandard-event" not in codes(ev)
+
+
+def test_name_rules_follow_each_vendors_spelling():
+    assert standard_lookalike("tiktok", "completepayment") == ("CompletePayment", "spelling")
+    assert standard_lookalike("tiktok", "PageView") == ("Pageview", "spelling")
+    assert standard_lookalike("snapchat", "Purchase") == ("PURCHASE", "spelling")
+    # Pinterest names are case-insensitive on the wire: "AddToCart" is its standard addtocart.
+    ev = event("pinterest", event="AddToCart")
+    engine().process(ev)
+    assert "nonstandard-event" not in codes(ev)
+    # GA4's automatic custom events are not compared with synonyms.
+    ev = event("google", event="form_submit")
+    engine().process(ev)
+    assert "nonstandard-event" not in codes(ev)
+
+
+def test_missing_event_name_is_an_error_where_the_vendor_needs_one():
+    ev = event("meta", event=None)
+    engine().process(ev)
+    assert the(ev, "missing-param").message == "Meta hit without an event name (ev)"
+    ev = event("linkedin", pixel_id="123456", event=None)  # LinkedIn has no names on the wire
+    engine().process(ev)
+    assert "missing-param" not in codes(ev)
+
+
+def test_config_adds_required_params_per_vendor_and_event():
+    e = engine(required_params={"meta": {"Purchase": ["order_id", "cd[content_type]"]}})
+    ev = meta_hit(ev="Purchase", **{"cd[value]": "1", "cd[currency]": "EUR", "cd[content_ids]": '["a"]'})
+    e.process(ev)
+    f = the(ev, "missing-param")
+    assert f.message == "Meta Purchase without cd[content_type], cd[order_id]"
+    assert "pixelspy.toml" in f.hint
+    ev = meta_hit(ev="Purchase", **{"cd[value]": "1", "cd[currency]": "EUR", "cd[content_ids]": '["a"]',
+                                    "cd[order_id]": "o-1", "cd[content_type]": "product"})
+    e.process(ev)
+    assert "missing-param" not in codes(ev)
+    # Other vendors are not affected by Meta's table.
+    ev = event("tiktok", event="CompletePayment", standard_event="Purchase", value="1", currency="EUR",
+               content_ids=["a"])
+    e.process(ev)
+    assert "missing-param" not in codes(ev)
+
+
+def test_decode_errors_surface_as_a_finding():
+    ev = event("meta", event="PageView", decode_errors=["query has broken percent-encoding; decoded what could be"])
+    engine().process(ev)
+    f = the(ev, "decode-error")
+    assert f.severity == Severity.warning and "broken percent-encoding" in f.message
+    ev = event("meta", event="PageView")
+    engine().process(ev)
+    assert "decode-error" not in codes(ev)

@@ -1,0 +1,216 @@
+"""Google: GA4 /g/collect (GET, batched POST, server-side tagging hosts), Google Ads conversion pings,
+the gtag.js loader."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pixelspy.decoders import default_registry
+from pixelspy.model import Kind, RawHit, Source
+
+# gtag.js 2024 page_view, as sent by a GET (or a bodiless beacon) to /g/collect.
+GA4_PAGE_VIEW = (
+    "https://region1.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ&gtm=45je4ca0v9115&_p=1712345678901"
+    "&gcs=G111&gcd=13l3l3l3l1l1&npa=0&dma=1&dma_cps=sypham&tag_exp=0~101686685&cid=1473268947.1712345600"
+    "&ul=en-us&sr=2560x1440&uaa=x86&_s=1&sid=1712345600&sct=3&seg=1"
+    "&dl=https%3A%2F%2Fshop.example%2Fproduct%2F42&dr=https%3A%2F%2Fwww.google.com%2F&dt=Blue%20Shirt"
+    "&en=page_view&_fv=1&_nsi=1&_ss=1&_ee=1&tfd=1360"
+)
+# A batched POST: shared context in the URL, one event per body line (gtag joins them with \r\n).
+GA4_BATCH_URL = (
+    "https://www.google-analytics.com/g/collect?v=2&tid=G-ABC123XYZ&gtm=45je4ca0v9115&_p=1712345678901"
+    "&gcs=G101&gcd=13p3p3p2p5l1&npa=1&dma=1&gdpr=1&gdpr_consent=CP1234.AAAA&cid=1473268947.1712345600"
+    "&ul=en-us&sr=2560x1440&_s=4&sid=1712345600&sct=3&seg=1&dl=https%3A%2F%2Fshop.example%2Fcheckout%2Fthanks"
+    "&dt=Thanks&uid=customer-42"
+)
+GA4_BATCH_BODY = (
+    "en=scroll&epn.percent_scrolled=90&_et=5123\r\n"
+    "en=add_to_cart&cu=EUR&pr1=idsku-1~nmBlue%20Shirt~pr24.95~qt2~brAcme&epn.value=49.9&_et=20\r\n"
+    "en=purchase&cu=EUR&ep.transaction_id=T-1001&epn.value=59.8&epn.tax=9.55&epn.shipping=4.9&ep.coupon=SPRING"
+    "&pr1=idsku-1~nmBlue%20Shirt~pr24.95~qt2&pr2=idsku-9~nmSocks~pr9.9~qt1~k0color~v0red&_et=12"
+)
+
+# Omnibug's real Google Ads URLs (test/providers/GoogleAds.js).
+ADS_PAGE_VIEW = (
+    "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1111111/?random=1556397983526&cv=9"
+    "&fst=1556397983526&num=1&bg=ffffff&guid=ON&resp=GooglemKTybQhCsO&u_h=1440&u_w=2560&u_ah=1400&u_aw=2560"
+    "&u_cd=24&u_his=2&u_tz=-420&u_java=false&u_nplug=3&u_nmime=4&gtm=2ou430&sendb=1&data=event%3Dgtag.config"
+    "&frm=0&url=https%3A%2F%2Fomnibug.io%2F&tiba=Omnibug%20%7C%20A%20Digital%20Marketing%20Debugging%20Tool"
+    "&async=1&rfmt=3&fmt=4"
+)
+ADS_PURCHASE = (
+    "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1111111/?random=846177263&cv=9&fst=*"
+    "&num=1&label=AbC-D_efG-h12_34-567&bg=ffffff&guid=ON&resp=GooglemKTybQhCsO&u_h=1440&u_w=2560&u_ah=1400"
+    "&u_aw=2560&u_cd=24&u_his=2&u_tz=-420&u_java=false&u_nplug=3&u_nmime=4&gtm=2ou430&sendb=1"
+    "&value=59.8&currency_code=EUR&oid=T-1001&gcs=G111&gcd=13l3l3l3l1l1&npa=0"
+    "&data=event%3Dpurchase%3Ballow_custom_scripts%3Dtrue&frm=0&url=https://omnibug.io/"
+    "&tiba=Omnibug%20%7C%20A%20Digital%20Marketing%20Debugging%20Tool&async=1&fmt=3&ctc_id=CAIVAgAAAB0CAAAA"
+    "&ct_cookie_present=false&ocp_id=BLrEXM3MC6KonAf3x6yQCw&crd=&gtd="
+)
+
+
+def decode(method: str, url: str, body: bytes = b"", **headers: str):
+    hit = RawHit(method=method, url=url, body=body, headers=[(k.replace("_", "-"), v) for k, v in headers.items()])
+    return default_registry().decode(hit)
+
+
+# ---------------------------------------------------------------- GA4
+
+
+def test_ga4_page_view_get():
+    (ev,) = decode("GET", GA4_PAGE_VIEW)
+    assert (ev.platform, ev.source, ev.kind) == ("google", Source.browser, Kind.event)
+    assert (ev.pixel_id, ev.event, ev.standard_event) == ("G-ABC123XYZ", "page_view", "PageView")
+    assert ev.page_url == "https://shop.example/product/42"
+    assert (ev.value, ev.currency, ev.order_id, ev.content_ids) == (None, None, None, [])
+    assert ev.endpoint == "GA4 GET" and ev.decode_errors == []
+    consent = {p.name: (p.value, p.group) for p in ev.params if p.group == "Consent"}
+    assert consent == {"gcs": ("G111", "Consent"), "gcd": ("13l3l3l3l1l1", "Consent"), "npa": ("0", "Consent"),
+                       "dma": ("1", "Consent"), "dma_cps": ("sypham", "Consent")}
+    assert ev.param("cid") == "1473268947.1712345600"
+    assert ev.user_data == []  # the GA client id is not advanced-matching data
+
+
+def test_ga4_batched_post_is_one_event_per_line_sharing_the_url():
+    scroll, cart, purchase = decode("POST", GA4_BATCH_URL, GA4_BATCH_BODY.encode(), content_type="text/plain;charset=UTF-8")
+    for ev in (scroll, cart, purchase):
+        assert ev.pixel_id == "G-ABC123XYZ"
+        assert ev.page_url == "https://shop.example/checkout/thanks"
+        assert ev.endpoint == "GA4 POST batch (3 events)"
+        assert ev.decode_errors == []
+        assert (ev.param("gcs"), ev.param("gdpr"), ev.param("gdpr_consent"), ev.param("uid")) == (
+            "G101", "1", "CP1234.AAAA", "customer-42")
+    assert (scroll.event, scroll.standard_event, scroll.param("epn.percent_scrolled")) == ("scroll", None, "90")
+    assert scroll.param("cu") is None  # one line's params do not leak into another
+    assert (cart.event, cart.standard_event, cart.value, cart.currency) == ("add_to_cart", "AddToCart", "49.9", "EUR")
+    assert cart.content_ids == ["sku-1"]
+    assert (purchase.event, purchase.standard_event) == ("purchase", "Purchase")
+    assert (purchase.value, purchase.currency, purchase.order_id) == ("59.8", "EUR", "T-1001")
+    assert purchase.content_ids == ["sku-1", "sku-9"]
+    assert purchase.param("pr2") == "idsku-9~nmSocks~pr9.9~qt1~k0color~v0red"
+    value = next(p for p in purchase.params if p.name == "epn.value")
+    assert (value.label, value.group) == ("Value", "Ecommerce")
+    coupon = next(p for p in purchase.params if p.name == "ep.coupon")
+    assert coupon.group == "Ecommerce"
+    tax = next(p for p in purchase.params if p.name == "epn.tax")
+    assert (tax.label, tax.group) == ("Tax", "Ecommerce")
+
+
+def test_ga4_recommended_events_map_to_canonical_names():
+    names = {"view_item": "ViewContent", "begin_checkout": "InitiateCheckout", "add_payment_info": "AddPaymentInfo",
+             "generate_lead": "Lead", "sign_up": "CompleteRegistration", "search": "Search",
+             "add_to_wishlist": "AddToWishlist", "login": None}
+    body = "\r\n".join(f"en={n}" for n in names).encode()
+    events = decode("POST", "https://www.google-analytics.com/g/collect?v=2&tid=G-1", body)
+    assert [(e.event, e.standard_event) for e in events] == list(names.items())
+
+
+def test_ga4_on_server_side_tagging_domains_and_prefixed_paths():
+    (ev,) = decode("GET", "https://sgtm.shop.example/g/collect?v=2&tid=G-SST1&en=page_view")
+    assert (ev.platform, ev.pixel_id) == ("google", "G-SST1")
+    (ev,) = decode("POST", "https://shop.example/4vu8/g/collect?v=2&tid=G-ABC&en=page_view&dl=https%3A%2F%2Fshop.example%2F")
+    assert (ev.event, ev.page_url, ev.endpoint) == ("page_view", "https://shop.example/", "GA4 POST")
+
+
+def test_ga4_excluded_hosts_are_not_ga4():
+    for url in ("https://e.clarity.ms/g/collect?v=2&tid=G-1&en=x", "https://clarity.ms/g/collect",
+                "https://api.transcend.io/g/collect", "https://stats.g.doubleclick.net/g/collect?v=2&tid=G-1"):
+        assert decode("GET", url) == []
+    assert decode("GET", "https://www.google-analytics.com/collect?v=1&tid=UA-1-1&t=pageview") == []
+    assert decode("GET", "https://www.google-analytics.com/j/collect?v=1&tid=UA-1-1") == []
+
+
+def test_ga4_garbage_is_decode_errors():
+    (ev,) = decode("GET", "https://www.google-analytics.com/g/collect?v=2&dl=%zz")
+    assert "no event name (en)" in ev.decode_errors and "no measurement ID (tid)" in ev.decode_errors
+    assert any("percent-encoding" in e for e in ev.decode_errors)
+    events = decode("POST", "https://www.google-analytics.com/g/collect?v=2&tid=G-1",
+                    b"en=page_view\r\n\xff\xfe%zz\r\nen=scroll", content_type="text/plain")
+    assert len(events) == 3 and events[0].event == "page_view" and events[2].event == "scroll"
+    assert any("body line 2" in e for e in events[1].decode_errors)
+    assert "no event name (en)" in events[1].decode_errors
+    assert "no event name (en)" not in events[2].decode_errors
+
+
+# ---------------------------------------------------------------- Google Ads
+
+
+def test_ads_page_view_ping():
+    (ev,) = decode("GET", ADS_PAGE_VIEW)
+    assert (ev.platform, ev.pixel_id, ev.event, ev.standard_event) == ("google", "AW-1111111", "gtag.config", "PageView")
+    assert ev.page_url == "https://omnibug.io/"
+    assert ev.endpoint == "Google Ads pagead/viewthroughconversion"
+    assert ev.param("data.event") == "gtag.config"
+    tiba = next(p for p in ev.params if p.name == "tiba")
+    assert (tiba.value, tiba.label) == ("Omnibug | A Digital Marketing Debugging Tool", "Page title")
+    assert ev.decode_errors == []
+
+
+def test_ads_purchase_conversion():
+    (ev,) = decode("GET", ADS_PURCHASE)
+    assert (ev.pixel_id, ev.event, ev.standard_event) == ("AW-1111111", "purchase", "Purchase")
+    assert (ev.value, ev.currency, ev.order_id, ev.event_id) == ("59.8", "EUR", "T-1001", "T-1001")
+    assert ev.param("label") == "AbC-D_efG-h12_34-567"
+    assert ev.param("data.allow_custom_scripts") == "true"
+    assert {p.name for p in ev.params if p.group == "Consent"} == {"gcs", "gcd", "npa"}
+    assert ev.decode_errors == []
+
+
+def test_ads_conversion_endpoints():
+    (ev,) = decode("GET", "https://www.googleadservices.com/pagead/conversion/987654321/?label=xYz&value=10.0"
+                   "&currency_code=USD&oid=A-7&url=https%3A%2F%2Fshop.example%2Fthanks&gtm=45be4")
+    assert (ev.pixel_id, ev.event, ev.value, ev.currency, ev.order_id) == ("AW-987654321", "conversion", "10.0",
+                                                                            "USD", "A-7")
+    assert (ev.page_url, ev.endpoint) == ("https://shop.example/thanks", "Google Ads pagead/conversion")
+    (ev,) = decode("GET", "https://www.google.com/pagead/1p-conversion/987654321/?label=xYz&value=10.0"
+                   "&currency_code=USD&oid=A-7&data=event%3Dpurchase")
+    assert (ev.pixel_id, ev.event, ev.standard_event, ev.endpoint) == (
+        "AW-987654321", "purchase", "Purchase", "Google Ads pagead/1p-conversion")
+
+
+def test_ccm_collect_consent_mode_ping():
+    (ev,) = decode("POST", "https://www.google.com/ccm/collect?tid=AW-797629828&en=page_view"
+                   "&dl=https%3A%2F%2Fwww.example.com%2Fen-us%2F&scrsrc=www.googletagmanager.com&frm=0"
+                   "&rnd=2104649365.1746729079&dt=Example&auid=1475816545.1746729079&navt=n&npa=0"
+                   "&gtm=45je5570h1v894068940za200&gcd=13l3l3l3l1l1&dma=0&tfd=1")
+    assert (ev.pixel_id, ev.event, ev.standard_event) == ("AW-797629828", "page_view", "PageView")
+    assert (ev.page_url, ev.endpoint) == ("https://www.example.com/en-us/", "Google Ads ccm/collect")
+    assert ev.param("gcd") == "13l3l3l3l1l1" and ev.decode_errors == []
+
+
+def test_ads_garbage_is_decode_errors():
+    (ev,) = decode("GET", "https://www.google.com/ccm/collect?rcb=6&frm=0")
+    assert "no conversion ID (path or tid)" in ev.decode_errors and "no event (data=event=… or en)" in ev.decode_errors
+    (ev,) = decode("GET", "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1/?data=%3B%3D%3Bevent")
+    assert ev.pixel_id == "AW-1" and ev.event is None
+
+
+def test_other_google_paths_are_not_tracking():
+    assert decode("GET", "https://www.google.com/search?q=pixels") == []
+    assert decode("GET", "https://www.google.com/recaptcha/api.js") == []
+
+
+def test_gtag_loader_is_pixel_loaded_and_passes_through():
+    (ev,) = decode("GET", "https://www.googletagmanager.com/gtag/js?id=G-ABC123XYZ&l=dataLayer&cx=c",
+                   referer="https://shop.example/")
+    assert (ev.kind, ev.pixel_id, ev.endpoint, ev.page_url) == (Kind.pixel_loaded, "G-ABC123XYZ", "gtag.js",
+                                                                 "https://shop.example/")
+    route, _ = default_registry().find("www.googletagmanager.com", "/gtag/js")
+    assert route.sink is False
+
+
+@settings(max_examples=300, deadline=None)
+@given(url=st.sampled_from(["https://www.google-analytics.com/g/collect", "https://x.example/a/g/collect",
+                            "https://www.google.com/ccm/collect",
+                            "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1/"]),
+       method=st.sampled_from(["GET", "POST"]),
+       query=st.lists(st.tuples(st.sampled_from(["tid", "en", "dl", "cu", "epn.value", "pr1", "data", "label", "x"]),
+                                st.text(max_size=20)), max_size=6),
+       body=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_fuzz_never_raises(url, method, query, body):
+    full = url + "?" + "&".join(f"{k}={quote(v)}" for k, v in query)
+    for ev in decode(method, full, body, content_type="text/plain"):
+        assert not any(e.startswith("decoder error:") for e in ev.decode_errors)

@@ -1,0 +1,2 @@
+// Loaded by the CMP only after marketing consent.
+firePixel("PageView");
