@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -46,10 +47,14 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssl-insecure", action="store_true", help="do not verify upstream server certificates")
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml with expected pixels, rules and consent settings (default ./pixelspy.toml)")
+    add_har_options(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in FILE_COMMANDS:
+        return FILE_COMMANDS[argv[0]](argv[1:])
     args = live_parser().parse_args(argv)
     if args.lan and args.listen_host == "127.0.0.1":
         args.listen_host = "0.0.0.0"
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"pixelspy: {e}", file=sys.stderr)
         return 2
+    if (code := add_har_recorder(args, session, config)) is not None:
+        return code
     if args.no_ui:
         return asyncio.run(run_headless(session, config))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
@@ -103,3 +110,126 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
             session.tick(time.time())
     await proxy.stop()
     return 0
+
+
+# ------------------------------------------------ HAR: --har recording, `pixelspy open`, `pixelspy check`
+
+
+def add_har_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("HAR recording")
+    g.add_argument("--har", metavar="FILE",
+                   help="record tracking hits to this HAR file, with the decoded events and findings "
+                        "(rewritten about every second while something changes, and on exit)")
+    g.add_argument("--har-all", action="store_true", help="with --har: record all traffic, not only tracking hits")
+    g.add_argument("--no-redact", action="store_true",
+                   help="keep cookie values, credentials, access tokens, emails and phone numbers in HAR "
+                        "files (default: redacted, for sharing)")
+
+
+def add_har_recorder(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int | None:
+    """Adds the --har recorder to the proxy; an exit code when the file cannot be written."""
+    if not args.har:
+        if args.har_all:
+            print("pixelspy: --har-all needs --har FILE", file=sys.stderr)
+            return 2
+        return None
+    from pixelspy.har import HarRecorder
+
+    recorder = HarRecorder(session, args.har, all_traffic=args.har_all, redact=not args.no_redact)
+    try:
+        recorder.write(args.har)  # an empty HAR now: a wrong path shows at start, not at exit
+    except OSError as e:
+        print(f"pixelspy: cannot write {args.har}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    config.addons.append(recorder)
+    return None
+
+
+def _file_session(config_path: str | None) -> Session:
+    return Session(CheckEngine(load_config(config_path)))
+
+
+def _stderr_progress(phase: str, done: int, total: int) -> None:
+    what = "reading" if phase == "read" else "decoding"
+    print(f"\rpixelspy: {what} {100 * done // max(total, 1):3d}%", end="", file=sys.stderr, flush=True)
+
+
+def open_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="pixelspy open",
+        description="Open a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
+                    "mitmproxy flow file: every tracking hit is decoded and checked, in time order.")
+    p.add_argument("file", help="HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
+    p.add_argument("--config", metavar="PATH", default=None, help="pixelspy.toml (default ./pixelspy.toml)")
+    p.add_argument("--no-ui", action="store_true", help="print the events as JSON lines instead of showing them")
+    args = p.parse_args(argv)
+    from pixelspy.har import HarReadError, load_file
+
+    try:
+        session = _file_session(args.config)
+        progress = _stderr_progress if sys.stderr.isatty() else None
+        result = load_file(args.file, session, progress=progress)
+    except (ConfigError, HarReadError) as e:
+        print(f"\npixelspy: {args.file}: {e}" if isinstance(e, HarReadError) else f"pixelspy: {e}", file=sys.stderr)
+        return 2
+    if progress:
+        print(file=sys.stderr)
+    for problem in result.problems:
+        print(f"pixelspy: {args.file}: {problem}", file=sys.stderr)
+    if args.no_ui:
+        for ev in session:
+            sys.stdout.write(json.dumps(ev.json_line(), ensure_ascii=False) + "\n")
+        return 0
+    from pixelspy.tui.app import PixelSpyApp
+
+    PixelSpyApp(session, None).run()
+    return 0
+
+
+def check_main(argv: list[str]) -> int:
+    from pixelspy.report import FAIL_ON, FORMATS
+
+    p = argparse.ArgumentParser(
+        prog="pixelspy check",
+        description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print the "
+                    "findings. Exit 0 when clean, 1 when a finding reaches --fail-on, 2 when an input "
+                    "cannot be read (or on usage errors).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="HAR or mitmproxy flow files")
+    p.add_argument("--config", metavar="PATH", default=None,
+                   help="pixelspy.toml: tracking plan ([[expect]]), rules, consent (default ./pixelspy.toml)")
+    p.add_argument("--format", choices=list(FORMATS), default="text", help="report format (default text)")
+    p.add_argument("--fail-on", choices=FAIL_ON, default="error",
+                   help="lowest severity that fails the check (default error)")
+    p.add_argument("-o", "--output", metavar="PATH", help="write the report to PATH instead of stdout")
+    args = p.parse_args(argv)
+    from pixelspy.har import HarReadError, load_file
+    from pixelspy.report import FileReport, exit_code
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"pixelspy: {e}", file=sys.stderr)
+        return 2
+    reports = []
+    for path in args.files:
+        session = Session(CheckEngine(config))
+        try:
+            result = load_file(path, session)
+        except HarReadError as e:
+            reports.append(FileReport(path, error=str(e)))
+            continue
+        reports.append(FileReport(path, list(session), result.problems, format=result.format))
+    text = FORMATS[args.format](reports, args.fail_on)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            print(f"pixelspy: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    else:
+        sys.stdout.write(text)
+    return exit_code(reports, args.fail_on)
+
+
+FILE_COMMANDS = {"open": open_main, "check": check_main}

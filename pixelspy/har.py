@@ -571,10 +571,10 @@ class FileReader:
         try:
             fh = open(self.path, "rb")
         except OSError as e:
-            raise HarReadError(f"{self.path}: {e.strerror or e}") from None
+            raise HarReadError(str(e.strerror or e)) from None
         with fh:
             self.total = os.fstat(fh.fileno()).st_size
-            yield from self._read(fh, self.path.name)
+            yield from self._read(fh)
 
     def _report(self, fh: BinaryIO) -> None:
         if self.progress:
@@ -584,42 +584,42 @@ class FileReader:
                 return
             self.progress("read", min(done, self.total), self.total)
 
-    def _read(self, fh: BinaryIO, name: str) -> Iterator[RawHit]:
+    def _read(self, fh: BinaryIO) -> Iterator[RawHit]:
         head = fh.read(4)
         fh.seek(0)
         if head.startswith(b"\x1f\x8b"):
             self.format = "gzip "
-            yield from self._read_json_or_flows(gzip.GzipFile(fileobj=fh), name, raw=fh)
+            yield from self._read_json_or_flows(gzip.GzipFile(fileobj=fh), raw=fh)
         elif head[:1] == b"x" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):  # .zhar (zlib)
             try:
                 data = zlib.decompress(fh.read())
             except zlib.error as e:
-                raise HarReadError(f"{name}: looks zlib-compressed but is not ({e})") from None
+                raise HarReadError(f"looks zlib-compressed but is not ({e})") from None
             self.format = "zlib "
-            yield from self._read_json_or_flows(io.BytesIO(data), name, raw=fh)
+            yield from self._read_json_or_flows(io.BytesIO(data), raw=fh)
         else:
-            yield from self._read_json_or_flows(fh, name, raw=fh)
+            yield from self._read_json_or_flows(fh, raw=fh)
 
-    def _read_json_or_flows(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+    def _read_json_or_flows(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
         start = fh.read(64)
         fh.seek(0)
         first = start.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
         if first in (b"{", b"["):
             self.format += "HAR"
-            yield from self._read_har(fh, name, raw)
+            yield from self._read_har(fh, raw)
         elif first[:1].isdigit():
             self.format += "mitmproxy flows"
-            yield from self._read_flows(fh, name, raw)
+            yield from self._read_flows(fh, raw)
         else:
             shown = start[:24].decode("utf-8", "replace")
-            raise HarReadError(f"{name}: not a HAR file (not JSON) or a mitmproxy flow file; "
+            raise HarReadError(f"not a HAR file (not JSON) or a mitmproxy flow file; "
                                f"it starts with {shown!r}")
 
-    def _read_har(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+    def _read_har(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
         js = _JsonStream(fh)
         try:
             if js.peek() != "{":
-                raise HarReadError(f"{name}: not a HAR file: the JSON is not an object")
+                raise HarReadError("not a HAR file: the JSON is not an object")
             found_log = found_entries = False
             for key in js.object_keys():
                 if key != "log":
@@ -627,14 +627,14 @@ class FileReader:
                     continue
                 found_log = True
                 if js.peek() != "{":
-                    raise HarReadError(f"{name}: not a HAR file: `log` is not an object")
+                    raise HarReadError("not a HAR file: `log` is not an object")
                 for log_key in js.object_keys():
                     if log_key != "entries":
                         js.skip()
                         continue
                     found_entries = True
                     if js.peek() != "[":
-                        raise HarReadError(f"{name}: log.entries is not a list")
+                        raise HarReadError("log.entries is not a list")
                     yield from self._entries(js, raw)
         except json.JSONDecodeError as e:
             if js.eof and (e.pos >= len(js.buf.rstrip()) or "Unterminated" in e.msg):
@@ -644,7 +644,7 @@ class FileReader:
             if self.entries:
                 self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
                 return
-            raise HarReadError(f"{name}: {what}") from None
+            raise HarReadError(what) from None
         except _Unexpected as e:
             what = f"not valid JSON at character {js.offset + js.pos}: {e}"
             if js.eof and js.pos >= len(js.buf):
@@ -652,11 +652,11 @@ class FileReader:
             if self.entries:
                 self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
                 return
-            raise HarReadError(f"{name}: {what}") from None
+            raise HarReadError(what) from None
         if not found_log:
-            raise HarReadError(f"{name}: not a HAR file: no `log` object")
+            raise HarReadError("not a HAR file: no `log` object")
         if not found_entries:
-            raise HarReadError(f"{name}: not a HAR file: no log.entries")
+            raise HarReadError("not a HAR file: no log.entries")
 
     def _entries(self, js: _JsonStream, raw: BinaryIO) -> Iterator[RawHit]:
         prev_time = 0.0
@@ -701,7 +701,7 @@ class FileReader:
                       time=_when(entry.startedDateTime) or prev_time,
                       client=meta.get("client") if isinstance(meta.get("client"), str) else "")
 
-    def _read_flows(self, fh, name: str, raw: BinaryIO) -> Iterator[RawHit]:
+    def _read_flows(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
         from mitmproxy import exceptions, http
         from mitmproxy.io import FlowReader
 
@@ -718,7 +718,7 @@ class FileReader:
                     self._report(raw)
         except exceptions.FlowReadException as e:
             if not self.entries:
-                raise HarReadError(f"{name}: not a mitmproxy flow file ({e})") from None
+                raise HarReadError(f"not a mitmproxy flow file ({e})") from None
             self.problems.append(f"flow {self.entries}: {e}; the flows before it were read")
         self._report(raw)
 

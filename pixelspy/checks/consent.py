@@ -23,6 +23,7 @@ import json
 import re
 import time as _time
 import tomllib
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ PRE_CONSENT_HINT = ("Hold the pixel until the CMP reports consent (e.g. fbq('con
 MAX_SITES = 2000  # (site, client) records, least recently used dropped
 MAX_EVIDENCE = 20  # evidence entries kept per record
 MAX_PENDING = 2000
+MAX_COOKIE_VALUE = 8192
 MAX_RECENT_ERRORS = 20  # final errors per record that a later, earlier-dated consent may retract
 # Browser clock vs proxy clock: a CMP timestamp this close after the hit still counts as before it.
 CLOCK_SKEW_S = 0.25
@@ -144,7 +146,7 @@ def parse_onetrust(name: str, value: str, cookies: dict[str, str], entry: dict) 
                    purposes, choice=interacted)
 
 
-_JS_BOOL = re.compile(r"(\w+)\s*:\s*(true|false)")
+_JS_BOOL = re.compile(r"\b(\w+)\s*:\s*(true|false)")  # \b: linear on long words
 _JS_UTC = re.compile(r"utc\s*:\s*(\d{10,13})")
 
 
@@ -312,17 +314,22 @@ def parse_tarteaucitron(name: str, value: str, cookies: dict[str, str], entry: d
 
 # TCF core segment: fixed fields up to PublisherCC (213 bits) + the vendor-consent header (17 bits).
 _TCF_MIN_CORE_BITS = 230
+_TCF_CHARS = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 TCF_PURPOSES = {p: tuple(TABLE["tcf"][p]) for p in PURPOSES}
 
 
 def tcf_purposes(tc_string: str) -> tuple[dict[int, bool], int] | None:
     """Consented TCF purposes and the CMP id of a TCF v2 TC string, or None when it is not one."""
     tc_string = unquote(tc_string).strip()
+    if not _TCF_CHARS.fullmatch(tc_string):  # base64 decoding would silently skip foreign characters
+        return None
     core = tc_string.split(".", 1)[0]
     try:
         if len(iab_tcf.base64_decode(core)) * 8 < _TCF_MIN_CORE_BITS:
             return None
-        consent = iab_tcf.decode(tc_string)
+        with warnings.catch_warnings():  # iab_tcf uses datetime.utcfromtimestamp (deprecated in 3.12)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            consent = iab_tcf.decode(tc_string)
     except Exception:  # noqa: BLE001 - iab_tcf raises bare Exception / binascii / index errors on garbage
         return None
     if getattr(consent, "version", None) != 2:
@@ -655,7 +662,8 @@ class ConsentCheck:
             entries = list(COOKIES_BY_NAME.get(name, ()))
             entries += [(cmp, e) for prefix, cmp, e in COOKIES_BY_PREFIX if name.startswith(prefix)]
             for cmp, entry in entries:
-                reading = PARSERS[entry["parser"]](name, value, cookies, entry)
+                too_long = len(value) > MAX_COOKIE_VALUE  # browsers cap cookies at 4 KB: not a real one
+                reading = None if too_long else PARSERS[entry["parser"]](name, value, cookies, entry)
                 if reading is None:
                     reading = Reading(name, f"{name} present but unreadable ({value[:40]!r})", choice=False)
                 out.append((cmp, reading))

@@ -161,7 +161,7 @@ class ExpectationsCheck:
                        f"of the visit to {w.page}{plan}")
             hint = ("Check that the tag fires on this page (tag manager trigger, consent, a script "
                     "error before it) and that it sends to this pixel.")
-        related = sorted(w.triggers + ([w.near.id] if w.near is not None else []))
+        related = sorted(set(w.triggers) | ({w.near.id} if w.near is not None else set()))
         missing = TrackingEvent(platform=target.platform, kind=Kind.missing, pixel_id=target.pixel,
                                 standard_event=exp.event, page_url=w.page, time=w.opened, client=w.client,
                                 endpoint="expected by pixelspy.toml")

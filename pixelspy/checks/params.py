@@ -83,12 +83,17 @@ class ParamsCheck:
                 for e in req.events:
                     index.setdefault((p, e), []).append(req)
         self._index = index
+        self._by_event: dict[tuple[str, str | None], list[Requirement]] = {}
 
     def requirements(self, platform_name: str, standard: str | None) -> list[Requirement]:
-        out = list(self._index.get(("*", "*"), ())) + list(self._index.get((platform_name, "*"), ()))
-        if standard:
-            out += self._index.get(("*", standard), ())
-            out += self._index.get((platform_name, standard), ())
+        key = (platform_name, standard)
+        if (out := self._by_event.get(key)) is None:
+            out = list(self._index.get(("*", "*"), ())) + list(self._index.get((platform_name, "*"), ()))
+            if standard:
+                out += self._index.get(("*", standard), ())
+                out += self._index.get((platform_name, standard), ())
+            if len(self._by_event) < 10_000:  # platform × event names seen; custom names are many
+                self._by_event[key] = out
         return out
 
     def process(self, event: TrackingEvent, ctx) -> None:

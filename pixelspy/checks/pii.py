@@ -17,7 +17,7 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pixelspy.checks.rules import finding, platform, vendor
+from pixelspy.checks.rules import finding, params, platform, vendor
 from pixelspy.config import Config
 from pixelspy.model import Kind, Severity, TrackingEvent, looks_hashed
 
@@ -84,12 +84,10 @@ class PiiCheck:
             elif u.key == "em" and emails_in(u.value):
                 leaks[u.name] = None
         for name, value in self._texts(event):
-            if name in user_names:
-                continue
-            if found := emails_in(value):
+            if ("@" in value or "%40" in value) and name not in user_names and (found := emails_in(value)):
                 leaks[name] = None
                 plain["em"].update(found)
-            elif phone_named(name) and is_phone(value):
+            elif phone_named(name) and name not in user_names and is_phone(value):
                 leaks[name] = None
                 plain["ph"].add(value)
         if leaks:
@@ -119,8 +117,7 @@ class PiiCheck:
                 for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
                     if phone_named(k):
                         yield f"page URL ?{k}", v
-        for p in event.params:
-            yield p.name, p.value
+        yield from params(event).items()
 
     def _normalisation(self, event: TrackingEvent, plain: dict[str, set[str]], ctx) -> None:
         """Hashes whose plain value is visible: a hash of the raw, not normalised, value will not match."""

@@ -22,7 +22,7 @@ from pixelspy.decoders.wire import (
     parse_qs_pairs,
     user_field,
 )
-from pixelspy.model import Kind, RawHit, TrackingEvent
+from pixelspy.model import Kind, Param, RawHit, TrackingEvent
 
 PLATFORM = "snapchat"
 
@@ -108,9 +108,18 @@ PIXEL_LABELS = Labels(
         "e_cs": ("Customer status", "Event data"),
         "e_lv": ("Level", "Event data"),
     },
-    families={"e": ("Event data", "Event: "), "m": ("Page metrics", "Metric: ")},
     default_group="Technical",
 )
+# Families spelled with an underscore (`e_…` event fields, `m_…` page metrics): group, label prefix.
+PIXEL_FAMILIES = {"e_": ("Event data", "Event: "), "m_": ("Page metrics", "Metric: ")}
+
+
+def pixel_params(pairs: list[tuple[str, str]]) -> list[Param]:
+    params = PIXEL_LABELS.params(pairs)
+    for p in params:
+        if p.name not in PIXEL_LABELS.keys and (family := PIXEL_FAMILIES.get(p.name[:2])):
+            p.group, p.label = family[0], family[1] + p.name[2:]
+    return params
 
 
 def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
@@ -119,8 +128,8 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     form, json_body = body_form_or_json(hit, errors)
     pairs += form
     values = dict(pairs)
-    if json_body is not None and not ("pid" in values or "ev" in values):
-        return []  # the pixel's own telemetry
+    if isinstance(json_body, dict) and not ("pid" in values or "ev" in values):
+        return []  # the pixel's own telemetry: {"ctx": …, "req": […]}
     pixel, name = values.get("pid") or None, values.get("ev") or None
     if not pixel:
         errors.add("no pixel ID (pid)")
@@ -143,7 +152,7 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         currency=first("currency"),
         content_ids=[i.strip() for i in item_ids.split(",") if i.strip()] if item_ids else [],
         order_id=first("order_id"),
-        params=PIXEL_LABELS.params(pairs),
+        params=pixel_params(pairs),
         user_data=user,
         decode_errors=list(errors),
         endpoint=f"/p {hit.method}",

@@ -21,8 +21,8 @@ from typing import Any
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
-    Errors, Labels, body_form_or_json, compact, flatten, hit_body, json_list, parse_json,
-    parse_json_lenient, parse_qs_pairs, to_text, user_field,
+    Errors, Labels, body_form_or_json, compact, flatten, hit_body, json_list, parse_json_lenient,
+    parse_qs_pairs, to_text, user_field,
 )
 from pixelspy.model import Kind, RawHit, Source, TrackingEvent, UserField
 
@@ -154,7 +154,7 @@ def event_fields(data: dict[str, Any], errors: Errors, prefix: str) -> dict[str,
 
 def legacy_entries(raw: str, errors: Errors) -> list[tuple[str | None, dict[str, Any]]]:
     """`events=[["purchase",{…}],…]` → [(name, params)]; a broken entry keeps its place."""
-    parsed = parse_json(raw, errors, "events")
+    parsed = parse_json_lenient(raw, errors, "events")
     if parsed is None:
         return [(None, {})]
     if not isinstance(parsed, list) or not parsed:
@@ -191,13 +191,13 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
             events.append((name, LEGACY_EVENTS.get((name or "").lower()), data, "events."))
     elif "event" in values:
         data = parse_json_lenient(values["event"], errors, "event") if values["event"] else {}
-        if not isinstance(data, dict):
-            errors.add("event is not a JSON object")
-            data = {}
-        if data:
-            events.append((tag_event(tag) if tag else None, None, data, "event."))
-        else:
+        if data == {}:  # the base tag's config hit
             events.append(("page view", "PageView", data, "event."))
+        else:
+            if not isinstance(data, dict):
+                errors.add("event is not a JSON object")
+                data = {}
+            events.append((tag_event(tag) if tag else None, None, data, "event."))
     else:  # oct.js <noscript> image: the tag firing, with no event list
         events.append(("page view", "PageView", {}, "event."))
 

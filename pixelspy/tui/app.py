@@ -72,6 +72,10 @@ class PixelSpyApp(App):
         self.paused = False
         self._related_index = 0
         self._source_title = title
+        # Kept up to date as events are published, so filtering and the status line stay O(1) per event.
+        self._search_text: dict[str, str] = {}
+        self._severity_counts: dict[str, tuple[int, int]] = {}
+        self._detail_pending = False
 
     # ------------------------------------------------------------------ layout
 
@@ -96,6 +100,7 @@ class PixelSpyApp(App):
     async def on_mount(self) -> None:
         events = self.event_list
         for ev in self.session:  # a session opened from a file arrives pre-filled
+            self._index(ev)
             events.add(ev.id)
         self.session.subscribe(self._forward_event)
         self.log_view.display = False
@@ -129,8 +134,18 @@ class PixelSpyApp(App):
 
     # ------------------------------------------------------------------ events
 
+    def _index(self, ev: TrackingEvent) -> None:
+        self._search_text[ev.id] = filters.search_blob(ev)
+        self._severity_counts[ev.id] = (sum(f.severity == Severity.error for f in ev.findings),
+                                        sum(f.severity == Severity.warning for f in ev.findings))
+
+    def _search_text_of(self, ev: TrackingEvent) -> str:
+        text = self._search_text.get(ev.id)
+        return text if text is not None else filters.search_blob(ev)
+
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list
+        self._index(message.event)
         if message.is_update:
             events.changed(message.event.id)
             if events.selected_id == message.event.id:
@@ -147,7 +162,14 @@ class PixelSpyApp(App):
     @on(EventList.Selected)
     def _selected(self, message: EventList.Selected) -> None:
         self._related_index = 0
-        self._show_detail(message.event_id)
+        # Following a fast stream selects many rows a second: render the detail once per frame.
+        if not self._detail_pending:
+            self._detail_pending = True
+            self.set_timer(1 / 30, self._show_selected)
+
+    def _show_selected(self) -> None:
+        self._detail_pending = False
+        self._show_detail(self.event_list.selected_id)
 
     def _show_detail(self, event_id: str | None) -> None:
         ev = self.session.get(event_id) if event_id else None
@@ -157,7 +179,7 @@ class PixelSpyApp(App):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.event_list.set_filter(filters.compile_query(query, self.device_name))
+        self.event_list.set_filter(filters.compile_query(query, self.device_name, self._search_text_of))
         self._update_status()
 
     @on(Input.Submitted, "#filter")
@@ -165,11 +187,9 @@ class PixelSpyApp(App):
         self.event_list.focus()
 
     def _update_status(self) -> None:
-        events = list(self.session.events.values())
-        counts = {s: 0 for s in Severity}
-        for ev in events:
-            for f in ev.findings:
-                counts[f.severity] += 1
+        total = len(self.session)
+        errors = sum(c[0] for c in self._severity_counts.values())
+        warnings = sum(c[1] for c in self._severity_counts.values())
         listed = self.event_list.row_count
         parts = []
         if self.config is not None:
@@ -179,10 +199,10 @@ class PixelSpyApp(App):
                 parts.append("[#f1c232]⚠ reachable from the network[/] · c: connect a phone")
         elif self._source_title:
             parts.append(self._source_title)
-        parts.append(f"{len(events)} events")
-        if listed != len(events):
+        parts.append(f"{total} events")
+        if listed != total:
             parts.append(f"{listed} shown")
-        parts.append(f"[#ff5555]{counts[Severity.error]} errors[/] [#f1c232]{counts[Severity.warning]} warnings[/]")
+        parts.append(f"[#ff5555]{errors} errors[/] [#f1c232]{warnings} warnings[/]")
         if self.paused:
             parts.append("[reverse] PAUSED [/]")
         query = self.filter_box.value
@@ -216,6 +236,8 @@ class PixelSpyApp(App):
 
     def action_clear(self) -> None:
         self.session.clear()
+        self._search_text.clear()
+        self._severity_counts.clear()
         self.event_list.clear()
         self._show_detail(None)
         self._update_status()

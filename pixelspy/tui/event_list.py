@@ -33,6 +33,7 @@ class Mark:
 
 
 Row = str | Mark  # an event id, or a divider
+FLUSH_S = 1 / 30
 EventFilter = Callable[[TrackingEvent], bool]
 
 
@@ -88,6 +89,7 @@ class EventList(ScrollView, can_focus=True):
         self._rows: list[Row] = []  # what the filter lets through
         self._filter: EventFilter | None = None
         self.follow = True  # keep the newest row selected until the user moves away
+        self._flush_pending = False
         self.start_time = time.time()
 
     # ------------------------------------------------------------------ data
@@ -109,9 +111,18 @@ class EventList(ScrollView, can_focus=True):
         self._order.append(row)
         if isinstance(row, Mark) or self._passes(row):
             self._rows.append(row)
-            self._resize()
-            if self.follow:
-                self.cursor = len(self._rows) - 1
+            # At hundreds of events a second, resize and move the cursor once per frame, not per row.
+            if not self._flush_pending:
+                self._flush_pending = True
+                self.set_timer(FLUSH_S, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self._resize()
+        if self.follow:
+            self.cursor = len(self._rows) - 1
+        else:
+            self.refresh()
 
     def changed(self, event_id: str) -> None:
         """An event already listed got new findings or twins: redraw; re-filter if it now passes."""
@@ -129,7 +140,12 @@ class EventList(ScrollView, can_focus=True):
     def set_filter(self, flt: EventFilter | None) -> None:
         keep = self.selected_id
         self._filter = flt
-        self._rows = [r for r in self._order if isinstance(r, Mark) or self._passes(r)]
+        if flt is None:
+            self._rows = list(self._order)
+        else:
+            lookup = self._lookup
+            self._rows = [r for r in self._order
+                          if type(r) is Mark or ((ev := lookup(r)) is not None and flt(ev))]
         self._resize()
         if keep is not None and keep in self._rows and not self.follow:
             self.cursor = self._rows.index(keep)

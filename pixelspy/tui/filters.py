@@ -55,11 +55,13 @@ def search_blob(ev: TrackingEvent) -> str:
     return "\n".join(parts).lower()
 
 
-def compile_query(q: Query, device_name: Callable[[str], str]) -> Callable[[TrackingEvent], bool] | None:
-    """A predicate for the event list, or None when the query lets everything through."""
+def compile_query(q: Query, device_name: Callable[[str], str],
+                  search_text: Callable[[TrackingEvent], str] = search_blob
+                  ) -> Callable[[TrackingEvent], bool] | None:
+    """A predicate for the event list, or None when the query lets everything through.
+    `search_text` gives an event's lower-cased search text (the app keeps them precomputed)."""
     if not q:
         return None
-    blobs: dict[str, str] = {}
     t = q.terms
 
     def matches(ev: TrackingEvent) -> bool:
@@ -84,11 +86,7 @@ def compile_query(q: Query, device_name: Callable[[str], str]) -> Callable[[Trac
         if "code" in t and not any(f.code in t["code"] for f in ev.findings):
             return False
         if q.words:
-            # Findings change over time, so the blob is keyed by their count too.
-            key = f"{ev.id}:{len(ev.findings)}"
-            blob = blobs.get(key)
-            if blob is None:
-                blob = blobs[key] = search_blob(ev)
+            blob = search_text(ev)
             return all(w in blob for w in q.words)
         return True
 

@@ -159,7 +159,8 @@ ANDROID_FIELDS = {
     "event": "CUSTOM_APP_EVENTS", "advertiser_id": "38400000-8cf0-11bd-b23e-10b96e40000d",
     "advertiser_tracking_enabled": "true", "anon_id": "XZ7b5c6d4e-1f2a-4b3c-8d9e-0a1b2c3d4e5f",
     "application_tracking_enabled": "true",
-    "extinfo": '["a2","com.shop.app",120,"1.2.0","14","Pixel 8","en_US","CET","",1080,2400,"2.6",8,118,52,"Europe/Berlin"]',
+    "extinfo": json.dumps(["a2", "com.shop.app", 120, "1.2.0", "14", "Pixel 8", "en_US", "CET", "", 1080, 2400,
+                           "2.6", 8, 118, 52, "Europe/Berlin"]),
     "ud": json.dumps({"em": EM, "ph": PH, "cn": hashlib.sha256(b"de").hexdigest()}),
     "application_package_name": "com.shop.app", "custom_events": json.dumps(APP_EVENTS),
     "access_token": f"{APP}|0123456789abcdef0123456789abcdef", "sdk": "android", "format": "json",
@@ -261,7 +262,8 @@ def test_broken_app_events_are_decode_errors():
            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
                st.sampled_from(["data", "event_name", "event_id", "custom_data", "user_data", "value", "contents",
                                 "content_ids", "em", "event", "custom_events", "ud", "_eventName", "_valueToSum",
-                                "fb_content", "fb_content_id", "test_event_code", "access_token"]) | st.text(max_size=5),
+                                "fb_content", "fb_content_id", "test_event_code", "access_token"])
+               | st.text(max_size=5),
                inner, max_size=5),
            max_leaves=20),
        as_form=st.booleans(), raw=st.binary(max_size=64))

@@ -247,11 +247,11 @@ json_values = st.recursive(
         st.sampled_from(["value", "currency", "line_items", "product_id", "em", "loc", "event_id", "data",
                          "event_name", "custom_data", "user_data", "content_ids", "contents", "id"]) | st.text(max_size=4),
         inner, max_size=4),
-    max_leaves=16,
+    max_leaves=8,
 )
 json_text = st.tuples(json_values, st.integers(0, 200)).map(lambda t: json.dumps(t[0])[: t[1] or None])
 tag_query = st.lists(st.tuples(st.sampled_from(TAG_KEYS) | st.text(max_size=5), json_text | st.text(max_size=10)),
-                     max_size=6).map(urlencode)
+                     max_size=4).map(urlencode)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -200,7 +200,14 @@ def test_broken_event_json_is_a_decode_error_not_a_lost_hit():
     assert ev.decode_errors[0].startswith("event is truncated or invalid JSON")
     assert (ev.event, ev.value) == ("event tag o87ne", "1")  # the readable prefix is kept
     ev = one(get("https://t.co/i/adsct?txn_id=abc&events=%5B%5B"))
-    assert ev.event is None and ev.decode_errors[0].startswith("events is not valid JSON")
+    assert ev.event is None and ev.decode_errors[0].startswith("events is truncated or invalid JSON")
+    cut = quote('[["purchase",{"value":"5.00","currency":"EUR"}],["pagevi')
+    first, cut_off = REGISTRY.decode(get(f"https://t.co/i/adsct?txn_id=abc&events={cut}"))
+    assert (first.event, first.value, first.currency) == ("purchase", "5.00", "EUR")  # whole entry survives
+    assert cut_off.event == "pagevi" and cut_off.decode_errors == first.decode_errors
+    assert first.decode_errors[0].startswith("events is truncated or invalid JSON")
+    ev = one(get("https://t.co/1/i/adsct?txn_id=o87ne&event=%5B1%5D"))
+    assert (ev.event, ev.decode_errors) == ("event tag o87ne", ["event is not a JSON object"])
     ev = one(get("https://t.co/i/adsct?p_id=Twitter"))
     assert ev.decode_errors == ["no tag ID (txn_id)"] and ev.pixel_id is None
 

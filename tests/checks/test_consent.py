@@ -1,0 +1,423 @@
+"""The pre-consent check: cookie / signal parsers on real-shaped values, and the per-site timeline
+driven through a real Session (Meta and Google decoders, ordinary traffic, ticks)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote, urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pixelspy.checks import CheckEngine
+from pixelspy.checks import consent
+from pixelspy.checks.consent import (PARSERS, ConsentCheck, State, parse_gcd, parse_gcs, registrable_domain,
+                                     tcf_reading)
+from pixelspy.config import Config, ConfigError, ConsentConfig, load_config
+from pixelspy.model import RawHit, Source, TrackingEvent
+from pixelspy.session import Session
+
+T0 = 1_700_000_000.0
+PHONE = "10.0.0.5"
+PIXEL = "1234567890123456"
+
+# Real-shaped values (formats: ../shared/spec/platforms.md §8).
+ONETRUST_DENIED = ("isGpcEnabled=0&datestamp=Tue+Nov+14+2023+10%3A23%3A45+GMT%2B0100+(Central+European+Standard+Time)"
+                   "&version=202310.1.0&browserGpcFlag=0&isIABGlobal=false&hosts=&consentId=3f0c8a52-8d7e-4a39-9b1e"
+                   "-0c2f6f1d9a77&interactionCount=1&landingPath=NotLandingPage&groups=C0001%3A1%2CC0002%3A0%2CC0003"
+                   "%3A1%2CC0004%3A0&geolocation=DE%3BBE&AwaitingReconsent=false")
+ONETRUST_GRANTED = ONETRUST_DENIED.replace("C0002%3A0", "C0002%3A1").replace("C0004%3A0", "C0004%3A1")
+ONETRUST_DEFAULTS = ONETRUST_DENIED.replace("interactionCount=1", "interactionCount=0")
+COOKIEBOT = ("{stamp:%27Jh2y8Zq9wR0B0zHvJ3k3JvYd0d6x9GQ7RkS4y8iE6VnYp2Yc9xKw==%27%2Cnecessary:true%2Cpreferences:false"
+             "%2Cstatistics:true%2Cmarketing:false%2Cmethod:%27explicit%27%2Cver:1%2Cutc:1700000000123%2Cregion:%27de%27}")
+DIDOMI = ("eyJ1c2VyX2lkIjoiMThiNGM2ZDItNGYxZS02YjVhLTljMGQtMmU3ZjNhMWI1YzlkIiwiY3JlYXRlZCI6IjIwMjQtMDMtMDFUMTA6MDA6MDAu"
+          "MDAwWiIsInVwZGF0ZWQiOiIyMDI0LTAzLTAxVDEwOjAwOjA1LjAwMFoiLCJ2ZW5kb3JzIjp7ImVuYWJsZWQiOlsiZ29vZ2xlIiwiYzpmYWNl"
+          "Ym9vayJdfSwicHVycG9zZXMiOnsiZW5hYmxlZCI6WyJjb29raWVzIiwic2VsZWN0X2Jhc2ljX2FkcyIsIm1lYXN1cmVfY29udGVudF9wZXJm"
+          "b3JtYW5jZSJdLCJkaXNhYmxlZCI6WyJjcmVhdGVfYWRzX3Byb2ZpbGUiLCJzZWxlY3RfcGVyc29uYWxpemVkX2FkcyJdfSwidmVyc2lvbiI6Mn0=")
+COOKIEYES = ("consentid:ZTRmY2E5N2EtNjM1Zi00YjE2LWI1OTItYjE4NDRiMjQ0ZDQ4,consent:yes,action:yes,necessary:yes,"
+             "functional:no,analytics:no,performance:no,advertisement:yes,other:no")
+IUBENDA = quote(json.dumps({"timestamp": "2024-01-10T10:00:00.000Z", "version": "1.56.0",
+                            "purposes": {"1": True, "2": True, "3": True, "4": True, "5": False},
+                            "id": 1234567, "cons": {"rand": "a1b2c3"}}, separators=(",", ":")))
+CC_V3_ACCEPT = {"categories": ["necessary", "analytics", "marketing"], "revision": 0, "data": None,
+                "consentTimestamp": "2023-11-14T22:13:20.000Z", "consentId": "7d3a2f4e-1b9c-4d8e-a6f0-3c5b7e9d1a2b",
+                "services": {"necessary": [], "analytics": [], "marketing": []}, "languageCode": "en",
+                "lastConsentTimestamp": "2023-11-14T22:13:20.000Z", "expirationTime": 1715724800000}
+CC_V3_REJECT = {**CC_V3_ACCEPT, "categories": ["necessary"]}
+CC_V2 = {"level": ["necessary", "analytics"], "revision": 0, "data": None, "rfc_cookie": False}
+KLARO = "%7B%22google-analytics%22%3Atrue%2C%22facebook-pixel%22%3Afalse%7D"
+TARTEAUCITRON = "!gtag=true!facebookpixel=false!tiktok=wait"
+# Real TCF v2.2 TC strings (prebid.js tcfUtils tests): consented purposes as listed.
+TCF_CORE_TAIL = (".II7Nd_X__bX9n-_7_6ft0eY1f9_r37uQzDhfNs-8F3L_W_LwX32E7NF36tq4KmR4ku1bBIQNtHMnUDUmxaolVrzHsak2cpyNKJ_Jkkn"
+                 "sZe2dYGF9Pn9lD-YKZ7_5_9_f52T_9_9_-39z3_9f___dv_-__-vjf_599n_v9fV_78_Kf9______-____________8A")
+TCF_ODD = "CPh7_cXPh7_cXKMAAAENCZCAAKqAAAAAAAAAAAAAAAAA" + TCF_CORE_TAIL  # purposes 1,3,5,7,9
+TCF_ALL = "CPh8CoIPh8CoINYAAAENCZCAAP_AAAAAAAAAAAAAAAAA" + TCF_CORE_TAIL  # purposes 1-10
+TCF_NONE = "CPh8CjOPh8CjOEZAAAENCZCAAAAAAAAAAAAAAAAAAAAA" + TCF_CORE_TAIL
+
+
+def parse(parser: str, name: str, value: str, cookies: dict | None = None, **entry):
+    return PARSERS[parser](name, value, cookies or {name: value}, {"parser": parser, **entry})
+
+
+# ---- parsers -----------------------------------------------------------------------------------
+
+def test_onetrust_groups_per_purpose():
+    r = parse("onetrust", "OptanonConsent", ONETRUST_DENIED, groups={"marketing": "C0004", "analytics": "C0002"})
+    assert r.purposes == {"marketing": False, "analytics": False} and r.choice
+    assert r.text == "OptanonConsent groups C0004:0,C0002:0"
+    r = parse("onetrust", "OptanonConsent", ONETRUST_GRANTED)
+    assert r.purposes == {"marketing": True, "analytics": True}
+    # Before any interaction the groups are the banner's defaults, not a choice…
+    r = parse("onetrust", "OptanonConsent", ONETRUST_DEFAULTS)
+    assert not r.choice and r.text.endswith("(defaults, no interaction)")
+    # …unless the banner was closed (OptanonAlertBoxClosed is written on the choice).
+    closed = {"OptanonConsent": ONETRUST_DEFAULTS, "OptanonAlertBoxClosed": "2023-11-14T09:23:45.123Z"}
+    assert parse("onetrust", "OptanonConsent", ONETRUST_DEFAULTS, closed).choice
+    # Site-specific group ids come from the table entry.
+    r = parse("onetrust", "OptanonConsent", ONETRUST_GRANTED.replace("C0004", "C0007"), groups={"marketing": "C0007"})
+    assert r.purposes == {"marketing": True}
+
+
+def test_cookiebot_object_and_region_exemption():
+    r = parse("cookiebot", "CookieConsent", COOKIEBOT)
+    assert r.purposes == {"marketing": False, "analytics": True}
+    assert r.choice_time == pytest.approx(1_700_000_000.123)
+    assert r.text == "CookieConsent marketing:false statistics:true"
+    r = parse("cookiebot", "CookieConsent", "-1")
+    assert r.purposes == {"marketing": True, "analytics": True} and "not required" in r.text
+
+
+def test_didomi_token_purposes():
+    r = parse("didomi", "didomi_token", DIDOMI, marketing=["create_ads_profile", "select_personalized_ads"],
+              analytics=["measure_content_performance"])
+    assert r.purposes == {"marketing": False, "analytics": True}
+
+
+def test_cookieyes_and_single_purpose_cookies():
+    r = parse("cookieyes", "cookieyes-consent", COOKIEYES)
+    assert r.purposes == {"marketing": True, "analytics": False} and r.choice
+    r = parse("cookieyes", "cookieyes-consent", COOKIEYES.replace("action:yes", "action:"))
+    assert not r.choice  # the banner's defaults before the visitor acted
+    assert parse("allow_deny", "cmplz_marketing", "allow", purpose="marketing").purposes == {"marketing": True}
+    assert parse("allow_deny", "cmplz_statistics", "deny", purpose="analytics").purposes == {"analytics": False}
+    assert parse("yes_no", "cookieyes-advertisement", "no", purpose="marketing").purposes == {"marketing": False}
+    assert parse("allow_deny", "cookieconsent_status", "allow", purpose="all").purposes == {
+        "marketing": True, "analytics": True}
+    assert parse("allow_deny", "cookieconsent_status", "dismiss", purpose="all") is None  # not a choice
+
+
+def test_iubenda_purposes():
+    r = parse("iubenda", "_iub_cs-1234567", IUBENDA, purposes={"marketing": "5", "analytics": "4"})
+    assert r.purposes == {"marketing": False, "analytics": True}
+    assert r.text == "_iub_cs-1234567 purposes 5:false 4:true"
+
+
+def test_vanilla_cookieconsent_v3_and_v2():
+    r = parse("cc_cookie", "cc_cookie", quote(json.dumps(CC_V3_ACCEPT)))
+    assert r.purposes == {"marketing": True, "analytics": True}
+    assert r.choice_time == 1_700_000_000.0
+    assert r.text == "cc_cookie categories necessary,analytics,marketing"
+    r = parse("cc_cookie", "cc_cookie", quote(json.dumps(CC_V3_REJECT)))
+    assert r.purposes == {"marketing": False, "analytics": False}
+    r = parse("cc_cookie", "cc_cookie", quote(json.dumps(CC_V2)))
+    assert r.purposes == {"marketing": False, "analytics": True} and r.choice_time is None
+
+
+def test_klaro_and_tarteaucitron_services():
+    r = parse("klaro", "klaro", KLARO)
+    assert r.purposes == {"marketing": False, "analytics": True}
+    r = parse("tarteaucitron", "tarteaucitron", TARTEAUCITRON)
+    assert r.purposes == {"marketing": False, "analytics": True}  # tiktok=wait is no choice
+    r = parse("tarteaucitron", "tarteaucitron", "!facebookpixel=true!tiktok=true")
+    assert r.purposes == {"marketing": True}
+
+
+def test_tcf_v2_strings_decoded_with_iab_tcf():
+    assert tcf_reading("euconsent-v2", TCF_ALL).purposes == {"marketing": True, "analytics": True}
+    odd = tcf_reading("euconsent-v2", TCF_ODD)  # 1,3,5,7,9: no purpose 4 nor 8
+    assert odd.purposes == {"marketing": False, "analytics": False}
+    assert odd.text == "euconsent-v2 TCF purposes consented: 1,3,5,7,9 (CMP id 652)"
+    assert tcf_reading("euconsent-v2", TCF_NONE).purposes == {"marketing": False, "analytics": False}
+    assert tcf_reading("gdpr_consent", quote(TCF_ALL)).purposes["marketing"] is True
+
+
+@pytest.mark.parametrize("value", [
+    "CPh7_cXPh7",  # truncated: iab_tcf would read missing bits as "all consented"
+    "BOVeoB_OVeoFxC-AHAFRBtAAAAAhGAEAD4AXAA2YCEQ",  # TCF v1
+    "CPh7_cXPh7_cXKMAAAENCZCA??????????AAAAAAAAAAAAAAA", "", "%%%", "garbage!!", "\x00\xff",
+])
+def test_tcf_garbage_is_no_reading(value):
+    assert tcf_reading("euconsent-v2", value) is None
+
+
+def test_google_consent_mode_gcs_and_gcd():
+    assert parse_gcs("G100").purposes == {"marketing": False, "analytics": False}
+    assert parse_gcs("G101").purposes == {"marketing": False, "analytics": True}
+    assert parse_gcs("G111").purposes == {"marketing": True, "analytics": True}
+    assert parse_gcs("G2xx") is None and parse_gcs("") is None
+    r = parse_gcd("11p1t1p1t5")  # ad_storage denied by default, analytics_storage granted by default
+    assert r.purposes == {"marketing": False, "analytics": True}
+    assert parse_gcd("13r3v3r3r5").purposes == {"marketing": True, "analytics": True}
+    assert parse_gcd("11l1l1l1l5") is None  # nothing set
+
+
+MALFORMED = ["", "%", "%E0%A4%A", "{", "}", "[]", "null", "%7B%22categories%22%3A5%7D", "{stamp:", "groups=",
+             "groups=C0004", "=====", "!!!=", ",:,:", "\x00\xff\ufffd", "a" * 20_000, "eyJ", "bnVsbA==",
+             '{"purposes": "x"}', '{"categories": [1, null, {}]}', '{"level": "necessary"}']
+
+
+@pytest.mark.parametrize("parser", sorted(PARSERS))
+def test_malformed_cookies_never_crash(parser):
+    for value in MALFORMED:
+        r = parse(parser, "some_cookie", value, purpose="marketing")
+        assert r is None or isinstance(r.purposes, dict), value
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(sorted(PARSERS)), st.text(max_size=300))
+def test_any_cookie_text_never_crashes(parser, value):
+    parse(parser, "c", value, purpose="all")
+
+
+@pytest.mark.parametrize("host,site", [
+    ("www.shop.example", "shop.example"), ("shop.example", "shop.example"), ("a.b.shop.co.uk", "shop.co.uk"),
+    ("m.store.com.au", "store.com.au"), ("127.0.0.1", "127.0.0.1"), ("[::1]", "::1"), ("localhost", "localhost"),
+    ("WWW.Shop.Example.", "shop.example"), ("", ""),
+])
+def test_registrable_domain_heuristic(host, site):
+    assert registrable_domain(host) == site
+
+
+# ---- the check, through a real session -----------------------------------------------------------
+
+def make_session(**consent_cfg) -> tuple[Session, ConsentCheck]:
+    check = ConsentCheck(ConsentConfig(**consent_cfg))
+    return Session(CheckEngine(Config(), checks=[check])), check
+
+
+def meta_pixel(t: float, page: str = "https://www.shop.example/cart", client: str = PHONE, ev: str = "PageView"):
+    qs = urlencode({"id": PIXEL, "ev": ev, "dl": page, "rl": "", "if": "false", "ts": str(int(t * 1000)),
+                    "v": "2.9.179", "r": "stable"})
+    return RawHit(method="GET", url=f"https://www.facebook.com/tr/?{qs}", time=t, client=client,
+                  headers=[("accept", "image/avif,image/webp,image/apng,image/*,*/*;q=0.8"),
+                           ("referer", "https://www.shop.example/")])
+
+
+def page_request(t: float, path: str = "/", cookie: str = "", host: str = "www.shop.example",
+                 client: str = PHONE, **headers: str) -> RawHit:
+    hs = [("accept", "text/html"), *((k.replace("_", "-"), v) for k, v in headers.items())]
+    if cookie:
+        hs.append(("cookie", cookie))
+    return RawHit(method="GET", url=f"https://{host}{path}", headers=hs, time=t, client=client)
+
+
+def onetrust_loaded(t: float, client: str = PHONE) -> RawHit:
+    return RawHit(method="GET", url="https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", time=t, client=client,
+                  headers=[("referer", "https://www.shop.example/")])
+
+
+def findings(ev: TrackingEvent) -> list[tuple[str, bool]]:
+    return [(f.code, f.pending) for f in ev.findings]
+
+
+def test_no_cmp_no_finding():
+    s, _ = make_session()
+    s.ingest(page_request(T0, cookie="_ga=GA1.1.123.456"))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    s.tick(T0 + 10)
+    assert ev.findings == []
+
+
+def test_pixel_after_cmp_loaded_without_choice_is_an_error_after_the_wait():
+    s, check = make_session()
+    s.ingest(page_request(T0))
+    s.ingest(onetrust_loaded(T0 + 0.2))
+    [ev] = s.ingest(meta_pixel(T0 + 0.5))
+    assert findings(ev) == [("pre-consent", True)]
+    s.tick(T0 + 3.4)
+    assert findings(ev) == [("pre-consent", True)]  # the wait is not over
+    s.tick(T0 + 3.6)
+    [f] = ev.findings
+    assert (f.code, f.severity, f.pending) == ("pre-consent", "error", False)
+    assert "meta PageView fired before marketing consent on shop.example" in f.message
+    assert "'CMP loaded, no choice yet'" in f.message
+    assert "OneTrust loaded (cdn.cookielaw.org/scripttemplates/otSDKStub.js) seen at" in f.message
+    [site] = check.sites()
+    assert (site.site, site.client, site.state, site.cmp) == ("shop.example", PHONE, State.no_choice, "OneTrust")
+
+
+def test_denied_cookie_evidence_in_the_final_error():
+    s, check = make_session()
+    s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_DENIED}; OptanonAlertBoxClosed=x"))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    assert findings(ev) == [("pre-consent", True)]
+    s.ingest(page_request(T0 + 1.5, "/img/logo.png", cookie=f"OptanonConsent={ONETRUST_DENIED}"))
+    [f] = ev.findings
+    assert not f.pending
+    assert "marketing consent was 'denied' (OptanonConsent groups C0004:0,C0002:0 seen at" in f.message
+    assert "on shop.example" in f.message
+    assert check.sites()[0].purposes == {"marketing": State.denied, "analytics": State.denied}
+
+
+def test_accept_seen_on_the_next_request_retracts_the_pending_hit():
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    assert findings(ev) == [("pre-consent", True)]
+    s.ingest(page_request(T0 + 1.2, "/api/cart", cookie=f"OptanonConsent={ONETRUST_GRANTED}"))
+    assert ev.findings == []
+    s.tick(T0 + 10)
+    assert ev.findings == []
+    assert check.sites()[0].state == State.granted
+
+
+def test_request_to_another_subdomain_without_cookie_does_not_settle():
+    s, _ = make_session()
+    s.ingest(onetrust_loaded(T0))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    s.ingest(page_request(T0 + 1.1, "/font.woff2", host="static.shop.example"))  # host-only cookie not sent
+    assert findings(ev) == [("pre-consent", True)]
+    s.ingest(page_request(T0 + 1.2, "/next"))  # the page's own host: the state at that moment
+    assert findings(ev) == [("pre-consent", False)]
+
+
+def test_granted_before_the_hit_no_finding_and_clients_are_separate():
+    s, _ = make_session()
+    s.ingest(onetrust_loaded(T0, client="10.0.0.9"))
+    s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}"))  # PHONE accepted
+    [ok] = s.ingest(meta_pixel(T0 + 1))
+    [other] = s.ingest(meta_pixel(T0 + 1, client="10.0.0.9"))  # another device: no choice yet
+    assert ok.findings == [] and findings(other) == [("pre-consent", True)]
+
+
+def test_consent_after_the_hit_per_cmp_timestamp_is_still_an_error_and_before_it_retracts():
+    s, _ = make_session()
+    s.ingest(page_request(T0 - 5, "/node_modules/vanilla-cookieconsent/dist/cookieconsent.umd.js",
+                          referer="https://www.shop.example/"))
+    [early] = s.ingest(meta_pixel(T0 - 3))  # 3 s before the choice made at T0
+    [late] = s.ingest(meta_pixel(T0 + 1))  # fired by the accept callback, after the choice
+    s.tick(T0 + 5)  # no request showed the cookie in time: both are errors for now
+    assert findings(early) == findings(late) == [("pre-consent", False)]
+    s.ingest(page_request(T0 + 20, cookie=f"cc_cookie={quote(json.dumps(CC_V3_ACCEPT))}"))
+    assert late.findings == []  # cc_cookie's lastConsentTimestamp (T0) is before the hit
+    assert findings(early) == [("pre-consent", False)]
+
+
+def test_server_events_and_pixel_loads_are_not_judged():
+    s, _ = make_session()
+    s.ingest(onetrust_loaded(T0))
+    srv = TrackingEvent(platform="meta", source=Source.server, event="Purchase", page_url="https://www.shop.example/",
+                        time=T0 + 1, client="192.0.2.1")
+    s.checks.process(srv)
+    loader = RawHit(method="GET", url="https://connect.facebook.net/en_US/fbevents.js", time=T0 + 1, client=PHONE,
+                    headers=[("referer", "https://www.shop.example/")])
+    [loaded] = s.ingest(loader)
+    assert srv.findings == [] and loaded.findings == []
+
+
+def ga4_hit(t: float, **extra: str) -> RawHit:
+    qs = urlencode({"v": "2", "tid": "G-ABC123XYZ", "gtm": "45je4b20v9", "_p": "1712345678901", "cid": "123.456",
+                    "ul": "en-us", "sr": "1920x1080", "_s": "1", "sid": "1712345678", "sct": "1", "seg": "0",
+                    "dl": "https://www.shop.example/", "dt": "Shop", "en": "page_view", **extra})
+    return RawHit(method="POST", url=f"https://region1.google-analytics.com/g/collect?{qs}", time=t, client=PHONE,
+                  headers=[("content-type", "text/plain;charset=UTF-8"), ("referer", "https://www.shop.example/")])
+
+
+def test_consent_mode_pings_respect_denial_and_update_the_site_state():
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    [ping] = s.ingest(ga4_hit(T0 + 1, gcs="G100", gcd="13p3p3p2p5"))
+    assert ping.findings == []  # a cookieless consent-mode ping is what a denied site should send
+    assert check.sites()[0].purposes == {"marketing": State.denied, "analytics": State.denied}
+    [meta] = s.ingest(meta_pixel(T0 + 2))
+    s.tick(T0 + 10)
+    [f] = meta.findings
+    assert "Google consent mode gcs=G100 (ad_storage denied, analytics_storage denied) seen at" in f.message
+    [ga4] = s.ingest(ga4_hit(T0 + 11))  # GA4 without consent mode: judged on analytics
+    s.tick(T0 + 20)
+    assert "fired before analytics consent" in ga4.findings[0].message
+
+
+def test_tcf_cookie_and_gdpr_consent_param():
+    s, _ = make_session()
+    s.ingest(onetrust_loaded(T0))
+    s.ingest(page_request(T0, cookie=f"euconsent-v2={TCF_ALL}"))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    assert ev.findings == []
+
+
+def test_usercentrics_is_consent_unknown_unless_a_readable_signal_exists():
+    s, check = make_session()
+    s.ingest(RawHit(method="GET", url="https://web.cmp.usercentrics.eu/ui/loader.js", time=T0, client=PHONE,
+                    headers=[("referer", "https://www.shop.example/")]))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    [f] = ev.findings
+    assert (f.code, f.severity, f.pending) == ("consent-unknown", "info", False)
+    assert "localStorage" in f.message
+    assert check.sites()[0].state == State.unknown
+    s.ingest(page_request(T0 + 2, cookie=f"uc_user_interaction=true; euconsent-v2={TCF_NONE}"))
+    [ev2] = s.ingest(meta_pixel(T0 + 3))
+    s.tick(T0 + 10)
+    assert "euconsent-v2 TCF purposes consented: none" in ev2.findings[0].message
+
+
+def test_user_rules_cookie_and_accept_url(tmp_path):
+    s, _ = make_session(rules=[
+        {"name": "in-house banner", "script": r"/js/banner\.js"},
+        {"name": "in-house banner", "cookie": "shop_consent", "granted": r"ads=1", "denied": r"ads=0"},
+        {"name": "accept endpoint", "url": r"/api/consent/accept$"},
+    ])
+    s.ingest(page_request(T0, "/js/banner.js", referer="https://www.shop.example/"))
+    [pending] = s.ingest(meta_pixel(T0 + 1))
+    assert findings(pending) == [("pre-consent", True)]
+    s.ingest(page_request(T0 + 1.1, "/api/consent/accept", referer="https://www.shop.example/"))
+    assert pending.findings == []
+    s.ingest(page_request(T0 + 5, cookie="shop_consent=ads%3D0%26stats%3D1"))
+    [denied] = s.ingest(meta_pixel(T0 + 6))
+    s.tick(T0 + 10)
+    assert "in-house banner: cookie shop_consent=ads=0&stats=1 seen at" in denied.findings[0].message
+
+
+def test_rule_validation_in_pixelspy_toml(tmp_path):
+    p = tmp_path / "pixelspy.toml"
+    p.write_text('[consent]\npending_timeout_s = 1.5\n[[consent.rules]]\ncookie = "c"\ngranted = "1"\n')
+    assert load_config(p).consent.pending_timeout_s == 1.5
+    p.write_text('[[consent.rules]]\ncookie = "c"\nurl = "x"\ngranted = "1"\n')
+    with pytest.raises(ConfigError, match="exactly one of cookie, url, script"):
+        load_config(p)
+    p.write_text('[[consent.rules]]\ncookie = "c"\ngranted = "("\n')
+    with pytest.raises(ConfigError, match="regular expression"):
+        load_config(p)
+
+
+def test_gpc_is_noted_and_optionally_means_denied():
+    s, check = make_session()
+    s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}", sec_gpc="1"))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    assert ev.findings == [] and check.sites()[0].gpc
+    s, _ = make_session(gpc_means_denied=True)
+    s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}", sec_gpc="1"))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    s.tick(T0 + 10)
+    assert "Sec-GPC: 1 (Global Privacy Control) seen at" in ev.findings[0].message
+
+
+def test_state_is_bounded(monkeypatch):
+    monkeypatch.setattr(consent, "MAX_SITES", 5)
+    s, check = make_session()
+    for i in range(50):
+        s.ingest(page_request(T0 + i, host=f"www.shop{i}.example", cookie=f"OptanonConsent={ONETRUST_GRANTED}"))
+    assert [x.site for x in check.sites()] == [f"shop{i}.example" for i in range(45, 50)]
+    for i in range(200):  # one record's evidence stays bounded too
+        s.ingest(page_request(T0 + 100 + i, host="www.shop49.example", cookie=f"klaro=%7B%22ads{i}%22%3Atrue%7D"))
+    assert len(check.sites()[-1].evidence) == consent.MAX_EVIDENCE
+
+
+def test_reset_forgets_everything():
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    s.ingest(meta_pixel(T0 + 1))
+    s.clear()
+    assert check.sites() == []
+    s.tick(T0 + 10)  # no pending left to resolve

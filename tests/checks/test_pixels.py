@@ -1,0 +1,129 @@
+"""The pixel: ID formats, expected IDs, first-party cookies, loaded-but-silent pixels, test events,
+encoded characters."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelspy.model import Severity
+
+from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, server, the
+
+
+@pytest.mark.parametrize("platform, good, bad", [
+    ("meta", "123456789012345", "12345"),
+    ("meta", "1234567890123456", "YOUR_PIXEL_ID"),
+    ("tiktok", "C4QLSD7PECQ6U88DDF2G", "c4qlsd7pecq6u88ddf2g"),
+    ("tiktok", "D0AB12CDEF34GH56IJ78", "CABC"),
+    ("x", "o7z1d", "o7z1d9"),
+    ("pinterest", "2612345678901", "261234567890"),
+])
+def test_pixel_id_formats(platform, good, bad):
+    e = engine()
+    ok, wrong = event(platform, pixel_id=good, event="X"), event(platform, pixel_id=bad, event="X")
+    e.process(ok)
+    e.process(wrong)
+    assert "invalid-pixel-id" not in codes(ok)
+    f = the(wrong, "invalid-pixel-id")
+    assert f.severity == Severity.warning and repr(bad) in f.message
+
+
+def test_server_side_ids_of_other_kinds_are_not_pixel_ids():
+    ev = server("pinterest", pixel_id="549755885175", event="checkout")  # an ad account id
+    engine().process(ev)
+    assert "invalid-pixel-id" not in codes(ev)
+
+
+def test_unexpected_pixel_ids_per_vendor_from_config():
+    e = engine(expected_pixels={"meta": [PIXEL]})
+    mine, theirs = meta_hit(ev="PageView"), meta_hit(ev="PageView", id="999999999999999")
+    tiktok = event("tiktok", pixel_id="C4QLSD7PECQ6U88DDF2G", event="Pageview")
+    for ev in (mine, theirs, tiktok):
+        e.process(ev)
+    assert "unexpected-pixel" not in codes(mine) | codes(tiktok)
+    assert the(theirs, "unexpected-pixel").message == (
+        f"Meta pixel ID 999999999999999 is not one of the expected Meta pixels ({PIXEL})")
+    default = meta_hit(ev="PageView", id="999999999999999")
+    engine().process(default)  # no list configured: nothing is unexpected
+    assert "unexpected-pixel" not in codes(default)
+
+
+def test_first_party_cookies_off():
+    off, on = meta_hit(ev="PageView", coo="false"), meta_hit(ev="PageView", coo="true")
+    e = engine()
+    e.process(off)
+    e.process(on)
+    assert the(off, "cookies-disabled").message == "Meta hit has coo=false: first-party cookies are off"
+    assert "cookies-disabled" not in codes(on)
+
+
+def test_pixel_loaded_without_events_settles_via_tick_and_is_withdrawn_by_a_late_event():
+    e = engine(pixel_no_events_timeout_s=5)
+    cfg = loaded(endpoint="signals config")
+    e.process(cfg)
+    assert e.tick(T0 + 4) == set() and "pixel-no-events" not in codes(cfg)
+    assert e.tick(T0 + 6) == {cfg.id}
+    f = the(cfg, "pixel-no-events")
+    assert f.message == f"Meta pixel {PIXEL} loaded but fired no event within 5 s"
+    late = meta_hit(time=T0 + 30, ev="AddToCart")
+    assert cfg.id in e.process(late)
+    assert "pixel-no-events" not in codes(cfg)
+
+
+def test_pixel_that_fires_is_fine_and_state_is_per_device_and_pixel():
+    e = engine(pixel_no_events_timeout_s=5)
+    cfg = loaded()
+    other_device_cfg = loaded(client="10.0.0.77")
+    other_pixel_cfg = loaded(pixel_id="6543210987654321")
+    loader_without_id = loaded(pixel_id=None, endpoint="fbevents.js")
+    for ev in (cfg, other_device_cfg, other_pixel_cfg, loader_without_id):
+        e.process(ev)
+    e.process(meta_hit(time=T0 + 1, ev="PageView"))
+    e.tick(T0 + 100)
+    assert "pixel-no-events" not in codes(cfg) | codes(loader_without_id)
+    assert "pixel-no-events" in codes(other_device_cfg) and "pixel-no-events" in codes(other_pixel_cfg)
+
+
+def test_test_event_codes_are_marked():
+    capi = server(event="Purchase", test_event_code="TEST12345")
+    pin = server("pinterest", event="checkout", params={"test": "true"})
+    live = server(event="Purchase")
+    e = engine()
+    for ev in (capi, pin, live):
+        e.process(ev)
+    f = the(capi, "test-event")
+    assert f.severity == Severity.info
+    assert f.message == "Meta CAPI test event (test_event_code TEST12345): not production data"
+    assert "test=true" in the(pin, "test-event").message
+    assert "test-event" not in codes(live)
+
+
+@pytest.mark.parametrize("name, value, problem", [
+    ("cd[content_name]", "Summer%2520Sale", "URL-encoded twice"),
+    ("dl", "https%3A%2F%2Fshop.example%2F", "a URL left percent-encoded"),
+    ("cd[content_category]", "Shoes%2C%20Boots", "percent-encoded text"),
+    ("cd[contents]", '["{\\"id\\":\\"a\\"}"]', "JSON encoded as a string inside JSON"),
+    ("cd[currency]", '"EUR"', "a JSON-quoted string"),
+])
+def test_encoded_characters(name, value, problem):
+    ev = event("meta", event="ViewContent", params={name: value})
+    engine().process(ev)
+    f = the(ev, "encoded-chars")
+    assert f.message == f"Meta parameters still encoded: {name} ({problem})"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("dl", "https://shop.example/search?q=red%20shoes&p=10%25"),
+    ("cd[content_name]", "50% off"),
+    ("cd[contents]", '[{"id":"a","name":"17\\" monitor"}]'),
+])
+def test_ordinary_values_are_not_encoded_chars(name, value):
+    ev = event("meta", event="ViewContent", params={name: value})
+    engine().process(ev)
+    assert "encoded-chars" not in codes(ev)
+
+
+def test_silenced_codes_are_never_reported():
+    ev = meta_hit(ev="PageView", coo="false")
+    engine(silence=["cookies-disabled"]).process(ev)
+    assert "cookies-disabled" not in codes(ev)

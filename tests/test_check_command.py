@@ -1,0 +1,200 @@
+"""`pixelspy check FILE…`: tracking-plan expectations over HAR files, exit codes, formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from pixelspy.checks import CheckEngine
+from pixelspy.config import ConfigError, load_config
+from pixelspy.model import Kind, RawHit
+from pixelspy.session import Session
+
+PIXEL = "1234567890123456"
+T0 = 1_700_000_000.0
+PLAN = f"""
+[[expect]]
+name = "Purchase on the thank-you page"
+page = "/checkout/thanks"
+event = "Purchase"
+params = ["value", "currency"]
+to = ["meta:{PIXEL}", "tiktok"]
+within_s = 5
+"""
+
+
+def page_load(t: float, url: str = "https://shop.example/checkout/thanks?order=77") -> dict:
+    return {"startedDateTime": _iso(t), "request": {"method": "GET", "url": url, "headers": [
+        {"name": "Accept", "value": "text/html,application/xhtml+xml"}, {"name": "Sec-Fetch-Dest", "value": "document"}]}}
+
+
+def meta_purchase(t: float, **extra: str) -> dict:
+    q = urlencode({"id": PIXEL, "ev": "Purchase", "dl": "https://shop.example/checkout/thanks?order=77", **extra})
+    return {"startedDateTime": _iso(t), "request": {"method": "GET", "url": f"https://www.facebook.com/tr/?{q}"}}
+
+
+def _iso(t: float) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def har_file(path: Path, *entries: dict) -> Path:
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"},
+                                        "entries": list(entries)}}))
+    return path
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`pixelspy check …` in this process (a subprocess per call would cost seconds each)."""
+    import contextlib
+    import io
+    import os
+
+    from pixelspy.cli import main
+
+    out, err, old = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(["check", *args])
+            except SystemExit as e:  # argparse usage errors
+                code = e.code
+    finally:
+        os.chdir(old)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def test_console_script_runs_check(tmp_path):
+    har_file(tmp_path / "n.har", page_load(T0))
+    (tmp_path / "pixelspy.toml").write_text(PLAN)
+    r = subprocess.run([sys.executable, "-m", "pixelspy", "check", "n.har", "--format", "junit"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and ET.fromstring(r.stdout).get("failures") == "2"
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "pixelspy.toml").write_text(PLAN)
+    value = {"cd[value]": "49.90", "cd[currency]": "EUR", "cd[content_ids]": '["sku-1"]', "cd[content_type]": "product",
+             "eid": "order-77"}
+    return {
+        # Meta Purchase complete; TikTok never fires.
+        "tiktok_missing": har_file(tmp_path / "t.har", page_load(T0), meta_purchase(T0 + 1, **value)),
+        # Nothing on the thank-you page at all, only a page load.
+        "nothing": har_file(tmp_path / "n.har", page_load(T0)),
+        # No thank-you page visited: the plan has nothing to say.
+        "other_page": har_file(tmp_path / "o.har", page_load(T0, "https://shop.example/"),
+                               meta_purchase(T0 + 1, **value) | {"request": {"method": "GET", "url":
+                                   "https://www.facebook.com/tr/?" + urlencode({"id": PIXEL, "ev": "PageView",
+                                                                                "dl": "https://shop.example/"})}}),
+        "broken": (tmp_path / "b.har"),
+    }
+
+
+def test_unmet_expectation_fails_with_exit_1_in_every_format(files, tmp_path):
+    files["broken"].write_text("{not json")
+    r = run("t.har", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "missing-expected-event" in r.stdout
+    assert "Purchase never reached TikTok within 5 s of the visit to https://shop.example/checkout/thanks" in r.stdout
+    assert "(tracking plan: Purchase on the thank-you page)" in r.stdout
+
+    r = run("t.har", "n.har", "o.har", "--format", "junit", cwd=tmp_path)
+    assert r.returncode == 1
+    root = ET.fromstring(r.stdout)
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    failures = {name: [c.find("failure").get("message") for c in s.findall("testcase") if c.find("failure") is not None]
+                for name, s in suites.items()}
+    assert [m for m in failures["t.har"] if "TikTok" in m] and not [m for m in failures["t.har"] if "Meta" in m]
+    assert sorted(m.split(" within")[0] for m in failures["n.har"]) == [
+        f"Purchase never reached Meta pixel {PIXEL}", "Purchase never reached TikTok"]
+    assert not any("expected" in m or "never reached" in m for m in failures["o.har"])
+
+    r = run("n.har", "--format", "json", "-o", "report.json", cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert [f["event"]["kind"] for f in doc["files"][0]["findings"]] == ["missing", "missing"]
+
+
+def test_exit_2_for_unreadable_input_and_usage(files, tmp_path):
+    files["broken"].write_text("{not json")
+    r = run("t.har", "b.har", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "b.har: cannot read: not valid JSON at character 1: expected a key, found 'n'" in r.stdout
+    assert run("missing.har", cwd=tmp_path).returncode == 2
+    assert run(cwd=tmp_path).returncode == 2  # no file: usage
+    (tmp_path / "bad.toml").write_text("[[expect]]\npage = '('\nevent = 'Purchase'\nto = ['metaa']\n")
+    r = run("t.har", "--config", "bad.toml", cwd=tmp_path)
+    assert r.returncode == 2 and "expect.0.page" in r.stderr and "unknown platform 'metaa'" in r.stderr
+
+
+def test_exit_0_when_the_plan_is_met(tmp_path):
+    (tmp_path / "pixelspy.toml").write_text(PLAN.replace(', "tiktok"', "") + '\n[checks]\nsilence = ["missing-param"]\n')
+    har_file(tmp_path / "ok.har", page_load(T0),
+             meta_purchase(T0 + 1, **{"cd[value]": "49.90", "cd[currency]": "EUR", "eid": "order-77"}))
+    r = run("ok.har", "--fail-on", "warning", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout
+    assert "ok.har: 1 event, 0 errors, 0 warnings" in r.stdout
+
+
+# ------------------------------------------------------------------ the expectations check itself
+
+
+def session(plan: str = PLAN) -> Session:
+    from pixelspy.config import Config
+    import tomllib
+    return Session(CheckEngine(Config.model_validate(tomllib.loads(plan))))
+
+
+def meta_hit(t: float, **params: str) -> RawHit:
+    return RawHit(method="GET", url="https://www.facebook.com/tr/?" + urlencode({"id": PIXEL, **params}), time=t)
+
+
+def test_expected_event_without_a_field_names_the_field():
+    s = session()
+    s.ingest(meta_hit(T0, ev="PageView", dl="https://shop.example/checkout/thanks"))
+    s.ingest(meta_hit(T0 + 1, ev="Purchase", dl="https://shop.example/checkout/thanks", **{"cd[value]": "3"}))
+    s.tick(T0 + 4.9)
+    assert [ev.kind for ev in s] == [Kind.event, Kind.event]  # still waiting
+    s.tick(T0 + 5.0)
+    missing = [ev for ev in s if ev.kind == Kind.missing]
+    assert [(ev.platform, ev.pixel_id, ev.title) for ev in missing] == [
+        ("meta", PIXEL, "missing: Purchase"), ("tiktok", None, "missing: Purchase")]
+    meta_finding = missing[0].findings[0]
+    assert meta_finding.message == (f"Purchase reached Meta pixel {PIXEL} without currency "
+                                    "(tracking plan: Purchase on the thank-you page)")
+    pageview, purchase = [ev for ev in s if ev.kind == Kind.event]
+    assert meta_finding.related == sorted([pageview.id, purchase.id])
+
+
+def test_event_before_the_page_view_counts_and_other_pixels_do_not():
+    s = session(PLAN.replace(', "tiktok"', ""))
+    s.ingest(meta_hit(T0, ev="Purchase", **{"cd[value]": "1", "cd[currency]": "EUR"}))  # no dl: no visit yet
+    s.ingest(meta_hit(T0 + 0.5, ev="PageView", dl="https://shop.example/checkout/thanks"))
+    s.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?" + urlencode(
+        {"id": "999", "ev": "PageView", "dl": "https://shop.example/checkout/thanks/again"}), time=T0 + 20))
+    s.tick(float("inf"))
+    missing = [ev for ev in s if ev.kind == Kind.missing]
+    # The first visit was fulfilled (Purchase 0.5 s before the PageView); the second was not.
+    assert len(missing) == 1 and missing[0].time == T0 + 20
+
+
+def test_silenced_code_adds_nothing():
+    s = session(PLAN + '\n[checks]\nsilence = ["missing-expected-event"]\n')
+    s.ingest(meta_hit(T0, ev="PageView", dl="https://shop.example/checkout/thanks"))
+    s.tick(float("inf"))
+    assert [ev.kind for ev in s] == [Kind.event]
+
+
+def test_invalid_plan_is_a_config_error(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text('[[expect]]\npage = "x"\nevent = "Purchase"\nto = []\n')
+    with pytest.raises(ConfigError, match="name at least one target"):
+        load_config(p)

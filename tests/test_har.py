@@ -1,0 +1,447 @@
+"""HAR: save (redacted) → open round trips, real-shaped browser exports, flow files, broken files."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from pixelspy import har
+from pixelspy.model import RawHit
+from pixelspy.session import Session
+
+PIXEL = "1234567890123456"
+T0 = 1_700_000_000.25
+TOKEN = "EAAGm0PX4ZCpsBAKZC9ZBxZAsecretTOKEN0123456789"
+EMAIL = "jane.doe@example.com"
+PHONE = "+4915112345678"
+
+
+def meta_get(t: float, **params: str) -> RawHit:
+    return RawHit(method="GET", url="https://www.facebook.com/tr/?" + urlencode({"id": PIXEL, **params}),
+                  headers=[("Accept", "image/avif,image/webp,*/*"), ("Referer", "https://shop.example/")],
+                  time=t, client="192.168.1.20")
+
+
+def meta_post(t: float, **params: str) -> RawHit:
+    return RawHit(method="POST", url="https://www.facebook.com/tr/",
+                  headers=[("Content-Type", "application/x-www-form-urlencoded"),
+                           ("Cookie", "sessionid=s3cr3t-session; _fbp=fb.1.1700000000000.42")],
+                  body=urlencode({"id": PIXEL, **params}).encode(), time=t, client="192.168.1.20")
+
+
+def comparable(session: Session) -> list[dict]:
+    """Events without the process-local ids (hit ids, event ids in `related`, twins' hit ids)."""
+    out = []
+    for ev in session:
+        line = ev.json_line()
+        for k in ("id", "hit_id"):
+            line.pop(k)
+        line["time"] = round(line["time"], 3)
+        line["twins"] = len(line["twins"])
+        for f in line["findings"]:
+            f["related"] = len(f["related"])
+        out.append(line)
+    return out
+
+
+def a_session() -> Session:
+    # Tracking hits only: first-party traffic (consent cookies) is in a HAR only with --har-all.
+    s = Session()
+    s.ingest(meta_get(T0, ev="PageView", dl="https://shop.example/checkout/thanks", ts="1700000000250"))
+    s.ingest(meta_post(T0 + 1, ev="Purchase", eid="order-77", dl="https://shop.example/checkout/thanks",
+                       **{"cd[value]": "49.90", "cd[currency]": "EUR", "cd[content_ids]": '["sku-1"]'}))
+    # Same event twice without an event ID: a duplicate finding links the two.
+    s.ingest(meta_post(T0 + 1.2, ev="AddToCart", **{"cd[value]": "5", "cd[currency]": "EUR"}))
+    s.ingest(meta_post(T0 + 1.3, ev="AddToCart", **{"cd[value]": "5", "cd[currency]": "EUR"}))
+    # Plain personal data: a finding that must survive redaction.
+    s.ingest(meta_get(T0 + 2, ev="Lead", **{"ud[em]": EMAIL, "ud[ph]": PHONE.lstrip("+")}))
+    s.tick(float("inf"))
+    return s
+
+
+@pytest.mark.parametrize("redact", [False, True])
+def test_save_then_open_gives_the_same_events_and_findings(tmp_path, redact):
+    saved = a_session()
+    path = tmp_path / "s.har"
+    assert har.save_har(saved, path, redact=redact) == 5
+    opened = Session()
+    result = har.load_file(path, opened)
+    assert (result.format, result.entries, result.hits, result.events, result.problems) == ("HAR", 5, 5, 5, [])
+    doc = json.loads(path.read_text())
+    embedded = [line for e in doc["log"]["entries"] for line in e["_pixelspy"]["events"]]
+    assert [e["_pixelspy"]["client"] for e in doc["log"]["entries"]] == ["192.168.1.20"] * 5
+    assert doc["log"]["_pixelspy"]["redacted"] is redact
+    if not redact:
+        assert comparable(opened) == comparable(saved)
+    else:
+        # Redacted values reopen redacted: re-decoding the file gives what was embedded in it.
+        assert comparable(opened) != comparable(saved)
+    reopened_lines = comparable(opened)
+    for line in embedded:
+        line.pop("id"), line.pop("hit_id")
+        line["time"] = round(line["time"], 3)
+        line["twins"] = len(line["twins"])
+        for f in line["findings"]:
+            f["related"] = len(f["related"])
+    assert reopened_lines == embedded
+    codes = {f["code"] for line in reopened_lines for f in line["findings"]}
+    assert "pii-leak" in codes  # a masked email is still a plain email
+    lead = next(line for line in reopened_lines if line["event"] == "Lead")
+    assert lead["user_data"] == {"ud[em]": "plain", "ud[ph]": "plain"}
+    purchase = next(line for line in reopened_lines if line["event"] == "Purchase")
+    assert (purchase["value"], purchase["currency"], purchase["event_id"]) == ("49.90", "EUR", "order-77")
+    # Opened from a file, the session's hits are saved again as valid HAR.
+    assert har.save_har(opened, tmp_path / "again.har") == 5
+
+
+def test_redaction_removes_cookies_tokens_emails_and_phones(tmp_path):
+    s = Session()
+    capi = {"data": [{"event_name": "Purchase", "event_time": 1700000000, "action_source": "website",
+                      "event_source_url": f"https://shop.example/thanks?email={quote(EMAIL)}",
+                      "user_data": {"em": [EMAIL], "ph": [PHONE], "client_ip_address": "203.0.113.7"},
+                      "custom_data": {"value": 10, "currency": "EUR"}}],
+            "access_token": TOKEN}
+    s.ingest(RawHit(method="POST", url=f"https://graph.facebook.com/v19.0/{PIXEL}/events?access_token={TOKEN}",
+                    headers=[("Content-Type", "application/json"), ("Access-Token", TOKEN),
+                             ("Authorization", f"Bearer {TOKEN}"), ("Cookie", "sid=cookie-secret-1; a=b")],
+                    body=json.dumps(capi).encode(), time=T0))
+    s.ingest(meta_post(T0 + 1, ev="Lead", **{"ud[em]": EMAIL, "dl": f"https://shop.example/?e={EMAIL}"}))
+    s.ingest(meta_get(T0 + 2, ev="Contact", **{"cd[phone]": PHONE}))
+    path = tmp_path / "r.har"
+    har.save_har(s, path)
+    text = path.read_text()
+    for secret in (TOKEN, EMAIL, quote(EMAIL), quote(EMAIL, safe=""), "jane.doe", PHONE, PHONE.lstrip("+"),
+                   "cookie-secret-1", "s3cr3t-session"):
+        assert secret not in text, secret
+    doc = json.loads(text)
+    assert doc["log"]["_pixelspy"]["redacted"] is True and "Redacted" in doc["log"]["comment"]
+    capi_entry = doc["log"]["entries"][0]
+    headers = {h["name"]: h["value"] for h in capi_entry["request"]["headers"]}
+    assert headers["Access-Token"] == "REDACTED" and headers["Authorization"] == "Bearer REDACTED"
+    assert headers["Cookie"] == "sid=REDACTED; a=REDACTED"
+    assert json.loads(capi_entry["request"]["postData"]["text"])["access_token"] == "REDACTED"
+    assert {"name": "access_token", "value": "REDACTED"} in capi_entry["request"]["queryString"]
+    # Shape kept: an email stays an email, a phone a phone, so the checks still see plain data.
+    assert json.loads(capi_entry["request"]["postData"]["text"])["data"][0]["user_data"]["em"] == ["xxxx.xxx@xxxxxxx.xxx"]
+    assert "+0000000000000\"" in text and "%2B0000000000000" in text  # 13 digits, like +4915112345678
+    # Without redaction everything is kept.
+    har.save_har(s, tmp_path / "raw.har", redact=False)
+    raw = (tmp_path / "raw.har").read_text()
+    assert TOKEN in raw and "cookie-secret-1" in raw and json.loads(raw)["log"]["_pixelspy"]["redacted"] is False
+
+
+def test_redaction_looks_inside_gzip_and_base64_gzip_bodies(tmp_path):
+    s = Session()
+    body = json.dumps({"email": EMAIL, "note": "x"}).encode()
+    s.ingest(RawHit(method="POST", url="https://px.ads.linkedin.com/wa/", time=T0,
+                    headers=[("Content-Type", "text/plain;charset=UTF-8")],
+                    body=base64.b64encode(gzip.compress(body))))
+    s.ingest(RawHit(method="POST", url="https://www.facebook.com/tr/", time=T0 + 1,
+                    headers=[("Content-Type", "application/x-www-form-urlencoded"), ("Content-Encoding", "gzip")],
+                    body=gzip.compress(urlencode({"id": PIXEL, "ev": "Lead", "ud[em]": EMAIL}).encode())))
+    hits = list(s.hits.values())
+    assert len(hits) == 2
+    path = tmp_path / "g.har"
+    har.save_har(s, path)
+    entries = json.loads(path.read_text())["log"]["entries"]
+    linkedin = base64.b64decode(entries[0]["request"]["postData"]["text"])
+    assert json.loads(gzip.decompress(linkedin)) == {"email": "xxxx.xxx@xxxxxxx.xxx", "note": "x"}
+    meta = base64.b64decode(entries[1]["request"]["postData"]["text"])
+    assert entries[1]["request"]["postData"]["encoding"] == "base64"
+    assert b"ud%5Bem%5D=xxxx.xxx%40xxxxxxx.xxx" in gzip.decompress(meta)
+    opened = Session()
+    har.load_file(path, opened)
+    lead = next(ev for ev in opened if ev.event == "Lead")
+    assert lead.decode_errors == [] and lead.user_data[0].value == "xxxx.xxx@xxxxxxx.xxx"
+
+
+# ------------------------------------------------------------------------ browser and tool exports
+
+CHROME_ENTRY = {
+    "_initiator": {"type": "script", "stack": {"callFrames": [{"url": "https://connect.facebook.net/en_US/fbevents.js"}]}},
+    "_priority": "High",
+    "_resourceType": "ping",
+    "cache": {},
+    "connection": "443",
+    "pageref": "page_3",
+    "request": {
+        "method": "POST",
+        "url": "https://www.facebook.com/tr/",
+        "httpVersion": "http/2.0",
+        "headers": [
+            {"name": ":authority", "value": "www.facebook.com"},
+            {"name": ":method", "value": "POST"},
+            {"name": ":path", "value": "/tr/"},
+            {"name": ":scheme", "value": "https"},
+            {"name": "content-type", "value": "application/x-www-form-urlencoded"},
+            {"name": "origin", "value": "https://shop.example"},
+            {"name": "referer", "value": "https://shop.example/"},
+            {"name": "sec-fetch-dest", "value": "empty"},
+        ],
+        "queryString": [],
+        "cookies": [],
+        "headersSize": -1,
+        "bodySize": 95,
+        "postData": {
+            "mimeType": "application/x-www-form-urlencoded",
+            "text": f"id={PIXEL}&ev=Purchase&cd%5Bvalue%5D=12.50&cd%5Bcurrency%5D=EUR&eid=o-1",
+            "params": [{"name": "id", "value": PIXEL}, {"name": "ev", "value": "Purchase"},
+                       {"name": "cd%5Bvalue%5D", "value": "12.50"}, {"name": "cd%5Bcurrency%5D", "value": "EUR"},
+                       {"name": "eid", "value": "o-1"}],
+        },
+    },
+    "response": {
+        "status": 200, "statusText": "", "httpVersion": "http/2.0",
+        "headers": [{"name": "content-type", "value": "text/plain"}], "cookies": [],
+        "content": {"size": 0, "mimeType": "text/plain", "text": "", "encoding": "base64"},
+        "redirectURL": "", "headersSize": -1, "bodySize": -1, "_transferSize": 220, "_error": None,
+    },
+    "serverIPAddress": "157.240.1.35",
+    "startedDateTime": "2023-11-14T22:13:21.512Z",
+    "time": 41.2,
+    "timings": {"blocked": 2.1, "dns": -1, "ssl": -1, "connect": -1, "send": 0.3, "wait": 38.0,
+                "receive": 0.8, "_blocked_queueing": 1.4},
+}
+
+
+def chrome_har(entries: list[dict]) -> dict:
+    return {"log": {"version": "1.2", "creator": {"name": "WebInspector", "version": "537.36"},
+                    "pages": [{"startedDateTime": "2023-11-14T22:13:19.001Z", "id": "page_3",
+                               "title": "https://shop.example/", "pageTimings": {"onLoad": 812.3}}],
+                    "entries": entries}}
+
+
+def write(tmp_path: Path, doc, name: str = "f.har") -> Path:
+    p = tmp_path / name
+    p.write_text(json.dumps(doc) if not isinstance(doc, str) else doc, encoding="utf-8")
+    return p
+
+
+def opened(path: Path) -> tuple[Session, har.LoadResult]:
+    s = Session()
+    return s, har.load_file(path, s)
+
+
+def test_chrome_devtools_export(tmp_path):
+    image_get = {
+        **CHROME_ENTRY, "_resourceType": "image",
+        "startedDateTime": "2023-11-14T22:13:20.100Z",  # earlier: the file is sorted by time on open
+        "request": {**CHROME_ENTRY["request"], "method": "GET", "postData": None,
+                    "url": f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView&dl=https%3A%2F%2Fshop.example%2F",
+                    "headers": [{"name": ":authority", "value": "www.facebook.com"},
+                                {"name": "accept", "value": "image/avif,image/webp,image/apng,*/*;q=0.8"}]},
+        "response": {**CHROME_ENTRY["response"], "content": {"size": 43, "mimeType": "image/gif",
+                                                             "text": "R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==",
+                                                             "encoding": "base64"}},
+    }
+    del image_get["request"]["postData"]
+    document = {**CHROME_ENTRY, "_resourceType": "document", "startedDateTime": "2023-11-14T22:13:19.001Z",
+                "request": {"method": "GET", "url": "https://shop.example/", "httpVersion": "http/2.0",
+                            "headers": [{"name": "accept", "value": "text/html"}], "queryString": [],
+                            "cookies": [{"name": "OptanonConsent", "value": "groups=C0004%3A1"}],
+                            "headersSize": -1, "bodySize": 0}}
+    path = write(tmp_path, chrome_har([CHROME_ENTRY, image_get, document]))
+    s, result = opened(path)
+    assert (result.entries, result.hits, result.events, result.problems) == (3, 3, 2, [])
+    pageview, purchase = list(s)
+    assert (pageview.event, pageview.page_url, pageview.endpoint) == ("PageView", "https://shop.example/", "/tr image")
+    assert (purchase.event, purchase.value, purchase.currency, purchase.event_id) == ("Purchase", "12.50", "EUR", "o-1")
+    assert purchase.time == pytest.approx(1699999999.0 + 2.512 + 1)  # 2023-11-14T22:13:21.512Z
+    hit = s.hits[purchase.hit_id]
+    assert not any(k.startswith(":") for k, _ in hit.headers)  # h2 pseudo-headers dropped
+    assert hit.header("origin") == "https://shop.example"
+
+
+def test_chrome_sanitized_export_and_params_only_post_data(tmp_path):
+    entry = json.loads(json.dumps(CHROME_ENTRY))
+    del entry["request"]["postData"]["text"]  # only the parsed form survives
+    entry["request"]["postData"]["params"] = [{"name": "id", "value": PIXEL}, {"name": "ev", "value": "Lead"},
+                                              {"name": "cd[value]", "value": "3"}]
+    s, result = opened(write(tmp_path, chrome_har([entry])))
+    (lead,) = list(s)
+    assert (lead.event, lead.value) == ("Lead", "3") and result.problems == []
+
+
+FIREFOX_ENTRY = {
+    "pageref": "page_1",
+    "startedDateTime": "2023-11-14T23:13:21.512+01:00",
+    "request": {
+        "bodySize": 0, "method": "GET",
+        "url": f"https://www.facebook.com/tr/?id={PIXEL}&ev=ViewContent&cd[content_ids]=%5B%22sku-9%22%5D",
+        "httpVersion": "HTTP/2",
+        "headers": [{"name": "Host", "value": "www.facebook.com"},
+                    {"name": "Accept", "value": "image/avif,image/webp,*/*"},
+                    {"name": "Referer", "value": "https://shop.example/p/9"}],
+        "cookies": [], "queryString": [{"name": "id", "value": PIXEL}], "headersSize": 612,
+    },
+    "response": {
+        "status": 200, "statusText": "", "httpVersion": "HTTP/2",
+        "headers": [{"name": "content-type", "value": "image/gif"}], "cookies": [],
+        "content": {"mimeType": "image/gif", "size": 43},  # Firefox leaves image bodies out
+        "redirectURL": "", "headersSize": 412, "bodySize": 455,
+    },
+    "cache": {}, "timings": {"blocked": 0, "dns": 0, "connect": 0, "ssl": 0, "send": 0, "wait": 31, "receive": 0},
+    "time": 31, "_securityState": "secure", "serverIPAddress": "157.240.1.35", "connection": "443",
+}
+
+
+def test_firefox_export(tmp_path):
+    doc = {"log": {"version": "1.2", "creator": {"name": "Firefox", "version": "120.0"},
+                   "browser": {"name": "Firefox", "version": "120.0"}, "pages": [], "entries": [FIREFOX_ENTRY]}}
+    s, result = opened(write(tmp_path, doc))
+    (view,) = list(s)
+    assert (view.event, view.content_ids) == ("ViewContent", ["sku-9"])
+    assert view.time == pytest.approx(1700000001.512)
+
+
+def test_charles_and_minimal_entries_missing_fields(tmp_path):
+    entries = [
+        # Charles: numbers as header values, no httpVersion/time/cache/timings, null cookies value.
+        {"startedDateTime": "2023-11-14T22:13:25.000+00:00",
+         "request": {"method": "GET", "url": f"https://www.facebook.com/tr?id={PIXEL}&ev=Search",
+                     "headers": [{"name": "Content-Length", "value": 0}], "cookies": [{"name": "a", "value": None}]}},
+        # No startedDateTime at all: takes the previous entry's time (file order kept).
+        {"request": {"url": f"https://www.facebook.com/tr?id={PIXEL}&ev=Contact"}},
+        {"request": {"method": "GET"}},  # no URL: skipped, named
+        {"startedDateTime": "2023-11-14T22:13:26Z"},  # no request
+        {"request": {"url": "data:image/gif;base64,R0lGOD"}},
+        "not an object",
+    ]
+    s, result = opened(write(tmp_path, chrome_har(entries)))
+    assert [ev.event for ev in s] == ["Search", "Contact"]
+    assert list(s)[1].time == list(s)[0].time
+    assert result.problems == [
+        "log.entries[2]: request.url: missing; entry skipped",
+        "log.entries[3]: request: missing; entry skipped",
+        "log.entries[4]: request.url 'data:image/gif;base64,R0lGOD' is not an http(s) URL; entry skipped",
+        "log.entries[5]: : input should be a valid dictionary or instance of harentry; entry skipped",
+    ]
+
+
+def test_mitmproxy_flow_file(tmp_path):
+    from mitmproxy import http
+    from mitmproxy.io import FlowWriter
+    from mitmproxy.test import tflow
+
+    path = tmp_path / "flows.mitm"
+    with open(path, "wb") as fh:
+        w = FlowWriter(fh)
+        for i, (method, url, body) in enumerate([
+            ("GET", "https://shop.example/", b""),
+            ("POST", "https://www.facebook.com/tr/", urlencode({"id": PIXEL, "ev": "Purchase", "cd[value]": "7",
+                                                               "cd[currency]": "USD"}).encode()),
+        ]):
+            f = tflow.tflow(resp=True)
+            f.request = http.Request.make(method, url, body, {"content-type": "application/x-www-form-urlencoded"})
+            f.request.timestamp_start = T0 + i
+            w.add(f)
+    s, result = opened(path)
+    assert (result.format, result.entries, result.hits) == ("mitmproxy flows", 2, 2)
+    (purchase,) = list(s)
+    assert (purchase.event, purchase.value, purchase.currency, purchase.time) == ("Purchase", "7", "USD", T0 + 1)
+
+
+def test_compressed_har_files(tmp_path):
+    doc = json.dumps(chrome_har([CHROME_ENTRY])).encode()
+    (tmp_path / "a.har.gz").write_bytes(gzip.compress(doc))
+    import zlib
+    (tmp_path / "a.zhar").write_bytes(zlib.compress(doc, 9))
+    for name in ("a.har.gz", "a.zhar"):
+        s, result = opened(tmp_path / name)
+        assert [ev.event for ev in s] == ["Purchase"], name
+    assert result.format == "zlib HAR"
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "not a HAR file (not JSON) or a mitmproxy flow file; it starts with ''"),
+    ("<html>nope</html>", "not a HAR file (not JSON) or a mitmproxy flow file; it starts with '<html>nope</html>'"),
+    ("[1, 2]", "not a HAR file: the JSON is not an object"),
+    ('{"foo": 1}', "not a HAR file: no `log` object"),
+    ('{"log": {"version": "1.2", "pages": []}}', "not a HAR file: no log.entries"),
+    ('{"log": {"entries": {}}}', "log.entries is not a list"),
+    ('{"log": {"entries": [}', "not valid JSON at character 21: Expecting value"),
+    ('{"log": {"entr', "the file ends in the middle of the JSON"),
+])
+def test_unreadable_files_say_what_is_wrong(tmp_path, content, message):
+    with pytest.raises(har.HarReadError) as e:
+        opened(write(tmp_path, content))
+    assert str(e.value).startswith(message)
+
+
+def test_truncated_file_keeps_the_entries_before_the_cut(tmp_path):
+    full = json.dumps(chrome_har([CHROME_ENTRY, FIREFOX_ENTRY]))
+    cut = full[: full.index('"pageref": "page_1"') + 10]
+    s, result = opened(write(tmp_path, cut))
+    assert [ev.event for ev in s] == ["Purchase"]
+    assert result.problems == ["log.entries[1]: the file ends in the middle of the JSON at character "
+                               f"{len(cut)} (truncated?); the entries before it were read"]
+
+
+def test_missing_file():
+    with pytest.raises(har.HarReadError, match="No such file"):
+        opened(Path("/nonexistent/x.har"))
+
+
+def test_streaming_reader_reads_entries_across_buffer_boundaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(har, "READ_CHUNK", 64)  # every entry spans several reads
+    entries = [{**CHROME_ENTRY, "startedDateTime": f"2023-11-14T22:13:{i:02d}.000Z",
+                "request": {**CHROME_ENTRY["request"], "postData": {
+                    "mimeType": "application/x-www-form-urlencoded",
+                    "text": f"id={PIXEL}&ev=Purchase&eid=o-{i}&cd[value]={i}.5&cd[currency]=EUR"}}}
+               for i in range(40)]
+    text = "\ufeff" + json.dumps(chrome_har(entries), indent=3).replace('"log"', '"log" ')  # BOM, whitespace
+    seen = []
+    s = Session()
+    result = har.load_file(write(tmp_path, text), s, progress=lambda *a: seen.append(a))
+    assert [ev.event_id for ev in s] == [f"o-{i}" for i in range(40)] and result.problems == []
+    assert seen[-1] == ("decode", 40, 40) and any(p[0] == "read" for p in seen)
+
+
+async def test_async_load_gives_the_loop_turns(tmp_path):
+    s = Session()
+    path = write(tmp_path, chrome_har([CHROME_ENTRY] * 5))
+    result = await har.load_file_async(path, s, batch=2)
+    assert result.events == 5
+
+
+def test_har_recorder_writes_mitmproxy_entries_with_events(tmp_path):
+    """The live recorder, fed real mitmproxy flows: responses and timings from mitmproxy's HAR
+    support, the request byte-exact from the hit, the events embedded."""
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    from pixelspy.addon import raw_hit
+
+    s = Session()
+    out = tmp_path / "live.har"
+    rec = har.HarRecorder(s, out, max_entries=2)
+    for i, ev in enumerate(["PageView", "AddToCart", "Purchase"]):
+        f = tflow.tflow(resp=True)
+        f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&ev={ev}&cd[value]=1&cd[currency]=EUR",
+                                      b"", {"cookie": "sid=abc123456"})
+        f.request.timestamp_start = T0 + i
+        f.response = http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
+        f.metadata["pixelspy"] = [e.id for e in s.ingest(raw_hit(f))]
+        rec.response(f)
+    other = tflow.tflow(resp=True)
+    rec.response(other)  # not tracking, and not --har-all: not recorded
+    assert len(rec) == 2  # bounded: the oldest went
+    rec.write(out)
+    doc = json.loads(out.read_text())
+    first, second = doc["log"]["entries"]
+    assert first["response"]["status"] == 200 and first["response"]["content"]["encoding"] == "base64"
+    assert set(first["timings"]) >= {"send", "wait", "receive"}
+    assert {"name": "cookie", "value": "sid=REDACTED"} in first["request"]["headers"]
+    assert [line["event"] for e in (first, second) for line in e["_pixelspy"]["events"]] == ["AddToCart", "Purchase"]
+    # A later change to an event (e.g. a settled finding) reaches the file on the next write.
+    purchase = next(ev for ev in s if ev.event == "Purchase")
+    purchase.findings = []
+    s.ingest(meta_get(T0 + 9, ev="PageView"))  # any publish; the recorder listens to updates
+    s._publish(purchase, True)
+    rec.write(out)
+    assert json.loads(out.read_text())["log"]["entries"][1]["_pixelspy"]["events"][0]["findings"] == []
