@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 
 from mitmproxy import ctx, http
@@ -24,14 +25,26 @@ MAX_STORED_BODY = 4 * 1024 * 1024
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
 
+# mitmproxy hands non-UTF-8 request bytes over as lone surrogates (surrogateescape), which no
+# UTF-8 output (JSON lines, HAR, the terminal) can write.
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def wire_text(text: str, in_url: bool = False) -> str:
+    """Raw bytes as %XX in a URL, as a browser sends them (decoders then report them), else U+FFFD."""
+    if not _RAW_BYTE.search(text):
+        return text
+    return _RAW_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}" if in_url else "\ufffd", text)
+
+
 def raw_hit(flow: http.HTTPFlow, with_body: bool = True) -> RawHit:
     req = flow.request
     body = (req.raw_content or b"") if with_body else b""
     peer = flow.client_conn.peername
     return RawHit(
         method=req.method,
-        url=req.pretty_url,
-        headers=list(req.headers.items(multi=True)),
+        url=wire_text(req.pretty_url, in_url=True),
+        headers=[(wire_text(k), wire_text(v)) for k, v in req.headers.items(multi=True)],
         body=body[:MAX_STORED_BODY],
         body_truncated=len(body) > MAX_STORED_BODY,
         time=req.timestamp_start or flow.timestamp_created,
@@ -39,8 +52,9 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True) -> RawHit:
     )
 
 
-def sink_response(flow: http.HTTPFlow) -> http.Response:
-    """What a vendor would answer: a 1×1 GIF for GETs, 204 otherwise, CORS open for the caller."""
+def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> http.Response:
+    """What a vendor would answer: a 1×1 GIF for GETs, the route's JSON success answer (server APIs)
+    or 204 otherwise, CORS open for the caller."""
     origin = flow.request.headers.get("origin")
     cors = {"access-control-allow-origin": origin or "*", "x-pixelspy": "sink"}
     if origin:
@@ -52,6 +66,8 @@ def sink_response(flow: http.HTTPFlow) -> http.Response:
         return http.Response.make(204, b"", cors)
     if flow.request.method == "GET":
         return http.Response.make(200, GIF_1X1, {"content-type": "image/gif", **cors})
+    if route is not None and route.sink_json:
+        return http.Response.make(200, route.sink_json.encode(), {"content-type": "application/json", **cors})
     return http.Response.make(204, b"", cors)
 
 
@@ -77,7 +93,7 @@ class PixelSpy:
         req = flow.request
         found = self.registry.find(req.pretty_host, req.path.split("?", 1)[0])
         if found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None:
-            flow.response = sink_response(flow)
+            flow.response = sink_response(flow, found[0])
         if self.paused or req.method == "OPTIONS":  # a preflight is not an event
             return
         hit = raw_hit(flow, with_body=found is not None)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shlex
 import signal
 import sys
 import time
@@ -13,7 +14,7 @@ import time
 from pixelspy import __version__
 from pixelspy.checks import CheckEngine
 from pixelspy.config import ConfigError, load_config
-from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
+from pixelspy.proxy import CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, ca_cert_path, write_ca_bundle
 from pixelspy.session import Session
 
 TICK_S = 0.5  # how often time-based checks settle pending verdicts
@@ -232,4 +233,38 @@ def check_main(argv: list[str]) -> int:
     return exit_code(reports, args.fail_on)
 
 
-FILE_COMMANDS = {"open": open_main, "check": check_main}
+def ca_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="pixelspy ca",
+        description="Print where pixelspy's CA certificate is (created when missing) and the shell lines that "
+                    "make a backend or SDK use the proxy and trust it: eval \"$(pixelspy ca --bundle)\". "
+                    "See docs/server-side.md.")
+    p.add_argument("--confdir", default=None, help="mitmproxy configuration directory (default ~/.mitmproxy)")
+    p.add_argument("-p", "--port", type=int, default=8080, help="proxy port for HTTPS_PROXY (default 8080)")
+    p.add_argument("--bundle", action="store_true",
+                   help=f"also write {CA_BUNDLE_NAME} (public roots + the CA) next to the CA and point "
+                        "REQUESTS_CA_BUNDLE, SSL_CERT_FILE and CURL_CA_BUNDLE at it")
+    p.add_argument("--path", action="store_true", help="print only the path (of the bundle with --bundle)")
+    args = p.parse_args(argv)
+    try:
+        ca = ca_cert_path(args.confdir)
+        trust = write_ca_bundle(args.confdir) if args.bundle else ca
+    except OSError as e:
+        print(f"pixelspy: cannot create the CA in {args.confdir or '~/.mitmproxy'}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    if args.path:
+        print(trust)
+        return 0
+    proxy = f"http://127.0.0.1:{args.port}"
+    lines = [f"# pixelspy CA certificate: {ca}",
+             *([] if args.bundle else ["# These replace the system roots for hosts that bypass the proxy; "
+                                       "--bundle keeps them (public roots + this CA)."]),
+             f"export HTTPS_PROXY={proxy}", f"export HTTP_PROXY={proxy}",
+             *(f"export {name}={shlex.quote(str(trust))}" for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
+                                                                          "CURL_CA_BUNDLE")),
+             f"export NODE_EXTRA_CA_CERTS={shlex.quote(str(ca))}"]  # Node adds it to its own roots
+    print("\n".join(lines))
+    return 0
+
+
+FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main}

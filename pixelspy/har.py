@@ -86,6 +86,9 @@ EMAIL = re.compile(r"(?:(?<=%[0-9A-Fa-f]{2})|(?<![A-Za-z0-9._+%-]))(?<!%[0-9A-Fa
 # timestamps far more often, so they are redacted only as known user-data values (see _Redactor).
 PHONE = re.compile(r"(?<![\w%])(?:\+|%2[Bb])\d(?:[\d().-]|%20| |\+(?=\d)){7,20}\d(?!\w)")
 _MASK = re.compile(r"%[0-9A-Fa-f]{2}|\w")
+# Plain user-data values replaced wherever they appear. Not IDs, zip codes or dates: as bare numbers
+# they would also hit pixel IDs and timestamps that contain them.
+PERSONAL_USER_KEYS = frozenset({"em", "ph", "fn", "ln"})
 
 
 def mask(text: str) -> str:
@@ -132,9 +135,9 @@ class _Redactor:
         self.secrets: dict[str, str] = {}
         for ev in events:
             for u in ev.user_data:
-                if not u.hashed:
+                if not u.hashed and u.key in PERSONAL_USER_KEYS:
                     for part in u.value.split(","):
-                        if len(part.strip()) >= 4:  # "m", "us": too short to replace everywhere
+                        if len(part.strip()) >= 4:  # too short to replace everywhere
                             self.secrets[part] = mask(part)
         for text in (hit.url, _body_text(hit)):
             for m in TOKEN.finditer(text):

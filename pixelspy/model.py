@@ -71,7 +71,11 @@ class RawHit(BaseModel):
 
     @cached_property
     def _split(self):
-        return urlsplit(self.url)
+        try:
+            return urlsplit(self.url)
+        except ValueError:  # a malformed authority (from a Host header such as "[::1"): no host
+            scheme, _, rest = self.url.partition("://")
+            return urlsplit(f"{scheme}:///{rest.partition('/')[2]}")
 
     @property
     def host(self) -> str:

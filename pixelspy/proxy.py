@@ -11,8 +11,9 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from mitmproxy import options
+from mitmproxy import certs, options
 from mitmproxy.addons import default_addons
 from mitmproxy.master import Master
 
@@ -143,3 +144,26 @@ class Proxy:
             if hasattr(instance, "client_conf") and (conf := instance.client_conf()):
                 return conf
         return None
+
+
+# ------------------------------------------------------------------ CA certificate (`pixelspy ca`)
+
+CA_BUNDLE_NAME = "pixelspy-ca-bundle.pem"
+
+
+def ca_cert_path(confdir: str | None = None) -> Path:
+    """mitmproxy's CA certificate (PEM) in confdir, created as mitmproxy would on first start."""
+    path = Path(confdir or options.CONF_DIR).expanduser()
+    certs.CertStore.from_store(path, options.CONF_BASENAME, options.KEY_SIZE)
+    return path / f"{options.CONF_BASENAME}-ca-cert.pem"
+
+
+def write_ca_bundle(confdir: str | None = None) -> Path:
+    """certifi's public roots plus the CA, next to it: clients given only the CA (REQUESTS_CA_BUNDLE,
+    SSL_CERT_FILE) could no longer reach any host that bypasses the proxy."""
+    import certifi  # a mitmproxy dependency
+
+    ca = ca_cert_path(confdir)
+    bundle = ca.with_name(CA_BUNDLE_NAME)
+    bundle.write_text(Path(certifi.where()).read_text().rstrip("\n") + "\n" + ca.read_text())
+    return bundle

@@ -198,3 +198,20 @@ def test_invalid_plan_is_a_config_error(tmp_path):
     p.write_text('[[expect]]\npage = "x"\nevent = "Purchase"\nto = []\n')
     with pytest.raises(ConfigError, match="name at least one target"):
         load_config(p)
+
+
+def test_open_no_ui_prints_the_settled_events_as_json_lines(files, tmp_path, capsys):
+    from pixelspy.cli import main
+
+    import os
+    old = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["open", "--no-ui", "t.har"]) == 0
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [(line["kind"], line["platform"]) for line in lines] == [("event", "meta"), ("missing", "tiktok")]
+        files["broken"].write_text('{"log": {}}')
+        assert main(["open", "--no-ui", "b.har"]) == 2
+        assert "pixelspy: b.har: not a HAR file: no log.entries" in capsys.readouterr().err
+    finally:
+        os.chdir(old)

@@ -27,6 +27,9 @@ class Route:
     decode: DecodeFn
     # Answered locally in sink mode. Loaders pass through: the page needs the script to run.
     sink: bool = True
+    # The vendor's JSON success answer, sent in sink mode to POSTs: server SDKs parse it (an empty 204
+    # makes facebook-business, the Pinterest and LinkedIn SDKs raise).
+    sink_json: str = ""
     _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from pixelspy.decoders import Route
-from pixelspy.decoders.wire import Errors, Labels, hit_body, parse_qs_pairs, to_text
+from pixelspy.decoders.wire import Errors, Labels, body_form_or_json, hit_body, parse_qs_pairs, to_text
 from pixelspy.model import Kind, RawHit, TrackingEvent
 
 PLATFORM = "google"
@@ -186,9 +186,10 @@ def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
-    pairs = parse_qs_pairs(hit.query, errors)
-    if hit.method == "POST":
-        pairs += parse_qs_pairs(to_text(hit_body(hit, errors), errors).strip(), errors, "body")
+    form, json_body = body_form_or_json(hit, errors)
+    if json_body is not None:
+        errors.add("Google Ads body is JSON; gtag sends a query string")
+    pairs = parse_qs_pairs(hit.query, errors) + form
     values = dict(pairs)
     # `data=event=purchase;allow_custom_scripts=true`: `;`-separated key=value pairs.
     data = [(f"data.{k}", v) for k, _, v in (p.partition("=") for p in values.get("data", "").split(";")) if k]

@@ -180,7 +180,7 @@ def decode_wa(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     medium = dict(query).get("medium")
     endpoint = "/wa POST" + (f" ({medium})" if medium else "") + (" base64-gzip" if packed else " JSON")
     signal_id = compact(body.get("websiteSignalRequestId"))
-    params = LABELS.params([*query, *flatten(body)])
+    params = LABELS.params([*query, *(flatten(body) if body else ())])
     return [TrackingEvent(
         platform=PLATFORM,
         pixel_id=pid,
@@ -241,7 +241,7 @@ def capi_event(element: Any, headers: list[tuple[str, str]], errors: Errors, end
         event_id=compact(element.get("eventId")) or None,
         value=compact(value) if value is not None else None,
         currency=compact(currency) or None,
-        params=LABELS.params([*headers, *flatten(element)]),
+        params=LABELS.params([*headers, *(flatten(element) if element else ())]),
         user_data=capi_user_data(element),
         decode_errors=list(errors),
         endpoint=endpoint,
@@ -278,11 +278,13 @@ def not_an_event(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 PX = "px.ads.linkedin.com"
+# What conversionEvents answers; linkedin-api-client's batch_create reads the elements list.
+CAPI_SINK_ANSWER = '{"elements": [{"status": 201}]}'
 ROUTES = [
     Route(PLATFORM, tuple(COLLECT_HOSTS), r"/collect/?", decode_collect),
     Route(PLATFORM, (PX,), r"/wa/?", decode_wa),
     Route(PLATFORM, (PX,), r"/attribution_trigger/?", not_an_event),
-    Route(PLATFORM, ("api.linkedin.com",), r"/rest/conversionEvents/?", decode_capi),
+    Route(PLATFORM, ("api.linkedin.com",), r"/rest/conversionEvents/?", decode_capi, sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, ("snap.licdn.com",), r"/li\.lms-analytics/insight(\.beta)?\.min\.js", decode_loader,
           sink=False),
 ]

@@ -18,8 +18,8 @@ from pixelspy.decoders.wire import (
     Labels,
     ServerBatch,
     body_form_or_json,
+    compact,
     decode_server_batch,
-    flatten,
     json_list,
     masked,
     parse_json,
@@ -302,13 +302,15 @@ def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pairs = parse_qs_pairs(hit.query, errors)
     form, json_body = body_form_or_json(hit, errors)
-    pairs += form + (list(flatten(json_body)) if isinstance(json_body, dict) else [])
+    pairs += form
+    if isinstance(json_body, dict):  # the SDKs post forms; hand-rolled clients may post the fields as JSON
+        pairs += [(k, compact(v)) for k, v in json_body.items()]
     values = dict(pairs)
     activity = values.get("event")
     if activity is None:
         errors.add("no activity type (event)")
-    elif activity not in (CUSTOM_APP_EVENTS, APP_INSTALL):
-        return []  # SDK housekeeping, not a user event
+    elif activity not in (CUSTOM_APP_EVENTS, APP_INSTALL) and not errors:
+        return []  # SDK housekeeping, not a user event (an unreadable hit is still listed)
 
     user = []
     if ud := values.get("ud"):
@@ -316,39 +318,43 @@ def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         for k, v in ud_obj.items() if isinstance(ud_obj, dict) else ():
             if uf := user_field(f"ud.{k}", APP_USER_KEYS.get(k, k), v):
                 user.append(uf)
-    shared = APP_LABELS.params(masked([(k, v) for k, v in pairs if k not in APP_EVENT_FIELDS], {"access_token"}))
+    shared = masked([(k, v) for k, v in pairs if k not in APP_EVENT_FIELDS], {"access_token"})
     sdk = values.get("sdk")
     endpoint = f"app events {activity or '?'}" + (f" ({sdk} SDK)" if sdk else "")
     common = dict(platform=PLATFORM, source=Source.app, pixel_id=m["app"], user_data=user, endpoint=endpoint)
 
-    if activity != CUSTOM_APP_EVENTS:
-        return [TrackingEvent(event=activity, params=shared, decode_errors=list(errors), **common)]
     field_name = next((f for f in APP_EVENT_FIELDS if f in values), APP_EVENT_FIELDS[0])
-    custom = json_list(values.get(field_name), errors, field_name)
-    if not custom:
+    custom = json_list(values.get(field_name), errors, field_name) if activity == CUSTOM_APP_EVENTS else None
+    if activity == CUSTOM_APP_EVENTS and not custom:
         errors.add(f"no app events ({field_name} is missing or empty)")
-        custom = [None]
+    if not custom:  # an install, or a batch that could not be read: one event for the hit
+        return [TrackingEvent(event=None if activity == CUSTOM_APP_EVENTS else activity,
+                              params=APP_LABELS.params(shared), decode_errors=list(errors), **common)]
     events = []
     for item in custom:
-        fields = shaped_event(item, APP_SHAPE, APP_LABELS, prefix="custom_events") if item is not None else {}
-        name = fields.pop("event", None)
-        fields.pop("user_data", None)  # app events carry user data once, in `ud`
-        fields["params"] = shared + fields.get("params", [])
-        fields["decode_errors"] = list(errors) + fields.get("decode_errors", [])
+        fields = shaped_event(item, APP_SHAPE, APP_LABELS, prefix="custom_events")
+        name = fields.pop("event")
+        del fields["user_data"]  # app events carry user data once, in `ud`
+        fields["params"] = APP_LABELS.params(shared) + fields["params"]
+        fields["decode_errors"] = list(errors) + fields["decode_errors"]
         events.append(TrackingEvent(event=name, standard_event=APP_STANDARD_EVENTS.get(name or ""),
                                     **fields, **common))
     return events
+
 
 GRAPH_HOSTS = ("graph.facebook.com",)
 GRAPH_VERSION = r"(?:/v\d+\.\d+)?"
 
 FB_HOSTS = ("www.facebook.com", "facebook.com", "web.facebook.com", "m.facebook.com")
+# What the Conversions API answers; facebook-business reads events_received, messages and fbtrace_id.
+CAPI_SINK_ANSWER = '{"events_received": 1, "messages": [], "fbtrace_id": "pixelspy-sink"}'
 ROUTES = [
     Route(PLATFORM, FB_HOSTS, TR_PATH, decode_tr),
     Route(PLATFORM, FB_HOSTS, SANDBOX_PATH, decode_tr),
     Route(PLATFORM, ("connect.facebook.net",), r"/[A-Za-z_]+/fbevents\.js", decode_loader,
           sink=False),
     Route(PLATFORM, ("connect.facebook.net",), r"/signals/config/(?P<pixel>\d+)", decode_loader, sink=False),
-    Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<pixel>\d+)/events/?", decode_capi),
+    Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<pixel>\d+)/events/?", decode_capi,
+          sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<app>\d+)/activities/?", decode_app_activities),
 ]

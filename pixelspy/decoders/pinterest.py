@@ -269,10 +269,14 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
                           page_url=hit.header("referer") or None)]
 
 
+# What the Conversions API answers; pinterest-api-sdk requires these fields in its response model.
+CAPI_SINK_ANSWER = ('{"num_events_received": 1, "num_events_processed": 1, '
+                    '"events": [{"status": "processed", "error_message": "", "warning_message": ""}]}')
 ROUTES = [
     Route(PLATFORM, ("ct.pinterest.com",), r"/v3/?", decode_tag),
     Route(PLATFORM, ("ct.pinterest.com",), r"/user/?", decode_user_sync),
-    Route(PLATFORM, ("api.pinterest.com",), r"/v5/ad_accounts/(?P<account>[^/]+)/events/?", decode_capi),
+    Route(PLATFORM, ("api.pinterest.com",), r"/v5/ad_accounts/(?P<account>[^/]+)/events/?", decode_capi,
+          sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, ("s.pinimg.com",), r"/ct/core\.js|/ct/lib/main\.[0-9a-zA-Z]+\.js", decode_loader,
           sink=False),
 ]

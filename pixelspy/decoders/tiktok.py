@@ -241,11 +241,14 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 ANALYTICS = ("analytics.tiktok.com",)
+# What the Events API answers; the business-api SDK parses it into its response model.
+EVENTS_API_SINK_ANSWER = '{"code": 0, "message": "OK", "request_id": "pixelspy-sink", "data": {}}'
 ROUTES = [
     Route(PLATFORM, ANALYTICS, r"/api/v2/pixel/(perf|inter)/?|/api/v2/monitor/?", decode_telemetry),
     Route(PLATFORM, ANALYTICS, r"/api/v2/pixel(/act)?/?|/api/v[12]/track/?", decode_pixel),
     Route(PLATFORM, ("business-api.tiktok.com",),
-          r"/open_api/v1\.[23]/(?P<kind>event/track|pixel/track|pixel/batch)/?", decode_events_api),
+          r"/open_api/v1\.[23]/(?P<kind>event/track|pixel/track|pixel/batch)/?", decode_events_api,
+          sink_json=EVENTS_API_SINK_ANSWER),
     Route(PLATFORM, ANALYTICS, r"/i18n/pixel/(events|sdk)\.js", decode_loader, sink=False),
     Route(PLATFORM, ANALYTICS, r"/i18n/pixel/static(_sdk)?/.+\.js", decode_loader, sink=False),
 ]

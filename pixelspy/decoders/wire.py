@@ -478,22 +478,23 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
     values = dict(shared)
     test_code = next((compact(values[n]) for n in batch.test_code if compact(values.get(n)) not in _FALSE), None)
 
-    items = body if not batch.events and isinstance(body, list) else dig(body, *batch.events)
-    if not batch.events and isinstance(body, Mapping):
-        items = [body]
+    items = ([body] if isinstance(body, Mapping) else body) if not batch.events else dig(body, *batch.events)
+    common = dict(platform=batch.platform, source=Source.server, test_event_code=test_code, endpoint=batch.endpoint)
     if not isinstance(items, list) or not items:
         errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
-        items = [None]  # still one event: the hit carries its errors
-
+        return [TrackingEvent(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
+                              **common)]  # still one event: the hit carries its errors
     events = []
     for item in items:
-        fields = shaped_event(item, batch.shape, batch.labels) if item is not None else {}
-        event = fields.pop("event", None)
-        fields["params"] = batch.labels.params(shared) + fields.get("params", [])
-        fields["decode_errors"] = list(errors) + fields.get("decode_errors", [])
+        item_errors = Errors(errors)
+        # facebook-business sends each event of `data` as a JSON string of its own: ["{\"event_name\": …}"].
+        if isinstance(item, str) and item.lstrip().startswith("{"):
+            item = parse_json(item, item_errors, "event")
+        fields = shaped_event(item, batch.shape, batch.labels)
+        event = fields.pop("event")
+        fields["params"] = batch.labels.params(shared) + fields["params"]
+        fields["decode_errors"] = list(item_errors) + fields["decode_errors"]
         events.append(TrackingEvent(
-            platform=batch.platform, source=Source.server, event=event,
-            pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)),
-            standard_event=batch.standard_event(event) if event else None,
-            test_event_code=test_code, endpoint=batch.endpoint, **fields))
+            event=event, standard_event=batch.standard_event(event) if event else None,
+            pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)), **fields, **common))
     return events

@@ -249,7 +249,7 @@ def capi_event(conv: Any, pixel: str, errors: Errors, endpoint: str) -> Tracking
         source=Source.server,
         pixel_id=pixel,
         event=tag_event(tag) if tag else None,
-        params=CAPI_LABELS.params(flatten(conv)),
+        params=CAPI_LABELS.params(flatten(conv) if conv else ()),
         decode_errors=list(errors),
         endpoint=endpoint,
         **fields,
@@ -280,9 +280,12 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 ADSCT_HOSTS = ("t.co", "analytics.twitter.com")
+# What the Conversions API answers on success.
+CAPI_SINK_ANSWER = '{"data": {"conversions_processed": 1, "debug_id": "pixelspy-sink"}, "request": {"params": {}}}'
 ROUTES = [
     Route(PLATFORM, ADSCT_HOSTS, r"(/1)?/i/adsct/?", decode_adsct),
     Route(PLATFORM, ("ads-api.x.com", "ads-api.twitter.com"),
-          r"/(?P<version>\d+)/measurement/conversions/(?P<pixel>[0-9A-Za-z]+)/?", decode_capi),
+          r"/(?P<version>\d+)/measurement/conversions/(?P<pixel>[0-9A-Za-z]+)/?", decode_capi,
+          sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, ("static.ads-twitter.com",), r"/(uwt|oct)\.js", decode_loader, sink=False),
 ]

@@ -110,10 +110,11 @@ class EventDetail(VerticalScroll):
     """
 
     def compose(self):
-        yield Static(Text("Select an event to see its decoded parameters.", style="dim"), id="detail-body")
+        self.body = Static(Text("Select an event to see its decoded parameters.", style="dim"), id="detail-body")
+        yield self.body
 
     def show(self, ev: TrackingEvent | None, hit: RawHit | None, device: str) -> None:
-        body = self.query_one("#detail-body", Static)
+        body = self.body
         if ev is None:
             body.update(Text("No event selected.", style="dim"))
         else:

@@ -217,7 +217,8 @@ class EventList(ScrollView, can_focus=True):
     def columns(self) -> list[tuple[str, int]]:
         """(name, width) of each column for the current width; narrow terminals drop columns."""
         width = self.size.width or 80
-        cols = [("time", 12), ("platform", 9), ("source", 7), ("device", 24 if width >= 130 else 16), ("pixel", 17),
+        cols = [("time", 12), ("platform", 9), ("source", 7), ("device", 24 if width >= 130 else 16),
+                ("pixel", 21 if width >= 130 else 17),
                 ("event", 0), ("value", 13), ("findings", 8)]
         drop_order = ["device", "source", "value"]
         fixed = lambda cs: sum(w + 1 for _, w in cs)  # noqa: E731

@@ -190,6 +190,16 @@ def test_ads_garbage_is_decode_errors():
     assert ev.pixel_id == "AW-1" and ev.event is None
 
 
+def test_ads_json_body_is_flagged():
+    (ev,) = decode("POST", "https://www.google.com/ccm/collect?tid=AW-1&en=page_view", b'{"en": "purch',
+                   content_type="application/json")
+    assert ev.event == "page_view"
+    assert any("not valid JSON" in e for e in ev.decode_errors)
+    (ev,) = decode("POST", "https://www.google.com/ccm/collect?tid=AW-1&en=page_view", b'{"en": "purchase"}',
+                   content_type="application/json")
+    assert ev.decode_errors == ["Google Ads body is JSON; gtag sends a query string"]
+
+
 def test_other_google_paths_are_not_tracking():
     assert decode("GET", "https://www.google.com/search?q=pixels") == []
     assert decode("GET", "https://www.google.com/recaptcha/api.js") == []

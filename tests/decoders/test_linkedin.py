@@ -226,6 +226,7 @@ def test_wa_garbage_body_is_a_decode_error():
 def test_wa_empty_body():
     ev = one(post("https://px.ads.linkedin.com/wa/", b""))
     assert ev.decode_errors == ["empty body", "no partner IDs (pids)", "no signal type (signalType)"]
+    assert ev.params == []
 
 
 def test_wa_unknown_signal_type_keeps_its_name():
@@ -340,6 +341,7 @@ def test_capi_garbage_and_empty_batch():
     assert ev.source == Source.server and ev.decode_errors
     ev = one(post(CAPI_URL, b'{"elements": []}', headers=[*CAPI_HEADERS, ("X-RestLi-Method", "BATCH_CREATE")]))
     assert "batch has no elements" in ev.decode_errors
+    assert [p.name for p in ev.params] == ["LinkedIn-Version", "X-RestLi-Method"]
 
 
 # ------------------------------------------------------------------------------------ fuzz

@@ -254,6 +254,17 @@ def test_broken_app_events_are_decode_errors():
     assert any("gzip" in e for e in ev.decode_errors)
 
 
+def test_app_event_fields_posted_as_json():
+    payload = {"event": "CUSTOM_APP_EVENTS", "ud": {"em": EM}, "custom_events": APP_EVENTS[1:3]}
+    cart, purchase = json_post(f"https://graph.facebook.com/v17.0/{APP}/activities", payload)
+    assert (cart.standard_event, purchase.standard_event, purchase.order_id) == ("AddToCart", "Purchase", "A-1001")
+    assert [(u.name, u.hashed) for u in cart.user_data] == [("ud.em", True)]
+    assert json_post(f"https://graph.facebook.com/v17.0/{APP}/activities", {"event": ["CUSTOM_APP_EVENTS"]}) == []
+    (ev,) = json_post(f"https://graph.facebook.com/v17.0/{APP}/activities",
+                      {"event": "CUSTOM_APP_EVENTS", "custom_events": {"_eventName": "x"}})
+    assert ev.event is None and any("not a JSON object" in e for e in ev.decode_errors)
+
+
 @settings(max_examples=300, deadline=None)
 @given(path=st.sampled_from([f"/v19.0/{PIXEL}/events", f"/{PIXEL}/events", f"/v17.0/{APP}/activities"]),
        payload=st.recursive(

@@ -306,6 +306,7 @@ def test_capi_event_id_for_another_base_tag_and_garbage():
     assert ev.source == Source.server and ev.event is None and ev.decode_errors
     ev = one(post(CAPI_URL, {"conversion": []}))
     assert ev.decode_errors == ["body has no conversions list", "no event tag ID (event_id)"]
+    assert ev.params == []
 
 
 # ------------------------------------------------------------------------------------ fuzz

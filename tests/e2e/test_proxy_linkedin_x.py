@@ -40,13 +40,13 @@ def test_linkedin_and_x_hits_become_json_lines(pixelspy):
                    json={"elements": [LI_ELEMENT, {**LI_ELEMENT, "eventId": "order-78"}]},
                    headers={"Authorization": "Bearer AQV8secret-token-never-shown", "LinkedIn-Version": "202601",
                             "X-Restli-Protocol-Version": "2.0.0", "X-RestLi-Method": "BATCH_CREATE"})
-        assert r.status_code == 204
+        assert r.status_code == 200  # the sink answers server APIs like the vendor
         for host in ("t.co", "analytics.twitter.com"):  # uwt.js sends each beacon to both
             r = c.get(f"https://{host}/1/i/adsct?{X_QUERY}")
             assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
         r = c.post("https://ads-api.x.com/12/measurement/conversions/o8z6j", json={"conversions": [X_CONVERSION]},
                    headers={"Authorization": 'OAuth oauth_consumer_key="k", oauth_signature="s"'})
-        assert r.status_code == 204
+        assert r.status_code == 200  # the sink answers server APIs like the vendor
 
     evs = pixelspy.wait_for(lambda evs: len(evs) == 5 and any(e["twins"] for e in evs))
     wa, li_first, li_second, x_pixel, x_capi = evs
