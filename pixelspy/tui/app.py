@@ -21,7 +21,7 @@ from pixelspy.session import Session
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
 from pixelspy.tui.event_list import EventList, Mark
-from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
+from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
 
 TICK_S = 0.5
 
@@ -203,6 +203,9 @@ class PixelSpyApp(App):
         if listed != total:
             parts.append(f"{listed} shown")
         parts.append(f"[#ff5555]{errors} errors[/] [#f1c232]{warnings} warnings[/]")
+        sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
+        if sites:
+            parts.append("consent " + ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites)))
         if self.paused:
             parts.append("[reverse] PAUSED [/]")
         query = self.filter_box.value

@@ -21,6 +21,11 @@ from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
 
 
+def consent_sites(session: Session) -> list:
+    """Consent state per site and device, from whichever check keeps it (the consent check)."""
+    return [row for check in session.checks.checks if hasattr(check, "sites") for row in check.sites()]
+
+
 def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group:
     per_event: Counter[tuple[str, str]] = Counter()
     per_pixel: Counter[tuple[str, str, str]] = Counter()
@@ -48,10 +53,13 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
         table("Findings", ["code", "severity", "count"],
               [(c, s, n) for (c, s), n in per_code.most_common()]),
     ]
-    sites = [row for check in session.checks.checks if hasattr(check, "sites") for row in check.sites()]
+    sites = consent_sites(session)
     if sites:
-        parts.append(table("Consent per site", ["site", "device", "state", "evidence"],
-                           [(s.site, device_name(s.client), s.state, s.evidence) for s in sites]))
+        parts.append(table("Consent per site", ["site", "device", "CMP", "marketing", "analytics", "last evidence"],
+                           [(s.site, device_name(s.client), s.cmp or "-", s.state.value,
+                             s.purposes.get("analytics", "-"),
+                             str(s.evidence[-1]) if s.evidence else s.unknown_reason or "-")
+                            for s in sites]))
     if not per_event:
         parts.append(Text("No events yet.", style="dim"))
     return Group(*parts)

@@ -13,6 +13,7 @@ import http.server
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,3 +133,16 @@ def chromium_through(proxy_url: str):
 def new_context(browser):
     """A fresh visitor (own cookies); pixelspy's CA is not installed, so its certificates are accepted."""
     return browser.new_context(ignore_https_errors=True)
+
+
+def wait_for_events(spy, page, predicate, timeout: float = 10) -> list[dict]:
+    """spy.wait_for(predicate) that keeps Playwright's sync dispatcher running meanwhile: route
+    handlers (the loader stand-ins) only run while the test is inside a Playwright call."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return spy.wait_for(predicate, timeout=0)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        page.wait_for_timeout(50)

@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.browser import chromium_through, cmp_package, new_context, serve, server_side_includes  # noqa: F401
+from tests.e2e.browser import (  # noqa: F401 - cmp_package is a fixture
+    chromium_through, cmp_package, new_context, serve, server_side_includes, wait_for_events,
+)
 
 pytest.importorskip("playwright.sync_api")
 
@@ -147,23 +149,26 @@ def test_shop_funnel_in_real_chromium(pixelspy, shop):
             context.route(re.compile(pattern), stand_in)
         page = context.new_page()
 
+        def wait(predicate) -> list[dict]:
+            return wait_for_events(pixelspy, page, predicate)
+
         page.goto(f"{shop}/")
         # X's base code is not held by the CMP: its page view leaves while the banner is up.
-        pixelspy.wait_for(lambda evs: any(f["code"] == "pre-consent" for e in on_page(evs, LANDING)
+        wait(lambda evs: any(f["code"] == "pre-consent" for e in on_page(evs, LANDING)
                                           if e["platform"] == "x" for f in e["findings"]))
         page.wait_for_timeout(1000)  # the visitor reads the banner; a choice this close to the hit may be the same
         page.click("#cc-main [data-role=all]")
-        pixelspy.wait_for(lambda evs: len(on_page(evs, LANDING)) >= len(EXPECTED[LANDING]))
+        wait(lambda evs: len(on_page(evs, LANDING)) >= len(EXPECTED[LANDING]))
 
         page.click("#product")
-        pixelspy.wait_for(lambda evs: len(on_page(evs, PRODUCT)) >= len(EXPECTED[PRODUCT]) - 5)
+        wait(lambda evs: len(on_page(evs, PRODUCT)) >= len(EXPECTED[PRODUCT]) - 5)
         page.click("#add-to-cart")
-        pixelspy.wait_for(lambda evs: len(on_page(evs, PRODUCT)) >= len(EXPECTED[PRODUCT]))
+        wait(lambda evs: len(on_page(evs, PRODUCT)) >= len(EXPECTED[PRODUCT]))
 
         page.click("#checkout")
-        pixelspy.wait_for(lambda evs: len(on_page(evs, CHECKOUT)) >= len(EXPECTED[CHECKOUT]))
+        wait(lambda evs: len(on_page(evs, CHECKOUT)) >= len(EXPECTED[CHECKOUT]))
         page.click("#place-order")
-        evs = pixelspy.wait_for(lambda evs: len(on_page(evs, THANKS)) >= len(EXPECTED[THANKS]) and settled(evs))
+        evs = wait(lambda evs: len(on_page(evs, THANKS)) >= len(EXPECTED[THANKS]) and settled(evs))
         context.close()
 
     # Every event, field by field, with exactly the planted findings.
