@@ -6,11 +6,13 @@ import json
 import logging
 import shlex
 import time
+from collections.abc import Iterable
 
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static
 
 from pixelspy import __version__
@@ -213,6 +215,22 @@ class PixelSpyApp(App):
             parts.append(f"filter: {filters.parse(query).describe()}")
         self.status.update(" · ".join(parts))
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # Every binding, with a sentence, in the command palette (Ctrl+P).
+        yield SystemCommand("Pause / resume capture", "Hits keep flowing but are not recorded", self.action_pause)
+        yield SystemCommand("Clear session", "Forget every event captured so far", self.action_clear)
+        yield SystemCommand("Mark", "Insert a named divider in the event list", self.action_mark)
+        yield SystemCommand("Summary", "Events per platform, pixel IDs, findings, consent", self.action_summary)
+        yield SystemCommand("Only events with findings", "Toggle the has:findings filter", self.action_only_findings)
+        yield SystemCommand("Jump to related event", "The duplicate, or the server copy", self.action_jump_related)
+        yield SystemCommand("Connect a phone", "Proxy address, certificate page, QR codes", self.action_connect_phone)
+        yield SystemCommand("Name device", "Rename the selected event's device", self.action_rename_device)
+        yield SystemCommand("Relative / absolute time", "Toggle the time column", self.action_toggle_time)
+        yield SystemCommand("Copy event as JSON", "The selected event's JSON line", self.action_copy_json)
+        yield SystemCommand("Copy request as curl", "Secrets redacted", self.action_copy_curl)
+        yield SystemCommand("Proxy log", "Show or hide mitmproxy's log", self.action_toggle_log)
 
     # ------------------------------------------------------------------ actions
 

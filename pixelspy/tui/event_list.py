@@ -19,7 +19,8 @@ from pixelspy.model import Kind, Severity, TrackingEvent
 
 PLATFORM_COLORS = {
     "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
-    "x": "#b0b0b0", "google": "#34a853", "snapchat": "#f7d51d", "reddit": "#ff5700",
+    # Mid tones, readable on the dark and the light themes.
+    "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
 SEVERITY_COLORS = {Severity.error: "#ff5555", Severity.warning: "#f1c232", Severity.info: "#6fa8dc"}
 

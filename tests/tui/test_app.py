@@ -101,3 +101,32 @@ async def test_phone_setup_panel_in_lan_mode_shows_address_qr_and_warning(tmp_pa
         await pilot.press("escape")
         status = str(app.status.content)
         assert "reachable from the network" in status
+
+
+async def test_pause_mark_jump_related_and_palette_commands():
+    from pixelspy.model import RawHit
+    from pixelspy.tui.event_list import Mark
+
+    session = Session()
+    url = f"https://www.facebook.com/tr/?id={PIXEL}&ev=AddToCart&eid=atc-7"
+    session.ingest(RawHit(method="GET", url=url, client="127.0.0.1"))
+    app = PixelSpyApp(session, None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        # A second identical hit is a duplicate: both are linked, and j jumps between them.
+        session.ingest(RawHit(method="GET", url=url, client="127.0.0.1"))
+        await pilot.pause(0.1)
+        events = app.event_list
+        first, second = events.visible_ids()
+        assert events.selected_id == second
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        assert events.selected_id == first
+        # m inserts a named divider.
+        await pilot.press("m", *"clicked Buy", "enter")
+        await pilot.pause(0.1)
+        assert isinstance(events._rows[-1], Mark) and events._rows[-1].label == "clicked Buy"
+        # p pauses the app's capture flag; the palette lists the same actions.
+        await pilot.press("p")
+        assert app.paused
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Pause / resume capture", "Mark", "Clear session", "Summary"} <= set(titles)
