@@ -147,7 +147,8 @@ WIRE_KEYS = (
 # Bulky contents come from a seeded random.Random that hypothesis draws (cheap, reproducible);
 # hypothesis itself picks the structure: route, path, method, body kind, content type.
 SCALARS = (None, True, False, 0, -1, 2**63, 1.5, -0.0, 1e308, "", "0", "49.90", "NaN", "1e999", "[]", "{}",
-           "[\"", "%zz", "%E9", "H4sI", "é€😀", "\x00", "a" * 300)
+           "[\"", "%zz", "%E9", "H4sI", "é€😀", "\x00", "a" * 300,
+           "cut \ud83d", "\ude00 half")  # lone surrogates: JSON escapes them, a JS cut inside an emoji
 TEXT_POOLS = (
     [chr(c) for c in range(32, 127)],  # printable ASCII, incl. % & = [ { " +
     list("%&=[]{}\"+;#?") + ["%zz", "%E9", "%C3%28", "%", "%%"],  # the characters parsers trip over

@@ -95,7 +95,7 @@ def hit_body(hit: RawHit, errors: Errors) -> bytes:
 def parse_json(text: str, errors: Errors, what: str = "JSON") -> Any:
     """Parsed JSON, or None with an error. Deep nesting is an error, not a RecursionError."""
     try:
-        return json.loads(text)
+        return without_lone_surrogates(json.loads(text), text)
     except (ValueError, RecursionError) as e:
         msg = str(e) if isinstance(e, ValueError) else "nested too deeply"
         errors.add(f"{what} is not valid JSON ({msg[:80]})")
@@ -295,13 +295,13 @@ def parse_json_lenient(text: str, errors: Errors, what: str = "JSON") -> Any:
     the middle: decode what came before the break, and say so.
     """
     try:
-        return json.loads(text)
+        return without_lone_surrogates(json.loads(text), text)
     except RecursionError:
         errors.add(f"{what} is nested too deeply")
         return None
     except ValueError as e:
         reason = str(e)[:80]
-    value = _salvage_json(text)
+    value = without_lone_surrogates(_salvage_json(text), text)
     if value is None:
         errors.add(f"{what} is not valid JSON ({reason})")
     else:
@@ -498,3 +498,31 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
             event=event, standard_event=batch.standard_event(event) if event else None,
             pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)), **fields, **common))
     return events
+
+
+# ---------------------------------------------------------------- lone surrogates
+# JSON may escape half of a surrogate pair ("\ud83d": a JS string cut inside an emoji); json.loads
+# keeps it as a str that no UTF-8 output (JSON lines, HAR, the terminal) can write.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any, text: str) -> Any:
+    """Parsed JSON with lone surrogates replaced by U+FFFD (in place, without recursion); only
+    documents whose text escapes a surrogate are walked."""
+    if not _SURROGATE_ESCAPE.search(text):
+        return value
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        items = list(node.items()) if isinstance(node, dict) else list(enumerate(node)) if isinstance(node, list) else []
+        for key, v in items:
+            if isinstance(v, (dict, list)):
+                stack.append(v)
+            elif isinstance(v, str) and _LONE_SURROGATE.search(v):
+                node[key] = _LONE_SURROGATE.sub("\ufffd", v)
+            if isinstance(key, str) and _LONE_SURROGATE.search(key):
+                node[_LONE_SURROGATE.sub("\ufffd", key)] = node.pop(key)
+    return value

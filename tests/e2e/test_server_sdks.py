@@ -337,12 +337,17 @@ def test_x_twitter_ads(sdk_events):
 
 def test_ca_command_creates_the_ca_and_a_bundle(tmp_path):
     confdir = tmp_path / "fresh"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pixelspy", "ca", "--confdir", str(confdir), *a],
-                                    capture_output=True, text=True, check=True).stdout
+
+    def run(*args: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert cli.main(["ca", "--confdir", str(confdir), *args]) == 0
+        return out.getvalue()
+
     out = run("--port", "9090")
     ca = confdir / "mitmproxy-ca-cert.pem"
     assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
-    assert f"export HTTPS_PROXY=http://127.0.0.1:9090" in out
+    assert "export HTTPS_PROXY=http://127.0.0.1:9090" in out
     for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"):
         assert f"export {name}={ca}" in out
     assert run("--path") == f"{ca}\n"
