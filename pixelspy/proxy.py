@@ -154,7 +154,7 @@ CA_BUNDLE_NAME = "pixelspy-ca-bundle.pem"
 def ca_cert_path(confdir: str | None = None) -> Path:
     """mitmproxy's CA certificate (PEM) in confdir, created as mitmproxy would on first start."""
     path = Path(confdir or options.CONF_DIR).expanduser()
-    certs.CertStore.from_store(path, options.CONF_BASENAME, options.KEY_SIZE)
+    certs.CertStore.from_store(path=path, basename=options.CONF_BASENAME, key_size=options.KEY_SIZE)
     return path / f"{options.CONF_BASENAME}-ca-cert.pem"
 
 

@@ -11,7 +11,7 @@ import heapq
 from pixelspy.checks.rules import finding, params, pixel_id_re, platform, seconds, vendor
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Kind, Severity, Source, TrackingEvent
 
 # A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
 SILENT_MEMORY_S = 3600
@@ -43,12 +43,12 @@ class PixelIdCheck:
                     "A pixel you do not own (an agency's, a plugin's, a copied snippet) receives your data; "
                     "or add it to checks.expected_pixels in pixelspy.toml."))
         off = table.cookies_off
-        if off and event.kind == Kind.event:
-            v = params(event).get(off.param)
-            if v is not None and v.strip().lower() in off.values:
+        if off and event.kind == Kind.event and event.source == Source.browser:
+            sent = params(event)
+            if not sent.get(off.missing) and not any(k in sent for k in off.unless):
                 ctx.emit(event, finding(
-                    "cookies-disabled", Severity.warning,
-                    f"{vendor(event)} hit has {off.param}={v}: first-party cookies are off",
+                    "cookies-disabled", Severity.info,
+                    f"{vendor(event)} hit carries no {off.missing}: first-party cookies are off or blocked",
                     f"Without its first-party cookies {table.name} matches fewer conversions to ad clicks; "
                     "turn them back on unless the visitor's consent choice turned them off."))
 

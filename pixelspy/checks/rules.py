@@ -41,8 +41,11 @@ class PixelIdFormat(_Strict):
 
 
 class CookiesOff(_Strict):
-    param: str
-    values: list[str]
+    """First-party cookies are off when an event hit lacks `missing` (the vendor's first-party
+    browser ID), unless it carries one of `unless` (e.g. a noscript image, which has no cookies)."""
+
+    missing: str
+    unless: list[str] = []
 
 
 class DedupKey(_Strict):

@@ -489,7 +489,8 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
         item_errors = Errors(errors)
         # facebook-business sends each event of `data` as a JSON string of its own: ["{\"event_name\": …}"].
         if isinstance(item, str) and item.lstrip().startswith("{"):
-            item = parse_json(item, item_errors, "event")
+            parsed = parse_json(item, item_errors, "event")
+            item = item if parsed is None else parsed
         fields = shaped_event(item, batch.shape, batch.labels)
         event = fields.pop("event")
         fields["params"] = batch.labels.params(shared) + fields["params"]

@@ -33,9 +33,11 @@ def loaded(platform: str = "meta", **kw) -> TrackingEvent:
     return event(platform, kind=Kind.pixel_loaded, **kw)
 
 
-def meta_hit(time: float = T0, client: str = "10.0.0.2", method: str = "GET", **params: str) -> TrackingEvent:
+def meta_hit(time: float = T0, client: str = "10.0.0.2", method: str = "GET", **params: str | None) -> TrackingEvent:
     """A Meta /tr hit shaped as fbevents.js sends it, through the real decoder."""
     params.setdefault("id", PIXEL)
+    params.setdefault("fbp", "fb.1.1700000000000.1234567890")  # fbevents sends the _fbp cookie's ID
+    params = {k: v for k, v in params.items() if v is not None}  # fbp=None: a hit without it
     qs = urlencode(params)
     if method == "GET":
         hit = RawHit(method="GET", url=f"https://www.facebook.com/tr/?{qs}", time=time, client=client)

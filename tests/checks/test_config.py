@@ -29,7 +29,7 @@ meta = ["1234567890123456"]
 PageView = ["cd[page_type]"]
 ''')
     engine = CheckEngine(load_config(path))
-    ev = meta_hit(ev="PageView", id="111111111111111", coo="false")
+    ev = meta_hit(ev="PageView", id="111111111111111", fbp=None)
     engine.process(ev)
     assert {"unexpected-pixel", "missing-param"} <= codes(ev) and "cookies-disabled" not in codes(ev)
 

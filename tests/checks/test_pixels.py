@@ -49,12 +49,16 @@ def test_unexpected_pixel_ids_per_vendor_from_config():
 
 
 def test_first_party_cookies_off():
-    off, on = meta_hit(ev="PageView", coo="false"), meta_hit(ev="PageView", coo="true")
+    # coo=false rides on ordinary fbevents hits next to fbp: it does not mean cookies are off.
+    on = meta_hit(ev="PageView", coo="false")
+    off = meta_hit(ev="PageView", coo="false", fbp=None)
+    noscript = meta_hit(ev="PageView", noscript="1", fbp=None)
     e = engine()
-    e.process(off)
-    e.process(on)
-    assert the(off, "cookies-disabled").message == "Meta hit has coo=false: first-party cookies are off"
-    assert "cookies-disabled" not in codes(on)
+    for ev in (on, off, noscript):
+        e.process(ev)
+    assert the(off, "cookies-disabled").message == "Meta hit carries no fbp: first-party cookies are off or blocked"
+    assert the(off, "cookies-disabled").severity == "info"
+    assert "cookies-disabled" not in codes(on) and "cookies-disabled" not in codes(noscript)
 
 
 def test_pixel_loaded_without_events_settles_via_tick_and_is_withdrawn_by_a_late_event():
@@ -124,6 +128,6 @@ def test_ordinary_values_are_not_encoded_chars(name, value):
 
 
 def test_silenced_codes_are_never_reported():
-    ev = meta_hit(ev="PageView", coo="false")
+    ev = meta_hit(ev="PageView", fbp=None)
     engine(silence=["cookies-disabled"]).process(ev)
     assert "cookies-disabled" not in codes(ev)

@@ -6,83 +6,35 @@ Each scenario gets its own loopback address (127.0.0.1 … 127.0.0.4), so its ow
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import subprocess
-import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.e2e.browser import (  # noqa: F401 - cmp_package is a fixture
+    chromium_through, cmp_package, new_context, require_chromium, serve,
+)
 
-HERE = Path(__file__).parent
-SITE = HERE / "consent_site"
-NPM_PREFIX = HERE / ".npm-cache"  # git-ignored
-CMP_DIST = NPM_PREFIX / "node_modules" / "vanilla-cookieconsent" / "dist"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytest.importorskip("playwright.sync_api")
+
+SITE = Path(__file__).parent / "consent_site"
 PENDING_TIMEOUT_S = 1.0
-
-
-@pytest.fixture(scope="module")
-def cmp_package() -> Path:
-    """vanilla-cookieconsent, installed from the npm registry (once; kept in a git-ignored folder)."""
-    if not (CMP_DIST / "cookieconsent.umd.js").exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot install vanilla-cookieconsent for the browser test")
-        subprocess.run([npm, "install", "--prefix", str(NPM_PREFIX), "--no-save", "--no-package-lock",
-                        "--no-audit", "--no-fund", "vanilla-cookieconsent@3"],
-                       check=True, capture_output=True, timeout=120)
-    return CMP_DIST
-
-
-class _Shop(http.server.SimpleHTTPRequestHandler):
-    def translate_path(self, path: str) -> str:
-        path = urlsplit(path).path
-        if path.startswith("/node_modules/"):
-            return str(NPM_PREFIX / path.lstrip("/"))
-        return super().translate_path(path)
-
-    def end_headers(self) -> None:
-        self.send_header("cache-control", "no-store")  # every load must go through the proxy
-        super().end_headers()
-
-    def log_message(self, *a):
-        pass
 
 
 @pytest.fixture(scope="module")
 def shop(cmp_package):
     """The test shop on four loopback addresses: one site per scenario."""
-    servers = []
-    for i in range(1, 5):
-        srv = http.server.ThreadingHTTPServer((f"127.0.0.{i}", 0), functools.partial(_Shop, directory=str(SITE)))
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-    yield [f"http://127.0.0.{i + 1}:{s.server_address[1]}" for i, s in enumerate(servers)]
-    for s in servers:
-        s.shutdown()
+    with serve(SITE, [f"127.0.0.{i}" for i in range(1, 5)]) as bases:
+        yield bases
 
 
 @pytest.fixture
 def browser_proxy(pixelspy_factory, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed")
+    require_chromium()
     config = tmp_path / "pixelspy.toml"
     config.write_text(f"[consent]\npending_timeout_s = {PENDING_TIMEOUT_S}\n")
     spy = pixelspy_factory("--sink", "--config", str(config))
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-            # "<-loopback>" removes Chromium's implicit proxy bypass of 127.0.0.0/8 and localhost.
-            proxy={"server": spy.proxy_url, "bypass": "<-loopback>"})
+    with chromium_through(spy.proxy_url) as browser:
         yield spy, browser
-        browser.close()
 
 
 def meta_events(evs: list[dict], base: str) -> list[dict]:
@@ -99,7 +51,7 @@ def final_error(ev: dict) -> dict | None:
 
 
 def new_page(browser):
-    return browser.new_context(ignore_https_errors=True).new_page()
+    return new_context(browser).new_page()
 
 
 def test_pixel_before_and_after_consent_in_real_chromium(shop, browser_proxy):

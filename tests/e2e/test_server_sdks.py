@@ -244,7 +244,10 @@ def sdk_events(tmp_path_factory):
     server_counts = {"meta": 5, "tiktok": 5, "pinterest": 4, "linkedin": 4, "x": 4}
     want = 1 + sum(server_counts[PLATFORM[m]] for m in INSTALLED)  # and the browser purchase
     failed = {k: v for k, v in results.items() if v}
-    events = proxy.wait_for(lambda evs: len(evs) >= want, timeout=20) if not failed else []
+    try:
+        events = proxy.wait_for(lambda evs: len(evs) >= want, timeout=5 if failed else 20)
+    except AssertionError:  # each test then names what is missing for its SDK
+        events = list(proxy.events().values())
     yield events, failed, proxy
     proxy.stop()
 
@@ -253,7 +256,8 @@ def server_events(sdk_events, module: str) -> dict[str, dict]:
     if module not in INSTALLED:
         pytest.skip(f"{module} is not installed (pip install -e '.[sdk]')")
     events, failed, _ = sdk_events
-    assert not failed, "\n\n".join(f"{m} ({how}):\n{err}" for (m, how), err in failed.items())
+    assert not any(m == module for m, _ in failed), "\n\n".join(
+        f"{m} ({how}):\n{err}" for (m, how), err in failed.items() if m == module)
     mine = [e for e in events if e["platform"] == PLATFORM[module] and e["source"] == "server"]
     assert all(e["decode_errors"] == [] for e in mine), mine
     by_id = {e["event_id"]: e for e in mine}
@@ -283,7 +287,7 @@ def test_meta_facebook_business(sdk_events):
 def test_meta_browser_and_sdk_purchase_deduplicate(sdk_events):
     server = server_events(sdk_events, "facebook_business")["order-1"]
     events, _, _ = sdk_events
-    browser = next(e for e in events if e["source"] == "browser" and e["event_id"] == "order-1")
+    (browser,) = [e for e in events if e["source"] == "browser" and e["event_id"] == "order-1"]
     for ev in (browser, server):
         codes = [f["code"] for f in ev["findings"]]
         assert "dedup-ok" in codes and "dedup-missing" not in codes, ev["findings"]
@@ -358,3 +362,22 @@ def test_ca_command_creates_the_ca_and_a_bundle(tmp_path):
     assert text.endswith(ca.read_text()) and text.count("BEGIN CERTIFICATE") > 100  # public roots kept
     assert run("--path", "--bundle") == f"{bundle}\n"
     assert Path(run("--path").strip()).read_bytes() == ca.read_bytes()  # the same CA, not a new one
+
+
+def test_meta_events_sent_as_json_strings_decode_one_by_one():
+    """facebook-business's wire shape: `data` is a JSON list of JSON-encoded strings; a broken one is
+    a decode error on its own event, the others decode."""
+    from urllib.parse import urlencode
+
+    from pixelspy.decoders import decode
+    from pixelspy.model import RawHit
+
+    good = '{"event_name": "Purchase", "event_id": "order-9", "custom_data": {"value": 3.5, "currency": "usd"}}'
+    body = urlencode({"data": f'["{good.replace(chr(34), chr(92) + chr(34))}", "{{broken"]',
+                      "access_token": "EAAB-secret", "appsecret_proof": "f" * 64})
+    hit = RawHit(method="POST", url=f"https://graph.facebook.com/v26.0/{META_PIXEL}/events", body=body.encode(),
+                 headers=[("content-type", "application/x-www-form-urlencoded")])
+    purchase, broken = decode(hit)
+    assert (purchase.event, purchase.event_id, purchase.value, purchase.currency) == ("Purchase", "order-9", "3.5", "usd")
+    assert purchase.decode_errors == [] and purchase.param("access_token") != "EAAB-secret"
+    assert broken.event is None and any("event is not valid JSON" in e for e in broken.decode_errors)

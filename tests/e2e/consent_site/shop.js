@@ -5,7 +5,8 @@ const PIXEL_ID = "1234567890123456";
 function firePixel(ev) {
   const img = new Image();
   img.src = "https://www.facebook.com/tr/?id=" + PIXEL_ID + "&ev=" + ev +
-    "&dl=" + encodeURIComponent(location.href) + "&rl=&if=false&ts=" + Date.now() + "&v=2.9.179&r=stable";
+    "&dl=" + encodeURIComponent(location.href) + "&rl=&if=false&ts=" + Date.now() + "&v=2.9.179&r=stable" +
+    "&fbp=fb.1." + Date.now() + ".1596403881";
 }
 
 if (FIRE === "load") firePixel("PageView");
