@@ -10,6 +10,7 @@ import shlex
 import signal
 import sys
 import time
+from pathlib import Path
 
 from pixelspy import __version__
 from pixelspy.checks import CheckEngine
@@ -168,22 +169,29 @@ def open_main(argv: list[str]) -> int:
 
     try:
         session = _file_session(args.config)
+    except ConfigError as e:
+        print(f"pixelspy: {e}", file=sys.stderr)
+        return 2
+    if not args.no_ui:
+        if not Path(args.file).is_file():
+            print(f"pixelspy: {args.file}: no such file", file=sys.stderr)
+            return 2
+        from pixelspy.tui.app import PixelSpyApp
+
+        PixelSpyApp(session, None, load=Path(args.file)).run()  # reads it with a progress bar
+        return 0
+    try:
         progress = _stderr_progress if sys.stderr.isatty() else None
         result = load_file(args.file, session, progress=progress)
-    except (ConfigError, HarReadError) as e:
-        print(f"\npixelspy: {args.file}: {e}" if isinstance(e, HarReadError) else f"pixelspy: {e}", file=sys.stderr)
+    except HarReadError as e:
+        print(f"\npixelspy: {args.file}: {e}", file=sys.stderr)
         return 2
     if progress:
         print(file=sys.stderr)
     for problem in result.problems:
         print(f"pixelspy: {args.file}: {problem}", file=sys.stderr)
-    if args.no_ui:
-        for ev in session:
-            sys.stdout.write(json.dumps(ev.json_line(), ensure_ascii=False) + "\n")
-        return 0
-    from pixelspy.tui.app import PixelSpyApp
-
-    PixelSpyApp(session, None).run()
+    for ev in session:
+        sys.stdout.write(json.dumps(ev.json_line(), ensure_ascii=False) + "\n")
     return 0
 
 

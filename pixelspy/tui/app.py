@@ -7,13 +7,14 @@ import logging
 import shlex
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, Static
+from textual.widgets import Footer, Header, Input, Log, ProgressBar, Static
 
 from pixelspy import __version__
 from pixelspy.model import Severity, TrackingEvent
@@ -60,15 +61,18 @@ class PixelSpyApp(App):
         Binding("t", "toggle_time", "Time"),
         Binding("y", "copy_json", "Copy JSON"),
         Binding("Y", "copy_curl", "Copy curl", show=False),
+        Binding("ctrl+s", "save_har", "Save HAR"),
         Binding("x", "clear", "Clear", show=False),
         Binding("l", "toggle_log", "Log", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, session: Session, config: ProxyConfig | None, title: str | None = None) -> None:
+    def __init__(self, session: Session, config: ProxyConfig | None, title: str | None = None,
+                 load: Path | None = None) -> None:
         super().__init__()
         self.session = session
         self.config = config
+        self.load_path = load  # a HAR / flow file read into the session after start, with progress
         self.proxy: Proxy | None = None
         self.start_error: str | None = None
         self.paused = False
@@ -87,12 +91,14 @@ class PixelSpyApp(App):
         self.event_list = EventList(self.session.get, self.device_name, id="events")
         self.detail = EventDetail(id="detail")
         self.log_view = Log(id="log", max_lines=500)
+        self.progress = ProgressBar(id="progress", show_eta=False)
         self.status = Static(id="status")
         yield Header()
         yield self.filter_box
         yield self.event_list
         yield self.detail
         yield self.log_view
+        yield self.progress
         yield self.status
         yield Footer()
 
@@ -106,6 +112,7 @@ class PixelSpyApp(App):
             events.add(ev.id)
         self.session.subscribe(self._forward_event)
         self.log_view.display = False
+        self.progress.display = False
         events.focus()
         if self.config is not None:
             self.proxy = Proxy(self.session, self.config, on_log=self._forward_proxy_log)
@@ -115,7 +122,30 @@ class PixelSpyApp(App):
                 self.start_error = str(e)
                 self.exit(return_code=1)
                 return
+        if self.load_path is not None:
+            self.run_worker(self._load_file(self.load_path), exclusive=True)
         self.set_interval(TICK_S, self._tick)
+        self._update_status()
+
+    async def _load_file(self, path: Path) -> None:
+        from pixelspy.har import HarReadError, load_file_async  # mitmproxy-side module, loaded on demand
+
+        self.progress.display = True
+
+        def progress(phase: str, done: int, total: int) -> None:
+            self.progress.update(total=total, progress=done)
+            self._source_title = f"{'reading' if phase == 'read' else 'decoding'} {path.name}"
+
+        try:
+            result = await load_file_async(path, self.session, progress)
+        except HarReadError as e:
+            self.notify(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
+            self._source_title = f"{path.name}: unreadable"
+        else:
+            for problem in result.problems[:5]:
+                self.notify(problem, title=path.name, severity="warning", timeout=15)
+            self._source_title = f"{path.name} ({result.format}, {result.entries} entries)"
+        self.progress.display = False
         self._update_status()
 
     def _forward_event(self, event: TrackingEvent, is_update: bool) -> None:
@@ -126,7 +156,9 @@ class PixelSpyApp(App):
         self.post_message(ProxyLog(record.levelno, record.getMessage()))
 
     def _tick(self) -> None:
-        self.session.tick(time.time())
+        # Live only: a file's events carry the file's times, and loading it settles them itself.
+        if self.config is not None:
+            self.session.tick(time.time())
         self._update_status()
 
     async def on_unmount(self) -> None:
@@ -230,6 +262,7 @@ class PixelSpyApp(App):
         yield SystemCommand("Relative / absolute time", "Toggle the time column", self.action_toggle_time)
         yield SystemCommand("Copy event as JSON", "The selected event's JSON line", self.action_copy_json)
         yield SystemCommand("Copy request as curl", "Secrets redacted", self.action_copy_curl)
+        yield SystemCommand("Save HAR", "Tracking hits with decoded events, redacted", self.action_save_har)
         yield SystemCommand("Proxy log", "Show or hide mitmproxy's log", self.action_toggle_log)
 
     # ------------------------------------------------------------------ actions
@@ -335,6 +368,25 @@ class PixelSpyApp(App):
                 parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
             self.copy_to_clipboard(shlex.join(parts))
             self.notify(f"Copied {ev.id} as curl (secrets redacted).")
+
+    def action_save_har(self) -> None:
+        default = f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
+
+        def save(path: str | None) -> None:
+            if not path:
+                return
+            from pixelspy.har import HarRecorder, save_har
+
+            recorder = next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)),
+                            None)
+            try:
+                n = save_har(self.session, path, redact=True, recorder=recorder)
+            except OSError as e:
+                self.notify(f"Cannot write {path}: {e.strerror or e}", severity="error")
+                return
+            self.notify(f"Saved {n} entries to {path} (cookies, tokens, emails and phones redacted).")
+
+        self.push_screen(TextPrompt("Save the session as HAR (redacted, for sharing) to:", default), save)
 
     async def action_quit(self) -> None:
         if self.proxy is not None:

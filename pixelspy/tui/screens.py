@@ -15,7 +15,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from pixelspy.model import Kind
 from pixelspy.network import lan_addresses, qr_text
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
@@ -31,7 +30,7 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
     per_pixel: Counter[tuple[str, str, str]] = Counter()
     per_code: Counter[tuple[str, str]] = Counter()
     for ev in session:
-        name = ev.title if ev.kind == Kind.event else "pixel loaded"
+        name = ev.title
         per_event[(ev.platform, name)] += 1
         per_pixel[(ev.platform, ev.pixel_id or "-", ev.source.value)] += 1
         for f in ev.findings:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 
 import httpx
+from textual.widgets import Input
 
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
@@ -130,3 +131,31 @@ async def test_pause_mark_jump_related_and_palette_commands():
         assert app.paused
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Pause / resume capture", "Mark", "Clear session", "Summary"} <= set(titles)
+
+
+async def test_open_a_har_with_progress_then_save_it_again(tmp_path):
+    import json
+
+    from pixelspy.har import save_har
+    from tests.tui.scripted import build_session
+
+    original = build_session()
+    har = tmp_path / "visit.har"
+    save_har(original, har)
+    app = PixelSpyApp(Session(), None, load=har)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if not app.progress.display and len(app.session):
+                break
+        assert len(app.session) == len(original)
+        assert app.event_list.row_count == len(original)
+        assert "visit.har" in str(app.status.content)
+        out = tmp_path / "again.har"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(out)
+        await pilot.press("enter")
+        await pilot.pause()
+    entries = json.loads(out.read_text())["log"]["entries"]
+    assert len(entries) == len(original.hits) and all("_pixelspy" in e for e in entries)
