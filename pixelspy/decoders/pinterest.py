@@ -24,7 +24,7 @@ from typing import Any
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
-    Errors, EventShape, Labels, ServerBatch, body_form_or_json, compact, decode_server_batch, flatten,
+    CAPI_STYLE_EVENT, Errors, Labels, ServerBatch, body_form_or_json, compact, decode_server_batch, flatten,
     item_ids, parse_json_lenient, parse_qs_pairs, text_or_none, user_field,
 )
 from pixelspy.model import Kind, Param, RawHit, TrackingEvent, UserField
@@ -229,17 +229,7 @@ def decode_tag(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 CAPI = ServerBatch(
     platform=PLATFORM,
     events=("data",),
-    shape=EventShape(
-        event=(("event_name",),),
-        event_id=(("event_id",),),
-        page_url=(("event_source_url",),),
-        value=(("custom_data", "value"),),
-        currency=(("custom_data", "currency"),),
-        content_ids=(("custom_data", "content_ids"),),
-        contents=(("custom_data", "contents"),),
-        order_id=(("custom_data", "order_id"),),
-        user=("user_data",),
-    ),
+    shape=CAPI_STYLE_EVENT,
     labels=LABELS,
     standard_event=standard_event,
     endpoint="CAPI /v5 events (pixel_id = ad account)",

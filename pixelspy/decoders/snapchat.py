@@ -13,6 +13,7 @@ import re
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
+    CAPI_STYLE_EVENT,
     Errors,
     EventShape,
     Labels,
@@ -196,17 +197,7 @@ CAPI_V3_LABELS = Labels(
 CAPI_V3 = ServerBatch(
     platform=PLATFORM,
     events=("data",),
-    shape=EventShape(
-        event=(("event_name",),),
-        event_id=(("event_id",),),
-        page_url=(("event_source_url",),),
-        value=(("custom_data", "value"),),
-        currency=(("custom_data", "currency"),),
-        content_ids=(("custom_data", "content_ids"),),
-        contents=(("custom_data", "contents"),),
-        order_id=(("custom_data", "order_id"),),
-        user=("user_data",),
-    ),
+    shape=CAPI_STYLE_EVENT,
     labels=CAPI_V3_LABELS,
     standard_event=standard_event,
     endpoint="Conversions API v3",

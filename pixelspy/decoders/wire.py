@@ -409,6 +409,20 @@ class EventShape:
     user_keys: Mapping[str, str] = field(default_factory=dict)
 
 
+# The event object Meta's Conversions API defined and Pinterest's and Snapchat's v3 APIs copied.
+CAPI_STYLE_EVENT = EventShape(
+    event=(("event_name",),),
+    event_id=(("event_id",),),
+    page_url=(("event_source_url",),),
+    value=(("custom_data", "value"),),
+    currency=(("custom_data", "currency"),),
+    content_ids=(("custom_data", "content_ids"),),
+    contents=(("custom_data", "contents"),),
+    order_id=(("custom_data", "order_id"),),
+    user=("user_data",),
+)
+
+
 def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "") -> dict[str, Any]:
     """TrackingEvent fields of one event object; the caller adds platform, source, pixel id,
     standard event, and the request's shared params and errors. Params are named by their dotted
