@@ -35,13 +35,13 @@ GOAL_HITS_PER_S = 10_000
 
 
 def corpus_hits(n: int) -> tuple[list[Sample], list[float]]:
-    """n samples cycling through every vendor's examples, with times 1 s apart per corpus pass
-    (so time-window checks see a steady stream, not one burst)."""
+    """n samples cycling through every vendor's examples, a corpus pass every 10 s (a steady
+    browsing session for time-window checks, not one burst)."""
     samples = [s for group in build_corpus().values() for s in group]
     if not samples:
         sys.exit("no decoder routes any corpus sample")
     picked = [samples[i % len(samples)] for i in range(n)]
-    times = [1_700_000_000.0 + i / len(samples) for i in range(n)]
+    times = [1_700_000_000.0 + 10 * i / len(samples) for i in range(n)]
     return picked, times
 
 
@@ -81,7 +81,7 @@ def main() -> int:
 
     hits = []
     construct = timed("baseline: RawHit construction", n,
-                      lambda: hits.extend(s.hit(t) for s, t in zip(samples, times)))
+                      lambda: hits.extend(s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))))
     json_rate = timed("baseline: json.loads / form split of bodies", n, lambda: json_baseline(samples))
     decode = timed("Registry.decode (decoders only)", n, lambda: [registry.decode(h) for h in hits])
 
@@ -90,7 +90,7 @@ def main() -> int:
     session_events = len(session)
     session = Session()
     timed("RawHit + Session.ingest (proxy path)", n,
-          lambda: [session.ingest(s.hit(t)) for s, t in zip(samples, times)])
+          lambda: [session.ingest(s.hit(t, i)) for i, (s, t) in enumerate(zip(samples, times))])
 
     # Memory in a separate pass: tracemalloc slows allocation several times over.
     del session

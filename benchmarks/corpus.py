@@ -21,6 +21,7 @@ from pixelspy.model import RawHit
 SHA_EMAIL = "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"  # sha256("test@example.com")
 SHA_PHONE = "254aa248acb47dd654ca3ea53f48c2c26d641d23d7e2e93a1ec56258df7674c4"
 PAGE = "https://shop.example/product/sku-1?utm_source=news"
+ORDER = "order-77"  # order and event IDs contain it; Sample.hit(serial=) makes them unique
 BROWSER_HEADERS = [
     ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"),
     ("accept", "*/*"),
@@ -38,8 +39,13 @@ class Sample:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
 
-    def hit(self, time: float = 0.0) -> RawHit:
-        return RawHit(method=self.method, url=self.url, body=self.body, time=time, client="127.0.0.1",
+    def hit(self, time: float = 0.0, serial: int = 0) -> RawHit:
+        """The hit; `serial` makes its order and event IDs unique, as a real session's are."""
+        url, body = self.url, self.body
+        if serial:
+            url = url.replace(ORDER, f"{ORDER}-{serial}")
+            body = body.replace(ORDER.encode(), f"{ORDER}-{serial}".encode())
+        return RawHit(method=self.method, url=url, body=body, time=time, client="127.0.0.1",
                       headers=[*BROWSER_HEADERS, *self.headers])
 
 
@@ -61,7 +67,7 @@ def _meta() -> list[Sample]:
             "ts": "1700000000000", "sw": "1920", "sh": "1080", "v": "2.9.207", "r": "stable", "ec": "0",
             "o": "4126", "fbp": "fb.1.1700000000000.123456789", "it": "1699999999000", "coo": "false",
             "rqm": "GET"}
-    purchase = {**base, "ev": "Purchase", "eid": "order-77", "cd[value]": "49.90", "cd[currency]": "EUR",
+    purchase = {**base, "ev": "Purchase", "eid": ORDER, "cd[value]": "49.90", "cd[currency]": "EUR",
                 "cd[content_ids]": '["sku-1","sku-2"]', "cd[content_type]": "product",
                 "cd[contents]": '[{"id":"sku-1","quantity":1,"item_price":19.9},{"id":"sku-2","quantity":1,"item_price":30}]',
                 "cd[num_items]": "2", "ud[em]": SHA_EMAIL, "ud[ph]": SHA_PHONE}
@@ -84,7 +90,7 @@ def _tiktok() -> list[Sample]:
                "library": {"name": "pixel.js", "version": "2.2.1"},
                "user": {"email": SHA_EMAIL, "phone_number": SHA_PHONE, "external_id": "u-42"},
                "device": {"platform": "pc"}, "ad": {"sdk_env": "external"}}
-    pay = {"event": "CompletePayment", "event_id": "order-77", "message_id": "messageId-1700000000000-1",
+    pay = {"event": "CompletePayment", "event_id": ORDER, "message_id": "messageId-1700000000000-1",
            "timestamp": "2023-11-14T22:13:20.000Z", "is_onsite": False, "context": context,
            "properties": {"value": 49.9, "currency": "EUR", "content_type": "product",
                           "contents": [{"content_id": "sku-1", "quantity": 1, "price": 19.9},
@@ -102,8 +108,8 @@ def _pinterest() -> list[Sample]:
     ad = json.dumps({"loc": PAGE, "ref": "https://shop.example/", "if": False, "sh": 1080, "sw": 1920,
                      "is_eu": True}, separators=(",", ":"))
     pd = json.dumps({"em": SHA_EMAIL, "np": "gtm"}, separators=(",", ":"))
-    ed = json.dumps({"value": 49.9, "order_quantity": 2, "currency": "EUR", "order_id": "order-77",
-                     "event_id": "order-77", "line_items": [
+    ed = json.dumps({"value": 49.9, "order_quantity": 2, "currency": "EUR", "order_id": ORDER,
+                     "event_id": ORDER, "line_items": [
                          {"product_name": "Shirt", "product_id": "sku-1", "product_price": 19.9, "product_quantity": 1},
                          {"product_name": "Hat", "product_id": "sku-2", "product_price": 30, "product_quantity": 1}]},
                     separators=(",", ":"))
@@ -126,7 +132,7 @@ def _linkedin() -> list[Sample]:
         _get("https://px.ads.linkedin.com/collect", {"v": "2", "fmt": "js", "pid": "123456",
                                                     "time": "1700000000000", "url": PAGE}),
         _get("https://px.ads.linkedin.com/collect/", {"pid": "123456", "fmt": "gif", "conversionId": "9876543",
-                                                     "eventId": "order-77"}),
+                                                     "eventId": ORDER}),
         _beacon_json("https://px.ads.linkedin.com/wa/", wa),
         Sample("POST", "https://px.ads.linkedin.com/wa/?medium=fetch&fmt=g", packed.encode(),
                (("content-type", "text/plain;charset=UTF-8"),)),
@@ -136,12 +142,12 @@ def _linkedin() -> list[Sample]:
 
 def _x() -> list[Sample]:
     common = {"bci": "4", "dv": "Europe/Berlin&en-US&Google Inc.&Linux x86_64&255&1920&1080&24&24&1920&1080&0&na",
-              "eci": "3", "event_id": "5b0b6c2e-6f64-4d3c-9a8f-1b2c3d4e5f60", "integration": "advertiser",
+              "eci": "3", "event_id": f"5b0b6c2e-{ORDER}", "integration": "advertiser",
               "p_id": "Twitter", "p_user_id": "0", "pl_id": "0f7e0c1d-1111-2222-3333-444455556666",
               "tw_document_href": PAGE, "tw_iframe_status": "0", "txn_id": "o7z1d", "type": "javascript",
               "version": "2.3.30"}
     purchase = {**common, "txn_id": "o87ne", "event": json.dumps(
-        {"value": "49.90", "currency": "EUR", "conversion_id": "order-77",
+        {"value": "49.90", "currency": "EUR", "conversion_id": ORDER,
          "contents": [{"content_id": "sku-1", "num_items": 1}]}, separators=(",", ":"))}
     return [
         _get("https://analytics.twitter.com/1/i/adsct", {**common, "event": "{}"}),
@@ -156,7 +162,7 @@ def _google() -> list[Sample]:
           "gcd": "13r3r3r3r5l1", "npa": "0", "dma": "0", "cid": "1234567890.1700000000", "ul": "en-us",
           "sr": "1920x1080", "_s": "2", "sid": "1700000000", "sct": "1", "seg": "1", "dl": PAGE,
           "dt": "Shirt"}
-    purchase = {**ga, "en": "purchase", "cu": "EUR", "ep.transaction_id": "order-77", "epn.value": "49.9",
+    purchase = {**ga, "en": "purchase", "cu": "EUR", "ep.transaction_id": ORDER, "epn.value": "49.9",
                 "pr1": "idsku-1~nmShirt~pr19.9~qt1", "pr2": "idsku-2~nmHat~pr30~qt1"}
     lines = "\n".join(urlencode(e) for e in ({"en": "page_view"}, {"en": "scroll", "epn.percent_scrolled": "90"}))
     return [
@@ -165,10 +171,10 @@ def _google() -> list[Sample]:
         Sample("POST", f"https://region1.google-analytics.com/g/collect?{urlencode(ga)}", lines.encode(),
                (("content-type", "text/plain;charset=UTF-8"),)),
         _get("https://www.googleadservices.com/pagead/conversion/987654321/",
-             {"label": "AbCdEfGhIj", "value": "49.9", "currency_code": "EUR", "oid": "order-77", "gcs": "G111",
+             {"label": "AbCdEfGhIj", "value": "49.9", "currency_code": "EUR", "oid": ORDER, "gcs": "G111",
               "url": PAGE}),
         _get("https://googleads.g.doubleclick.net/pagead/viewthroughconversion/987654321/",
-             {"label": "AbCdEfGhIj", "value": "49.9", "currency_code": "EUR", "oid": "order-77",
+             {"label": "AbCdEfGhIj", "value": "49.9", "currency_code": "EUR", "oid": ORDER,
               "data": "event=purchase;value=49.9", "url": PAGE}),
     ]
 
@@ -179,7 +185,7 @@ def _snapchat() -> list[Sample]:
     return [
         _form("https://tr.snapchat.com/p", {**base, "ev": "PAGE_VIEW"}),
         _form("https://tr.snapchat.com/p", {**base, "ev": "PURCHASE", "e_price": "49.9", "e_currency": "EUR",
-                                            "e_transaction_id": "order-77", "e_item_ids": "sku-1;sku-2"}),
+                                            "e_transaction_id": ORDER, "e_item_ids": "sku-1;sku-2"}),
     ]
 
 
@@ -188,8 +194,8 @@ def _reddit() -> list[Sample]:
     return [
         _get("https://alb.reddit.com/rp.gif", {**base, "event": "PageVisit"}),
         _get("https://alb.reddit.com/rp.gif", {**base, "event": "Purchase", "m.value": "49.90", "m.currency": "EUR",
-                                               "m.itemCount": "2", "m.transactionId": "order-77",
-                                               "m.conversionId": "order-77"}),
+                                               "m.itemCount": "2", "m.transactionId": ORDER,
+                                               "m.conversionId": ORDER}),
     ]
 
 

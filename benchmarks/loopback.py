@@ -150,13 +150,13 @@ def request_mix(upstream_port: int, tracking_every: int = 10) -> list[bytes]:
     if tracking_every and not tracking:
         sys.exit("no sink-mode decoder routes any corpus sample")
     out = []
-    for i in range(tracking_every * len(tracking) * 4 or 400):
+    for i in range(tracking_every * len(tracking) * 20 or 400):
         if tracking and i % tracking_every == 0:
             s = tracking[(i // tracking_every) % len(tracking)]
-            url = "http://" + s.url.split("://", 1)[1]  # plain HTTP: no TLS handshakes to compare
-            host = url.split("/")[2]
-            headers = [("host", host), *s.headers]
-            body = s.body
+            hit = s.hit(serial=i)  # unique order/event IDs: not one duplicate after another
+            url = "http://" + hit.url.split("://", 1)[1]  # plain HTTP: no TLS handshakes to compare
+            headers = [("host", hit.host), *s.headers]
+            body = hit.body
             method = s.method
         else:
             url = f"http://127.0.0.1:{upstream_port}/static/page-{i}.html?v={i * 7919 % 1000}"

@@ -134,7 +134,9 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         decode_errors=list(errors),
         endpoint=endpoint,
         # The sandbox trigger repeats id/ev/ts of its /tr hit: the session folds the two together.
-        twin_key="|".join((PLATFORM, pixel or "", ev or "", values.get("ts", ""), values.get("eid", ""))),
+        # Only a hit stamped with its time or event ID can be recognised in its copy.
+        twin_key="|".join((PLATFORM, pixel or "", ev or "", values.get("ts", ""), values.get("eid", "")))
+        if pixel and ev and (values.get("ts") or values.get("eid")) else None,
     )]
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 
+FBP = "fb.1.1764075720000.1596403881"
 T0 = time.mktime((2026, 11, 25, 14, 2, 0, 0, 0, -1))
 
 
@@ -25,7 +26,7 @@ def scripted_hits() -> list[RawHit]:
         hits.append(RawHit(method=method, url=url, body=body, headers=headers, time=T0 + dt, client=client))
 
     def tr(dt: float, **params):
-        add(dt, "GET", "https://www.facebook.com/tr/?" + urlencode({"id": meta, **params}))
+        add(dt, "GET", "https://www.facebook.com/tr/?" + urlencode({"id": meta, "fbp": FBP, **params}))
 
     add(0.0, "GET", f"https://connect.facebook.net/signals/config/{meta}?v=2.9.179&r=stable")
     tr(0.4, ev="PageView", dl="https://shop.example/", ts=int((T0 + 0.4) * 1000))
@@ -38,7 +39,7 @@ def scripted_hits() -> list[RawHit]:
         "cd[content_ids]": '["mug-blue"]', "cd[value]": "14.90", "cd[currency]": "EUR"})
     tr(15.2, ev="InitiateCheckout", dl="https://shop.example/checkout", **{"cd[num_items]": "1"})
     add(21.7, "POST", "https://www.facebook.com/tr/", urlencode({
-        "id": meta, "ev": "Purchase", "eid": "order-1042", "dl": "https://shop.example/checkout/thanks",
+        "id": meta, "fbp": FBP, "ev": "Purchase", "eid": "order-1042", "dl": "https://shop.example/checkout/thanks",
         "cd[value]": "$14.90", "cd[content_ids]": '["mug-blue"]', "cd[content_type]": "product",
         "ud[em]": "jane.doe@example.com"}).encode(), "application/x-www-form-urlencoded")
     tr(22.0, ev="purchase", dl="https://shop.example/checkout/thanks", **{"cd[value]": "14.90",
