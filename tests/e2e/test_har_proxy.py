@@ -27,12 +27,13 @@ def test_har_survives_kill_minus_9(pixelspy_factory, tmp_path):
     p = pixelspy_factory("--sink", "--har", str(out))
     assert read_har(out)["log"]["entries"] == []  # written at start: a bad path shows at once
     with p.client() as c:
-        c.get("https://www.facebook.com/tr/", params={"id": PIXEL, "ev": "PageView", "dl": "https://shop.example/"},
+        c.get("https://www.facebook.com/tr/", params={"id": PIXEL, "ev": "PageView", "dl": "https://shop.example/",
+                                                     "ts": "1700000000000"},
               headers={"cookie": "sid=very-secret-session"})
         c.post("https://www.facebook.com/tr/", data={"id": PIXEL, "ev": "Purchase", "cd[value]": "49.90",
                                                      "cd[currency]": "EUR", "ud[em]": EMAIL})
         c.get("https://www.facebook.com/privacy_sandbox/pixel/register/trigger/",
-              params={"id": PIXEL, "ev": "PageView"})
+              params={"id": PIXEL, "ev": "PageView", "ts": "1700000000000", "rqm": "FGET"})
     # The sandbox trigger is the PageView's twin: two events, three recorded requests.
     lines = p.wait_for(lambda evs: len(evs) == 2 and evs[0]["twins"])
     time.sleep(2.0)  # ≥ one periodic flush

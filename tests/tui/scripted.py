@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from urllib.parse import urlencode
 
+from pixelspy import model
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 
@@ -76,6 +78,9 @@ def scripted_hits() -> list[RawHit]:
 
 
 def build_session() -> Session:
+    # Event ids come from a process-wide counter; restart it so ids on screen don't depend on which
+    # tests ran before (snapshots compare them).
+    model._ids = itertools.count(1)
     session = Session()
     for hit in sorted(scripted_hits(), key=lambda h: h.time):
         session.ingest(hit)
