@@ -22,7 +22,8 @@ TWIN_WINDOW_S = 10.0
 
 
 class Session:
-    def __init__(self, checks: CheckEngine | None = None, max_events: int = 200_000):
+    # ~16 KiB per stored event (event + raw request): 100k events is about 1.6 GB at most.
+    def __init__(self, checks: CheckEngine | None = None, max_events: int = 100_000):
         self.checks = checks if checks is not None else CheckEngine()
         self.max_events = max_events
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()

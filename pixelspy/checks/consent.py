@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -93,6 +94,7 @@ class Reading:
 TWO_LEVEL_SUFFIXES = frozenset(TABLE["sites"]["two_level_suffixes"])
 
 
+@lru_cache(maxsize=4096)  # called for every request; hosts repeat
 def registrable_domain(host: str) -> str:
     """The site of a host: last two labels, three under a known two-level suffix (co.uk, com.au…).
     A heuristic, not the Public Suffix List; IP addresses and single labels are their own site."""
