@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] and argv[0] in FILE_COMMANDS:
         return FILE_COMMANDS[argv[0]](argv[1:])
     args = live_parser().parse_args(argv)
-    if args.lan and args.listen_host == "127.0.0.1":
+    # Phones reach the proxy (or the WireGuard endpoint, key-authenticated) over the network.
+    wireguard = any(m.startswith("wireguard") for m in args.mode)
+    if (args.lan or wireguard) and args.listen_host == "127.0.0.1":
         args.listen_host = "0.0.0.0"
     if args.listen_host not in ("127.0.0.1", "localhost", "::1"):
         print(f"pixelspy: warning: listening on {args.listen_host}: the proxy is reachable from the network"

@@ -125,7 +125,7 @@ class PhoneSetupScreen(ModalScreen[None]):
         if cfg.listen_host in ("127.0.0.1", "localhost", "::1"):
             parts.append(Text(f"The proxy listens on {cfg.listen_host}, which phones cannot reach.\n"
                               "Restart with:  pixelspy --lan --auth USER:PASS", style="bold yellow"))
-            return Group(*parts)
+            return Group(*parts, *self.wireguard_parts())
         addresses = lan_addresses() if cfg.listen_host in ("0.0.0.0", "::", "") else [cfg.listen_host]
         parts.append(Text("⚠ The proxy is reachable from your network." +
                           ("" if cfg.proxyauth else " Anyone there can use it: consider --auth USER:PASS."),
@@ -141,8 +141,10 @@ class PhoneSetupScreen(ModalScreen[None]):
                               "(iOS: also Settings → General → About → Certificate Trust Settings → enable it).\n"))
             parts.append(Columns([qr_block("Proxy (host:port)", f"{addresses[0]}:{cfg.port}"),
                                   qr_block("Certificate page", "http://mitm.it")], padding=(0, 4)))
-        if self.wireguard_conf:
-            parts.append(Text("\nWireGuard: scan this in the WireGuard app (no proxy settings needed)",
-                              style="bold"))
-            parts.append(Text(qr_text(self.wireguard_conf), style="#000000 on #ffffff"))
-        return Group(*parts)
+        return Group(*parts, *self.wireguard_parts())
+
+    def wireguard_parts(self) -> list:
+        if not self.wireguard_conf:
+            return []
+        return [Text("\nWireGuard: scan this in the WireGuard app (no proxy settings needed)", style="bold"),
+                Text(qr_text(self.wireguard_conf), style="#000000 on #ffffff")]

@@ -159,3 +159,20 @@ async def test_open_a_har_with_progress_then_save_it_again(tmp_path):
         await pilot.pause()
     entries = json.loads(out.read_text())["log"]["entries"]
     assert len(entries) == len(original.hits) and all("_pixelspy" in e for e in entries)
+
+
+async def test_wireguard_mode_shows_the_client_configuration_as_a_qr_code(tmp_path):
+    from pixelspy.tui import screens
+
+    port = free_port()
+    config = ProxyConfig(listen_host="127.0.0.1", port=port, confdir=str(tmp_path / "mitm"),
+                         modes=[f"wireguard@{port}"])
+    app = PixelSpyApp(Session(), config)
+    async with app.run_test(size=(120, 80)) as pilot:
+        conf = app.proxy.wireguard_conf()
+        assert conf and "[Interface]" in conf and f"Endpoint = 127.0.0.1:{port}" in conf
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, screens.PhoneSetupScreen)
+        heading, qr = app.screen.instructions().renderables[-2:]
+        assert "WireGuard" in str(heading) and "█" in str(qr)
