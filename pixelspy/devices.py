@@ -44,11 +44,13 @@ class Devices:
         self._given: dict[str, str] = {}
 
     def observe(self, hit: RawHit) -> None:
-        if not hit.client or hit.client in self._auto or len(self._auto) >= self.MAX:
+        """Every client is remembered; the first User-Agent that says what it is names it."""
+        if not hit.client or self._auto.get(hit.client, hit.client) != hit.client:
+            return
+        if hit.client not in self._auto and len(self._auto) >= self.MAX:
             return
         family = user_agent_family(hit.header("user-agent"))
-        if family:
-            self._auto[hit.client] = f"{family} {hit.client}"
+        self._auto[hit.client] = f"{family} {hit.client}" if family else hit.client
 
     def rename(self, client: str, name: str) -> None:
         if name.strip():

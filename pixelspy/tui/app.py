@@ -81,6 +81,7 @@ class PixelSpyApp(App):
         # Kept up to date as events are published, so filtering and the status line stay O(1) per event.
         self._search_text: dict[str, str] = {}
         self._severity_counts: dict[str, tuple[int, int]] = {}
+        self._errors = self._warnings = 0
         self._detail_pending = False
 
     # ------------------------------------------------------------------ layout
@@ -170,12 +171,16 @@ class PixelSpyApp(App):
 
     def _index(self, ev: TrackingEvent) -> None:
         self._search_text[ev.id] = filters.search_blob(ev)
-        self._severity_counts[ev.id] = (sum(f.severity == Severity.error for f in ev.findings),
-                                        sum(f.severity == Severity.warning for f in ev.findings))
+        counts = (sum(f.severity == Severity.error for f in ev.findings),
+                  sum(f.severity == Severity.warning for f in ev.findings))
+        old = self._severity_counts.get(ev.id, (0, 0))
+        self._severity_counts[ev.id] = counts
+        self._errors += counts[0] - old[0]
+        self._warnings += counts[1] - old[1]
 
-    def _search_text_of(self, ev: TrackingEvent) -> str:
-        text = self._search_text.get(ev.id)
-        return text if text is not None else filters.search_blob(ev)
+    def _clients_named(self, words: set[str]) -> set[str]:
+        devices = self.session.devices
+        return {c for c in devices.clients() if c in words or any(w in devices.name(c).lower() for w in words)}
 
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list
@@ -213,7 +218,7 @@ class PixelSpyApp(App):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.event_list.set_filter(filters.compile_query(query, self.device_name, self._search_text_of))
+        self.event_list.set_filter(filters.compile_query(query, self._search_text.get, self._clients_named))
         self._update_status()
 
     @on(Input.Submitted, "#filter")
@@ -222,8 +227,7 @@ class PixelSpyApp(App):
 
     def _update_status(self) -> None:
         total = len(self.session)
-        errors = sum(c[0] for c in self._severity_counts.values())
-        warnings = sum(c[1] for c in self._severity_counts.values())
+        errors, warnings = self._errors, self._warnings
         listed = self.event_list.row_count
         parts = []
         if self.config is not None:
@@ -292,6 +296,7 @@ class PixelSpyApp(App):
         self.session.clear()
         self._search_text.clear()
         self._severity_counts.clear()
+        self._errors = self._warnings = 0
         self.event_list.clear()
         self._show_detail(None)
         self._update_status()

@@ -35,7 +35,7 @@ class Mark:
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
-EventFilter = Callable[[TrackingEvent], bool]
+EventFilter = Callable[[str], bool]  # on event ids
 
 
 def fit(text: str, width: int) -> str:
@@ -88,6 +88,7 @@ class EventList(ScrollView, can_focus=True):
         self._device_name = device_name
         self._order: list[Row] = []  # everything, in arrival order
         self._rows: list[Row] = []  # what the filter lets through
+        self._shown: set[str] = set()  # the event ids in _rows
         self._filter: EventFilter | None = None
         self.follow = True  # keep the newest row selected until the user moves away
         self._flush_pending = False
@@ -112,6 +113,8 @@ class EventList(ScrollView, can_focus=True):
         self._order.append(row)
         if isinstance(row, Mark) or self._passes(row):
             self._rows.append(row)
+            if isinstance(row, str):
+                self._shown.add(row)
             # At hundreds of events a second, resize and move the cursor once per frame, not per row.
             if not self._flush_pending:
                 self._flush_pending = True
@@ -126,8 +129,9 @@ class EventList(ScrollView, can_focus=True):
             self.refresh()
 
     def changed(self, event_id: str) -> None:
-        """An event already listed got new findings or twins: redraw; re-filter if it now passes."""
-        if self._filter is not None and event_id not in self._rows and self._passes(event_id):
+        """An event already listed got new findings or twins: redraw; re-filter if it now passes
+        (or no longer does)."""
+        if self._filter is not None and (event_id in self._shown) != self._filter(event_id):
             self.set_filter(self._filter)
         else:
             self.refresh()
@@ -135,6 +139,7 @@ class EventList(ScrollView, can_focus=True):
     def clear(self) -> None:
         self._order.clear()
         self._rows.clear()
+        self._shown.clear()
         self.cursor = -1
         self._resize()
 
@@ -144,9 +149,8 @@ class EventList(ScrollView, can_focus=True):
         if flt is None:
             self._rows = list(self._order)
         else:
-            lookup = self._lookup
-            self._rows = [r for r in self._order
-                          if type(r) is Mark or ((ev := lookup(r)) is not None and flt(ev))]
+            self._rows = [r for r in self._order if type(r) is Mark or flt(r)]
+        self._shown = {r for r in self._rows if type(r) is str}
         self._resize()
         if keep is not None and keep in self._rows and not self.follow:
             self.cursor = self._rows.index(keep)
@@ -164,10 +168,7 @@ class EventList(ScrollView, can_focus=True):
         return True
 
     def _passes(self, event_id: str) -> bool:
-        if self._filter is None:
-            return True
-        ev = self._lookup(event_id)
-        return ev is not None and self._filter(ev)
+        return self._filter is None or self._filter(event_id)
 
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._rows) + 1)  # + the header line

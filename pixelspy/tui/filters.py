@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pixelspy.model import Severity, TrackingEvent
+from pixelspy.model import TrackingEvent
 
 KEYS = {"platform": "platform", "p": "platform", "source": "source", "s": "source", "device": "device",
         "d": "device", "sev": "severity", "severity": "severity", "has": "has", "pixel": "pixel",
@@ -47,47 +47,55 @@ def parse(text: str) -> Query:
 
 
 def search_blob(ev: TrackingEvent) -> str:
-    """Everything free-text search looks at, lower-cased once per event."""
+    """Everything a filter looks at, lower-cased, once per published event: the fields as
+    `\x00key=value\x00` tags (so key filters are substring tests in C), then the free text."""
+    tags = [f"platform={ev.platform}", f"source={ev.source.value}", f"kind={ev.kind.value}",
+            f"pixel={(ev.pixel_id or '').lower()}", f"client={ev.client}"]
+    tags += {f"severity={f.severity.value}" for f in ev.findings}
+    tags += {f"code={f.code}" for f in ev.findings}
+    if ev.findings or ev.decode_errors:
+        tags.append("has=findings")
     parts = [ev.event or "", ev.standard_event or "", ev.pixel_id or "", ev.event_id or "", ev.page_url or "",
-             ev.platform, ev.endpoint]
+             ev.endpoint]
     parts += [p.value for p in ev.params]
-    parts += [f.code + " " + f.message for f in ev.findings]
-    return "\n".join(parts).lower()
+    parts += [f.message for f in ev.findings]
+    return ("\x00" + "\x00".join(tags) + "\x00\n" + "\n".join(parts)).lower()
 
 
-def compile_query(q: Query, device_name: Callable[[str], str],
-                  search_text: Callable[[TrackingEvent], str] = search_blob
-                  ) -> Callable[[TrackingEvent], bool] | None:
-    """A predicate for the event list, or None when the query lets everything through.
-    `search_text` gives an event's lower-cased search text (the app keeps them precomputed)."""
+def _tag(key: str, value: str) -> str:
+    return f"\x00{key}={value}\x00"
+
+
+def compile_query(q: Query, search_text: Callable[[str], str | None],
+                  clients_named: Callable[[set[str]], set[str]]) -> Callable[[str], bool] | None:
+    """A predicate on event ids for the event list, or None when the query lets everything through.
+
+    `search_text(event_id)` is the event's search_blob (the app keeps them current);
+    `clients_named(words)` gives the client addresses whose device name contains one of the words."""
     if not q:
         return None
-    t = q.terms
+    groups: list[list[str]] = []  # AND across groups, OR within one
+    for key, values in q.terms.items():
+        if key == "device":
+            groups.append([_tag("client", c) for c in clients_named(values)] or ["\x00no such device\x00"])
+        elif key == "has":
+            groups.append([_tag("has", v) for v in values])
+        else:
+            groups.append([_tag(key, v) for v in values])
+    groups += [[w] for w in q.words]
+    single = [g[0] for g in groups if len(g) == 1]
+    alternatives = [g for g in groups if len(g) > 1]
 
-    def matches(ev: TrackingEvent) -> bool:
-        if "platform" in t and ev.platform not in t["platform"]:
+    def matches(event_id: str) -> bool:
+        blob = search_text(event_id)
+        if blob is None:
             return False
-        if "source" in t and ev.source.value not in t["source"]:
-            return False
-        if "kind" in t and ev.kind.value not in t["kind"]:
-            return False
-        if "pixel" in t and (ev.pixel_id or "").lower() not in t["pixel"]:
-            return False
-        if "device" in t:
-            name = device_name(ev.client).lower()
-            if not any(d in name or d == ev.client for d in t["device"]):
+        for needle in single:
+            if needle not in blob:
                 return False
-        if "severity" in t:
-            wanted = {Severity(s) for s in t["severity"] if s in Severity.__members__}
-            if not any(f.severity in wanted for f in ev.findings):
+        for group in alternatives:
+            if not any(n in blob for n in group):
                 return False
-        if "has" in t and "findings" in t["has"] and not (ev.findings or ev.decode_errors):
-            return False
-        if "code" in t and not any(f.code in t["code"] for f in ev.findings):
-            return False
-        if q.words:
-            blob = search_text(ev)
-            return all(w in blob for w in q.words)
         return True
 
     return matches
