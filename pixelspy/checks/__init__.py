@@ -9,10 +9,13 @@ traffic (CMP scripts, consent cookies) implement `observe_traffic(hit, ctx)`.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 
 from pixelspy.config import Config
 from pixelspy.model import Finding, RawHit, TrackingEvent
+
+log = logging.getLogger("pixelspy.checks")
 
 
 class Context:
@@ -57,23 +60,24 @@ class CheckEngine:
 
     def process(self, event: TrackingEvent) -> set[str]:
         """Run every check on a new event; returns the ids of all events whose findings changed."""
-        self.ctx.changed = set()
-        for check in self.checks:
-            check.process(event, self.ctx)
-        return self.ctx.changed
+        return self._run("process", event)
 
     def observe_traffic(self, hit: RawHit) -> set[str]:
-        self.ctx.changed = set()
-        for check in self.checks:
-            if hasattr(check, "observe_traffic"):
-                check.observe_traffic(hit, self.ctx)
-        return self.ctx.changed
+        return self._run("observe_traffic", hit)
 
     def tick(self, now: float) -> set[str]:
+        return self._run("tick", now)
+
+    def _run(self, hook: str, arg) -> set[str]:
         self.ctx.changed = set()
         for check in self.checks:
-            if hasattr(check, "tick"):
-                check.tick(now, self.ctx)
+            method = getattr(check, hook, None)
+            if method is None:
+                continue
+            try:
+                method(arg, self.ctx)
+            except Exception:  # noqa: BLE001 - one broken check must not cost the event or the others
+                log.exception("check %s failed in %s", type(check).__name__, hook)
         return self.ctx.changed
 
     def reset(self) -> None:
