@@ -36,6 +36,10 @@ async def capture() -> list[Path]:
         await pilot.press("escape", "slash", *"has:findings", "enter")
         await pilot.pause()
         out.append(Path(app.save_screenshot("filter.svg", str(HERE))))
+        app.theme = "textual-light"
+        await pilot.press("escape", "end")
+        await pilot.pause()
+        out.append(Path(app.save_screenshot("light.svg", str(HERE))))
     return out
 
 

@@ -234,13 +234,13 @@ class PixelSpyApp(App):
             mode = ",".join(self.config.modes) or "regular"
             parts.append(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})")
             if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
-                parts.append("[#f1c232]⚠ reachable from the network[/] · c: connect a phone")
+                parts.append("[#d99a00]⚠ reachable from the network[/] · c: connect a phone")
         elif self._source_title:
             parts.append(self._source_title)
         parts.append(f"{total} events")
         if listed != total:
             parts.append(f"{listed} shown")
-        parts.append(f"[#ff5555]{errors} errors[/] [#f1c232]{warnings} warnings[/]")
+        parts.append(f"[#e5484d]{errors} errors[/] [#d99a00]{warnings} warnings[/]")
         sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
         if sites:
             parts.append("consent " + ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites)))

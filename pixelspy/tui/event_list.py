@@ -22,7 +22,7 @@ PLATFORM_COLORS = {
     # Mid tones, readable on the dark and the light themes.
     "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
-SEVERITY_COLORS = {Severity.error: "#ff5555", Severity.warning: "#f1c232", Severity.info: "#6fa8dc"}
+SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ class PhoneSetupScreen(ModalScreen[None]):
         addresses = lan_addresses() if cfg.listen_host in ("0.0.0.0", "::", "") else [cfg.listen_host]
         parts.append(Text("⚠ The proxy is reachable from your network." +
                           ("" if cfg.proxyauth else " Anyone there can use it: consider --auth USER:PASS."),
-                          style="bold #f1c232"))
+                          style="bold #d99a00"))
         if not addresses:
             parts.append(Text("No LAN address found: is this machine on a network?", style="bold red"))
         for addr in addresses:
