@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/longrun.py [--minutes 30] [--rate 200] [--tracking-every 10]
 
 Loopback only, bounded in time: the load stops itself after --minutes. The session keeps every
-tracking event (up to Session.max_events, 200,000), so RSS is expected to grow with the number of
+tracking event (up to Session.max_events, 100,000), so RSS is expected to grow with the number of
 stored events and nothing else; the report separates the two: RSS growth per stored event, and the
 growth over the second half of the run. "Flat" means the second half grows by less than
 --flat-mib (default 5 MiB) beyond what the stored events account for at the first half's rate.

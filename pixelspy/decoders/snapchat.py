@@ -14,6 +14,8 @@ import re
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
     CAPI_STYLE_EVENT,
+    CAPI_STYLE_FAMILIES,
+    CAPI_STYLE_KEYS,
     Errors,
     EventShape,
     Labels,
@@ -169,28 +171,11 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 CAPI_V3_LABELS = Labels(
     {
-        "event_name": ("Event name", "Event"),
-        "event_time": ("Event time (s)", "Event"),
-        "event_id": ("Event ID (dedup key)", "Event"),
-        "action_source": ("Action source", "Event"),
-        "event_source_url": ("Page URL", "Page context"),
-        "data_processing_options": ("Data processing options", "Consent"),
-        "access_token": ("Access token (masked)", "Technical"),
-        "custom_data.value": ("Value", "Custom data"),
-        "custom_data.currency": ("Currency", "Custom data"),
-        "custom_data.content_ids": ("Content IDs", "Custom data"),
-        "custom_data.contents": ("Contents", "Custom data"),
-        "custom_data.order_id": ("Order ID", "Custom data"),
-        "custom_data.num_items": ("Number of items", "Custom data"),
-        "user_data.em": ("Email (hashed)", "User data"),
-        "user_data.ph": ("Phone (hashed)", "User data"),
+        **CAPI_STYLE_KEYS,
         "user_data.sc_click_id": ("Click ID (ScCid)", "User data"),
         "user_data.sc_cookie1": ("Browser ID (_scid)", "User data"),
-        "user_data.client_ip_address": ("Client IP address", "User data"),
-        "user_data.client_user_agent": ("Client user agent", "User data"),
     },
-    families={"custom_data": ("Custom data", "Custom: "), "user_data": ("User data", "User data: "),
-              "app_data": ("App data", "App data: ")},
+    families=CAPI_STYLE_FAMILIES,
     default_group="Technical",
 )
 

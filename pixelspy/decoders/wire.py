@@ -422,6 +422,29 @@ CAPI_STYLE_EVENT = EventShape(
     user=("user_data",),
 )
 
+# Labels of the fields that event object shares across those APIs; vendors add their own.
+CAPI_STYLE_KEYS = {
+    "event_name": ("Event name", "Event"),
+    "event_time": ("Event time (s)", "Event"),
+    "event_id": ("Event ID (dedup key)", "Event"),
+    "action_source": ("Action source", "Event"),
+    "event_source_url": ("Page URL", "Page context"),
+    "data_processing_options": ("Data processing options", "Consent"),
+    "access_token": ("Access token (masked)", "Technical"),
+    "custom_data.value": ("Value", "Custom data"),
+    "custom_data.currency": ("Currency", "Custom data"),
+    "custom_data.content_ids": ("Content IDs", "Custom data"),
+    "custom_data.contents": ("Contents", "Custom data"),
+    "custom_data.order_id": ("Order ID", "Custom data"),
+    "custom_data.num_items": ("Number of items", "Custom data"),
+    "user_data.em": ("Email (hashed)", "User data"),
+    "user_data.ph": ("Phone (hashed)", "User data"),
+    "user_data.client_ip_address": ("Client IP address", "User data"),
+    "user_data.client_user_agent": ("Client user agent", "User data"),
+}
+CAPI_STYLE_FAMILIES = {"custom_data": ("Custom data", "Custom: "), "user_data": ("User data", "User data: "),
+                       "app_data": ("App data", "App data: ")}
+
 
 def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "") -> dict[str, Any]:
     """TrackingEvent fields of one event object; the caller adds platform, source, pixel id,

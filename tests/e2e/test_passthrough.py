@@ -19,6 +19,8 @@ import pytest
 import wsproto
 import wsproto.events as ws
 
+from tests.conftest import local_server
+
 PIXEL = "1234567890123456"
 
 
@@ -72,11 +74,8 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
+    with local_server(_Upstream) as url:
+        yield url
 
 
 def only_the_marker_is_listed(pixelspy, client) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import threading
 
 import pytest
+
+from tests.conftest import local_server
 
 PIXEL = "1234567890123456"
 
@@ -51,10 +52,8 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def upstream():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
+    with local_server(_Upstream) as url:
+        yield url
 
 
 def test_non_tracking_traffic_passes_byte_identical_and_is_not_listed(pixelspy, upstream):
