@@ -25,6 +25,15 @@ def detail_text(app: PixelSpyApp) -> str:
     return console.export_text()
 
 
+async def until(pilot, condition, timeout: float = 10) -> None:
+    """Let the app run until condition() holds (a loaded machine renders slower)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition()
+
+
 async def send_hits(port: int, confdir, hits: list[tuple[str, dict]]) -> None:
     ca = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
     async with httpx.AsyncClient(proxy=f"http://127.0.0.1:{port}", verify=ca, timeout=10) as c:
@@ -44,14 +53,13 @@ async def test_hits_through_the_proxy_become_rows_and_detail(tmp_path):
             ("POST", dict(url="https://www.facebook.com/tr/", data={
                 "id": PIXEL, "ev": "Purchase", "cd[value]": "12.50", "cd[currency]": "EUR", "eid": "o-1"})),
         ])
-        await pilot.pause(0.2)
         events = app.query_one(EventList)
-        assert events.row_count == 2
         # Follows the newest event: the Purchase is selected and shown.
+        await until(pilot, lambda: events.row_count == 2 and "Purchase" in detail_text(app))
         text = detail_text(app)
         assert "Purchase" in text and "cd[currency]" in text and "EUR" in text and "o-1" in text
         await pilot.press("up")
-        await pilot.pause()
+        await until(pilot, lambda: "PageView" in detail_text(app))
         text = detail_text(app)
         assert "PageView" in text and "https://shop.example/" in text
         assert "Purchase" not in text
@@ -115,17 +123,15 @@ async def test_pause_mark_jump_related_and_palette_commands():
     async with app.run_test(size=(100, 30)) as pilot:
         # A second identical hit is a duplicate: both are linked, and j jumps between them.
         session.ingest(RawHit(method="GET", url=url, client="127.0.0.1"))
-        await pilot.pause(0.1)
         events = app.event_list
+        await until(pilot, lambda: len(events.visible_ids()) == 2 and events.selected_id == events.visible_ids()[1])
         first, second = events.visible_ids()
-        assert events.selected_id == second
         await pilot.press("j")
-        await pilot.pause(0.1)
-        assert events.selected_id == first
+        await until(pilot, lambda: events.selected_id == first)
         # m inserts a named divider.
         await pilot.press("m", *"clicked Buy", "enter")
-        await pilot.pause(0.1)
-        assert isinstance(events._rows[-1], Mark) and events._rows[-1].label == "clicked Buy"
+        await until(pilot, lambda: isinstance(events._rows[-1], Mark))
+        assert events._rows[-1].label == "clicked Buy"
         # p pauses the app's capture flag; the palette lists the same actions.
         await pilot.press("p")
         assert app.paused
