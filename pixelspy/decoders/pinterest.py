@@ -25,7 +25,7 @@ from typing import Any
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
     CAPI_STYLE_EVENT, Errors, Labels, ServerBatch, body_form_or_json, compact, decode_server_batch, flatten,
-    item_ids, parse_json_lenient, parse_qs_pairs, text_or_none, user_field,
+    folded_lookup, item_ids, parse_json_lenient, parse_qs_pairs, text_or_none, user_field,
 )
 from pixelspy.model import Kind, Param, RawHit, TrackingEvent, UserField
 
@@ -125,8 +125,7 @@ def _members(value: Any) -> list[Any]:
     return []
 
 
-def standard_event(name: str | None) -> str | None:
-    return STANDARD_EVENTS.get((name or "").lower().replace("_", ""))
+standard_event = folded_lookup(STANDARD_EVENTS)
 
 
 def _bracket_set(target: dict[str, Any], keys: list[str], value: str) -> None:

@@ -18,6 +18,7 @@ from pixelspy.decoders.wire import (
     ServerBatch,
     body_form_or_json,
     decode_server_batch,
+    folded_lookup,
     item_ids,
     json_list,
     parse_qs_pairs,
@@ -40,8 +41,7 @@ STANDARD_EVENTS = {
 }
 
 
-def standard_event(name: str | None) -> str | None:
-    return STANDARD_EVENTS.get(re.sub(r"[^a-z0-9]", "", (name or "").lower()))
+standard_event = folded_lookup(STANDARD_EVENTS)
 
 
 # rp.gif advanced matching (hashed by pixel.js) → normalised user-data keys.

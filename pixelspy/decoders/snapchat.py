@@ -22,6 +22,7 @@ from pixelspy.decoders.wire import (
     ServerBatch,
     body_form_or_json,
     decode_server_batch,
+    folded_lookup,
     parse_qs_pairs,
     user_field,
 )
@@ -47,8 +48,7 @@ STANDARD_EVENTS = {
 }
 
 
-def standard_event(name: str | None) -> str | None:
-    return STANDARD_EVENTS.get(re.sub(r"[^A-Z0-9]", "", (name or "").upper()))
+standard_event = folded_lookup(STANDARD_EVENTS)
 
 
 # /p user fields (all hashed by the pixel) → normalised user-data keys.

@@ -564,3 +564,14 @@ def without_lone_surrogates(value: Any, text: str) -> Any:
             if isinstance(key, str) and _LONE_SURROGATE.search(key):
                 node[_LONE_SURROGATE.sub("\ufffd", key)] = node.pop(key)
     return value
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def folded_lookup(table: Mapping[str, str]) -> Callable[[str | None], str | None]:
+    """A standard-event lookup that ignores case, underscores and spaces (`add_to_cart`,
+    `ADD_CART`, `AddToCart` all meet)."""
+    folded = {_fold(k): v for k, v in table.items()}
+    return lambda name: folded.get(_fold(name or ""))
