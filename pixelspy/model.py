@@ -10,6 +10,7 @@ import base64
 import itertools
 import re
 import time as _time
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -101,7 +102,10 @@ class RawHit(BaseModel):
         return self.header("content-type").split(";")[0].strip().lower()
 
 
-class Param(BaseModel):
+# Params, user fields and findings are plain dataclasses: a hit makes dozens of them, and they are
+# only ever built by pixelspy's own code. TrackingEvent (pydantic) validates them from JSON.
+@dataclass(slots=True)
+class Param:
     """One decoded parameter: the wire name stays visible beside the human label."""
 
     name: str  # as on the wire, e.g. "cd[value]" or "properties.contents"
@@ -110,7 +114,8 @@ class Param(BaseModel):
     group: str = "Other"
 
 
-class UserField(BaseModel):
+@dataclass(slots=True)
+class UserField:
     """An advanced-matching / user-data field: which key, and whether it looks hashed."""
 
     key: str  # normalised key: em, ph, fn, ln, external_id, …
@@ -119,12 +124,13 @@ class UserField(BaseModel):
     value: str = ""
 
 
-class Finding(BaseModel):
+@dataclass(slots=True)
+class Finding:
     code: str  # stable public code, e.g. "missing-param"
     severity: Severity
     message: str
     hint: str = ""
-    related: list[str] = Field(default_factory=list)  # ids of the other events concerned
+    related: list[str] = field(default_factory=list)  # ids of the other events concerned
     pending: bool = False  # verdict not final yet (e.g. waiting for the consent cookie)
 
 
