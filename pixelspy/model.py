@@ -13,7 +13,7 @@ import time as _time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
@@ -102,10 +102,10 @@ class RawHit(BaseModel):
         return self.header("content-type").split(";")[0].strip().lower()
 
 
-# Params, user fields and findings are plain dataclasses: a hit makes dozens of them, and they are
-# only ever built by pixelspy's own code. TrackingEvent (pydantic) validates them from JSON.
-@dataclass(slots=True)
-class Param:
+# Params and user fields are named tuples of strings, findings a slotted dataclass: a hit makes
+# dozens of them, only pixelspy's own code builds them (TrackingEvent validates them from JSON), and
+# tuples of strings cost the garbage collector nothing once stored (it stops tracking them).
+class Param(NamedTuple):
     """One decoded parameter: the wire name stays visible beside the human label."""
 
     name: str  # as on the wire, e.g. "cd[value]" or "properties.contents"
@@ -114,8 +114,7 @@ class Param:
     group: str = "Other"
 
 
-@dataclass(slots=True)
-class UserField:
+class UserField(NamedTuple):
     """An advanced-matching / user-data field: which key, and whether it looks hashed."""
 
     key: str  # normalised key: em, ph, fn, ln, external_id, …

@@ -118,11 +118,9 @@ PIXEL_FAMILIES = {"e_": ("Event data", "Event: "), "m_": ("Page metrics", "Metri
 
 
 def pixel_params(pairs: list[tuple[str, str]]) -> list[Param]:
-    params = PIXEL_LABELS.params(pairs)
-    for p in params:
-        if p.name not in PIXEL_LABELS.keys and (family := PIXEL_FAMILIES.get(p.name[:2])):
-            p.group, p.label = family[0], family[1] + p.name[2:]
-    return params
+    return [p._replace(group=family[0], label=family[1] + p.name[2:])
+            if p.name not in PIXEL_LABELS.keys and (family := PIXEL_FAMILIES.get(p.name[:2])) else p
+            for p in PIXEL_LABELS.params(pairs)]
 
 
 def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
