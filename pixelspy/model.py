@@ -13,10 +13,10 @@ import time as _time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_serializer, field_validator
 
 _ids = itertools.count(1)
 
@@ -102,9 +102,8 @@ class RawHit(BaseModel):
         return self.header("content-type").split(";")[0].strip().lower()
 
 
-# Params and user fields are named tuples of strings, findings a slotted dataclass: a hit makes
-# dozens of them, only pixelspy's own code builds them (TrackingEvent validates them from JSON), and
-# tuples of strings cost the garbage collector nothing once stored (it stops tracking them).
+# Params and user fields are named tuples, findings a slotted dataclass: a hit makes dozens of them
+# and only pixelspy's own code builds them, so they skip pydantic's per-instance cost.
 class Param(NamedTuple):
     """One decoded parameter: the wire name stays visible beside the human label."""
 
@@ -155,10 +154,12 @@ class TrackingEvent(BaseModel):
     content_ids: list[str] = Field(default_factory=list)
     order_id: str | None = None
     test_event_code: str | None = None
-    params: list[Param] = Field(default_factory=list)
-    user_data: list[UserField] = Field(default_factory=list)
+    # Params, user data and findings are built by pixelspy's own decoders and checks, dozens per hit:
+    # validating them again would cost more than decoding the hit (the scalar fields are validated).
+    params: Annotated[list[Param], SkipValidation] = Field(default_factory=list)
+    user_data: Annotated[list[UserField], SkipValidation] = Field(default_factory=list)
     decode_errors: list[str] = Field(default_factory=list)
-    findings: list[Finding] = Field(default_factory=list)
+    findings: Annotated[list[Finding], SkipValidation] = Field(default_factory=list)
     endpoint: str = ""  # short description of the wire shape, e.g. "GET /tr (image)"
     twins: list[str] = Field(default_factory=list)  # hit ids of copies of this event (not counted)
     twin_key: str | None = None  # set by decoders on copies; the session attaches them as twins

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import zlib
 from collections import deque
@@ -43,27 +44,21 @@ def to_text(data: bytes, errors: Errors, what: str = "body") -> str:
 
 
 _BROKEN_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_HEX = "0123456789abcdefABCDEF"
-_HEX_BYTE = {a + b: bytes.fromhex(a + b) for a in _HEX for b in _HEX}
 
 
 def unquote_lossy(text: str) -> str:
-    """`urllib.parse.unquote(text, errors="replace")`, several times faster on ASCII text (a
-    tracking hit has dozens of percent-encoded values; this is the decoders' hottest loop)."""
+    """`urllib.parse.unquote(text, errors="replace")`, several times faster: a tracking hit carries
+    dozens of percent-encoded values (whole JSON objects), the decoders' hottest loop.
+
+    Percent-encoding is quoted-printable with "%" for "=": binascii's C decoder does the work
+    whenever the text has no "=" or line break of its own (which quoted-printable would read
+    differently) and no broken escape (kept as it is by unquote, a soft line break in QP)."""
     if "%" not in text:
         return text
-    if not text.isascii():
-        return unquote(text, errors="replace")
-    head, *rest = text.split("%")
-    out = [head.encode("ascii")]
-    for part in rest:
-        byte = _HEX_BYTE.get(part[:2])
-        if byte is None:  # a lone "%": kept as it is, like unquote does
-            out.append(b"%" + part.encode("ascii"))
-        else:
-            out.append(byte)
-            out.append(part[2:].encode("ascii"))
-    return b"".join(out).decode("utf-8", "replace")
+    if text.isascii() and "=" not in text and "\n" not in text and "\r" not in text \
+            and not _BROKEN_PERCENT.search(text):
+        return binascii.a2b_qp(text.replace("%", "=")).decode("utf-8", "replace")
+    return unquote(text, errors="replace")
 
 
 def parse_qs_pairs(qs: str, errors: Errors, what: str = "query") -> list[tuple[str, str]]:
@@ -177,24 +172,36 @@ def body_form_or_json(hit: RawHit, errors: Errors) -> tuple[list[tuple[str, str]
 
 def compact(value: Any) -> str:
     """A JSON value as one string, the way it would be shown or compared."""
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:
         return value
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return json.dumps(value)
+    if kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)  # what json.dumps writes, without its machinery
+    if isinstance(value, str):
+        return str(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def flatten(obj: Any, prefix: str = "", depth: int = 0) -> Iterator[tuple[str, Any]]:
+def flatten(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
     """Dotted (name, value) leaves of a JSON object. Lists stay whole values (shown as JSON)."""
-    if isinstance(obj, Mapping) and obj and depth < MAX_FLATTEN_DEPTH:
-        for k, v in obj.items():
-            yield from flatten(v, f"{prefix}.{k}" if prefix else str(k), depth + 1)
-    else:
-        yield prefix, obj
+    if not (isinstance(obj, dict) and obj and depth < MAX_FLATTEN_DEPTH):
+        return [(prefix, obj)]
+    leaves: list[tuple[str, Any]] = []
+    _flatten_into(leaves, obj, prefix, depth)
+    return leaves
+
+
+def _flatten_into(leaves: list[tuple[str, Any]], obj: dict, prefix: str, depth: int) -> None:
+    for key, value in obj.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value and depth + 1 < MAX_FLATTEN_DEPTH:
+            _flatten_into(leaves, value, name, depth + 1)
+        else:
+            leaves.append((name, value))
 
 
 def dig(obj: Any, *path: str | int, default: Any = None) -> Any:

@@ -9,7 +9,8 @@ from pixelspy.decoders.wire import Errors, parse_qs_pairs, unquote_lossy
 
 # Query-string material: separators, escapes (valid, broken, non-UTF-8), letters and non-ASCII.
 QUERY_PIECES = st.sampled_from(["&", "=", "+", "%", "%2", "%20", "%3D", "%26", "%C3%A9", "%E2%82", "%ff",
-                                "%zz", "a", "cd[value]", "1", "é", "€", " ", "%F0%9F%98%80", "\ufffd"])
+                                "%zz", "a", "cd[value]", "1", "é", "€", " ", "%F0%9F%98%80", "\ufffd",
+                                "_", "\t", "\r\n", "\n", "%0D%0A", "=%41", "%=", "%3D%"])
 QUERIES = st.lists(QUERY_PIECES | st.text(max_size=4), max_size=30).map("".join)
 
 
