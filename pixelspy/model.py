@@ -90,12 +90,16 @@ class RawHit(BaseModel):
     def query(self) -> str:
         return self._split.query
 
-    def header(self, name: str, default: str = "") -> str:
-        name = name.lower()
+    @cached_property
+    def _header_values(self) -> dict[str, str]:
+        values: dict[str, str] = {}
         for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return default
+            values.setdefault(k.lower(), v)
+        return values
+
+    def header(self, name: str, default: str = "") -> str:
+        """The first value of a header (names compare case-insensitively)."""
+        return self._header_values.get(name.lower(), default)
 
     @property
     def content_type(self) -> str:
