@@ -48,17 +48,23 @@ _BROKEN_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 def unquote_lossy(text: str) -> str:
     """`urllib.parse.unquote(text, errors="replace")`, several times faster: a tracking hit carries
-    dozens of percent-encoded values (whole JSON objects), the decoders' hottest loop.
-
-    Percent-encoding is quoted-printable with "%" for "=": binascii's C decoder does the work
-    whenever the text has no "=" or line break of its own (which quoted-printable would read
-    differently) and no broken escape (kept as it is by unquote, a soft line break in QP)."""
+    dozens of percent-encoded values (whole JSON objects), the decoders' hottest loop."""
     if "%" not in text:
         return text
-    if text.isascii() and "=" not in text and "\n" not in text and "\r" not in text \
-            and not _BROKEN_PERCENT.search(text):
-        return binascii.a2b_qp(text.replace("%", "=")).decode("utf-8", "replace")
+    if _qp_safe(text) and "=" not in text:
+        return _qp_unquote(text)
     return unquote(text, errors="replace")
+
+
+def _qp_safe(text: str) -> bool:
+    """Percent-encoding is quoted-printable with "%" for "=": binascii's C decoder can undo it when
+    the text has no line break (QP joins lines), no broken escape (unquote keeps it, QP drops it)
+    and, per value, no "=" of its own."""
+    return text.isascii() and "\n" not in text and "\r" not in text and not _BROKEN_PERCENT.search(text)
+
+
+def _qp_unquote(text: str) -> str:
+    return binascii.a2b_qp(text.replace("%", "=")).decode("utf-8", "replace")
 
 
 def parse_qs_pairs(qs: str, errors: Errors, what: str = "query") -> list[tuple[str, str]]:
@@ -66,19 +72,28 @@ def parse_qs_pairs(qs: str, errors: Errors, what: str = "query") -> list[tuple[s
     gives them; names keep their brackets (`cd[value]`), blanks are kept."""
     if not qs:
         return []
+    if "+" in qs:
+        qs = qs.replace("+", " ")
+    if "%" not in qs:
+        return [(name, value) for name, _, value in (chunk.partition("=") for chunk in qs.split("&") if chunk)]
+    fast = _qp_safe(qs)
     pairs = []
+    not_utf8 = False
     for chunk in qs.split("&"):
         if not chunk:
             continue
         name, _, value = chunk.partition("=")
-        if "+" in chunk:
-            name, value = name.replace("+", " "), value.replace("+", " ")
-        pairs.append((unquote_lossy(name), unquote_lossy(value)))
-    if "%" in qs:
-        if _BROKEN_PERCENT.search(qs):
-            errors.add(f"{what} has broken percent-encoding; decoded what could be decoded")
-        if any("\ufffd" in k or "\ufffd" in v for k, v in pairs):
-            errors.add(f"{what} has percent-encoded bytes that are not UTF-8")
+        if "%" in name:
+            name = unquote_lossy(name)
+            not_utf8 = not_utf8 or "\ufffd" in name
+        if "%" in value:
+            value = _qp_unquote(value) if fast and "=" not in value else unquote(value, errors="replace")
+            not_utf8 = not_utf8 or "\ufffd" in value
+        pairs.append((name, value))
+    if not fast and _BROKEN_PERCENT.search(qs):
+        errors.add(f"{what} has broken percent-encoding; decoded what could be decoded")
+    if not_utf8:
+        errors.add(f"{what} has percent-encoded bytes that are not UTF-8")
     return pairs
 
 
