@@ -14,7 +14,7 @@ import math
 import re
 import zlib
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -222,7 +222,7 @@ def _flatten_into(leaves: list[tuple[str, Any]], obj: dict, prefix: str, depth: 
 def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
     """obj[path[0]][path[1]]… or default when anything on the way is missing or of another type."""
     for key in path:
-        if isinstance(obj, Mapping) and isinstance(key, str):
+        if isinstance(obj, dict) and isinstance(key, str):
             obj = obj.get(key)
         elif isinstance(obj, list) and isinstance(key, int) and -len(obj) <= key < len(obj):
             obj = obj[key]
@@ -457,7 +457,7 @@ def item_ids(ids: Any, items: Any, errors: Errors, key: str = "id") -> list[str]
     if isinstance(items, str):
         items = json_list(items, errors, "contents")
     if isinstance(items, list):
-        return [compact(it[key]) for it in items if isinstance(it, Mapping) and it.get(key) not in (None, "")]
+        return [compact(it[key]) for it in items if isinstance(it, dict) and it.get(key) not in (None, "")]
     return []
 
 
@@ -527,7 +527,7 @@ def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "")
     standard event, and the request's shared params and errors. Params are named by their dotted
     path, under `prefix` when the list sits in a named field (`custom_events._eventName`)."""
     errors = Errors()
-    if not isinstance(item, Mapping):
+    if not isinstance(item, dict):
         errors.add(f"event is not a JSON object but {compact(item)[:40]!r}")
         item = {}
     event = text_or_none(first_present(item, shape.event))
@@ -535,7 +535,7 @@ def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "")
         errors.add(f"no event name ({'.'.join(map(str, shape.event[0]))})")
     user_obj = item if shape.user == () else dig(item, *shape.user) if shape.user else None
     user = []
-    if isinstance(user_obj, Mapping):
+    if isinstance(user_obj, dict):
         for k, v in user_obj.items():
             name = ".".join(map(str, (*(shape.user or ()), k)))
             if uf := user_field(name, shape.user_keys.get(k, k), v):
@@ -585,13 +585,13 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
         if body is None and len(batch.events) == 1 and list_name in fields:
             body = {list_name: parse_json(fields[list_name], errors, f"form field {list_name}")}
         shared += [(k, v) for k, v in form if k != list_name]
-    if isinstance(body, Mapping) and batch.events:  # top-level fields beside the list
+    if isinstance(body, dict) and batch.events:  # top-level fields beside the list
         shared += [(k, v) for k, v in flatten(body) if k != list_name]
     shared = masked(shared, batch.secrets)
     values = dict(shared)
     test_code = next((compact(values[n]) for n in batch.test_code if compact(values.get(n)) not in _FALSE), None)
 
-    items = ([body] if isinstance(body, Mapping) else body) if not batch.events else dig(body, *batch.events)
+    items = ([body] if isinstance(body, dict) else body) if not batch.events else dig(body, *batch.events)
     common = dict(platform=batch.platform, source=Source.server, test_event_code=test_code, endpoint=batch.endpoint)
     if not isinstance(items, list) or not items:
         errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
