@@ -52,7 +52,8 @@ class RawHit(BaseModel):
     id: str = Field(default_factory=lambda: new_id("h"))
     method: str
     url: str
-    headers: list[tuple[str, str]] = Field(default_factory=list)
+    # Tuples: a stored hit's headers then cost the garbage collector nothing (it untracks them).
+    headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     time: float = Field(default_factory=_time.time)
     client: str = ""  # client address, e.g. "127.0.0.1"
@@ -71,24 +72,25 @@ class RawHit(BaseModel):
         return base64.b64encode(body).decode("ascii")
 
     @cached_property
-    def _split(self):
+    def _host_path_query(self) -> tuple[str, str, str]:
         try:
-            return urlsplit(self.url)
+            parts = urlsplit(self.url)
         except ValueError:  # a malformed authority (from a Host header such as "[::1"): no host
             scheme, _, rest = self.url.partition("://")
-            return urlsplit(f"{scheme}:///{rest.partition('/')[2]}")
+            parts = urlsplit(f"{scheme}:///{rest.partition('/')[2]}")
+        return (parts.hostname or "").lower(), parts.path or "/", parts.query
 
     @property
     def host(self) -> str:
-        return (self._split.hostname or "").lower()
+        return self._host_path_query[0]
 
     @property
     def path(self) -> str:
-        return self._split.path or "/"
+        return self._host_path_query[1]
 
     @property
     def query(self) -> str:
-        return self._split.query
+        return self._host_path_query[2]
 
     @cached_property
     def _header_values(self) -> dict[str, str]:
