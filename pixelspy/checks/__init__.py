@@ -45,11 +45,40 @@ class Context:
             event.findings.append(finding)
         self.changed.add(event.id)
 
+    def replace(self, event: TrackingEvent, finding: Finding) -> None:
+        """Set the event's one finding of this code (a group that grew gets a new `related` list):
+        the old ones of the code go, the new one goes last."""
+        code = finding.code
+        findings = event.findings
+        same_code = []
+        unchanged = True
+        for i, old in enumerate(findings):
+            if old.code == code:
+                same_code.append(i)
+                # `related` first: it is what changes when a group grows
+                unchanged = unchanged and old.related == finding.related and old == finding
+        if not same_code:
+            self.emit(event, finding)
+            return
+        if unchanged:
+            return
+        if len(same_code) == 1:
+            del findings[same_code[0]]
+        else:
+            findings[:] = [f for f in findings if f.code != code]
+        if code not in self.silenced:
+            findings.append(finding)
+        self.changed.add(event.id)
+
     def retract(self, event: TrackingEvent, code: str) -> None:
-        before = len(event.findings)
-        event.findings = [f for f in event.findings if f.code != code]
-        if len(event.findings) != before:
+        findings = event.findings
+        kept = [f for f in findings if f.code != code]
+        if len(kept) != len(findings):
+            findings[:] = kept  # in place, as emit: assigning a pydantic field costs a microsecond
             self.changed.add(event.id)
+
+
+HOOKS = ("process", "observe_traffic", "tick")
 
 
 class CheckEngine:
@@ -57,6 +86,11 @@ class CheckEngine:
         self.config = config or Config()
         self.checks = checks if checks is not None else default_checks(self.config)
         self.ctx = Context(set(self.config.checks.silence))
+        # hook → (check, bound method) of the checks that implement it, looked up once: the
+        # checks are fixed from here on.
+        self._hooks = {hook: [(check, method) for check in self.checks
+                              if (method := getattr(check, hook, None)) is not None]
+                       for hook in HOOKS}
 
     def process(self, event: TrackingEvent) -> set[str]:
         """Run every check on a new event; returns the ids of all events whose findings changed."""
@@ -69,16 +103,14 @@ class CheckEngine:
         return self._run("tick", now)
 
     def _run(self, hook: str, arg) -> set[str]:
-        self.ctx.changed = set()
-        for check in self.checks:
-            method = getattr(check, hook, None)
-            if method is None:
-                continue
+        ctx = self.ctx
+        ctx.changed = set()
+        for check, method in self._hooks[hook]:
             try:
-                method(arg, self.ctx)
+                method(arg, ctx)
             except Exception:  # noqa: BLE001 - one broken check must not cost the event or the others
                 log.exception("check %s failed in %s", type(check).__name__, hook)
-        return self.ctx.changed
+        return ctx.changed
 
     def reset(self) -> None:
         self.ctx = Context(set(self.config.checks.silence))

@@ -35,8 +35,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import iab_tcf
 
+from pixelspy.checks.rules import BROWSER, KIND_EVENT, params
 from pixelspy.config import Config, ConsentConfig
-from pixelspy.model import Finding, Kind, RawHit, Severity, Source, TrackingEvent
+from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
 TABLE = tomllib.loads((Path(__file__).parent / "cmps.toml").read_text(encoding="utf-8"))
 
@@ -62,6 +63,10 @@ class State(StrEnum):
     denied = "denied"
     granted = "granted"
     unknown = "consent state unknown"
+
+
+# A hit sent in these states is fine: no CMP on the site, or consent given.
+NOT_JUDGED = frozenset({State.no_cmp, State.granted})
 
 
 def clock(t: float) -> str:
@@ -111,6 +116,7 @@ def registrable_domain(host: str) -> str:
     return ".".join(labels[-2:])
 
 
+@lru_cache(maxsize=4096)  # called for every event and request; page URLs repeat
 def host_of(url: str) -> str:
     try:
         return (urlsplit(url.strip()).hostname or "").lower()
@@ -402,14 +408,15 @@ def parse_gcd(value: str) -> Reading | None:
 def hit_readings(event: TrackingEvent) -> list[Reading]:
     """Consent signals a tracking hit carries about its own page (gcs wins over gcd)."""
     out = []
-    if (gcs := event.param("gcs")) and (r := parse_gcs(gcs)):
+    ps = params(event)
+    if (gcs := ps.get("gcs")) and (r := parse_gcs(gcs)):
         out.append(r)
-    elif (gcd := event.param("gcd")) and (r := parse_gcd(gcd)):
+    elif (gcd := ps.get("gcd")) and (r := parse_gcd(gcd)):
         out.append(r)
-    if event.param("gdpr") == "1" and (tc := event.param("gdpr_consent")):
+    if ps.get("gdpr") == "1" and (tc := ps.get("gdpr_consent")):
         if r := tcf_reading("gdpr_consent", tc):
             out.append(r)
-    if dpo := event.param("dpo"):  # Meta Limited Data Use: a processing restriction, not consent
+    if dpo := ps.get("dpo"):  # Meta Limited Data Use: a processing restriction, not consent
         out.append(Reading("dpo", f"Meta data processing options dpo={dpo}", choice=False))
     return out
 
@@ -540,11 +547,23 @@ def parse_cookie_header(header: str) -> dict[str, str]:
     return out
 
 
-def purpose_of_event(event: TrackingEvent) -> str | None:
+def _purpose_overrides() -> dict[str, list[tuple[str, str]]]:
+    """platform → [(pixel ID prefix, purpose)], in table order."""
+    out: dict[str, list[tuple[str, str]]] = {}
     for o in TABLE["platform_override"]:
-        if event.platform == o["platform"] and (event.pixel_id or "").startswith(o["pixel_id_prefix"]):
-            return o["purpose"]
-    return TABLE["platforms"].get(event.platform)
+        out.setdefault(o["platform"], []).append((o["pixel_id_prefix"], o["purpose"]))
+    return out
+
+
+PURPOSE_OVERRIDES = _purpose_overrides()
+
+
+def purpose_of_event(event: TrackingEvent) -> str | None:
+    name = event.platform
+    for prefix, purpose in PURPOSE_OVERRIDES.get(name, ()):
+        if (event.pixel_id or "").startswith(prefix):
+            return purpose
+    return TABLE["platforms"].get(name)
 
 
 # ---- the check ---------------------------------------------------------------------------------
@@ -576,13 +595,15 @@ class ConsentCheck:
         site = registrable_domain(host_of(event.page_url or "") or host_of(event.referer))
         if not site:
             return
+        client = event.client
         purpose = purpose_of_event(event)
-        if purpose and event.source == Source.browser and event.kind == Kind.event:
-            self._judge(event, site, purpose, readings, ctx)
+        if purpose and event.source == BROWSER and event.kind == KIND_EVENT:
+            self._judge(event, site, client, purpose, readings, ctx)
         if readings:
-            rec = self._record(site, event.client)
+            rec = self._record(site, client)
+            t = event.time
             for r in readings:
-                self._apply(rec, r, event.time, ctx)
+                self._apply(rec, r, t, ctx)
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
         page_url = hit.header("referer") or hit.header("origin")
@@ -704,12 +725,15 @@ class ConsentCheck:
                 ctx.retract(event, PRE_CONSENT)
                 rec.recent_errors.remove(item)
 
-    def _judge(self, event: TrackingEvent, site: str, purpose: str, own: list[Reading], ctx) -> None:
-        if any(r.purposes.get(purpose) is False for r in own):
+    def _judge(self, event: TrackingEvent, site: str, client: str, purpose: str, own: list[Reading],
+               ctx) -> None:
+        if own and any(r.purposes.get(purpose) is False for r in own):
             return  # the hit itself says consent is denied (a consent-mode cookieless ping): allowed
-        rec = self._records.get((site, event.client))
-        state = rec.state(purpose) if rec else State.no_cmp
-        if state in (State.no_cmp, State.granted):
+        rec = self._records.get((site, client))
+        if rec is None:
+            return  # no CMP seen on the site
+        state = rec.state(purpose)
+        if state in NOT_JUDGED:
             return
         what = f"{event.platform} {event.title}"
         if state == State.unknown:

@@ -17,20 +17,17 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from pixelspy.checks.rules import (DedupKey, event_name, field_value, finding, platform, replace_finding, rules,
-                                   seconds, vendor)
 from pixelspy.checks.ids import comparable_name, dedup_scope
+from pixelspy.checks.rules import (KIND_EVENT, DedupKey, event_name, field_value, finding, platform, rules,
+                                   seconds, vendor)
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, Source, TrackingEvent
+from pixelspy.model import Severity, Source, TrackingEvent
 
 SIDES = (Source.browser, Source.server)
+OTHER_SIDE = {Source.browser: Source.server, Source.server: Source.browser}
 MAX_PER_SIDE = 50  # copies remembered per key and side; a flood does not grow memory
 MAX_RELATED = 10
-
-
-def other(side: Source) -> Source:
-    return Source.server if side == Source.browser else Source.browser
 
 
 def dedup_id(event: TrackingEvent, dedup: DedupKey) -> str | None:
@@ -66,32 +63,35 @@ class DedupCheck:
         self._deadlines.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event or event.source not in SIDES:
+        if event.kind != KIND_EVENT or event.source not in SIDES:
             return
         dedup = platform(event.platform).dedup
         if dedup is None:
             return
-        name = comparable_name(event) if dedup.match_name else None
-        if dedup.match_name and name is None:
+        match_name = dedup.match_name
+        name = comparable_name(event) if match_name else None
+        if match_name and name is None:
             return
         bucket = (event.platform, dedup_scope(event), name)
         key = dedup_id(event, dedup)
         if key is not None and self._match(event, bucket, key, dedup, ctx):
             return
-        if dedup.match_name:  # without names on the wire, unrelated conversions cannot be told apart
+        if match_name:  # without names on the wire, unrelated conversions cannot be told apart
             self._pair_unmatched(event, bucket, key, ctx)
 
     # ------------------------------------------------------------------ matching keys
 
     def _match(self, event: TrackingEvent, bucket: tuple, key: str, dedup: DedupKey, ctx) -> bool:
-        k = (*bucket, key)
-        sides = self.by_key.get(k, event.time) or {}
-        copies = sides.setdefault(event.source, [])
+        source, t = event.source, event.time
+        sides = self.by_key.setdefault((bucket, key), {}, t)
+        copies = sides.setdefault(source, [])
         copies.append(event)
         del copies[:-MAX_PER_SIDE]
-        self.by_key.put(k, sides, event.time)
+        opposite = sides.get(OTHER_SIDE[source])
+        if not opposite:
+            return False
         window = dedup.window_h * 3600
-        partners = [o for o in sides.get(other(event.source), ()) if abs(event.time - o.time) <= window]
+        partners = [o for o in opposite if abs(t - o.time) <= window]
         if not partners:
             return False
         table = platform(event.platform)
@@ -102,7 +102,7 @@ class DedupCheck:
             self._resolve(member, ctx)
             opposite = copies if member.source != event.source else partners
             others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
-            replace_finding(ctx, member, finding("dedup-ok", Severity.info, message, hint, others))
+            ctx.replace(member, finding("dedup-ok", Severity.info, message, hint, others))
         return True
 
     def _resolve(self, event: TrackingEvent, ctx) -> None:
@@ -133,14 +133,16 @@ class DedupCheck:
     # ------------------------------------------------------------------ pairing without a match
 
     def _pair_unmatched(self, event: TrackingEvent, bucket: tuple, key: str | None, ctx) -> None:
-        sides = self.unmatched.get(bucket, event.time) or {}
-        mine = sides.setdefault(event.source, {})
+        source, t = event.source, event.time
+        sides = self.unmatched.setdefault(bucket, {}, t)
+        mine = sides.setdefault(source, {})
         mine[event.id] = event
         while len(mine) > MAX_PER_SIDE:
             del mine[next(iter(mine))]
-        self.unmatched.put(bucket, sides, event.time)
-        partners = [o for o in sides.get(other(event.source), {}).values()
-                    if abs(event.time - o.time) <= self.pairing_window]
+        opposite = sides.get(OTHER_SIDE[source])
+        if not opposite:
+            return
+        partners = [o for o in opposite.values() if abs(t - o.time) <= self.pairing_window]
         if not partners:
             return
         me = self.pending.setdefault(event.id, Pending(event, event.time + self.pairing_window))
@@ -178,7 +180,7 @@ class DedupCheck:
                 f"with the same event name; {table.name} then keeps one.")
         if pending:
             hint += f" (Verdict settles {seconds(self.pairing_window)} after the event.)"
-        replace_finding(ctx, event, finding("dedup-missing", Severity.warning, message, hint,
+        ctx.replace(event, finding("dedup-missing", Severity.warning, message, hint,
                                             list(p.related)[:MAX_RELATED], pending=pending))
 
     def tick(self, now: float, ctx) -> None:

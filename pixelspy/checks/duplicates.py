@@ -8,10 +8,12 @@ State is keyed by client (device) and bounded in time and size.
 
 from __future__ import annotations
 
-from pixelspy.checks.rules import event_name, finding, platform, replace_finding, seconds, vendor
+from functools import lru_cache
+
+from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
@@ -19,11 +21,22 @@ EVENT_ID_MEMORY_S = 48 * 3600
 MAX_GROUP = 20
 
 
+@lru_cache(maxsize=1024)  # the hits of one tag carry the same parameter names
+def data_params_among(platform_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The names that are event data: they start with one of the platform's event_data_prefixes."""
+    prefixes = tuple(platform(platform_name).event_data_prefixes)
+    return tuple(n for n in names if prefixes and n.startswith(prefixes))
+
+
 def signature(event: TrackingEvent) -> tuple:
     """What "the same parameters" means: the event's data, without per-hit noise (timestamps,
     counters, cache busters)."""
-    prefixes = tuple(platform(event.platform).event_data_prefixes)
-    data = tuple(sorted((p.name, p.value) for p in event.params if prefixes and p.name.startswith(prefixes)))
+    ps = params(event)
+    if len(ps) == len(event.params):  # each name once: the map holds every parameter
+        data = tuple(sorted((name, ps[name]) for name in data_params_among(event.platform, tuple(ps))))
+    else:
+        is_data = set(data_params_among(event.platform, tuple(p.name for p in event.params)))
+        data = tuple(sorted((p.name, p.value) for p in event.params if p.name in is_data))
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, data)
 
 
@@ -48,23 +61,23 @@ class DuplicatesCheck:
             state.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind == Kind.pixel_loaded:
+        if event.kind == KIND_PIXEL_LOADED:
             self._loader(event, ctx)
             return
-        if not event.event and not event.event_id:
+        name, event_id = event.event, event.event_id
+        if not name and not event_id:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
-        base = (event.client, event.source, event.platform, event.event)
-        ident = ("id", event.event_id) if event.event_id else ("sig", signature(event))
-        self._same_event(event, base, ident, ctx)
-        self._other_pixels(event, base, ident, ctx)
+        base = (event.client, event.source, event.platform, name)
+        ident = ("id", event_id) if event_id else ("sig", signature(event))
+        pixel, t = event.pixel_id, event.time
+        self._same_event(event, (base, pixel, ident), bool(event_id), t, ctx)
+        if pixel:
+            self._other_pixels(event, (base, ident), pixel, t, ctx)
 
-    def _same_event(self, event: TrackingEvent, base: tuple, ident: tuple, ctx) -> None:
-        by_id = ident[0] == "id"
-        key = (*base, event.pixel_id, *ident)
+    def _same_event(self, event: TrackingEvent, key: tuple, by_id: bool, t: float, ctx) -> None:
         state = self.by_event_id if by_id else self.by_signature
-        group = state.get(key, event.time)
-        state.put(key, _group_add(group or [], event), event.time)
-        if not group:
+        group = _group_add(state.setdefault(key, [], t), event)
+        if len(group) < 2:
             return
         if by_id:
             message = (f"{vendor(event)} {event_name(event)} with event ID {event.event_id!r} sent "
@@ -76,43 +89,31 @@ class DuplicatesCheck:
                        f"{seconds(self.window)} with the same parameters and no event ID")
             hint = ("Counted twice. Usually the pixel is installed twice (hard-coded and in a tag manager): "
                     "remove one, or send an event ID so the vendor can drop the copy.")
-        for member in group:
-            others = [e.id for e in group if e is not member]
-            replace_finding(ctx, member, finding("duplicate-event", Severity.warning, message, hint, others))
+        mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
-    def _other_pixels(self, event: TrackingEvent, base: tuple, ident: tuple, ctx) -> None:
-        if not event.pixel_id:
-            return
-        key = (*base, *ident)
-        by_pixel = self.by_pixel.get(key, event.time) or {}
-        by_pixel.setdefault(event.pixel_id, event)
-        self.by_pixel.put(key, by_pixel, event.time)
-        if len(by_pixel) < 2 or by_pixel[event.pixel_id] is not event:
+    def _other_pixels(self, event: TrackingEvent, key: tuple, pixel: str, t: float, ctx) -> None:
+        by_pixel = self.by_pixel.setdefault(key, {}, t)
+        if by_pixel.setdefault(pixel, event) is not event or len(by_pixel) < 2:
             return
         pixels = ", ".join(sorted(by_pixel))
-        for member in by_pixel.values():
-            others = [e.id for e in by_pixel.values() if e is not member]
-            replace_finding(ctx, member, finding(
-                "multi-pixel", Severity.info,
-                f"{vendor(event)} {event_name(event)} sent to {len(by_pixel)} pixels ({pixels})",
-                "One call, several pixel IDs: not a duplicate. Each pixel counts it once; check that "
-                "every pixel ID belongs to you.", others))
+        mark_group(ctx, list(by_pixel.values()), "multi-pixel", Severity.info,
+                   f"{vendor(event)} {event_name(event)} sent to {len(by_pixel)} pixels ({pixels})",
+                   "One call, several pixel IDs: not a duplicate. Each pixel counts it once; check that "
+                   "every pixel ID belongs to you.")
 
     def _loader(self, event: TrackingEvent, ctx) -> None:
-        if not event.pixel_id:
+        pixel = event.pixel_id
+        if not pixel:
             return
-        key = (event.client, event.platform, event.pixel_id, event.page_url)
-        group = self.loaders.get(key, event.time)
-        self.loaders.put(key, _group_add(group or [], event), event.time)
-        if not group:
+        key = (event.client, event.platform, pixel, event.page_url)
+        group = _group_add(self.loaders.setdefault(key, [], event.time), event)
+        if len(group) < 2:
             return
-        message = (f"{vendor(event)} pixel {event.pixel_id} initialised {len(group)} times on one page "
+        message = (f"{vendor(event)} pixel {pixel} initialised {len(group)} times on one page "
                    f"within {seconds(self.pixel_window)}")
         hint = ("Two base codes load the same pixel (often hard-coded plus a tag manager): keep one, or "
                 "every event may be sent twice.")
-        for member in group:
-            others = [e.id for e in group if e is not member]
-            replace_finding(ctx, member, finding("duplicate-pixel", Severity.warning, message, hint, others))
+        mark_group(ctx, group, "duplicate-pixel", Severity.warning, message, hint)
 
 
 def make_checks(config: Config) -> list:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from pixelspy.checks.rules import finding, vendor
+from pixelspy.checks.rules import KIND_EVENT, finding, values_text, vendor
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 DOUBLE_ENCODED = re.compile(r"%25[0-9A-Fa-f]{2}")
 ENCODED_URL = re.compile(r"^https?%3A", re.IGNORECASE)
@@ -35,9 +35,14 @@ def encoding_problem(value: str) -> str | None:
     return None
 
 
+def may_be_encoded(text: str) -> bool:
+    """Whether any line of text has what encoding_problem looks for: a '%', a '\\', a leading '"'."""
+    return "%" in text or "\\" in text or text.startswith('"') or '\n"' in text
+
+
 class EncodingCheck:
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event:
+        if event.kind != KIND_EVENT or not may_be_encoded(values_text(event)):
             return
         found = []
         for p in event.params:

@@ -16,7 +16,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from pixelspy.checks.rules import field_value, platform
+from pixelspy.checks.rules import KIND_EVENT, field_value, platform
 from pixelspy.config import Config, Expectation
 from pixelspy.model import Finding, Kind, RawHit, Severity, TrackingEvent
 
@@ -86,7 +86,7 @@ class ExpectationsCheck:
         self.recent.clear()
 
     def process(self, ev: TrackingEvent, ctx) -> None:
-        if ev.kind == Kind.event:
+        if ev.kind == KIND_EVENT:
             for w in self.waits:
                 self._offer(w, ev)
             if ev.event in self._names or ev.standard_event in self._names:

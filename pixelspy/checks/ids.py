@@ -7,20 +7,28 @@ vendor and pixel, not by client: the browser and the shop's server must agree on
 
 from __future__ import annotations
 
-from pixelspy.checks.rules import event_name, finding, platform, replace_finding, vendor
+from functools import cache
+
+from pixelspy.checks.rules import KIND_EVENT, event_name, mark_group, platform, vendor
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 MEMORY_S = 48 * 3600  # the vendors' dedup window
 MAX_GROUP = 20
 
 
-def dedup_scope(event: TrackingEvent) -> str | None:
-    """The ID space event IDs live in: the pixel, or the whole platform where browser and server
+@cache
+def ids_span_platform(platform_name: str) -> bool:
+    """Whether event IDs are unique across the platform, not per pixel: where browser and server
     carry different IDs (Pinterest tag vs ad account, LinkedIn partner vs conversion rule)."""
-    dedup = platform(event.platform).dedup
-    return None if dedup is not None and dedup.scope == "platform" else event.pixel_id
+    dedup = platform(platform_name).dedup
+    return dedup is not None and dedup.scope == "platform"
+
+
+def dedup_scope(event: TrackingEvent) -> str | None:
+    """The ID space event IDs live in: the pixel, or the whole platform."""
+    return None if ids_span_platform(event.platform) else event.pixel_id
 
 
 def comparable_name(event: TrackingEvent) -> str | None:
@@ -37,47 +45,42 @@ class IdsCheck:
         self.event_ids.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event:
+        if event.kind != KIND_EVENT:
             return
+        event_id = event.event_id
         if event.order_id and event.standard_event == "Purchase":
-            self._order(event, ctx)
-        if event.event_id and (name := comparable_name(event)):
-            self._event_id(event, name, ctx)
+            self._order(event, event_id, ctx)
+        if event_id and (name := comparable_name(event)):
+            self._event_id(event, event_id, name, ctx)
 
-    def _order(self, event: TrackingEvent, ctx) -> None:
+    def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
         key = (event.platform, event.pixel_id, event.source, event.order_id)
-        group = self.orders.get(key, event.time) or []
+        group = self.orders.setdefault(key, [], event.time)
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
-        counted = not event.event_id or all(e.event_id != event.event_id for e in group)
+        counted = not event_id or all(e.event_id != event_id for e in group)
         group.append(event)
         del group[:-MAX_GROUP]
-        self.orders.put(key, group, event.time)
         if len(group) < 2 or not counted:
             return
         message = (f"{vendor(event)} Purchase for order {event.order_id!r} sent {len(group)} times "
                    "with different event IDs")
         hint = ("Each copy counts as a sale. Fire Purchase once per order (not on every visit of the "
                 "thank-you page), or reuse one event ID so the vendor drops the copies.")
-        for member in group:
-            others = [e.id for e in group if e is not member]
-            replace_finding(ctx, member, finding("redundant-purchase", Severity.warning, message, hint, others))
+        mark_group(ctx, group, "redundant-purchase", Severity.warning, message, hint)
 
-    def _event_id(self, event: TrackingEvent, name: str, ctx) -> None:
-        key = (event.platform, dedup_scope(event), event.event_id)
-        by_name = self.event_ids.get(key, event.time) or {}
+    def _event_id(self, event: TrackingEvent, event_id: str, name: str, ctx) -> None:
+        key = (event.platform, dedup_scope(event), event_id)
+        by_name = self.event_ids.setdefault(key, {}, event.time)
         first_time = name not in by_name
         by_name.setdefault(name, event)
-        self.event_ids.put(key, by_name, event.time)
         if len(by_name) < 2 or not first_time:
             return
         names = ", ".join(sorted(event_name(e) for e in by_name.values()))
-        message = f"{vendor(event)} event ID {event.event_id!r} used for different events ({names})"
+        message = f"{vendor(event)} event ID {event_id!r} used for different events ({names})"
         hint = ("An event ID must identify one event: the vendor may drop the later events as copies of "
                 "the first. Generate a new ID per event.")
-        for member in by_name.values():
-            others = [e.id for e in by_name.values() if e is not member]
-            replace_finding(ctx, member, finding("event-id-reused", Severity.warning, message, hint, others))
+        mark_group(ctx, list(by_name.values()), "event-id-reused", Severity.warning, message, hint)
 
 
 def make_checks(config: Config) -> list:

@@ -10,10 +10,10 @@ import json
 import re
 from functools import lru_cache
 
-from pixelspy.checks.rules import (Platform, Requirement, event_name, field_value, finding, params, platform,
-                                   rules, vendor)
+from pixelspy.checks.rules import (EVENT_FIELDS, KIND_EVENT, Platform, Requirement, event_name, field_value, finding, params,
+                                   platform, rules, vendor)
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 _RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -74,30 +74,54 @@ def standard_lookalike(platform_name: str, name: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # product lists repeat from hit to hit
+def json_is(kind: str, text: str) -> bool:
+    """Whether text is JSON of the kind: "array", "object" or "any"."""
+    expected = {"array": list, "object": dict}.get(kind)
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return expected is None or isinstance(parsed, expected)
+
+
+def is_present(event: TrackingEvent, table: Platform, field: str) -> bool:
+    """Whether the event carries the field (content IDs also count when sent as contents)."""
+    v = getattr(event, field) if field in EVENT_FIELDS else field_value(event, field)
+    if field == "content_ids" and not v:
+        ps = params(event)
+        return any(ps.get(c, "") not in ("", "[]") for c in table.contents)
+    return bool(v.strip() if isinstance(v, str) else v)
+
+
 class ParamsCheck:
     def __init__(self, config: Config):
         self.extra = config.checks.required_params
+        self.currencies = rules().currencies
         index: dict[tuple[str, str], list[Requirement]] = {}
         for req in rules().require:
             for p in req.platforms:
                 for e in req.events:
                     index.setdefault((p, e), []).append(req)
         self._index = index
-        self._by_event: dict[tuple[str, str | None], list[Requirement]] = {}
+        self._by_event: dict[tuple[str, str | None], tuple[list[Requirement], tuple[str, ...]]] = {}
 
-    def requirements(self, platform_name: str, standard: str | None) -> list[Requirement]:
+    def _plan(self, platform_name: str, standard: str | None) -> tuple[list[Requirement], tuple[str, ...]]:
+        """The requirements for this platform and standard event, and every field they ask about."""
         key = (platform_name, standard)
-        if (out := self._by_event.get(key)) is None:
-            out = list(self._index.get(("*", "*"), ())) + list(self._index.get((platform_name, "*"), ()))
+        if (plan := self._by_event.get(key)) is None:
+            reqs = list(self._index.get(("*", "*"), ())) + list(self._index.get((platform_name, "*"), ()))
             if standard:
-                out += self._index.get(("*", standard), ())
-                out += self._index.get((platform_name, standard), ())
+                reqs += self._index.get(("*", standard), ())
+                reqs += self._index.get((platform_name, standard), ())
+            fields = tuple(dict.fromkeys(f for req in reqs for f in (*req.if_present, *req.fields)))
+            plan = (reqs, fields)
             if len(self._by_event) < 10_000:  # platform × event names seen; custom names are many
-                self._by_event[key] = out
-        return out
+                self._by_event[key] = plan
+        return plan
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event:
+        if event.kind != KIND_EVENT:
             return
         table = platform(event.platform)
         problems: dict[str, list[tuple[Severity, str, str]]] = {}
@@ -108,7 +132,8 @@ class ParamsCheck:
         self._event_name(event, table, add)
         self._required(event, table, add)
         self._values(event, table, add)
-        self._json(event, table, add)
+        if table.json_params:
+            self._json(event, table, add)
         for code, found in problems.items():
             severity = max((s for s, _, _ in found), key=_RANK.__getitem__)
             message = "; ".join(m for _, m, _ in found)
@@ -142,29 +167,24 @@ class ParamsCheck:
                 f"Use {wire}: standard events get {table.name}'s optimisation and reporting without a "
                 f"custom conversion.")
 
-    def _present(self, event: TrackingEvent, table: Platform, field: str) -> bool:
-        v = field_value(event, field)
-        if field == "content_ids" and not v:
-            ps = params(event)
-            return any(ps.get(c, "") not in ("", "[]") for c in table.contents)
-        return bool(v.strip() if isinstance(v, str) else v)
-
     def _required(self, event: TrackingEvent, table: Platform, add) -> None:
-        standard = event.standard_event
+        reqs, fields = self._plan(event.platform, event.standard_event)
+        present = {f for f in fields if is_present(event, table, f)}
         missing: dict[str, tuple[Severity, str]] = {}
-        for req in self.requirements(event.platform, standard):
-            if not all(self._present(event, table, f) for f in req.if_present):
+        for req in reqs:
+            if not present.issuperset(req.if_present):
                 continue
             for f in req.fields:
-                if not self._present(event, table, f):
+                if f not in present:
                     wire = table.wire(f, event)
                     old = missing.get(wire)
                     if old is None or _RANK[req.severity] > _RANK[old[0]]:
                         missing[wire] = (req.severity, req.why)
-        for name in self._extra_fields(event):
-            if not self._present(event, table, name):
-                missing.setdefault(table.wire(name, event), (
-                    Severity.warning, "required by the checks.required_params table in pixelspy.toml"))
+        if self.extra:
+            for name in self._extra_fields(event):
+                if not is_present(event, table, name):
+                    missing.setdefault(table.wire(name, event), (
+                        Severity.warning, "required by the checks.required_params table in pixelspy.toml"))
         if not missing:
             return
         wires = ", ".join(missing)
@@ -184,31 +204,32 @@ class ParamsCheck:
         return list(dict.fromkeys(out))
 
     def _values(self, event: TrackingEvent, table: Platform, add) -> None:
-        if event.value is not None:
-            if not event.value.strip():
+        value, currency = event.value, event.currency
+        if value is not None:
+            if not value.strip():
                 add("invalid-value", Severity.warning, f"{vendor(event)} {table.wire('value', event)} is empty",
                     "Send the value as a number, or leave the parameter out.")
-            elif problem := value_problem(event.value):
+            elif problem := value_problem(value):
                 add("invalid-value", Severity.error,
-                    f"{vendor(event)} {table.wire('value', event)} {event.value!r} {problem}",
+                    f"{vendor(event)} {table.wire('value', event)} {value!r} {problem}",
                     "Send a plain decimal number ≥ 0 with a dot (12.50): no currency symbol, code or "
                     "thousands separator.")
-        if event.currency is not None:
-            code = event.currency.strip()
-            if code.upper() not in rules().currencies:
-                add("invalid-currency", Severity.error,
-                    f"{vendor(event)} {table.wire('currency', event)} {event.currency!r} is not an ISO 4217 code",
-                    "Send a three-letter ISO 4217 code such as USD or EUR.")
-        wire_ids = table.wire("content_ids", event)
-        raw_ids = params(event).get(wire_ids)
-        if any(not i.strip() for i in event.content_ids) or (
-                raw_ids is not None and not event.content_ids and raw_ids.replace(" ", "") in ("", "[]", '[""]')):
-            add("invalid-value", Severity.warning, f"{vendor(event)} {wire_ids} is empty or holds an empty ID",
+        if currency is not None and currency.strip().upper() not in self.currencies:
+            add("invalid-currency", Severity.error,
+                f"{vendor(event)} {table.wire('currency', event)} {currency!r} is not an ISO 4217 code",
+                "Send a three-letter ISO 4217 code such as USD or EUR.")
+        ids = event.content_ids
+        if ids:
+            empty = not all(i.strip() for i in ids)
+        else:  # the decoder found no IDs: an empty list on the wire is a mistake, no parameter is not
+            raw_ids = params(event).get(table.wire("content_ids", event))
+            empty = raw_ids is not None and raw_ids.replace(" ", "") in ("", "[]", '[""]')
+        if empty:
+            add("invalid-value", Severity.warning,
+                f"{vendor(event)} {table.wire('content_ids', event)} is empty or holds an empty ID",
                 "Fill content IDs with the catalog's product IDs (the variable may be unset on this page).")
 
     def _json(self, event: TrackingEvent, table: Platform, add) -> None:
-        if not table.json_params:
-            return
         ps = params(event)
         for name, kind in table.json_params.items():
             raw = ps.get(name)
@@ -217,13 +238,7 @@ class ParamsCheck:
             text = raw.strip()
             if kind == "any" and not text.startswith(("[", "{")):
                 continue
-            expected = {"array": list, "object": dict}.get(kind)
-            try:
-                parsed = json.loads(text)
-                ok = expected is None or isinstance(parsed, expected)
-            except (ValueError, RecursionError):
-                ok = False
-            if not ok:
+            if not json_is(kind, text):
                 what = {"array": "a JSON array", "object": "a JSON object"}.get(kind, "valid JSON")
                 add("invalid-json", Severity.error, f"{vendor(event)} {name} is not {what}",
                     f"{table.name} drops {name} it cannot parse; serialise it with JSON.stringify, "

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pixelspy.checks.rules import finding, params, platform, vendor
+from pixelspy.checks.rules import KIND_EVENT, finding, params, platform, values_text, vendor
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent, looks_hashed
+from pixelspy.model import Severity, TrackingEvent, looks_hashed
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,24})\b")
 # "logo@2x.png" is a retina image name, not an address.
@@ -47,6 +49,21 @@ def phone_named(name: str) -> bool:
     return any(w in PHONE_WORDS for w in re.split(r"[^a-z]+", name.lower()))
 
 
+@lru_cache(maxsize=1024)  # the hits of one tag carry the same parameter names
+def phone_named_among(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n for n in names if phone_named(n))
+
+
+@lru_cache(maxsize=1024)  # pages repeat: every hit of a page carries its URL
+def phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
+    """The page URL's query values under phone-like names, as (where, value)."""
+    if "?" not in page_url:
+        return ()
+    query = urlsplit(page_url).query
+    return tuple((f"page URL ?{k}", v) for k, v in parse_qsl(query, keep_blank_values=False, errors="replace")
+                 if phone_named(k))
+
+
 def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -59,21 +76,20 @@ def normalise(key: str, plain: str) -> str:
 
 class PiiCheck:
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event:
+        if event.kind != KIND_EVENT:
             return
-        table = platform(event.platform)
         leaks: dict[str, None] = {}  # wire names, in order
         bad_hashes: dict[str, None] = {}
         plain: dict[str, set[str]] = {"em": set(), "ph": set()}
         user_names = set()
         for u in event.user_data:
             user_names.add(u.name)
-            parts = [p for p in u.value.split(",") if p]
-            if u.key in plain and not u.hashed:
-                plain[u.key].update(p for p in parts if not looks_hashed(p))
             if u.hashed:
                 continue
-            if u.key in table.hashed_keys:
+            parts = [p for p in u.value.split(",") if p]
+            if u.key in plain:
+                plain[u.key].update(p for p in parts if not looks_hashed(p))
+            if u.key in platform(event.platform).hashed_keys:
                 for part in parts:
                     if looks_hashed(part):
                         continue
@@ -84,10 +100,12 @@ class PiiCheck:
             elif u.key == "em" and emails_in(u.value):
                 leaks[u.name] = None
         for name, value in self._texts(event):
-            if ("@" in value or "%40" in value) and name not in user_names and (found := emails_in(value)):
+            if name in user_names:
+                continue
+            if ("@" in value or "%40" in value) and (found := emails_in(value)):
                 leaks[name] = None
                 plain["em"].update(found)
-            elif phone_named(name) and name not in user_names and is_phone(value):
+            elif phone_named(name) and is_phone(value):
                 leaks[name] = None
                 plain["ph"].add(value)
         if leaks:
@@ -95,8 +113,8 @@ class PiiCheck:
             ctx.emit(event, finding(
                 "pii-leak", Severity.error, f"{vendor(event)} hit carries unhashed personal data in {names}",
                 f"Never send email addresses or phone numbers in clear: remove them from URLs and custom "
-                f"parameters; put them only in {table.name}'s user-data fields, SHA-256 hashed (trimmed, "
-                f"lowercase; phones as digits with country code)."))
+                f"parameters; put them only in {platform(event.platform).name}'s user-data fields, SHA-256 "
+                f"hashed (trimmed, lowercase; phones as digits with country code)."))
         if bad_hashes:
             ctx.emit(event, finding(
                 "invalid-hash", Severity.warning,
@@ -107,17 +125,24 @@ class PiiCheck:
             self._normalisation(event, plain, ctx)
 
     @staticmethod
-    def _texts(event: TrackingEvent):
-        """Every place a stray address or number shows: the page URL (and its query), the params."""
-        if event.page_url:
-            if not any(p.value == event.page_url for p in event.params):  # e.g. Meta's dl
-                yield "page URL", event.page_url
-            if "?" in event.page_url:
-                query = urlsplit(event.page_url).query
-                for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
-                    if phone_named(k):
-                        yield f"page URL ?{k}", v
-        yield from params(event).items()
+    def _texts(event: TrackingEvent) -> Iterable[tuple[str, str]]:
+        """Every place a stray address or number shows: the page URL (and its query), the params.
+        Of the params only those that may hold one: all when some value has an '@', else the
+        phone-named ones."""
+        ps = params(event)
+        text = values_text(event)
+        if "@" in text or "%40" in text:
+            texts: Iterable[tuple[str, str]] = ps.items()
+        else:
+            texts = [(name, ps[name]) for name in phone_named_among(tuple(ps))]
+        page = event.page_url
+        if not page:
+            return texts
+        page_texts = phone_query_texts(page)
+        # A parameter may carry the page URL (Meta's dl): then it is scanned as that parameter.
+        if page not in ps.values() and page not in [p.value for p in event.params]:
+            page_texts = (("page URL", page), *page_texts)
+        return chain(page_texts, texts)
 
     def _normalisation(self, event: TrackingEvent, plain: dict[str, set[str]], ctx) -> None:
         """Hashes whose plain value is visible: a hash of the raw, not normalised, value will not match."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import heapq
 
-from pixelspy.checks.rules import finding, params, pixel_id_re, platform, seconds, vendor
+from pixelspy.checks.rules import (BROWSER, KIND_EVENT, KIND_PIXEL_LOADED, finding, params, pixel_id_re, platform,
+                                   seconds, vendor)
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, Source, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 # A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
 SILENT_MEMORY_S = 3600
@@ -24,17 +25,19 @@ class PixelIdCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         pixel = event.pixel_id
-        table = platform(event.platform)
+        name = event.platform
+        source = event.source
+        table = platform(name)
         if pixel:
             fmt = table.pixel_id
-            pattern = pixel_id_re(event.platform)
-            if fmt and pattern and event.source.value in fmt.sources and not pattern.match(pixel):
+            pattern = pixel_id_re(name)
+            if fmt and pattern and source in fmt.sources and not pattern.match(pixel):
                 ctx.emit(event, finding(
                     "invalid-pixel-id", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel!r} is not in the format {table.name} issues ({fmt.describe})",
                     f"Copy the ID from {table.name}'s events manager; a placeholder, a truncated ID or "
                     "another vendor's ID sends data nowhere."))
-            expected = self.expected.get(event.platform)
+            expected = self.expected.get(name)
             if expected and pixel not in expected:
                 ctx.emit(event, finding(
                     "unexpected-pixel", Severity.warning,
@@ -43,7 +46,7 @@ class PixelIdCheck:
                     "A pixel you do not own (an agency's, a plugin's, a copied snippet) receives your data; "
                     "or add it to checks.expected_pixels in pixelspy.toml."))
         off = table.cookies_off
-        if off and event.kind == Kind.event and event.source == Source.browser:
+        if off and source == BROWSER and event.kind == KIND_EVENT:
             sent = params(event)
             if not sent.get(off.missing) and not any(k in sent for k in off.unless):
                 ctx.emit(event, finding(
@@ -71,19 +74,25 @@ class PixelNoEventsCheck:
         self._deadlines.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        key = (event.client, event.platform, event.pixel_id)
-        if event.kind == Kind.pixel_loaded:
-            if self.fired.get(key, event.time) is None:  # an event may beat its config script
+        client, name, t = event.client, event.platform, event.time
+        key = (client, name, event.pixel_id)
+        if event.kind == KIND_PIXEL_LOADED:
+            if self.fired.get(key, t) is None:  # an event may beat its config script
                 self.waiting.setdefault(key, []).append(event)
-                heapq.heappush(self._deadlines, (event.time + self.timeout, event.id, key))
+                heapq.heappush(self._deadlines, (t + self.timeout, event.id, key))
                 while len(self.waiting) > MAX_WAITING:
                     del self.waiting[next(iter(self.waiting))]
             return
-        for k in (key, (event.client, event.platform, None)):
-            self.fired.put(k, event.time, event.time)
-            self.waiting.pop(k, None)
-            for loaded in self.silent.pop(k) or ():
-                ctx.retract(loaded, "pixel-no-events")
+        keys = (key, (client, name, None))
+        for k in keys:
+            self.fired.put(k, t, t)
+        if self.waiting:
+            for k in keys:
+                self.waiting.pop(k, None)
+        if self.silent:
+            for k in keys:
+                for loaded in self.silent.pop(k) or ():
+                    ctx.retract(loaded, "pixel-no-events")
 
     def tick(self, now: float, ctx) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:

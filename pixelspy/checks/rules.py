@@ -8,68 +8,82 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import field
 from functools import cache
 from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.dataclasses import dataclass
 
-from pixelspy.model import Finding, Severity, TrackingEvent
+from pixelspy.model import Finding, Kind, Severity, Source, TrackingEvent
+
+# The enum members every check compares with on every event, read once: on Python 3.11 reading
+# `Kind.event` costs as much as a dict lookup and a tuple together.
+KIND_EVENT = Kind.event
+KIND_PIXEL_LOADED = Kind.pixel_loaded
+BROWSER = Source.browser
 
 # Event fields a rule may name; any other name is a wire parameter.
 EVENT_FIELDS = frozenset({"value", "currency", "content_ids", "order_id", "event_id", "page_url",
                           "test_event_code"})
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+# Validated once from rules.toml, then read on every event: frozen slotted dataclasses read like
+# plain attributes, where a pydantic model's attribute hook costs five times as much.
+_strict = dataclass(config=ConfigDict(extra="forbid"), frozen=True, slots=True, kw_only=True)
 
 
-class Requirement(_Strict):
+@_strict
+class Requirement:
     events: list[str]  # canonical standard events; "*" = any event
     platforms: list[str]  # "*" = any platform
     fields: list[str]
-    if_present: list[str] = []
+    if_present: list[str] = field(default_factory=list)
     severity: Severity
     why: str
 
 
-class PixelIdFormat(_Strict):
+@_strict
+class PixelIdFormat:
     pattern: str
     describe: str
     sources: list[str]
 
 
-class CookiesOff(_Strict):
+@_strict
+class CookiesOff:
     """First-party cookies are off when an event hit lacks `missing` (the vendor's first-party
     browser ID), unless it carries one of `unless` (e.g. a noscript image, which has no cookies)."""
 
     missing: str
-    unless: list[str] = []
+    unless: list[str] = field(default_factory=list)
 
 
-class DedupKey(_Strict):
+@_strict
+class DedupKey:
     scope: Literal["pixel", "platform"]
     match_name: bool
     keys: list[str]
     window_h: float
 
 
-class Platform(_Strict):
+@_strict
+class Platform:
     name: str
     case_sensitive: bool = True
     event_names: bool = True
     synonyms: bool = True
-    standard_events: dict[str, str] = {}
-    fields: dict[str, str] = {}
-    server_fields: dict[str, str] = {}
-    contents: list[str] = []
-    json_params: dict[str, Literal["array", "object", "any"]] = {}
-    event_data_prefixes: list[str] = []
+    standard_events: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)
+    server_fields: dict[str, str] = field(default_factory=dict)
+    contents: list[str] = field(default_factory=list)
+    json_params: dict[str, Literal["array", "object", "any"]] = field(default_factory=dict)
+    event_data_prefixes: list[str] = field(default_factory=list)
     pixel_id: PixelIdFormat | None = None
     cookies_off: CookiesOff | None = None
-    hashed_keys: list[str] = []
-    test_params: list[str] = []
+    hashed_keys: list[str] = field(default_factory=list)
+    test_params: list[str] = field(default_factory=list)
     dedup: DedupKey | None = None
 
     def wire(self, field: str, event: TrackingEvent | None = None) -> str:
@@ -79,7 +93,9 @@ class Platform(_Strict):
         return self.fields.get(field, field)
 
 
-class Rules(_Strict):
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     require: list[Requirement]
     synonyms: dict[str, list[str]]
     currencies: frozenset[str]
@@ -105,30 +121,52 @@ def pixel_id_re(name: str) -> re.Pattern[str] | None:
     return re.compile(fmt.pattern) if fmt else None
 
 
-_param_cache: tuple[int, str, dict[str, str]] = (0, "", {})
+# The last event asked about and its derived views: every check reads the same event in a row.
+# Holding the event (not its id()) keeps a later event from taking its address while cached.
+_params_of: tuple[TrackingEvent | None, dict[str, str]] = (None, {})
+_text_of: tuple[TrackingEvent | None, str] = (None, "")
 
 
 def params(event: TrackingEvent) -> dict[str, str]:
-    """The event's parameters by wire name (first wins). Every check reads the same event in a
-    row, so one cached map serves them all."""
-    global _param_cache
-    key, eid, mapping = _param_cache
-    if key != id(event) or eid != event.id:
-        mapping = {}
-        for p in event.params:
-            mapping.setdefault(p.name, p.value)
-        _param_cache = (id(event), event.id, mapping)
+    """The event's parameters by wire name (first wins)."""
+    global _params_of
+    cached, mapping = _params_of
+    if cached is not event:
+        ps = event.params
+        mapping = {p.name: p.value for p in ps}
+        if len(mapping) != len(ps):  # a name repeats: its first value counts
+            mapping = {}
+            for p in ps:
+                mapping.setdefault(p.name, p.value)
+        _params_of = (event, mapping)
     return mapping
+
+
+def values_text(event: TrackingEvent) -> str:
+    """Every parameter value in one string, a line each. One substring test over it tells whether
+    any value holds a character (an '@', a '%') before a check looks at the values one by one."""
+    global _text_of
+    cached, text = _text_of
+    if cached is not event:
+        text = "\n".join([p.value for p in event.params])
+        _text_of = (event, text)
+    return text
+
+
+@cache
+def wire_names(platform_name: str, name: str) -> tuple[str, ...]:
+    """Where a field may be on the wire: the vendor's browser name, its server name, the name itself."""
+    table = platform(platform_name)
+    return tuple(w for w in (table.fields.get(name), table.server_fields.get(name), name) if w)
 
 
 def field_value(event: TrackingEvent, name: str) -> str | list[str] | None:
     """A field by its event name (value, content_ids…) or by the vendor's wire name."""
     if name in EVENT_FIELDS:
         return getattr(event, name)
-    table = platform(event.platform)
     ps = params(event)
-    for wire in (table.fields.get(name), table.server_fields.get(name), name):
-        if wire and wire in ps:
+    for wire in wire_names(event.platform, name):
+        if wire in ps:
             return ps[wire]
     return None
 
@@ -144,15 +182,20 @@ def vendor(event: TrackingEvent) -> str:
 
 def finding(code: str, severity: Severity | str, message: str, hint: str = "",
             related: list[str] | None = None, pending: bool = False) -> Finding:
-    return Finding(code=code, severity=Severity(severity), message=message, hint=hint,
-                   related=sorted(related or []), pending=pending)
+    if not isinstance(severity, Severity):  # Severity(member) works too, but costs a microsecond
+        severity = Severity(severity)
+    return Finding(code, severity, message, hint, sorted(related) if related else [], pending)
 
 
-def replace_finding(ctx, event: TrackingEvent, new: Finding) -> None:
-    """Set the event's one finding of this code (a group that grew gets a new `related` list)."""
-    if any(old.code == new.code and old != new for old in event.findings):
-        ctx.retract(event, new.code)
-    ctx.emit(event, new)
+def mark_group(ctx, members: list[TrackingEvent], code: str, severity: Severity, message: str, hint: str) -> None:
+    """Give every member of a group (copies of one event…; each event once) the finding, related to
+    the others."""
+    with_ids = [(e.id, e) for e in members]
+    ids = sorted(eid for eid, _ in with_ids)
+    for eid, member in with_ids:
+        others = ids.copy()
+        others.remove(eid)  # still sorted
+        ctx.replace(member, Finding(code, severity, message, hint, others))
 
 
 def seconds(s: float) -> str:

@@ -23,6 +23,15 @@ class Recent(Generic[K, V]):
         self.max_age = max_age
         self.max_entries = max_entries
         self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._forget_times()
+
+    def _forget_times(self) -> None:
+        # No entry is older than `_oldest`, so while it has not expired, put() skips pruning.
+        # While puts come in time order the first entry is the oldest, and pruning moves
+        # `_oldest` up to it; after one put out of order it only moves down (until emptied).
+        self._oldest = float("inf")
+        self._newest = float("-inf")
+        self._in_time_order = True
 
     def get(self, key: K, now: float) -> V | None:
         item = self._items.get(key)
@@ -31,9 +40,25 @@ class Recent(Generic[K, V]):
         return item[1]
 
     def put(self, key: K, value: V, now: float) -> None:
-        self._items[key] = (now, value)
-        self._items.move_to_end(key)
-        self.prune(now)
+        items = self._items
+        items[key] = (now, value)
+        items.move_to_end(key)
+        if now >= self._newest:
+            self._newest = now
+        else:
+            self._in_time_order = False
+        if now < self._oldest:  # (not min(): twice the cost of the whole comparison)
+            self._oldest = now
+        if len(items) > self.max_entries or now - self._oldest > self.max_age:
+            self.prune(now)
+
+    def setdefault(self, key: K, default: V, now: float) -> V:
+        """The key's value, or `default` when it has none (or it expired), stored; either way the
+        entry lives `max_age` from now. For groups the caller then adds to in place."""
+        item = self._items.get(key)
+        value = default if item is None or now - item[0] > self.max_age else item[1]
+        self.put(key, value, now)
+        return value
 
     def pop(self, key: K) -> V | None:
         item = self._items.pop(key, None)
@@ -41,8 +66,15 @@ class Recent(Generic[K, V]):
 
     def prune(self, now: float) -> None:
         items = self._items
-        while items and (len(items) > self.max_entries or now - next(iter(items.values()))[0] > self.max_age):
-            items.popitem(last=False)
+        while items:
+            first_time = next(iter(items.values()))[0]
+            if len(items) > self.max_entries or now - first_time > self.max_age:
+                items.popitem(last=False)
+                continue
+            if self._in_time_order:
+                self._oldest = first_time
+            return
+        self._forget_times()
 
     def items(self) -> Iterator[tuple[K, V]]:
         for k, (_, v) in list(self._items.items()):
@@ -53,3 +85,4 @@ class Recent(Generic[K, V]):
 
     def clear(self) -> None:
         self._items.clear()
+        self._forget_times()

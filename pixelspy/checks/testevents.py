@@ -5,16 +5,16 @@ Code: test-event (info).
 
 from __future__ import annotations
 
-from pixelspy.checks.rules import finding, params, platform, vendor
+from pixelspy.checks.rules import KIND_EVENT, finding, params, platform, vendor
 from pixelspy.config import Config
-from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 OFF = frozenset({"", "0", "false", "no", "null", "undefined"})
 
 
 class TestEventCheck:
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != Kind.event:
+        if event.kind != KIND_EVENT:
             return
         marker = None
         if event.test_event_code and event.test_event_code.strip().lower() not in OFF:
