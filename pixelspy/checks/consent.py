@@ -655,11 +655,12 @@ class ConsentCheck:
     def _cmp_requests(self, hit: RawHit, site: str, ctx) -> None:
         if not site:
             return
-        url_short = f"{hit.host}{hit.path}"
+        host, path = hit.host, hit.path
+        url_short = f"{host}{path}"
         for cmp in CMPS:
-            if any(p.matches(hit.host, hit.path) for p in cmp.scripts):
+            if any(p.matches(host, path) for p in cmp.scripts):
                 self._saw_cmp(self._record(site, hit.client), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
-            if any(p.matches(hit.host, hit.path) for p in cmp.log):
+            if any(p.matches(host, path) for p in cmp.log):
                 rec = self._record(site, hit.client)
                 self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
                 rec.note(f"log:{cmp.name}", Evidence(hit.time, f"{cmp.name} consent choice logged "

@@ -87,11 +87,11 @@ class DedupCheck:
         copies = sides.setdefault(source, [])
         copies.append(event)
         del copies[:-MAX_PER_SIDE]
-        opposite = sides.get(OTHER_SIDE[source])
-        if not opposite:
+        other_side = sides.get(OTHER_SIDE[source])
+        if not other_side:
             return False
         window = dedup.window_h * 3600
-        partners = [o for o in opposite if abs(t - o.time) <= window]
+        partners = [o for o in other_side if abs(t - o.time) <= window]
         if not partners:
             return False
         table = platform(event.platform)
@@ -139,10 +139,10 @@ class DedupCheck:
         mine[event.id] = event
         while len(mine) > MAX_PER_SIDE:
             del mine[next(iter(mine))]
-        opposite = sides.get(OTHER_SIDE[source])
-        if not opposite:
+        other_side = sides.get(OTHER_SIDE[source])
+        if not other_side:
             return
-        partners = [o for o in opposite.values() if abs(t - o.time) <= self.pairing_window]
+        partners = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
         if not partners:
             return
         me = self.pending.setdefault(event.id, Pending(event, event.time + self.pairing_window))
@@ -180,8 +180,8 @@ class DedupCheck:
                 f"with the same event name; {table.name} then keeps one.")
         if pending:
             hint += f" (Verdict settles {seconds(self.pairing_window)} after the event.)"
-        ctx.replace(event, finding("dedup-missing", Severity.warning, message, hint,
-                                            list(p.related)[:MAX_RELATED], pending=pending))
+        ctx.replace(event, finding("dedup-missing", Severity.warning, message, hint, list(p.related)[:MAX_RELATED],
+                                   pending=pending))
 
     def tick(self, now: float, ctx) -> None:
         while self._deadlines and self._deadlines[0][0] <= now:

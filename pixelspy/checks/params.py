@@ -10,8 +10,8 @@ import json
 import re
 from functools import lru_cache
 
-from pixelspy.checks.rules import (EVENT_FIELDS, KIND_EVENT, Platform, Requirement, event_name, field_value, finding, params,
-                                   platform, rules, vendor)
+from pixelspy.checks.rules import (EVENT_FIELDS, KIND_EVENT, Platform, Requirement, event_name, field_value, finding,
+                                   params, platform, rules, vendor)
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -220,7 +220,7 @@ class ParamsCheck:
                 "Send a three-letter ISO 4217 code such as USD or EUR.")
         ids = event.content_ids
         if ids:
-            empty = not all(i.strip() for i in ids)
+            empty = "" in map(str.strip, ids)  # an ID that is blank
         else:  # the decoder found no IDs: an empty list on the wire is a mistake, no parameter is not
             raw_ids = params(event).get(table.wire("content_ids", event))
             empty = raw_ids is not None and raw_ids.replace(" ", "") in ("", "[]", '[""]')

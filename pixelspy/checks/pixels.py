@@ -48,7 +48,7 @@ class PixelIdCheck:
         off = table.cookies_off
         if off and source == BROWSER and event.kind == KIND_EVENT:
             sent = params(event)
-            if not sent.get(off.missing) and not any(k in sent for k in off.unless):
+            if not sent.get(off.missing) and sent.keys().isdisjoint(off.unless):
                 ctx.emit(event, finding(
                     "cookies-disabled", Severity.info,
                     f"{vendor(event)} hit carries no {off.missing}: first-party cookies are off or blocked",

@@ -30,7 +30,7 @@ EVENT_FIELDS = frozenset({"value", "currency", "content_ids", "order_id", "event
 
 
 # Validated once from rules.toml, then read on every event: frozen slotted dataclasses read like
-# plain attributes, where a pydantic model's attribute hook costs five times as much.
+# plain attributes, where a pydantic model's attribute hook costs several times as much.
 _strict = dataclass(config=ConfigDict(extra="forbid"), frozen=True, slots=True, kw_only=True)
 
 
@@ -184,18 +184,19 @@ def finding(code: str, severity: Severity | str, message: str, hint: str = "",
             related: list[str] | None = None, pending: bool = False) -> Finding:
     if not isinstance(severity, Severity):  # Severity(member) works too, but costs a microsecond
         severity = Severity(severity)
-    return Finding(code, severity, message, hint, sorted(related) if related else [], pending)
+    return Finding(code=code, severity=severity, message=message, hint=hint,
+                   related=sorted(related) if related else [], pending=pending)
 
 
 def mark_group(ctx, members: list[TrackingEvent], code: str, severity: Severity, message: str, hint: str) -> None:
-    """Give every member of a group (copies of one event…; each event once) the finding, related to
-    the others."""
+    """Give every member of a group (the copies of one event, say; each event in it once) the
+    finding, related to the other members."""
     with_ids = [(e.id, e) for e in members]
     ids = sorted(eid for eid, _ in with_ids)
     for eid, member in with_ids:
         others = ids.copy()
         others.remove(eid)  # still sorted
-        ctx.replace(member, Finding(code, severity, message, hint, others))
+        ctx.replace(member, Finding(code=code, severity=severity, message=message, hint=hint, related=others))
 
 
 def seconds(s: float) -> str:

@@ -94,7 +94,8 @@ def reference_replace(ctx: Context, event, new: Finding) -> None:
 
 
 findings = st.builds(Finding, code=st.sampled_from(["a", "b"]), severity=st.just(Severity.info),
-                     message=st.sampled_from(["m", "n"]), related=st.lists(st.sampled_from(["e1", "e2"]), max_size=2))
+                     message=st.sampled_from(["m", "n"]),
+                     related=st.lists(st.sampled_from(["e1", "e2"]), max_size=2))
 
 
 @settings(max_examples=500, deadline=None)
