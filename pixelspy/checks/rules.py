@@ -196,7 +196,7 @@ def mark_group(ctx, members: list[TrackingEvent], code: str, severity: Severity,
     for eid, member in with_ids:
         others = ids.copy()
         others.remove(eid)  # still sorted
-        ctx.replace(member, Finding(code=code, severity=severity, message=message, hint=hint, related=others))
+        ctx.replace(member, Finding(code, severity, message, hint, others))
 
 
 def seconds(s: float) -> str:
