@@ -288,14 +288,14 @@ class Labels:
         shared = self._shared.get(key)
         if shared is not None:
             return shared
-        param = Param(name, text, *self.label_and_group(name))
+        param = Param(name, text, *self._label_and_group(name))
         if len(text) <= _MAX_SHARED_VALUE_LEN:
             if len(self._shared) >= _MAX_SHARED_PARAMS:
                 self._shared.clear()
             self._shared[key] = param
         return param
 
-    def label_and_group(self, name: str) -> tuple[str, str]:
+    def _label_and_group(self, name: str) -> tuple[str, str]:
         if name in self.keys:
             return self.keys[name]
         family, member = split_family(name)
