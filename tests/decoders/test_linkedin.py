@@ -8,11 +8,14 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from pixelspy.decoders import Registry, default_registry
 from pixelspy.decoders import linkedin
-from pixelspy.model import Kind, RawHit, Source
+from pixelspy.model import Kind, RawHit, Source, TrackingEvent
 from pixelspy.session import Session
+
+EVENT_JSON = TypeAdapter(TrackingEvent)
 
 REGISTRY = Registry(linkedin.ROUTES)
 SHA_EMAIL = "8d9b70fd20e23919cfe664ea5e571db39d72ba1bf17bf57e909ada24be9aa3aa"
@@ -304,7 +307,7 @@ def test_capi_single_event():
 
 def test_capi_authorization_never_becomes_a_param():
     ev = one(post(CAPI_URL, json.dumps(CAPI_EVENT).encode(), headers=CAPI_HEADERS))
-    assert TOKEN not in ev.model_dump_json()
+    assert TOKEN not in EVENT_JSON.dump_json(ev).decode()
     assert all(p.name.lower() != "authorization" for p in ev.params)
 
 
