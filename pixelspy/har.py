@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import dataclasses
 import gzip
 import io
 import json
@@ -230,8 +231,8 @@ class _Redactor:
 
 
 def _replace(hit: RawHit, **changes: Any) -> RawHit:
-    # Not model_copy: it would copy the cached URL split of the old URL along.
-    return RawHit.model_validate({**dict(hit), **changes})
+    # A new, validated hit: the old one's cached URL split does not come along.
+    return dataclasses.replace(hit, **changes)
 
 
 def _body_text(hit: RawHit) -> str:

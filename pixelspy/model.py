@@ -10,13 +10,13 @@ import base64
 import itertools
 import re
 import time as _time
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_serializer, field_validator
+from pydantic import Field, SkipValidation, field_serializer, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 _ids = itertools.count(1)
@@ -45,10 +45,15 @@ class Severity(StrEnum):
     info = "info"
 
 
-class RawHit(BaseModel):
-    """One HTTP request as the proxy (or a HAR file) saw it. Decoders read only this."""
+def _cache_field() -> Any:
+    return dataclasses.field(default=None, init=False, repr=False, compare=False)
 
-    model_config = ConfigDict(frozen=True)
+
+# A frozen, slotted pydantic dataclass: validated like a model, but a stored hit is one GC-tracked
+# object and its fields read at plain slot speed (see TrackingEvent).
+@pydantic_dataclass(frozen=True, slots=True, kw_only=True)
+class RawHit:
+    """One HTTP request as the proxy (or a HAR file) saw it. Decoders read only this."""
 
     id: str = Field(default_factory=lambda: new_id("h"))
     method: str
@@ -59,6 +64,9 @@ class RawHit(BaseModel):
     time: float = Field(default_factory=_time.time)
     client: str = ""  # client address, e.g. "127.0.0.1"
     body_truncated: bool = False  # the stored body was cut to the size limit
+    # Computed on first use (decoders read them several times a hit); not part of the record.
+    _url_parts: Annotated[tuple[str, str, str] | None, Field(exclude=True)] = _cache_field()
+    _header_map: Annotated[dict[str, str] | None, Field(exclude=True)] = _cache_field()
 
     @field_validator("body", mode="before")
     @classmethod
@@ -72,37 +80,37 @@ class RawHit(BaseModel):
     def _body_to_base64(self, body: bytes) -> str:
         return base64.b64encode(body).decode("ascii")
 
-    @cached_property
     def _host_path_query(self) -> tuple[str, str, str]:
-        try:
-            parts = urlsplit(self.url)
-        except ValueError:  # a malformed authority (from a Host header such as "[::1"): no host
-            scheme, _, rest = self.url.partition("://")
-            parts = urlsplit(f"{scheme}:///{rest.partition('/')[2]}")
-        return (parts.hostname or "").lower(), parts.path or "/", parts.query
+        if (split := self._url_parts) is None:
+            try:
+                parts = urlsplit(self.url)
+            except ValueError:  # a malformed authority (from a Host header such as "[::1"): no host
+                scheme, _, rest = self.url.partition("://")
+                parts = urlsplit(f"{scheme}:///{rest.partition('/')[2]}")
+            split = (parts.hostname or "").lower(), parts.path or "/", parts.query
+            object.__setattr__(self, "_url_parts", split)  # a cache: the hit itself stays frozen
+        return split
 
     @property
     def host(self) -> str:
-        return self._host_path_query[0]
+        return self._host_path_query()[0]
 
     @property
     def path(self) -> str:
-        return self._host_path_query[1]
+        return self._host_path_query()[1]
 
     @property
     def query(self) -> str:
-        return self._host_path_query[2]
-
-    @cached_property
-    def _header_values(self) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for k, v in self.headers:
-            values.setdefault(k.lower(), v)
-        return values
+        return self._host_path_query()[2]
 
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""
-        return self._header_values.get(name.lower(), default)
+        if (values := self._header_map) is None:
+            values = {}
+            for k, v in self.headers:
+                values.setdefault(k.lower(), v)
+            object.__setattr__(self, "_header_map", values)
+        return values.get(name.lower(), default)
 
     @property
     def content_type(self) -> str:
