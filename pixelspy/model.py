@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import re
 import time as _time
 import dataclasses
 from dataclasses import dataclass, field
@@ -147,11 +146,10 @@ class Finding:
     pending: bool = False  # verdict not final yet (e.g. waiting for the consent cookie)
 
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
 def looks_hashed(value: str) -> bool:
-    return bool(_SHA256.match(value.strip().lower()))
+    """A SHA-256 hex digest (64 hex digits), as the vendors want hashed user data."""
+    text = value.strip().lower()
+    return len(text) == 64 and not text.strip("0123456789abcdef")  # a regex costs ~5× as much
 
 
 # A pydantic dataclass, not a BaseModel: construction is validated the same, but attribute reads

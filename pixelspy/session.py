@@ -66,9 +66,11 @@ class Session:
                 continue
             self.hits[hit.id] = hit
             self._store(ev)
-            updated = self.checks.process(ev)
+            updated = self.checks.process(ev)  # a fresh set each time
             self._publish(ev, False)
-            self._publish_updates(updated - {ev.id})
+            updated.discard(ev.id)
+            if updated:
+                self._publish_updates(updated)
             added.append(ev)
         return added
 

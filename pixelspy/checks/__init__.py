@@ -1,7 +1,9 @@
 """The checks engine: runs every check on each new event and collects findings.
 
 A check is a small object with `process(event, ctx)`; it may attach findings to the new event or to
-earlier ones (a duplicate marks both). Stateful checks keep their own state and clear it in
+earlier ones (a duplicate marks both). A check that looks only at some kinds of event (most skip
+pixel loads) names them in a class attribute `kinds`; the engine then calls it for those alone.
+Stateful checks keep their own state and clear it in
 `reset()`. Checks that settle later (consent) implement `tick(now, ctx)`; checks that read ordinary
 traffic (CMP scripts, consent cookies) implement `observe_traffic(hit, ctx)`.
 """
@@ -13,7 +15,7 @@ import logging
 import pkgutil
 
 from pixelspy.config import Config
-from pixelspy.model import Finding, RawHit, TrackingEvent
+from pixelspy.model import Finding, Kind, RawHit, TrackingEvent
 
 log = logging.getLogger("pixelspy.checks")
 
@@ -50,6 +52,12 @@ class Context:
         the old ones of the code go, the new one goes last."""
         code = finding.code
         findings = event.findings
+        if len(findings) == 1 and findings[0].code == code and code not in self.silenced:
+            # the common case, a member of a group that grew: its one finding is the one replaced
+            if findings[0] != finding:
+                findings[0] = finding
+                self.changed.add(event.id)
+            return
         same_code = []
         unchanged = True
         for i, old in enumerate(findings):
@@ -74,7 +82,7 @@ class Context:
         findings = event.findings
         kept = [f for f in findings if f.code != code]
         if len(kept) != len(findings):
-            findings[:] = kept  # in place, as emit: assigning a pydantic field costs a microsecond
+            findings[:] = kept  # in place, as emit and replace edit it
             self.changed.add(event.id)
 
 
@@ -91,21 +99,25 @@ class CheckEngine:
         self._hooks = {hook: [(check, method) for check in self.checks
                               if (method := getattr(check, hook, None)) is not None]
                        for hook in HOOKS}
+        # … and `process` per event kind, without the checks that skip that kind
+        self._process_hooks = {kind: [(check, method) for check, method in self._hooks["process"]
+                                      if kind in getattr(check, "kinds", Kind)]
+                               for kind in Kind}
 
     def process(self, event: TrackingEvent) -> set[str]:
         """Run every check on a new event; returns the ids of all events whose findings changed."""
-        return self._run("process", event)
+        return self._run("process", self._process_hooks[event.kind], event)
 
     def observe_traffic(self, hit: RawHit) -> set[str]:
-        return self._run("observe_traffic", hit)
+        return self._run("observe_traffic", self._hooks["observe_traffic"], hit)
 
     def tick(self, now: float) -> set[str]:
-        return self._run("tick", now)
+        return self._run("tick", self._hooks["tick"], now)
 
-    def _run(self, hook: str, arg) -> set[str]:
+    def _run(self, hook: str, hooks: list, arg) -> set[str]:
         ctx = self.ctx
         ctx.changed = set()
-        for check, method in self._hooks[hook]:
+        for check, method in hooks:
             try:
                 method(arg, ctx)
             except Exception:  # noqa: BLE001 - one broken check must not cost the event or the others

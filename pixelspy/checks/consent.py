@@ -345,6 +345,7 @@ def tcf_purposes(tc_string: str) -> tuple[dict[int, bool], int] | None:
     return dict(consent.purposes_consent), consent.cmp_id
 
 
+@lru_cache(maxsize=256)
 def tcf_reading(source: str, tc_string: str) -> Reading | None:
     decoded = tcf_purposes(tc_string)
     if decoded is None:
@@ -381,6 +382,9 @@ GCD_DENIED = frozenset(TABLE["google_consent"]["gcd_denied"])
 _GCS = re.compile(r"G1([01])([01])")
 
 
+# The hits of a page repeat its consent strings, so their readings are cached (readings are never
+# modified once made).
+@lru_cache(maxsize=256)
 def parse_gcs(value: str) -> Reading | None:
     m = _GCS.fullmatch(value.strip())
     if not m:
@@ -391,6 +395,7 @@ def parse_gcs(value: str) -> Reading | None:
                    {"marketing": ad, "analytics": analytics})
 
 
+@lru_cache(maxsize=256)
 def parse_gcd(value: str) -> Reading | None:
     letters = re.findall(r"[a-z]", value.strip())
     if len(letters) < 2:
@@ -474,15 +479,17 @@ class _Record:
         ps = self.purposes.get(purpose)
         return ps.evidence if ps else self.cmp_evidence
 
-    def note(self, source: str, ev: Evidence) -> Evidence:
-        """Record evidence once per distinct value of a source; returns the evidence in force."""
-        if self.last_text.get(source) == ev.text:
+    def note(self, source: str, t: float, text: str) -> Evidence:
+        """Record evidence once per distinct value of a source; returns the evidence in force.
+        (Most hits repeat their page's signals: the repeat builds nothing.)"""
+        if self.last_text.get(source) == text:
             for old in reversed(self.evidence):
-                if old.text == ev.text:
+                if old.text == text:
                     return old
-        self.last_text[source] = ev.text
+        ev = Evidence(t, text, self.site)
+        self.last_text[source] = text
         self.evidence.append(ev)
-        self.time = ev.time
+        self.time = t
         return ev
 
 
@@ -558,12 +565,19 @@ def _purpose_overrides() -> dict[str, list[tuple[str, str]]]:
 PURPOSE_OVERRIDES = _purpose_overrides()
 
 
-def purpose_of_event(event: TrackingEvent) -> str | None:
-    name = event.platform
-    for prefix, purpose in PURPOSE_OVERRIDES.get(name, ()):
-        if (event.pixel_id or "").startswith(prefix):
+@lru_cache(maxsize=1024)  # called for every event; a session has a few pixels
+def purpose_of(platform: str, pixel_id: str | None) -> str | None:
+    """The consent purpose a vendor's pixel needs ("marketing", "analytics"), None for none."""
+    for prefix, purpose in PURPOSE_OVERRIDES.get(platform, ()):
+        if (pixel_id or "").startswith(prefix):
             return purpose
-    return TABLE["platforms"].get(name)
+    return TABLE["platforms"].get(platform)
+
+
+@lru_cache(maxsize=4096)  # every hit of a page carries the same URLs
+def page_site(page_url: str, referer: str) -> str:
+    """The site an event was sent from: its page URL's, else its Referer's."""
+    return registrable_domain(host_of(page_url) or host_of(referer))
 
 
 # ---- the check ---------------------------------------------------------------------------------
@@ -592,11 +606,11 @@ class ConsentCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         readings = hit_readings(event)
-        site = registrable_domain(host_of(event.page_url or "") or host_of(event.referer))
+        site = page_site(event.page_url or "", event.referer)
         if not site:
             return
         client = event.client
-        purpose = purpose_of_event(event)
+        purpose = purpose_of(event.platform, event.pixel_id)
         if purpose and event.source == BROWSER and event.kind == KIND_EVENT:
             self._judge(event, site, client, purpose, readings, ctx)
         if readings:
@@ -650,7 +664,7 @@ class ConsentCheck:
             rec.unknown_reason = cmp.unknown
         if rec.cmp is None and cmp.name != "TCF":
             rec.cmp = cmp.name
-            rec.cmp_evidence = rec.note(f"cmp:{cmp.name}", Evidence(t, text, rec.site))
+            rec.cmp_evidence = rec.note(f"cmp:{cmp.name}", t, text)
 
     def _cmp_requests(self, hit: RawHit, site: str, ctx) -> None:
         if not site:
@@ -663,8 +677,7 @@ class ConsentCheck:
             if any(p.matches(host, path) for p in cmp.log):
                 rec = self._record(site, hit.client)
                 self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
-                rec.note(f"log:{cmp.name}", Evidence(hit.time, f"{cmp.name} consent choice logged "
-                                                                 f"({url_short})", site))
+                rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")
         for rule in self._rules:
             if rule.script and re.search(rule.script, hit.url):
                 self._saw_cmp(self._record(site, hit.client), _Cmp(rule.name, [], [], ""), hit.time,
@@ -707,10 +720,10 @@ class ConsentCheck:
         if self.config.gpc_means_denied:
             self._apply(rec, Reading("Sec-GPC", "Sec-GPC: 1 (Global Privacy Control)", {"marketing": False}), t, ctx)
         else:
-            rec.note("Sec-GPC", Evidence(t, "Sec-GPC: 1 (Global Privacy Control)", rec.site))
+            rec.note("Sec-GPC", t, "Sec-GPC: 1 (Global Privacy Control)")
 
     def _apply(self, rec: _Record, r: Reading, t: float, ctx) -> None:
-        ev = rec.note(r.source, Evidence(t, r.text, rec.site))
+        ev = rec.note(r.source, t, r.text)
         for p, granted in r.purposes.items():
             old = rec.purposes.get(p)
             if old is None or (old.granted, old.by_default, old.evidence.text) != (granted, not r.choice, r.text):

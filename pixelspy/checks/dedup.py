@@ -46,6 +46,8 @@ class Pending:
 
 
 class DedupCheck:
+    kinds = (KIND_EVENT,)
+
     def __init__(self, config: Config):
         self.pairing_window = config.checks.dedup_pairing_window_s
         memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
@@ -63,7 +65,7 @@ class DedupCheck:
         self._deadlines.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT or event.source not in SIDES:
+        if event.source not in SIDES:
             return
         dedup = platform(event.platform).dedup
         if dedup is None:

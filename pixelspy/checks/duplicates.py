@@ -23,21 +23,23 @@ MAX_GROUP = 20
 
 @lru_cache(maxsize=1024)  # the hits of one tag carry the same parameter names
 def data_params_among(platform_name: str, names: tuple[str, ...]) -> tuple[str, ...]:
-    """The names that are event data: they start with one of the platform's event_data_prefixes."""
+    """The names that are event data (they start with one of the platform's event_data_prefixes), sorted."""
     prefixes = tuple(platform(platform_name).event_data_prefixes)
-    return tuple(n for n in names if prefixes and n.startswith(prefixes))
+    return tuple(sorted(n for n in names if prefixes and n.startswith(prefixes)))
 
 
 def signature(event: TrackingEvent) -> tuple:
     """What "the same parameters" means: the event's data, without per-hit noise (timestamps,
-    counters, cache busters)."""
+    counters, cache busters). The data is (names, values), sorted by name then value."""
     ps = params(event)
     if len(ps) == len(event.params):  # each name once: the map holds every parameter
-        data = tuple(sorted((name, ps[name]) for name in data_params_among(event.platform, tuple(ps))))
+        names = data_params_among(event.platform, tuple(ps))  # shared by the hits of one tag
+        values = tuple(map(ps.__getitem__, names))
     else:
         is_data = set(data_params_among(event.platform, tuple(p.name for p in event.params)))
-        data = tuple(sorted((p.name, p.value) for p in event.params if p.name in is_data))
-    return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, data)
+        pairs = sorted((p.name, p.value) for p in event.params if p.name in is_data)
+        names, values = tuple(n for n, _ in pairs), tuple(v for _, v in pairs)
+    return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
 
 
 def _group_add(group: list[TrackingEvent], event: TrackingEvent) -> list[TrackingEvent]:
@@ -67,19 +69,21 @@ class DuplicatesCheck:
         name, event_id = event.event, event.event_id
         if not name and not event_id:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
-        base = (event.client, event.source, event.platform, name)
-        ident = ("id", event_id) if event_id else ("sig", signature(event))
+        # Flat keys: each Recent lookup hashes its key again.
+        client, source, platform_name = event.client, event.source, event.platform
         pixel, t = event.pixel_id, event.time
-        self._same_event(event, (base, pixel, ident), bool(event_id), t, ctx)
+        ident = event_id or signature(event)  # a str never equals a signature tuple
+        state = self.by_event_id if event_id else self.by_signature
+        group = _group_add(state.setdefault((client, source, platform_name, name, pixel, ident), [], t), event)
+        if len(group) > 1:
+            self._same_event(event, group, ctx)
         if pixel:
-            self._other_pixels(event, (base, ident), pixel, t, ctx)
+            by_pixel = self.by_pixel.setdefault((client, source, platform_name, name, ident), {}, t)
+            if by_pixel.setdefault(pixel, event) is event and len(by_pixel) > 1:
+                self._other_pixels(event, by_pixel, ctx)
 
-    def _same_event(self, event: TrackingEvent, key: tuple, by_id: bool, t: float, ctx) -> None:
-        state = self.by_event_id if by_id else self.by_signature
-        group = _group_add(state.setdefault(key, [], t), event)
-        if len(group) < 2:
-            return
-        if by_id:
+    def _same_event(self, event: TrackingEvent, group: list[TrackingEvent], ctx) -> None:
+        if event.event_id:
             message = (f"{vendor(event)} {event_name(event)} with event ID {event.event_id!r} sent "
                        f"{len(group)} times from the {event.source.value}")
             hint = (f"{platform(event.platform).name} keeps the first and drops the copies; find the second "
@@ -91,10 +95,7 @@ class DuplicatesCheck:
                     "remove one, or send an event ID so the vendor can drop the copy.")
         mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
-    def _other_pixels(self, event: TrackingEvent, key: tuple, pixel: str, t: float, ctx) -> None:
-        by_pixel = self.by_pixel.setdefault(key, {}, t)
-        if by_pixel.setdefault(pixel, event) is not event or len(by_pixel) < 2:
-            return
+    def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:
         pixels = ", ".join(sorted(by_pixel))
         mark_group(ctx, list(by_pixel.values()), "multi-pixel", Severity.info,
                    f"{vendor(event)} {event_name(event)} sent to {len(by_pixel)} pixels ({pixels})",

@@ -41,8 +41,10 @@ def may_be_encoded(text: str) -> bool:
 
 
 class EncodingCheck:
+    kinds = (KIND_EVENT,)
+
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT or not may_be_encoded(values_text(event)):
+        if not may_be_encoded(values_text(event)):
             return
         found = []
         for p in event.params:

@@ -36,6 +36,8 @@ def comparable_name(event: TrackingEvent) -> str | None:
 
 
 class IdsCheck:
+    kinds = (KIND_EVENT,)
+
     def __init__(self, config: Config):
         self.orders: Recent[tuple, list[TrackingEvent]] = Recent(MEMORY_S)
         self.event_ids: Recent[tuple, dict[str, TrackingEvent]] = Recent(MEMORY_S)
@@ -45,8 +47,6 @@ class IdsCheck:
         self.event_ids.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT:
-            return
         event_id = event.event_id
         if event.order_id and event.standard_event == "Purchase":
             self._order(event, event_id, ctx)

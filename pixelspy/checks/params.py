@@ -87,14 +87,18 @@ def json_is(kind: str, text: str) -> bool:
 
 def is_present(event: TrackingEvent, table: Platform, field: str) -> bool:
     """Whether the event carries the field (content IDs also count when sent as contents)."""
-    v = getattr(event, field) if field in EVENT_FIELDS else field_value(event, field)
-    if field == "content_ids" and not v:
+    if field == "content_ids":
+        if event.content_ids:
+            return True
         ps = params(event)
         return any(ps.get(c, "") not in ("", "[]") for c in table.contents)
-    return bool(v.strip() if isinstance(v, str) else v)
+    v = getattr(event, field) if field in EVENT_FIELDS else field_value(event, field)
+    return bool(v) and not v.isspace()  # every other field is a string or None
 
 
 class ParamsCheck:
+    kinds = (KIND_EVENT,)
+
     def __init__(self, config: Config):
         self.extra = config.checks.required_params
         self.currencies = rules().currencies
@@ -121,8 +125,6 @@ class ParamsCheck:
         return plan
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT:
-            return
         table = platform(event.platform)
         problems: dict[str, list[tuple[Severity, str, str]]] = {}
 

@@ -75,9 +75,9 @@ def normalise(key: str, plain: str) -> str:
 
 
 class PiiCheck:
+    kinds = (KIND_EVENT,)
+
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT:
-            return
         leaks: dict[str, None] = {}  # wire names, in order
         bad_hashes: dict[str, None] = {}
         plain: dict[str, set[str]] = {"em": set(), "ph": set()}
@@ -140,7 +140,8 @@ class PiiCheck:
             return texts
         page_texts = phone_query_texts(page)
         # A parameter may carry the page URL (Meta's dl): then it is scanned as that parameter.
-        if page not in ps.values() and page not in [p.value for p in event.params]:
+        carried = ps.values() if len(ps) == len(event.params) else [p.value for p in event.params]
+        if page not in carried:
             page_texts = (("page URL", page), *page_texts)
         return chain(page_texts, texts)
 

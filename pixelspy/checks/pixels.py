@@ -7,6 +7,7 @@ Codes: invalid-pixel-id, unexpected-pixel, cookies-disabled, pixel-no-events.
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 
 from pixelspy.checks.rules import (BROWSER, KIND_EVENT, KIND_PIXEL_LOADED, finding, params, pixel_id_re, platform,
                                    seconds, vendor)
@@ -17,6 +18,13 @@ from pixelspy.model import Severity, TrackingEvent
 # A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
 SILENT_MEMORY_S = 3600
 MAX_WAITING = 10_000  # (client, pixel) pairs awaiting their first event
+
+
+@lru_cache(maxsize=1024)  # a session sees a few pixels, on every hit
+def well_formed(platform_name: str, source: str, pixel: str) -> bool:
+    """Whether the pixel ID is in the format the vendor issues (IDs of other sources are not judged)."""
+    fmt, pattern = platform(platform_name).pixel_id, pixel_id_re(platform_name)
+    return not (fmt and pattern and source in fmt.sources and not pattern.match(pixel))
 
 
 class PixelIdCheck:
@@ -30,8 +38,7 @@ class PixelIdCheck:
         table = platform(name)
         if pixel:
             fmt = table.pixel_id
-            pattern = pixel_id_re(name)
-            if fmt and pattern and source in fmt.sources and not pattern.match(pixel):
+            if fmt and not well_formed(name, source, pixel):
                 ctx.emit(event, finding(
                     "invalid-pixel-id", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel!r} is not in the format {table.name} issues ({fmt.describe})",
@@ -83,7 +90,8 @@ class PixelNoEventsCheck:
                 while len(self.waiting) > MAX_WAITING:
                     del self.waiting[next(iter(self.waiting))]
             return
-        keys = (key, (client, name, None))
+        any_pixel = (client, name, None)
+        keys = (key, any_pixel) if key != any_pixel else (key,)
         for k in keys:
             self.fired.put(k, t, t)
         if self.waiting:

@@ -191,11 +191,10 @@ def finding(code: str, severity: Severity | str, message: str, hint: str = "",
 def mark_group(ctx, members: list[TrackingEvent], code: str, severity: Severity, message: str, hint: str) -> None:
     """Give every member of a group (the copies of one event, say; each event in it once) the
     finding, related to the other members."""
-    with_ids = [(e.id, e) for e in members]
-    ids = sorted(eid for eid, _ in with_ids)
-    for eid, member in with_ids:
+    ids = sorted([e.id for e in members])
+    for member in members:
         others = ids.copy()
-        others.remove(eid)  # still sorted
+        others.remove(member.id)  # still sorted
         ctx.replace(member, Finding(code, severity, message, hint, others))
 
 

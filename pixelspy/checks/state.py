@@ -22,7 +22,7 @@ class Recent(Generic[K, V]):
     def __init__(self, max_age: float, max_entries: int = DEFAULT_MAX_ENTRIES):
         self.max_age = max_age
         self.max_entries = max_entries
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._items: OrderedDict[K, list] = OrderedDict()  # key → [time of the last put, value]
         self._forget_times()
 
     def _forget_times(self) -> None:
@@ -34,35 +34,44 @@ class Recent(Generic[K, V]):
         self._in_time_order = True
 
     def get(self, key: K, now: float) -> V | None:
-        item = self._items.get(key)
-        if item is None or now - item[0] > self.max_age:
+        entry = self._items.get(key)
+        if entry is None or now - entry[0] > self.max_age:
             return None
-        return item[1]
+        return entry[1]
 
     def put(self, key: K, value: V, now: float) -> None:
+        self._touch(key, value, now)[1] = value
+
+    def setdefault(self, key: K, default: V, now: float) -> V:
+        """The key's value, or `default` when it has none (or it expired), stored; either way the
+        entry lives `max_age` from now. For groups the caller then adds to in place."""
+        return self._touch(key, default, now)[1]
+
+    def _touch(self, key: K, default: V, now: float) -> list:
+        """The key's entry, [time, value], stamped `now` and moved last; a new or expired entry holds
+        `default`. Entries are lists so that refreshing one costs one lookup and no new object."""
         items = self._items
-        items[key] = (now, value)
-        items.move_to_end(key)
+        entry = items.get(key)
+        if entry is None:
+            items[key] = entry = [now, default]
+        else:
+            if now - entry[0] > self.max_age:
+                entry[1] = default
+            entry[0] = now
+            items.move_to_end(key)
         if now >= self._newest:
             self._newest = now
         else:
             self._in_time_order = False
         if now < self._oldest:  # (not min(): twice the cost of the whole comparison)
             self._oldest = now
-        if len(items) > self.max_entries or now - self._oldest > self.max_age:
+        if now - self._oldest > self.max_age or len(items) > self.max_entries:
             self.prune(now)
-
-    def setdefault(self, key: K, default: V, now: float) -> V:
-        """The key's value, or `default` when it has none (or it expired), stored; either way the
-        entry lives `max_age` from now. For groups the caller then adds to in place."""
-        item = self._items.get(key)
-        value = default if item is None or now - item[0] > self.max_age else item[1]
-        self.put(key, value, now)
-        return value
+        return entry
 
     def pop(self, key: K) -> V | None:
-        item = self._items.pop(key, None)
-        return item[1] if item else None
+        entry = self._items.pop(key, None)
+        return entry[1] if entry else None
 
     def prune(self, now: float) -> None:
         items = self._items

@@ -13,9 +13,9 @@ OFF = frozenset({"", "0", "false", "no", "null", "undefined"})
 
 
 class TestEventCheck:
+    kinds = (KIND_EVENT,)
+
     def process(self, event: TrackingEvent, ctx) -> None:
-        if event.kind != KIND_EVENT:
-            return
         marker = None
         if event.test_event_code and event.test_event_code.strip().lower() not in OFF:
             marker = f"test_event_code {event.test_event_code}"

@@ -13,7 +13,7 @@ import re
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import Errors, Labels, body_form_or_json, hit_body, parse_qs_pairs, to_text
-from pixelspy.model import Kind, RawHit, TrackingEvent
+from pixelspy.model import Kind, Param, RawHit, TrackingEvent
 
 PLATFORM = "google"
 
@@ -139,15 +139,18 @@ def item_fields(value: str) -> dict[str, str]:
 # ---------------------------------------------------------------- GA4
 
 
-def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str) -> TrackingEvent:
-    values = dict(pairs)  # the line's own value wins over the shared URL one
+def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
+              shared_params: tuple[Param, ...] = ()) -> TrackingEvent:
+    """One GA4 event; `pairs` are the URL's shared pairs and then the event's own (the line's value
+    wins), `shared_params` the shared pairs already labelled (a batch labels them once)."""
+    values = dict(pairs)
     name = values.get("en") or None
     if not name:
         errors.add("no event name (en)")
     tid = values.get("tid") or None
     if not tid:
         errors.add("no measurement ID (tid)")
-    items = [item_fields(v) for k, v in pairs if ITEM_PARAM.fullmatch(k)]
+    items = [item_fields(v) for k, v in pairs if k.startswith("pr") and ITEM_PARAM.fullmatch(k)]
     return TrackingEvent(
         platform=PLATFORM,
         pixel_id=tid,
@@ -158,7 +161,7 @@ def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str) -> Tr
         currency=values.get("cu") or values.get("ep.currency") or None,
         content_ids=[i["id"] for i in items if i.get("id")],
         order_id=values.get("ep.transaction_id") or None,
-        params=GA4_LABELS.params(pairs),
+        params=[*shared_params, *GA4_LABELS.params(pairs[len(shared_params):])],
         decode_errors=list(errors),
         endpoint=endpoint,
     )
@@ -173,11 +176,12 @@ def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     if not lines:
         return [ga4_event(shared, errors, f"GA4 {hit.method}")]
     endpoint = f"GA4 {hit.method} batch ({len(lines)} events)" if len(lines) > 1 else f"GA4 {hit.method}"
+    shared_params = tuple(GA4_LABELS.params(shared))
     events = []
     for n, line in enumerate(lines, 1):
         line_errors = Errors(errors)
         pairs = shared + parse_qs_pairs(line, line_errors, f"body line {n}")
-        events.append(ga4_event(pairs, line_errors, endpoint))
+        events.append(ga4_event(pairs, line_errors, endpoint, shared_params))
     return events
 
 

@@ -150,9 +150,9 @@ def _read_tag_params(pairs: list[tuple[str, str]], errors: Errors):
     objects: dict[str, dict[str, Any]] = {k: {} for k in JSON_PARAMS}
     user: list[UserField] = []
     for name, value in pairs:
-        family = name.split("[", 1)[0]
-        keys = _BRACKETS.findall(name)
-        if family in JSON_PARAMS and keys:
+        family, bracket, _ = name.partition("[")
+        keys = _BRACKETS.findall(name) if bracket and family in JSON_PARAMS else None
+        if keys:
             _bracket_set(objects[family], keys, value)
             params.append(LABELS.param(name, value))
             if family == "pd" and len(keys) == 1 and (u := user_field(name, keys[0], value)):

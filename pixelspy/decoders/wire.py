@@ -76,6 +76,10 @@ def parse_qs_pairs(qs: str, errors: Errors, what: str = "query") -> list[tuple[s
         qs = qs.replace("+", " ")
     if "%" not in qs:
         return [(name, value) for name, _, value in (chunk.partition("=") for chunk in qs.split("&") if chunk)]
+    # One pass costs a few C passes over the whole string; it pays off over the per-value loop
+    # below when escapes are dense (URL-encoded JSON, page URLs), not for a few encoded values.
+    if qs.count("%") > 2 * qs.count("&") and (pairs := _unquote_in_one_pass(qs, errors, what)) is not None:
+        return pairs
     fast = _qp_safe(qs)
     pairs = []
     not_utf8 = False
@@ -93,6 +97,33 @@ def parse_qs_pairs(qs: str, errors: Errors, what: str = "query") -> list[tuple[s
     if not fast and _BROKEN_PERCENT.search(qs):
         errors.add(f"{what} has broken percent-encoding; decoded what could be decoded")
     if not_utf8:
+        errors.add(f"{what} has percent-encoded bytes that are not UTF-8")
+    return pairs
+
+
+def _unquote_in_one_pass(qs: str, errors: Errors, what: str) -> list[tuple[str, str]] | None:
+    """The pairs of the common query, decoded with one C call for the whole string instead of one
+    per value: ASCII, no line breaks, every pair `name=value` with a single "=", no broken escape.
+    None for any other query.
+
+    The separators "&" and "=" become line breaks, which the decoded text then does not contain
+    (the counts say so: no %0A/%0D), so it splits back into the same pairs."""
+    # A "%" before a separator would read as a QP soft line break.
+    if not qs.isascii() or "\n" in qs or "\r" in qs or "%&" in qs or "%=" in qs:
+        return None
+    qp = qs.replace("=", "\r").replace("&", "\n").replace("%", "=")  # quoted-printable, see _qp_safe
+    raw = binascii.a2b_qp(qp)
+    if len(raw) != len(qp) - 2 * qp.count("="):  # each escape gives one byte; a broken one does not
+        return None
+    text = raw.decode("utf-8", "replace")
+    chunks = text.split("\n")
+    if len(chunks) != qs.count("&") + 1:  # an encoded line feed
+        return None
+    pairs = [(name, value) for name, sep, value in (chunk.partition("\r") for chunk in chunks) if sep]
+    # Every chunk one pair with one "=" (no blank chunk, no "=" of a value's own), no encoded CR.
+    if not len(pairs) == len(chunks) == qs.count("=") == text.count("\r"):
+        return None
+    if "\ufffd" in text:
         errors.add(f"{what} has percent-encoded bytes that are not UTF-8")
     return pairs
 
@@ -185,6 +216,10 @@ def body_form_or_json(hit: RawHit, errors: Errors) -> tuple[list[tuple[str, str]
     return parse_qs_pairs(text.strip(), errors, "body"), None
 
 
+# json.dumps(value, separators=(",", ":"), ensure_ascii=False), without building an encoder per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def compact(value: Any) -> str:
     """A JSON value as one string, the way it would be shown or compared."""
     kind = type(value)
@@ -198,7 +233,7 @@ def compact(value: Any) -> str:
         return repr(value)  # what json.dumps writes, without its machinery
     if isinstance(value, str):
         return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT_JSON.encode(value)
 
 
 def flatten(obj: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
@@ -221,15 +256,20 @@ def _flatten_into(leaves: list[tuple[str, Any]], obj: dict, prefix: str, depth: 
 
 def dig(obj: Any, *path: str | int, default: Any = None) -> Any:
     """obj[path[0]][path[1]]… or default when anything on the way is missing or of another type."""
+    value = _at_path(obj, path)
+    return default if value is None else value
+
+
+def _at_path(obj: Any, path: tuple[str | int, ...]) -> Any:
     for key in path:
         if isinstance(obj, dict) and isinstance(key, str):
             obj = obj.get(key)
         elif isinstance(obj, list) and isinstance(key, int) and -len(obj) <= key < len(obj):
             obj = obj[key]
         else:
-            return default
+            return None
         if obj is None:
-            return default
+            return None
     return obj
 
 
@@ -307,8 +347,13 @@ class Labels:
         return name, self.default_group
 
     def params(self, pairs: Iterable[tuple[str, Any]]) -> list[Param]:
-        param = self.param
-        return [param(k, v) for k, v in pairs]
+        shared = self._shared
+        params = []
+        for pair in pairs:
+            # A (name, str) pair is its own table key; other JSON values are looked up as text.
+            param = shared.get(pair) if type(pair[1]) is str else None
+            params.append(param or self.param(*pair))
+        return params
 
 
 _BRACKET = re.compile(r"^([^\[\].]+)\[([^\]]*)\]")
@@ -345,12 +390,15 @@ def user_field(name: str, key: str, value: Any) -> UserField | None:
     norm = USER_KEYS.get(key.lower())
     if norm is None:
         return None
-    values = value if isinstance(value, list) else [value]
-    text = ",".join(compact(v) for v in values if v not in (None, ""))
-    if not text:
+    if isinstance(value, list):
+        texts = [compact(v) for v in value if v is not None and v != ""]
+        if not texts:
+            return None
+        return UserField(norm, name, all(map(looks_hashed, texts)), ",".join(texts))
+    if value is None or value == "":
         return None
-    hashed = all(looks_hashed(compact(v)) for v in values if v not in (None, ""))
-    return UserField(key=norm, name=name, hashed=hashed, value=text)
+    text = compact(value)
+    return UserField(norm, name, looks_hashed(text), text)
 
 
 def mask_secret(value: str) -> str:
@@ -434,10 +482,15 @@ JsonPath = tuple[str | int, ...]
 def first_present(obj: Any, paths: Iterable[JsonPath]) -> Any:
     """The value at the first path that holds something; None when none does."""
     for path in paths:
-        value = dig(obj, *path)
-        if value not in (None, "", [], {}):
+        value = _at_path(obj, path)
+        if not is_blank(value):
             return value
     return None
+
+
+def is_blank(value: Any) -> bool:
+    """None, "", [] or {}: a field sent empty counts as absent (0 and false are values)."""
+    return value is None or (not value and isinstance(value, (str, list, dict)))
 
 
 def text_or_none(value: Any) -> str | None:
@@ -533,12 +586,12 @@ def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "")
     event = text_or_none(first_present(item, shape.event))
     if event is None:
         errors.add(f"no event name ({'.'.join(map(str, shape.event[0]))})")
-    user_obj = item if shape.user == () else dig(item, *shape.user) if shape.user else None
     user = []
-    if isinstance(user_obj, dict):
+    if shape.user is not None and isinstance(user_obj := _at_path(item, shape.user), dict):
+        user_prefix = "".join(f"{key}." for key in shape.user)
+        aliases = shape.user_keys
         for k, v in user_obj.items():
-            name = ".".join(map(str, (*(shape.user or ()), k)))
-            if uf := user_field(name, shape.user_keys.get(k, k), v):
+            if uf := user_field(f"{user_prefix}{k}", aliases.get(k, k), v):
                 user.append(uf)
     return {
         "event": event,
@@ -597,6 +650,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
         errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
         return [TrackingEvent(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
                               **common)]  # still one event: the hit carries its errors
+    shared_params = batch.labels.params(shared)
     events = []
     for item in items:
         item_errors = Errors(errors)
@@ -606,7 +660,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
             item = item if parsed is None else parsed
         fields = shaped_event(item, batch.shape, batch.labels)
         event = fields.pop("event")
-        fields["params"] = batch.labels.params(shared) + fields["params"]
+        fields["params"] = shared_params + fields["params"]
         fields["decode_errors"] = list(item_errors) + fields["decode_errors"]
         events.append(TrackingEvent(
             event=event, standard_event=batch.standard_event(event) if event else None,
