@@ -31,11 +31,11 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 import iab_tcf
 
-from pixelspy.checks.rules import BROWSER, KIND_EVENT, params
+from pixelspy.checks.rules import BROWSER, KIND_EVENT, host_of, params
 from pixelspy.config import Config, ConsentConfig
 from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
@@ -114,14 +114,6 @@ def registrable_domain(host: str) -> str:
     if len(labels) > 2 and ".".join(labels[-2:]) in TWO_LEVEL_SUFFIXES:
         return ".".join(labels[-3:])
     return ".".join(labels[-2:])
-
-
-@lru_cache(maxsize=4096)  # called for every event and request; page URLs repeat
-def host_of(url: str) -> str:
-    try:
-        return (urlsplit(url.strip()).hostname or "").lower()
-    except ValueError:
-        return ""
 
 
 # ---- cookie and string parsers -----------------------------------------------------------------

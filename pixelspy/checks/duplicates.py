@@ -1,5 +1,5 @@
-"""Duplicates: the same event sent twice, the same pixel initialised twice, and (info) one event
-sent to several pixel IDs.
+"""Duplicates: the same event sent twice, the same pixel initialised twice on one page view, and
+(info) one event sent to several pixel IDs.
 
 Codes: duplicate-event, duplicate-pixel, multi-pixel (info).
 Twin requests (one beacon to two endpoints) are folded by the session and never reach checks.
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
+from pixelspy.checks.rules import (KIND_PIXEL_LOADED, event_name, host_of, mark_group, params, platform, seconds,
+                                   vendor)
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import Severity, TrackingEvent
+from pixelspy.model import RawHit, Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
@@ -61,6 +62,17 @@ class DuplicatesCheck:
     def reset(self) -> None:
         for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders):
             state.clear()
+
+    def observe_traffic(self, hit: RawHit, ctx) -> None:
+        # A page (re)load starts a new page view of that site on that device. Loaders are keyed by
+        # their Referer, which the browsers' default referrer policy cuts to the site's origin, so
+        # without this two pages opened within the window (or a reload with the cache off) would
+        # read as one page initialising its pixel twice.
+        if hit.header("sec-fetch-dest") != "document":
+            return
+        for key, _ in self.loaders.items():  # (client, platform, pixel, page_url); a copy, so popping is safe
+            if key[0] == hit.client and host_of(key[3] or "") == hit.host:
+                self.loaders.pop(key)
 
     def process(self, event: TrackingEvent, ctx) -> None:
         if event.kind == KIND_PIXEL_LOADED:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.dataclasses import dataclass
@@ -119,6 +120,14 @@ def platform(name: str) -> Platform:
 def pixel_id_re(name: str) -> re.Pattern[str] | None:
     fmt = platform(name).pixel_id
     return re.compile(fmt.pattern) if fmt else None
+
+
+@lru_cache(maxsize=4096)  # called for every event and request; page URLs repeat
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 # The last event asked about and its derived views: every check reads the same event in a row.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pixelspy.model import Severity
+from pixelspy.model import RawHit, Severity
 
 from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, server, the
 
@@ -108,6 +108,38 @@ def test_pixel_loaded_again_on_the_next_page_or_by_another_device_is_fine():
     for ev in (a, next_page, other_device, later):
         e.process(ev)
     assert all("duplicate-pixel" not in codes(ev) for ev in (a, next_page, other_device, later))
+
+
+def page_load(url: str, time: float, client: str = "10.0.0.2") -> RawHit:
+    """A top-level navigation as Chromium and Firefox send it."""
+    return RawHit(method="GET", url=url, time=time, client=client,
+                  headers=[("accept", "text/html"), ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate")])
+
+
+def test_a_page_load_between_two_loads_starts_a_new_page_view():
+    # Cross-origin loaders carry only the page's origin as Referer (the default referrer policy), so
+    # the next page of the shop looks like the same page; the navigation between them tells them apart.
+    e = engine()
+    e.observe_traffic(page_load("https://shop.example/", T0 - 0.2))
+    a = loaded(endpoint="signals config", page_url="https://shop.example/")
+    e.process(a)
+    e.observe_traffic(page_load("https://shop.example/cart", T0 + 2))
+    b = loaded(time=T0 + 2.3, endpoint="signals config", page_url="https://shop.example/")
+    e.process(b)
+    assert "duplicate-pixel" not in codes(a) | codes(b)
+
+
+def test_a_page_load_elsewhere_does_not_hide_a_double_install():
+    e = engine()
+    a = loaded(endpoint="signals config", page_url="https://shop.example/")
+    e.process(a)
+    e.observe_traffic(page_load("https://shop.example/", T0 + 0.1, client="10.0.0.9"))  # another device
+    e.observe_traffic(page_load("https://other.example/", T0 + 0.2))  # another site, e.g. another tab
+    e.observe_traffic(RawHit(method="GET", url="https://shop.example/app.js", time=T0 + 0.3, client="10.0.0.2",
+                             headers=[("sec-fetch-dest", "script")]))
+    b = loaded(time=T0 + 0.5, endpoint="signals config", page_url="https://shop.example/")
+    e.process(b)
+    assert the(b, "duplicate-pixel").related == [a.id]
 
 
 def test_repeated_purchase_for_one_order_with_new_event_ids_is_redundant():
