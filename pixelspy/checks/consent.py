@@ -52,6 +52,7 @@ MAX_SITES = 2000  # (site, client) records, least recently used dropped
 MAX_EVIDENCE = 20  # evidence entries kept per record
 MAX_PENDING = 2000
 MAX_COOKIE_VALUE = 8192
+MAX_COOKIE_HEADERS = 256  # distinct Cookie headers whose readings are kept
 MAX_RECENT_ERRORS = 20  # final errors per record that a later, earlier-dated consent may retract
 # Browser clock vs proxy clock: a CMP timestamp this close after the hit still counts as before it.
 CLOCK_SKEW_S = 0.25
@@ -499,10 +500,11 @@ class _UrlPattern:
     host: str  # "" = any host
     path: re.Pattern[str] | None
 
+    def on_host(self, host: str) -> bool:
+        return not self.host or host == self.host or host.endswith("." + self.host)
+
     def matches(self, host: str, path: str) -> bool:
-        if self.host and host != self.host and not host.endswith("." + self.host):
-            return False
-        return self.path is None or self.path.search(path) is not None
+        return self.on_host(host) and (self.path is None or self.path.search(path) is not None)
 
 
 def _patterns(items: list[dict]) -> list[_UrlPattern]:
@@ -535,6 +537,19 @@ def _load_cmps() -> tuple[list[_Cmp], dict[str, list[tuple[_Cmp, dict]]], list[t
 
 
 CMPS, COOKIES_BY_NAME, COOKIES_BY_PREFIX = _load_cmps()
+
+
+@lru_cache(maxsize=4096)  # every request asks; a session talks to a few hundred hosts
+def cmp_patterns_on_host(host: str) -> tuple[tuple[_Cmp, tuple[_UrlPattern, ...], tuple[_UrlPattern, ...]], ...]:
+    """(CMP, its script patterns, its log patterns) that can match a URL on this host, CMPs in table
+    order: most requests go to hosts no CMP uses, and then only the host-less patterns are tried."""
+    out = []
+    for cmp in CMPS:
+        scripts = tuple(p for p in cmp.scripts if p.on_host(host))
+        log = tuple(p for p in cmp.log if p.on_host(host))
+        if scripts or log:
+            out.append((cmp, scripts, log))
+    return tuple(out)
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
@@ -583,6 +598,8 @@ class ConsentCheck:
     def reset(self) -> None:
         self._records: OrderedDict[tuple[str, str], _Record] = OrderedDict()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        # Cookie header → its readings: every request of a page repeats the same header.
+        self._readings_of_cookies: OrderedDict[str, tuple[tuple[_Cmp, Reading], ...]] = OrderedDict()
 
     # -- for the TUI
 
@@ -663,10 +680,10 @@ class ConsentCheck:
             return
         host, path = hit.host, hit.path
         url_short = f"{host}{path}"
-        for cmp in CMPS:
-            if any(p.matches(host, path) for p in cmp.scripts):
+        for cmp, scripts, log in cmp_patterns_on_host(host):
+            if any(p.matches(host, path) for p in scripts):
                 self._saw_cmp(self._record(site, hit.client), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
-            if any(p.matches(host, path) for p in cmp.log):
+            if any(p.matches(host, path) for p in log):
                 rec = self._record(site, hit.client)
                 self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
                 rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")
@@ -681,10 +698,19 @@ class ConsentCheck:
                 self._apply(rec, Reading(rule.name, f"{rule.name}: request to {url_short}",
                                          dict.fromkeys(rule.purposes, rule.means == "granted")), hit.time, ctx)
 
-    def _cookie_readings(self, hit: RawHit) -> list[tuple[_Cmp, Reading]]:
+    def _cookie_readings(self, hit: RawHit) -> tuple[tuple[_Cmp, Reading], ...]:
         header = hit.header("cookie")
         if not header:
-            return []
+            return ()
+        cache = self._readings_of_cookies
+        readings = cache.get(header)
+        if readings is None:
+            readings = cache[header] = tuple(self._read_cookies(header))  # (readings are never modified)
+            if len(cache) > MAX_COOKIE_HEADERS:
+                cache.popitem(last=False)
+        return readings
+
+    def _read_cookies(self, header: str) -> list[tuple[_Cmp, Reading]]:
         cookies = parse_cookie_header(header)
         out = []
         for name, value in cookies.items():
