@@ -1,0 +1,38 @@
+"""RawHit's URL split: the plain fast path must read every URL exactly as urlsplit does."""
+
+from __future__ import annotations
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from pixelspy.model import RawHit, _plain_url_split, _url_split
+
+URL_CHARS = st.sampled_from(list("abcAB09.-_~:/?#&=%+@[]\\ \t\r\n\x00\x7fé;,!$'()*"))
+
+
+@settings(max_examples=3000)
+@given(scheme=st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "http:/", ""]),
+       rest=st.text(URL_CHARS, max_size=40))
+@example(scheme="https://", rest="Shop.Example:8443/p/a?q=1&r=2#frag?x")
+@example(scheme="https://", rest="host?q=1/x")
+@example(scheme="http://", rest=":80/x")
+@example(scheme="https://", rest="")
+def test_plain_split_reads_urls_as_urlsplit_does(scheme: str, rest: str):
+    url = scheme + rest
+    plain = _plain_url_split(url)
+    if plain is not None:
+        assert plain == _url_split(url)
+
+
+def test_common_urls_take_the_plain_path():
+    assert _plain_url_split("https://www.facebook.com/tr/?id=1&ev=PageView") == ("www.facebook.com", "/tr/",
+                                                                                 "id=1&ev=PageView")
+    assert _plain_url_split("http://Shop.Example:8080") == ("shop.example", "/", "")
+    assert _plain_url_split("https://user@host/") is None  # user info: left to urlsplit
+
+
+def test_a_hit_reads_host_path_and_query():
+    hit = RawHit(method="GET", url="https://Analytics.TikTok.com/api/v2/pixel?x=1#f")
+    assert (hit.host, hit.path, hit.query) == ("analytics.tiktok.com", "/api/v2/pixel", "x=1")
+    broken = RawHit(method="GET", url="http://[::1/collect?v=2")  # a malformed Host header
+    assert (broken.host, broken.path) == ("", "/collect")
