@@ -503,8 +503,8 @@ class _UrlPattern:
     def on_host(self, host: str) -> bool:
         return not self.host or host == self.host or host.endswith("." + self.host)
 
-    def matches(self, host: str, path: str) -> bool:
-        return self.on_host(host) and (self.path is None or self.path.search(path) is not None)
+    def on_path(self, path: str) -> bool:
+        return self.path is None or self.path.search(path) is not None
 
 
 def _patterns(items: list[dict]) -> list[_UrlPattern]:
@@ -680,10 +680,10 @@ class ConsentCheck:
             return
         host, path = hit.host, hit.path
         url_short = f"{host}{path}"
-        for cmp, scripts, log in cmp_patterns_on_host(host):
-            if any(p.matches(host, path) for p in scripts):
+        for cmp, scripts, log in cmp_patterns_on_host(host):  # patterns of this host: only paths to test
+            if any(p.on_path(path) for p in scripts):
                 self._saw_cmp(self._record(site, hit.client), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
-            if any(p.matches(host, path) for p in log):
+            if any(p.on_path(path) for p in log):
                 rec = self._record(site, hit.client)
                 self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
                 rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")

@@ -80,17 +80,7 @@ def reference_replace(ctx: Context, event, new: Finding) -> None:
         if len(kept) != len(event.findings):
             event.findings = kept
             ctx.changed.add(event.id)
-    if new.code in ctx.silenced:
-        return
-    for i, old in enumerate(event.findings):
-        if old.code == new.code and old.related == new.related:
-            if old == new:
-                return
-            event.findings[i] = new
-            break
-    else:
-        event.findings.append(new)
-    ctx.changed.add(event.id)
+    ctx.emit(event, new)
 
 
 findings = st.builds(Finding, code=st.sampled_from(["a", "b"]), severity=st.just(Severity.info),
