@@ -32,19 +32,31 @@ _RAW_BYTE = re.compile("[\udc80-\udcff]")
 
 def wire_text(text: str, in_url: bool = False) -> str:
     """Raw bytes as %XX in a URL, as a browser sends them (decoders then report them), else U+FFFD."""
-    if not _RAW_BYTE.search(text):
+    if text.isascii() or not _RAW_BYTE.search(text):  # (the surrogates are not ASCII)
         return text
     return _RAW_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}" if in_url else "\ufffd", text)
 
 
-def raw_hit(flow: http.HTTPFlow, with_body: bool = True) -> RawHit:
+def _header_text(raw: bytes) -> str:
+    """A header name or value as mitmproxy reads it (UTF-8, raw bytes kept as surrogates), wire_text'ed."""
+    return wire_text(raw.decode("utf-8", "surrogateescape"))
+
+
+def request_url(flow: http.HTTPFlow) -> str:
+    """The request's URL as the client addressed it (Host header included), raw bytes as %XX."""
+    return wire_text(flow.request.pretty_url, in_url=True)
+
+
+def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None) -> RawHit:
+    """The flow's request as a RawHit; `url` when the caller already has request_url(flow)."""
     req = flow.request
     body = (req.raw_content or b"") if with_body else b""
     peer = flow.client_conn.peername
     return RawHit(
         method=req.method,
-        url=wire_text(req.pretty_url, in_url=True),
-        headers=[(wire_text(k), wire_text(v)) for k, v in req.headers.items(multi=True)],
+        url=url if url is not None else request_url(flow),
+        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii() else (_header_text(k), _header_text(v))
+                       for k, v in req.headers.fields]),
         body=body[:MAX_STORED_BODY],
         body_truncated=len(body) > MAX_STORED_BODY,
         time=req.timestamp_start or flow.timestamp_created,
@@ -91,12 +103,13 @@ class PixelSpy:
 
     def _request(self, flow: http.HTTPFlow) -> None:
         req = flow.request
-        found = self.registry.find(req.pretty_host, req.path.split("?", 1)[0])
+        url = request_url(flow)
+        found = self.registry.find_url(url)
         if found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None:
             flow.response = sink_response(flow, found[0])
         if self.paused or req.method == "OPTIONS":  # a preflight is not an event
             return
-        hit = raw_hit(flow, with_body=found is not None)
+        hit = raw_hit(flow, with_body=found is not None, url=url)
         events = self.session.ingest(hit)
         if events:
             flow.metadata["pixelspy"] = [e.id for e in events]

@@ -419,10 +419,11 @@ class HarRecorder:
         self.session.unsubscribe(self._on_event)
 
     def _keep(self, flow) -> None:
+        from pixelspy.addon import request_url
+
         try:
             ids = list(flow.metadata.get("pixelspy") or [])
-            req = flow.request
-            if not (ids or self.all_traffic or self.registry.find(req.pretty_host, req.path.split("?", 1)[0])):
+            if not (ids or self.all_traffic or self.registry.find_url(request_url(flow))):
                 return
             self._add(flow, ids)
         except Exception:  # noqa: BLE001 - never break the user's traffic over the HAR file
@@ -709,15 +710,14 @@ class FileReader:
         from mitmproxy import exceptions, http
         from mitmproxy.io import FlowReader
 
-        from pixelspy.addon import raw_hit
+        from pixelspy.addon import raw_hit, request_url
 
         try:
             for flow in FlowReader(fh).stream():
                 self.entries += 1
                 if isinstance(flow, http.HTTPFlow):
-                    req = flow.request
-                    tracking = self.registry.find(req.pretty_host, req.path.split("?", 1)[0]) is not None
-                    yield raw_hit(flow, with_body=tracking)
+                    url = request_url(flow)
+                    yield raw_hit(flow, with_body=self.registry.find_url(url) is not None, url=url)
                 if self.progress and self.entries % 500 == 0:
                     self._report(raw)
         except exceptions.FlowReadException as e:

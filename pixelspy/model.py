@@ -78,6 +78,11 @@ def _plain_url_split(url: str) -> tuple[str, str, str] | None:
     return netloc.partition(":")[0].lower(), path or "/", query
 
 
+def split_url(url: str) -> tuple[str, str, str]:
+    """(host, path, query) of a URL: the host lower-cased, without port or brackets; path "/" when empty."""
+    return _plain_url_split(url) or _url_split(url)
+
+
 def _cache_field() -> Any:
     return dataclasses.field(default=None, init=False, repr=False, compare=False)
 
@@ -115,7 +120,7 @@ class RawHit:
 
     def _host_path_query(self) -> tuple[str, str, str]:
         if (split := self._url_parts) is None:
-            split = _plain_url_split(self.url) or _url_split(self.url)
+            split = split_url(self.url)
             object.__setattr__(self, "_url_parts", split)  # a cache: the hit itself stays frozen
         return split
 

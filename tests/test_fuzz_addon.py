@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from mitmproxy.http import Headers
 from mitmproxy.test import taddons, tflow
 
-from pixelspy.addon import JsonLines, PixelSpy, raw_hit
+from pixelspy.addon import JsonLines, PixelSpy, raw_hit, request_url
 from pixelspy.decoders import default_registry
 from tests.test_fuzz_decoders import (BODY_KINDS, CONTENT_TYPES, EXAMPLES_PER_VENDOR, ROUTES, VENDORS,
                                       hosts_of, malformed_body, random_query, sample_path)
@@ -109,7 +109,9 @@ def test_malformed_flows_pass_untouched(harness, vendor, sink, data):
 
     assert errors.records[logged:] == [], errors.records[-1].getMessage()
     assert flow.request.get_state() == request_before, "the addon changed the request"
-    found = default_registry().find(flow.request.pretty_host, flow.request.path.split("?", 1)[0])
+    # A tracking hit is what the decoders read as one: host and path of the URL the client addressed
+    # (a Host header in capitals or with a broken port included).
+    found = default_registry().find_url(request_url(flow))
     if response_before is not None:
         assert flow.response.get_state() == response_before, "the addon replaced another addon's response"
     elif sink and found is not None and found[0].sink:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 
-from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.model import RawHit, TrackingEvent, split_url
 
 DecodeFn = Callable[[RawHit, "re.Match[str]"], list[TrackingEvent]]
 
@@ -58,6 +58,11 @@ class Registry:
             if m := r.match(path):
                 return r, m
         return None
+
+    def find_url(self, url: str) -> tuple[Route, re.Match[str]] | None:
+        """find() for a whole URL, read as RawHit reads it (so a Host sent in capitals matches too)."""
+        host, path, _ = split_url(url)
+        return self.find(host, path)
 
     def decode(self, hit: RawHit) -> list[TrackingEvent]:
         """Events of one hit ([] for non-tracking traffic). Never raises: a decoder crash

@@ -77,3 +77,14 @@ def test_garbage_tracking_body_is_a_decode_error_not_a_crash(pixelspy):
     evs = pixelspy.wait_for(lambda evs: len(evs) == 2)
     assert evs[0]["decode_errors"] and evs[1]["decode_errors"] == []
     assert pixelspy.proc.poll() is None
+
+
+def test_host_header_in_capitals_is_still_a_tracking_hit(pixelspy):
+    # Host names are case-insensitive: a hand-written tag or an old SDK may send them in capitals.
+    # The hit must be answered locally (sink) and its body decoded, as with a lower-case Host.
+    with pixelspy.client() as c:
+        r = c.post("https://www.facebook.com/tr/", headers={"Host": "WWW.Facebook.COM"}, data={
+            "id": PIXEL, "ev": "Purchase", "cd[value]": "9.90", "cd[currency]": "EUR"})
+    assert r.status_code == 204 and r.headers["x-pixelspy"] == "sink"
+    (ev,) = pixelspy.wait_for(lambda evs: len(evs) == 1)
+    assert (ev["event"], ev["value"], ev["currency"]) == ("Purchase", "9.90", "EUR")
