@@ -55,8 +55,9 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None)
     return RawHit(
         method=req.method,
         url=url if url is not None else request_url(flow),
-        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii() else (_header_text(k), _header_text(v))
-                       for k, v in req.headers.fields]),
+        # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
+        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
+                       else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
         body=body[:MAX_STORED_BODY],
         body_truncated=len(body) > MAX_STORED_BODY,
         time=req.timestamp_start or flow.timestamp_created,

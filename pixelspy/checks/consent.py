@@ -540,16 +540,20 @@ CMPS, COOKIES_BY_NAME, COOKIES_BY_PREFIX = _load_cmps()
 
 
 @lru_cache(maxsize=4096)  # every request asks; a session talks to a few hundred hosts
-def cmp_patterns_on_host(host: str) -> tuple[tuple[_Cmp, tuple[_UrlPattern, ...], tuple[_UrlPattern, ...]], ...]:
+def cmp_patterns_on_host(host: str) -> tuple[tuple[tuple[_Cmp, tuple[_UrlPattern, ...], tuple[_UrlPattern, ...]], ...],
+                                             re.Pattern[str]]:
     """(CMP, its script patterns, its log patterns) that can match a URL on this host, CMPs in table
-    order: most requests go to hosts no CMP uses, and then only the host-less patterns are tried."""
+    order: most requests go to hosts no CMP uses, and then only the host-less patterns are tried.
+    With them, one regex of all their paths: a path it does not match (most) matches none of them."""
     out = []
     for cmp in CMPS:
         scripts = tuple(p for p in cmp.scripts if p.on_host(host))
         log = tuple(p for p in cmp.log if p.on_host(host))
         if scripts or log:
             out.append((cmp, scripts, log))
-    return tuple(out)
+    # A pattern without a path matches every path: an empty alternative does too.
+    any_path = "|".join(f"(?:{p.path.pattern})" if p.path else "" for _, s, log in out for p in (*s, *log))
+    return tuple(out), re.compile(any_path)
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:
@@ -599,7 +603,8 @@ class ConsentCheck:
         self._records: OrderedDict[tuple[str, str], _Record] = OrderedDict()
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
         # Cookie header → its readings: every request of a page repeats the same header.
-        self._readings_of_cookies: OrderedDict[str, tuple[tuple[_Cmp, Reading], ...]] = OrderedDict()
+        # (CMP, reading, evidence text): every request of a page repeats them.
+        self._readings_of_cookies: OrderedDict[str, tuple[tuple[_Cmp, Reading, str], ...]] = OrderedDict()
 
     # -- for the TUI
 
@@ -638,8 +643,8 @@ class ConsentCheck:
         rec = None
         if cookie_readings or gpc or (host_site, hit.client) in self._records:
             rec = self._record(host_site, hit.client)
-            for cmp, reading in cookie_readings:
-                self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} cookie {reading.source}")
+            for cmp, reading, seen in cookie_readings:
+                self._saw_cmp(rec, cmp, hit.time, seen)
                 self._apply(rec, reading, hit.time, ctx)
             if gpc:
                 self._gpc(rec, hit.time, ctx)
@@ -680,7 +685,8 @@ class ConsentCheck:
             return
         host, path = hit.host, hit.path
         url_short = f"{host}{path}"
-        for cmp, scripts, log in cmp_patterns_on_host(host):  # patterns of this host: only paths to test
+        patterns, any_path = cmp_patterns_on_host(host)  # patterns of this host: only paths to test
+        for cmp, scripts, log in patterns if any_path.search(path) else ():
             if any(p.on_path(path) for p in scripts):
                 self._saw_cmp(self._record(site, hit.client), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
             if any(p.on_path(path) for p in log):
@@ -698,14 +704,15 @@ class ConsentCheck:
                 self._apply(rec, Reading(rule.name, f"{rule.name}: request to {url_short}",
                                          dict.fromkeys(rule.purposes, rule.means == "granted")), hit.time, ctx)
 
-    def _cookie_readings(self, hit: RawHit) -> tuple[tuple[_Cmp, Reading], ...]:
+    def _cookie_readings(self, hit: RawHit) -> tuple[tuple[_Cmp, Reading, str], ...]:
         header = hit.header("cookie")
         if not header:
             return ()
         cache = self._readings_of_cookies
         readings = cache.get(header)
         if readings is None:
-            readings = cache[header] = tuple(self._read_cookies(header))  # (readings are never modified)
+            readings = cache[header] = tuple(  # (readings are never modified)
+                (cmp, reading, f"{cmp.name} cookie {reading.source}") for cmp, reading in self._read_cookies(header))
             if len(cache) > MAX_COOKIE_HEADERS:
                 cache.popitem(last=False)
         return readings

@@ -421,3 +421,21 @@ def test_reset_forgets_everything():
     s.clear()
     assert check.sites() == []
     s.tick(T0 + 10)  # no pending left to resolve
+
+
+# Hosts with host-less patterns only, with host and path patterns, with a host-only pattern.
+_SCREEN_HOSTS = ["shop.example", "cdn.cookielaw.org", "cdn.iubenda.com", "tarteaucitron.io", "cdn.kiprotect.com"]
+_PATH_PARTS = ["/", "wp-content/plugins/complianz-gdpr-premium/", "vanilla-cookieconsent@3.0.1/", "cs/",
+               "klaro-no-css.min.js", "tarteaucitron.js", "cookieconsent@3/build/cookieconsent.min.js",
+               "scripttemplates/otSDKStub.js", "orestbida/cookieconsent", "cookieconsent.esm.js", "img/a.png",
+               "klaro/", "?v=1"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_SCREEN_HOSTS), st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=4))
+def test_one_regex_screens_paths_as_the_cmp_patterns_do(host, parts):
+    # Most requests load no CMP: one search of all the host's path patterns stands for the loop.
+    path = "/" + "".join(parts).lstrip("/")
+    patterns, any_path = consent.cmp_patterns_on_host(host)
+    each = any(p.on_path(path) for _, scripts, log in patterns for p in (*scripts, *log))
+    assert (any_path.search(path) is not None) == each
