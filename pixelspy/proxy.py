@@ -7,6 +7,7 @@ ErrorCheck (it calls sys.exit); see ../shared/spec/mitmproxy-textual-notes.md.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +40,8 @@ class ProxyConfig:
     ssl_insecure: bool = False
     # More mitmproxy addons, added after pixelspy's own (e.g. har.HarRecorder for --har).
     addons: list = field(default_factory=list)
+    # The process is pixelspy's own (the CLI), not a test or a host program: see Proxy.start.
+    freeze_startup_heap: bool = False
 
     @property
     def address(self) -> str:
@@ -122,6 +125,13 @@ class Proxy:
             errors = [r.getMessage() for r in self._tap.records if r.levelno >= logging.WARNING]
             await self.stop()
             raise ProxyStartError("; ".join(errors) or f"mitmproxy did not listen on {cfg.address}")
+        if cfg.freeze_startup_heap:
+            # What is alive now (modules, mitmproxy and its addons, pydantic's validators, the TUI)
+            # lives as long as the process. CPython's full collections stall every connection and
+            # walk every tracked object: frozen, the startup heap is skipped, and a collection walks
+            # only what came later (stored events, flows in flight). Collected first: no garbage is kept.
+            gc.collect()
+            gc.freeze()
 
     async def stop(self) -> None:
         if self.master is not None and self._task is not None and not self._task.done():
