@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
               + ("" if args.auth else "; anyone there can use it — consider --auth USER:PASS"), file=sys.stderr)
     config = ProxyConfig(listen_host=args.listen_host, port=args.port, sink=args.sink, proxyauth=args.auth,
                          confdir=args.confdir, modes=args.mode, ssl_insecure=args.ssl_insecure,
-                         freeze_startup_heap=True)
+                         freeze_heap=True)
     try:
         session = Session(CheckEngine(load_config(args.config)))
     except ConfigError as e:
