@@ -86,8 +86,8 @@ class _HeapFreezer:
     the startup heap alone (mitmproxy, pydantic's validators, the TUI) is ~95,000 objects and
     ~40 ms, and each stored event adds ~12. Frozen objects are skipped, so a collection walks only
     what came since the last freeze. Each freeze follows a full collection, so no garbage is
-    frozen; cyclic garbage that requests in flight at that moment leave later is kept (bounded:
-    one freeze per FREEZE_EVERY_EVENTS events)."""
+    frozen. The price: cyclic garbage that the requests in flight at a freeze leave later is never
+    collected (mitmproxy leaves some); at most one freeze's worth per FREEZE_EVERY_EVENTS events."""
 
     def __init__(self) -> None:
         self.new_events = 0
