@@ -12,7 +12,8 @@ Two measurements per proxy and round:
   saturation  `--connections` keep-alive connections, closed loop: requests/s and latency under load
   paced       `--rate` requests/s (default: half of mitmdump's saturation rate in round 1): p50/p99
               latency when the proxy is not the bottleneck
-Goals: pixelspy ≥ 0.95 × mitmdump requests/s; pixelspy p99 ≤ 1.10 × mitmdump p99 (paced).
+Goals: pixelspy ≥ 0.95 × mitmdump requests/s (median of rounds); pixelspy p99 ≤ 1.10 × mitmdump p99
+(paced, over the requests of all rounds pooled; per-round medians are printed too).
 """
 
 from __future__ import annotations
@@ -92,12 +93,23 @@ def main() -> int:
         print(f"  {label:26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     print(f"  {'peak RSS MiB (VmHWM)':26} {peak_kib['mitmdump'] / 1024:9.1f}  {peak_kib['pixelspy'] / 1024:9.1f}  "
           f"{peak_kib['pixelspy'] / peak_kib['mitmdump']:6.3f}")
+
+    # A round's p99 is set by whether a full garbage collection (tens of ms in either proxy) lands in
+    # its window, so per-round p99s scatter widely; the p99 of all paced requests is the steadier
+    # estimate of the tail, and the goal is judged on it.
+    pooled = {k: LoadResult(latencies=[x for r in paced[k] for x in r.latencies]) for k in KINDS}
+    print(f"\npaced {rate:.0f}/s, all rounds pooled ({len(pooled['mitmdump'].latencies):,} and "
+          f"{len(pooled['pixelspy'].latencies):,} requests)")
+    for pct in (50, 95, 99, 99.9):
+        m, p = pooled["mitmdump"].percentile(pct) * 1e3, pooled["pixelspy"].percentile(pct) * 1e3
+        values[f"pooled p{pct}"] = p / m
+        print(f"  {f'p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)
                  for rs in (*sat.values(), *paced.values()) for r in rs)
     tput_ok = values["saturation req/s"] >= 0.95
-    p99_ok = values[f"paced {rate:.0f}/s p99 ms"] <= 1.10
+    p99_ok = values["pooled p99"] <= 1.10
     print(f"goal throughput ≥ 0.95 × mitmdump: {'MET' if tput_ok else 'MISSED'}; "
-          f"goal p99 (paced) ≤ 1.10 × mitmdump: {'MET' if p99_ok else 'MISSED'}; failed requests: {failed}")
+          f"goal p99 (paced, pooled) ≤ 1.10 × mitmdump: {'MET' if p99_ok else 'MISSED'}; failed requests: {failed}")
     return 0 if tput_ok and p99_ok and not failed else 1
 
 
