@@ -3,7 +3,8 @@
 Full collections stop every connection while they walk all tracked objects; pixelspy's startup heap
 (mitmproxy, pydantic validators, the TUI) is about 95,000 objects and 40 ms a walk, and each stored
 event adds about 12. The CLI freezes the startup heap once the proxy listens, then the stored events
-every FREEZE_EVERY_EVENTS, so a collection walks only what came since.
+every FREEZE_EVERY_EVENTS, so a collection walks only what came since, and spaces full collections
+FULL_COLLECTION_EVERY collections of the middle generation apart.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ _PROBE = textwrap.dedent("""
         await proxy.start()
         frozen = gc.get_freeze_count() - before
         await proxy.stop()
-        print(frozen)
+        print(frozen, gc.get_threshold()[2])
 
     asyncio.run(main())
 """)
@@ -41,8 +42,11 @@ def test_proxy_start_freezes_the_heap_only_when_asked(freeze, tmp_path):
     out = subprocess.run([sys.executable, "-c", _PROBE, "1" if freeze else "0"], capture_output=True, text=True,
                          timeout=60, env={"HOME": str(tmp_path), "PATH": ""})
     assert out.returncode == 0, out.stderr
-    frozen = int(out.stdout.split()[-1])
+    frozen, full_collection_every = map(int, out.stdout.split()[-2:])
     assert (frozen > 10_000) if freeze else frozen == 0
+    # A frozen heap makes CPython run full collections 4x as often unless they are spaced out.
+    assert full_collection_every == (proxy.FULL_COLLECTION_EVERY if freeze else gc.get_threshold()[2])
+    assert proxy.FULL_COLLECTION_EVERY > 10
 
 
 def test_the_cli_asks_for_it(monkeypatch):
@@ -63,6 +67,7 @@ def test_stored_events_are_frozen_every_so_many(monkeypatch):
     freezer = proxy._HeapFreezer()
     session.subscribe(freezer)
     gc.collect()
+    thresholds = gc.get_threshold()
     try:
         frozen = gc.get_freeze_count()
         for i in range(5):
@@ -78,3 +83,4 @@ def test_stored_events_are_frozen_every_so_many(monkeypatch):
         assert gc.get_freeze_count() > after_three  # and the sixth again
     finally:
         gc.unfreeze()  # give the test process its collector back
+        gc.set_threshold(*thresholds)
