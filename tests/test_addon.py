@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mitmproxy.http import Headers
 from mitmproxy.test import tflow
 
-from pixelspy.addon import raw_hit, request_url
+from pixelspy.addon import raw_hit, request_url, wire_text
 from pixelspy.decoders import default_registry
 
 
@@ -41,3 +43,32 @@ def test_a_host_header_in_capitals_is_the_vendor_host():
     found = default_registry().find_url(url)
     assert found is not None and found[0].platform == "meta"
     assert raw_hit(flow, url=url).host == "www.facebook.com"
+
+
+# Host headers as clients send them, good and bad: names in any case, ports (default, zero, too big,
+# zero-padded), IPv6, IDNA, trailing dots, empty labels, over-long labels and names, raw bytes.
+_AUTHORITY_PARTS = st.sampled_from([
+    "shop.example", "WWW.Facebook.COM", "127.0.0.1", "localhost", "a_b-c", "xn--caf-dma", "XN--caf-dma",
+    "café", "[::1]", "::1", ".", "", "a..b", "a" * 63, "a" * 64, "x", "-", ":", ":80", ":443", ":8080",
+    ":0", ":65536", ":0080", ":", "\xff", " ", "\n", "@",
+])
+_AUTHORITIES = st.one_of(st.lists(_AUTHORITY_PARTS, max_size=6).map("".join),
+                         st.text(max_size=20), st.just("a." * 127 + "a"), st.just("ab." * 85),
+                         st.just(("a" * 63 + ".") * 4 + "com:443"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(authority=_AUTHORITIES, hosts=st.integers(0, 2), h2_authority=st.booleans(),
+       scheme=st.sampled_from(["http", "https"]), http2=st.booleans(),
+       path=st.sampled_from([b"/", b"/tr/?id=1", b"*", b"/p\xff?q=%E9", b"", b"x"]),
+       method=st.sampled_from([b"GET", b"POST", b"CONNECT"]))
+def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, scheme, http2, path, method):
+    """The URL is built without pretty_url where the Host header is a plain name: always the same text."""
+    value = authority.encode("utf-8", "surrogateescape")
+    flow = _flow(path, [(b"Host" if i else b"host", value) for i in range(hosts)])
+    req = flow.request
+    req.scheme = scheme
+    req.data.method = method
+    req.data.http_version = b"HTTP/2.0" if http2 else b"HTTP/1.1"
+    req.data.authority = value if h2_authority else b""
+    assert request_url(flow) == wire_text(req.pretty_url, in_url=True)
