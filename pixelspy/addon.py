@@ -161,14 +161,32 @@ class PixelSpy:
 
 
 class JsonLines:
-    """Session subscriber printing one JSON line per event (again, whole, when it changes)."""
+    """Session subscriber printing one JSON line per event as it arrives, and the event's line again,
+    whole, once it has changed: at the next flush(), which the CLI calls every tick. A burst of
+    copies (each one changes every earlier copy's finding) then prints each copy's update once,
+    not once per copy."""
 
     def __init__(self, session: Session, out=None):
         self.devices = session.devices
         self.out = out or sys.stdout
+        self._changed: dict[str, TrackingEvent] = {}
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
+        if is_update:
+            self._changed[event.id] = event
+            return
+        self._write(event)
+        self.out.flush()
+
+    def flush(self) -> None:
+        """Print the events that changed since the last flush, each once, in its latest state."""
+        changed, self._changed = self._changed, {}
+        for event in changed.values():
+            self._write(event)
+        if changed:
+            self.out.flush()
+
+    def _write(self, event: TrackingEvent) -> None:
         line = event.json_line()
         line["device"] = self.devices.name(event.client)
         self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self.out.flush()

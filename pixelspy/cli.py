@@ -18,7 +18,7 @@ from pixelspy.config import ConfigError, load_config
 from pixelspy.proxy import CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, ca_cert_path, write_ca_bundle
 from pixelspy.session import Session
 
-TICK_S = 0.5  # how often time-based checks settle pending verdicts
+TICK_S = 0.5  # how often time-based checks settle pending verdicts and changed events are printed again
 
 
 def live_parser() -> argparse.ArgumentParser:
@@ -95,7 +95,8 @@ def _stderr_log(record: logging.LogRecord) -> None:
 async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
-    session.subscribe(JsonLines(session))
+    json_lines = JsonLines(session)
+    session.subscribe(json_lines)
     proxy = Proxy(session, config, on_log=_stderr_log)
     try:
         await proxy.start()
@@ -113,7 +114,9 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
             await asyncio.wait_for(stop.wait(), TICK_S)
         except asyncio.TimeoutError:
             session.tick(time.time())
+            json_lines.flush()
     await proxy.stop()
+    json_lines.flush()
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pixelspy.model import RawHit
 
@@ -25,6 +26,7 @@ _PLATFORMS = [(re.compile(p), n) for p, n in PLATFORMS]
 _CLIENTS = [(re.compile(p), n) for p, n in CLIENTS]
 
 
+@lru_cache(maxsize=256)  # a client names itself on every request; one it doesn't is asked again each time
 def user_agent_family(ua: str) -> str:
     """'iPhone Safari', 'Android Instagram', 'Linux Chrome', 'curl' …; '' when unknown."""
     platform = next((n for p, n in _PLATFORMS if p.search(ua)), "")

@@ -89,6 +89,18 @@ class PixelspyProcess:
                                          f"stderr: {self.stderr_lines}")
                 self._cond.wait(0.1)
 
+    def settle(self, quiet: float = 1.5, timeout: float = 15) -> list[dict]:
+        """Latest events once nothing has been printed for `quiet` seconds: an event that changed is
+        printed again at pixelspy's next tick (every 0.5 s), so a count of events can be reached
+        before the last changes to them are printed."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                seen = len(self.lines)
+                self._cond.wait(quiet)
+                if len(self.lines) == seen or time.monotonic() > deadline:
+                    return list({line["id"]: line for line in self.lines}.values())
+
     def stop(self) -> int:
         self.proc.terminate()
         try:

@@ -72,3 +72,31 @@ def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, sc
     req.data.http_version = b"HTTP/2.0" if http2 else b"HTTP/1.1"
     req.data.authority = value if h2_authority else b""
     assert request_url(flow) == wire_text(req.pretty_url, in_url=True)
+
+
+def test_json_lines_print_each_event_at_once_and_a_changed_one_again_once_per_flush():
+    """Five copies of one Purchase: five lines at once; each copy's finding changes with every later
+    copy, yet the flush prints each changed copy once, in its latest state."""
+    import io
+    import json
+
+    from pixelspy.addon import JsonLines
+    from pixelspy.model import RawHit
+    from pixelspy.session import Session
+
+    session = Session()
+    out = io.StringIO()
+    json_lines = JsonLines(session, out=out)
+    session.subscribe(json_lines)
+    url = "https://www.facebook.com/tr/?id=1234567890123456&ev=Purchase&eid=order-1&cd[value]=9&cd[currency]=EUR"
+    for i in range(5):
+        session.ingest(RawHit(method="GET", url=url, time=1_700_000_000 + i, client="10.0.0.2"))
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == 5 and len({line["id"] for line in lines}) == 5
+
+    json_lines.flush()
+    updates = [json.loads(line) for line in out.getvalue().splitlines()[5:]]
+    assert sorted(u["id"] for u in updates) == sorted(line["id"] for line in lines[:4])
+    assert all(any("sent 5 times" in f["message"] for f in u["findings"]) for u in updates)
+    json_lines.flush()
+    assert len(out.getvalue().splitlines()) == 9  # nothing changed since

@@ -47,11 +47,12 @@ def harness():
     """One addon, loaded into a mitmproxy test context, printing JSON lines into a UTF-8 buffer."""
     addon = PixelSpy()
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # what sys.stdout is, minus the terminal
-    addon.session.subscribe(JsonLines(addon.session, out=stdout))
+    json_lines = JsonLines(addon.session, out=stdout)
+    addon.session.subscribe(json_lines)
     errors = ErrorLog()
     logging.getLogger("pixelspy").addHandler(errors)
     with taddons.context(addon) as tctx:
-        yield addon, tctx, errors, stdout
+        yield addon, tctx, errors, json_lines
     logging.getLogger("pixelspy").removeHandler(errors)
 
 
@@ -97,7 +98,7 @@ def malformed_flow(draw, vendor: str):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_malformed_flows_pass_untouched(harness, vendor, sink, data):
-    addon, tctx, errors, stdout = harness
+    addon, tctx, errors, json_lines = harness
     tctx.configure(addon, pixelspy_sink=sink)
     addon.paused = data.draw(st.sampled_from([False, False, False, True]))
     flow = data.draw(malformed_flow(vendor))
@@ -122,12 +123,13 @@ def test_malformed_flows_pass_untouched(harness, vendor, sink, data):
     hit = raw_hit(flow, with_body=False)
     if default_registry().find(hit.host, hit.path) is None:
         assert "pixelspy" not in flow.metadata, "ordinary traffic was listed"
-    stdout.flush()
+    json_lines.flush()
 
 
 def test_json_lines_written_are_utf8_json(harness):
     """The fuzzed events' JSON lines, as printed (runs after the fuzz in this module)."""
-    addon, tctx, errors, stdout = harness
+    addon, tctx, errors, json_lines = harness
+    json_lines.flush()  # the fuzzed events that changed, again
     tctx.configure(addon, pixelspy_sink=True)
     addon.paused = False
     flow = tflow.tflow()
@@ -135,6 +137,7 @@ def test_json_lines_written_are_utf8_json(harness):
     flow.request.data.path = b"/tr?id=1234567890123456&ev=Purchase&cd[value]=\xff\xfe&dl=https://shop.example/\xe9"
     addon.request(flow)
     assert errors.records == []
+    stdout = json_lines.out
     stdout.flush()
     # Split on "\n" only, as a line reader does: U+2028 and U+0085 stay unescaped inside strings.
     lines = stdout.buffer.getvalue().decode("utf-8").rstrip("\n").split("\n")

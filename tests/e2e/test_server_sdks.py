@@ -245,7 +245,8 @@ def sdk_events(tmp_path_factory):
     want = 1 + sum(server_counts[PLATFORM[m]] for m in INSTALLED)  # and the browser purchase
     failed = {k: v for k, v in results.items() if v}
     try:
-        events = proxy.wait_for(lambda evs: len(evs) >= want, timeout=5 if failed else 20)
+        proxy.wait_for(lambda evs: len(evs) >= want, timeout=5 if failed else 20)
+        events = proxy.settle()  # and their findings once deduplication has paired them
     except AssertionError:  # each test then names what is missing for its SDK
         events = list(proxy.events().values())
     yield events, failed, proxy
