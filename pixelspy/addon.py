@@ -7,10 +7,12 @@ are answered locally and never reach the vendor.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
 
 from mitmproxy import ctx, http
 
@@ -162,7 +164,7 @@ class PixelSpy:
 
 class JsonLines:
     """Session subscriber printing one JSON line per event as it arrives, and the event's line again,
-    whole, once it has changed: at the next flush(), which the CLI calls every tick. A burst of
+    whole, once it has changed: at the next flush, which the CLI does every tick. A burst of
     copies (each one changes every earlier copy's finding) then prints each copy's update once,
     not once per copy."""
 
@@ -180,9 +182,23 @@ class JsonLines:
 
     def flush(self) -> None:
         """Print the events that changed since the last flush, each once, in its latest state."""
+        for _ in self._print_changed(batch=0):
+            pass
+
+    async def flush_between_requests(self) -> None:
+        """flush(), a few events at a time, letting the proxy serve between them: a tick's changes
+        can take milliseconds to print, which no request should wait for."""
+        for _ in self._print_changed(batch=8):
+            await asyncio.sleep(0)
+
+    def _print_changed(self, batch: int) -> Iterator[None]:
+        """Prints the changed events, pausing after every `batch` of them (0: never)."""
         changed, self._changed = self._changed, {}
-        for event in changed.values():
+        for n, event in enumerate(changed.values(), 1):
             self._write(event)
+            if batch and n % batch == 0 and n < len(changed):
+                self.out.flush()
+                yield
         if changed:
             self.out.flush()
 

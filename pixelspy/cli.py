@@ -114,7 +114,7 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
             await asyncio.wait_for(stop.wait(), TICK_S)
         except asyncio.TimeoutError:
             session.tick(time.time())
-            json_lines.flush()
+            await json_lines.flush_between_requests()
     await proxy.stop()
     json_lines.flush()
     return 0

@@ -1,14 +1,20 @@
-"""raw_hit: how a mitmproxy flow's request becomes the RawHit the decoders read."""
+"""The addon's reading of flows (raw_hit, request_url) and its JSON-lines printer."""
 
 from __future__ import annotations
+
+import asyncio
+import io
+import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mitmproxy.http import Headers
 from mitmproxy.test import tflow
 
-from pixelspy.addon import raw_hit, request_url, wire_text
+from pixelspy.addon import JsonLines, raw_hit, request_url, wire_text
 from pixelspy.decoders import default_registry
+from pixelspy.model import RawHit
+from pixelspy.session import Session
 
 
 def _flow(path: bytes, fields: list[tuple[bytes, bytes]], host: str = "www.facebook.com"):
@@ -74,23 +80,22 @@ def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, sc
     assert request_url(flow) == wire_text(req.pretty_url, in_url=True)
 
 
-def test_json_lines_print_each_event_at_once_and_a_changed_one_again_once_per_flush():
-    """Five copies of one Purchase: five lines at once; each copy's finding changes with every later
-    copy, yet the flush prints each changed copy once, in its latest state."""
-    import io
-    import json
-
-    from pixelspy.addon import JsonLines
-    from pixelspy.model import RawHit
-    from pixelspy.session import Session
-
+def _copies_printed(n: int) -> tuple[JsonLines, io.StringIO]:
+    """n copies of one Purchase through a session printing JSON lines."""
     session = Session()
     out = io.StringIO()
     json_lines = JsonLines(session, out=out)
     session.subscribe(json_lines)
     url = "https://www.facebook.com/tr/?id=1234567890123456&ev=Purchase&eid=order-1&cd[value]=9&cd[currency]=EUR"
-    for i in range(5):
+    for i in range(n):
         session.ingest(RawHit(method="GET", url=url, time=1_700_000_000 + i, client="10.0.0.2"))
+    return json_lines, out
+
+
+def test_json_lines_print_each_event_at_once_and_a_changed_one_again_once_per_flush():
+    """Five copies of one Purchase: five lines at once; each copy's finding changes with every later
+    copy, yet the flush prints each changed copy once, in its latest state."""
+    json_lines, out = _copies_printed(5)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(lines) == 5 and len({line["id"] for line in lines}) == 5
 
@@ -100,3 +105,25 @@ def test_json_lines_print_each_event_at_once_and_a_changed_one_again_once_per_fl
     assert all(any("sent 5 times" in f["message"] for f in u["findings"]) for u in updates)
     json_lines.flush()
     assert len(out.getvalue().splitlines()) == 9  # nothing changed since
+
+
+def test_the_cli_prints_changed_events_a_few_at_a_time_letting_requests_through():
+    json_lines, out = _copies_printed(25)
+    printed = lambda: len(out.getvalue().splitlines())  # noqa: E731
+    assert printed() == 25
+
+    async def flush_while_serving() -> list[int]:
+        seen = []
+
+        async def serve():  # what the proxy does meanwhile
+            for _ in range(10):
+                seen.append(printed())
+                await asyncio.sleep(0)
+
+        await asyncio.gather(json_lines.flush_between_requests(), serve())
+        return seen
+
+    seen = asyncio.run(flush_while_serving())
+    updates = out.getvalue().splitlines()[25:]
+    assert len(updates) == len({json.loads(line)["id"] for line in updates}) == 24  # all but the newest
+    assert any(25 < n < 25 + 24 for n in seen)  # requests were served between the batches

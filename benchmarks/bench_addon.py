@@ -1,0 +1,110 @@
+"""What the addon costs each relayed request, in-process: pixelspy's request hook against the
+baseline's (mitmdump_sink.py, what bench_proxy.py runs in bare mitmdump), on bench_proxy's mix.
+
+    .venv/bin/python benchmarks/bench_addon.py [--passes 5] [--profile ordinary|tracking]
+
+The same flows go through both hooks: ordinary GETs to a local upstream and, one in ten, tracking
+hits from the corpus (sink mode, as in bench_proxy). pixelspy's JSON lines go to /dev/null and are
+flushed every half second's worth of the mix at bench_proxy's rate (the CLI flushes every tick).
+Each pass replays every flow, so later passes see the copies of earlier ones, as the proxy
+benchmark does when its mix repeats. Prints µs per request of each hook (best pass) and the
+difference, which is what pixelspy adds to each request in `bench_proxy.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import sys
+import time
+from importlib.metadata import version
+
+import mitmdump_sink
+from loopback import cpu_info, request_mix
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow
+
+from pixelspy.addon import JsonLines, PixelSpy
+
+UPSTREAM_PORT = 8080  # never connected to: the hooks only read the requests
+PROXY_RATE = 850  # requests/s, about what bench_proxy's saturated proxies relay on this project's machines
+TICK_S = 0.5
+
+
+def flows() -> tuple[list[http.HTTPFlow], list[http.HTTPFlow]]:
+    """bench_proxy's requests as mitmproxy flows: (ordinary, tracking)."""
+    ordinary, tracking = [], []
+    for raw in request_mix(UPSTREAM_PORT):
+        head, _, body = raw.partition(b"\r\n\r\n")
+        first, *lines = head.split(b"\r\n")
+        method, url, _ = first.split(b" ")
+        headers = http.Headers([tuple(line.split(b": ", 1)) for line in lines])
+        flow = tflow.tflow()
+        flow.request = http.Request.make(method.decode(), url.decode(), body, headers)
+        flow.request.timestamp_start = time.time()
+        flow.response = None
+        is_ordinary = flow.request.host == "127.0.0.1" and flow.request.port == UPSTREAM_PORT
+        (ordinary if is_ordinary else tracking).append(flow)
+    return ordinary, tracking
+
+
+def replay(hook, batch: list[http.HTTPFlow], flush=None, flush_every: int = 0) -> float:
+    """µs per request of one pass of the hook over the flows."""
+    t0 = time.perf_counter()
+    for i, flow in enumerate(batch):
+        flow.response = None
+        hook(flow)
+        if flush is not None and i % flush_every == 0:
+            flush()
+    return (time.perf_counter() - t0) / len(batch) * 1e6
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--passes", type=int, default=5, help="replay the mix this many times; print the best pass")
+    ap.add_argument("--profile", choices=("ordinary", "tracking"), help="cProfile pixelspy's hook on these flows")
+    args = ap.parse_args()
+
+    print(f"addon cost per request — {cpu_info()}, python {platform.python_version()}, "
+          f"mitmproxy {version('mitmproxy')}")
+    ordinary, tracking = flows()
+    share = len(tracking) / (len(ordinary) + len(tracking))
+    addon = PixelSpy()
+    json_lines = JsonLines(addon.session, out=open(os.devnull, "w"))
+    addon.session.subscribe(json_lines)
+    # A tick's worth of the mix's tracking hits between flushes.
+    flush_every = max(1, round(PROXY_RATE * TICK_S * share))
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, pixelspy_sink=True)
+        if args.profile:
+            batch = ordinary if args.profile == "ordinary" else tracking
+            profiler = cProfile.Profile()
+            profiler.runcall(replay, addon.request, batch, json_lines.flush, flush_every)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            return 0
+        cost = {}
+        for kind, batch in (("ordinary", ordinary), ("tracking", tracking)):
+            cost["baseline", kind] = min(replay(mitmdump_sink.request, batch) for _ in range(args.passes))
+            cost["pixelspy", kind] = min(replay(addon.request, batch, json_lines.flush, flush_every)
+                                         for _ in range(args.passes))
+    print(f"{len(ordinary)} ordinary requests, {len(tracking)} tracking hits ({share:.0%}); best of "
+          f"{args.passes} passes; pixelspy's changed events flushed every {flush_every} tracking hits\n")
+    print(f"{'µs per request':<24}{'baseline':>10}{'pixelspy':>10}{'added':>10}")
+    for kind in ("ordinary", "tracking"):
+        base, spy = cost["baseline", kind], cost["pixelspy", kind]
+        print(f"  {kind:<22}{base:10.1f}{spy:10.1f}{spy - base:10.1f}")
+    mix = {who: (1 - share) * cost[who, "ordinary"] + share * cost[who, "tracking"] for who in ("baseline", "pixelspy")}
+    print(f"  {'the mix':<22}{mix['baseline']:10.1f}{mix['pixelspy']:10.1f}{mix['pixelspy'] - mix['baseline']:10.1f}")
+    relay_us = 1e6 / PROXY_RATE
+    print(f"\nAt {PROXY_RATE} req/s a saturated proxy spends ≈ {relay_us:.0f} µs on each request; the "
+          f"{mix['pixelspy'] - mix['baseline']:.0f} µs pixelspy adds would leave it ≈ "
+          f"{relay_us / (relay_us + mix['pixelspy'] - mix['baseline']):.3f} of bare mitmdump's rate "
+          "(before the garbage collector's share).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
