@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
-from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
@@ -83,12 +83,14 @@ def _host_header(data) -> bytes | None:
     return found
 
 
-def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None) -> RawHit:
-    """The flow's request as a RawHit; `url` when the caller already has request_url(flow)."""
+def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
+            url_parts: tuple[str, str, str] | None = None) -> RawHit:
+    """The flow's request as a RawHit; `url` (and `url_parts`, its split_url) when the caller
+    already has request_url(flow)."""
     req = flow.request
     body = (req.raw_content or b"") if with_body else b""
     peer = flow.client_conn.peername
-    return RawHit(
+    return RawHit.of_proxy(
         method=req.method,
         url=url if url is not None else request_url(flow),
         # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
@@ -98,6 +100,7 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None)
         body_truncated=len(body) > MAX_STORED_BODY,
         time=req.timestamp_start or flow.timestamp_created,
         client=peer[0] if peer else "",
+        url_parts=url_parts if url is not None else None,
     )
 
 
@@ -141,12 +144,13 @@ class PixelSpy:
     def _request(self, flow: http.HTTPFlow) -> None:
         req = flow.request
         url = request_url(flow)
-        found = self.registry.find_url(url)
+        url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
+        found = self.registry.find(url_parts[0], url_parts[1])
         if found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None:
             flow.response = sink_response(flow, found[0])
         if self.paused or req.method == "OPTIONS":  # a preflight is not an event
             return
-        hit = raw_hit(flow, with_body=found is not None, url=url)
+        hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
         events = self.session.ingest(hit)
         if events:
             flow.metadata["pixelspy"] = [e.id for e in events]

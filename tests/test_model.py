@@ -1,11 +1,13 @@
-"""RawHit's URL split: the plain fast path must read every URL exactly as urlsplit does."""
+"""RawHit: its URL split (the plain fast path must read every URL exactly as urlsplit does), and the
+unvalidated hit the proxy builds."""
 
 from __future__ import annotations
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
-from pixelspy.model import RawHit, _plain_url_split, _url_split
+from pixelspy.model import RawHit, _plain_url_split, _url_split, split_url
 
 URL_CHARS = st.sampled_from(list("abcAB09.-_~:/?#&=%+@[]\\ \t\r\n\x00\x7fé;,!$'()*"))
 
@@ -36,3 +38,19 @@ def test_a_hit_reads_host_path_and_query():
     assert (hit.host, hit.path, hit.query) == ("analytics.tiktok.com", "/api/v2/pixel", "x=1")
     broken = RawHit(method="GET", url="http://[::1/collect?v=2")  # a malformed Host header
     assert (broken.host, broken.path) == ("", "/collect")
+
+
+def test_the_proxys_unvalidated_hit_is_the_validated_one():
+    fields = dict(method="POST", url="https://WWW.facebook.com/tr/?id=1", body=b"ev=Purchase", time=1700000000.5,
+                  headers=(("Content-Type", "application/x-www-form-urlencoded"), ("referer", "https://shop.example/")),
+                  client="10.0.0.2", body_truncated=False)
+    validated = RawHit(**fields)
+    fast = RawHit.of_proxy(**fields)
+    seeded = RawHit.of_proxy(**fields, url_parts=split_url(fields["url"]))
+    adapter = TypeAdapter(RawHit)
+    for hit in (fast, seeded):
+        assert hit.id != validated.id and hit.id.startswith("h")
+        assert {**adapter.dump_python(hit, mode="json"), "id": validated.id} == adapter.dump_python(validated, mode="json")
+        assert (hit.host, hit.path, hit.query) == ("www.facebook.com", "/tr/", "id=1")
+        assert hit.content_type == "application/x-www-form-urlencoded"
+        assert adapter.validate_json(adapter.dump_json(hit)) == hit  # as a HAR file or report reads it back
