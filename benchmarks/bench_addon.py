@@ -23,31 +23,28 @@ import time
 from importlib.metadata import version
 
 import mitmdump_sink
-from loopback import cpu_info, request_mix
+from loopback import cpu_info, is_tracking, request_mix
 from mitmproxy import http
+from mitmproxy.net.http.http1 import read_request_head
 from mitmproxy.test import taddons, tflow
 
 from pixelspy.addon import JsonLines, PixelSpy
+from pixelspy.cli import TICK_S
 
 UPSTREAM_PORT = 8080  # never connected to: the hooks only read the requests
 PROXY_RATE = 850  # requests/s, about what bench_proxy's saturated proxies relay on this project's machines
-TICK_S = 0.5
 
 
 def flows() -> tuple[list[http.HTTPFlow], list[http.HTTPFlow]]:
-    """bench_proxy's requests as mitmproxy flows: (ordinary, tracking)."""
+    """bench_proxy's requests as mitmproxy flows, parsed as mitmproxy parses them: (ordinary, tracking)."""
     ordinary, tracking = [], []
     for raw in request_mix(UPSTREAM_PORT):
         head, _, body = raw.partition(b"\r\n\r\n")
-        first, *lines = head.split(b"\r\n")
-        method, url, _ = first.split(b" ")
-        headers = http.Headers([tuple(line.split(b": ", 1)) for line in lines])
         flow = tflow.tflow()
-        flow.request = http.Request.make(method.decode(), url.decode(), body, headers)
-        flow.request.timestamp_start = time.time()
+        flow.request = read_request_head([line + b"\r\n" for line in head.split(b"\r\n")])
+        flow.request.content = body
         flow.response = None
-        is_ordinary = flow.request.host == "127.0.0.1" and flow.request.port == UPSTREAM_PORT
-        (ordinary if is_ordinary else tracking).append(flow)
+        (tracking if is_tracking(raw) else ordinary).append(flow)
     return ordinary, tracking
 
 

@@ -168,6 +168,11 @@ def request_mix(upstream_port: int, tracking_every: int = 10) -> list[bytes]:
     return out
 
 
+def is_tracking(request: bytes) -> bool:
+    """Whether a request of request_mix() is a tracking hit (the others go to the upstream)."""
+    return not request.startswith(b"GET http://127.0.0.1:")
+
+
 # ---------------------------------------------------------------- load generator
 
 
@@ -177,7 +182,7 @@ class LoadResult:
     errors: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
-    # the tracking hits' latencies again, apart (ordinary requests go to the upstream on 127.0.0.1)
+    # the tracking hits' latencies again, apart
     tracking_latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
 
@@ -237,7 +242,7 @@ async def _connection(port: int, requests: list[bytes], offset: int, stop_at: fl
             if t0 >= record_from:
                 result.requests += 1
                 result.latencies.append(t1 - t0)
-                if not request.startswith(b"GET http://127.0.0.1:"):
+                if is_tracking(request):
                     result.tracking_latencies.append(t1 - t0)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
     finally:
