@@ -1,8 +1,10 @@
 """The mitmproxy addon: flow → RawHit → session (decoders → checks → subscribers).
 
-Decoding happens in the `request` hook, so hits are seen even when the vendor is unreachable. The
-addon never raises into mitmproxy and never touches a flow, except in sink mode, where tracking hits
-are answered locally and never reach the vendor.
+Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
+decoded right after it: once mitmproxy has forwarded the request, or in sink mode once it has sent
+the local answer, so decoding never delays the user's traffic. The addon never raises into
+mitmproxy and never touches a flow, except in sink mode, where tracking hits are answered locally
+and never reach the vendor.
 """
 
 from __future__ import annotations
@@ -123,6 +125,18 @@ def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> h
     return http.Response.make(204, b"", cors)
 
 
+def after_hook(callback, *args) -> None:
+    """Calls callback(*args) once the running mitmproxy hook is over and mitmproxy has sent what the
+    hook let through (it writes in the same step that ends a hook); at once when no event loop
+    runs (a script calling the hooks itself)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback(*args)
+    else:
+        loop.call_soon(callback, *args)
+
+
 class PixelSpy:
     """Decodes tracking hits passing through mitmproxy into the given session."""
 
@@ -130,6 +144,8 @@ class PixelSpy:
         self.session = session if session is not None else Session()
         self.registry = decoders.default_registry()
         self.paused = False
+        # Hits answered in sink mode, by flow id, until the answer is sent (the response or error hook).
+        self._answered: dict[str, RawHit] = {}
 
     def load(self, loader) -> None:
         loader.add_option("pixelspy_sink", bool, False,
@@ -146,15 +162,32 @@ class PixelSpy:
         url = request_url(flow)
         url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
         found = self.registry.find(url_parts[0], url_parts[1])
-        if found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None:
+        answered = found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None
+        if answered:
             flow.response = sink_response(flow, found[0])
         if self.paused or req.method == "OPTIONS":  # a preflight is not an event
             return
+        # The hit is read now, as the client sent it, before later addons can change the request.
         hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
-        events = self.session.ingest(hit)
-        if events:
-            flow.metadata["pixelspy"] = [e.id for e in events]
+        if answered:
+            self._answered[flow.id] = hit  # decoded once the answer is on its way
+        else:
+            after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
 
+    def response(self, flow: http.HTTPFlow) -> None:
+        if (hit := self._answered.pop(flow.id, None)) is not None:
+            after_hook(self._ingest, flow, hit)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """A sink-answered flow killed by another addon, or whose client left: still an event."""
+        self.response(flow)
+
+    def _ingest(self, flow: http.HTTPFlow, hit: RawHit) -> None:
+        try:
+            if events := self.session.ingest(hit):
+                flow.metadata["pixelspy"] = [e.id for e in events]
+        except Exception:  # noqa: BLE001 - never break the proxy over a pixelspy bug
+            log.exception("pixelspy failed on %s", hit.url)
 
     def tls_failed_client(self, data) -> None:
         """A client refused our certificate: the CA is not trusted there, or the app pins certificates."""

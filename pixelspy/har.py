@@ -400,11 +400,15 @@ class HarRecorder:
         if self.path is not None and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="pixelspy-har")
 
+    # Recorded after the hook, like the PixelSpy addon's decoding (which this reads, so it must run
+    # first): making the entry takes longer than answering the hit.
     def response(self, flow) -> None:
-        self._keep(flow)
+        from pixelspy.addon import after_hook  # (mitmproxy is imported only when proxying)
+
+        after_hook(self._keep, flow)
 
     def error(self, flow) -> None:
-        self._keep(flow)
+        self.response(flow)
 
     async def done(self) -> None:
         if self._task is not None:

@@ -22,6 +22,8 @@ from mitmproxy.test import taddons, tflow
 
 from pixelspy.addon import JsonLines, PixelSpy, raw_hit, request_url
 from pixelspy.decoders import default_registry
+from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.session import Session
 from tests.test_fuzz_decoders import (BODY_KINDS, CONTENT_TYPES, EXAMPLES_PER_VENDOR, ROUTES, VENDORS,
                                       hosts_of, malformed_body, random_query, sample_path)
 
@@ -42,10 +44,22 @@ class ErrorLog(logging.Handler):
         self.records.append(record)
 
 
+class CountingSession(Session):
+    """Counts the hits the addon hands over, and keeps the last one's URL."""
+
+    ingested = 0
+    last_url = ""
+
+    def ingest(self, hit: RawHit) -> list[TrackingEvent]:
+        self.ingested += 1
+        self.last_url = hit.url
+        return super().ingest(hit)
+
+
 @pytest.fixture(scope="module")
 def harness():
     """One addon, loaded into a mitmproxy test context, printing JSON lines into a UTF-8 buffer."""
-    addon = PixelSpy()
+    addon = PixelSpy(CountingSession())
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # what sys.stdout is, minus the terminal
     json_lines = JsonLines(addon.session, out=stdout)
     addon.session.subscribe(json_lines)
@@ -54,6 +68,14 @@ def harness():
     with taddons.context(addon) as tctx:
         yield addon, tctx, errors, json_lines
     logging.getLogger("pixelspy").removeHandler(errors)
+
+
+def run_hooks(addon: PixelSpy, flow) -> None:
+    """The addon's hooks as mitmproxy calls them: request, then response once there is one (here,
+    with no event loop running, the decoding after each hook happens at once)."""
+    addon.request(flow)
+    if flow.response is not None:
+        addon.response(flow)
 
 
 @st.composite
@@ -105,11 +127,16 @@ def test_malformed_flows_pass_untouched(harness, vendor, sink, data):
     request_before = flow.request.get_state()
     response_before = flow.response.get_state() if flow.response else None
     logged = len(errors.records)
+    ingested = addon.session.ingested
 
-    addon.request(flow)
+    run_hooks(addon, flow)
 
     assert errors.records[logged:] == [], errors.records[-1].getMessage()
     assert flow.request.get_state() == request_before, "the addon changed the request"
+    if addon.paused or flow.request.method == "OPTIONS":  # (a preflight is not an event)
+        assert addon.session.ingested == ingested
+    else:
+        assert (addon.session.ingested, addon.session.last_url) == (ingested + 1, request_url(flow)), "hit lost"
     # A tracking hit is what the decoders read as one: host and path of the URL the client addressed
     # (a Host header in capitals or with a broken port included).
     found = default_registry().find_url(request_url(flow))
@@ -135,7 +162,7 @@ def test_json_lines_written_are_utf8_json(harness):
     flow = tflow.tflow()
     flow.request.host = "www.facebook.com"
     flow.request.data.path = b"/tr?id=1234567890123456&ev=Purchase&cd[value]=\xff\xfe&dl=https://shop.example/\xe9"
-    addon.request(flow)
+    run_hooks(addon, flow)
     assert errors.records == []
     stdout = json_lines.out
     stdout.flush()
@@ -157,7 +184,7 @@ def test_fifty_megabyte_request_is_stored_cut_and_left_whole(harness):
     flow.request.headers = Headers([(b"content-type", b"application/x-www-form-urlencoded")])
     body = random.Random(7).randbytes(50 * 1024 * 1024)
     flow.request.raw_content = body
-    addon.request(flow)
+    run_hooks(addon, flow)
     assert errors.records == [] and flow.request.raw_content is body and flow.response is None
     ev = addon.session.get(flow.metadata["pixelspy"][0])
     hit = addon.session.hits[ev.hit_id]
