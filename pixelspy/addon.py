@@ -1,10 +1,10 @@
 """The mitmproxy addon: flow → RawHit → session (decoders → checks → subscribers).
 
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
-decoded right after it: once mitmproxy has forwarded the request, or in sink mode once it has sent
-the local answer, so decoding never delays the user's traffic. The addon never raises into
-mitmproxy and never touches a flow, except in sink mode, where tracking hits are answered locally
-and never reach the vendor.
+decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
+delays it; otherwise right after the request hook, which on an open upstream connection is once
+mitmproxy has forwarded the request. The addon never raises into mitmproxy and never touches a
+flow, except in sink mode, where tracking hits are answered locally and never reach the vendor.
 """
 
 from __future__ import annotations
