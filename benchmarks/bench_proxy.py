@@ -14,6 +14,9 @@ Two measurements per proxy and round:
               latency when the proxy is not the bottleneck
 Goals: pixelspy ≥ 0.95 × mitmdump requests/s (median of rounds); pixelspy p99 ≤ 1.10 × mitmdump p99
 (paced, over the requests of all rounds pooled; per-round medians are printed too).
+
+`--against-itself` runs bare mitmdump in both places (an A/A run): the ratios it prints are the
+benchmark's own scatter on this host, what a ratio of pixelspy's must be read against.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from pathlib import Path
 
 from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, run_load
 
-KINDS = ("mitmdump", "pixelspy")
 
 
 def fmt(r: LoadResult) -> str:
@@ -44,21 +46,25 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 1 s warm-up)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
+    ap.add_argument("--against-itself", action="store_true",
+                    help="bare mitmdump in both places (A/A): the ratios' own scatter; no goals judged")
     args = ap.parse_args()
+    base, other = "mitmdump", "mitmdump B" if args.against_itself else "pixelspy"
+    kinds = (base, other)
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")
     upstream = Upstream()
     requests = request_mix(upstream.port)
-    sat: dict[str, list[LoadResult]] = {k: [] for k in KINDS}
-    paced: dict[str, list[LoadResult]] = {k: [] for k in KINDS}
-    peak_kib: dict[str, int] = {k: 0 for k in KINDS}
+    sat: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    peak_kib: dict[str, int] = {k: 0 for k in kinds}
     rate = args.rate
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):
-                for kind in (KINDS if rnd % 2 == 0 else KINDS[::-1]):
-                    proxy = ProxyProcess(kind, Path(tmp) / "confdir")
+                for kind in (kinds if rnd % 2 == 0 else kinds[::-1]):
+                    proxy = ProxyProcess(kind.split()[0], Path(tmp) / "confdir")
                     try:
                         r = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds))
                         if rate is None:
@@ -78,7 +84,7 @@ def main() -> int:
     def med(results: list[LoadResult], what) -> float:
         return statistics.median(what(r) for r in results)
 
-    print("\nmedian over rounds            mitmdump   pixelspy   ratio")
+    print(f"\n{'median over rounds':28}{base:>10} {other:>10}   ratio")
     rows = [
         ("saturation req/s", sat, lambda r: r.rps, 1),
         ("saturation p50 ms", sat, lambda r: r.percentile(50), 1e3),
@@ -88,30 +94,33 @@ def main() -> int:
     ]
     values = {}
     for label, data, what, scale in rows:
-        m, p = med(data["mitmdump"], what) * scale, med(data["pixelspy"], what) * scale
+        m, p = med(data[base], what) * scale, med(data[other], what) * scale
         values[label] = p / m
         print(f"  {label:26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
-    print(f"  {'peak RSS MiB (VmHWM)':26} {peak_kib['mitmdump'] / 1024:9.1f}  {peak_kib['pixelspy'] / 1024:9.1f}  "
-          f"{peak_kib['pixelspy'] / peak_kib['mitmdump']:6.3f}")
+    print(f"  {'peak RSS MiB (VmHWM)':26} {peak_kib[base] / 1024:9.1f}  {peak_kib[other] / 1024:9.1f}  "
+          f"{peak_kib[other] / peak_kib[base]:6.3f}")
 
     # A round's p99 is set by whether a full garbage collection (tens of ms in either proxy) lands in
     # its window, so per-round p99s scatter widely; the p99 of all paced requests is the steadier
     # estimate of the tail, and the goal is judged on it.
     pooled = {k: LoadResult(latencies=[x for r in paced[k] for x in r.latencies],
-                            tracking_latencies=[x for r in paced[k] for x in r.tracking_latencies]) for k in KINDS}
-    print(f"\npaced {rate:.0f}/s, all rounds pooled ({len(pooled['mitmdump'].latencies):,} and "
-          f"{len(pooled['pixelspy'].latencies):,} requests)")
+                            tracking_latencies=[x for r in paced[k] for x in r.tracking_latencies]) for k in kinds}
+    print(f"\npaced {rate:.0f}/s, all rounds pooled ({len(pooled[base].latencies):,} and "
+          f"{len(pooled[other].latencies):,} requests)")
     for pct in (50, 95, 99, 99.9):
-        m, p = pooled["mitmdump"].percentile(pct) * 1e3, pooled["pixelspy"].percentile(pct) * 1e3
+        m, p = pooled[base].percentile(pct) * 1e3, pooled[other].percentile(pct) * 1e3
         values[f"pooled p{pct}"] = p / m
         print(f"  {f'p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     # Where the tail is: the tracking hits alone (the rest is ordinary requests waiting behind them
     # or behind whole-process pauses).
     for pct in (50, 99):
-        m, p = (pooled[k].percentile(pct, tracking_only=True) * 1e3 for k in KINDS)
+        m, p = (pooled[k].percentile(pct, tracking_only=True) * 1e3 for k in kinds)
         print(f"  {f'tracking hits only p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)
                  for rs in (*sat.values(), *paced.values()) for r in rs)
+    if args.against_itself:
+        print(f"A/A run: no goals judged; failed requests: {failed}")
+        return 1 if failed else 0
     tput_ok = values["saturation req/s"] >= 0.95
     p99_ok = values["pooled p99"] <= 1.10
     print(f"goal throughput ≥ 0.95 × mitmdump: {'MET' if tput_ok else 'MISSED'}; "
