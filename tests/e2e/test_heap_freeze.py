@@ -3,8 +3,8 @@
 Full collections stop every connection while they walk all tracked objects; pixelspy's startup heap
 (mitmproxy, pydantic validators, the TUI) is about 95,000 objects and 40 ms a walk, and each stored
 event adds about 12. The CLI freezes the startup heap once the proxy listens, then the stored events
-every FREEZE_EVERY_EVENTS, so a collection walks only what came since, and spaces full collections
-FULL_COLLECTION_EVERY collections of the middle generation apart.
+every FREEZE_EVERY_EVENTS, so a collection walks only what came since, runs the middle generation's
+collections more often (shorter pauses) and spaces full collections FULL_COLLECTION_EVERY of them apart.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _PROBE = textwrap.dedent("""
         await proxy.start()
         frozen = gc.get_freeze_count() - before
         await proxy.stop()
-        print(frozen, gc.get_threshold()[2])
+        print(frozen, *gc.get_threshold()[1:])
 
     asyncio.run(main())
 """)
@@ -42,11 +42,12 @@ def test_proxy_start_freezes_the_heap_only_when_asked(freeze, tmp_path):
     out = subprocess.run([sys.executable, "-c", _PROBE, "1" if freeze else "0"], capture_output=True, text=True,
                          timeout=60, env={"HOME": str(tmp_path), "PATH": ""})
     assert out.returncode == 0, out.stderr
-    frozen, full_collection_every = map(int, out.stdout.split()[-2:])
+    frozen, middle_every, full_every = map(int, out.stdout.split()[-3:])
     assert (frozen > 10_000) if freeze else frozen == 0
     # A frozen heap makes CPython run full collections 4x as often unless they are spaced out.
-    assert full_collection_every == (proxy.FULL_COLLECTION_EVERY if freeze else gc.get_threshold()[2])
-    assert proxy.FULL_COLLECTION_EVERY > 10
+    expected = (proxy.MIDDLE_COLLECTION_EVERY, proxy.FULL_COLLECTION_EVERY) if freeze else gc.get_threshold()[1:]
+    assert (middle_every, full_every) == expected
+    assert proxy.MIDDLE_COLLECTION_EVERY * proxy.FULL_COLLECTION_EVERY > 100
 
 
 def test_the_cli_asks_for_it(monkeypatch):
