@@ -126,15 +126,18 @@ def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> h
 
 
 def after_hook(callback, *args) -> None:
-    """Calls callback(*args) once the running mitmproxy hook is over and mitmproxy has sent what the
-    hook let through (it writes in the same step that ends a hook); at once when no event loop
-    runs (a script calling the hooks itself)."""
+    """Calls callback(*args) once mitmproxy has acted on the running hook (sent the answer it set,
+    or forwarded the request); at once when no event loop runs (a script calling the hooks itself).
+
+    Two turns of the loop: mitmproxy 11 acts in the step that ends a hook, but mitmproxy 12 on
+    Python 3.12 runs hooks eagerly, inside the step that raised them, and acts one turn later,
+    when that step has released the connection's lock."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         callback(*args)
     else:
-        loop.call_soon(callback, *args)
+        loop.call_soon(loop.call_soon, callback, *args)
 
 
 class PixelSpy:
