@@ -33,7 +33,6 @@ from pathlib import Path
 from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, run_load
 
 
-
 def fmt(r: LoadResult) -> str:
     bad = sum(n for s, n in r.statuses.items() if s >= 400) + r.errors
     return (f"{r.rps:8.0f} req/s  p50 {r.percentile(50) * 1e3:6.2f} ms  p99 {r.percentile(99) * 1e3:6.2f} ms"
@@ -51,6 +50,7 @@ def main() -> int:
     args = ap.parse_args()
     base, other = "mitmdump", "mitmdump B" if args.against_itself else "pixelspy"
     kinds = (base, other)
+    command = {base: "mitmdump", other: "mitmdump" if args.against_itself else "pixelspy"}
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")
@@ -64,7 +64,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):
                 for kind in (kinds if rnd % 2 == 0 else kinds[::-1]):
-                    proxy = ProxyProcess(kind.split()[0], Path(tmp) / "confdir")
+                    proxy = ProxyProcess(command[kind], Path(tmp) / "confdir")
                     try:
                         r = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds))
                         if rate is None:
