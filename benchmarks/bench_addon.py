@@ -6,8 +6,8 @@ baseline's (mitmdump_sink.py, what bench_proxy.py runs in bare mitmdump), on ben
 The same flows go through both hooks: ordinary GETs to a local upstream and, one in ten, tracking
 hits from the corpus (sink mode, as in bench_proxy). pixelspy's JSON lines go to /dev/null and are
 flushed every half second's worth of the mix at bench_proxy's rate (the CLI flushes every tick).
-Each pass replays every flow, so later passes see the copies of earlier ones, as the proxy
-benchmark does when its mix repeats. Prints µs per request of each (best pass) and the
+Each pass sends the mix again with new serials, as bench_proxy's connections do, from a minute
+later: pixelspy's state carries over, but no hit is a copy of an earlier one. Prints µs per request of each (best pass) and the
 difference, which is what pixelspy adds to each request in `bench_proxy.py`. (In the proxy, most
 of it comes after the answer is sent: pixelspy decodes a sink-answered hit after its response
 hook. Here no event loop runs, so the decoding happens inside the hooks and is counted.)
@@ -25,7 +25,7 @@ import time
 from importlib.metadata import version
 
 import mitmdump_sink
-from loopback import cpu_info, is_tracking, request_mix
+from loopback import client_address, cpu_info, is_tracking, mix_request, request_mix
 from mitmproxy import http
 from mitmproxy.net.http.http1 import read_request_head
 from mitmproxy.test import taddons, tflow
@@ -35,16 +35,26 @@ from pixelspy.cli import TICK_S
 
 UPSTREAM_PORT = 8080  # never connected to: the hooks only read the requests
 PROXY_RATE = 850  # requests/s, about what bench_proxy's saturated proxies relay on this project's machines
+CONNECTIONS = 8  # bench_proxy's default
 
 
-def flows() -> tuple[list[http.HTTPFlow], list[http.HTTPFlow]]:
-    """bench_proxy's requests as mitmproxy flows, parsed as mitmproxy parses them: (ordinary, tracking)."""
+def flows(run: int) -> tuple[list[http.HTTPFlow], list[http.HTTPFlow]]:
+    """bench_proxy's requests as mitmproxy flows, parsed as mitmproxy parses them: (ordinary, tracking).
+    As there, CONNECTIONS devices send a slice of the mix each, PROXY_RATE requests/s in all, and
+    every tracking hit is a serial of its own; the flows of each `run` come a minute after the last's."""
+    mix = request_mix(UPSTREAM_PORT)
+    per_device = len(mix) // CONNECTIONS
+    start = time.time() + 60 * run
     ordinary, tracking = [], []
-    for raw in request_mix(UPSTREAM_PORT):
+    for n, item in enumerate(mix):
+        raw = mix_request(item, serial=run * len(mix) + n + 1)
         head, _, body = raw.partition(b"\r\n\r\n")
         flow = tflow.tflow()
         flow.request = read_request_head([line + b"\r\n" for line in head.split(b"\r\n")])
         flow.request.content = body
+        device, k = divmod(n, per_device)
+        flow.request.timestamp_start = start + k * CONNECTIONS / PROXY_RATE
+        flow.client_conn.peername = (client_address(device), 40000)
         flow.response = None
         (tracking if is_tracking(raw) else ordinary).append(flow)
     return ordinary, tracking
@@ -69,7 +79,7 @@ def main() -> int:
 
     print(f"addon cost per request — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")
-    ordinary, tracking = flows()
+    ordinary, tracking = flows(0)
     share = len(tracking) / (len(ordinary) + len(tracking))
     addon = PixelSpy()
 
@@ -90,11 +100,14 @@ def main() -> int:
             profiler.runcall(replay, pixelspy_hooks, batch, json_lines.flush, flush_every)
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             return 0
-        cost = {}
-        for kind, batch in (("ordinary", ordinary), ("tracking", tracking)):
-            cost["baseline", kind] = min(replay(mitmdump_sink.request, batch) for _ in range(args.passes))
-            cost["pixelspy", kind] = min(replay(pixelspy_hooks, batch, json_lines.flush, flush_every)
-                                         for _ in range(args.passes))
+        times: dict[tuple[str, str], list[float]] = {}
+        for run in range(args.passes):
+            batches = dict(zip(("ordinary", "tracking"), flows(run) if run else (ordinary, tracking)))
+            for kind, batch in batches.items():
+                times.setdefault(("baseline", kind), []).append(replay(mitmdump_sink.request, batch))
+                times.setdefault(("pixelspy", kind), []).append(
+                    replay(pixelspy_hooks, batch, json_lines.flush, flush_every))
+        cost = {key: min(ts) for key, ts in times.items()}
     print(f"{len(ordinary)} ordinary requests, {len(tracking)} tracking hits ({share:.0%}); best of "
           f"{args.passes} passes; pixelspy's changed events flushed every {flush_every} tracking hits\n")
     print(f"{'µs per request':<24}{'baseline':>10}{'pixelspy':>10}{'added':>10}")

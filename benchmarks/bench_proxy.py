@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/bench_proxy.py [--rounds 3] [--seconds 10] [--connections 8]
 
 Traffic (all on loopback): 90 % GETs to a local upstream, 10 % tracking hits from the corpus sent as
-plain-HTTP requests to the vendor hosts. pixelspy answers those with --sink; mitmdump answers the
-same hosts and paths with mitmdump_sink.py (same route lookup, same response), so both proxies do
-the same work apart from pixelspy's decoding, checks and JSON-lines output (read and discarded).
+plain-HTTP requests to the vendor hosts, each with IDs and a page URL of its own, from one device
+(loopback address) per connection: clean traffic, nothing for pixelspy to flag. pixelspy answers
+those with --sink; mitmdump answers the same hosts and paths with mitmdump_sink.py (same route
+lookup, same response), so both proxies do the same work apart from pixelspy's decoding, checks
+and JSON-lines output (discarded).
 Each round restarts both proxies and alternates which goes first, so drift hits both alike.
 
 Two measurements per proxy and round:

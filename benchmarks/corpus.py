@@ -20,7 +20,8 @@ from pixelspy.model import RawHit
 
 SHA_EMAIL = "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"  # sha256("test@example.com")
 SHA_PHONE = "254aa248acb47dd654ca3ea53f48c2c26d641d23d7e2e93a1ec56258df7674c4"
-PAGE = "https://shop.example/product/sku-1?utm_source=news"
+VIEW = "view-77"  # the page URL contains it; Sample.hit(serial=) makes each serial a page view of its own
+PAGE = f"https://shop.example/product/sku-1?utm_source=news&utm_content={VIEW}"
 ORDER = "order-77"  # order and event IDs contain it; Sample.hit(serial=) makes them unique
 BROWSER_HEADERS = [
     ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"),
@@ -40,11 +41,13 @@ class Sample:
     headers: tuple[tuple[str, str], ...] = ()
 
     def hit(self, time: float = 0.0, serial: int = 0) -> RawHit:
-        """The hit; `serial` makes its order and event IDs unique, as a real session's are."""
+        """The hit; `serial` makes its order and event IDs and its page view unique, as a real
+        session's are: events without IDs are told apart by their page."""
         url, body = self.url, self.body
         if serial:
-            url = url.replace(ORDER, f"{ORDER}-{serial}")
-            body = body.replace(ORDER.encode(), f"{ORDER}-{serial}".encode())
+            for token in (ORDER, VIEW):
+                url = url.replace(token, f"{token}-{serial}")
+                body = body.replace(token.encode(), f"{token}-{serial}".encode())
         return RawHit(method=self.method, url=url, body=body, time=time, client="127.0.0.1",
                       headers=[*BROWSER_HEADERS, *self.headers])
 

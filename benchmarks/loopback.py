@@ -9,6 +9,7 @@ leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
 import socket
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus import build_corpus
+from corpus import Sample, build_corpus
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -142,30 +143,42 @@ class ProxyProcess:
 # ---------------------------------------------------------------- request mix
 
 
-def request_mix(upstream_port: int, tracking_every: int = 10) -> list[bytes]:
-    """Serialised requests, one in `tracking_every` a tracking hit (from the corpus, routes that
-    are answered in sink mode), the rest ordinary GETs to the upstream with varied paths;
-    tracking_every=0: no tracking hits."""
+# Serials of the tracking hits sent: unique within the load generator's process, as a real
+# session's event IDs and page views are (see corpus.Sample.hit).
+_SERIALS = itertools.count(1)
+
+
+def request_mix(upstream_port: int, tracking_every: int = 10) -> list[bytes | Sample]:
+    """One in `tracking_every` a tracking hit (a corpus sample of a route answered in sink mode), the
+    rest ordinary GETs to the upstream with varied paths, serialised; tracking_every=0: no tracking
+    hits. Send each as mix_request(item, serial)."""
     tracking = [s for group in build_corpus(sink_only=True).values() for s in group] if tracking_every else []
     if tracking_every and not tracking:
         sys.exit("no sink-mode decoder routes any corpus sample")
-    out = []
+    out: list[bytes | Sample] = []
     for i in range(tracking_every * len(tracking) * 20 or 400):
         if tracking and i % tracking_every == 0:
-            s = tracking[(i // tracking_every) % len(tracking)]
-            hit = s.hit(serial=i)  # unique order/event IDs: not one duplicate after another
-            url = "http://" + hit.url.split("://", 1)[1]  # plain HTTP: no TLS handshakes to compare
-            headers = [("host", hit.host), *s.headers]
-            body = hit.body
-            method = s.method
+            out.append(tracking[(i // tracking_every) % len(tracking)])
         else:
-            url = f"http://127.0.0.1:{upstream_port}/static/page-{i}.html?v={i * 7919 % 1000}"
-            headers = [("host", f"127.0.0.1:{upstream_port}"), ("accept", "text/html")]
-            body, method = b"", "GET"
-        lines = [f"{method} {url} HTTP/1.1", *(f"{k}: {v}" for k, v in headers),
-                 "user-agent: pixelspy-bench", f"content-length: {len(body)}"]
-        out.append(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            out.append(_serialise("GET", f"http://127.0.0.1:{upstream_port}/static/page-{i}.html?v={i * 7919 % 1000}",
+                                  [("host", f"127.0.0.1:{upstream_port}"), ("accept", "text/html")], b""))
     return out
+
+
+def mix_request(item: bytes | Sample, serial: int) -> bytes:
+    """The bytes to send for an item of request_mix(): a tracking hit with this serial's order and
+    event IDs and page view, so no two hits sent are copies of each other."""
+    if isinstance(item, bytes):
+        return item
+    hit = item.hit(serial=serial)
+    url = "http://" + hit.url.split("://", 1)[1]  # plain HTTP: no TLS handshakes to compare
+    return _serialise(item.method, url, [("host", hit.host), *item.headers], hit.body)
+
+
+def _serialise(method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    lines = [f"{method} {url} HTTP/1.1", *(f"{k}: {v}" for k, v in headers),
+             "user-agent: pixelspy-bench", f"content-length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def is_tracking(request: bytes) -> bool:
@@ -214,9 +227,14 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _connection(port: int, requests: list[bytes], offset: int, stop_at: float, result: LoadResult,
-                      interval: float | None, phase: float, record_from: float) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def _connection(port: int, requests: list[bytes | Sample], offset: int, stop_at: float, result: LoadResult,
+                      interval: float | None, phase: float, record_from: float, client: str) -> None:
+    """One keep-alive connection from `client` (a loopback address: each connection is a device
+    of its own to the proxy, as phones and browsers sharing a proxy are)."""
+    def connect():
+        return asyncio.open_connection("127.0.0.1", port, local_addr=(client, 0))
+
+    reader, writer = await connect()
     writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     loop = asyncio.get_running_loop()
     i = offset
@@ -227,16 +245,16 @@ async def _connection(port: int, requests: list[bytes], offset: int, stop_at: fl
                 if now < next_send:
                     await asyncio.sleep(next_send - now)
                 next_send += interval
-            t0 = loop.time()
-            request = requests[i % len(requests)]
-            writer.write(request)
+            request = mix_request(requests[i % len(requests)], next(_SERIALS))
             i += 1
+            t0 = loop.time()
+            writer.write(request)
             try:
                 status = await _read_response(reader)
             except (asyncio.IncompleteReadError, ConnectionError, ValueError):
                 result.errors += 1
                 writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = await connect()
                 continue
             t1 = loop.time()
             if t0 >= record_from:
@@ -249,10 +267,10 @@ async def _connection(port: int, requests: list[bytes], offset: int, stop_at: fl
         writer.close()
 
 
-async def run_load(port: int, requests: list[bytes], connections: int, seconds: float,
+async def run_load(port: int, requests: list[bytes | Sample], connections: int, seconds: float,
                    warmup: float = 1.0, rate: float | None = None) -> LoadResult:
-    """Keep-alive connections sending the mix through the proxy for warmup + seconds; only requests
-    sent after the warm-up count. With `rate`, total requests/s are paced instead of saturating."""
+    """Keep-alive connections, each from a loopback address of its own, sending the mix through the
+    proxy for warmup + seconds; only requests sent after the warm-up count. With `rate`, total requests/s are paced instead of saturating."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     result = LoadResult()
@@ -260,10 +278,15 @@ async def run_load(port: int, requests: list[bytes], connections: int, seconds: 
     stop_at = start + warmup + seconds
     step = max(1, len(requests) // connections)
     await asyncio.gather(*(_connection(port, requests, c * step, stop_at, result, interval,
-                                       (interval or 0) * c / connections, start + warmup)
+                                       (interval or 0) * c / connections, start + warmup, client_address(c))
                            for c in range(connections)))
     result.seconds = seconds
     return result
+
+
+def client_address(connection: int) -> str:
+    """The loopback address connection number `connection` sends from: a device of its own."""
+    return f"127.0.0.{2 + connection % 250}"
 
 
 def cpu_info() -> str:
