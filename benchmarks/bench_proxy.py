@@ -1,6 +1,6 @@
 """Proxy throughput and latency: `pixelspy --no-ui --sink` against bare `mitmdump`, same run.
 
-    .venv/bin/python benchmarks/bench_proxy.py [--rounds 3] [--seconds 10] [--connections 8]
+    .venv/bin/python benchmarks/bench_proxy.py [--rounds 3] [--seconds 10] [--slice 3] [--connections 8]
 
 Traffic (all on loopback): 90 % GETs to a local upstream, 10 % tracking hits from the corpus sent as
 plain-HTTP requests to the vendor hosts, each with IDs and a page URL of its own, from one device
@@ -8,7 +8,9 @@ plain-HTTP requests to the vendor hosts, each with IDs and a page URL of its own
 those with --sink; mitmdump answers the same hosts and paths with mitmdump_sink.py (same route
 lookup, same response), so both proxies do the same work apart from pixelspy's decoding, checks
 and JSON-lines output (discarded).
-Each round restarts both proxies and alternates which goes first, so drift hits both alike.
+Each round starts both proxies afresh and loads them in turns of `--slice` seconds (A B B A A B …,
+new connections each turn): a change in the host's speed, which on a shared VM comes and goes
+within minutes, then falls on both alike. (Until session 9 each proxy ran its 30 s in one piece.)
 
 Two measurements per proxy and round:
   saturation  `--connections` keep-alive connections, closed loop: requests/s and latency under load
@@ -35,17 +37,38 @@ from pathlib import Path
 from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, run_load
 
 
+SLICE_WARMUP_S = 0.25
+
+
 def fmt(r: LoadResult) -> str:
     bad = sum(n for s, n in r.statuses.items() if s >= 400) + r.errors
     return (f"{r.rps:8.0f} req/s  p50 {r.percentile(50) * 1e3:6.2f} ms  p99 {r.percentile(99) * 1e3:6.2f} ms"
             + (f"  ({bad} failed)" if bad else ""))
 
 
+def interleaved(proxies: dict[str, ProxyProcess], requests, connections: int, seconds: float, slices: int,
+                rnd: int, rate: float | None = None) -> dict[str, LoadResult]:
+    """`slices` runs of `seconds` through each proxy, taking turns (A B B A A B …), merged per proxy:
+    a change in the host's speed (other VMs, frequency) then falls on both within seconds."""
+    parts: dict[str, list[LoadResult]] = {kind: [] for kind in proxies}
+    order = list(proxies)
+    for n in range(slices):
+        for kind in (order if (n + rnd) % 2 == 0 else order[::-1]):
+            # A short warm-up per slice: the connections are new, their first requests open the
+            # upstream connections.
+            parts[kind].append(asyncio.run(run_load(proxies[kind].port, requests, connections, seconds,
+                                                    warmup=SLICE_WARMUP_S, rate=rate)))
+    return {kind: LoadResult.merged(results) for kind, results in parts.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run (after 1 s warm-up)")
+    ap.add_argument("--seconds", type=float, default=10.0,
+                    help="measured seconds per proxy, measurement and round (in slices, after a warm-up)")
     ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--slice", type=float, default=3.0,
+                    help="seconds each proxy is loaded before the other takes its turn")
     ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
     ap.add_argument("--against-itself", action="store_true",
                     help="bare mitmdump in both places (A/A): the ratios' own scatter; no goals judged")
@@ -62,23 +85,28 @@ def main() -> int:
     paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
     peak_kib: dict[str, int] = {k: 0 for k in kinds}
     rate = args.rate
+    slices = max(1, round(args.seconds / args.slice))
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for rnd in range(args.rounds):
-                for kind in (kinds if rnd % 2 == 0 else kinds[::-1]):
-                    proxy = ProxyProcess(command[kind], Path(tmp) / "confdir")
-                    try:
-                        r = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds))
-                        if rate is None:
-                            rate = round(r.rps / 2, -1)  # first run is mitmdump's (round 0)
-                        p = asyncio.run(run_load(proxy.port, requests, args.connections, args.seconds,
-                                                 rate=rate))
+                proxies = {kind: ProxyProcess(command[kind], Path(tmp) / "confdir") for kind in kinds}
+                try:
+                    for kind, proxy in proxies.items():  # first connections, imports, caches
+                        asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
+                    r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
+                    if rate is None:
+                        rate = round(r[base].rps / 2, -1)  # mitmdump's rate in round 1
+                    p = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd,
+                                    rate=rate)
+                    for kind, proxy in proxies.items():
                         peak_kib[kind] = max(peak_kib[kind], proxy.memory_kib()["VmHWM"])
-                    finally:
+                finally:
+                    for proxy in proxies.values():
                         proxy.stop()
-                    sat[kind].append(r)
-                    paced[kind].append(p)
-                    print(f"round {rnd + 1} {kind:9} saturation {fmt(r)} | paced {rate:.0f}/s {fmt(p)}",
+                for kind in kinds:
+                    sat[kind].append(r[kind])
+                    paced[kind].append(p[kind])
+                    print(f"round {rnd + 1} {kind:9} saturation {fmt(r[kind])} | paced {rate:.0f}/s {fmt(p[kind])}",
                           flush=True)
     finally:
         upstream.stop()

@@ -199,6 +199,14 @@ class LoadResult:
     tracking_latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
 
+    @classmethod
+    def merged(cls, results: list[LoadResult]) -> LoadResult:
+        return cls(requests=sum(r.requests for r in results), errors=sum(r.errors for r in results),
+                   seconds=sum(r.seconds for r in results),
+                   latencies=[x for r in results for x in r.latencies],
+                   tracking_latencies=[x for r in results for x in r.tracking_latencies],
+                   statuses={s: sum(r.statuses.get(s, 0) for r in results) for r in results for s in r.statuses})
+
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
