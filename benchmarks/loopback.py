@@ -284,7 +284,10 @@ async def run_load(port: int, requests: list[bytes | Sample], connections: int, 
     result = LoadResult()
     interval = connections / rate if rate else None
     stop_at = start + warmup + seconds
-    step = max(1, len(requests) // connections)
+    # Each connection starts its own part of the mix, one item further along than a whole share:
+    # with offsets a multiple of the mix's period, every connection would send its tracking hit
+    # in the same turn, as eight devices firing in lockstep.
+    step = max(1, len(requests) // connections) + 1
     await asyncio.gather(*(_connection(port, requests, c * step, stop_at, result, interval,
                                        (interval or 0) * c / connections, start + warmup, client_address(c))
                            for c in range(connections)))
