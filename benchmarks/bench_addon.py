@@ -9,9 +9,9 @@ flushed every half second's worth of the mix at bench_proxy's rate (the CLI flus
 Each pass sends the mix again with new serials, as bench_proxy's connections do, from a minute
 later: pixelspy's state carries over, but no hit is a copy of an earlier one. Prints µs per
 request of each (best pass) and the difference, which is what pixelspy adds to each request in
-`bench_proxy.py`. (In the proxy, most
-of it comes after the answer is sent: pixelspy decodes a sink-answered hit after its response
-hook. Here no event loop runs, so the decoding happens inside the hooks and is counted.)
+`bench_proxy.py`. (In the proxy, most of it comes after the answer is sent: pixelspy decodes a
+sink-answered hit after its response hook. Here no event loop runs, so the decoding happens
+inside the hooks and is counted.)
 """
 
 from __future__ import annotations

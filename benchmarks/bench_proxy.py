@@ -34,6 +34,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from corpus import Sample
 from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, run_load
 
 
@@ -46,7 +47,7 @@ def fmt(r: LoadResult) -> str:
             + (f"  ({bad} failed)" if bad else ""))
 
 
-def interleaved(proxies: dict[str, ProxyProcess], requests, connections: int, seconds: float, slices: int,
+def interleaved(proxies: dict[str, ProxyProcess], requests: list[bytes | Sample], connections: int, seconds: float, slices: int,
                 rnd: int, rate: float | None = None) -> dict[str, LoadResult]:
     """`slices` runs of `seconds` through each proxy, taking turns (A B B A A B …), merged per proxy:
     a change in the host's speed (other VMs, frequency) then falls on both within seconds."""

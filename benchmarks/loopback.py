@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,7 +206,7 @@ class LoadResult:
                    seconds=sum(r.seconds for r in results),
                    latencies=[x for r in results for x in r.latencies],
                    tracking_latencies=[x for r in results for x in r.tracking_latencies],
-                   statuses={s: sum(r.statuses.get(s, 0) for r in results) for r in results for s in r.statuses})
+                   statuses=dict(sum((Counter(r.statuses) for r in results), Counter())))
 
     @property
     def rps(self) -> float:
@@ -278,7 +279,8 @@ async def _connection(port: int, requests: list[bytes | Sample], offset: int, st
 async def run_load(port: int, requests: list[bytes | Sample], connections: int, seconds: float,
                    warmup: float = 1.0, rate: float | None = None) -> LoadResult:
     """Keep-alive connections, each from a loopback address of its own, sending the mix through the
-    proxy for warmup + seconds; only requests sent after the warm-up count. With `rate`, total requests/s are paced instead of saturating."""
+    proxy for warmup + seconds; only requests sent after the warm-up count. With `rate`, total
+    requests/s are paced instead of saturating."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     result = LoadResult()
