@@ -95,3 +95,14 @@ def test_upstream_mode_chains_to_a_corporate_proxy(pixelspy_factory):
         assert ev["event"] == "PageView"
     finally:
         corp.shutdown()
+
+
+def test_a_phone_gets_the_ca_from_mitm_it_through_the_proxy(pixelspy):
+    # The page a phone opens to install the certificate (README); pixelspy keeps mitmproxy's
+    # onboarding addon among the few it loads (proxy.proxy_addons).
+    with httpx.Client(proxy=pixelspy.proxy_url) as c:
+        page = c.get("http://mitm.it/")
+        pem = c.get("http://mitm.it/cert/pem")
+    assert page.status_code == 200 and "Install mitmproxy's Certificate Authority" in page.text
+    assert pem.status_code == 200
+    assert pem.content == (pixelspy.confdir / "mitmproxy-ca-cert.pem").read_bytes()
