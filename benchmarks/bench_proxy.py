@@ -21,6 +21,10 @@ Goals: pixelspy ≥ 0.95 × mitmdump requests/s (median of rounds); pixelspy p99
 
 `--against-itself` runs bare mitmdump in both places (an A/A run): the ratios it prints are the
 benchmark's own scatter on this host, what a ratio of pixelspy's must be read against.
+
+`--decoding-cost` runs pixelspy against itself with its decoding off (pixelspy_nodecode.py) instead
+of mitmdump: since pixelspy loads fewer mitmproxy addons than mitmdump (proxy.proxy_addons), its
+ratio against mitmdump hides part of what decoding, checks and output cost; this ratio shows it.
 """
 
 from __future__ import annotations
@@ -73,10 +77,16 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
     ap.add_argument("--against-itself", action="store_true",
                     help="bare mitmdump in both places (A/A): the ratios' own scatter; no goals judged")
+    ap.add_argument("--decoding-cost", action="store_true",
+                    help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
+                         "what its own work costs; no goals judged")
     args = ap.parse_args()
-    base, other = "mitmdump", "mitmdump B" if args.against_itself else "pixelspy"
+    if args.against_itself:
+        base, other = "mitmdump", "mitmdump B"
+    else:
+        base, other = ("no-decode" if args.decoding_cost else "mitmdump"), "pixelspy"
     kinds = (base, other)
-    command = {base: "mitmdump", other: "mitmdump" if args.against_itself else "pixelspy"}
+    command = {base: base, other: "mitmdump" if args.against_itself else "pixelspy"}
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")
@@ -96,7 +106,7 @@ def main() -> int:
                         asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
                     r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
                     if rate is None:
-                        rate = round(r[base].rps / 2, -1)  # mitmdump's rate in round 1
+                        rate = round(r[base].rps / 2, -1)  # the baseline's rate in round 1
                     p = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd,
                                     rate=rate)
                     for kind, proxy in proxies.items():
@@ -149,8 +159,8 @@ def main() -> int:
         print(f"  {f'tracking hits only p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)
                  for rs in (*sat.values(), *paced.values()) for r in rs)
-    if args.against_itself:
-        print(f"A/A run: no goals judged; failed requests: {failed}")
+    if args.against_itself or args.decoding_cost:
+        print(f"{'A/A' if args.against_itself else 'decoding-cost'} run: no goals judged; failed requests: {failed}")
         return 1 if failed else 0
     tput_ok = values["saturation req/s"] >= 0.95
     p99_ok = values["pooled p99"] <= 1.10

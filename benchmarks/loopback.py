@@ -106,14 +106,15 @@ def wait_port(port: int, timeout: float = 30, proc: subprocess.Popen | None = No
 
 
 class ProxyProcess:
-    """`pixelspy --no-ui --sink` or bare `mitmdump` answering the same tracking hits locally."""
+    """`pixelspy --no-ui --sink` or bare `mitmdump` answering the same tracking hits locally, or
+    "no-decode": pixelspy with its decoding off (pixelspy_nodecode.py)."""
 
     def __init__(self, kind: str, confdir: Path, stdout=subprocess.DEVNULL):
         self.kind = kind
         self.port = free_port()
-        if kind == "pixelspy":
-            cmd = [sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "--port", str(self.port),
-                   "--confdir", str(confdir)]
+        if kind in ("pixelspy", "no-decode"):
+            program = ["-m", "pixelspy"] if kind == "pixelspy" else [str(HERE / "pixelspy_nodecode.py")]
+            cmd = [sys.executable, *program, "--no-ui", "--sink", "--port", str(self.port), "--confdir", str(confdir)]
         elif kind == "mitmdump":
             cmd = [str(VENV_BIN / "mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port),
                    "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy", "-q",
