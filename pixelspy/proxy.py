@@ -40,7 +40,7 @@ def proxy_addons() -> list:
     """mitmproxy's default addons that pixelspy uses, in mitmproxy's order. mitmproxy calls every
     addon on every request and response, and the other 19 (map and modify rules, playback, sticky
     cookies, scripts, flow saving, commands) are reachable only through options and a console
-    pixelspy does not offer: they took a fifth of the proxy's throughput."""
+    pixelspy does not offer: they took about a quarter of its throughput."""
     return [addon for addon in default_addons() if isinstance(addon, PROXY_ADDON_TYPES)]
 
 
