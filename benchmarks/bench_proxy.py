@@ -86,7 +86,7 @@ def main() -> int:
     else:
         base, other = ("no-decode" if args.decoding_cost else "mitmdump"), "pixelspy"
     kinds = (base, other)
-    command = {base: base, other: "mitmdump" if args.against_itself else "pixelspy"}
+    command = {base: base, other: "mitmdump" if args.against_itself else other}
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")

@@ -1,6 +1,6 @@
 """Starts and stops mitmproxy's Master inside the running asyncio loop (the TUI's or our own).
 
-Plain `Master` with the mitmproxy addons pixelspy offers the features of (see `proxy_addons`): no
+Plain `Master` with only the mitmproxy addons whose features pixelspy offers (`proxy_addons`): no
 termlog (it would print over the TUI), no dumper, no ErrorCheck (it calls sys.exit); see
 ../shared/spec/mitmproxy-textual-notes.md.
 """
@@ -37,7 +37,8 @@ PROXY_ADDON_TYPES = (
 
 
 def proxy_addons() -> list:
-    """mitmproxy's default addons that pixelspy uses, in mitmproxy's order. mitmproxy calls every
+    """mitmproxy's default addons that pixelspy uses, in the order of the mitmproxy installed (11
+    and 12 differ), hence picked from default_addons() rather than built here. mitmproxy calls every
     addon on every request and response, and the other 19 (map and modify rules, playback, sticky
     cookies, scripts, flow saving, commands) are reachable only through options and a console
     pixelspy does not offer: they took about a quarter of its throughput."""
