@@ -10,7 +10,6 @@ flow, except in sink mode, where tracking hits are answered locally and never re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Iterator
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
+from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
@@ -245,4 +245,4 @@ class JsonLines:
     def _write(self, event: TrackingEvent) -> None:
         line = event.json_line()
         line["device"] = self.devices.name(event.client)
-        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.write(json_dumps(line) + "\n")

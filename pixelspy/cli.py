@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import shlex
 import signal
@@ -15,6 +14,7 @@ from pathlib import Path
 from pixelspy import __version__
 from pixelspy.checks import CheckEngine
 from pixelspy.config import ConfigError, load_config
+from pixelspy.inert import inert, json_dumps
 from pixelspy.proxy import CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, ca_cert_path, write_ca_bundle
 from pixelspy.session import Session
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         session = Session(CheckEngine(load_config(args.config)))
     except ConfigError as e:
-        print(f"pixelspy: {e}", file=sys.stderr)
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     if (code := add_har_recorder(args, session, config)) is not None:
         return code
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _stderr_log(record: logging.LogRecord) -> None:
     if record.levelno >= logging.WARNING:
-        print(f"pixelspy: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr, flush=True)
+        print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
 
 
 async def run_headless(session: Session, config: ProxyConfig) -> int:
@@ -176,7 +176,7 @@ def open_main(argv: list[str]) -> int:
     try:
         session = _file_session(args.config)
     except ConfigError as e:
-        print(f"pixelspy: {e}", file=sys.stderr)
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     if not args.no_ui:
         if not Path(args.file).is_file():
@@ -190,14 +190,14 @@ def open_main(argv: list[str]) -> int:
         progress = _stderr_progress if sys.stderr.isatty() else None
         result = load_file(args.file, session, progress=progress)
     except HarReadError as e:
-        print(f"\npixelspy: {args.file}: {e}", file=sys.stderr)
+        print("\n" + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
         return 2
     if progress:
         print(file=sys.stderr)
     for problem in result.problems:
-        print(f"pixelspy: {args.file}: {problem}", file=sys.stderr)
+        print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
     for ev in session:
-        sys.stdout.write(json.dumps(ev.json_line(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_dumps(ev.json_line()) + "\n")
     return 0
 
 
@@ -223,7 +223,7 @@ def check_main(argv: list[str]) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(f"pixelspy: {e}", file=sys.stderr)
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     reports = []
     for path in args.files:

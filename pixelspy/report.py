@@ -6,11 +6,11 @@ incomplete), else 1 when a finding reaches the `--fail-on` severity, else 0.
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from pixelspy.inert import inert, json_dumps
 from pixelspy.model import Finding, Kind, Severity, TrackingEvent
 
 RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
@@ -72,6 +72,8 @@ def describe(ev: TrackingEvent) -> str:
 
 
 def render_text(reports: list[FileReport], fail_on: str) -> str:
+    """Each line goes through inert(): paths, URLs, event names and messages hold wire text, and a
+    newline in one must not forge a report line."""
     out: list[str] = []
     for r in reports:
         if r.error is not None:
@@ -94,7 +96,7 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
     verdict = {0: "OK", 1: "FAIL", 2: "FAIL (unreadable input)"}[code]
     out.append(f"{_plural(len(reports), 'file')}: {_plural(total['error'], 'error')}, "
                f"{_plural(total['warning'], 'warning')} — {verdict} (--fail-on {fail_on})")
-    return "\n".join(out) + "\n"
+    return "\n".join(inert(line) for line in out) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- JSON
@@ -116,18 +118,19 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
                           "pending": f.pending, "related": f.related, "fails": at_threshold(f, fail_on),
                           "event": _event_summary(ev)} for ev, f in r.findings()],
         })
-    return json.dumps({"fail_on": fail_on, "exit_code": exit_code(reports, fail_on), "files": files},
-                      indent=2, ensure_ascii=False) + "\n"
+    return json_dumps({"fail_on": fail_on, "exit_code": exit_code(reports, fail_on), "files": files},
+                      indent=2) + "\n"
 
 
 # --------------------------------------------------------------------------------------------- JUnit
 
-# Characters XML 1.0 cannot carry even escaped (decoded garbage may contain them).
+# Characters XML 1.0 cannot carry even escaped (decoded garbage may contain them) and inert() keeps.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _x(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """Wire text for the report (read in CI pages and terminals): inert, and valid XML."""
+    return _NOT_XML.sub("\ufffd", inert(text, lines=True))
 
 
 def _finding_text(ev: TrackingEvent, f: Finding) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import time
@@ -14,9 +13,11 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from rich.text import Text
 from textual.widgets import Footer, Header, Input, Log, ProgressBar, Static
 
 from pixelspy import __version__
+from pixelspy.inert import inert, json_dumps
 from pixelspy.model import Severity, TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.redact import redact_headers
@@ -140,14 +141,19 @@ class PixelSpyApp(App):
         try:
             result = await load_file_async(path, self.session, progress)
         except HarReadError as e:
-            self.notify(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
+            self.notify_inert(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
             self._source_title = f"{path.name}: unreadable"
         else:
             for problem in result.problems[:5]:
-                self.notify(problem, title=path.name, severity="warning", timeout=15)
+                self.notify_inert(problem, title=path.name, severity="warning", timeout=15)
             self._source_title = f"{path.name} ({result.format}, {result.entries} entries)"
         self.progress.display = False
         self._update_status()
+
+    def notify_inert(self, message: str, *, title: str = "", **kw) -> None:
+        """A notification: its text may come from the wire or a file (a URL, a host name), so it is
+        made inert and never read as markup."""
+        self.notify(inert(message), title=inert(title), markup=False, **kw)
 
     def _forward_event(self, event: TrackingEvent, is_update: bool) -> None:
         # Same loop and thread as the proxy; post_message keeps the addon's work tiny.
@@ -194,9 +200,9 @@ class PixelSpyApp(App):
 
     def on_proxy_log(self, message: ProxyLog) -> None:
         level = logging.getLevelName(message.level)
-        self.log_view.write_line(f"{time.strftime('%H:%M:%S')} {level} {message.text}")
+        self.log_view.write_line(f"{time.strftime('%H:%M:%S')} {level} {inert(message.text)}")
         if message.level >= logging.ERROR:
-            self.notify(message.text, title="proxy error", severity="error", timeout=8)
+            self.notify_inert(message.text, title="proxy error", severity="error", timeout=8)
 
     @on(EventList.Selected)
     def _selected(self, message: EventList.Selected) -> None:
@@ -229,27 +235,28 @@ class PixelSpyApp(App):
         total = len(self.session)
         errors, warnings = self._errors, self._warnings
         listed = self.event_list.row_count
-        parts = []
+        # Text, not markup: file names, consent sites and the filter are not ours.
+        parts: list[Text] = []
         if self.config is not None:
             mode = ",".join(self.config.modes) or "regular"
-            parts.append(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})")
+            parts.append(Text(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})"))
             if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
-                parts.append("[#d99a00]⚠ reachable from the network[/] · c: connect a phone")
+                parts.append(Text.assemble(("⚠ reachable from the network", "#d99a00"), " · c: connect a phone"))
         elif self._source_title:
-            parts.append(self._source_title)
-        parts.append(f"{total} events")
+            parts.append(Text(inert(self._source_title)))
+        parts.append(Text(f"{total} events"))
         if listed != total:
-            parts.append(f"{listed} shown")
-        parts.append(f"[#e5484d]{errors} errors[/] [#d99a00]{warnings} warnings[/]")
+            parts.append(Text(f"{listed} shown"))
+        parts.append(Text.assemble((f"{errors} errors", "#e5484d"), " ", (f"{warnings} warnings", "#d99a00")))
         sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
         if sites:
-            parts.append("consent " + ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites)))
+            parts.append(Text(inert("consent " + ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites)))))
         if self.paused:
-            parts.append("[reverse] PAUSED [/]")
+            parts.append(Text(" PAUSED ", "reverse"))
         query = self.filter_box.value
         if query.strip():
-            parts.append(f"filter: {filters.parse(query).describe()}")
-        self.status.update(" · ".join(parts))
+            parts.append(Text(inert(f"filter: {filters.parse(query).describe()}")))
+        self.status.update(Text(" · ").join(parts))
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -288,7 +295,7 @@ class PixelSpyApp(App):
         self.paused = not self.paused
         if self.proxy is not None:
             self.proxy.addon.paused = self.paused
-        self.notify("Capture paused: hits pass through but are not recorded." if self.paused
+        self.notify_inert("Capture paused: hits pass through but are not recorded." if self.paused
                     else "Capture resumed.")
         self._update_status()
 
@@ -312,7 +319,7 @@ class PixelSpyApp(App):
     def action_rename_device(self) -> None:
         ev = self._selected_event()
         if ev is None:
-            self.notify("Select an event of the device to name.")
+            self.notify_inert("Select an event of the device to name.")
             return
 
         def rename(name: str | None) -> None:
@@ -345,7 +352,7 @@ class PixelSpyApp(App):
         ev = self._selected_event()
         related = [r for f in ev.findings for r in f.related if r != ev.id] if ev else []
         if not related:
-            self.notify("The selected event has no related events.")
+            self.notify_inert("The selected event has no related events.")
             return
         target = related[self._related_index % len(related)]
         index = self._related_index + 1
@@ -358,8 +365,8 @@ class PixelSpyApp(App):
     def action_copy_json(self) -> None:
         ev = self._selected_event()
         if ev:
-            self.copy_to_clipboard(json.dumps(ev.json_line(), indent=2, ensure_ascii=False))
-            self.notify(f"Copied {ev.id} as JSON.")
+            self.copy_to_clipboard(json_dumps(ev.json_line(), indent=2))
+            self.notify_inert(f"Copied {ev.id} as JSON.")
 
     def action_copy_curl(self) -> None:
         ev = self._selected_event()
@@ -372,7 +379,7 @@ class PixelSpyApp(App):
             if hit.body:
                 parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
             self.copy_to_clipboard(shlex.join(parts))
-            self.notify(f"Copied {ev.id} as curl (secrets redacted).")
+            self.notify_inert(f"Copied {ev.id} as curl (secrets redacted).")
 
     def action_save_har(self) -> None:
         default = f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
@@ -387,9 +394,9 @@ class PixelSpyApp(App):
             try:
                 n = save_har(self.session, path, redact=True, recorder=recorder)
             except OSError as e:
-                self.notify(f"Cannot write {path}: {e.strerror or e}", severity="error")
+                self.notify_inert(f"Cannot write {path}: {e.strerror or e}", severity="error")
                 return
-            self.notify(f"Saved {n} entries to {path} (cookies, tokens, emails and phones redacted).")
+            self.notify_inert(f"Saved {n} entries to {path} (cookies, tokens, emails and phones redacted).")
 
         self.push_screen(TextPrompt("Save the session as HAR (redacted, for sharing) to:", default), save)
 

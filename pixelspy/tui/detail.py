@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from pixelspy.inert import inert
 from pixelspy.model import RawHit, Severity, TrackingEvent
 from pixelspy.redact import redact_headers
 from pixelspy.tui.event_list import PLATFORM_COLORS, SEVERITY_COLORS
@@ -38,22 +39,23 @@ def pretty_body(hit: RawHit) -> str:
 
 
 def render_event(ev: TrackingEvent, hit: RawHit | None, device: str) -> RenderableType:
+    """Wire text goes in as Text (never parsed as markup), through inert() (no control characters)."""
     parts: list[RenderableType] = []
     head = Text()
     head.append(f" {ev.platform} ", style=f"bold reverse {PLATFORM_COLORS.get(ev.platform, '')}")
-    head.append(f"  {ev.title}", style="bold")
-    head.append(f"   pixel {ev.pixel_id or '-'} · {ev.source.value} · {device} · "
-                f"{time.strftime('%H:%M:%S', time.localtime(ev.time))} · {ev.endpoint} · {ev.id}",
+    head.append(f"  {inert(ev.title)}", style="bold")
+    head.append(inert(f"   pixel {ev.pixel_id or '-'} · {ev.source.value} · {device} · "
+                      f"{time.strftime('%H:%M:%S', time.localtime(ev.time))} · {ev.endpoint} · {ev.id}"),
                 style="dim")
     parts.append(head)
     if ev.event_id or ev.page_url or ev.test_event_code:
         facts = Text()
         if ev.event_id:
-            facts.append("event_id ", style="dim").append(ev.event_id + "   ")
+            facts.append("event_id ", style="dim").append(inert(ev.event_id) + "   ")
         if ev.test_event_code:
-            facts.append("TEST ", style="bold yellow").append(ev.test_event_code + "   ")
+            facts.append("TEST ", style="bold yellow").append(inert(ev.test_event_code) + "   ")
         if ev.page_url:
-            facts.append("page ", style="dim").append(ev.page_url)
+            facts.append("page ", style="dim").append(inert(ev.page_url))
         parts.append(facts)
     if ev.twins:
         parts.append(Text(f"also sent as {len(ev.twins)} twin request(s) — counted once", style="dim"))
@@ -65,14 +67,14 @@ def render_event(ev: TrackingEvent, hit: RawHit | None, device: str) -> Renderab
         line = Text()
         line.append(f"{SEVERITY_ICONS[f.severity]} {f.code}", style=f"bold {SEVERITY_COLORS[f.severity]}")
         line.append(" (pending) " if f.pending else " ", style="italic dim")
-        line.append(f.message)
+        line.append(inert(f.message))
         parts.append(line)
         if f.hint:
-            parts.append(Text(f"    fix: {f.hint}", style="dim"))
+            parts.append(Text(f"    fix: {inert(f.hint)}", style="dim"))
         if f.related:
             parts.append(Text(f"    related: {', '.join(f.related)}  (j jumps)", style="cyan"))
     for err in ev.decode_errors:
-        parts.append(Text(f"? decode: {err}", style=SEVERITY_COLORS[Severity.warning]))
+        parts.append(Text(f"? decode: {inert(err)}", style=SEVERITY_COLORS[Severity.warning]))
 
     groups: dict[str, list] = {}
     for p in ev.params:
@@ -85,22 +87,22 @@ def render_event(ev: TrackingEvent, hit: RawHit | None, device: str) -> Renderab
         table.add_column("wire", style="dim", ratio=2, overflow="fold")
         table.add_column("value", ratio=5, overflow="fold")
         for p in groups[group]:
-            value = Text(p.value)
+            value = Text(inert(p.value))
             if p.name in hashed:
                 value.append("  hashed" if hashed[p.name] else "  PLAIN", style="green" if hashed[p.name] else
                              "bold red")
-            table.add_row(Text(p.label), Text(p.name), value)
+            table.add_row(Text(inert(p.label)), Text(inert(p.name)), value)
         parts.append(Text(""))
         parts.append(table)
 
     if hit is not None:
         parts.append(Text("\nRaw request", style="bold underline"))
-        parts.append(Text(f"{hit.method} {hit.url}", style="bold"))
+        parts.append(Text(inert(f"{hit.method} {hit.url}"), style="bold"))
         for k, v in redact_headers(hit.headers):
-            parts.append(Text.assemble((f"{k}: ", "cyan"), v))
+            parts.append(Text.assemble((f"{inert(k)}: ", "cyan"), inert(v)))
         if hit.body:
             parts.append(Text(""))
-            parts.append(Text(pretty_body(hit)))
+            parts.append(Text(inert(pretty_body(hit), lines=True)))
     return Group(*parts)
 
 

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from pixelspy.inert import inert
 from pixelspy.model import Kind, Severity, TrackingEvent
 
 PLATFORM_COLORS = {
@@ -39,11 +41,13 @@ EventFilter = Callable[[str], bool]  # on event ids
 
 
 def fit(text: str, width: int) -> str:
+    """`text` cropped (with an ellipsis) or padded to `width` terminal cells: wide characters (CJK,
+    emoji) take two, combining marks none."""
     if width <= 0:
         return ""
-    if len(text) > width:
-        return text[: width - 1] + "…"
-    return text.ljust(width)
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 def severity_counts(ev: TrackingEvent) -> dict[Severity, int]:
@@ -244,7 +248,7 @@ class EventList(ScrollView, can_focus=True):
         if index == self.cursor:
             base = base + self.get_component_rich_style("event-list--cursor")
         if isinstance(row, Mark):
-            text = f"──── {self._time(row.time)}  {row.label} ────"
+            text = f"──── {self._time(row.time)}  {inert(row.label)} ────"
             style = base + self.get_component_rich_style("event-list--mark")
             return Strip([Segment(fit(text, width), style)])
         ev = self._lookup(row)
@@ -253,7 +257,7 @@ class EventList(ScrollView, can_focus=True):
         segments: list[Segment] = []
         for name, w in self.columns():
             text, style = self._cell(name, ev)
-            segments.append(Segment(fit(text, w), base + style if style else base))
+            segments.append(Segment(fit(inert(text), w), base + style if style else base))
             segments.append(Segment(" ", base))
         strip = Strip(segments)
         return strip.crop(0, width).extend_cell_length(width, base)

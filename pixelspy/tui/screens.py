@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from pixelspy.inert import inert
 from pixelspy.network import lan_addresses, qr_text
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
@@ -41,7 +42,7 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
         for h in headers:
             t.add_column(h, justify="right" if h == "count" else "left")
         for row in rows:
-            t.add_row(*[str(x) for x in row])
+            t.add_row(*[Text(inert(str(x))) for x in row])  # Text: a name like "[b]" is not markup
         return t
 
     parts = [
@@ -78,7 +79,7 @@ class SummaryScreen(ModalScreen[None]):
 
 
 class TextPrompt(ModalScreen[str | None]):
-    """Asks for one line of text, e.g. a device's name."""
+    """Asks for one line of text, e.g. a device's name (the question and the value may hold wire text)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -89,8 +90,8 @@ class TextPrompt(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="mark-box"):
-            yield Label(self.question)
-            yield Input(value=self.value, id="prompt-input")
+            yield Label(Text(inert(self.question)))
+            yield Input(value=inert(self.value), id="prompt-input")
 
     def on_input_submitted(self, message: Input.Submitted) -> None:
         self.dismiss(message.value.strip())
