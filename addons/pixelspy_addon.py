@@ -5,17 +5,17 @@ answers tracking hits locally. Requires `pip install pixelspy` (or `pip install 
 Python environment.
 """
 
-import json
 import logging
 
 from pixelspy.addon import PixelSpy
+from pixelspy.inert import json_dumps
 from pixelspy.session import Session
 
 _log = logging.getLogger("pixelspy")
 
 
 def _log_event(event, is_update):
-    _log.info("pixelspy %s", json.dumps(event.json_line(), ensure_ascii=False))
+    _log.info("pixelspy %s", json_dumps(event.json_line()))  # mitmdump prints it: made safe for a terminal
 
 
 _session = Session()

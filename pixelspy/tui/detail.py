@@ -33,7 +33,8 @@ def pretty_body(hit: RawHit) -> str:
         except ValueError:
             pass
     if hit.content_type == "application/x-www-form-urlencoded":
-        return "\n".join(f"{k} = {v}" for k, v in parse_qsl(text, keep_blank_values=True))
+        # A newline in a value is shown as \n: it must not pass for another field's line.
+        return "\n".join(f"{inert(k)} = {inert(v)}" for k, v in parse_qsl(text, keep_blank_values=True))
     more = f"\n… {len(hit.body) - MAX_BODY_SHOWN} more bytes" if len(hit.body) > MAX_BODY_SHOWN else ""
     return text + more
 
