@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 # Control, format, surrogate, line and paragraph separator characters.
@@ -45,25 +46,25 @@ def inert(text: str, lines: bool = False) -> str:
     # space), in C: most text returns here.
     if text.isprintable():
         return text
-
-    def escape(match: re.Match) -> str:
-        char = match.group()
-        return _escape(char) if is_hidden(char) and not (lines and char == "\n") else char
-
-    return _NOT_PRINTABLE_ASCII.sub(escape, text)
+    keep = "\n" if lines else ""
+    return _NOT_PRINTABLE_ASCII.sub(lambda m: _replace_hidden(m.group(), _escape, keep), text)
 
 
-_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+def _replace_hidden(run: str, escape: Callable[[str], str], keep: str = "") -> str:
+    if run.isprintable():
+        return run
+    return "".join(escape(c) if is_hidden(c) and c not in keep else c for c in run)
+
+
+# Where hidden characters can be: in runs of characters other than printable ASCII.
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
 # json.dumps(ensure_ascii=False) escapes C0 controls, but writes DEL, C1 controls, format characters and
 # separators raw. Outside its strings JSON is ASCII (and C0 only as indentation's newlines), so these
 # can only be inside strings, where \uXXXX is the same character.
-_DEL_OR_NOT_ASCII = re.compile(r"[^\x00-\x7e]")
+_DEL_OR_NOT_ASCII = re.compile(r"[^\x00-\x7e]+")
 
 
-def _json_escape(match: re.Match) -> str:
-    char = match.group()
-    if not is_hidden(char):
-        return char
+def _json_escape(char: str) -> str:
     code = ord(char)
     if code < 0x10000:
         return f"\\u{code:04x}"
@@ -74,4 +75,9 @@ def _json_escape(match: re.Match) -> str:
 def json_dumps(obj: Any, **kw: Any) -> str:
     """json.dumps(obj, ensure_ascii=False, **kw) with hidden characters as \\uXXXX escapes: the same
     JSON value, safe to print."""
-    return _DEL_OR_NOT_ASCII.sub(_json_escape, json.dumps(obj, ensure_ascii=False, **kw))
+    text = json.dumps(obj, ensure_ascii=False, **kw)
+    # Checked in C first: most JSON has nothing to escape (ASCII is checked at once; a line that
+    # is not is printable).
+    if text.isascii() and "\x7f" not in text or text.isprintable():
+        return text
+    return _DEL_OR_NOT_ASCII.sub(lambda m: _replace_hidden(m.group(), _json_escape), text)
