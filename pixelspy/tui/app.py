@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from rich.text import Text
 from textual.widgets import Footer, Header, Input, Log, ProgressBar, Static
 
 from pixelspy import __version__
@@ -250,7 +250,8 @@ class PixelSpyApp(App):
         parts.append(Text.assemble((f"{errors} errors", "#e5484d"), " ", (f"{warnings} warnings", "#d99a00")))
         sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
         if sites:
-            parts.append(Text(inert("consent " + ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites)))))
+            consent = ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites))
+            parts.append(Text(inert(f"consent {consent}")))
         if self.paused:
             parts.append(Text(" PAUSED ", "reverse"))
         query = self.filter_box.value
@@ -296,7 +297,7 @@ class PixelSpyApp(App):
         if self.proxy is not None:
             self.proxy.addon.paused = self.paused
         self.notify_inert("Capture paused: hits pass through but are not recorded." if self.paused
-                    else "Capture resumed.")
+                          else "Capture resumed.")
         self._update_status()
 
     def action_clear(self) -> None:

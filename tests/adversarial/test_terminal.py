@@ -261,22 +261,19 @@ async def test_columns_stay_aligned_with_wide_and_zero_width_characters():
     async with app.run_test(size=(100, 20)) as pilot:
         events = app.query_one(EventList)
         await until(pilot, lambda: events.row_count == len(names))
-        width = events.size.width
-        columns = events.columns()
-        starts = {}
-        offset = 0
-        for name, w in columns:
-            starts[name] = (offset, w)
-            offset += w + 1
-        for y in range(1, len(names) + 1):
-            strip = events.render_line(y)
-            assert strip.cell_length == width
-            cells = {name: strip.crop(start, start + w).text.strip() for name, (start, w) in starts.items()}
+        spans = {}  # column name -> (first cell, last cell + 1)
+        start = 0
+        for name, w in events.columns():
+            spans[name] = (start, start + w)
+            start += w + 1
+        rows = [events.render_line(y) for y in range(1, len(names) + 1)]
+        for strip in rows:
+            assert strip.cell_length == events.size.width
+            cells = {name: strip.crop(*span).text.strip() for name, span in spans.items()}
             assert cells["value"] == "14.90 EUR", cells
             assert cells["findings"] in ("✓", "ℹ 1", "⚠ 1"), cells
             assert cells["pixel"] == "1234567890123456", cells
-        event_cells = [events.render_line(y).crop(*(lambda s, w: (s, s + w))(*starts["event"])).text
-                       for y in range(1, len(names) + 1)]
+        event_cells = [strip.crop(*spans["event"]).text for strip in rows]
         assert event_cells[1].endswith("…") and "購入イベント" in event_cells[1]
         assert "\\u200b" in event_cells[4]  # the zero-width space is shown, not hidden
 
