@@ -13,6 +13,7 @@ visibly (`\\x1b`), and markup as the literal text it is.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import logging
@@ -281,12 +282,15 @@ async def test_columns_stay_aligned_with_wide_and_zero_width_characters():
 # ------------------------------------------------------------------------------ check, JSON, stderr
 
 
-def test_check_text_report_is_inert(tmp_path, capsys):
+@pytest.mark.parametrize("fmt", ["text", "junit"])
+def test_check_text_and_junit_reports_are_inert(tmp_path, capsys, fmt):
     har = hostile_har(tmp_path)
-    code = cli.main(["check", str(har), "--format", "text"])
+    code = cli.main(["check", str(har), "--format", fmt])
     out = capsys.readouterr().out
     assert code == 2  # the markup entry could not be read
     assert_inert(out)
+    if fmt == "junit":
+        out = html.unescape(out)
     assert SHOWN_PIXEL in out and SHOWN_EVENT in out and SHOWN_PAGE in out and SHOWN_TIKTOK_EVENT in out
     assert "javascript:[@click=app.quit]x[/]" in out
 
