@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pixelspy.checks.rules import (KIND_PIXEL_LOADED, event_name, host_of, mark_group, params, platform, seconds,
-                                   vendor)
+from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import RawHit, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
@@ -63,17 +62,6 @@ class DuplicatesCheck:
         for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders):
             state.clear()
 
-    def observe_traffic(self, hit: RawHit, ctx) -> None:
-        # A page (re)load starts a new page view of that site on that device. Loaders are keyed by
-        # their Referer, which the browsers' default referrer policy cuts to the site's origin, so
-        # without this two pages opened within the window (or a reload with the cache off) would
-        # read as one page initialising its pixel twice.
-        if hit.header("sec-fetch-dest") != "document":
-            return
-        for key, _ in self.loaders.items():  # (client, platform, pixel, page_url); a copy, so popping is safe
-            if key[0] == hit.client and host_of(key[3] or "") == hit.host:
-                self.loaders.pop(key)
-
     def process(self, event: TrackingEvent, ctx) -> None:
         if event.kind == KIND_PIXEL_LOADED:
             self._loader(event, ctx)
@@ -118,7 +106,9 @@ class DuplicatesCheck:
         pixel = event.pixel_id
         if not pixel:
             return
-        key = (event.client, event.platform, pixel, event.page_url)
+        # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
+        # so two pages opened within the window would read as one page initialising twice.
+        key = (event.platform, pixel, ctx.pages.page_of(event.client, event.page_url or event.referer))
         group = _group_add(self.loaders.setdefault(key, [], event.time), event)
         if len(group) < 2:
             return
