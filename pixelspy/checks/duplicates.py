@@ -2,7 +2,8 @@
 (info) one event sent to several pixel IDs.
 
 Codes: duplicate-event, duplicate-pixel, multi-pixel (info).
-Twin requests (one beacon to two endpoints) are folded by the session and never reach checks.
+Twin requests (one beacon to two endpoints) are folded by the session and never reach checks; a
+copy the decoder cannot pair (a redirect hop to another endpoint) is not counted here either.
 State is keyed by client (device) and bounded in time and size.
 """
 
@@ -17,6 +18,8 @@ from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
+# A vendor's own copies of a hit (redirect hops, twin endpoints) follow it within this time.
+VENDOR_COPY_S = 5.0
 # A group of copies keeps this many members; a runaway loop does not grow memory.
 MAX_GROUP = 20
 
@@ -40,6 +43,13 @@ def signature(event: TrackingEvent) -> tuple:
         pairs = sorted((p.name, p.value) for p in event.params if p.name in is_data)
         names, values = tuple(n for n, _ in pairs), tuple(v for _, v in pairs)
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
+
+
+def is_vendor_copy(event: TrackingEvent, group: list[TrackingEvent]) -> bool:
+    """Whether the event is the vendor's own copy of one in the group: the same hit to another
+    endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
+    hops, a beacon's twin endpoint). A double-installed tag sends to the same endpoint twice."""
+    return any(e.endpoint != event.endpoint and 0 <= event.time - e.time <= VENDOR_COPY_S for e in group)
 
 
 def _group_add(group: list[TrackingEvent], event: TrackingEvent) -> list[TrackingEvent]:
@@ -74,7 +84,10 @@ class DuplicatesCheck:
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
-        group = _group_add(state.setdefault((client, source, platform_name, name, pixel, ident), [], t), event)
+        group = state.setdefault((client, source, platform_name, name, pixel, ident), [], t)
+        if is_vendor_copy(event, group):
+            return
+        _group_add(group, event)
         if len(group) > 1:
             self._same_event(event, group, ctx)
         if pixel:
