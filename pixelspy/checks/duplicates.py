@@ -18,6 +18,8 @@ from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
+# A page's multi-pixel note is given once while its events keep coming this often.
+MULTI_PIXEL_MEMORY_S = 1800.0
 # A vendor's own copies of a hit (redirect hops, twin endpoints) follow it within this time.
 VENDOR_COPY_S = 5.0
 # A group of copies keeps this many members; a runaway loop does not grow memory.
@@ -67,9 +69,10 @@ class DuplicatesCheck:
         self.by_signature: Recent[tuple, list[TrackingEvent]] = Recent(self.window)
         self.by_pixel: Recent[tuple, dict[str, TrackingEvent]] = Recent(self.window)
         self.loaders: Recent[tuple, list[TrackingEvent]] = Recent(self.pixel_window)
+        self.multi_noted: Recent[tuple, bool] = Recent(MULTI_PIXEL_MEMORY_S)
 
     def reset(self) -> None:
-        for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders):
+        for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders, self.multi_noted):
             state.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
@@ -109,6 +112,12 @@ class DuplicatesCheck:
         mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:
+        # A note once per page view and set of pixels: every event of a page goes to them all.
+        page = ctx.pages.page_of(event.client, event.page_url or event.referer)
+        noted = (page, event.source, event.platform, tuple(sorted(by_pixel)))
+        if self.multi_noted.get(noted, event.time):
+            return
+        self.multi_noted.put(noted, True, event.time)
         pixels = ", ".join(sorted(by_pixel))
         mark_group(ctx, list(by_pixel.values()), "multi-pixel", Severity.info,
                    f"{vendor(event)} {event_name(event)} sent to {len(by_pixel)} pixels ({pixels})",

@@ -230,3 +230,22 @@ def test_a_conversion_tag_installed_twice_is_still_a_duplicate():
     e.process(a)
     e.process(b)
     assert the(b, "duplicate-event").related == [a.id]
+
+
+def test_multi_pixel_is_noted_once_per_page_not_once_per_hit():
+    # A shop with two Meta pixels in one base code: fbevents sends every event to each of them.
+    e = engine()
+    page = "https://shop.example/products/tee"
+    hits = [meta_hit(time=T0 + i, ev=ev, id=pixel, dl=page)
+            for i, ev in enumerate(("PageView", "ViewContent", "AddToCart")) for pixel in (PIXEL, OTHER_PIXEL)]
+    for ev in hits:
+        e.process(ev)
+    noted = [ev for ev in hits if "multi-pixel" in codes(ev)]
+    assert [ev.event for ev in noted] == ["PageView", "PageView"]
+    e.observe_traffic(RawHit(method="GET", url="https://shop.example/cart", time=T0 + 10, client="10.0.0.2",
+                             headers=(("Accept", "text/html,application/xhtml+xml"),)))
+    next_page = [meta_hit(time=T0 + 11, ev="PageView", id=pixel, dl="https://shop.example/cart")
+                 for pixel in (PIXEL, OTHER_PIXEL)]
+    for ev in next_page:
+        e.process(ev)
+    assert all("multi-pixel" in codes(ev) for ev in next_page)
