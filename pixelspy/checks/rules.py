@@ -83,6 +83,7 @@ class Platform:
     json_params: dict[str, Literal["array", "object", "any"]] = field(default_factory=dict)
     event_data_prefixes: list[str] = field(default_factory=list)
     encoded_by_design: frozenset[str] = frozenset()
+    page_text_params: frozenset[str] = frozenset()
     pixel_id: PixelIdFormat | None = None
     cookies_off: CookiesOff | None = None
     hashed_keys: list[str] = field(default_factory=list)
