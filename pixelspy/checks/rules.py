@@ -84,6 +84,8 @@ class Platform:
     event_data_prefixes: list[str] = field(default_factory=list)
     encoded_by_design: frozenset[str] = frozenset()
     page_text_params: frozenset[str] = frozenset()
+    # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them
+    loaders_with_decoded_events: tuple[str, ...] = ()
     pixel_id: PixelIdFormat | None = None
     cookies_off: CookiesOff | None = None
     hashed_keys: list[str] = field(default_factory=list)
