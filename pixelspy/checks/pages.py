@@ -56,6 +56,3 @@ class PageViews:
         host = host_of(url)
         n = self._loads.get((client, host))
         return (client, url) if n is None else (client, host, n)
-
-    def clear(self) -> None:
-        self._loads.clear()
