@@ -45,8 +45,11 @@ class ChecksConfig(Section):
     # [checks.required_params.meta] Purchase = ["order_id", "cd[content_type]"]: names are event
     # fields (value, currency, content_ids, order_id, event_id) or wire parameter names.
     required_params: dict[str, dict[str, list[str]]] = {}
+    # [checks.catalog] meta = ["1234567890123456"] (or ["*"]: every pixel of the vendor): pixels that
+    # feed a product catalog; only for them are content IDs and content type more than a note.
+    catalog: dict[str, list[str]] = {}
 
-    @field_validator("expected_pixels", "required_params")
+    @field_validator("expected_pixels", "required_params", "catalog")
     @classmethod
     def _known_platforms(cls, v: dict) -> dict:
         unknown = sorted(set(v) - set(CHECK_PLATFORMS))

@@ -14,6 +14,7 @@ import importlib
 import logging
 import pkgutil
 
+from pixelspy.checks.pages import PageViews
 from pixelspy.config import Config
 from pixelspy.model import Finding, Kind, RawHit, TrackingEvent
 
@@ -21,10 +22,12 @@ log = logging.getLogger("pixelspy.checks")
 
 
 class Context:
-    """What a check may touch: findings on the new event or on earlier events it kept."""
+    """What a check may touch: findings on the new event or on earlier events it kept, and the
+    page views of the traffic seen so far (`pages`, shared so that every check agrees on them)."""
 
     def __init__(self, silenced: set[str]):
         self.silenced = silenced
+        self.pages = PageViews()
         self.changed: set[str] = set()
         self.added: list[TrackingEvent] = []
 
@@ -109,6 +112,7 @@ class CheckEngine:
         return self._run("process", self._process_hooks[event.kind], event)
 
     def observe_traffic(self, hit: RawHit) -> set[str]:
+        self.ctx.pages.observe(hit)  # before the checks: a page load is news to all of them
         return self._run("observe_traffic", self._hooks["observe_traffic"], hit)
 
     def tick(self, now: float) -> set[str]:

@@ -93,6 +93,9 @@ class Reading:
     purposes: dict[str, bool] = field(default_factory=dict)
     choice: bool = True  # False: the CMP's defaults, the visitor has not chosen yet
     choice_time: float | None = None  # when the visitor chose, per the CMP's own timestamp
+    # The CMP stored a choice pixelspy cannot map to marketing/analytics (the site's own group
+    # ids or category names): the purposes it does not say are unknown, not "no choice yet".
+    unmapped: bool = False
 
 
 # ---- sites -------------------------------------------------------------------------------------
@@ -139,12 +142,14 @@ def parse_onetrust(name: str, value: str, cookies: dict[str, str], entry: dict) 
             groups[gid.strip()] = flag == "1"
     wanted = entry.get("groups", {"marketing": "C0004", "analytics": "C0002"})
     purposes = {p: groups[g] for p, g in wanted.items() if g in groups}
-    if not purposes:
-        return None
-    shown = ",".join(f"{wanted[p]}:{_b(v)}" for p, v in purposes.items())
     interacted = fields.get("interactionCount", "0") not in ("", "0") or "OptanonAlertBoxClosed" in cookies
+    # Group ids are the site's to choose: a group of OneTrust's default scheme missing means
+    # this site numbers its groups otherwise, and the purposes not found are not known.
+    if not purposes:
+        return Reading(name, f"{name} groups {fields['groups'][:80]}", choice=interacted, unmapped=True)
+    shown = ",".join(f"{wanted[p]}:{_b(v)}" for p, v in purposes.items())
     return Reading(name, f"{name} groups {shown}" + ("" if interacted else " (defaults, no interaction)"),
-                   purposes, choice=interacted)
+                   purposes, choice=interacted, unmapped=len(purposes) < len(wanted))
 
 
 _JS_BOOL = re.compile(r"\b(\w+)\s*:\s*(true|false)")  # \b: linear on long words
@@ -727,7 +732,8 @@ class ConsentCheck:
                 too_long = len(value) > MAX_COOKIE_VALUE  # browsers cap cookies at 4 KB: not a real one
                 reading = None if too_long else PARSERS[entry["parser"]](name, value, cookies, entry)
                 if reading is None:
-                    reading = Reading(name, f"{name} present but unreadable ({value[:40]!r})", choice=False)
+                    reading = Reading(name, f"{name} present but its values cannot be mapped to marketing or "
+                                            f"analytics ({value[:40]!r})", choice=False, unmapped=True)
                 out.append((cmp, reading))
         for rule in self._rules:
             if rule.cookie and rule.cookie in cookies:
@@ -749,6 +755,8 @@ class ConsentCheck:
 
     def _apply(self, rec: _Record, r: Reading, t: float, ctx) -> None:
         ev = rec.note(r.source, t, r.text)
+        if r.unmapped and not rec.unknown_reason:
+            rec.unknown_reason = f"{r.text} (the site's own consent configuration)"
         for p, granted in r.purposes.items():
             old = rec.purposes.get(p)
             if old is None or (old.granted, old.by_default, old.evidence.text) != (granted, not r.choice, r.text):

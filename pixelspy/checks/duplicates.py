@@ -2,7 +2,8 @@
 (info) one event sent to several pixel IDs.
 
 Codes: duplicate-event, duplicate-pixel, multi-pixel (info).
-Twin requests (one beacon to two endpoints) are folded by the session and never reach checks.
+Twin requests (one beacon to two endpoints) are folded by the session and never reach checks; a
+copy the decoder cannot pair (a redirect hop to another endpoint) is not counted here either.
 State is keyed by client (device) and bounded in time and size.
 """
 
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pixelspy.checks.rules import (KIND_PIXEL_LOADED, event_name, host_of, mark_group, params, platform, seconds,
-                                   vendor)
+from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
 from pixelspy.checks.state import Recent
 from pixelspy.config import Config
-from pixelspy.model import RawHit, Severity, TrackingEvent
+from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
+# A page's multi-pixel note is given once while its events keep coming this often.
+MULTI_PIXEL_MEMORY_S = 1800.0
+# A vendor's own copies of a hit (redirect hops, twin endpoints) follow it within this time.
+VENDOR_COPY_S = 5.0
 # A group of copies keeps this many members; a runaway loop does not grow memory.
 MAX_GROUP = 20
 
@@ -43,6 +47,13 @@ def signature(event: TrackingEvent) -> tuple:
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
 
 
+def is_vendor_copy(event: TrackingEvent, group: list[TrackingEvent]) -> bool:
+    """Whether the event is the vendor's own copy of one in the group: the same hit to another
+    endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
+    hops, a beacon's twin endpoint). A double-installed tag sends to the same endpoint twice."""
+    return any(e.endpoint != event.endpoint and 0 <= event.time - e.time <= VENDOR_COPY_S for e in group)
+
+
 def _group_add(group: list[TrackingEvent], event: TrackingEvent) -> list[TrackingEvent]:
     group.append(event)
     del group[:-MAX_GROUP]
@@ -58,21 +69,11 @@ class DuplicatesCheck:
         self.by_signature: Recent[tuple, list[TrackingEvent]] = Recent(self.window)
         self.by_pixel: Recent[tuple, dict[str, TrackingEvent]] = Recent(self.window)
         self.loaders: Recent[tuple, list[TrackingEvent]] = Recent(self.pixel_window)
+        self.multi_noted: Recent[tuple, bool] = Recent(MULTI_PIXEL_MEMORY_S)
 
     def reset(self) -> None:
-        for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders):
+        for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders, self.multi_noted):
             state.clear()
-
-    def observe_traffic(self, hit: RawHit, ctx) -> None:
-        # A page (re)load starts a new page view of that site on that device. Loaders are keyed by
-        # their Referer, which the browsers' default referrer policy cuts to the site's origin, so
-        # without this two pages opened within the window (or a reload with the cache off) would
-        # read as one page initialising its pixel twice.
-        if hit.header("sec-fetch-dest") != "document":
-            return
-        for key, _ in self.loaders.items():  # (client, platform, pixel, page_url); a copy, so popping is safe
-            if key[0] == hit.client and host_of(key[3] or "") == hit.host:
-                self.loaders.pop(key)
 
     def process(self, event: TrackingEvent, ctx) -> None:
         if event.kind == KIND_PIXEL_LOADED:
@@ -86,7 +87,10 @@ class DuplicatesCheck:
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
-        group = _group_add(state.setdefault((client, source, platform_name, name, pixel, ident), [], t), event)
+        group = state.setdefault((client, source, platform_name, name, pixel, ident), [], t)
+        if is_vendor_copy(event, group):
+            return
+        _group_add(group, event)
         if len(group) > 1:
             self._same_event(event, group, ctx)
         if pixel:
@@ -108,6 +112,12 @@ class DuplicatesCheck:
         mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:
+        # A note once per page view and set of pixels: every event of a page goes to them all.
+        page = ctx.pages.page_of(event.client, event.page_url or event.referer)
+        noted = (page, event.source, event.platform, tuple(sorted(by_pixel)))
+        if self.multi_noted.get(noted, event.time):
+            return
+        self.multi_noted.put(noted, True, event.time)
         pixels = ", ".join(sorted(by_pixel))
         mark_group(ctx, list(by_pixel.values()), "multi-pixel", Severity.info,
                    f"{vendor(event)} {event_name(event)} sent to {len(by_pixel)} pixels ({pixels})",
@@ -118,7 +128,9 @@ class DuplicatesCheck:
         pixel = event.pixel_id
         if not pixel:
             return
-        key = (event.client, event.platform, pixel, event.page_url)
+        # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
+        # so two pages opened within the window would read as one page initialising twice.
+        key = (event.platform, pixel, ctx.pages.page_of(event.client, event.page_url or event.referer))
         group = _group_add(self.loaders.setdefault(key, [], event.time), event)
         if len(group) < 2:
             return

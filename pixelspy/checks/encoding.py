@@ -2,14 +2,15 @@
 as a string inside JSON (what Meta's Pixel Helper calls "encoded characters").
 
 Code: encoded-chars (warning).
-Values here are already decoded once by the decoder, so any encoding left is one layer too many.
+Values here are already decoded once by the decoder, so any encoding left is one layer too many,
+except in parameters the vendor's own library encodes (rules.toml `encoded_by_design`).
 """
 
 from __future__ import annotations
 
 import re
 
-from pixelspy.checks.rules import KIND_EVENT, finding, values_text, vendor
+from pixelspy.checks.rules import KIND_EVENT, finding, platform, values_text, vendor
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -47,8 +48,11 @@ class EncodingCheck:
         if not may_be_encoded(values_text(event)):
             return
         found = []
+        by_design = platform(event.platform).encoded_by_design
         for p in event.params:
             v = p.value
+            if p.name in by_design:
+                continue
             if ("%" in v or "\\" in v or v.startswith('"')) and (problem := encoding_problem(v)):
                 found.append(f"{p.name} ({problem})")
         if found:

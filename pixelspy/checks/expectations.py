@@ -16,6 +16,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from pixelspy.checks.pages import is_page_load
 from pixelspy.checks.rules import KIND_EVENT, field_value, platform
 from pixelspy.config import Config, Expectation
 from pixelspy.model import Finding, Kind, RawHit, Severity, TrackingEvent
@@ -62,16 +63,6 @@ def _targets(e: Expectation) -> list[_Target]:
 def _page_key(url: str) -> str:
     # Tags report the page with or without its query (dl, context.page.url…): the path decides.
     return re.split(r"[?#]", url, maxsplit=1)[0]
-
-
-def is_page_load(hit: RawHit) -> bool:
-    """A top-level document request (what a browser sends when it opens a page)."""
-    if hit.method != "GET":
-        return False
-    dest = hit.header("sec-fetch-dest")
-    if dest:
-        return dest == "document"
-    return "text/html" in hit.header("accept")
 
 
 class ExpectationsCheck:

@@ -96,11 +96,19 @@ def is_present(event: TrackingEvent, table: Platform, field: str) -> bool:
     return bool(v) and not v.isspace()  # every other field is a string or None
 
 
+def _need(missing: dict[str, tuple[Severity, str]], wire: str, severity: Severity, why: str) -> None:
+    """Note a missing field; of several reasons for one field the most severe counts."""
+    old = missing.get(wire)
+    if old is None or _RANK[severity] > _RANK[old[0]]:
+        missing[wire] = (severity, why)
+
+
 class ParamsCheck:
     kinds = (KIND_EVENT,)
 
     def __init__(self, config: Config):
         self.extra = config.checks.required_params
+        self.catalog = config.checks.catalog
         self.currencies = rules().currencies
         index: dict[tuple[str, str], list[Requirement]] = {}
         for req in rules().require:
@@ -176,24 +184,29 @@ class ParamsCheck:
         for req in reqs:
             if not present.issuperset(req.if_present):
                 continue
+            severity = req.severity if not req.catalog or self._feeds_catalog(event) else Severity.info
             for f in req.fields:
                 if f not in present:
-                    wire = table.wire(f, event)
-                    old = missing.get(wire)
-                    if old is None or _RANK[req.severity] > _RANK[old[0]]:
-                        missing[wire] = (req.severity, req.why)
+                    _need(missing, table.wire(f, event), severity, req.why)
         if self.extra:
             for name in self._extra_fields(event):
                 if not is_present(event, table, name):
-                    missing.setdefault(table.wire(name, event), (
-                        Severity.warning, "required by the checks.required_params table in pixelspy.toml"))
+                    _need(missing, table.wire(name, event), Severity.warning,
+                          "required by the checks.required_params table in pixelspy.toml")
         if not missing:
             return
-        wires = ", ".join(missing)
+        # One finding of one severity: a missing currency (error) is never merged with, nor
+        # outranked by, a note about content IDs; the lesser fields are left out of it.
         severity = max((s for s, _ in missing.values()), key=_RANK.__getitem__)
+        missing = {wire: m for wire, m in missing.items() if m[0] == severity}
+        wires = ", ".join(missing)
         hint = "; ".join(dict.fromkeys(why for _, why in missing.values()))
         add("missing-param", severity, f"{vendor(event)} {event_name(event)} without {wires}",
             hint[:1].upper() + hint[1:] + ".")
+
+    def _feeds_catalog(self, event: TrackingEvent) -> bool:
+        pixels = self.catalog.get(event.platform, ())
+        return "*" in pixels or event.pixel_id in pixels
 
     def _extra_fields(self, event: TrackingEvent) -> list[str]:
         per_event = self.extra.get(event.platform)

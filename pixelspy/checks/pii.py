@@ -3,7 +3,8 @@
 Codes: pii-leak (error), invalid-hash (warning), unnormalised-hash (warning).
 - pii-leak: a user-data field the vendor requires hashed (rules.toml `hashed_keys`) sent plain;
   an email address anywhere in the page URL or parameters; a phone number in a phone-named
-  parameter.
+  parameter. Not in text of the page a vendor's library scanned (rules.toml `page_text_params`:
+  Meta's form and button features hold placeholders and labels, not the visitor's data).
 - invalid-hash: such a field holds something hash-like that is not SHA-256 hex (MD5, SHA-1,
   base64, truncated).
 - unnormalised-hash: the plain value is visible too and the hash is of it untrimmed or not
@@ -99,8 +100,9 @@ class PiiCheck:
                         leaks[u.name] = None
             elif u.key == "em" and emails_in(u.value):
                 leaks[u.name] = None
+        page_text = platform(event.platform).page_text_params
         for name, value in self._texts(event):
-            if name in user_names:
+            if name in user_names or name in page_text:
                 continue
             if ("@" in value or "%40" in value) and (found := emails_in(value)):
                 leaks[name] = None

@@ -27,6 +27,14 @@ def well_formed(platform_name: str, source: str, pixel: str) -> bool:
     return not (fmt and pattern and source in fmt.sources and not pattern.match(pixel))
 
 
+@lru_cache(maxsize=1024)
+def events_decoded(platform_name: str, pixel: str | None) -> bool:
+    """Whether pixelspy decodes the events of this loader's pixel (rules.toml
+    loaders_with_decoded_events)."""
+    prefixes = platform(platform_name).loaders_with_decoded_events
+    return not prefixes or (pixel or "").startswith(prefixes)
+
+
 class PixelIdCheck:
     def __init__(self, config: Config):
         self.expected = {p: set(ids) for p, ids in config.checks.expected_pixels.items() if ids}
@@ -65,7 +73,8 @@ class PixelIdCheck:
 
 class PixelNoEventsCheck:
     """A loader or per-pixel config fetched, then no event from that client and pixel in time.
-    A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor."""
+    A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor; a loader
+    whose events pixelspy does not decode (gtag.js for Universal Analytics) is not judged."""
 
     def __init__(self, config: Config):
         self.timeout = config.checks.pixel_no_events_timeout_s
@@ -84,6 +93,8 @@ class PixelNoEventsCheck:
         client, name, t = event.client, event.platform, event.time
         key = (client, name, event.pixel_id)
         if event.kind == KIND_PIXEL_LOADED:
+            if not events_decoded(name, event.pixel_id):
+                return  # its events go where pixelspy does not look: silence proves nothing
             if self.fired.get(key, t) is None:  # an event may beat its config script
                 self.waiting.setdefault(key, []).append(event)
                 heapq.heappush(self._deadlines, (t + self.timeout, event.id, key))

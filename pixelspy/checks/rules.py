@@ -42,6 +42,7 @@ class Requirement:
     fields: list[str]
     if_present: list[str] = field(default_factory=list)
     severity: Severity
+    catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
     why: str
 
 
@@ -81,6 +82,10 @@ class Platform:
     contents: list[str] = field(default_factory=list)
     json_params: dict[str, Literal["array", "object", "any"]] = field(default_factory=dict)
     event_data_prefixes: list[str] = field(default_factory=list)
+    encoded_by_design: frozenset[str] = frozenset()
+    page_text_params: frozenset[str] = frozenset()
+    # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them
+    loaders_with_decoded_events: tuple[str, ...] = ()
     pixel_id: PixelIdFormat | None = None
     cookies_off: CookiesOff | None = None
     hashed_keys: list[str] = field(default_factory=list)

@@ -439,3 +439,27 @@ def test_one_regex_screens_paths_as_the_cmp_patterns_do(host, parts):
     patterns, any_path = consent.cmp_patterns_on_host(host)
     each = any(p.on_path(path) for _, scripts, log in patterns for p in (*scripts, *log))
     assert (any_path.search(path) is not None) == each
+
+
+# OneTrust with the site's own group ids (older tenants number them 1-4; others name them): no
+# C0004/C0002 to read the purposes from.
+ONETRUST_OWN_GROUPS = ONETRUST_DENIED.replace("groups=C0001%3A1%2CC0002%3A0%2CC0003%3A1%2CC0004%3A0",
+                                              "groups=1%3A1%2C2%3A0%2C3%3A0%2C4%3A0")
+ONETRUST_PARTLY_OWN = ONETRUST_DENIED.replace("%2CC0004%3A0", "%2CSPD_BG%3A0")
+
+
+@pytest.mark.parametrize("value, unknown", [(ONETRUST_OWN_GROUPS, "groups 1:1,2:0,3:0,4:0"),
+                                            (ONETRUST_PARTLY_OWN, "groups C0002:0")])
+def test_a_consent_cookie_of_the_sites_own_configuration_is_consent_unknown_not_pre_consent(value, unknown):
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    s.ingest(page_request(T0 + 0.1, cookie=f"OptanonConsent={value}; OptanonAlertBoxClosed=2023-11-14T09:23:45.123Z"))
+    [ev] = s.ingest(meta_pixel(T0 + 0.5))
+    s.ingest(page_request(T0 + 1.5, "/img/logo.png", cookie=f"OptanonConsent={value}"))
+    s.tick(T0 + 10)
+    [f] = ev.findings
+    assert (f.code, f.severity) == ("consent-unknown", "info")
+    assert "OptanonConsent" in f.message and "the site's own consent configuration" in f.message
+    assert unknown in f.message
+    [site] = check.sites()
+    assert site.state == State.unknown

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pixelspy.model import RawHit, Severity
+from pixelspy import decoders
+from pixelspy.model import RawHit, Severity, TrackingEvent
 
 from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, server, the
 
@@ -200,3 +201,51 @@ def test_state_expires_by_time_and_size_and_resets():
     assert len(check.by_event_id) == 100
     e.reset()
     assert len(check.by_event_id) == len(check.by_signature) == 0
+
+
+def google_ads_hop(url: str, time: float) -> TrackingEvent:
+    """One hop of gtag's conversion redirect chain: the same query, another endpoint."""
+    query = ("random=1700000000123&cv=11&fst=1700000000123&bg=ffffff&guid=ON&async=1&gtm=45be3b10v9115896837"
+             "&u_w=1680&u_h=1050&label=AbCdEfGhIjK1&value=257.6&currency_code=AED&oid=&frm=0"
+             "&url=https%3A%2F%2Fshop.example%2Fcheckout%2Fthanks&tiba=Thank%20you&hn=www.googleadservices.com")
+    [ev] = decoders.decode(RawHit(method="GET", url=f"{url}?{query}", time=time, client="10.0.0.2",
+                                  headers=(("Referer", "https://shop.example/"),)))
+    return ev
+
+
+def test_googles_conversion_redirect_chain_is_one_conversion():
+    e = engine()
+    hops = [google_ads_hop("https://www.googleadservices.com/pagead/conversion/715226501/", T0),
+            google_ads_hop("https://googleads.g.doubleclick.net/pagead/viewthroughconversion/715226501/", T0 + 0.2),
+            google_ads_hop("https://www.google.com/pagead/1p-conversion/715226501/", T0 + 0.4)]
+    for ev in hops:
+        e.process(ev)
+    assert all("duplicate-event" not in codes(ev) for ev in hops)
+
+
+def test_a_conversion_tag_installed_twice_is_still_a_duplicate():
+    e = engine()
+    a = google_ads_hop("https://www.googleadservices.com/pagead/conversion/715226501/", T0)
+    b = google_ads_hop("https://www.googleadservices.com/pagead/conversion/715226501/", T0 + 0.3)
+    e.process(a)
+    e.process(b)
+    assert the(b, "duplicate-event").related == [a.id]
+
+
+def test_multi_pixel_is_noted_once_per_page_not_once_per_hit():
+    # A shop with two Meta pixels in one base code: fbevents sends every event to each of them.
+    e = engine()
+    page = "https://shop.example/products/tee"
+    hits = [meta_hit(time=T0 + i, ev=ev, id=pixel, dl=page)
+            for i, ev in enumerate(("PageView", "ViewContent", "AddToCart")) for pixel in (PIXEL, OTHER_PIXEL)]
+    for ev in hits:
+        e.process(ev)
+    noted = [ev for ev in hits if "multi-pixel" in codes(ev)]
+    assert [ev.event for ev in noted] == ["PageView", "PageView"]
+    e.observe_traffic(RawHit(method="GET", url="https://shop.example/cart", time=T0 + 10, client="10.0.0.2",
+                             headers=(("Accept", "text/html,application/xhtml+xml"),)))
+    next_page = [meta_hit(time=T0 + 11, ev="PageView", id=pixel, dl="https://shop.example/cart")
+                 for pixel in (PIXEL, OTHER_PIXEL)]
+    for ev in next_page:
+        e.process(ev)
+    assert all("multi-pixel" in codes(ev) for ev in next_page)

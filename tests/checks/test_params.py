@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pixelspy import decoders
 from pixelspy.checks.params import standard_lookalike, value_problem
-from pixelspy.model import Severity
+from pixelspy.model import RawHit, Severity
 
-from .helpers import codes, engine, event, meta_hit, server, the
+from .helpers import PIXEL, codes, engine, event, meta_hit, server, the
 
 
 def test_meta_purchase_without_value_and_currency_is_an_error_naming_the_wire_params():
@@ -15,8 +16,9 @@ def test_meta_purchase_without_value_and_currency_is_an_error_naming_the_wire_pa
     engine().process(ev)
     f = the(ev, "missing-param")
     assert f.severity == Severity.error
-    assert f.message == "Meta Purchase without cd[value], cd[currency], cd[content_type]"
-    assert "currency" in f.hint and "content_type" in f.hint and f.related == [] and not f.pending
+    # content_type is a catalog note (info): left out of the error, never merged into it
+    assert f.message == "Meta Purchase without cd[value], cd[currency]"
+    assert "currency" in f.hint and "content_type" not in f.hint and f.related == [] and not f.pending
 
 
 def test_complete_meta_purchase_has_no_parameter_findings():
@@ -26,15 +28,38 @@ def test_complete_meta_purchase_has_no_parameter_findings():
     assert not codes(ev) & {"missing-param", "invalid-value", "invalid-currency", "invalid-json", "nonstandard-event"}
 
 
-def test_catalog_events_need_content_ids_on_meta():
+def test_catalog_events_need_content_ids_on_meta_pixels_that_feed_a_catalog():
     ev = meta_hit(ev="AddToCart", **{"cd[value]": "5", "cd[currency]": "USD"})
-    engine().process(ev)
+    engine(catalog={"meta": [PIXEL]}).process(ev)
     f = the(ev, "missing-param")
     assert (f.severity, f.message) == (Severity.warning, "Meta AddToCart without cd[content_ids]")
+    ev = meta_hit(ev="AddToCart", **{"cd[value]": "5", "cd[currency]": "USD"})
+    engine(catalog={"meta": ["*"]}).process(ev)
+    assert the(ev, "missing-param").severity == Severity.warning
     # contents alone satisfy the catalog requirement
     ev = meta_hit(ev="AddToCart", **{"cd[contents]": '[{"id":"a","quantity":1}]', "cd[content_type]": "product"})
     engine().process(ev)
     assert "missing-param" not in codes(ev)
+
+
+def test_content_ids_are_a_note_when_nothing_says_the_pixel_feeds_a_catalog():
+    # As TikTok pixel.js 0.0.24 sends AddToCart on a Shopify shop (Omnibug's provider tests).
+    body = ('{"event":"AddToCart","context":{"pixel":{"code":"BT24M8TQUU2IQ2BVG9NG"},"page":{"url":'
+            '"https%3A%2F%2Fdigital-intelligence.myshopify.com%2F","referrer":""},"library":{"version":"0.0.24",'
+            '"name":"pixel.js"}},"timestamp":"2020-09-04T11:22:12.961Z"}')
+    [ev] = decoders.decode(RawHit(method="POST", url="https://analytics.tiktok.com/api/v1/track", body=body.encode(),
+                                  headers=(("content-type", "application/json"),)))
+    engine(catalog={"meta": ["*"]}).process(ev)
+    f = the(ev, "missing-param")
+    assert (f.severity, f.message) == (Severity.info, "TikTok AddToCart without properties.content_ids")
+    assert "invalid-pixel-id" not in codes(ev)  # older TikTok pixel codes start with B
+
+
+def test_a_missing_currency_and_a_catalog_note_are_not_merged():
+    ev = meta_hit(ev="AddToCart", **{"cd[value]": "5"})
+    engine().process(ev)
+    f = the(ev, "missing-param")
+    assert (f.severity, f.message) == (Severity.warning, "Meta AddToCart without cd[currency]")
 
 
 def test_server_events_are_named_with_conversions_api_fields():

@@ -86,3 +86,24 @@ def test_hash_of_the_unnormalised_value_when_the_plain_value_is_visible():
                                       value=sha("jane@example.com"))])
     engine().process(good)
     assert "unnormalised-hash" not in codes(good) and "pii-leak" in codes(good)
+
+
+def test_text_of_the_page_in_metas_automatic_events_is_not_the_visitors_data():
+    # fbevents' SubscribedButtonClick on a newsletter form: the form's placeholder and the shop's
+    # contact address in the button's surroundings are page text.
+    features = {
+        "cd[buttonFeatures]": '{"classList":"btn btn-primary","destination":"","id":"subscribe","imageUrl":"",'
+                              '"innerText":"Subscribe","numChildButtons":0,"tag":"button","type":"submit","name":""}',
+        "cd[buttonText]": "Subscribe",
+        "cd[formFeatures]": '[{"id":"newsletter-email","name":"email","tag":"input","placeholder":"you@example.com",'
+                            '"inputType":"email"}]',
+        "cd[pageFeatures]": '{"title":"Contact us at hello@shop.example"}',
+        "cd[parameters]": "[]",
+    }
+    ev = meta_hit(ev="SubscribedButtonClick", es="automatic", dl="https://shop.example/contact", **features)
+    engine().process(ev)
+    assert "pii-leak" not in codes(ev)
+    leak = meta_hit(ev="SubscribedButtonClick", es="automatic", dl="https://shop.example/contact?email=jane@mail.example",
+                    **features)
+    engine().process(leak)
+    assert "pii-leak" in codes(leak)  # the visitor's address in the page URL still is

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pixelspy.model import Severity
+from pixelspy import decoders
+from pixelspy.model import RawHit, Severity
 
 from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, server, the
 
@@ -15,6 +16,7 @@ from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, server, 
     ("meta", "1234567890123456", "YOUR_PIXEL_ID"),
     ("tiktok", "C4QLSD7PECQ6U88DDF2G", "c4qlsd7pecq6u88ddf2g"),
     ("tiktok", "D0AB12CDEF34GH56IJ78", "CABC"),
+    ("tiktok", "BT24M8TQUU2IQ2BVG9NG", "AT24M8TQUU2IQ2BVG9NG"),  # older codes start with B
     ("x", "o7z1d", "o7z1d9"),
     ("pinterest", "2612345678901", "261234567890"),
 ])
@@ -86,6 +88,23 @@ def test_pixel_that_fires_is_fine_and_state_is_per_device_and_pixel():
     e.tick(T0 + 100)
     assert "pixel-no-events" not in codes(cfg) | codes(loader_without_id)
     assert "pixel-no-events" in codes(other_device_cfg) and "pixel-no-events" in codes(other_pixel_cfg)
+
+
+def gtag_loader(tag: str) -> RawHit:
+    return RawHit(method="GET", url=f"https://www.googletagmanager.com/gtag/js?id={tag}", time=T0,
+                  client="10.0.0.2", headers=(("Referer", "https://stylishop.com/"),))
+
+
+def test_a_loader_whose_events_pixelspy_does_not_decode_is_not_judged():
+    # stylishop.com loads gtag.js for a Universal Analytics property (hits to google-analytics.com/
+    # collect) and for GA4 (G-…, decoded): only the GA4 loader can be said to have fired nothing.
+    e = engine(pixel_no_events_timeout_s=5)
+    [ua], [ga4] = decoders.decode(gtag_loader("UA-146864591-1")), decoders.decode(gtag_loader("G-Q699J18SZG"))
+    e.process(ua)
+    e.process(ga4)
+    e.tick(T0 + 100)
+    assert "pixel-no-events" not in codes(ua)
+    assert "pixel-no-events" in codes(ga4)
 
 
 def test_test_event_codes_are_marked():

@@ -1,0 +1,92 @@
+"""What a page is (issue #23, family 1): page views counted from navigations, for every check.
+
+Traffic shaped as Playwright records an ordinary shop visit: no Sec-Fetch-* headers, navigations
+with Chromium's Accept, Meta's config script loaded once per page with the shop's origin as
+Referer (the default referrer policy cuts cross-origin Referers to the origin).
+"""
+
+from __future__ import annotations
+
+from pixelspy.checks import CheckEngine
+from pixelspy.checks.pages import PageViews, is_page_load
+from pixelspy.config import Config
+from pixelspy.model import RawHit
+from pixelspy.session import Session
+from tests.checks.helpers import PIXEL, T0, codes
+
+SHOP = "https://shop.example"
+NAV_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+              "application/signed-exchange;v=b3;q=0.7")
+
+
+def navigation(path: str, t: float, **headers: str) -> RawHit:
+    return RawHit(method="GET", url=SHOP + path, time=t, client="10.0.0.2",
+                  headers=(("Accept", NAV_ACCEPT), *headers.items()))
+
+
+def meta_config(t: float) -> RawHit:
+    return RawHit(method="GET", url=f"https://connect.facebook.net/signals/config/{PIXEL}?v=2.9.174&r=stable",
+                  time=t, client="10.0.0.2", headers=(("Accept", "*/*"), ("Referer", SHOP + "/")))
+
+
+def visit(*hits: RawHit, config: Config | None = None) -> Session:
+    session = Session(CheckEngine(config or Config()))
+    for hit in hits:
+        session.ingest(hit)
+    return session
+
+
+def test_a_playwright_recording_of_three_pages_initialises_the_pixel_once_per_page():
+    session = visit(navigation("/", T0), meta_config(T0 + 0.4),
+                    navigation("/products/tee", T0 + 2), meta_config(T0 + 2.5),
+                    navigation("/cart", T0 + 4), meta_config(T0 + 4.3))
+    loads = [ev for ev in session if ev.kind == "pixel_loaded"]
+    assert len(loads) == 3
+    assert all("duplicate-pixel" not in codes(ev) for ev in loads)
+
+
+def test_two_base_codes_on_one_page_are_still_caught():
+    session = visit(navigation("/", T0), meta_config(T0 + 0.4), meta_config(T0 + 0.6))
+    a, b = [ev for ev in session if ev.kind == "pixel_loaded"]
+    assert "duplicate-pixel" in codes(a) and "duplicate-pixel" in codes(b)
+
+
+def test_an_xhr_for_html_or_an_iframe_is_not_a_new_page():
+    # jQuery's $.get of a fragment asks for text/html too; an iframe is a document of another site.
+    session = visit(navigation("/", T0), meta_config(T0 + 0.4),
+                    navigation("/fragment", T0 + 0.5, **{"X-Requested-With": "XMLHttpRequest"}),
+                    RawHit(method="GET", url="https://creativecdn.com/tags?type=iframe", time=T0 + 0.6,
+                           client="10.0.0.2", headers=(("Accept", NAV_ACCEPT), ("Sec-Fetch-Dest", "iframe"))),
+                    meta_config(T0 + 0.8))
+    assert all("duplicate-pixel" in codes(ev) for ev in session if ev.kind == "pixel_loaded")
+
+
+def test_what_counts_as_a_page_load():
+    assert is_page_load(navigation("/", T0))  # Playwright, Safari < 16.4, Charles: no Sec-Fetch-*
+    assert is_page_load(RawHit(method="POST", url=SHOP + "/checkout", headers=(("Sec-Fetch-Dest", "document"),)))
+    assert not is_page_load(RawHit(method="GET", url=SHOP + "/", headers=(("Sec-Fetch-Dest", "iframe"),
+                                                                          ("Accept", NAV_ACCEPT))))
+    assert not is_page_load(RawHit(method="GET", url=SHOP + "/app.js", headers=(("Accept", "*/*"),)))
+    assert not is_page_load(RawHit(method="POST", url=SHOP + "/search", headers=(("Accept", NAV_ACCEPT),)))
+
+
+def test_page_views_are_per_device_and_site():
+    pages = PageViews()
+    pages.observe(navigation("/", T0))
+    first = pages.page_of("10.0.0.2", SHOP + "/")
+    pages.observe(RawHit(method="GET", url=SHOP + "/", client="10.0.0.9", headers=(("Accept", NAV_ACCEPT),)))
+    pages.observe(RawHit(method="GET", url="https://other.example/", client="10.0.0.2",
+                         headers=(("Accept", NAV_ACCEPT),)))
+    assert pages.page_of("10.0.0.2", SHOP + "/cart") == first  # the origin-only Referer: same view
+    pages.observe(navigation("/cart", T0 + 2))
+    assert pages.page_of("10.0.0.2", SHOP + "/") != first
+    # No page load of the site seen (a recording of tracking hits only): the URL decides.
+    assert pages.page_of("10.0.0.2", "https://third.example/a") != pages.page_of("10.0.0.2", "https://third.example/b")
+
+
+def test_the_tracking_plan_sees_a_playwright_navigation_as_a_visit():
+    config = Config.model_validate({"expect": [{"page": "/thanks", "event": "Purchase", "to": ["meta"]}]})
+    session = visit(navigation("/thanks", T0), config=config)
+    session.tick(float("inf"))
+    [missing] = [ev for ev in session if ev.kind == "missing"]
+    assert missing.page_url == SHOP + "/thanks"
