@@ -19,6 +19,8 @@ from pixelspy.proxy import CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, 
 from pixelspy.session import Session
 
 TICK_S = 0.5  # how often time-based checks settle pending verdicts and changed events are printed again
+# `check` reads events through its report's tally: its session keeps only a few (and their requests).
+CHECK_KEPT_EVENTS = 1_000
 
 
 def live_parser() -> argparse.ArgumentParser:
@@ -196,6 +198,8 @@ def open_main(argv: list[str]) -> int:
         print(file=sys.stderr)
     for problem in result.problems:
         print(f"pixelspy: {args.file}: {problem}", file=sys.stderr)
+    if note := session.dropped_note():
+        print(f"pixelspy: {args.file}: {note}", file=sys.stderr)
     for ev in session:
         sys.stdout.write(json.dumps(ev.json_line(), ensure_ascii=False) + "\n")
     return 0
@@ -218,7 +222,7 @@ def check_main(argv: list[str]) -> int:
     p.add_argument("-o", "--output", metavar="PATH", help="write the report to PATH instead of stdout")
     args = p.parse_args(argv)
     from pixelspy.har import HarReadError, load_file
-    from pixelspy.report import FileReport, exit_code
+    from pixelspy.report import EventTally, FileReport, exit_code
 
     try:
         config = load_config(args.config)
@@ -227,13 +231,16 @@ def check_main(argv: list[str]) -> int:
         return 2
     reports = []
     for path in args.files:
-        session = Session(CheckEngine(config))
+        # The report takes every event as it passes (EventTally); the session need not keep them.
+        session = Session(CheckEngine(config), max_events=CHECK_KEPT_EVENTS)
+        tally = EventTally()
+        session.subscribe(tally)
         try:
             result = load_file(path, session)
         except HarReadError as e:
             reports.append(FileReport(path, error=str(e)))
             continue
-        reports.append(FileReport(path, list(session), result.problems, format=result.format))
+        reports.append(FileReport(path, problems=result.problems, format=result.format, tally=tally))
     text = FORMATS[args.format](reports, args.fail_on)
     if args.output:
         try:

@@ -234,10 +234,13 @@ class PixelSpyApp(App):
             mode = ",".join(self.config.modes) or "regular"
             parts.append(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})")
             if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
-                parts.append("[#d99a00]⚠ reachable from the network[/] · c: connect a phone")
+                parts.append("[#d99a00]⚠ reachable from the network" + ("" if self.config.proxyauth else
+                             ", no --auth: anyone there can use it") + "[/] · c: connect a phone")
         elif self._source_title:
             parts.append(self._source_title)
         parts.append(f"{total} events")
+        if self.session.dropped:
+            parts.append(f"[#d99a00]{self.session.dropped:,} oldest dropped (memory limit)[/]")
         if listed != total:
             parts.append(f"{listed} shown")
         parts.append(f"[#e5484d]{errors} errors[/] [#d99a00]{warnings} warnings[/]")
