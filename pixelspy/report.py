@@ -72,6 +72,7 @@ class FileReport:
     error: str | None = None  # the file could not be read at all
     format: str = ""
     tally: EventTally = field(default_factory=EventTally)
+    empty_fails: bool = False  # a readable file without tracking events fails (`check` without --allow-empty)
 
     def __post_init__(self, events: Iterable[TrackingEvent]) -> None:
         if events:
@@ -85,6 +86,11 @@ class FileReport:
     def unreadable(self) -> bool:
         return self.error is not None or bool(self.problems)
 
+    @property
+    def empty(self) -> bool:
+        """Read, but no tracking event in it: nothing was checked (the wrong file, or no tag fired)."""
+        return self.error is None and self.tally.total == 0
+
 
 def at_threshold(f: Finding, fail_on: str) -> bool:
     return RANK[f.severity] >= RANK[Severity(fail_on)]
@@ -94,6 +100,8 @@ def exit_code(reports: list[FileReport], fail_on: str) -> int:
     if any(r.unreadable for r in reports):
         return 2
     if any(at_threshold(f, fail_on) for r in reports for _, f in r.findings()):
+        return 1
+    if any(r.empty and r.empty_fails for r in reports):
         return 1
     return 0
 
@@ -140,6 +148,8 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
                    f"{_plural(c['warning'], 'warning')}, {c['info']} info")
         for p in r.problems:
             out.append(f"  unreadable  {p}")
+        if r.empty:
+            out.append(f"  no tracking events: nothing was checked{' (fails; --allow-empty accepts it)' if r.empty_fails else ''}")
         for ev, f in findings:
             pending = " (pending)" if f.pending else ""
             out.append(f"  {f.severity.value:<8} {f.code}{pending}  [{ev.id}] {describe(ev)}")
@@ -168,7 +178,7 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
     for r in reports:
         files.append({
             "path": r.path, "format": r.format, "error": r.error, "problems": r.problems,
-            "events": r.tally.total, "counts": _counts(r.findings()),
+            "events": r.tally.total, "empty_fails": r.empty and r.empty_fails, "counts": _counts(r.findings()),
             "event_counts": [{"platform": platform, "source": source, "pixel_id": pixel or None, "event": title,
                               "count": n} for (platform, source, pixel, title), n in sorted(r.tally.counts.items())],
             "findings": [{"code": f.code, "severity": f.severity.value, "message": f.message, "hint": f.hint,
@@ -216,6 +226,11 @@ def render_junit(reports: list[FileReport], fail_on: str) -> str:
             ET.SubElement(case, "error", type="unreadable", message=_x(p))
             counts["tests"] += 1
             counts["errors"] += 1
+        if r.empty and r.empty_fails:
+            case = ET.SubElement(suite, "testcase", classname="pixelspy.file", name=_x(f"tracking events in {r.path}"))
+            ET.SubElement(case, "failure", type="no-events", message="no tracking events: nothing was checked")
+            counts["tests"] += 1
+            counts["failures"] += 1
         for group, n in sorted(r.tally.clean_counts().items()):
             ET.SubElement(suite, "testcase", classname=_x(f"pixelspy.{group[0]}"),
                           name=_x(f"{describe_group(group)}: {_plural(n, 'event')} without findings"))
