@@ -95,7 +95,9 @@ def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(t
     p = PixelspyProcess(tmp_path, "--mode", "regular", "--mode", f"wireguard@{wg}")
     try:
         listening = next(line for line in p.stderr_lines if "listening on" in line)
-        assert listening.endswith(f"listening on 127.0.0.1:{p.port}, 0.0.0.0:{wg}")
+        # mitmproxy 12 adds WireGuard on "::" (IPv6)
+        assert listening.split("listening on ")[1].split(", ") in (
+            [f"127.0.0.1:{p.port}", f"0.0.0.0:{wg}"], [f"127.0.0.1:{p.port}", f"0.0.0.0:{wg}", f":::{wg}"])
         assert reachable("127.0.0.1", p.port) and not reachable(lan_address, p.port)
         assert not any("warning" in line for line in p.stderr_lines)
     finally:
@@ -140,3 +142,18 @@ async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(tmp_path
             status = str(app.status.content)
             assert "reachable from the network" in status
             assert ("no --auth: anyone there can use it" in status) is shown
+
+
+async def test_the_wireguard_client_configuration_names_this_machine_not_0_0_0_0(tmp_path, lan_address):
+    from pixelspy.proxy import Proxy, ProxyConfig
+    from pixelspy.session import Session
+
+    for lan in ((), ("--lan",)):
+        host, modes = plan(*lan, "-p", str(free_port()), "--mode", "regular", "--mode", f"wireguard@{free_port()}")
+        proxy = Proxy(Session(), ProxyConfig(listen_host=host, port=free_port(), modes=modes, confdir=str(tmp_path)))
+        await proxy.start()
+        try:
+            (endpoint,) = [line for line in proxy.wireguard_conf().splitlines() if line.startswith("Endpoint")]
+        finally:
+            await proxy.stop()
+        assert endpoint.split(" = ")[1].rpartition(":")[0] in lan_addresses()
