@@ -179,7 +179,7 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
         files.append({
             "path": r.path, "format": r.format, "error": r.error, "problems": r.problems,
             "events": r.tally.total, "empty_fails": r.empty and r.empty_fails, "counts": _counts(r.findings()),
-            "event_counts": [{"platform": platform, "source": source, "pixel_id": pixel or None, "event": title,
+            "event_counts": [{"platform": platform, "source": source, "pixel_id": pixel or None, "title": title,
                               "count": n} for (platform, source, pixel, title), n in sorted(r.tally.counts.items())],
             "findings": [{"code": f.code, "severity": f.severity.value, "message": f.message, "hint": f.hint,
                           "pending": f.pending, "related": f.related, "fails": at_threshold(f, fail_on),

@@ -50,7 +50,7 @@ def test_errors_in_the_first_entry_fail_the_check_after_many_clean_ones(tmp_path
     (f,) = doc["files"]
     assert doc["exit_code"] == 1 and f["events"] == 10 * CAP + 1
     assert sorted(x["code"] for x in f["findings"]) == ["invalid-currency", "invalid-value"]
-    assert {(c["event"], c["count"]) for c in f["event_counts"]} == {("Purchase", 1), ("PageView", 10 * CAP)}
+    assert {(c["title"], c["count"]) for c in f["event_counts"]} == {("Purchase", 1), ("PageView", 10 * CAP)}
 
     suite = ET.fromstring(run("big.har", "--format", "junit", cwd=tmp_path).stdout).find("testsuite")
     assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
