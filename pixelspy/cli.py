@@ -88,7 +88,7 @@ def live_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"pixelspy {__version__}")
-    p.add_argument("--listen-host", type=listen_host_arg, default=None,
+    p.add_argument("--listen-host", type=listen_host_arg, default=None, metavar="HOST",
                    help="address the proxy listens on (default 127.0.0.1, this machine only; 0.0.0.0 exposes "
                         "it to the network)")
     p.add_argument("-p", "--port", type=port_arg, default=8080, help="proxy port (default 8080)")
