@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field
 
-from pixelspy.model import Finding, Kind, Severity, TrackingEvent
+from pixelspy.model import Finding, Severity, TrackingEvent
 
 RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
 FAIL_ON = ("error", "warning")
@@ -115,22 +115,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def describe(ev: TrackingEvent) -> str:
-    """One line naming the event: vendor, pixel, event, page."""
-    parts = [ev.platform]
-    if ev.source.value != "browser":
-        parts.append(ev.source.value)
-    if ev.pixel_id:
-        parts.append(ev.pixel_id)
-    parts.append(ev.title if ev.kind != Kind.pixel_loaded else "pixel loaded")
-    if ev.page_url:
-        parts.append(ev.page_url)
-    return "  ".join(parts)
-
-
 def describe_group(group: GroupKey) -> str:
+    """One line naming a group of events: vendor, source (unless browser), pixel, event."""
     platform, source, pixel, title = group
     return "  ".join(p for p in (platform, source if source != "browser" else "", pixel, title) if p)
+
+
+def describe(ev: TrackingEvent) -> str:
+    """One line naming the event: its group, and the page."""
+    return "  ".join(p for p in (describe_group(group_of(ev)), ev.page_url) if p)
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -149,7 +142,8 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
         for p in r.problems:
             out.append(f"  unreadable  {p}")
         if r.empty:
-            out.append(f"  no tracking events: nothing was checked{' (fails; --allow-empty accepts it)' if r.empty_fails else ''}")
+            fails = " (fails; --allow-empty accepts it)" if r.empty_fails else ""
+            out.append(f"  no tracking events: nothing was checked{fails}")
         for ev, f in findings:
             pending = " (pending)" if f.pending else ""
             out.append(f"  {f.severity.value:<8} {f.code}{pending}  [{ev.id}] {describe(ev)}")

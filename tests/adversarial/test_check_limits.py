@@ -38,8 +38,8 @@ PURCHASE = {"dl": "https://shop.example/thanks", "cd[value]": "49.90", "cd[curre
 
 
 def test_errors_in_the_first_entry_fail_the_check_after_many_clean_ones(tmp_path):
-    broken = meta(T0, ev="Purchase", dl="https://shop.example/thanks", **{"cd[value]": "abc", "cd[currency]": "EURO",
-                                                                          "cd[content_ids]": '["sku-1"]', "cd[content_type]": "product"})
+    broken = meta(T0, ev="Purchase", dl="https://shop.example/thanks", **{
+        "cd[value]": "abc", "cd[currency]": "EURO", "cd[content_ids]": '["sku-1"]', "cd[content_type]": "product"})
     har_file(tmp_path / "big.har", broken, *clean_page_views(10 * CAP, T0 + 1))
     r = run("big.har", cwd=tmp_path)
     assert r.returncode == 1, r.stdout
