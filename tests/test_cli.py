@@ -15,6 +15,12 @@ from pixelspy.network import lan_addresses
 from tests.conftest import PixelspyProcess, free_port
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One directory, so one CA (making one costs a second), for this module's proxies."""
+    return tmp_path_factory.mktemp("cli")
+
+
 def main(*argv: str) -> tuple[int, str]:
     """`pixelspy …` in this process: (exit code, stderr)."""
     err = io.StringIO()
@@ -90,9 +96,9 @@ def lan_address() -> str:
     return addresses[0]
 
 
-def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(tmp_path, lan_address):
+def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(home, lan_address):
     wg = free_port()
-    p = PixelspyProcess(tmp_path, "--mode", "regular", "--mode", f"wireguard@{wg}")
+    p = PixelspyProcess(home, "--mode", "regular", "--mode", f"wireguard@{wg}")
     try:
         listening = next(line for line in p.stderr_lines if "listening on" in line)
         # mitmproxy 12 adds WireGuard on "::" (IPv6)
@@ -102,7 +108,7 @@ def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(t
         assert not any("warning" in line for line in p.stderr_lines)
     finally:
         p.stop()
-    p = PixelspyProcess(tmp_path, "--lan", "--mode", "regular", "--mode", f"wireguard@{wg}")
+    p = PixelspyProcess(home, "--lan", "--mode", "regular", "--mode", f"wireguard@{wg}")
     try:
         started(p)
         assert reachable(lan_address, p.port)
@@ -112,12 +118,12 @@ def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(t
         p.stop()
 
 
-def test_port_in_use_is_told_once_with_pixelspys_own_option(tmp_path):
+def test_port_in_use_is_told_once_with_pixelspys_own_option(home):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, err = main("--no-ui", "-p", str(port), "--confdir", str(tmp_path / "mitm"))
+        code, err = main("--no-ui", "-p", str(port), "--confdir", str(home / "mitmproxy"))
     assert code == 1
     assert err.count("\n") == 1 and err.count("address already in use") == 1, err
     assert err.startswith("pixelspy: could not start the proxy: ")
@@ -125,13 +131,13 @@ def test_port_in_use_is_told_once_with_pixelspys_own_option(tmp_path):
     assert "--mode" not in err
 
 
-async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(tmp_path):
+async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(home):
     from pixelspy.proxy import ProxyConfig
     from pixelspy.session import Session
     from pixelspy.tui.app import PixelSpyApp
 
     for auth, shown in ((None, True), ("qa:pw", False)):
-        config = ProxyConfig(listen_host="0.0.0.0", port=free_port(), confdir=str(tmp_path / "mitm"), proxyauth=auth)
+        config = ProxyConfig(listen_host="0.0.0.0", port=free_port(), confdir=str(home / "mitmproxy"), proxyauth=auth)
         app = PixelSpyApp(Session(), config)
         async with app.run_test(size=(200, 30)) as pilot:
             for _ in range(300):
@@ -144,13 +150,14 @@ async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(tmp_path
             assert ("no --auth: anyone there can use it" in status) is shown
 
 
-async def test_the_wireguard_client_configuration_names_this_machine_not_0_0_0_0(tmp_path, lan_address):
+async def test_the_wireguard_client_configuration_names_this_machine_not_0_0_0_0(home, lan_address):
     from pixelspy.proxy import Proxy, ProxyConfig
     from pixelspy.session import Session
 
     for lan in ((), ("--lan",)):
         host, modes = plan(*lan, "-p", str(free_port()), "--mode", "regular", "--mode", f"wireguard@{free_port()}")
-        proxy = Proxy(Session(), ProxyConfig(listen_host=host, port=free_port(), modes=modes, confdir=str(tmp_path)))
+        proxy = Proxy(Session(), ProxyConfig(listen_host=host, port=free_port(), modes=modes,
+                                             confdir=str(home / "mitmproxy")))
         await proxy.start()
         try:
             (endpoint,) = [line for line in proxy.wireguard_conf().splitlines() if line.startswith("Endpoint")]
