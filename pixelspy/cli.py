@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import shlex
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -15,35 +17,93 @@ from pixelspy import __version__
 from pixelspy.checks import CheckEngine
 from pixelspy.config import ConfigError, load_config
 from pixelspy.inert import inert, json_dumps
-from pixelspy.proxy import CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, ca_cert_path, write_ca_bundle
+from pixelspy.proxy import (CA_BUNDLE_NAME, Proxy, ProxyConfig, ProxyStartError, ca_cert_path, check_mode,
+                            write_ca_bundle)
 from pixelspy.session import Session
 
 TICK_S = 0.5  # how often time-based checks settle pending verdicts and changed events are printed again
+# `check` reads events through its report's tally: its session keeps only a few (and their requests).
+CHECK_KEPT_EVENTS = 1_000
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+SUBCOMMANDS = """commands:
+  pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
+  pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
+  pixelspy ca           where the CA certificate is; shell lines for backends and SDKs (pixelspy ca --help)"""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (the full usage is pages long): `pixelspy: error: …`, exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
+
+
+def auth_arg(text: str) -> str:
+    user, colon, _ = text.partition(":")
+    if not (user and colon):
+        raise argparse.ArgumentTypeError(f"{text!r} is not USER:PASS")
+    return text
+
+
+def mode_arg(text: str) -> str:
+    try:
+        return check_mode(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e} (e.g. regular, upstream:http://HOST:PORT, "
+                                         "reverse:https://HOST, socks5, wireguard)") from None
+
+
+def listen_host_arg(text: str) -> str:
+    """An address this machine can listen on (a typo fails here, not after the TUI started)."""
+    try:
+        infos = socket.getaddrinfo(text or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.bind(addr)
+    except (OSError, UnicodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "no such address"
+        raise argparse.ArgumentTypeError(f"cannot listen on {text!r}: {reason.lower()}") from None
+    return text
 
 
 def live_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="pixelspy",
-        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking "
-                    "hits passing through it and shows them live.",
-        epilog="Point a browser or phone at the proxy and open http://mitm.it through it to install "
-               "the CA certificate.",
+        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking hits\n"
+                    "passing through it and shows them live.",
+        epilog=SUBCOMMANDS + "\n\nPoint a browser or phone at the proxy and open http://mitm.it through it to "
+               "install the CA certificate.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"pixelspy {__version__}")
-    p.add_argument("--listen-host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes the proxy to the network)")
-    p.add_argument("-p", "--port", type=int, default=8080, help="proxy port (default 8080)")
+    p.add_argument("--listen-host", type=listen_host_arg, default=None, metavar="HOST",
+                   help="address the proxy listens on (default 127.0.0.1, this machine only; 0.0.0.0 exposes "
+                        "it to the network)")
+    p.add_argument("-p", "--port", type=port_arg, default=8080, help="proxy port (default 8080)")
     p.add_argument("--lan", action="store_true",
                    help="phone mode: listen on all interfaces and show how to connect a phone (use with --auth)")
-    p.add_argument("--auth", metavar="USER:PASS", default=None,
+    p.add_argument("--auth", type=auth_arg, metavar="USER:PASS", default=None,
                    help="require proxy authentication (recommended with --lan)")
     p.add_argument("--sink", action="store_true",
                    help="answer tracking hits locally and never send them to the vendors (QA/test mode)")
     p.add_argument("--no-ui", action="store_true",
                    help="no TUI: print one JSON line per event on stdout (again, whole, when it changes)")
-    p.add_argument("--mode", action="append", default=[], metavar="MODE",
+    p.add_argument("--mode", type=mode_arg, action="append", default=[], metavar="MODE",
                    help="mitmproxy mode, e.g. reverse:https://graph.facebook.com or upstream:http://proxy:3128 "
-                        "(repeatable; default: regular)")
+                        "(repeatable; default: regular). wireguard listens on all interfaces (its peers "
+                        "are authenticated by keys); the other modes on --listen-host")
     p.add_argument("--confdir", default=None,
                    help="mitmproxy configuration directory holding the CA (default ~/.mitmproxy)")
     p.add_argument("--ssl-insecure", action="store_true", help="do not verify upstream server certificates")
@@ -53,20 +113,39 @@ def live_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _split_mode(spec: str) -> tuple[str, str]:
+    """(mode[:data], listen part after "@"), split as mitmproxy's mode_specs does."""
+    head, _, listen_at = spec.rpartition("@")
+    return (head, listen_at) if head else (listen_at, "")
+
+
+def listen_plan(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """(listen host, mode specs). The HTTP proxy (and every mode but WireGuard) listens on this
+    machine only, unless --lan or --listen-host says otherwise. WireGuard is for phones, whose
+    peers authenticate by key: it listens on all interfaces ("@:PORT", which also makes its client
+    configuration name this machine's LAN address), unless --listen-host names one."""
+    if args.listen_host is not None:
+        return args.listen_host, args.mode
+    modes = []
+    for spec in args.mode:
+        head, listen_at = _split_mode(spec)
+        if head.partition(":")[0].lower() == "wireguard" and ":" not in listen_at:
+            spec = f"{head}@:{listen_at or args.port}"
+        modes.append(spec)
+    return ("0.0.0.0" if args.lan else "127.0.0.1"), modes
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in FILE_COMMANDS:
         return FILE_COMMANDS[argv[0]](argv[1:])
     args = live_parser().parse_args(argv)
-    # Phones reach the proxy (or the WireGuard endpoint, key-authenticated) over the network.
-    wireguard = any(m.startswith("wireguard") for m in args.mode)
-    if (args.lan or wireguard) and args.listen_host == "127.0.0.1":
-        args.listen_host = "0.0.0.0"
-    if args.listen_host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"pixelspy: warning: listening on {args.listen_host}: the proxy is reachable from the network"
+    listen_host, modes = listen_plan(args)
+    if listen_host not in LOCAL_HOSTS:
+        print(f"pixelspy: warning: listening on {listen_host}: the proxy is reachable from the network"
               + ("" if args.auth else "; anyone there can use it — consider --auth USER:PASS"), file=sys.stderr)
-    config = ProxyConfig(listen_host=args.listen_host, port=args.port, sink=args.sink, proxyauth=args.auth,
-                         confdir=args.confdir, modes=args.mode, ssl_insecure=args.ssl_insecure,
+    config = ProxyConfig(listen_host=listen_host, port=args.port, sink=args.sink, proxyauth=args.auth,
+                         confdir=args.confdir, modes=modes, ssl_insecure=args.ssl_insecure,
                          freeze_heap=True)
     try:
         session = Session(CheckEngine(load_config(args.config)))
@@ -82,9 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     app = PixelSpyApp(session, config)
     app.run()
     if app.start_error:
-        print(f"pixelspy: could not start the proxy: {app.start_error}", file=sys.stderr)
+        print(start_failure(app.start_error, config.port), file=sys.stderr)
         return 1
     return 0
+
+
+def start_failure(error: str, port: int) -> str:
+    """Why the proxy did not start, each reason once, advice in pixelspy's terms (mitmproxy's
+    own names its --mode syntax)."""
+    reasons = (r.strip() for r in re.split(r"; |\n", error))
+    text = "; ".join(r for r in dict.fromkeys(reasons) if r and not r.startswith("Try specifying a different port"))
+    if "address already in use" in text:
+        text += f". Another program uses port {port}: try pixelspy -p {port + 2}"
+    return f"pixelspy: could not start the proxy: {text}"
 
 
 def _stderr_log(record: logging.LogRecord) -> None:
@@ -97,12 +186,21 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
 
     json_lines = JsonLines(session)
     session.subscribe(json_lines)
-    proxy = Proxy(session, config, on_log=_stderr_log)
+    started = False
+
+    def log_once_started(record: logging.LogRecord) -> None:  # a failed start is told once, below
+        if started:
+            _stderr_log(record)
+
+    proxy = Proxy(session, config, on_log=log_once_started)
     try:
         await proxy.start()
     except ProxyStartError as e:
-        print(f"pixelspy: could not start the proxy: {e}", file=sys.stderr)
+        print(start_failure(str(e), config.port), file=sys.stderr)
         return 1
+    started = True
+    for record in proxy.log_records:  # what the start logged
+        _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
     print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
@@ -163,7 +261,7 @@ def _stderr_progress(phase: str, done: int, total: int) -> None:
 
 
 def open_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="pixelspy open",
         description="Open a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
                     "mitmproxy flow file: every tracking hit is decoded and checked, in time order.")
@@ -196,6 +294,8 @@ def open_main(argv: list[str]) -> int:
         print(file=sys.stderr)
     for problem in result.problems:
         print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
+    if note := session.dropped_note():
+        print(inert(f"pixelspy: {args.file}: {note}"), file=sys.stderr)
     for ev in session:
         sys.stdout.write(json_dumps(ev.json_line()) + "\n")
     return 0
@@ -204,11 +304,11 @@ def open_main(argv: list[str]) -> int:
 def check_main(argv: list[str]) -> int:
     from pixelspy.report import FAIL_ON, FORMATS
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="pixelspy check",
         description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print the "
-                    "findings. Exit 0 when clean, 1 when a finding reaches --fail-on, 2 when an input "
-                    "cannot be read (or on usage errors).")
+                    "findings. Exit 0 when clean, 1 when a finding reaches --fail-on or a file has no "
+                    "tracking events (see --allow-empty), 2 when an input cannot be read (or on usage errors).")
     p.add_argument("files", nargs="+", metavar="FILE", help="HAR or mitmproxy flow files")
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml: tracking plan ([[expect]]), rules, consent (default ./pixelspy.toml)")
@@ -216,9 +316,11 @@ def check_main(argv: list[str]) -> int:
     p.add_argument("--fail-on", choices=FAIL_ON, default="error",
                    help="lowest severity that fails the check (default error)")
     p.add_argument("-o", "--output", metavar="PATH", help="write the report to PATH instead of stdout")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="a file without tracking events passes (by default it fails: nothing was checked)")
     args = p.parse_args(argv)
     from pixelspy.har import HarReadError, load_file
-    from pixelspy.report import FileReport, exit_code
+    from pixelspy.report import EventTally, FileReport, exit_code
 
     try:
         config = load_config(args.config)
@@ -227,13 +329,17 @@ def check_main(argv: list[str]) -> int:
         return 2
     reports = []
     for path in args.files:
-        session = Session(CheckEngine(config))
+        # The report takes every event as it passes (EventTally); the session need not keep them.
+        session = Session(CheckEngine(config), max_events=CHECK_KEPT_EVENTS)
+        tally = EventTally()
+        session.subscribe(tally)
         try:
             result = load_file(path, session)
         except HarReadError as e:
             reports.append(FileReport(path, error=str(e)))
             continue
-        reports.append(FileReport(path, list(session), result.problems, format=result.format))
+        reports.append(FileReport(path, problems=result.problems, format=result.format, tally=tally,
+                                  empty_fails=not args.allow_empty))
     text = FORMATS[args.format](reports, args.fail_on)
     if args.output:
         try:
@@ -248,13 +354,13 @@ def check_main(argv: list[str]) -> int:
 
 
 def ca_main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="pixelspy ca",
         description="Print where pixelspy's CA certificate is (created when missing) and the shell lines that "
                     "make a backend or SDK use the proxy and trust it: eval \"$(pixelspy ca --bundle)\". "
                     "See docs/server-side.md.")
     p.add_argument("--confdir", default=None, help="mitmproxy configuration directory (default ~/.mitmproxy)")
-    p.add_argument("-p", "--port", type=int, default=8080, help="proxy port for HTTPS_PROXY (default 8080)")
+    p.add_argument("-p", "--port", type=port_arg, default=8080, help="proxy port for HTTPS_PROXY (default 8080)")
     p.add_argument("--bundle", action="store_true",
                    help=f"also write {CA_BUNDLE_NAME} (public roots + the CA) next to the CA and point "
                         "REQUESTS_CA_BUNDLE, SSL_CERT_FILE and CURL_CA_BUNDLE at it")

@@ -49,6 +49,15 @@ class ProxyStartError(RuntimeError):
     pass
 
 
+def check_mode(spec: str) -> str:
+    """The mode spec, when mitmproxy can parse it; else ValueError saying why (a `--mode` typo is a
+    usage error before anything starts, not a failed start)."""
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    ProxyMode.parse(spec)
+    return spec
+
+
 @dataclass
 class ProxyConfig:
     listen_host: str = "127.0.0.1"

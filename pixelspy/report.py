@@ -8,30 +8,88 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import InitVar, dataclass, field
 
 from pixelspy.inert import inert, json_dumps
-from pixelspy.model import Finding, Kind, Severity, TrackingEvent
+from pixelspy.model import Finding, Severity, TrackingEvent
 
 RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
 FAIL_ON = ("error", "warning")
 
 
+# What a file's events are counted by: vendor, source, pixel, event (as titled).
+GroupKey = tuple[str, str, str, str]
+
+
+def group_of(ev: TrackingEvent) -> GroupKey:
+    return ev.platform, ev.source.value, ev.pixel_id or "", ev.title
+
+
+class EventTally:
+    """What the reports need of a file's events, taken as they stream past (a Session subscriber):
+    every event counted per group, and the events with findings themselves. Those are kept by
+    reference, as checks may still change their findings until the file ends (a late duplicate, a
+    settled consent verdict); events without findings are only counted, so memory follows the
+    findings, not the file."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts: Counter[GroupKey] = Counter()
+        self._flagged: dict[str, TrackingEvent] = {}
+
+    def __call__(self, ev: TrackingEvent, is_update: bool) -> None:
+        if not is_update:
+            self.total += 1
+            self.counts[group_of(ev)] += 1
+        if ev.findings:
+            self._flagged.setdefault(ev.id, ev)
+
+    @classmethod
+    def of(cls, events: Iterable[TrackingEvent]) -> EventTally:
+        tally = cls()
+        for ev in events:
+            tally(ev, False)
+        return tally
+
+    def flagged(self) -> list[TrackingEvent]:
+        """The events with findings (now: a check may have retracted one), in time order."""
+        return sorted((ev for ev in self._flagged.values() if ev.findings), key=lambda ev: ev.time)
+
+    def clean_counts(self) -> dict[GroupKey, int]:
+        """Events without findings, per group."""
+        clean = self.counts.copy()
+        clean.subtract(group_of(ev) for ev in self.flagged())
+        return {k: n for k, n in clean.items() if n > 0}
+
+
 @dataclass
 class FileReport:
     path: str
-    events: list[TrackingEvent] = field(default_factory=list)
+    events: InitVar[Iterable[TrackingEvent]] = ()  # or `tally`, filled as the file was read
     problems: list[str] = field(default_factory=list)  # entries that could not be read
     error: str | None = None  # the file could not be read at all
     format: str = ""
+    tally: EventTally = field(default_factory=EventTally)
+    empty_fails: bool = False  # a readable file without tracking events fails (`check` without --allow-empty)
+
+    def __post_init__(self, events: Iterable[TrackingEvent]) -> None:
+        if events:
+            self.tally = EventTally.of(events)
 
     def findings(self) -> list[tuple[TrackingEvent, Finding]]:
-        pairs = [(ev, f) for ev in self.events for f in ev.findings]
+        pairs = [(ev, f) for ev in self.tally.flagged() for f in ev.findings]
         return sorted(pairs, key=lambda p: (-RANK[p[1].severity], p[0].time))
 
     @property
     def unreadable(self) -> bool:
         return self.error is not None or bool(self.problems)
+
+    @property
+    def empty(self) -> bool:
+        """Read, but no tracking event in it: nothing was checked (the wrong file, or no tag fired)."""
+        return self.error is None and self.tally.total == 0
 
 
 def at_threshold(f: Finding, fail_on: str) -> bool:
@@ -42,6 +100,8 @@ def exit_code(reports: list[FileReport], fail_on: str) -> int:
     if any(r.unreadable for r in reports):
         return 2
     if any(at_threshold(f, fail_on) for r in reports for _, f in r.findings()):
+        return 1
+    if any(r.empty and r.empty_fails for r in reports):
         return 1
     return 0
 
@@ -55,17 +115,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def describe_group(group: GroupKey) -> str:
+    """One line naming a group of events: vendor, source (unless browser), pixel, event."""
+    platform, source, pixel, title = group
+    return "  ".join(p for p in (platform, source if source != "browser" else "", pixel, title) if p)
+
+
 def describe(ev: TrackingEvent) -> str:
-    """One line naming the event: vendor, pixel, event, page."""
-    parts = [ev.platform]
-    if ev.source.value != "browser":
-        parts.append(ev.source.value)
-    if ev.pixel_id:
-        parts.append(ev.pixel_id)
-    parts.append(ev.title if ev.kind != Kind.pixel_loaded else "pixel loaded")
-    if ev.page_url:
-        parts.append(ev.page_url)
-    return "  ".join(parts)
+    """One line naming the event: its group, and the page."""
+    return "  ".join(p for p in (describe_group(group_of(ev)), ev.page_url) if p)
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -81,10 +139,13 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
             continue
         findings = r.findings()
         c = _counts(findings)
-        out.append(f"{r.path}: {_plural(len(r.events), 'event')}, {_plural(c['error'], 'error')}, "
+        out.append(f"{r.path}: {_plural(r.tally.total, 'event')}, {_plural(c['error'], 'error')}, "
                    f"{_plural(c['warning'], 'warning')}, {c['info']} info")
         for p in r.problems:
             out.append(f"  unreadable  {p}")
+        if r.empty:
+            fails = " (fails; --allow-empty accepts it)" if r.empty_fails else ""
+            out.append(f"  no tracking events: nothing was checked{fails}")
         for ev, f in findings:
             pending = " (pending)" if f.pending else ""
             out.append(f"  {f.severity.value:<8} {f.code}{pending}  [{ev.id}] {describe(ev)}")
@@ -113,7 +174,9 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
     for r in reports:
         files.append({
             "path": r.path, "format": r.format, "error": r.error, "problems": r.problems,
-            "events": len(r.events), "counts": _counts(r.findings()),
+            "events": r.tally.total, "empty_fails": r.empty and r.empty_fails, "counts": _counts(r.findings()),
+            "event_counts": [{"platform": platform, "source": source, "pixel_id": pixel or None, "title": title,
+                              "count": n} for (platform, source, pixel, title), n in sorted(r.tally.counts.items())],
             "findings": [{"code": f.code, "severity": f.severity.value, "message": f.message, "hint": f.hint,
                           "pending": f.pending, "related": f.related, "fails": at_threshold(f, fail_on),
                           "event": _event_summary(ev)} for ev, f in r.findings()],
@@ -142,8 +205,9 @@ def _finding_text(ev: TrackingEvent, f: Finding) -> str:
 
 
 def render_junit(reports: list[FileReport], fail_on: str) -> str:
-    """One test suite per file, one test case per event: it fails when one of its findings reaches
-    the threshold; lesser findings go to its system-out. Unreadable files and entries are errors."""
+    """One test suite per file, one test case per event with findings: it fails when one of its
+    findings reaches the threshold; lesser findings go to its system-out. Events without findings
+    pass as one test case per vendor, pixel and event. Unreadable files and entries are errors."""
     root = ET.Element("testsuites", name="pixelspy check")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for r in reports:
@@ -159,7 +223,16 @@ def render_junit(reports: list[FileReport], fail_on: str) -> str:
             ET.SubElement(case, "error", type="unreadable", message=_x(p))
             counts["tests"] += 1
             counts["errors"] += 1
-        for ev in r.events:
+        if r.empty and r.empty_fails:
+            case = ET.SubElement(suite, "testcase", classname="pixelspy.file", name=_x(f"tracking events in {r.path}"))
+            ET.SubElement(case, "failure", type="no-events", message="no tracking events: nothing was checked")
+            counts["tests"] += 1
+            counts["failures"] += 1
+        for group, n in sorted(r.tally.clean_counts().items()):
+            ET.SubElement(suite, "testcase", classname=_x(f"pixelspy.{group[0]}"),
+                          name=_x(f"{describe_group(group)}: {_plural(n, 'event')} without findings"))
+            counts["tests"] += 1
+        for ev in r.tally.flagged():
             case = ET.SubElement(suite, "testcase", classname=_x(f"pixelspy.{ev.platform}"),
                                  name=_x(f"[{ev.id}] {describe(ev)}"))
             counts["tests"] += 1

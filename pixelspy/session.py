@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
+from pixelspy.checks.state import Recent
 from pixelspy.devices import Devices
 from pixelspy.model import RawHit, TrackingEvent
 
@@ -21,16 +22,20 @@ Subscriber = Callable[[TrackingEvent, bool], None]
 TWIN_WINDOW_S = 10.0
 
 
+# ~16 KiB per stored event (event + raw request): 100k events is about 1.6 GB at most.
+MAX_EVENTS = 100_000
+
+
 class Session:
-    # ~16 KiB per stored event (event + raw request): 100k events is about 1.6 GB at most.
-    def __init__(self, checks: CheckEngine | None = None, max_events: int = 100_000):
+    def __init__(self, checks: CheckEngine | None = None, max_events: int | None = None):
         self.checks = checks if checks is not None else CheckEngine()
-        self.max_events = max_events
+        self.max_events = MAX_EVENTS if max_events is None else max_events
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
         self.hits: dict[str, RawHit] = {}
-        self._twin_index: dict[str, str] = {}
+        # twin_key → the first event with it: by object, so a twin still folds into an evicted event
+        self._twins: Recent[str, TrackingEvent] = Recent(TWIN_WINDOW_S)
         self._subscribers: list[Subscriber] = []
-        self.dropped = 0  # events evicted by the bound
+        self.dropped = 0  # events evicted by the bound (their updates are still published)
         self.devices = Devices()
 
     def subscribe(self, fn: Subscriber) -> None:
@@ -42,6 +47,13 @@ class Session:
 
     def __len__(self) -> int:
         return len(self.events)
+
+    def dropped_note(self) -> str | None:
+        """What the bound cost, in words for the user; None while nothing was dropped."""
+        if not self.dropped:
+            return None
+        return (f"the oldest {self.dropped:,} events were dropped: pixelspy keeps the last {self.max_events:,} in "
+                "memory (`pixelspy check` reports on every event of a file)")
 
     def __iter__(self) -> Iterator[TrackingEvent]:
         return iter(self.events.values())
@@ -85,18 +97,18 @@ class Session:
     def clear(self) -> None:
         self.events.clear()
         self.hits.clear()
-        self._twin_index.clear()
+        self._twins.clear()
+        self.dropped = 0
         self.checks.reset()
 
     def _twin_of(self, ev: TrackingEvent) -> TrackingEvent | None:
         if not ev.twin_key:
             return None
-        first_id = self._twin_index.get(ev.twin_key)
-        first = self.events.get(first_id) if first_id else None
+        first = self._twins.get(ev.twin_key, ev.time)
         # A twin is the same beacon to another endpoint; the same endpoint twice is a real duplicate.
         if first and first.endpoint != ev.endpoint and abs(ev.time - first.time) <= TWIN_WINDOW_S:
             return first
-        self._twin_index[ev.twin_key] = ev.id
+        self._twins.put(ev.twin_key, ev, ev.time)
         return None
 
     def _store(self, ev: TrackingEvent) -> None:
@@ -104,8 +116,6 @@ class Session:
         while len(self.events) > self.max_events:
             _, old = self.events.popitem(last=False)
             self.hits.pop(old.hit_id, None)
-            if old.twin_key and self._twin_index.get(old.twin_key) == old.id:
-                del self._twin_index[old.twin_key]
             self.dropped += 1
 
     def _publish(self, ev: TrackingEvent, is_update: bool) -> None:
@@ -113,6 +123,9 @@ class Session:
             fn(ev, is_update)
 
     def _publish_updates(self, ids: set[str]) -> None:
+        # Evicted events too: a check may still change one (a late duplicate), and a report
+        # (`pixelspy check`) or a JSON-lines reader must hear of it.
+        changed = self.checks.ctx.changed_events
         for eid in sorted(ids):
-            if (ev := self.events.get(eid)) is not None:
+            if (ev := self.events.get(eid) or changed.get(eid)) is not None:
                 self._publish(ev, True)

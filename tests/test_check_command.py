@@ -144,6 +144,18 @@ def test_exit_0_when_the_plan_is_met(tmp_path):
     assert "ok.har: 1 event, 0 errors, 0 warnings" in r.stdout
 
 
+def test_a_file_without_tracking_events_fails_unless_allowed(tmp_path):
+    har_file(tmp_path / "none.har", page_load(T0, "https://shop.example/"))
+    r = run("none.har", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "none.har: 0 events" in r.stdout and "no tracking events: nothing was checked (fails" in r.stdout
+    suite = ET.fromstring(run("none.har", "--format", "junit", cwd=tmp_path).stdout).find("testsuite")
+    assert suite.find("testcase/failure").get("type") == "no-events"
+    assert json.loads(run("none.har", "--format", "json", cwd=tmp_path).stdout)["files"][0]["empty_fails"] is True
+    r = run("none.har", "--allow-empty", cwd=tmp_path)
+    assert r.returncode == 0 and "no tracking events: nothing was checked\n" in r.stdout
+
+
 # ------------------------------------------------------------------ the expectations check itself
 
 

@@ -29,6 +29,8 @@ class Context:
         self.silenced = silenced
         self.pages = PageViews()
         self.changed: set[str] = set()
+        # … and the events themselves: the session may have evicted an event a check still holds
+        self.changed_events: dict[str, TrackingEvent] = {}
         self.added: list[TrackingEvent] = []
 
     def add(self, event: TrackingEvent) -> None:
@@ -48,7 +50,7 @@ class Context:
                 break
         else:
             event.findings.append(finding)
-        self.changed.add(event.id)
+        self._changed(event)
 
     def replace(self, event: TrackingEvent, finding: Finding) -> None:
         """Set the event's one finding of this code (a group that grew gets a new `related` list):
@@ -59,7 +61,7 @@ class Context:
             # the common case, a member of a group that grew: its one finding is the one replaced
             if findings[0] != finding:
                 findings[0] = finding
-                self.changed.add(event.id)
+                self._changed(event)
             return
         same_code = []
         unchanged = True
@@ -79,14 +81,18 @@ class Context:
             findings[:] = [f for f in findings if f.code != code]
         if code not in self.silenced:
             findings.append(finding)
+        self._changed(event)
+
+    def _changed(self, event: TrackingEvent) -> None:
         self.changed.add(event.id)
+        self.changed_events[event.id] = event
 
     def retract(self, event: TrackingEvent, code: str) -> None:
         findings = event.findings
         kept = [f for f in findings if f.code != code]
         if len(kept) != len(findings):
             findings[:] = kept  # in place, as emit and replace edit it
-            self.changed.add(event.id)
+            self._changed(event)
 
 
 HOOKS = ("process", "observe_traffic", "tick")
@@ -121,6 +127,7 @@ class CheckEngine:
     def _run(self, hook: str, hooks: list, arg) -> set[str]:
         ctx = self.ctx
         ctx.changed = set()
+        ctx.changed_events = {}
         for check, method in hooks:
             try:
                 method(arg, ctx)

@@ -241,10 +241,14 @@ class PixelSpyApp(App):
             mode = ",".join(self.config.modes) or "regular"
             parts.append(Text(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})"))
             if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
-                parts.append(Text.assemble(("⚠ reachable from the network", "#d99a00"), " · c: connect a phone"))
+                warning = "⚠ reachable from the network" + ("" if self.config.proxyauth else
+                                                             ", no --auth: anyone there can use it")
+                parts.append(Text.assemble((warning, "#d99a00"), " · c: connect a phone"))
         elif self._source_title:
             parts.append(Text(inert(self._source_title)))
         parts.append(Text(f"{total} events"))
+        if self.session.dropped:
+            parts.append(Text(f"{self.session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
         if listed != total:
             parts.append(Text(f"{listed} shown"))
         parts.append(Text.assemble((f"{errors} errors", "#e5484d"), " ", (f"{warnings} warnings", "#d99a00")))

@@ -31,7 +31,7 @@ from pixelspy import cli
 from pixelspy.addon import JsonLines, PixelSpy
 from pixelspy.model import RawHit
 from pixelspy.session import Session
-from pixelspy.tui.app import PixelSpyApp, ProxyLog
+from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.event_list import EventList
 
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # sets the clipboard to "pwned"

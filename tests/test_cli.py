@@ -1,0 +1,166 @@
+"""`pixelspy` command line: usage errors before anything starts, where each server listens
+(WireGuard beside a local proxy), a port in use, `--help`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import time
+
+import pytest
+
+from pixelspy import cli
+from pixelspy.network import lan_addresses
+from tests.conftest import PixelspyProcess, free_port
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One directory, so one CA (making one costs a second), for this module's proxies."""
+    return tmp_path_factory.mktemp("cli")
+
+
+def main(*argv: str) -> tuple[int, str]:
+    """`pixelspy …` in this process: (exit code, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = cli.main(list(argv))
+        except SystemExit as e:
+            code = e.code
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--auth", "nocolon"], "argument --auth: 'nocolon' is not USER:PASS"),
+    (["--mode", "bogus"], "argument --mode: 'bogus': unknown mode"),
+    (["--mode", "wireguard@51x"], "argument --mode: 'wireguard@51x': invalid port: 51x"),
+    (["-p", "99999"], "argument -p/--port: '99999' is not a port number (0-65535)"),
+    (["--listen-host", "192.0.2.254"], "argument --listen-host: cannot listen on '192.0.2.254'"),
+    (["--listen-host", "no-such-host.invalid"], "argument --listen-host: cannot listen on 'no-such-host.invalid'"),
+    (["ca", "-p", "http"], "argument -p/--port: 'http' is not a port number"),
+])
+def test_typos_are_one_line_usage_errors_before_anything_starts(argv, message):
+    # Without --no-ui: the TUI would start next, so the error must come from the parser.
+    code, err = main(*argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("pixelspy") and f": error: {message}" in err, err
+
+
+def test_help_lists_the_subcommands():
+    text = cli.live_parser().format_help()
+    for command in ("pixelspy open FILE", "pixelspy check FILE", "pixelspy ca"):
+        assert command in text
+
+
+def plan(*argv: str) -> tuple[str, list[str]]:
+    return cli.listen_plan(cli.live_parser().parse_args(list(argv)))
+
+
+def test_wireguard_listens_everywhere_and_the_http_proxy_stays_local():
+    assert plan() == ("127.0.0.1", [])
+    assert plan("--mode", "regular", "--mode", "wireguard@51820") == ("127.0.0.1", ["regular", "wireguard@:51820"])
+    assert plan("-p", "9000", "--mode", "wireguard") == ("127.0.0.1", ["wireguard@:9000"])
+    # --lan opens the proxy too; WireGuard still listens everywhere (its client configuration then names
+    # this machine's LAN address, not 0.0.0.0).
+    assert plan("--lan", "--mode", "regular", "--mode", "wireguard@51820") == (
+        "0.0.0.0", ["regular", "wireguard@:51820"])
+    # An explicit address is the user's: every server listens there.
+    assert plan("--listen-host", "127.0.0.1", "--mode", "wireguard@51820") == ("127.0.0.1", ["wireguard@51820"])
+    assert plan("--mode", "wireguard:/tmp/wg.conf@127.0.0.1:51820") == (
+        "127.0.0.1", ["wireguard:/tmp/wg.conf@127.0.0.1:51820"])
+
+
+def started(p: PixelspyProcess) -> None:
+    # The --lan warning says "listening on" too: wait for the proxy itself.
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("pixelspy ") and "listening on" in line for line in p.stderr_lines):
+        assert time.monotonic() < deadline and p.proc.poll() is None, p.stderr_lines
+        time.sleep(0.05)
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def lan_address() -> str:
+    addresses = lan_addresses()
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    return addresses[0]
+
+
+def test_with_wireguard_the_proxy_is_not_reachable_from_the_network_unless_lan(home, lan_address):
+    wg = free_port()
+    p = PixelspyProcess(home, "--mode", "regular", "--mode", f"wireguard@{wg}")
+    try:
+        listening = next(line for line in p.stderr_lines if "listening on" in line)
+        # mitmproxy 12 adds WireGuard on "::" (IPv6)
+        assert listening.split("listening on ")[1].split(", ") in (
+            [f"127.0.0.1:{p.port}", f"0.0.0.0:{wg}"], [f"127.0.0.1:{p.port}", f"0.0.0.0:{wg}", f":::{wg}"])
+        assert reachable("127.0.0.1", p.port) and not reachable(lan_address, p.port)
+        assert not any("warning" in line for line in p.stderr_lines)
+    finally:
+        p.stop()
+    p = PixelspyProcess(home, "--lan", "--mode", "regular", "--mode", f"wireguard@{wg}")
+    try:
+        started(p)
+        assert reachable(lan_address, p.port)
+        assert any("reachable from the network; anyone there can use it — consider --auth" in line
+                   for line in p.stderr_lines)
+    finally:
+        p.stop()
+
+
+def test_port_in_use_is_told_once_with_pixelspys_own_option(home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = main("--no-ui", "-p", str(port), "--confdir", str(home / "mitmproxy"))
+    assert code == 1
+    assert err.count("\n") == 1 and err.count("address already in use") == 1, err
+    assert err.startswith("pixelspy: could not start the proxy: ")
+    assert err.rstrip().endswith(f"Another program uses port {port}: try pixelspy -p {port + 2}")
+    assert "--mode" not in err
+
+
+async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(home):
+    from pixelspy.proxy import ProxyConfig
+    from pixelspy.session import Session
+    from pixelspy.tui.app import PixelSpyApp
+
+    for auth, shown in ((None, True), ("qa:pw", False)):
+        config = ProxyConfig(listen_host="0.0.0.0", port=free_port(), confdir=str(home / "mitmproxy"), proxyauth=auth)
+        app = PixelSpyApp(Session(), config)
+        async with app.run_test(size=(200, 30)) as pilot:
+            for _ in range(300):
+                if app.proxy is not None and app.proxy.listen_addrs:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause()
+            status = str(app.status.content)
+            assert "reachable from the network" in status
+            assert ("no --auth: anyone there can use it" in status) is shown
+
+
+async def test_the_wireguard_client_configuration_names_this_machine_not_0_0_0_0(home, lan_address):
+    from pixelspy.proxy import Proxy, ProxyConfig
+    from pixelspy.session import Session
+
+    for lan in ((), ("--lan",)):
+        host, modes = plan(*lan, "-p", str(free_port()), "--mode", "regular", "--mode", f"wireguard@{free_port()}")
+        proxy = Proxy(Session(), ProxyConfig(listen_host=host, port=free_port(), modes=modes,
+                                             confdir=str(home / "mitmproxy")))
+        await proxy.start()
+        try:
+            (endpoint,) = [line for line in proxy.wireguard_conf().splitlines() if line.startswith("Endpoint")]
+        finally:
+            await proxy.stop()
+        assert endpoint.split(" = ")[1].rpartition(":")[0] in lan_addresses()
