@@ -34,6 +34,9 @@ class Route:
     # Graph API's batch endpoint): whether this request carries the vendor's signature. One without
     # it is someone else's traffic: not decoded, not answered in sink mode.
     signature: Callable[[RawHit], bool] | None = None
+    # Texts one of which every matching path contains: path-only routes are tried on every request,
+    # and one search for their needles turns almost all requests away before any regex runs.
+    needles: tuple[str, ...] = ()
     _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,11 +64,16 @@ class Registry:
                     self._by_host[h].append(r)
             else:
                 self._any_host.append(r)
+        # One search for every path-only route's needles: most requests are done after it.
+        needles = [n for r in self._any_host for n in r.needles] if all(r.needles for r in self._any_host) else []
+        self._any_needle = re.compile("|".join(map(re.escape, needles))) if needles else None
 
     def find(self, host: str, path: str) -> tuple[Route, re.Match[str]] | None:
         for r in self._by_host.get(host, ()):
             if m := r.match(path):
                 return r, m
+        if self._any_needle is not None and not self._any_needle.search(path):
+            return None
         for r in self._any_host:
             if m := r.match(path):
                 return r, m

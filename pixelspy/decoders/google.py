@@ -355,20 +355,22 @@ def is_google_search_host(hit: RawHit) -> bool:
 
 ROUTES = [
     # Any host: GA hosts, regional ones, server-side tagging and tag gateway paths (is_ga4).
-    Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4, signature=is_ga4),
+    Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4, signature=is_ga4, needles=("/g/collect",)),
     Route(PLATFORM, ("stats.g.doubleclick.net",), r"/g/collect/?", not_an_event),
     Route(PLATFORM, ("googleads.g.doubleclick.net",), VIEWTHROUGH_PATH, decode_ads),
     Route(PLATFORM, ("www.googleadservices.com",), CONVERSION_PATH, decode_ads),
-    Route(PLATFORM, (), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads, signature=is_google_search_host),
-    Route(PLATFORM, (), r"/pagead/1p-user-list/[^/]+/?", not_an_event, signature=is_google_search_host),
+    Route(PLATFORM, (), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads, signature=is_google_search_host,
+          needles=("/pagead/1p-",)),
+    Route(PLATFORM, (), r"/pagead/1p-user-list/[^/]+/?", not_an_event, signature=is_google_search_host,
+          needles=("/pagead/1p-",)),
     Route(PLATFORM, ("td.doubleclick.net",), r"/td/(?:ga/)?rul/[^/]+/?", not_an_event),
     Route(PLATFORM, ("www.google.com",), r"/ccm/collect", decode_ads),
     Route(PLATFORM, ("ad.doubleclick.net",), r"/ccm/s/collect", not_an_event),
     # Any host: the advertiser's *.fls.doubleclick.net and adservice.google.<tld> (is_floodlight).
     Route(PLATFORM, (), r"/(?:(?:ddm/)?activityi?[;/]|ddm/fls/[a-z]+/)(?P<matrix>.*)", decode_floodlight,
-          signature=is_floodlight),
+          signature=is_floodlight, needles=("/activity", "/ddm/")),
     Route(PLATFORM, ("www.googletagmanager.com",), r"/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False),
     # Any host: the loaders served from a site's own path by tag gateway or server-side tagging.
     Route(PLATFORM, (), r"(?:/[^/]+)*/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False,
-          signature=is_first_party_loader),
+          signature=is_first_party_loader, needles=("/gtag/js", "/gtm.js")),
 ]
