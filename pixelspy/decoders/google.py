@@ -230,7 +230,7 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         errors.add("no conversion ID (path or tid)")
     names_event = "data.event" in data_values or "en" in values
     name = data_values.get("data.event") or values.get("en") or None
-    label = None
+    label = None  # set for a ping that names no event by design
     if not names_event and m.re.pattern in REMARKETING_PATHS:
         # No event by design: a conversion tag names its label, a remarketing tag (its noscript
         # image `guid=ON&script=0`, or dynamic remarketing's `data=ecomm_…`) only the account.
@@ -238,6 +238,8 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         name, label = (REMARKETING, "remarketing page view") if remarketing else ("conversion", None)
     elif not name:
         errors.add("no event (data=event=… or en)")
+    # The tag's default `value=0` on a ping without an event is no value (it has no currency either).
+    no_value = label is not None and values.get("value", "").strip("0.") == ""
     return [TrackingEvent(
         platform=PLATFORM,
         pixel_id=tag or None,
@@ -246,7 +248,7 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         standard_event=standard_event(name),
         event_id=values.get("oid") or None,
         page_url=values.get("url") or values.get("dl") or None,
-        value=values.get("value") or data_values.get("data.value") or None,
+        value=None if no_value else values.get("value") or data_values.get("data.value") or None,
         currency=values.get("currency_code") or data_values.get("data.currency_code") or None,
         order_id=values.get("oid") or data_values.get("data.transaction_id") or None,
         params=ADS_LABELS.params(pairs + data),
@@ -282,7 +284,7 @@ FLOODLIGHT_LABELS = Labels(
         "ord": ("Order ID (sales) or cache buster (counter)", "Event"),
         "num": ("Counter number (unique / per session)", "Event"),
         "qty": ("Quantity", "Ecommerce"),
-        "cost": ("Revenue", "Ecommerce"),
+        "cost": ("Revenue (in the advertiser's Floodlight currency)", "Ecommerce"),
         "~oref": ("Page URL", "Page context"),
         "dc_pre": ("Click ID (dc_pre)", "User data"),
         "auiddc": ("Ads user ID (_gcl_dc)", "User data"),
@@ -333,7 +335,8 @@ def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         platform=PLATFORM,
         pixel_id=f"DC-{src}" if src else None,
         event=f"{group}/{tag}" if group and tag else tag or group or None,
-        value=values.get("cost") or None,
+        # `cost` is revenue in the advertiser's Floodlight currency, set in Campaign Manager and
+        # never on the wire: kept as a param, not as a value that would want a currency.
         order_id=(values.get("ord") or None) if sales else None,
         page_url=values.get("~oref") or None,
         params=params,

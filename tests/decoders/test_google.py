@@ -306,7 +306,7 @@ def test_floodlight_iframe_tag():
                    "cost=666.66;ord=xact111;gtm=2ou430;u1=test123;u10=123test;auiddc=890045014.1556389977;"
                    "~oref=https%3A%2F%2Fomnibug.io%2F?")
     assert (ev.platform, ev.pixel_id, ev.event, ev.standard_event) == ("google", "DC-1234567", "group1/thank123", None)
-    assert (ev.value, ev.order_id, ev.page_url) == ("666.66", "xact111", "https://omnibug.io/")
+    assert (ev.value, ev.param("cost"), ev.order_id, ev.page_url) == (None, "666.66", "xact111", "https://omnibug.io/")
     assert ev.endpoint == "Floodlight fls.doubleclick.net" and ev.decode_errors == []
     u1 = next(p for p in ev.params if p.name == "u1")
     assert (u1.value, u1.label, u1.group) == ("test123", "Custom variable u1", "Custom variables")
