@@ -351,3 +351,20 @@ def test_first_party_loaders_need_a_google_tag_id():
     (ev,) = decode("GET", "https://shop.example/metrics/gtag/js?id=G-SHOPDEMO42")
     assert (ev.kind, ev.pixel_id, ev.endpoint) == (Kind.pixel_loaded, "G-SHOPDEMO42", "gtag.js")
     assert decode("GET", "https://shop.example/static/gtm.js") == []
+
+
+def test_snippet_hits_without_an_event_raise_no_warning_through_the_checks():
+    # Family 2 of issue #23: what the vendors' own snippets send is never a missing-param / decode-error.
+    from pixelspy.session import Session
+
+    session = Session()
+    urls = (REMARKETING_PING, REMARKETING_NOSCRIPT,
+            "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/941242151/?guid=ON&script=0",
+            "https://www.googleadservices.com/pagead/conversion/987654321/?label=xYz&guid=ON&script=0",
+            "https://ct.pinterest.com/v3/?tid=2612733222301&noscript=1",
+            "https://1234567.fls.doubleclick.net/activityi;src=1234567;type=group1;cat=thank123;qty=1;cost=666.66;"
+            "ord=xact111;gtm=2ou430;auiddc=890045014.1556389977;~oref=https%3A%2F%2Fomnibug.io%2F?")
+    for n, url in enumerate(urls):
+        (ev,) = session.ingest(RawHit(method="GET", url=url, client=f"10.0.0.{n + 1}"))
+        assert ev.decode_errors == [], url
+        assert [f.code for f in ev.findings if f.severity != "info"] == [], (url, ev.findings)
