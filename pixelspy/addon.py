@@ -165,13 +165,14 @@ class PixelSpy:
         url = request_url(flow)
         url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
         found = self.registry.find(url_parts[0], url_parts[1])
-        answered = found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None
+        # The hit is read now, as the client sent it, before later addons can change the request.
+        hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
+        answered = (found is not None and ctx.options.pixelspy_sink and flow.response is None
+                    and found[0].sinks(hit))
         if answered:
             flow.response = sink_response(flow, found[0])
         if self.paused or req.method == "OPTIONS":  # a preflight is not an event
             return
-        # The hit is read now, as the client sent it, before later addons can change the request.
-        hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
         if answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         else:

@@ -210,6 +210,9 @@ class TrackingEvent:
     kind: Kind = Kind.event
     pixel_id: str | None = None
     event: str | None = None  # as the vendor spells it on the wire
+    # A readable name where the wire name is a code (X's event tag "o87ne", LinkedIn's PAGE_VISIT):
+    # shown in the TUI only; JSON lines, HAR and reports keep the wire name.
+    label: str | None = None
     standard_event: str | None = None  # canonical: Purchase, AddToCart, PageView, …
     event_id: str | None = None  # the vendor's dedup key
     page_url: str | None = None
@@ -246,7 +249,7 @@ class TrackingEvent:
             return "pixel loaded"
         if self.kind == Kind.missing:
             return f"missing: {self.standard_event or self.event}"
-        name = self.event or "(no event name)"
+        name = self.label or self.event or "(no event name)"
         if self.standard_event and self.standard_event != name:
             return f"{name} → {self.standard_event}"
         return name

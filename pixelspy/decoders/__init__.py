@@ -30,6 +30,13 @@ class Route:
     # The vendor's JSON success answer, sent in sink mode to POSTs: server SDKs parse it (an empty 204
     # makes facebook-business, the Pinterest and LinkedIn SDKs raise).
     sink_json: str = ""
+    # Where host and path alone do not make a request tracking (GA4's /g/collect on any host, the
+    # Graph API's batch endpoint): whether this request carries the vendor's signature. One without
+    # it is someone else's traffic: not decoded, not answered in sink mode.
+    signature: Callable[[RawHit], bool] | None = None
+    # Texts one of which every matching path contains: path-only routes are tried on every request,
+    # and one search for their needles turns almost all requests away before any regex runs.
+    needles: tuple[str, ...] = ()
     _re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -37,6 +44,14 @@ class Route:
 
     def match(self, path: str) -> re.Match[str] | None:
         return self._re.fullmatch(path)
+
+    def recognises(self, hit: RawHit) -> bool:
+        """The request is this vendor's (its signature is there, where the route asks for one)."""
+        return self.signature is None or self.signature(hit)
+
+    def sinks(self, hit: RawHit) -> bool:
+        """Sink mode answers this request locally instead of sending it to the vendor."""
+        return self.sink and self.recognises(hit)
 
 
 class Registry:
@@ -49,11 +64,16 @@ class Registry:
                     self._by_host[h].append(r)
             else:
                 self._any_host.append(r)
+        # One search for every path-only route's needles: most requests are done after it.
+        needles = [n for r in self._any_host for n in r.needles] if all(r.needles for r in self._any_host) else []
+        self._any_needle = re.compile("|".join(map(re.escape, needles))) if needles else None
 
     def find(self, host: str, path: str) -> tuple[Route, re.Match[str]] | None:
         for r in self._by_host.get(host, ()):
             if m := r.match(path):
                 return r, m
+        if self._any_needle is not None and not self._any_needle.search(path):
+            return None
         for r in self._any_host:
             if m := r.match(path):
                 return r, m
@@ -72,6 +92,8 @@ class Registry:
             return []
         route, m = found
         try:
+            if not route.recognises(hit):
+                return []
             events = route.decode(hit, m)
         except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
             events = [TrackingEvent(platform=route.platform,

@@ -1,10 +1,15 @@
-"""Google: GA4 /g/collect hits (gtag.js and server-side tagging domains), Google Ads conversion
-pings, and the gtag.js loader.
+"""Google: GA4 /g/collect hits (gtag.js, server-side tagging and tag gateway paths on a site's own
+domain), Google Ads conversion and remarketing pings, Floodlight activities, the gtag.js and gtm.js
+loaders.
 
-Wire facts: ../shared/spec/platforms.md §6 (Omnibug's GoogleAnalytics4 and GoogleAds providers and
-their tests, real captures). GA4 batches: a POST whose body lines are one event each, sharing the
-URL parameters. Google's enhanced-conversion user data (`em=tv.1~em.…`) is base64, not hex: it is
-kept as a param, not reported as user data.
+Wire facts: ../shared/spec/platforms.md §6 and §9 (Omnibug's GoogleAnalytics4, GoogleAds,
+GoogleDoubleClick and GoogleTagManager providers and their tests, real captures). GA4 batches: a
+POST whose body lines are one event each, sharing the URL parameters. Google's enhanced-conversion
+user data (`em=tv.1~em.…`) is base64, not hex: it is kept as a param, not reported as user data.
+
+/g/collect on a host that is not Google's is GA4 only with GA4's signature (`v=2` and a `tid`):
+server-side tagging and Google tag gateway serve it from the site's own domain, and other tools
+use the same path. Floodlight carries its parameters `;`-separated in the path.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import re
 
 from pixelspy.decoders import Route
-from pixelspy.decoders.wire import Errors, Labels, body_form_or_json, hit_body, parse_qs_pairs, to_text
+from pixelspy.decoders.wire import (
+    Errors, Labels, body_form_or_json, hit_body, parse_qs_pairs, to_text, unquote_lossy,
+)
 from pixelspy.model import Kind, Param, RawHit, TrackingEvent
 
 PLATFORM = "google"
@@ -34,8 +41,15 @@ STANDARD_EVENTS = {
     "view_search_results": "Search",
 }
 
-# Hosts whose /g/collect is not GA4 (Omnibug's exclusions): Clarity, Transcend, DoubleClick.
+# Hosts whose /g/collect is not GA4 (Omnibug's exclusions): Clarity, Transcend, DoubleClick
+# (stats.g.doubleclick.net's is the Google Signals copy of a GA4 hit, routed on its own).
 NOT_GA4_HOST = re.compile(r"(?:^|\.)(?:clarity\.ms|transcend\.io)$|\.doubleclick\.net$")
+# Google's own GA4 collection hosts: a hit there is GA4 even when it is broken.
+GA4_HOSTS = ("www.google-analytics.com", "region1.google-analytics.com", "analytics.google.com",
+             "region1.analytics.google.com")
+# A GA4 hit names its protocol version and measurement ID in the URL (a batch's events in the body).
+GA4_SIGNATURE = re.compile(r"(?:^|&)v=2(?:&|$)")
+GA4_TID = re.compile(r"(?:^|&)tid=[^&]")
 
 CONSENT = "Consent"
 CONSENT_KEYS = {
@@ -167,9 +181,15 @@ def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
     )
 
 
+def is_ga4(hit: RawHit) -> bool:
+    """A GA4 hit: on Google's hosts, or elsewhere with GA4's signature in the URL."""
+    if hit.host in GA4_HOSTS:
+        return True
+    return (not NOT_GA4_HOST.search(hit.host) and GA4_SIGNATURE.search(hit.query) is not None
+            and GA4_TID.search(hit.query) is not None)
+
+
 def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    if NOT_GA4_HOST.search(hit.host):
-        return []
     errors = Errors()
     shared = parse_qs_pairs(hit.query, errors)
     lines = [ln.strip() for ln in to_text(hit_body(hit, errors), errors).splitlines() if ln.strip()]
@@ -187,6 +207,12 @@ def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 # ---------------------------------------------------------------- Google Ads
 
+VIEWTHROUGH_PATH = r"/pagead/viewthroughconversion/(?P<id>[^/]+)/?"
+CONVERSION_PATH = r"/pagead/conversion/(?P<id>[^/]+)/?"
+# Paths of the conversion / remarketing tag, whose hits may name no event by design.
+REMARKETING_PATHS = (VIEWTHROUGH_PATH, CONVERSION_PATH)
+REMARKETING = "remarketing"
+
 
 def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
@@ -202,17 +228,27 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     tag = f"AW-{conversion_id.removeprefix('AW-')}" if conversion_id else values.get("tid") or values.get("tids")
     if not tag:
         errors.add("no conversion ID (path or tid)")
-    name = data_values.get("data.event") or values.get("en") or ("conversion" if values.get("label") else None)
-    if not name:
+    names_event = "data.event" in data_values or "en" in values
+    name = data_values.get("data.event") or values.get("en") or None
+    label = None  # set for a ping that names no event by design
+    if not names_event and m.re.pattern in REMARKETING_PATHS:
+        # No event by design: a conversion tag names its label, a remarketing tag (its noscript
+        # image `guid=ON&script=0`, or dynamic remarketing's `data=ecomm_…`) only the account.
+        remarketing = any(k.startswith("data.ecomm_") for k in data_values) or not values.get("label")
+        name, label = (REMARKETING, "remarketing page view") if remarketing else ("conversion", None)
+    elif not name:
         errors.add("no event (data=event=… or en)")
+    # The tag's default `value=0` on a ping without an event is no value (it has no currency either).
+    no_value = label is not None and values.get("value", "").strip("0.") == ""
     return [TrackingEvent(
         platform=PLATFORM,
         pixel_id=tag or None,
         event=name,
+        label=label,
         standard_event=standard_event(name),
         event_id=values.get("oid") or None,
         page_url=values.get("url") or values.get("dl") or None,
-        value=values.get("value") or data_values.get("data.value") or None,
+        value=None if no_value else values.get("value") or data_values.get("data.value") or None,
         currency=values.get("currency_code") or data_values.get("data.currency_code") or None,
         order_id=values.get("oid") or data_values.get("data.transaction_id") or None,
         params=ADS_LABELS.params(pairs + data),
@@ -221,20 +257,123 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     )]
 
 
-def decode_gtag_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    """gtag.js (`/gtag/js?id=G-…|AW-…|DC-…|GT-…`) or a GTM container (`/gtm.js?id=GTM-…`)."""
     errors = Errors()
     tag = dict(parse_qs_pairs(hit.query, errors)).get("id") or None
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint="gtag.js",
+    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint=m["loader"].replace("/", "."),
                           page_url=hit.header("referer") or None, decode_errors=list(errors))]
 
 
+LOADER_ID = re.compile(r"(?:^|&)id=(?:G|AW|DC|GT|GTM)-[A-Za-z0-9]")
+
+
+def is_first_party_loader(hit: RawHit) -> bool:
+    """gtag.js or gtm.js served from a site's own path (tag gateway, server-side tagging): named by
+    a Google tag ID in the query."""
+    return LOADER_ID.search(hit.query) is not None
+
+
+# ---------------------------------------------------------------- Floodlight (Campaign Manager 360)
+
+FLOODLIGHT_LABELS = Labels(
+    {
+        "src": ("Advertiser ID", "Event"),
+        "type": ("Activity group", "Event"),
+        "cat": ("Activity tag", "Event"),
+        "ord": ("Order ID (sales) or cache buster (counter)", "Event"),
+        "num": ("Counter number (unique / per session)", "Event"),
+        "qty": ("Quantity", "Ecommerce"),
+        "cost": ("Revenue (in the advertiser's Floodlight currency)", "Ecommerce"),
+        "~oref": ("Page URL", "Page context"),
+        "dc_pre": ("Click ID (dc_pre)", "User data"),
+        "auiddc": ("Ads user ID (_gcl_dc)", "User data"),
+        "dc_lat": ("Limit ad tracking", "Consent"),
+        "dc_rdid": ("Resettable device ID", "User data"),
+        "tag_for_child_directed_treatment": ("Child-directed treatment", "Consent"),
+        "tfua": ("Under the age of consent", "Consent"),
+        "gtm": ("Tag build", "Technical"),
+    } | CONSENT_KEYS,
+    default_group="Technical",
+)
+CUSTOM_VARIABLE = re.compile(r"u\d+")
+# Floodlight hosts: the advertiser's fls.doubleclick.net subdomain (iframe tags), ad.doubleclick.net
+# (image tags) and adservice.google.<tld> (gtag's Floodlight hits).
+FLOODLIGHT_HOST = re.compile(r"[0-9]+\.fls\.doubleclick\.net|ad\.doubleclick\.net|adservice\.google\.[a-z.]+")
+
+
+def is_floodlight(hit: RawHit) -> bool:
+    return FLOODLIGHT_HOST.fullmatch(hit.host) is not None
+
+
+def floodlight_pairs(matrix: str, errors: Errors) -> list[tuple[str, str]]:
+    """`src=123;type=sales;cat=purch0;~oref=https%3A…` → ordered (name, value) pairs."""
+    pairs = []
+    for part in matrix.split(";"):
+        name, sep, value = part.partition("=")
+        if name and sep:
+            pairs.append((name, unquote_lossy(value)))
+    if "\ufffd" in "".join(v for _, v in pairs) and "\ufffd" not in matrix:
+        errors.add("path parameters have percent-encoded bytes that are not UTF-8")
+    return pairs
+
+
+def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    pairs = floodlight_pairs(m["matrix"], errors) + parse_qs_pairs(hit.query, errors)
+    values = dict(pairs)
+    src = values.get("src") or None
+    if not src:
+        errors.add("no advertiser ID (src)")
+    group, tag = values.get("type"), values.get("cat")
+    if not (group and tag):
+        errors.add("no activity (type and cat)")
+    sales = bool(values.get("qty") or values.get("cost"))  # a sales tag counts orders by ord
+    params = [p._replace(label=f"Custom variable {p.name}", group="Custom variables")
+              if CUSTOM_VARIABLE.fullmatch(p.name) else p for p in FLOODLIGHT_LABELS.params(pairs)]
+    return [TrackingEvent(
+        platform=PLATFORM,
+        pixel_id=f"DC-{src}" if src else None,
+        event=f"{group}/{tag}" if group and tag else tag or group or None,
+        # `cost` is revenue in the advertiser's Floodlight currency, set in Campaign Manager and
+        # never on the wire: kept as a param, not as a value that would want a currency.
+        order_id=(values.get("ord") or None) if sales else None,
+        page_url=values.get("~oref") or None,
+        params=params,
+        decode_errors=list(errors),
+        endpoint="Floodlight " + ("fls.doubleclick.net" if hit.host.endswith(".fls.doubleclick.net") else hit.host),
+    )]
+
+
+def not_an_event(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    """A copy of a hit already listed (Google Signals' GA4 copy, the remarketing user-list pings):
+    answered in sink mode, listed for no one."""
+    return []
+
+
+def is_google_search_host(hit: RawHit) -> bool:
+    """www.google.com and the country domains the 1p hops go to (www.google.com.au, …)."""
+    return hit.host.startswith("www.google.")
+
+
 ROUTES = [
-    # Any host: GA hosts, regional ones and server-side tagging domains; exclusions in decode_ga4.
-    Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4),
-    Route(PLATFORM, ("googleads.g.doubleclick.net",), r"/pagead/viewthroughconversion/(?P<id>[^/]+)/?",
-          decode_ads),
-    Route(PLATFORM, ("www.googleadservices.com",), r"/pagead/conversion/(?P<id>[^/]+)/?", decode_ads),
-    Route(PLATFORM, ("www.google.com",), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads),
+    # Any host: GA hosts, regional ones, server-side tagging and tag gateway paths (is_ga4).
+    Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4, signature=is_ga4, needles=("/g/collect",)),
+    Route(PLATFORM, ("stats.g.doubleclick.net",), r"/g/collect/?", not_an_event),
+    Route(PLATFORM, ("googleads.g.doubleclick.net",), VIEWTHROUGH_PATH, decode_ads),
+    Route(PLATFORM, ("www.googleadservices.com",), CONVERSION_PATH, decode_ads),
+    Route(PLATFORM, (), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads, signature=is_google_search_host,
+          needles=("/pagead/1p-",)),
+    Route(PLATFORM, (), r"/pagead/1p-user-list/[^/]+/?", not_an_event, signature=is_google_search_host,
+          needles=("/pagead/1p-",)),
+    Route(PLATFORM, ("td.doubleclick.net",), r"/td/(?:ga/)?rul/[^/]+/?", not_an_event),
     Route(PLATFORM, ("www.google.com",), r"/ccm/collect", decode_ads),
-    Route(PLATFORM, ("www.googletagmanager.com",), r"/gtag/js", decode_gtag_loader, sink=False),
+    Route(PLATFORM, ("ad.doubleclick.net",), r"/ccm/s/collect", not_an_event),
+    # Any host: the advertiser's *.fls.doubleclick.net and adservice.google.<tld> (is_floodlight).
+    Route(PLATFORM, (), r"/(?:(?:ddm/)?activityi?[;/]|ddm/fls/[a-z]+/)(?P<matrix>.*)", decode_floodlight,
+          signature=is_floodlight, needles=("/activity", "/ddm/")),
+    Route(PLATFORM, ("www.googletagmanager.com",), r"/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False),
+    # Any host: the loaders served from a site's own path by tag gateway or server-side tagging.
+    Route(PLATFORM, (), r"(?:/[^/]+)*/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False,
+          signature=is_first_party_loader, needles=("/gtag/js", "/gtm.js")),
 ]

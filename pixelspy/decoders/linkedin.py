@@ -3,9 +3,10 @@
 Wire facts: ../shared/spec/platforms.md §4 (Omnibug's LinkedIn provider, real /collect and /wa
 captures, LinkedIn's conversions and deduplication docs).
 
-LinkedIn sends no event names: a /collect hit is a page view, or a conversion for the rule in
-`conversionId`; a /wa hit names its signal type. Conversion types (Lead, Purchase, …) live on the
-rule in Campaign Manager, never on the wire, so conversions carry no canonical event.
+LinkedIn sends few event names: a /wa hit names its signal type (PAGE_VISIT, CLICK), kept as sent;
+a /collect hit is a page view (named PAGE_VISIT like its /wa twin), or a conversion for the rule in
+`conversionId`. Conversion types (Lead, Purchase, …) live on the rule in Campaign Manager, never on
+the wire, so conversions carry no canonical event. Readable names are TUI labels only.
 """
 
 from __future__ import annotations
@@ -76,9 +77,10 @@ LABELS = Labels(
     default_group="Technical",
 )
 
-# /wa signal types → (event name, canonical event). Unknown types keep their own name.
+PAGE_VISIT = "PAGE_VISIT"
+# /wa signal types → (TUI label, canonical event). Unknown types are labelled by their own name.
 SIGNALS: dict[str, tuple[str, str | None]] = {
-    "PAGE_VISIT": ("page visit", "PageView"),
+    PAGE_VISIT: ("page view", "PageView"),
     "CLICK": ("click", None),
 }
 
@@ -99,10 +101,11 @@ COLLECT_SHAPES = {"js": "script", "gif": "image"}
 CONVERSION_URN = re.compile(r"urn:lla:llaPartnerConversion:(?P<rule>\d+)")
 
 
-def page_or_conversion(conversion: str | None) -> tuple[str, str | None]:
+def page_or_conversion(conversion: str | None) -> tuple[str, str | None, str | None]:
+    """(event, TUI label, canonical event) of a /collect hit."""
     if conversion:
-        return f"conversion {conversion}", None
-    return "page view", "PageView"
+        return f"conversion {conversion}", None, None
+    return PAGE_VISIT, *SIGNALS[PAGE_VISIT]
 
 
 def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
@@ -118,7 +121,7 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     if not pid:
         errors.add("no partner ID (pid)")
     conversion = values.get("conversionId") or None
-    event, standard = page_or_conversion(conversion)
+    event, label, standard = page_or_conversion(conversion)
     host = COLLECT_HOSTS.get(hit.host, hit.host)
     shape = COLLECT_SHAPES.get(values.get("fmt", ""), hit.method)
     stamp = values.get("time")
@@ -126,6 +129,7 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         platform=PLATFORM,
         pixel_id=pid,
         event=event,
+        label=label,
         standard_event=standard,
         event_id=values.get("eventId") or None,
         page_url=values.get("url") or None,
@@ -166,9 +170,10 @@ def decode_wa(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         errors.add("no partner IDs (pids)")
     signal = body.get("signalType")
     if isinstance(signal, str) and signal:
-        event, standard = SIGNALS.get(signal, (signal.lower().replace("_", " "), None))
+        event = signal
+        label, standard = SIGNALS.get(signal, (signal.lower().replace("_", " "), None))
     else:
-        event, standard = None, None
+        event, label, standard = None, None, None
         errors.add("no signal type (signalType)")
 
     user = []
@@ -185,6 +190,7 @@ def decode_wa(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         platform=PLATFORM,
         pixel_id=pid,
         event=event,
+        label=label,
         standard_event=standard,
         event_id=compact(body.get("eventId")) or None,
         page_url=page_url if isinstance(page_url, str) and page_url else None,

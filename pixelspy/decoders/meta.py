@@ -9,7 +9,10 @@ facebook-ios-sdk (FBSDKAppEvents) build them.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
+from urllib.parse import urlencode
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
@@ -195,6 +198,59 @@ def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     return decode_server_batch(hit, CAPI, m["pixel"])
 
 
+# ---------------------------------------------------------------- Graph API batch requests
+# facebook-business's batch API (FacebookAdsApiBatch.execute) posts `batch=[{"method": "POST",
+# "relative_url": "<pixel>/events", "body": "data=<url-encoded JSON list>&…"}, …]` to
+# graph.facebook.com/vNN.0/, the access token in the query. Each events call is a Conversions API
+# request of its own; other calls (reading ads objects) are not tracking.
+
+BATCH_EVENTS_CALL = re.compile(r"/?(?:v\d+\.\d+/)?(?P<pixel>\d+)/events/?(?:\?(?P<query>.*))?", re.DOTALL)
+
+
+def batch_calls(hit: RawHit, errors: Errors) -> tuple[list[tuple[str, str]], list[Any]]:
+    """(the request's other fields, the batch's calls) of a Graph API batch request."""
+    form, _ = body_form_or_json(hit, errors)
+    fields = parse_qs_pairs(hit.query, errors) + form
+    raw = dict(fields).get("batch")
+    calls = parse_json(raw, errors, "batch") if raw else None
+    if raw is not None and not isinstance(calls, list):
+        errors.add("batch is not a JSON list")
+    return [(k, v) for k, v in fields if k != "batch"], calls if isinstance(calls, list) else []
+
+
+def events_call(call: Any) -> re.Match[str] | None:
+    if isinstance(call, dict) and str(call.get("method", "")).upper() == "POST":
+        return BATCH_EVENTS_CALL.fullmatch(compact(call.get("relative_url")))
+    return None
+
+
+def is_events_batch(hit: RawHit) -> bool:
+    """A batch request with a Conversions API call in it."""
+    return hit.method == "POST" and any(map(events_call, batch_calls(hit, Errors())[1]))
+
+
+def decode_graph_batch(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    errors = Errors()
+    shared, calls = batch_calls(hit, errors)
+    events_calls = [(i, found) for i, call in enumerate(calls, 1) if (found := events_call(call))]
+    out = []
+    for i, found in events_calls:
+        call = calls[i - 1]
+        # The call as the Graph API runs it: its body a form, the batch request's token shared.
+        query = "&".join(q for q in (urlencode(shared), found["query"] or "") if q)
+        inner = RawHit(id=hit.id, method="POST", url=f"https://{hit.host}/{found['pixel']}/events?{query}",
+                       body=compact(call.get("body")).encode(), time=hit.time, client=hit.client,
+                       headers=(("content-type", "application/x-www-form-urlencoded"),))
+        for ev in decode_server_batch(inner, CAPI, found["pixel"]):
+            ev.endpoint = f"Conversions API (batch call {i}/{len(calls)})"
+            ev.decode_errors = list(errors) + ev.decode_errors
+            out.append(ev)
+    if not out and errors:  # an unreadable batch is still listed, with what went wrong
+        out.append(TrackingEvent(platform=PLATFORM, source=Source.server, decode_errors=list(errors),
+                                 params=CAPI_LABELS.params(masked(shared, CAPI.secrets)), endpoint="Graph API batch"))
+    return out
+
+
 # ---------------------------------------------------------------- app events (Facebook SDK)
 
 # The SDK's fb_mobile_* names for the standard events; web-named events (Contact, Subscribe…)
@@ -326,6 +382,9 @@ GRAPH_VERSION = r"(?:/v\d+\.\d+)?"
 FB_HOSTS = ("www.facebook.com", "facebook.com", "web.facebook.com", "m.facebook.com")
 # What the Conversions API answers; facebook-business reads events_received, messages and fbtrace_id.
 CAPI_SINK_ANSWER = '{"events_received": 1, "messages": [], "fbtrace_id": "pixelspy-sink"}'
+# A batch answers a list of {code, headers, body}; facebook-business reads one per call it sent
+# (calls beyond the list are neither retried nor failed).
+BATCH_SINK_ANSWER = json.dumps([{"code": 200, "headers": [], "body": CAPI_SINK_ANSWER}])
 ROUTES = [
     Route(PLATFORM, FB_HOSTS, TR_PATH, decode_tr),
     Route(PLATFORM, FB_HOSTS, SANDBOX_PATH, decode_tr),
@@ -335,4 +394,6 @@ ROUTES = [
     Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<pixel>\d+)/events/?", decode_capi,
           sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/(?P<app>\d+)/activities/?", decode_app_activities),
+    Route(PLATFORM, GRAPH_HOSTS, GRAPH_VERSION + r"/?", decode_graph_batch, signature=is_events_batch,
+          sink_json=BATCH_SINK_ANSWER),
 ]

@@ -197,7 +197,11 @@ def decode_tag(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
     name = text_or_none(plain.get("event"))
     tag = text_or_none(plain.get("tid"))
-    if not name:
+    if not name and plain.get("noscript"):
+        # The base code's <noscript> image (`?tid=…&noscript=1`) names no event by design: it is
+        # the base code's init, as its script's first hit.
+        name = INIT_EVENT
+    elif not name:
         errors.add("no event name (event)")
     if not tag:
         errors.add("no tag ID (tid)")

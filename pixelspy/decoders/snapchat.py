@@ -3,13 +3,16 @@
 Wire facts: ../shared/spec/platforms.md §6; Omnibug's Snapchat provider and its test; real /p
 captures (GET with everything in the query; older pixels POST the same fields as a form);
 developers.snap.com Conversions API pages (v3 is Meta's CAPI shape, v2 flat objects).
-/cm/i and /cm/p are cookie matching and a JSON POST to /p without pid/ev is pixel telemetry:
-neither is an event.
+/cm/i and /cm/p are cookie matching, not events. Newer pixels POST a JSON envelope to /p whose
+`req[].t` entries are the events (a public pixel debugger's test captures from live sites: `{"ctx":
+{}, "req": [{"t": {"pid", "ev", "intg"}}, {"i": {"pids"}}]}`); an envelope without `t` entries is
+the pixel's own telemetry.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
@@ -21,7 +24,9 @@ from pixelspy.decoders.wire import (
     Labels,
     ServerBatch,
     body_form_or_json,
+    compact,
     decode_server_batch,
+    flatten,
     folded_lookup,
     parse_qs_pairs,
     user_field,
@@ -72,6 +77,7 @@ PIXEL_LABELS = Labels(
         "et": ("Event tag", "Event"),
         "intg": ("Integration", "Event"),
         "pl": ("Page URL", "Page context"),
+        "ctx.url": ("Page URL (envelope context)", "Page context"),
         "rf": ("Referrer", "Page context"),
         "if": ("In an iframe", "Page context"),
         "ts": ("Timestamp (ms)", "Technical"),
@@ -128,9 +134,37 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     pairs = parse_qs_pairs(hit.query, errors)
     form, json_body = body_form_or_json(hit, errors)
     pairs += form
+    if json_body is not None and not ({"pid", "ev"} & dict(pairs).keys()):
+        return envelope_events(json_body, pairs, errors, hit.method)
+    return [pixel_event(pairs, errors, f"/p {hit.method}")]
+
+
+def envelope_events(body: Any, shared: list[tuple[str, str]], errors: Errors, method: str) -> list[TrackingEvent]:
+    """scevent.min.js's JSON envelope `{"ctx": {…}, "req": [{"t": {pid, ev, …}}, {"i": …}, {"log": …}]}`:
+    each `t` (track) entry is one event with the /p fields, sharing the context; `i` (init) and
+    `log` entries are the pixel's own housekeeping, and an envelope of only those is no event."""
+    requests = body.get("req") if isinstance(body, dict) else None
+    tracks = [r["t"] for r in requests if isinstance(r, dict) and "t" in r] if isinstance(requests, list) else []
+    if not tracks:
+        return []
+    ctx = body.get("ctx")
+    shared = shared + [(f"ctx.{k}", compact(v)) for k, v in flatten(ctx)] if isinstance(ctx, dict) and ctx else shared
+    endpoint = f"/p {method} JSON" + (f" ({len(tracks)} events)" if len(tracks) > 1 else "")
+    events = []
+    for track in tracks:
+        track_errors = Errors(errors)
+        if not isinstance(track, dict):
+            track_errors.add(f"req[].t is not a JSON object but {compact(track)[:40]!r}")
+            track = {}
+        pairs = [(k, compact(v)) for k, v in track.items()] + shared
+        events.append(pixel_event(pairs, track_errors, endpoint, page_from=("pl", "ctx.pl", "ctx.url")))
+    return events
+
+
+def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
+                page_from: tuple[str, ...] = ("pl",)) -> TrackingEvent:
+    """One /p event from its fields (query, form, or one `t` entry of the JSON envelope)."""
     values = dict(pairs)
-    if isinstance(json_body, dict) and not ("pid" in values or "ev" in values):
-        return []  # the pixel's own telemetry: {"ctx": …, "req": […]}
     pixel, name = values.get("pid") or None, values.get("ev") or None
     if not pixel:
         errors.add("no pixel ID (pid)")
@@ -142,13 +176,13 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
     item_ids = first("item_ids")
     user = [u for k, v in pairs if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], v))]
-    return [TrackingEvent(
+    return TrackingEvent(
         platform=PLATFORM,
         pixel_id=pixel,
         event=name,
         standard_event=standard_event(name),
         event_id=first("event_id"),
-        page_url=values.get("pl") or None,
+        page_url=next((values[k] for k in page_from if values.get(k)), None),
         value=first("value"),
         currency=first("currency"),
         content_ids=[i.strip() for i in item_ids.split(",") if i.strip()] if item_ids else [],
@@ -156,8 +190,8 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         params=pixel_params(pairs),
         user_data=user,
         decode_errors=list(errors),
-        endpoint=f"/p {hit.method}",
-    )]
+        endpoint=endpoint,
+    )
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:

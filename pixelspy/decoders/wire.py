@@ -194,6 +194,8 @@ def parse_multipart(body: bytes, content_type_header: str, errors: Errors) -> li
         if name:
             pairs.append((to_text(name.group(1), errors, "multipart field name"),
                           to_text(value.removesuffix(b"\r\n"), errors, "multipart field")))
+    if not pairs and body.strip():
+        errors.add("multipart body has no readable part")
     return pairs
 
 

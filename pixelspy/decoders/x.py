@@ -6,11 +6,16 @@ crawled pages, developer.x.com web-conversions reference).
 
 Event names: legacy hits (`events=[["purchase",{…}]]`) name their event. uwt.js 2.x hits do not:
 `txn_id` is the tag ID and `event` carries only the parameters; which action the tag stands for is
-configured in Events Manager. Such hits are named "event tag <id>", on the pixel and on the
-Conversions API alike (where `event_id` holds that tag ID), so both sides line up; the base tag's
-own page view (`event={}`) is "page view". X deduplicates on `conversion_id`, so that is the
-event_id here — the per-beacon `event_id` UUID of uwt.js only ties the t.co / analytics.twitter.com
-copies of one beacon together.
+configured in Events Manager. Such hits are named by their event tag ("o87ne", labelled "event tag
+o87ne" in the TUI), on the pixel and on the Conversions API alike (where `event_id` holds that tag
+ID), so both sides line up; the base tag's own page view (`event={}`) is "pageview", X's own name
+for it in the legacy list. X deduplicates on `conversion_id`, so that is the event_id here — the
+per-beacon `event_id` UUID of uwt.js only ties the copies of one beacon together.
+
+Hosts and paths: uwt.js sends each beacon to t.co and analytics.twitter.com (analytics.x.com on
+newer builds), as a GET image to /1/i/adsct or, when it can, as a form POST to /1/i/adsctp (a
+public pixel debugger's test captures from live sites; a site's CSP change log naming
+`t.co/1/i/adsctp` and `analytics.twitter.com/1/i/adsctp`). The fields are the same on both.
 """
 
 from __future__ import annotations
@@ -115,7 +120,10 @@ def split_tag(value: str) -> tuple[str | None, str]:
     return None, value.strip()
 
 
-def tag_event(tag: str) -> str:
+PAGE_VIEW = "pageview"  # the legacy list's name, for the base tag's page view
+
+
+def tag_label(tag: str) -> str:
     return f"event tag {tag}"
 
 
@@ -184,28 +192,28 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     pixel, tag = split_tag(values.get("txn_id", ""))
     if not tag:
         errors.add("no tag ID (txn_id)")
-    # (event name, canonical event, params, param-name prefix) for each event of this beacon.
-    events: list[tuple[str | None, str | None, dict[str, Any], str]] = []
+    # (event name, TUI label, canonical event, params, param-name prefix) for each event of this beacon.
+    events: list[tuple[str | None, str | None, str | None, dict[str, Any], str]] = []
     if "events" in values:
         for name, data in legacy_entries(values["events"], errors):
-            events.append((name, LEGACY_EVENTS.get((name or "").lower()), data, "events."))
+            events.append((name, None, LEGACY_EVENTS.get((name or "").lower()), data, "events."))
     elif "event" in values:
         data = parse_json_lenient(values["event"], errors, "event") if values["event"] else {}
         if data == {}:  # the base tag's config hit
-            events.append(("page view", "PageView", data, "event."))
+            events.append((PAGE_VIEW, "page view", "PageView", data, "event."))
         else:
             if not isinstance(data, dict):
                 errors.add("event is not a JSON object")
                 data = {}
-            events.append((tag_event(tag) if tag else None, None, data, "event."))
+            events.append((tag or None, tag_label(tag) if tag else None, None, data, "event."))
     else:  # oct.js <noscript> image: the tag firing, with no event list
-        events.append(("page view", "PageView", {}, "event."))
+        events.append((PAGE_VIEW, "page view", "PageView", {}, "event."))
 
     sale = values.get("tw_sale_amount", "")
     beacon = values.get("event_id") or hit.query  # legacy beacons have no per-hit id
     endpoint = f"{hit.host} {hit.path}"
     out = []
-    for i, (name, standard, data, prefix) in enumerate(events):
+    for i, (name, label, standard, data, prefix) in enumerate(events):
         event_errors = Errors(errors)
         fields = event_fields(data, event_errors, prefix)
         if fields["value"] is None and sale not in ("", "0"):
@@ -214,12 +222,13 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
             platform=PLATFORM,
             pixel_id=pixel or tag or None,
             event=name,
+            label=label,
             standard_event=standard,
             page_url=values.get("tw_document_href") or None,
             params=PIXEL_LABELS.params([*pairs, *flatten(data, prefix.rstrip("."))] if data else pairs),
             decode_errors=list(event_errors),
             endpoint=endpoint,
-            # uwt.js sends every beacon to t.co and analytics.twitter.com: fold the copy.
+            # uwt.js sends every beacon to two hosts: fold the copy.
             twin_key="|".join((PLATFORM, tag, beacon, str(i))),
             **fields,
         ))
@@ -248,7 +257,8 @@ def capi_event(conv: Any, pixel: str, errors: Errors, endpoint: str) -> Tracking
         platform=PLATFORM,
         source=Source.server,
         pixel_id=pixel,
-        event=tag_event(tag) if tag else None,
+        event=tag or None,
+        label=tag_label(tag) if tag else None,
         params=CAPI_LABELS.params(flatten(conv) if conv else ()),
         decode_errors=list(errors),
         endpoint=endpoint,
@@ -279,11 +289,11 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
                           page_url=hit.header("referer") or None)]
 
 
-ADSCT_HOSTS = ("t.co", "analytics.twitter.com")
+ADSCT_HOSTS = ("t.co", "analytics.twitter.com", "analytics.x.com")
 # What the Conversions API answers on success.
 CAPI_SINK_ANSWER = '{"data": {"conversions_processed": 1, "debug_id": "pixelspy-sink"}, "request": {"params": {}}}'
 ROUTES = [
-    Route(PLATFORM, ADSCT_HOSTS, r"(/1)?/i/adsct/?", decode_adsct),
+    Route(PLATFORM, ADSCT_HOSTS, r"(/1)?/i/adsctp?/?", decode_adsct),
     Route(PLATFORM, ("ads-api.x.com", "ads-api.twitter.com"),
           r"/(?P<version>\d+)/measurement/conversions/(?P<pixel>[0-9A-Za-z]+)/?", decode_capi,
           sink_json=CAPI_SINK_ANSWER),

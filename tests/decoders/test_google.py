@@ -226,3 +226,145 @@ def test_fuzz_never_raises(url, method, query, body):
     full = url + "?" + "&".join(f"{k}={quote(v)}" for k, v in query)
     for ev in decode(method, full, body, content_type="text/plain"):
         assert not any(e.startswith("decoder error:") for e in ev.decode_errors)
+
+
+# ---------------------------------------------------------------- hits without an event by design
+
+# Dynamic remarketing through gtag (linio.cl, a public Gatling recording) and the legacy remarketing
+# tag's <noscript> image (a Magento shop's page source; Anaraky GDRT); amazon.in's noscript image
+# carries a label beside its ecomm data (a public NetStorm script).
+REMARKETING_PING = (
+    "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1004172317/?random=1630209071612&cv=9"
+    "&fst=1630209071612&num=1&guid=ON&resp=GooglemKTybQhCsO&u_h=700&u_w=1366&u_ah=700&u_aw=1366&u_cd=24&u_his=2"
+    "&u_tz=330&u_java=false&u_nplug=3&u_nmime=4&gtm=2wg8p0&sendb=1&ig=1&data=ecomm_pagetype%3Dhome&frm=0"
+    "&url=https%3A%2F%2Fwww.linio.cl%2F&tiba=Linio%20Chile%20I%20Grandes%20ofertas%20y%20promociones%20todo"
+    "%20el%20a%C3%B1o&hn=www.googleadservices.com&async=1&rfmt=3&fmt=4")
+REMARKETING_NOSCRIPT = ("https://googleads.g.doubleclick.net/pagead/viewthroughconversion/941242151/"
+                        "?value=0&guid=ON&script=0&data=ecomm_pagetype%3Dhome")
+LABELLED_NOSCRIPT = ("https://googleads.g.doubleclick.net/pagead/viewthroughconversion/984527532/?value=0"
+                     "&label=r_58CJXm0gIQw9iz3gM&guid=ON&script=0&data=ecomm_pagetype%3DGateway%3B"
+                     "CURRENT_TIME%3D2019-07-17T18%3A23%3A49.154Z%3BSignedIn%3DN")
+
+
+def test_remarketing_pings_name_no_event_by_design():
+    for url, account in ((REMARKETING_PING, "AW-1004172317"), (REMARKETING_NOSCRIPT, "AW-941242151"),
+                         (LABELLED_NOSCRIPT, "AW-984527532"),
+                         ("https://googleads.g.doubleclick.net/pagead/viewthroughconversion/941242151/?guid=ON&script=0",
+                          "AW-941242151")):
+        (ev,) = decode("GET", url)
+        assert (ev.pixel_id, ev.event, ev.standard_event, ev.decode_errors) == (account, "remarketing", None, []), url
+        assert ev.title == "remarketing page view"
+    (ev,) = decode("GET", REMARKETING_PING)
+    assert ev.param("data.ecomm_pagetype") == "home" and ev.page_url == "https://www.linio.cl/"
+
+
+def test_a_conversion_tags_noscript_image_is_a_conversion():
+    (ev,) = decode("GET", "https://www.googleadservices.com/pagead/conversion/987654321/?label=xYz&guid=ON&script=0")
+    assert (ev.event, ev.decode_errors) == ("conversion", [])
+
+
+def test_google_copies_are_answered_but_not_listed():
+    # The 1p-user-list hop of amazon.in's remarketing image (same NetStorm script), on www.google.com and
+    # the visitor's country domain; Google Signals' copy of a GA4 hit.
+    registry = default_registry()
+    for url in ("https://www.google.com/pagead/1p-user-list/984527532/?value=0&label=r_58CJXm0gIQw9iz3gM&guid=ON"
+                "&script=0&data=ecomm_pagetype%3DGateway&cdct=2&is_vtc=1&random=4256831513",
+                "https://www.google.co.in/pagead/1p-user-list/984527532/?value=0&guid=ON&script=0&random=4256831513",
+                "https://stats.g.doubleclick.net/g/collect?v=2&ngs=1&ibt=1&tid=G-SHOPDEMO42&cid=746406658.1791212460"):
+        hit = RawHit(method="GET", url=url)
+        route, _ = registry.find(hit.host, hit.path)
+        assert route.sinks(hit) and registry.decode(hit) == [], url
+
+
+# ---------------------------------------------------------------- lookalike /g/collect (family 9)
+
+
+def test_g_collect_on_another_host_needs_ga4s_signature():
+    registry = default_registry()
+    for url in ("https://shop.example/g/collect?foo=1",  # the site's own endpoint
+                "https://shop.example/api/g/collect?v=1&tid=UA-1-1",
+                "https://shop.example/g/collect?v=2&en=page_view",
+                "https://e.clarity.ms/g/collect?v=2&tid=G-1&en=x"):
+        hit = RawHit(method="POST", url=url, body=b"en=page_view")
+        route, _ = registry.find(hit.host, hit.path)
+        assert registry.decode(hit) == [] and not route.sinks(hit), url
+    # Google tag gateway on a first-party path, and a server-side container: GA4, decoded and sunk.
+    for url in ("https://shop.example/metrics/g/collect?v=2&tid=G-SHOPDEMO42&cid=1.2&en=page_view&dl=https%3A%2F%2Fshop.example%2F",
+                "https://sgtm.shop.example/g/collect?v=2&tid=G-SHOPDEMO42&en=page_view"):
+        hit = RawHit(method="GET", url=url)
+        (ev,) = registry.decode(hit)
+        assert (ev.pixel_id, ev.event, ev.decode_errors) == ("G-SHOPDEMO42", "page_view", []), url
+        assert registry.find(hit.host, hit.path)[0].sinks(hit)
+
+
+# ---------------------------------------------------------------- Floodlight
+
+
+def test_floodlight_iframe_tag():
+    # Omnibug's test URL (test/providers/GoogleDoubleClick.js): a sales activity with u-variables.
+    (ev,) = decode("GET", "https://1234567.fls.doubleclick.net/activityi;src=1234567;type=group1;cat=thank123;qty=1;"
+                   "cost=666.66;ord=xact111;gtm=2ou430;u1=test123;u10=123test;auiddc=890045014.1556389977;"
+                   "~oref=https%3A%2F%2Fomnibug.io%2F?")
+    assert (ev.platform, ev.pixel_id, ev.event, ev.standard_event) == ("google", "DC-1234567", "group1/thank123", None)
+    assert (ev.value, ev.param("cost"), ev.order_id, ev.page_url) == (None, "666.66", "xact111", "https://omnibug.io/")
+    assert ev.endpoint == "Floodlight fls.doubleclick.net" and ev.decode_errors == []
+    u1 = next(p for p in ev.params if p.name == "u1")
+    assert (u1.value, u1.label, u1.group) == ("test123", "Custom variable u1", "Custom variables")
+
+
+def test_floodlight_gtag_and_image_hosts():
+    # gtag's Floodlight hit on adservice.google.com (etihad.com, a public LoadRunner script), the image
+    # tag on ad.doubleclick.net (Google's security blog page), the legacy /activity; form.
+    (ev,) = decode("GET", "https://adservice.google.com/ddm/fls/i/dc_pre=CJ6o77DQ--4CFZLj7Qod-gwFOw;src=4338867;"
+                   "type=Count-;cat=Etiha-;ord=4336956492503;gtm=2wg2a1;auiddc=706136819.1613932803;u57=book;"
+                   "u59=1994364360;u40=en;u61=us;u63=Desktop;u64=www.etihad.com;"
+                   "~oref=https%3A%2F%2Fwww.etihad.com%2Fen-us%2Fbook")
+    assert (ev.pixel_id, ev.event, ev.order_id, ev.page_url) == ("DC-4338867", "Count-/Etiha-", None,
+                                                                 "https://www.etihad.com/en-us/book")
+    assert ev.param("dc_pre") == "CJ6o77DQ--4CFZLj7Qod-gwFOw" and ev.endpoint == "Floodlight adservice.google.com"
+    (ev,) = decode("GET", "https://ad.doubleclick.net/ddm/activity/src=2542116;type=gblog;cat=googl0;ord=1?")
+    assert (ev.pixel_id, ev.event, ev.decode_errors) == ("DC-2542116", "gblog/googl0", [])
+    (ev,) = decode("GET", "https://ad.doubleclick.net/activity;src=1234567;type=sales;cat=purch0;ord=1;num=2?")
+    assert (ev.pixel_id, ev.event, ev.endpoint) == ("DC-1234567", "sales/purch0", "Floodlight ad.doubleclick.net")
+    (ev,) = decode("GET", "https://adservice.google.co.in/ddm/fls/z/src=13662078;type=hp;cat=allpages;ord=1")
+    assert ev.pixel_id == "DC-13662078"
+
+
+def test_floodlight_paths_elsewhere_are_not_floodlight():
+    assert decode("GET", "https://shop.example/activity;src=1;type=a;cat=b") == []
+    (ev,) = decode("GET", "https://ad.doubleclick.net/ddm/activity/ord=1?")
+    assert ev.decode_errors == ["no advertiser ID (src)", "no activity (type and cat)"]
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def test_gtm_container_is_pixel_loaded_and_passes_through():
+    (ev,) = decode("GET", "https://www.googletagmanager.com/gtm.js?id=GTM-ABC123&l=omnibug")  # Omnibug's test URL
+    assert (ev.kind, ev.pixel_id, ev.endpoint) == (Kind.pixel_loaded, "GTM-ABC123", "gtm.js")
+    assert default_registry().find("www.googletagmanager.com", "/gtm.js")[0].sink is False
+
+
+def test_first_party_loaders_need_a_google_tag_id():
+    (ev,) = decode("GET", "https://shop.example/metrics/gtm.js?id=GTM-SHOP42X")
+    assert (ev.kind, ev.pixel_id) == (Kind.pixel_loaded, "GTM-SHOP42X")
+    (ev,) = decode("GET", "https://shop.example/metrics/gtag/js?id=G-SHOPDEMO42")
+    assert (ev.kind, ev.pixel_id, ev.endpoint) == (Kind.pixel_loaded, "G-SHOPDEMO42", "gtag.js")
+    assert decode("GET", "https://shop.example/static/gtm.js") == []
+
+
+def test_snippet_hits_without_an_event_raise_no_warning_through_the_checks():
+    # Family 2 of issue #23: what the vendors' own snippets send is never a missing-param / decode-error.
+    from pixelspy.session import Session
+
+    session = Session()
+    urls = (REMARKETING_PING, REMARKETING_NOSCRIPT,
+            "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/941242151/?guid=ON&script=0",
+            "https://www.googleadservices.com/pagead/conversion/987654321/?label=xYz&guid=ON&script=0",
+            "https://ct.pinterest.com/v3/?tid=2612733222301&noscript=1",
+            "https://1234567.fls.doubleclick.net/activityi;src=1234567;type=group1;cat=thank123;qty=1;cost=666.66;"
+            "ord=xact111;gtm=2ou430;auiddc=890045014.1556389977;~oref=https%3A%2F%2Fomnibug.io%2F?")
+    for n, url in enumerate(urls):
+        (ev,) = session.ingest(RawHit(method="GET", url=url, client=f"10.0.0.{n + 1}"))
+        assert ev.decode_errors == [], url
+        assert [f.code for f in ev.findings if f.severity != "info"] == [], (url, ev.findings)

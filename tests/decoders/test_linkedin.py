@@ -84,7 +84,7 @@ def test_collect_js_page_view():
     ev = one(get(PV_PX))
     assert (ev.platform, ev.source, ev.kind) == ("linkedin", Source.browser, Kind.event)
     assert ev.pixel_id == "12345678"
-    assert (ev.event, ev.standard_event) == ("page view", "PageView")
+    assert (ev.event, ev.standard_event) == ("PAGE_VISIT", "PageView")
     assert ev.event_id is None
     assert ev.page_url == "https://atomkraftwerke24.de/ectest.html?gtm_debug=1783018219377"
     assert ev.endpoint == "px /collect script"
@@ -114,7 +114,7 @@ def test_collect_image_pixel_conversion():
 
 def test_collect_legacy_dc_host_image_page_view():
     ev = one(get("https://dc.ads.linkedin.com/collect/?pid=276116&fmt=gif"))  # developers.facebook.com
-    assert (ev.pixel_id, ev.event, ev.standard_event) == ("276116", "page view", "PageView")
+    assert (ev.pixel_id, ev.event, ev.standard_event) == ("276116", "PAGE_VISIT", "PageView")
     assert ev.endpoint == "dc /collect image" and ev.decode_errors == []
 
 
@@ -135,7 +135,7 @@ def test_collect_post_form_body_is_read():
 
 def test_collect_without_pid_is_a_decode_error_but_still_an_event():
     ev = one(get("https://px.ads.linkedin.com/collect?v=2&fmt=js"))
-    assert ev.pixel_id is None and ev.event == "page view"
+    assert ev.pixel_id is None and ev.event == "PAGE_VISIT"
     assert ev.decode_errors == ["no partner ID (pid)"]
 
 
@@ -148,7 +148,7 @@ def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
     assert session.ingest(mirror) == []
     assert len(session.ingest(conversion)) == 1  # a conversion in the same burst is its own event
     events = list(session)
-    assert [e.event for e in events] == ["page view", "conversion 111111111111"]
+    assert [e.event for e in events] == ["PAGE_VISIT", "conversion 111111111111"]
     assert events[0].twins == [mirror.id]
     assert events[0].endpoint == "px /collect script"
 
@@ -159,7 +159,7 @@ def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
 def test_wa_click_plain_json():
     ev = one(post("https://px.ads.linkedin.com/wa/", json.dumps(WA_CLICK).encode()))
     assert ev.pixel_id == "5143044"
-    assert (ev.event, ev.standard_event) == ("click", None)
+    assert (ev.event, ev.label, ev.standard_event) == ("CLICK", "click", None)
     assert ev.page_url == "https://lagreeod.com/subscribe"
     assert ev.endpoint == "/wa POST JSON"
     assert ev.user_data == []  # hem null, liFatId empty
@@ -179,7 +179,7 @@ def test_wa_click_plain_json():
 def test_wa_page_visit_base64_gzip_with_hashed_email_and_click_id():
     ev = one(post("https://px.ads.linkedin.com/wa/", b64gzip(WA_PAGE_VISIT)))
     assert ev.pixel_id == "12345678"
-    assert (ev.event, ev.standard_event) == ("page visit", "PageView")
+    assert (ev.event, ev.standard_event) == ("PAGE_VISIT", "PageView")
     assert ev.page_url == "https://atomkraftwerke24.de/ectest.html"
     assert ev.endpoint == "/wa POST base64-gzip"
     assert ev.decode_errors == []
@@ -197,7 +197,7 @@ def test_wa_fetch_variant_with_query_and_several_partner_ids():
     events = REGISTRY.decode(post("https://px.ads.linkedin.com/wa?medium=fetch&fmt=g", b64gzip(body)))
     assert [e.pixel_id for e in events] == ["12345678", "7654321"]
     for ev in events:
-        assert ev.event == "page visit" and ev.standard_event == "PageView"
+        assert ev.event == "PAGE_VISIT" and ev.standard_event == "PageView"
         assert ev.endpoint == "/wa POST (fetch) base64-gzip"
         assert ev.param("medium") == "fetch" and ev.param("fmt") == "g"
         assert ev.decode_errors == []
@@ -210,7 +210,7 @@ def test_wa_truncated_gzip_decodes_what_arrived():
     assert ev.decode_errors[0].startswith("body (base64 gzip) is truncated; decoded ")
     assert "decoded what could be decoded" in ev.decode_errors[1]
     # Everything before the cut survives: partner, signal, page.
-    assert (ev.pixel_id, ev.event, ev.page_url) == ("5143044", "click", "https://lagreeod.com/subscribe")
+    assert (ev.pixel_id, ev.event, ev.page_url) == ("5143044", "CLICK", "https://lagreeod.com/subscribe")
 
 
 def test_wa_invalid_base64_is_a_decode_error():
@@ -234,7 +234,7 @@ def test_wa_empty_body():
 
 def test_wa_unknown_signal_type_keeps_its_name():
     ev = one(post("https://px.ads.linkedin.com/wa/", json.dumps({**WA_CLICK, "signalType": "FORM_SUBMIT"}).encode()))
-    assert (ev.event, ev.standard_event) == ("form submit", None)
+    assert (ev.event, ev.title, ev.standard_event) == ("FORM_SUBMIT", "form submit", None)
 
 
 # ------------------------------------------------------------------------------------ loader etc.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.server
 import hashlib
 import json
 from urllib.parse import quote, urlencode
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from pixelspy.decoders import default_registry
 from pixelspy.model import RawHit, Source
+from tests.conftest import local_server
 
 PIXEL = "1234567890123456"
 APP = "987654321012345"
@@ -287,3 +289,75 @@ def test_fuzz_never_raises(path, payload, as_form, raw):
         body, ctype = json.dumps(payload).encode() + raw, "application/json"
     for ev in decode("POST", "https://graph.facebook.com" + path, body, content_type=ctype):
         assert not any(e.startswith("decoder error:") for e in ev.decode_errors)
+
+
+# ---------------------------------------------------------------- Graph API batch requests
+
+
+class _RecordingGraph(http.server.BaseHTTPRequestHandler):
+    """Stands in for graph.facebook.com: keeps each request, answers a batch as the Graph API does."""
+
+    seen: list[RawHit] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.seen.append(RawHit(method="POST", url=f"https://graph.facebook.com{self.path}", body=body,
+                                headers=tuple(self.headers.items())))
+        answer = json.dumps([{"code": 200, "headers": [], "body": '{"events_received": 1}'}] * 2).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *a):
+        pass
+
+
+def sdk_batch_request() -> RawHit:
+    """The request facebook-business's batch API sends for two Conversions API calls and an ads read:
+    made by the SDK itself (AdsPixel.create_event(batch=…), FacebookAdsApiBatch.execute) against a
+    local stand-in for graph.facebook.com."""
+    from facebook_business.adobjects.adspixel import AdsPixel
+    from facebook_business.api import FacebookAdsApi
+
+    _RecordingGraph.seen = []
+    with local_server(_RecordingGraph) as url:
+        api = FacebookAdsApi.init(access_token=TOKEN, api_version="v21.0")
+        api._session.GRAPH = url
+        batch = api.new_batch()
+        # `data` is declared list<string>: each event a JSON string of its own.
+        AdsPixel(PIXEL, api=api).create_event(params={"data": [json.dumps(PURCHASE)], "test_event_code": "TEST4521"},
+                                              batch=batch)
+        AdsPixel(PIXEL, api=api).create_event(params={"data": [json.dumps(LEAD)]}, batch=batch)
+        batch.add("GET", "me/adaccounts")
+        batch.execute()
+    (hit,) = _RecordingGraph.seen
+    return hit
+
+
+def test_graph_batch_of_the_business_sdk_is_one_event_per_conversions_call():
+    hit = sdk_batch_request()
+    assert hit.path == "/v21.0/" and "batch=" in hit.body.decode()
+    purchase, lead = default_registry().decode(hit)
+    assert (purchase.source, purchase.pixel_id, purchase.event, purchase.event_id) == (
+        Source.server, PIXEL, "Purchase", "order-77")
+    assert (purchase.value, purchase.currency, purchase.content_ids) == ("49.9", "EUR", ["sku-1", "sku-2"])
+    assert purchase.test_event_code == "TEST4521" and lead.test_event_code is None
+    assert (lead.event, lead.event_id) == ("Lead", "lead-9")
+    assert purchase.endpoint == "Conversions API (batch call 1/3)" and lead.endpoint.endswith("2/3)")
+    assert purchase.decode_errors == lead.decode_errors == []
+    assert TOKEN not in json.dumps([purchase.json_line(), lead.json_line()])  # the token is masked
+    assert {u.key for u in purchase.user_data} >= {"em", "ph", "external_id"}
+
+
+def test_graph_batch_without_conversions_calls_is_not_tracking():
+    body = urlencode({"batch": json.dumps([{"method": "GET", "relative_url": "me"},
+                                           {"method": "GET", "relative_url": f"{PIXEL}/events"}])})
+    hit = RawHit(method="POST", url=f"https://graph.facebook.com/v21.0/?access_token={TOKEN}", body=body.encode(),
+                 headers=(("content-type", "application/x-www-form-urlencoded"),))
+    route, _ = default_registry().find(hit.host, hit.path)
+    assert not route.sinks(hit) and default_registry().decode(hit) == []  # passes through, not listed
+    events_call = body.replace("GET", "POST", 2)
+    hit = RawHit(method="POST", url=hit.url, body=events_call.encode(), headers=hit.headers)
+    assert route.sinks(hit)

@@ -266,3 +266,13 @@ def test_fuzz_never_crashes_and_always_yields_events(path, query, body, ctype, m
     events = decode(hit)
     assert events
     assert all(not any(e.startswith("decoder error:") for e in ev.decode_errors) for ev in events)
+
+
+def test_noscript_base_image_without_event_is_the_base_codes_init():
+    # The base snippet's <noscript> image as real shops paste it: `ct.pinterest.com/v3/?tid=…&noscript=1`
+    # (spec §9, from public captures): no event by design, so no decode error.
+    (ev,) = default_registry().decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2612733222301&noscript=1"))
+    assert (ev.kind, ev.pixel_id, ev.event, ev.decode_errors) == (Kind.pixel_loaded, "2612733222301", "init", [])
+    assert ev.endpoint == "/v3/ image"
+    (ev,) = default_registry().decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2612733222301"))
+    assert ev.decode_errors == ["no event name (event)"]  # a scripted hit must name its event

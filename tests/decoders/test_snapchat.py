@@ -196,3 +196,47 @@ def test_fuzz_never_raises(path, method, query, payload, raw, as_json):
     body, ctype = (json.dumps(payload).encode(), "application/json") if as_json else (raw, "text/plain")
     for ev in decode(method, url, body, content_type=ctype):
         assert not any(e.startswith("decoder error:") for e in ev.decode_errors)
+
+
+# scevent.min.js's JSON envelope, as a public pixel debugger's test suite captured it from live sites
+# (Pixel & Tag Tracer tests/run.js: `{"ctx": {}, "req": [{"t": {"pid": …, "ev": "PAGE_VIEW", "intg":
+# "blotout"}}, {"i": {"pids": […]}}]}`; an init-only or log-only envelope is housekeeping). The
+# PURCHASE entry carries the /p fields of the GET above, as the envelope sends them (numbers as numbers).
+ENVELOPE = {
+    "ctx": {"url": "https://shop.example/thanks?o=1", "v": "3.59.0-2606221835"},
+    "req": [
+        {"t": {"pid": "301bc76a-867d-419a-afb1-1ce91680f333", "ev": "PAGE_VIEW", "intg": "blotout"}},
+        {"i": {"pids": ["301bc76a"]}},
+        {"t": {"pid": "301bc76a-867d-419a-afb1-1ce91680f333", "ev": "PURCHASE", "e_pr": 42.22, "e_cur": "EUR",
+               "e_tid": "TRANS-TEST-SC1", "e_iids": "A12,B20", "cdid": "dedup-test-sc1", "u_hem": EM,
+               "pl": "https://shop.example/thanks?o=1&from=t"}},
+    ],
+}
+
+
+def test_json_envelope_track_entries_are_events():
+    view, purchase = decode("POST", "https://tr.snapchat.com/p", json.dumps(ENVELOPE).encode(),
+                            content_type="application/json")
+    assert (view.pixel_id, view.event, view.standard_event) == (
+        "301bc76a-867d-419a-afb1-1ce91680f333", "PAGE_VIEW", "PageView")
+    assert view.page_url == "https://shop.example/thanks?o=1"  # from the shared context
+    assert view.param("intg") == "blotout" and view.param("ctx.v") == "3.59.0-2606221835"
+    assert (purchase.event, purchase.value, purchase.currency, purchase.order_id, purchase.event_id) == (
+        "PURCHASE", "42.22", "EUR", "TRANS-TEST-SC1", "dedup-test-sc1")
+    assert purchase.content_ids == ["A12", "B20"] and [(u.key, u.hashed) for u in purchase.user_data] == [("em", True)]
+    assert purchase.page_url == "https://shop.example/thanks?o=1&from=t"  # its own pl wins
+    assert view.endpoint == "/p POST JSON (2 events)" and view.decode_errors == purchase.decode_errors == []
+
+
+def test_json_envelope_without_track_entries_is_housekeeping():
+    for body in ({"ctx": {"url": "u"}, "req": [{"i": {"pids": ["04b21810"]}, "del": 1003}]},
+                 {"ctx": {}, "req": [{"log": {"name": "SB", "message": ""}}]}):
+        assert decode("POST", "https://tr6.snapchat.com/p", json.dumps(body).encode(),
+                      content_type="text/plain") == []
+
+
+def test_json_envelope_with_a_broken_track_entry_keeps_the_others():
+    body = {"ctx": {}, "req": [{"t": "garbage"}, {"t": {"pid": PIXEL, "ev": "SIGN_UP"}}]}
+    broken, ok = decode("POST", "https://tr.snapchat.com/p", json.dumps(body).encode(), content_type="application/json")
+    assert broken.decode_errors[0] == "req[].t is not a JSON object but 'garbage'"
+    assert (ok.event, ok.decode_errors) == ("SIGN_UP", [])

@@ -91,7 +91,7 @@ def test_base_tag_config_hit_is_a_page_view():
     ev = one(get(TCO_2X))
     assert (ev.platform, ev.source, ev.kind) == ("x", Source.browser, Kind.event)
     assert ev.pixel_id == "o7z1d"
-    assert (ev.event, ev.standard_event) == ("page view", "PageView")
+    assert (ev.event, ev.standard_event) == ("pageview", "PageView")
     assert ev.event_id is None  # the beacon's event_id is not a dedup key
     assert ev.page_url == "https://www.merge.dev/blog/merge-and-chatgpt"
     assert ev.endpoint == "t.co /1/i/adsct"
@@ -108,7 +108,7 @@ def test_base_tag_config_hit_is_a_page_view():
 
 def test_limited_data_use_and_browser_id_are_decoded():
     ev = one(get(CLOUDFLARE))
-    assert (ev.pixel_id, ev.event) == ("nvldc", "page view")
+    assert (ev.pixel_id, ev.event) == ("nvldc", "pageview")
     assert ev.param("restricted_data_use") == "restrict_optimization"
     assert ev.param("twpid") == "tw.1791446666898.801927725504384826"
     groups = {p.name: p.group for p in ev.params}
@@ -119,7 +119,7 @@ def test_limited_data_use_and_browser_id_are_decoded():
 def test_event_tag_hit_carries_tag_id_and_parameters():
     ev = one(get(event_tag_url("analytics.twitter.com")))
     assert ev.pixel_id == "o87ne"
-    assert (ev.event, ev.standard_event) == ("event tag o87ne", None)
+    assert (ev.event, ev.standard_event) == ("o87ne", None)
     assert ev.event_id == "order-77"  # conversion_id: what X deduplicates on
     assert (ev.value, ev.currency) == ("29.95", "USD")
     assert ev.content_ids == ["sku-1", "sku-2"]
@@ -138,7 +138,7 @@ def test_event_tag_hit_carries_tag_id_and_parameters():
 def test_tw_prefixed_txn_id_splits_into_base_tag_and_event_tag():
     url = event_tag_url("t.co").replace("txn_id=o87ne", "txn_id=tw-o8z6j-o87ne")
     ev = one(get(url))
-    assert (ev.pixel_id, ev.event) == ("o8z6j", "event tag o87ne")
+    assert (ev.pixel_id, ev.event) == ("o8z6j", "o87ne")
 
 
 def test_twq_track_pageview_on_the_legacy_path():
@@ -167,7 +167,7 @@ def test_legacy_noscript_image_pair_is_one_page_view():
     # <noscript> of twttr.conversion.trackPid('nz7m3', …): two images, no event list (developers.facebook.com)
     query = "txn_id=nz7m3&p_id=Twitter&tw_sale_amount=0&tw_order_quantity=0"
     ev = one(get(f"https://analytics.twitter.com/i/adsct?{query}"))
-    assert (ev.pixel_id, ev.event, ev.standard_event, ev.value) == ("nz7m3", "page view", "PageView", None)
+    assert (ev.pixel_id, ev.event, ev.standard_event, ev.value) == ("nz7m3", "pageview", "PageView", None)
     assert ev.decode_errors == [] and ev.page_url is None
     session = Session()
     session.ingest(get(f"https://analytics.twitter.com/i/adsct?{query}", time=5.0))
@@ -201,7 +201,7 @@ def test_broken_event_json_is_a_decode_error_not_a_lost_hit():
     ev = one(get("https://t.co/1/i/adsct?txn_id=o87ne&event=%7B%22value%22%3A1%2C&event_id=e1"))
     assert len(ev.decode_errors) == 1
     assert ev.decode_errors[0].startswith("event is truncated or invalid JSON")
-    assert (ev.event, ev.value) == ("event tag o87ne", "1")  # the readable prefix is kept
+    assert (ev.event, ev.value) == ("o87ne", "1")  # the readable prefix is kept
     ev = one(get("https://t.co/i/adsct?txn_id=abc&events=%5B%5B"))
     assert ev.event is None and ev.decode_errors[0].startswith("events is truncated or invalid JSON")
     cut = quote('[["purchase",{"value":"5.00","currency":"EUR"}],["pagevi')
@@ -210,7 +210,7 @@ def test_broken_event_json_is_a_decode_error_not_a_lost_hit():
     assert cut_off.event == "pagevi" and cut_off.decode_errors == first.decode_errors
     assert first.decode_errors[0].startswith("events is truncated or invalid JSON")
     ev = one(get("https://t.co/1/i/adsct?txn_id=o87ne&event=%5B1%5D"))
-    assert (ev.event, ev.decode_errors) == ("event tag o87ne", ["event is not a JSON object"])
+    assert (ev.event, ev.decode_errors) == ("o87ne", ["event is not a JSON object"])
     ev = one(get("https://t.co/i/adsct?p_id=Twitter"))
     assert ev.decode_errors == ["no tag ID (txn_id)"] and ev.pixel_id is None
 
@@ -274,7 +274,7 @@ def test_capi_conversion():
     ev = one(post(CAPI_URL, {"conversions": [CONVERSION]}))
     assert (ev.platform, ev.source, ev.kind) == ("x", Source.server, Kind.event)
     assert ev.pixel_id == "o8z6j"
-    assert (ev.event, ev.standard_event) == ("event tag o87ne", None)  # same name as the pixel's event
+    assert (ev.event, ev.standard_event) == ("o87ne", None)  # same name as the pixel's event
     assert ev.event_id == "order-77"
     assert (ev.value, ev.currency) == ("29.95", "USD")
     assert ev.content_ids == ["sku-1", "sku-2"]
@@ -294,7 +294,7 @@ def test_capi_batch_on_the_twitter_host_is_one_event_each():
               "identifiers": [{"twclid": "abc"}, {"ip_address": "203.0.113.9"}], "conversion_id": "lead-9"}
     events = REGISTRY.decode(post("https://ads-api.twitter.com/11/measurement/conversions/o8z6j",
                                   {"conversions": [CONVERSION, second]}))
-    assert [e.event for e in events] == ["event tag o87ne", "event tag o87nf"]
+    assert [e.event for e in events] == ["o87ne", "o87nf"]
     assert [e.event_id for e in events] == ["order-77", "lead-9"]
     assert [e.endpoint for e in events] == ["CAPI v11 conversions 1/2", "CAPI v11 conversions 2/2"]
     assert [e.pixel_id for e in events] == ["o8z6j", "o8z6j"]
@@ -351,3 +351,49 @@ def test_fuzz_capi_never_raises_and_always_yields_events(body):
     for ev in events:
         assert ev.source == Source.server
         assert not any(e.startswith("decoder error:") for e in ev.decode_errors), ev.decode_errors
+
+
+# -------------------------------------------------------------------------------- POST beacons
+# uwt.js POSTs the beacon's fields as a form to /1/i/adsctp (and oct.js-era code to /i/adsctp), on
+# analytics.twitter.com, analytics.x.com and t.co. Shapes from a public pixel debugger's test suite
+# ("real requests captured from live sites": events=[["pageview",{}]] with txn_id o7kth; event={}
+# with txn_id num2q on analytics.x.com and its t.co copy) and a site's CSP log naming the paths.
+ADSCTP_FORM = {"bci": "4", "eci": "3", "event": "{}", "event_id": "d0c6b7a1-8e7f-4c0b-9a51-2f7c8e3d4b11",
+               "integration": "advertiser", "p_id": "Twitter", "p_user_id": "0", "tw_document_href":
+               "https://shop.example/", "tw_iframe_status": "0", "txn_id": "num2q", "type": "javascript",
+               "version": "2.4.11"}
+
+
+def post_form(url: str, form: dict[str, str]) -> RawHit:
+    return RawHit(method="POST", url=url, body=urlencode(form, quote_via=quote).encode(),
+                  headers=(("content-type", "application/x-www-form-urlencoded"),))
+
+
+def test_post_beacon_is_decoded_on_every_host_and_path():
+    for host in ("analytics.twitter.com", "analytics.x.com", "t.co"):
+        for path in ("/1/i/adsctp", "/i/adsctp"):
+            ev = one(post_form(f"https://{host}{path}", ADSCTP_FORM))
+            assert (ev.pixel_id, ev.event, ev.standard_event) == ("num2q", "pageview", "PageView"), (host, path)
+            assert ev.page_url == "https://shop.example/" and ev.decode_errors == []
+            assert ev.endpoint == f"{host} {path}"
+    legacy = one(post_form("https://analytics.twitter.com/i/adsctp",
+                           {"events": '[["pageview",{}]]', "txn_id": "o7kth", "tw_sale_amount": "0"}))
+    assert (legacy.pixel_id, legacy.event, legacy.value, legacy.decode_errors) == ("o7kth", "pageview", None, [])
+
+
+def test_post_beacon_and_its_copy_are_twins():
+    session = Session()
+    first = session.ingest(post_form("https://analytics.x.com/1/i/adsctp", ADSCTP_FORM))
+    session.ingest(post_form("https://t.co/1/i/adsctp", ADSCTP_FORM))
+    assert len(session.events) == 1 and len(first[0].twins) == 1
+
+
+def test_get_beacon_on_analytics_x_com():
+    ev = one(get(ANALYTICS_2X.replace("analytics.twitter.com", "analytics.x.com")))
+    assert (ev.pixel_id, ev.event, ev.endpoint) == ("o7z1d", "pageview", "analytics.x.com /1/i/adsct")
+
+
+def test_event_tag_is_the_wire_name_and_the_label_is_readable():
+    ev = one(get(event_tag_url("t.co")))
+    assert (ev.event, ev.label, ev.title) == ("o87ne", "event tag o87ne", "event tag o87ne")
+    assert ev.json_line()["event"] == "o87ne" and "label" not in ev.json_line()

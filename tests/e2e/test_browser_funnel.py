@@ -61,13 +61,13 @@ def row(page, platform, event, standard, pixel, shop_event=None, *, endpoint, co
 
 def page_views(page, *, x_codes=(), meta_copies=1):
     return [
-        row(page, "x", "page view", "PageView", X, endpoint="/1/i/adsct", codes=x_codes),
+        row(page, "x", "pageview", "PageView", X, endpoint="/1/i/adsct", codes=x_codes),
         *[row(page, "meta", "PageView", "PageView", META, endpoint="/tr image",
               codes=("duplicate-event",) if meta_copies > 1 else ()) for _ in range(meta_copies)],
         row(page, "tiktok", "Pageview", "PageView", TIKTOK, endpoint="/api/v2/pixel beacon"),
         row(page, "pinterest", "init", None, PINTEREST, endpoint="/v3/ image", kind="pixel_loaded"),
         row(page, "pinterest", "pagevisit", "PageView", PINTEREST, endpoint="/v3/ image"),
-        row(page, "linkedin", "page visit", "PageView", LINKEDIN, endpoint="/wa POST (fetch) base64-gzip"),
+        row(page, "linkedin", "PAGE_VISIT", "PageView", LINKEDIN, endpoint="/wa POST (fetch) base64-gzip"),
     ]
 
 
@@ -76,7 +76,7 @@ def conversions(page, shop_event, meta, tiktok, pinterest=None, *, meta_endpoint
         row(page, "meta", meta, meta, META, shop_event, endpoint=meta_endpoint),
         row(page, "tiktok", tiktok, "Purchase" if tiktok == "CompletePayment" else tiktok, TIKTOK, shop_event,
             endpoint="/api/v2/pixel beacon", codes=tiktok_codes, currency=not tiktok_codes),
-        row(page, "x", f"event tag {X_TAGS[shop_event]}", None, X_TAGS[shop_event], shop_event,
+        row(page, "x", X_TAGS[shop_event], None, X_TAGS[shop_event], shop_event,
             endpoint="/1/i/adsct"),
     ]
     if pinterest:
@@ -187,7 +187,7 @@ def test_shop_funnel_in_real_chromium(shop, pixelspy):
     assert all(len(e["twins"]) == (1 if e["platform"] == "x" else 0) for e in evs)
 
     # The planted mistakes, as pixelspy explains them.
-    pre = finding(the(evs, "x", "page view", LANDING), "pre-consent")
+    pre = finding(the(evs, "x", "pageview", LANDING), "pre-consent")
     assert pre["severity"] == "error" and "fired before marketing consent on 127.0.0.1" in pre["message"]
     first, second = [e for e in on_page(evs, PRODUCT) if e["platform"] == "meta" and e["event"] == "PageView"]
     twice = finding(first, "duplicate-event")
@@ -218,14 +218,14 @@ def test_shop_funnel_in_real_chromium(shop, pixelspy):
         "product_id": order["items"][-1]["id"], "product_name": "Tetsubin Teapot 0.6 l", "product_price": 89.5,
         "product_quantity": 1, "product_category": "Teaware"}
 
-    visit = the(evs, "linkedin", "page visit", CHECKOUT)["params"]
+    visit = the(evs, "linkedin", "PAGE_VISIT", CHECKOUT)["params"]
     assert (visit["signalType"], visit["pageTitle"], visit["domain"]) == ("PAGE_VISIT", "Checkout – Teashop", "127.0.0.1")
     assert visit["medium"] == "fetch" and visit["scriptVersion"] == "308"
     conversion = the(evs, "linkedin", f"conversion {LINKEDIN_RULES['purchase']}", THANKS)["params"]
     assert (conversion["pid"], conversion["conversionId"], conversion["eventId"]) == (
         LINKEDIN, LINKEDIN_RULES["purchase"], "purchase-A-1001")
 
-    x_purchase = the(evs, "x", f"event tag {X_TAGS['purchase']}", THANKS)["params"]
+    x_purchase = the(evs, "x", X_TAGS["purchase"], THANKS)["params"]
     assert (x_purchase["event.conversion_id"], x_purchase["p_id"], x_purchase["pt"]) == (
         "purchase-A-1001", "Twitter", "Thank you – Teashop")
     assert re.fullmatch(r"tw\.\d{13}\.\d+", x_purchase["twpid"])  # the _twpid first-party cookie

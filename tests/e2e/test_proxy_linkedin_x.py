@@ -52,7 +52,7 @@ def test_linkedin_and_x_hits_become_json_lines(pixelspy):
     wa, li_first, li_second, x_pixel, x_capi = evs
 
     assert (wa["platform"], wa["source"], wa["pixel_id"]) == ("linkedin", "browser", "12345678")
-    assert (wa["event"], wa["standard_event"]) == ("page visit", "PageView")
+    assert (wa["event"], wa["standard_event"]) == ("PAGE_VISIT", "PageView")
     assert wa["page_url"] == "https://shop.example/pricing"
     assert wa["params"]["pageTitle"] == "Pricing" and wa["params"]["misc.psbState"] == "-4"
     assert wa["user_data"] == {"hem": "hashed"}
@@ -69,12 +69,12 @@ def test_linkedin_and_x_hits_become_json_lines(pixelspy):
         "CAPI conversionEvents batch 1/2", "CAPI conversionEvents batch 2/2"]
 
     assert (x_pixel["platform"], x_pixel["source"], x_pixel["pixel_id"]) == ("x", "browser", "o87ne")
-    assert (x_pixel["event"], x_pixel["event_id"]) == ("event tag o87ne", "order-77")
+    assert (x_pixel["event"], x_pixel["event_id"]) == ("o87ne", "order-77")
     assert (x_pixel["value"], x_pixel["currency"]) == ("49.9", "USD")
     assert x_pixel["endpoint"] == "t.co /1/i/adsct"
     assert len(x_pixel["twins"]) == 1  # the analytics.twitter.com copy, folded in
 
     assert (x_capi["platform"], x_capi["source"], x_capi["pixel_id"]) == ("x", "server", "o8z6j")
-    assert (x_capi["event"], x_capi["event_id"]) == ("event tag o87ne", "order-77")  # pairs with the pixel
+    assert (x_capi["event"], x_capi["event_id"]) == ("o87ne", "order-77")  # pairs with the pixel
     assert x_capi["user_data"] == {"identifiers.twclid": "plain"}
     assert "oauth" not in json.dumps(x_capi).lower()

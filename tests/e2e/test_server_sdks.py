@@ -334,8 +334,8 @@ def test_linkedin_api_client(sdk_events):
 def test_x_twitter_ads(sdk_events):
     evs = server_events(sdk_events, "twitter_ads")
     assert {k: fields(e) for k, e in evs.items()} == {
-        "order-1": ("event tag o8z6k", "49.9", "EUR"), "lead-1": ("event tag o8z6k", "5", "EUR"),
-        "order-2": ("event tag o8z6k", "10", "EUR"), "rev-1": ("event tag o8z6k", "19.5", "EUR")}
+        "order-1": ("o8z6k", "49.9", "EUR"), "lead-1": ("o8z6k", "5", "EUR"),
+        "order-2": ("o8z6k", "10", "EUR"), "rev-1": ("o8z6k", "19.5", "EUR")}
     assert {e["pixel_id"] for e in evs.values()} == {X_PIXEL}
     assert evs["order-1"]["user_data"] == {"identifiers.twclid": "plain", "identifiers.hashed_email": "hashed"}
 
