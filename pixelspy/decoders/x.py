@@ -160,6 +160,9 @@ def event_fields(data: dict[str, Any], errors: Errors, prefix: str) -> dict[str,
     )
 
 
+PRIMARY_COPY_ONLY = frozenset({"tpx_cb", "tw_document_href"})
+
+
 def legacy_entries(raw: str, errors: Errors) -> list[tuple[str | None, dict[str, Any]]]:
     """`events=[["purchase",{…}],…]` → [(name, params)]; a broken entry keeps its place."""
     parsed = parse_json_lenient(raw, errors, "events")
@@ -210,7 +213,9 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         events.append((PAGE_VIEW, "page view", "PageView", {}, "event."))
 
     sale = values.get("tw_sale_amount", "")
-    beacon = values.get("event_id") or hit.query  # legacy beacons have no per-hit id
+    # Legacy beacons have no per-hit id: the beacon is its parameters, less those that only the
+    # analytics host's copy carries (the t.co copy has no callback and no page URL).
+    beacon = values.get("event_id") or "&".join(f"{k}={v}" for k, v in pairs if k not in PRIMARY_COPY_ONLY)
     endpoint = f"{hit.host} {hit.path}"
     out = []
     for i, (name, label, standard, data, prefix) in enumerate(events):

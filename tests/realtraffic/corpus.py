@@ -32,7 +32,6 @@ class Judgement:
     why: str
     count: int = 1  # how many findings of this key the recording gives
     family: str = ""  # for a false alarm: which family of issue #23 it belongs to
-    fix_in: str = ""  # for a false alarm whose fix belongs to another part: "decoders"
 
 
 @dataclass

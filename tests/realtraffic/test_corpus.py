@@ -1,7 +1,6 @@
 """The real-traffic corpus as a regression test: every warning/error judged true still comes, no
 finding judged false comes back, and nothing comes that nobody judged (benchmarks/precision.py
-prints the numbers). False alarms whose fix belongs to another part (`fix_in = "decoders"` in a
-sidecar) are tolerated until that part changes; the benchmark still counts them."""
+prints the numbers)."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ def test_findings_match_the_judgements(case):
     run = run_case(case)
     unjudged = sorted(k for k in run.found if k not in case.judgements)
     false_alarms = sorted(k for k, j in case.judgements.items()
-                          if not j.true and run.found[k] and not j.fix_in)
+                          if not j.true and run.found[k])
     missed = sorted(k for k, j in case.judgements.items() if j.true and run.found[k] < j.count)
     assert not unjudged, f"findings nobody judged (add them to {case.name}.toml): {unjudged}"
     assert not false_alarms, f"false alarms are back: {false_alarms}"
