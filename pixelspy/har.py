@@ -212,19 +212,24 @@ class _Redactor:
     def text(self, s: str) -> str:
         """Secrets, access tokens, emails and phone numbers masked, found in `s` percent-decoded
         (as often as it was encoded) and masked in `s` as written."""
-        u = _Unescaped(s)
+        u = _Unescaped(s) if "%" in s else None  # (most strings have no escape: the quick way)
+        t = u.text if u else s
         spans = []
         for secret, redact in self.secrets.items():
-            i = u.text.find(secret)
+            i = t.find(secret)
             while i >= 0:
                 spans.append((i, i + len(secret), redact))
-                i = u.text.find(secret, i + len(secret))
-        spans += [(*m.span(3), True) for m in TOKEN.finditer(u.text)]
-        spans += [(*m.span(), False) for rx in (EMAIL, PHONE) for m in rx.finditer(u.text)]
+                i = t.find(secret, i + len(secret))
+        spans += [(*m.span(3), True) for m in TOKEN.finditer(t)]
+        for rx, mark in ((EMAIL, "@"), (PHONE, "+")):
+            if mark in t:
+                spans += [(*m.span(), False) for m in rx.finditer(t)]
         if not spans:
             return s
+        if u:
+            spans = [(u.original(a), u.original(b), r) for a, b, r in spans]
         out, last = [], 0
-        for start, end, redact in _spans_merged([(u.original(a), u.original(b), r) for a, b, r in spans]):
+        for start, end, redact in _spans_merged(spans):
             out += (s[last:start], REDACTED if redact else mask(s[start:end]))
             last = end
         out.append(s[last:])
