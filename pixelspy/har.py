@@ -7,14 +7,19 @@ custom field: `{"client": …, "events": [TrackingEvent.json_line(), …]}`. The
 
 Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.xxx`, a phone
 `+00000000000`, so the checks that flag plain personal data still flag it when the file is reopened.
+Text is searched percent-decoded (up to DECODE_ROUNDS times: `alice%2540shop.com` is an email) and
+masked as written, escapes of punctuation kept (`xxxxx%2540xxxx.xxx`), so it still decodes to the shape.
 Credentials (cookie values, Authorization, access tokens) become `REDACTED`; consent cookies (the CMP
 table of checks/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
-Bodies that are gzip (content-encoding) or base64-gzip text are redacted inside and packed again.
+Bodies with a Content-Encoding (gzip, deflate, br, zstd) or of base64-gzip text are redacted inside and
+packed again; one that unpacks to more than MAX_REDACTED_BODY is cut there (postData.comment says so).
 
 Reading: a streaming JSON reader walks `log.entries` one entry at a time (memory stays at one entry
-plus a 1 MB buffer) and validates each entry with lenient pydantic models: browsers and proxies each
-leave out different fields, and one odd entry must not cost the others. mitmproxy's own reader is
-used only for its native flow files.
+plus a 1 MB buffer; .har.gz and .zhar are inflated a read at a time; values outside the entries are
+stepped over unbuilt) and validates each entry with lenient pydantic models: browsers and proxies each
+leave out different fields, and one odd entry must not cost the others. An entry of invalid JSON,
+nested too deep, with a broken URL or larger than MAX_ENTRY_CHARS is named in `problems` and skipped.
+mitmproxy's own reader is used only for its native flow files.
 
 Opening a file ends with `session.tick(inf)`: the file is complete, so pending verdicts (consent
 waits, expected events) settle as "never came".
