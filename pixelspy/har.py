@@ -703,6 +703,8 @@ class _ZlibFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, b) -> int:
+        if not len(b):
+            return 0  # (a max_length of 0 would mean no limit)
         out = b""
         while not out and not self._inflate.eof:
             data = self._inflate.unconsumed_tail or self.raw.read(READ_CHUNK)
@@ -738,7 +740,7 @@ class FileReader:
             try:
                 yield from self._read(fh)
             except (OSError, EOFError, zlib.error) as e:  # a broken gzip/zlib stream, or reading failed
-                what = f"cannot read on in {self.format or 'the file'} ({e})"
+                what = f"the {self.format.strip() or 'file'} stream is broken ({e})"
                 if not self.entries:
                     raise HarReadError(what) from None
                 self.problems.append(f"after {self.entries} entries: {what}; the entries before it were read")
