@@ -7,7 +7,7 @@ custom field: `{"client": …, "events": [TrackingEvent.json_line(), …]}`. The
 
 Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.xxx`, a phone
 `+00000000000`, so the checks that flag plain personal data still flag it when the file is reopened.
-Text is searched percent-decoded (up to DECODE_ROUNDS times: `alice%2540shop.com` is an email) and
+Text is searched percent-decoded (see pixelspy/redact.py: `alice%2540shop.com` is an email) and
 masked as written, escapes of punctuation kept (`xxxxx%2540xxxx.xxx`), so it still decodes to the shape.
 Credentials (cookie values, Authorization, access tokens) become `REDACTED`; consent cookies (the CMP
 table of checks/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
@@ -41,7 +41,6 @@ import tempfile
 import time
 import tomllib
 import zlib
-from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pixelspy import __version__, bounded, decoders
 from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.redact import TOKEN, Unescaped, mask, redacted
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
@@ -88,82 +88,9 @@ class HarReadError(ValueError):
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "access-token", "x-access-token",
                             "x-api-key"})
 COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-# Conversions API access tokens in a query, form or JSON body.
-TOKEN = re.compile(r"(?<![A-Za-z0-9_])(access_token|access-token)(=|\"\s*:\s*\")([^&\"\s]+)", re.I)
-# Emails and phone numbers as they read once percent-decoded (see _Unescaped): `dl=…%3Fem%3Djohn%40shop.com`
-# reads `dl=…?em=john@shop.com`. Character classes repeated, not groups: a group repeated over a 4 MB body
-# costs the regex engine hundreds of MB.
-EMAIL = re.compile(r"(?<![A-Za-z0-9._+-])[A-Za-z0-9._+-]+@[A-Za-z0-9-][A-Za-z0-9.-]*\.[A-Za-z]{2,}")
-# International phone numbers (+49 170 1234567); bare digit runs are IDs and timestamps far more
-# often, so they are redacted only as known user-data values (see _Redactor).
-PHONE = re.compile(r"(?<![\w%])\+\d(?:[\d(). -]|\+(?=\d)){7,20}\d(?!\w)")
-# A percent-escape, perhaps escaped again (%2540 is %40 is @), or a word character.
-_MASK = re.compile(r"%(?:25)*([0-9A-Fa-f]{2})|\w")
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-# Percent-decoding rounds before matching: a page URL inside a pixel URL arrives encoded twice, a
-# redirect's inside that three times.
-DECODE_ROUNDS = 4
 # Plain user-data values replaced wherever they appear. Not IDs, zip codes or dates: as bare numbers
 # they would also hit pixel IDs and timestamps that contain them.
 PERSONAL_USER_KEYS = frozenset({"em", "ph", "fn", "ln"})
-
-
-def mask(text: str) -> str:
-    """Same shape, no content: letters → x/X, digits → 0; punctuation and escapes of punctuation
-    (%40, %2540) stay, so the text still decodes to the same shape however often it is decoded."""
-    def one(m: re.Match[str]) -> str:
-        c = m.group()
-        if m.group(1):
-            byte = int(m.group(1), 16)
-            if byte < 0x80 and not chr(byte).isalnum():
-                return c
-            c = chr(byte) if byte < 0x80 else "x"  # a byte of a UTF-8 letter
-        if c == "_":
-            return c
-        if c.isdigit():
-            return "0"
-        return "X" if c.isupper() else "x"
-    return _MASK.sub(one, text)
-
-
-class _Unescaped:
-    """`text` with its percent-escapes undone, up to DECODE_ROUNDS times, and the way back from a
-    position there to one in the original. Escaped bytes become the characters of the same number
-    (Latin-1): what is looked for is ASCII."""
-
-    def __init__(self, original: str):
-        self.text = original
-        # Per round: where, in that round's result, the characters that were escapes stand.
-        self._rounds: list[list[int]] = []
-        while "%" in self.text and len(self._rounds) < DECODE_ROUNDS:
-            parts, at, last = [], [], 0
-            for m in _ESCAPE.finditer(self.text):
-                parts += (self.text[last:m.start()], chr(int(m.group(1), 16)))
-                at.append(m.start() - 2 * len(at))
-                last = m.end()
-            if not at:
-                break
-            parts.append(self.text[last:])
-            self.text = "".join(parts)
-            self._rounds.append(at)
-
-    def original(self, i: int) -> int:
-        """Where the character at `i` (or the end, at len(text)) starts in the original."""
-        for at in reversed(self._rounds):
-            i += 2 * bisect_left(at, i)
-        return i
-
-
-def _spans_merged(spans: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
-    """Overlapping (start, end, redact) spans as one; a span to redact makes its union redacted."""
-    merged: list[tuple[int, int, bool]] = []
-    for start, end, redact in sorted(spans):
-        if merged and start < merged[-1][1]:
-            s0, e0, r0 = merged[-1]
-            merged[-1] = (s0, max(e0, end), r0 or redact)
-        else:
-            merged.append((start, end, redact))
-    return merged
 
 
 @cache
@@ -203,7 +130,7 @@ class _Redactor:
                         if len(part.strip()) >= 4:  # too short to replace everywhere
                             secrets.setdefault(part, False)
         for text in (hit.url, _body_text(hit)):
-            for m in TOKEN.finditer(_Unescaped(text).text):
+            for m in TOKEN.finditer(Unescaped(text).text):
                 secrets[m.group(3)] = True
         for k, v in hit.headers:
             if k.lower() in SECRET_HEADERS and v:
@@ -215,30 +142,7 @@ class _Redactor:
         self.cut = False  # a body was cut to MAX_REDACTED_BODY
 
     def text(self, s: str) -> str:
-        """Secrets, access tokens, emails and phone numbers masked, found in `s` percent-decoded
-        (as often as it was encoded) and masked in `s` as written."""
-        u = _Unescaped(s) if "%" in s else None  # (most strings have no escape: the quick way)
-        t = u.text if u else s
-        spans = []
-        for secret, redact in self.secrets.items():
-            i = t.find(secret)
-            while i >= 0:
-                spans.append((i, i + len(secret), redact))
-                i = t.find(secret, i + len(secret))
-        spans += [(*m.span(3), True) for m in TOKEN.finditer(t)]
-        for rx, mark in ((EMAIL, "@"), (PHONE, "+")):
-            if mark in t:
-                spans += [(*m.span(), False) for m in rx.finditer(t)]
-        if not spans:
-            return s
-        if u:
-            spans = [(u.original(a), u.original(b), r) for a, b, r in spans]
-        out, last = [], 0
-        for start, end, redact in _spans_merged(spans):
-            out += (s[last:start], REDACTED if redact else mask(s[start:end]))
-            last = end
-        out.append(s[last:])
-        return "".join(out)
+        return redacted(s, self.secrets, lambda part, credential: REDACTED if credential else mask(part))
 
     def header(self, name: str, value: str) -> str:
         low = name.lower()
