@@ -776,7 +776,7 @@ class FileReader:
         from pixelspy.addon import raw_hit, request_url
 
         try:
-            for flow in FlowReader(fh).stream():
+            for flow in FlowReader(_CappedReads(fh)).stream():
                 self.entries += 1
                 if isinstance(flow, http.HTTPFlow):
                     url = request_url(flow)
@@ -784,10 +784,27 @@ class FileReader:
                 if self.progress and self.entries % 500 == 0:
                     self._report(raw)
         except (exceptions.FlowReadException, RecursionError) as e:
+            why = f"{e}: {e.__cause__}" if e.__cause__ else str(e)
             if not self.entries:
-                raise HarReadError(f"not a mitmproxy flow file ({e})") from None
-            self.problems.append(f"flow {self.entries}: {e}; the flows before it were read")
+                raise HarReadError(f"not a mitmproxy flow file ({why})") from None
+            self.problems.append(f"flow {self.entries}: {why}; the flows before it were read")
         self._report(raw)
+
+
+class _CappedReads:
+    """A file that refuses single reads over MAX_ENTRY_CHARS bytes: mitmproxy's flow reader reads a
+    record whole, as long as its length prefix says, and a compressed file can make that gigabytes."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > MAX_ENTRY_CHARS:
+            raise ValueError(f"a record larger than {MAX_ENTRY_CHARS >> 20} MB")
+        return self.fh.read(n)
+
+    def __getattr__(self, name: str) -> Any:  # peek, tell, seek
+        return getattr(self.fh, name)
 
 
 class _Unexpected(ValueError):

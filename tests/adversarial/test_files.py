@@ -151,6 +151,13 @@ def test_an_entry_over_64_mb_is_named_and_skipped(tmp_path):
         "events": ["PageView", "PageView"], "problems": ["log.entries[1]: larger than 64 MB of JSON; entry skipped"]}
 
 
+def test_a_compressed_flow_file_cannot_make_mitmproxy_read_a_gigabyte_record(tmp_path, capsys):
+    # A tnetstring record is read whole, as long as its length prefix says: 200 MB here.
+    bomb = gzip_bomb(200 * MB, b"%d:" % (200 * MB), b",")
+    assert attack(OPEN, write(tmp_path / "bomb.flows.gz", bomb)) == {
+        "error": "not a mitmproxy flow file (Invalid data format.: a record larger than 64 MB)"}
+
+
 def test_deep_nesting_and_a_broken_url_skip_their_entries_and_keep_the_others(tmp_path, capsys):
     deep = b'{"request": {"url": "https://www.facebook.com/tr/", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}}"
     bad_url = json.dumps({"request": {"url": "https://[::1:bad/tr/?id=1&ev=Lead"}}).encode()
