@@ -9,6 +9,7 @@ import struct
 import zlib
 
 import brotli
+import zstandard
 
 MB = 1 << 20
 
@@ -47,6 +48,12 @@ def brotli_bomb(size: int, prefix: bytes = b"", fill: bytes = b"\0") -> bytes:
     c = brotli.Compressor(quality=5)
     chunk = fill * MB
     return c.process(prefix) + b"".join(c.process(chunk) for _ in range(size // MB)) + c.finish()
+
+
+def zstd_bomb(size: int, prefix: bytes = b"", fill: bytes = b"\0") -> bytes:
+    c = zstandard.ZstdCompressor().compressobj()
+    chunk = fill * MB
+    return c.compress(prefix) + b"".join(c.compress(chunk) for _ in range(size // MB)) + c.flush()
 
 
 def b64_gzip_bomb(size: int, prefix: bytes = b'{"pids":[1],"signalType":"PAGE_VISIT","x":"') -> bytes:

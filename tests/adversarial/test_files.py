@@ -17,10 +17,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import brotli
 import pytest
+import zstandard
 
-from pixelspy import cli, har
-from tests.adversarial.bombs import MB, b64_gzip_bomb, brotli_bomb, gzip_bomb, zlib_bomb
+from pixelspy import cli, decoders, har
+from pixelspy.model import RawHit
+from tests.adversarial.bombs import MB, b64_gzip_bomb, brotli_bomb, gzip_bomb, zlib_bomb, zstd_bomb
 
 MAX_GROWTH_MB = 250  # peak RSS growth allowed while an attack runs (the old reader: 340-450 MB here)
 MAX_SECONDS = 30  # generous: the slowest attack takes about 3 s on a loaded machine
@@ -78,14 +81,25 @@ ENTRY_JSON = json.dumps(ENTRY).encode()
 # ------------------------------------------------------------------------------ bodies on the wire
 
 
-def test_brotli_bomb_in_a_tracking_hit_decodes_its_start_and_says_it_was_cut(tmp_path):
-    bomb = write(tmp_path / "b", brotli_bomb(256 * MB, META_FORM))  # 500 bytes → 256 MB (1.6 KB → 1 GiB)
-    result = attack("""
+@pytest.mark.parametrize("coding, bomb", [("br", brotli_bomb), ("zstd", zstd_bomb)])
+def test_a_bomb_in_a_tracking_hit_decodes_its_start_and_says_it_was_cut(tmp_path, coding, bomb):
+    # 256 MB in 500 bytes (brotli: 1 GiB in 1.6 KB); before, brotli and zstd bodies were not decoded.
+    body = write(tmp_path / "b", bomb(256 * MB, META_FORM))
+    result = attack(f"""
         hit = RawHit(method="POST", url="https://www.facebook.com/tr/", body=data, headers=(
-            ("content-type", "application/x-www-form-urlencoded"), ("content-encoding", "br")))
+            ("content-type", "application/x-www-form-urlencoded"), ("content-encoding", {coding!r})))
         result = [(ev.pixel_id, ev.event, ev.decode_errors) for ev in decoders.default_registry().decode(hit)]
-    """, bomb)
-    assert result == [["1234567890", "Lead", ["br body decodes to more than 2097152 bytes; cut there"]]]
+    """, body)
+    assert result == [["1234567890", "Lead", [f"{coding} body decodes to more than 2097152 bytes; cut there"]]]
+
+
+@pytest.mark.parametrize("coding, pack", [("br", brotli.compress), ("zstd", zstandard.compress),
+                                          ("gzip, br", lambda b: brotli.compress(gzip.compress(b)))])
+def test_brotli_and_zstd_bodies_are_decoded(coding, pack):
+    hit = RawHit(method="POST", url="https://www.facebook.com/tr/", body=pack(META_FORM + b"x"), headers=(
+        ("content-type", "application/x-www-form-urlencoded"), ("content-encoding", coding)))
+    (ev,) = decoders.default_registry().decode(hit)
+    assert (ev.pixel_id, ev.event, ev.param("cd[note]"), ev.decode_errors) == ("1234567890", "Lead", "x", [])
 
 
 def _saved_body(tmp_path: Path, url: str, body: bytes, headers: list[list[str]]) -> dict:
