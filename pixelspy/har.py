@@ -751,7 +751,6 @@ class FileReader:
         req = entry.request
         try:
             parts = urlsplit(req.url)
-            parts.port  # noqa: B018 - raises on a port out of range, as the decoders' URL split would
         except ValueError as e:
             raise _SkippedEntry(f"request.url {req.url[:80]!r} is not a valid URL ({e})") from None
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
