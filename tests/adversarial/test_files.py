@@ -48,11 +48,8 @@ def _cap_memory() -> None:
 def attack(code: str, *args: str | Path) -> dict:
     """Run `code` (which sets `result`) after PRELUDE in a fresh Python; its result, peak RSS growth
     (MB) and seconds. `data` holds the file named by the first argument."""
-    script = PRELUDE + textwrap.dedent(f"""
-        base, t = peak(), time.perf_counter()
-        {textwrap.indent(textwrap.dedent(code), "        ").strip()}
-        print(json.dumps({{"result": result, "grew_mb": peak() - base, "seconds": time.perf_counter() - t}}))
-    """)
+    script = (PRELUDE + "base, t = peak(), time.perf_counter()\n" + textwrap.dedent(code)
+              + 'print(json.dumps({"result": result, "grew_mb": peak() - base, "seconds": time.perf_counter() - t}))')
     proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
                           timeout=120, preexec_fn=_cap_memory, cwd=Path(__file__).parents[2])
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -68,15 +65,13 @@ def write(path: Path, data: bytes) -> Path:
 
 
 META_FORM = b"id=1234567890&ev=Lead&ud[em]=alice@shop.com&cd[note]="
-ENTRY = {"startedDateTime": "2026-12-01T10:00:00Z",
-         "request": {"method": "GET", "url": "https://www.facebook.com/tr/?id=1234567890&ev=PageView"}}
+ENTRY_JSON = json.dumps({"startedDateTime": "2026-12-01T10:00:00Z", "request": {
+    "method": "GET", "url": "https://www.facebook.com/tr/?id=1234567890&ev=PageView"}}).encode()
 
 
 def har_doc(entries: list[bytes], log_extra: bytes = b"") -> bytes:
     return b'{"log": {' + log_extra + b'"entries": [' + b",".join(entries) + b"]}}"
 
-
-ENTRY_JSON = json.dumps(ENTRY).encode()
 
 # ------------------------------------------------------------------------------ bodies on the wire
 
