@@ -7,14 +7,19 @@ custom field: `{"client": …, "events": [TrackingEvent.json_line(), …]}`. The
 
 Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.xxx`, a phone
 `+00000000000`, so the checks that flag plain personal data still flag it when the file is reopened.
+Text is searched percent-decoded (see pixelspy/redact.py: `alice%2540shop.com` is an email) and
+masked as written, escapes of punctuation kept (`xxxxx%2540xxxx.xxx`), so it still decodes to the shape.
 Credentials (cookie values, Authorization, access tokens) become `REDACTED`; consent cookies (the CMP
 table of checks/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
-Bodies that are gzip (content-encoding) or base64-gzip text are redacted inside and packed again.
+Bodies with a Content-Encoding (gzip, deflate, br, zstd) or of base64-gzip text are redacted inside and
+packed again; one that unpacks to more than MAX_REDACTED_BODY is cut there (postData.comment says so).
 
 Reading: a streaming JSON reader walks `log.entries` one entry at a time (memory stays at one entry
-plus a 1 MB buffer) and validates each entry with lenient pydantic models: browsers and proxies each
-leave out different fields, and one odd entry must not cost the others. mitmproxy's own reader is
-used only for its native flow files.
+plus a 1 MB buffer; .har.gz and .zhar are inflated a read at a time; values outside the entries are
+stepped over unbuilt) and validates each entry with lenient pydantic models: browsers and proxies each
+leave out different fields, and one odd entry must not cost the others. An entry of invalid JSON,
+nested too deep, with a broken URL or larger than MAX_ENTRY_CHARS is named in `problems` and skipped.
+mitmproxy's own reader is used only for its native flow files.
 
 Opening a file ends with `session.tick(inf)`: the file is complete, so pending verdicts (consent
 waits, expected events) settle as "never came".
@@ -44,12 +49,15 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit
 
+import brotli  # mitmproxy dependencies
+import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pixelspy import __version__, decoders
+from pixelspy import __version__, bounded, decoders
 from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.redact import TOKEN, Unescaped, mask, redacted
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
@@ -62,7 +70,12 @@ MAX_STORED_BODY = 4 * 1024 * 1024
 # Response bodies larger than this are left out of recorded HARs (size and type are kept).
 MAX_RESPONSE_TEXT = 256 * 1024
 REDACTED = "REDACTED"
+# postData.comment of a body pixelspy kept only the start of (stored or redacted size limit).
+BODY_CUT_NOTE = "body cut by pixelspy at its size limit"
 READ_CHUNK = 1 << 20
+# An entry larger than this (in characters of JSON) is skipped as a problem when reading: a real one
+# is a few KB, a page's largest upload a few MB.
+MAX_ENTRY_CHARS = 64 * 1024 * 1024
 
 
 class HarReadError(ValueError):
@@ -75,33 +88,9 @@ class HarReadError(ValueError):
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "access-token", "x-access-token",
                             "x-api-key"})
 COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
-# Conversions API access tokens in a query, form or JSON body.
-TOKEN = re.compile(r"(?<![A-Za-z0-9_])(access_token|access-token)(=|\"\s*:\s*\")([^&\"\s]+)", re.I)
-# A percent-escape that may stand inside an email's local part: + - . _
-_LOCAL_CHAR = r"(?:[A-Za-z0-9._+-]|%2[BbDdEe]|%5[Ff])"
-# An email, raw or percent-encoded. It starts after a complete %XX escape or a non-local character,
-# so `dl=…%3Fem%3Djohn%40shop.com` yields `john%40shop.com`, as the decoded text yields `john@shop.com`.
-EMAIL = re.compile(r"(?:(?<=%[0-9A-Fa-f]{2})|(?<![A-Za-z0-9._+%-]))(?<!%[0-9A-Fa-f])"
-                   + _LOCAL_CHAR + r"+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# International phone numbers (+49 170 1234567, %2B15551234567); bare digit runs are IDs and
-# timestamps far more often, so they are redacted only as known user-data values (see _Redactor).
-PHONE = re.compile(r"(?<![\w%])(?:\+|%2[Bb])\d(?:[\d().-]|%20| |\+(?=\d)){7,20}\d(?!\w)")
-_MASK = re.compile(r"%[0-9A-Fa-f]{2}|\w")
 # Plain user-data values replaced wherever they appear. Not IDs, zip codes or dates: as bare numbers
 # they would also hit pixel IDs and timestamps that contain them.
 PERSONAL_USER_KEYS = frozenset({"em", "ph", "fn", "ln"})
-
-
-def mask(text: str) -> str:
-    """Same shape, no content: letters → x/X, digits → 0; punctuation and %XX escapes stay."""
-    def one(m: re.Match[str]) -> str:
-        c = m.group()
-        if len(c) == 3 or c == "_":
-            return c
-        if c.isdigit():
-            return "0"
-        return "X" if c.isupper() else "x"
-    return _MASK.sub(one, text)
 
 
 @cache
@@ -132,33 +121,28 @@ class _Redactor:
     """Redacts one entry: its request, response and embedded events, consistently."""
 
     def __init__(self, hit: RawHit, events: list[TrackingEvent]):
-        # Exact values to hide wherever they appear (raw or percent-encoded) → their replacement.
-        self.secrets: dict[str, str] = {}
+        # Exact values to hide wherever they appear → True to replace by REDACTED, False to mask.
+        secrets: dict[str, bool] = {}
         for ev in events:
             for u in ev.user_data:
                 if not u.hashed and u.key in PERSONAL_USER_KEYS:
                     for part in u.value.split(","):
                         if len(part.strip()) >= 4:  # too short to replace everywhere
-                            self.secrets[part] = mask(part)
+                            secrets.setdefault(part, False)
         for text in (hit.url, _body_text(hit)):
-            for m in TOKEN.finditer(text):
-                self.secrets[m.group(3)] = REDACTED
+            for m in TOKEN.finditer(Unescaped(text).text):
+                secrets[m.group(3)] = True
         for k, v in hit.headers:
             if k.lower() in SECRET_HEADERS and v:
-                self.secrets[v.split(" ", 1)[-1]] = REDACTED
-        self._order = sorted(self.secrets, key=len, reverse=True)
+                secrets[v.split(" ", 1)[-1]] = True
+        # As they look in percent-decoded text: a form's spaces stay "+", escaped UTF-8 is bytes.
+        self.secrets = {form: redact for secret, redact in secrets.items()
+                        for form in {secret, secret.replace(" ", "+"),
+                                     secret.encode("utf-8", "surrogatepass").decode("latin-1")}}
+        self.cut = False  # a body was cut to MAX_REDACTED_BODY
 
     def text(self, s: str) -> str:
-        for secret in self._order:
-            repl = self.secrets[secret]
-            s = s.replace(secret, repl)
-            for enc in (quote, quote_plus):
-                e = enc(secret, safe="")
-                if e != secret:
-                    s = s.replace(e, enc(repl, safe=""))
-        s = TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", s)
-        s = EMAIL.sub(lambda m: mask(m.group()), s)
-        return PHONE.sub(lambda m: mask(m.group()), s)
+        return redacted(s, self.secrets, lambda part, credential: REDACTED if credential else mask(part))
 
     def header(self, name: str, value: str) -> str:
         low = name.lower()
@@ -177,20 +161,16 @@ class _Redactor:
         return pair if _is_consent_cookie(name.strip()) else f"{name}{sep}{REDACTED}"
 
     def hit(self, hit: RawHit) -> RawHit:
+        body = self._body(hit.body, hit.header("content-encoding"))
         return _replace(hit, url=self.text(hit.url), headers=[(k, self.header(k, v)) for k, v in hit.headers],
-                        body=self._body(hit.body, hit.header("content-encoding")))
+                        body=body, body_truncated=hit.body_truncated or self.cut)
 
-    def _body(self, body: bytes, content_encoding: str) -> bytes:
-        if not body:
+    def _body(self, body: bytes, content_encoding: str, depth: int = 0) -> bytes:
+        if not body or depth > _MAX_PACKINGS:
             return body
-        enc = content_encoding.strip().lower()
-        if enc in ("gzip", "x-gzip", "deflate"):
-            try:
-                inner = zlib.decompress(body, 47 if enc != "deflate" else zlib.MAX_WBITS)
-            except zlib.error:
-                return body  # unreadable: nothing readable to leak either
-            out = self._body(inner, "")
-            return body if out == inner else (gzip.compress(out) if enc != "deflate" else zlib.compress(out))
+        coding = content_encoding.strip().lower()
+        if coding in _PACKERS:
+            return self._packed(body, coding, depth)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -198,12 +178,28 @@ class _Redactor:
         stripped = text.strip()
         if stripped.startswith("H4sI"):  # base64 of gzip (LinkedIn /wa/)
             try:
-                inner = gzip.decompress(base64.b64decode(stripped + "=" * (-len(stripped) % 4)))
-            except (ValueError, OSError, EOFError):
+                packed = base64.b64decode(stripped + "=" * (-len(stripped) % 4))
+            except ValueError:
                 return body
-            out = self._body(inner, "")
-            return body if out == inner else base64.b64encode(gzip.compress(out))
+            out = self._packed(packed, "gzip", depth)
+            return body if out is packed else base64.b64encode(out)
         return self.text(text).encode("utf-8")
+
+    def _packed(self, body: bytes, coding: str, depth: int) -> bytes:
+        """A compressed body redacted inside and packed again; `body` itself when nothing changed.
+        One that decodes to more than MAX_REDACTED_BODY is cut there: the rest is not looked at."""
+        cut = False
+        try:
+            inner = bounded.decode(body, coding, MAX_REDACTED_BODY)
+        except bounded.TooLarge as e:
+            inner, cut = e.partial, True
+        except bounded.CorruptData:
+            return body  # unreadable: nothing readable to leak either
+        out = self._body(inner, "", depth + 1)
+        if out == inner and not cut:
+            return body
+        self.cut |= cut
+        return _PACKERS[coding](out)
 
     def data(self, value: Any) -> Any:
         """Every string in a JSON-like structure (the embedded events)."""
@@ -228,6 +224,16 @@ class _Redactor:
         if resp.get("redirectURL"):
             resp["redirectURL"] = self.text(resp["redirectURL"])
         return resp
+
+
+# Content-Encodings the redactor undoes and applies again; the cap on what it looks into.
+_PACKERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.compress, "x-gzip": gzip.compress, "deflate": zlib.compress,
+    "br": lambda data: brotli.compress(data, quality=5),  # the default quality takes seconds a MB
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+MAX_REDACTED_BODY = MAX_STORED_BODY
+_MAX_PACKINGS = 3  # gzip in base64 in gzip…: deeper is no beacon (and a quine would never end)
 
 
 def _replace(hit: RawHit, **changes: Any) -> RawHit:
@@ -275,6 +281,8 @@ def request_part(hit: RawHit, http_version: str = "HTTP/1.1") -> dict:
             post["encoding"] = "base64"
         if hit.content_type == "application/x-www-form-urlencoded" and "encoding" not in post:
             post["params"] = _nv(parse_qsl(post["text"], keep_blank_values=True))
+        if hit.body_truncated:
+            post["comment"] = BODY_CUT_NOTE
         req["postData"] = post
     return req
 
@@ -516,6 +524,7 @@ class HarPostData(_Lenient):
     text: str | None = None
     params: list[HarNameValue] = []
     encoding: str | None = None
+    comment: str | None = None
 
 
 class HarRequest(_Lenient):
@@ -562,6 +571,55 @@ def _post_body(post: HarPostData | None) -> bytes:
     return b""
 
 
+def _valid_entry(raw_entry: Any) -> HarEntry:
+    try:
+        return HarEntry.model_validate(raw_entry)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        msg = "missing" if err["type"] == "missing" else err["msg"].lower()
+        raise _SkippedEntry(f"{where}: {msg}") from None
+
+
+class _ZlibFile(io.RawIOBase):
+    """A zlib stream (a `.zhar` file) read as a file, inflated a read at a time: memory stays at one
+    read whatever the stream inflates to. Seeks only back to the start."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.seek(0)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if (pos, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("a zlib stream seeks only to its start")
+        self.raw.seek(0)
+        self._inflate = zlib.decompressobj()
+        self._pos = 0
+        return 0
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b) -> int:
+        if not len(b):
+            return 0  # (a max_length of 0 would mean no limit)
+        out = b""
+        while not out and not self._inflate.eof:
+            data = self._inflate.unconsumed_tail or self.raw.read(READ_CHUNK)
+            if not data:
+                break
+            out = self._inflate.decompress(data, len(b))
+        b[:len(out)] = out
+        self._pos += len(out)
+        return len(out)
+
+
 class FileReader:
     """Iterates the RawHits of a HAR or mitmproxy flow file in file order.
 
@@ -583,7 +641,13 @@ class FileReader:
             raise HarReadError(str(e.strerror or e)) from None
         with fh:
             self.total = os.fstat(fh.fileno()).st_size
-            yield from self._read(fh)
+            try:
+                yield from self._read(fh)
+            except (OSError, EOFError, zlib.error) as e:  # a broken gzip/zlib stream, or reading failed
+                what = f"the {self.format.strip() or 'file'} stream is broken ({e})"
+                if not self.entries:
+                    raise HarReadError(what) from None
+                self.problems.append(f"after {self.entries} entries: {what}; the entries before it were read")
 
     def _report(self, fh: BinaryIO) -> None:
         if self.progress:
@@ -600,12 +664,8 @@ class FileReader:
             self.format = "gzip "
             yield from self._read_json_or_flows(gzip.GzipFile(fileobj=fh), raw=fh)
         elif head[:1] == b"x" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):  # .zhar (zlib)
-            try:
-                data = zlib.decompress(fh.read())
-            except zlib.error as e:
-                raise HarReadError(f"looks zlib-compressed but is not ({e})") from None
             self.format = "zlib "
-            yield from self._read_json_or_flows(io.BytesIO(data), raw=fh)
+            yield from self._read_json_or_flows(io.BufferedReader(_ZlibFile(fh), READ_CHUNK), raw=fh)
         else:
             yield from self._read_json_or_flows(fh, raw=fh)
 
@@ -670,21 +730,15 @@ class FileReader:
     def _entries(self, js: _JsonStream, raw: BinaryIO) -> Iterator[RawHit]:
         prev_time = 0.0
         last_report = 0
-        for raw_entry in js.array_items():
+        for _ in js.array_items():
             n = self.entries
-            self.entries += 1
             try:
-                entry = HarEntry.model_validate(raw_entry)
-            except ValidationError as e:
-                err = e.errors()[0]
-                where = ".".join(str(x) for x in err["loc"])
-                msg = "missing" if err["type"] == "missing" else err["msg"].lower()
-                self.problems.append(f"log.entries[{n}]: {where}: {msg}; entry skipped")
-                continue
-            hit = self._hit(entry, prev_time)
+                hit = self._hit(_valid_entry(js.entry()), prev_time)
+            except _SkippedEntry as e:
+                self.problems.append(f"log.entries[{n}]: {e}; entry skipped")
+                hit = None
+            self.entries += 1
             if hit is None:
-                self.problems.append(f"log.entries[{n}]: request.url {entry.request.url[:80]!r} is not "
-                                     f"an http(s) URL; entry skipped")
                 continue
             prev_time = hit.time
             if self.progress and js.consumed - last_report > READ_CHUNK:
@@ -693,20 +747,24 @@ class FileReader:
             yield hit
         self._report(raw)
 
-    def _hit(self, entry: HarEntry, prev_time: float) -> RawHit | None:
+    def _hit(self, entry: HarEntry, prev_time: float) -> RawHit:
         req = entry.request
-        parts = urlsplit(req.url)
+        try:
+            parts = urlsplit(req.url)
+        except ValueError as e:
+            raise _SkippedEntry(f"request.url {req.url[:80]!r} is not a valid URL ({e})") from None
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            return None
+            raise _SkippedEntry(f"request.url {req.url[:80]!r} is not an http(s) URL")
         # h2/h3 pseudo-headers (:authority, :path…) are not headers of the request a decoder reads.
         headers = [(h.name, h.value) for h in req.headers if not h.name.startswith(":")]
         if req.cookies and not any(k.lower() == "cookie" for k, _ in headers):
             headers.append(("Cookie", "; ".join(f"{c.name}={c.value}" for c in req.cookies)))
         tracking = self.registry.find((parts.hostname or "").lower(), parts.path or "/") is not None
         body = _post_body(req.postData) if tracking else b""
+        cut = len(body) > MAX_STORED_BODY or bool(body) and req.postData.comment == BODY_CUT_NOTE
         meta = entry.pixelspy or {}
         return RawHit(method=req.method.upper(), url=req.url, headers=headers,
-                      body=body[:MAX_STORED_BODY], body_truncated=len(body) > MAX_STORED_BODY,
+                      body=body[:MAX_STORED_BODY], body_truncated=cut,
                       time=_when(entry.startedDateTime) or prev_time,
                       client=meta.get("client") if isinstance(meta.get("client"), str) else "")
 
@@ -717,31 +775,58 @@ class FileReader:
         from pixelspy.addon import raw_hit, request_url
 
         try:
-            for flow in FlowReader(fh).stream():
+            for flow in FlowReader(_CappedReads(fh)).stream():
                 self.entries += 1
                 if isinstance(flow, http.HTTPFlow):
                     url = request_url(flow)
                     yield raw_hit(flow, with_body=self.registry.find_url(url) is not None, url=url)
                 if self.progress and self.entries % 500 == 0:
                     self._report(raw)
-        except exceptions.FlowReadException as e:
+        except (exceptions.FlowReadException, RecursionError) as e:
+            why = f"{e}: {e.__cause__}" if e.__cause__ else str(e)
             if not self.entries:
-                raise HarReadError(f"not a mitmproxy flow file ({e})") from None
-            self.problems.append(f"flow {self.entries}: {e}; the flows before it were read")
+                raise HarReadError(f"not a mitmproxy flow file ({why})") from None
+            self.problems.append(f"flow {self.entries}: {why}; the flows before it were read")
         self._report(raw)
+
+
+class _CappedReads:
+    """A file that refuses single reads over MAX_ENTRY_CHARS bytes: mitmproxy's flow reader reads a
+    record whole, as long as its length prefix says, and a compressed file can make that gigabytes."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > MAX_ENTRY_CHARS:
+            raise ValueError(f"a record larger than {MAX_ENTRY_CHARS >> 20} MB")
+        return self.fh.read(n)
+
+    def __getattr__(self, name: str) -> Any:  # peek, tell, seek
+        return getattr(self.fh, name)
 
 
 class _Unexpected(ValueError):
     pass
 
 
+class _SkippedEntry(ValueError):
+    """An entry stepped over without being read; the message says why."""
+
+
 _WS = re.compile(r"[ \t\r\n]*")
 _DECODER = json.JSONDecoder()
+# What the skipper looks for: the structure of a value, the end of a scalar.
+_STRUCTURE = re.compile(r'["\[\]{}]')
+_SCALAR = re.compile(r'[^\s,:\[\]{}"]*')
+_MAX_KEY = 256
 
 
 class _JsonStream:
     """Just enough of an incremental JSON reader to walk `{"log": {"entries": [...]}}` one value at
-    a time: the C decoder reads each value from a buffer that grows only to the largest value."""
+    a time. Entries are read by the C decoder from a buffer that grows only to the largest entry
+    (at most MAX_ENTRY_CHARS); everything else is stepped over character by character without being
+    built, so neither its size nor its depth costs memory or Python's recursion limit."""
 
     def __init__(self, fh: BinaryIO):
         self.fh = fh
@@ -752,14 +837,16 @@ class _JsonStream:
         self.consumed = 0  # bytes read from fh
         self.eof = False
 
-    def _more(self) -> bool:
+    def _more(self, most: int = 1 << 62) -> bool:
+        """Read on: as much as is buffered after pos (so a value being built costs linear time), at
+        least a chunk, at most about `most` characters; what lies before pos may be dropped."""
         if self.eof:
             return False
         if self.pos > READ_CHUNK:
             self.buf = self.buf[self.pos:]
             self.offset += self.pos
             self.pos = 0
-        data = self.fh.read(max(READ_CHUNK, len(self.buf) - self.pos))
+        data = self.fh.read(max(READ_CHUNK, min(len(self.buf) - self.pos, most)))
         self.consumed += len(data)
         if not data:
             self.eof = True
@@ -782,22 +869,92 @@ class _JsonStream:
             raise _Unexpected(f"expected {ch!r}, found {got!r}" if got else f"expected {ch!r}, file ended")
         self.pos += 1
 
-    def value(self) -> Any:
+    def entry(self) -> Any:
+        """The value here, built; raises _SkippedEntry (having stepped over it) when it is larger than
+        MAX_ENTRY_CHARS, nested deeper than the parser goes, or not valid JSON."""
         self.peek()
         while True:
             try:
                 v, end = _DECODER.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
-                if self._more():
+            except RecursionError:
+                self._skip_broken("nested deeper than the JSON parser goes")
+            except json.JSONDecodeError as e:
+                if not self._incomplete(e):
+                    self._skip_broken(f"not valid JSON at character {self.offset + e.pos}: {e.msg}")
+                size = len(self.buf) - self.pos
+                if size > MAX_ENTRY_CHARS:
+                    self._skip_broken(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")
+                if self._more(MAX_ENTRY_CHARS + 1 - size):
                     continue
-                raise
+                raise  # the file ends inside the entry
             # A number (or literal) touching the end of the buffer may continue in the next chunk.
             if end >= len(self.buf) and self._more():
                 continue
             self.pos = end
             return v
 
-    skip = value
+    def _incomplete(self, e: json.JSONDecodeError) -> bool:
+        """The decoder stopped at the end of the buffer (more may make the value whole): within a
+        literal's length of the end, or in a string that runs to the end."""
+        return len(self.buf) - e.pos <= 6 or e.msg.startswith("Unterminated string")
+
+    def _skip_broken(self, why: str) -> None:
+        self.skip()
+        raise _SkippedEntry(why)
+
+    def skip(self) -> None:
+        """Step over the value here without building it; any size, any depth."""
+        ch = self.peek()
+        if ch == '"':
+            return self._skip_string()
+        if ch not in ("[", "{"):
+            return self._skip_scalar()
+        depth = 0
+        while True:
+            m = _STRUCTURE.search(self.buf, self.pos)
+            if m is None:
+                self.pos = len(self.buf)
+                self._need_more()
+                continue
+            self.pos = m.start()
+            if m.group() == '"':
+                self._skip_string()
+                continue
+            self.pos += 1
+            depth += 1 if m.group() in "[{" else -1
+            if depth == 0:
+                return
+
+    def _need_more(self) -> None:
+        if not self._more():
+            raise _Unexpected("file ended inside a value")
+
+    def _skip_string(self) -> None:
+        self.pos += 1
+        while True:  # str.find, not a regex: it runs at memory speed through a gigabyte string
+            quote = self.buf.find('"', self.pos)
+            escape = self.buf.find("\\", self.pos, len(self.buf) if quote < 0 else quote)
+            if escape >= 0:
+                if escape + 1 < len(self.buf):
+                    self.pos = escape + 2  # the escaped character is not the end
+                    continue
+                self.pos = escape
+            elif quote >= 0:
+                self.pos = quote + 1
+                return
+            else:
+                self.pos = len(self.buf)
+            self._need_more()
+
+    def _skip_scalar(self) -> None:
+        start = self.pos
+        while True:
+            self.pos = _SCALAR.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf) or not self._more():
+                break
+        if self.pos == start:
+            found = self.buf[self.pos:self.pos + 1]
+            raise _Unexpected(f"expected a value, found {found!r}" if found else "expected a value, file ended")
 
     def _items(self, open_ch: str, close_ch: str) -> Iterator[None]:
         self.expect(open_ch)
@@ -821,13 +978,25 @@ class _JsonStream:
         for _ in self._items("{", "}"):
             if self.peek() != '"':
                 raise _Unexpected(f"expected a key, found {self.peek()!r}")
-            key = self.value()
+            key = self._key()
             self.expect(":")
             yield key
 
-    def array_items(self) -> Iterator[Any]:
-        for _ in self._items("[", "]"):
-            yield self.value()
+    def _key(self) -> str:
+        """A key, built only when short (the keys the reader looks for are); a longer one is skipped."""
+        while len(self.buf) - self.pos < _MAX_KEY and self._more():
+            pass
+        end = self.buf.find('"', self.pos + 1, self.pos + _MAX_KEY)
+        if end > 0 and "\\" not in self.buf[self.pos:end]:
+            key = self.buf[self.pos + 1:end]
+            self.pos = end + 1
+            return key
+        self._skip_string()
+        return ""
+
+    def array_items(self) -> Iterator[None]:
+        """Positions at each item of the array here; the caller reads (entry) or skips each."""
+        return self._items("[", "]")
 
 
 # ----------------------------------------------------------------------------------------- opening

@@ -382,6 +382,15 @@ def test_truncated_file_keeps_the_entries_before_the_cut(tmp_path):
                                f"{len(cut)} (truncated?); the entries before it were read"]
 
 
+def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_path):
+    good = json.dumps(CHROME_ENTRY)
+    text = '{"log": {"entries": [' + good + ', {"request": {"url": "x" "y"}}, ' + good + "]}}"
+    s, result = opened(write(tmp_path, text))
+    assert [ev.event for ev in s] == ["Purchase", "Purchase"]
+    assert len(result.problems) == 1 and result.problems[0].startswith("log.entries[1]: not valid JSON at character ")
+    assert result.problems[0].endswith(": Expecting ',' delimiter; entry skipped")
+
+
 def test_missing_file():
     with pytest.raises(har.HarReadError, match="No such file"):
         opened(Path("/nonexistent/x.har"))
@@ -445,3 +454,37 @@ def test_har_recorder_writes_mitmproxy_entries_with_events(tmp_path):
     s._publish(purchase, True)
     rec.write(out)
     assert json.loads(out.read_text())["log"]["entries"][1]["_pixelspy"]["events"][0]["findings"] == []
+
+
+def test_redaction_finds_personal_data_encoded_twice_and_keeps_its_shape(tmp_path):
+    # The page URL carries the email (and phone) percent-encoded; the pixel encodes the whole URL
+    # again as `dl`, so the hit holds alice%2540shop.com and %252B49%2520170…
+    page = "https://shop.example/thanks?email=alice%40shop.com&tel=%2B49%20170%209988776&order=77"
+    s = Session()
+    s.ingest(meta_get(T0, ev="Purchase", dl=page, **{"cd[value]": "5", "cd[currency]": "EUR"}))
+    assert "alice%2540shop.com" in next(iter(s.hits.values())).url
+    before = {(f.code, f.severity) for ev in s for f in ev.findings}
+    assert ("pii-leak", "error") in before
+    path = tmp_path / "r.har"
+    har.save_har(s, path)
+    text = path.read_text()
+    for secret in ("alice", "shop.com", "9988776"):
+        assert secret not in text, secret
+    entry = json.loads(text)["log"]["entries"][0]
+    dl = dict((p["name"], p["value"]) for p in entry["request"]["queryString"])["dl"]
+    # Masked as written: escapes of punctuation stay, so it decodes to an email and a phone as before.
+    assert dl == "https://shop.example/thanks?email=xxxxx%40xxxx.xxx&tel=%2B00%20000%200000000&order=77"
+    opened = Session()
+    har.load_file(path, opened)
+    assert {(f.code, f.severity) for ev in opened for f in ev.findings} == before
+
+
+@pytest.mark.parametrize("written, masked", [
+    ("alice%252540shop.com", "xxxxx%252540xxxx.xxx"),  # three times
+    ("%61lice%40shop.com", "xxxxx%40xxxx.xxx"),  # an escaped letter is masked too
+    ("%252B4915112345678", "%252B0000000000000"),
+    ("a=%2B49+151+12345678&b=1", "a=%2B00+000+00000000&b=1"),  # a form's "+" spaces
+])
+def test_masking_encoded_values_keeps_their_encoding(written, masked):
+    hit = RawHit(method="GET", url="https://www.facebook.com/tr/?id=1")
+    assert har._Redactor(hit, []).text(written) == masked

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from pixelspy import bounded
 from pixelspy.model import Param, RawHit, Source, TrackingEvent, UserField, looks_hashed
 
 # Tracking bodies are a few KB; anything this large is not decoded (the hit is still listed).
@@ -133,9 +134,15 @@ def decode_content_encoding(body: bytes, encoding: str, errors: Errors) -> bytes
     if not encoding or encoding == "identity" or not body:
         return body
     if encoding in ("gzip", "x-gzip", "deflate"):
-        return inflate(body, errors, what=f"{encoding} body")
-    errors.add(f"content-encoding {encoding!r} is not decoded")
-    return body
+        return inflate(body, errors, what=f"{encoding} body")  # also says when the stream is cut short
+    try:
+        return bounded.decode(body, encoding, MAX_DECODE_BYTES)
+    except bounded.TooLarge as e:
+        errors.add(f"{encoding} body decodes to more than {MAX_DECODE_BYTES} bytes; cut there")
+        return e.partial
+    except bounded.CorruptData as e:
+        errors.add(f"content-encoding {encoding!r} is not decoded: {e}")
+        return body
 
 
 def inflate(data: bytes, errors: Errors, what: str = "gzip data") -> bytes:
