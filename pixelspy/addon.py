@@ -1,10 +1,18 @@
 """The mitmproxy addon: flow → RawHit → session (decoders → checks → subscribers).
 
+Each request is looked up once, in the `requestheaders` hook: a tracking hit (a decoder route
+matches) or not. Only tracking hits are held whole; other traffic streams through: responses whose
+length is unknown (server-sent events, long polls, chunked downloads) or large, and request bodies
+likewise. In sink mode a tracking hit is answered there and then, whatever its size, so its body is
+read but never sent on. Requests refused by `--auth` (mitmproxy's proxyauth addon, which runs
+first) are left alone: never decoded, never answered by the sink.
+
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
 decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
 delays it; otherwise right after the request hook, which on an open upstream connection is once
-mitmproxy has forwarded the request. The addon never raises into mitmproxy and never touches a
-flow, except in sink mode, where tracking hits are answered locally and never reach the vendor.
+mitmproxy has forwarded the request. The addon never raises into mitmproxy and never changes the
+user's traffic, except in sink mode, where tracking hits are answered locally and never reach the
+vendor.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ import json
 import logging
 import re
 import sys
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from mitmproxy import ctx, http
 
@@ -26,6 +36,12 @@ log = logging.getLogger("pixelspy")
 
 # Bodies above this are kept (and decoded) only up to it; the user's traffic is never changed.
 MAX_STORED_BODY = 4 * 1024 * 1024
+# Bodies of unknown length or longer than this stream through rather than being held whole (for a
+# tracking hit, keeping its first MAX_STORED_BODY bytes on the way).
+STREAM_BODIES_ABOVE = MAX_STORED_BODY
+# mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
+# locally) stream past this size anyway; a tracking hit answered by the sink is refused past it.
+MAX_HELD_BODY = "64m"
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
 
@@ -90,7 +106,7 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
     """The flow's request as a RawHit; `url` (and `url_parts`, its split_url) when the caller
     already has request_url(flow)."""
     req = flow.request
-    body = (req.raw_content or b"") if with_body else b""
+    body, truncated = _request_body(req) if with_body else (b"", False)
     peer = flow.client_conn.peername
     return RawHit.of_proxy(
         method=req.method,
@@ -98,12 +114,50 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
         # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
         headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
                        else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
-        body=body[:MAX_STORED_BODY],
-        body_truncated=len(body) > MAX_STORED_BODY,
+        body=body,
+        body_truncated=truncated,
         time=req.timestamp_start or flow.timestamp_created,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+def _request_body(req: http.Request) -> tuple[bytes, bool]:
+    """The request body as stored (at most MAX_STORED_BODY bytes), and whether it was longer."""
+    if req.raw_content is None and isinstance(req.stream, BodyPrefix):  # streamed through
+        return bytes(req.stream.kept), req.stream.size > MAX_STORED_BODY
+    body = req.raw_content or b""
+    return body[:MAX_STORED_BODY], len(body) > MAX_STORED_BODY
+
+
+class BodyPrefix:
+    """A body's `stream` callable for mitmproxy: passes every chunk on unchanged, keeping the
+    first MAX_STORED_BODY bytes and counting the rest."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.size = 0
+
+    def __call__(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if len(self.kept) < MAX_STORED_BODY:
+            self.kept += chunk[:MAX_STORED_BODY - len(self.kept)]
+        return chunk
+
+
+def streams(message: http.Message) -> bool:
+    """Whether a body is of unknown length (chunked, HTTP/2 without content-length, read until the
+    connection closes) or longer than STREAM_BODIES_ABOVE."""
+    length = message.headers.get("content-length")
+    return length is None or not length.isdigit() or int(length) > STREAM_BODIES_ABOVE
+
+
+def refused_by_proxyauth(flow: http.HTTPFlow) -> bool:
+    """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
+    --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
+    12), and answers the others 407 (or 401)."""
+    return (bool(getattr(ctx.options, "proxyauth", None)) and "proxyauth" not in flow.metadata
+            and not flow.is_replay)
 
 
 def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> http.Response:
@@ -140,6 +194,15 @@ def after_hook(callback, *args) -> None:
         loop.call_soon(loop.call_soon, callback, *args)
 
 
+@dataclass(slots=True)
+class _Looked:
+    """What requestheaders found about a request, for the later hooks."""
+    url: str
+    url_parts: tuple[str, str, str]
+    route: tuple[decoders.Route, re.Match[str]] | None  # a tracking hit's decoder route
+    answered: bool = False  # by the sink
+
+
 class PixelSpy:
     """Decodes tracking hits passing through mitmproxy into the given session."""
 
@@ -147,6 +210,8 @@ class PixelSpy:
         self.session = session if session is not None else Session()
         self.registry = decoders.default_registry()
         self.paused = False
+        # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).
+        self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
         # Hits answered in sink mode, by flow id, until the answer is sent (the response or error hook).
         self._answered: dict[str, RawHit] = {}
 
@@ -154,25 +219,62 @@ class PixelSpy:
         loader.add_option("pixelspy_sink", bool, False,
                           "Answer tracking hits locally (204 / 1x1 GIF); never send them to the vendor.")
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._requestheaders(flow)
+        except Exception:  # noqa: BLE001 - never break the user's traffic over a pixelspy bug
+            log.exception("pixelspy failed on %s", flow.request.pretty_url)
+
+    def _requestheaders(self, flow: http.HTTPFlow) -> None:
+        if (looked := self._look(flow)) is None or flow.response is not None:
+            return  # refused by --auth, or answered by another addon (mitm.it)
+        req = flow.request
+        if looked.route is not None and self._sinks(looked.route):
+            self._answer(flow, looked)
+            # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
+            req.stream = False
+        elif streams(req):
+            req.stream = BodyPrefix() if looked.route is not None else True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Other traffic's responses of unknown length or large stream through to the client."""
+        looked = self._looked.get(flow)
+        if looked is not None and looked.route is None and flow.response is not None and streams(flow.response):
+            flow.response.stream = True
+
     def request(self, flow: http.HTTPFlow) -> None:
         try:
             self._request(flow)
         except Exception:  # noqa: BLE001 - never break the user's traffic over a pixelspy bug
             log.exception("pixelspy failed on %s", flow.request.pretty_url)
 
+    def _look(self, flow: http.HTTPFlow) -> _Looked | None:
+        """The request's URL and decoder route (None: refused by --auth), once per flow."""
+        if (looked := self._looked.get(flow)) is None:
+            if refused_by_proxyauth(flow):
+                return None
+            url = request_url(flow)
+            url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
+            looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+        return looked
+
+    def _sinks(self, route: tuple[decoders.Route, re.Match[str]]) -> bool:
+        return route[0].sink and ctx.options.pixelspy_sink
+
+    def _answer(self, flow: http.HTTPFlow, looked: _Looked) -> None:
+        flow.response = sink_response(flow, looked.route[0])
+        looked.answered = True
+
     def _request(self, flow: http.HTTPFlow) -> None:
-        req = flow.request
-        url = request_url(flow)
-        url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
-        found = self.registry.find(url_parts[0], url_parts[1])
-        answered = found is not None and found[0].sink and ctx.options.pixelspy_sink and flow.response is None
-        if answered:
-            flow.response = sink_response(flow, found[0])
-        if self.paused or req.method == "OPTIONS":  # a preflight is not an event
+        if (looked := self._look(flow)) is None:
+            return
+        if looked.route is not None and not looked.answered and flow.response is None and self._sinks(looked.route):
+            self._answer(flow, looked)  # (when the requestheaders hook did not run: a script's own calls)
+        if self.paused or flow.request.method == "OPTIONS":  # a preflight is not an event
             return
         # The hit is read now, as the client sent it, before later addons can change the request.
-        hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
-        if answered:
+        hit = raw_hit(flow, with_body=looked.route is not None, url=looked.url, url_parts=looked.url_parts)
+        if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         else:
             after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first

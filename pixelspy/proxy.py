@@ -21,7 +21,7 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
-from pixelspy.addon import PixelSpy
+from pixelspy.addon import MAX_HELD_BODY, PixelSpy
 from pixelspy.session import Session
 
 
@@ -145,6 +145,26 @@ class _HeapFreezer:
         self.new_events = 0
 
 
+# How long stopping waits for the clients' open connections to close.
+CLOSE_CONNECTIONS_TIMEOUT_S = 3.0
+
+
+async def _close_client_connections(proxyserver) -> None:
+    """Closes the connections clients still hold open (keep-alive, a request half sent) and waits
+    until mitmproxy has finished with each. Left open, their handlers are cancelled when the event
+    loop ends, and Python 3.11's asyncio prints a CancelledError traceback for each."""
+    for handler in list(proxyserver.connections.values()):
+        io = handler.transports.get(handler.client)
+        if io is not None and io.writer is not None:
+            try:
+                io.writer.close()
+            except Exception:  # noqa: BLE001 - a connection that is already gone
+                pass
+    deadline = asyncio.get_running_loop().time() + CLOSE_CONNECTIONS_TIMEOUT_S
+    while proxyserver.connections and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
 class Proxy:
     def __init__(self, session: Session, config: ProxyConfig,
                  on_log: Callable[[logging.LogRecord], None] | None = None):
@@ -181,8 +201,9 @@ class Proxy:
         self.master.addons.add(self.addon, ready, *cfg.addons)
         # Options declared by addons exist only once the addons are added.
         update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
-                      # Big downloads stream through without being kept in memory.
-                      stream_large_bodies="4m")
+                      # What the addon holds whole (tracking hits, answers set locally) streams
+                      # past this anyway, so that no body is held in memory unbounded.
+                      stream_large_bodies=MAX_HELD_BODY)
         if cfg.modes:
             update["mode"] = cfg.modes
         if cfg.proxyauth:
@@ -203,7 +224,9 @@ class Proxy:
     async def stop(self) -> None:
         if self.master is not None and self._task is not None and not self._task.done():
             # Master.shutdown() alone leaves the listening socket open: close the servers first.
-            await self.master.addons.get("proxyserver").servers.update([])
+            proxyserver = self.master.addons.get("proxyserver")
+            await proxyserver.servers.update([])
+            await _close_client_connections(proxyserver)
             self.master.shutdown()
             try:
                 await asyncio.wait_for(self._task, timeout=5)
