@@ -40,8 +40,9 @@ MAX_STORED_BODY = 4 * 1024 * 1024
 # tracking hit, keeping its first MAX_STORED_BODY bytes on the way).
 STREAM_BODIES_ABOVE = MAX_STORED_BODY
 # mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
-# locally) stream past this size anyway; a tracking hit answered by the sink is refused past it.
-MAX_HELD_BODY = "64m"
+# locally) stream past this size anyway. A tracking hit the sink answers cannot stream (mitmproxy
+# cannot answer a request it streams): one declared longer is refused unread.
+MAX_HELD_BODY = 64 * 1024 * 1024
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
 
@@ -102,11 +103,12 @@ def _host_header(data) -> bytes | None:
 
 
 def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
-            url_parts: tuple[str, str, str] | None = None) -> RawHit:
+            url_parts: tuple[str, str, str] | None = None, body_unread: bool = False) -> RawHit:
     """The flow's request as a RawHit; `url` (and `url_parts`, its split_url) when the caller
-    already has request_url(flow)."""
+    already has request_url(flow). `body_unread`: the body was refused unread (too large), so the
+    hit has none and says it was cut."""
     req = flow.request
-    body, truncated = _request_body(req) if with_body else (b"", False)
+    body, truncated = _request_body(req) if with_body and not body_unread else (b"", body_unread)
     peer = flow.client_conn.peername
     return RawHit.of_proxy(
         method=req.method,
@@ -145,11 +147,17 @@ class BodyPrefix:
         return chunk
 
 
-def streams(message: http.Message) -> bool:
-    """Whether a body is of unknown length (chunked, HTTP/2 without content-length, read until the
-    connection closes) or longer than STREAM_BODIES_ABOVE."""
+def declared_length(message: http.Message) -> int | None:
+    """The body's length from Content-Length; None when unknown (chunked, HTTP/2 without
+    content-length, read until the connection closes)."""
     length = message.headers.get("content-length")
-    return length is None or not length.isdigit() or int(length) > STREAM_BODIES_ABOVE
+    return int(length) if length is not None and length.isdigit() else None
+
+
+def streams(message: http.Message) -> bool:
+    """Whether a body is of unknown length or longer than STREAM_BODIES_ABOVE."""
+    length = declared_length(message)
+    return length is None or length > STREAM_BODIES_ABOVE
 
 
 def refused_by_proxyauth(flow: http.HTTPFlow) -> bool:
@@ -230,6 +238,8 @@ class PixelSpy:
             return  # refused by --auth, or answered by another addon (mitm.it)
         req = flow.request
         if looked.route is not None and self._sinks(looked.route):
+            if (declared_length(req) or 0) > MAX_HELD_BODY:
+                return self._refuse(flow, looked)
             self._answer(flow, looked)
             # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
             req.stream = False
@@ -264,6 +274,15 @@ class PixelSpy:
     def _answer(self, flow: http.HTTPFlow, looked: _Looked) -> None:
         flow.response = sink_response(flow, looked.route[0])
         looked.answered = True
+
+    def _refuse(self, flow: http.HTTPFlow, looked: _Looked) -> None:
+        """A tracking hit the sink would have to hold beyond MAX_HELD_BODY: its connection is
+        closed before the body is read; it is still listed, without its body."""
+        log.warning("pixelspy: closed a tracking hit to %s declaring a %s-byte body (sink mode holds at "
+                    "most %s)", looked.url_parts[0], flow.request.headers["content-length"], MAX_HELD_BODY)
+        flow.kill()
+        if not self.paused:
+            self._answered[flow.id] = raw_hit(flow, url=looked.url, url_parts=looked.url_parts, body_unread=True)
 
     def _request(self, flow: http.HTTPFlow) -> None:
         if (looked := self._look(flow)) is None:

@@ -203,7 +203,7 @@ class Proxy:
         update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
                       # What the addon holds whole (tracking hits, answers set locally) streams
                       # past this anyway, so that no body is held in memory unbounded.
-                      stream_large_bodies=MAX_HELD_BODY)
+                      stream_large_bodies=str(MAX_HELD_BODY))
         if cfg.modes:
             update["mode"] = cfg.modes
         if cfg.proxyauth:

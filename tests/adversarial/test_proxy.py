@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from pixelspy.addon import MAX_HELD_BODY
 from pixelspy.har import HarRecorder
 from pixelspy.proxy import Proxy, ProxyConfig
 from pixelspy.session import Session
@@ -256,6 +257,21 @@ async def test_a_5_mb_tracking_post_is_answered_by_the_sink_and_listed(tmp_path,
     assert vendor.received == []
     assert (event.event, event.value, event.currency) == ("Purchase", "9.90", "EUR")
     assert any("larger than the stored size" in e for e in event.decode_errors), event.decode_errors
+
+
+async def test_a_tracking_post_declaring_more_than_the_sink_holds_is_closed_unread_and_listed(tmp_path):
+    vendor = FakeVendor()
+    head = post(TR, b"").replace(b"Content-Length: 0", b"Content-Length: %d" % (MAX_HELD_BODY + 1))
+    with tcp_server(vendor) as vendor_port:
+        async with running_proxy(tmp_path, sink=True, modes=[f"upstream:http://127.0.0.1:{vendor_port}"]) as (
+                _, session, port):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + b"id=" + PIXEL.encode() + b"&ev=Purchase&pad=xxxx")
+            assert await read_until(reader, b"\r\n") == b""  # closed, unanswered
+            writer.close()
+            (event,) = await events_after(session, 1)
+    assert vendor.received == []
+    assert event.platform == "meta" and "body was larger than the stored size" in event.decode_errors[0]
 
 
 # ------------------------------------------------------------------ item 13: shutdown
