@@ -160,6 +160,12 @@ def streams(message: http.Message) -> bool:
     return length is None or length > STREAM_BODIES_ABOVE
 
 
+def request_streams(req: http.Request) -> bool:
+    """streams() for a request that may have a body: in HTTP/1 only one that says so has one."""
+    return ((req.is_http2 or req.is_http3 or "content-length" in req.headers or "transfer-encoding" in req.headers)
+            and streams(req))
+
+
 def refused_by_proxyauth(flow: http.HTTPFlow) -> bool:
     """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
     --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
@@ -243,7 +249,8 @@ class PixelSpy:
             self._answer(flow, looked)
             # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
             req.stream = False
-        elif streams(req):
+        elif request_streams(req) and req.host != getattr(ctx.options, "onboarding_host", None):
+            # (the mitm.it page is served from the whole request)
             req.stream = BodyPrefix() if looked.route is not None else True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
