@@ -147,31 +147,27 @@ class BodyPrefix:
         return chunk
 
 
-def declared_length(message: http.Message) -> int | None:
-    """The body's length from Content-Length; None when unknown (chunked, HTTP/2 without
-    content-length, read until the connection closes)."""
-    length = message.headers.get("content-length")
-    return int(length) if length is not None and length.isdigit() else None
+def body_length(message: http.Message) -> tuple[bool, int | None]:
+    """Whether the headers announce a body (Content-Length or Transfer-Encoding), and its length
+    when declared (None: unknown — chunked, or never said). One pass over the raw headers: a
+    mitmproxy header lookup costs microseconds, and this runs on every request and response."""
+    announced = chunked = False
+    length = None
+    for name, value in message.data.headers.fields:
+        if len(name) == 14 and name.lower() == b"content-length":
+            announced, length = True, int(value) if value.isdigit() else None
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            announced = chunked = True
+    return announced, None if chunked else length
 
 
 def streams(message: http.Message) -> bool:
-    """Whether a body is of unknown length or longer than STREAM_BODIES_ABOVE."""
-    length = declared_length(message)
+    """Whether a body is to stream through: of unknown length or longer than STREAM_BODIES_ABOVE.
+    In HTTP/1 a request has a body only when its headers announce one."""
+    announced, length = body_length(message)
+    if not announced and isinstance(message, http.Request) and not (message.is_http2 or message.is_http3):
+        return False
     return length is None or length > STREAM_BODIES_ABOVE
-
-
-def request_streams(req: http.Request) -> bool:
-    """streams() for a request that may have a body: in HTTP/1 only one that says so has one."""
-    return ((req.is_http2 or req.is_http3 or "content-length" in req.headers or "transfer-encoding" in req.headers)
-            and streams(req))
-
-
-def refused_by_proxyauth(flow: http.HTTPFlow) -> bool:
-    """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
-    --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
-    12), and answers the others 407 (or 401)."""
-    return (bool(getattr(ctx.options, "proxyauth", None)) and "proxyauth" not in flow.metadata
-            and not flow.is_replay)
 
 
 def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> http.Response:
@@ -228,10 +224,19 @@ class PixelSpy:
         self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
         # Hits answered in sink mode, by flow id, until the answer is sent (the response or error hook).
         self._answered: dict[str, RawHit] = {}
+        # Options, as configure() last saw them: reading one costs microseconds, on every request.
+        self._sink = False
+        self._proxyauth = False
 
     def load(self, loader) -> None:
         loader.add_option("pixelspy_sink", bool, False,
                           "Answer tracking hits locally (204 / 1x1 GIF); never send them to the vendor.")
+
+    def configure(self, updated) -> None:
+        if "pixelspy_sink" in updated:
+            self._sink = ctx.options.pixelspy_sink
+        if "proxyauth" in updated:
+            self._proxyauth = bool(ctx.options.proxyauth)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         try:
@@ -244,12 +249,12 @@ class PixelSpy:
             return  # refused by --auth, or answered by another addon (mitm.it)
         req = flow.request
         if looked.route is not None and self._sinks(looked.route):
-            if (declared_length(req) or 0) > MAX_HELD_BODY:
+            if (body_length(req)[1] or 0) > MAX_HELD_BODY:
                 return self._refuse(flow, looked)
             self._answer(flow, looked)
             # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
             req.stream = False
-        elif request_streams(req) and req.host != getattr(ctx.options, "onboarding_host", None):
+        elif streams(req) and req.host != getattr(ctx.options, "onboarding_host", None):
             # (the mitm.it page is served from the whole request)
             req.stream = BodyPrefix() if looked.route is not None else True
 
@@ -268,15 +273,21 @@ class PixelSpy:
     def _look(self, flow: http.HTTPFlow) -> _Looked | None:
         """The request's URL and decoder route (None: refused by --auth), once per flow."""
         if (looked := self._looked.get(flow)) is None:
-            if refused_by_proxyauth(flow):
+            if self._refused_by_proxyauth(flow):
                 return None
             url = request_url(flow)
             url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
             looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
         return looked
 
+    def _refused_by_proxyauth(self, flow: http.HTTPFlow) -> bool:
+        """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
+        --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
+        12), and answers the others 407 (or 401)."""
+        return self._proxyauth and "proxyauth" not in flow.metadata and not flow.is_replay
+
     def _sinks(self, route: tuple[decoders.Route, re.Match[str]]) -> bool:
-        return route[0].sink and ctx.options.pixelspy_sink
+        return route[0].sink and self._sink
 
     def _answer(self, flow: http.HTTPFlow, looked: _Looked) -> None:
         flow.response = sink_response(flow, looked.route[0])
@@ -286,7 +297,7 @@ class PixelSpy:
         """A tracking hit the sink would have to hold beyond MAX_HELD_BODY: its connection is
         closed before the body is read; it is still listed, without its body."""
         log.warning("pixelspy: closed a tracking hit to %s declaring a %s-byte body (sink mode holds at "
-                    "most %s)", looked.url_parts[0], flow.request.headers["content-length"], MAX_HELD_BODY)
+                    "most %s)", looked.url_parts[0], body_length(flow.request)[1], MAX_HELD_BODY)
         flow.kill()
         if not self.paused:
             self._answered[flow.id] = raw_hit(flow, url=looked.url, url_parts=looked.url_parts, body_unread=True)
