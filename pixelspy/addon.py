@@ -41,7 +41,8 @@ MAX_STORED_BODY = 4 * 1024 * 1024
 STREAM_BODIES_ABOVE = MAX_STORED_BODY
 # mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
 # locally) stream past this size anyway. A tracking hit the sink answers cannot stream (mitmproxy
-# cannot answer a request it streams): one declared longer is refused unread.
+# cannot answer a request it streams): one declared longer is refused unread (one of unknown
+# length that grows past it makes mitmproxy log a crash of that connection, answered all the same).
 MAX_HELD_BODY = 64 * 1024 * 1024
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
@@ -246,14 +247,15 @@ class PixelSpy:
 
     def _requestheaders(self, flow: http.HTTPFlow) -> None:
         if (looked := self._look(flow)) is None or flow.response is not None:
-            return  # refused by --auth, or answered by another addon (mitm.it)
+            return  # refused by --auth, or already answered by an addon before pixelspy's
         req = flow.request
         if looked.route is not None and self._sinks(looked.route):
             if (body_length(req)[1] or 0) > MAX_HELD_BODY:
-                return self._refuse(flow, looked)
-            self._answer(flow, looked)
-            # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
-            req.stream = False
+                self._refuse(flow, looked)
+            else:
+                self._answer(flow, looked)
+                # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
+                req.stream = False
         elif streams(req) and req.host != getattr(ctx.options, "onboarding_host", None):
             # (the mitm.it page is served from the whole request)
             req.stream = BodyPrefix() if looked.route is not None else True

@@ -201,8 +201,8 @@ class Proxy:
         self.master.addons.add(self.addon, ready, *cfg.addons)
         # Options declared by addons exist only once the addons are added.
         update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
-                      # What the addon holds whole (tracking hits, answers set locally) streams
-                      # past this anyway, so that no body is held in memory unbounded.
+                      # Bodies are held whole only up to this (the addon streams other
+                      # traffic's sooner); see addon.MAX_HELD_BODY.
                       stream_large_bodies=str(MAX_HELD_BODY))
         if cfg.modes:
             update["mode"] = cfg.modes
