@@ -12,11 +12,13 @@ import json
 import signal
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from pixelspy.addon import MAX_HELD_BODY
@@ -230,8 +232,13 @@ async def test_requests_refused_by_auth_are_not_events_nor_answered_by_the_sink(
         answer = await exchange(port, post(TR, urlencode({"id": PIXEL, "ev": "Purchase"}).encode(),
                                            _auth("alice:s3cret")))
         assert answer.startswith(b"HTTP/1.1 204 ") and b"x-pixelspy: sink" in answer.lower()
-        events = await events_after(session, 1)
-    assert [e.event for e in events] == ["Purchase"]
+        # Over HTTPS the credentials come with the CONNECT only: the requests inside still count.
+        ca = ssl.create_default_context(cafile=str(tmp_path / "mitmproxy" / "mitmproxy-ca-cert.pem"))
+        with httpx.Client(proxy=f"http://alice:s3cret@127.0.0.1:{port}", verify=ca) as client:
+            r = await asyncio.to_thread(client.get, "https://www.facebook.com/tr/", params={"id": PIXEL, "ev": "Lead"})
+        assert r.status_code == 200 and r.headers["x-pixelspy"] == "sink"
+        events = await events_after(session, 2)
+    assert [e.event for e in events] == ["Purchase", "Lead"]
 
 
 # ------------------------------------------------------------------ item 9: sink and large bodies
