@@ -41,8 +41,9 @@ MAX_STORED_BODY = 4 * 1024 * 1024
 STREAM_BODIES_ABOVE = MAX_STORED_BODY
 # mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
 # locally) stream past this size anyway. A tracking hit the sink answers cannot stream (mitmproxy
-# cannot answer a request it streams): one declared longer is refused unread (one of unknown
-# length that grows past it makes mitmproxy log a crash of that connection, answered all the same).
+# cannot answer a request it streams): one declared longer is refused unread. One of unknown length
+# that grows past it makes mitmproxy log a crash (per MAX_HELD_BODY read, dropping it), and is
+# answered all the same and listed without its body.
 MAX_HELD_BODY = 64 * 1024 * 1024
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
@@ -312,7 +313,11 @@ class PixelSpy:
         if self.paused or flow.request.method == "OPTIONS":  # a preflight is not an event
             return
         # The hit is read now, as the client sent it, before later addons can change the request.
-        hit = raw_hit(flow, with_body=looked.route is not None, url=looked.url, url_parts=looked.url_parts)
+        # An answered body marked for streaming after all outgrew MAX_HELD_BODY: mitmproxy then
+        # dropped what it had read, so what it holds now is not the body's start.
+        cut = looked.answered and flow.request.stream is True
+        hit = raw_hit(flow, with_body=looked.route is not None, url=looked.url, url_parts=looked.url_parts,
+                      body_unread=cut)
         if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         else:

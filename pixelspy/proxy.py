@@ -8,6 +8,7 @@ termlog (it would print over the TUI), no dumper, no ErrorCheck (it calls sys.ex
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import logging
 from collections import deque
@@ -69,6 +70,17 @@ class ProxyConfig:
         return f"{self.listen_host}:{self.port}"
 
 
+def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    """The record to keep: its traceback as text only. A traceback keeps every frame in it alive,
+    locals and all (a crash of mitmproxy's on one connection can hold a 64 MB body)."""
+    if record.exc_info is None:
+        return record
+    kept = copy.copy(record)
+    kept.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+    kept.exc_info = None
+    return kept
+
+
 class _LogTap(logging.Handler):
     """Collects mitmproxy's log records for the UI instead of letting them reach the terminal."""
 
@@ -78,7 +90,7 @@ class _LogTap(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        self.records.append(_without_traceback(record))
         if self.sink:
             try:
                 self.sink(record)

@@ -9,12 +9,15 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import signal
 import socket
 import socketserver
 import ssl
 import threading
+import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from urllib.parse import urlencode
 
@@ -23,7 +26,7 @@ import pytest
 
 from pixelspy.addon import MAX_HELD_BODY
 from pixelspy.har import HarRecorder
-from pixelspy.proxy import Proxy, ProxyConfig
+from pixelspy.proxy import Proxy, ProxyConfig, _LogTap
 from pixelspy.session import Session
 from tests.conftest import PixelspyProcess
 
@@ -279,6 +282,31 @@ async def test_a_tracking_post_declaring_more_than_the_sink_holds_is_closed_unre
             (event,) = await events_after(session, 1)
     assert vendor.received == []
     assert event.platform == "meta" and "body was larger than the stored size" in event.decode_errors[0]
+
+
+def test_kept_log_records_do_not_keep_a_crash_and_its_body_alive():
+    """A sink hit of unknown length that outgrows MAX_HELD_BODY makes mitmproxy log a crash, once
+    per 64 MB sent, whose traceback holds the body read so far: the proxy's log keeps the text."""
+    class Body(bytearray):  # (a bytearray itself cannot be weakly referenced)
+        pass
+
+    tap, bodies = _LogTap(None), []
+
+    def stream_switch():
+        body = Body(1024)
+        bodies.append(weakref.ref(body))
+        raise NotImplementedError("Can't set a response and enable streaming at the same time.")
+
+    try:
+        stream_switch()
+    except NotImplementedError:
+        record = logging.LogRecord("mitmproxy", logging.ERROR, __file__, 0, "mitmproxy has crashed!", None,
+                                   sys.exc_info())
+    tap.handle(record)
+    del record
+    assert bodies[0]() is None
+    (kept,) = tap.records
+    assert kept.getMessage() == "mitmproxy has crashed!" and "NotImplementedError" in kept.exc_text
 
 
 # ------------------------------------------------------------------ item 13: shutdown
