@@ -93,13 +93,12 @@ async def exchange(port: int, request: bytes) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(request)
-        head = await read_until(reader, b"\r\n\r\n")
+        head, _, body = (await read_until(reader, b"\r\n\r\n")).partition(b"\r\n\r\n")
         length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                        if line.lower().startswith(b"content-length:")), 0)
-        body = head.split(b"\r\n\r\n", 1)[1]
-        while len(body) < length:
-            body += await reader.read(65536)
-        return head
+        while len(body) < length and (more := await reader.read(65536)):
+            body += more
+        return head + b"\r\n\r\n" + body
     finally:
         writer.close()
 
