@@ -1,24 +1,34 @@
 """The mitmproxy addon: flow → RawHit → session (decoders → checks → subscribers).
 
+Each request is looked up once, in the `requestheaders` hook: a tracking hit (a decoder route
+matches) or not. Only tracking hits are held whole; other traffic streams through: responses whose
+length is unknown (server-sent events, long polls, chunked downloads) or large, and request bodies
+likewise. In sink mode a tracking hit is answered there and then, whatever its size, so its body is
+read but never sent on. Requests refused by `--auth` (mitmproxy's proxyauth addon, which runs
+first) are left alone: never decoded, never answered by the sink.
+
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
 decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
 delays it; otherwise right after the request hook, which on an open upstream connection is once
-mitmproxy has forwarded the request. The addon never raises into mitmproxy and never touches a
-flow, except in sink mode, where tracking hits are answered locally and never reach the vendor.
+mitmproxy has forwarded the request. The addon never raises into mitmproxy and never changes the
+user's traffic, except in sink mode, where tracking hits are answered locally and never reach the
+vendor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sys
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
-from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
@@ -26,6 +36,15 @@ log = logging.getLogger("pixelspy")
 
 # Bodies above this are kept (and decoded) only up to it; the user's traffic is never changed.
 MAX_STORED_BODY = 4 * 1024 * 1024
+# Bodies of unknown length or longer than this stream through rather than being held whole (for a
+# tracking hit, keeping its first MAX_STORED_BODY bytes on the way).
+STREAM_BODIES_ABOVE = MAX_STORED_BODY
+# mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
+# locally) stream past this size anyway. A tracking hit the sink answers cannot stream (mitmproxy
+# cannot answer a request it streams): one declared longer is refused unread. One of unknown length
+# that grows past it makes mitmproxy log a crash (per MAX_HELD_BODY read, dropping it), and is
+# answered all the same and listed without its body.
+MAX_HELD_BODY = 64 * 1024 * 1024
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
 
@@ -86,11 +105,12 @@ def _host_header(data) -> bytes | None:
 
 
 def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
-            url_parts: tuple[str, str, str] | None = None) -> RawHit:
+            url_parts: tuple[str, str, str] | None = None, body_unread: bool = False) -> RawHit:
     """The flow's request as a RawHit; `url` (and `url_parts`, its split_url) when the caller
-    already has request_url(flow)."""
+    already has request_url(flow). `body_unread`: the body was refused unread (too large), so the
+    hit has none and says it was cut."""
     req = flow.request
-    body = (req.raw_content or b"") if with_body else b""
+    body, truncated = _request_body(req) if with_body and not body_unread else (b"", body_unread)
     peer = flow.client_conn.peername
     return RawHit.of_proxy(
         method=req.method,
@@ -98,12 +118,58 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
         # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
         headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
                        else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
-        body=body[:MAX_STORED_BODY],
-        body_truncated=len(body) > MAX_STORED_BODY,
+        body=body,
+        body_truncated=truncated,
         time=req.timestamp_start or flow.timestamp_created,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+def _request_body(req: http.Request) -> tuple[bytes, bool]:
+    """The request body as stored (at most MAX_STORED_BODY bytes), and whether it was longer."""
+    if req.raw_content is None and isinstance(req.stream, BodyPrefix):  # streamed through
+        return bytes(req.stream.kept), req.stream.size > MAX_STORED_BODY
+    body = req.raw_content or b""
+    return body[:MAX_STORED_BODY], len(body) > MAX_STORED_BODY
+
+
+class BodyPrefix:
+    """A body's `stream` callable for mitmproxy: passes every chunk on unchanged, keeping the
+    first MAX_STORED_BODY bytes and counting the rest."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.size = 0
+
+    def __call__(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if len(self.kept) < MAX_STORED_BODY:
+            self.kept += chunk[:MAX_STORED_BODY - len(self.kept)]
+        return chunk
+
+
+def body_length(message: http.Message) -> tuple[bool, int | None]:
+    """Whether the headers announce a body (Content-Length or Transfer-Encoding), and its length
+    when declared (None: unknown — chunked, or never said). One pass over the raw headers: a
+    mitmproxy header lookup costs microseconds, and this runs on every request and response."""
+    announced = chunked = False
+    length = None
+    for name, value in message.data.headers.fields:
+        if len(name) == 14 and name.lower() == b"content-length":
+            announced, length = True, int(value) if value.isdigit() else None
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            announced = chunked = True
+    return announced, None if chunked else length
+
+
+def streams(message: http.Message) -> bool:
+    """Whether a body is to stream through: of unknown length or longer than STREAM_BODIES_ABOVE.
+    In HTTP/1 a request has a body only when its headers announce one."""
+    announced, length = body_length(message)
+    if not announced and isinstance(message, http.Request) and not (message.is_http2 or message.is_http3):
+        return False
+    return length is None or length > STREAM_BODIES_ABOVE
 
 
 def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> http.Response:
@@ -140,6 +206,15 @@ def after_hook(callback, *args) -> None:
         loop.call_soon(loop.call_soon, callback, *args)
 
 
+@dataclass(slots=True)
+class _Looked:
+    """What requestheaders found about a request, for the later hooks."""
+    url: str
+    url_parts: tuple[str, str, str]
+    route: tuple[decoders.Route, re.Match[str]] | None  # a tracking hit's decoder route
+    answered: bool = False  # by the sink
+
+
 class PixelSpy:
     """Decodes tracking hits passing through mitmproxy into the given session."""
 
@@ -147,12 +222,50 @@ class PixelSpy:
         self.session = session if session is not None else Session()
         self.registry = decoders.default_registry()
         self.paused = False
+        # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).
+        self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
         # Hits answered in sink mode, by flow id, until the answer is sent (the response or error hook).
         self._answered: dict[str, RawHit] = {}
+        # Options, as configure() last saw them: reading one costs microseconds, on every request.
+        self._sink = False
+        self._proxyauth = False
 
     def load(self, loader) -> None:
         loader.add_option("pixelspy_sink", bool, False,
                           "Answer tracking hits locally (204 / 1x1 GIF); never send them to the vendor.")
+
+    def configure(self, updated) -> None:
+        if "pixelspy_sink" in updated:
+            self._sink = ctx.options.pixelspy_sink
+        if "proxyauth" in updated:
+            self._proxyauth = bool(ctx.options.proxyauth)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        try:
+            self._requestheaders(flow)
+        except Exception:  # noqa: BLE001 - never break the user's traffic over a pixelspy bug
+            log.exception("pixelspy failed on %s", flow.request.pretty_url)
+
+    def _requestheaders(self, flow: http.HTTPFlow) -> None:
+        if (looked := self._look(flow)) is None or flow.response is not None:
+            return  # refused by --auth, or already answered by an addon before pixelspy's
+        req = flow.request
+        if looked.route is not None and self._sinks_by_headers(flow, looked):
+            if (body_length(req)[1] or 0) > MAX_HELD_BODY:
+                self._refuse(flow, looked)
+            else:
+                self._answer(flow, looked)
+                # Read whole, never sent on: mitmproxy marks a large body for streaming before this hook.
+                req.stream = False
+        elif streams(req) and req.host != getattr(ctx.options, "onboarding_host", None):
+            # (the mitm.it page is served from the whole request)
+            req.stream = BodyPrefix() if looked.route is not None else True
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Other traffic's responses of unknown length or large stream through to the client."""
+        looked = self._looked.get(flow)
+        if looked is not None and looked.route is None and flow.response is not None and streams(flow.response):
+            flow.response.stream = True
 
     def request(self, flow: http.HTTPFlow) -> None:
         try:
@@ -160,23 +273,70 @@ class PixelSpy:
         except Exception:  # noqa: BLE001 - never break the user's traffic over a pixelspy bug
             log.exception("pixelspy failed on %s", flow.request.pretty_url)
 
+    def _look(self, flow: http.HTTPFlow) -> _Looked | None:
+        """The request's URL and decoder route (None: refused by --auth), once per flow."""
+        if (looked := self._looked.get(flow)) is None:
+            if self._refused_by_proxyauth(flow):
+                return None
+            url = request_url(flow)
+            url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
+            looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+        return looked
+
+    def _refused_by_proxyauth(self, flow: http.HTTPFlow) -> bool:
+        """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
+        --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
+        12), and answers the others 407 (or 401)."""
+        return self._proxyauth and "proxyauth" not in flow.metadata and not flow.is_replay
+
+    def _sinks_by_headers(self, flow: http.HTTPFlow, looked: _Looked) -> bool:
+        """Whether the sink answers this tracking request, as far as its URL and headers tell. A
+        route whose signature is in the body (a Graph API batch) is decided once the body is read."""
+        route = looked.route[0]
+        if not (self._sink and route.sink):
+            return False
+        return route.signature is None or route.recognises(
+            raw_hit(flow, with_body=False, url=looked.url, url_parts=looked.url_parts))
+
+    def _answer(self, flow: http.HTTPFlow, looked: _Looked) -> None:
+        flow.response = sink_response(flow, looked.route[0])
+        looked.answered = True
+
+    def _refuse(self, flow: http.HTTPFlow, looked: _Looked) -> None:
+        """A tracking hit the sink would have to hold beyond MAX_HELD_BODY: its connection is
+        closed before the body is read; it is still listed, without its body."""
+        log.warning("pixelspy: closed a tracking hit to %s declaring a %s-byte body (sink mode holds at "
+                    "most %s)", looked.url_parts[0], body_length(flow.request)[1], MAX_HELD_BODY)
+        flow.kill()
+        if not self.paused:
+            self._answered[flow.id] = raw_hit(flow, url=looked.url, url_parts=looked.url_parts, body_unread=True)
+
     def _request(self, flow: http.HTTPFlow) -> None:
-        req = flow.request
-        url = request_url(flow)
-        url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
-        found = self.registry.find(url_parts[0], url_parts[1])
-        # The hit is read now, as the client sent it, before later addons can change the request.
-        hit = raw_hit(flow, with_body=found is not None, url=url, url_parts=url_parts)
-        answered = (found is not None and ctx.options.pixelspy_sink and flow.response is None
-                    and found[0].sinks(hit))
-        if answered:
-            flow.response = sink_response(flow, found[0])
-        if self.paused or req.method == "OPTIONS":  # a preflight is not an event
+        if (looked := self._look(flow)) is None:
             return
-        if answered:
+        hit = None
+        if (looked.route is not None and not looked.answered and flow.response is None and self._sink
+                and not flow.request.stream):
+            # A route whose signature is in the body, or no requestheaders hook ran (a script's own calls).
+            hit = self._read(flow, looked)
+            if looked.route[0].sinks(hit):
+                self._answer(flow, looked)
+        if self.paused or flow.request.method == "OPTIONS":  # a preflight is not an event
+            return
+        hit = hit or self._read(flow, looked)
+        if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         else:
             after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
+
+    @staticmethod
+    def _read(flow: http.HTTPFlow, looked: _Looked) -> RawHit:
+        """The hit, read as the client sent it, before later addons can change the request. An
+        answered body marked for streaming after all outgrew MAX_HELD_BODY: mitmproxy then dropped
+        what it had read, so what it holds now is not the body's start."""
+        cut = looked.answered and flow.request.stream is True
+        return raw_hit(flow, with_body=looked.route is not None, url=looked.url, url_parts=looked.url_parts,
+                       body_unread=cut)
 
     def response(self, flow: http.HTTPFlow) -> None:
         if (hit := self._answered.pop(flow.id, None)) is not None:
@@ -246,4 +406,4 @@ class JsonLines:
     def _write(self, event: TrackingEvent) -> None:
         line = event.json_line()
         line["device"] = self.devices.name(event.client)
-        self.out.write(json_dumps(line) + "\n")
+        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")

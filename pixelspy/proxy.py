@@ -8,6 +8,7 @@ termlog (it would print over the TUI), no dumper, no ErrorCheck (it calls sys.ex
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import logging
 from collections import deque
@@ -21,7 +22,7 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
-from pixelspy.addon import PixelSpy
+from pixelspy.addon import MAX_HELD_BODY, PixelSpy
 from pixelspy.session import Session
 
 
@@ -78,6 +79,17 @@ class ProxyConfig:
         return f"{self.listen_host}:{self.port}"
 
 
+def _without_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    """The record to keep: its traceback as text only. A traceback keeps every frame in it alive,
+    locals and all (a crash of mitmproxy's on one connection can hold a 64 MB body)."""
+    if record.exc_info is None:
+        return record
+    kept = copy.copy(record)
+    kept.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+    kept.exc_info = None
+    return kept
+
+
 class _LogTap(logging.Handler):
     """Collects mitmproxy's log records for the UI instead of letting them reach the terminal."""
 
@@ -87,7 +99,7 @@ class _LogTap(logging.Handler):
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        self.records.append(_without_traceback(record))
         if self.sink:
             try:
                 self.sink(record)
@@ -154,6 +166,26 @@ class _HeapFreezer:
         self.new_events = 0
 
 
+# How long stopping waits for the clients' open connections to close.
+CLOSE_CONNECTIONS_TIMEOUT_S = 3.0
+
+
+async def _close_client_connections(proxyserver) -> None:
+    """Closes the connections clients still hold open (keep-alive, a request half sent) and waits
+    until mitmproxy has finished with each. Left open, their handlers are cancelled when the event
+    loop ends, and Python 3.11's asyncio prints a CancelledError traceback for each."""
+    for handler in list(proxyserver.connections.values()):
+        io = handler.transports.get(handler.client)
+        if io is not None and io.writer is not None:
+            try:
+                io.writer.close()
+            except Exception:  # noqa: BLE001 - a connection that is already gone
+                pass
+    deadline = asyncio.get_running_loop().time() + CLOSE_CONNECTIONS_TIMEOUT_S
+    while proxyserver.connections and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
 class Proxy:
     def __init__(self, session: Session, config: ProxyConfig,
                  on_log: Callable[[logging.LogRecord], None] | None = None):
@@ -190,8 +222,9 @@ class Proxy:
         self.master.addons.add(self.addon, ready, *cfg.addons)
         # Options declared by addons exist only once the addons are added.
         update = dict(connection_strategy="lazy", pixelspy_sink=cfg.sink, ssl_insecure=cfg.ssl_insecure,
-                      # Big downloads stream through without being kept in memory.
-                      stream_large_bodies="4m")
+                      # Bodies are held whole only up to this (the addon streams other
+                      # traffic's sooner); see addon.MAX_HELD_BODY.
+                      stream_large_bodies=str(MAX_HELD_BODY))
         if cfg.modes:
             update["mode"] = cfg.modes
         if cfg.proxyauth:
@@ -212,7 +245,9 @@ class Proxy:
     async def stop(self) -> None:
         if self.master is not None and self._task is not None and not self._task.done():
             # Master.shutdown() alone leaves the listening socket open: close the servers first.
-            await self.master.addons.get("proxyserver").servers.update([])
+            proxyserver = self.master.addons.get("proxyserver")
+            await proxyserver.servers.update([])
+            await _close_client_connections(proxyserver)
             self.master.shutdown()
             try:
                 await asyncio.wait_for(self._task, timeout=5)
