@@ -18,7 +18,6 @@ vendor.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import sys
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
+from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
@@ -406,4 +406,4 @@ class JsonLines:
     def _write(self, event: TrackingEvent) -> None:
         line = event.json_line()
         line["device"] = self.devices.name(event.client)
-        self.out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.out.write(json_dumps(line) + "\n")
