@@ -144,7 +144,10 @@ def envelope_events(body: Any, shared: list[tuple[str, str]], errors: Errors, me
     each `t` (track) entry is one event with the /p fields, sharing the context; `i` (init) and
     `log` entries are the pixel's own housekeeping, and an envelope of only those is no event."""
     requests = body.get("req") if isinstance(body, dict) else None
-    tracks = [r["t"] for r in requests if isinstance(r, dict) and "t" in r] if isinstance(requests, list) else []
+    if not isinstance(requests, list):  # not the envelope: a hit that says nothing
+        errors.add("JSON body is neither /p fields (pid, ev) nor an envelope (req list)")
+        return [pixel_event(shared, errors, f"/p {method} JSON")]
+    tracks = [r["t"] for r in requests if isinstance(r, dict) and "t" in r]
     if not tracks:
         return []
     ctx = body.get("ctx")
