@@ -99,6 +99,12 @@ def test_telemetry_and_cookie_match_are_not_events():
     assert default_registry().find("tr.snapchat.com", "/cm/i") is None
 
 
+def test_json_that_is_no_envelope_is_an_event_with_a_decode_error():
+    # Found by the decoder fuzz test: `{}` to /p must not vanish.
+    (ev,) = decode("POST", "https://tr.snapchat.com/p", b"{}", content_type="application/json")
+    assert any("envelope" in e for e in ev.decode_errors)
+
+
 def test_loader():
     (ev,) = decode("GET", "https://sc-static.net/scevent.min.js", referer="https://shop.example/")
     assert (ev.platform, ev.kind, ev.endpoint, ev.page_url) == ("snapchat", Kind.pixel_loaded, "scevent.min.js",
