@@ -215,7 +215,7 @@ def build_corpus(sink_only: bool = False) -> dict[str, list[Sample]]:
         for sample in make():
             hit = sample.hit()
             found = registry.find(hit.host, hit.path)
-            if found is None or (sink_only and not found[0].sink):
+            if found is None or (sink_only and not found[0].sinks(hit)):
                 continue
             out.setdefault(found[0].platform, []).append(sample)
     return out

@@ -2,7 +2,7 @@
 does (same route lookup, same response), so the two proxies differ only by pixelspy's decoding,
 checks, session and JSON-lines output."""
 
-from pixelspy.addon import sink_response
+from pixelspy.addon import raw_hit, sink_response
 from pixelspy.decoders import default_registry
 
 registry = default_registry()
@@ -10,5 +10,5 @@ registry = default_registry()
 
 def request(flow):
     found = registry.find(flow.request.pretty_host, flow.request.path.split("?", 1)[0])
-    if found is not None and found[0].sink and flow.response is None:
+    if found is not None and flow.response is None and found[0].sinks(raw_hit(flow)):
         flow.response = sink_response(flow)
