@@ -145,7 +145,7 @@ def add_har_recorder(args: argparse.Namespace, session: Session, config: ProxyCo
 
     recorder = HarRecorder(session, args.har, all_traffic=args.har_all, redact=not args.no_redact)
     try:
-        recorder.write(args.har)  # an empty HAR now: a wrong path shows at start, not at exit
+        recorder.open()  # an empty HAR now: a wrong path shows at start, not at exit
     except OSError as e:
         print(f"pixelspy: cannot write {args.har}: {e.strerror or e}", file=sys.stderr)
         return 2
