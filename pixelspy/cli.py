@@ -127,7 +127,7 @@ def add_har_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("HAR recording")
     g.add_argument("--har", metavar="FILE",
                    help="record tracking hits to this HAR file, with the decoded events and findings "
-                        "(rewritten about every second while something changes, and on exit)")
+                        "(appended every 0.25 s: a crash keeps all but the last half second)")
     g.add_argument("--har-all", action="store_true", help="with --har: record all traffic, not only tracking hits")
     g.add_argument("--no-redact", action="store_true",
                    help="keep cookie values, credentials, access tokens, emails and phone numbers in HAR "
