@@ -386,7 +386,7 @@ def _bounded_body(message) -> tuple[bytes, str]:
     and a note when that is not the whole body: mitmproxy's `.content` inflates without a cap."""
     raw = message.raw_content
     if raw is None:
-        return b"", "body not kept by pixelspy (streamed through: larger than 4 MB)"
+        return b"", "body not kept by pixelspy (streamed through)"
     try:
         return bounded.decode(raw, message.headers.get("content-encoding", ""), MAX_RESPONSE_TEXT), ""
     except bounded.TooLarge as e:
@@ -397,48 +397,44 @@ def _bounded_body(message) -> tuple[bytes, str]:
         return raw[:MAX_RESPONSE_TEXT], f"body kept as sent, not decoded by pixelspy ({e}){cut}"
 
 
-def _with_plain_body(message, body: bytes, headers=None):
-    """A shallow copy of a mitmproxy request or response holding `body`, content-encoding removed
-    (or holding `headers`)."""
-    from mitmproxy import http
-
-    plain = copy.copy(message)
-    plain.data = copy.copy(message.data)
-    plain.data.headers = headers if headers is not None else http.Headers(
-        [(k, v) for k, v in message.headers.fields if k.lower() != b"content-encoding"])
-    plain.data.content = body
-    return plain
+def _copy_with(message, **data: Any):
+    """A shallow copy of a mitmproxy request or response with some of its data replaced."""
+    changed = copy.copy(message)
+    changed.data = copy.copy(message.data)
+    for name, value in data.items():
+        setattr(changed.data, name, value)
+    return changed
 
 
 def flow_entry(flow) -> dict:
     """mitmproxy's HAR entry for a flow (response, timings, server address), built without letting
-    mitmproxy inflate a body: it reads a copy of the flow whose request has no body (render_entry
-    writes the request from the hit) and whose response body is bounded-decoded. The response
-    headers are the ones sent; an over-size or undecodable body carries a note (content.comment)."""
+    mitmproxy inflate a body: its make_har reads a copy of the flow whose request is bare (render_entry
+    writes the request from the hit) and whose response body is bounded-decoded, content-encoding
+    removed. The entry then gets the response headers as sent, and a note (content.comment) on a body
+    cut or not decoded."""
     from mitmproxy import http
     from mitmproxy.addons.savehar import SaveHar
 
-    safe = copy.copy(flow)
-    # render_entry replaces the request part (but its httpVersion): make_har gets a bare request.
-    safe.request = _with_plain_body(flow.request, b"", http.Headers())
-    safe.request.data.path = b"/"
-    body, note = _bounded_body(flow.response) if flow.response is not None else (b"", "")
-    if flow.response is not None:
-        safe.response = _with_plain_body(flow.response, body)
     savehar = SaveHar()
+    safe = copy.copy(flow)
+    safe.request = _copy_with(flow.request, headers=http.Headers(), content=b"", path=b"/")
+    if flow.response is None:
+        return savehar.make_har([safe])["log"]["entries"][0]
+    body, note = _bounded_body(flow.response)
+    headers = flow.response.headers
+    safe.response = _copy_with(flow.response, content=body, headers=http.Headers(
+        [(k, v) for k, v in headers.fields if k.lower() != b"content-encoding"]))
     entry = savehar.make_har([safe])["log"]["entries"][0]
-    if flow.response is not None:
-        resp = entry["response"]
-        resp["headers"] = savehar.format_multidict(flow.response.headers)
-        resp["headersSize"] = len(str(flow.response.headers))
-        resp["bodySize"] = len(flow.response.raw_content or b"")
-        content = resp["content"]
-        content["size"] = len(body)  # HAR: the decoded length
-        if note:
-            content.pop("compression", None)
-            content["comment"] = note
-        else:
-            content["compression"] = len(body) - resp["bodySize"]
+    resp = entry["response"]
+    resp.update(headers=savehar.format_multidict(headers), headersSize=len(str(headers)),
+                bodySize=len(flow.response.raw_content or b""))
+    content = resp["content"]
+    content["size"] = len(body)  # HAR: the decoded length
+    if note:
+        content.pop("compression", None)
+        content["comment"] = note
+    else:
+        content["compression"] = len(body) - resp["bodySize"]
     return entry
 
 

@@ -467,6 +467,7 @@ def test_recorded_response_bodies_are_decoded_with_a_cap():
     body is decoded with a cap, and notes what it cut or could not decode."""
     import brotli
     from mitmproxy import http
+    from mitmproxy.flow import Error as flow_error
 
     s = Session()
     page = b"<html>" + b" " * (4 << 20) + b"</html>"  # 4 MB of text: 4 KB of brotli
@@ -491,6 +492,9 @@ def test_recorded_response_bodies_are_decoded_with_a_cap():
     fine = entries["fine"]
     assert fine["content"]["text"] == '{"ok": true}' and "comment" not in fine["content"]
     assert fine["content"]["size"] == 12 and fine["content"]["compression"] == 12 - fine["bodySize"]
+    failed = tracked_flow(s, 3)
+    failed.response, failed.error = None, flow_error("connection refused")
+    assert har.flow_entry(failed)["response"]["_error"] == "connection refused"
 
 
 async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_before(tmp_path):
