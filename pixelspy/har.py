@@ -374,7 +374,7 @@ def save_har(session: Session, path: str | Path, redact: bool = True,
 
 # Entries rendered and appended per slice: a burst is written a slice at a time, the proxy answering
 # in between.
-_APPEND_SLICE = 200
+_APPEND_SLICE = 64
 
 
 def _kb(n: int) -> str:
@@ -444,6 +444,11 @@ class _Record:
     base: dict
     event_ids: list[str]
 
+    @property
+    def size(self) -> int:
+        """Bytes held, roughly: the request body and the response text dominate."""
+        return len(self.hit.body) + len(self.base.get("response", {}).get("content", {}).get("text") or "")
+
 
 class HarRecorder:
     """mitmproxy addon recording the finished flows of tracking hits (or all traffic) as HAR entries.
@@ -456,19 +461,22 @@ class HarRecorder:
     later (a duplicate seen afterwards, a consent verdict) is not rewritten into the file. It need
     not be: opening a HAR decodes and checks every hit again.
 
-    The last `max_entries` entries are also kept in memory for `write` (the TUI's Ctrl+S), which
-    renders them with today's findings. Flows are not kept: each becomes its entry when it
-    finishes. Tracking flows are those the PixelSpy addon decoded (`flow.metadata["pixelspy"]`) or
+    The last `max_entries` entries (with at most `max_bytes` of bodies) are also kept in memory for
+    `write` (the TUI's Ctrl+S), which renders them with today's findings. Flows are not kept: each
+    becomes its entry when it finishes. Tracking flows are those the PixelSpy addon decoded (`flow.metadata["pixelspy"]`) or
     that a decoder route matches (the twin copies of a beacon). Add it after the PixelSpy addon
     (ProxyConfig.addons)."""
 
     def __init__(self, session: Session, path: str | Path | None, *, all_traffic: bool = False,
-                 redact: bool = True, max_entries: int = 20_000, interval_s: float = 0.25):
+                 redact: bool = True, max_entries: int = 20_000, max_bytes: int = 256 << 20,
+                 interval_s: float = 0.25):
         self.session = session
         self.path = Path(path) if path else None
         self.all_traffic = all_traffic
         self.redact = redact
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0  # of the records kept
         self.interval_s = interval_s
         self._records: OrderedDict[str, _Record] = OrderedDict()
         self._unwritten: deque[_Record] = deque()
@@ -546,10 +554,11 @@ class HarRecorder:
             hit = _replace(hit, id=events[0].hit_id)
         rec = _Record(hit, flow_entry(flow), ids)
         self._records[flow.id] = rec
+        self._bytes += rec.size
         if self.path is not None:
             self._unwritten.append(rec)
-        while len(self._records) > self.max_entries:
-            self._records.popitem(last=False)
+        while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
+            self._bytes -= self._records.popitem(last=False)[1].size
 
     def _entry_text(self, rec: _Record, redact: bool) -> str:
         events = [ev for i in rec.event_ids if (ev := self.session.get(i))]

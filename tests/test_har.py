@@ -529,3 +529,15 @@ async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_befor
     reader = har.FileReader(cut)
     assert [h.url[-4:] for h in reader] == ["pv-0", "pv-1", "pv-2"]
     assert "truncated?" in reader.problems[0]
+
+
+def test_recorder_memory_is_bounded_in_bytes_too():
+    """The entries kept for Ctrl+S: at most max_entries, and at most max_bytes of bodies (--har-all
+    pages of 256 KB each would otherwise hold GBs)."""
+    from mitmproxy import http
+
+    s = Session()
+    rec = har.HarRecorder(s, None, all_traffic=True, max_bytes=600_000)
+    for i in range(4):
+        rec.response(tracked_flow(s, i, http.Response.make(200, b"x" * 300_000, {"content-type": "text/html"})))
+    assert len(rec) == 2  # two 256 KB texts fit, not three
