@@ -276,8 +276,6 @@ def request_part(hit: RawHit, http_version: str = "HTTP/1.1") -> dict:
             post["encoding"] = "base64"
         if hit.content_type == "application/x-www-form-urlencoded" and "encoding" not in post:
             post["params"] = _nv(parse_qsl(post["text"], keep_blank_values=True))
-        if hit.body_truncated:
-            post["comment"] = f"body truncated by pixelspy to its first {MAX_STORED_BODY >> 20} MB"
         req["postData"] = post
     return req
 
