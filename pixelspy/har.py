@@ -60,7 +60,7 @@ Progress = Callable[[str, int, int], None]
 
 # Request bodies are kept up to this size, as by the live addon (addon.MAX_STORED_BODY).
 MAX_STORED_BODY = 4 * 1024 * 1024
-# Response bodies larger than this are left out of recorded HARs (size and type are kept).
+# Response bodies are recorded decoded up to this size; a longer one is cut there, with a note.
 MAX_RESPONSE_TEXT = 256 * 1024
 REDACTED = "REDACTED"
 READ_CHUNK = 1 << 20
