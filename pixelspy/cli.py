@@ -225,7 +225,7 @@ def add_har_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("HAR recording")
     g.add_argument("--har", metavar="FILE",
                    help="record tracking hits to this HAR file, with the decoded events and findings "
-                        "(rewritten about every second while something changes, and on exit)")
+                        "(appended every 0.25 s: a crash keeps all but the last half second)")
     g.add_argument("--har-all", action="store_true", help="with --har: record all traffic, not only tracking hits")
     g.add_argument("--no-redact", action="store_true",
                    help="keep cookie values, credentials, access tokens, emails and phone numbers in HAR "
@@ -243,7 +243,7 @@ def add_har_recorder(args: argparse.Namespace, session: Session, config: ProxyCo
 
     recorder = HarRecorder(session, args.har, all_traffic=args.har_all, redact=not args.no_redact)
     try:
-        recorder.write(args.har)  # an empty HAR now: a wrong path shows at start, not at exit
+        recorder.open()  # an empty HAR now: a wrong path shows at start, not at exit
     except OSError as e:
         print(f"pixelspy: cannot write {args.har}: {e.strerror or e}", file=sys.stderr)
         return 2

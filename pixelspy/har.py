@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import copy
 import dataclasses
+import errno
 import gzip
 import io
 import json
@@ -38,12 +40,11 @@ import logging
 import os
 import re
 import tempfile
-import time
 import tomllib
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cache
 from importlib import resources
@@ -67,7 +68,7 @@ Progress = Callable[[str, int, int], None]
 
 # Request bodies are kept up to this size, as by the live addon (addon.MAX_STORED_BODY).
 MAX_STORED_BODY = 4 * 1024 * 1024
-# Response bodies larger than this are left out of recorded HARs (size and type are kept).
+# Response bodies are recorded decoded up to this size; a longer one is cut there, with a note.
 MAX_RESPONSE_TEXT = 256 * 1024
 REDACTED = "REDACTED"
 # postData.comment of a body pixelspy kept only the start of (stored or redacted size limit).
@@ -317,8 +318,12 @@ def render_entry(hit: RawHit, events: list[TrackingEvent], base: dict | None, re
     return entry
 
 
-def har_text(entries: list[str], redact: bool, traffic: str) -> str:
-    """The file around already serialised entries (so unchanged entries are not re-serialised)."""
+# Every file ends with this, so the live recorder can append entries in place (seek back over it).
+TRAILER = "\n]}}\n"
+
+
+def har_head(redact: bool, traffic: str) -> str:
+    """The file up to the first entry: the log's fields, then `"entries": [`."""
     head = {
         "version": "1.2",
         "creator": {"name": "pixelspy", "version": __version__},
@@ -327,7 +332,12 @@ def har_text(entries: list[str], redact: bool, traffic: str) -> str:
         "_pixelspy": {"redacted": redact, "traffic": traffic},
         "pages": [],
     }
-    return ('{"log": ' + json.dumps(head)[:-1] + ', "entries": [\n' + ",\n".join(entries) + "\n]}}\n")
+    return '{"log": ' + json.dumps(head)[:-1] + ', "entries": [\n'
+
+
+def har_text(entries: list[str], redact: bool, traffic: str) -> str:
+    """The file around already serialised entries (so unchanged entries are not re-serialised)."""
+    return har_head(redact, traffic) + ",\n".join(entries) + TRAILER
 
 
 def atomic_write(path: str | Path, text: str) -> None:
@@ -368,44 +378,140 @@ def save_har(session: Session, path: str | Path, redact: bool = True,
 
 # --------------------------------------------------------------------------------- live recording
 
+# Entries rendered and appended per slice: a burst is written a slice at a time, the proxy answering
+# in between.
+_APPEND_SLICE = 64
+
+
+def _kb(n: int) -> str:
+    return f"{n // 1024:,} KB"
+
+
+def _bounded_body(message) -> tuple[bytes, str]:
+    """A mitmproxy message's body with its content-encoding undone, at most MAX_RESPONSE_TEXT bytes,
+    and a note when that is not the whole body: mitmproxy's `.content` inflates without a cap."""
+    raw = message.raw_content
+    if raw is None:
+        return b"", "body not kept by pixelspy (streamed through)"
+    try:
+        return bounded.decode(raw, message.headers.get("content-encoding", ""), MAX_RESPONSE_TEXT), ""
+    except bounded.TooLarge as e:
+        return e.partial, (f"body truncated by pixelspy: it decodes to more than {_kb(MAX_RESPONSE_TEXT)}; "
+                           f"the first {_kb(MAX_RESPONSE_TEXT)} are kept")
+    except bounded.CorruptData as e:
+        cut = (f"; the first {_kb(MAX_RESPONSE_TEXT)} are kept" if len(raw) > MAX_RESPONSE_TEXT else "")
+        return raw[:MAX_RESPONSE_TEXT], f"body kept as sent, not decoded by pixelspy ({e}){cut}"
+
+
+def _copy_with(message, **data: Any):
+    """A shallow copy of a mitmproxy request or response with some of its data replaced."""
+    changed = copy.copy(message)
+    changed.data = copy.copy(message.data)
+    for name, value in data.items():
+        setattr(changed.data, name, value)
+    return changed
+
+
+def flow_entry(flow) -> dict:
+    """mitmproxy's HAR entry for a flow (response, timings, server address), built without letting
+    mitmproxy inflate a body: its make_har reads a copy of the flow whose request is bare (render_entry
+    writes the request from the hit) and whose response body is bounded-decoded, content-encoding
+    removed. The entry then gets the response headers as sent, and a note (content.comment) on a body
+    cut or not decoded."""
+    from mitmproxy import http
+    from mitmproxy.addons.savehar import SaveHar
+
+    savehar = SaveHar()
+    safe = copy.copy(flow)
+    safe.request = _copy_with(flow.request, headers=http.Headers(), content=b"", path=b"/")
+    if flow.response is None:
+        return savehar.make_har([safe])["log"]["entries"][0]
+    body, note = _bounded_body(flow.response)
+    headers = flow.response.headers
+    safe.response = _copy_with(flow.response, content=body, headers=http.Headers(
+        [(k, v) for k, v in headers.fields if k.lower() != b"content-encoding"]))
+    entry = savehar.make_har([safe])["log"]["entries"][0]
+    resp = entry["response"]
+    resp.update(headers=savehar.format_multidict(headers), headersSize=len(str(headers)),
+                bodySize=len(flow.response.raw_content or b""))
+    content = resp["content"]
+    content["size"] = len(body)  # HAR: the decoded length
+    if note:
+        content.pop("compression", None)
+        content["comment"] = note
+    else:
+        content["compression"] = len(body) - resp["bodySize"]
+    return entry
+
 
 @dataclass
 class _Record:
     hit: RawHit
     base: dict
     event_ids: list[str]
-    text: dict[bool, str] = field(default_factory=dict)  # rendered JSON by redact flag
+
+    @property
+    def size(self) -> int:
+        """Bytes held, roughly: the request body and the response text dominate."""
+        return len(self.hit.body) + len(self.base.get("response", {}).get("content", {}).get("text") or "")
 
 
 class HarRecorder:
-    """mitmproxy addon keeping the finished flows of tracking hits (or all traffic) as HAR entries,
-    bounded, and rewriting `path` about every second while something changed, and on exit.
+    """mitmproxy addon recording the finished flows of tracking hits (or all traffic) as HAR entries.
 
-    Flows are not kept: each is turned into its entry when it finishes. Tracking flows are those
-    the PixelSpy addon decoded (`flow.metadata["pixelspy"]`) or that a decoder route matches (the
-    twin copies of a beacon). Add it after the PixelSpy addon (ProxyConfig.addons)."""
+    The file `path` is appended to in place: every `interval_s` the entries of the flows finished
+    since are written over the file's fixed trailer (TRAILER), followed by it again, and flushed. The
+    file is a complete HAR after every tick, so a crash, even kill -9, keeps every entry up to the last
+    tick; a kill in the middle of a write leaves a cut tail, which the reader drops with a note.
+    An entry is written once, with its events' findings as they are then: a finding that settles
+    later (a duplicate seen afterwards, a consent verdict) is not rewritten into the file. It need
+    not be: opening a HAR decodes and checks every hit again.
+
+    The last `max_entries` entries (with at most `max_bytes` of bodies) are also kept in memory for
+    `write` (the TUI's Ctrl+S), which renders them with today's findings. Flows are not kept: each
+    becomes its entry when it finishes. Tracking flows are those the PixelSpy addon decoded (`flow.metadata["pixelspy"]`) or
+    that a decoder route matches (the twin copies of a beacon). Add it after the PixelSpy addon
+    (ProxyConfig.addons)."""
 
     def __init__(self, session: Session, path: str | Path | None, *, all_traffic: bool = False,
-                 redact: bool = True, max_entries: int = 20_000, interval_s: float = 1.0):
+                 redact: bool = True, max_entries: int = 20_000, max_bytes: int = 256 << 20,
+                 interval_s: float = 0.25):
         self.session = session
         self.path = Path(path) if path else None
         self.all_traffic = all_traffic
         self.redact = redact
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0  # of the records kept
         self.interval_s = interval_s
         self._records: OrderedDict[str, _Record] = OrderedDict()
-        self._record_of_event: dict[str, str] = {}
-        self._dirty = False
+        self._unwritten: deque[_Record] = deque()
+        self._file: BinaryIO | None = None
+        self._end = 0  # where TRAILER starts in the file
+        self._written = 0  # entries in the file
         self._task: asyncio.Task | None = None
         self.registry = decoders.default_registry()
-        session.subscribe(self._on_event)
 
     def __len__(self) -> int:
         return len(self._records)
 
+    @property
+    def _traffic(self) -> str:
+        return "all" if self.all_traffic else "tracking"
+
+    def open(self) -> None:
+        """Start the file `path` as an empty HAR (OSError when it cannot be written)."""
+        head = har_head(self.redact, self._traffic).encode()
+        self._file = open(self.path, "w+b")  # noqa: SIM115 - open until `done`
+        self._file.write(head + TRAILER.encode())
+        self._file.flush()
+        self._end, self._written = len(head), 0
+
     # mitmproxy hooks
     def running(self) -> None:
         if self.path is not None and self._task is None:
+            if self._file is None:
+                self.open()
             self._task = asyncio.get_running_loop().create_task(self._flush_loop(), name="pixelspy-har")
 
     # Recorded after the hook, like the PixelSpy addon's decoding (which this reads, so it must run
@@ -426,9 +532,11 @@ class HarRecorder:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        if self.path is not None:
-            self.write(self.path, self.redact)
-        self.session.unsubscribe(self._on_event)
+        if self._file is not None:
+            while self._append_unwritten(_APPEND_SLICE):
+                pass
+            self._file.close()
+            self._file = None
 
     def _keep(self, flow) -> None:
         from pixelspy.addon import request_url
@@ -442,64 +550,66 @@ class HarRecorder:
             log.exception("pixelspy: could not record %s for the HAR file", flow.request.pretty_url)
 
     def _add(self, flow, ids: list[str]) -> None:
-        from mitmproxy.addons.savehar import SaveHar
-
         from pixelspy.addon import raw_hit
 
-        base = SaveHar().make_har([flow])["log"]["entries"][0]
-        content = base.get("response", {}).get("content", {})
-        if len(content.get("text") or "") > MAX_RESPONSE_TEXT:
-            content.pop("text")
-            content.pop("encoding", None)
-            content["comment"] = "body not kept by pixelspy (larger than 256 KB)"
+        if flow.id in self._records:  # an error after the response: the entry has the response
+            return
         hit = raw_hit(flow)
         events = [ev for i in ids if (ev := self.session.get(i))]
         if events:
             hit = _replace(hit, id=events[0].hit_id)
-        self._records.pop(flow.id, None)  # an error after a response replaces the entry
-        self._records[flow.id] = _Record(hit, base, ids)
-        for i in ids:
-            self._record_of_event[i] = flow.id
-        while len(self._records) > self.max_entries:
-            _, old = self._records.popitem(last=False)
-            for i in old.event_ids:
-                self._record_of_event.pop(i, None)
-        self._dirty = True
-
-    def _on_event(self, event: TrackingEvent, is_update: bool) -> None:
-        key = self._record_of_event.get(event.id)
-        if key is not None and (rec := self._records.get(key)) is not None:
-            rec.text.clear()
-            self._dirty = True
+        rec = _Record(hit, flow_entry(flow), ids)
+        self._records[flow.id] = rec
+        self._bytes += rec.size
+        if self.path is not None:
+            self._unwritten.append(rec)
+        while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
+            self._bytes -= self._records.popitem(last=False)[1].size
 
     def _entry_text(self, rec: _Record, redact: bool) -> str:
-        if redact not in rec.text:
-            events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
-            rec.text[redact] = json.dumps(render_entry(rec.hit, events, rec.base, redact))
-        return rec.text[redact]
+        events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
+        return json.dumps(render_entry(rec.hit, events, rec.base, redact))
 
     def write(self, path: str | Path, redact: bool | None = None) -> int:
+        """Write the entries kept in memory, with the findings as they are now, to `path` (atomic)."""
+        if self._file is not None and Path(path).resolve() == self.path.resolve():
+            raise OSError(errno.EBUSY, f"pixelspy is recording to {path} (--har); choose another file")
         redact = self.redact if redact is None else redact
         records = list(self._records.values())
-        atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact,
-                                    "all" if self.all_traffic else "tracking"))
-        if Path(path) == self.path and redact == self.redact:
-            self._dirty = False
+        atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact, self._traffic))
         return len(records)
 
-    async def _flush_loop(self) -> None:
-        delay = self.interval_s
-        while True:
-            await asyncio.sleep(delay)
-            if not self._dirty:
-                continue
-            started = time.perf_counter()
+    def _append_unwritten(self, most: int) -> int:
+        """Append up to `most` waiting entries to the file; returns how many were taken."""
+        batch = [self._unwritten.popleft() for _ in range(min(most, len(self._unwritten)))]
+        texts = []
+        for rec in batch:
             try:
-                self.write(self.path, self.redact)
+                texts.append(self._entry_text(rec, self.redact))
+            except Exception:  # noqa: BLE001 - one entry that cannot be rendered must not cost the others
+                log.exception("pixelspy: could not write the entry of %s to the HAR file", rec.hit.url[:200])
+        if texts:
+            try:
+                self._append(texts)
             except OSError as e:
-                log.warning("pixelspy: could not write %s: %s", self.path, e)
-            # A huge --har-all file must not eat the proxy's time: at most a tenth goes to writing.
-            delay = max(self.interval_s, 10 * (time.perf_counter() - started))
+                log.warning("pixelspy: could not write %d entries to %s: %s", len(texts), self.path, e)
+        return len(batch)
+
+    def _append(self, texts: list[str]) -> None:
+        data = (",\n" if self._written else "") + ",\n".join(texts)
+        encoded = data.encode()  # (json.dumps wrote ASCII)
+        self._file.seek(self._end)
+        self._file.write(encoded + TRAILER.encode())
+        self._file.truncate()  # after a failed write, what lay beyond the new end
+        self._file.flush()
+        self._end += len(encoded)
+        self._written += len(texts)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            while self._append_unwritten(_APPEND_SLICE) == _APPEND_SLICE:
+                await asyncio.sleep(0)
 
 
 # ------------------------------------------------------------------------------------------ reading

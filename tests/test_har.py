@@ -447,11 +447,10 @@ def test_har_recorder_writes_mitmproxy_entries_with_events(tmp_path):
     assert set(first["timings"]) >= {"send", "wait", "receive"}
     assert {"name": "cookie", "value": "sid=REDACTED"} in first["request"]["headers"]
     assert [line["event"] for e in (first, second) for line in e["_pixelspy"]["events"]] == ["AddToCart", "Purchase"]
-    # A later change to an event (e.g. a settled finding) reaches the file on the next write.
+    # A later change to an event (e.g. a settled finding) reaches the next `write` (Ctrl+S), which
+    # renders the kept entries anew.
     purchase = next(ev for ev in s if ev.event == "Purchase")
     purchase.findings = []
-    s.ingest(meta_get(T0 + 9, ev="PageView"))  # any publish; the recorder listens to updates
-    s._publish(purchase, True)
     rec.write(out)
     assert json.loads(out.read_text())["log"]["entries"][1]["_pixelspy"]["events"][0]["findings"] == []
 
@@ -488,3 +487,99 @@ def test_redaction_finds_personal_data_encoded_twice_and_keeps_its_shape(tmp_pat
 def test_masking_encoded_values_keeps_their_encoding(written, masked):
     hit = RawHit(method="GET", url="https://www.facebook.com/tr/?id=1")
     assert har._Redactor(hit, []).text(written) == masked
+
+def tracked_flow(s: Session, i: int, response=None):
+    """A mitmproxy flow of a Meta PageView, decoded into `s` as the PixelSpy addon does."""
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    from pixelspy.addon import raw_hit
+
+    f = tflow.tflow(resp=True)
+    f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView&eid=pv-{i}", b"",
+                                  {"accept": "image/*"})
+    f.request.timestamp_start = T0 + i
+    f.response = response or http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
+    f.metadata["pixelspy"] = [e.id for e in s.ingest(raw_hit(f))]
+    return f
+
+
+def test_recorded_response_bodies_are_decoded_with_a_cap():
+    """mitmproxy's make_har inflates bodies whole (`.content`): the recorder hands it a copy whose
+    body is decoded with a cap, and notes what it cut or could not decode."""
+    import brotli
+    from mitmproxy import http
+    from mitmproxy.flow import Error as flow_error
+
+    s = Session()
+    page = b"<html>" + b" " * (4 << 20) + b"</html>"  # 4 MB of text: 4 KB of brotli
+    cases = {
+        "bomb": ({"content-encoding": "br", "content-type": "text/html"}, brotli.compress(page)),
+        "broken": ({"content-encoding": "gzip", "content-type": "text/plain"}, b"not gzip at all"),
+        "fine": ({"content-encoding": "gzip", "content-type": "application/json"}, gzip.compress(b'{"ok": true}')),
+    }
+    entries = {}
+    for i, (name, (headers, raw)) in enumerate(cases.items()):
+        response = http.Response.make(200, b"", headers)
+        response.raw_content = raw  # as it came (`make` would encode it again)
+        entries[name] = har.flow_entry(tracked_flow(s, i, response))["response"]
+    bomb = entries["bomb"]
+    assert bomb["content"]["text"] == (b"<html>" + b" " * (har.MAX_RESPONSE_TEXT - 6)).decode()
+    assert bomb["content"]["comment"] == ("body truncated by pixelspy: it decodes to more than 256 KB; "
+                                          "the first 256 KB are kept")
+    assert bomb["bodySize"] == len(cases["bomb"][1]) and "compression" not in bomb["content"]
+    assert {"name": "content-encoding", "value": "br"} in bomb["headers"]  # as sent
+    broken = entries["broken"]["content"]
+    assert broken["text"] == "not gzip at all" and broken["comment"].startswith("body kept as sent, not decoded")
+    fine = entries["fine"]
+    assert fine["content"]["text"] == '{"ok": true}' and "comment" not in fine["content"]
+    assert fine["content"]["size"] == 12 and fine["content"]["compression"] == 12 - fine["bodySize"]
+    failed = tracked_flow(s, 3)
+    failed.response, failed.error = None, flow_error("connection refused")
+    assert har.flow_entry(failed)["response"]["_error"] == "connection refused"
+
+
+async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_before(tmp_path):
+    """The file is a complete HAR after every tick; killed in the middle of a write, the reader keeps
+    every entry before the cut."""
+    import asyncio
+
+    s = Session()
+    out = tmp_path / "live.har"
+    rec = har.HarRecorder(s, out, interval_s=0.05)
+    rec.open()
+    assert json.loads(out.read_text())["log"]["entries"] == []
+    rec.running()
+    for i in range(3):
+        rec.response(tracked_flow(s, i))
+    await asyncio.sleep(0.3)
+    first = out.read_bytes()
+    assert [e["request"]["url"][-4:] for e in json.loads(first)["log"]["entries"]] == ["pv-0", "pv-1", "pv-2"]
+    flow = tracked_flow(s, 3)
+    rec.response(flow)
+    rec.error(flow)  # an error after the response: the flow is recorded once
+    await asyncio.sleep(0.3)
+    second = out.read_bytes()
+    assert second.startswith(first[:-len(har.TRAILER)]) and len(json.loads(second)["log"]["entries"]) == 4
+    with pytest.raises(OSError, match="recording to"):
+        rec.write(out)  # Ctrl+S onto the file being recorded
+    await rec.done()
+    assert out.read_bytes() == second
+
+    cut = tmp_path / "cut.har"
+    cut.write_bytes(second[:len(first) + 200])  # killed while appending the fourth entry
+    reader = har.FileReader(cut)
+    assert [h.url[-4:] for h in reader] == ["pv-0", "pv-1", "pv-2"]
+    assert "truncated?" in reader.problems[0]
+
+
+def test_recorder_memory_is_bounded_in_bytes_too():
+    """The entries kept for Ctrl+S: at most max_entries, and at most max_bytes of bodies (--har-all
+    pages of 256 KB each would otherwise hold GBs)."""
+    from mitmproxy import http
+
+    s = Session()
+    rec = har.HarRecorder(s, None, all_traffic=True, max_bytes=600_000)
+    for i in range(4):
+        rec.response(tracked_flow(s, i, http.Response.make(200, b"x" * 300_000, {"content-type": "text/html"})))
+    assert len(rec) == 2  # two 256 KB texts fit, not three
