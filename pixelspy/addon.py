@@ -172,6 +172,13 @@ def streams(message: http.Message) -> bool:
     return length is None or length > STREAM_BODIES_ABOVE
 
 
+def refused_by_proxyauth(flow: http.HTTPFlow, auth_required: bool) -> bool:
+    """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with --auth
+    it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and 12), and
+    answers the others 407 (or 401). Nothing it refused is an event or a HAR entry."""
+    return auth_required and "proxyauth" not in flow.metadata and not flow.is_replay
+
+
 def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> http.Response:
     """What a vendor would answer: a 1×1 GIF for GETs, the route's JSON success answer (server APIs)
     or 204 otherwise, CORS open for the caller."""
@@ -276,18 +283,12 @@ class PixelSpy:
     def _look(self, flow: http.HTTPFlow) -> _Looked | None:
         """The request's URL and decoder route (None: refused by --auth), once per flow."""
         if (looked := self._looked.get(flow)) is None:
-            if self._refused_by_proxyauth(flow):
+            if refused_by_proxyauth(flow, self._proxyauth):
                 return None
             url = request_url(flow)
             url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
             looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
         return looked
-
-    def _refused_by_proxyauth(self, flow: http.HTTPFlow) -> bool:
-        """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with
-        --auth it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and
-        12), and answers the others 407 (or 401)."""
-        return self._proxyauth and "proxyauth" not in flow.metadata and not flow.is_replay
 
     def _sinks_by_headers(self, flow: http.HTTPFlow, looked: _Looked) -> bool:
         """Whether the sink answers this tracking request, as far as its URL and headers tell. A

@@ -539,9 +539,13 @@ class HarRecorder:
             self._file = None
 
     def _keep(self, flow) -> None:
-        from pixelspy.addon import request_url
+        from mitmproxy import ctx
+
+        from pixelspy.addon import refused_by_proxyauth, request_url
 
         try:
+            if refused_by_proxyauth(flow, bool(ctx.options.proxyauth)):
+                return  # (a LAN device without the password must not write into the file either)
             ids = list(flow.metadata.get("pixelspy") or [])
             if not (ids or self.all_traffic or self.registry.find_url(request_url(flow))):
                 return

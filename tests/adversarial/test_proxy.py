@@ -221,8 +221,10 @@ def _auth(user_pass: str) -> str:
     return "Proxy-Authorization: Basic " + base64.b64encode(user_pass.encode()).decode()
 
 
-async def test_requests_refused_by_auth_are_not_events_nor_answered_by_the_sink(tmp_path):
-    async with running_proxy(tmp_path, sink=True, proxyauth="alice:s3cret") as (_, session, port):
+async def test_requests_refused_by_auth_are_not_events_nor_answered_by_the_sink_nor_recorded(tmp_path):
+    recorder = HarRecorder(Session(), None, all_traffic=True)  # --har-all: every flow it sees
+    async with running_proxy(tmp_path, sink=True, proxyauth="alice:s3cret", addons=[recorder]) as (
+            _, session, port):
         injected = [
             post(TR, urlencode({"id": PIXEL, "ev": "Injected"}).encode()),
             post(TR, urlencode({"id": PIXEL, "ev": "WrongPassword"}).encode(), _auth("alice:guess")),
@@ -241,6 +243,10 @@ async def test_requests_refused_by_auth_are_not_events_nor_answered_by_the_sink(
         assert r.status_code == 200 and r.headers["x-pixelspy"] == "sink"
         events = await events_after(session, 2)
     assert [e.event for e in events] == ["Purchase", "Lead"]
+    recorder.write(tmp_path / "all.har")
+    recorded = [e["request"]["url"] for e in json.loads((tmp_path / "all.har").read_text())["log"]["entries"]]
+    assert not any("Injected" in u or "WrongPassword" in u for u in recorded), recorded
+    assert any("ev=Lead" in u for u in recorded), recorded
 
 
 # ------------------------------------------------------------------ item 9: sink and large bodies
