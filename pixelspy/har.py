@@ -491,6 +491,7 @@ class HarRecorder:
         self._written = 0  # entries in the file
         self._task: asyncio.Task | None = None
         self.registry = decoders.default_registry()
+        self._auth_required = False  # --auth (mitmproxy's proxyauth option), as configure() saw it
 
     def __len__(self) -> int:
         return len(self._records)
@@ -538,13 +539,17 @@ class HarRecorder:
             self._file.close()
             self._file = None
 
-    def _keep(self, flow) -> None:
-        from mitmproxy import ctx
+    def configure(self, updated) -> None:
+        if "proxyauth" in updated:
+            from mitmproxy import ctx
 
+            self._auth_required = bool(ctx.options.proxyauth)
+
+    def _keep(self, flow) -> None:
         from pixelspy.addon import refused_by_proxyauth, request_url
 
         try:
-            if refused_by_proxyauth(flow, bool(ctx.options.proxyauth)):
+            if refused_by_proxyauth(flow, self._auth_required):
                 return  # (a LAN device without the password must not write into the file either)
             ids = list(flow.metadata.get("pixelspy") or [])
             if not (ids or self.all_traffic or self.registry.find_url(request_url(flow))):
