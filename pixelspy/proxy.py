@@ -8,6 +8,7 @@ termlog (it would print over the TUI), no dumper, no ErrorCheck (it calls sys.ex
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 from collections import deque
@@ -15,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mitmproxy import certs, options
+from mitmproxy import certs, connection, http, options
 from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_resolver, next_layer, onboarding,
                               proxyauth, proxyserver, strip_dns_https_records, tlsconfig, update_alt_svc,
                               upstream_auth)
 from mitmproxy.master import Master
+from mitmproxy.proxy.utils import ReceiveBuffer
 
 from pixelspy.addon import PixelSpy
 from pixelspy.session import Session
@@ -105,16 +107,76 @@ FREEZE_EVERY_EVENTS = 500
 # _HeapFreezer).
 MIDDLE_COLLECTION_EVERY = 5
 FULL_COLLECTION_EVERY = 80
+# A freeze also pins what the requests in flight hold (see _HeapFreezer). With more body bytes than
+# this in flight it waits RETRY_FREEZE_AFTER_EVENTS more events, for a quieter moment.
+FREEZE_MAX_PINNED_BODY_BYTES = 4 * 1024 * 1024
+RETRY_FREEZE_AFTER_EVENTS = 50
+# What a flow or connection in flight pins besides its bodies (parsers, layers, headers; ≈ 7 KiB
+# measured with 200 connections), and how much pinned memory sends the whole heap back to the
+# collector (a reclaim).
+PINNED_BYTES_PER_FLOW = 8 * 1024
+RECLAIM_AFTER_PINNED_BYTES = 64 * 1024 * 1024
+# Bodies from this size up get pages of their own (glibc malloc), returned to the system when freed.
+OWN_PAGES_FROM_BYTES = 128 * 1024
+
+
+def _in_flight() -> tuple[int, int]:
+    """(flows and connections, body bytes) among the objects the collector tracks and has not frozen:
+    after a full collection, what the requests in flight hold (and what a freeze would pin)."""
+    flows = body_bytes = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, http.HTTPFlow):
+            flows += 1
+            for message in (obj.request, obj.response):
+                body_bytes += len(message.raw_content or b"") if message is not None else 0
+        elif isinstance(obj, connection.Client):
+            flows += 1
+        elif isinstance(obj, ReceiveBuffer):  # a body still arriving
+            body_bytes += len(obj)
+    return flows, body_bytes
+
+
+class _GlibcMalloc:
+    """glibc's malloc, when the process runs on it (not on macOS or musl): nothing otherwise.
+
+    By default glibc raises the size from which it gives an allocation pages of its own to that of
+    the largest block freed so far, so after the first large body every body comes from the heap,
+    which it seldom gives back: bare mitmdump kept 150 MB after 200 connections with 1 MB uploads."""
+
+    def __init__(self) -> None:
+        try:
+            self.libc = ctypes.CDLL("libc.so.6")
+            self.libc.mallopt, self.libc.malloc_trim  # noqa: B018 - glibc's, not just any libc
+        except (OSError, AttributeError):
+            self.libc = None
+
+    def keep_large_blocks_apart(self, from_bytes: int) -> None:
+        if self.libc is not None:
+            self.libc.mallopt(-3, from_bytes)  # M_MMAP_THRESHOLD (fixed: no more raising)
+
+    def trim(self) -> None:
+        """Give the heap's free pages back to the system."""
+        if self.libc is not None:
+            self.libc.malloc_trim(0)
 
 
 class _HeapFreezer:
     """Keeps what lives on (the startup heap, then the stored events) out of CPython's full
     collections. A full collection stops every connection while it walks all tracked objects:
     the startup heap alone (mitmproxy, pydantic's validators, the TUI) is ~95,000 objects and
-    ~40 ms, and each stored event adds ~12. Frozen objects are skipped, so a collection walks only
+    ~40 ms, and each stored event adds ~13. Frozen objects are skipped, so a collection walks only
     what came since the last freeze. Each freeze follows a full collection, so no garbage is
-    frozen. The price: cyclic garbage that the requests in flight at a freeze leave later is never
-    collected (mitmproxy leaves some); at most one freeze's worth per FREEZE_EVERY_EVENTS events.
+    frozen.
+
+    But a freeze also pins what the requests in flight hold: mitmproxy's flows and connection
+    layers are reference cycles, which only a collection frees, and frozen ones are never collected
+    (200 connections pinned ≈ 3.5 MB a freeze, with their bodies 30 MB and more). So each freeze
+    first counts what is in flight (_in_flight): with more than FREEZE_MAX_PINNED_BODY_BYTES of
+    bodies it waits for a quieter moment; and once the freezes since the last reclaim have pinned
+    RECLAIM_AFTER_PINNED_BYTES, a reclaim unfreezes the heap for one full collection, which frees
+    what was pinned, and freezes it again. A reclaim walks everything (≈ 40 ms plus 5 µs per stored
+    event), but comes only after many freezes under heavy concurrency, and never at a few
+    connections. So memory is the startup heap, the stored events and at most that much pinned.
 
     Freezing also empties what CPython counts as long-lived, so its own brake on full collections
     ("only once a quarter of the long-lived objects are new") always lets one through. A full
@@ -126,10 +188,17 @@ class _HeapFreezer:
     last one, the newly stored events among them: under load each took ≈ 0.9 ms in pixelspy against
     ≈ 0.7 ms in bare mitmdump, and they were nearly all of the proxy's pauses over 1 ms. Running it
     every MIDDLE_COLLECTION_EVERY young collections instead of 10 halves each pause for the same
-    total work; FULL_COLLECTION_EVERY is doubled to keep full collections as far apart in time."""
+    total work; FULL_COLLECTION_EVERY is doubled to keep full collections as far apart in time.
+
+    The freezer also sets glibc's malloc to give large bodies pages of their own (_GlibcMalloc)
+    and trims the heap after each reclaim: this process only, like the freezing."""
 
     def __init__(self) -> None:
         self.new_events = 0
+        self.pinned_bytes = 0  # by the freezes since the last reclaim
+        self.reclaims = 0
+        self.malloc = _GlibcMalloc()
+        self.malloc.keep_large_blocks_apart(OWN_PAGES_FROM_BYTES)
 
     def __call__(self, event, is_update: bool) -> None:  # a session subscriber
         if not is_update:
@@ -141,8 +210,23 @@ class _HeapFreezer:
         young = gc.get_threshold()[0]
         gc.set_threshold(young, MIDDLE_COLLECTION_EVERY, FULL_COLLECTION_EVERY)
         gc.collect()
+        flows, body_bytes = _in_flight()
+        if body_bytes > FREEZE_MAX_PINNED_BODY_BYTES:
+            self.new_events = FREEZE_EVERY_EVENTS - RETRY_FREEZE_AFTER_EVENTS
+            return
         gc.freeze()
         self.new_events = 0
+        self.pinned_bytes += body_bytes + flows * PINNED_BYTES_PER_FLOW
+        if self.pinned_bytes > RECLAIM_AFTER_PINNED_BYTES:
+            self.reclaim()
+
+    def reclaim(self) -> None:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self.malloc.trim()
+        self.pinned_bytes = 0
+        self.reclaims += 1
 
 
 class Proxy:

@@ -1,0 +1,93 @@
+"""Memory under mixed load: what a running proxy keeps beyond its stored events stays bounded.
+
+The proxy runs as pixelspy's CLI runs it (the heap freezer on, see proxy._HeapFreezer), freezing
+every few events so that a few seconds of load do what hours would: each freeze catches the
+requests in flight of many connections, uploads among them. Frozen flows are never collected, so
+before the fix each freeze pinned them for good: 215–225 MiB grew here, now 35.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from loopback import Upstream, _serialise, request_mix, run_load  # noqa: E402
+
+FREEZE_EVERY_EVENTS = 10
+CONNECTIONS = 100
+UPLOAD = 512 * 1024  # under mitmproxy's stream_large_bodies: held in memory while in flight
+# A stored event takes ≈ 5 KiB; the rest is what mitmproxy itself keeps under this load
+# (its peak, malloc's free lists) plus what a freeze may pin until the next reclaim (64 MiB).
+BYTES_PER_EVENT = 16 * 1024
+ALLOWED_GROWTH = 100 * 2**20
+
+_PROXY = textwrap.dedent("""
+    import asyncio, sys
+    from pixelspy import proxy
+    from pixelspy.session import Session
+
+    proxy.FREEZE_EVERY_EVENTS = int(sys.argv[2])
+
+    async def main():
+        session = Session()
+        p = proxy.Proxy(session, proxy.ProxyConfig(port=0, sink=True, confdir=sys.argv[1], freeze_heap=True))
+        await p.start()
+        print(p.listen_addrs[0][1], flush=True)
+        read = lambda: asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        await read()
+        print(len(session), flush=True)
+        await read()
+        await p.stop()
+
+    asyncio.run(main())
+""")
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _limit_memory() -> None:  # a runaway proxy fails the test, not the machine
+    resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads RSS from /proc")
+def test_memory_beyond_stored_events_stays_bounded_under_mixed_load(tmp_path):
+    upstream = Upstream()
+    mix = request_mix(upstream.port)
+    upload = _serialise("POST", f"http://127.0.0.1:{upstream.port}/upload",
+                        [("host", f"127.0.0.1:{upstream.port}")], os.urandom(UPLOAD))
+    mix = [upload if i % 10 == 5 else item for i, item in enumerate(mix)]
+    proc = subprocess.Popen([sys.executable, "-c", _PROXY, str(tmp_path / "confdir"), str(FREEZE_EVERY_EVENTS)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=_limit_memory)
+    try:
+        port = int(proc.stdout.readline())
+        start = _rss(proc.pid)
+        result = asyncio.run(run_load(port, mix, CONNECTIONS, 6.0, warmup=0, max_requests=4000))
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        events = int(proc.stdout.readline())
+        growth = _rss(proc.pid) - start
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+        upstream.stop()
+    assert result.errors == 0 and result.requests > 500
+    assert events > 10 * FREEZE_EVERY_EVENTS  # the freezer ran many times
+    beyond = growth - events * BYTES_PER_EVENT
+    assert beyond < ALLOWED_GROWTH, f"{growth / 2**20:.0f} MiB for {events} events"
