@@ -19,13 +19,15 @@ from collections.abc import Iterator
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
+from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
 
-# Bodies above this are kept (and decoded) only up to it; the user's traffic is never changed.
-MAX_STORED_BODY = 4 * 1024 * 1024
+# Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
+# is never changed.
+MAX_STORED_BODY = MAX_DECODE_BYTES
 GIF_1X1 = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000010001000002024401003b")
 
 

@@ -22,12 +22,16 @@ TWIN_WINDOW_S = 10.0
 
 
 class Session:
-    # ~16 KiB per stored event (event + raw request): 100k events is about 1.6 GB at most.
-    def __init__(self, checks: CheckEngine | None = None, max_events: int = 100_000):
+    # A stored event takes ≈ 5 KiB besides its request's body (bench_memory.py); the bodies, up to
+    # 2 MiB each (addon.MAX_STORED_BODY), are bounded apart: old events go once they pass max_body_bytes.
+    def __init__(self, checks: CheckEngine | None = None, max_events: int = 100_000,
+                 max_body_bytes: int = 512 * 1024 * 1024):
         self.checks = checks if checks is not None else CheckEngine()
         self.max_events = max_events
+        self.max_body_bytes = max_body_bytes
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
         self.hits: dict[str, RawHit] = {}
+        self.body_bytes = 0  # of the stored hits
         self._twin_index: dict[str, str] = {}
         self._subscribers: list[Subscriber] = []
         self.dropped = 0  # events evicted by the bound
@@ -64,7 +68,7 @@ class Session:
                 original.twins.append(ev.hit_id)
                 self._publish(original, True)
                 continue
-            self.hits[hit.id] = hit
+            self._keep_hit(hit)
             self._store(ev)
             updated = self.checks.process(ev)  # a fresh set each time
             self._publish(ev, False)
@@ -85,6 +89,7 @@ class Session:
     def clear(self) -> None:
         self.events.clear()
         self.hits.clear()
+        self.body_bytes = 0
         self._twin_index.clear()
         self.checks.reset()
 
@@ -99,11 +104,17 @@ class Session:
         self._twin_index[ev.twin_key] = ev.id
         return None
 
+    def _keep_hit(self, hit: RawHit) -> None:
+        if hit.id not in self.hits:
+            self.hits[hit.id] = hit
+            self.body_bytes += len(hit.body)
+
     def _store(self, ev: TrackingEvent) -> None:
         self.events[ev.id] = ev
-        while len(self.events) > self.max_events:
+        while len(self.events) > self.max_events or (self.body_bytes > self.max_body_bytes and len(self.events) > 1):
             _, old = self.events.popitem(last=False)
-            self.hits.pop(old.hit_id, None)
+            if (hit := self.hits.pop(old.hit_id, None)) is not None:
+                self.body_bytes -= len(hit.body)
             if old.twin_key and self._twin_index.get(old.twin_key) == old.id:
                 del self._twin_index[old.twin_key]
             self.dropped += 1

@@ -91,3 +91,18 @@ def test_memory_beyond_stored_events_stays_bounded_under_mixed_load(tmp_path):
     assert events > 10 * FREEZE_EVERY_EVENTS  # the freezer ran many times
     beyond = growth - events * BYTES_PER_EVENT
     assert beyond < ALLOWED_GROWTH, f"{growth / 2**20:.0f} MiB for {events} events"
+
+
+def test_stored_bodies_are_bounded_in_bytes_as_well_as_in_count():
+    from pixelspy.model import RawHit
+    from pixelspy.session import Session
+
+    session = Session(max_body_bytes=2**20)
+    pad = "x" * 300_000  # a fat beacon: the oldest events go once the bodies pass 1 MiB
+    for i in range(10):
+        session.ingest(RawHit(method="POST", url="https://www.facebook.com/tr/", time=1_700_000_000 + i,
+                              headers=[("content-type", "application/x-www-form-urlencoded")],
+                              body=f"id=1234567890123456&ev=Purchase&eid=order-{i}&pad={pad}".encode()))
+    assert len(session) == 3 and session.dropped == 7
+    assert session.body_bytes == sum(len(h.body) for h in session.hits.values()) <= 2**20
+    assert [e.hit_id for e in session] == list(session.hits)
