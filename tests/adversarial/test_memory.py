@@ -9,11 +9,13 @@ before the fix each freeze pinned them for good: 215–225 MiB grew here, now 35
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,10 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from loopback import Upstream, _serialise, request_mix, run_load  # noqa: E402
+
+from pixelspy import proxy  # noqa: E402
+from pixelspy.model import RawHit  # noqa: E402
+from pixelspy.session import Session  # noqa: E402
 
 FREEZE_EVERY_EVENTS = 10
 CONNECTIONS = 100
@@ -94,9 +100,6 @@ def test_memory_beyond_stored_events_stays_bounded_under_mixed_load(tmp_path):
 
 
 def test_stored_bodies_are_bounded_in_bytes_as_well_as_in_count():
-    from pixelspy.model import RawHit
-    from pixelspy.session import Session
-
     session = Session(max_body_bytes=2**20)
     pad = "x" * 300_000  # a fat beacon: the oldest events go once the bodies pass 1 MiB
     for i in range(10):
@@ -106,3 +109,39 @@ def test_stored_bodies_are_bounded_in_bytes_as_well_as_in_count():
     assert len(session) == 3 and session.dropped == 7
     assert session.body_bytes == sum(len(h.body) for h in session.hits.values()) <= 2**20
     assert [e.hit_id for e in session] == list(session.hits)
+
+
+class _Node:
+    me: _Node
+
+
+def test_a_freeze_waits_while_bodies_are_in_flight_and_pinned_memory_is_reclaimed(monkeypatch):
+    in_flight = {"flows": 0, "body_bytes": 0}
+    monkeypatch.setattr(proxy, "_in_flight", lambda: (in_flight["flows"], in_flight["body_bytes"]))
+    thresholds = gc.get_threshold()
+    freezer = proxy._HeapFreezer()
+    try:
+        in_flight.update(flows=3, body_bytes=proxy.FREEZE_MAX_PINNED_BODY_BYTES + 1)
+        freezer.new_events = proxy.FREEZE_EVERY_EVENTS
+        before = gc.get_freeze_count()
+        freezer(None, False)
+        assert gc.get_freeze_count() == before  # waits ...
+        assert freezer.new_events == proxy.FREEZE_EVERY_EVENTS - proxy.RETRY_FREEZE_AFTER_EVENTS
+        in_flight.update(body_bytes=1000)
+        for _ in range(proxy.RETRY_FREEZE_AFTER_EVENTS):
+            freezer(None, False)
+        assert gc.get_freeze_count() > before  # ... for a quieter moment
+        assert freezer.pinned_bytes == 1000 + 3 * proxy.PINNED_BYTES_PER_FLOW and freezer.reclaims == 0
+        cycle = _Node()  # alive at a freeze, left afterwards: only a reclaim frees it
+        cycle.me, gone = cycle, weakref.ref(cycle)
+        in_flight.update(flows=0, body_bytes=0)
+        freezer.freeze()
+        del cycle
+        gc.collect()
+        assert gone() is not None  # pinned
+        in_flight.update(flows=proxy.RECLAIM_AFTER_PINNED_BYTES // proxy.PINNED_BYTES_PER_FLOW)
+        freezer.freeze()
+        assert freezer.reclaims == 1 and freezer.pinned_bytes == 0 and gone() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
