@@ -116,10 +116,12 @@ FULL_COLLECTION_EVERY = 80
 FREEZE_MAX_PINNED_BODY_BYTES = 4 * 1024 * 1024
 RETRY_FREEZE_AFTER_EVENTS = 50
 # What a flow or connection in flight pins besides its bodies (parsers, layers, headers; ≈ 7 KiB
-# measured with 200 connections), and how much pinned memory sends the whole heap back to the
-# collector (a reclaim).
+# measured with 200 connections). Once the freezes have pinned this much, plus so much per frozen
+# object (a quarter of the ≈ 400 bytes a stored event's object holds), a reclaim sends the whole
+# heap back to the collector: it walks the frozen heap, so it comes as much rarer as that is larger.
 PINNED_BYTES_PER_FLOW = 8 * 1024
-RECLAIM_AFTER_PINNED_BYTES = 64 * 1024 * 1024
+RECLAIM_AFTER_PINNED_BYTES = 32 * 1024 * 1024
+RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT = 100
 # Bodies from this size up get pages of their own (glibc malloc), returned to the system when freed.
 OWN_PAGES_FROM_BYTES = 128 * 1024
 
@@ -177,10 +179,12 @@ class _HeapFreezer:
     (200 connections pinned ≈ 3.5 MB a freeze, with their bodies 30 MB and more). So each freeze
     first counts what is in flight (_in_flight): with more than FREEZE_MAX_PINNED_BODY_BYTES of
     bodies it waits for a quieter moment; and once the freezes since the last reclaim have pinned
-    RECLAIM_AFTER_PINNED_BYTES, a reclaim unfreezes the heap for one full collection, which frees
-    what was pinned, and freezes it again. A reclaim walks everything (≈ 40 ms plus 5 µs per stored
-    event), but comes only after many freezes under heavy concurrency, and never at a few
-    connections. So memory is the startup heap, the stored events and at most that much pinned.
+    RECLAIM_AFTER_PINNED_BYTES plus a quarter of the frozen heap's size, a reclaim unfreezes the
+    heap for one full collection, which frees what was pinned, and freezes it again. A reclaim walks
+    everything (≈ 40 ms plus 5 µs per stored event), so it waits for more pinned memory the larger
+    the frozen heap is: at 200 busy connections it comes every ≈ 10 freezes or more, at a few
+    connections hardly ever. So memory is the startup heap, the stored events and at most 32 MiB
+    plus a quarter of them pinned.
 
     Freezing also empties what CPython counts as long-lived, so its own brake on full collections
     ("only once a quarter of the long-lived objects are new") always lets one through. A full
@@ -221,7 +225,8 @@ class _HeapFreezer:
         gc.freeze()
         self.new_events = 0
         self.pinned_bytes += body_bytes + flows * PINNED_BYTES_PER_FLOW
-        if self.pinned_bytes > RECLAIM_AFTER_PINNED_BYTES:
+        frozen_share = gc.get_freeze_count() * RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
+        if self.pinned_bytes > RECLAIM_AFTER_PINNED_BYTES + frozen_share:
             self.reclaim()
 
     def reclaim(self) -> None:
