@@ -51,7 +51,7 @@ _PROXY = textwrap.dedent("""
         print(p.listen_addrs[0][1], flush=True)
         read = lambda: asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         await read()
-        print(len(session), flush=True)
+        print(len(session), len(p.addon._answered), flush=True)
         await read()
         await p.stop()
 
@@ -85,7 +85,7 @@ def test_memory_beyond_stored_events_stays_bounded_under_mixed_load(tmp_path):
         result = asyncio.run(run_load(port, mix, CONNECTIONS, 6.0, warmup=0, max_requests=4000))
         proc.stdin.write("\n")
         proc.stdin.flush()
-        events = int(proc.stdout.readline())
+        events, answered_pending = map(int, proc.stdout.readline().split())
         growth = _rss(proc.pid) - start
         proc.stdin.write("\n")
         proc.stdin.flush()
@@ -95,6 +95,7 @@ def test_memory_beyond_stored_events_stays_bounded_under_mixed_load(tmp_path):
         upstream.stop()
     assert result.errors == 0 and result.requests > 500
     assert events > 10 * FREEZE_EVERY_EVENTS  # the freezer ran many times
+    assert answered_pending == 0  # the addon forgets each sink-answered hit once the answer is out
     beyond = growth - events * BYTES_PER_EVENT
     assert beyond < ALLOWED_GROWTH, f"{growth / 2**20:.0f} MiB for {events} events"
 
