@@ -120,7 +120,7 @@ RETRY_FREEZE_AFTER_EVENTS = 50
 # object (a quarter of the ≈ 400 bytes a stored event's object holds), a reclaim sends the whole
 # heap back to the collector: it walks the frozen heap, so it comes as much rarer as that is larger.
 PINNED_BYTES_PER_FLOW = 8 * 1024
-RECLAIM_AFTER_PINNED_BYTES = 32 * 1024 * 1024
+RECLAIM_AFTER_PINNED_BYTES = 16 * 1024 * 1024
 RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT = 100
 # Bodies from this size up get pages of their own (glibc malloc), returned to the system when freed.
 OWN_PAGES_FROM_BYTES = 128 * 1024
@@ -182,8 +182,8 @@ class _HeapFreezer:
     RECLAIM_AFTER_PINNED_BYTES plus a quarter of the frozen heap's size, a reclaim unfreezes the
     heap for one full collection, which frees what was pinned, and freezes it again. A reclaim walks
     everything (≈ 40 ms plus 5 µs per stored event), so it waits for more pinned memory the larger
-    the frozen heap is: at 200 busy connections it comes every ≈ 10 freezes or more, at a few
-    connections hardly ever. So memory is the startup heap, the stored events and at most 32 MiB
+    the frozen heap is: at 200 busy connections it comes every ≈ 5 freezes or more, at a few
+    connections hardly ever. So memory is the startup heap, the stored events and at most 16 MiB
     plus a quarter of them pinned.
 
     Freezing also empties what CPython counts as long-lived, so its own brake on full collections
