@@ -215,27 +215,31 @@ class _HeapFreezer:
                 self.freeze()
 
     def freeze(self) -> None:
+        budget = RECLAIM_AFTER_PINNED_BYTES + gc.get_freeze_count() * RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
+        if self._freeze_unless_bodies_in_flight() and self.pinned_bytes > budget:
+            self.reclaim()
+
+    def reclaim(self) -> None:
+        """Unfreezes the heap for one full collection, then freezes it again (or, with bodies in
+        flight now, at the next try)."""
+        gc.unfreeze()
+        self.pinned_bytes = 0
+        self.reclaims += 1
+        self._freeze_unless_bodies_in_flight()
+        self.malloc.trim()
+
+    def _freeze_unless_bodies_in_flight(self) -> bool:
         young = gc.get_threshold()[0]
         gc.set_threshold(young, MIDDLE_COLLECTION_EVERY, FULL_COLLECTION_EVERY)
         gc.collect()
         flows, body_bytes = _in_flight()
         if body_bytes > FREEZE_MAX_PINNED_BODY_BYTES:
             self.new_events = FREEZE_EVERY_EVENTS - RETRY_FREEZE_AFTER_EVENTS
-            return
+            return False
         gc.freeze()
         self.new_events = 0
         self.pinned_bytes += body_bytes + flows * PINNED_BYTES_PER_FLOW
-        frozen_share = gc.get_freeze_count() * RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
-        if self.pinned_bytes > RECLAIM_AFTER_PINNED_BYTES + frozen_share:
-            self.reclaim()
-
-    def reclaim(self) -> None:
-        gc.unfreeze()
-        gc.collect()
-        gc.freeze()
-        self.malloc.trim()
-        self.pinned_bytes = 0
-        self.reclaims += 1
+        return True
 
 
 class Proxy:

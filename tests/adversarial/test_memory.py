@@ -143,7 +143,13 @@ def test_a_freeze_waits_while_bodies_are_in_flight_and_pinned_memory_is_reclaime
         budget = proxy.RECLAIM_AFTER_PINNED_BYTES + 2 * gc.get_freeze_count() * proxy.RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
         in_flight.update(flows=budget // proxy.PINNED_BYTES_PER_FLOW)
         freezer.freeze()
-        assert freezer.reclaims == 1 and freezer.pinned_bytes == 0 and gone() is None
+        assert freezer.reclaims == 1 and gone() is None
+        # what is in flight at the reclaim is pinned anew, and counted
+        assert freezer.pinned_bytes == budget // proxy.PINNED_BYTES_PER_FLOW * proxy.PINNED_BYTES_PER_FLOW
+        in_flight.update(flows=1, body_bytes=proxy.FREEZE_MAX_PINNED_BODY_BYTES + 1)
+        frozen = gc.get_freeze_count()
+        freezer.reclaim()  # with bodies in flight, the heap stays unfrozen until a quieter moment
+        assert gc.get_freeze_count() < frozen // 10 and freezer.pinned_bytes == 0  # (3.12 keeps a few of its own)
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
