@@ -238,9 +238,11 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 
 async def _connection(port: int, requests: list[bytes | Sample], offset: int, stop_at: float, result: LoadResult,
-                      interval: float | None, phase: float, record_from: float, client: str) -> None:
+                      interval: float | None, phase: float, record_from: float, client: str,
+                      max_requests: int | None = None) -> None:
     """One keep-alive connection from `client` (a loopback address: each connection is a device
-    of its own to the proxy, as phones and browsers sharing a proxy are)."""
+    of its own to the proxy, as phones and browsers sharing a proxy are), until `stop_at` or until
+    the connections together have `max_requests` answers."""
     def connect():
         return asyncio.open_connection("127.0.0.1", port, local_addr=(client, 0))
 
@@ -250,7 +252,7 @@ async def _connection(port: int, requests: list[bytes | Sample], offset: int, st
     i = offset
     next_send = loop.time() + phase  # paced connections are staggered, not fired in bursts
     try:
-        while (now := loop.time()) < stop_at:
+        while (now := loop.time()) < stop_at and (max_requests is None or result.requests < max_requests):
             if interval is not None:  # paced: a fixed rate per connection
                 if now < next_send:
                     await asyncio.sleep(next_send - now)
@@ -278,10 +280,10 @@ async def _connection(port: int, requests: list[bytes | Sample], offset: int, st
 
 
 async def run_load(port: int, requests: list[bytes | Sample], connections: int, seconds: float,
-                   warmup: float = 1.0, rate: float | None = None) -> LoadResult:
+                   warmup: float = 1.0, rate: float | None = None, max_requests: int | None = None) -> LoadResult:
     """Keep-alive connections, each from a loopback address of its own, sending the mix through the
-    proxy for warmup + seconds; only requests sent after the warm-up count. With `rate`, total
-    requests/s are paced instead of saturating."""
+    proxy for warmup + seconds (or until `max_requests` counted answers); only requests sent after
+    the warm-up count. With `rate`, total requests/s are paced instead of saturating."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     result = LoadResult()
@@ -292,7 +294,8 @@ async def run_load(port: int, requests: list[bytes | Sample], connections: int, 
     # in the same turn, as eight devices firing in lockstep.
     step = max(1, len(requests) // connections) + 1
     await asyncio.gather(*(_connection(port, requests, c * step, stop_at, result, interval,
-                                       (interval or 0) * c / connections, start + warmup, client_address(c))
+                                       (interval or 0) * c / connections, start + warmup, client_address(c),
+                                       max_requests)
                            for c in range(connections)))
     result.seconds = seconds
     return result

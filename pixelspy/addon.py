@@ -28,17 +28,19 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
+from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
 
-# Bodies above this are kept (and decoded) only up to it; the user's traffic is never changed.
-MAX_STORED_BODY = 4 * 1024 * 1024
+# Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
+# is never changed.
+MAX_STORED_BODY = MAX_DECODE_BYTES
 # Bodies of unknown length or longer than this stream through rather than being held whole (for a
 # tracking hit, keeping its first MAX_STORED_BODY bytes on the way).
-STREAM_BODIES_ABOVE = MAX_STORED_BODY
+STREAM_BODIES_ABOVE = 4 * 1024 * 1024
 # mitmproxy's stream_large_bodies: bodies the addon holds whole (tracking hits, answers set
 # locally) stream past this size anyway. A tracking hit the sink answers cannot stream (mitmproxy
 # cannot answer a request it streams): one declared longer is refused unread. One of unknown length

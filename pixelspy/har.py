@@ -57,6 +57,7 @@ import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pixelspy import __version__, bounded, decoders
+from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.redact import TOKEN, Unescaped, mask, redacted
 from pixelspy.session import Session
@@ -66,8 +67,8 @@ log = logging.getLogger("pixelspy")
 # (phase, done, total): phase "read" counts bytes of the file, "decode" counts entries.
 Progress = Callable[[str, int, int], None]
 
-# Request bodies are kept up to this size, as by the live addon (addon.MAX_STORED_BODY).
-MAX_STORED_BODY = 4 * 1024 * 1024
+# Request bodies are kept up to what the decoders read, as by the live addon (addon.MAX_STORED_BODY).
+MAX_STORED_BODY = MAX_DECODE_BYTES
 # Response bodies are recorded decoded up to this size; a longer one is cut there, with a note.
 MAX_RESPONSE_TEXT = 256 * 1024
 REDACTED = "REDACTED"

@@ -22,16 +22,21 @@ Subscriber = Callable[[TrackingEvent, bool], None]
 TWIN_WINDOW_S = 10.0
 
 
-# ~16 KiB per stored event (event + raw request): 100k events is about 1.6 GB at most.
+# Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart).
 MAX_EVENTS = 100_000
 
 
 class Session:
-    def __init__(self, checks: CheckEngine | None = None, max_events: int | None = None):
+    # A stored event takes ≈ 5 KiB besides its request's body (bench_memory.py); the bodies, up to
+    # 2 MiB each (addon.MAX_STORED_BODY), are bounded apart: old events go once they pass max_body_bytes.
+    def __init__(self, checks: CheckEngine | None = None, max_events: int | None = None,
+                 max_body_bytes: int = 512 * 1024 * 1024):
         self.checks = checks if checks is not None else CheckEngine()
         self.max_events = MAX_EVENTS if max_events is None else max_events
+        self.max_body_bytes = max_body_bytes
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
         self.hits: dict[str, RawHit] = {}
+        self.body_bytes = 0  # of the stored hits
         # twin_key → the first event with it: by object, so a twin still folds into an evicted event
         self._twins: Recent[str, TrackingEvent] = Recent(TWIN_WINDOW_S)
         self._subscribers: list[Subscriber] = []
@@ -76,7 +81,7 @@ class Session:
                 original.twins.append(ev.hit_id)
                 self._publish(original, True)
                 continue
-            self.hits[hit.id] = hit
+            self._keep_hit(hit)
             self._store(ev)
             updated = self.checks.process(ev)  # a fresh set each time
             self._publish(ev, False)
@@ -98,6 +103,7 @@ class Session:
         self.events.clear()
         self.hits.clear()
         self._twins.clear()
+        self.body_bytes = 0
         self.dropped = 0
         self.checks.reset()
 
@@ -111,11 +117,17 @@ class Session:
         self._twins.put(ev.twin_key, ev, ev.time)
         return None
 
+    def _keep_hit(self, hit: RawHit) -> None:
+        if hit.id not in self.hits:
+            self.hits[hit.id] = hit
+            self.body_bytes += len(hit.body)
+
     def _store(self, ev: TrackingEvent) -> None:
         self.events[ev.id] = ev
-        while len(self.events) > self.max_events:
+        while len(self.events) > self.max_events or (self.body_bytes > self.max_body_bytes and len(self.events) > 1):
             _, old = self.events.popitem(last=False)
-            self.hits.pop(old.hit_id, None)
+            if (hit := self.hits.pop(old.hit_id, None)) is not None:
+                self.body_bytes -= len(hit.body)
             self.dropped += 1
 
     def _publish(self, ev: TrackingEvent, is_update: bool) -> None:
