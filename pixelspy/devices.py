@@ -51,7 +51,6 @@ def client_family(ua: str) -> str:
     return m.group() if m else "?"
 
 
-@lru_cache(maxsize=1024)  # asked for every request the proxy relays
 def _device_of(address: str, ua: str) -> tuple[str, str]:
     """(key, name) of the device at `address` whose User-Agent is `ua`."""
     family = client_family(ua)
@@ -59,20 +58,25 @@ def _device_of(address: str, ua: str) -> tuple[str, str]:
 
 
 class Devices:
-    """The devices seen, by key (`key`): "Linux Chrome 127.0.0.1", or what the user calls one."""
+    """The devices seen, by key ("127.0.0.1 linux chrome", see `key`), each named "Linux Chrome
+    127.0.0.1" or what the user calls it."""
 
     MAX = 1000
+    MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
 
     def __init__(self) -> None:
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent
+        self._keys: dict[tuple[str, str], str] = {}  # (address, User-Agent) → key
 
     def key(self, hit: RawHit) -> str:
         """The device of a hit: "<address> <family>" lower-cased (the TUI's filters compare lower-cased
         text). A hit without a User-Agent (server SDKs, some beacons) joins its address's only device,
         else it is the address's own. Remembers the device (up to MAX)."""
         address, ua = hit.client, hit.header("user-agent")
+        if (key := self._keys.get((address, ua))) is not None:  # asked for every request the proxy relays
+            return key
         if not ua.strip():
             known = self._by_address.get(address, ())
             key = known[0] if len(known) == 1 else address
@@ -81,6 +85,8 @@ class Devices:
         key, name = _device_of(address, ua)
         if self._remember(key, name):
             self._by_address.setdefault(address, []).append(key)
+        if len(self._keys) < self.MAX_KEYS:
+            self._keys[(address, ua)] = key
         return key
 
     def _remember(self, key: str, name: str) -> bool:
