@@ -113,8 +113,8 @@ def test_pixel_loaded_again_on_the_next_page_or_by_another_device_is_fine():
 
 def page_load(url: str, time: float, client: str = "10.0.0.2") -> RawHit:
     """A top-level navigation as Chromium and Firefox send it."""
-    return seen(RawHit(method="GET", url=url, time=time, client=client,
-                       headers=[("accept", "text/html"), ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate")]))
+    headers = [("accept", "text/html"), ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate")]
+    return seen(RawHit(method="GET", url=url, time=time, client=client, headers=headers))
 
 
 def test_a_page_load_between_two_loads_starts_a_new_page_view():

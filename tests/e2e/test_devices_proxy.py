@@ -69,7 +69,8 @@ def test_chrome_and_curl_on_one_machine_are_two_devices(pixelspy):
     evs = pixelspy.wait_for(lambda evs: len({e["id"] for e in evs}) == 3)
     latest = {e["id"]: e for e in evs}  # an event is printed again when its findings change
     assert sorted((e["client"], e["device"]) for e in latest.values()) == [
-        ("127.0.0.1", "Linux Chrome 127.0.0.1"), ("127.0.0.1", "Linux Chrome 127.0.0.1"), ("127.0.0.1", "curl 127.0.0.1")]
+        ("127.0.0.1", "Linux Chrome 127.0.0.1"), ("127.0.0.1", "Linux Chrome 127.0.0.1"),
+        ("127.0.0.1", "curl 127.0.0.1")]
     duplicates = {e["device"] for e in latest.values() if any(f["code"] == "duplicate-event" for f in e["findings"])}
     assert duplicates == {"Linux Chrome 127.0.0.1"}  # Chrome's second AddToCart, not curl's
 
