@@ -5,9 +5,10 @@ Finding codes: `pre-consent` (error; pending while the CMP cookie may still be o
 
 Per site (registrable domain of the page) and device (Devices.key: each browser has its own cookies),
 the check keeps a consent timeline built from traffic the proxy already sees: CMP script loads, CMP
-consent cookies in the Cookie header of requests to the site, consent signals inside tracking hits (Google consent mode gcs/gcd, TCF
-gdpr_consent, Meta dpo), `Sec-GPC`, CMP consent-logging requests and the user's own rules. The CMP
-table (cmps.toml) is data; the cookie formats are parsed by the small functions in PARSERS.
+consent cookies in the Cookie header of requests to the site, consent signals inside tracking hits
+(Google consent mode gcs/gcd, TCF gdpr_consent, Meta dpo), `Sec-GPC`, CMP consent-logging requests and
+the user's own rules. The CMP table (cmps.toml) is data; the cookie formats are parsed by the small
+functions in PARSERS.
 
 A CMP writes its cookie in JavaScript, so the proxy sees an "accept" only on the next request to the
 site: a hit fired in that gap is kept pending until the next first-party request (or the timeout)
