@@ -109,6 +109,11 @@ class Devices:
             key = known[0]
         return self._given.get(key) or self._auto.get(key) or key or "-"
 
+    def matching(self, words: set[str]) -> set[str]:
+        """The keys of the devices a `device:` filter's lower-cased words name: a word in the device's
+        name, or in its key (its address and family, which a rename does not change)."""
+        return {k for k in self.clients() if any(w in k or w in self.name(k).lower() for w in words)}
+
     def clients(self) -> list[str]:
         """The device keys seen (`device:NAME` filters match their names)."""
         return sorted(set(self._auto) | set(self._given))

@@ -185,8 +185,7 @@ class PixelSpyApp(App):
         self._warnings += counts[1] - old[1]
 
     def _clients_named(self, words: set[str]) -> set[str]:
-        devices = self.session.devices
-        return {c for c in devices.clients() if c in words or any(w in devices.name(c).lower() for w in words)}
+        return self.session.devices.matching(words)
 
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list

@@ -51,3 +51,22 @@ def test_events_carry_the_device_and_keep_the_address_as_client():
     assert (ev.client, ev.device, s.devices.name(ev.device)) == (LOCAL, "127.0.0.1 linux chrome",
                                                                  "Linux Chrome 127.0.0.1")
     assert ev.json_line()["client"] == LOCAL and beacon.device == LOCAL
+
+
+def test_device_filter_and_rename_tell_chrome_from_curl():
+    from pixelspy.tui import filters
+
+    s = Session()
+    s.ingest(sent_by(CHROME, meta_pixel(T0, client=LOCAL)))
+    [lead] = s.ingest(sent_by(CURL, meta_pixel(T0 + 1, client=LOCAL, ev="Lead")))
+    s.devices.rename(lead.device, "smoke test")  # `d` on the curl event
+
+    def shown(query: str) -> list[str]:
+        blobs = {ev.id: filters.search_blob(ev) for ev in s}
+        flt = filters.compile_query(filters.parse(query), blobs.get, s.devices.matching)  # as the app does
+        return [ev.event for ev in s if flt is None or flt(ev.id)]
+
+    assert shown("device:chrome") == ["PageView"]
+    assert shown("device:smoke") == ["Lead"]
+    assert shown("device:127.0.0.1") == ["PageView", "Lead"]
+    assert [s.devices.name(ev.device) for ev in s] == ["Linux Chrome 127.0.0.1", "smoke test"]
