@@ -408,5 +408,5 @@ class JsonLines:
 
     def _write(self, event: TrackingEvent) -> None:
         line = event.json_line()
-        line["device"] = self.devices.name(event.client)
+        line["device"] = self.devices.name(event.device)
         self.out.write(json_dumps(line) + "\n")

@@ -58,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pixelspy import __version__, bounded, decoders
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
-from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.model import KeptId, RawHit, TrackingEvent, keep_id
 from pixelspy.redact import TOKEN, Unescaped, mask, redacted
 from pixelspy.session import Session
 
@@ -691,6 +691,10 @@ def _post_body(post: HarPostData | None) -> bytes:
     return b""
 
 
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _valid_entry(raw_entry: Any) -> HarEntry:
     try:
         return HarEntry.model_validate(raw_entry)
@@ -752,6 +756,7 @@ class FileReader:
         self.problems: list[str] = []
         self.format = ""
         self.entries = 0  # entries (or flows) seen, read or not
+        self._seen_ids: set[str] = set()  # ids kept from the file's `_pixelspy` (_kept_ids)
         self.registry = decoders.default_registry()
 
     def __iter__(self) -> Iterator[RawHit]:
@@ -883,10 +888,31 @@ class FileReader:
         body = _post_body(req.postData) if tracking else b""
         cut = len(body) > MAX_STORED_BODY or bool(body) and req.postData.comment == BODY_CUT_NOTE
         meta = entry.pixelspy or {}
-        return RawHit(method=req.method.upper(), url=req.url, headers=headers,
+        hit_id, kept = self._kept_ids(meta)
+        kept_hit_id = {"id": hit_id} if hit_id else {}
+        return RawHit(**kept_hit_id, method=req.method.upper(), url=req.url, headers=headers,
                       body=body[:MAX_STORED_BODY], body_truncated=cut,
                       time=_when(entry.startedDateTime) or prev_time,
-                      client=meta.get("client") if isinstance(meta.get("client"), str) else "")
+                      client=meta.get("client") if isinstance(meta.get("client"), str) else "", kept_ids=kept)
+
+    def _kept_ids(self, meta: dict) -> tuple[str | None, tuple[KeptId, ...]]:
+        """The hit id and event ids a file pixelspy wrote gave this entry (`_pixelspy.events`), so that
+        a reopened file shows the ids a live session showed. Ids not shaped as pixelspy makes them, or
+        seen before in this file, are not kept: the hit and those events get new ones."""
+        events = meta.get("events")
+        if not isinstance(events, list):
+            return None, ()
+        events = [e for e in events if isinstance(e, dict)]
+        hit_id = next((e["hit_id"] for e in events if e.get("hit_id")), None)
+        kept = tuple(KeptId(e["id"], _str_or_none(e.get("platform")) or "", _str_or_none(e.get("event")))
+                     for e in events if self._new_kept_id(e.get("id"), "e"))
+        return (hit_id if self._new_kept_id(hit_id, "h") else None), kept
+
+    def _new_kept_id(self, ident: Any, prefix: str) -> bool:
+        if isinstance(ident, str) and ident not in self._seen_ids and keep_id(ident, prefix):
+            self._seen_ids.add(ident)
+            return True
+        return False
 
     def _read_flows(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
         from mitmproxy import exceptions, http

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import time as _time
 import dataclasses
 from dataclasses import dataclass, field
@@ -19,11 +20,22 @@ from pydantic import Field, SkipValidation, field_serializer, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 _ids = itertools.count(1)
+_ID = re.compile(r"[a-z](\d{6,12})")  # as new_id makes them
 
 
 def new_id(prefix: str) -> str:
     """Process-unique, sortable ids ("e000042"), short enough to type in the TUI."""
     return f"{prefix}{next(_ids):06d}"
+
+
+def keep_id(ident: Any, prefix: str) -> bool:
+    """Whether `ident`, read from a file pixelspy wrote, is an id new_id makes with `prefix`; if so,
+    every id new_id makes from now on is larger, so it never collides with the kept one."""
+    global _ids
+    if not isinstance(ident, str) or not ident.startswith(prefix) or not (m := _ID.fullmatch(ident)):
+        return False
+    _ids = itertools.count(max(next(_ids), int(m[1]) + 1))
+    return True
 
 
 class Source(StrEnum):
@@ -87,6 +99,14 @@ def _cache_field() -> Any:
     return dataclasses.field(default=None, init=False, repr=False, compare=False)
 
 
+class KeptId(NamedTuple):
+    """An event id a HAR file gave, with what the event must be to keep it."""
+
+    id: str
+    platform: str
+    event: str | None
+
+
 # A frozen, slotted pydantic dataclass: validated like a model, but a stored hit is one GC-tracked
 # object and its fields read at plain slot speed (see TrackingEvent).
 @pydantic_dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +122,11 @@ class RawHit:
     time: float = Field(default_factory=_time.time)
     client: str = ""  # client address, e.g. "127.0.0.1"
     body_truncated: bool = False  # the stored body was cut to the size limit
+    # Read from a HAR file pixelspy wrote: the ids its events had, which they keep (Session.ingest).
+    kept_ids: Annotated[tuple[KeptId, ...], Field(exclude=True)] = ()
+    # The device that sent it (Devices.key: address plus client family), set by the session.
+    device: Annotated[str, Field(exclude=True)] = dataclasses.field(default="", init=False, repr=False,
+                                                                     compare=False)
     # Computed on first use (decoders read them several times a hit); not part of the record.
     _url_parts: Annotated[tuple[str, str, str] | None, Field(exclude=True)] = _cache_field()
     _header_map: Annotated[dict[str, str] | None, Field(exclude=True)] = _cache_field()
@@ -127,9 +152,12 @@ class RawHit:
         hit = object.__new__(cls)
         for name, value in (("id", new_id("h")), ("method", method), ("url", url), ("headers", headers),
                             ("body", body), ("time", time), ("client", client), ("body_truncated", body_truncated),
-                            ("_url_parts", url_parts), ("_header_map", None)):
+                            ("kept_ids", ()), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
             object.__setattr__(hit, name, value)
         return hit
+
+    def set_device(self, key: str) -> None:
+        object.__setattr__(self, "device", key)  # once, by the session: the hit itself stays frozen
 
     def _host_path_query(self) -> tuple[str, str, str]:
         if (split := self._url_parts) is None:
@@ -232,7 +260,8 @@ class TrackingEvent:
     twin_key: str | None = None  # set by decoders on copies; the session attaches them as twins
     hit_id: str = ""
     time: float = 0.0
-    client: str = ""
+    client: str = ""  # the address (JSON lines' "client")
+    device: str = ""  # Devices.key: address plus client family; per-device checks key on it
     # Referer (else Origin) of the hit: the page that sent it, when the hit carries no page URL.
     referer: str = ""
 

@@ -13,7 +13,7 @@ from pixelspy import decoders
 from pixelspy.checks import CheckEngine
 from pixelspy.checks.state import Recent
 from pixelspy.devices import Devices
-from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.model import KeptId, RawHit, TrackingEvent
 
 # (event, is_update): is_update is True when an already published event changed (new findings, twin).
 Subscriber = Callable[[TrackingEvent, bool], None]
@@ -69,8 +69,13 @@ class Session:
     def ingest(self, hit: RawHit) -> list[TrackingEvent]:
         """Decode one hit and add its events; non-tracking hits are shown to the checks only
         (consent reads CMP scripts and cookies from ordinary traffic)."""
-        self.devices.observe(hit)
+        device = self.devices.key(hit)
+        hit.set_device(device)
         events = decoders.decode(hit)
+        for ev in events:
+            ev.device = device
+        if hit.kept_ids:
+            self._keep_ids(events, hit.kept_ids)
         if not events:
             self._publish_updates(self.checks.observe_traffic(hit))
             return []
@@ -106,6 +111,15 @@ class Session:
         self.body_bytes = 0
         self.dropped = 0
         self.checks.reset()
+
+    def _keep_ids(self, events: list[TrackingEvent], kept: tuple[KeptId, ...]) -> None:
+        """Events read again from a HAR file pixelspy wrote keep the ids they had (bug reports quote
+        them): each takes the first unused id the file gave an event of its platform and name."""
+        left = list(kept)
+        for ev in events:
+            i = next((i for i, k in enumerate(left) if (k.platform, k.event) == (ev.platform, ev.event)), None)
+            if i is not None and (k := left.pop(i)).id not in self.events:
+                ev.id = k.id
 
     def _twin_of(self, ev: TrackingEvent) -> TrackingEvent | None:
         if not ev.twin_key:

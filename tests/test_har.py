@@ -583,3 +583,71 @@ def test_recorder_memory_is_bounded_in_bytes_too():
     for i in range(4):
         rec.response(tracked_flow(s, i, http.Response.make(200, b"x" * 300_000, {"content-type": "text/html"})))
     assert len(rec) == 2  # two 256 KB texts fit, not three
+
+
+def meta_flow(s: Session, t: float, query: str):
+    """A mitmproxy flow of a Meta /tr hit from Chrome, decoded into `s` as the PixelSpy addon does."""
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    from pixelspy.addon import raw_hit
+
+    f = tflow.tflow(resp=True)
+    f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&{query}", b"",
+                                  {"accept": "image/*", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0"})
+    f.request.timestamp_start = t
+    f.response = http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
+    f.metadata["pixelspy"] = [e.id for e in s.ingest(raw_hit(f))]
+    return f
+
+
+def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path):
+    from tests.test_check_command import run
+
+    live = Session()
+    out = tmp_path / "live.har"
+    rec = har.HarRecorder(live, out)
+    rec.open()
+    for i, query in enumerate(["ev=PageView", "ev=Purchase&eid=ord-1&cd[value]=5&cd[currency]=EUR",
+                               "ev=Purchase&eid=ord-1&cd[value]=5&cd[currency]=EUR"]):
+        live.ingest(RawHit(method="GET", url=f"https://shop.example/p{i}", client="127.0.0.1"))  # not tracking
+        rec.response(meta_flow(live, T0 + i, query))
+    while rec._append_unwritten(64):
+        pass
+    seen = [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings]) for ev in live]
+    duplicate = [ev.id for ev in live if any(f.code == "duplicate-event" for f in ev.findings)]
+    assert len(duplicate) == 2
+
+    opened = Session()
+    har.load_file(out, opened)
+    assert [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings]) for ev in opened] == seen
+    assert set(opened.hits) == {ev.hit_id for ev in live}
+    report = run(str(out), "--format", "text", cwd=tmp_path).stdout
+    assert all(f"[{i}]" in report for i in duplicate), report
+
+
+def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
+    from pixelspy.model import new_id
+
+    def entry(t: float, ev: str, ids: list) -> dict:
+        return {"startedDateTime": har._iso(t), "_pixelspy": {"client": "10.0.0.2", "events": ids},
+                "request": {"method": "GET", "url": f"https://www.facebook.com/tr/?id={PIXEL}&ev={ev}",
+                            "headers": []}}
+
+    doc = {"log": {"entries": [
+        entry(T0, "PageView", [{"id": "e900000001", "hit_id": "h900000000", "platform": "meta", "event": "PageView"}]),
+        # the same ids again (two recordings pasted together), bogus ones, and another event's id
+        entry(T0 + 1, "PageView", [{"id": "e900000001", "hit_id": "h900000000", "platform": "meta",
+                                    "event": "PageView"}]),
+        entry(T0 + 2, "Lead", [{"id": ["e1"], "hit_id": {"x": 1}}]),
+        entry(T0 + 3, "Lead", [{"id": "e12; rm -rf", "hit_id": "\x1b[2J"}]),
+        entry(T0 + 4, "Purchase", [{"id": "e900000005", "platform": "meta", "event": "Lead"}]),
+    ]}}
+    s = Session()
+    result = har.load_file(write(tmp_path, doc), s)
+    assert result.problems == [] and result.events == 5
+    ids = [ev.id for ev in s]
+    assert ids[0] == "e900000001" and len(set(ids)) == 5
+    assert all(int(i[1:]) > 900000005 for i in ids[1:])
+    assert len(s.hits) == 5 and "h900000000" in s.hits
+    assert int(new_id("e")[1:]) > 900000005

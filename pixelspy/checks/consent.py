@@ -3,11 +3,12 @@
 Finding codes: `pre-consent` (error; pending while the CMP cookie may still be on its way) and
 `consent-unknown` (info: the CMP keeps the choice where a proxy cannot see it).
 
-Per site (registrable domain of the page) and client (device), the check keeps a consent timeline
-built from traffic the proxy already sees: CMP script loads, CMP consent cookies in the Cookie header
-of requests to the site, consent signals inside tracking hits (Google consent mode gcs/gcd, TCF
-gdpr_consent, Meta dpo), `Sec-GPC`, CMP consent-logging requests and the user's own rules. The CMP
-table (cmps.toml) is data; the cookie formats are parsed by the small functions in PARSERS.
+Per site (registrable domain of the page) and device (Devices.key: each browser has its own cookies),
+the check keeps a consent timeline built from traffic the proxy already sees: CMP script loads, CMP
+consent cookies in the Cookie header of requests to the site, consent signals inside tracking hits
+(Google consent mode gcs/gcd, TCF gdpr_consent, Meta dpo), `Sec-GPC`, CMP consent-logging requests and
+the user's own rules. The CMP table (cmps.toml) is data; the cookie formats are parsed by the small
+functions in PARSERS.
 
 A CMP writes its cookie in JavaScript, so the proxy sees an "accept" only on the next request to the
 site: a hit fired in that gap is kept pending until the next first-party request (or the timeout)
@@ -48,7 +49,7 @@ PRE_CONSENT_HINT = ("Hold the pixel until the CMP reports consent (e.g. fbq('con
                     "accept callback, or a consent trigger in the tag manager).")
 
 # Bounds: a long session on many sites and devices must not grow without limit.
-MAX_SITES = 2000  # (site, client) records, least recently used dropped
+MAX_SITES = 2000  # (site, device) records, least recently used dropped
 MAX_EVIDENCE = 20  # evidence entries kept per record
 MAX_PENDING = 2000
 MAX_COOKIE_VALUE = 8192
@@ -436,10 +437,10 @@ class PurposeState:
 
 @dataclass
 class SiteConsent:
-    """The consent state of one site on one client, for the TUI."""
+    """The consent state of one site on one device, for the TUI."""
 
     site: str
-    client: str
+    client: str  # the device (Devices.key)
     state: State  # for the marketing purpose
     purposes: dict[str, State]
     cmp: str | None
@@ -452,7 +453,7 @@ class SiteConsent:
 @dataclass
 class _Record:
     site: str
-    client: str
+    device: str
     cmp: str | None = None
     cmp_evidence: Evidence | None = None
     unknown_reason: str = ""
@@ -617,7 +618,7 @@ class ConsentCheck:
         out = []
         for rec in self._records.values():
             purposes = {p: rec.state(p) for p in PURPOSES}
-            out.append(SiteConsent(rec.site, rec.client, purposes["marketing"], purposes, rec.cmp,
+            out.append(SiteConsent(rec.site, rec.device, purposes["marketing"], purposes, rec.cmp,
                                    list(rec.evidence), rec.time, rec.gpc, rec.unknown_reason))
         return sorted(out, key=lambda s: (s.site, s.client))
 
@@ -628,12 +629,12 @@ class ConsentCheck:
         site = page_site(event.page_url or "", event.referer)
         if not site:
             return
-        client = event.client
+        device = event.device
         purpose = purpose_of(event.platform, event.pixel_id)
         if purpose and event.source == BROWSER and event.kind == KIND_EVENT:
-            self._judge(event, site, client, purpose, readings, ctx)
+            self._judge(event, site, device, purpose, readings, ctx)
         if readings:
-            rec = self._record(site, client)
+            rec = self._record(site, device)
             t = event.time
             for r in readings:
                 self._apply(rec, r, t, ctx)
@@ -646,8 +647,8 @@ class ConsentCheck:
         cookie_readings = self._cookie_readings(hit)
         gpc = hit.header("sec-gpc").strip() == "1"
         rec = None
-        if cookie_readings or gpc or (host_site, hit.client) in self._records:
-            rec = self._record(host_site, hit.client)
+        if cookie_readings or gpc or (host_site, hit.device) in self._records:
+            rec = self._record(host_site, hit.device)
             for cmp, reading, seen in cookie_readings:
                 self._saw_cmp(rec, cmp, hit.time, seen)
                 self._apply(rec, reading, hit.time, ctx)
@@ -667,11 +668,11 @@ class ConsentCheck:
 
     # -- internals
 
-    def _record(self, site: str, client: str) -> _Record:
-        key = (site, client)
+    def _record(self, site: str, device: str) -> _Record:
+        key = (site, device)
         rec = self._records.get(key)
         if rec is None:
-            rec = self._records[key] = _Record(site, client)
+            rec = self._records[key] = _Record(site, device)
             while len(self._records) > MAX_SITES:
                 self._records.popitem(last=False)
         else:
@@ -693,17 +694,17 @@ class ConsentCheck:
         patterns, any_path = cmp_patterns_on_host(host)  # patterns of this host: only paths to test
         for cmp, scripts, log in patterns if any_path.search(path) else ():
             if any(p.on_path(path) for p in scripts):
-                self._saw_cmp(self._record(site, hit.client), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
+                self._saw_cmp(self._record(site, hit.device), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
             if any(p.on_path(path) for p in log):
-                rec = self._record(site, hit.client)
+                rec = self._record(site, hit.device)
                 self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
                 rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")
         for rule in self._rules:
             if rule.script and re.search(rule.script, hit.url):
-                self._saw_cmp(self._record(site, hit.client), _Cmp(rule.name, [], [], ""), hit.time,
+                self._saw_cmp(self._record(site, hit.device), _Cmp(rule.name, [], [], ""), hit.time,
                               f"{rule.name} loaded ({url_short})")
             elif rule.url and re.search(rule.url, hit.url):
-                rec = self._record(site, hit.client)
+                rec = self._record(site, hit.device)
                 if rec.cmp is None:
                     rec.cmp = rule.name
                 self._apply(rec, Reading(rule.name, f"{rule.name}: request to {url_short}",
@@ -772,11 +773,11 @@ class ConsentCheck:
                 ctx.retract(event, PRE_CONSENT)
                 rec.recent_errors.remove(item)
 
-    def _judge(self, event: TrackingEvent, site: str, client: str, purpose: str, own: list[Reading],
+    def _judge(self, event: TrackingEvent, site: str, device: str, purpose: str, own: list[Reading],
                ctx) -> None:
         if own and any(r.purposes.get(purpose) is False for r in own):
             return  # the hit itself says consent is denied (a consent-mode cookieless ping): allowed
-        rec = self._records.get((site, client))
+        rec = self._records.get((site, device))
         if rec is None:
             return  # no CMP seen on the site
         state = rec.state(purpose)

@@ -4,7 +4,7 @@
 Codes: duplicate-event, duplicate-pixel, multi-pixel (info).
 Twin requests (one beacon to two endpoints) are folded by the session and never reach checks; a
 copy the decoder cannot pair (a redirect hop to another endpoint) is not counted here either.
-State is keyed by client (device) and bounded in time and size.
+State is keyed by device (Devices.key: address and client family) and bounded in time and size.
 """
 
 from __future__ import annotations
@@ -83,18 +83,18 @@ class DuplicatesCheck:
         if not name and not event_id:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
         # Flat keys: each Recent lookup hashes its key again.
-        client, source, platform_name = event.client, event.source, event.platform
+        device, source, platform_name = event.device, event.source, event.platform
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
-        group = state.setdefault((client, source, platform_name, name, pixel, ident), [], t)
+        group = state.setdefault((device, source, platform_name, name, pixel, ident), [], t)
         if is_vendor_copy(event, group):
             return
         _group_add(group, event)
         if len(group) > 1:
             self._same_event(event, group, ctx)
         if pixel:
-            by_pixel = self.by_pixel.setdefault((client, source, platform_name, name, ident), {}, t)
+            by_pixel = self.by_pixel.setdefault((device, source, platform_name, name, ident), {}, t)
             if by_pixel.setdefault(pixel, event) is event and len(by_pixel) > 1:
                 self._other_pixels(event, by_pixel, ctx)
 
@@ -113,7 +113,7 @@ class DuplicatesCheck:
 
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:
         # A note once per page view and set of pixels: every event of a page goes to them all.
-        page = ctx.pages.page_of(event.client, event.page_url or event.referer)
+        page = ctx.pages.page_of(event.device, event.page_url or event.referer)
         noted = (page, event.source, event.platform, tuple(sorted(by_pixel)))
         if self.multi_noted.get(noted, event.time):
             return
@@ -130,7 +130,7 @@ class DuplicatesCheck:
             return
         # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
         # so two pages opened within the window would read as one page initialising twice.
-        key = (event.platform, pixel, ctx.pages.page_of(event.client, event.page_url or event.referer))
+        key = (event.platform, pixel, ctx.pages.page_of(event.device, event.page_url or event.referer))
         group = _group_add(self.loaders.setdefault(key, [], event.time), event)
         if len(group) < 2:
             return

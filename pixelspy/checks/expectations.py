@@ -46,7 +46,8 @@ class _Wait:
     page: str
     opened: float
     deadline: float
-    client: str
+    client: str  # the address, for the missing event
+    device: str
     triggers: list[str] = field(default_factory=list)  # ids of the events that showed the visit
     fulfilled: bool = False
     near: TrackingEvent | None = None  # the right event to the right pixel, but lacking fields
@@ -84,11 +85,11 @@ class ExpectationsCheck:
                 self.recent.append(ev)
         page = ev.page_url or ev.referer
         if page:
-            self._visit(page, ev.time, ev.client, trigger=ev)
+            self._visit(page, ev.time, ev.client, ev.device, trigger=ev)
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
         if is_page_load(hit):
-            self._visit(hit.url, hit.time, hit.client, trigger=None)
+            self._visit(hit.url, hit.time, hit.client, hit.device, trigger=None)
 
     def tick(self, now: float, ctx) -> None:
         due = [w for w in self.waits if w.deadline <= now]
@@ -99,18 +100,18 @@ class ExpectationsCheck:
             if not w.fulfilled and CODE not in ctx.silenced:
                 ctx.add(self._missing(w, ctx))
 
-    def _visit(self, url: str, t: float, client: str, trigger: TrackingEvent | None) -> None:
+    def _visit(self, url: str, t: float, client: str, device: str, trigger: TrackingEvent | None) -> None:
         key = _page_key(url)
         for exp, page_re, targets in self.plan:
             if not page_re.search(url):
                 continue
             for target in targets:
                 same = [w for w in self.waits if w.expectation is exp and w.target == target
-                        and w.page == key and w.client == client and w.opened - EARLY_S <= t <= w.deadline]
+                        and w.page == key and w.device == device and w.opened - EARLY_S <= t <= w.deadline]
                 if same and trigger is not None:  # one more event of a page being waited on
                     same[-1].triggers.append(trigger.id)
                     continue
-                w = _Wait(exp, target, key, t, t + exp.within_s, client,
+                w = _Wait(exp, target, key, t, t + exp.within_s, client, device,
                           [trigger.id] if trigger is not None else [])
                 self.waits.append(w)
                 for ev in self.recent:
@@ -155,7 +156,7 @@ class ExpectationsCheck:
         related = sorted(set(w.triggers) | ({w.near.id} if w.near is not None else set()))
         missing = TrackingEvent(platform=target.platform, kind=Kind.missing, pixel_id=target.pixel,
                                 standard_event=exp.event, page_url=w.page, time=w.opened, client=w.client,
-                                endpoint="expected by pixelspy.toml")
+                                device=w.device, endpoint="expected by pixelspy.toml")
         missing.findings.append(Finding(code=CODE, severity=Severity(exp.severity), message=message,
                                         hint=hint, related=related))
         return missing

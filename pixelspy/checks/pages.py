@@ -42,17 +42,17 @@ class PageViews:
         """Count the hit when it opens a page; whether it did."""
         if not is_page_load(hit):
             return False
-        key = (hit.client, hit.host)
+        key = (hit.device, hit.host)
         self._loads[key] = self._loads.get(key, 0) + 1
         self._loads.move_to_end(key)
         while len(self._loads) > MAX_SITES:
             self._loads.popitem(last=False)
         return True
 
-    def page_of(self, client: str, url: str) -> tuple:
-        """The page view a hit from `client` reporting page `url` belongs to: the latest page
+    def page_of(self, device: str, url: str) -> tuple:
+        """The page view a hit from `device` reporting page `url` belongs to: the latest page
         load of that site on that device; while no load of the site was seen (a recording of
         tracking hits only), the URL itself."""
         host = host_of(url)
-        n = self._loads.get((client, host))
-        return (client, url) if n is None else (client, host, n)
+        n = self._loads.get((device, host))
+        return (device, url) if n is None else (device, host, n)

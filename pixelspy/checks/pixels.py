@@ -17,7 +17,7 @@ from pixelspy.model import Severity, TrackingEvent
 
 # A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
 SILENT_MEMORY_S = 3600
-MAX_WAITING = 10_000  # (client, pixel) pairs awaiting their first event
+MAX_WAITING = 10_000  # (device, pixel) pairs awaiting their first event
 
 
 @lru_cache(maxsize=1024)  # a session sees a few pixels, on every hit
@@ -72,7 +72,7 @@ class PixelIdCheck:
 
 
 class PixelNoEventsCheck:
-    """A loader or per-pixel config fetched, then no event from that client and pixel in time.
+    """A loader or per-pixel config fetched, then no event from that device and pixel in time.
     A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor; a loader
     whose events pixelspy does not decode (gtag.js for Universal Analytics) is not judged."""
 
@@ -90,8 +90,8 @@ class PixelNoEventsCheck:
         self._deadlines.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
-        client, name, t = event.client, event.platform, event.time
-        key = (client, name, event.pixel_id)
+        device, name, t = event.device, event.platform, event.time
+        key = (device, name, event.pixel_id)
         if event.kind == KIND_PIXEL_LOADED:
             if not events_decoded(name, event.pixel_id):
                 return  # its events go where pixelspy does not look: silence proves nothing
@@ -101,7 +101,7 @@ class PixelNoEventsCheck:
                 while len(self.waiting) > MAX_WAITING:
                     del self.waiting[next(iter(self.waiting))]
             return
-        any_pixel = (client, name, None)
+        any_pixel = (device, name, None)
         keys = (key, any_pixel) if key != any_pixel else (key,)
         for k in keys:
             self.fired.put(k, t, t)

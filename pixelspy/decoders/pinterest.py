@@ -25,7 +25,7 @@ from typing import Any
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
     CAPI_STYLE_EVENT, Errors, Labels, ServerBatch, body_form_or_json, compact, decode_server_batch, flatten,
-    folded_lookup, item_ids, parse_json_lenient, parse_qs_pairs, text_or_none, user_field,
+    folded_lookup, item_ids, page_or_referer, parse_json_lenient, parse_qs_pairs, text_or_none, user_field,
 )
 from pixelspy.model import Kind, Param, RawHit, TrackingEvent, UserField
 
@@ -210,6 +210,7 @@ def decode_tag(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         shape = "image" if plain.get("noscript") or "image" in hit.header("accept") else "GET"
     else:
         shape = "beacon" if hit.content_type in ("text/plain", "multipart/form-data") else "POST"
+    page, page_params = page_or_referer(text_or_none(ad.get("loc")), hit)
     return [TrackingEvent(
         platform=PLATFORM,
         kind=Kind.pixel_loaded if is_init else Kind.event,
@@ -217,12 +218,12 @@ def decode_tag(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         event=name,
         standard_event=standard_event(name),
         event_id=text_or_none(ed.get("event_id")),
-        page_url=text_or_none(ad.get("loc")),
+        page_url=page,
         value=text_or_none(ed.get("value")),
         currency=text_or_none(ed.get("currency")),
         content_ids=_tag_content_ids(ed, errors),
         order_id=text_or_none(ed.get("order_id")),
-        params=params,
+        params=params + page_params,
         user_data=user,
         decode_errors=list(errors),
         endpoint=f"/v3/ {shape}",

@@ -507,6 +507,18 @@ def text_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else compact(value)
 
 
+# The param that says an event's page URL is its hit's Referer header: often the origin only (the
+# browsers' default policy for requests to other sites), so the detail pane names the source.
+REFERER_PARAM = Param("Referer", "", "Page URL (from the Referer header, often the origin only)", "Page context")
+
+
+def page_or_referer(page: str | None, hit: RawHit) -> tuple[str | None, list[Param]]:
+    """The page URL the payload names, else the hit's Referer with a REFERER_PARAM marking it."""
+    if page or not (referer := hit.header("referer")):
+        return page or None, []
+    return referer, [REFERER_PARAM._replace(value=referer)]
+
+
 def item_ids(ids: Any, items: Any, errors: Errors, key: str = "id") -> list[str]:
     """Content ids: from an ids field (a list, a JSON-array string or one value), else from a
     list of item objects (or a JSON string of one) carrying the id under `key`."""

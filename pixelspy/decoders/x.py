@@ -26,7 +26,7 @@ from typing import Any
 
 from pixelspy.decoders import Route
 from pixelspy.decoders.wire import (
-    Errors, Labels, body_form_or_json, compact, flatten, hit_body, json_list, parse_json_lenient,
+    Errors, Labels, body_form_or_json, compact, flatten, hit_body, json_list, page_or_referer, parse_json_lenient,
     parse_qs_pairs, to_text, user_field,
 )
 from pixelspy.model import Kind, RawHit, Source, TrackingEvent, UserField
@@ -217,6 +217,7 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     # analytics host's copy carries (the t.co copy has no callback and no page URL).
     beacon = values.get("event_id") or "&".join(f"{k}={v}" for k, v in pairs if k not in PRIMARY_COPY_ONLY)
     endpoint = f"{hit.host} {hit.path}"
+    page, page_params = page_or_referer(values.get("tw_document_href"), hit)
     out = []
     for i, (name, label, standard, data, prefix) in enumerate(events):
         event_errors = Errors(errors)
@@ -229,8 +230,8 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
             event=name,
             label=label,
             standard_event=standard,
-            page_url=values.get("tw_document_href") or None,
-            params=PIXEL_LABELS.params([*pairs, *flatten(data, prefix.rstrip("."))] if data else pairs),
+            page_url=page,
+            params=PIXEL_LABELS.params([*pairs, *flatten(data, prefix.rstrip("."))] if data else pairs) + page_params,
             decode_errors=list(event_errors),
             endpoint=endpoint,
             # uwt.js sends every beacon to two hosts: fold the copy.

@@ -185,8 +185,7 @@ class PixelSpyApp(App):
         self._warnings += counts[1] - old[1]
 
     def _clients_named(self, words: set[str]) -> set[str]:
-        devices = self.session.devices
-        return {c for c in devices.clients() if c in words or any(w in devices.name(c).lower() for w in words)}
+        return self.session.devices.matching(words)
 
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list
@@ -219,7 +218,7 @@ class PixelSpyApp(App):
     def _show_detail(self, event_id: str | None) -> None:
         ev = self.session.get(event_id) if event_id else None
         hit = self.session.hits.get(ev.hit_id) if ev else None
-        self.detail.show(ev, hit, self.device_name(ev.client) if ev else "")
+        self.detail.show(ev, hit, self.device_name(ev.device) if ev else "")
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
@@ -329,11 +328,11 @@ class PixelSpyApp(App):
 
         def rename(name: str | None) -> None:
             if name is not None:
-                self.session.devices.rename(ev.client, name)
+                self.session.devices.rename(ev.device, name)
                 self.event_list.refresh()
                 self._show_detail(ev.id)
 
-        self.push_screen(TextPrompt(f"Name the device {ev.client}:", self.device_name(ev.client)), rename)
+        self.push_screen(TextPrompt(f"Name the device {ev.client}:", self.device_name(ev.device)), rename)
 
     def action_connect_phone(self) -> None:
         self.push_screen(PhoneSetupScreen(self.config, self.proxy.wireguard_conf() if self.proxy else None))

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from pixelspy.decoders.wire import REFERER_PARAM
 from pixelspy.inert import inert
 from pixelspy.model import RawHit, Severity, TrackingEvent
 from pixelspy.redact import redact_headers
@@ -56,7 +57,8 @@ def render_event(ev: TrackingEvent, hit: RawHit | None, device: str) -> Renderab
         if ev.test_event_code:
             facts.append("TEST ", style="bold yellow").append(inert(ev.test_event_code) + "   ")
         if ev.page_url:
-            facts.append("page ", style="dim").append(inert(ev.page_url))
+            from_referer = ev.param(REFERER_PARAM.name) == ev.page_url
+            facts.append("page (from Referer) " if from_referer else "page ", style="dim").append(inert(ev.page_url))
         parts.append(facts)
     if ev.twins:
         parts.append(Text(f"also sent as {len(ev.twins)} twin request(s) — counted once", style="dim"))

@@ -275,7 +275,7 @@ class EventList(ScrollView, can_focus=True):
         if name == "source":
             return ev.source.value, None
         if name == "device":
-            return self._device_name(ev.client), None
+            return self._device_name(ev.device), None
         if name == "pixel":
             return ev.pixel_id or "-", None
         if name == "event":

@@ -50,7 +50,7 @@ def search_blob(ev: TrackingEvent) -> str:
     """Everything a filter looks at, lower-cased, once per published event: the fields as
     `\x00key=value\x00` tags (so key filters are substring tests in C), then the free text."""
     tags = [f"platform={ev.platform}", f"source={ev.source.value}", f"kind={ev.kind.value}",
-            f"pixel={(ev.pixel_id or '').lower()}", f"client={ev.client}"]
+            f"pixel={(ev.pixel_id or '').lower()}", f"client={ev.device}"]
     tags += {f"severity={f.severity.value}" for f in ev.findings}
     tags += {f"code={f.code}" for f in ev.findings}
     if ev.findings or ev.decode_errors:

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
+from pixelspy.devices import Devices
 from pixelspy.model import Kind, Param, RawHit, Source, TrackingEvent
 
 PIXEL = "1234567890123456"
@@ -17,6 +18,7 @@ def event(platform: str = "meta", *, params: dict[str, str] | None = None, **kw)
     kw.setdefault("pixel_id", PIXEL if platform == "meta" else None)
     kw.setdefault("time", T0)
     kw.setdefault("client", "10.0.0.2")
+    kw.setdefault("device", kw["client"])  # as Devices.key names a client without a User-Agent
     if "event" in kw and "standard_event" not in kw and platform == "meta":
         from pixelspy.decoders.meta import STANDARD_EVENTS
         kw["standard_event"] = kw["event"] if kw["event"] in STANDARD_EVENTS else None
@@ -33,6 +35,12 @@ def loaded(platform: str = "meta", **kw) -> TrackingEvent:
     return event(platform, kind=Kind.pixel_loaded, **kw)
 
 
+def seen(hit: RawHit) -> RawHit:
+    """The hit with its device set, as the session sets it (Devices.key)."""
+    hit.set_device(Devices().key(hit))
+    return hit
+
+
 def meta_hit(time: float = T0, client: str = "10.0.0.2", method: str = "GET", **params: str | None) -> TrackingEvent:
     """A Meta /tr hit shaped as fbevents.js sends it, through the real decoder."""
     params.setdefault("id", PIXEL)
@@ -44,7 +52,8 @@ def meta_hit(time: float = T0, client: str = "10.0.0.2", method: str = "GET", **
     else:
         hit = RawHit(method="POST", url="https://www.facebook.com/tr/", body=qs.encode(), time=time, client=client,
                      headers=[("content-type", "application/x-www-form-urlencoded")])
-    [ev] = decoders.decode(hit)
+    [ev] = decoders.decode(seen(hit))
+    ev.device = hit.device
     return ev
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pixelspy import decoders
 from pixelspy.model import RawHit, Severity, TrackingEvent
 
-from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, server, the
+from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, seen, server, the
 
 OTHER_PIXEL = "6543210987654321"
 
@@ -113,8 +113,8 @@ def test_pixel_loaded_again_on_the_next_page_or_by_another_device_is_fine():
 
 def page_load(url: str, time: float, client: str = "10.0.0.2") -> RawHit:
     """A top-level navigation as Chromium and Firefox send it."""
-    return RawHit(method="GET", url=url, time=time, client=client,
-                  headers=[("accept", "text/html"), ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate")])
+    headers = [("accept", "text/html"), ("sec-fetch-dest", "document"), ("sec-fetch-mode", "navigate")]
+    return seen(RawHit(method="GET", url=url, time=time, client=client, headers=headers))
 
 
 def test_a_page_load_between_two_loads_starts_a_new_page_view():
@@ -136,8 +136,8 @@ def test_a_page_load_elsewhere_does_not_hide_a_double_install():
     e.process(a)
     e.observe_traffic(page_load("https://shop.example/", T0 + 0.1, client="10.0.0.9"))  # another device
     e.observe_traffic(page_load("https://other.example/", T0 + 0.2))  # another site, e.g. another tab
-    e.observe_traffic(RawHit(method="GET", url="https://shop.example/app.js", time=T0 + 0.3, client="10.0.0.2",
-                             headers=[("sec-fetch-dest", "script")]))
+    e.observe_traffic(seen(RawHit(method="GET", url="https://shop.example/app.js", time=T0 + 0.3, client="10.0.0.2",
+                                  headers=[("sec-fetch-dest", "script")])))
     b = loaded(time=T0 + 0.5, endpoint="signals config", page_url="https://shop.example/")
     e.process(b)
     assert the(b, "duplicate-pixel").related == [a.id]

@@ -12,7 +12,7 @@ from pixelspy.checks.pages import PageViews, is_page_load
 from pixelspy.config import Config
 from pixelspy.model import RawHit
 from pixelspy.session import Session
-from tests.checks.helpers import PIXEL, T0, codes
+from tests.checks.helpers import PIXEL, T0, codes, seen
 
 SHOP = "https://shop.example"
 NAV_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
@@ -20,8 +20,8 @@ NAV_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,
 
 
 def navigation(path: str, t: float, **headers: str) -> RawHit:
-    return RawHit(method="GET", url=SHOP + path, time=t, client="10.0.0.2",
-                  headers=(("Accept", NAV_ACCEPT), *headers.items()))
+    return seen(RawHit(method="GET", url=SHOP + path, time=t, client="10.0.0.2",
+                       headers=(("Accept", NAV_ACCEPT), *headers.items())))
 
 
 def meta_config(t: float) -> RawHit:
@@ -74,9 +74,9 @@ def test_page_views_are_per_device_and_site():
     pages = PageViews()
     pages.observe(navigation("/", T0))
     first = pages.page_of("10.0.0.2", SHOP + "/")
-    pages.observe(RawHit(method="GET", url=SHOP + "/", client="10.0.0.9", headers=(("Accept", NAV_ACCEPT),)))
-    pages.observe(RawHit(method="GET", url="https://other.example/", client="10.0.0.2",
-                         headers=(("Accept", NAV_ACCEPT),)))
+    pages.observe(seen(RawHit(method="GET", url=SHOP + "/", client="10.0.0.9", headers=(("Accept", NAV_ACCEPT),))))
+    pages.observe(seen(RawHit(method="GET", url="https://other.example/", client="10.0.0.2",
+                              headers=(("Accept", NAV_ACCEPT),))))
     assert pages.page_of("10.0.0.2", SHOP + "/cart") == first  # the origin-only Referer: same view
     pages.observe(navigation("/cart", T0 + 2))
     assert pages.page_of("10.0.0.2", SHOP + "/") != first

@@ -133,7 +133,10 @@ def test_noscript_bracket_form():
     assert [(u.name, u.hashed) for u in ev.user_data] == [("pd[em]", True)]
     assert ev.param("ed[line_items][1][product_id]") == "15"
     assert {p.name: p.label for p in ev.params}["ed[value]"] == "Value"
-    assert ev.page_url is None and ev.referer == "https://shop.example/thanks"  # no `ad` in noscript
+    # No `ad` (its page URL) in noscript: the Referer stands in, marked as such.
+    assert ev.page_url == ev.referer == "https://shop.example/thanks"
+    assert [(p.name, p.value, p.group) for p in ev.params if "Referer" in p.label] == [
+        ("Referer", "https://shop.example/thanks", "Page context")]
     assert ev.endpoint == "/v3/ image" and ev.decode_errors == []
 
 
@@ -276,3 +279,27 @@ def test_noscript_base_image_without_event_is_the_base_codes_init():
     assert ev.endpoint == "/v3/ image"
     (ev,) = default_registry().decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2612733222301"))
     assert ev.decode_errors == ["no event name (event)"]  # a scripted hit must name its event
+
+
+def test_the_page_url_sent_wins_over_the_referer():
+    ad = quote(json.dumps({"loc": "https://shop.example/p/1?color=red"}))
+    ev = one(get(f"https://ct.pinterest.com/v3/?tid={TAG}&event=pagevisit&ad={ad}", referer="https://shop.example/"))
+    assert ev.page_url == "https://shop.example/p/1?color=red" and ev.param("Referer") is None
+    ev = one(get(f"https://ct.pinterest.com/v3/?tid={TAG}&event=pagevisit&noscript=1"))  # neither: no page
+    assert ev.page_url is None and ev.param("Referer") is None
+
+
+def test_the_detail_pane_says_the_page_came_from_the_referer():
+    from rich.console import Console
+
+    from pixelspy.tui.detail import render_event
+
+    def shown(hit: RawHit) -> str:
+        console = Console(width=200, record=True)
+        console.print(render_event(one(hit), hit, "Linux Chrome 127.0.0.1"))
+        return console.export_text()
+
+    noscript = f"https://ct.pinterest.com/v3/?tid={TAG}&event=checkout&noscript=1"
+    assert "page (from Referer) https://shop.example/" in shown(get(noscript, referer="https://shop.example/"))
+    ad = quote(json.dumps({"loc": "https://shop.example/p/1"}))
+    assert "page https://shop.example/p/1" in shown(get(f"https://ct.pinterest.com/v3/?tid={TAG}&event=lead&ad={ad}"))

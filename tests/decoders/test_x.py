@@ -176,6 +176,15 @@ def test_legacy_noscript_image_pair_is_one_page_view():
     assert [e.twins for e in session] == [[twin.id]]
 
 
+def test_without_tw_document_href_the_referer_is_the_page_marked_as_such():
+    query = "txn_id=nz7m3&p_id=Twitter&tw_sale_amount=0&tw_order_quantity=0"
+    ev = one(get(f"https://analytics.twitter.com/i/adsct?{query}", headers=[("Referer", "https://shop.example/")]))
+    assert ev.page_url == "https://shop.example/" and ev.param("Referer") == "https://shop.example/"
+    assert {p.name: p.label for p in ev.params}["Referer"].startswith("Page URL (from the Referer header")
+    ev = one(get(LEGACY_PAGEVIEW, headers=[("Referer", "https://www.example.com/")]))  # the page sent wins
+    assert ev.page_url == "https://www.example.com/" and ev.param("Referer") is None
+
+
 def test_legacy_purchase():
     ev = one(get(LEGACY_PURCHASE))
     assert (ev.event, ev.standard_event) == ("purchase", "Purchase")

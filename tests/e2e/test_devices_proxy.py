@@ -59,6 +59,22 @@ def test_two_clients_are_two_named_devices(pixelspy):
     assert not any(f["code"] == "duplicate-event" for e in evs for f in e["findings"])
 
 
+def test_chrome_and_curl_on_one_machine_are_two_devices(pixelspy):
+    # Every desktop client comes from 127.0.0.1: after a curl, Chrome must still be Chrome.
+    chrome = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+              "Safari/537.36")
+    url = f"https://www.facebook.com/tr/?id={PIXEL}&ev=AddToCart&eid=atc-1"
+    for ua in ("curl/8.5.0", chrome, chrome):
+        assert get_from(pixelspy, "127.0.0.1", ua, url) == 200
+    evs = pixelspy.wait_for(lambda evs: len({e["id"] for e in evs}) == 3)
+    latest = {e["id"]: e for e in evs}  # an event is printed again when its findings change
+    assert sorted((e["client"], e["device"]) for e in latest.values()) == [
+        ("127.0.0.1", "Linux Chrome 127.0.0.1"), ("127.0.0.1", "Linux Chrome 127.0.0.1"),
+        ("127.0.0.1", "curl 127.0.0.1")]
+    duplicates = {e["device"] for e in latest.values() if any(f["code"] == "duplicate-event" for f in e["findings"])}
+    assert duplicates == {"Linux Chrome 127.0.0.1"}  # Chrome's second AddToCart, not curl's
+
+
 def test_a_client_that_does_not_trust_the_ca_gets_a_certificate_hint(pixelspy):
     with httpx.Client(proxy=pixelspy.proxy_url) as c:  # system CAs only: pixelspy's CA not trusted
         with pytest.raises(httpx.ConnectError):
