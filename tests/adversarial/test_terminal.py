@@ -33,6 +33,7 @@ from pixelspy.model import RawHit
 from pixelspy.session import Session
 from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.event_list import EventList
+from tests.tui.test_app import until
 
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # sets the clipboard to "pwned"
 TITLE = "\x1b]0;pwned\x07"
@@ -147,14 +148,6 @@ def screen_text(app: PixelSpyApp) -> str:
 
 def assert_inert(text: str) -> None:
     assert not hidden_characters(text), sorted(set(hidden_characters(text)))
-
-
-async def until(pilot, condition, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition()
 
 
 async def detail_scrolled_through(pilot, app: PixelSpyApp) -> str:
