@@ -17,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, ProgressBar, Static
 
 from pixelspy import __version__
+from pixelspy.addon import UntrustedCert
 from pixelspy.inert import inert, json_dumps
 from pixelspy.model import Severity, TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
@@ -38,9 +39,10 @@ class EventPublished(Message):
 
 
 class ProxyLog(Message):
-    def __init__(self, level: int, text: str) -> None:
+    def __init__(self, level: int, text: str, untrusted: UntrustedCert | None = None) -> None:
         self.level = level
         self.text = text
+        self.untrusted = untrusted  # the addon's notice that a device refused the certificate
         super().__init__()
 
 
@@ -84,6 +86,7 @@ class PixelSpyApp(App):
         self._severity_counts: dict[str, tuple[int, int]] = {}
         self._errors = self._warnings = 0
         self._detail_pending = False
+        self._untrusted: list[UntrustedCert] = []  # each device and host once (the addon tells each once)
 
     # ------------------------------------------------------------------ layout
 
@@ -94,6 +97,7 @@ class PixelSpyApp(App):
         self.detail = EventDetail(id="detail")
         self.log_view = Log(id="log", max_lines=500)
         self.progress = ProgressBar(id="progress", show_eta=False)
+        self.cert_notice = Static(id="cert-notice")
         self.status = Static(id="status")
         yield Header()
         yield self.filter_box
@@ -101,6 +105,7 @@ class PixelSpyApp(App):
         yield self.detail
         yield self.log_view
         yield self.progress
+        yield self.cert_notice
         yield self.status
         yield Footer()
 
@@ -115,6 +120,8 @@ class PixelSpyApp(App):
         self.session.subscribe(self._forward_event)
         self.log_view.display = False
         self.progress.display = False
+        self.cert_notice.display = False
+        events.empty_hint = self._empty_hint()
         events.focus()
         if self.config is not None:
             self.proxy = Proxy(self.session, self.config, on_log=self._forward_proxy_log)
@@ -128,6 +135,23 @@ class PixelSpyApp(App):
             self.run_worker(self._load_file(self.load_path), exclusive=True)
         self.set_interval(TICK_S, self._tick)
         self._update_status()
+
+    def _empty_hint(self) -> list[str]:
+        """Until the first event: how to send traffic here (or that the file has none)."""
+        cfg = self.config
+        if cfg is None:
+            if self.load_path is None:
+                return ["No events."]
+            return [inert(f"Reading {self.load_path.name}…")]
+        host = "127.0.0.1" if cfg.listen_host in ("0.0.0.0", "::", "") else cfg.listen_host
+        address = f"{host}:{cfg.port}"
+        return [
+            f"No tracking hit yet. Send traffic through the proxy at {address}:",
+            f"  a browser:   chromium --proxy-server={address} https://your-site.example/",
+            "  a phone:     press c (proxy address, certificate page, QR codes)",
+            "  curl, SDKs:  pixelspy ca (HTTPS_PROXY and the CA bundle, for a shell)",
+            "HTTPS needs pixelspy's certificate trusted: open http://mitm.it through the proxy.",
+        ]
 
     async def _load_file(self, path: Path) -> None:
         from pixelspy.har import HarReadError, load_file_async  # mitmproxy-side module, loaded on demand
@@ -143,7 +167,11 @@ class PixelSpyApp(App):
         except HarReadError as e:
             self.notify_inert(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
             self._source_title = f"{path.name}: unreadable"
+            self.event_list.empty_hint = [inert(f"{path.name} could not be read: {e}")]
         else:
+            if not len(self.session):
+                self.event_list.empty_hint = [inert(f"{path.name} holds no tracking events "
+                                                    f"({result.entries} entries read).")]
             for problem in result.problems[:5]:
                 self.notify_inert(problem, title=path.name, severity="warning", timeout=15)
             self._source_title = f"{path.name} ({result.format}, {result.entries} entries)"
@@ -160,7 +188,7 @@ class PixelSpyApp(App):
         self.post_message(EventPublished(event, is_update))
 
     def _forward_proxy_log(self, record: logging.LogRecord) -> None:
-        self.post_message(ProxyLog(record.levelno, record.getMessage()))
+        self.post_message(ProxyLog(record.levelno, record.getMessage(), UntrustedCert.of(record)))
 
     def _tick(self) -> None:
         # Live only: a file's events carry the file's times, and loading it settles them itself.
@@ -201,8 +229,25 @@ class PixelSpyApp(App):
     def on_proxy_log(self, message: ProxyLog) -> None:
         level = logging.getLevelName(message.level)
         self.log_view.write_line(f"{time.strftime('%H:%M:%S')} {level} {inert(message.text)}")
-        if message.level >= logging.ERROR:
+        if message.untrusted is not None:
+            self._certificate_refused(message.untrusted)
+        elif message.level >= logging.ERROR:
             self.notify_inert(message.text, title="proxy error", severity="error", timeout=8)
+
+    def _certificate_refused(self, notice: UntrustedCert) -> None:
+        """A toast for each device and host, and a line above the status bar that stays."""
+        self._untrusted.append(notice)
+        device = self.device_name(notice.client)
+        self.notify_inert(f"{device} refused pixelspy's certificate for {notice.host}: its HTTPS traffic is "
+                          "invisible. Open http://mitm.it through the proxy to install the CA "
+                          "(or trust the CA of the --confdir given).",
+                          title="Certificate not trusted", severity="warning", timeout=20)
+        more = len(self._untrusted) - 1
+        self.cert_notice.update(Text(inert(
+            f"⚠ certificate not trusted by {device} for {notice.host}"
+            + (f" (+{more} more)" if more else "")
+            + " — open http://mitm.it through the proxy and trust the CA (l: log)")))
+        self.cert_notice.display = True
 
     @on(EventList.Selected)
     def _selected(self, message: EventList.Selected) -> None:

@@ -95,6 +95,7 @@ class EventList(ScrollView, can_focus=True):
         self._shown: set[str] = set()  # the event ids in _rows
         self._filter: EventFilter | None = None
         self.follow = True  # keep the newest row selected until the user moves away
+        self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
         self.start_time = time.time()
 
@@ -241,6 +242,9 @@ class EventList(ScrollView, can_focus=True):
             return Strip([Segment(fit(header, width), self.get_component_rich_style("event-list--header")
                                   + Style(bold=True, underline=True))])
         index = int(self.scroll_offset.y) + y - 1
+        if not self._order and index < len(self.empty_hint):
+            style = self.rich_style + self.get_component_rich_style("event-list--dim")
+            return Strip([Segment(fit(" " + self.empty_hint[index], width), style)])
         if index >= len(self._rows):
             return Strip.blank(width)
         row = self._rows[index]
