@@ -26,9 +26,11 @@ from pixelspy.session import Session
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
 from pixelspy.tui.event_list import EventList, Mark
-from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
+from pixelspy.tui.screens import Confirm, PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
 
 TICK_S = 0.5
+# Where Ctrl+S proposes to save a session (created on the first save there).
+SESSIONS_DIR = Path("~/pixelspy-sessions")
 
 
 class EventPublished(Message):
@@ -86,6 +88,7 @@ class PixelSpyApp(App):
         self._severity_counts: dict[str, tuple[int, int]] = {}
         self._errors = self._warnings = 0
         self._detail_pending = False
+        self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
         self._untrusted: list[UntrustedCert] = []  # each device and host once (the addon tells each once)
 
     # ------------------------------------------------------------------ layout
@@ -225,6 +228,8 @@ class PixelSpyApp(App):
                 self._show_detail(message.event.id)
         else:
             events.add(message.event.id)
+            if self.config is not None:
+                self._unsaved += 1
 
     def on_proxy_log(self, message: ProxyLog) -> None:
         level = logging.getLevelName(message.level)
@@ -350,6 +355,10 @@ class PixelSpyApp(App):
         self._update_status()
 
     def action_clear(self) -> None:
+        self._unless_unsaved("Clear", self._clear)
+
+    def _clear(self) -> None:
+        self._unsaved = 0
         self.session.clear()
         self._search_text.clear()
         self._severity_counts.clear()
@@ -431,26 +440,58 @@ class PixelSpyApp(App):
             self.copy_to_clipboard(shlex.join(parts))
             self.notify_inert(f"Copied {ev.id} as curl (secrets redacted).")
 
+    def _recorder(self):
+        """The --har recorder, when the session is being recorded."""
+        from pixelspy.har import HarRecorder
+
+        return next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)), None)
+
+    def _would_lose_events(self) -> bool:
+        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har)."""
+        return bool(self._unsaved and len(self.session)) and self._recorder() is None
+
+    def _unless_unsaved(self, verb: str, then) -> None:
+        """then(), after asking when it would lose events."""
+        if not self._would_lose_events():
+            then()
+            return
+        n = len(self.session)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(Confirm(f"{verb} without saving? {n} event{'s' if n != 1 else ''} captured since the last "
+                                 "save would be lost (Ctrl+S saves a HAR)."), answered)
+
     def action_save_har(self) -> None:
-        default = f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
+        default = SESSIONS_DIR.expanduser() / f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
 
         def save(path: str | None) -> None:
             if not path:
                 return
-            from pixelspy.har import HarRecorder, save_har
+            from pixelspy.har import save_har
 
-            recorder = next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)),
-                            None)
+            target = Path(path).expanduser()
             try:
-                n = save_har(self.session, path, redact=True, recorder=recorder)
+                if target.parent == SESSIONS_DIR.expanduser():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                n = save_har(self.session, target, redact=True, recorder=self._recorder())
             except OSError as e:
-                self.notify_inert(f"Cannot write {path}: {e.strerror or e}", severity="error")
+                self.notify_inert(f"Cannot write {target}: {e.strerror or e}", severity="error")
                 return
-            self.notify_inert(f"Saved {n} entries to {path} (cookies, tokens, emails and phones redacted).")
+            self._unsaved = 0
+            self.notify_inert(f"Saved {n} entries to {target} (cookies, tokens, emails and phones redacted).")
 
-        self.push_screen(TextPrompt("Save the session as HAR (redacted, for sharing) to:", default), save)
+        self.push_screen(TextPrompt("Save the session as HAR (redacted, for sharing) to:", str(default)), save)
 
     async def action_quit(self) -> None:
+        if self._would_lose_events():
+            self._unless_unsaved("Quit", lambda: self.run_worker(self._quit()))
+        else:
+            await self._quit()
+
+    async def _quit(self) -> None:
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None

@@ -145,6 +145,7 @@ class EventList(ScrollView, can_focus=True):
         self._order.clear()
         self._rows.clear()
         self._shown.clear()
+        self.follow = True
         self.cursor = -1
         self._resize()
 

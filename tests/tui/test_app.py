@@ -63,7 +63,8 @@ async def test_hits_through_the_proxy_become_rows_and_detail(tmp_path):
         text = detail_text(app)
         assert "PageView" in text and "https://shop.example/" in text
         assert "Purchase" not in text
-        await pilot.press("q")
+        await pilot.press("q", "y")  # (unsaved: quit asks first)
+        await until(pilot, lambda: app.proxy is None)
     assert app.proxy is None  # quit stopped the proxy
 
 
