@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shlex
 import time
@@ -24,12 +25,13 @@ from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.redact import redact_headers
 from pixelspy.session import Session
 from pixelspy.tui import filters
+from pixelspy.tui.clipboard import copy_to_system
 from pixelspy.tui.detail import EventDetail
 from pixelspy.tui.event_list import EventList, Mark
 from pixelspy.tui.screens import Confirm, PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
 
 TICK_S = 0.5
-# Where Ctrl+S proposes to save a session (created on the first save there).
+# Where Ctrl+S proposes to save a session and w / W write an event (created when needed).
 SESSIONS_DIR = Path("~/pixelspy-sessions")
 
 
@@ -66,6 +68,8 @@ class PixelSpyApp(App):
         Binding("t", "toggle_time", "Time"),
         Binding("y", "copy_json", "Copy JSON"),
         Binding("Y", "copy_curl", "Copy curl", show=False),
+        Binding("w", "write_json", "Write JSON to a file", show=False),
+        Binding("W", "write_curl", "Write curl to a file", show=False),
         Binding("ctrl+s", "save_har", "Save HAR"),
         Binding("x", "clear", "Clear", show=False),
         Binding("l", "toggle_log", "Log", show=False),
@@ -328,6 +332,10 @@ class PixelSpyApp(App):
         yield SystemCommand("Relative / absolute time", "Toggle the time column", self.action_toggle_time)
         yield SystemCommand("Copy event as JSON", "The selected event's JSON line", self.action_copy_json)
         yield SystemCommand("Copy request as curl", "Secrets redacted", self.action_copy_curl)
+        yield SystemCommand("Write event JSON to a file", "In the sessions folder, for when copying fails",
+                            self.action_write_json)
+        yield SystemCommand("Write request as curl to a file", "In the sessions folder, secrets redacted",
+                            self.action_write_curl)
         yield SystemCommand("Save HAR", "Tracking hits with decoded events, redacted", self.action_save_har)
         yield SystemCommand("Proxy log", "Show or hide mitmproxy's log", self.action_toggle_log)
 
@@ -421,24 +429,58 @@ class PixelSpyApp(App):
             events.select_event(target)
         self._related_index = index  # selecting resets it; keep cycling through the origin's list
 
+    def _event_json(self, ev: TrackingEvent) -> str:
+        line = ev.json_line()
+        line["device"] = self.device_name(ev.client)  # as in the JSON lines of --no-ui
+        return json_dumps(line, indent=2)
+
+    def _curl(self, ev: TrackingEvent) -> str | None:
+        hit = self.session.hits.get(ev.hit_id)
+        if hit is None:
+            return None
+        parts = ["curl", "-X", hit.method, hit.url]
+        for k, v in redact_headers(hit.headers):
+            if not k.startswith(":"):
+                parts += ["-H", f"{k}: {v}"]
+        if hit.body:
+            parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
+        return shlex.join(parts)
+
     def action_copy_json(self) -> None:
-        ev = self._selected_event()
-        if ev:
-            self.copy_to_clipboard(json_dumps(ev.json_line(), indent=2))
-            self.notify_inert(f"Copied {ev.id} as JSON.")
+        if ev := self._selected_event():
+            self.run_worker(self._copy(self._event_json(ev), f"{ev.id} as JSON", "w"))
 
     def action_copy_curl(self) -> None:
-        ev = self._selected_event()
-        hit = self.session.hits.get(ev.hit_id) if ev else None
-        if hit:
-            parts = ["curl", "-X", hit.method, hit.url]
-            for k, v in redact_headers(hit.headers):
-                if not k.startswith(":"):
-                    parts += ["-H", f"{k}: {v}"]
-            if hit.body:
-                parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
-            self.copy_to_clipboard(shlex.join(parts))
-            self.notify_inert(f"Copied {ev.id} as curl (secrets redacted).")
+        if (ev := self._selected_event()) and (curl := self._curl(ev)):
+            self.run_worker(self._copy(curl, f"{ev.id} as curl (secrets redacted)", "W"))
+
+    async def _copy(self, text: str, what: str, write_key: str) -> None:
+        """To the system clipboard when there is one, else the terminal's; says which."""
+        if await asyncio.to_thread(copy_to_system, text):  # (pyperclip runs a program: not in the loop)
+            self.notify_inert(f"Copied {what} to the clipboard.")
+            return
+        self.copy_to_clipboard(text)
+        self.notify_inert(f"Sent {what} to the terminal's clipboard (OSC 52) — your terminal may ignore it "
+                          f"(tmux, macOS Terminal): {write_key} writes it to a file.", timeout=10)
+
+    def action_write_json(self) -> None:
+        if ev := self._selected_event():
+            self._write(self._event_json(ev), f"{ev.id}.json")
+
+    def action_write_curl(self) -> None:
+        if (ev := self._selected_event()) and (curl := self._curl(ev)):
+            self._write(curl + "\n", f"{ev.id}-curl.sh")
+
+    def _write(self, text: str, name: str) -> None:
+        folder = SESSIONS_DIR.expanduser()
+        path = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            self.notify_inert(f"Cannot write {path}: {e.strerror or e}", severity="error")
+            return
+        self.notify_inert(f"Wrote {path}")
 
     def _recorder(self):
         """The --har recorder, when the session is being recorded."""
