@@ -318,16 +318,27 @@ class PixelSpyApp(App):
         self.status.update(Text(" · ").join(parts))
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
 
+    # Bindings that act on the live proxy: hidden (footer, palette) when a file is open.
+    LIVE_ACTIONS = ("pause", "connect_phone")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.config is not None or action not in self.LIVE_ACTIONS
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        live = self.config is not None
         # Every binding, with a sentence, in the command palette (Ctrl+P).
-        yield SystemCommand("Pause / resume capture", "Hits keep flowing but are not recorded", self.action_pause)
+        if live:
+            yield SystemCommand("Pause / resume capture", "Hits keep flowing but are not recorded",
+                                self.action_pause)
         yield SystemCommand("Clear session", "Forget every event captured so far", self.action_clear)
         yield SystemCommand("Mark", "Insert a named divider in the event list", self.action_mark)
         yield SystemCommand("Summary", "Events per platform, pixel IDs, findings, consent", self.action_summary)
         yield SystemCommand("Only events with findings", "Toggle the has:findings filter", self.action_only_findings)
         yield SystemCommand("Jump to related event", "The duplicate, or the server copy", self.action_jump_related)
-        yield SystemCommand("Connect a phone", "Proxy address, certificate page, QR codes", self.action_connect_phone)
+        if live:
+            yield SystemCommand("Connect a phone", "Proxy address, certificate page, QR codes",
+                                self.action_connect_phone)
         yield SystemCommand("Name device", "Rename the selected event's device", self.action_rename_device)
         yield SystemCommand("Relative / absolute time", "Toggle the time column", self.action_toggle_time)
         yield SystemCommand("Copy event as JSON", "The selected event's JSON line", self.action_copy_json)

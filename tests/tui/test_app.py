@@ -133,11 +133,28 @@ async def test_pause_mark_jump_related_and_palette_commands():
         await pilot.press("m", *"clicked Buy", "enter")
         await until(pilot, lambda: isinstance(events._rows[-1], Mark))
         assert events._rows[-1].label == "clicked Buy"
-        # p pauses the app's capture flag; the palette lists the same actions.
+        # The palette lists the same actions; a session without a proxy (a file opened) has no
+        # live-proxy controls: p and c do nothing and are not offered.
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Mark", "Clear session", "Summary"} <= titles
+        assert not {"Pause / resume capture", "Connect a phone"} & titles
+        footer_keys = {a.binding.key for a in app.screen.active_bindings.values() if a.binding.show and a.enabled}
+        assert "p" not in footer_keys and "c" not in footer_keys and "m" in footer_keys
+        await pilot.press("p", "c")
+        assert not app.paused and app.screen is app.screen_stack[0]
+
+
+async def test_live_controls_pause_capture(tmp_path):
+    port = free_port()
+    app = PixelSpyApp(Session(), ProxyConfig(port=port, sink=True, confdir=str(tmp_path / "mitm")))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert {"Pause / resume capture", "Connect a phone"} <= {c.title for c in app.get_system_commands(app.screen)}
         await pilot.press("p")
-        assert app.paused
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Pause / resume capture", "Mark", "Clear session", "Summary"} <= set(titles)
+        assert app.paused and app.proxy.addon.paused
+        await send_hits(port, tmp_path / "mitm", [("GET", dict(url="https://www.facebook.com/tr/",
+                                                                params={"id": PIXEL, "ev": "PageView"}))])
+        await pilot.pause(0.2)
+        assert len(app.session) == 0
 
 
 async def test_open_a_har_with_progress_then_save_it_again(tmp_path):
