@@ -35,6 +35,10 @@ TICK_S = 0.5
 SESSIONS_DIR = Path("~/pixelspy-sessions")
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class EventPublished(Message):
     def __init__(self, event: TrackingEvent, is_update: bool) -> None:
         self.event = event
@@ -91,6 +95,7 @@ class PixelSpyApp(App):
         self._search_text: dict[str, str] = {}
         self._severity_counts: dict[str, tuple[int, int]] = {}
         self._errors = self._warnings = 0
+        self._codes_seen: set[str] = set()  # finding codes of the events so far, for the filter's code:
         self._detail_pending = False
         self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
         self._untrusted: list[UntrustedCert] = []  # each device and host once (the addon tells each once)
@@ -216,6 +221,7 @@ class PixelSpyApp(App):
                   sum(f.severity == Severity.warning for f in ev.findings))
         old = self._severity_counts.get(ev.id, (0, 0))
         self._severity_counts[ev.id] = counts
+        self._codes_seen.update(f.code for f in ev.findings)
         self._errors += counts[0] - old[0]
         self._warnings += counts[1] - old[1]
 
@@ -288,7 +294,7 @@ class PixelSpyApp(App):
     def _update_status(self) -> None:
         total = len(self.session)
         errors, warnings = self._errors, self._warnings
-        listed = self.event_list.row_count
+        listed = self.event_list.event_count
         # Text, not markup: file names, consent sites and the filter are not ours.
         parts: list[Text] = []
         if self.config is not None:
@@ -300,12 +306,12 @@ class PixelSpyApp(App):
                 parts.append(Text.assemble((warning, "#d99a00"), " · c: connect a phone"))
         elif self._source_title:
             parts.append(Text(inert(self._source_title)))
-        parts.append(Text(f"{total} events"))
+        parts.append(Text(plural(total, "event")))
         if self.session.dropped:
             parts.append(Text(f"{self.session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
         if listed != total:
             parts.append(Text(f"{listed} shown"))
-        parts.append(Text.assemble((f"{errors} errors", "#e5484d"), " ", (f"{warnings} warnings", "#d99a00")))
+        parts.append(Text.assemble((plural(errors, "error"), "#e5484d"), " ", (plural(warnings, "warning"), "#d99a00")))
         sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
         if sites:
             consent = ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites))
@@ -314,7 +320,12 @@ class PixelSpyApp(App):
             parts.append(Text(" PAUSED ", "reverse"))
         query = self.filter_box.value
         if query.strip():
-            parts.append(Text(inert(f"filter: {filters.parse(query).describe()}")))
+            parsed = filters.parse(query)
+            parts.append(Text(inert(f"filter: {parsed.describe()}")))
+            problems = parsed.errors + [f"no event has code:{c} yet"
+                                        for c in sorted(parsed.terms.get("code", set()) - self._codes_seen)]
+            # First: a typo shows an empty list, and the line's end may be cut off.
+            parts[:0] = [Text(inert(p), "bold #d99a00") for p in problems]
         self.status.update(Text(" · ").join(parts))
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
 
@@ -382,6 +393,7 @@ class PixelSpyApp(App):
         self._search_text.clear()
         self._severity_counts.clear()
         self._errors = self._warnings = 0
+        self._codes_seen.clear()
         self.event_list.clear()
         self._show_detail(None)
         self._update_status()

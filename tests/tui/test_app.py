@@ -200,3 +200,23 @@ async def test_wireguard_mode_shows_the_client_configuration_as_a_qr_code(tmp_pa
         assert isinstance(app.screen, screens.PhoneSetupScreen)
         heading, qr = app.screen.instructions().renderables[-2:]
         assert "WireGuard" in str(heading) and "█" in str(qr)
+
+
+async def test_status_counts_events_not_marks_and_says_when_a_filter_value_is_unknown():
+    from pixelspy.model import RawHit
+
+    session = Session()
+    session.ingest(RawHit(method="GET", url=f"https://www.facebook.com/tr/?id={PIXEL}&ev=Purchase&cd[value]=$5"))
+    app = PixelSpyApp(session, None)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("m", *"checkout", "enter")
+        await until(pilot, lambda: app.event_list.row_count == 2)
+        status = lambda: str(app.status.content)  # noqa: E731
+        await until(pilot, lambda: status().startswith("1 event · "))
+        assert "shown" not in status() and "0 warnings" in status()
+        await pilot.press("slash", *"sev:eror", "enter")
+        await until(pilot, lambda: "unknown sev:eror" in status())
+        assert "0 shown" in status()
+        app.filter_box.value = "code:invalid-value code:pii-lek"
+        await until(pilot, lambda: "no event has code:pii-lek yet" in status())
+        assert "code:invalid-value yet" not in status() and "shown" not in status()  # the 1 event passes
