@@ -69,21 +69,21 @@ def event_title(ev: TrackingEvent, width: int) -> str:
     return (fit(name, keep) + arrow if keep >= 2 else "") + standard + twins
 
 
-FINDING_SLOT = 4  # cells per badge: errors, then warnings, line up down the column
+FINDING_SLOT = 4  # cells for the errors badge: the warnings badges after it line up down the column
 
 
 def findings_cell(ev: TrackingEvent) -> tuple[str, Style]:
-    """`✖2 ⚠1`: errors in the first slot, warnings in the second, so the counts align."""
+    """`✖ 2 ⚠ 1`: errors in the first slot, warnings in the second, so the counts align."""
     counts = severity_counts(ev)
     errors, warnings = counts[Severity.error], counts[Severity.warning]
     if errors or warnings:
-        badges = (f"✖{errors}" if errors else "").ljust(FINDING_SLOT) + (f"⚠{warnings}" if warnings else "")
+        badges = (f"✖ {errors}" if errors else "").ljust(FINDING_SLOT) + (f"⚠ {warnings}" if warnings else "")
         return badges.rstrip(), Style(color=SEVERITY_COLORS[Severity.error if errors else Severity.warning],
                                       bold=bool(errors))
     if ev.decode_errors:
         return "? decode", Style(color=SEVERITY_COLORS[Severity.warning])
     if counts[Severity.info]:
-        return f"ℹ{counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
+        return f"ℹ {counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
     return "✓", Style(color="#6aa84f")
 
 
