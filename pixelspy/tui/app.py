@@ -6,7 +6,7 @@ import asyncio
 import logging
 import shlex
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rich.text import Text
@@ -253,8 +253,8 @@ class PixelSpyApp(App):
         """A toast for each device and host, and a line above the status bar that stays."""
         self._untrusted.append(notice)
         device = self.device_name(notice.client)
-        self.notify_inert(f"{device} refused pixelspy's certificate for {notice.host}: its HTTPS traffic is "
-                          "invisible. Open http://mitm.it through the proxy to install the CA "
+        self.notify_inert(f"{device} refused pixelspy's certificate for {notice.host}: its HTTPS traffic "
+                          "there cannot be seen. Open http://mitm.it through the proxy to install the CA "
                           "(or trust the CA of the --confdir given).",
                           title="Certificate not trusted", severity="warning", timeout=20)
         more = len(self._untrusted) - 1
@@ -311,7 +311,8 @@ class PixelSpyApp(App):
             parts.append(Text(f"{self.session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
         if listed != total:
             parts.append(Text(f"{listed} shown"))
-        parts.append(Text.assemble((plural(errors, "error"), "#e5484d"), " ", (plural(warnings, "warning"), "#d99a00")))
+        parts.append(Text.assemble((plural(errors, "error"), "#e5484d"), " ",
+                                   (plural(warnings, "warning"), "#d99a00")))
         sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
         if sites:
             consent = ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites))
@@ -385,7 +386,10 @@ class PixelSpyApp(App):
         self._update_status()
 
     def action_clear(self) -> None:
-        self._unless_unsaved("Clear", self._clear)
+        if self._would_lose_events():
+            self._confirm_loss("Clear", self._clear)
+        else:
+            self._clear()
 
     def _clear(self) -> None:
         self._unsaved = 0
@@ -515,19 +519,14 @@ class PixelSpyApp(App):
         """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har)."""
         return bool(self._unsaved and len(self.session)) and self._recorder() is None
 
-    def _unless_unsaved(self, verb: str, then) -> None:
-        """then(), after asking when it would lose events."""
-        if not self._would_lose_events():
-            then()
-            return
-        n = len(self.session)
-
+    def _confirm_loss(self, verb: str, then: Callable[[], object]) -> None:
+        """then(), once the user has said yes to losing the unsaved events."""
         def answered(yes: bool | None) -> None:
             if yes:
                 then()
 
-        self.push_screen(Confirm(f"{verb} without saving? {n} event{'s' if n != 1 else ''} captured since the last "
-                                 "save would be lost (Ctrl+S saves a HAR)."), answered)
+        self.push_screen(Confirm(f"{verb} without saving? {plural(len(self.session), 'event')} captured since "
+                                 "the last save would be lost (Ctrl+S saves a HAR)."), answered)
 
     def action_save_har(self) -> None:
         default = SESSIONS_DIR.expanduser() / f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
@@ -552,7 +551,7 @@ class PixelSpyApp(App):
 
     async def action_quit(self) -> None:
         if self._would_lose_events():
-            self._unless_unsaved("Quit", lambda: self.run_worker(self._quit()))
+            self._confirm_loss("Quit", lambda: self.run_worker(self._quit()))
         else:
             await self._quit()
 

@@ -53,7 +53,8 @@ async def test_copy_says_which_clipboard_got_it(monkeypatch, works):
             copied = fake.copied[0]
             assert app.clipboard == ""  # not also sent to the terminal
         else:
-            assert last_toast(app).startswith("Sent ") and "OSC 52" in last_toast(app) and "w writes it" in last_toast(app)
+            toast = last_toast(app)
+            assert toast.startswith("Sent ") and "OSC 52" in toast and "w writes it" in toast
             copied = app.clipboard
         line = json.loads(copied)
         assert line["event"] == "Purchase" and line["device"] == "Linux Chrome 127.0.0.1"  # as --no-ui's lines
