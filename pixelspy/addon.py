@@ -238,6 +238,8 @@ class PixelSpy:
         # Options, as configure() last saw them: reading one costs microseconds, on every request.
         self._sink = False
         self._proxyauth = False
+        # Devices and hosts told that they refused the certificate (each pair once).
+        self.untrusted: set[UntrustedCert] = set()
 
     def load(self, loader) -> None:
         loader.add_option("pixelspy_sink", bool, False,
@@ -357,13 +359,48 @@ class PixelSpy:
             log.exception("pixelspy failed on %s", hit.url)
 
     def tls_failed_client(self, data) -> None:
-        """A client refused our certificate: the CA is not trusted there, or the app pins certificates."""
+        """A client refused our certificate: the CA is not trusted there, or the app pins certificates.
+        Told once per device and host (a page load makes dozens of handshakes), as a warning record
+        carrying the UntrustedCert, for the TUI to show and the CLI to print."""
         client = data.context.client
-        host = client.sni or "(unknown host)"
-        peer = client.peername[0] if client.peername else "?"
-        log.warning("certificate not trusted: %s (%s) refused pixelspy's certificate for %s — install and "
-                    "trust the CA (open http://mitm.it through the proxy); apps that pin certificates "
-                    "cannot be inspected", self.session.devices.name(peer), peer, host)
+        if "trust" not in (client.error or ""):
+            return  # mitmproxy's wording: not a refused certificate (a TLS version mismatch, a probe)
+        notice = UntrustedCert(client.peername[0] if client.peername else "?", client.sni or "(no host name)")
+        if notice in self.untrusted or len(self.untrusted) >= MAX_UNTRUSTED_NOTICES:
+            return
+        self.untrusted.add(notice)
+        log.warning("%s", notice.message(self.session.devices.name(notice.client)),
+                    extra={UntrustedCert.RECORD_KEY: notice})
+
+
+# Hosts and devices are the client's to choose: the set of those told about is bounded.
+MAX_UNTRUSTED_NOTICES = 1_000
+CERT_HINT = ("install and trust the CA: open http://mitm.it through the proxy (the CA is in "
+             "~/.mitmproxy, or the --confdir given); apps that pin certificates cannot be inspected")
+
+
+@dataclass(frozen=True, slots=True)
+class UntrustedCert:
+    """A device refused pixelspy's certificate for a host (its TLS traffic there is invisible)."""
+    RECORD_KEY = "pixelspy_untrusted"  # the log record's attribute holding the notice
+
+    client: str
+    host: str
+
+    def message(self, device: str) -> str:
+        who = device if self.client in device else f"{device} ({self.client})"
+        return f"certificate not trusted: {who} refused pixelspy's certificate for {self.host} — {CERT_HINT}"
+
+    @classmethod
+    def of(cls, record: logging.LogRecord) -> UntrustedCert | None:
+        return getattr(record, cls.RECORD_KEY, None)
+
+
+def mitmproxy_untrusted_record(record: logging.LogRecord) -> bool:
+    """mitmproxy's own line for each refused handshake, which the addon's UntrustedCert tells once."""
+    message = record.getMessage()
+    return record.name.startswith("mitmproxy") and message.startswith("Client TLS handshake failed.") \
+        and "trust" in message
 
 
 class JsonLines:

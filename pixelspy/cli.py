@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from pixelspy import __version__
+from pixelspy.addon import mitmproxy_untrusted_record
 from pixelspy.checks import CheckEngine
 from pixelspy.config import ConfigError, load_config
 from pixelspy.inert import inert, json_dumps
@@ -177,7 +178,8 @@ def start_failure(error: str, port: int) -> str:
 
 
 def _stderr_log(record: logging.LogRecord) -> None:
-    if record.levelno >= logging.WARNING:
+    # A refused certificate is told by the addon, once per device and host, not per handshake.
+    if record.levelno >= logging.WARNING and not mitmproxy_untrusted_record(record):
         print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
 
 

@@ -57,6 +57,36 @@ def severity_counts(ev: TrackingEvent) -> dict[Severity, int]:
     return counts
 
 
+def event_title(ev: TrackingEvent, width: int) -> str:
+    """The event's title (made inert) in `width` cells: when it is too long, the vendor's name is
+    cut, not the standard name after its arrow."""
+    twins = f" ×{1 + len(ev.twins)}" if ev.twins else ""
+    title = inert(ev.title)
+    if cell_len(title) + len(twins) <= width or not (ev.standard_event and " → " in title):
+        return title + twins
+    name, arrow, standard = title.rpartition(" → ")
+    keep = width - cell_len(arrow + standard + twins)
+    return (fit(name, keep) + arrow if keep >= 2 else "") + standard + twins
+
+
+FINDING_SLOT = 4  # cells for the errors badge: the warnings badges after it line up down the column
+
+
+def findings_cell(ev: TrackingEvent) -> tuple[str, Style]:
+    """`✖ 2 ⚠ 1`: errors in the first slot, warnings in the second, so the counts align."""
+    counts = severity_counts(ev)
+    errors, warnings = counts[Severity.error], counts[Severity.warning]
+    if errors or warnings:
+        badges = (f"✖ {errors}" if errors else "").ljust(FINDING_SLOT) + (f"⚠ {warnings}" if warnings else "")
+        return badges.rstrip(), Style(color=SEVERITY_COLORS[Severity.error if errors else Severity.warning],
+                                      bold=bool(errors))
+    if ev.decode_errors:
+        return "? decode", Style(color=SEVERITY_COLORS[Severity.warning])
+    if counts[Severity.info]:
+        return f"ℹ {counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
+    return "✓", Style(color="#6aa84f")
+
+
 class EventList(ScrollView, can_focus=True):
     """Rows of events (and marks); the cursor row is the selected event."""
 
@@ -95,6 +125,7 @@ class EventList(ScrollView, can_focus=True):
         self._shown: set[str] = set()  # the event ids in _rows
         self._filter: EventFilter | None = None
         self.follow = True  # keep the newest row selected until the user moves away
+        self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
         self.start_time = time.time()
 
@@ -109,6 +140,11 @@ class EventList(ScrollView, can_focus=True):
         if 0 <= self.cursor < len(self._rows) and isinstance(row := self._rows[self.cursor], str):
             return row
         return None
+
+    @property
+    def event_count(self) -> int:
+        """The events listed (rows without the marks)."""
+        return len(self._shown)
 
     def visible_ids(self) -> list[str]:
         return [r for r in self._rows if isinstance(r, str)]
@@ -144,6 +180,7 @@ class EventList(ScrollView, can_focus=True):
         self._order.clear()
         self._rows.clear()
         self._shown.clear()
+        self.follow = True
         self.cursor = -1
         self._resize()
 
@@ -222,7 +259,7 @@ class EventList(ScrollView, can_focus=True):
 
     def columns(self) -> list[tuple[str, int]]:
         """(name, width) of each column for the current width; narrow terminals drop columns."""
-        width = self.size.width or 80
+        width = self.scrollable_content_region.width or 80  # (without the scrollbar)
         cols = [("time", 12), ("platform", 9), ("source", 7), ("device", 24 if width >= 130 else 16),
                 ("pixel", 21 if width >= 130 else 17),
                 ("event", 0), ("value", 13), ("findings", 8)]
@@ -235,12 +272,15 @@ class EventList(ScrollView, can_focus=True):
         return [(n, event_w if n == "event" else w) for n, w in cols]
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if y == 0:
             header = " ".join(fit(name.upper(), w) for name, w in self.columns())
             return Strip([Segment(fit(header, width), self.get_component_rich_style("event-list--header")
                                   + Style(bold=True, underline=True))])
         index = int(self.scroll_offset.y) + y - 1
+        if not self._order and index < len(self.empty_hint):
+            style = self.rich_style + self.get_component_rich_style("event-list--dim")
+            return Strip([Segment(fit(" " + self.empty_hint[index], width), style)])
         if index >= len(self._rows):
             return Strip.blank(width)
         row = self._rows[index]
@@ -256,7 +296,7 @@ class EventList(ScrollView, can_focus=True):
             return Strip([Segment(fit("(evicted)", width), base)])
         segments: list[Segment] = []
         for name, w in self.columns():
-            text, style = self._cell(name, ev)
+            text, style = self._cell(name, ev, w)
             segments.append(Segment(fit(inert(text), w), base + style if style else base))
             segments.append(Segment(" ", base))
         strip = Strip(segments)
@@ -267,7 +307,7 @@ class EventList(ScrollView, can_focus=True):
             return f"+{t - self.start_time:9.3f}s"
         return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
 
-    def _cell(self, name: str, ev: TrackingEvent) -> tuple[str, Style | None]:
+    def _cell(self, name: str, ev: TrackingEvent, width: int) -> tuple[str, Style | None]:
         if name == "time":
             return self._time(ev.time), None
         if name == "platform":
@@ -279,22 +319,10 @@ class EventList(ScrollView, can_focus=True):
         if name == "pixel":
             return ev.pixel_id or "-", None
         if name == "event":
-            title = ev.title + (f" ×{1 + len(ev.twins)}" if ev.twins else "")
             dim = ev.kind == Kind.pixel_loaded
-            return title, Style(dim=True, italic=True) if dim else None
+            return event_title(ev, width), Style(dim=True, italic=True) if dim else None
         if name == "value":
             return " ".join(x for x in (ev.value, ev.currency) if x), None
         if name == "findings":
-            counts = severity_counts(ev)
-            if counts[Severity.error]:
-                return f"✖ {counts[Severity.error]}" + (f" ⚠{counts[Severity.warning]}" if counts[Severity.warning]
-                                                        else ""), Style(color=SEVERITY_COLORS[Severity.error],
-                                                                        bold=True)
-            if counts[Severity.warning]:
-                return f"⚠ {counts[Severity.warning]}", Style(color=SEVERITY_COLORS[Severity.warning])
-            if ev.decode_errors:
-                return "? decode", Style(color=SEVERITY_COLORS[Severity.warning])
-            if counts[Severity.info]:
-                return f"ℹ {counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
-            return "✓", Style(color="#6aa84f")
+            return findings_cell(ev)
         return "", None

@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pixelspy.model import TrackingEvent
+from pixelspy.config import CHECK_PLATFORMS
+from pixelspy.model import Kind, Severity, Source, TrackingEvent
 
 KEYS = {"platform": "platform", "p": "platform", "source": "source", "s": "source", "device": "device",
         "d": "device", "sev": "severity", "severity": "severity", "has": "has", "pixel": "pixel",
         "code": "code", "kind": "kind"}
+# The values a key can take, where they are a closed set (anything else matches nothing: said so).
+VALUES = {"platform": CHECK_PLATFORMS, "source": tuple(Source), "severity": tuple(Severity), "kind": tuple(Kind),
+          "has": ("findings",)}
 HELP = ("platform:meta source:server device:NAME sev:error|warning has:findings pixel:ID code:CODE "
         "kind:pixel_loaded, plus words to search")
 
@@ -38,7 +42,10 @@ def parse(text: str) -> Query:
     for token in text.split():
         key, sep, value = token.partition(":")
         if sep and key.lower() in KEYS and value:
-            q.terms.setdefault(KEYS[key.lower()], set()).update(v.lower() for v in value.split("|"))
+            name, values = KEYS[key.lower()], {v.lower() for v in value.split("|") if v}
+            q.terms.setdefault(name, set()).update(values)
+            if unknown := sorted(values - set(VALUES.get(name, values))):
+                q.errors.append(f"unknown {key}:{'|'.join(unknown)} ({key}: is one of {', '.join(VALUES[name])})")
         elif sep and key.lower() not in KEYS and not value:
             q.errors.append(f"unknown filter {key}:")
         else:

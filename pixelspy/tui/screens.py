@@ -1,4 +1,4 @@
-"""Modal screens: the summary view and the mark prompt."""
+"""Modal screens: the summary view, the text prompt (mark, device name, save path), confirmations."""
 
 from __future__ import annotations
 
@@ -98,6 +98,24 @@ class TextPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes/no question before something that loses work (y or Enter: yes; n or Escape: no)."""
+
+    BINDINGS = [Binding("y,enter", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="mark-box"):
+            yield Label(Text(self.question))
+            yield Label(Text.assemble(("y", "bold"), " yes   ", ("n", "bold"), " / Esc no"))
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
 def qr_block(title: str, data: str) -> Group:

@@ -220,7 +220,8 @@ async def test_tui_shows_hostile_text_inert_in_list_detail_notifications_and_log
     assert app.return_code in (None, 0)
 
 
-async def test_copying_writes_base64_clipboard_sequences_only():
+async def test_copying_writes_base64_clipboard_sequences_only(monkeypatch):
+    monkeypatch.setattr("pixelspy.tui.clipboard.pyperclip", None)  # no system clipboard: the terminal's
     session = hostile_session()
     app = PixelSpyApp(session, None)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -236,7 +237,8 @@ async def test_copying_writes_base64_clipboard_sequences_only():
     copied_json, copied_curl = (base64.b64decode(p).decode() for p in payloads)
     # The JSON is the event's, with the characters a terminal acts on as \uXXXX escapes (pasted
     # into a terminal it stays inert); the curl line keeps the request as sent.
-    assert json.loads(copied_json) == json.loads(json.dumps(meta.json_line()))
+    assert json.loads(copied_json) == json.loads(json.dumps({**meta.json_line(),
+                                                             "device": session.devices.name(meta.client)}))
     assert not hidden_characters(copied_json)
     assert "\\u009b31m" in copied_json
     assert "%1B%5D52%3Bc%3BcHduZWQ%3D%07" in copied_curl  # the URL as sent, percent-encoded
@@ -331,7 +333,8 @@ def test_stderr_log_of_headless_mode_is_inert(capsys):
     logger = logging.getLogger("pixelspy")
     logger.addHandler(handler)
     try:
-        client = SimpleNamespace(sni="shop.example" + TITLE + C1_CSI + RLO, peername=("10.0.0.7", 50000))
+        client = SimpleNamespace(sni="shop.example" + TITLE + C1_CSI + RLO, peername=("10.0.0.7", 50000),
+                                 error="The client does not trust the proxy's certificate for shop.example")
         PixelSpy(Session()).tls_failed_client(SimpleNamespace(context=SimpleNamespace(client=client)))
     finally:
         logger.removeHandler(handler)

@@ -63,7 +63,8 @@ async def test_hits_through_the_proxy_become_rows_and_detail(tmp_path):
         text = detail_text(app)
         assert "PageView" in text and "https://shop.example/" in text
         assert "Purchase" not in text
-        await pilot.press("q")
+        await pilot.press("q", "y")  # (unsaved: quit asks first)
+        await until(pilot, lambda: app.proxy is None)
     assert app.proxy is None  # quit stopped the proxy
 
 
@@ -132,11 +133,28 @@ async def test_pause_mark_jump_related_and_palette_commands():
         await pilot.press("m", *"clicked Buy", "enter")
         await until(pilot, lambda: isinstance(events._rows[-1], Mark))
         assert events._rows[-1].label == "clicked Buy"
-        # p pauses the app's capture flag; the palette lists the same actions.
+        # The palette lists the same actions; a session without a proxy (a file opened) has no
+        # live-proxy controls: p and c do nothing and are not offered.
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Mark", "Clear session", "Summary"} <= titles
+        assert not {"Pause / resume capture", "Connect a phone"} & titles
+        footer_keys = {a.binding.key for a in app.screen.active_bindings.values() if a.binding.show and a.enabled}
+        assert "p" not in footer_keys and "c" not in footer_keys and "m" in footer_keys
+        await pilot.press("p", "c")
+        assert not app.paused and app.screen is app.screen_stack[0]
+
+
+async def test_live_controls_pause_capture(tmp_path):
+    port = free_port()
+    app = PixelSpyApp(Session(), ProxyConfig(port=port, sink=True, confdir=str(tmp_path / "mitm")))
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert {"Pause / resume capture", "Connect a phone"} <= {c.title for c in app.get_system_commands(app.screen)}
         await pilot.press("p")
-        assert app.paused
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Pause / resume capture", "Mark", "Clear session", "Summary"} <= set(titles)
+        assert app.paused and app.proxy.addon.paused
+        await send_hits(port, tmp_path / "mitm", [("GET", dict(url="https://www.facebook.com/tr/",
+                                                                params={"id": PIXEL, "ev": "PageView"}))])
+        await pilot.pause(0.2)
+        assert len(app.session) == 0
 
 
 async def test_open_a_har_with_progress_then_save_it_again(tmp_path):
@@ -182,3 +200,23 @@ async def test_wireguard_mode_shows_the_client_configuration_as_a_qr_code(tmp_pa
         assert isinstance(app.screen, screens.PhoneSetupScreen)
         heading, qr = app.screen.instructions().renderables[-2:]
         assert "WireGuard" in str(heading) and "█" in str(qr)
+
+
+async def test_status_counts_events_not_marks_and_says_when_a_filter_value_is_unknown():
+    from pixelspy.model import RawHit
+
+    session = Session()
+    session.ingest(RawHit(method="GET", url=f"https://www.facebook.com/tr/?id={PIXEL}&ev=Purchase&cd[value]=$5"))
+    app = PixelSpyApp(session, None)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("m", *"checkout", "enter")
+        await until(pilot, lambda: app.event_list.row_count == 2)
+        status = lambda: str(app.status.content)  # noqa: E731
+        await until(pilot, lambda: status().startswith("1 event · "))
+        assert "shown" not in status() and "0 warnings" in status()
+        await pilot.press("slash", *"sev:eror", "enter")
+        await until(pilot, lambda: "unknown sev:eror" in status())
+        assert "0 shown" in status()
+        app.filter_box.value = "code:invalid-value code:pii-lek"
+        await until(pilot, lambda: "no event has code:pii-lek yet" in status())
+        assert "code:invalid-value yet" not in status() and "shown" not in status()  # the 1 event passes

@@ -49,3 +49,12 @@ def test_keys_and_words():
 def test_parse_reports_unknown_keys_and_describes_the_query():
     q = filters.parse("sev:error foo: purchase")
     assert q.errors == ["unknown filter foo:"] and q.describe() == 'severity:error "purchase"'
+
+
+def test_unknown_values_of_closed_keys_are_reported():
+    q = filters.parse("sev:eror platform:meta|facebok source:server has:finding code:whatever")
+    assert q.errors == ["unknown sev:eror (sev: is one of error, warning, info)",
+                        "unknown platform:facebok (platform: is one of meta, tiktok, pinterest, linkedin, x, "
+                        "google, snapchat, reddit)",
+                        "unknown has:finding (has: is one of findings)"]
+    assert filters.parse("sev:error|warning platform:x kind:pixel_loaded").errors == []

@@ -28,3 +28,7 @@ def test_filter_has_findings(snap_compare):
 
 def test_summary(snap_compare):
     assert snap_compare(app(), terminal_size=SIZE, press=["s"])
+
+
+def test_mark_prompt_at_80x24_shows_the_whole_question(snap_compare):
+    assert snap_compare(app(), terminal_size=(80, 24), press=["m", *"clicked Buy"])
