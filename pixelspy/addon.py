@@ -410,7 +410,7 @@ class JsonLines:
     not once per copy."""
 
     def __init__(self, session: Session, out=None):
-        self.devices = session.devices
+        self.session = session
         self.out = out or sys.stdout
         self._changed: dict[str, TrackingEvent] = {}
 
@@ -444,6 +444,4 @@ class JsonLines:
             self.out.flush()
 
     def _write(self, event: TrackingEvent) -> None:
-        line = event.json_line()
-        line["device"] = self.devices.name(event.device)
-        self.out.write(json_dumps(line) + "\n")
+        self.out.write(json_dumps(self.session.json_line(event)) + "\n")

@@ -299,7 +299,7 @@ def open_main(argv: list[str]) -> int:
     if note := session.dropped_note():
         print(inert(f"pixelspy: {args.file}: {note}"), file=sys.stderr)
     for ev in session:
-        sys.stdout.write(json_dumps(ev.json_line()) + "\n")
+        sys.stdout.write(json_dumps(session.json_line(ev)) + "\n")
     return 0
 
 

@@ -63,6 +63,12 @@ class Session:
     def __iter__(self) -> Iterator[TrackingEvent]:
         return iter(self.events.values())
 
+    def json_line(self, event: TrackingEvent) -> dict:
+        """The event's JSON line as `--no-ui` prints it: its json_line() plus its device's name."""
+        line = event.json_line()
+        line["device"] = self.devices.name(event.device)
+        return line
+
     def get(self, event_id: str) -> TrackingEvent | None:
         return self.events.get(event_id)
 

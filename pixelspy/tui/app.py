@@ -456,9 +456,7 @@ class PixelSpyApp(App):
         self._related_index = index  # selecting resets it; keep cycling through the origin's list
 
     def _event_json(self, ev: TrackingEvent) -> str:
-        line = ev.json_line()
-        line["device"] = self.device_name(ev.client)  # as in the JSON lines of --no-ui
-        return json_dumps(line, indent=2)
+        return json_dumps(self.session.json_line(ev), indent=2)  # as in the JSON lines of --no-ui
 
     def _curl(self, ev: TrackingEvent) -> str | None:
         hit = self.session.hits.get(ev.hit_id)
