@@ -27,6 +27,7 @@ CHECK_KEPT_EVENTS = 1_000
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+NO_PROXY = "localhost,127.0.0.1,::1"  # what `pixelspy ca` keeps off the proxy
 SUBCOMMANDS = """commands:
   pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
   pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
@@ -380,6 +381,8 @@ def ca_main(argv: list[str]) -> int:
              *([] if args.bundle else ["# These replace the system roots for hosts that bypass the proxy; "
                                        "--bundle keeps them (public roots + this CA)."]),
              f"export HTTPS_PROXY={proxy}", f"export HTTP_PROXY={proxy}",
+             # Local services (a dev database's API, the app's own server) stay direct.
+             f"export NO_PROXY={NO_PROXY}", f"export no_proxy={NO_PROXY}",
              *(f"export {name}={shlex.quote(str(trust))}" for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
                                                                           "CURL_CA_BUNDLE")),
              f"export NODE_EXTRA_CA_CERTS={shlex.quote(str(ca))}"]  # Node adds it to its own roots
