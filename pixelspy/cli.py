@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import shlex
 import signal
@@ -185,7 +186,8 @@ def _stderr_log(record: logging.LogRecord) -> None:
 async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
-    json_lines = JsonLines(session)
+    stop = asyncio.Event()  # set by Ctrl+C, SIGTERM, or the reader of stdout going away
+    json_lines = JsonLines(session, on_closed=stop.set)
     session.subscribe(json_lines)
     started = False
 
@@ -204,7 +206,6 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
         _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
     print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -216,6 +217,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
             await json_lines.flush_between_requests()
     await proxy.stop()
     json_lines.flush()
+    if json_lines.closed:  # what is left in stdout's buffer would fail at exit, with a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
