@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         session = Session(CheckEngine(load_config(args.config)))
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     if (code := add_har_recorder(args, session, config)) is not None:
         return code
@@ -166,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         print(start_failure(app.start_error, config.port), file=sys.stderr)
         return 1
     return 0
+
+
+def print_config_error(e: ConfigError) -> None:
+    for line in str(e).splitlines():  # one error a line (inert() would show the line breaks as \n)
+        print(inert(f"pixelspy: {line}"), file=sys.stderr)
 
 
 def start_failure(error: str, port: int) -> str:
@@ -278,7 +283,7 @@ def open_main(argv: list[str]) -> int:
     try:
         session = _file_session(args.config)
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     if not args.no_ui:
         if not Path(args.file).is_file():
@@ -329,7 +334,7 @@ def check_main(argv: list[str]) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     reports = []
     for path in args.files:
