@@ -30,9 +30,13 @@ def hit(port: int, event: str) -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server can listen on the port again (as servers do, past the closed connections'
+    TIME_WAIT: SO_REUSEADDR)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
+            s.listen()
         except OSError:
             return False
     return True
