@@ -191,7 +191,18 @@ def _located(path: Path, text: str, err) -> str:
     elif err["type"] == "extra_forbidden":
         msg = "unknown key"
     line = line_of(text, loc)
+    if line and loc and isinstance(loc[-1], int) and isinstance(err["input"], str):
+        line = _item_line(text, line, err["input"])
     return f"{path}{f':{line}' if line else ''}: {where}: {msg}"
+
+
+def _item_line(text: str, key_line: int, item: str) -> int:
+    """The line of a string item of the array whose key is on `key_line` (an array may span lines)."""
+    lines = text.splitlines()
+    for n in range(key_line, len(lines) + 1):
+        if f'"{item}"' in lines[n - 1] or f"'{item}'" in lines[n - 1]:
+            return n
+    return key_line
 
 
 _HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")

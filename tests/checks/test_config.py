@@ -96,7 +96,7 @@ def test_every_mistake_names_its_line(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert sorted(str(e.value).splitlines()) == sorted(f"{path}:{line}" for line in [
-        "3: checks.silence.1: unknown finding code 'test-events' (docs/findings.md lists them)",
+        "5: checks.silence.1: unknown finding code 'test-events' (docs/findings.md lists them)",
         "7: checks.duplicate_windw_s: unknown key",
         "11: checks.catalog.tik tok: unknown platform 'tik tok'; use one of "
         "meta, tiktok, pinterest, linkedin, x, google, snapchat, reddit",
@@ -113,6 +113,13 @@ def test_dotted_keys_and_inline_tables_are_found_too():
     assert line_of(text, ["checks", "expected_pixels", "facebook"]) == 1
     assert line_of(text, ["consent", "pending_timeout_s"]) == 4
     assert line_of(text, ["expect", 0, "page"]) is None
+
+
+def test_a_one_line_list_names_its_key_line(tmp_path):
+    path = tmp_path / "pixelspy.toml"
+    path.write_text('[checks]\n\nsilence = ["pii-leak", "pre_consent"]\n')
+    with pytest.raises(ConfigError, match=r"pixelspy.toml:3: checks.silence.1: unknown finding code 'pre_consent'"):
+        load_config(path)
 
 
 def _codes_in(text: str, pattern: str) -> set[str]:
