@@ -58,3 +58,23 @@ def test_the_readme_recipe_sinks_hits_with_the_vendor_unreachable_and_logs_decod
     line = next(line for line in out.splitlines() if "pixelspy {" in line)
     event = json.loads(line[line.index("{"):])
     assert (event["platform"], event["event"], event["event_id"]) == ("meta", "Lead", "lead-9")
+
+
+def test_the_script_makes_connections_lazy_only_while_sinking_and_keeps_the_users_choice():
+    import importlib.util
+
+    from mitmproxy.test import taddons
+
+    spec = importlib.util.spec_from_file_location("pixelspy_addon_script", ROOT / "addons" / "pixelspy_addon.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    pixelspy, lazy_when_sinking = script.addons
+    with taddons.context(pixelspy, lazy_when_sinking) as tctx:
+        # mitmproxy's own option (its proxy server addon, not loaded here, declares it)
+        tctx.options.add_option("connection_strategy", str, "eager", "", choices=("eager", "lazy"))
+        strategies = []
+        for options in ({"pixelspy_sink": True}, {"pixelspy_sink": False},  # sinking on and off
+                        {"connection_strategy": "lazy"}, {"pixelspy_sink": True}, {"pixelspy_sink": False}):
+            tctx.configure(lazy_when_sinking, **options)
+            strategies.append(tctx.options.connection_strategy)
+    assert strategies == ["lazy", "eager", "lazy", "lazy", "lazy"]
