@@ -18,11 +18,12 @@ vendor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sys
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from mitmproxy import ctx, http
@@ -407,34 +408,54 @@ class JsonLines:
     """Session subscriber printing one JSON line per event as it arrives, and the event's line again,
     whole, once it has changed: at the next flush, which the CLI does every tick. A burst of
     copies (each one changes every earlier copy's finding) then prints each copy's update once,
-    not once per copy."""
+    not once per copy. When the reader has gone (`pixelspy --no-ui | head -1`), it prints nothing
+    more and calls `on_closed` once."""
 
-    def __init__(self, session: Session, out=None):
+    def __init__(self, session: Session, out=None, on_closed: Callable[[], None] | None = None):
         self.session = session
         self.out = out or sys.stdout
+        self.on_closed = on_closed
+        self.closed = False
         self._changed: dict[str, TrackingEvent] = {}
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
+        if self.closed:
+            return
         if is_update:
             self._changed[event.id] = event
             return
-        self._write(event)
-        self.out.flush()
+        with self._reader_gone():
+            self._write(event)
+            self.out.flush()
 
     def flush(self) -> None:
         """Print the events that changed since the last flush, each once, in its latest state."""
-        for _ in self._print_changed(batch=0):
-            pass
+        with self._reader_gone():
+            for _ in self._print_changed(batch=0):
+                pass
 
     async def flush_between_requests(self) -> None:
         """flush(), a few events at a time, letting the proxy serve between them: a tick's changes
         can take milliseconds to print, which no request should wait for."""
-        for _ in self._print_changed(batch=8):
-            await asyncio.sleep(0)
+        with self._reader_gone():
+            for _ in self._print_changed(batch=8):
+                await asyncio.sleep(0)
+
+    @contextlib.contextmanager
+    def _reader_gone(self) -> Iterator[None]:
+        """Notices that the reader has gone (EPIPE)."""
+        try:
+            yield
+        except BrokenPipeError:
+            if not self.closed and self.on_closed:
+                self.on_closed()
+            self.closed = True
 
     def _print_changed(self, batch: int) -> Iterator[None]:
         """Prints the changed events, pausing after every `batch` of them (0: never)."""
         changed, self._changed = self._changed, {}
+        if self.closed:
+            return
         for n, event in enumerate(changed.values(), 1):
             self._write(event)
             if batch and n % batch == 0 and n < len(changed):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import shlex
 import signal
@@ -28,6 +29,7 @@ CHECK_KEPT_EVENTS = 1_000
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+NO_PROXY = "localhost,127.0.0.1,::1"  # what `pixelspy ca` keeps off the proxy
 SUBCOMMANDS = """commands:
   pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
   pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         session = Session(CheckEngine(load_config(args.config)))
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     if (code := add_har_recorder(args, session, config)) is not None:
         return code
@@ -165,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         print(start_failure(app.start_error, config.port), file=sys.stderr)
         return 1
     return 0
+
+
+def print_config_error(e: ConfigError) -> None:
+    for line in str(e).splitlines():  # one error a line (inert() would show the line breaks as \n)
+        print(inert(f"pixelspy: {line}"), file=sys.stderr)
 
 
 def start_failure(error: str, port: int) -> str:
@@ -186,7 +193,8 @@ def _stderr_log(record: logging.LogRecord) -> None:
 async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
-    json_lines = JsonLines(session)
+    stop = asyncio.Event()  # set by Ctrl+C, SIGTERM, or the reader of stdout going away
+    json_lines = JsonLines(session, on_closed=stop.set)
     session.subscribe(json_lines)
     started = False
 
@@ -205,7 +213,6 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
         _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
     print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -217,6 +224,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
             await json_lines.flush_between_requests()
     await proxy.stop()
     json_lines.flush()
+    if json_lines.closed:  # what is left in stdout's buffer would fail at exit, with a message
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -276,7 +285,7 @@ def open_main(argv: list[str]) -> int:
     try:
         session = _file_session(args.config)
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     if not args.no_ui:
         if not Path(args.file).is_file():
@@ -327,7 +336,7 @@ def check_main(argv: list[str]) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        print_config_error(e)
         return 2
     reports = []
     for path in args.files:
@@ -382,6 +391,8 @@ def ca_main(argv: list[str]) -> int:
              *([] if args.bundle else ["# These replace the system roots for hosts that bypass the proxy; "
                                        "--bundle keeps them (public roots + this CA)."]),
              f"export HTTPS_PROXY={proxy}", f"export HTTP_PROXY={proxy}",
+             # Local services (a dev database's API, the app's own server) stay direct.
+             f"export NO_PROXY={NO_PROXY}", f"export no_proxy={NO_PROXY}",
              *(f"export {name}={shlex.quote(str(trust))}" for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
                                                                           "CURL_CA_BUNDLE")),
              f"export NODE_EXTRA_CA_CERTS={shlex.quote(str(ca))}"]  # Node adds it to its own roots

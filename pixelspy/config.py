@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, PositiveFloat, ValidationError, field_validator,
+                      model_validator)
 
 DEFAULT_PATH = Path("pixelspy.toml")
 
@@ -27,11 +28,38 @@ class Section(BaseModel):
 # Vendors the checks know; a typo in a per-vendor table is an error, not a silently ignored key.
 CHECK_PLATFORMS = ("meta", "tiktok", "pinterest", "linkedin", "x", "google", "snapchat", "reddit")
 
+# Every code a check reports (docs/findings.md): `silence` takes these alone. tests/checks/test_config.py
+# holds this to the codes in the checks' source and in the docs, both ways.
+FINDING_CODES = frozenset({
+    "missing-param", "invalid-value", "invalid-currency", "invalid-json", "nonstandard-event",
+    "encoded-chars", "duplicate-event", "multi-pixel", "duplicate-pixel", "redundant-purchase",
+    "event-id-reused", "dedup-ok", "dedup-missing", "pii-leak", "invalid-hash", "unnormalised-hash",
+    "test-event", "pre-consent", "consent-unknown", "missing-expected-event", "unexpected-pixel",
+    "invalid-pixel-id", "cookies-disabled", "pixel-no-events", "decode-error",
+})
+
+
+def _known_platform(name: str) -> str:
+    if name not in CHECK_PLATFORMS:
+        raise ValueError(f"unknown platform {name!r}; use one of {', '.join(CHECK_PLATFORMS)}")
+    return name
+
+
+def _known_code(code: str) -> str:
+    if code not in FINDING_CODES:
+        raise ValueError(f"unknown finding code {code!r} (docs/findings.md lists them)")
+    return code
+
+
+# A per-vendor table's key: an error names the key (and so its line), not only the table.
+Platform = Annotated[str, AfterValidator(_known_platform)]
+FindingCode = Annotated[str, AfterValidator(_known_code)]
+
 
 class ChecksConfig(Section):
     """[checks]: the warnings engine (docs/findings.md lists the codes)."""
 
-    silence: list[str] = []  # finding codes never reported
+    silence: list[FindingCode] = []  # finding codes never reported
     # Same event, same parameters, no event ID, within this many seconds: a double-installed pixel.
     duplicate_window_s: PositiveFloat = 2.0
     # Loader requests for the same pixel on one page within this many seconds: initialised twice.
@@ -41,22 +69,13 @@ class ChecksConfig(Section):
     # A pixel that loads and fires no event within this many seconds gets `pixel-no-events`.
     pixel_no_events_timeout_s: PositiveFloat = 10.0
     # [checks.expected_pixels] meta = ["1234567890123456"]: any other pixel ID is `unexpected-pixel`.
-    expected_pixels: dict[str, list[str]] = {}
+    expected_pixels: dict[Platform, list[str]] = {}
     # [checks.required_params.meta] Purchase = ["order_id", "cd[content_type]"]: names are event
     # fields (value, currency, content_ids, order_id, event_id) or wire parameter names.
-    required_params: dict[str, dict[str, list[str]]] = {}
+    required_params: dict[Platform, dict[str, list[str]]] = {}
     # [checks.catalog] meta = ["1234567890123456"] (or ["*"]: every pixel of the vendor): pixels that
     # feed a product catalog; only for them are content IDs and content type more than a note.
-    catalog: dict[str, list[str]] = {}
-
-    @field_validator("expected_pixels", "required_params", "catalog")
-    @classmethod
-    def _known_platforms(cls, v: dict) -> dict:
-        unknown = sorted(set(v) - set(CHECK_PLATFORMS))
-        if unknown:
-            raise ValueError(f"unknown platform {', '.join(map(repr, unknown))}; "
-                             f"use one of {', '.join(CHECK_PLATFORMS)}")
-        return v
+    catalog: dict[Platform, list[str]] = {}
 
 
 class ConsentRule(Section):
@@ -131,10 +150,8 @@ class Expectation(Section):
     def _targets(cls, v: list[str]) -> list[str]:
         if not v:
             raise ValueError("name at least one target, e.g. \"meta:1234567890123456\"")
-        unknown = sorted({t.partition(":")[0] for t in v} - set(CHECK_PLATFORMS))
-        if unknown:
-            raise ValueError(f"unknown platform {', '.join(map(repr, unknown))}; "
-                             f"use one of {', '.join(CHECK_PLATFORMS)}")
+        for target in v:
+            _known_platform(target.partition(":")[0])
         return v
 
 
@@ -152,14 +169,75 @@ def load_config(path: str | Path | None = None) -> Config:
             raise ConfigError(f"{p}: no such file")
         return Config()
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{p}: {e}") from None
     try:
         return Config.model_validate(data)
     except ValidationError as e:
-        lines = [f"{p}: invalid configuration"]
-        for err in e.errors():
-            where = ".".join(str(x) for x in err["loc"])
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(_located(p, text, err) for err in e.errors())) from None
+
+
+def _located(path: Path, text: str, err) -> str:
+    """One validation error as `pixelspy.toml:LINE: checks.silence: unknown finding code 'x' …`."""
+    loc = [part for part in err["loc"] if part != "[key]"]  # (a dict key's own error: the key is named)
+    where = ".".join(str(part) for part in loc)
+    msg = err["msg"]  # pydantic's wording, but for these:
+    if err["type"] == "value_error":
+        msg = str(err["ctx"]["error"])  # ours, without pydantic's "Value error, "
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    line = line_of(text, loc)
+    if line and loc and isinstance(loc[-1], int) and isinstance(err["input"], str):
+        line = _item_line(text, line, err["input"])
+    return f"{path}{f':{line}' if line else ''}: {where}: {msg}"
+
+
+def _item_line(text: str, key_line: int, item: str) -> int:
+    """The line of a string item of the array whose key is on `key_line` (an array may span lines)."""
+    lines = text.splitlines()
+    for n in range(key_line, len(lines) + 1):
+        if f'"{item}"' in lines[n - 1] or f"'{item}'" in lines[n - 1]:
+            return n
+    return key_line
+
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+
+
+def _dotted(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in re.findall(r"\"[^\"]*\"|'[^']*'|[^.]+", key)]
+
+
+def line_of(text: str, loc: list[str | int]) -> int | None:
+    """The line (1-based) of the TOML key or table header that comes closest to the validation
+    error's location (tomllib gives no positions): the longest match of `loc`'s start wins, so an
+    item of a list or inline table is placed on its key's line. Lines inside multi-line strings are
+    not told apart (a config has none worth the parser)."""
+    table: list[str | int] = []
+    counts: dict[tuple, int] = {}  # [[array]] tables seen, by path
+    best, best_len = None, 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if header := _HEADER.match(line):
+            path = _dotted(header.group(2))
+            if header.group(1) == "[[":
+                i = counts[tuple(path)] = counts.get(tuple(path), -1) + 1
+                path = [*path, i]
+            table, here = path, path
+        elif key := _KEY.match(line):
+            here = [*table, *_dotted(key.group(1))]
+        else:
+            continue
+        matched = _common_start(here, loc)
+        if matched == len(here) and matched > best_len:
+            best, best_len = n, matched
+    return best
+
+
+def _common_start(a: list, b: list) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n

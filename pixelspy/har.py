@@ -805,44 +805,55 @@ class FileReader:
             self.format += "mitmproxy flows"
             yield from self._read_flows(fh, raw)
         else:
-            shown = start[:24].decode("utf-8", "replace")
-            raise HarReadError(f"not a HAR file (not JSON) or a mitmproxy flow file; "
-                               f"it starts with {shown!r}")
+            raise HarReadError(self._neither(start))
+
+    def _neither(self, start: bytes) -> str:
+        """Why a file that starts with `start` is neither JSON nor mitmproxy flows."""
+        if not start.strip():
+            what = f"the {self.format.strip()} data (uncompressed)" if self.format else "the file"
+            return f"{what} is empty" + (" (only whitespace)" if start else "")
+        try:
+            text = codecs.getincrementaldecoder("utf-8-sig")().decode(start)  # (a cut last character waits)
+        except UnicodeDecodeError:
+            text = None
+        if text is None or any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+            return f"neither a HAR nor a mitmproxy flow file: binary data starting {start[:8].hex(' ')}"
+        return f"neither a HAR file (a JSON object) nor a mitmproxy flow file: it starts with {text[:24]!r}"
 
     def _read_har(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
         js = _JsonStream(fh)
         try:
-            if js.peek() != "{":
-                raise HarReadError("not a HAR file: the JSON is not an object")
+            js.expect_container("{", "not a HAR file: the JSON")
             found_log = found_entries = False
             for key in js.object_keys():
                 if key != "log":
                     js.skip()
                     continue
                 found_log = True
-                if js.peek() != "{":
-                    raise HarReadError("not a HAR file: `log` is not an object")
+                js.expect_container("{", "not a HAR file: `log`")
                 for log_key in js.object_keys():
                     if log_key != "entries":
                         js.skip()
                         continue
                     found_entries = True
-                    if js.peek() != "[":
-                        raise HarReadError("log.entries is not a list")
+                    js.expect_container("[", "not a HAR file: log.entries")
                     yield from self._entries(js, raw)
+            if js.peek():
+                self.problems.append(f"data after the HAR's JSON, from byte {js.byte_at(js.pos)} on, "
+                                     "was not read")
         except json.JSONDecodeError as e:
             if js.eof and (e.pos >= len(js.buf.rstrip()) or "Unterminated" in e.msg):
-                what = f"the file ends in the middle of the JSON at character {js.offset + len(js.buf)} (truncated?)"
+                what = self._truncated(js)
             else:
-                what = f"not valid JSON at character {js.offset + e.pos}: {e.msg}"
+                what = f"not valid JSON at byte {js.byte_at(e.pos)}: {e.msg}"
             if self.entries:
                 self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
                 return
             raise HarReadError(what) from None
         except _Unexpected as e:
-            what = f"not valid JSON at character {js.offset + js.pos}: {e}"
+            what = f"not valid JSON at byte {js.byte_at(js.pos)}: {e}"
             if js.eof and js.pos >= len(js.buf):
-                what = "the file ends in the middle of the JSON (truncated?)"
+                what = self._truncated(js)
             if self.entries:
                 self.problems.append(f"log.entries[{self.entries}]: {what}; the entries before it were read")
                 return
@@ -851,6 +862,10 @@ class FileReader:
             raise HarReadError("not a HAR file: no `log` object")
         if not found_entries:
             raise HarReadError("not a HAR file: no log.entries")
+
+    def _truncated(self, js: _JsonStream) -> str:
+        where = " of the uncompressed data" if self.format != "HAR" else ""
+        return f"truncated JSON at byte {js.consumed}{where}"
 
     def _entries(self, js: _JsonStream, raw: BinaryIO) -> Iterator[RawHit]:
         prev_time = 0.0
@@ -966,6 +981,7 @@ _DECODER = json.JSONDecoder()
 _STRUCTURE = re.compile(r'["\[\]{}]')
 _SCALAR = re.compile(r'[^\s,:\[\]{}"]*')
 _MAX_KEY = 256
+_JSON_KINDS = {"{": "an object", "[": "a list", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 
 class _JsonStream:
@@ -979,9 +995,9 @@ class _JsonStream:
         self.dec = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
         self.buf = ""
         self.pos = 0
-        self.offset = 0  # characters dropped from the front of buf
         self.consumed = 0  # bytes read from fh
         self.eof = False
+        self._known: tuple[int, int] | None = None  # (position in buf, its byte offset), see byte_at
 
     def _more(self, most: int = 1 << 62) -> bool:
         """Read on: as much as is buffered after pos (so a value being built costs linear time), at
@@ -990,7 +1006,8 @@ class _JsonStream:
             return False
         if self.pos > READ_CHUNK:
             self.buf = self.buf[self.pos:]
-            self.offset += self.pos
+            known = self._known
+            self._known = None if known is None or known[0] < self.pos else (known[0] - self.pos, known[1])
             self.pos = 0
         data = self.fh.read(max(READ_CHUNK, min(len(self.buf) - self.pos, most)))
         self.consumed += len(data)
@@ -1009,6 +1026,31 @@ class _JsonStream:
             if not self._more():
                 return ""
 
+    def expect_container(self, ch: str, what: str) -> None:
+        """The value here must be an object ("{") or a list ("["), else HarReadError says what it is;
+        not consumed."""
+        got = self.peek()
+        if got == ch:
+            return
+        if not got:
+            raise _Unexpected(f"expected {ch!r}, file ended")
+        kind = _JSON_KINDS.get(got, "a number" if got in "-0123456789" else None)
+        if kind is None:
+            raise _Unexpected(f"expected a value, found {got!r}")
+        raise HarReadError(f"{what} is {kind}, not {_JSON_KINDS[ch]}")
+
+    def byte_at(self, pos: int) -> int:
+        """The offset in the (uncompressed) file of buf[pos], for messages. After invalid UTF-8 it
+        is approximate: each replaced sequence counts as 3 bytes. Counted on from the last position
+        asked for while in the buffer (a file of a million broken entries costs one pass), else back
+        from the end of what was read."""
+        if self._known is not None and self._known[0] <= pos:
+            at = self._known[1] + len(self.buf[self._known[0]:pos].encode("utf-8"))
+        else:
+            at = self.consumed - len(self.dec.getstate()[0]) - len(self.buf[pos:].encode("utf-8"))
+        self._known = (pos, at)
+        return at
+
     def expect(self, ch: str) -> None:
         got = self.peek()
         if got != ch:
@@ -1026,7 +1068,7 @@ class _JsonStream:
                 self._skip_broken("nested deeper than the JSON parser goes")
             except json.JSONDecodeError as e:
                 if not self._incomplete(e):
-                    self._skip_broken(f"not valid JSON at character {self.offset + e.pos}: {e.msg}")
+                    self._skip_broken(f"not valid JSON at byte {self.byte_at(e.pos)}: {e.msg}")
                 size = len(self.buf) - self.pos
                 if size > MAX_ENTRY_CHARS:
                     self._skip_broken(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")

@@ -358,19 +358,36 @@ def test_compressed_har_files(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("", "not a HAR file (not JSON) or a mitmproxy flow file; it starts with ''"),
-    ("<html>nope</html>", "not a HAR file (not JSON) or a mitmproxy flow file; it starts with '<html>nope</html>'"),
-    ("[1, 2]", "not a HAR file: the JSON is not an object"),
-    ('{"foo": 1}', "not a HAR file: no `log` object"),
-    ('{"log": {"version": "1.2", "pages": []}}', "not a HAR file: no log.entries"),
-    ('{"log": {"entries": {}}}', "log.entries is not a list"),
-    ('{"log": {"entries": [}', "not valid JSON at character 21: Expecting value"),
-    ('{"log": {"entr', "the file ends in the middle of the JSON"),
+    (b"", "the file is empty"),
+    (b" \n\t", "the file is empty (only whitespace)"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "neither a HAR nor a mitmproxy flow file: binary data starting "
+                                           "89 50 4e 47 0d 0a 1a 0a"),
+    (b"\xff\xfe{\x00\"\x00l\x00", "neither a HAR nor a mitmproxy flow file: binary data starting "
+                                   "ff fe 7b 00 22 00 6c 00"),  # UTF-16 (PowerShell's Out-File)
+    (b"<html>nope</html>", "neither a HAR file (a JSON object) nor a mitmproxy flow file: it starts with "
+                           "'<html>nope</html>'"),
+    (b'"a HAR"', "neither a HAR file (a JSON object) nor a mitmproxy flow file: it starts with '\"a HAR\"'"),
+    (b"[1, 2]", "not a HAR file: the JSON is a list, not an object"),
+    (b'{"foo": 1}', "not a HAR file: no `log` object"),
+    (b'{"log": 5}', "not a HAR file: `log` is a number, not an object"),
+    (b'{"log": {"version": "1.2", "pages": []}}', "not a HAR file: no log.entries"),
+    (b'{"log": {"entries": {}}}', "not a HAR file: log.entries is an object, not a list"),
+    (b'{"log": {"entries": null}}', "not a HAR file: log.entries is null, not a list"),
+    (b'{"log": {"entries": [}', "not valid JSON at byte 21: Expecting value"),
+    ('{"log": {"c": "é", "entries": x}}'.encode(), "not valid JSON at byte 31: expected a value, found 'x'"),
+    (b'{"log": {"entr', "truncated JSON at byte 14"),
+    (b'{"log": ', "truncated JSON at byte 8"),  # was "`log` is not an object"
+    (b'{"log": {"entries": ', "truncated JSON at byte 20"),
+    ('\ufeff{"log": {"c": "ééé", "entries": [{"a": "é'.encode(), "truncated JSON at byte 48"),  # bytes, not characters
+    (gzip.compress(b'{"log": {"entries": [{"request'), "truncated JSON at byte 30 of the uncompressed data"),
+    (gzip.compress(b""), "the gzip data (uncompressed) is empty"),
 ])
-def test_unreadable_files_say_what_is_wrong(tmp_path, content, message):
+def test_unreadable_files_say_exactly_what_is_wrong(tmp_path, content, message):
+    path = tmp_path / "f.har"
+    path.write_bytes(content)
     with pytest.raises(har.HarReadError) as e:
-        opened(write(tmp_path, content))
-    assert str(e.value).startswith(message)
+        opened(path)
+    assert str(e.value) == message
 
 
 def test_truncated_file_keeps_the_entries_before_the_cut(tmp_path):
@@ -378,8 +395,34 @@ def test_truncated_file_keeps_the_entries_before_the_cut(tmp_path):
     cut = full[: full.index('"pageref": "page_1"') + 10]
     s, result = opened(write(tmp_path, cut))
     assert [ev.event for ev in s] == ["Purchase"]
-    assert result.problems == ["log.entries[1]: the file ends in the middle of the JSON at character "
-                               f"{len(cut)} (truncated?); the entries before it were read"]
+    assert result.problems == [f"log.entries[1]: truncated JSON at byte {len(cut.encode())}; "
+                               "the entries before it were read"]
+
+
+def test_data_after_the_har_is_a_problem_not_silently_dropped(tmp_path):
+    text = json.dumps(chrome_har([CHROME_ENTRY]))
+    s, result = opened(write(tmp_path, text + "\n" + text))
+    assert [ev.event for ev in s] == ["Purchase"]
+    assert result.problems == [f"data after the HAR's JSON, from byte {len(text) + 1} on, was not read"]
+
+
+async def test_the_tui_and_no_ui_say_the_same_about_an_unreadable_file(tmp_path, capsys):
+    from pixelspy import cli
+    from pixelspy.tui.app import PixelSpyApp
+
+    path = tmp_path / "cut.har"
+    path.write_text('{"log": {"entries": [{"request": {"url": "https://ww')
+    assert cli.main(["open", "--no-ui", str(path)]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said == f"pixelspy: {path}: truncated JSON at byte {path.stat().st_size}"
+    app = PixelSpyApp(Session(), None, load=path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app._notifications:
+                break
+        shown = [n.message for n in app._notifications]
+    assert shown == [said.removeprefix("pixelspy: ")]
 
 
 def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_path):
@@ -387,7 +430,7 @@ def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_p
     text = '{"log": {"entries": [' + good + ', {"request": {"url": "x" "y"}}, ' + good + "]}}"
     s, result = opened(write(tmp_path, text))
     assert [ev.event for ev in s] == ["Purchase", "Purchase"]
-    assert len(result.problems) == 1 and result.problems[0].startswith("log.entries[1]: not valid JSON at character ")
+    assert len(result.problems) == 1 and result.problems[0].startswith("log.entries[1]: not valid JSON at byte ")
     assert result.problems[0].endswith(": Expecting ',' delimiter; entry skipped")
 
 
@@ -570,7 +613,8 @@ async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_befor
     cut.write_bytes(second[:len(first) + 200])  # killed while appending the fourth entry
     reader = har.FileReader(cut)
     assert [h.url[-4:] for h in reader] == ["pv-0", "pv-1", "pv-2"]
-    assert "truncated?" in reader.problems[0]
+    assert reader.problems == [f"log.entries[3]: truncated JSON at byte {len(first) + 200}; "
+                               "the entries before it were read"]
 
 
 def test_recorder_memory_is_bounded_in_bytes_too():
