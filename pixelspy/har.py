@@ -496,7 +496,10 @@ class HarRecorder:
         self._unwritten: deque[_Record] = deque()
         self._file: BinaryIO | None = None
         self._end = 0  # where the trailer starts in the file
-        self._marks_written = session.marks_changed  # the session's marks as the file's trailer has them
+        # The session's marks since the start (a cleared session keeps its entries here, so its marks too).
+        self.marks: list[Mark] = list(session.marks)
+        self._marks_unwritten = False
+        session.subscribe_marks(self._marked)
         self._written = 0  # entries in the file
         self._task: asyncio.Task | None = None
         self.registry = decoders.default_registry()
@@ -513,7 +516,7 @@ class HarRecorder:
         """Start the file `path` as an empty HAR (OSError when it cannot be written)."""
         head = har_head(self.redact, self._traffic).encode()
         self._file = open(self.path, "w+b")  # noqa: SIM115 - open until `done`
-        self._file.write(head + trailer(self.session.marks).encode())
+        self._file.write(head + trailer(self.marks).encode())
         self._file.flush()
         self._end, self._written = len(head), 0
 
@@ -584,6 +587,11 @@ class HarRecorder:
         while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
             self._bytes -= self._records.popitem(last=False)[1].size
 
+    def _marked(self, marks: list[Mark]) -> None:
+        self.marks.extend(marks)
+        del self.marks[:-MAX_MARKS]
+        self._marks_unwritten = True  # written at the next tick, with or without new entries
+
     def _entry_text(self, rec: _Record, redact: bool) -> str:
         events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
         return json.dumps(render_entry(rec.hit, events, rec.base, redact))
@@ -595,7 +603,7 @@ class HarRecorder:
         redact = self.redact if redact is None else redact
         records = list(self._records.values())
         atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact, self._traffic,
-                                    self.session.marks))
+                                    self.marks))
         return len(records)
 
     def _append_unwritten(self, most: int) -> int:
@@ -607,7 +615,7 @@ class HarRecorder:
                 texts.append(self._entry_text(rec, self.redact))
             except Exception:  # noqa: BLE001 - one entry that cannot be rendered must not cost the others
                 log.exception("pixelspy: could not write the entry of %s to the HAR file", rec.hit.url[:200])
-        if texts or self._marks_written != self.session.marks_changed:
+        if texts or self._marks_unwritten:
             try:
                 self._append(texts)
             except OSError as e:
@@ -618,9 +626,9 @@ class HarRecorder:
         """Write `texts` (maybe none) as entries after the last, then the trailer with today's marks."""
         data = (",\n" if self._written and texts else "") + ",\n".join(texts)
         encoded = data.encode()  # (json.dumps wrote ASCII)
-        self._marks_written = self.session.marks_changed
+        self._marks_unwritten = False
         self._file.seek(self._end)
-        self._file.write(encoded + trailer(self.session.marks).encode())
+        self._file.write(encoded + trailer(self.marks).encode())
         self._file.truncate()  # after a failed write, what lay beyond the new end
         self._file.flush()
         self._end += len(encoded)

@@ -58,7 +58,6 @@ class Session:
         self._twins: Recent[str, TrackingEvent] = Recent(TWIN_WINDOW_S)
         self._subscribers: list[Subscriber] = []
         self.marks: list[Mark] = []  # in the order added
-        self.marks_changed = 0  # counts additions and clears (the live HAR file rewrites its marks)
         self._mark_subscribers: list[MarkSubscriber] = []
         self.dropped = 0  # events evicted by the bound (their updates are still published)
         self.devices = Devices()
@@ -85,7 +84,6 @@ class Session:
             return
         self.marks.extend(added)
         del self.marks[:-MAX_MARKS]
-        self.marks_changed += 1
         for fn in list(self._mark_subscribers):
             fn(added)
 
@@ -153,7 +151,6 @@ class Session:
         self.events.clear()
         self.hits.clear()
         self.marks.clear()
-        self.marks_changed += 1
         self._twins.clear()
         self.body_bytes = 0
         self.dropped = 0

@@ -658,7 +658,8 @@ def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
 
 async def test_live_file_has_the_marks_after_each_tick_and_they_come_back(tmp_path):
     """A mark is written into the live --har file at the next tick, even when no entry came with it,
-    and `open` puts it back in the session; the file stays valid JSON."""
+    and `open` puts it back in the session; the file stays valid JSON. Clearing the session keeps
+    the file's marks, as it keeps its entries."""
     import asyncio
 
     from pixelspy.session import Mark
@@ -675,6 +676,7 @@ async def test_live_file_has_the_marks_after_each_tick_and_they_come_back(tmp_pa
     doc = json.loads(out.read_text())
     assert len(doc["log"]["entries"]) == 1
     assert doc["log"][har.MARKS_KEY] == [{"label": "clicked Buy", "time": "2023-11-14T22:13:20.750000+00:00"}]
+    s.clear()  # x in the TUI: the file keeps its entries, and its marks
     rec.response(tracked_flow(s, 1))
     s.add_marks([Mark("paid", T0 + 1.5)])
     await rec.done()
