@@ -109,6 +109,9 @@ async def test_phone_setup_panel_in_lan_mode_shows_address_qr_and_warning(tmp_pa
         assert f"server 192.168.1.50, port {port}" in text
         assert "reachable from your network" in text and "http://mitm.it" in text
         assert f"192.168.1.50:{port}" in text and "█" in text  # the QR payload and the QR itself
+        # 120 columns: both QR codes in one row, the address also in large digits (3 lines).
+        assert any("Proxy (host:port)" in line and "Certificate page" in line for line in text.splitlines())
+        assert "╶┴╴╶─╯╰─╴•" in text  # "192." in Digits
         await pilot.press("escape")
         status = str(app.status.content)
         assert "reachable from the network" in status
@@ -199,8 +202,10 @@ async def test_wireguard_mode_shows_the_client_configuration_as_a_qr_code(tmp_pa
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, screens.PhoneSetupScreen)
-        heading, qr = app.screen.instructions().renderables[-2:]
-        assert "WireGuard" in str(heading) and "█" in str(qr)
+        from pixelspy.network import qr_text
+
+        heading, qr = app.screen.instructions().renderables[-1].renderables
+        assert "WireGuard app" in str(heading) and str(qr) == qr_text(conf)
 
 
 async def test_status_counts_events_not_marks_and_says_when_a_filter_value_is_unknown():
