@@ -498,6 +498,7 @@ class HarRecorder:
         self._end = 0  # where the trailer starts in the file
         # The session's marks since the start (a cleared session keeps its entries here, so its marks too).
         self.marks: list[Mark] = list(session.marks)
+        self._trailer = trailer(self.marks).encode()  # rewritten each tick: serialised when marks change
         self._marks_unwritten = False
         session.subscribe_marks(self._marked)
         self._written = 0  # entries in the file
@@ -516,7 +517,7 @@ class HarRecorder:
         """Start the file `path` as an empty HAR (OSError when it cannot be written)."""
         head = har_head(self.redact, self._traffic).encode()
         self._file = open(self.path, "w+b")  # noqa: SIM115 - open until `done`
-        self._file.write(head + trailer(self.marks).encode())
+        self._file.write(head + self._trailer)
         self._file.flush()
         self._end, self._written = len(head), 0
 
@@ -590,6 +591,7 @@ class HarRecorder:
     def _marked(self, marks: list[Mark]) -> None:
         self.marks.extend(marks)
         del self.marks[:-MAX_MARKS]
+        self._trailer = trailer(self.marks).encode()
         self._marks_unwritten = True  # written at the next tick, with or without new entries
 
     def _entry_text(self, rec: _Record, redact: bool) -> str:
@@ -628,7 +630,7 @@ class HarRecorder:
         encoded = data.encode()  # (json.dumps wrote ASCII)
         self._marks_unwritten = False
         self._file.seek(self._end)
-        self._file.write(encoded + trailer(self.marks).encode())
+        self._file.write(encoded + self._trailer)
         self._file.truncate()  # after a failed write, what lay beyond the new end
         self._file.flush()
         self._end += len(encoded)

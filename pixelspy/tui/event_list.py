@@ -141,12 +141,11 @@ class EventList(ScrollView, can_focus=True):
     def visible_ids(self) -> list[str]:
         return [r for r in self._rows if isinstance(r, str)]
 
-    def add(self, row: Row) -> None:
-        self._order.append(row)
-        if isinstance(row, Mark) or self._passes(row):
-            self._rows.append(row)
-            if isinstance(row, str):
-                self._shown.add(row)
+    def add(self, event_id: str) -> None:
+        self._order.append(event_id)
+        if self._passes(event_id):
+            self._rows.append(event_id)
+            self._shown.add(event_id)
             # At hundreds of events a second, resize and move the cursor once per frame, not per row.
             if not self._flush_pending:
                 self._flush_pending = True
