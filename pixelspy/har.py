@@ -60,7 +60,7 @@ from pixelspy import __version__, bounded, decoders
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.model import KeptId, RawHit, TrackingEvent, keep_id
 from pixelspy.redact import TOKEN, Unescaped, mask, redacted
-from pixelspy.session import Session
+from pixelspy.session import MAX_MARK_LABEL, MAX_MARKS, Mark, Session
 
 log = logging.getLogger("pixelspy")
 
@@ -319,8 +319,19 @@ def render_entry(hit: RawHit, events: list[TrackingEvent], base: dict | None, re
     return entry
 
 
-# Every file ends with this, so the live recorder can append entries in place (seek back over it).
-TRAILER = "\n]}}\n"
+# Every file ends with its trailer, so the live recorder can append entries in place (seek back over
+# it): the end of the entries, then the session's marks (MARKS_KEY, after the entries so each tick can
+# rewrite them; other HAR readers ignore `_` keys).
+MARKS_KEY = "_pixelspy_marks"
+
+
+def trailer(marks: list[Mark], redact: bool) -> str:
+    """The end of the entries and the marks; a redacted file masks emails and phones the user typed
+    into a label as it masks them everywhere else."""
+    def label(text: str) -> str:
+        return redacted(text, {}, lambda part, credential: REDACTED if credential else mask(part)) if redact else text
+    listed = json.dumps([{"label": label(m.label), "time": _iso(m.time)} for m in marks])
+    return f'\n], "{MARKS_KEY}": {listed}}}}}\n'
 
 
 def har_head(redact: bool, traffic: str) -> str:
@@ -336,9 +347,9 @@ def har_head(redact: bool, traffic: str) -> str:
     return '{"log": ' + json.dumps(head)[:-1] + ', "entries": [\n'
 
 
-def har_text(entries: list[str], redact: bool, traffic: str) -> str:
+def har_text(entries: list[str], redact: bool, traffic: str, marks: list[Mark]) -> str:
     """The file around already serialised entries (so unchanged entries are not re-serialised)."""
-    return har_head(redact, traffic) + ",\n".join(entries) + TRAILER
+    return har_head(redact, traffic) + ",\n".join(entries) + trailer(marks, redact)
 
 
 def atomic_write(path: str | Path, text: str) -> None:
@@ -373,7 +384,7 @@ def save_har(session: Session, path: str | Path, redact: bool = True,
     by_hit = _events_by_hit(session)
     hits = sorted(session.hits.values(), key=lambda h: h.time)
     texts = [json.dumps(render_entry(h, by_hit.get(h.id, []), None, redact)) for h in hits]
-    atomic_write(path, har_text(texts, redact, "tracking"))
+    atomic_write(path, har_text(texts, redact, "tracking", session.marks))
     return len(texts)
 
 
@@ -461,7 +472,7 @@ class HarRecorder:
     """mitmproxy addon recording the finished flows of tracking hits (or all traffic) as HAR entries.
 
     The file `path` is appended to in place: every `interval_s` the entries of the flows finished
-    since are written over the file's fixed trailer (TRAILER), followed by it again, and flushed. The
+    since are written over the file's trailer (`trailer`: the marks), followed by it again, and flushed. The
     file is a complete HAR after every tick, so a crash, even kill -9, keeps every entry up to the last
     tick; a kill in the middle of a write leaves a cut tail, which the reader drops with a note.
     An entry is written once, with its events' findings as they are then: a finding that settles
@@ -488,7 +499,12 @@ class HarRecorder:
         self._records: OrderedDict[str, _Record] = OrderedDict()
         self._unwritten: deque[_Record] = deque()
         self._file: BinaryIO | None = None
-        self._end = 0  # where TRAILER starts in the file
+        self._end = 0  # where the trailer starts in the file
+        # The session's marks since the start (a cleared session keeps its entries here, so its marks too).
+        self.marks: list[Mark] = list(session.marks)
+        self._trailer = trailer(self.marks, redact).encode()  # rewritten each tick: serialised when marks change
+        self._marks_unwritten = False
+        session.subscribe_marks(self._marked)
         self._written = 0  # entries in the file
         self._task: asyncio.Task | None = None
         self.registry = decoders.default_registry()
@@ -505,7 +521,7 @@ class HarRecorder:
         """Start the file `path` as an empty HAR (OSError when it cannot be written)."""
         head = har_head(self.redact, self._traffic).encode()
         self._file = open(self.path, "w+b")  # noqa: SIM115 - open until `done`
-        self._file.write(head + TRAILER.encode())
+        self._file.write(head + self._trailer)
         self._file.flush()
         self._end, self._written = len(head), 0
 
@@ -576,6 +592,12 @@ class HarRecorder:
         while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
             self._bytes -= self._records.popitem(last=False)[1].size
 
+    def _marked(self, marks: list[Mark]) -> None:
+        self.marks.extend(marks)
+        del self.marks[:-MAX_MARKS]
+        self._trailer = trailer(self.marks, self.redact).encode()
+        self._marks_unwritten = True  # written at the next tick, with or without new entries
+
     def _entry_text(self, rec: _Record, redact: bool) -> str:
         events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
         return json.dumps(render_entry(rec.hit, events, rec.base, redact))
@@ -586,7 +608,8 @@ class HarRecorder:
             raise OSError(errno.EBUSY, f"pixelspy is recording to {path} (--har); choose another file")
         redact = self.redact if redact is None else redact
         records = list(self._records.values())
-        atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact, self._traffic))
+        atomic_write(path, har_text([self._entry_text(r, redact) for r in records], redact, self._traffic,
+                                    self.marks))
         return len(records)
 
     def _append_unwritten(self, most: int) -> int:
@@ -598,7 +621,7 @@ class HarRecorder:
                 texts.append(self._entry_text(rec, self.redact))
             except Exception:  # noqa: BLE001 - one entry that cannot be rendered must not cost the others
                 log.exception("pixelspy: could not write the entry of %s to the HAR file", rec.hit.url[:200])
-        if texts:
+        if texts or self._marks_unwritten:
             try:
                 self._append(texts)
             except OSError as e:
@@ -606,10 +629,12 @@ class HarRecorder:
         return len(batch)
 
     def _append(self, texts: list[str]) -> None:
-        data = (",\n" if self._written else "") + ",\n".join(texts)
+        """Write `texts` (maybe none) as entries after the last, then the trailer with today's marks."""
+        data = (",\n" if self._written and texts else "") + ",\n".join(texts)
         encoded = data.encode()  # (json.dumps wrote ASCII)
+        self._marks_unwritten = False
         self._file.seek(self._end)
-        self._file.write(encoded + TRAILER.encode())
+        self._file.write(encoded + self._trailer)
         self._file.truncate()  # after a failed write, what lay beyond the new end
         self._file.flush()
         self._end += len(encoded)
@@ -757,6 +782,7 @@ class FileReader:
         self.format = ""
         self.entries = 0  # entries (or flows) seen, read or not
         self._seen_ids: set[str] = set()  # ids kept from the file's `_pixelspy` (_kept_ids)
+        self.marks: list[Mark] = []  # the file's MARKS_KEY, at most MAX_MARKS
         self.registry = decoders.default_registry()
 
     def __iter__(self) -> Iterator[RawHit]:
@@ -832,6 +858,9 @@ class FileReader:
                 found_log = True
                 js.expect_container("{", "not a HAR file: `log`")
                 for log_key in js.object_keys():
+                    if log_key == MARKS_KEY:
+                        self._read_marks(js)
+                        continue
                     if log_key != "entries":
                         js.skip()
                         continue
@@ -866,6 +895,38 @@ class FileReader:
     def _truncated(self, js: _JsonStream) -> str:
         where = " of the uncompressed data" if self.format != "HAR" else ""
         return f"truncated JSON at byte {js.consumed}{where}"
+
+    def _read_marks(self, js: _JsonStream) -> None:
+        """The marks pixelspy saved: at most MAX_MARKS, each a string label (cut) and an ISO time; the
+        others are skipped, with one note."""
+        if js.peek() != "[":
+            js.skip()
+            self.problems.append(f"log.{MARKS_KEY} is not a list; marks skipped")
+            return
+        skipped = 0
+        for _ in js.array_items():
+            if len(self.marks) >= MAX_MARKS:
+                js.skip()
+                skipped += 1
+                continue
+            try:
+                mark = self._mark(js.entry())
+            except _SkippedEntry:
+                mark = None
+            if mark is None:
+                skipped += 1
+            else:
+                self.marks.append(mark)
+        if skipped:
+            self.problems.append(f"log.{MARKS_KEY}: {skipped:,} marks skipped (not a label and a time, "
+                                 f"or over {MAX_MARKS:,})")
+
+    @staticmethod
+    def _mark(item: Any) -> Mark | None:
+        if not isinstance(item, dict) or not isinstance(label := item.get("label"), str):
+            return None
+        t = _when(item["time"]) if isinstance(item.get("time"), str) else None
+        return Mark(label[:MAX_MARK_LABEL], t) if t is not None else None
 
     def _entries(self, js: _JsonStream, raw: BinaryIO) -> Iterator[RawHit]:
         prev_time = 0.0
@@ -1245,6 +1306,7 @@ def _load_steps(path: str | Path, session: Session, progress: Progress | None,
     if progress:
         progress("decode", len(hits), len(hits))
     session.tick(float("inf"))  # the file is complete: nothing pending will still arrive
+    session.add_marks(reader.marks)
     return LoadResult(Path(path), reader.format, reader.entries, len(hits), len(session) - before,
                       reader.problems)
 

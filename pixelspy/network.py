@@ -52,7 +52,8 @@ def lan_addresses() -> list[str]:
 def qr_text(data: str) -> str:
     """A QR code drawn with half blocks (two modules per character row); the glyphs are the dark
     modules, so show it as black on white (QR readers want dark on light)."""
-    rows = [list(r) for r in segno.make(data, error="m").matrix_iter(border=2)]
+    # micro=False: segno picks a Micro QR for short data (an address), which phone cameras do not read.
+    rows = [list(r) for r in segno.make(data, error="m", micro=False).matrix_iter(border=2)]
     if len(rows) % 2:
         rows.append([0] * len(rows[0]))
     chars = {(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}  # (top dark, bottom dark) → glyph

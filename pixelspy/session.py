@@ -7,7 +7,8 @@ lines writer, HAR writer) hear about new events and about earlier events whose f
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
@@ -20,6 +21,22 @@ Subscriber = Callable[[TrackingEvent, bool], None]
 
 # Twins (same beacon to two endpoints) arrive within milliseconds; 10 s is generous.
 TWIN_WINDOW_S = 10.0
+
+
+# Marks kept, and the length of a label: they come back from files, which may hold millions.
+MAX_MARKS = 10_000
+MAX_MARK_LABEL = 200
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A named divider the user inserts ("clicked Buy") at a time; saved in HAR files."""
+
+    label: str
+    time: float
+
+
+MarkSubscriber = Callable[[list[Mark]], None]
 
 
 # Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart).
@@ -40,6 +57,8 @@ class Session:
         # twin_key → the first event with it: by object, so a twin still folds into an evicted event
         self._twins: Recent[str, TrackingEvent] = Recent(TWIN_WINDOW_S)
         self._subscribers: list[Subscriber] = []
+        self.marks: list[Mark] = []  # in the order added
+        self._mark_subscribers: list[MarkSubscriber] = []
         self.dropped = 0  # events evicted by the bound (their updates are still published)
         self.devices = Devices()
 
@@ -49,6 +68,24 @@ class Session:
     def unsubscribe(self, fn: Subscriber) -> None:
         if fn in self._subscribers:
             self._subscribers.remove(fn)
+
+    def subscribe_marks(self, fn: MarkSubscriber) -> None:
+        self._mark_subscribers.append(fn)
+
+    def unsubscribe_marks(self, fn: MarkSubscriber) -> None:
+        if fn in self._mark_subscribers:
+            self._mark_subscribers.remove(fn)
+
+    def add_marks(self, marks: Iterable[Mark]) -> None:
+        """Add marks (labels cut at MAX_MARK_LABEL, the newest MAX_MARKS kept) and tell the subscribers
+        once: a file's marks arrive together."""
+        added = [Mark(m.label[:MAX_MARK_LABEL], m.time) for m in marks][-MAX_MARKS:]
+        if not added:
+            return
+        self.marks.extend(added)
+        del self.marks[:-MAX_MARKS]
+        for fn in list(self._mark_subscribers):
+            fn(added)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -113,6 +150,7 @@ class Session:
     def clear(self) -> None:
         self.events.clear()
         self.hits.clear()
+        self.marks.clear()
         self._twins.clear()
         self.body_bytes = 0
         self.dropped = 0

@@ -603,7 +603,7 @@ async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_befor
     rec.error(flow)  # an error after the response: the flow is recorded once
     await asyncio.sleep(0.3)
     second = out.read_bytes()
-    assert second.startswith(first[:-len(har.TRAILER)]) and len(json.loads(second)["log"]["entries"]) == 4
+    assert second.startswith(first[:-len(har.trailer([]))]) and len(json.loads(second)["log"]["entries"]) == 4
     with pytest.raises(OSError, match="recording to"):
         rec.write(out)  # Ctrl+S onto the file being recorded
     await rec.done()
@@ -695,3 +695,80 @@ def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
     assert all(int(i[1:]) > 900000005 for i in ids[1:])
     assert len(s.hits) == 5 and "h900000000" in s.hits
     assert int(new_id("e")[1:]) > 900000005
+
+
+# ------------------------------------------------------------------------------------------ marks
+
+
+async def test_live_file_has_the_marks_after_each_tick_and_they_come_back(tmp_path):
+    """A mark is written into the live --har file at the next tick, even when no entry came with it,
+    and `open` puts it back in the session; the file stays valid JSON. Clearing the session keeps
+    the file's marks, as it keeps its entries."""
+    import asyncio
+
+    from pixelspy.session import Mark
+
+    s = Session()
+    out = tmp_path / "live.har"
+    rec = har.HarRecorder(s, out, interval_s=0.05)
+    rec.open()
+    rec.running()
+    rec.response(tracked_flow(s, 0))
+    await asyncio.sleep(0.2)
+    s.add_marks([Mark("clicked Buy", T0 + 0.5)])
+    await asyncio.sleep(0.2)
+    doc = json.loads(out.read_text())
+    assert len(doc["log"]["entries"]) == 1
+    assert doc["log"][har.MARKS_KEY] == [{"label": "clicked Buy", "time": "2023-11-14T22:13:20.750000+00:00"}]
+    s.clear()  # x in the TUI: the file keeps its entries, and its marks
+    rec.response(tracked_flow(s, 1))
+    s.add_marks([Mark("paid", T0 + 1.5)])
+    await rec.done()
+    reopened, result = opened(out)
+    assert [m.label for m in reopened.marks] == ["clicked Buy", "paid"] and not result.problems
+    assert reopened.marks[0].time == pytest.approx(T0 + 0.5) and len(reopened) == 2
+
+
+def test_saved_file_keeps_the_marks_and_a_recorder_write_too(tmp_path):
+    from pixelspy.session import Mark
+
+    s = a_session()
+    s.add_marks([Mark("checkout done", T0 + 1.1)])
+    save = tmp_path / "saved.har"
+    har.save_har(s, save)
+    assert opened(save)[0].marks == [Mark("checkout done", T0 + 1.1)]
+    rec = har.HarRecorder(s, None)
+    rec.write(tmp_path / "ctrl-s.har")
+    assert opened(tmp_path / "ctrl-s.har")[0].marks == s.marks
+
+
+def test_a_redacted_file_masks_personal_data_typed_into_a_mark(tmp_path):
+    from pixelspy.session import Mark
+
+    s = a_session()
+    s.add_marks([Mark("logged in as bob@shop.example, +49 170 1234567", T0 + 1.1)])
+    har.save_har(s, tmp_path / "redacted.har")
+    assert opened(tmp_path / "redacted.har")[0].marks[0].label == "logged in as xxx@xxxx.xxxxxxx, +00 000 0000000"
+    har.save_har(s, tmp_path / "kept.har", redact=False)
+    assert opened(tmp_path / "kept.har")[0].marks == s.marks
+
+
+def test_hostile_marks_are_bounded_and_the_file_still_opens(tmp_path):
+    """Millions of marks, labels that are not strings, megabyte labels, times that are no times: the
+    entries are read, at most MAX_MARKS marks kept, labels cut, one note."""
+    from pixelspy.session import MAX_MARK_LABEL, MAX_MARKS
+
+    good = {"label": "ok", "time": "2023-11-14T22:13:21+00:00"}
+    bad = [{"label": 7, "time": good["time"]}, {"label": ["x"]}, {"label": "no time"}, "text", None,
+           {"label": "bad time", "time": "yesterday"}, {"label": "x" * 1_000_000, "time": good["time"]}]
+    marks = bad + [good] * (MAX_MARKS + 5_000)
+    doc = {"log": {"entries": [har.render_entry(meta_get(T0, ev="PageView"), [], None, False)],
+                   har.MARKS_KEY: marks}}
+    s, result = opened(write(tmp_path, doc))
+    assert len(s) == 1 and len(s.marks) == MAX_MARKS
+    assert len(s.marks[0].label) == MAX_MARK_LABEL and s.marks[1].label == "ok"
+    assert result.problems == [f"log.{har.MARKS_KEY}: 5,007 marks skipped (not a label and a time, "
+                               f"or over {MAX_MARKS:,})"]
+    doc["log"][har.MARKS_KEY] = {"label": "not a list"}
+    s, result = opened(write(tmp_path, doc))
+    assert len(s) == 1 and not s.marks and "not a list" in result.problems[0]

@@ -14,7 +14,8 @@ def test_lan_addresses_are_reachable_ipv4_not_loopback():
 def test_qr_text_draws_exactly_the_qr_matrix_of_the_payload():
     payload = "192.168.1.23:8080"
     lines = qr_text(payload).split("\n")
-    matrix = [list(r) for r in segno.make(payload, error="m").matrix_iter(border=2)]
+    matrix = [list(r) for r in segno.make(payload, error="m", micro=False).matrix_iter(border=2)]
+    assert len(matrix) == 21 + 4  # a version 1 QR code: a short payload is no Micro QR (cameras skip those)
     glyph_bits = {"█": (1, 1), "▀": (1, 0), "▄": (0, 1), " ": (0, 0)}
     drawn = []
     for line in lines:

@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, unquote
 
 import iab_tcf
 
-from pixelspy.checks.rules import BROWSER, KIND_EVENT, host_of, params
+from pixelspy.checks.rules import BROWSER, KIND_EVENT, host_of, params, vendor
 from pixelspy.config import Config, ConsentConfig
 from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
@@ -783,7 +783,7 @@ class ConsentCheck:
         state = rec.state(purpose)
         if state in NOT_JUDGED:
             return
-        what = f"{event.platform} {event.title}"
+        what = f"{vendor(event)} {event.title}"
         if state == State.unknown:
             ctx.emit(event, Finding(
                 code=CONSENT_UNKNOWN, severity=Severity.info,
@@ -826,7 +826,7 @@ class ConsentCheck:
             detail = f"{purpose} consent was '{state}' ({rec.why(purpose)}; {when})"
         ctx.emit(event, Finding(
             code=PRE_CONSENT, severity=Severity.error,
-            message=f"{event.platform} {event.title} fired before {purpose} consent on {rec.site} at "
+            message=f"{vendor(event)} {event.title} fired before {purpose} consent on {rec.site} at "
                     f"{clock(event.time)}: {detail}",
             hint=PRE_CONSENT_HINT))
         rec.recent_errors.append((event, purpose))

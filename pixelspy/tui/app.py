@@ -23,11 +23,11 @@ from pixelspy.inert import inert, json_dumps
 from pixelspy.model import Severity, TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.redact import redact_headers
-from pixelspy.session import Session
+from pixelspy.session import Mark, Session
 from pixelspy.tui import filters
 from pixelspy.tui.clipboard import copy_to_system
 from pixelspy.tui.detail import EventDetail
-from pixelspy.tui.event_list import EventList, Mark
+from pixelspy.tui.event_list import EventList
 from pixelspy.tui.screens import Confirm, PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
 
 TICK_S = 0.5
@@ -43,6 +43,12 @@ class EventPublished(Message):
     def __init__(self, event: TrackingEvent, is_update: bool) -> None:
         self.event = event
         self.is_update = is_update
+        super().__init__()
+
+
+class MarksAdded(Message):
+    def __init__(self, marks: list[Mark]) -> None:
+        self.marks = marks
         super().__init__()
 
 
@@ -129,7 +135,10 @@ class PixelSpyApp(App):
         for ev in self.session:  # a session opened from a file arrives pre-filled
             self._index(ev)
             events.add(ev.id)
+        if self.session.marks:
+            events.add_marks(self.session.marks)
         self.session.subscribe(self._forward_event)
+        self.session.subscribe_marks(self._forward_marks)
         self.log_view.display = False
         self.progress.display = False
         self.cert_notice.display = False
@@ -199,6 +208,9 @@ class PixelSpyApp(App):
         # Same loop and thread as the proxy; post_message keeps the addon's work tiny.
         self.post_message(EventPublished(event, is_update))
 
+    def _forward_marks(self, marks: list[Mark]) -> None:
+        self.post_message(MarksAdded(marks))  # after the events published before them
+
     def _forward_proxy_log(self, record: logging.LogRecord) -> None:
         self.post_message(ProxyLog(record.levelno, record.getMessage(), UntrustedCert.of(record)))
 
@@ -210,6 +222,7 @@ class PixelSpyApp(App):
 
     async def on_unmount(self) -> None:
         self.session.unsubscribe(self._forward_event)
+        self.session.unsubscribe_marks(self._forward_marks)
         if self.proxy is not None:
             await self.proxy.stop()
 
@@ -239,6 +252,9 @@ class PixelSpyApp(App):
             events.add(message.event.id)
             if self.config is not None:
                 self._unsaved += 1
+
+    def on_marks_added(self, message: MarksAdded) -> None:
+        self.event_list.add_marks(message.marks)
 
     def on_proxy_log(self, message: ProxyLog) -> None:
         level = logging.getLevelName(message.level)
@@ -404,7 +420,7 @@ class PixelSpyApp(App):
     def action_mark(self) -> None:
         def add_mark(label: str | None) -> None:
             if label:
-                self.event_list.add(Mark(label, time.time()))
+                self.session.add_marks([Mark(label, time.time())])
 
         self.push_screen(TextPrompt("Mark the event list here — what did you just do? (e.g. clicked Buy)"),
                          add_mark)

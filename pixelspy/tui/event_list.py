@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -18,6 +17,7 @@ from textual.strip import Strip
 
 from pixelspy.inert import inert
 from pixelspy.model import Kind, Severity, TrackingEvent
+from pixelspy.session import Mark
 
 PLATFORM_COLORS = {
     "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
@@ -25,14 +25,6 @@ PLATFORM_COLORS = {
     "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
 SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A named divider the user inserts ("clicked Buy")."""
-
-    label: str
-    time: float
 
 
 Row = str | Mark  # an event id, or a divider
@@ -149,16 +141,36 @@ class EventList(ScrollView, can_focus=True):
     def visible_ids(self) -> list[str]:
         return [r for r in self._rows if isinstance(r, str)]
 
-    def add(self, row: Row) -> None:
-        self._order.append(row)
-        if isinstance(row, Mark) or self._passes(row):
-            self._rows.append(row)
-            if isinstance(row, str):
-                self._shown.add(row)
+    def add(self, event_id: str) -> None:
+        self._order.append(event_id)
+        if self._passes(event_id):
+            self._rows.append(event_id)
+            self._shown.add(event_id)
             # At hundreds of events a second, resize and move the cursor once per frame, not per row.
             if not self._flush_pending:
                 self._flush_pending = True
                 self.set_timer(FLUSH_S, self._flush)
+
+    def add_marks(self, marks: list[Mark]) -> None:
+        """Insert marks among the rows in time order: before the first row later than each (one pass,
+        so a file's thousands of marks cost one walk of the list)."""
+        waiting = sorted(marks, key=lambda m: m.time)
+        order: list[Row] = []
+        i = 0
+        for row in self._order:
+            t = self._row_time(row)
+            while i < len(waiting) and waiting[i].time < t:
+                order.append(waiting[i])
+                i += 1
+            order.append(row)
+        self._order = order + waiting[i:]
+        self.set_filter(self._filter)
+
+    def _row_time(self, row: Row) -> float:
+        if isinstance(row, Mark):
+            return row.time
+        ev = self._lookup(row)
+        return ev.time if ev is not None else float("-inf")  # evicted: among the oldest
 
     def _flush(self) -> None:
         self._flush_pending = False

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.renderables.digits import Digits
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -118,14 +119,20 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+def qr_image(data: str) -> Text:
+    # Cropped rather than wrapped on a narrow screen: a wrapped QR code is garbage a camera may misread.
+    return Text(qr_text(data), style="#000000 on #ffffff", no_wrap=True, overflow="crop")
+
+
 def qr_block(title: str, data: str) -> Group:
-    return Group(Text(title, style="bold"), Text(qr_text(data), style="#000000 on #ffffff"), Text(data, style="dim"))
+    return Group(Text(title, style="bold"), qr_image(data), Text(data, style="dim"))
 
 
 class PhoneSetupScreen(ModalScreen[None]):
     """How to connect a phone: proxy host:port, the certificate page, QR codes, WireGuard."""
 
     BINDINGS = [Binding("escape,c,q", "dismiss", "Close")]
+    DEFAULT_CSS = "PhoneSetupScreen { align: center middle; }"
 
     def __init__(self, config: ProxyConfig | None, wireguard_conf: str | None) -> None:
         super().__init__()
@@ -155,15 +162,21 @@ class PhoneSetupScreen(ModalScreen[None]):
             parts.append(Text(f"\nWi-Fi settings → HTTP proxy → Manual: server {addr}, port {cfg.port}"
                               + (", with the proxy user name and password you chose" if cfg.proxyauth else ""),
                               style="bold"))
-        if addresses:
-            parts.append(Text("Then open http://mitm.it on the phone and install the certificate "
-                              "(iOS: also Settings → General → About → Certificate Trust Settings → enable it).\n"))
-            parts.append(Columns([qr_block("Proxy (host:port)", f"{addresses[0]}:{cfg.port}"),
-                                  qr_block("Certificate page", "http://mitm.it")], padding=(0, 4)))
-        return Group(*parts, *self.wireguard_parts())
+            parts.append(Digits(f"{addr}:{cfg.port}"))  # large: typed on a phone held at arm's length
+        if not addresses:
+            return Group(*parts, *self.wireguard_parts())
+        parts.append(Text("Then open http://mitm.it on the phone and install the certificate "
+                          "(iOS: also Settings → General → About → Certificate Trust Settings → enable it).\n"))
+        qr_codes = [qr_block("Proxy (host:port)", f"{addresses[0]}:{cfg.port}"),
+                    qr_block("Certificate page", "http://mitm.it")]
+        if self.wireguard_conf:
+            qr_codes.append(self.wireguard_qr())
+        # Side by side when the screen is wide enough, one under the other when not.
+        return Group(*parts, Columns(qr_codes, padding=(0, 4)))
 
     def wireguard_parts(self) -> list:
-        if not self.wireguard_conf:
-            return []
-        return [Text("\nWireGuard: scan this in the WireGuard app (no proxy settings needed)", style="bold"),
-                Text(qr_text(self.wireguard_conf), style="#000000 on #ffffff")]
+        return [Text(""), self.wireguard_qr()] if self.wireguard_conf else []
+
+    def wireguard_qr(self) -> Group:
+        return Group(Text("WireGuard app (no proxy settings needed)", style="bold"),
+                     qr_image(self.wireguard_conf))

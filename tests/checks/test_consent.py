@@ -235,12 +235,13 @@ def test_pixel_after_cmp_loaded_without_choice_is_an_error_after_the_wait():
     s.ingest(onetrust_loaded(T0 + 0.2))
     [ev] = s.ingest(meta_pixel(T0 + 0.5))
     assert findings(ev) == [("pre-consent", True)]
+    assert ev.findings[0].message.startswith("Meta PageView fired while marketing consent on shop.example")
     s.tick(T0 + 3.4)
     assert findings(ev) == [("pre-consent", True)]  # the wait is not over
     s.tick(T0 + 3.6)
     [f] = ev.findings
     assert (f.code, f.severity, f.pending) == ("pre-consent", "error", False)
-    assert "meta PageView fired before marketing consent on shop.example" in f.message
+    assert "Meta PageView fired before marketing consent on shop.example" in f.message
     assert "'CMP loaded, no choice yet'" in f.message
     assert "OneTrust loaded (cdn.cookielaw.org/scripttemplates/otSDKStub.js) seen at" in f.message
     [site] = check.sites()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import time
 
 import httpx
 from textual.widgets import Input
@@ -108,6 +109,9 @@ async def test_phone_setup_panel_in_lan_mode_shows_address_qr_and_warning(tmp_pa
         assert f"server 192.168.1.50, port {port}" in text
         assert "reachable from your network" in text and "http://mitm.it" in text
         assert f"192.168.1.50:{port}" in text and "█" in text  # the QR payload and the QR itself
+        # 120 columns: both QR codes in one row, the address also in large digits (3 lines).
+        assert any("Proxy (host:port)" in line and "Certificate page" in line for line in text.splitlines())
+        assert "╶┴╴╶─╯╰─╴•" in text  # "192." in Digits
         await pilot.press("escape")
         status = str(app.status.content)
         assert "reachable from the network" in status
@@ -115,7 +119,7 @@ async def test_phone_setup_panel_in_lan_mode_shows_address_qr_and_warning(tmp_pa
 
 async def test_pause_mark_jump_related_and_palette_commands():
     from pixelspy.model import RawHit
-    from pixelspy.tui.event_list import Mark
+    from pixelspy.session import Mark
 
     session = Session()
     url = f"https://www.facebook.com/tr/?id={PIXEL}&ev=AddToCart&eid=atc-7"
@@ -198,8 +202,10 @@ async def test_wireguard_mode_shows_the_client_configuration_as_a_qr_code(tmp_pa
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, screens.PhoneSetupScreen)
-        heading, qr = app.screen.instructions().renderables[-2:]
-        assert "WireGuard" in str(heading) and "█" in str(qr)
+        from pixelspy.network import qr_text
+
+        heading, qr = app.screen.instructions().renderables[-1].renderables
+        assert "WireGuard app" in str(heading) and str(qr) == qr_text(conf)
 
 
 async def test_status_counts_events_not_marks_and_says_when_a_filter_value_is_unknown():
@@ -220,3 +226,34 @@ async def test_status_counts_events_not_marks_and_says_when_a_filter_value_is_un
         app.filter_box.value = "code:invalid-value code:pii-lek"
         await until(pilot, lambda: "no event has code:pii-lek yet" in status())
         assert "code:invalid-value yet" not in status() and "shown" not in status()  # the 1 event passes
+
+
+async def test_a_mark_is_saved_and_comes_back_in_time_order_when_the_file_is_opened(tmp_path):
+    """m, then Ctrl+S's save_har, then `open`: the mark is in the session and in the list between the
+    events before and after it, its label as text (not markup)."""
+    from pixelspy.har import save_har
+    from pixelspy.model import RawHit
+    from pixelspy.session import Mark
+
+    def hit(ev: str, t: float) -> RawHit:
+        return RawHit(method="GET", url=f"https://www.facebook.com/tr/?id={PIXEL}&ev={ev}", client="127.0.0.1", time=t)
+
+    session = Session()
+    session.ingest(hit("AddToCart", time.time() - 5))
+    app = PixelSpyApp(session, None)
+    label = "clicked [b]Buy[/b]"
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", *label, "enter")
+        await until(pilot, lambda: isinstance(app.event_list._rows[-1], Mark))
+        session.ingest(hit("Purchase", time.time() + 5))
+        await until(pilot, lambda: app.event_list.event_count == 2)
+        save_har(session, tmp_path / "s.har")
+    reopened = Session()
+    app = PixelSpyApp(reopened, None, load=tmp_path / "s.har")  # as `pixelspy open` does
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(app.event_list._rows) == 3)
+        assert [m.label for m in reopened.marks] == [label]
+        rows = app.event_list._rows
+        assert [r.label if isinstance(r, Mark) else reopened.get(r).event for r in rows] == \
+            ["AddToCart", label, "Purchase"]
+        assert label in "".join(s.text for s in app.event_list.render_line(2))
