@@ -354,6 +354,9 @@ class PixelSpy:
 
     def _ingest(self, flow: http.HTTPFlow, hit: RawHit) -> None:
         try:
+            # The hit's id, for the HAR recorder: a twin copy makes no event, but its id is in the
+            # original's `twins`.
+            flow.metadata["pixelspy_hit"] = hit.id
             if events := self.session.ingest(hit):
                 flow.metadata["pixelspy"] = [e.id for e in events]
         except Exception:  # noqa: BLE001 - never break the proxy over a pixelspy bug

@@ -2,7 +2,7 @@
 
 Writing: each entry is a HAR 1.2 entry (mitmproxy's `SaveHar.make_har` for live flows: response,
 timings, server address) whose request part is rebuilt from the RawHit, byte-exact, plus a `_pixelspy`
-custom field: `{"client": …, "events": [TrackingEvent.json_line(), …]}`. The log carries
+custom field: `{"client": …, "hit_id": …, "events": [TrackingEvent.json_line(), …]}`. The log carries
 `_pixelspy.redacted` and says so in `log.comment`.
 
 Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.xxx`, a phone
@@ -315,7 +315,7 @@ def render_entry(hit: RawHit, events: list[TrackingEvent], base: dict | None, re
         entry["response"] = r.response(entry["response"])
         lines = r.data(lines)
     entry["request"] = request_part(hit, http_version)
-    entry["_pixelspy"] = {"client": hit.client, "events": lines}
+    entry["_pixelspy"] = {"client": hit.client, "hit_id": hit.id, "events": lines}
     return entry
 
 
@@ -581,9 +581,8 @@ class HarRecorder:
         if flow.id in self._records:  # an error after the response: the entry has the response
             return
         hit = raw_hit(flow)
-        events = [ev for i in ids if (ev := self.session.get(i))]
-        if events:
-            hit = _replace(hit, id=events[0].hit_id)
+        if hit_id := flow.metadata.get("pixelspy_hit"):  # the id the session knows the hit by
+            hit = _replace(hit, id=hit_id)
         rec = _Record(hit, flow_entry(flow), ids)
         self._records[flow.id] = rec
         self._bytes += rec.size
@@ -976,10 +975,9 @@ class FileReader:
         a reopened file shows the ids a live session showed. Ids not shaped as pixelspy makes them, or
         seen before in this file, are not kept: the hit and those events get new ones."""
         events = meta.get("events")
-        if not isinstance(events, list):
-            return None, ()
-        events = [e for e in events if isinstance(e, dict)]
-        hit_id = next((e["hit_id"] for e in events if e.get("hit_id")), None)
+        events = [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+        # (files before the entry's own hit_id: the events' hit_id; a twin copy's entry has no event)
+        hit_id = meta.get("hit_id") or next((e["hit_id"] for e in events if e.get("hit_id")), None)
         kept = tuple(KeptId(e["id"], _str_or_none(e.get("platform")) or "", _str_or_none(e.get("event")))
                      for e in events if self._new_kept_id(e.get("id"), "e"))
         return (hit_id if self._new_kept_id(hit_id, "h") else None), kept

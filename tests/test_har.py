@@ -532,18 +532,18 @@ def test_masking_encoded_values_keeps_their_encoding(written, masked):
     assert har._Redactor(hit, []).text(written) == masked
 
 def tracked_flow(s: Session, i: int, response=None):
-    """A mitmproxy flow of a Meta PageView, decoded into `s` as the PixelSpy addon does."""
+    """A mitmproxy flow of a Meta PageView, decoded into `s` by the PixelSpy addon's own hook."""
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from pixelspy.addon import raw_hit
+    from pixelspy.addon import PixelSpy, raw_hit
 
     f = tflow.tflow(resp=True)
     f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView&eid=pv-{i}", b"",
                                   {"accept": "image/*"})
     f.request.timestamp_start = T0 + i
     f.response = response or http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
-    f.metadata["pixelspy"] = [e.id for e in s.ingest(raw_hit(f))]
+    PixelSpy(s)._ingest(f, raw_hit(f))
     return f
 
 
@@ -603,7 +603,7 @@ async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_befor
     rec.error(flow)  # an error after the response: the flow is recorded once
     await asyncio.sleep(0.3)
     second = out.read_bytes()
-    assert second.startswith(first[:-len(har.trailer([]))]) and len(json.loads(second)["log"]["entries"]) == 4
+    assert second.startswith(first[:-len(har.trailer([], True))]) and len(json.loads(second)["log"]["entries"]) == 4
     with pytest.raises(OSError, match="recording to"):
         rec.write(out)  # Ctrl+S onto the file being recorded
     await rec.done()
@@ -629,19 +629,20 @@ def test_recorder_memory_is_bounded_in_bytes_too():
     assert len(rec) == 2  # two 256 KB texts fit, not three
 
 
-def meta_flow(s: Session, t: float, query: str):
-    """A mitmproxy flow of a Meta /tr hit from Chrome, decoded into `s` as the PixelSpy addon does."""
+def meta_flow(s: Session, t: float, query: str, url: str = f"https://www.facebook.com/tr/?id={PIXEL}&"):
+    """A mitmproxy flow of a tracking hit from Chrome (Meta /tr by default), decoded into `s` by the
+    PixelSpy addon's own hook."""
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from pixelspy.addon import raw_hit
+    from pixelspy.addon import PixelSpy, raw_hit
 
     f = tflow.tflow(resp=True)
-    f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&{query}", b"",
+    f.request = http.Request.make("GET", url + query, b"",
                                   {"accept": "image/*", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0"})
     f.request.timestamp_start = t
     f.response = http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
-    f.metadata["pixelspy"] = [e.id for e in s.ingest(raw_hit(f))]
+    PixelSpy(s)._ingest(f, raw_hit(f))
     return f
 
 
@@ -656,15 +657,22 @@ def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path):
                                "ev=Purchase&eid=ord-1&cd[value]=5&cd[currency]=EUR"]):
         live.ingest(RawHit(method="GET", url=f"https://shop.example/p{i}", client="127.0.0.1"))  # not tracking
         rec.response(meta_flow(live, T0 + i, query))
+    # X's beacon and its t.co copy: one event, the copy's hit id in its twins.
+    x = "p_id=Twitter&p_user_id=0&txn_id=o87ne&events=%5B%5B%22pageview%22%2Cnull%5D%5D"
+    rec.response(meta_flow(live, T0 + 3, x + "&tw_document_href=https%3A%2F%2Fshop.example%2F",
+                           url="https://analytics.twitter.com/i/adsct?"))
+    rec.response(meta_flow(live, T0 + 3.01, x, url="https://t.co/i/adsct?"))
+    assert [ev.twins for ev in live][-1]
     while rec._append_unwritten(64):
         pass
-    seen = [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings]) for ev in live]
+    seen = [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings], ev.twins) for ev in live]
     duplicate = [ev.id for ev in live if any(f.code == "duplicate-event" for f in ev.findings)]
     assert len(duplicate) == 2
 
     opened = Session()
     har.load_file(out, opened)
-    assert [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings]) for ev in opened] == seen
+    assert [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings], ev.twins)
+            for ev in opened] == seen
     assert set(opened.hits) == {ev.hit_id for ev in live}
     report = run(str(out), "--format", "text", cwd=tmp_path).stdout
     assert all(f"[{i}]" in report for i in duplicate), report
