@@ -649,6 +649,10 @@ class HarRecorder:
 # ------------------------------------------------------------------------------------------ reading
 
 
+# pagerefs remembered per file, the oldest forgotten first (a file may hold any number of pages).
+MAX_PAGEREFS = 1_000
+
+
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, populate_by_name=True)
 
@@ -683,6 +687,10 @@ class HarEntry(_Lenient):
     startedDateTime: str | None = None
     request: HarRequest
     pixelspy: dict | None = Field(None, alias="_pixelspy")
+    # What the recorder knew of the page: its page (HAR `pageref`; Playwright: one per tab, DevTools and
+    # Firefox: one per navigation) and Chrome DevTools' request type ("document" for a page or frame).
+    pageref: Any = None
+    resource_type: Any = Field(None, alias="_resourceType")
 
 
 def _when(text: str | None) -> float | None:
@@ -781,6 +789,7 @@ class FileReader:
         self.format = ""
         self.entries = 0  # entries (or flows) seen, read or not
         self._seen_ids: set[str] = set()  # ids kept from the file's `_pixelspy` (_kept_ids)
+        self._pagerefs: dict[str, None] = {}  # the latest MAX_PAGEREFS pagerefs seen (_navigation)
         self.marks: list[Mark] = []  # the file's MARKS_KEY, at most MAX_MARKS
         self.registry = decoders.default_registry()
 
@@ -968,7 +977,22 @@ class FileReader:
         return RawHit(**kept_hit_id, method=req.method.upper(), url=req.url, headers=headers,
                       body=body[:MAX_STORED_BODY], body_truncated=cut,
                       time=_when(entry.startedDateTime) or prev_time,
-                      client=meta.get("client") if isinstance(meta.get("client"), str) else "", kept_ids=kept)
+                      client=meta.get("client") if isinstance(meta.get("client"), str) else "", kept_ids=kept,
+                      navigation=self._navigation(entry))
+
+    def _navigation(self, entry: HarEntry) -> bool | None:
+        """Whether the file says the entry opened a page (RawHit.navigation): DevTools' request type
+        says so of each entry; otherwise the first entry of a pageref not seen before opens it."""
+        kind = _str_or_none(entry.resource_type)
+        if kind:
+            return kind.lower() == "document"
+        ref = _str_or_none(entry.pageref)
+        if not ref or ref in self._pagerefs:
+            return None  # a tab's later navigations (Playwright) still show in the request headers
+        self._pagerefs[ref] = None
+        if len(self._pagerefs) > MAX_PAGEREFS:
+            del self._pagerefs[next(iter(self._pagerefs))]
+        return True
 
     def _kept_ids(self, meta: dict) -> tuple[str | None, tuple[KeptId, ...]]:
         """The hit id and event ids a file pixelspy wrote gave this entry (`_pixelspy.events`), so that

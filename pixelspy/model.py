@@ -124,6 +124,9 @@ class RawHit:
     body_truncated: bool = False  # the stored body was cut to the size limit
     # Read from a HAR file pixelspy wrote: the ids its events had, which they keep (Session.ingest).
     kept_ids: Annotated[tuple[KeptId, ...], Field(exclude=True)] = ()
+    # Read from a HAR file that says so (DevTools' `_resourceType`, a new `pageref`): whether the hit
+    # opened a page; None: the file does not say (checks/pages.py then reads the headers).
+    navigation: Annotated[bool | None, Field(exclude=True)] = None
     # The device that sent it (Devices.key: address plus client family), set by the session.
     device: Annotated[str, Field(exclude=True)] = dataclasses.field(default="", init=False, repr=False,
                                                                      compare=False)
@@ -152,7 +155,7 @@ class RawHit:
         hit = object.__new__(cls)
         for name, value in (("id", new_id("h")), ("method", method), ("url", url), ("headers", headers),
                             ("body", body), ("time", time), ("client", client), ("body_truncated", body_truncated),
-                            ("kept_ids", ()), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
+                            ("kept_ids", ()), ("navigation", None), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
             object.__setattr__(hit, name, value)
         return hit
 

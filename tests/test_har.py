@@ -780,3 +780,16 @@ def test_hostile_marks_are_bounded_and_the_file_still_opens(tmp_path):
     doc["log"][har.MARKS_KEY] = {"label": "not a list"}
     s, result = opened(write(tmp_path, doc))
     assert len(s) == 1 and not s.marks and "not a list" in result.problems[0]
+
+
+def test_what_the_file_says_of_pages_reaches_the_hits(tmp_path, monkeypatch):
+    monkeypatch.setattr(har, "MAX_PAGEREFS", 2)
+    get = {"method": "GET", "url": "https://shop.example/", "headers": []}
+    entries = [{"request": get, "_resourceType": "document", "pageref": "p1"},
+               {"request": get, "_resourceType": "Script", "pageref": "p2"},
+               {"request": get, "pageref": "p2"}, {"request": get, "pageref": "p3"},
+               {"request": get, "pageref": "p3"}, {"request": get, "pageref": "p4"},
+               {"request": get, "pageref": "p2"},  # forgotten (bound 2): read as a new page
+               {"request": get, "pageref": ["p5"]}, {"request": get, "_resourceType": 7}, {"request": get}]
+    hits = list(har.iter_har_hits(write(tmp_path, {"log": {"entries": entries}})))
+    assert [h.navigation for h in hits] == [True, False, True, True, None, True, True, None, None, None]

@@ -21,13 +21,16 @@ MAX_SITES = 10_000
 def is_page_load(hit: RawHit) -> bool:
     """A top-level document request: what a browser sends when it opens a page.
 
-    Browsers since 2020 say so in Sec-Fetch-Dest (any method: a form post opens a page too). Many
-    recordings (Playwright, older Safari, Charles) have no Sec-Fetch-* headers: then a GET whose
-    Accept leads with text/html, as navigations send it (an XMLHttpRequest says so in
-    X-Requested-With)."""
+    Browsers since 2020 say so in Sec-Fetch-Dest (any method: a form post opens a page too; a frame's
+    document says "iframe"). Many recordings (Playwright, older Safari, Charles) have no Sec-Fetch-*
+    headers: then what the HAR file says (RawHit.navigation: DevTools' request type, the first
+    entry of a new pageref), else a GET whose Accept leads with text/html, as navigations send it
+    (an XMLHttpRequest says so in X-Requested-With). Playwright sends its documents with `*/*`."""
     dest = hit.header("sec-fetch-dest")
     if dest:
         return dest == "document"
+    if hit.navigation is not None:
+        return hit.navigation
     return (hit.method == "GET" and hit.header("accept").lstrip().startswith("text/html")
             and not hit.header("x-requested-with"))
 

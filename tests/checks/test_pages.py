@@ -7,6 +7,11 @@ Referer (the default referrer policy cuts cross-origin Referers to the origin).
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pixelspy import har
 from pixelspy.checks import CheckEngine
 from pixelspy.checks.pages import PageViews, is_page_load
 from pixelspy.config import Config
@@ -90,3 +95,70 @@ def test_the_tracking_plan_sees_a_playwright_navigation_as_a_visit():
     session.tick(float("inf"))
     [missing] = [ev for ev in session if ev.kind == "missing"]
     assert missing.page_url == SHOP + "/thanks"
+
+
+# ---------------------------------------------------------------- what a HAR file says of its pages
+
+def har_entry(url: str, t: float, accept: str = "*/*", **extra) -> dict:
+    """An entry as Playwright, Firefox or DevTools write it: no Sec-Fetch-* headers."""
+    when = datetime.fromtimestamp(t, timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"startedDateTime": when, "time": 12.5, **extra,
+            "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+                        "headers": [{"name": "Accept", "value": accept}, {"name": "Referer", "value": SHOP + "/"},
+                                    {"name": "User-Agent", "value": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"}],
+                        "queryString": [], "headersSize": -1, "bodySize": 0},
+            "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [], "headers": [],
+                         "content": {"size": 0, "mimeType": "text/html"}, "redirectURL": "", "headersSize": -1,
+                         "bodySize": 0},
+            "cache": {}, "timings": {"send": 0, "wait": 10, "receive": 2.5}}
+
+
+CONFIG_URL = f"https://connect.facebook.net/signals/config/{PIXEL}?v=2.9.174&r=stable"
+
+
+def pixel_loads(tmp_path: Path, entries: list[dict], pages: list[str]) -> list:
+    path = tmp_path / "visit.har"
+    log = {"version": "1.2", "creator": {"name": "Playwright", "version": "1.40.0"},
+           "entries": entries, "pages": [{"id": p, "title": p, "startedDateTime": "2023-11-14T22:13:20Z",
+                                          "pageTimings": {}} for p in pages]}  # Playwright writes pages last
+    path.write_text(json.dumps({"log": log}))
+    session = Session(CheckEngine(Config()))
+    har.load_file(path, session)
+    return [ev for ev in session if ev.kind == "pixel_loaded"]
+
+
+def test_a_har_with_one_pageref_per_page_and_no_navigation_headers(tmp_path):
+    # Only the pageref tells the pages apart: the documents ask for */*, like the config script.
+    entries = [har_entry(SHOP + path, T0 + i * 2, pageref=f"page_{i}") for i, path in enumerate(("/", "/tee", "/cart"))]
+    entries = [e for i, doc in enumerate(entries)
+               for e in (doc, har_entry(CONFIG_URL, T0 + i * 2 + 0.4, pageref=f"page_{i}"))]
+    loads = pixel_loads(tmp_path, entries, ["page_0", "page_1", "page_2"])
+    assert len(loads) == 3
+    assert all("duplicate-pixel" not in codes(ev) for ev in loads)
+    # The same file whose first page really loads it twice: that page is still caught.
+    twice = pixel_loads(tmp_path, entries[:2] + [har_entry(CONFIG_URL, T0 + 0.6, pageref="page_0")] + entries[2:],
+                        ["page_0", "page_1", "page_2"])
+    assert [("duplicate-pixel" in codes(ev)) for ev in twice] == [True, True, False, False]
+
+
+def test_a_devtools_har_says_which_entries_are_documents(tmp_path):
+    # Chrome DevTools: `_resourceType` on every entry; one page of the file (pageref) for all of them.
+    entries = []
+    for i, path in enumerate(("/", "/tee", "/cart")):
+        entries += [har_entry(SHOP + path, T0 + i * 2, _resourceType="document", pageref="page_1"),
+                    har_entry(CONFIG_URL, T0 + i * 2 + 0.4, _resourceType="script", pageref="page_1")]
+    loads = pixel_loads(tmp_path, entries, ["page_1"])
+    assert len(loads) == 3 and all("duplicate-pixel" not in codes(ev) for ev in loads)
+    # A fetch of HTML is no document: the two loads around it are one page's.
+    fetch = har_entry(SHOP + "/fragment", T0 + 0.5, accept="text/html", _resourceType="fetch", pageref="page_1")
+    again = har_entry(CONFIG_URL, T0 + 0.8, _resourceType="script", pageref="page_1")
+    twice = pixel_loads(tmp_path, entries[:2] + [fetch, again] + entries[2:], ["page_1"])
+    assert [("duplicate-pixel" in codes(ev)) for ev in twice] == [True, True, False, False]
+
+
+def test_the_headers_outrank_what_the_file_says():
+    frame = RawHit(method="GET", url="https://creativecdn.com/tags", headers=(("Sec-Fetch-Dest", "iframe"),),
+                   navigation=True)  # DevTools calls a frame's document "document" too
+    assert not is_page_load(frame)
+    assert is_page_load(RawHit(method="GET", url=SHOP + "/", headers=(("Accept", "*/*"),), navigation=True))
+    assert not is_page_load(RawHit(method="GET", url=SHOP + "/", headers=(("Accept", NAV_ACCEPT),), navigation=False))
