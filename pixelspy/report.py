@@ -27,6 +27,19 @@ def group_of(ev: TrackingEvent) -> GroupKey:
     return ev.platform, ev.source.value, ev.pixel_id or "", ev.title
 
 
+# Events are also counted per page: at most this many (group, page) rows a file, the rest in one
+# "other" count (a crawl visits any number of pages, and each page URL is wire text).
+MAX_PAGE_ROWS = 1_000
+MAX_PAGE_CHARS = 500  # a page row's URL is cut here
+
+
+def page_of(ev: TrackingEvent) -> str | None:
+    """The page an event reports, without query and fragment (order ids, click ids, tokens)."""
+    if not ev.page_url:
+        return None
+    return ev.page_url.split("#", 1)[0].split("?", 1)[0][:MAX_PAGE_CHARS]
+
+
 class EventTally:
     """What the reports need of a file's events, taken as they stream past (a Session subscriber):
     every event counted per group, and the events with findings themselves. Those are kept by
@@ -37,14 +50,24 @@ class EventTally:
     def __init__(self) -> None:
         self.total = 0
         self.counts: Counter[GroupKey] = Counter()
+        self.page_counts: Counter[tuple[GroupKey, str | None]] = Counter()  # at most MAX_PAGE_ROWS
+        self.other_pages = 0  # events of the (group, page) rows past MAX_PAGE_ROWS
         self._flagged: dict[str, TrackingEvent] = {}
 
     def __call__(self, ev: TrackingEvent, is_update: bool) -> None:
         if not is_update:
             self.total += 1
-            self.counts[group_of(ev)] += 1
+            group = group_of(ev)
+            self.counts[group] += 1
+            self._count_page((group, page_of(ev)))
         if ev.findings:
             self._flagged.setdefault(ev.id, ev)
+
+    def _count_page(self, row: tuple[GroupKey, str | None]) -> None:
+        if row in self.page_counts or len(self.page_counts) < MAX_PAGE_ROWS:
+            self.page_counts[row] += 1
+        else:
+            self.other_pages += 1
 
     @classmethod
     def of(cls, events: Iterable[TrackingEvent]) -> EventTally:
@@ -169,6 +192,18 @@ def _event_summary(ev: TrackingEvent) -> dict:
             "page_url": ev.page_url, "time": ev.time}
 
 
+def _page_rows(tally: EventTally) -> list[dict]:
+    """The events per vendor, source, pixel, event and page; past MAX_PAGE_ROWS, one `other` row."""
+    rows = [{"platform": platform, "source": source, "pixel_id": pixel or None, "title": title, "page": page,
+             "other": False, "count": n}
+            for ((platform, source, pixel, title), page), n in sorted(tally.page_counts.items(),
+                                                                      key=lambda r: (r[0][0], r[0][1] or ""))]
+    if tally.other_pages:
+        rows.append({"platform": None, "source": None, "pixel_id": None, "title": None, "page": None,
+                     "other": True, "count": tally.other_pages})
+    return rows
+
+
 def render_json(reports: list[FileReport], fail_on: str) -> str:
     files = []
     for r in reports:
@@ -177,6 +212,7 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
             "events": r.tally.total, "empty_fails": r.empty and r.empty_fails, "counts": _counts(r.findings()),
             "event_counts": [{"platform": platform, "source": source, "pixel_id": pixel or None, "title": title,
                               "count": n} for (platform, source, pixel, title), n in sorted(r.tally.counts.items())],
+            "page_counts": _page_rows(r.tally),
             "findings": [{"code": f.code, "severity": f.severity.value, "message": f.message, "hint": f.hint,
                           "pending": f.pending, "related": f.related, "fails": at_threshold(f, fail_on),
                           "event": _event_summary(ev)} for ev, f in r.findings()],

@@ -227,3 +227,28 @@ def test_open_no_ui_prints_the_settled_events_as_json_lines(files, tmp_path, cap
         assert "pixelspy: b.har: not a HAR file: no log.entries" in capsys.readouterr().err
     finally:
         os.chdir(old)
+
+
+def meta_event(t: float, event: str, page: str) -> dict:
+    q = urlencode({"id": PIXEL, "ev": event, "dl": page, "rl": "", "if": "false", "ts": int(t * 1000), "v": "2.9.174"})
+    return {"startedDateTime": _iso(t), "request": {"method": "GET", "url": f"https://www.facebook.com/tr/?{q}",
+                                                     "headers": [{"name": "Accept", "value": "image/*"}]}}
+
+
+def test_the_json_report_lists_what_fired_on_which_page(tmp_path, monkeypatch):
+    har_file(tmp_path / "v.har",
+             meta_event(T0, "PageView", "https://shop.example/?utm_source=ig&fbclid=IwAR0x"),
+             meta_event(T0 + 2, "PageView", "https://shop.example/tee#reviews"),
+             meta_event(T0 + 3, "AddToCart", "https://shop.example/tee"),
+             meta_event(T0 + 5, "PageView", "https://shop.example/?gclid=1"))
+    doc = json.loads(run("v.har", "--format", "json", cwd=tmp_path).stdout)
+    rows = {(r["title"], r["page"]): r["count"] for r in doc["files"][0]["page_counts"]}
+    assert rows == {("PageView", "https://shop.example/"): 2, ("PageView", "https://shop.example/tee"): 1,
+                    ("AddToCart", "https://shop.example/tee"): 1}
+    assert {(r["platform"], r["pixel_id"], r["other"]) for r in doc["files"][0]["page_counts"]} == {("meta", PIXEL, False)}
+
+    from pixelspy import report
+    monkeypatch.setattr(report, "MAX_PAGE_ROWS", 2)  # a crawl of many pages: the rows stay bounded
+    rows = json.loads(run("v.har", "--format", "json", cwd=tmp_path).stdout)["files"][0]["page_counts"]
+    assert [(r["page"], r["other"], r["count"]) for r in rows] == [
+        ("https://shop.example/", False, 2), ("https://shop.example/tee", False, 1), (None, True, 1)]

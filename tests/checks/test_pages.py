@@ -118,9 +118,9 @@ CONFIG_URL = f"https://connect.facebook.net/signals/config/{PIXEL}?v=2.9.174&r=s
 
 def pixel_loads(tmp_path: Path, entries: list[dict], pages: list[str]) -> list:
     path = tmp_path / "visit.har"
-    log = {"version": "1.2", "creator": {"name": "Playwright", "version": "1.40.0"},
+    log = {"version": "1.2", "creator": {"name": "Firefox", "version": "120.0"},
            "entries": entries, "pages": [{"id": p, "title": p, "startedDateTime": "2023-11-14T22:13:20Z",
-                                          "pageTimings": {}} for p in pages]}  # Playwright writes pages last
+                                          "pageTimings": {}} for p in pages]}  # pages after the entries, as some write them
     path.write_text(json.dumps({"log": log}))
     session = Session(CheckEngine(Config()))
     har.load_file(path, session)
