@@ -82,6 +82,8 @@ class DuplicatesCheck:
         name, event_id = event.event, event.event_id
         if not name and not event_id:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
+        if (once := platform(event.platform).counted_once_with) and not once.isdisjoint(params(event)):
+            return  # the vendor counts it once however often it fires
         # Flat keys: each Recent lookup hashes its key again.
         device, source, platform_name = event.device, event.source, event.platform
         pixel, t = event.pixel_id, event.time

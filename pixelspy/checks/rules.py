@@ -84,6 +84,9 @@ class Platform:
     event_data_prefixes: list[str] = field(default_factory=list)
     encoded_by_design: frozenset[str] = frozenset()
     page_text_params: frozenset[str] = frozenset()
+    # A hit carrying one of these is counted by the vendor at most once per user or session: a
+    # repeat counts nothing, so it is no duplicate-event
+    counted_once_with: frozenset[str] = frozenset()
     # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them
     loaders_with_decoded_events: tuple[str, ...] = ()
     pixel_id: PixelIdFormat | None = None

@@ -318,6 +318,13 @@ def floodlight_pairs(matrix: str, errors: Errors) -> list[tuple[str, str]]:
     return pairs
 
 
+def floodlight_endpoint(host: str, dc_pre: bool) -> str:
+    """The activityi hit and its own dc_pre hop are two endpoints (the hop is a copy, not a repeat)."""
+    if host.endswith(".fls.doubleclick.net"):
+        return "Floodlight fls.doubleclick.net" + (" (dc_pre hop)" if dc_pre else "")
+    return f"Floodlight {host}"
+
+
 def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pairs = floodlight_pairs(m["matrix"], errors) + parse_qs_pairs(hit.query, errors)
@@ -341,7 +348,11 @@ def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         page_url=values.get("~oref") or None,
         params=params,
         decode_errors=list(errors),
-        endpoint="Floodlight " + ("fls.doubleclick.net" if hit.host.endswith(".fls.doubleclick.net") else hit.host),
+        endpoint=floodlight_endpoint(hit.host, "dc_pre" in values),
+        # One fire is several requests: the activityi hit, its dc_pre hop and the adservice pings on
+        # google.com and a country domain, all with the same ord (and num): copies counted once.
+        twin_key="|".join(("floodlight", src or "", group or "", tag or "", values.get("ord", ""),
+                           values.get("num", ""))) if values.get("ord") else None,
     )]
 
 

@@ -368,3 +368,39 @@ def test_snippet_hits_without_an_event_raise_no_warning_through_the_checks():
         (ev,) = session.ingest(RawHit(method="GET", url=url, client=f"10.0.0.{n + 1}"))
         assert ev.decode_errors == [], url
         assert [f.code for f in ev.findings if f.severity != "info"] == [], (url, ev.findings)
+
+
+# One Floodlight fire as test.victoriassecret.com's home page sent it (a Gatling recording, see
+# tests/realtraffic/cases/victoriassecret-signin.toml): the activityi hit, its dc_pre hop, and the
+# adservice pings on google.com and a country domain.
+FLS = ("src=4168207;type=home;cat=vsd_home;ord=1;num=3622886248098;gtm=2od6f0;auiddc=955750905.1655398648;"
+       "~oref=https%3A%2F%2Fshop.example%2Fus%2F")
+FLS_FIRE = [f"https://4168207.fls.doubleclick.net/activityi;{FLS}?",
+            f"https://4168207.fls.doubleclick.net/activityi;dc_pre=CMKdjei4svgCFZyDgwgdGSUBgA;{FLS}?",
+            f"https://adservice.google.com/ddm/fls/i/dc_pre=CMKdjei4svgCFZyDgwgdGSUBgA;{FLS}",
+            f"https://adservice.google.co.in/ddm/fls/i/dc_pre=CMKdjei4svgCFZyDgwgdGSUBgA;{FLS}"]
+
+
+def floodlight_session(urls: list[str]):
+    from pixelspy.session import Session
+
+    s = Session()
+    for i, url in enumerate(urls):
+        s.ingest(RawHit(method="GET", url=url, headers=[("user-agent", "Mozilla/5.0 Chrome/102.0")],
+                        time=1_655_398_725.0 + i * 0.1, client="127.0.0.1"))
+    return list(s)
+
+
+def test_a_floodlight_fire_and_its_hops_are_one_event():
+    (ev,) = floodlight_session(FLS_FIRE)
+    assert (ev.pixel_id, ev.event, len(ev.twins)) == ("DC-4168207", "home/vsd_home", 3)
+    assert not ev.findings
+
+
+def test_a_counter_counted_once_per_user_fired_twice_is_no_duplicate_but_a_standard_counter_is():
+    unique = FLS_FIRE[0]
+    assert not [f for ev in floodlight_session([unique, unique.replace("num=3622886248098", "num=9093485606066")])
+                for f in ev.findings if f.code == "duplicate-event"]
+    standard = unique.replace("ord=1;num=3622886248098", "ord=8865252060453")
+    twice = floodlight_session([standard, standard.replace("ord=8865252060453", "ord=6261656001159")])
+    assert [[f.code for f in ev.findings] for ev in twice] == [["duplicate-event"], ["duplicate-event"]]
