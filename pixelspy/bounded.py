@@ -9,6 +9,7 @@ TooLarge; what it read so far is on the exception, for callers that keep a trunc
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import brotli  # mitmproxy dependencies
 import zstandard
@@ -50,30 +51,26 @@ def _deflate(data: bytes, limit: int) -> bytes:
         return _zlib(data, limit, -zlib.MAX_WBITS)  # raw deflate, as many servers send
 
 
-def _brotli(data: bytes, limit: int) -> bytes:
-    d = brotli.Decompressor()
+def _stepped(step: Callable[[bytes], bytes], error: type[Exception], data: bytes, limit: int) -> bytes:
+    """Feeds `data` to a decompressor's `step` _STEP bytes at a time, stopping past `limit`: for
+    decoders with no output cap of their own."""
     out = bytearray()
     try:
         for i in range(0, len(data), _STEP):
-            out += d.process(data[i:i + _STEP])
+            out += step(data[i:i + _STEP])
             if len(out) > limit:
                 raise TooLarge(limit, bytes(out[:limit]))
-    except brotli.error as e:
-        raise CorruptData(str(e) or "not valid brotli") from None
+    except error as e:
+        raise CorruptData(str(e) or "not valid data") from None
     return bytes(out)
+
+
+def _brotli(data: bytes, limit: int) -> bytes:
+    return _stepped(brotli.Decompressor().process, brotli.error, data, limit)
 
 
 def _zstd(data: bytes, limit: int) -> bytes:
-    d = zstandard.ZstdDecompressor().decompressobj()
-    out = bytearray()
-    try:
-        for i in range(0, len(data), _STEP):
-            out += d.decompress(data[i:i + _STEP])
-            if len(out) > limit:
-                raise TooLarge(limit, bytes(out[:limit]))
-    except zstandard.ZstdError as e:
-        raise CorruptData(str(e)) from None
-    return bytes(out)
+    return _stepped(zstandard.ZstdDecompressor().decompressobj().decompress, zstandard.ZstdError, data, limit)
 
 
 DECODERS = {
