@@ -115,6 +115,24 @@ class FileReport:
         return self.error is None and self.tally.total == 0
 
 
+@dataclass
+class AuditRun:
+    """One browser visit of `pixelspy audit`: a consent state on a device, what it saw and what it did.
+    The HTML, text, JSON and JUnit renderers take a list of these (one per state × device) besides
+    FileReports; `report` holds the run's events and findings like a checked file's."""
+
+    state: str  # the consent state asked for: "none" | "reject" | "accept"
+    device: str  # "desktop" or a Playwright device name ("iPhone 13")
+    report: FileReport
+    har_path: str | None = None  # the run's evidence, openable with `pixelspy open`
+    cmp: str | None = None  # the CMP autoconsent detected, None when none was found
+    action: str = ""  # what the audit did, in words: "clicked reject all", "no CMP found", "click failed: …"
+    consent: str = "not asked"  # what the browser showed afterwards: granted | denied | unknown | not asked
+    choice_time: float | None = None  # when the click happened (epoch seconds), drawn on the timeline
+    started: float = 0.0  # epoch seconds
+    pages: list[str] = field(default_factory=list)  # the URLs visited, in order
+
+
 def at_threshold(f: Finding, fail_on: str) -> bool:
     return RANK[f.severity] >= RANK[Severity(fail_on)]
 

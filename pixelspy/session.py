@@ -147,6 +147,12 @@ class Session:
             self._store(ev)
             self._publish(ev, False)
 
+    def note_choice(self, site: str, when: float, purposes: dict[str, bool], text: str,
+                    device: str | None = None) -> None:
+        """A consent choice known from outside the traffic (`pixelspy audit` clicked the banner):
+        purposes such as {"marketing": True, "analytics": True}; device None means every device."""
+        self._publish_updates(self.checks.note_choice(site, when, purposes, text, device))
+
     def clear(self) -> None:
         self.events.clear()
         self.hits.clear()

@@ -95,7 +95,7 @@ class Context:
             self._changed(event)
 
 
-HOOKS = ("process", "observe_traffic", "tick")
+HOOKS = ("process", "observe_traffic", "tick", "note_choice")
 
 
 class CheckEngine:
@@ -124,13 +124,18 @@ class CheckEngine:
     def tick(self, now: float) -> set[str]:
         return self._run("tick", self._hooks["tick"], now)
 
-    def _run(self, hook: str, hooks: list, arg) -> set[str]:
+    def note_choice(self, site: str, when: float, purposes: dict[str, bool], text: str,
+                    device: str | None = None) -> set[str]:
+        """A consent choice known from outside the traffic (see ConsentCheck.note_choice)."""
+        return self._run("note_choice", self._hooks["note_choice"], site, when, purposes, text, device)
+
+    def _run(self, hook: str, hooks: list, *args) -> set[str]:
         ctx = self.ctx
         ctx.changed = set()
         ctx.changed_events = {}
         for check, method in hooks:
             try:
-                method(arg, ctx)
+                method(*args, ctx)
             except Exception:  # noqa: BLE001 - one broken check must not cost the event or the others
                 log.exception("check %s failed in %s", type(check).__name__, hook)
         return ctx.changed

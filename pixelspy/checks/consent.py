@@ -666,6 +666,24 @@ class ConsentCheck:
             self._resolve(p, f"no request to {p.record.site} showed consent within "
                              f"{self.config.pending_timeout_s:g} s after the hit", ctx)
 
+    def note_choice(self, site: str, when: float, purposes: dict[str, bool], text: str,
+                    device: str | None, ctx) -> None:
+        """A choice known from outside the traffic (`pixelspy audit` clicked the banner at `when` and
+        read the CMP's state in the browser): applied like a CMP cookie carrying its own timestamp, and
+        the hits waiting for a consent cookie settle on it now, not on a later first-party request
+        that may never come."""
+        site = registrable_domain(site)
+        records = [r for (s, d), r in self._records.items() if s == site and device in (None, d)]
+        if not records and device is not None:
+            records = [self._record(site, device)]
+        reading = Reading("choice", text, dict(purposes), choice=True, choice_time=when)
+        for rec in records:
+            self._apply(rec, reading, when, ctx)
+            for pid, p in list(self._pending.items()):
+                if p.record is rec:
+                    del self._pending[pid]
+                    self._resolve(p, f"{text} at {clock(when)}", ctx)
+
     # -- internals
 
     def _record(self, site: str, device: str) -> _Record:

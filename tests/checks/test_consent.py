@@ -464,3 +464,29 @@ def test_a_consent_cookie_of_the_sites_own_configuration_is_consent_unknown_not_
     assert unknown in f.message
     [site] = check.sites()
     assert site.state == State.unknown
+
+
+def test_a_choice_known_from_outside_the_traffic_settles_waiting_hits_at_once():
+    """`pixelspy audit` clicks "accept" at T0+5 and tells the check: the hit before the click is an
+    error, the hit the accept callback fired is fine, though no later request shows the cookie."""
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    [early] = s.ingest(meta_pixel(T0 + 1))
+    [late] = s.ingest(meta_pixel(T0 + 5.3))  # reached the proxy before the audit's note
+    s.note_choice("www.shop.example", T0 + 5, {"marketing": True, "analytics": True}, "audit clicked accept all")
+    assert late.findings == []
+    [f] = early.findings
+    assert (f.code, f.pending) == ("pre-consent", False)
+    assert "consent was given only at" in f.message and "audit clicked accept all" in f.message
+    [after] = s.ingest(meta_pixel(T0 + 7))
+    assert after.findings == [] and check.sites()[0].state == State.granted
+
+
+def test_a_refusal_known_from_outside_the_traffic_makes_later_hits_errors():
+    s, _ = make_session()
+    s.ingest(onetrust_loaded(T0))
+    s.note_choice("shop.example", T0 + 2, {"marketing": False, "analytics": False}, "audit clicked reject all")
+    [ev] = s.ingest(meta_pixel(T0 + 3))
+    s.tick(T0 + 10)
+    [f] = ev.findings
+    assert f.code == "pre-consent" and "'denied' (audit clicked reject all seen at" in f.message
