@@ -214,6 +214,14 @@ REMARKETING_PATHS = (VIEWTHROUGH_PATH, CONVERSION_PATH)
 REMARKETING = "remarketing"
 
 
+def is_drawn_conversion(values: dict[str, str]) -> bool:
+    """Whether a labelled viewthroughconversion hit is a conversion: gtag sends a conversion there
+    (or hops there from pagead/conversion) with a drawn `random`, while its remarketing pings and the
+    legacy remarketing tag (whose label is optional) send the page time as `random` (= `fst`) or none."""
+    random, fst = values.get("random"), values.get("fst")
+    return bool(random and fst and random != fst)
+
+
 def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     form, json_body = body_form_or_json(hit, errors)
@@ -234,7 +242,8 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     if not names_event and m.re.pattern in REMARKETING_PATHS:
         # No event by design: a conversion tag names its label, a remarketing tag (its noscript
         # image `guid=ON&script=0`, or dynamic remarketing's `data=ecomm_…`) only the account.
-        remarketing = any(k.startswith("data.ecomm_") for k in data_values) or not values.get("label")
+        remarketing = (any(k.startswith("data.ecomm_") for k in data_values) or not values.get("label")
+                       or m.re.pattern == VIEWTHROUGH_PATH and not is_drawn_conversion(values))
         name, label = (REMARKETING, "remarketing page view") if remarketing else ("conversion", None)
     elif not name:
         errors.add("no event (data=event=… or en)")

@@ -404,3 +404,36 @@ def test_a_counter_counted_once_per_user_fired_twice_is_no_duplicate_but_a_stand
     standard = unique.replace("ord=1;num=3622886248098", "ord=8865252060453")
     twice = floodlight_session([standard, standard.replace("ord=8865252060453", "ord=6261656001159")])
     assert [[f.code for f in ev.findings] for ev in twice] == [["duplicate-event"], ["duplicate-event"]]
+
+
+# A labelled remarketing tag (linio.cl, the Gatling recording): its pings send the page time as
+# `random` (= fst) on every page, with `data=ecomm_…` where the page pushed it and without elsewhere.
+# A conversion on the same path draws its `random` (victoriassecret.com's sign-in, a Gatling
+# recording: sent there directly, and as the hop of a pagead/conversion hit).
+LABELLED_REMARKETING = (
+    "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/969755919/?random=1630209088758&cv=9"
+    "&fst=1630209088758&num=1&label=fbvdCIuDiV8Qj5q1zgM&guid=ON&resp=GooglemKTybQhCsO&eid=376635470&u_h=700"
+    "&u_w=1366&u_ah=700&u_aw=1366&u_cd=24&u_his=3&u_tz=330&u_java=false&u_nplug=3&u_nmime=4&gtm=2wg8p0&sendb=1"
+    "&ig=1&frm=0&url=https%3A%2F%2Fwww.linio.cl%2Faccount%2Flogin&ref=https%3A%2F%2Fwww.linio.cl%2F&hn=www."
+    "googleadservices.com&async=1&rfmt=3&fmt=4")
+VIEWTHROUGH_CONVERSION = (
+    "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1003574881/?random=642665819&cv=9"
+    "&fst=1655398725489&num=1&label=mdb4CO-c_4IDEOGsxd4D&bg=ffffff&guid=ON&resp=GooglemKTybQhCsO&u_h=900"
+    "&u_w=1440&u_his=7&u_tz=330&gtm=2oa6f0&sendb=1&frm=0&url=https%3A%2F%2Ftest.victoriassecret.com%2Fus%2F"
+    "&async=1&fmt=3")
+
+
+def test_a_labelled_remarketing_tag_is_remarketing_with_or_without_its_ecomm_data():
+    (without,) = decode("GET", LABELLED_REMARKETING)
+    (with_data,) = decode("GET", LABELLED_REMARKETING.replace("&frm=0", "&data=ecomm_pagetype%3Dhome&frm=0"))
+    for ev in (without, with_data):
+        assert (ev.pixel_id, ev.event, ev.title) == ("AW-969755919", "remarketing", "remarketing page view")
+    (legacy,) = decode("GET", "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/835808530/"
+                              "?random=1531139707988&cv=9&fst=1531139707988&num=1&label=Cloudike%20KR%20Remarketing"
+                              "&guid=ON&resp=GooglemKTybQhCsO")
+    assert legacy.event == "remarketing"
+
+
+def test_a_conversion_sent_to_viewthroughconversion_is_a_conversion():
+    (ev,) = decode("GET", VIEWTHROUGH_CONVERSION)
+    assert (ev.pixel_id, ev.event, ev.decode_errors) == ("AW-1003574881", "conversion", [])
