@@ -651,6 +651,8 @@ class HarRecorder:
 
 # pagerefs remembered per file, the oldest forgotten first (a file may hold any number of pages).
 MAX_PAGEREFS = 1_000
+# A media type is a few dozen characters; a file's longer value is cut (RawHit.response_type).
+MAX_RESPONSE_TYPE = 100
 
 
 class _Lenient(BaseModel):
@@ -691,6 +693,7 @@ class HarEntry(_Lenient):
     # Firefox: one per navigation) and Chrome DevTools' request type ("document" for a page or frame).
     pageref: Any = None
     resource_type: Any = Field(None, alias="_resourceType")
+    response: Any = None  # only its content.mimeType is read (_response_type)
 
 
 def _when(text: str | None) -> float | None:
@@ -725,6 +728,13 @@ def _post_body(post: HarPostData | None) -> bytes:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _response_type(response: Any) -> str:
+    """The media type the file recorded for the response (`response.content.mimeType`), or ''."""
+    content = response.get("content") if isinstance(response, dict) else None
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    return mime[:MAX_RESPONSE_TYPE].lower() if isinstance(mime, str) else ""
 
 
 def _valid_entry(raw_entry: Any) -> HarEntry:
@@ -978,7 +988,7 @@ class FileReader:
                       body=body[:MAX_STORED_BODY], body_truncated=cut,
                       time=_when(entry.startedDateTime) or prev_time,
                       client=meta.get("client") if isinstance(meta.get("client"), str) else "", kept_ids=kept,
-                      navigation=self._navigation(entry))
+                      navigation=self._navigation(entry), response_type=_response_type(entry.response))
 
     def _navigation(self, entry: HarEntry) -> bool | None:
         """Whether the file says the entry opened a page (RawHit.navigation): DevTools' request type

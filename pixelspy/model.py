@@ -127,6 +127,9 @@ class RawHit:
     # Read from a HAR file that says so (DevTools' `_resourceType`, a new `pageref`): whether the hit
     # opened a page; None: the file does not say (checks/pages.py then reads the headers).
     navigation: Annotated[bool | None, Field(exclude=True)] = None
+    # Read from a HAR file: the media type it recorded for the response (`response.content.mimeType`);
+    # an HTML document a later request names as its Referer opened a page (checks/pages.py).
+    response_type: Annotated[str, Field(exclude=True)] = ""
     # The device that sent it (Devices.key: address plus client family), set by the session.
     device: Annotated[str, Field(exclude=True)] = dataclasses.field(default="", init=False, repr=False,
                                                                      compare=False)
@@ -155,7 +158,7 @@ class RawHit:
         hit = object.__new__(cls)
         for name, value in (("id", new_id("h")), ("method", method), ("url", url), ("headers", headers),
                             ("body", body), ("time", time), ("client", client), ("body_truncated", body_truncated),
-                            ("kept_ids", ()), ("navigation", None), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
+                            ("kept_ids", ()), ("navigation", None), ("response_type", ""), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
             object.__setattr__(hit, name, value)
         return hit
 

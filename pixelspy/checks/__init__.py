@@ -28,6 +28,7 @@ class Context:
     def __init__(self, silenced: set[str]):
         self.silenced = silenced
         self.pages = PageViews()
+        self.page_load: str | None = None  # the URL of the page load the hit now observed shows
         self.changed: set[str] = set()
         # … and the events themselves: the session may have evicted an event a check still holds
         self.changed_events: dict[str, TrackingEvent] = {}
@@ -118,7 +119,8 @@ class CheckEngine:
         return self._run("process", self._process_hooks[event.kind], event)
 
     def observe_traffic(self, hit: RawHit) -> set[str]:
-        self.ctx.pages.observe(hit)  # before the checks: a page load is news to all of them
+        # before the checks: a page load is news to all of them
+        self.ctx.page_load = self.ctx.pages.observe(hit)
         return self._run("observe_traffic", self._hooks["observe_traffic"], hit)
 
     def tick(self, now: float) -> set[str]:

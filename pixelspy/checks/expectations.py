@@ -16,7 +16,6 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from pixelspy.checks.pages import is_page_load
 from pixelspy.checks.rules import KIND_EVENT, field_value, platform
 from pixelspy.config import Config, Expectation
 from pixelspy.model import Finding, Kind, RawHit, Severity, TrackingEvent
@@ -88,8 +87,8 @@ class ExpectationsCheck:
             self._visit(page, ev.time, ev.client, ev.device, trigger=ev)
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
-        if is_page_load(hit):
-            self._visit(hit.url, hit.time, hit.client, hit.device, trigger=None)
+        if ctx.page_load:
+            self._visit(ctx.page_load, hit.time, hit.client, hit.device, trigger=None)
 
     def tick(self, now: float, ctx) -> None:
         due = [w for w in self.waits if w.deadline <= now]

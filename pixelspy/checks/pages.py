@@ -4,7 +4,8 @@ Hits rarely say which page sent them: under the browsers' default referrer polic
 request (a loader, a pixel hit) carries only the page's origin in Referer, so every page of a shop
 looks alike. A page view is therefore counted from the navigations themselves: per device and
 site, each top-level document request starts the next one. Checks that compare "the same page"
-(duplicate-pixel, the tracking plan's visits) ask `PageViews.page_of`, never the URL alone.
+(duplicate-pixel, the tracking plan's visits) ask `PageViews.page_of` and `Context.page_load`,
+never the URL alone.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from collections import OrderedDict
 from pixelspy.checks.rules import host_of
 from pixelspy.model import RawHit
 
-# (device, host) pairs remembered; the oldest go first (a long session visits many sites).
+# (device, host) pairs remembered, and HTML documents waiting to be named; the oldest go first
+# (a long session visits many sites).
 MAX_SITES = 10_000
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def is_page_load(hit: RawHit) -> bool:
@@ -25,14 +28,24 @@ def is_page_load(hit: RawHit) -> bool:
     document says "iframe"). Many recordings (Playwright, older Safari, Charles) have no Sec-Fetch-*
     headers: then what the HAR file says (RawHit.navigation: DevTools' request type, the first
     entry of a new pageref), else a GET whose Accept leads with text/html, as navigations send it
-    (an XMLHttpRequest says so in X-Requested-With). Playwright sends its documents with `*/*`."""
+    (an XMLHttpRequest says so in X-Requested-With), or an HTML document the file recorded for a
+    request saying Upgrade-Insecure-Requests, which browsers send on navigations only (Playwright
+    records some navigations with those provisional headers alone)."""
     dest = hit.header("sec-fetch-dest")
     if dest:
         return dest == "document"
     if hit.navigation is not None:
         return hit.navigation
-    return (hit.method == "GET" and hit.header("accept").lstrip().startswith("text/html")
-            and not hit.header("x-requested-with"))
+    if hit.method != "GET" or hit.header("x-requested-with"):
+        return False
+    return (hit.header("accept").lstrip().startswith("text/html")
+            or is_html_document(hit) and hit.header("upgrade-insecure-requests") == "1")
+
+
+def is_html_document(hit: RawHit) -> bool:
+    """A GET the file recorded an HTML answer for, whose headers do not say what asked for it."""
+    return (hit.method == "GET" and hit.response_type.startswith(HTML_TYPES) and hit.navigation is None
+            and not hit.header("sec-fetch-dest") and not hit.header("x-requested-with"))
 
 
 class PageViews:
@@ -40,17 +53,45 @@ class PageViews:
 
     def __init__(self) -> None:
         self._loads: OrderedDict[tuple[str, str], int] = OrderedDict()
+        # (device, URL) of HTML documents no later request has named as its Referer yet
+        self._unnamed: OrderedDict[tuple[str, str], None] = OrderedDict()
 
-    def observe(self, hit: RawHit) -> bool:
-        """Count the hit when it opens a page; whether it did."""
-        if not is_page_load(hit):
-            return False
-        key = (hit.device, hit.host)
-        self._loads[key] = self._loads.get(key, 0) + 1
-        self._loads.move_to_end(key)
-        while len(self._loads) > MAX_SITES:
-            self._loads.popitem(last=False)
-        return True
+    def observe(self, hit: RawHit) -> str | None:
+        """Count the page load the hit shows; the URL of that page, or None.
+
+        A hit shows one by opening the page (is_page_load) or, in a file whose headers do not tell
+        (Playwright's later navigations in a tab), by naming an HTML document fetched before it as its
+        Referer: a page's own requests name it, so that document was the page and not a fragment a
+        script fetched. The page is then counted at the first such request, before the pixels its
+        scripts load."""
+        if is_page_load(hit):
+            self._count(hit.device, hit.host)
+            return hit.url
+        named = self._named_document(hit)
+        if is_html_document(hit):  # a next document may name the one before (a link followed)
+            self._bounded_put(self._unnamed, (hit.device, hit.url))
+        if named:
+            self._count(hit.device, host_of(named))
+        return named
+
+    def _named_document(self, hit: RawHit) -> str | None:
+        """The HTML document the hit's Referer names, if it waits to be named (then no longer)."""
+        key = (hit.device, hit.header("referer"))
+        if not key[1] or key not in self._unnamed:
+            return None
+        del self._unnamed[key]
+        return key[1]
+
+    def _count(self, device: str, host: str) -> None:
+        key = (device, host)
+        self._bounded_put(self._loads, key, self._loads.get(key, 0) + 1)
+
+    @staticmethod
+    def _bounded_put(store: OrderedDict, key: tuple, value=None) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > MAX_SITES:
+            store.popitem(last=False)
 
     def page_of(self, device: str, url: str) -> tuple:
         """The page view a hit from `device` reporting page `url` belongs to: the latest page

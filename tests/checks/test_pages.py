@@ -162,3 +162,86 @@ def test_the_headers_outrank_what_the_file_says():
     assert not is_page_load(frame)
     assert is_page_load(RawHit(method="GET", url=SHOP + "/", headers=(("Accept", "*/*"),), navigation=True))
     assert not is_page_load(RawHit(method="GET", url=SHOP + "/", headers=(("Accept", NAV_ACCEPT),), navigation=False))
+
+
+# ---------------------------------------------------------------- Playwright's recordHar, one page per tab
+
+def playwright_entry(url: str, t: float, headers: dict[str, str], mime: str) -> dict:
+    """An entry as Playwright's recordHar writes it (its own test assets, har-fulfill.har): `_frameref`,
+    `_monotonicTime`, the tab's one pageref; a navigation it saw only through the browser's
+    provisional headers has no Accept and no Sec-Fetch-*."""
+    when = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"_frameref": "frame@c7467fc0f1f86f09fc3b0d727a3862ea", "_monotonicTime": 270572145.898 + t - T0,
+            "startedDateTime": when, "time": 8.3,
+            "request": {"method": "GET", "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+                        "headers": [{"name": k, "value": v} for k, v in headers.items()],
+                        "queryString": [], "headersSize": 326, "bodySize": 0},
+            "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "cookies": [],
+                         "headers": [{"name": "content-type", "value": mime}],
+                         "content": {"size": 111, "mimeType": mime, "compression": 0}, "headersSize": 65,
+                         "bodySize": 170, "redirectURL": "", "_transferSize": 170},
+            "cache": {"beforeRequest": None, "afterRequest": None},
+            "timings": {"dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": 8.3, "receive": -1},
+            "pageref": "page@b17b177f1c2e66459db3dcbe44636ffd", "_securityDetails": {}}
+
+
+UA = {"User-Agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Chrome/103.0.5060.33 Safari/537.36"}
+
+
+def playwright_visit(tmp_path: Path, *extra: tuple[int, dict]) -> list:
+    """A tab opening the home page (full headers), a product page (provisional headers with
+    Upgrade-Insecure-Requests) and the cart (Referer and User-Agent only), each with its stylesheet
+    and Meta's config script; `extra` entries go in at the given positions."""
+    def page(path: str, t: float, nav_headers: dict[str, str]) -> list[dict]:
+        return [playwright_entry(SHOP + path, t, {**nav_headers, **UA}, "text/html"),
+                playwright_entry(SHOP + "/style.css", t + 0.1,
+                                 {"Accept": "text/css,*/*;q=0.1", "Referer": SHOP + path, **UA}, "text/css"),
+                playwright_entry(CONFIG_URL, t + 0.4, {"Accept": "*/*", "Referer": SHOP + "/", **UA},
+                                 "application/javascript")]
+    entries = (page("/", T0, {"Accept": NAV_ACCEPT, "Upgrade-Insecure-Requests": "1"})
+               + page("/products/tee", T0 + 2, {"Upgrade-Insecure-Requests": "1", "Referer": SHOP + "/"})
+               + page("/cart", T0 + 4, {"Referer": SHOP + "/products/tee"}))
+    for at, entry in sorted(extra, key=lambda x: -x[0]):
+        entries.insert(at, entry)
+    path = tmp_path / "playwright.har"
+    path.write_text(json.dumps({"log": {
+        "version": "1.2", "creator": {"name": "Playwright", "version": "1.23.0-next"},
+        "browser": {"name": "chromium", "version": "103.0.5060.33"},
+        "pages": [{"startedDateTime": "2023-11-14T22:13:20.000Z", "id": "page@b17b177f1c2e66459db3dcbe44636ffd",
+                   "title": "Shop", "pageTimings": {"onContentLoad": 70, "onLoad": 70}}],
+        "entries": entries}}))
+    session = Session(CheckEngine(Config()))
+    har.load_file(path, session)
+    return [ev for ev in session if ev.kind == "pixel_loaded"]
+
+
+def test_a_playwright_tab_s_later_navigations_are_pages_of_their_own(tmp_path):
+    loads = playwright_visit(tmp_path)
+    assert len(loads) == 3
+    assert all("duplicate-pixel" not in codes(ev) for ev in loads)
+
+
+def test_html_a_script_fetched_in_a_playwright_tab_is_no_page(tmp_path):
+    # A fragment fetched on the cart page (HTML, asked for with */*, named by no later request):
+    # the config script loaded again after it is the cart page's second load.
+    fragment = playwright_entry(SHOP + "/cart/drawer", T0 + 4.5, {"Accept": "*/*", "Referer": SHOP + "/cart", **UA},
+                                "text/html")
+    again = playwright_entry(CONFIG_URL, T0 + 4.8, {"Accept": "*/*", "Referer": SHOP + "/", **UA},
+                             "application/javascript")
+    loads = playwright_visit(tmp_path, (9, fragment), (9, again))
+    assert [("duplicate-pixel" in codes(ev)) for ev in loads] == [False, False, True, True]
+
+
+def test_an_html_document_is_a_page_once_a_later_request_names_it():
+    pages = PageViews()
+    doc = seen(RawHit(method="GET", url=SHOP + "/cart", client="10.0.0.2", headers=tuple(UA.items()),
+                      response_type="text/html; charset=utf-8"))
+    css = seen(RawHit(method="GET", url=SHOP + "/style.css", client="10.0.0.2",
+                      headers=(("Referer", SHOP + "/cart"), *UA.items())))
+    assert not is_page_load(doc)
+    assert pages.observe(doc) is None
+    before = pages.page_of(doc.device, SHOP + "/")
+    assert pages.observe(css) == SHOP + "/cart"
+    assert pages.page_of(doc.device, SHOP + "/") != before
+    assert pages.observe(css) is None  # named once: the page's other requests add no page
