@@ -209,8 +209,11 @@ def decode_ga4(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 VIEWTHROUGH_PATH = r"/pagead/viewthroughconversion/(?P<id>[^/]+)/?"
 CONVERSION_PATH = r"/pagead/conversion/(?P<id>[^/]+)/?"
-# Paths of the conversion / remarketing tag, whose hits may name no event by design.
-REMARKETING_PATHS = (VIEWTHROUGH_PATH, CONVERSION_PATH)
+# The first-party hop of a conversion (and of a view-through ping), on www.google.com and on the
+# visitor's country domain (www.google.co.in): copies of one hit.
+FIRST_PARTY_PATH = r"/pagead/1p-conversion/(?P<id>[^/]+)/?"
+# Paths of the conversion / remarketing tag and its hops, whose hits may name no event by design.
+REMARKETING_PATHS = (VIEWTHROUGH_PATH, CONVERSION_PATH, FIRST_PARTY_PATH)
 REMARKETING = "remarketing"
 
 
@@ -262,8 +265,17 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         order_id=values.get("oid") or data_values.get("data.transaction_id") or None,
         params=ADS_LABELS.params(pairs + data),
         decode_errors=list(errors),
-        endpoint="Google Ads " + "/".join(hit.path.split("/")[1:3]),
+        endpoint=ads_endpoint(hit, m),
+        # A conversion's hops (pagead/conversion → viewthroughconversion → 1p-conversion on one or two
+        # Google domains) repeat its account, label and `fst`: one conversion, the others its twins.
+        twin_key="|".join(("ads", tag or "", values.get("label", ""), values["fst"])) if values.get("fst") else None,
     )]
+
+
+def ads_endpoint(hit: RawHit, m: re.Match[str]) -> str:
+    endpoint = "Google Ads " + "/".join(hit.path.split("/")[1:3])
+    # the 1p hop goes to two Google domains: each its own endpoint (twins, not a repeat)
+    return f"{endpoint} {hit.host}" if m.re.pattern == FIRST_PARTY_PATH else endpoint
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
@@ -382,7 +394,7 @@ ROUTES = [
     Route(PLATFORM, ("stats.g.doubleclick.net",), r"/g/collect/?", not_an_event),
     Route(PLATFORM, ("googleads.g.doubleclick.net",), VIEWTHROUGH_PATH, decode_ads),
     Route(PLATFORM, ("www.googleadservices.com",), CONVERSION_PATH, decode_ads),
-    Route(PLATFORM, (), r"/pagead/1p-conversion/(?P<id>[^/]+)/?", decode_ads, signature=is_google_search_host,
+    Route(PLATFORM, (), FIRST_PARTY_PATH, decode_ads, signature=is_google_search_host,
           needles=("/pagead/1p-",)),
     Route(PLATFORM, (), r"/pagead/1p-user-list/[^/]+/?", not_an_event, signature=is_google_search_host,
           needles=("/pagead/1p-",)),

@@ -249,3 +249,68 @@ def test_multi_pixel_is_noted_once_per_page_not_once_per_hit():
     for ev in next_page:
         e.process(ev)
     assert all("multi-pixel" in codes(ev) for ev in next_page)
+
+
+# ---------------------------------------------------------------- a vendor's own copies (issue #23, family 11)
+
+VS_CONVERSION = ("cv=9&fst=1655398698461&num=1&label=mdb4CO-c_4IDEOGsxd4D&bg=ffffff&guid=ON&resp=GooglemKTybQhCsO"
+                 "&u_h=900&u_w=1440&u_his=5&u_tz=330&gtm=2oa6f0&sendb=1&ig=1&data=event%3Dconversion&frm=0"
+                 "&url=https%3A%2F%2Ftest.victoriassecret.com%2Fus%2F&auid=955750905.1655398648"
+                 "&hn=www.googleadservices.com&async=1")
+VS_HOP = "&fmt=3&ctc_id=CAIVAgAAAB0CAAAA&ct_cookie_present=false&sscte=1&crd="
+# test.victoriassecret.com's sign-in (a Gatling recording): gtag's conversion, its view-through hop and
+# the first-party hop on www.google.com and on the visitor's country domain, all within 0.5 s.
+VS_CHAIN = [
+    (0.0, "https://www.googleadservices.com/pagead/conversion/1003574881/?random=1655398698461&" + VS_CONVERSION),
+    (0.31, "https://www.google.com/pagead/1p-conversion/1003574881/?random=1144592551&" + VS_CONVERSION + VS_HOP
+     + "&is_vtc=1&random=3367534301"),
+    (0.44, "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1003574881/?random=1144592551&"
+     + VS_CONVERSION + VS_HOP),
+    (0.44, "https://www.google.co.in/pagead/1p-conversion/1003574881/?random=1144592551&" + VS_CONVERSION + VS_HOP
+     + "&is_vtc=1&random=3367534301&ipr=y&prhg=0"),
+]
+# linio.cl's home page (another Gatling recording of the site): the first-party hops of an unlabelled
+# view-through ping, on www.google.com and www.google.co.in.
+LINIO_1P = ("963429843/?random=144582559&cv=9&fst=1630205515705&num=1&guid=ON&resp=GooglemKTybQhCsO&u_h=700"
+            "&u_w=1366&u_his=2&u_tz=330&sendb=1&ig=1&frm=0&url=https%3A%2F%2Fwww.linio.cl%2F"
+            "&hn=www.googleadservices.com&async=1&fmt=3&ctc_id=CAIVAgAAAB0CAAAA&ct_cookie_present=false&sscte=1&crd="
+            "&is_vtc=1&ocp_id=S_YqYc21KpqV1Aa6s5SYCA&random=2936334627&resp=GooglemKTybQhCsO")
+LINIO_PAIR = [(0.0, "https://www.google.com/pagead/1p-conversion/" + LINIO_1P),
+              (0.05, "https://www.google.co.in/pagead/1p-conversion/" + LINIO_1P + "&ipr=y")]
+# www.orangehrm.com (a Gatling recording): fbevents 2.9.145 sends each event to /tr/ and, by fetch,
+# to the Privacy Sandbox trigger endpoint; only rqm differs.
+ORANGEHRM_LEAD = ("id=562775185088946&ev=Lead&dl=https%3A%2F%2Fwww.orangehrm.com%2F&rl=https%3A%2F%2Fwww.google.com%2F"
+                  "&if=false&ts=1707905068235&sw=1536&sh=864&v=2.9.145&r=stable&ec=2&o=4126"
+                  "&fbp=fb.1.1707905062143.381974684&cs_est=true&est_source=367406155319084&ler=other"
+                  "&cdl=API_unavailable&it=1707905061589&coo=false&es=automatic&tm=3&exp=e1&rqm=")
+META_PAIR = [(0.0, "https://www.facebook.com/tr/?" + ORANGEHRM_LEAD + "GET"),
+             (0.9, "https://www.facebook.com/privacy_sandbox/pixel/register/trigger/?" + ORANGEHRM_LEAD + "FGET")]
+# uwt.js's POST beacon and its t.co copy (Pixel & Tag Tracer's live captures).
+X_PAIR = [(0.0, "https://analytics.x.com/1/i/adsctp", "event=%7B%7D&txn_id=num2q"),
+          (0.002, "https://t.co/1/i/adsctp", "event=%7B%7D&txn_id=num2q")]
+
+
+def copies_session(*hits: tuple) -> list[TrackingEvent]:
+    from pixelspy.session import Session
+    session = Session(engine())
+    for t, url, *body in hits:
+        method, data = ("POST", body[0].encode()) if body else ("GET", b"")
+        headers = (("Referer", "https://shop.example/"),) + ((("Content-Type", "application/x-www-form-urlencoded"),)
+                                                           if body else ())
+        session.ingest(RawHit(method=method, url=url, body=data, time=T0 + t, client="10.0.0.2", headers=headers))
+    return list(session)
+
+
+def test_a_vendors_copies_of_one_hit_are_one_event_with_twins():
+    for chain in (VS_CHAIN, LINIO_PAIR, META_PAIR, X_PAIR):
+        events = copies_session(*chain)
+        assert len(events) == 1, [e.endpoint for e in events]
+        assert len(events[0].twins) == len(chain) - 1
+        assert "duplicate-event" not in codes(events[0]) and events[0].decode_errors == []
+
+
+def test_the_same_conversion_fired_again_is_two_events():
+    # The thank-you page reloaded: gtag draws a new page time (fst), so the second chain is no copy.
+    again = [(t + 5, url.replace("1655398698461", "1655398703461")) for t, url in VS_CHAIN]
+    events = copies_session(*VS_CHAIN, *again)
+    assert [len(ev.twins) for ev in events] == [3, 3]

@@ -170,7 +170,7 @@ def test_ads_conversion_endpoints():
     (ev,) = decode("GET", "https://www.google.com/pagead/1p-conversion/987654321/?label=xYz&value=10.0"
                    "&currency_code=USD&oid=A-7&data=event%3Dpurchase")
     assert (ev.pixel_id, ev.event, ev.standard_event, ev.endpoint) == (
-        "AW-987654321", "purchase", "Purchase", "Google Ads pagead/1p-conversion")
+        "AW-987654321", "purchase", "Purchase", "Google Ads pagead/1p-conversion www.google.com")
 
 
 def test_ccm_collect_consent_mode_ping():
@@ -437,3 +437,12 @@ def test_a_labelled_remarketing_tag_is_remarketing_with_or_without_its_ecomm_dat
 def test_a_conversion_sent_to_viewthroughconversion_is_a_conversion():
     (ev,) = decode("GET", VIEWTHROUGH_CONVERSION)
     assert (ev.pixel_id, ev.event, ev.decode_errors) == ("AW-1003574881", "conversion", [])
+
+
+def test_an_unlabelled_first_party_hop_names_no_event_by_design():
+    # linio.cl (a Gatling recording): the www.google.com hop of a view-through ping without a label.
+    (ev,) = decode("GET", "https://www.google.com/pagead/1p-conversion/963429843/?random=144582559&cv=9"
+                          "&fst=1630205515705&num=1&guid=ON&resp=GooglemKTybQhCsO&sendb=1&ig=1&frm=0"
+                          "&url=https%3A%2F%2Fwww.linio.cl%2F&async=1&fmt=3&is_vtc=1&random=2936334627")
+    assert (ev.pixel_id, ev.event, ev.decode_errors) == ("AW-963429843", "remarketing", [])
+    assert ev.endpoint == "Google Ads pagead/1p-conversion www.google.com"
