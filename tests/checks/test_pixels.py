@@ -19,6 +19,10 @@ from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, server, 
     ("tiktok", "BT24M8TQUU2IQ2BVG9NG", "AT24M8TQUU2IQ2BVG9NG"),  # older codes start with B
     ("x", "o7z1d", "o7z1d9"),
     ("pinterest", "2612345678901", "261234567890"),
+    # Reddit: ad account (a2_) and older user account (t2_) pixels of real sites; Omnibug's placeholder
+    ("reddit", "a2_j892kaf0wxc6", "xx_abc123z"),
+    ("reddit", "t2_b4kw4fzh", "T2_B4KW4FZH"),
+    ("reddit", "t2_cel8iytkw", "REDDIT_PIXEL_ID"),
 ])
 def test_pixel_id_formats(platform, good, bad):
     e = engine()
