@@ -50,6 +50,7 @@ GA4_HOSTS = ("www.google-analytics.com", "region1.google-analytics.com", "analyt
 # A GA4 hit names its protocol version and measurement ID in the URL (a batch's events in the body).
 GA4_SIGNATURE = re.compile(r"(?:^|&)v=2(?:&|$)")
 GA4_TID = re.compile(r"(?:^|&)tid=[^&]")
+GATEWAY_SIGNATURE = re.compile(r"(?:^|&)gtm=[0-9a-z]")
 
 CONSENT = "Consent"
 CONSENT_KEYS = {
@@ -212,6 +213,8 @@ CONVERSION_PATH = r"/pagead/conversion/(?P<id>[^/]+)/?"
 # The first-party hop of a conversion (and of a view-through ping), on www.google.com and on the
 # visitor's country domain (www.google.co.in): copies of one hit.
 FIRST_PARTY_PATH = r"/pagead/1p-conversion/(?P<id>[^/]+)/?"
+# Google tag gateway's conversion path, under the site's own serving path.
+GATEWAY_CONVERSION_PATH = r"(?:/[^/]+)+/g/d/ccm/conversion/(?P<id>\d+)/?"
 # Paths of the conversion / remarketing tag and its hops, whose hits may name no event by design.
 REMARKETING_PATHS = (VIEWTHROUGH_PATH, CONVERSION_PATH, FIRST_PARTY_PATH)
 REMARKETING = "remarketing"
@@ -273,6 +276,8 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 def ads_endpoint(hit: RawHit, m: re.Match[str]) -> str:
+    if m.re.pattern == GATEWAY_CONVERSION_PATH:
+        return "Google Ads ccm/conversion (tag gateway)"
     endpoint = "Google Ads " + "/".join(hit.path.split("/")[1:3])
     # the 1p hop goes to two Google domains: each its own endpoint (twins, not a repeat)
     return f"{endpoint} {hit.host}" if m.re.pattern == FIRST_PARTY_PATH else endpoint
@@ -383,6 +388,11 @@ def not_an_event(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     return []
 
 
+def is_gateway_conversion(hit: RawHit) -> bool:
+    """Google tag gateway's conversion path on the site's own host: gtag's signature in the URL."""
+    return GATEWAY_SIGNATURE.search(hit.query) is not None and "en=" in hit.query
+
+
 def is_google_search_host(hit: RawHit) -> bool:
     """www.google.com and the country domains the 1p hops go to (www.google.com.au, …)."""
     return hit.host.startswith("www.google.")
@@ -391,6 +401,11 @@ def is_google_search_host(hit: RawHit) -> bool:
 ROUTES = [
     # Any host: GA hosts, regional ones, server-side tagging and tag gateway paths (is_ga4).
     Route(PLATFORM, (), r"(?:/[^/]+)*/g/collect/?", decode_ga4, signature=is_ga4, needles=("/g/collect",)),
+    # Google tag gateway's short paths under the site's own serving path (6sense.com/pntd/…, as Pixel &
+    # Tag Tracer captured them): GA4's `ag/g/c`, Google Ads' `g/d/ccm/conversion/<id>`.
+    Route(PLATFORM, (), r"(?:/[^/]+)+/ag/g/c/?", decode_ga4, signature=is_ga4, needles=("/ag/g/c",)),
+    Route(PLATFORM, (), GATEWAY_CONVERSION_PATH, decode_ads,
+          signature=is_gateway_conversion, needles=("/g/d/ccm/",)),
     Route(PLATFORM, ("stats.g.doubleclick.net",), r"/g/collect/?", not_an_event),
     Route(PLATFORM, ("googleads.g.doubleclick.net",), VIEWTHROUGH_PATH, decode_ads),
     Route(PLATFORM, ("www.googleadservices.com",), CONVERSION_PATH, decode_ads),

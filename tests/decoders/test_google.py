@@ -446,3 +446,21 @@ def test_an_unlabelled_first_party_hop_names_no_event_by_design():
                           "&url=https%3A%2F%2Fwww.linio.cl%2F&async=1&fmt=3&is_vtc=1&random=2936334627")
     assert (ev.pixel_id, ev.event, ev.decode_errors) == ("AW-963429843", "remarketing", [])
     assert ev.endpoint == "Google Ads pagead/1p-conversion www.google.com"
+
+
+def test_google_tag_gateways_short_paths_on_the_sites_own_host():
+    # 6sense.com's serving path /pntd (Pixel & Tag Tracer's live captures): GA4 and a Google Ads conversion.
+    registry = default_registry()
+    hit = RawHit(method="GET", url="https://6sense.com/pntd/ag/g/c?v=2&tid=G-Q57CXMB28P&gtm=45g92e69u2v871577823"
+                                   "&gcs=G111&gcd=13v3v3v3v5l1&en=page_view")
+    (ev,) = registry.decode(hit)
+    assert (ev.pixel_id, ev.event, ev.decode_errors) == ("G-Q57CXMB28P", "page_view", [])
+    assert registry.find(hit.host, hit.path)[0].sinks(hit)
+    hit = RawHit(method="GET", url="https://6sense.com/pntd/g/d/ccm/conversion/969809790/?random=1&en=conversion"
+                                   "&gtm=45892e69&gcs=G111&gcd=13v3v3v3v5l1")
+    (ev,) = registry.decode(hit)
+    assert (ev.pixel_id, ev.event, ev.endpoint) == ("AW-969809790", "conversion", "Google Ads ccm/conversion (tag gateway)")
+    # The site's own paths of that shape without gtag's signature are not Google's.
+    for url in ("https://shop.example/api/ag/g/c?page=2", "https://shop.example/x/g/d/ccm/conversion/12/?id=1"):
+        hit = RawHit(method="GET", url=url)
+        assert registry.decode(hit) == [], url
