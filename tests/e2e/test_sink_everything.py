@@ -167,6 +167,10 @@ def _fill() -> None:
         "shop.example"), lambda h: [
         Sample("GET", f"https://{h}{'/metrics' if h == 'shop.example' else ''}/g/collect?{GA4}&en=page_view"),
         Sample("POST", f"https://{h}/g/collect?{GA4}", b"en=scroll&epn.percent_scrolled=90\r\nen=user_engagement", TEXT)])
+    sample(*r("google", "(?:/[^/]+)+/ag/g/c"), ("6sense.com",), lambda h: [
+        Sample("GET", f"https://{h}/pntd/ag/g/c?v=2&tid=G-Q57CXMB28P&gtm=45g92e69u2v871577823&gcs=G111&en=page_view")])
+    sample(*r("google", "(?:/[^/]+)+/g/d/ccm"), ("6sense.com",), lambda h: [
+        Sample("GET", f"https://{h}/pntd/g/d/ccm/conversion/969809790/?random=1&en=conversion&gtm=45892e69&gcs=G111")])
     sample("google", "/g/collect/?", ("stats.g.doubleclick.net",), lambda h: [
         Sample("POST", f"https://{h}/g/collect?v=2&ngs=1&ibt=1&tid=G-SHOPDEMO42&cid=746406658.1791212460")])
     sample(*r("google", "/pagead/viewthrough"), ("googleads.g.doubleclick.net",), lambda h: [
