@@ -239,8 +239,8 @@ class ParamsCheck:
         else:  # the decoder found no IDs: an empty list on the wire is a mistake, no parameter is not
             raw_ids = params(event).get(table.wire("content_ids", event))
             empty = raw_ids is not None and raw_ids.replace(" ", "") in ("", "[]", '[""]')
-        if empty:
-            add("invalid-value", Severity.warning,
+        if empty:  # content IDs matter only to a catalog: a note unless the pixel feeds one
+            add("invalid-value", Severity.warning if self._feeds_catalog(event) else Severity.info,
                 f"{vendor(event)} {table.wire('content_ids', event)} is empty or holds an empty ID",
                 "Fill content IDs with the catalog's product IDs (the variable may be unset on this page).")
 

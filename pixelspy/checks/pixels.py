@@ -73,7 +73,8 @@ class PixelIdCheck:
 
 class PixelNoEventsCheck:
     """A loader or per-pixel config fetched, then no event from that device and pixel in time.
-    A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor; a loader
+    A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor, and judged no
+    more once a load that names the pixel follows (its config, Pinterest's init); a loader
     whose events pixelspy does not decode (gtag.js for Universal Analytics) is not judged."""
 
     def __init__(self, config: Config):
@@ -95,6 +96,8 @@ class PixelNoEventsCheck:
         if event.kind == KIND_PIXEL_LOADED:
             if not events_decoded(name, event.pixel_id):
                 return  # its events go where pixelspy does not look: silence proves nothing
+            if event.pixel_id:  # the vendor's scripts loaded this pixel: judged once, on it
+                self.waiting.pop((device, name, None), None)
             if self.fired.get(key, t) is None:  # an event may beat its config script
                 self.waiting.setdefault(key, []).append(event)
                 heapq.heappush(self._deadlines, (t + self.timeout, event.id, key))

@@ -34,7 +34,8 @@ LABELS = Labels(
         "time": ("Timestamp (ms)", "Technical"),
         "v": ("Protocol version", "Technical"),
         "tm": ("Tag manager", "Technical"),
-        "liSync": ("Cookie sync", "Technical"),
+        "liSync": ("Cookie sync copy", "Technical"),
+        "cookiesTest": ("Cookie test copy", "Technical"),
         "e_ipv6": ("Encrypted IP (px4 mirror)", "Technical"),
         "medium": ("Transport", "Technical"),
         # /wa (JSON body)
@@ -98,6 +99,9 @@ CAPI_HEADERS = ("LinkedIn-Version", "X-RestLi-Method")
 # The Insight Tag hosts: px is the main one, px4 mirrors each JS hit (adding e_ipv6), dc is legacy.
 COLLECT_HOSTS = {"px.ads.linkedin.com": "px", "px4.ads.linkedin.com": "px4", "dc.ads.linkedin.com": "dc"}
 COLLECT_SHAPES = {"js": "script", "gif": "image"}
+# insight.js sends a /collect hit again after its cookie sync (www.linkedin.com/px/li_sync redirects back
+# with liSync=true) and its third-party cookie test (cookiesTest=true): the same hit by another path.
+COPY_FLAGS = {"liSync": "cookie sync copy", "cookiesTest": "cookie test copy"}
 CONVERSION_URN = re.compile(r"urn:lla:llaPartnerConversion:(?P<rule>\d+)")
 
 
@@ -125,6 +129,7 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     host = COLLECT_HOSTS.get(hit.host, hit.host)
     shape = COLLECT_SHAPES.get(values.get("fmt", ""), hit.method)
     stamp = values.get("time")
+    copy = "".join(f" ({what})" for flag, what in COPY_FLAGS.items() if values.get(flag) == "true")
     return [TrackingEvent(
         platform=PLATFORM,
         pixel_id=pid,
@@ -135,8 +140,8 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         page_url=values.get("url") or None,
         params=LABELS.params(pairs),
         decode_errors=list(errors),
-        endpoint=f"{host} /collect {shape}",
-        # The script sends each JS hit to px and px4 with the same time: fold the copy.
+        endpoint=f"{host} /collect {shape}{copy}",
+        # The script sends each JS hit to px and px4, and its copies, with the same time: fold them.
         twin_key="|".join((PLATFORM, "collect", pid or "", conversion or "", stamp,
                            values.get("eventId", ""))) if stamp else None,
     )]

@@ -183,6 +183,13 @@ def legacy_entries(raw: str, errors: Errors) -> list[tuple[str | None, dict[str,
     return entries
 
 
+def is_partner_sync(values: dict[str, str]) -> bool:
+    """A data partner matching its user ID to X's cookie (p_id=<partner number>&p_user_id=<its ID>,
+    seen from Salesforce's Krux on lowes.com): no tag, no event; uwt.js always sends p_id=Twitter."""
+    partner = values.get("p_id", "")
+    return partner.isdigit() and not ({"txn_id", "events", "event"} & values.keys())
+
+
 def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pairs = parse_qs_pairs(hit.query, errors)
@@ -191,6 +198,8 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         errors.add("X /i/adsct body is JSON; uwt.js sends a query string")
     pairs += form
     values = dict(pairs)
+    if is_partner_sync(values):
+        return []
 
     pixel, tag = split_tag(values.get("txn_id", ""))
     if not tag:

@@ -138,6 +138,18 @@ def test_empty_content_ids():
     assert "invalid-value" not in codes(ev)
 
 
+def test_empty_content_ids_are_a_note_unless_the_pixel_feeds_a_catalog():
+    # verizonwireless.com's noscript images (2018): a tag template sends cd[content_ids]= even on PageView
+    noscript = {"cd[content_ids]": "", "cd[content_type]": "product", "cd[currency]": "USD", "noscript": "1"}
+    page_view, view = meta_hit(ev="PageView", **noscript), meta_hit(ev="ViewContent", **noscript)
+    engine().process(page_view)
+    engine().process(view)
+    assert the(page_view, "invalid-value").severity == the(view, "invalid-value").severity == Severity.info
+    view = meta_hit(ev="ViewContent", **noscript)
+    engine(catalog={"meta": ["*"]}).process(view)
+    assert the(view, "invalid-value").severity == Severity.warning
+
+
 def test_contents_must_be_a_json_array():
     ev = meta_hit(ev="ViewContent", **{"cd[content_ids]": '["a"]', "cd[contents]": "[{'id': 'a'}]"})
     engine().process(ev)

@@ -94,6 +94,25 @@ def test_pixel_that_fires_is_fine_and_state_is_per_device_and_pixel():
     assert "pixel-no-events" in codes(other_device_cfg) and "pixel-no-events" in codes(other_pixel_cfg)
 
 
+def pinterest(path: str, t: float) -> RawHit:
+    return RawHit(method="GET", url=f"https://{path}", time=t, client="10.0.0.2",
+                  headers=(("Referer", "https://perf.lowes.com/"),))
+
+
+def test_a_silent_pixel_is_reported_once_not_again_on_the_scripts_that_loaded_it():
+    # perf.lowes.com (2023): core.js, its library main.*.js, then the init hit naming the tag, and no
+    # page visit: one finding, on the pixel, not three.
+    e = engine(pixel_no_events_timeout_s=5)
+    hits = [pinterest("s.pinimg.com/ct/core.js", T0), pinterest("s.pinimg.com/ct/lib/main.f6304d83.js", T0 + 0.1),
+            pinterest("ct.pinterest.com/v3/?tid=2615619520270&event=init&cb=1673849561207", T0 + 0.9)]
+    core, lib, init = (decoders.decode(h)[0] for h in hits)
+    for ev in (core, lib, init):
+        e.process(ev)
+    e.tick(T0 + 100)
+    assert "pixel-no-events" in codes(init)
+    assert "pixel-no-events" not in codes(core) | codes(lib)
+
+
 def gtag_loader(tag: str) -> RawHit:
     return RawHit(method="GET", url=f"https://www.googletagmanager.com/gtag/js?id={tag}", time=T0,
                   client="10.0.0.2", headers=(("Referer", "https://stylishop.com/"),))

@@ -153,6 +153,27 @@ def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
     assert events[0].endpoint == "px /collect script"
 
 
+# ferguson.com (2022, a HAR recorded by sitespeed.io): insight.min.js sends the page view, LinkedIn
+# redirects it through www.linkedin.com/px/li_sync, and the hit comes back with liSync=true.
+FERGUSON_PV = ("https://px.ads.linkedin.com/collect?v=2&fmt=js&pid=2801748&time=1643952221798"
+               "&url=https%3A%2F%2Fwww.ferguson.com%2F")
+
+
+def test_cookie_sync_and_cookie_test_copies_are_twins_of_the_hit():
+    session = Session()
+    first = get(FERGUSON_PV, time=1000.0)
+    synced = get(FERGUSON_PV + "&liSync=true", time=1000.4)
+    tested = get(FERGUSON_PV + "&cookiesTest=true", time=1000.6)  # docs.influxdata.com, 2023
+    assert len(session.ingest(first)) == 1
+    assert session.ingest(synced) == [] and session.ingest(tested) == []
+    (ev,) = session
+    assert ev.twins == [synced.id, tested.id]
+    assert ev.endpoint == "px /collect script"
+    # the page view sent twice as it is, by the same path, is no copy
+    again = get(FERGUSON_PV, time=1000.8)
+    assert len(session.ingest(again)) == 1
+
+
 # ------------------------------------------------------------------------------------ /wa
 
 

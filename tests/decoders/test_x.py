@@ -248,6 +248,16 @@ def test_two_beacons_and_a_repeat_on_one_host_stay_separate():
 # ------------------------------------------------------------------------------------ loaders
 
 
+def test_a_data_partners_id_sync_is_no_event_but_is_still_answered_in_sink_mode():
+    # lowes.com (2021): Salesforce's Krux matches its user ID to X's cookie on the adsct endpoint
+    hit = get("https://analytics.twitter.com/i/adsct?p_user_id=OS0grtrm&p_id=10623")
+    assert REGISTRY.decode(hit) == []
+    route, _ = REGISTRY.find(hit.host, hit.path)
+    assert route.sinks(hit)
+    # uwt.js's own beacon names p_id=Twitter and stays an event, even without a tag ID
+    assert one(get("https://analytics.twitter.com/i/adsct?p_id=Twitter&p_user_id=0")).decode_errors
+
+
 def test_loaders_are_pixel_loaded_and_pass_through():
     for path in ("uwt.js", "oct.js"):
         hit = get(f"https://static.ads-twitter.com/{path}", headers=[("referer", "https://shop.example/")])
