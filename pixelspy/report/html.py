@@ -1,0 +1,349 @@
+"""The HTML report: one self-contained file to open, print and forward (`check --format html`,
+`audit --format html`). Inline CSS and SVG only: no script, font, image or stylesheet to fetch, so it
+reads the same offline, in a mail attachment and on paper.
+
+Everything in it from the wire or a file (event names, URLs, messages, paths) is hostile: it goes
+through esc() (inert, then HTML-escaped with quotes), only http(s) URLs become links, and the page's
+Content-Security-Policy forbids scripts and every load, so a slip here still runs nothing and fetches
+nothing. Sizes are bounded: marks a timeline, findings a report, rows a table, characters a string.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import shlex
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from pixelspy.inert import inert
+from pixelspy.model import TrackingEvent
+from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, describe_group,
+                             exit_code, pages_by_group, plural, severity_counts)
+from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
+
+MAX_MARKS = 2_000  # a timeline's marks (those with findings first)
+MAX_LANES = 12  # a timeline's rows (vendor and pixel); the rest share the last one
+MAX_FINDINGS = 200  # listed per file or run
+MAX_GROUPS = 300  # rows of a file's event table
+MAX_PAGES = 5  # pages listed per event group or matrix cell event
+MAX_RUN_PAGES = 20  # pages listed per audit run
+MAX_NAMES = 8  # event names per matrix cell
+MAX_PROBLEMS = 50
+MAX_TEXT = 300  # characters of a name or URL shown
+MAX_MESSAGE = 2_000  # characters of a finding's message or hint
+MAX_HREF = 4_000
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2327;
+ margin:0 auto;max-width:1200px;padding:16px 24px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccd}
+h3{font-size:15px;margin:18px 0 6px}small,.muted{color:#5f6b73}code{font-size:12px;word-break:break-all}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d5dbe0;padding:4px 6px;
+ vertical-align:top;text-align:left}thead th{background:#f1f4f6}td ul,td ol{margin:2px 0;padding-left:18px}
+a{color:#0b57d0;word-break:break-all}.verdict{font-size:18px;font-weight:600;padding:10px 14px;border-radius:6px}
+.badge{display:inline-block;font-size:12px;font-weight:600;padding:0 6px;border-radius:8px;white-space:nowrap}
+.error{background:#fdecea;color:#a01212}.warning{background:#fff3dc;color:#7a4a00}.info{background:#e5f0fd;color:#0d47a1}
+.ok{background:#e6f4e8;color:#1b5e20}.unknown{background:#f1e6f7;color:#5b1a7a}.note{background:#eceff1;color:#37474f}
+.evidence{font-size:12px;margin:4px 0;color:#5a1010}.findings li{margin:6px 0}.findings p{margin:2px 0}
+svg text{font:11px system-ui,sans-serif;fill:#333}section,table,svg,li{break-inside:avoid}
+@media print{body{max-width:none;padding:0}a{color:inherit}}
+"""
+HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+        '<meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width, initial-scale=1">\n')
+# Cell verdict → (style, label); a row's verdict brings its own style.
+CELL = {"pre-consent": ("error", "pre-consent"), "unknown": ("unknown", "state unknown"), "fired": ("note", "fired"),
+        "silent": ("ok", "silent")}
+SEVERITY_STYLE = {None: "#78909c", "info": "#1565c0", "warning": "#e08a00", "error": "#c62828"}
+
+
+def esc(text: object, limit: int = MAX_TEXT) -> str:
+    """Hostile text for HTML: cut, hidden characters made visible, then escaped (quotes too)."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return html.escape(inert(text), quote=True)
+
+
+def link(url: str | None) -> str:
+    """A link when `url` is http(s); any other scheme (javascript:, data:) stays text."""
+    if not url:
+        return ""
+    if url[:8].lower().startswith(("http://", "https://")):
+        return f'<a href="{esc(url, MAX_HREF)}" rel="noreferrer noopener">{esc(url)}</a>'
+    return esc(url)
+
+
+def badge(style: str, label: str) -> str:
+    return f'<span class="badge {style}">{esc(label)}</span>'
+
+
+def page(title: str, body: list[str]) -> str:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{HEAD}<title>{esc(title)}</title>\n<style>{CSS}</style></head>\n<body>\n" + "\n".join(body)
+            + f'\n<p class="muted">Made by pixelspy on {now}.</p>\n</body></html>\n')
+
+
+def _verdict_box(code: int, fail_on: str, counts: dict[str, int]) -> str:
+    style = "ok" if code == 0 else "error"
+    return (f'<p class="verdict {style}">{esc(VERDICT[code])}: {plural(counts["error"], "error")}, '
+            f'{plural(counts["warning"], "warning")}, {counts["info"]:,} info '
+            f'<small>(fails on {esc(fail_on)} and above)</small></p>')
+
+
+def _utc(t: float) -> str:
+    try:
+        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{t}"
+
+
+# ----------------------------------------------------------------------------------------- timeline
+
+
+def _step(span: float) -> float:
+    """A round tick interval giving at most 8 ticks over `span` seconds."""
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if span / step <= 8:
+            return step
+    return 10 ** math.ceil(math.log10(span / 8))
+
+
+def _seconds(v: float) -> str:
+    return f"{v:.1f} s" if v < 10 and v != int(v) else f"{v:,.0f} s"
+
+
+def timeline(points: list[TimePoint], left_out: int, start: float | None = None, choice: float | None = None,
+             choice_label: str = "") -> str:
+    """Events as marks on a time axis, a lane per vendor and pixel, coloured by their worst finding;
+    the consent click as a dashed vertical line."""
+    points = [p for p in points if math.isfinite(p.time)]
+    if not points:
+        return '<p class="muted">No events to draw.</p>'
+    shown = sorted(points, key=lambda p: (-(RANK[p.severity] + 1 if p.severity else 0), p.time))[:MAX_MARKS]
+    left_out += len(points) - len(shown)
+    lanes: dict[tuple[str, ...], int] = {}
+    for p in sorted(shown, key=lambda p: p.time):
+        lanes.setdefault(p.group[:3], min(len(lanes), MAX_LANES - 1))
+    times = [p.time for p in shown] + [t for t in (start, choice) if t and math.isfinite(t)]
+    t0, span = min(times), max(max(times) - min(times), 0.001)
+    left, width, top, lane_h = 170, 770, 22, 20
+    n_lanes = min(len(lanes), MAX_LANES)
+    height = top + n_lanes * lane_h + 26
+
+    def x(t: float) -> float:
+        return left + (t - t0) / span * width
+
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 {height}" width="100%" role="img" '
+           f'aria-label="timeline of {plural(len(shown), "event")}">']
+    labels: dict[int, str] = {}
+    for key, i in lanes.items():
+        labels.setdefault(i, " ".join(k for k in (key[0], key[2]) if k) if i < MAX_LANES - 1 else "others")
+    for i, label in labels.items():
+        y = top + i * lane_h
+        svg.append(f'<rect x="{left}" y="{y}" width="{width}" height="{lane_h - 2}" fill="{"#f6f8f9" if i % 2 else "#fff"}"/>'
+                   f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label, 26)}</text>')
+    axis_y = top + n_lanes * lane_h
+    step = _step(span)
+    for k in range(int(span // step) + 1):
+        tx = x(t0 + k * step)
+        svg.append(f'<line x1="{tx:.1f}" y1="{axis_y}" x2="{tx:.1f}" y2="{axis_y + 4}" stroke="#555"/>'
+                   f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle">{_seconds(k * step)}</text>')
+    svg.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + width}" y2="{axis_y}" stroke="#555"/>')
+    for p in sorted(shown, key=lambda p: RANK[p.severity] if p.severity else -1):  # the worst drawn on top
+        y = top + lanes[p.group[:3]] * lane_h
+        tip = f"{describe_group(p.group)} at +{p.time - t0:.2f} s" + (f": {p.severity.value}" if p.severity else "")
+        h = 14 if p.severity else 10
+        svg.append(f'<rect x="{x(p.time) - 1.5:.1f}" y="{y + (lane_h - 2 - h) / 2:.0f}" width="3" height="{h}" '
+                   f'fill="{SEVERITY_STYLE[p.severity and p.severity.value]}"><title>{esc(tip)}</title></rect>')
+    if choice is not None and math.isfinite(choice):
+        cx, anchor = x(choice), "end" if x(choice) > left + width * 0.7 else "start"
+        svg.append(f'<line x1="{cx:.1f}" y1="{top - 4}" x2="{cx:.1f}" y2="{axis_y}" stroke="#5b1a7a" '
+                   f'stroke-width="2" stroke-dasharray="5 3"/><text x="{cx + (-4 if anchor == "end" else 4):.1f}" '
+                   f'y="{top - 8}" text-anchor="{anchor}" fill="#5b1a7a">{esc(choice_label, 80)}</text>')
+    svg.append("</svg>")
+    legend = ('<p class="muted">Marks: <span style="color:#c62828">■ error</span> <span style="color:#e08a00">■ '
+              'warning</span> <span style="color:#1565c0">■ info</span> <span style="color:#78909c">▪ no finding'
+              "</span>; hover a mark for its event.")
+    if left_out:
+        legend += f" {plural(left_out, 'more event')} not drawn (the timeline shows at most {MAX_MARKS:,})."
+    return "".join(svg) + legend + "</p>"
+
+
+# ------------------------------------------------------------------------------------ file sections
+
+
+def findings_list(report: FileReport) -> str:
+    pairs = report.findings()
+    if not pairs:
+        return '<p class="muted">No findings.</p>'
+    items = []
+    for ev, f in pairs[:MAX_FINDINGS]:
+        pending = " (pending)" if f.pending else ""
+        hint = f'<p class="muted">Hint: {esc(f.hint, MAX_MESSAGE)}</p>' if f.hint else ""
+        items.append(f'<li>{badge(f.severity.value, f.severity.value)} <code>{esc(f.code)}</code>{pending} '
+                     f"{_event_name(ev)}<p>{esc(f.message, MAX_MESSAGE)}</p>{hint}</li>")
+    more = len(pairs) - MAX_FINDINGS
+    note = (f'<p class="muted">{plural(more, "more finding")} left out here: the JSON report (--format json) '
+            "lists every one.</p>") if more > 0 else ""
+    return f'<ol class="findings">{"".join(items)}</ol>{note}'
+
+
+def _event_name(ev: TrackingEvent) -> str:
+    on = f" on {link(ev.page_url)}" if ev.page_url else ""
+    return f"<small>[{esc(ev.id)}]</small> {esc(describe_group((ev.platform, ev.source.value, ev.pixel_id or '', ev.title)))}{on}"
+
+
+def _pages(rows: list[tuple[str | None, int]], limit: int = MAX_PAGES) -> str:
+    items = "".join(f"<li>{link(p) if p else '<i>no page</i>'} <small>×{n:,}</small></li>" for p, n in rows[:limit])
+    more = f"<li><small>{plural(len(rows) - limit, 'more page')}</small></li>" if len(rows) > limit else ""
+    return f"<ul>{items}{more}</ul>"
+
+
+def events_table(report: FileReport) -> str:
+    tally = report.tally
+    groups = sorted(tally.counts.items())
+    pages = pages_by_group(tally)
+    rows = "".join(f"<tr><td>{esc(describe_group(g))}</td><td>{n:,}</td><td>{_pages(pages.get(g, []))}</td></tr>"
+                   for g, n in groups[:MAX_GROUPS])
+    notes = []
+    if len(groups) > MAX_GROUPS:
+        notes.append(f"{plural(len(groups) - MAX_GROUPS, 'more event group')} left out (see --format json).")
+    if tally.other_pages:
+        notes.append(f"{plural(tally.other_pages, 'event')} on pages past the {len(tally.page_counts):,} counted.")
+    note = f'<p class="muted">{" ".join(notes)}</p>' if notes else ""
+    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (first where it first fired)"
+            f"</th></tr></thead><tbody>{rows}</tbody></table>{note}")
+
+
+def file_section(r: FileReport) -> str:
+    out = [f"<section><h2>{esc(r.path)}</h2>"]
+    if r.error is not None:
+        return out[0] + f'<p class="error">Cannot read: {esc(r.error, MAX_MESSAGE)}</p></section>'
+    c = severity_counts(r.findings())
+    out.append(f"<p>{plural(r.tally.total, 'event')}, {plural(c['error'], 'error')}, "
+               f"{plural(c['warning'], 'warning')}, {c['info']:,} info</p>")
+    if r.problems:
+        items = "".join(f"<li>{esc(p)}</li>" for p in r.problems[:MAX_PROBLEMS])
+        out.append(f'<p class="error">Entries that could not be read ({len(r.problems):,}):</p><ul>{items}</ul>')
+    if r.empty:
+        out.append(f"<p>No tracking events: nothing was checked{' (fails; --allow-empty accepts it)' if r.empty_fails else ''}.</p>")
+    if r.tally.total:
+        out += ["<h3>Events</h3>", events_table(r), "<h3>Timeline</h3>",
+                timeline(r.tally.points(), r.tally.points_left_out)]
+    out += ["<h3>Findings</h3>", findings_list(r), "</section>"]
+    return "\n".join(out)
+
+
+def render_html(reports: list[FileReport], fail_on: str) -> str:
+    counts = severity_counts(p for r in reports for p in r.findings())
+    body = ["<h1>pixelspy check</h1>", _verdict_box(exit_code(reports, fail_on), fail_on, counts),
+            f"<p>{plural(len(reports), 'file')} checked.</p>", *(file_section(r) for r in reports)]
+    return page("pixelspy check", body)
+
+
+# -------------------------------------------------------------------------------------------- audit
+
+
+def _har(path: str | None) -> str:
+    """The run's HAR as a relative link (quoted: no scheme can appear) and the command that opens it."""
+    if not path:
+        return '<span class="muted">no HAR</span>'
+    href = quote(path.replace("\\", "/"), safe="/._-~")
+    return f'<a href="{esc(href, MAX_HREF)}">{esc(path)}</a><br>open with <code>{esc(f"pixelspy open {shlex.quote(path)}")}</code>'
+
+
+def runs_table(runs: list[AuditRun]) -> str:
+    rows = []
+    for run in runs:
+        consent = badge("unknown", run.consent) if run.unknown else esc(run.consent)
+        pages = run.pages
+        page_list = "".join(f"<li>{link(p)}</li>" for p in pages[:MAX_RUN_PAGES])
+        more = f"<li><small>{plural(len(pages) - MAX_RUN_PAGES, 'more page')}</small></li>" if len(pages) > MAX_RUN_PAGES else ""
+        c = severity_counts(run.report.findings())
+        error = f'<br><span class="error">{esc(run.report.error, MAX_MESSAGE)}</span>' if run.report.error else ""
+        rows.append(f"<tr><td><b>{esc(run.state)}</b><br>{esc(run.device)}<br><small>{_utc(run.started)}</small></td>"
+                    f"<td>{esc(run.cmp) if run.cmp else '<i>none found</i>'}</td><td>{esc(run.action or 'no action')}</td>"
+                    f"<td>{consent}</td><td>{plural(len(pages), 'page')}<ol>{page_list}{more}</ol></td>"
+                    f"<td>{plural(run.report.tally.total, 'event')}, {plural(c['error'], 'error')}, "
+                    f"{plural(c['warning'], 'warning')}{error}</td><td>{_har(run.har_path)}</td></tr>")
+    return ("<table><thead><tr><th>State · device</th><th>CMP detected</th><th>What the audit did</th>"
+            "<th>Consent afterwards</th><th>Pages</th><th>Events</th><th>Evidence (HAR)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _cell(cell: Cell, state: str) -> str:
+    style, label = CELL[cell.verdict]
+    if cell.verdict == "fired" and state in ("reject", "accept") and not cell.after_choice:
+        label = "fired before the click only"
+    names = list(cell.events.values())
+    items = "".join(f"<li>{esc(e.title)} <small>×{e.count:,}" + (f" · first on {link(e.first_page)}" if e.first_page
+                                                                  else "") + "</small></li>" for e in names[:MAX_NAMES])
+    if len(names) > MAX_NAMES:
+        items += f"<li><small>{plural(len(names) - MAX_NAMES, 'more event name')}</small></li>"
+    evidence = "".join(f'<p class="evidence">{esc(f.message, 600)}</p>' for _, f in cell.pre_consent[:1])
+    c = severity_counts(cell.findings())
+    others = [plural(n, s) for s, n in (("warning", c["warning"]), ("info", c["info"])) if n]
+    extra = f"<br><small>also {', '.join(others)}</small>" if others else ""
+    return f"<td>{badge(style, label)}<ul>{items}</ul>{evidence}{extra}</td>"
+
+
+def matrix_table(matrix: Matrix, rows: list[Row]) -> str:
+    states, devices = matrix.states(), matrix.devices()
+    head1 = "".join(f'<th colspan="{len(states) + 1}">{esc(d)}</th>' for d in devices)
+    head2 = "".join(f"<th>{esc(s)}</th>" for s in states) + "<th>verdict</th>"
+    body = []
+    for row in rows:
+        cells = []
+        for d in devices:
+            cells += [_cell(row.cells[d, s], s) for s in states]
+            v = row.verdict(d)
+            cells.append(f"<td>{badge(v.style, v.code)}<br>{esc(v.text)}</td>")
+        name = f"{esc(row.platform)}{' ' + esc(row.source) if row.source != 'browser' else ''}<br><small>{esc(row.pixel or 'no pixel id')}</small>"
+        body.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
+    return (f'<table><thead><tr><th rowspan="2">Vendor · pixel</th>{head1}</tr><tr>{head2 * len(devices)}</tr>'
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
+
+
+SUMMARY = {"pre-consent": "fire before consent", "unknown": "not judged: the consent state is unknown",
+           "correct": "correct: silent after reject, fire after accept",
+           "unconditional": "fire without a consent finding in every state they fired", "silent": "never fired"}
+
+
+def summary(matrix: Matrix) -> str:
+    counts = matrix.verdict_counts()
+    items = [f"<li>{badge(ROW_VERDICTS[code][0], code)} {plural(n, 'vendor · pixel')} {SUMMARY[code]}</li>"
+             for code, n in sorted(counts.items(), key=lambda kv: list(SUMMARY).index(kv[0]))]
+    worst = [f"<li>{esc(row.name)} on {esc(row.site or 'no page')} ({esc(d)}): {esc(row.verdict(d).text)}</li>"
+             for row in matrix.rows() for d in matrix.devices() if row.verdict(d).code == "pre-consent"][:20]
+    unknown = [f"<li>{esc(run.name)}: {esc(run.action or 'no action')} (CMP: {esc(run.cmp or 'none found')})</li>"
+               for run in matrix.runs if run.unknown]
+    out = f"<ul>{''.join(items)}</ul>"
+    if worst:
+        out += f"<h3>Fires before consent</h3><ul>{''.join(worst)}</ul>"
+    if unknown:
+        out += f"<h3>Runs whose consent state is unknown</h3><ul>{''.join(unknown)}</ul>"
+    return out
+
+
+def render_audit_html(runs: list[AuditRun], fail_on: str) -> str:
+    matrix = Matrix.of(runs)
+    counts = severity_counts(p for run in runs for p in run.report.findings())
+    sites = ", ".join(s for s in matrix.sites if s) or "no site"
+    body = [f"<h1>pixelspy audit: {esc(sites)}</h1>", _verdict_box(audit_exit_code(runs, fail_on), fail_on, counts),
+            summary(matrix), "<h2>Runs</h2>", runs_table(runs)]
+    for site, rows in matrix.sites.items():
+        body += [f"<h2>Matrix: {esc(site or 'no page')}</h2>", matrix_table(matrix, list(rows.values()))]
+    if matrix.events_left_out:
+        body.append(f'<p class="muted">{plural(matrix.events_left_out, "event")} left out of the matrix '
+                    "(too many vendor · pixel rows or pages): see --format json.</p>")
+    body.append("<h2>Timelines</h2>")
+    for run in runs:
+        body += [f"<h3>{esc(run.name)}</h3>", timeline(run.report.tally.points(), run.report.tally.points_left_out,
+                                                       run.started or None, run.choice_time,
+                                                       f"consent: {run.action}")]
+    body.append("<h2>Findings</h2>")
+    for run in runs:
+        body += [f"<h3>{esc(run.name)}</h3>", findings_list(run.report)]
+    return page(f"pixelspy audit: {sites}", body)
