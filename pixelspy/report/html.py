@@ -127,8 +127,8 @@ def timeline(points: list[TimePoint], left_out: int, start: float | None = None,
     for p in sorted(shown, key=lambda p: p.time):
         lanes.setdefault(p.group[:3], min(len(lanes), MAX_LANES - 1))
     times = [p.time for p in shown] + [t for t in (start, choice) if t and math.isfinite(t)]
-    t0, span = min(times), max(max(times) - min(times), 0.001)
-    left, width, top, lane_h = 170, 770, 22, 20
+    t0, span = min(times), max(max(times) - min(times), 0.001) * 1.02  # the last mark off the edge
+    left, width, top, lane_h = 210, 730, 22, 20
     n_lanes = min(len(lanes), MAX_LANES)
     height = top + n_lanes * lane_h + 26
 
@@ -143,7 +143,7 @@ def timeline(points: list[TimePoint], left_out: int, start: float | None = None,
     for i, label in labels.items():
         y = top + i * lane_h
         svg.append(f'<rect x="{left}" y="{y}" width="{width}" height="{lane_h - 2}" fill="{"#f6f8f9" if i % 2 else "#fff"}"/>'
-                   f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label, 26)}</text>')
+                   f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label, 30)}</text>')
     axis_y = top + n_lanes * lane_h
     step = _step(span)
     for k in range(int(span // step) + 1):
@@ -277,6 +277,8 @@ def _cell(cell: Cell, state: str) -> str:
     style, label = CELL[cell.verdict]
     if cell.verdict == "fired" and state in ("reject", "accept") and not cell.after_choice:
         label = "fired before the click only"
+    if cell.verdict == "silent" and state == "accept":
+        style = "note"  # no harm done, but nothing measured either
     names = list(cell.events.values())
     items = "".join(f"<li>{esc(e.title)} <small>×{e.count:,}" + (f" · first on {link(e.first_page)}" if e.first_page
                                                                   else "") + "</small></li>" for e in names[:MAX_NAMES])
@@ -306,14 +308,15 @@ def matrix_table(matrix: Matrix, rows: list[Row]) -> str:
             f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
-SUMMARY = {"pre-consent": "fire before consent", "unknown": "not judged: the consent state is unknown",
-           "correct": "correct: silent after reject, fire after accept",
-           "unconditional": "fire without a consent finding in every state they fired", "silent": "never fired"}
+SUMMARY = {"pre-consent": "firing before consent", "unknown": "not judged (the consent state is unknown)",
+           "correct": "correct (silent after reject, firing after accept)",
+           "unconditional": "firing without a consent finding", "silent": "never firing"}
 
 
 def summary(matrix: Matrix) -> str:
     counts = matrix.verdict_counts()
-    items = [f"<li>{badge(ROW_VERDICTS[code][0], code)} {plural(n, 'vendor · pixel')} {SUMMARY[code]}</li>"
+    word = "vendor pixel" if len(matrix.devices()) == 1 else "vendor pixel × device"
+    items = [f"<li>{badge(ROW_VERDICTS[code][0], code)} {SUMMARY[code]}: {plural(n, word)}</li>"
              for code, n in sorted(counts.items(), key=lambda kv: list(SUMMARY).index(kv[0]))]
     worst = [f"<li>{esc(row.name)} on {esc(row.site or 'no page')} ({esc(d)}): {esc(row.verdict(d).text)}</li>"
              for row in matrix.rows() for d in matrix.devices() if row.verdict(d).code == "pre-consent"][:20]

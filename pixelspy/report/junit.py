@@ -47,16 +47,18 @@ class Suite:
         if text:
             element.text = _x(text)
 
-    def findings(self, case: ET.Element, pairs: list[tuple[TrackingEvent, Finding]], fail_on: str) -> None:
-        """The findings at the threshold fail the case; lesser ones go to its system-out."""
+    def findings(self, case: ET.Element, pairs: list[tuple[TrackingEvent, Finding]], fail_on: str,
+                 note: str = "") -> None:
+        """The findings at the threshold fail the case; lesser ones go to its system-out, after `note`."""
         failing = [(ev, f) for ev, f in pairs if at_threshold(f, fail_on)]
         if failing:
             text = "\n\n".join(_finding_text(ev, f) for ev, f in failing[:MAX_CELL_FINDINGS])
             if len(failing) > MAX_CELL_FINDINGS:
                 text += f"\n\n… and {plural(len(failing) - MAX_CELL_FINDINGS, 'more finding')}"
             self.fail(case, "failure", failing[0][1].code, failing[0][1].message, text)
-        if lesser := [(ev, f) for ev, f in pairs if not at_threshold(f, fail_on)][:MAX_CELL_FINDINGS]:
-            ET.SubElement(case, "system-out").text = _x("\n\n".join(_finding_text(ev, f) for ev, f in lesser))
+        lesser = [(ev, f) for ev, f in pairs if not at_threshold(f, fail_on)][:MAX_CELL_FINDINGS]
+        if out := "\n\n".join([note] * bool(note) + [_finding_text(ev, f) for ev, f in lesser]):
+            ET.SubElement(case, "system-out").text = _x(out)
 
     def unreadable(self, r: FileReport) -> None:
         """Errors for a file that could not be read, or entries of it."""
@@ -114,9 +116,25 @@ def render_junit(reports: list[FileReport], fail_on: str) -> str:
 # --------------------------------------------------------------------------------------------- audit
 
 
-def _cell_name(row: Row, run: AuditRun, cell: Cell) -> str:
-    events = ", ".join(f"{e.title} ×{e.count}" for e in cell.events.values())
-    return f"{row.site} {row.name} [{run.state}, {run.device}]: {cell.verdict}" + (f" ({events})" if events else "")
+def _cell_note(row: Row, cell: Cell) -> str:
+    """What the cell saw and the row's verdict (in its system-out: a test's name stays the same from
+    one audit to the next)."""
+    names = list(cell.events.values())
+    events = ", ".join(f"{e.title} ×{e.count}" + (f" (first on {e.first_page})" if e.first_page else "")
+                       for e in names[:MAX_CELL_FINDINGS])
+    more = f", {len(names) - MAX_CELL_FINDINGS} more" if len(names) > MAX_CELL_FINDINGS else ""
+    verdict = row.verdict(cell.run.device)
+    return f"{cell.verdict}" + (f": {events}{more}" if events else "") + \
+        f"\n{row.name} on {cell.run.device}: {verdict.code}: {verdict.text}"
+
+
+def _properties(suite: ET.Element, run: AuditRun) -> None:
+    """What the run did and where its evidence is (the HAR, to open with `pixelspy open`)."""
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("state", run.state), ("device", run.device), ("cmp", run.cmp or "none found"),
+                        ("action", run.action), ("consent", run.consent), ("har", run.har_path or ""),
+                        ("pages", str(len(run.pages)))):
+        ET.SubElement(props, "property", name=name, value=_x(value))
 
 
 def render_audit_junit(runs: list[AuditRun], fail_on: str) -> str:
@@ -128,6 +146,7 @@ def render_audit_junit(runs: list[AuditRun], fail_on: str) -> str:
     totals: Counter[str] = Counter()
     for run in runs:
         suite = Suite(root, run.name)
+        _properties(suite.element, run)
         suite.unreadable(run.report)
         consent = suite.case("pixelspy.audit.consent", f"consent {run.state}: {run.action or 'no action'}")
         if run.unknown:
@@ -136,8 +155,8 @@ def render_audit_junit(runs: list[AuditRun], fail_on: str) -> str:
         for row in matrix.rows():
             cell = row.cells[run.device, run.state]
             if cell.run is run:  # a state audited twice (the same device) is counted once
-                suite.findings(suite.case(f"pixelspy.{row.platform}", _cell_name(row, run, cell)), cell.findings(),
-                               fail_on)
+                case = suite.case(f"pixelspy.{row.platform}", f"{row.site} {row.name} [{run.state}, {run.device}]")
+                suite.findings(case, cell.findings(), fail_on, _cell_note(row, cell))
         suite.page_counts(run.report)
         suite.close(totals)
     return _document(root, totals)

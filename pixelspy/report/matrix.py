@@ -20,11 +20,11 @@ from pixelspy.report import AuditRun, GroupKey, Span, page_of
 STATES = ("none", "reject", "accept")  # the columns' order; other states follow, sorted
 MAX_ROWS = 500  # vendor × pixel rows of all sites; events of further rows are counted, not shown
 
-# A row's verdict on one device: (code, style, sentence); {states} is where it applies.
+# A row's verdict on one device: code → (style, sentence); {states} is where it applies.
 ROW_VERDICTS = {
-    "pre-consent": ("error", "pre-consent: fires before consent in {states}"),
+    "pre-consent": ("error", "fires before consent in {states}"),
     "unknown": ("unknown", "not judged: the consent state is unknown in {states}"),
-    "correct": ("ok", "correct: {states}"),
+    "correct": ("ok", "{states}"),
     "silent": ("note", "never fired in {states}"),
     "unconditional": ("note", "fires in {states} without a consent finding"),
 }

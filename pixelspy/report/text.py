@@ -93,7 +93,7 @@ def render_audit_text(runs: list[AuditRun], fail_on: str) -> str:
         out.append(f"{plural(matrix.events_left_out, 'event')} left out of the matrix (too many rows or pages)")
     for run in runs:
         out += file_lines(run.report, run.name, events=False)
-    return "\n".join(inert(line) for line in out) + "\n"
+    return "\n".join(inert(line.rstrip()) for line in out) + "\n"
 
 
 def _table(matrix: Matrix, rows: list[Row]) -> list[str]:
@@ -108,7 +108,8 @@ def _table(matrix: Matrix, rows: list[Row]) -> list[str]:
         cells = [row.cells[col].short() for col in columns]
         out.append("  " + "  ".join([f"{row.name:<{name_width}}", *(f"{c:<{w}}" for c, w in zip(cells, widths))]))
         for device in matrix.devices():
-            out.append(f"      {device}: {row.verdict(device).text}")
+            v = row.verdict(device)
+            out.append(f"      {device}: {v.code}: {v.text}")
         for (device, state) in columns:
             if (cell := row.cells[device, state]).events:
                 names = [f"{e.title} ×{e.count}" + (f" (first {e.first_page})" if e.first_page else "")
