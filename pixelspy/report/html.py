@@ -38,10 +38,10 @@ CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2327;
  margin:0 auto;max-width:1200px;padding:16px 24px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccd}
-h3{font-size:15px;margin:18px 0 6px}small,.muted{color:#5f6b73}code{font-size:12px;word-break:break-all}
-table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d5dbe0;padding:4px 6px;
- vertical-align:top;text-align:left}thead th{background:#f1f4f6}td ul,td ol{margin:2px 0;padding-left:18px}
-a{color:#0b57d0;word-break:break-all}.verdict{font-size:18px;font-weight:600;padding:10px 14px;border-radius:6px}
+h3{font-size:15px;margin:18px 0 6px}small,.muted{color:#5f6b73}code{font-size:12px;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d5dbe0;padding:4px 6px;overflow-wrap:anywhere;
+ vertical-align:top;text-align:left}thead th{background:#f1f4f6;overflow-wrap:normal}td ul,td ol{margin:2px 0;padding-left:18px}
+a{color:#0b57d0;overflow-wrap:anywhere}.matrix{table-layout:fixed}.matrix th:first-child{width:15%}.verdict{font-size:18px;font-weight:600;padding:10px 14px;border-radius:6px}
 .badge{display:inline-block;font-size:12px;font-weight:600;padding:0 6px;border-radius:8px;white-space:nowrap}
 .error{background:#fdecea;color:#a01212}.warning{background:#fff3dc;color:#7a4a00}.info{background:#e5f0fd;color:#0d47a1}
 .ok{background:#e6f4e8;color:#1b5e20}.unknown{background:#f1e6f7;color:#5b1a7a}.note{background:#eceff1;color:#37474f}
@@ -291,21 +291,19 @@ def _cell(cell: Cell, state: str) -> str:
     return f"<td>{badge(style, label)}<ul>{items}</ul>{evidence}{extra}</td>"
 
 
-def matrix_table(matrix: Matrix, rows: list[Row]) -> str:
-    states, devices = matrix.states(), matrix.devices()
-    head1 = "".join(f'<th colspan="{len(states) + 1}">{esc(d)}</th>' for d in devices)
-    head2 = "".join(f"<th>{esc(s)}</th>" for s in states) + "<th>verdict</th>"
+def matrix_table(matrix: Matrix, rows: list[Row], device: str) -> str:
+    """One site on one device: a row per vendor and pixel, a column per consent state, then the verdict."""
+    states = matrix.states()
     body = []
     for row in rows:
-        cells = []
-        for d in devices:
-            cells += [_cell(row.cells[d, s], s) for s in states]
-            v = row.verdict(d)
-            cells.append(f"<td>{badge(v.style, v.code)}<br>{esc(v.text)}</td>")
-        name = f"{esc(row.platform)}{' ' + esc(row.source) if row.source != 'browser' else ''}<br><small>{esc(row.pixel or 'no pixel id')}</small>"
-        body.append(f"<tr><th>{name}</th>{''.join(cells)}</tr>")
-    return (f'<table><thead><tr><th rowspan="2">Vendor · pixel</th>{head1}</tr><tr>{head2 * len(devices)}</tr>'
-            f"</thead><tbody>{''.join(body)}</tbody></table>")
+        v = row.verdict(device)
+        cells = "".join(_cell(row.cells[device, s], s) for s in states)
+        source = f" {esc(row.source)}" if row.source != "browser" else ""
+        body.append(f"<tr><th>{esc(row.platform)}{source}<br><small>{esc(row.pixel or 'no pixel id')}</small></th>"
+                    f"{cells}<td>{badge(v.style, v.code)}<br>{esc(v.text)}</td></tr>")
+    heads = "".join(f"<th>{esc(s)}</th>" for s in states)
+    return (f'<table class="matrix"><thead><tr><th>Vendor · pixel</th>{heads}<th>Verdict</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 SUMMARY = {"pre-consent": "firing before consent", "unknown": "not judged (the consent state is unknown)",
@@ -337,7 +335,9 @@ def render_audit_html(runs: list[AuditRun], fail_on: str) -> str:
     body = [f"<h1>pixelspy audit: {esc(sites)}</h1>", _verdict_box(audit_exit_code(runs, fail_on), fail_on, counts),
             summary(matrix), "<h2>Runs</h2>", runs_table(runs)]
     for site, rows in matrix.sites.items():
-        body += [f"<h2>Matrix: {esc(site or 'no page')}</h2>", matrix_table(matrix, list(rows.values()))]
+        for device in matrix.devices():
+            body += [f"<h2>Matrix: {esc(site or 'no page')} · {esc(device)}</h2>",
+                     matrix_table(matrix, list(rows.values()), device)]
     if matrix.events_left_out:
         body.append(f'<p class="muted">{plural(matrix.events_left_out, "event")} left out of the matrix '
                     "(too many vendor · pixel rows or pages): see --format json.</p>")
