@@ -30,6 +30,7 @@ MAX_PAGES = 5  # pages listed per event group or matrix cell event
 MAX_RUN_PAGES = 20  # pages listed per audit run
 MAX_NAMES = 8  # event names per matrix cell
 MAX_PROBLEMS = 50
+MAX_SUMMARY = 20  # rows that fire before consent, named at the top
 MAX_TEXT = 300  # characters of a name or URL shown
 MAX_MESSAGE = 2_000  # characters of a finding's message or hint
 MAX_HREF = 4_000
@@ -55,7 +56,7 @@ HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
 # Cell verdict → (style, label); a row's verdict brings its own style.
 CELL = {"pre-consent": ("error", "pre-consent"), "unknown": ("unknown", "state unknown"), "fired": ("note", "fired"),
         "silent": ("ok", "silent")}
-SEVERITY_STYLE = {None: "#78909c", "info": "#1565c0", "warning": "#e08a00", "error": "#c62828"}
+SEVERITY_STYLE = {"error": "#c62828", "warning": "#e08a00", "info": "#1565c0", None: "#78909c"}  # timeline marks
 
 
 def esc(text: object, limit: int = MAX_TEXT) -> str:
@@ -114,61 +115,81 @@ def _seconds(v: float) -> str:
     return f"{v:.1f} s" if v < 10 and v != int(v) else f"{v:,.0f} s"
 
 
-def timeline(points: list[TimePoint], left_out: int, start: float | None = None, choice: float | None = None,
-             choice_label: str = "") -> str:
-    """Events as marks on a time axis, a lane per vendor and pixel, coloured by their worst finding;
-    the consent click as a dashed vertical line."""
-    points = [p for p in points if math.isfinite(p.time)]
-    if not points:
-        return '<p class="muted">No events to draw.</p>'
-    shown = sorted(points, key=lambda p: (-(RANK[p.severity] + 1 if p.severity else 0), p.time))[:MAX_MARKS]
-    left_out += len(points) - len(shown)
-    lanes: dict[tuple[str, ...], int] = {}
-    for p in sorted(shown, key=lambda p: p.time):
-        lanes.setdefault(p.group[:3], min(len(lanes), MAX_LANES - 1))
-    times = [p.time for p in shown] + [t for t in (start, choice) if t and math.isfinite(t)]
-    t0, span = min(times), max(max(times) - min(times), 0.001) * 1.02  # the last mark off the edge
-    left, width, top, lane_h = 210, 730, 22, 20
-    n_lanes = min(len(lanes), MAX_LANES)
-    height = top + n_lanes * lane_h + 26
+class Timeline:
+    """Events as marks on a time axis, a lane per vendor and pixel, coloured by their worst finding
+    (those with findings drawn first when there are too many, and on top); the consent click as a
+    dashed vertical line. Times are seconds from the run's start (or the first event)."""
 
-    def x(t: float) -> float:
-        return left + (t - t0) / span * width
+    LEFT, WIDTH, TOP, LANE = 210, 730, 22, 20  # in the SVG's 960-wide coordinates
 
-    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 {height}" width="100%" role="img" '
-           f'aria-label="timeline of {plural(len(shown), "event")}">']
-    labels: dict[int, str] = {}
-    for key, i in lanes.items():
-        labels.setdefault(i, " ".join(k for k in (key[0], key[2]) if k) if i < MAX_LANES - 1 else "others")
-    for i, label in labels.items():
-        y = top + i * lane_h
-        svg.append(f'<rect x="{left}" y="{y}" width="{width}" height="{lane_h - 2}" fill="{"#f6f8f9" if i % 2 else "#fff"}"/>'
-                   f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{esc(label, 30)}</text>')
-    axis_y = top + n_lanes * lane_h
-    step = _step(span)
-    for k in range(int(span // step) + 1):
-        tx = x(t0 + k * step)
-        svg.append(f'<line x1="{tx:.1f}" y1="{axis_y}" x2="{tx:.1f}" y2="{axis_y + 4}" stroke="#555"/>'
-                   f'<text x="{tx:.1f}" y="{axis_y + 16}" text-anchor="middle">{_seconds(k * step)}</text>')
-    svg.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + width}" y2="{axis_y}" stroke="#555"/>')
-    for p in sorted(shown, key=lambda p: RANK[p.severity] if p.severity else -1):  # the worst drawn on top
-        y = top + lanes[p.group[:3]] * lane_h
-        tip = f"{describe_group(p.group)} at +{p.time - t0:.2f} s" + (f": {p.severity.value}" if p.severity else "")
-        h = 14 if p.severity else 10
-        svg.append(f'<rect x="{x(p.time) - 1.5:.1f}" y="{y + (lane_h - 2 - h) / 2:.0f}" width="3" height="{h}" '
-                   f'fill="{SEVERITY_STYLE[p.severity and p.severity.value]}"><title>{esc(tip)}</title></rect>')
-    if choice is not None and math.isfinite(choice):
-        cx, anchor = x(choice), "end" if x(choice) > left + width * 0.7 else "start"
-        svg.append(f'<line x1="{cx:.1f}" y1="{top - 4}" x2="{cx:.1f}" y2="{axis_y}" stroke="#5b1a7a" '
-                   f'stroke-width="2" stroke-dasharray="5 3"/><text x="{cx + (-4 if anchor == "end" else 4):.1f}" '
-                   f'y="{top - 8}" text-anchor="{anchor}" fill="#5b1a7a">{esc(choice_label, 80)}</text>')
-    svg.append("</svg>")
-    legend = ('<p class="muted">Marks: <span style="color:#c62828">■ error</span> <span style="color:#e08a00">■ '
-              'warning</span> <span style="color:#1565c0">■ info</span> <span style="color:#78909c">▪ no finding'
-              "</span>; hover a mark for its event.")
-    if left_out:
-        legend += f" {plural(left_out, 'more event')} not drawn (the timeline shows at most {MAX_MARKS:,})."
-    return "".join(svg) + legend + "</p>"
+    def __init__(self, points: list[TimePoint], start: float | None = None, choice: float | None = None) -> None:
+        points = [p for p in points if math.isfinite(p.time)]
+        self.shown = sorted(points, key=lambda p: (-_rank(p), p.time))[:MAX_MARKS]
+        self.left_out = len(points) - len(self.shown)
+        self.lanes: dict[tuple[str, ...], int] = {}  # (vendor, source, pixel) → lane; the last lane takes the rest
+        for p in sorted(self.shown, key=lambda p: p.time):
+            self.lanes.setdefault(p.group[:3], min(len(self.lanes), MAX_LANES - 1))
+        self.choice = choice if choice is not None and math.isfinite(choice) else None
+        times = [p.time for p in self.shown] + [t for t in (start, self.choice) if t and math.isfinite(t)]
+        self.t0 = min(times, default=0.0)
+        self.span = max(max(times, default=0.0) - self.t0, 0.001) * 1.02  # the last mark off the edge
+        self.axis_y = self.TOP + min(len(self.lanes), MAX_LANES) * self.LANE
+
+    def x(self, t: float) -> float:
+        return self.LEFT + (t - self.t0) / self.span * self.WIDTH
+
+    def html(self, choice_label: str, left_out: int) -> str:
+        if not self.shown:
+            return '<p class="muted">No events to draw.</p>'
+        svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 {self.axis_y + 26}" width="100%" '
+               f'role="img" aria-label="timeline of {plural(len(self.shown), "event")}">',
+               *self._lanes(), *self._axis(), *self._marks(), *self._choice(choice_label), "</svg>"]
+        legend = " ".join(f'<span style="color:{colour}">■ {name or "no finding"}</span>'
+                          for name, colour in SEVERITY_STYLE.items())
+        note = f'<p class="muted">Marks: {legend}; hover a mark for its event.'
+        if left_out := left_out + self.left_out:
+            note += f" {plural(left_out, 'more event')} not drawn (the timeline shows at most {MAX_MARKS:,})."
+        return "".join(svg) + note + "</p>"
+
+    def _lanes(self) -> list[str]:
+        labels: dict[int, str] = {}
+        for (platform, _, pixel), i in self.lanes.items():
+            labels.setdefault(i, f"{platform} {pixel}".strip() if i < MAX_LANES - 1 else "others")
+        return [f'<rect x="{self.LEFT}" y="{self.TOP + i * self.LANE}" width="{self.WIDTH}" height="{self.LANE - 2}" '
+                f'fill="{"#f6f8f9" if i % 2 else "#fff"}"/><text x="{self.LEFT - 6}" y="{self.TOP + i * self.LANE + 13}" '
+                f'text-anchor="end">{esc(label, 30)}</text>' for i, label in labels.items()]
+
+    def _axis(self) -> list[str]:
+        step, y = _step(self.span), self.axis_y
+        ticks = [f'<line x1="{self.x(self.t0 + k * step):.1f}" y1="{y}" x2="{self.x(self.t0 + k * step):.1f}" '
+                 f'y2="{y + 4}" stroke="#555"/><text x="{self.x(self.t0 + k * step):.1f}" y="{y + 16}" '
+                 f'text-anchor="middle">{_seconds(k * step)}</text>' for k in range(int(self.span // step) + 1)]
+        return [*ticks, f'<line x1="{self.LEFT}" y1="{y}" x2="{self.LEFT + self.WIDTH}" y2="{y}" stroke="#555"/>']
+
+    def _marks(self) -> list[str]:
+        out = []
+        for p in sorted(self.shown, key=_rank):
+            y = self.TOP + self.lanes[p.group[:3]] * self.LANE
+            tip = f"{describe_group(p.group)} at +{p.time - self.t0:.2f} s" + (f": {p.severity.value}" if p.severity else "")
+            h = 14 if p.severity else 10
+            out.append(f'<rect x="{self.x(p.time) - 1.5:.1f}" y="{y + (self.LANE - 2 - h) / 2:.0f}" width="3" '
+                       f'height="{h}" fill="{SEVERITY_STYLE[p.severity and p.severity.value]}">'
+                       f"<title>{esc(tip)}</title></rect>")
+        return out
+
+    def _choice(self, label: str) -> list[str]:
+        if self.choice is None:
+            return []
+        cx = self.x(self.choice)
+        anchor, dx = ("end", -4) if cx > self.LEFT + self.WIDTH * 0.7 else ("start", 4)
+        return [f'<line x1="{cx:.1f}" y1="{self.TOP - 4}" x2="{cx:.1f}" y2="{self.axis_y}" stroke="#5b1a7a" '
+                f'stroke-width="2" stroke-dasharray="5 3"/><text x="{cx + dx:.1f}" y="{self.TOP - 8}" '
+                f'text-anchor="{anchor}" fill="#5b1a7a">{esc(label, 80)}</text>']
+
+
+def _rank(p: TimePoint) -> int:
+    """Marks with findings first, the worst first: -1 for none."""
+    return RANK[p.severity] if p.severity else -1
 
 
 # ------------------------------------------------------------------------------------ file sections
@@ -231,7 +252,7 @@ def file_section(r: FileReport) -> str:
         out.append(f"<p>No tracking events: nothing was checked{' (fails; --allow-empty accepts it)' if r.empty_fails else ''}.</p>")
     if r.tally.total:
         out += ["<h3>Events</h3>", events_table(r), "<h3>Timeline</h3>",
-                timeline(r.tally.points(), r.tally.points_left_out)]
+                Timeline(r.tally.points()).html("", r.tally.points_left_out)]
     out += ["<h3>Findings</h3>", findings_list(r), "</section>"]
     return "\n".join(out)
 
@@ -317,7 +338,9 @@ def summary(matrix: Matrix) -> str:
     items = [f"<li>{badge(ROW_VERDICTS[code][0], code)} {SUMMARY[code]}: {plural(n, word)}</li>"
              for code, n in sorted(counts.items(), key=lambda kv: list(SUMMARY).index(kv[0]))]
     worst = [f"<li>{esc(row.name)} on {esc(row.site or 'no page')} ({esc(d)}): {esc(row.verdict(d).text)}</li>"
-             for row in matrix.rows() for d in matrix.devices() if row.verdict(d).code == "pre-consent"][:20]
+             for row in matrix.rows() for d in matrix.devices() if row.verdict(d).code == "pre-consent"]
+    if len(worst) > MAX_SUMMARY:
+        worst[MAX_SUMMARY:] = [f"<li>… and {len(worst) - MAX_SUMMARY:,} more (see the matrix)</li>"]
     unknown = [f"<li>{esc(run.name)}: {esc(run.action or 'no action')} (CMP: {esc(run.cmp or 'none found')})</li>"
                for run in matrix.runs if run.unknown]
     out = f"<ul>{''.join(items)}</ul>"
@@ -343,9 +366,9 @@ def render_audit_html(runs: list[AuditRun], fail_on: str) -> str:
                     "(too many vendor · pixel rows or pages): see --format json.</p>")
     body.append("<h2>Timelines</h2>")
     for run in runs:
-        body += [f"<h3>{esc(run.name)}</h3>", timeline(run.report.tally.points(), run.report.tally.points_left_out,
-                                                       run.started or None, run.choice_time,
-                                                       f"consent: {run.action}")]
+        tally = run.report.tally
+        body += [f"<h3>{esc(run.name)}</h3>", Timeline(tally.points(), run.started or None, run.choice_time)
+                 .html(f"consent: {run.action}", tally.points_left_out)]
     body.append("<h2>Findings</h2>")
     for run in runs:
         body += [f"<h3>{esc(run.name)}</h3>", findings_list(run.report)]
