@@ -60,16 +60,25 @@ def tiktok(t: float, ev: str, page: str, client: str) -> RawHit:
                   time=t, client=client, headers=_headers(client, HOME, ("content-type", "text/plain;charset=UTF-8")))
 
 
+def ga4(t: float, client: str = "127.0.0.1", **extra: str) -> RawHit:
+    qs = urlencode({"v": "2", "tid": "G-ABC123XYZ", "gtm": "45je4b20v9", "_p": "1712345678901", "cid": "123.456",
+                    "ul": "en-us", "sr": "1920x1080", "_s": "1", "sid": "1712345678", "sct": "1", "seg": "0",
+                    "dl": HOME, "dt": "Shop", "en": "page_view", **extra})
+    return RawHit(method="POST", url=f"https://region1.google-analytics.com/g/collect?{qs}", time=t, client=client,
+                  headers=_headers(client, HOME, ("content-type", "text/plain;charset=UTF-8")))
+
+
 def audit_run(state: str, device: str = "desktop", client: str = "127.0.0.1", meta_event: str = "PageView",
-              page: str = PRODUCT, har: str | None = None, click_fails: bool = False, cmp: bool = True) -> AuditRun:
+              page: str = PRODUCT, har: str | None = None, click_fails: bool = False, cmp: bool = True,
+              extra: tuple[RawHit, ...] = ()) -> AuditRun:
     """One run, as the audit makes it: fresh session, the pages, the click (for reject/accept).
-    `click_fails`: the banner was found but not clicked; `cmp`: the shop has one."""
+    `click_fails`: the banner was found but not clicked; `cmp`: the shop has one; `extra`: more hits."""
     start = T0
     session = Session(CheckEngine(Config()))
     tally = EventTally()
     session.subscribe(tally)
     hits = [navigation(start, HOME, client), meta(start + 0.5, "PageView", HOME, client),
-            navigation(start + 4, PRODUCT, client), meta(start + 4.4, meta_event, page, client)]
+            navigation(start + 4, PRODUCT, client), meta(start + 4.4, meta_event, page, client), *extra]
     if cmp:
         hits.append(onetrust(start + 0.2, client))
     if state == "accept" and not click_fails:

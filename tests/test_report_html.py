@@ -15,7 +15,7 @@ from pixelspy.model import Finding, Severity, TrackingEvent
 from pixelspy.report import EventTally, FileReport, audit_exit_code, render_audit
 from pixelspy.report import html as report_html
 from pixelspy.report.matrix import Matrix
-from tests.audit_runs import META, TIKTOK, audit_run, audit_runs
+from tests.audit_runs import META, T0, TIKTOK, audit_run, audit_runs, ga4
 
 CASES = Path(__file__).parent / "realtraffic" / "cases"
 # Tags the report uses; anything else in the output came from the wire.
@@ -85,6 +85,16 @@ def test_without_a_cmp_firing_is_said_not_judged():
     assert "OK: 0 errors" in report_html.render_audit_html(runs, "error")
 
 
+def test_consent_mode_pings_after_reject_are_said_not_made_errors():
+    """GA4 sends cookieless pings marked denied (gcs=G100) after "reject all", as consent mode is meant
+    to: the consent check makes no finding, so neither does the matrix."""
+    runs = [audit_run("none"), audit_run("reject", extra=(ga4(T0 + 3, gcs="G100"),))]
+    [google] = [r for r in Matrix.of(runs).rows() if r.platform == "google"]
+    cell = google.cells["desktop", "reject"]
+    assert (cell.verdict, cell.fired, cell.after_choice) == ("fired", 1, True)
+    assert google.verdict("desktop") == ("unconditional", "note", "fires in reject without a consent finding")
+
+
 def test_two_devices_are_columns_of_their_own():
     runs = audit_runs() + [audit_run(s, device="iPhone 13", client="10.0.0.5") for s in ("none", "reject", "accept")]
     matrix = Matrix.of(runs)
@@ -115,6 +125,7 @@ def test_wire_text_is_escaped_and_only_http_urls_are_links():
     assert "audit/%22%3E%3Cscript%3Ex%3C/script%3E.har" in hrefs and "javascript%3Aalert%281%29" in hrefs
     assert all(h.startswith(("https://", "audit/", "javascript%3A")) for h in hrefs), hrefs
     assert not [h for h in hrefs if h.lower().startswith("javascript:")]
+    assert 'href="https://www.shop.example/&lt;script&gt;alert(1)&lt;/script&gt;"' in page  # a link, escaped
     assert "javascript:alert(document.cookie)" in page and "javascript:alert(2)" in page  # as text only
     # The page may load and run nothing, whatever slipped through.
     assert "Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"" in page

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
 from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, describe_group,
-                             exit_code, pages_by_group, plural, severity_counts)
+                             exit_code, group_of, pages_by_group, plural, severity_counts)
 from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
 
 MAX_MARKS = 2_000  # a timeline's marks (those with findings first)
@@ -213,7 +213,7 @@ def findings_list(report: FileReport) -> str:
 
 def _event_name(ev: TrackingEvent) -> str:
     on = f" on {link(ev.page_url)}" if ev.page_url else ""
-    return f"<small>[{esc(ev.id)}]</small> {esc(describe_group((ev.platform, ev.source.value, ev.pixel_id or '', ev.title)))}{on}"
+    return f"<small>[{esc(ev.id)}]</small> {esc(describe_group(group_of(ev)))}{on}"
 
 
 def _pages(rows: list[tuple[str | None, int]], limit: int = MAX_PAGES) -> str:

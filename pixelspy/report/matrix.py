@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from pixelspy.checks.consent import PRE_CONSENT, registrable_domain
 from pixelspy.model import Finding, Kind, TrackingEvent, split_url
-from pixelspy.report import AuditRun, GroupKey, Span, page_of
+from pixelspy.report import AuditRun, GroupKey, Span, group_of, page_of
 
 STATES = ("none", "reject", "accept")  # the columns' order; other states follow, sorted
 MAX_ROWS = 500  # vendor × pixel rows of all sites; events of further rows are counted, not shown
@@ -52,7 +52,7 @@ class Cell:
     run: AuditRun
     events: dict[str, Fired] = field(default_factory=dict)  # by title, first seen first
     fired: int = 0  # events proper: not loader fetches, not expected-but-missing events
-    after_choice: bool = False  # one of them fired at or after the audit's click (or no click time is known)
+    after_choice: bool = False  # one of them fired at or after the audit's click
     flagged: list[TrackingEvent] = field(default_factory=list)  # its events with findings
 
     def add(self, title: str, page: str | None, n: int, span: Span | None) -> None:
@@ -62,8 +62,10 @@ class Cell:
             fired.count += n
         if span is not None and span.kind == Kind.event:
             self.fired += n
-            choice = self.run.choice_time
-            self.after_choice |= choice is None or span.last >= choice
+            if (choice := self.run.choice_time) is not None:
+                self.after_choice |= span.last >= choice
+            elif self.run.state != "none":  # a choice made at a time not known: any event may be after it
+                self.after_choice = True
 
     def findings(self) -> list[tuple[TrackingEvent, Finding]]:
         return [(ev, f) for ev in self.flagged for f in ev.findings]
@@ -162,8 +164,7 @@ class Matrix:
                 cell.add(group[3], page, n, tally.spans.get(group))
         self.events_left_out += tally.other_pages
         for ev in tally.flagged():
-            if (cell := self._cell(site_of(page_of(ev)) or home, (ev.platform, ev.source.value, ev.pixel_id or "",
-                                                                  ev.title), run)) is not None:
+            if (cell := self._cell(site_of(page_of(ev)) or home, group_of(ev), run)) is not None:
                 cell.flagged.append(ev)
 
     def _cell(self, site: str, group: GroupKey, run: AuditRun) -> Cell | None:
