@@ -1,7 +1,8 @@
 """Regenerate the screenshots from a scripted session: `python screenshots/make.py`.
 
 Feeds real-shaped hits through the decoders and checks (no proxy), drives the TUI with Pilot and
-saves SVGs (and PNGs where Debian's chromium is installed, rendered headless).
+saves SVGs (and PNGs where Debian's chromium is installed, rendered headless). Also writes
+audit-report.html: `pixelspy audit --format html` of a small fixture audit (tests/audit_runs.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pixelspy.report import render_audit  # noqa: E402
 from pixelspy.tui.app import PixelSpyApp  # noqa: E402
+from tests.audit_runs import audit_runs  # noqa: E402
 from tests.tui.scripted import build_session  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -54,10 +57,17 @@ def to_png(svg: Path) -> Path | None:
     return png
 
 
+def audit_sample() -> Path:
+    path = HERE / "audit-report.html"
+    path.write_text(render_audit(audit_runs(), "html", "error"), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     for svg in asyncio.run(capture()):
         png = to_png(svg)
         print(svg.relative_to(HERE.parent), "and", png.relative_to(HERE.parent) if png else "(no chromium: no PNG)")
+    print(audit_sample().relative_to(HERE.parent))
 
 
 if __name__ == "__main__":

@@ -71,3 +71,72 @@ def test_json_and_text():
     assert "  unreadable  log.entries[3]: request.url: missing" in text
     assert "c.har: cannot read: not a HAR file: no log.entries" in text
     assert text.rstrip().endswith("3 files: 2 errors, 1 warning — FAIL (unreadable input) (--fail-on error)")
+
+
+def page_event(name: str, page: str) -> TrackingEvent:
+    return TrackingEvent(platform="meta", pixel_id="1234567890123456", event=name, page_url=page)
+
+
+def test_text_and_junit_list_what_fired_on_which_page_as_the_json_does():
+    r = FileReport("v.har", [page_event("PageView", "https://shop.example/?gclid=1"),
+                             page_event("PageView", "https://shop.example/tee#reviews"),
+                             page_event("PageView", "https://shop.example/"),
+                             page_event("AddToCart", "https://shop.example/tee")])
+    json_rows = {(row["title"], row["page"], row["count"]) for row in json.loads(render_json([r], "error"))["files"][0]["page_counts"]}
+    assert json_rows == {("PageView", "https://shop.example/", 2), ("PageView", "https://shop.example/tee", 1),
+                         ("AddToCart", "https://shop.example/tee", 1)}
+    text = render_text([r], "error")
+    assert ("        1  meta  1234567890123456  AddToCart\n"
+            "        1    https://shop.example/tee\n"
+            "        3  meta  1234567890123456  PageView\n"
+            "        2    https://shop.example/\n"
+            "        1    https://shop.example/tee\n") in text
+    out = ET.fromstring(render_junit([r], "error")).find("testsuite/system-out").text.splitlines()
+    assert sorted(out) == ["1  meta  1234567890123456  AddToCart  https://shop.example/tee",
+                           "1  meta  1234567890123456  PageView  https://shop.example/tee",
+                           "2  meta  1234567890123456  PageView  https://shop.example/"]
+
+
+def test_text_page_lists_are_bounded(monkeypatch):
+    from pixelspy.report import text as report_text
+    monkeypatch.setattr(report_text, "MAX_PAGES", 2)
+    monkeypatch.setattr(report_text, "MAX_GROUPS", 1)
+    r = FileReport("crawl.har", [page_event("PageView", f"https://shop.example/p/{i}") for i in range(9)]
+                   + [page_event("Lead", "https://shop.example/form\n\x1b[31m")])
+    text = render_text([r], "error")
+    assert "        1  meta  1234567890123456  Lead\n        1    https://shop.example/form\\n\\x1b[31m\n" in text
+    assert "        9  in 1 more group (the JSON report lists them all)" in text
+    r = FileReport("crawl.har", [page_event("PageView", f"https://shop.example/p/{i}") for i in range(9)])
+    assert "        7    on 7 more pages\n" in render_text([r], "error")
+
+
+def test_audit_text_json_and_junit():
+    from pixelspy.report import render_audit
+    from tests.audit_runs import audit_run, audit_runs
+
+    runs = audit_runs()
+    text = render_audit(runs, "text", "error")
+    assert text.startswith("pixelspy audit: 3 runs, 5 errors, 0 warnings — FAIL (--fail-on error)\n")
+    assert "  meta  1234567890123456        ERROR 2   ERROR 2   ERROR 2\n" in text
+    assert "  tiktok  CN8J4Q3C77U0N4A9CVAG  -         -         2\n" in text
+    assert "      desktop: correct: silent before a choice, stops after reject, fires after accept\n" in text
+    assert "(open with `pixelspy open audit/reject-desktop.har`)" in text
+
+    doc = json.loads(render_audit(runs, "json", "error"))
+    assert doc["exit_code"] == 1 and [r["state"] for r in doc["runs"]] == ["none", "reject", "accept"]
+    assert doc["runs"][1]["action"] == "clicked reject all" and doc["runs"][1]["har_path"] == "audit/reject-desktop.har"
+    assert {(p["title"], p["page"], p["count"]) for p in doc["runs"][2]["page_counts"] if p["platform"] == "tiktok"} == {
+        ("Pageview → PageView", "https://www.shop.example/", 1), ("ViewContent", "https://www.shop.example/p/blue-mug", 1)}
+    meta, tiktok = doc["matrix"]
+    assert meta["verdicts"]["desktop"]["code"] == "pre-consent"
+    assert [c["verdict"] for c in tiktok["cells"]] == ["silent", "silent", "fired"]
+    assert "'denied' (audit clicked reject all" in meta["cells"][1]["evidence"][0]
+
+    runs = [audit_run("none"), audit_run("reject", click_fails=True)]
+    root = ET.fromstring(render_audit(runs, "junit", "error"))
+    none, reject = root.findall("testsuite")
+    assert reject.get("name") == "reject/desktop" and reject.find("testcase/skipped").get("type") == "consent-unknown"
+    assert {p.get("name"): p.get("value") for p in reject.find("properties")}["har"] == "audit/reject-desktop.har"
+    cases = {c.get("name"): c for c in none.findall("testcase")}
+    assert cases["shop.example meta  1234567890123456 [none, desktop]"].find("failure").get("type") == "pre-consent"
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == ("4", "2", "1")

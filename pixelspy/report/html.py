@@ -1,0 +1,375 @@
+"""The HTML report: one self-contained file to open, print and forward (`check --format html`,
+`audit --format html`). Inline CSS and SVG only: no script, font, image or stylesheet to fetch, so it
+reads the same offline, in a mail attachment and on paper.
+
+Everything in it from the wire or a file (event names, URLs, messages, paths) is hostile: it goes
+through esc() (inert, then HTML-escaped with quotes), only http(s) URLs become links, and the page's
+Content-Security-Policy forbids scripts and every load, so a slip here still runs nothing and fetches
+nothing. Sizes are bounded: marks a timeline, findings a report, rows a table, characters a string.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import shlex
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from pixelspy.inert import inert
+from pixelspy.model import TrackingEvent
+from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, describe_group,
+                             exit_code, group_of, pages_by_group, plural, severity_counts)
+from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
+
+MAX_MARKS = 2_000  # a timeline's marks (those with findings first)
+MAX_LANES = 12  # a timeline's rows (vendor and pixel); the rest share the last one
+MAX_FINDINGS = 200  # listed per file or run
+MAX_GROUPS = 300  # rows of a file's event table
+MAX_PAGES = 5  # pages listed per event group or matrix cell event
+MAX_RUN_PAGES = 20  # pages listed per audit run
+MAX_NAMES = 8  # event names per matrix cell
+MAX_PROBLEMS = 50
+MAX_SUMMARY = 20  # rows that fire before consent, named at the top
+MAX_TEXT = 300  # characters of a name or URL shown
+MAX_MESSAGE = 2_000  # characters of a finding's message or hint
+MAX_HREF = 4_000
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2327;
+ margin:0 auto;max-width:1200px;padding:16px 24px;-webkit-print-color-adjust:exact;print-color-adjust:exact}
+h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #ccd}
+h3{font-size:15px;margin:18px 0 6px}small,.muted{color:#5f6b73}code{font-size:12px;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #d5dbe0;padding:4px 6px;overflow-wrap:anywhere;
+ vertical-align:top;text-align:left}thead th{background:#f1f4f6;overflow-wrap:normal}td ul,td ol{margin:2px 0;padding-left:18px}
+a{color:#0b57d0;overflow-wrap:anywhere}.matrix{table-layout:fixed}.matrix th:first-child{width:15%}.verdict{font-size:18px;font-weight:600;padding:10px 14px;border-radius:6px}
+.badge{display:inline-block;font-size:12px;font-weight:600;padding:0 6px;border-radius:8px;white-space:nowrap}
+.error{background:#fdecea;color:#a01212}.warning{background:#fff3dc;color:#7a4a00}.info{background:#e5f0fd;color:#0d47a1}
+.ok{background:#e6f4e8;color:#1b5e20}.unknown{background:#f1e6f7;color:#5b1a7a}.note{background:#eceff1;color:#37474f}
+.evidence{font-size:12px;margin:4px 0;color:#5a1010}.findings li{margin:6px 0}.findings p{margin:2px 0}
+svg text{font:11px system-ui,sans-serif;fill:#333}section,table,svg,li{break-inside:avoid}
+@media print{body{max-width:none;padding:0}a{color:inherit}}
+"""
+HEAD = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+        '<meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width, initial-scale=1">\n')
+# Cell verdict → (style, label); a row's verdict brings its own style.
+CELL = {"pre-consent": ("error", "pre-consent"), "unknown": ("unknown", "state unknown"), "fired": ("note", "fired"),
+        "silent": ("ok", "silent")}
+SEVERITY_STYLE = {"error": "#c62828", "warning": "#e08a00", "info": "#1565c0", None: "#78909c"}  # timeline marks
+
+
+def esc(text: object, limit: int = MAX_TEXT) -> str:
+    """Hostile text for HTML: cut, hidden characters made visible, then escaped (quotes too)."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return html.escape(inert(text), quote=True)
+
+
+def link(url: str | None) -> str:
+    """A link when `url` is http(s); any other scheme (javascript:, data:) stays text."""
+    if not url:
+        return ""
+    if url[:8].lower().startswith(("http://", "https://")):
+        return f'<a href="{esc(url, MAX_HREF)}" rel="noreferrer noopener">{esc(url)}</a>'
+    return esc(url)
+
+
+def badge(style: str, label: str) -> str:
+    return f'<span class="badge {style}">{esc(label)}</span>'
+
+
+def page(title: str, body: list[str]) -> str:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{HEAD}<title>{esc(title)}</title>\n<style>{CSS}</style></head>\n<body>\n" + "\n".join(body)
+            + f'\n<p class="muted">Made by pixelspy on {now}.</p>\n</body></html>\n')
+
+
+def _verdict_box(code: int, fail_on: str, counts: dict[str, int]) -> str:
+    style = "ok" if code == 0 else "error"
+    return (f'<p class="verdict {style}">{esc(VERDICT[code])}: {plural(counts["error"], "error")}, '
+            f'{plural(counts["warning"], "warning")}, {counts["info"]:,} info '
+            f'<small>(fails on {esc(fail_on)} and above)</small></p>')
+
+
+def _utc(t: float) -> str:
+    try:
+        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{t}"
+
+
+# ----------------------------------------------------------------------------------------- timeline
+
+
+def _step(span: float) -> float:
+    """A round tick interval giving at most 8 ticks over `span` seconds."""
+    for step in (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
+        if span / step <= 8:
+            return step
+    return 10 ** math.ceil(math.log10(span / 8))
+
+
+def _seconds(v: float) -> str:
+    return f"{v:.1f} s" if v < 10 and v != int(v) else f"{v:,.0f} s"
+
+
+class Timeline:
+    """Events as marks on a time axis, a lane per vendor and pixel, coloured by their worst finding
+    (those with findings drawn first when there are too many, and on top); the consent click as a
+    dashed vertical line. Times are seconds from the run's start (or the first event)."""
+
+    LEFT, WIDTH, TOP, LANE = 210, 730, 22, 20  # in the SVG's 960-wide coordinates
+
+    def __init__(self, points: list[TimePoint], start: float | None = None, choice: float | None = None) -> None:
+        points = [p for p in points if math.isfinite(p.time)]
+        self.shown = sorted(points, key=lambda p: (-_rank(p), p.time))[:MAX_MARKS]
+        self.left_out = len(points) - len(self.shown)
+        self.lanes: dict[tuple[str, ...], int] = {}  # (vendor, source, pixel) → lane; the last lane takes the rest
+        for p in sorted(self.shown, key=lambda p: p.time):
+            self.lanes.setdefault(p.group[:3], min(len(self.lanes), MAX_LANES - 1))
+        self.choice = choice if choice is not None and math.isfinite(choice) else None
+        times = [p.time for p in self.shown] + [t for t in (start, self.choice) if t and math.isfinite(t)]
+        self.t0 = min(times, default=0.0)
+        self.span = max(max(times, default=0.0) - self.t0, 0.001) * 1.02  # the last mark off the edge
+        self.axis_y = self.TOP + min(len(self.lanes), MAX_LANES) * self.LANE
+
+    def x(self, t: float) -> float:
+        return self.LEFT + (t - self.t0) / self.span * self.WIDTH
+
+    def html(self, choice_label: str, left_out: int) -> str:
+        if not self.shown:
+            return '<p class="muted">No events to draw.</p>'
+        svg = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 960 {self.axis_y + 26}" width="100%" '
+               f'role="img" aria-label="timeline of {plural(len(self.shown), "event")}">',
+               *self._lanes(), *self._axis(), *self._marks(), *self._choice(choice_label), "</svg>"]
+        legend = " ".join(f'<span style="color:{colour}">■ {name or "no finding"}</span>'
+                          for name, colour in SEVERITY_STYLE.items())
+        note = f'<p class="muted">Marks: {legend}; hover a mark for its event.'
+        if left_out := left_out + self.left_out:
+            note += f" {plural(left_out, 'more event')} not drawn (the timeline shows at most {MAX_MARKS:,})."
+        return "".join(svg) + note + "</p>"
+
+    def _lanes(self) -> list[str]:
+        labels: dict[int, str] = {}
+        for (platform, _, pixel), i in self.lanes.items():
+            labels.setdefault(i, f"{platform} {pixel}".strip() if i < MAX_LANES - 1 else "others")
+        return [f'<rect x="{self.LEFT}" y="{self.TOP + i * self.LANE}" width="{self.WIDTH}" height="{self.LANE - 2}" '
+                f'fill="{"#f6f8f9" if i % 2 else "#fff"}"/><text x="{self.LEFT - 6}" y="{self.TOP + i * self.LANE + 13}" '
+                f'text-anchor="end">{esc(label, 30)}</text>' for i, label in labels.items()]
+
+    def _axis(self) -> list[str]:
+        step, y = _step(self.span), self.axis_y
+        ticks = [f'<line x1="{self.x(self.t0 + k * step):.1f}" y1="{y}" x2="{self.x(self.t0 + k * step):.1f}" '
+                 f'y2="{y + 4}" stroke="#555"/><text x="{self.x(self.t0 + k * step):.1f}" y="{y + 16}" '
+                 f'text-anchor="middle">{_seconds(k * step)}</text>' for k in range(int(self.span // step) + 1)]
+        return [*ticks, f'<line x1="{self.LEFT}" y1="{y}" x2="{self.LEFT + self.WIDTH}" y2="{y}" stroke="#555"/>']
+
+    def _marks(self) -> list[str]:
+        out = []
+        for p in sorted(self.shown, key=_rank):
+            y = self.TOP + self.lanes[p.group[:3]] * self.LANE
+            tip = f"{describe_group(p.group)} at +{p.time - self.t0:.2f} s" + (f": {p.severity.value}" if p.severity else "")
+            h = 14 if p.severity else 10
+            out.append(f'<rect x="{self.x(p.time) - 1.5:.1f}" y="{y + (self.LANE - 2 - h) / 2:.0f}" width="3" '
+                       f'height="{h}" fill="{SEVERITY_STYLE[p.severity and p.severity.value]}">'
+                       f"<title>{esc(tip)}</title></rect>")
+        return out
+
+    def _choice(self, label: str) -> list[str]:
+        if self.choice is None:
+            return []
+        cx = self.x(self.choice)
+        anchor, dx = ("end", -4) if cx > self.LEFT + self.WIDTH * 0.7 else ("start", 4)
+        return [f'<line x1="{cx:.1f}" y1="{self.TOP - 4}" x2="{cx:.1f}" y2="{self.axis_y}" stroke="#5b1a7a" '
+                f'stroke-width="2" stroke-dasharray="5 3"/><text x="{cx + dx:.1f}" y="{self.TOP - 8}" '
+                f'text-anchor="{anchor}" fill="#5b1a7a">{esc(label, 80)}</text>']
+
+
+def _rank(p: TimePoint) -> int:
+    """Marks with findings first, the worst first: -1 for none."""
+    return RANK[p.severity] if p.severity else -1
+
+
+# ------------------------------------------------------------------------------------ file sections
+
+
+def findings_list(report: FileReport) -> str:
+    pairs = report.findings()
+    if not pairs:
+        return '<p class="muted">No findings.</p>'
+    items = []
+    for ev, f in pairs[:MAX_FINDINGS]:
+        pending = " (pending)" if f.pending else ""
+        hint = f'<p class="muted">Hint: {esc(f.hint, MAX_MESSAGE)}</p>' if f.hint else ""
+        items.append(f'<li>{badge(f.severity.value, f.severity.value)} <code>{esc(f.code)}</code>{pending} '
+                     f"{_event_name(ev)}<p>{esc(f.message, MAX_MESSAGE)}</p>{hint}</li>")
+    more = len(pairs) - MAX_FINDINGS
+    note = (f'<p class="muted">{plural(more, "more finding")} left out here: the JSON report (--format json) '
+            "lists every one.</p>") if more > 0 else ""
+    return f'<ol class="findings">{"".join(items)}</ol>{note}'
+
+
+def _event_name(ev: TrackingEvent) -> str:
+    on = f" on {link(ev.page_url)}" if ev.page_url else ""
+    return f"<small>[{esc(ev.id)}]</small> {esc(describe_group(group_of(ev)))}{on}"
+
+
+def _pages(rows: list[tuple[str | None, int]], limit: int = MAX_PAGES) -> str:
+    items = "".join(f"<li>{link(p) if p else '<i>no page</i>'} <small>×{n:,}</small></li>" for p, n in rows[:limit])
+    more = f"<li><small>{plural(len(rows) - limit, 'more page')}</small></li>" if len(rows) > limit else ""
+    return f"<ul>{items}{more}</ul>"
+
+
+def events_table(report: FileReport) -> str:
+    tally = report.tally
+    groups = sorted(tally.counts.items())
+    pages = pages_by_group(tally)
+    rows = "".join(f"<tr><td>{esc(describe_group(g))}</td><td>{n:,}</td><td>{_pages(pages.get(g, []))}</td></tr>"
+                   for g, n in groups[:MAX_GROUPS])
+    notes = []
+    if len(groups) > MAX_GROUPS:
+        notes.append(f"{plural(len(groups) - MAX_GROUPS, 'more event group')} left out (see --format json).")
+    if tally.other_pages:
+        notes.append(f"{plural(tally.other_pages, 'event')} on pages past the {len(tally.page_counts):,} counted.")
+    note = f'<p class="muted">{" ".join(notes)}</p>' if notes else ""
+    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (first where it first fired)"
+            f"</th></tr></thead><tbody>{rows}</tbody></table>{note}")
+
+
+def file_section(r: FileReport) -> str:
+    out = [f"<section><h2>{esc(r.path)}</h2>"]
+    if r.error is not None:
+        return out[0] + f'<p class="error">Cannot read: {esc(r.error, MAX_MESSAGE)}</p></section>'
+    c = severity_counts(r.findings())
+    out.append(f"<p>{plural(r.tally.total, 'event')}, {plural(c['error'], 'error')}, "
+               f"{plural(c['warning'], 'warning')}, {c['info']:,} info</p>")
+    if r.problems:
+        items = "".join(f"<li>{esc(p)}</li>" for p in r.problems[:MAX_PROBLEMS])
+        out.append(f'<p class="error">Entries that could not be read ({len(r.problems):,}):</p><ul>{items}</ul>')
+    if r.empty:
+        out.append(f"<p>No tracking events: nothing was checked{' (fails; --allow-empty accepts it)' if r.empty_fails else ''}.</p>")
+    if r.tally.total:
+        out += ["<h3>Events</h3>", events_table(r), "<h3>Timeline</h3>",
+                Timeline(r.tally.points()).html("", r.tally.points_left_out)]
+    out += ["<h3>Findings</h3>", findings_list(r), "</section>"]
+    return "\n".join(out)
+
+
+def render_html(reports: list[FileReport], fail_on: str) -> str:
+    counts = severity_counts(p for r in reports for p in r.findings())
+    body = ["<h1>pixelspy check</h1>", _verdict_box(exit_code(reports, fail_on), fail_on, counts),
+            f"<p>{plural(len(reports), 'file')} checked.</p>", *(file_section(r) for r in reports)]
+    return page("pixelspy check", body)
+
+
+# -------------------------------------------------------------------------------------------- audit
+
+
+def _har(path: str | None) -> str:
+    """The run's HAR as a relative link (quoted: no scheme can appear) and the command that opens it."""
+    if not path:
+        return '<span class="muted">no HAR</span>'
+    href = quote(path.replace("\\", "/"), safe="/._-~")
+    return f'<a href="{esc(href, MAX_HREF)}">{esc(path)}</a><br>open with <code>{esc(f"pixelspy open {shlex.quote(path)}")}</code>'
+
+
+def runs_table(runs: list[AuditRun]) -> str:
+    rows = []
+    for run in runs:
+        consent = badge("unknown", run.consent) if run.unknown else esc(run.consent)
+        pages = run.pages
+        page_list = "".join(f"<li>{link(p)}</li>" for p in pages[:MAX_RUN_PAGES])
+        more = f"<li><small>{plural(len(pages) - MAX_RUN_PAGES, 'more page')}</small></li>" if len(pages) > MAX_RUN_PAGES else ""
+        c = severity_counts(run.report.findings())
+        error = f'<br><span class="error">{esc(run.report.error, MAX_MESSAGE)}</span>' if run.report.error else ""
+        rows.append(f"<tr><td><b>{esc(run.state)}</b><br>{esc(run.device)}<br><small>{_utc(run.started)}</small></td>"
+                    f"<td>{esc(run.cmp) if run.cmp else '<i>none found</i>'}</td><td>{esc(run.action or 'no action')}</td>"
+                    f"<td>{consent}</td><td>{plural(len(pages), 'page')}<ol>{page_list}{more}</ol></td>"
+                    f"<td>{plural(run.report.tally.total, 'event')}, {plural(c['error'], 'error')}, "
+                    f"{plural(c['warning'], 'warning')}{error}</td><td>{_har(run.har_path)}</td></tr>")
+    return ("<table><thead><tr><th>State · device</th><th>CMP detected</th><th>What the audit did</th>"
+            "<th>Consent afterwards</th><th>Pages</th><th>Events</th><th>Evidence (HAR)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _cell(cell: Cell, state: str) -> str:
+    style, label = CELL[cell.verdict]
+    if cell.verdict == "fired" and state in ("reject", "accept") and not cell.after_choice:
+        label = "fired before the click only"
+    if cell.verdict == "silent" and state == "accept":
+        style = "note"  # no harm done, but nothing measured either
+    names = list(cell.events.values())
+    items = "".join(f"<li>{esc(e.title)} <small>×{e.count:,}" + (f" · first on {link(e.first_page)}" if e.first_page
+                                                                  else "") + "</small></li>" for e in names[:MAX_NAMES])
+    if len(names) > MAX_NAMES:
+        items += f"<li><small>{plural(len(names) - MAX_NAMES, 'more event name')}</small></li>"
+    evidence = "".join(f'<p class="evidence">{esc(f.message, 600)}</p>' for _, f in cell.pre_consent[:1])
+    c = severity_counts(cell.findings())
+    others = [plural(n, s) for s, n in (("warning", c["warning"]), ("info", c["info"])) if n]
+    extra = f"<br><small>also {', '.join(others)}</small>" if others else ""
+    return f"<td>{badge(style, label)}<ul>{items}</ul>{evidence}{extra}</td>"
+
+
+def matrix_table(matrix: Matrix, rows: list[Row], device: str) -> str:
+    """One site on one device: a row per vendor and pixel, a column per consent state, then the verdict."""
+    states = matrix.states()
+    body = []
+    for row in rows:
+        v = row.verdict(device)
+        cells = "".join(_cell(row.cells[device, s], s) for s in states)
+        source = f" {esc(row.source)}" if row.source != "browser" else ""
+        body.append(f"<tr><th>{esc(row.platform)}{source}<br><small>{esc(row.pixel or 'no pixel id')}</small></th>"
+                    f"{cells}<td>{badge(v.style, v.code)}<br>{esc(v.text)}</td></tr>")
+    heads = "".join(f"<th>{esc(s)}</th>" for s in states)
+    return (f'<table class="matrix"><thead><tr><th>Vendor · pixel</th>{heads}<th>Verdict</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+SUMMARY = {"pre-consent": "firing before consent", "unknown": "not judged (the consent state is unknown)",
+           "correct": "correct (silent after reject, firing after accept)",
+           "unconditional": "firing without a consent finding", "silent": "never firing"}
+
+
+def summary(matrix: Matrix) -> str:
+    counts = matrix.verdict_counts()
+    word = "vendor pixel" if len(matrix.devices()) == 1 else "vendor pixel × device"
+    items = [f"<li>{badge(ROW_VERDICTS[code][0], code)} {SUMMARY[code]}: {plural(n, word)}</li>"
+             for code, n in sorted(counts.items(), key=lambda kv: list(SUMMARY).index(kv[0]))]
+    worst = [f"<li>{esc(row.name)} on {esc(row.site or 'no page')} ({esc(d)}): {esc(row.verdict(d).text)}</li>"
+             for row in matrix.rows() for d in matrix.devices() if row.verdict(d).code == "pre-consent"]
+    if len(worst) > MAX_SUMMARY:
+        worst[MAX_SUMMARY:] = [f"<li>… and {len(worst) - MAX_SUMMARY:,} more (see the matrix)</li>"]
+    unknown = [f"<li>{esc(run.name)}: {esc(run.action or 'no action')} (CMP: {esc(run.cmp or 'none found')})</li>"
+               for run in matrix.runs if run.unknown]
+    out = f"<ul>{''.join(items)}</ul>"
+    if worst:
+        out += f"<h3>Fires before consent</h3><ul>{''.join(worst)}</ul>"
+    if unknown:
+        out += f"<h3>Runs whose consent state is unknown</h3><ul>{''.join(unknown)}</ul>"
+    return out
+
+
+def render_audit_html(runs: list[AuditRun], fail_on: str) -> str:
+    matrix = Matrix.of(runs)
+    counts = severity_counts(p for run in runs for p in run.report.findings())
+    sites = ", ".join(s for s in matrix.sites if s) or "no site"
+    body = [f"<h1>pixelspy audit: {esc(sites)}</h1>", _verdict_box(audit_exit_code(runs, fail_on), fail_on, counts),
+            summary(matrix), "<h2>Runs</h2>", runs_table(runs)]
+    for site, rows in matrix.sites.items():
+        for device in matrix.devices():
+            body += [f"<h2>Matrix: {esc(site or 'no page')} · {esc(device)}</h2>",
+                     matrix_table(matrix, list(rows.values()), device)]
+    if matrix.events_left_out:
+        body.append(f'<p class="muted">{plural(matrix.events_left_out, "event")} left out of the matrix '
+                    "(too many vendor · pixel rows or pages): see --format json.</p>")
+    body.append("<h2>Timelines</h2>")
+    for run in runs:
+        tally = run.report.tally
+        body += [f"<h3>{esc(run.name)}</h3>", Timeline(tally.points(), run.started or None, run.choice_time)
+                 .html(f"consent: {run.action}", tally.points_left_out)]
+    body.append("<h2>Findings</h2>")
+    for run in runs:
+        body += [f"<h3>{esc(run.name)}</h3>", findings_list(run.report)]
+    return page(f"pixelspy audit: {sites}", body)
