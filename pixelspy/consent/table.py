@@ -1,0 +1,31 @@
+"""The consent table (cmps.toml) and the purposes pixelspy judges hits against."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+TABLE = tomllib.loads((Path(__file__).parent / "cmps.toml").read_text(encoding="utf-8"))
+
+PURPOSES = ("marketing", "analytics")
+
+
+def _purpose_overrides() -> dict[str, list[tuple[str, str]]]:
+    """platform → [(pixel ID prefix, purpose)], in table order."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for o in TABLE["platform_override"]:
+        out.setdefault(o["platform"], []).append((o["pixel_id_prefix"], o["purpose"]))
+    return out
+
+
+PURPOSE_OVERRIDES = _purpose_overrides()
+
+
+@lru_cache(maxsize=1024)  # called for every event; a session has a few pixels
+def purpose_of(platform: str, pixel_id: str | None) -> str | None:
+    """The consent purpose a vendor's pixel needs ("marketing", "analytics"), None for none."""
+    for prefix, purpose in PURPOSE_OVERRIDES.get(platform, ()):
+        if (pixel_id or "").startswith(prefix):
+            return purpose
+    return TABLE["platforms"].get(platform)
