@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 TABLE = tomllib.loads((Path(__file__).parent / "cmps.toml").read_text(encoding="utf-8"))
@@ -29,3 +29,12 @@ def purpose_of(platform: str, pixel_id: str | None) -> str | None:
         if (pixel_id or "").startswith(prefix):
             return purpose
     return TABLE["platforms"].get(platform)
+
+
+@cache
+def consent_cookies() -> tuple[frozenset[str], tuple[str, ...]]:
+    """Names and name prefixes of the table's consent cookies (CMPs' and signals'): a saved HAR file
+    keeps their values, being choices rather than identities, so consent verdicts survive."""
+    entries = [c for group in ("cmp", "signal") for e in TABLE[group] for c in e.get("cookies", [])]
+    names = {n for c in entries for n in (c.get("name"), c.get("sid_cookie")) if n}
+    return frozenset(names), tuple(c["prefix"] for c in entries if "prefix" in c)

@@ -17,6 +17,7 @@ from pixelspy.consent.consent_mode import parse_gcd, parse_gcs
 from pixelspy.consent.gpp import gpp_reading
 from pixelspy.consent.readers import PARSERS, cmp_patterns_on_host
 from pixelspy.consent.sites import registrable_domain
+from pixelspy.consent.table import consent_cookies
 from pixelspy.consent.tcf import tcf_reading
 from pixelspy.consent.usprivacy import usprivacy_reading
 from pixelspy.config import Config, ConfigError, ConsentConfig, load_config
@@ -681,3 +682,10 @@ def test_shops_on_one_platform_domain_are_separate_sites():
     assert a.findings == [] and findings(b) == [("pre-consent", False)]
     assert {x.site: x.state for x in check.sites()} == {"shop-a.myshopify.com": State.granted,
                                                          "shop-b.myshopify.com": State.no_choice}
+
+
+def test_saved_files_keep_every_consent_cookie_of_the_table():
+    # pixelspy/har.py keeps these values when it redacts a HAR file: the verdicts must survive reopening.
+    names, prefixes = consent_cookies()
+    assert {"OptanonConsent", "CookieConsent", "euconsent-v2", "__gpp", "__gpp_sid", "usprivacy"} <= names
+    assert "_iub_cs-" in prefixes and "_ga" not in names
