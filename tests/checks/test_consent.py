@@ -606,12 +606,19 @@ def google_ads_hit(t: float, **extra: str) -> RawHit:
                   time=t, client=PHONE, headers=[("referer", "https://www.shop.example/")])
 
 
-def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
+def pixel_after_cookie(cookie: str, cmp_loaded: bool = True) -> tuple[TrackingEvent, ConsentCheck]:
+    """A Meta PageView after a page request carrying `cookie` (OneTrust loaded before), settled."""
     s, check = make_session()
-    s.ingest(onetrust_loaded(T0))
-    s.ingest(page_request(T0 + 0.1, cookie=f"__gpp={GPP_USNAT_OPTED_OUT}; __gpp_sid=7"))
+    if cmp_loaded:
+        s.ingest(onetrust_loaded(T0))
+    s.ingest(page_request(T0 + 0.1, cookie=cookie))
     [ev] = s.ingest(meta_pixel(T0 + 1))
     s.tick(T0 + 10)
+    return ev, check
+
+
+def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
+    ev, check = pixel_after_cookie(f"__gpp={GPP_USNAT_OPTED_OUT}; __gpp_sid=7")
     [f] = ev.findings
     assert (f.code, f.pending) == ("pre-consent", False)
     assert "'denied' (__gpp GPP usnat SaleOptOut opted out" in f.message
@@ -620,17 +627,10 @@ def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
 
 def test_us_signals_that_allow_or_say_nothing_raise_no_finding():
     # No opt-out: the US laws let the pixel fire.
-    s, _ = make_session()
-    s.ingest(onetrust_loaded(T0))
-    s.ingest(page_request(T0 + 0.1, cookie="usprivacy=1YNN; OptanonAlertBoxClosed=2023-11-14T09:23:45.123Z"))
-    [ev] = s.ingest(meta_pixel(T0 + 1))
-    s.tick(T0 + 10)
+    ev, _ = pixel_after_cookie("usprivacy=1YNN; OptanonAlertBoxClosed=2023-11-14T09:23:45.123Z")
     assert ev.findings == []
     # "Not applicable" strings without a CMP: no CMP seen, no "consent unknown" either.
-    s, check = make_session()
-    s.ingest(page_request(T0, cookie=f"usprivacy=1---; __gpp={GPP_USNAT_NOT_APPLICABLE}; __gpp_sid=7"))
-    [ev] = s.ingest(meta_pixel(T0 + 1))
-    s.tick(T0 + 10)
+    ev, check = pixel_after_cookie(f"usprivacy=1---; __gpp={GPP_USNAT_NOT_APPLICABLE}; __gpp_sid=7", cmp_loaded=False)
     assert ev.findings == []
     [site] = check.sites()
     assert site.state == State.no_cmp and site.cmp is None
@@ -639,11 +639,7 @@ def test_us_signals_that_allow_or_say_nothing_raise_no_finding():
 
 
 def test_an_unreadable_us_privacy_cookie_is_consent_unknown_never_a_denial():
-    s, _ = make_session()
-    s.ingest(onetrust_loaded(T0))
-    s.ingest(page_request(T0 + 0.1, cookie="usprivacy=1YNX"))
-    [ev] = s.ingest(meta_pixel(T0 + 1))
-    s.tick(T0 + 10)
+    ev, _ = pixel_after_cookie("usprivacy=1YNX")
     [f] = ev.findings
     assert (f.code, f.severity) == ("consent-unknown", "info") and "usprivacy present" in f.message
 
