@@ -10,7 +10,7 @@ Redaction keeps the *shape* of what it hides: a plain email becomes `xxxx@xxxx.x
 Text is searched percent-decoded (see pixelspy/redact.py: `alice%2540shop.com` is an email) and
 masked as written, escapes of punctuation kept (`xxxxx%2540xxxx.xxx`), so it still decodes to the shape.
 Credentials (cookie values, Authorization, access tokens) become `REDACTED`; consent cookies (the CMP
-table of checks/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
+table of consent/cmps.toml) are kept, being choices rather than identities, so consent verdicts survive.
 Bodies with a Content-Encoding (gzip, deflate, br, zstd) or of base64-gzip text are redacted inside and
 packed again; one that unpacks to more than MAX_REDACTED_BODY is cut there (postData.comment says so).
 
@@ -40,14 +40,11 @@ import logging
 import os
 import re
 import tempfile
-import tomllib
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, quote_plus, urlsplit
@@ -57,6 +54,7 @@ import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pixelspy import __version__, bounded, decoders
+from pixelspy.consent.table import consent_cookies
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.model import KeptId, RawHit, TrackingEvent, keep_id
 from pixelspy.redact import TOKEN, Unescaped, mask, redacted
@@ -93,25 +91,6 @@ COOKIE_HEADERS = frozenset({"cookie", "set-cookie"})
 # Plain user-data values replaced wherever they appear. Not IDs, zip codes or dates: as bare numbers
 # they would also hit pixel IDs and timestamps that contain them.
 PERSONAL_USER_KEYS = frozenset({"em", "ph", "fn", "ln"})
-
-
-@cache
-def consent_cookies() -> tuple[frozenset[str], tuple[str, ...]]:
-    """Names and name prefixes of consent cookies, from the consent check's CMP table."""
-    try:
-        data = tomllib.loads(resources.files("pixelspy.checks").joinpath("cmps.toml").read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return frozenset(), ()
-    names, prefixes = set(), []
-    for cmp in data.get("cmp", []):
-        for c in cmp.get("cookies", []):
-            if "name" in c:
-                names.add(c["name"])
-            if "prefix" in c:
-                prefixes.append(c["prefix"])
-    if isinstance(data.get("tcf"), dict) and data["tcf"].get("cookie"):
-        names.add(data["tcf"]["cookie"])
-    return frozenset(names), tuple(prefixes)
 
 
 def _is_consent_cookie(name: str) -> bool:

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 
 from pixelspy.checks import CheckEngine
 from pixelspy.checks import consent
-from pixelspy.checks.consent import (PARSERS, ConsentCheck, State, parse_gcd, parse_gcs, registrable_domain,
-                                     tcf_reading)
+from pixelspy.checks.consent import ConsentCheck, State
+from pixelspy.consent.consent_mode import parse_gcd, parse_gcs
+from pixelspy.consent.gpp import gpp_reading
+from pixelspy.consent.readers import PARSERS, cmp_patterns_on_host
+from pixelspy.consent.sites import registrable_domain
+from pixelspy.consent.table import consent_cookies
+from pixelspy.consent.tcf import tcf_reading
+from pixelspy.consent.usprivacy import usprivacy_reading
 from pixelspy.config import Config, ConfigError, ConsentConfig, load_config
 from pixelspy.model import RawHit, Source, TrackingEvent
 from pixelspy.session import Session
@@ -187,6 +193,102 @@ def test_any_cookie_text_never_crashes(parser, value):
 ])
 def test_registrable_domain_heuristic(host, site):
     assert registrable_domain(host) == site
+
+
+@pytest.mark.parametrize("host,site", [
+    # The private section of the Public Suffix List: each of these is a site of its own, as browsers
+    # keep their cookies apart.
+    ("shop.myshopify.com", "shop.myshopify.com"), ("www.shop.myshopify.com", "shop.myshopify.com"),
+    ("user.github.io", "user.github.io"), ("x.herokuapp.com", "x.herokuapp.com"),
+    ("foo.blogspot.com", "foo.blogspot.com"), ("d111abcdef8.cloudfront.net", "d111abcdef8.cloudfront.net"),
+    # ICANN suffixes the old two-level list did not know
+    ("www.shop.co.uk", "shop.co.uk"), ("a.b.shop.com.au", "shop.com.au"), ("www.city.kawasaki.jp", "city.kawasaki.jp"),
+    ("shop.example.com.de", "example.com.de"), ("m.shop.gov.br", "shop.gov.br"),
+    # a public suffix, a single label, an IP address: their own site
+    ("github.io", "github.io"), ("co.uk", "co.uk"), ("localhost", "localhost"), ("intranet", "intranet"),
+    ("192.168.1.20", "192.168.1.20"), ("[2001:DB8::1]", "2001:db8::1"), ("::1", "::1"), ("[::ffff:10.0.0.1]", "::ffff:a00:1"),
+    # spelling: trailing dot, case, internationalised names in punycode as on the wire
+    ("www.shop.example.", "shop.example"), ("WWW.SHOP.CO.UK.", "shop.co.uk"),
+    ("www.xn--bcher-kva.de", "xn--bcher-kva.de"), ("www.bücher.de", "xn--bcher-kva.de"), ("Shop.BÜCHER.de", "xn--bcher-kva.de"),
+    # garbage: no exception, no made-up sibling site
+    ("", ""), (" ", ""), (".", ""), ("[]", ""), ("a..b.example", "a..b.example"), ("exa mple.com", "exa mple.com"),
+])
+def test_site_is_the_registrable_domain_of_the_public_suffix_list(host, site):
+    assert registrable_domain(host) == site
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300) | st.from_regex(r"[a-zA-Z0-9.\-\[\]:ü]{0,80}", fullmatch=True))
+def test_any_host_gives_a_site_and_never_raises(host):
+    assert isinstance(registrable_domain(host), str)
+
+
+# GPP strings from the IAB's specification and its reference implementation (iabgpp-es tests):
+# header DBABLA = section 7 (usnat), DBABBg = 8 (usca), DBABTA = 6 (uspv1), DBACNY = 2 and 6.
+GPP_USNAT_OPTED_OUT = "DBABLA~CVVVkkkkkpFY.YA"  # usnat v2: sale, sharing, targeted ads opted out (+ GPC)
+GPP_USNAT_NOT_OPTED_OUT = "DBABLA~BVQqAAAAAgA.QA"  # usnat v1: all three "did not opt out"
+GPP_USNAT_NOT_APPLICABLE = "DBABLA~CAAAAAAAAABA.QA"  # the encoder's defaults: every field 0
+GPP_USCA_OPTED_OUT = "DBABBg~BVWSSSVY.YA"
+GPP_TCF_AND_USP = "DBACNY~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA~1YNN"  # TCF: no purpose consented
+
+
+@pytest.mark.parametrize("value, sid, purposes, said", [
+    (GPP_USNAT_OPTED_OUT, "", {"marketing": False},
+     "usnat SaleOptOut opted out, SharingOptOut opted out, TargetedAdvertisingOptOut opted out"),
+    (GPP_USNAT_NOT_OPTED_OUT, "", {"marketing": True}, "usnat SaleOptOut did not opt out"),
+    (GPP_USNAT_NOT_APPLICABLE, "", {}, "not applicable: usnat"),
+    (GPP_USCA_OPTED_OUT, "", {"marketing": False}, "usca SaleOptOut opted out, SharingOptOut opted out"),
+    ("DBABBg~BAAAAACA", "", {}, "not applicable: usca"),
+    ("DBABTA~1YNN", "", {"marketing": True}, "uspv1=1YNN (US Privacy: did not opt out of sale)"),
+    ("DBABTA~1YYN", "", {"marketing": False}, "uspv1=1YYN (US Privacy: opted out of sale)"),
+    ("DBABTA~1---", "", {}, "not applicable: uspv1"),
+    # a TCF section counts as the TC string it is; a denial in any applicable section wins…
+    (GPP_TCF_AND_USP, "", {"marketing": False, "analytics": False}, "tcfeuv2 TCF purposes consented: none"),
+    # …and gpp_sid / __gpp_sid name the sections that apply to this visitor
+    (GPP_TCF_AND_USP, "6", {"marketing": True}, "uspv1=1YNN"),
+    (GPP_TCF_AND_USP, "2,6", {"marketing": False, "analytics": False}, "uspv1=1YNN"),
+    (GPP_TCF_AND_USP, "-1", {}, "no applicable section"),
+    # Canada's TCF (5) is not read: it says nothing, the US Privacy section still does
+    ("DBABjw~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA~1YNN", "", {"marketing": True}, "not read: section 5"),
+    # a section that ends early or holds foreign characters says nothing
+    ("DBABLA~CV", "", {}, "unreadable: usnat"), ("DBABLA~!!", "", {}, "unreadable: usnat"),
+])
+def test_gpp_strings(value, sid, purposes, said):
+    r = gpp_reading("__gpp", value, sid)
+    assert r.purposes == purposes
+    assert said in r.text
+
+
+@pytest.mark.parametrize("value", [
+    "", "garbage", "DBAA~1YNN",  # header without the section the string carries
+    "DBACOeA~~1YNN",  # three section ids, two sections: which is which is unknown
+    "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA",  # a bare TC string is not GPP
+    "DB", "D" * 9000, "DBABLA~" + "~" * 50, "%ZZ",
+])
+def test_unreadable_gpp_is_no_reading(value):
+    assert gpp_reading("__gpp", value) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~.", max_size=120),
+       st.sampled_from(["", "7", "2,6", "-1", "x"]))
+def test_any_gpp_text_never_crashes_nor_invents_a_denial_from_nothing(value, sid):
+    r = gpp_reading("__gpp", "DBABLA~" + value, sid)
+    if r is not None and r.purposes.get("marketing") is False:
+        assert "opted out" in r.text or "TCF" in r.text
+
+
+@pytest.mark.parametrize("value, purposes", [
+    ("1YNN", {"marketing": True}), ("1YYY", {"marketing": False}), ("1NYN", {"marketing": False}),
+    ("1YYN", {"marketing": False}), ("1---", {}), ("1Y-N", {}), ("1ynn", {"marketing": True}), ("1%59NN", {"marketing": True}),
+])
+def test_us_privacy_strings(value, purposes):
+    assert usprivacy_reading("usprivacy", value).purposes == purposes
+
+
+@pytest.mark.parametrize("value", ["", "1", "1YN", "1YNNN", "2YNN", "1YNX", "YNN1", "%", "1 YN"])
+def test_unreadable_us_privacy_is_no_reading(value):
+    assert usprivacy_reading("usprivacy", value) is None
 
 
 # ---- the check, through a real session -----------------------------------------------------------
@@ -437,7 +539,7 @@ _PATH_PARTS = ["/", "wp-content/plugins/complianz-gdpr-premium/", "vanilla-cooki
 def test_one_regex_screens_paths_as_the_cmp_patterns_do(host, parts):
     # Most requests load no CMP: one search of all the host's path patterns stands for the loop.
     path = "/" + "".join(parts).lstrip("/")
-    patterns, any_path = consent.cmp_patterns_on_host(host)
+    patterns, any_path = cmp_patterns_on_host(host)
     each = any(p.on_path(path) for _, scripts, log in patterns for p in (*scripts, *log))
     assert (any_path.search(path) is not None) == each
 
@@ -490,3 +592,96 @@ def test_a_refusal_known_from_outside_the_traffic_makes_later_hits_errors():
     s.tick(T0 + 10)
     [f] = ev.findings
     assert f.code == "pre-consent" and "'denied' (audit clicked reject all seen at" in f.message
+
+
+# ---- US signals (GPP, US Privacy) and sites of the Public Suffix List, through a real session ------
+
+def google_ads_hit(t: float, **extra: str) -> RawHit:
+    """A Google Ads remarketing hit as gtag.js sends it, with the consent strings it carries."""
+    qs = urlencode({"random": str(int(t * 1000)), "cv": "11", "fst": str(int(t * 1000)), "num": "1", "bg": "ffffff",
+                    "guid": "ON", "resp": "GooglemKTybQhCsO", "gtm": "45be4b20v9", "u_w": "1440", "u_h": "900",
+                    "url": "https://www.shop.example/cart", "ref": "https://www.shop.example/", "tiba": "Cart",
+                    "data": "event=page_view", "rfmt": "3", "fmt": "4", **extra})
+    return RawHit(method="GET", url=f"https://googleads.g.doubleclick.net/pagead/viewthroughconversion/715226501/?{qs}",
+                  time=t, client=PHONE, headers=[("referer", "https://www.shop.example/")])
+
+
+def pixel_after_cookie(cookie: str, cmp_loaded: bool = True) -> tuple[TrackingEvent, ConsentCheck]:
+    """A Meta PageView after a page request carrying `cookie` (OneTrust loaded before), settled."""
+    s, check = make_session()
+    if cmp_loaded:
+        s.ingest(onetrust_loaded(T0))
+    s.ingest(page_request(T0 + 0.1, cookie=cookie))
+    [ev] = s.ingest(meta_pixel(T0 + 1))
+    s.tick(T0 + 10)
+    return ev, check
+
+
+def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
+    ev, check = pixel_after_cookie(f"__gpp={GPP_USNAT_OPTED_OUT}; __gpp_sid=7")
+    [f] = ev.findings
+    assert (f.code, f.pending) == ("pre-consent", False)
+    assert "'denied' (__gpp GPP usnat SaleOptOut opted out" in f.message
+    assert check.sites()[0].purposes["marketing"] == State.denied
+
+
+def test_us_signals_that_allow_or_say_nothing_raise_no_finding():
+    # No opt-out: the US laws let the pixel fire.
+    ev, _ = pixel_after_cookie("usprivacy=1YNN; OptanonAlertBoxClosed=2023-11-14T09:23:45.123Z")
+    assert ev.findings == []
+    # "Not applicable" strings without a CMP: no CMP seen, no "consent unknown" either.
+    ev, check = pixel_after_cookie(f"usprivacy=1---; __gpp={GPP_USNAT_NOT_APPLICABLE}; __gpp_sid=7", cmp_loaded=False)
+    assert ev.findings == []
+    [site] = check.sites()
+    assert site.state == State.no_cmp and site.cmp is None
+    assert [e.text for e in site.evidence] == ["usprivacy=1--- (US Privacy: opt-out of sale not applicable)",
+                                               "__gpp GPP not applicable: usnat"]
+
+
+def test_an_unreadable_us_privacy_cookie_is_consent_unknown_never_a_denial():
+    ev, _ = pixel_after_cookie("usprivacy=1YNX")
+    [f] = ev.findings
+    assert (f.code, f.severity) == ("consent-unknown", "info") and "usprivacy present" in f.message
+
+
+def test_gpp_and_us_privacy_on_a_hit():
+    s, check = make_session()
+    s.ingest(onetrust_loaded(T0))
+    # The hit tells Google the visitor opted out (restricted processing): the hit itself is allowed,
+    # and the site's state is now "denied" for the pixels that do not carry the signal.
+    [ads] = s.ingest(google_ads_hit(T0 + 1, gpp=GPP_USNAT_OPTED_OUT, gpp_sid="7"))
+    assert ads.findings == []
+    [meta] = s.ingest(meta_pixel(T0 + 2))
+    s.tick(T0 + 10)
+    assert "gpp GPP usnat SaleOptOut opted out" in meta.findings[0].message
+    # us_privacy with no opt-out grants (the hit waits, as any, for the state at the next request);
+    # gpp_sid=-1 (GPP does not apply) says nothing.
+    [later] = s.ingest(google_ads_hit(T0 + 20, us_privacy="1YNN", gpp=GPP_USNAT_OPTED_OUT, gpp_sid="-1"))
+    s.tick(T0 + 30)
+    assert later.findings == [] and check.sites()[0].purposes["marketing"] == State.granted
+
+
+def test_shops_on_one_platform_domain_are_separate_sites():
+    """shop-a.myshopify.com's consent cookie does not speak for shop-b.myshopify.com (nor do browsers
+    send it there)."""
+    def shop_pixel(t: float, shop: str) -> RawHit:
+        return meta_pixel(t, page=f"https://{shop}.myshopify.com/cart")
+
+    s, check = make_session()
+    for shop in ("shop-a", "shop-b"):
+        s.ingest(RawHit(method="GET", url="https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", time=T0,
+                        client=PHONE, headers=[("referer", f"https://{shop}.myshopify.com/")]))
+    s.ingest(page_request(T0 + 0.1, host="shop-a.myshopify.com", cookie=f"OptanonConsent={ONETRUST_GRANTED}"))
+    [a] = s.ingest(shop_pixel(T0 + 1, "shop-a"))
+    [b] = s.ingest(shop_pixel(T0 + 1, "shop-b"))
+    s.tick(T0 + 10)
+    assert a.findings == [] and findings(b) == [("pre-consent", False)]
+    assert {x.site: x.state for x in check.sites()} == {"shop-a.myshopify.com": State.granted,
+                                                         "shop-b.myshopify.com": State.no_choice}
+
+
+def test_saved_files_keep_every_consent_cookie_of_the_table():
+    # pixelspy/har.py keeps these values when it redacts a HAR file: the verdicts must survive reopening.
+    names, prefixes = consent_cookies()
+    assert {"OptanonConsent", "CookieConsent", "euconsent-v2", "__gpp", "__gpp_sid", "usprivacy"} <= names
+    assert "_iub_cs-" in prefixes and "_ga" not in names
