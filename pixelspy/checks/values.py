@@ -18,7 +18,7 @@ from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
-from pixelspy.checks.rules import KIND_EVENT, finding, platform, vendor
+from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, platform, vendor
 from pixelspy.model import Finding, Severity, TrackingEvent
 
 CODE = "invalid-value"
@@ -123,7 +123,7 @@ def sent(name: str, value: str, need: Need | None) -> Found:
 
 
 class PlaceholderCheck:
-    kinds = (KIND_EVENT,)
+    kinds = (KIND_EVENT, KIND_PIXEL_LOADED)  # a tag's init carries user data too (Pinterest em)
 
     def process(self, event: TrackingEvent, ctx) -> None:
         table = value_rules()

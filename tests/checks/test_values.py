@@ -123,6 +123,10 @@ def test_hashed_placeholders_of_other_vendors():
                         "&ed=%7B%22value%22%3A116%2C%22currency%22%3A%22USD%22%2C%22order_id%22%3A%22A-1%22%7D"
                         f"&pd=%7B%22em%22%3A%22{EMPTY_MD5}%22%7D&cb=1583868246432"))
     assert 'the MD5 hash of ""' in the(ev, "invalid-value").message
+    # … and its init (pintrk('load', tid, {em: …})), whose user data Pinterest matches on as well.
+    ev = decoded(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2616391205865&event=init"
+                        f"&pd=%7B%22em%22%3A%22{UNDEFINED_SHA}%22%2C%22np%22%3A%22plain%22%7D&cb=1579112016412"))
+    assert the(ev, "invalid-value").severity == Severity.warning
 
 
 def test_the_table_of_hashes_is_what_its_texts_hash_to():
