@@ -129,6 +129,17 @@ def test_hashed_placeholders_of_other_vendors():
     assert the(ev, "invalid-value").severity == Severity.warning
 
 
+def test_hashed_placeholders_in_snapchat_form_posts():
+    # An older Snapchat pixel's PAGE_VIEW form POST (Omnibug's test data) whose u_hpn is sha256("null").
+    body = ("pid=2f1ab6f1-6d3f-4c5c-a6b1-2a3b4c5d6e7f&ev=PAGE_VIEW&pl=https%3A%2F%2Fomnibug.io%2F&ts=1583875341291"
+            f"&rf=&v=1.4&if=false&bt=__LIVE__&u_hem={JANE_SHA}"
+            "&u_hpn=74234e98afe7498fb5daf1f36ac2d78acc339464f950703b8c019892f982b90b")
+    ev = decoded(RawHit(method="POST", url="https://tr.snapchat.com/p", body=body.encode(),
+                        headers=(("content-type", "application/x-www-form-urlencoded"),)))
+    f = the(ev, "invalid-value")
+    assert f.message.endswith('u_hpn = the SHA-256 hash of "null"') and "u_hem" not in f.message
+
+
 def test_the_table_of_hashes_is_what_its_texts_hash_to():
     table = tomllib.loads(resources.files("pixelspy.checks").joinpath("values.toml").read_text("utf-8"))
     for h in table["hashed"]:
