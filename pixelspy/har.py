@@ -54,6 +54,7 @@ import zstandard
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pixelspy import __version__, bounded, decoders
+from pixelspy.checks.pages import recording_browser
 from pixelspy.consent.table import consent_cookies
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
 from pixelspy.model import KeptId, RawHit, TrackingEvent, keep_id
@@ -966,7 +967,8 @@ class FileReader:
         return RawHit(**kept_hit_id, method=req.method.upper(), url=req.url, headers=headers,
                       body=body[:MAX_STORED_BODY], body_truncated=cut,
                       time=_when(entry.startedDateTime) or prev_time,
-                      client=meta.get("client") if isinstance(meta.get("client"), str) else "", kept_ids=kept,
+                      client=meta.get("client") if isinstance(meta.get("client"), str)
+                      else recording_browser(entry.pageref), kept_ids=kept,
                       navigation=self._navigation(entry), response_type=_response_type(entry.response))
 
     def _navigation(self, entry: HarEntry) -> bool | None:

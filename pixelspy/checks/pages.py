@@ -6,11 +6,18 @@ looks alike. A page view is therefore counted from the navigations themselves: p
 site, each top-level document request starts the next one. Checks that compare "the same page"
 (duplicate-pixel, the tracking plan's visits) ask `PageViews.page_of` and `Context.page_load`,
 never the URL alone.
+
+A recording may also hold several browsers under one address: WebPageTest merges its runs (separate
+browsers, often run in parallel by several agents) into one HAR, naming each page after its run.
+`recording_browser` tells them apart, so that one run's pages and events are never compared with
+another's.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
+from typing import Any
 
 from pixelspy.checks.rules import host_of
 from pixelspy.model import RawHit
@@ -19,6 +26,16 @@ from pixelspy.model import RawHit
 # (a long session visits many sites).
 MAX_SITES = 10_000
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# WebPageTest's page ids: page_<run>_<cached>[_<step>] (its HAR export; the step since scripted
+# multi-step tests). A run's first and repeat views (cached 0 and 1) are one browser, its cache warm.
+WEBPAGETEST_PAGE = re.compile(r"page_(\d{1,6})_[01](?:_\d{1,6})?")
+
+
+def recording_browser(pageref: Any) -> str:
+    """The browser of a recording that holds several, as its page id names it ("WebPageTest run 2");
+    "" when the page id does not say (DevTools, Firefox and Playwright name pages of one browser)."""
+    m = WEBPAGETEST_PAGE.fullmatch(pageref) if isinstance(pageref, str) else None
+    return f"WebPageTest run {int(m[1])}" if m else ""
 
 
 def is_page_load(hit: RawHit) -> bool:

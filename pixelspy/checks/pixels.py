@@ -7,6 +7,7 @@ Codes: invalid-pixel-id, unexpected-pixel, cookies-disabled, pixel-no-events.
 from __future__ import annotations
 
 import heapq
+import math
 from functools import lru_cache
 
 from pixelspy.checks.rules import (BROWSER, KIND_EVENT, KIND_PIXEL_LOADED, finding, params, pixel_id_re, platform,
@@ -17,6 +18,10 @@ from pixelspy.model import Severity, TrackingEvent
 
 # A pixel flagged as silent stays remembered this long, so a late first event withdraws the flag.
 SILENT_MEMORY_S = 3600
+# At the end of a recording, how long it must go on after a hit the running tag sent itself
+# (Pinterest's init) for silence to count: the tag sends the calls queued before it (pintrk('page'))
+# at once. A script (fbevents.js, a config) must first run and fetch its config: its whole wait.
+TAG_SENT_SETTLE_S = 1.0
 MAX_WAITING = 10_000  # (device, pixel) pairs awaiting their first event
 
 
@@ -75,7 +80,10 @@ class PixelNoEventsCheck:
     """A loader or per-pixel config fetched, then no event from that device and pixel in time.
     A loader that names no pixel (fbevents.js) is satisfied by any event of its vendor, and judged no
     more once a load that names the pixel follows (its config, Pinterest's init); a loader
-    whose events pixelspy does not decode (gtag.js for Universal Analytics) is not judged."""
+    whose events pixelspy does not decode (gtag.js for Universal Analytics) is not judged.
+
+    A file ends with tick(inf): a loader whose wait the recording did not cover (a HAR saved at the
+    page's onload, 1.7 s after fbevents.js) is not judged silent, only noted."""
 
     def __init__(self, config: Config):
         self.timeout = config.checks.pixel_no_events_timeout_s
@@ -83,15 +91,23 @@ class PixelNoEventsCheck:
         self.waiting: dict[tuple, list[TrackingEvent]] = {}
         self.silent: Recent[tuple, list[TrackingEvent]] = Recent(SILENT_MEMORY_S)
         self._deadlines: list[tuple[float, str, tuple]] = []
+        self.last_seen = float("-inf")  # time of the latest hit: where a recording ends
 
     def reset(self) -> None:
         self.fired.clear()
         self.waiting.clear()
         self.silent.clear()
         self._deadlines.clear()
+        self.last_seen = float("-inf")
+
+    def observe_traffic(self, hit, ctx) -> None:
+        if hit.time > self.last_seen:
+            self.last_seen = hit.time
 
     def process(self, event: TrackingEvent, ctx) -> None:
         device, name, t = event.device, event.platform, event.time
+        if t > self.last_seen:
+            self.last_seen = t
         key = (device, name, event.pixel_id)
         if event.kind == KIND_PIXEL_LOADED:
             if not events_decoded(name, event.pixel_id):
@@ -126,6 +142,9 @@ class PixelNoEventsCheck:
             waiting.remove(loaded)
             if not waiting:
                 del self.waiting[key]
+            if now == math.inf and not self._covered(loaded):  # the end of a file
+                self._note_recording_ended(loaded, ctx)
+                continue
             silent = self.silent.get(key, loaded.time) or []
             silent.append(loaded)
             self.silent.put(key, silent[-20:], loaded.time)
@@ -135,6 +154,20 @@ class PixelNoEventsCheck:
                 f"{vendor(loaded)} {pixel} loaded but fired no event within {seconds(self.timeout)}",
                 "The base code loads but nothing calls track/page (or consent holds every event); "
                 "check the init and PageView calls."))
+
+    def _covered(self, loaded: TrackingEvent) -> bool:
+        """Whether the recording went on long enough after the load for silence to mean something."""
+        wait = TAG_SENT_SETTLE_S if loaded.event else self.timeout  # a tag's own hit names its event
+        return self.last_seen - loaded.time >= wait
+
+    def _note_recording_ended(self, loaded: TrackingEvent, ctx) -> None:
+        pixel = f"pixel {loaded.pixel_id}" if loaded.pixel_id else "pixel"
+        ctx.emit(loaded, finding(
+            "pixel-no-events", Severity.info,
+            f"{vendor(loaded)} {pixel} loaded {max(self.last_seen - loaded.time, 0):.1f} s before the recording "
+            "ended, without an event: too soon to tell whether it fires",
+            f"pixelspy waits {seconds(self.timeout)} for a pixel's first event; record longer after the page "
+            "loads to have it judged."))
 
 
 def make_checks(config: Config) -> list:

@@ -1,6 +1,8 @@
 """Placeholder values: literal `undefined`, `null`, `NaN`, `[object Object]` sent where page code
-meant a variable's value. Where the event needs the field (values.toml) that is a warning;
-elsewhere (tag templates serialise unset fields on page views) a note.
+meant a variable's value, a tag's macro never filled in (`ord=[OrderID]`), and hashed user data
+that is the hash of such a placeholder (`ud[ph]` = sha256("undefined")). Where the event needs the
+field (values.toml) that is a warning, as is every hashed one (matching on it is lost); elsewhere
+(tag templates serialise unset fields on page views) a note.
 
 Code: invalid-value (also the params check's code for malformed values and currencies: value and
 currency placeholders are left to it, and a finding of its on the event is kept in the one merged).
@@ -8,13 +10,15 @@ currency placeholders are left to it, and a finding of its on the event is kept 
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
-from pixelspy.checks.rules import KIND_EVENT, finding, platform, vendor
+from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, platform, vendor
 from pixelspy.model import Finding, Severity, TrackingEvent
 
 CODE = "invalid-value"
@@ -36,22 +40,49 @@ class Need:
 class ValueRules:
     placeholders: frozenset[str]
     fragments: tuple[str, ...]
+    macro: re.Pattern[str]
+    hashed: dict[str, str]  # hex digest → what it is the hash of, e.g. 'the SHA-256 hash of "undefined"'
+    hashed_why: str
     needed: tuple[Need, ...]
 
 
 @cache
 def value_rules() -> ValueRules:
     data = tomllib.loads(resources.files(__package__).joinpath("values.toml").read_text("utf-8"))
+    hashed = {}
+    for h in data["hashed"]:
+        for algorithm, label in (("sha256", "SHA-256"), ("md5", "MD5")):
+            hashed[h[algorithm]] = f'the {label} hash of "{h["text"]}"'
     return ValueRules(
         placeholders=frozenset(data["placeholders"]),
         fragments=tuple(data["fragments"]),
+        macro=re.compile("|".join(f"(?:{m})" for m in data["macros"])),
+        hashed=hashed,
+        hashed_why=data["hashed_why"],
         needed=tuple(Need(frozenset(n["events"]), frozenset(n["fields"]), Severity(n["severity"]), n["why"])
                      for n in data["needed"]),
     )
 
 
 def is_placeholder(value: str, table: ValueRules) -> bool:
-    return value.strip() in table.placeholders or any(f in value for f in table.fragments)
+    text = value.strip()
+    return text in table.placeholders or any(f in value for f in table.fragments) or is_macro(text, table)
+
+
+def is_macro(text: str, table: ValueRules) -> bool:
+    """A whole value that is one unfilled macro token; JSON ([true], {"a":1}) is data, not a macro."""
+    if not table.macro.fullmatch(text):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+def hashed_placeholder(value: str, table: ValueRules) -> str | None:
+    """What a hashed user-data value is the hash of, when that is a placeholder (a list's first such)."""
+    return next((table.hashed[p] for p in value.lower().split(",") if p.strip() in table.hashed), None)
 
 
 def leaf(name: str) -> str:
@@ -72,47 +103,62 @@ def field_of(event: TrackingEvent, name: str) -> str:
 
 
 def need_of(field: str, event: TrackingEvent, table: ValueRules) -> Need | None:
-    """The most severe rule that says this event needs the field, if any."""
-    standard = event.standard_event or ""
+    """The most severe rule that says this event needs the field, if any. An event that names no
+    standard event but whose decoder read an order from it (a Floodlight sales tag) is a Purchase."""
+    standard = event.standard_event or ("Purchase" if event.order_id is not None else "")
     needs = [n for n in table.needed if field in n.fields and ("*" in n.events or standard in n.events)]
     return max(needs, key=lambda n: _RANK[n.severity], default=None)
 
 
+class Found(NamedTuple):
+    severity: Severity
+    name: str  # wire name (or "content ID")
+    shown: str  # how the message shows it: cd[content_type]='undefined', ud[ph] = the SHA-256 hash of "undefined"
+    why: str  # why the event needs it ("" where it does not)
+
+
+def sent(name: str, value: str, need: Need | None) -> Found:
+    shown = f"{name}={value[:40]!r}"
+    return Found(need.severity, name, shown, need.why) if need else Found(Severity.info, name, shown, "")
+
+
 class PlaceholderCheck:
-    kinds = (KIND_EVENT,)
+    kinds = (KIND_EVENT, KIND_PIXEL_LOADED)  # a tag's init carries user data too (Pinterest em)
 
     def process(self, event: TrackingEvent, ctx) -> None:
         table = value_rules()
         # value and currency are the params check's (its invalid-value / invalid-currency).
         judged = {v for v in (event.value, event.currency) if v is not None}
-        found: list[tuple[Severity, str, str, str]] = []  # (severity, wire name, value, why)
+        found: list[Found] = []
         for p in event.params:
             if not is_placeholder(p.value, table):
                 continue
             need = need_of(field_of(event, p.name), event, table)
             if need is None and p.value in judged:
                 continue  # the value or currency parameter itself (or a note beside its error)
-            found.append((need.severity, p.name, p.value, need.why) if need else (Severity.info, p.name, p.value, ""))
+            found.append(sent(p.name, p.value, need))
         # An ID inside a JSON list (content_ids=["undefined"]) is not a whole parameter value.
-        flagged = {field_of(event, name) for _, name, _, _ in found}
+        flagged = {field_of(event, f.name) for f in found}
         if "content_ids" not in flagged and (cid := next((c for c in event.content_ids if is_placeholder(c, table)),
                                                           None)):
-            need = need_of("content_ids", event, table)
-            found.append((need.severity, "content ID", cid, need.why) if need else (Severity.info, "content ID", cid, ""))
+            found.append(sent("content ID", cid, need_of("content_ids", event, table)))
+        for u in event.user_data:
+            if what := hashed_placeholder(u.value, table):
+                found.append(Found(Severity.warning, u.name, f"{u.name} = {what}", table.hashed_why))
         if found:
             ctx.emit(event, merged(event, found))
 
 
-def merged(event: TrackingEvent, found: list[tuple[Severity, str, str, str]]) -> Finding:
+def merged(event: TrackingEvent, found: list[Found]) -> Finding:
     """One invalid-value finding: the placeholders found, most severe first, with another check's
     invalid-value finding on the event kept in it."""
-    found.sort(key=lambda f: -_RANK[f[0]])
-    severity = found[0][0]
-    sent = ", ".join(f"{name}={value[:40]!r}" for _, name, value, _ in found)
-    message = f"{vendor(event)} {event.event or 'hit'} sends unfilled placeholder values: {sent}"
-    whys = [why for _, _, _, why in found if why]
+    found.sort(key=lambda f: -_RANK[f.severity])
+    severity = found[0].severity
+    message = (f"{vendor(event)} {event.event or 'hit'} sends unfilled placeholder values: "
+               + ", ".join(f.shown for f in found))
+    whys = [f.why for f in found if f.why]
     hint = ("The page's code passed a variable that was never set (undefined, null, NaN or an object "
-            "turned into text); fill it or leave the parameter out."
+            "turned into text, a macro never replaced, or the hash of one); fill it or leave the parameter out."
             + (f" It matters here: {'; '.join(dict.fromkeys(whys))}." if whys else ""))
     for old in event.findings:
         if old.code == CODE and not old.related and "placeholder" not in old.message:

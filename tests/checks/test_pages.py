@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pixelspy import har
 from pixelspy.checks import CheckEngine
-from pixelspy.checks.pages import PageViews, is_page_load
+from pixelspy.checks.pages import PageViews, is_page_load, recording_browser
 from pixelspy.config import Config
 from pixelspy.model import RawHit
 from pixelspy.session import Session
@@ -245,3 +245,47 @@ def test_an_html_document_is_a_page_once_a_later_request_names_it():
     assert pages.observe(css) == SHOP + "/cart"
     assert pages.page_of(doc.device, SHOP + "/") != before
     assert pages.observe(css) is None  # named once: the page's other requests add no page
+
+
+# ---------------------------------------------------------------- several browsers in one recording
+
+EXPRESSEN = "https://www.expressen.se/"
+WPT_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/63.0.3239.132 Safari/537.36"
+
+
+def expressen_run(run: int, t: float, page: str) -> list[dict]:
+    """One WebPageTest run of www.expressen.se (pagexray's test file, Jan 2018): its document, then its
+    Meta pixel's PixelInitialized and ViewContent images, all sent in the same millisecond."""
+    tr = f"https://www.facebook.com/tr/?id=810947455647573&ev={{}}&dl={EXPRESSEN}&rl=&if=false&ts={int(t * 1000)}&v=2.5.1"
+    doc = har_entry(EXPRESSEN, t, NAV_ACCEPT, pageref=page, _run=run, _cached=0)
+    return [doc] + [har_entry(tr.format(ev), t + 4, "image/webp,image/apng,image/*,*/*;q=0.8", pageref=page,
+                              _run=run, _cached=0) for ev in ("PixelInitialized", "ViewContent")]
+
+
+def wpt_events(tmp_path: Path, pages: list[str]) -> list:
+    entries = sorted((e for run, page in enumerate(pages, 1) for e in expressen_run(run, T0 + run * 0.7, page)),
+                     key=lambda e: e["startedDateTime"])
+    path = tmp_path / "wpt.har"
+    log = {"version": "1.2", "creator": {"name": "WebPagetest", "version": "17.12"}, "entries": entries,
+           "pages": [{"id": p, "title": f"Run {i}, First View for {EXPRESSEN}", "startedDateTime": "2018-01-14T07:52:24Z",
+                      "pageTimings": {}} for i, p in enumerate(dict.fromkeys(pages), 1)]}
+    path.write_text(json.dumps({"log": log}))
+    session = Session(CheckEngine(Config()))
+    har.load_file(path, session)
+    return list(session)
+
+
+def test_webpagetest_runs_merged_in_one_file_are_separate_browsers(tmp_path):
+    # Three runs in parallel browsers, each sending each event once: no event is a duplicate.
+    events = wpt_events(tmp_path, ["page_1_0_1", "page_2_0_1", "page_3_0_1"])
+    assert len(events) == 6 and not any("duplicate-event" in codes(ev) for ev in events)
+    assert {ev.client for ev in events} == {"WebPageTest run 1", "WebPageTest run 2", "WebPageTest run 3"}
+    # The same traffic as one browser's three loads of one page within 2 s is still caught.
+    events = wpt_events(tmp_path, ["page_1", "page_1", "page_1"])
+    assert sum("duplicate-event" in codes(ev) for ev in events) == 6
+
+
+def test_the_browser_a_page_id_names():
+    assert recording_browser("page_2_0_1") == recording_browser("page_2_1") == "WebPageTest run 2"
+    for other in ("page_1", "page@4d1a7b", "page_2_3", "page_1_0_1_x", None, 7):  # DevTools, Playwright, …
+        assert recording_browser(other) == "", other

@@ -7,6 +7,7 @@ import pytest
 
 from pixelspy import decoders
 from pixelspy.model import RawHit, Severity
+from pixelspy.session import Session
 
 from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, server, the
 
@@ -173,3 +174,57 @@ def test_silenced_codes_are_never_reported():
     ev = meta_hit(ev="PageView", fbp=None)
     engine(silence=["cookies-disabled"]).process(ev)
     assert "cookies-disabled" not in codes(ev)
+
+
+MYTOYS_PAGE = "https://checkout.mytoys.de/checkout/registration"
+CHROME_63 = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_1) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Chrome/63.0.3239.108 Safari/537.36")
+
+
+def mytoys(url: str, t: float, accept: str = "*/*") -> RawHit:
+    headers = (("accept", accept), ("user-agent", CHROME_63)) + ((("referer", MYTOYS_PAGE),) if url != MYTOYS_PAGE
+                                                                 else ())
+    return RawHit(method="GET", url=url, time=t, headers=headers)
+
+
+def recording(*hits: RawHit) -> Session:
+    """The hits read as a file is read: in time order, then the end of the file (tick at infinity)."""
+    session = Session(engine())
+    for hit in hits:
+        session.ingest(hit)
+    session.tick(float("inf"))
+    return session
+
+
+def test_a_recording_that_ends_before_the_wait_does_not_call_the_pixel_silent():
+    # checkout.mytoys.de (sitespeed.io's chrome-har, Dec 2017): the HAR ends at the page's onload,
+    # 1.7 s after fbevents.js arrived: no Meta config or event yet, and no telling whether one follows.
+    session = recording(mytoys(MYTOYS_PAGE, T0, "text/html,application/xhtml+xml"),
+                        mytoys("https://connect.facebook.net/en_US/fbevents.js", T0 + 0.774),
+                        mytoys("https://widgets.trustedshops.com//images/trustmark_180x180.png", T0 + 2.439,
+                               "image/webp,image/apng,image/*,*/*;q=0.8"))
+    (fbevents,) = session
+    f = the(fbevents, "pixel-no-events")
+    assert f.severity == Severity.info
+    assert "1.7 s before the recording ended" in f.message and "too soon to tell" in f.message
+
+
+def test_a_recording_that_covers_the_wait_still_finds_the_silent_pixel():
+    session = recording(mytoys(MYTOYS_PAGE, T0, "text/html,application/xhtml+xml"),
+                        mytoys("https://connect.facebook.net/en_US/fbevents.js", T0 + 0.774),
+                        mytoys("https://widgets.trustedshops.com//images/trustmark_180x180.png", T0 + 12))
+    (fbevents,) = session
+    assert the(fbevents, "pixel-no-events").severity == Severity.warning
+
+
+def test_a_tag_that_sent_its_init_and_no_page_visit_is_silent_even_near_the_end():
+    # test.victoriassecret.com (a Gatling recording, 2022): the signed-in home page's Pinterest tag sends
+    # its init and no page visit; the tag sends the calls queued before its init at once, so the
+    # 1.5 s the recording still runs are enough to tell.
+    session = recording(pinterest("ct.pinterest.com/v3/?tid=2619214552931&event=init&noscript=1", T0),
+                        pinterest("www.facebook.com/tr/?id=1234567890123456&ev=PageView&noscript=1", T0 + 1.5))
+    init = next(ev for ev in session if ev.platform == "pinterest")
+    assert the(init, "pixel-no-events").severity == Severity.warning
+    # … but not when the recording stops with the init itself.
+    (init,) = recording(pinterest("ct.pinterest.com/v3/?tid=2619214552931&event=init&noscript=1", T0))
+    assert the(init, "pixel-no-events").severity == Severity.info
