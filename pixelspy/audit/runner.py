@@ -1,0 +1,212 @@
+"""One browser visit per consent state × device, each through its own pixelspy proxy (in this process,
+on a free 127.0.0.1 port, --sink by default) into its own Session, so the states' findings never mix,
+and its own HAR (redacted, `_pixelspy` annotated) as evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixelspy.audit import browser as browsers
+from pixelspy.audit.cmp import CHOICE_TEXT, ConsentClicker
+from pixelspy.audit.pages import LINKS_JS, Crawl, Step
+from pixelspy.checks import CheckEngine
+from pixelspy.config import Config
+from pixelspy.inert import inert
+from pixelspy.report import AuditRun, EventTally, FileReport
+from pixelspy.session import Mark, Session
+
+PAGE_TIMEOUT_S = 30.0  # a page's load event
+CMP_WAIT_S = 8.0  # for autoconsent to find the banner and click, on the first page
+NETWORK_IDLE_S = 5.0  # then for the page's requests to calm down
+DWELL_S = 1.0  # and a little more for timers (a pixel fired a moment after load)
+TICK_S = 0.5  # time-based checks settle pending verdicts this often, as in the live proxy
+
+
+@dataclass
+class AuditPlan:
+    starts: list[str]  # the start URL or the URL list
+    page_limit: int  # pages to visit, same-site links included
+    states: list[str]
+    devices: list[str]
+    config: Config
+    steps: list[Step] = field(default_factory=list)
+    out: Path | None = None
+    sink: bool = True
+    redact: bool = True
+    browser: str | None = None
+    delay_s: float = 1.0  # between two page loads of a visit
+    progress: Callable[[str], None] = lambda line: None
+
+
+def file_slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
+
+
+class Visit:
+    """One consent state on one device: its proxy, session, browser context and what it saw."""
+
+    def __init__(self, plan: AuditPlan, state: str, device: str, confdir: str):
+        self.plan, self.state, self.device = plan, state, device
+        self.session = Session(CheckEngine(plan.config))
+        self.tally = EventTally()
+        self.session.subscribe(self.tally)
+        from pixelspy.har import HarRecorder
+        from pixelspy.proxy import ProxyConfig
+
+        # All traffic: the first-party requests carry the consent cookies `pixelspy open` judges the hits by.
+        self.recorder = HarRecorder(self.session, None, all_traffic=True, redact=plan.redact)
+        self.proxy_config = ProxyConfig(listen_host="127.0.0.1", port=0, sink=plan.sink, confdir=confdir,
+                                        addons=[self.recorder])
+        self.clicker = ConsentClicker(state, self._chose)
+        self.pages: list[str] = []  # every page loaded, steps included
+        self.crawled: list[str] = []  # the pages of the URL list or crawl (the next visits load the same)
+        self.problems: list[str] = []
+        self.started = time.time()
+
+    def _chose(self, site: str, when: float, accepted: bool, cmp: str) -> None:
+        text = CHOICE_TEXT["accept" if accepted else "reject"]
+        self.session.note_choice(site, when, {"marketing": accepted, "analytics": accepted}, text)
+        self.session.add_marks([Mark(f"{text} ({cmp})" if cmp else text, when)])
+
+    async def run(self, browser, context_options: dict, page_plan: list[str] | None) -> AuditRun:
+        from pixelspy.proxy import Proxy
+
+        proxy = Proxy(self.session, self.proxy_config)
+        await proxy.start()
+        ticker = asyncio.get_running_loop().create_task(self._tick())
+        try:
+            host, port = proxy.listen_addrs[0][:2]
+            # "<-loopback>": Chromium sends 127.0.0.1 and localhost through the proxy too.
+            context = await browser.new_context(proxy={"server": f"http://{host}:{port}", "bypass": "<-loopback>"},
+                                                ignore_https_errors=True, **context_options)
+            try:
+                await self.clicker.install(context)
+                page = await context.new_page()
+                await self._visit_pages(page, page_plan)
+                await self._run_steps(page)
+            finally:
+                await context.close()
+                await self.clicker.close()
+        finally:
+            ticker.cancel()
+            await proxy.stop()
+        self.session.tick(float("inf"))  # the visit is over: nothing pending will still arrive
+        return self._result()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            self.session.tick(time.time())
+
+    async def _visit_pages(self, page, page_plan: list[str] | None) -> None:
+        starts = page_plan or self.plan.starts
+        crawl = Crawl(starts, len(page_plan) if page_plan else self.plan.page_limit)
+        while (url := crawl.next(len(self.crawled))) is not None:
+            self.crawled.append(url)
+            if self.pages:
+                await asyncio.sleep(self.plan.delay_s)  # polite to the site
+            self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}")
+            if not await self._load(page, url):
+                continue
+            if page_plan is None:
+                crawl.found(await page.evaluate(LINKS_JS), page.url)
+
+    async def _load(self, page, url: str) -> bool:
+        self.pages.append(url)
+        self.session.add_marks([Mark(f"audit opened {url}", time.time())])
+        try:
+            await page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_S * 1000)
+        except Exception as e:  # noqa: BLE001 - Playwright's errors: unreachable, timeout, crashed page
+            self.problems.append(f"{url}: {_first_line(e)}")
+            return False
+        await self._settle(page)
+        if len(self.pages) == 1:  # what the page sent so far, it sent before any choice: now choose
+            await self.clicker.wait_looked(CMP_WAIT_S)
+            if self.clicker.outcome.popup and self.state != "none":
+                await self.clicker.click()
+                await self._settle(page)
+        return True
+
+    async def _settle(self, page) -> None:
+        try:
+            await page.wait_for_load_state("networkidle", timeout=NETWORK_IDLE_S * 1000)
+        except Exception:  # noqa: BLE001 - a page that never goes quiet (polling, video) is still audited
+            pass
+        await asyncio.sleep(DWELL_S)
+
+    async def _run_steps(self, page) -> None:
+        for step in self.plan.steps:
+            self.plan.progress(f"{self.state} {self.device}: step {step.line}: {step.action} {step.arg}")
+            self.session.add_marks([Mark(f"audit step {step.line}: {step.action} {step.arg}"[:200], time.time())])
+            try:
+                if step.action == "navigate":
+                    if not await self._load(page, step.arg):
+                        return
+                    continue
+                if step.action == "click":
+                    await page.click(step.arg, timeout=PAGE_TIMEOUT_S * 1000)
+                elif _seconds(step.arg) is not None:
+                    await asyncio.sleep(_seconds(step.arg))
+                else:
+                    await page.wait_for_selector(step.arg, timeout=PAGE_TIMEOUT_S * 1000)
+            except Exception as e:  # noqa: BLE001 - a funnel step that fails ends the funnel, said in the report
+                self.problems.append(f"step {step.line} ({step.action} {step.arg}): {_first_line(e)}")
+                return
+            await self._settle(page)
+
+    def _result(self) -> AuditRun:
+        out = self.plan.out
+        har = out / f"{self.state}-{file_slug(self.device)}.har" if out else None
+        if har is not None:
+            self.recorder.write(har)
+        outcome = self.clicker.outcome
+        report = FileReport(str(har) if har else f"{self.state} {self.device}", problems=self.problems,
+                            format="audit", tally=self.tally)
+        return AuditRun(state=self.state, device=self.device, report=report, har_path=str(har) if har else None,
+                        cmp=outcome.cmp, action=outcome.action, consent=outcome.consent,
+                        choice_time=outcome.click_time, started=self.started, pages=self.pages)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        return max(0.0, min(float(text), 600.0))
+    except ValueError:
+        return None
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return inert(text.splitlines()[0][:300] if text else type(e).__name__)
+
+
+async def audit(plan: AuditPlan) -> list[AuditRun]:
+    """Every state × device, one after the other; browsers.AuditError when no browser starts or a
+    device is unknown."""
+    from playwright.async_api import async_playwright
+
+    runs: list[AuditRun] = []
+    async with async_playwright() as pw:
+        browsers.check_devices(pw, plan.devices)
+        browser = await browsers.launch(pw, plan.browser)
+        try:
+            desktop_ua = await browsers.ordinary_user_agent(browser)
+            page_plan = None  # the first visit finds the pages; the others visit the same ones
+            # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
+            with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
+                for device in plan.devices:
+                    options = browsers.device_options(pw, device, desktop_ua)
+                    for state in plan.states:
+                        visit = Visit(plan, state, device, confdir)
+                        run = await visit.run(browser, options, page_plan)
+                        page_plan = page_plan or visit.crawled
+                        plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
+                        runs.append(run)
+        finally:
+            await browser.close()
+    return runs
