@@ -110,8 +110,6 @@ def device_name(devices, name: str) -> str:
                      "'iPhone 13', 'Pixel 7', 'iPad Mini'")
 
 
-def check_devices(pw, names: list[str]) -> None:
-    """AuditError for the first name that is neither desktop nor a Playwright device."""
-    for name in names:
-        if name.lower() != DESKTOP:
-            device_name(pw.devices, name)
+def device_names(pw, names: list[str]) -> list[str]:
+    """The names spelled as Playwright does; AuditError for the first that is neither desktop nor a device."""
+    return [DESKTOP if name.lower() == DESKTOP else device_name(pw.devices, name) for name in names]

@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-redact", action="store_true", help="keep cookie values, tokens, emails in the HARs")
     p.add_argument("--delay", type=_seconds, default=1.0, metavar="SECONDS",
                    help="pause between two page loads (default 1)")
+    p.add_argument("--dwell", type=_seconds, default=1.0, metavar="SECONDS",
+                   help="how long to stay on a page once its requests calmed down, for tags fired by timers "
+                        "(default 1)")
     p.add_argument("--config", metavar="PATH", help="pixelspy.toml (default ./pixelspy.toml)")
     return p
 
@@ -136,7 +139,7 @@ def _plan(args):
     page_limit = args.pages or (len(starts) if args.urls else DEFAULT_PAGES)
     return AuditPlan(starts=starts, page_limit=page_limit, states=args.consent, devices=args.device,
                      config=config, steps=steps, out=out, sink=not args.no_sink, redact=not args.no_redact,
-                     browser=args.browser, delay_s=args.delay, progress=_progress)
+                     browser=args.browser, delay_s=args.delay, dwell_s=args.dwell, progress=_progress)
 
 
 def _progress(line: str) -> None:

@@ -41,6 +41,7 @@ class AuditPlan:
     redact: bool = True
     browser: str | None = None
     delay_s: float = 1.0  # between two page loads of a visit
+    dwell_s: float = DWELL_S  # on a page once its requests calmed down, for timers
     progress: Callable[[str], None] = lambda line: None
 
 
@@ -138,12 +139,13 @@ class Visit:
             await page.wait_for_load_state("networkidle", timeout=NETWORK_IDLE_S * 1000)
         except Exception:  # noqa: BLE001 - a page that never goes quiet (polling, video) is still audited
             pass
-        await asyncio.sleep(DWELL_S)
+        await asyncio.sleep(self.plan.dwell_s)
 
     async def _run_steps(self, page) -> None:
-        for step in self.plan.steps:
-            self.plan.progress(f"{self.state} {self.device}: step {step.line}: {step.action} {step.arg}")
-            self.session.add_marks([Mark(f"audit step {step.line}: {step.action} {step.arg}"[:200], time.time())])
+        steps = self.plan.steps
+        for n, step in enumerate(steps, 1):
+            self.plan.progress(f"{self.state} {self.device}: step {n}/{len(steps)}: {step.action} {step.arg}")
+            self.session.add_marks([Mark(f"audit step {n}: {step.action} {step.arg}"[:200], time.time())])
             try:
                 if step.action == "navigate":
                     if not await self._load(page, step.arg):
@@ -156,7 +158,7 @@ class Visit:
                 else:
                     await page.wait_for_selector(step.arg, timeout=PAGE_TIMEOUT_S * 1000)
             except Exception as e:  # noqa: BLE001 - a funnel step that fails ends the funnel, said in the report
-                self.problems.append(f"step {step.line} ({step.action} {step.arg}): {_first_line(e)}")
+                self.problems.append(f"step {n} (line {step.line}: {step.action} {step.arg}): {_first_line(e)}")
                 return
             await self._settle(page)
 
@@ -192,14 +194,14 @@ async def audit(plan: AuditPlan) -> list[AuditRun]:
 
     runs: list[AuditRun] = []
     async with async_playwright() as pw:
-        browsers.check_devices(pw, plan.devices)
+        devices = browsers.device_names(pw, plan.devices)
         browser = await browsers.launch(pw, plan.browser)
         try:
             desktop_ua = await browsers.ordinary_user_agent(browser)
             page_plan = None  # the first visit finds the pages; the others visit the same ones
             # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
             with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
-                for device in plan.devices:
+                for device in devices:
                     options = browsers.device_options(pw, device, desktop_ua)
                     for state in plan.states:
                         visit = Visit(plan, state, device, confdir)

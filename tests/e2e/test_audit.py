@@ -1,0 +1,173 @@
+"""End to end: `pixelspy audit` drives the system Chromium through its own in-process proxy over three
+local shops using the real vanilla-cookieconsent CMP from npm (with its default `hideFromBots`: the
+banner shows only if the audit's browser looks like a person's), with Meta's and TikTok's base codes
+loading stand-in loaders that send real-shaped hits to the vendors' hostnames (answered by the sink):
+
+- correct: the tags are held by the CMP until marketing consent;
+- early: the tags are pasted outside the CMP and fire on load, before any choice;
+- ignores: the tags load once the visitor chose, whatever the choice (a refusal included).
+
+Each is audited in all three consent states; the verdicts are asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from pixelspy import cli
+from pixelspy.config import Config
+from tests.e2e.browser import CHROMIUM, cmp_package, require_chromium, serve  # noqa: F401 - a fixture
+
+pytest.importorskip("playwright.async_api")
+pytest.importorskip("duckduckgo_autoconsent")
+
+from pixelspy.audit import browser as browsers  # noqa: E402
+from pixelspy.audit import cmp as cmps  # noqa: E402
+from pixelspy.audit.pages import read_steps  # noqa: E402
+from pixelspy.audit.runner import AuditPlan, audit  # noqa: E402
+
+E2E = Path(__file__).parent
+SHOP = "/audit_shop"
+META, TIKTOK = "917364502183746", "CQ8K3RJC77U0A1B2C3D4"
+DWELL_S = 0.2  # the stand-ins fire as soon as they load; waiting for the network to go quiet is enough
+BOTH_PAGEVIEWS = [("meta", "PageView"), ("tiktok", "Pageview → PageView")]
+
+
+@pytest.fixture(scope="module")
+def base(cmp_package):
+    require_chromium()
+    # The whole tests/e2e folder: the shops use the vendors' stand-ins in shop_site/standins/.
+    with serve(E2E, ["127.0.0.1"]) as [url]:
+        yield url
+
+
+def plan(starts: list[str], **kw) -> AuditPlan:
+    options = dict(page_limit=len(starts), states=list(cmps.STATES), devices=["desktop"], config=Config(),
+                   browser=str(CHROMIUM), delay_s=0.0, dwell_s=DWELL_S)
+    return AuditPlan(starts=starts, **(options | kw))
+
+
+@pytest.fixture(scope="module")
+def audits(base):
+    """Each shop audited in the three states, once for the module (a start URL; the correct shop is
+    crawled: its start page links to a second page)."""
+    return {shop: {run.state: run for run in asyncio.run(audit(plan([f"{base}{SHOP}/{shop}.html"], page_limit=pages)))}
+            for shop, pages in (("correct", 5), ("early", 1), ("ignores", 1))}
+
+
+def events(run) -> list[tuple[str, str]]:
+    return sorted((platform, title) for (platform, _, _, title), n in run.report.tally.counts.items()
+                  for _ in range(n))
+
+
+def errors(run) -> list[tuple[str, str, str]]:
+    return sorted((ev.platform, f.code, f.message) for ev, f in run.report.findings() if f.severity == "error")
+
+
+def test_every_visit_found_the_banner_and_did_what_its_state_asks(audits):
+    for shop, runs in audits.items():
+        assert list(runs) == ["none", "reject", "accept"]
+        for state, run in runs.items():
+            # The banner showed: vanilla-cookieconsent's hideFromBots saw an ordinary browser.
+            assert run.cmp == "cookieconsent3", (shop, state, run.action)
+            assert run.report.problems == [] and run.report.error is None
+        none, reject, accept = runs.values()
+        assert (none.action, none.consent, none.choice_time) == ("banner of cookieconsent3 left alone", "not asked", None)
+        assert (reject.action, reject.consent) == ("clicked reject all (cookieconsent3)", "denied")
+        assert (accept.action, accept.consent) == ("clicked accept all (cookieconsent3)", "granted")
+        for run in (reject, accept):
+            assert run.started < run.choice_time
+
+
+def test_the_correct_shop_sends_nothing_before_accept_and_is_clean(audits, base):
+    runs = audits["correct"]
+    start, second = f"{base}{SHOP}/correct.html", f"{base}{SHOP}/correct-teas.html"
+    for run in runs.values():  # the crawl found the same-site page; the fragment and other site were skipped
+        assert run.pages == [start, second]
+    assert events(runs["none"]) == events(runs["reject"]) == []
+    assert events(runs["accept"]) == sorted(BOTH_PAGEVIEWS * 2)
+    assert [f for run in runs.values() for _, f in run.report.findings()] == []
+
+
+def test_the_shop_firing_on_load_has_pre_consent_errors_in_every_state(audits):
+    for state, run in audits["early"].items():
+        assert events(run) == sorted(BOTH_PAGEVIEWS)
+        found = errors(run)
+        assert [(platform, code) for platform, code, _ in found] == [("meta", "pre-consent"), ("tiktok", "pre-consent")], state
+        assert all(not f.pending for _, f in run.report.findings())
+    # Fired before the click that accepted: the click's time is known, the hits are not excused by it.
+    assert all("consent was given only at" in msg and "audit clicked accept all" in msg
+               for *_, msg in errors(audits["early"]["accept"]))
+    assert all("CMP loaded, no choice yet" in msg for *_, msg in errors(audits["early"]["none"]))
+
+
+def test_the_shop_ignoring_a_refusal_is_an_error_after_reject_only(audits):
+    none, reject, accept = audits["ignores"].values()
+    assert events(none) == []  # no choice, no tags
+    assert events(reject) == sorted(BOTH_PAGEVIEWS)
+    assert [(p, code) for p, code, _ in errors(reject)] == [("meta", "pre-consent"), ("tiktok", "pre-consent")]
+    assert all("'denied' (audit clicked reject all" in msg for *_, msg in errors(reject))
+    # The hits the accept click fired come before any later request shows the CMP's cookie: the click
+    # itself settles them.
+    assert events(accept) == sorted(BOTH_PAGEVIEWS) and accept.report.findings() == []
+
+
+def test_no_banner_is_consent_unknown_never_granted(base, monkeypatch):
+    monkeypatch.setattr(cmps, "DETECT_RETRIES", 1)  # autoconsent gives up looking after ~1 s
+    [run] = asyncio.run(audit(plan([f"{base}{SHOP}/no-cmp.html"], states=["accept"])))
+    assert (run.cmp, run.action, run.consent, run.choice_time) == (None, "no CMP found: nothing to accept all",
+                                                                   "unknown", None)
+    assert events(run) == sorted(BOTH_PAGEVIEWS)
+
+
+def test_the_command_writes_a_har_per_state_and_device_and_runs_a_funnel(base, tmp_path, capsys):
+    out = tmp_path / "audit"
+    steps = E2E / "audit_shop" / "funnel.txt"
+    code = cli.main(["audit", f"{base}{SHOP}/correct.html", "--pages", "1", "--steps", str(steps),
+                     "--consent", "accept", "--device", "desktop,iphone 13", "--out", str(out), "--format", "json",
+                     "--delay", "0", "--dwell", str(DWELL_S), "--browser", str(CHROMIUM)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["accept-desktop.har", "accept-iphone-13.har", "report.json"]
+    assert f"pixelspy audit: accept iPhone 13: page 1/1 {base}{SHOP}/correct.html" in err.splitlines()
+    assert "pixelspy audit: accept iPhone 13: step 3/3: wait 0.5" in err.splitlines()
+    json.loads((out / "report.json").read_text())
+    for har in out.glob("*.har"):
+        entries = json.loads(har.read_text())["log"]["entries"]
+        annotated = [e["_pixelspy"] for e in entries if e.get("_pixelspy")]
+        # The funnel's AddToCart (after the pages' PageViews), decoded into the evidence.
+        assert [ev["event"] for a in annotated for ev in a["events"] if ev["platform"] == "meta"] == [
+            "PageView", "PageView", "AddToCart"], har.name
+        # Redacted for sharing: the consent cookie kept (it is the evidence), other cookies not.
+        cookies = [h["value"] for e in entries for h in e["request"]["headers"] if h["name"].lower() == "cookie"]
+        assert cookies and all("_fbp=REDACTED" in c for c in cookies if "_fbp=" in c)
+    iphone = json.loads((out / "accept-iphone-13.har").read_text())["log"]["entries"]
+    assert any("iPhone" in h["value"] for e in iphone for h in e["request"]["headers"] if h["name"].lower() == "user-agent")
+
+
+def test_a_steps_file_is_checked_before_the_browser_starts(tmp_path, capsys):
+    bad = tmp_path / "steps.txt"
+    bad.write_text("navigate /cart\ntype #email someone\n")
+    assert cli.main(["audit", "https://shop.example/", "--steps", str(bad)]) == 2
+    assert capsys.readouterr().err == (f"pixelspy audit: {bad}:2: expected 'navigate URL', 'click SELECTOR' or "
+                                       "'wait SECONDS|SELECTOR', got 'type #email someone'\n")
+    # Relative URLs are resolved against the start URL.
+    funnel = read_steps(str(E2E / "audit_shop" / "funnel.txt"), "https://shop.example/")
+    assert [(s.action, s.arg) for s in funnel] == [("navigate", "https://shop.example/audit_shop/correct-teas.html"),
+                                                   ("click", "#add-to-cart"), ("wait", "0.5")]
+
+
+def test_a_missing_browser_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    if Path("/opt/google/chrome/chrome").exists():
+        pytest.skip("Google Chrome is installed: Playwright's chrome channel would start it")
+    monkeypatch.setattr(browsers, "PATH_NAMES", ())
+    monkeypatch.setattr(browsers, "SYSTEM_PATHS", ())
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))  # no Playwright-installed browser either
+    assert cli.main(["audit", "https://shop.example/"]) == 2
+    assert capsys.readouterr().err == browsers.NO_BROWSER + "\n"
+    assert cli.main(["audit", "https://shop.example/", "--browser", str(tmp_path / "chrome")]) == 2
+    assert capsys.readouterr().err == f"pixelspy audit: --browser {tmp_path / 'chrome'}: no such file\n"
