@@ -148,6 +148,23 @@ def _progress(line: str) -> None:
     print(inert(f"pixelspy audit: {line}"), file=sys.stderr, flush=True)
 
 
+async def _until_interrupted(coro, interrupted: list[int]):
+    """Runs `coro`; Ctrl+C or SIGTERM cancels it, so that its cleanup runs (browser, proxies, ports)."""
+    import asyncio
+    import signal
+
+    task = asyncio.current_task()
+
+    def stop(signum: int) -> None:
+        interrupted.append(signum)
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    return await coro
+
+
 def _run(plan, args) -> int:
     import asyncio
 
@@ -156,11 +173,19 @@ def _run(plan, args) -> int:
     from pixelspy.audit.summary import EXTENSIONS, render
     from pixelspy.report import exit_code
 
+    interrupted: list[int] = []
     try:
-        runs = asyncio.run(audit(plan))
+        runs = asyncio.run(_until_interrupted(audit(plan), interrupted))
     except AuditError as e:
         print(str(e), file=sys.stderr)
         return 2
+    except BaseException:
+        if not interrupted:
+            raise
+        # Ctrl+C also reached the browser and Playwright's driver (one process group): whatever failed
+        # while they went away, the proxies and their ports are closed by now.
+        print("pixelspy audit: interrupted", file=sys.stderr)
+        return 130
     text = render(runs, args.format, args.fail_on)
     if plan.out is not None:
         report = plan.out / f"report.{EXTENSIONS[args.format]}"

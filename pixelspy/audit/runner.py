@@ -5,6 +5,7 @@ and its own HAR (redacted, `_pixelspy` annotated) as evidence."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import tempfile
 import time
@@ -22,6 +23,8 @@ from pixelspy.report import AuditRun, EventTally, FileReport
 from pixelspy.session import Mark, Session
 
 PAGE_TIMEOUT_S = 30.0  # a page's load event
+# What the proxy answers when it cannot reach the site (or a gateway in front of it could not).
+UNREACHABLE = (502, 504)
 CMP_WAIT_S = 8.0  # for autoconsent to find the banner and click, on the first page
 NETWORK_IDLE_S = 5.0  # then for the page's requests to calm down
 DWELL_S = 1.0  # and a little more for timers (a pixel fired a moment after load)
@@ -92,7 +95,8 @@ class Visit:
                 await self._visit_pages(page, page_plan)
                 await self._run_steps(page)
             finally:
-                await context.close()
+                with _gone_already():
+                    await context.close()
                 await self.clicker.close()
         finally:
             ticker.cancel()
@@ -122,9 +126,12 @@ class Visit:
         self.pages.append(url)
         self.session.add_marks([Mark(f"audit opened {url}", time.time())])
         try:
-            await page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_S * 1000)
+            response = await page.goto(url, wait_until="load", timeout=PAGE_TIMEOUT_S * 1000)
         except Exception as e:  # noqa: BLE001 - Playwright's errors: unreachable, timeout, crashed page
             self.problems.append(f"{url}: {_first_line(e)}")
+            return False
+        if response is not None and response.status in UNREACHABLE:
+            self.problems.append(f"{url}: HTTP {response.status}: the site could not be reached")
             return False
         await self._settle(page)
         if len(self.pages) == 1:  # what the page sent so far, it sent before any choice: now choose
@@ -210,5 +217,11 @@ async def audit(plan: AuditPlan) -> list[AuditRun]:
                         plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
                         runs.append(run)
         finally:
-            await browser.close()
+            with _gone_already():
+                await browser.close()
     return runs
+
+
+def _gone_already():
+    """Closing what Ctrl+C may have ended already (it reaches the browser and Playwright's driver too)."""
+    return contextlib.suppress(Exception)

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,3 +176,107 @@ def test_a_missing_browser_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys)
     assert capsys.readouterr().err == browsers.NO_BROWSER + "\n"
     assert cli.main(["audit", "https://shop.example/", "--browser", str(tmp_path / "chrome")]) == 2
     assert capsys.readouterr().err == f"pixelspy audit: --browser {tmp_path / 'chrome'}: no such file\n"
+
+
+# ---- an audit leaves nothing running: browser, proxies, ports -------------------------------------
+
+def descendants(pid: int) -> set[int]:
+    """The processes below `pid` now (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {p for p in pids if Path(f"/proc/{p}").exists() and "zombie" not in _state(p)}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def refused(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture
+def proxy_ports(monkeypatch):
+    """The ports the audit's proxies listened on."""
+    from pixelspy.proxy import Proxy
+
+    ports, start = [], Proxy.start
+
+    async def recording_start(self):
+        await start(self)
+        ports.extend(addr[1] for addr in self.listen_addrs)
+
+    monkeypatch.setattr(Proxy, "start", recording_start)
+    return ports
+
+
+def test_after_success_and_failure_no_browser_proxy_or_port_is_left(base, proxy_ports, monkeypatch):
+    before = descendants(os.getpid())
+    # A page that cannot load is a problem of the report (exit 2), not a crash.
+    closed = f"http://127.0.0.1:{closed_port()}/"
+    [run] = asyncio.run(audit(plan([closed], states=["reject"])))
+    assert run.pages == [closed] and run.report.problems == [f"{closed}: HTTP 502: the site could not be reached"]
+    assert run.action == "no CMP found: nothing to reject all" and run.consent == "unknown"
+    # A visit that fails half-way: the error reaches the caller, after the cleanup.
+    from pixelspy.audit.runner import Visit
+
+    async def broken(self, page, page_plan):
+        await page.goto(f"{base}{SHOP}/correct.html")
+        raise RuntimeError("a bug half-way through a visit")
+
+    monkeypatch.setattr(Visit, "_visit_pages", broken)
+    with pytest.raises(RuntimeError, match="half-way"):
+        asyncio.run(audit(plan([f"{base}{SHOP}/correct.html"], states=["none"])))
+    assert len(proxy_ports) == 2 and all(refused(p) for p in proxy_ports)
+    assert alive(descendants(os.getpid()) - before) == set()
+
+
+def test_ctrl_c_ends_the_audit_and_everything_it_started(base):
+    audit_cmd = [sys.executable, "-m", "pixelspy", "audit", f"{base}{SHOP}/correct.html", "--browser", str(CHROMIUM),
+                 "--delay", "0", "--dwell", "30"]
+    # Its own session, like a shell's job: Ctrl+C goes to the whole group (python and Playwright's driver).
+    proc = subprocess.Popen(audit_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            text=True)
+    try:
+        first = proc.stderr.readline()  # the first page is loading: browser and proxy are up
+        assert first.startswith("pixelspy audit: none desktop: page 1/5"), first
+        started = descendants(proc.pid)
+        assert len(started) > 2  # Playwright's driver, Chromium and its helpers
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.stderr.read() == "pixelspy audit: interrupted\n"
+    deadline = time.monotonic() + 5
+    while alive(started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(started) == set()
