@@ -134,12 +134,22 @@ class Visit:
             self.problems.append(f"{url}: HTTP {response.status}: the site could not be reached")
             return False
         await self._settle(page)
-        if len(self.pages) == 1:  # what the page sent so far, it sent before any choice: now choose
-            await self.clicker.wait_looked(CMP_WAIT_S)
-            if self.clicker.outcome.popup and self.state != "none":
-                await self.clicker.click()
-                await self._settle(page)
+        if len(self.pages) == 1:
+            await self._choose(page)
         return True
+
+    async def _choose(self, page) -> None:
+        """On the first page, once it settled: click the banner as the state asks. What the page sent
+        until then it sent before any choice (a fresh browser, the banner up): the hits still waiting
+        for a consent cookie are settled so now. Otherwise the CMP's cookie, reaching the proxy a moment
+        before the audit hears that its click worked, would excuse them when it carries no time of its
+        own (Klaro's does not)."""
+        await self.clicker.wait_looked(CMP_WAIT_S)
+        if not self.clicker.outcome.popup or self.state == "none":
+            return
+        self.session.tick(time.time() + self.plan.config.consent.pending_timeout_s)
+        await self.clicker.click()
+        await self._settle(page)
 
     async def _settle(self, page) -> None:
         try:

@@ -2,6 +2,11 @@
  * come from this server (tests/e2e/shop_site/standins/: the vendors' CDNs are unreachable in tests). The
  * stand-ins send real-shaped hits to www.facebook.com and analytics.tiktok.com, which pixelspy's sink answers. */
 window.loadPixels = function () {
+  loadMeta();
+  loadTikTok();
+};
+
+window.loadMeta = function () {
   !function(f,b,e,v,n,t,s)
   {if(f.fbq)return;n=f.fbq=function(){n.callMethod?
   n.callMethod.apply(n,arguments):n.queue.push(arguments)};
@@ -12,7 +17,9 @@ window.loadPixels = function () {
   '/shop_site/standins/fbevents.js');
   fbq('init', '917364502183746');
   fbq('track', 'PageView');
+};
 
+window.loadTikTok = function () {
   !function (w, d, t) {
     w.TiktokAnalyticsObject=t;var ttq=w[t]=w[t]||[];ttq.methods=["page","track","identify","instances","debug","on","off","once","ready","alias","group","enableCookie","disableCookie","holdConsent","revokeConsent","grantConsent"],ttq.setAndDefer=function(t,e){t[e]=function(){t.push([e].concat(Array.prototype.slice.call(arguments,0)))}};for(var i=0;i<ttq.methods.length;i++)ttq.setAndDefer(ttq,ttq.methods[i]);ttq.instance=function(t){for(
   var e=ttq._i[t]||[],n=0;n<ttq.methods.length;n++)ttq.setAndDefer(e,ttq.methods[n]);return e},ttq.load=function(e,n){var r="/shop_site/standins/tiktok-events.js",o=n&&n.partner;ttq._i=ttq._i||{},ttq._i[e]=[],ttq._i[e]._u=r,ttq._t=ttq._t||{},ttq._t[e]=+new Date,ttq._o=ttq._o||{},ttq._o[e]=n||{};n=document.createElement("script")
