@@ -155,11 +155,20 @@ async def _until_interrupted(coro, interrupted: list[int]):
 
     task = asyncio.current_task()
 
+    loop = asyncio.get_running_loop()
+    report = loop.get_exception_handler() or (lambda lp, context: lp.default_exception_handler(context))
+
+    def after_interrupt(lp, context: dict) -> None:
+        # Once interrupted, Playwright's futures fail as its driver goes ("Connection closed while
+        # reading from the driver"): not worth a traceback each.
+        if not interrupted:
+            report(lp, context)
+
     def stop(signum: int) -> None:
         interrupted.append(signum)
         task.cancel()
 
-    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(after_interrupt)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop, signum)
     return await coro

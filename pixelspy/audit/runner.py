@@ -26,7 +26,8 @@ PAGE_TIMEOUT_S = 30.0  # a page's load event
 # What the proxy answers when it cannot reach the site (or a gateway in front of it could not).
 UNREACHABLE = (502, 504)
 CMP_WAIT_S = 8.0  # for autoconsent to find the banner and click, on the first page
-NETWORK_IDLE_S = 5.0  # then for the page's requests to calm down
+NETWORK_IDLE_S = 5.0  # then at most this long for the page's requests to calm down:
+QUIET_S = 0.5  # none in flight for this long
 DWELL_S = 1.0  # and a little more for timers (a pixel fired a moment after load)
 TICK_S = 0.5  # time-based checks settle pending verdicts this often, as in the live proxy
 
@@ -52,6 +53,37 @@ def file_slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
+class NetworkWatch:
+    """The browser context's requests in flight. Playwright's own "networkidle" is a page-load state,
+    reached once per navigation: it does not wait for what a click on the banner sends."""
+
+    def __init__(self) -> None:
+        self.in_flight: set = set()
+        self.last_change = time.monotonic()
+
+    def watch(self, context) -> None:
+        context.on("request", self._started)
+        for event in ("requestfinished", "requestfailed"):
+            context.on(event, self._ended)
+
+    def _started(self, request) -> None:
+        self.in_flight.add(request)
+        self.last_change = time.monotonic()
+
+    def _ended(self, request) -> None:
+        self.in_flight.discard(request)
+        self.last_change = time.monotonic()
+
+    async def quiet(self, quiet_s: float, timeout_s: float) -> None:
+        """Until no request was in flight for `quiet_s` (a page that never goes quiet, polling or video,
+        is audited all the same after `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.in_flight and time.monotonic() - self.last_change >= quiet_s:
+                return
+            await asyncio.sleep(0.05)
+
+
 class Visit:
     """One consent state on one device: its proxy, session, browser context and what it saw."""
 
@@ -68,6 +100,7 @@ class Visit:
         self.proxy_config = ProxyConfig(listen_host="127.0.0.1", port=0, sink=plan.sink, confdir=confdir,
                                         addons=[self.recorder])
         self.clicker = ConsentClicker(state, self._chose)
+        self.network = NetworkWatch()
         self.pages: list[str] = []  # every page loaded, steps included
         self.crawled: list[str] = []  # the pages of the URL list or crawl (the next visits load the same)
         self.problems: list[str] = []
@@ -91,6 +124,7 @@ class Visit:
                                                 ignore_https_errors=True, **context_options)
             try:
                 await self.clicker.install(context)
+                self.network.watch(context)
                 page = await context.new_page()
                 await self._visit_pages(page, page_plan)
                 await self._run_steps(page)
@@ -152,10 +186,7 @@ class Visit:
         await self._settle(page)
 
     async def _settle(self, page) -> None:
-        try:
-            await page.wait_for_load_state("networkidle", timeout=NETWORK_IDLE_S * 1000)
-        except Exception:  # noqa: BLE001 - a page that never goes quiet (polling, video) is still audited
-            pass
+        await self.network.quiet(QUIET_S, NETWORK_IDLE_S)
         await asyncio.sleep(self.plan.dwell_s)
 
     async def _run_steps(self, page) -> None:
@@ -209,26 +240,32 @@ async def audit(plan: AuditPlan) -> list[AuditRun]:
     device is unknown."""
     from playwright.async_api import async_playwright
 
-    runs: list[AuditRun] = []
     async with async_playwright() as pw:
-        devices = browsers.device_names(pw, plan.devices)
+        browsers.device_names(pw, plan.devices)  # an unknown name fails before the browser starts
         browser = await browsers.launch(pw, plan.browser)
         try:
-            desktop_ua = await browsers.ordinary_user_agent(browser)
-            page_plan = None  # the first visit finds the pages; the others visit the same ones
-            # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
-            with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
-                for device in devices:
-                    options = browsers.device_options(pw, device, desktop_ua)
-                    for state in plan.states:
-                        visit = Visit(plan, state, device, confdir)
-                        run = await visit.run(browser, options, page_plan)
-                        page_plan = page_plan or visit.crawled
-                        plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
-                        runs.append(run)
+            return await visit_all(pw, browser, plan)
         finally:
             with _gone_already():
                 await browser.close()
+
+
+async def visit_all(pw, browser, plan: AuditPlan) -> list[AuditRun]:
+    """The visits of `plan` in a running browser."""
+    devices = browsers.device_names(pw, plan.devices)
+    desktop_ua = await browsers.ordinary_user_agent(browser)
+    runs: list[AuditRun] = []
+    page_plan = None  # the first visit finds the pages; the others visit the same ones
+    # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
+    with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
+        for device in devices:
+            options = browsers.device_options(pw, device, desktop_ua)
+            for state in plan.states:
+                visit = Visit(plan, state, device, confdir)
+                run = await visit.run(browser, options, page_plan)
+                page_plan = page_plan or visit.crawled
+                plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
+                runs.append(run)
     return runs
 
 
