@@ -112,10 +112,13 @@ class Visit:
         self.session.add_marks([Mark(f"{text} ({cmp})" if cmp else text, when)])
 
     async def run(self, browser, context_options: dict, page_plan: list[str] | None) -> AuditRun:
-        from pixelspy.proxy import Proxy
+        from pixelspy.proxy import Proxy, ProxyStartError
 
         proxy = Proxy(self.session, self.proxy_config)
-        await proxy.start()
+        try:
+            await proxy.start()
+        except ProxyStartError as e:
+            raise browsers.AuditError(f"pixelspy audit: could not start the proxy: {inert(str(e))}") from None
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:
             host, port = proxy.listen_addrs[0][:2]
@@ -214,7 +217,11 @@ class Visit:
         out = self.plan.out
         har = out / f"{self.state}-{file_slug(self.device)}.har" if out else None
         if har is not None:
-            self.recorder.write(har)
+            try:
+                self.recorder.write(har)  # with the findings as they are now, all settled
+            except OSError as e:
+                self.problems.append(f"cannot write {har}: {e.strerror or e}")
+                har = None
         outcome = self.clicker.outcome
         report = FileReport(str(har) if har else f"{self.state} {self.device}", problems=self.problems,
                             format="audit", tally=self.tally)
