@@ -18,7 +18,9 @@ from pixelspy.audit.cmp import CHOICE_TEXT, ConsentClicker
 from pixelspy.audit.pages import LINKS_JS, Crawl, Step
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
+from pixelspy.har import HarRecorder
 from pixelspy.inert import inert
+from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.report import AuditRun, EventTally, FileReport
 from pixelspy.session import Mark, Session
 
@@ -92,9 +94,6 @@ class Visit:
         self.session = Session(CheckEngine(plan.config))
         self.tally = EventTally()
         self.session.subscribe(self.tally)
-        from pixelspy.har import HarRecorder
-        from pixelspy.proxy import ProxyConfig
-
         # All traffic: the first-party requests carry the consent cookies `pixelspy open` judges the hits by.
         self.recorder = HarRecorder(self.session, None, all_traffic=True, redact=plan.redact)
         self.proxy_config = ProxyConfig(listen_host="127.0.0.1", port=0, sink=plan.sink, confdir=confdir,
@@ -112,8 +111,6 @@ class Visit:
         self.session.add_marks([Mark(f"{text} ({cmp})" if cmp else text, when)])
 
     async def run(self, browser, context_options: dict, page_plan: list[str] | None) -> AuditRun:
-        from pixelspy.proxy import Proxy, ProxyStartError
-
         proxy = Proxy(self.session, self.proxy_config)
         try:
             await proxy.start()
@@ -170,12 +167,12 @@ class Visit:
         if response is not None and response.status in UNREACHABLE:
             self.problems.append(f"{url}: HTTP {response.status}: the site could not be reached")
             return False
-        await self._settle(page)
+        await self._settle()
         if len(self.pages) == 1:
-            await self._choose(page)
+            await self._choose()
         return True
 
-    async def _choose(self, page) -> None:
+    async def _choose(self) -> None:
         """On the first page, once it settled: click the banner as the state asks. What the page sent
         until then it sent before any choice (a fresh browser, the banner up): the hits still waiting
         for a consent cookie are settled so now. Otherwise the CMP's cookie, reaching the proxy a moment
@@ -186,9 +183,9 @@ class Visit:
             return
         self.session.tick(time.time() + self.plan.config.consent.pending_timeout_s)
         await self.clicker.click()
-        await self._settle(page)
+        await self._settle()
 
-    async def _settle(self, page) -> None:
+    async def _settle(self) -> None:
         await self.network.quiet(QUIET_S, NETWORK_IDLE_S)
         await asyncio.sleep(self.plan.dwell_s)
 
@@ -211,7 +208,7 @@ class Visit:
             except Exception as e:  # noqa: BLE001 - a funnel step that fails ends the funnel, said in the report
                 self.problems.append(f"step {n} (line {step.line}: {step.action} {step.arg}): {_first_line(e)}")
                 return
-            await self._settle(page)
+            await self._settle()
 
     def _result(self) -> AuditRun:
         out = self.plan.out
