@@ -10,7 +10,6 @@ fields are read, as plain values, and the texts are cut."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ ACTION_MESSAGE = {"reject": "optOut", "accept": "optIn"}
 CHOICE_TEXT = {"reject": "audit clicked reject all", "accept": "audit clicked accept all"}
 CONSENT_AFTER = {"reject": "denied", "accept": "granted"}
 MAX_TEXT = 200  # of a CMP name or error text from the page
+MAX_ERRORS = 5
 # autoconsent looks for a CMP this many times, 0.5 s apart, on each page (its default is 20).
 DETECT_RETRIES = 10
 CLICK_WAIT_S = 10.0  # for autoconsent's clicks through the banner (some open a settings layer first)
@@ -82,7 +82,7 @@ class CmpOutcome:
     click_time: float | None = None  # epoch seconds, when autoconsent began the click
     site: str = ""  # the host of the page the click happened on
     nothing_found: bool = False  # autoconsent gave up looking on a page
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # autoconsent's own (e.g. two CMPs' banners at once)
 
     @property
     def action(self) -> str:
@@ -95,7 +95,8 @@ class CmpOutcome:
         if self.clicked:
             return f"clicked {verb} ({self.cmp})"
         if self.clicked is False:
-            return f"click failed: autoconsent could not {verb} on {self.cmp}'s banner"
+            why = f" ({self.errors[0]})" if self.errors else ""
+            return f"click failed: autoconsent could not {verb} on {self.cmp}'s banner{why}"
         if self.cmp and not self.popup:
             return f"{self.cmp} found, but its banner did not show: nothing to {verb}"
         if self.popup:
@@ -203,8 +204,10 @@ class ConsentClicker:
                 page = source.get("page")
                 out.site = urlsplit(page.url if page is not None else _text(msg.get("url"))).hostname or ""
                 self.on_choice(out.site, out.click_time, out.state == "accept", out.cmp or "")
-        elif kind == "autoconsentError":
-            out.errors.append(_text(json.dumps(msg.get("details"), default=str)))
+        elif kind == "autoconsentError" and len(out.errors) < MAX_ERRORS:
+            details = msg.get("details")
+            text = details.get("msg") if isinstance(details, dict) else details
+            out.errors.append(f"autoconsent: {_text(text)}")
 
     def _answer(self, frame, message: dict) -> None:
         task = asyncio.get_running_loop().create_task(self._evaluate(frame, message))

@@ -345,3 +345,16 @@ def test_ctrl_c_ends_the_audit_and_everything_it_started(base):
     while alive(started) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive(started) == set()
+
+
+def test_the_crawl_keeps_to_the_site_and_its_pages():
+    from pixelspy.audit.pages import Crawl
+
+    crawl = Crawl(["https://www.shop.example/"], limit=4)
+    assert crawl.next(0) == "https://www.shop.example/"
+    crawl.found(["/teas#top", "/teas", "https://shop.example/about", "https://cdn.shop.example/menu.pdf",
+                 "/account/logout", "mailto:a@b.example", "javascript:void(0)", "https://other.example/",
+                 "//www.shop.example/cart?x=1", 42, "https://www.shop.example/"], "https://www.shop.example/")
+    assert [crawl.next(n) for n in (1, 2, 3)] == ["https://www.shop.example/teas", "https://shop.example/about",
+                                                  "https://www.shop.example/cart?x=1"]
+    assert crawl.next(4) is None  # the limit
