@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
 
 from pixelspy.checks.consent import registrable_domain
 
@@ -38,14 +39,38 @@ def same_site(url: str, start: str) -> bool:
     return registrable_domain(urlsplit(url).hostname or "") == registrable_domain(urlsplit(start).hostname or "")
 
 
-class Crawl:
-    """Breadth first from the start URLs, same-site links only, at most `limit` pages."""
+MAX_ROBOTS_CHARS = 512 * 1024
+MAX_CRAWL_DELAY_S = 30.0  # a robots.txt asking for more is answered with this
 
-    def __init__(self, starts: list[str], limit: int):
+
+class Robots:
+    """The site's robots.txt rules for the links a crawl finds (the pages the user named are visited
+    whatever it says) and its Crawl-delay."""
+
+    def __init__(self, text: str = "", agent: str = "*"):
+        self.agent = agent
+        self.parser = RobotFileParser()
+        self.parser.parse(text[:MAX_ROBOTS_CHARS].splitlines())
+
+    def allowed(self, url: str) -> bool:
+        return self.parser.can_fetch(self.agent, url)
+
+    @property
+    def delay_s(self) -> float:
+        delay = self.parser.crawl_delay(self.agent)
+        return min(float(delay), MAX_CRAWL_DELAY_S) if delay else 0.0
+
+
+class Crawl:
+    """Breadth first from the start URLs, same-site links only (allowed by robots.txt), at most `limit`
+    pages."""
+
+    def __init__(self, starts: list[str], limit: int, robots: Robots | None = None):
         self.limit = limit
         self.queue: deque[str] = deque(starts)
         self.seen: set[str] = set(starts)
         self.site = starts[0] if starts else ""
+        self.robots = robots or Robots()
 
     def next(self, visited: int) -> str | None:
         return self.queue.popleft() if self.queue and visited < self.limit else None
@@ -53,7 +78,8 @@ class Crawl:
     def found(self, hrefs: list, page_url: str) -> None:
         for href in hrefs[:MAX_LINKS_PER_PAGE]:
             url = normal_url(href, page_url) if isinstance(href, str) else None
-            if url and url not in self.seen and same_site(url, self.site) and not NOT_PAGES.search(urlsplit(url).path):
+            if (url and url not in self.seen and same_site(url, self.site)
+                    and not NOT_PAGES.search(urlsplit(url).path) and self.robots.allowed(url)):
                 self.seen.add(url)
                 self.queue.append(url)
 

@@ -12,10 +12,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 from pixelspy.audit import browser as browsers
 from pixelspy.audit.cmp import CHOICE_TEXT, ConsentClicker
-from pixelspy.audit.pages import LINKS_JS, Crawl, Step
+from pixelspy.audit.pages import LINKS_JS, MAX_ROBOTS_CHARS, Crawl, Robots, Step
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
 from pixelspy.har import HarRecorder
@@ -31,6 +32,7 @@ CMP_WAIT_S = 8.0  # for autoconsent to find the banner and click, on the first p
 NETWORK_IDLE_S = 5.0  # then at most this long for the page's requests to calm down:
 QUIET_S = 0.5  # none in flight for this long
 DWELL_S = 1.0  # and a little more for timers (a pixel fired a moment after load)
+ROBOTS_TIMEOUT_S = 5.0
 TICK_S = 0.5  # time-based checks settle pending verdicts this often, as in the live proxy
 
 
@@ -144,12 +146,17 @@ class Visit:
             self.session.tick(time.time())
 
     async def _visit_pages(self, page, page_plan: list[str] | None) -> None:
-        starts = page_plan or self.plan.starts
-        crawl = Crawl(starts, len(page_plan) if page_plan else self.plan.page_limit)
+        if page_plan is not None:  # the pages the first visit found
+            crawl = Crawl(page_plan, len(page_plan))
+        else:
+            crawling = self.plan.page_limit > len(self.plan.starts)
+            robots = await _robots(page.context, self.plan.starts[0]) if crawling else None
+            crawl = Crawl(self.plan.starts, self.plan.page_limit, robots)
+        delay = max(self.plan.delay_s, crawl.robots.delay_s)
         while (url := crawl.next(len(self.crawled))) is not None:
             self.crawled.append(url)
             if self.pages:
-                await asyncio.sleep(self.plan.delay_s)  # polite to the site
+                await asyncio.sleep(delay)  # polite to the site
             self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}")
             if not await self._load(page, url):
                 continue
@@ -225,6 +232,18 @@ class Visit:
         return AuditRun(state=self.state, device=self.device, report=report, har_path=str(har) if har else None,
                         cmp=outcome.cmp, action=outcome.action, consent=outcome.consent,
                         choice_time=outcome.click_time, started=self.started, pages=self.pages)
+
+
+async def _robots(context, start: str) -> Robots:
+    """The start site's robots.txt, fetched through the visit's proxy (none, or unreadable: no rules)."""
+    try:
+        response = await context.request.get(urljoin(start, "/robots.txt"), timeout=ROBOTS_TIMEOUT_S * 1000,
+                                             max_redirects=3)
+        if response.ok:
+            return Robots((await response.body())[:MAX_ROBOTS_CHARS].decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - unreachable, timed out: the crawl goes on without rules
+        pass
+    return Robots()
 
 
 def _seconds(text: str) -> float | None:

@@ -358,3 +358,15 @@ def test_the_crawl_keeps_to_the_site_and_its_pages():
     assert [crawl.next(n) for n in (1, 2, 3)] == ["https://www.shop.example/teas", "https://shop.example/about",
                                                   "https://www.shop.example/cart?x=1"]
     assert crawl.next(4) is None  # the limit
+
+
+def test_the_crawl_follows_robots_txt():
+    from pixelspy.audit.pages import Crawl, Robots
+
+    robots = Robots("User-agent: *\nDisallow: /account/\nCrawl-delay: 2\n\nUser-agent: OtherBot\nDisallow: /\n")
+    crawl = Crawl(["https://shop.example/account/start"], limit=5, robots=robots)
+    crawl.found(["/account/orders", "/teas"], "https://shop.example/account/start")
+    # The page named by the user is visited; links robots.txt disallows are not followed.
+    assert [crawl.next(n) for n in range(3)] == ["https://shop.example/account/start", "https://shop.example/teas", None]
+    assert robots.delay_s == 2.0 and Robots().delay_s == 0.0
+    assert Robots("Crawl-delay: 1000\nUser-agent: *\nCrawl-delay: 1000").delay_s == 30.0
