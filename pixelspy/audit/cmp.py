@@ -25,6 +25,7 @@ MAX_ERRORS = 5
 # autoconsent looks for a CMP this many times, 0.5 s apart, on each page (its default is 20).
 DETECT_RETRIES = 10
 CLICK_WAIT_S = 10.0  # for autoconsent's clicks through the banner (some open a settings layer first)
+SELF_TEST_WAIT_S = 3.0
 
 # Runs before autoconsent's content script: stamps each message with the page's clock, so the audit
 # knows when a click began (a hit the click fires may reach the proxy before the message reaches us).
@@ -81,6 +82,9 @@ class CmpOutcome:
     clicked: bool | None = None  # None: not tried (yet); True: the opt-out/opt-in worked; False: it failed
     click_time: float | None = None  # epoch seconds, when autoconsent began the click
     site: str = ""  # the host of the page the click happened on
+    # After a refusal, autoconsent's self-test of the CMP's own state (its cookie, its API): None when
+    # the rule has none (or it did not answer).
+    confirmed: bool | None = None
     nothing_found: bool = False  # autoconsent gave up looking on a page
     errors: list[str] = field(default_factory=list)  # autoconsent's own (e.g. two CMPs' banners at once)
 
@@ -93,7 +97,9 @@ class CmpOutcome:
             return f"{self.cmp} found, but its banner did not show" if self.cmp else "no CMP found"
         verb = "reject all" if self.state == "reject" else "accept all"
         if self.clicked:
-            return f"clicked {verb} ({self.cmp})"
+            checked = {True: "; the CMP's state confirms it", False: "; but the CMP's state does not show it",
+                       None: ""}[self.confirmed]
+            return f"clicked {verb} ({self.cmp}){checked}"
         if self.clicked is False:
             why = f" ({self.errors[0]})" if self.errors else ""
             return f"click failed: autoconsent could not {verb} on {self.cmp}'s banner{why}"
@@ -131,6 +137,7 @@ class ConsentClicker:
         self._tasks: set[asyncio.Task] = set()
         self._click_started: float | None = None
         self._popup_frame = None  # the frame autoconsent found the banner in
+        self._self_test = False  # the CMP's rule can check its state after the click
 
     async def install(self, context) -> None:
         bundle, _ = _assets()
@@ -150,6 +157,9 @@ class ConsentClicker:
             return
         self._answer(self._popup_frame, {"type": action})
         await self._wait(lambda: self.outcome.clicked is not None, CLICK_WAIT_S)
+        if self.outcome.clicked and self._self_test:
+            self._answer(self._popup_frame, {"type": "selfTest"})
+            await self._wait(lambda: self.outcome.confirmed is not None, SELF_TEST_WAIT_S)
 
     async def _wait(self, done: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -199,11 +209,14 @@ class ConsentClicker:
         elif kind in ("optOutResult", "optInResult") and out.clicked is None and out.state != "none":
             out.cmp = cmp or out.cmp
             out.clicked = msg.get("result") is True
+            self._self_test = msg.get("scheduleSelfTest") is True
             if out.clicked:
                 out.click_time = self._click_started or time.time()
                 page = source.get("page")
                 out.site = urlsplit(page.url if page is not None else _text(msg.get("url"))).hostname or ""
                 self.on_choice(out.site, out.click_time, out.state == "accept", out.cmp or "")
+        elif kind == "selfTestResult" and out.confirmed is None:
+            out.confirmed = msg.get("result") is True
         elif kind == "autoconsentError" and len(out.errors) < MAX_ERRORS:
             details = msg.get("details")
             text = details.get("msg") if isinstance(details, dict) else details

@@ -145,7 +145,9 @@ def test_every_visit_found_the_banner_and_did_what_its_state_asks(audits):
             assert run.report.problems == [] and run.report.error is None
         none, reject, accept = runs.values()
         assert (none.action, none.consent, none.choice_time) == ("banner of cookieconsent3 left alone", "not asked", None)
-        assert (reject.action, reject.consent) == ("clicked reject all (cookieconsent3)", "denied")
+        # After the refusal, autoconsent's self-test read the CMP's own state (its cc_cookie).
+        assert (reject.action, reject.consent) == ("clicked reject all (cookieconsent3); the CMP's state confirms it",
+                                                   "denied")
         assert (accept.action, accept.consent) == ("clicked accept all (cookieconsent3)", "granted")
         for run in (reject, accept):
             assert run.started < run.choice_time
@@ -189,7 +191,7 @@ def test_a_second_cmp_klaro_is_clicked_and_a_tag_outside_it_is_caught(audits):
     runs = audits["klaro"]
     assert [(run.cmp, run.action, run.consent) for run in runs.values()] == [
         ("Klaro", "banner of Klaro left alone", "not asked"),
-        ("Klaro", "clicked reject all (Klaro)", "denied"),
+        ("Klaro", "clicked reject all (Klaro); the CMP's state confirms it", "denied"),
         ("Klaro", "clicked accept all (Klaro)", "granted")]
     for state, run in runs.items():
         assert [(p, code) for p, code, _ in errors(run)] == [("tiktok", "pre-consent")], state
