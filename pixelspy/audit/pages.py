@@ -110,7 +110,7 @@ STEP_ACTIONS = {"navigate": "navigate", "goto": "navigate", "click": "click", "w
 
 def read_steps(path: str, base: str | None) -> list[Step]:
     """A funnel, one action a line:
-        navigate URL        (goto; relative to the start URL)
+        navigate URL        (goto; relative to the previous navigate's URL, or the start URL)
         click SELECTOR      (a Playwright selector: #buy, text=Add to cart, role=button[name="Buy"])
         wait SECONDS | wait SELECTOR
     Blank lines and # comments are skipped."""
@@ -127,7 +127,7 @@ def read_steps(path: str, base: str | None) -> list[Step]:
             if (url := normal_url(arg, base)) is None:
                 raise InputError(f"{path}:{n}: not an http(s) URL{' (and no start URL to resolve it)' if not base else ''}: "
                                  f"{arg[:200]}")
-            arg = url
+            arg = base = url  # the next relative URL is relative to this one
         steps.append(Step(action, arg, n))
     if not steps:
         raise InputError(f"{path}: no steps in it")

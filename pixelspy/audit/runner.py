@@ -149,7 +149,7 @@ class Visit:
         if page_plan is not None:  # the pages the first visit found
             crawl = Crawl(page_plan, len(page_plan))
         else:
-            crawling = self.plan.page_limit > len(self.plan.starts)
+            crawling = 0 < len(self.plan.starts) < self.plan.page_limit
             robots = await _robots(page.context, self.plan.starts[0]) if crawling else None
             crawl = Crawl(self.plan.starts, self.plan.page_limit, robots)
         delay = max(self.plan.delay_s, crawl.robots.delay_s)
