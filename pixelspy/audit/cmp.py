@@ -22,6 +22,9 @@ CHOICE_TEXT = {"reject": "audit clicked reject all", "accept": "audit clicked ac
 CONSENT_AFTER = {"reject": "denied", "accept": "granted"}
 MAX_TEXT = 200  # of a CMP name or error text from the page
 MAX_ERRORS = 5
+# Frames (documents) given the rules in one visit, each answer ~1 MB: a page sending `init` in a loop
+# must not stall the audit.
+MAX_INITS = 500
 # autoconsent looks for a CMP this many times, 0.5 s apart, on each page (its default is 20).
 DETECT_RETRIES = 10
 CLICK_WAIT_S = 10.0  # for autoconsent's clicks through the banner (some open a settings layer first)
@@ -138,6 +141,7 @@ class ConsentClicker:
         self._click_started: float | None = None
         self._popup_frame = None  # the frame autoconsent found the banner in
         self._self_test = False  # the CMP's rule can check its state after the click
+        self._inits = 0  # frames given the rules
 
     async def install(self, context) -> None:
         bundle, _ = _assets()
@@ -182,7 +186,8 @@ class ConsentClicker:
             return
         kind = msg.get("type")
         frame = source.get("frame")
-        if kind == "init" and frame is not None:
+        if kind == "init" and frame is not None and self._inits < MAX_INITS:
+            self._inits += 1
             _, rules = _assets()
             self._answer(frame, {"type": "initResp", "config": autoconsent_config(), "rules": rules})
         elif kind == "eval" and frame is not None:  # (isMainWorld: not used) a rule check we cannot run
