@@ -3,8 +3,10 @@ pixelspy without it runs, a short text summary (and `check`'s JSON/JUnit of the 
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pixelspy.inert import inert
-from pixelspy.report import FORMATS, AuditRun, _counts, _plural, describe, exit_code
+from pixelspy.report import FORMATS, AuditRun, describe, exit_code
 
 FORMAT_NAMES = ("html", "text", "json", "junit")
 EXTENSIONS = {"html": "html", "text": "txt", "json": "json", "junit": "xml"}
@@ -27,7 +29,7 @@ def summary_text(runs: list[AuditRun], fail_on: str) -> str:
     out: list[str] = []
     for run in runs:
         findings = run.report.findings()
-        c = _counts(findings)
+        c = Counter(f.severity.value for _, f in findings)
         out.append(f"{run.state} on {run.device}: {run.action}; consent {run.consent}; "
                    f"{_plural(len(run.pages), 'page')}, {_plural(run.report.tally.total, 'event')}, "
                    f"{_plural(c['error'], 'error')}, {_plural(c['warning'], 'warning')}")
@@ -42,3 +44,7 @@ def summary_text(runs: list[AuditRun], fail_on: str) -> str:
     verdict = {0: "OK", 1: "FAIL", 2: "FAIL (pages not loaded)"}[code]
     out.append(f"{_plural(len(runs), 'visit')} — {verdict} (--fail-on {fail_on})")
     return "\n".join(inert(line) for line in out) + "\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
