@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pixelspy import __version__
 from pixelspy.addon import mitmproxy_untrusted_record
+from pixelspy.audit.command import register as register_audit
 from pixelspy.checks import CheckEngine
 from pixelspy.config import ConfigError, load_config
 from pixelspy.inert import inert, json_dumps
@@ -33,7 +34,8 @@ NO_PROXY = "localhost,127.0.0.1,::1"  # what `pixelspy ca` keeps off the proxy
 SUBCOMMANDS = """commands:
   pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
   pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
-  pixelspy ca           where the CA certificate is; shell lines for backends and SDKs (pixelspy ca --help)"""
+  pixelspy ca           where the CA certificate is; shell lines for backends and SDKs (pixelspy ca --help)
+  pixelspy audit URL    audit a site's pixels in a real browser, per consent state (pixelspy audit --help)"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -401,3 +403,4 @@ def ca_main(argv: list[str]) -> int:
 
 
 FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main}
+register_audit(FILE_COMMANDS)
