@@ -1,4 +1,8 @@
-"""The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop."""
+"""The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop.
+
+Its parts: event_list.py, detail.py and status.py (the widgets), filters.py (the filter language),
+screens.py (modal screens), messages.py (what the session and the proxy post here), saving.py (copy,
+write and save actions)."""
 
 from __future__ import annotations
 
