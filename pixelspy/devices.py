@@ -60,8 +60,9 @@ MAX_PART = 40
 
 @cache
 def _parser() -> ua_parser.Parser:
-    """ua-parser with its fastest resolver installed (ua-parser-rs), imported and built on first use
-    (~0.15 s): `pixelspy --help` never pays for it. No cache of its own: user_agent_family has one."""
+    """ua-parser with its fastest resolver installed (ua-parser-rs), imported and built once per process
+    (~0.15 s) when the first session starts: `pixelspy --help` never pays for it. No cache of its own:
+    user_agent_family has one."""
     import ua_parser
 
     resolver = ua_parser.BestAvailableResolver
@@ -132,6 +133,7 @@ class Devices:
     MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
 
     def __init__(self) -> None:
+        _parser()  # now, with the session: built on the proxy's first hit, it stalled the loop for ~0.15 s
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent
