@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from pixelspy.model import RawHit
 
@@ -50,10 +51,10 @@ SYSTEMS = {"Mac OS X": "Mac", "Chrome OS": "ChromeOS"}
 GENERIC_BRANDS = {None, "Generic", "Generic_Android", "Generic_Inettv", "Spider"}
 GENERIC_DEVICES = {"Other", "Mac", "iOS-Device"}
 
-# A User-Agent none of the rules name is keyed by its first product token ("Wget/1.21" → "Wget"),
-# kept to these characters: it ends up in device names on the terminal. So are ua-parser's names,
-# which can quote the User-Agent.
-_PRODUCT = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,39}")
+# A User-Agent none of the rules name is keyed by its first product token ("Wget/1.21" → "Wget",
+# "My%20Shop/5 CFNetwork/1568" → "My Shop"), kept to these characters: it ends up in device names on
+# the terminal. So are ua-parser's names, which can quote the User-Agent.
+_PRODUCT = re.compile(r"[A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*)*", re.ASCII)
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ._,()/+-]")
 MAX_PART = 40
 
@@ -89,8 +90,7 @@ def _client(ua: str, result: ua_parser.Result) -> str:
     if app := next((n for p, n in _APPS if p.search(ua)), None):
         return app
     if not ua.startswith("Mozilla/"):
-        m = _PRODUCT.match(ua)
-        return m.group() if m else ""
+        return _product(ua)
     family = result.user_agent.family if result.user_agent else "Other"
     return "" if family == "Other" else _safe(BROWSERS.get(family, family))
 
@@ -111,12 +111,14 @@ def _family(ua: str) -> str:
     return " ".join(x for x in (_platform(result, client), client) if x)
 
 
+def _product(ua: str) -> str:
+    m = _PRODUCT.match(unquote(ua[:MAX_UA].strip()))  # apps' names come percent-encoded in CFNetwork's
+    return m.group()[:MAX_PART].rstrip() if m else ""
+
+
 def client_family(ua: str) -> str:
     """What distinguishes two clients at one address: the User-Agent family, else its product token."""
-    if family := user_agent_family(ua):
-        return family
-    m = _PRODUCT.match(ua.strip())
-    return m.group() if m else "?"
+    return user_agent_family(ua) or _product(ua) or "?"
 
 
 def _device_of(address: str, ua: str) -> tuple[str, str]:

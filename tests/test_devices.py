@@ -73,7 +73,7 @@ UAS = {
     # Apps' own HTTP clients, tools, scripts and the vendors' server SDKs.
     "okhttp/4.12.0": "Android app OkHttp",
     "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 7 Build/AP2A.240805.005)": "Pixel 7 Android app",
-    "MyShop/1 CFNetwork/1568.200.51 Darwin/24.1.0": "iOS MyShop",
+    "My%20Shop/1 CFNetwork/1568.200.51 Darwin/24.1.0": "iOS My Shop",  # CFNetwork percent-encodes the app's name
     "MyShop/5.2.1 (iPhone; iOS 18.1; Scale/3.00)": "iPhone MyShop",
     "curl/8.5.0": "curl",
     "python-requests/2.32.3": "Python",
