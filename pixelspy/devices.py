@@ -1,54 +1,124 @@
-"""Devices: a device is a client address plus the client family its User-Agent names ("Linux Chrome",
-"curl"): desktop browsers and tools all come from 127.0.0.1, and each keeps its own cookies (consent),
-pages and duplicates. Named from address and family until the user renames it."""
+"""Devices: a device is a client address plus the client family its User-Agent names ("Pixel 7 Chrome",
+"Mac Safari", "curl"): desktop browsers and tools all come from 127.0.0.1, and each keeps its own cookies
+(consent), pages and duplicates. Named from address and family until the user renames it.
+
+Browsers, operating systems and phone models are ua-parser's (the uap-core rules it bundles);
+in-app browsers, tools, scripts and the vendors' server SDKs keep pixelspy's own names below."""
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from pixelspy.model import RawHit
 
-# (pattern, name) in order: the first match names the platform / the app or browser.
-PLATFORMS = [
-    (r"iPhone", "iPhone"), (r"iPad", "iPad"), (r"Android", "Android"), (r"Windows", "Windows"),
-    (r"Macintosh|Mac OS X", "Mac"), (r"CrOS", "ChromeOS"), (r"Linux", "Linux"),
-    (r"CFNetwork|Darwin", "iOS app"), (r"okhttp|Dalvik", "Android app"),
+if TYPE_CHECKING:
+    import ua_parser
+
+# Real User-Agents are under 400 characters (in-app browsers' the longest); a longer one is cut
+# before parsing, so a huge or hostile header costs no more than a real one.
+MAX_UA = 512
+
+# Tools, scripts and server SDKs, named alone however many versions or platforms send them. First
+# match wins (an SDK's User-Agent may name the language it runs on).
+TOOLS = [
+    (r"^fbbizsdk-", "Meta Business SDK"), (r"^FBAndroidSDK", "Meta Android SDK"), (r"^FBiOSSDK", "Meta iOS SDK"),
+    (r"^pins-sdk/", "Pinterest SDK"), (r"^linkedin-api-", "LinkedIn SDK"), (r"^twitter-ads ", "X Ads SDK"),
+    (r"curl/", "curl"), (r"python-httpx|python-requests|aiohttp|urllib", "Python"),
+    (r"node-fetch|axios|undici", "Node.js"), (r"Go-http-client", "Go"),
 ]
-CLIENTS = [
-    (r"Instagram", "Instagram"), (r"FBAN|FBAV|FB_IAB", "Facebook app"), (r"musical_ly|TikTok|BytedanceWebview",
-                                                                        "TikTok app"),
-    (r"Pinterest", "Pinterest app"), (r"LinkedInApp", "LinkedIn app"), (r"Twitter", "X app"),
-    (r"EdgA?/|Edg/", "Edge"), (r"SamsungBrowser", "Samsung Internet"), (r"Firefox|FxiOS", "Firefox"),
-    (r"CriOS|Chrome|Chromium", "Chrome"), (r"Safari", "Safari"), (r"curl/", "curl"),
-    (r"python-httpx|python-requests|aiohttp|urllib", "Python"), (r"node-fetch|axios|undici", "Node.js"),
-    (r"okhttp", "OkHttp"), (r"Go-http-client", "Go"),
+# In-app browsers and apps' own HTTP clients: ua-parser names them as the bare app ("Instagram"), as
+# the WebView they run in, or not at all. Named after the platform or phone model ua-parser finds.
+APPS = [
+    (r"Instagram", "Instagram in-app"), (r"FBAN|FBAV|FB_IAB", "Facebook in-app"),
+    (r"musical_ly|TikTok|BytedanceWebview", "TikTok in-app"), (r"Pinterest", "Pinterest in-app"),
+    (r"LinkedInApp", "LinkedIn in-app"), (r"Twitter", "X in-app"), (r"Snapchat", "Snapchat in-app"),
+    (r"okhttp", "Android app OkHttp"), (r"^Dalvik/", "Android app"),
 ]
-_PLATFORMS = [(re.compile(p), n) for p, n in PLATFORMS]
-_CLIENTS = [(re.compile(p), n) for p, n in CLIENTS]
+_TOOLS = [(re.compile(p), n) for p, n in TOOLS]
+_APPS = [(re.compile(p), n) for p, n in APPS]
+
+# ua-parser's names, shortened: the platform before them already says "mobile" or "iOS".
+BROWSERS = {
+    "Mobile Safari": "Safari", "Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome",
+    "Chrome Mobile WebView": "WebView", "Mobile Safari UI/WKWebView": "WebView", "Firefox Mobile": "Firefox",
+    "Firefox iOS": "Firefox", "Edge Mobile": "Edge", "Opera Mobile": "Opera", "HeadlessChrome": "Headless Chrome",
+}
+SYSTEMS = {"Mac OS X": "Mac", "Chrome OS": "ChromeOS"}
+# Devices that name no model ("K" is Chrome's frozen Android model): the operating system names the platform.
+GENERIC_BRANDS = {None, "Generic", "Generic_Android", "Generic_Inettv", "Spider"}
+GENERIC_DEVICES = {"Other", "Mac", "iOS-Device"}
+
+# A User-Agent none of the rules name is keyed by its first product token ("Wget/1.21" → "Wget",
+# "My%20Shop/5 CFNetwork/1568" → "My Shop"), kept to these characters: it ends up in device names on
+# the terminal. So are ua-parser's names, which can quote the User-Agent.
+_PRODUCT = re.compile(r"[A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*)*", re.ASCII)
+_UNSAFE = re.compile(r"[^A-Za-z0-9 ._,()/+-]")
+MAX_PART = 40
 
 
-# A User-Agent none of the rules name is keyed by its first product token ("Wget/1.21" → "Wget"),
-# kept to these characters: it ends up in device names on the terminal.
-_PRODUCT = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,39}")
+@cache
+def _parser() -> ua_parser.Parser:
+    """ua-parser with its fastest resolver installed (ua-parser-rs), imported and built once per process
+    (~0.15 s) when the first session starts: `pixelspy --help` never pays for it. No cache of its own:
+    user_agent_family has one."""
+    import ua_parser
+
+    resolver = ua_parser.BestAvailableResolver
+    lazy = resolver is not ua_parser.BasicResolver  # the compiled resolvers take the lazy rule set
+    return ua_parser.Parser(resolver(ua_parser.load_lazy_builtins() if lazy else ua_parser.load_builtins()))
 
 
-@lru_cache(maxsize=256)  # a client names itself on every request; one it doesn't is asked again each time
+def _safe(text: str | None) -> str:
+    return " ".join(_UNSAFE.sub("", text or "").split())[:MAX_PART].strip()
+
+
+def _platform(result: ua_parser.Result, client: str) -> str:
+    """The phone or tablet model ("iPhone", "Pixel 7", "Samsung SM-S918B"; the model alone after a
+    browser named after its brand: "SM-S918B Samsung Internet"), else the operating system."""
+    device = result.device
+    if device and device.brand not in GENERIC_BRANDS and device.family not in GENERIC_DEVICES:
+        return _safe(device.model if device.model and client.startswith(f"{device.brand} ") else device.family)
+    return _safe(SYSTEMS.get(result.os.family, result.os.family)) if result.os else ""
+
+
+def _client(ua: str, result: ua_parser.Result) -> str:
+    """pixelspy's name of an in-app browser or app client, else ua-parser's browser, else (an app
+    that is no browser) its product token."""
+    if app := next((n for p, n in _APPS if p.search(ua)), None):
+        return app
+    if not ua.startswith("Mozilla/"):
+        return _product(ua)
+    family = result.user_agent.family if result.user_agent else "Other"
+    return "" if family == "Other" else _safe(BROWSERS.get(family, family))
+
+
 def user_agent_family(ua: str) -> str:
-    """'iPhone Safari', 'Android Instagram', 'Linux Chrome', 'curl' …; '' when unknown."""
-    platform = next((n for p, n in _PLATFORMS if p.search(ua)), "")
-    client = next((n for p, n in _CLIENTS if p.search(ua)), "")
-    if client in ("curl", "Python", "Node.js", "Go"):
-        return client
-    return " ".join(x for x in (platform, client) if x)
+    """'iPhone Safari', 'Pixel 7 Instagram in-app', 'Windows Firefox', 'curl' …; '' when unknown."""
+    return _family(ua[:MAX_UA])
+
+
+@lru_cache(maxsize=1024)  # a client names itself on every request; the same few strings repeat
+def _family(ua: str) -> str:
+    if tool := next((n for p, n in _TOOLS if p.search(ua)), None):
+        return tool
+    if not ua.strip():
+        return ""
+    result = _parser().parse(ua)
+    client = _client(ua, result)
+    return " ".join(x for x in (_platform(result, client), client) if x)
+
+
+def _product(ua: str) -> str:
+    m = _PRODUCT.match(unquote(ua[:MAX_UA].strip()))  # apps' names come percent-encoded in CFNetwork's
+    return m.group()[:MAX_PART].rstrip() if m else ""
 
 
 def client_family(ua: str) -> str:
     """What distinguishes two clients at one address: the User-Agent family, else its product token."""
-    if family := user_agent_family(ua):
-        return family
-    m = _PRODUCT.match(ua.strip())
-    return m.group() if m else "?"
+    return user_agent_family(ua) or _product(ua) or "?"
 
 
 def _device_of(address: str, ua: str) -> tuple[str, str]:
@@ -65,6 +135,7 @@ class Devices:
     MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
 
     def __init__(self) -> None:
+        _parser()  # now, with the session: built on the proxy's first hit, it stalled the loop for ~0.15 s
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent
@@ -74,7 +145,7 @@ class Devices:
         """The device of a hit: "<address> <family>" lower-cased (the TUI's filters compare lower-cased
         text). A hit without a User-Agent (server SDKs, some beacons) joins its address's only device,
         else it is the address's own. Remembers the device (up to MAX)."""
-        address, ua = hit.client, hit.header("user-agent")
+        address, ua = hit.client, hit.header("user-agent")[:MAX_UA]  # the part that names it, kept
         if (key := self._keys.get((address, ua))) is not None:  # asked for every request the proxy relays
             return key
         if not ua.strip():

@@ -1,66 +1,40 @@
-"""The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop."""
+"""The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop.
+
+Its parts: event_list.py, detail.py and status.py (the widgets), filters.py (the filter language),
+screens.py (modal screens), messages.py (what the session and the proxy post here), saving.py (copy,
+write and save actions)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
-from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Log, ProgressBar, Static
+from textual.widgets import Footer, Header, Input, Log, ProgressBar
 
 from pixelspy import __version__
 from pixelspy.addon import UntrustedCert
-from pixelspy.inert import inert, json_dumps
-from pixelspy.model import Severity, TrackingEvent
+from pixelspy.inert import inert
+from pixelspy.model import TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
-from pixelspy.redact import redact_headers
 from pixelspy.session import Mark, Session
 from pixelspy.tui import filters
-from pixelspy.tui.clipboard import copy_to_system
 from pixelspy.tui.detail import EventDetail
 from pixelspy.tui.event_list import EventList
-from pixelspy.tui.screens import Confirm, PhoneSetupScreen, SummaryScreen, TextPrompt, consent_sites
+from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
+from pixelspy.tui.saving import SavingActions
+from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
+from pixelspy.tui.status import CertNotice, EventIndex, StatusBar
 
 TICK_S = 0.5
-# Where Ctrl+S proposes to save a session and w / W write an event (created when needed).
-SESSIONS_DIR = Path("~/pixelspy-sessions")
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-class EventPublished(Message):
-    def __init__(self, event: TrackingEvent, is_update: bool) -> None:
-        self.event = event
-        self.is_update = is_update
-        super().__init__()
-
-
-class MarksAdded(Message):
-    def __init__(self, marks: list[Mark]) -> None:
-        self.marks = marks
-        super().__init__()
-
-
-class ProxyLog(Message):
-    def __init__(self, level: int, text: str, untrusted: UntrustedCert | None = None) -> None:
-        self.level = level
-        self.text = text
-        self.untrusted = untrusted  # the addon's notice that a device refused the certificate
-        super().__init__()
-
-
-class PixelSpyApp(App):
+class PixelSpyApp(SavingActions, App):
     """`config=None` shows a session without a proxy (a file opened with `pixelspy open`)."""
 
     TITLE = "pixelspy"
@@ -97,14 +71,9 @@ class PixelSpyApp(App):
         self.paused = False
         self._related_index = 0
         self._source_title = title
-        # Kept up to date as events are published, so filtering and the status line stay O(1) per event.
-        self._search_text: dict[str, str] = {}
-        self._severity_counts: dict[str, tuple[int, int]] = {}
-        self._errors = self._warnings = 0
-        self._codes_seen: set[str] = set()  # finding codes of the events so far, for the filter's code:
+        self._index = EventIndex()  # kept up to date as events are published
         self._detail_pending = False
         self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
-        self._untrusted: list[UntrustedCert] = []  # each device and host once (the addon tells each once)
 
     # ------------------------------------------------------------------ layout
 
@@ -115,8 +84,8 @@ class PixelSpyApp(App):
         self.detail = EventDetail(id="detail")
         self.log_view = Log(id="log", max_lines=500)
         self.progress = ProgressBar(id="progress", show_eta=False)
-        self.cert_notice = Static(id="cert-notice")
-        self.status = Static(id="status")
+        self.cert_notice = CertNotice(id="cert-notice")
+        self.status = StatusBar(id="status")
         yield Header()
         yield self.filter_box
         yield self.event_list
@@ -133,7 +102,7 @@ class PixelSpyApp(App):
     async def on_mount(self) -> None:
         events = self.event_list
         for ev in self.session:  # a session opened from a file arrives pre-filled
-            self._index(ev)
+            self._index.add(ev)
             events.add(ev.id)
         if self.session.marks:
             events.add_marks(self.session.marks)
@@ -228,22 +197,12 @@ class PixelSpyApp(App):
 
     # ------------------------------------------------------------------ events
 
-    def _index(self, ev: TrackingEvent) -> None:
-        self._search_text[ev.id] = filters.search_blob(ev)
-        counts = (sum(f.severity == Severity.error for f in ev.findings),
-                  sum(f.severity == Severity.warning for f in ev.findings))
-        old = self._severity_counts.get(ev.id, (0, 0))
-        self._severity_counts[ev.id] = counts
-        self._codes_seen.update(f.code for f in ev.findings)
-        self._errors += counts[0] - old[0]
-        self._warnings += counts[1] - old[1]
-
     def _clients_named(self, words: set[str]) -> set[str]:
         return self.session.devices.matching(words)
 
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list
-        self._index(message.event)
+        self._index.add(message.event)
         if message.is_update:
             events.changed(message.event.id)
             if events.selected_id == message.event.id:
@@ -266,18 +225,12 @@ class PixelSpyApp(App):
 
     def _certificate_refused(self, notice: UntrustedCert) -> None:
         """A toast for each device and host, and a line above the status bar that stays."""
-        self._untrusted.append(notice)
         device = self.device_name(notice.client)
         self.notify_inert(f"{device} refused pixelspy's certificate for {notice.host}: its HTTPS traffic "
                           "there cannot be seen. Open http://mitm.it through the proxy to install the CA "
                           "(or trust the CA of the --confdir given).",
                           title="Certificate not trusted", severity="warning", timeout=20)
-        more = len(self._untrusted) - 1
-        self.cert_notice.update(Text(inert(
-            f"⚠ certificate not trusted by {device} for {notice.host}"
-            + (f" (+{more} more)" if more else "")
-            + " — open http://mitm.it through the proxy and trust the CA (l: log)")))
-        self.cert_notice.display = True
+        self.cert_notice.add(device, notice.host)
 
     @on(EventList.Selected)
     def _selected(self, message: EventList.Selected) -> None:
@@ -299,7 +252,7 @@ class PixelSpyApp(App):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.event_list.set_filter(filters.compile_query(query, self._search_text.get, self._clients_named))
+        self.event_list.set_filter(filters.compile_query(query, self._index.search_text.get, self._clients_named))
         self._update_status()
 
     @on(Input.Submitted, "#filter")
@@ -307,42 +260,8 @@ class PixelSpyApp(App):
         self.event_list.focus()
 
     def _update_status(self) -> None:
-        total = len(self.session)
-        errors, warnings = self._errors, self._warnings
-        listed = self.event_list.event_count
-        # Text, not markup: file names, consent sites and the filter are not ours.
-        parts: list[Text] = []
-        if self.config is not None:
-            mode = ",".join(self.config.modes) or "regular"
-            parts.append(Text(f"proxy {self.config.address} ({mode}{', sink' if self.config.sink else ''})"))
-            if self.config.listen_host not in ("127.0.0.1", "localhost", "::1"):
-                warning = "⚠ reachable from the network" + ("" if self.config.proxyauth else
-                                                             ", no --auth: anyone there can use it")
-                parts.append(Text.assemble((warning, "#d99a00"), " · c: connect a phone"))
-        elif self._source_title:
-            parts.append(Text(inert(self._source_title)))
-        parts.append(Text(plural(total, "event")))
-        if self.session.dropped:
-            parts.append(Text(f"{self.session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
-        if listed != total:
-            parts.append(Text(f"{listed} shown"))
-        parts.append(Text.assemble((plural(errors, "error"), "#e5484d"), " ",
-                                   (plural(warnings, "warning"), "#d99a00")))
-        sites = sorted(consent_sites(self.session), key=lambda s: s.time)[-2:]
-        if sites:
-            consent = ", ".join(f"{s.site}: {s.state.value}" for s in reversed(sites))
-            parts.append(Text(inert(f"consent {consent}")))
-        if self.paused:
-            parts.append(Text(" PAUSED ", "reverse"))
-        query = self.filter_box.value
-        if query.strip():
-            parsed = filters.parse(query)
-            parts.append(Text(inert(f"filter: {parsed.describe()}")))
-            problems = parsed.errors + [f"no event has code:{c} yet"
-                                        for c in sorted(parsed.terms.get("code", set()) - self._codes_seen)]
-            # First: a typo shows an empty list, and the line's end may be cut off.
-            parts[:0] = [Text(inert(p), "bold #d99a00") for p in problems]
-        self.status.update(Text(" · ").join(parts))
+        self.status.show(self.session, self.config, self._source_title, self.event_list.event_count, self._index,
+                         self.paused, self.filter_box.value)
         self.sub_title = f"v{__version__}" + (f" · {self.config.address}" if self.config else "")
 
     # Bindings that act on the live proxy: hidden (footer, palette) when a file is open.
@@ -409,10 +328,7 @@ class PixelSpyApp(App):
     def _clear(self) -> None:
         self._unsaved = 0
         self.session.clear()
-        self._search_text.clear()
-        self._severity_counts.clear()
-        self._errors = self._warnings = 0
-        self._codes_seen.clear()
+        self._index.clear()
         self.event_list.clear()
         self._show_detail(None)
         self._update_status()
@@ -470,97 +386,6 @@ class PixelSpyApp(App):
             self.action_clear_filter()
             events.select_event(target)
         self._related_index = index  # selecting resets it; keep cycling through the origin's list
-
-    def _event_json(self, ev: TrackingEvent) -> str:
-        return json_dumps(self.session.json_line(ev), indent=2)  # as in the JSON lines of --no-ui
-
-    def _curl(self, ev: TrackingEvent) -> str | None:
-        hit = self.session.hits.get(ev.hit_id)
-        if hit is None:
-            return None
-        parts = ["curl", "-X", hit.method, hit.url]
-        for k, v in redact_headers(hit.headers):
-            if not k.startswith(":"):
-                parts += ["-H", f"{k}: {v}"]
-        if hit.body:
-            parts += ["--data-binary", hit.body.decode("utf-8", errors="replace")]
-        return shlex.join(parts)
-
-    def action_copy_json(self) -> None:
-        if ev := self._selected_event():
-            self.run_worker(self._copy(self._event_json(ev), f"{ev.id} as JSON", "w"))
-
-    def action_copy_curl(self) -> None:
-        if (ev := self._selected_event()) and (curl := self._curl(ev)):
-            self.run_worker(self._copy(curl, f"{ev.id} as curl (secrets redacted)", "W"))
-
-    async def _copy(self, text: str, what: str, write_key: str) -> None:
-        """To the system clipboard when there is one, else the terminal's; says which."""
-        if await asyncio.to_thread(copy_to_system, text):  # (pyperclip runs a program: not in the loop)
-            self.notify_inert(f"Copied {what} to the clipboard.")
-            return
-        self.copy_to_clipboard(text)
-        self.notify_inert(f"Sent {what} to the terminal's clipboard (OSC 52) — your terminal may ignore it "
-                          f"(tmux, macOS Terminal): {write_key} writes it to a file.", timeout=10)
-
-    def action_write_json(self) -> None:
-        if ev := self._selected_event():
-            self._write(self._event_json(ev), f"{ev.id}.json")
-
-    def action_write_curl(self) -> None:
-        if (ev := self._selected_event()) and (curl := self._curl(ev)):
-            self._write(curl + "\n", f"{ev.id}-curl.sh")
-
-    def _write(self, text: str, name: str) -> None:
-        folder = SESSIONS_DIR.expanduser()
-        path = folder / name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        except OSError as e:
-            self.notify_inert(f"Cannot write {path}: {e.strerror or e}", severity="error")
-            return
-        self.notify_inert(f"Wrote {path}")
-
-    def _recorder(self):
-        """The --har recorder, when the session is being recorded."""
-        from pixelspy.har import HarRecorder
-
-        return next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)), None)
-
-    def _would_lose_events(self) -> bool:
-        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har)."""
-        return bool(self._unsaved and len(self.session)) and self._recorder() is None
-
-    def _confirm_loss(self, verb: str, then: Callable[[], object]) -> None:
-        """then(), once the user has said yes to losing the unsaved events."""
-        def answered(yes: bool | None) -> None:
-            if yes:
-                then()
-
-        self.push_screen(Confirm(f"{verb} without saving? {plural(len(self.session), 'event')} captured since "
-                                 "the last save would be lost (Ctrl+S saves a HAR)."), answered)
-
-    def action_save_har(self) -> None:
-        default = SESSIONS_DIR.expanduser() / f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
-
-        def save(path: str | None) -> None:
-            if not path:
-                return
-            from pixelspy.har import save_har
-
-            target = Path(path).expanduser()
-            try:
-                if target.parent == SESSIONS_DIR.expanduser():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                n = save_har(self.session, target, redact=True, recorder=self._recorder())
-            except OSError as e:
-                self.notify_inert(f"Cannot write {target}: {e.strerror or e}", severity="error")
-                return
-            self._unsaved = 0
-            self.notify_inert(f"Saved {n} entries to {target} (cookies, tokens, emails and phones redacted).")
-
-        self.push_screen(TextPrompt("Save the session as HAR (redacted, for sharing) to:", str(default)), save)
 
     async def action_quit(self) -> None:
         if self._would_lose_events():

@@ -54,7 +54,7 @@ def test_two_clients_are_two_named_devices(pixelspy):
         assert get_from(pixelspy, address, ua, url) == 200
     evs = pixelspy.wait_for(lambda evs: len(evs) == 2)
     assert {(e["client"], e["device"]) for e in evs} == {
-        ("127.0.0.2", "iPhone Safari 127.0.0.2"), ("127.0.0.3", "Android Chrome 127.0.0.3")}
+        ("127.0.0.2", "iPhone Safari 127.0.0.2"), ("127.0.0.3", "Pixel 8 Chrome 127.0.0.3")}
     # The same event from two devices is not a duplicate: state is per device.
     assert not any(f["code"] == "duplicate-event" for e in evs for f in e["findings"])
 
