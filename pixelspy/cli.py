@@ -31,7 +31,8 @@ CHECK_KEPT_EVENTS = 1_000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 NO_PROXY = "localhost,127.0.0.1,::1"  # what `pixelspy ca` keeps off the proxy
 SUBCOMMANDS = """commands:
-  pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
+  pixelspy open FILE    open a session file, a HAR or a mitmproxy flow file (pixelspy open --help)
+  pixelspy sessions     the recent sessions: each live session is a file (pixelspy sessions --help)
   pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
   pixelspy ca           where the CA certificate is; shell lines for backends and SDKs (pixelspy ca --help)"""
 
@@ -113,6 +114,7 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml with expected pixels, rules and consent settings (default ./pixelspy.toml)")
     add_har_options(p)
+    add_session_options(p)
     return p
 
 
@@ -157,6 +159,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if (code := add_har_recorder(args, session, config)) is not None:
         return code
+    from pixelspy.store import StoreError
+
+    try:
+        writer = session_writer(args, session, config)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    try:
+        return run_live(args, session, config)
+    finally:
+        if writer is not None:
+            writer.close()
+            print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
+
+
+def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:
     if args.no_ui:
         return asyncio.run(run_headless(session, config))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
@@ -262,6 +280,100 @@ def add_har_recorder(args: argparse.Namespace, session: Session, config: ProxyCo
     return None
 
 
+# ------------------------------------------------ session files: --session, `pixelspy sessions`
+
+
+def add_session_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("session file")
+    g.add_argument("--session", metavar="FILE",
+                   help="record the session into FILE, or go on with it (default: a new file in "
+                        "~/pixelspy-sessions named by date and time); committed every 0.2 s, so a crash loses "
+                        "at most that; pixelspy open FILE reopens it")
+    g.add_argument("--no-session", action="store_true", help="keep the session in memory only, no file")
+
+
+def session_writer(args: argparse.Namespace, session: Session, config: ProxyConfig):
+    """The writer recording the session into its file (None with --no-session); StoreError when the
+    file cannot be used. A --session file that exists is read into the session first."""
+    from pixelspy.proxy import RecordAnswers
+    from pixelspy.store import StoreError, new_session_path, reader
+    from pixelspy.store.writer import StoreWriter
+
+    if args.no_session:
+        if args.session:
+            raise StoreError("--session and --no-session contradict each other")
+        return None
+    path = Path(args.session).expanduser() if args.session else new_session_path()
+    if args.session and path.exists() and path.stat().st_size:
+        reader.load(path, session)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"{path.parent}: {e.strerror or e}") from None
+    writer = StoreWriter(session, path)
+    writer.open()
+    writer.attach()
+    config.addons.append(RecordAnswers(writer))
+    return writer
+
+
+def sessions_main(argv: list[str]) -> int:
+    from pixelspy.store import reader, sessions_dir
+
+    p = Parser(prog="pixelspy sessions",
+               description="List the recent sessions (newest first): each live session is a file in "
+                           "~/pixelspy-sessions unless --session named another. pixelspy open FILE reopens one.")
+    p.add_argument("--dir", metavar="FOLDER", default=None, help="the folder to list (default ~/pixelspy-sessions)")
+    p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
+    args = p.parse_args(argv)
+    folder = Path(args.dir).expanduser() if args.dir else sessions_dir()
+    found = reader.sessions(folder, args.n)
+    if not found:
+        print(inert(f"pixelspy: no sessions in {folder}"), file=sys.stderr)
+        return 0
+    for info in found:
+        started = f"{info.started:%Y-%m-%d %H:%M}" if info.started else "-"
+        events = f"{info.events:,} events" if info.events is not None else info.note
+        print(inert(f"{info.path}  {started}  {events}  {info.size / 2**20:.1f} MB"))
+    return 0
+
+
+def is_session_file(path: str) -> bool:
+    """A session file by its name, or an SQLite file by its first bytes (a misnamed session)."""
+    if path.endswith(".pixelspy"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def open_session_file(args: argparse.Namespace) -> int:
+    """`pixelspy open FILE.pixelspy`: the session as recorded (the checks are not run again)."""
+    from pixelspy.store import StoreError, reader
+
+    try:
+        session = _file_session(args.config)
+    except ConfigError as e:
+        print_config_error(e)
+        return 2
+    if args.no_ui:  # printed as read: a file may hold more events than a session keeps in memory
+        session.subscribe(lambda ev, is_update: sys.stdout.write(json_dumps(session.json_line(ev)) + "\n"))
+    try:
+        loaded = reader.load(args.file, session)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    for problem in loaded.problems:
+        print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
+    if not args.no_ui:
+        from pixelspy.tui.app import PixelSpyApp
+
+        PixelSpyApp(session, None, title=Path(args.file).name).run()
+    return 0
+
+
 def _file_session(config_path: str | None) -> Session:
     return Session(CheckEngine(load_config(config_path)))
 
@@ -274,12 +386,14 @@ def _stderr_progress(phase: str, done: int, total: int) -> None:
 def open_main(argv: list[str]) -> int:
     p = Parser(
         prog="pixelspy open",
-        description="Open a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
+        description="Open a session file (.pixelspy: a live session as recorded, findings and all) or a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
                     "mitmproxy flow file: every tracking hit is decoded and checked, in time order.")
-    p.add_argument("file", help="HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
+    p.add_argument("file", help="session file (.pixelspy), HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
     p.add_argument("--config", metavar="PATH", default=None, help="pixelspy.toml (default ./pixelspy.toml)")
     p.add_argument("--no-ui", action="store_true", help="print the events as JSON lines instead of showing them")
     args = p.parse_args(argv)
+    if is_session_file(args.file):
+        return open_session_file(args)
     from pixelspy.har import HarReadError, load_file
 
     try:
@@ -400,4 +514,4 @@ def ca_main(argv: list[str]) -> int:
     return 0
 
 
-FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main}
+FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main, "sessions": sessions_main}

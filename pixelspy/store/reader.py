@@ -87,6 +87,10 @@ def load(path: Path | str, session: Session) -> Loaded:
 
 
 def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:
+    # Device names first: the events are published (printed) as they are read.
+    for key, name in db.execute("SELECT key, name FROM devices"):
+        if isinstance(key, str) and isinstance(name, str) and session.devices.name(key) != name:
+            session.devices.rename(key, name)
     bad = {"event": 0, "hit": 0}
     hits: dict[str, RawHit] = {}
     for row in db.execute(_HIT.replace(" WHERE id = ?", " ORDER BY time")):
@@ -112,9 +116,6 @@ def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:
         events += 1
     session.add_marks(Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")
                       if isinstance(label, str) and isinstance(t, float))
-    for key, name in db.execute("SELECT key, name FROM devices"):
-        if isinstance(key, str) and isinstance(name, str) and session.devices.name(key) != name:
-            session.devices.rename(key, name)
     problems = [f"{n:,} {what}s could not be read and were skipped" for what, n in bad.items() if n]
     return Loaded(path, events, len(hits), problems)
 

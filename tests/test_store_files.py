@@ -1,0 +1,139 @@
+"""Session files on the command line: `pixelspy open FILE.pixelspy`, `pixelspy sessions`, `--session`;
+a corrupt, locked, read-only, foreign or newer file is one line and exit 2, never a traceback; a full
+disk stops recording with a notice and the session goes on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pixelspy import cli
+from pixelspy.session import Session
+from pixelspy.store.schema import APPLICATION_ID
+from pixelspy.store.writer import StoreWriter
+from tests.conftest import free_port
+from tests.test_store import meta_get, meta_post, recorded
+
+
+@pytest.fixture
+def session_file(tmp_path) -> Path:
+    path = tmp_path / "shop.pixelspy"
+    _, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10"})])
+    w.close()
+    return path
+
+
+def one_line_error(capsys, code: int, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert all(w in err for w in words), err
+    return err
+
+
+def test_open_prints_the_recorded_events(session_file, capsys):
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["event"], line["device"]) for line in lines] == [("PageView", "Linux Chrome 10.0.0.2"),
+                                                                   ("Purchase", "Linux Chrome 10.0.0.2")]
+
+
+def test_sessions_lists_the_folder_newest_first(session_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PIXELSPY_SESSIONS_DIR", str(tmp_path))
+    (tmp_path / "notes.pixelspy").write_text("not a session")
+    assert cli.main(["sessions"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(str(session_file) in line and "2 events" in line for line in out), out
+    assert any("notes.pixelspy" in line and "not a pixelspy session" in line for line in out), out
+
+
+def test_a_corrupt_file(tmp_path, session_file, capsys):
+    broken = tmp_path / "broken.pixelspy"
+    data = bytearray(session_file.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header and schema page
+    broken.write_bytes(bytes(data))
+    one_line_error(capsys, cli.main(["open", str(broken), "--no-ui"]), "broken.pixelspy")
+    text = tmp_path / "text.pixelspy"
+    text.write_text('{"log": {}}')
+    one_line_error(capsys, cli.main(["open", str(text), "--no-ui"]), "not a pixelspy session")
+
+
+def test_a_foreign_sqlite_file(tmp_path, capsys):
+    other = tmp_path / "places.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    db.commit()
+    db.close()
+    one_line_error(capsys, cli.main(["open", str(other), "--no-ui"]), "not a pixelspy session")
+    one_line_error(capsys, cli.main(["--no-ui", "--session", str(other), "-p", str(free_port())]),
+                   "not a pixelspy session")
+
+
+def test_a_newer_schema(session_file, capsys):
+    db = sqlite3.connect(session_file)
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    one_line_error(capsys, cli.main(["open", str(session_file), "--no-ui"]), "newer pixelspy")
+
+
+def test_a_locked_file(session_file, capsys):
+    """A file a running pixelspy records into is held: neither a second recorder nor `open` gets in."""
+    w = StoreWriter(Session(), session_file)
+    w.open()
+    try:
+        one_line_error(capsys, cli.main(["open", str(session_file), "--no-ui"]), "in use")
+        one_line_error(capsys, cli.main(["--no-ui", "--session", str(session_file), "-p", str(free_port())]),
+                       "in use")
+    finally:
+        w.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+
+
+def test_a_read_only_file_opens_but_is_not_recorded_into(session_file):
+    """As another user (root ignores file modes): `open` reads it, `--session` refuses it."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        ro = Path(folder) / "ro.pixelspy"
+        shutil.copy(session_file, ro)
+        ro.chmod(0o444)
+        as_other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        env = {**os.environ, "PIXELSPY_SESSIONS_DIR": folder}
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*as_other, sys.executable, "-m", "pixelspy", *args], capture_output=True,
+                                  text=True, timeout=60, cwd=folder, env=env)
+
+        opened = run("open", str(ro), "--no-ui")
+        assert opened.returncode == 0 and len(opened.stdout.splitlines()) == 2, opened.stderr
+        live = run("--no-ui", "--session", str(ro), "-p", str(free_port()), "--confdir", folder + "/conf")
+        assert live.returncode == 2 and "Traceback" not in live.stderr, live.stderr
+        assert "read-only" in live.stderr and len(live.stderr.strip().splitlines()) == 1, live.stderr
+
+
+def test_a_full_disk_stops_recording_with_a_notice_and_the_session_goes_on(tmp_path, caplog):
+    s = Session()
+    failures = []
+    w = StoreWriter(s, tmp_path / "small.pixelspy", on_failure=failures.append)
+    w.open()
+    w.db.execute(f"PRAGMA max_page_count = {w.db.execute('PRAGMA page_count').fetchone()[0] + 2}")
+    w.attach()
+    with caplog.at_level(logging.WARNING, logger="pixelspy"):
+        for i in range(200):
+            s.ingest(meta_post(i, "Purchase", **{"cd[value]": str(i), "cd[content_name]": "x" * 2000}))
+        w.flush()
+    assert failures and "full" in failures[0]
+    assert any("recording stopped" in r.getMessage() for r in caplog.records)
+    assert len(s.ingest(meta_get(500))) == 1  # the session goes on, in memory
+    w.close()
+    assert Session() is not None and sqlite3.connect(tmp_path / "small.pixelspy").execute(
+        "PRAGMA application_id").fetchone()[0] == APPLICATION_ID
