@@ -31,7 +31,7 @@ log = logging.getLogger("pixelspy")
 
 # Commits come at least this often (issue #27: a crash loses at most 250 ms); a batch's own time
 # comes on top, so the wait is shorter.
-COMMIT_EVERY_S = 0.2
+COMMIT_EVERY_S = 0.1
 
 _INSERT_EVENT = ("INSERT OR REPLACE INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, "
                  "severity, hit_id, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
