@@ -19,7 +19,7 @@ from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, re
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
              "ORDER BY n")
-_HIT = ("SELECT id, time, method, url, headers, body, body_size, body_truncated, client, device FROM hits "
+_HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
         "WHERE id = ?")
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
 MAX_RESPONSE_JSON = 4 * 1024 * 1024

@@ -20,8 +20,10 @@ _SCALARS = ("id", "platform", "source", "kind", "pixel_id", "event", "label", "s
             "endpoint", "twins", "twin_key", "hit_id", "time", "client", "device", "referer")
 # Bodies are kept up to the stored size of a hit (addon.MAX_STORED_BODY); a file's larger one is cut.
 MAX_BODY = 2 * 1024 * 1024
-# zlib's fastest level: the writer compresses every body, and hits are small and repetitive.
+# zlib's fastest level. A body shorter than COMPRESS_FROM is kept as it is: setting zlib up costs
+# ≈ 150 µs a call, more than a few hundred bytes save (most beacons' bodies).
 ZLIB_LEVEL = 1
+COMPRESS_FROM = 2048
 
 
 class BadRow(ValueError):
@@ -89,25 +91,26 @@ def _finding(code: Any, severity: Any, message: Any, hint: Any, related: Any, pe
 
 
 def hit_row(hit: RawHit) -> tuple:
-    """(id, time, method, url, headers, body, body_size, body_truncated, client, device)."""
+    """(id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device)."""
     body = hit.body[:MAX_BODY]
+    packed = len(body) >= COMPRESS_FROM
     return (hit.id, hit.time, hit.method, hit.url, json.dumps(hit.headers, separators=(",", ":")),
-            zlib.compress(body, ZLIB_LEVEL) if body else None, len(body),
+            zlib.compress(body, ZLIB_LEVEL) if packed else body, int(packed), len(body),
             int(hit.body_truncated or len(hit.body) > MAX_BODY), hit.client, hit.device)
 
 
-def hit_from_row(hit_id: Any, time: Any, method: Any, url: Any, headers: Any, body: Any, body_size: Any,
-                 truncated: Any, client: Any, device: Any) -> RawHit:
+def hit_from_row(hit_id: Any, time: Any, method: Any, url: Any, headers: Any, body: Any, packed: Any,
+                 body_size: Any, truncated: Any, client: Any, device: Any) -> RawHit:
     try:
         pairs = json.loads(headers)
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
             raise BadRow("headers are not name-value pairs")
-        data = b""
-        if body is not None:
-            inflater = zlib.decompressobj()
-            data = inflater.decompress(body, MAX_BODY + 1)  # a bomb stops at the cap
-            if len(data) > MAX_BODY:
-                raise BadRow("a body larger than pixelspy stores")
+        if packed:
+            data = zlib.decompressobj().decompress(body, MAX_BODY + 1)  # a bomb stops at the cap
+        else:
+            data = body if isinstance(body, bytes) else b""
+        if len(data) > MAX_BODY:
+            raise BadRow("a body larger than pixelspy stores")
         hit = RawHit(id=hit_id, time=time, method=method, url=url, headers=tuple(map(tuple, pairs)), body=data,
                      client=client, body_truncated=bool(truncated))
     except (ValueError, TypeError, zlib.error) as e:

@@ -27,12 +27,12 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    -- Requests: the body zlib-compressed (at most what the decoders read, 2 MiB, before),
+    -- Requests: the body (at most what the decoders read, 2 MiB) zlib-compressed when body_zlib,
     -- response: the HAR entry mitmproxy made of the answer (zlib JSON), when recorded live.
     CREATE TABLE hits (
         id TEXT PRIMARY KEY, time REAL NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL,
-        headers TEXT NOT NULL, body BLOB, body_size INTEGER NOT NULL, body_truncated INTEGER NOT NULL,
-        client TEXT NOT NULL, device TEXT NOT NULL, response BLOB);
+        headers TEXT NOT NULL, body BLOB, body_zlib INTEGER NOT NULL, body_size INTEGER NOT NULL,
+        body_truncated INTEGER NOT NULL, client TEXT NOT NULL, device TEXT NOT NULL, response BLOB);
     CREATE TABLE events (
         seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time REAL NOT NULL, platform TEXT NOT NULL,
         pixel TEXT, event TEXT, page TEXT, device TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,

@@ -37,8 +37,8 @@ _INSERT_EVENT = ("INSERT OR REPLACE INTO events (seq, id, time, platform, pixel,
                  "severity, hit_id, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 _UPDATE_EVENT = "UPDATE events SET severity = ?, json = ? WHERE id = ?"
 _INSERT_FINDING = "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?)"
-_INSERT_HIT = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_size, body_truncated, client, "
-               "device) VALUES (?,?,?,?,?,?,?,?,?,?)")
+_INSERT_HIT = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, body_truncated, "
+               "client, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 
 
 class _Batch:
