@@ -170,8 +170,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_live(args, session, config)
     finally:
         if writer is not None:
-            writer.close()
-            print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
+            close_session_file(writer, keep_empty=bool(args.session))
+
+
+def close_session_file(writer, keep_empty: bool) -> None:
+    """Close the session file and say where it is; a default one that got no event is removed."""
+    writer.close()
+    if writer.events_in_file or keep_empty:
+        print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
+    else:
+        writer.path.unlink(missing_ok=True)
 
 
 def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:

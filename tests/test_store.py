@@ -157,3 +157,21 @@ def test_events_evicted_from_memory_are_read_back_from_the_file(tmp_path):
     assert s.hit(s.event(evicted).hit_id).url.startswith("https://www.facebook.com/tr/")
     assert "session file holds every event" in s.dropped_note()
     w.close()
+
+
+def test_a_session_file_goes_on_where_it_stopped(tmp_path):
+    """--session FILE of an existing file: its events are read back, new ones appended with new ids."""
+    path = tmp_path / "s.pixelspy"
+    first, w = recorded(path, [meta_get(0), meta_get(1, "Lead")])
+    w.close()
+    again = Session()
+    reader.load(path, again)
+    w = StoreWriter(again, path)
+    w.open()
+    w.attach()
+    again.ingest(meta_get(2, "Purchase"))
+    w.close()
+    back = Session()
+    assert reader.load(path, back).events == 3
+    assert [ev.event for ev in back] == ["PageView", "Lead", "Purchase"]
+    assert len({ev.id for ev in back}) == 3 and [ev.id for ev in back][:2] == [ev.id for ev in first]

@@ -77,6 +77,10 @@ class StoreWriter:
         self._fts = False
         self.commits: deque[tuple[float, float, int]] = deque(maxlen=10_000)  # (lag s, took s, rows)
 
+    @property
+    def events_in_file(self) -> int:
+        return self._seq
+
     # ------------------------------------------------------------------ life
 
     def open(self) -> None:

@@ -4,6 +4,7 @@ reopening the file finds every hit answered more than 250 ms before the kill (is
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 
@@ -60,10 +61,42 @@ def test_kill_minus_9_at_1000_hits_a_second_loses_at_most_250_ms(pixelspy_factor
     loaded = reader.load(path, s)
     kept = {int(ev.event_id.removeprefix("ev-")) for ev in s}
     due = {i for i, t in answered.items() if t < killed - LOSES_AT_MOST_S}
-    # The load reached the proxy (offered 1,000 a second, a busy 2-core VM answers 250-500).
-    assert len(due) > 200, len(due)
+    # The load reached the proxy (offered 1,000 a second, a busy 2-core VM answers 100-500).
+    assert len(due) > 100, len(due)
     lost = sorted(killed - answered[i] for i in due - kept)
     assert not lost, f"{len(lost)} of {len(due)} lost, answered {lost[0]:.3f}-{lost[-1]:.3f} s before the kill"
     assert loaded.problems == [] and {ev.event for ev in s} == {"PageView"}
     # every event's request is there too, in one file that opens again as a session
     assert sqlite3.connect(path).execute("SELECT count(*) FROM hits").fetchone()[0] >= len(kept)
+
+
+def test_a_live_session_goes_to_the_sessions_folder_and_reopens(pixelspy_factory, tmp_path, capsys):
+    """Default: a new file in the sessions folder (the conftest points it into tmp_path), named on exit,
+    listed by `pixelspy sessions`, reopened by `open` with the answers kept for HAR export."""
+    from pixelspy import cli
+    from pixelspy.store.export import export_file
+
+    p = pixelspy_factory("--sink")
+    with p.client() as c:
+        for i in range(3):
+            assert c.get(f"http://www.facebook.com/tr/?id=1234567890123456&ev=PageView&eid=ev-{i}"
+                         f"&dl=https%3A%2F%2Fshop.example%2Fp%2F{i}").status_code == 200
+    p.wait_for(lambda evs: len(evs) == 3)
+    assert p.stop() == 0
+    [path] = (tmp_path / "sessions").glob("*.pixelspy")
+    assert any(f"the session is in {path}" in line for line in p.stderr_lines), p.stderr_lines
+    assert cli.main(["sessions"]) == 0 and f"{path}" in capsys.readouterr().out
+    assert cli.main(["open", str(path), "--no-ui"]) == 0
+    reopened = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [ev["id"] for ev in reopened] == list(p.events())
+    out = tmp_path / "export.har"
+    assert export_file(path, out) == 3
+    entries = json.loads(out.read_text())["log"]["entries"]
+    assert {e["response"]["status"] for e in entries} == {200}  # the sink's answer, recorded
+    assert [e["_pixelspy"]["events"][0]["id"] for e in entries] == list(p.events())
+
+
+def test_no_session_writes_no_file(pixelspy_factory, tmp_path):
+    p = pixelspy_factory("--sink", "--no-session")
+    assert p.stop() == 0
+    assert not (tmp_path / "sessions").exists()
