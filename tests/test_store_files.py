@@ -18,6 +18,7 @@ import pytest
 
 from pixelspy import cli
 from pixelspy.session import Session
+from pixelspy.store import StoreError
 from pixelspy.store.schema import APPLICATION_ID
 from pixelspy.store.writer import StoreWriter
 from tests.conftest import free_port
@@ -137,3 +138,20 @@ def test_a_full_disk_stops_recording_with_a_notice_and_the_session_goes_on(tmp_p
     w.close()
     assert Session() is not None and sqlite3.connect(tmp_path / "small.pixelspy").execute(
         "PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_the_default_session_file_and_no_session(tmp_path, capsys):
+    """Without options a new file in the sessions folder (removed on exit when no event came);
+    --no-session: none; --session and --no-session together: an error."""
+    from pixelspy.proxy import ProxyConfig
+
+    def writer(*argv: str):
+        return cli.session_writer(cli.live_parser().parse_args(list(argv)), Session(), ProxyConfig())
+
+    assert writer("--no-session") is None and not (tmp_path / "sessions").exists()
+    w = writer()
+    assert w.path.parent == tmp_path / "sessions" and w.path.suffix == ".pixelspy"
+    cli.close_session_file(w, keep_empty=False)
+    assert not w.path.exists() and capsys.readouterr().err == ""
+    with pytest.raises(StoreError, match="contradict"):
+        writer("--no-session", "--session", str(tmp_path / "x.pixelspy"))

@@ -95,8 +95,3 @@ def test_a_live_session_goes_to_the_sessions_folder_and_reopens(pixelspy_factory
     assert {e["response"]["status"] for e in entries} == {200}  # the sink's answer, recorded
     assert [e["_pixelspy"]["events"][0]["id"] for e in entries] == list(p.events())
 
-
-def test_no_session_writes_no_file(pixelspy_factory, tmp_path):
-    p = pixelspy_factory("--sink", "--no-session")
-    assert p.stop() == 0
-    assert not (tmp_path / "sessions").exists()
