@@ -175,3 +175,18 @@ def test_a_session_file_goes_on_where_it_stopped(tmp_path):
     assert reader.load(path, back).events == 3
     assert [ev.event for ev in back] == ["PageView", "Lead", "Purchase"]
     assert len({ev.id for ev in back}) == 3 and [ev.id for ev in back][:2] == [ev.id for ev in first]
+
+
+def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
+    """An SQLite built without FTS5 gets no index of words: the same query scans the events."""
+    from pixelspy.store import schema
+
+    monkeypatch.setattr(schema, "has_fts5", lambda: False)
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[content_name]": "50%_off shoes"})])
+    w.close()
+    db = sqlite3.connect(path)
+    assert not schema.has_fts_table(db)
+    ids = [ev.id for ev in live]
+    assert reader.query_ids(db, words="purchase") == [ids[1]]
+    assert reader.query_ids(db, words="50%_off") == [ids[1]] and reader.query_ids(db, words="50%x") == []
