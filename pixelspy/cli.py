@@ -315,7 +315,7 @@ def session_writer(args: argparse.Namespace, session: Session, config: ProxyConf
     if args.session and path.exists() and path.stat().st_size:
         reader.load(path, session)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise StoreError(f"{path.parent}: {e.strerror or e}") from None
     writer = StoreWriter(session, path)
@@ -394,7 +394,8 @@ def _stderr_progress(phase: str, done: int, total: int) -> None:
 def open_main(argv: list[str]) -> int:
     p = Parser(
         prog="pixelspy open",
-        description="Open a session file (.pixelspy: a live session as recorded, findings and all) or a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
+        description="Open a session file (.pixelspy: shown as it was recorded, findings and ids included), or "
+                    "a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
                     "mitmproxy flow file: every tracking hit is decoded and checked, in time order.")
     p.add_argument("file", help="session file (.pixelspy), HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
     p.add_argument("--config", metavar="PATH", default=None, help="pixelspy.toml (default ./pixelspy.toml)")

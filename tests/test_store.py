@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -190,3 +191,14 @@ def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
     ids = [ev.id for ev in live]
     assert reader.query_ids(db, words="purchase") == [ids[1]]
     assert reader.query_ids(db, words="50%_off") == [ids[1]] and reader.query_ids(db, words="50%x") == []
+
+
+def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
+    """It holds cookies and personal data as sent (HAR files are redacted, session files are not)."""
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0)])
+    w.flush()
+    assert (path.stat().st_mode & 0o777) == 0o600 and (Path(f"{path}-wal").stat().st_mode & 0o777) == 0o600
+    out = tmp_path / "live.har"
+    assert w.export_har(out) == 1 and json.loads(out.read_text())["log"]["_pixelspy"]["redacted"] is True
+    w.close()

@@ -155,3 +155,33 @@ def test_the_default_session_file_and_no_session(tmp_path, capsys):
     assert not w.path.exists() and capsys.readouterr().err == ""
     with pytest.raises(StoreError, match="contradict"):
         writer("--no-session", "--session", str(tmp_path / "x.pixelspy"))
+
+
+async def test_open_shows_the_recorded_session_in_the_tui(session_file, monkeypatch):
+    from pixelspy.tui.app import PixelSpyApp
+
+    apps = []
+    monkeypatch.setattr(PixelSpyApp, "run", lambda self: apps.append(self))
+    assert cli.main(["open", str(session_file)]) == 0
+    [app] = apps
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.event_list.event_count == 2
+        assert app.proxy is None  # a file: no proxy started
+
+
+def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
+    """A file is hostile like any file: an event of broken JSON or wrong types, a body that inflates
+    past the cap: the rest of the session opens, and stderr says what was skipped."""
+    import zlib
+
+    db = sqlite3.connect(session_file)
+    first, second = [r[0] for r in db.execute("SELECT id FROM events ORDER BY seq")]
+    db.execute("UPDATE events SET json = '{\"id\": 7, \"platform\": [' WHERE id = ?", (first,))
+    db.execute("UPDATE hits SET body = ?, body_zlib = 1", (zlib.compress(b"\0" * (3 << 20)),))
+    db.commit()
+    db.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [second]
+    assert "events that could not be read were skipped: 1" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pixelspy.model import RawHit, TrackingEvent, keep_id
 from pixelspy.session import Mark, Session
-from pixelspy.store.records import MAX_BODY, BadRow, event_from_row, hit_from_row
+from pixelspy.store.records import BadRow, event_from_row, hit_from_row
 from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
@@ -64,14 +64,6 @@ class Loaded:
     problems: list[str] = field(default_factory=list)
 
 
-def _findings_by_event(db: sqlite3.Connection) -> dict[str, list[tuple]]:
-    out: dict[str, list[tuple]] = {}
-    for event_id, *row in db.execute("SELECT event_id, code, severity, message, hint, related, pending "
-                                     "FROM findings ORDER BY event_id, n"):
-        out.setdefault(event_id, []).append(tuple(row))
-    return out
-
-
 def load(path: Path | str, session: Session) -> Loaded:
     """Read a session file into `session` as it was recorded: events with their findings and ids,
     requests, twins, marks, device names. StoreError when the file cannot be read; a row that does
@@ -91,37 +83,28 @@ def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:
     for key, name in db.execute("SELECT key, name FROM devices"):
         if isinstance(key, str) and isinstance(name, str) and session.devices.name(key) != name:
             session.devices.rename(key, name)
-    bad = {"event": 0, "hit": 0}
-    hits: dict[str, RawHit] = {}
-    for row in db.execute(_HIT.replace(" WHERE id = ?", " ORDER BY time")):
-        try:
-            h = hit_from_row(*row)
-        except BadRow:
-            bad["hit"] += 1
-            continue
-        if keep_id(h.id, "h"):
-            hits[h.id] = h
-    findings = _findings_by_event(db)
-    events = 0
+    # Ids made from now on come after the file's (its twins' hits have no event to keep theirs).
+    for (largest,) in db.execute("SELECT id FROM hits ORDER BY length(id) DESC, id DESC LIMIT 1"):
+        keep_id(largest, "h")
+    skipped = events = hits = 0
+    # An event's request and findings are looked up by key as it is read: a file may hold millions,
+    # more than memory, of which the session keeps the newest.
     for event_id, text in db.execute("SELECT id, json FROM events ORDER BY seq"):
         try:
-            ev = event_from_row(text, findings.get(event_id, []))
+            ev = event_from_row(text, db.execute(_FINDINGS, (event_id,)).fetchall())
         except BadRow:
-            bad["event"] += 1
+            ev = None
+        if ev is None or not keep_id(ev.id, "e") or session.get(ev.id) is not None:
+            skipped += 1
             continue
-        if not keep_id(ev.id, "e") or session.get(ev.id) is not None:
-            bad["event"] += 1
-            continue
-        session.add_stored(ev, hits.get(ev.hit_id))
+        request = hit(db, ev.hit_id) if ev.hit_id and ev.hit_id not in session.hits else None
+        hits += request is not None
+        session.add_stored(ev, request)
         events += 1
     session.add_marks(Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")
                       if isinstance(label, str) and isinstance(t, float))
-    problems = [f"{n:,} {what}s could not be read and were skipped" for what, n in bad.items() if n]
-    return Loaded(path, events, len(hits), problems)
-
-
-def is_session_file(path: Path | str) -> bool:
-    return str(path).endswith(SUFFIX)
+    problems = [f"events that could not be read were skipped: {skipped:,}"] if skipped else []
+    return Loaded(path, events, hits, problems)
 
 
 @dataclass

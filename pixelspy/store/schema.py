@@ -12,6 +12,7 @@ Closing checkpoints the log back into the file and leaves it a single, self-cont
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from functools import cache
 from pathlib import Path
@@ -100,6 +101,7 @@ def connect(path: Path, *, write: bool) -> sqlite3.Connection:
     can read, migrated when writing; StoreError otherwise. Writing holds the file locked."""
     try:
         if write:
+            _create_private(path)
             db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         else:
             if not path.is_file():
@@ -113,6 +115,15 @@ def connect(path: Path, *, write: bool) -> sqlite3.Connection:
     except (sqlite3.Error, OSError) as e:
         raise StoreError(reason(path, e)) from None
     return db
+
+
+def _create_private(path: Path) -> None:
+    """A new session file readable by its owner alone: it holds cookies and personal data as sent
+    (SQLite gives its log files the same mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _prepare(db: sqlite3.Connection, path: Path, write: bool) -> None:

@@ -37,8 +37,8 @@ _INSERT_EVENT = ("INSERT OR REPLACE INTO events (seq, id, time, platform, pixel,
                  "severity, hit_id, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 _UPDATE_EVENT = "UPDATE events SET severity = ?, json = ? WHERE id = ?"
 _INSERT_FINDING = "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?)"
-_INSERT_HIT = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, body_truncated, "
-               "client, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_HIT = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, "
+               "body_truncated, client, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
 
 
 class _Batch:
@@ -150,16 +150,16 @@ class StoreWriter:
     # ------------------------------------------------------------------ committing
 
     def flush(self) -> None:
-        """Commit what came since the last flush, in one transaction."""
-        # The swap is one assignment: a subscriber adding meanwhile adds to one batch or the other.
-        batch, self._batch = self._batch, _Batch()
-        names = self._changed_device_names()
-        if self.db is None or self.failed is not None or not (batch or names):
-            return
-        t0 = time.monotonic()
-        rows = len(batch.new) + len(batch.changed) + len(batch.hits)
-        try:
-            with self._lock:
+        """Commit what came since the last flush, in one transaction. Flushes (the thread's, an
+        export's) take turns, so batches are committed in the order they were gathered."""
+        with self._lock:
+            # The swap is one assignment: a subscriber adding meanwhile adds to one batch or the other.
+            batch, self._batch = self._batch, _Batch()
+            names = self._changed_device_names()
+            if self.db is None or self.failed is not None or not (batch or names):
+                return
+            t0 = time.monotonic()
+            try:
                 self.db.execute("BEGIN")
                 try:
                     self._write(batch, names)
@@ -168,11 +168,12 @@ class StoreWriter:
                     if self.db.in_transaction:
                         self.db.execute("ROLLBACK")
                     raise
-        except (sqlite3.Error, OSError, ValueError) as e:
-            self._fail(reason(self.path, e))
-            return
-        done = time.monotonic()
-        self.commits.append((done - batch.started, done - t0, rows))
+            except (sqlite3.Error, OSError, ValueError) as e:
+                self._fail(reason(self.path, e))
+                return
+            done = time.monotonic()
+            rows = len(batch.new) + len(batch.changed) + len(batch.hits)
+            self.commits.append((done - batch.started, done - t0, rows))
 
     def _write(self, batch: _Batch, names: dict[str, str]) -> None:
         db = self.db
@@ -219,6 +220,17 @@ class StoreWriter:
             self.on_failure(why)
 
     # ------------------------------------------------------------------ reading back
+
+    def export_har(self, out: Path | str, redact: bool = True) -> int:
+        """The session as a HAR file (what Ctrl+S and --har write): what came so far committed
+        first, then every entry exported from the file; returns the number of entries."""
+        from pixelspy.store.export import export_har
+
+        self.flush()
+        if self.db is None:
+            raise OSError(f"{self.path} is closed")
+        with self._lock:
+            return export_har(self.db, out, redact)
 
     def read_event(self, event_id: str) -> TrackingEvent | None:
         """An event the session no longer holds in memory, from the file (None: not there)."""
