@@ -167,24 +167,25 @@ def main(argv: list[str] | None = None) -> int:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     try:
-        return run_live(args, session, config)
+        return run_live(args, session, config, writer.path if writer else None)
     finally:
         if writer is not None:
-            close_session_file(writer, keep_empty=bool(args.session))
+            close_session_file(writer, keep_empty=bool(args.session), tell=not args.no_ui)
 
 
-def close_session_file(writer, keep_empty: bool) -> None:
-    """Close the session file and say where it is; a default one that got no event is removed."""
+def close_session_file(writer, keep_empty: bool, tell: bool) -> None:
+    """Close the session file and say where it is (the TUI's users saw no start message); a default
+    one that got no event is removed."""
     writer.close()
-    if writer.events_in_file or keep_empty:
-        print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
-    else:
+    if not (writer.events_in_file or keep_empty):
         writer.path.unlink(missing_ok=True)
+    elif tell:
+        print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
 
 
-def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:
+def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig, session_file: Path | None) -> int:
     if args.no_ui:
-        return asyncio.run(run_headless(session, config))
+        return asyncio.run(run_headless(session, config, session_file))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
 
     app = PixelSpyApp(session, config)
@@ -216,7 +217,7 @@ def _stderr_log(record: logging.LogRecord) -> None:
         print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
 
 
-async def run_headless(session: Session, config: ProxyConfig) -> int:
+async def run_headless(session: Session, config: ProxyConfig, session_file: Path | None = None) -> int:
     from pixelspy.addon import JsonLines
 
     stop = asyncio.Event()  # set by Ctrl+C, SIGTERM, or the reader of stdout going away
@@ -238,7 +239,9 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     for record in proxy.log_records:  # what the start logged
         _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
-    print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
+    # One line (scripts wait for it): the session file first, so the addresses end it.
+    recording = inert(f" recording into {session_file},") if session_file is not None else ""
+    print(f"pixelspy {__version__}{recording} listening on {addrs}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

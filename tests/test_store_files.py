@@ -153,7 +153,7 @@ def test_the_default_session_file_and_no_session(tmp_path, capsys):
     assert writer("--no-session") is None and not (tmp_path / "sessions").exists()
     w = writer()
     assert w.path.parent == tmp_path / "sessions" and w.path.suffix == ".pixelspy"
-    cli.close_session_file(w, keep_empty=False)
+    cli.close_session_file(w, keep_empty=False, tell=True)
     assert not w.path.exists() and capsys.readouterr().err == ""
     with pytest.raises(StoreError, match="contradict"):
         writer("--no-session", "--session", str(tmp_path / "x.pixelspy"))

@@ -84,7 +84,7 @@ def test_a_live_session_goes_to_the_sessions_folder_and_reopens(pixelspy_factory
     p.wait_for(lambda evs: len(evs) == 3)
     assert p.stop() == 0
     [path] = (tmp_path / "sessions").glob("*.pixelspy")
-    assert any(f"the session is in {path}" in line for line in p.stderr_lines), p.stderr_lines
+    assert any(f"recording into {path}, listening on" in line for line in p.stderr_lines), p.stderr_lines
     assert cli.main(["sessions"]) == 0 and f"{path}" in capsys.readouterr().out
     assert cli.main(["open", str(path), "--no-ui"]) == 0
     reopened = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
