@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pixelspy.model import RawHit, TrackingEvent, keep_id
 from pixelspy.session import Mark, Session
-from pixelspy.store.records import BadRow, event_from_row, hit_from_row
+from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
 from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
@@ -45,13 +45,12 @@ def hit(db: sqlite3.Connection, hit_id: str) -> RawHit | None:
 
 def response(db: sqlite3.Connection, hit_id: str) -> dict | None:
     """The HAR entry recorded of a hit's answer, if any."""
-    row = db.execute("SELECT response FROM hits WHERE id = ?", (hit_id,)).fetchone()
-    if row is None or row[0] is None:
+    row = db.execute("SELECT entry, zlib FROM answers WHERE hit_id = ?", (hit_id,)).fetchone()
+    if row is None:
         return None
     try:
-        text = zlib.decompressobj().decompress(row[0], MAX_RESPONSE_JSON)
-        entry = json.loads(text)
-    except (zlib.error, ValueError):
+        entry = json.loads(unpack(*row, MAX_RESPONSE_JSON))
+    except (BadRow, zlib.error, ValueError):
         return None
     return entry if isinstance(entry, dict) and isinstance(entry.get("response"), dict) else None
 

@@ -90,12 +90,27 @@ def _finding(code: Any, severity: Any, message: Any, hint: Any, related: Any, pe
     return Finding(code, Severity(severity), message, hint, rel, bool(pending))
 
 
+def pack(data: bytes) -> tuple[bytes, int]:
+    """(data as stored, whether zlib-compressed)."""
+    return (zlib.compress(data, ZLIB_LEVEL), 1) if len(data) >= COMPRESS_FROM else (data, 0)
+
+
+def unpack(data: Any, packed: Any, most: int) -> bytes:
+    """Stored data back, at most `most` bytes (BadRow beyond: a bomb stops at the cap)."""
+    if packed:
+        data = zlib.decompressobj().decompress(data, most + 1)
+    elif not isinstance(data, bytes):
+        data = b""
+    if len(data) > most:
+        raise BadRow("larger than pixelspy stores")
+    return data
+
+
 def hit_row(hit: RawHit) -> tuple:
     """(id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device)."""
     body = hit.body[:MAX_BODY]
-    packed = len(body) >= COMPRESS_FROM
     return (hit.id, hit.time, hit.method, hit.url, json.dumps(hit.headers, separators=(",", ":")),
-            zlib.compress(body, ZLIB_LEVEL) if packed else body, int(packed), len(body),
+            *pack(body), len(body),
             int(hit.body_truncated or len(hit.body) > MAX_BODY), hit.client, hit.device)
 
 
@@ -105,12 +120,7 @@ def hit_from_row(hit_id: Any, time: Any, method: Any, url: Any, headers: Any, bo
         pairs = json.loads(headers)
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
             raise BadRow("headers are not name-value pairs")
-        if packed:
-            data = zlib.decompressobj().decompress(body, MAX_BODY + 1)  # a bomb stops at the cap
-        else:
-            data = body if isinstance(body, bytes) else b""
-        if len(data) > MAX_BODY:
-            raise BadRow("a body larger than pixelspy stores")
+        data = unpack(body, packed, MAX_BODY)
         hit = RawHit(id=hit_id, time=time, method=method, url=url, headers=tuple(map(tuple, pairs)), body=data,
                      client=client, body_truncated=bool(truncated))
     except (ValueError, TypeError, zlib.error) as e:

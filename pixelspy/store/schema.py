@@ -28,12 +28,13 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    -- Requests: the body (at most what the decoders read, 2 MiB) zlib-compressed when body_zlib,
-    -- response: the HAR entry mitmproxy made of the answer (zlib JSON), when recorded live.
+    -- Requests: the body (at most what the decoders read, 2 MiB) zlib-compressed when body_zlib.
     CREATE TABLE hits (
         id TEXT PRIMARY KEY, time REAL NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL,
         headers TEXT NOT NULL, body BLOB, body_zlib INTEGER NOT NULL, body_size INTEGER NOT NULL,
-        body_truncated INTEGER NOT NULL, client TEXT NOT NULL, device TEXT NOT NULL, response BLOB);
+        body_truncated INTEGER NOT NULL, client TEXT NOT NULL, device TEXT NOT NULL);
+    -- The answer to a hit recorded live: the HAR entry mitmproxy made of it (JSON, zlib when zlib).
+    CREATE TABLE answers (hit_id TEXT PRIMARY KEY, entry BLOB NOT NULL, zlib INTEGER NOT NULL);
     CREATE TABLE events (
         seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time REAL NOT NULL, platform TEXT NOT NULL,
         pixel TEXT, event TEXT, page TEXT, device TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,

@@ -14,7 +14,6 @@ import logging
 import sqlite3
 import threading
 import time
-import zlib
 import json
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
-from pixelspy.store.records import ZLIB_LEVEL, event_row, finding_rows, hit_row, search_words
+from pixelspy.store.records import event_row, finding_rows, hit_row, pack, search_words
 from pixelspy.store.schema import close_writer, connect, has_fts_table, reason
 
 log = logging.getLogger("pixelspy")
@@ -33,13 +32,33 @@ log = logging.getLogger("pixelspy")
 # comes on top, so the wait is shorter.
 COMMIT_EVERY_S = 0.1
 
-_INSERT_EVENT = ("INSERT OR REPLACE INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, "
-                 "severity, hit_id, json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
-_UPDATE_EVENT = "UPDATE events SET severity = ?, json = ? WHERE id = ?"
-_INSERT_FINDING = "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?)"
-_INSERT_HIT = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, "
-               "body_truncated, client, device) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+_EVENTS = ("INSERT INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, severity, "
+           "hit_id, json)")
+# An event already in the file (seq None) keeps its place; what findings change is rewritten.
+_EVENT_CHANGED = " ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, json = excluded.json"
+_HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, body_truncated, "
+         "client, device)")
+# sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
+# thread and the event loop hand the GIL back and forth for each row (each hand-over up to the 5 ms
+# switch interval). Rows go many to a statement, up to SQLite's oldest limit on parameters.
+MAX_PARAMETERS = 999
 
+
+def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
+    """`head VALUES (…), (…), … tail` for rows of one width, as few statements as the limit allows."""
+    if not rows:
+        return
+    one = "(" + ",".join("?" * len(rows[0])) + ")"
+    step = max(1, MAX_PARAMETERS // len(rows[0]))
+    for i in range(0, len(rows), step):
+        group = rows[i:i + step]
+        db.execute(f"{head} VALUES {','.join([one] * len(group))}{tail}", [v for row in group for v in row])
+
+
+def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
+    for i in range(0, len(keys), MAX_PARAMETERS):
+        group = keys[i:i + MAX_PARAMETERS]
+        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
 
 class _Batch:
     """What came since the last commit."""
@@ -177,33 +196,27 @@ class StoreWriter:
 
     def _write(self, batch: _Batch, names: dict[str, str]) -> None:
         db = self.db
-        if batch.hits:
-            db.executemany(_INSERT_HIT, map(hit_row, batch.hits))
-        if batch.twins:
-            db.executemany("INSERT OR IGNORE INTO twins VALUES (?,?)", batch.twins)
-        if batch.responses:
-            db.executemany("UPDATE hits SET response = ? WHERE id = ?",
-                           [(zlib.compress(json.dumps(e).encode(), ZLIB_LEVEL), h) for h, e in batch.responses])
+        insert(db, _HITS, [hit_row(h) for h in batch.hits])
+        insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
+        insert(db, "INSERT OR REPLACE INTO answers (hit_id, entry, zlib)",
+               [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
         new = list(batch.new.values())
-        if new:
-            first = self._seq + 1
-            self._seq += len(new)
-            db.executemany(_INSERT_EVENT, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)])
-            if self._fts:
-                db.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?,?,?,?)",
-                               [(seq, *search_words(ev)) for seq, ev in enumerate(new, first)])
+        first = self._seq + 1
+        self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
-        if changed:
-            rows = [event_row(ev) for ev in changed]
-            db.executemany(_UPDATE_EVENT, [(r[9], r[11], r[0]) for r in rows])
-            db.executemany("DELETE FROM findings WHERE event_id = ?", [(ev.id,) for ev in changed])
-        findings = [row for ev in (*new, *changed) for row in finding_rows(ev)]
-        if findings:
-            db.executemany(_INSERT_FINDING, findings)
-        if batch.marks:
-            db.executemany("INSERT INTO marks (time, label) VALUES (?,?)", [(m.time, m.label) for m in batch.marks])
+        insert(db, _EVENTS, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)]
+               + [(None, *event_row(ev)) for ev in changed], _EVENT_CHANGED)
+        if changed:  # (one the file did not hold yet took the next place)
+            self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if self._fts:
+            insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
+                   [(seq, *search_words(ev)) for seq, ev in enumerate(new, first)])
+        delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
+        insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
+               [row for ev in (*new, *changed) for row in finding_rows(ev)])
+        insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
         if names:
-            db.executemany("INSERT OR REPLACE INTO devices VALUES (?,?)", names.items())
+            insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
             self._device_names.update(names)
 
     def _changed_device_names(self) -> dict[str, str]:
