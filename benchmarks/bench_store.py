@@ -11,6 +11,9 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
   memory    RSS growth per stored event, each in a fresh process: no store (the baseline), the store
             with the session's default in-memory bound, the store with a small in-memory window
             (older events evicted from memory and read back from the file on demand)
+  proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
+            `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
+            load, one request in PROXY_TRACKING_EVERY a tracking hit)
 Goal (#27): RSS per stored event ≤ 1 KiB; the store's cost on ingest small against decoding.
 """
 
@@ -34,7 +37,9 @@ from bench_decode import corpus_hits
 from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
 
-INLINE_EVERY_HITS = 250  # ≈ 250 ms of hits at 1,000 a second
+INLINE_EVERY_HITS = 250
+PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
+PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
 SMALL_WINDOW = 1_000
 GOAL_KIB_PER_EVENT = 1.0
 
@@ -119,11 +124,62 @@ def memory(mode: str, n: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def proxy_round(session_args: list[str], folder: Path, mix: list, seconds: float, rate: float | None):
+    """One run of the loopback load through a fresh `pixelspy --no-ui --sink` with `session_args`."""
+    import asyncio
+
+    from loopback import free_port, run_load, wait_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(port), "--confdir",
+                             str(folder / "confdir"), *session_args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
+    try:
+        wait_port(port, proc=proc)
+        return asyncio.run(run_load(port, mix, PROXY_CONNECTIONS, seconds, rate=rate))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def proxy_bench(seconds: float, rounds: int) -> None:
+    from loopback import Upstream, request_mix
+
+    upstream = Upstream()
+    mix = request_mix(upstream.port, PROXY_TRACKING_EVERY)
+    kinds = {"store": [], "no store": ["--no-session"]}
+    saturated: dict[str, list[float]] = {k: [] for k in kinds}
+    paced: dict[str, list[float]] = {k: [] for k in kinds}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for _ in range(rounds):
+                for kind, extra in kinds.items():
+                    r = proxy_round(extra, Path(folder), mix, seconds, None)
+                    saturated[kind].append(r.requests / r.seconds)
+            rate = 0.5 * statistics.median(saturated["no store"])
+            for _ in range(rounds):
+                for kind, extra in kinds.items():
+                    paced[kind] += proxy_round(extra, Path(folder), mix, seconds, rate).latencies
+    finally:
+        upstream.stop()
+    print(f"proxy (one request in {PROXY_TRACKING_EVERY} a tracking hit, {PROXY_CONNECTIONS} connections, "
+          f"{rounds} × {seconds:g} s each, in turns):")
+    for kind in kinds:
+        print(f"  {kind:9} saturated {statistics.median(saturated[kind]):7.1f} req/s (median);  paced at "
+              f"{rate:.0f} req/s: p50 {percentile(paced[kind], .5) * 1000:6.2f} ms  p99 "
+              f"{percentile(paced[kind], .99) * 1000:6.2f} ms")
+    throughput = statistics.median(saturated["store"]) / statistics.median(saturated["no store"])
+    p99 = percentile(paced["store"], .99) / percentile(paced["no store"], .99)
+    print(f"ratios store / no store: throughput {throughput:.3f}; paced p99 {p99:.3f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hits", type=int, default=20_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--memory-hits", type=int, default=30_000)
+    ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
+    ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -132,6 +188,9 @@ def main() -> int:
 
     print(f"pixelspy store benchmark — python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
           f"{os.cpu_count()} cores")
+    if args.proxy_only:
+        proxy_bench(args.proxy_seconds or 10, args.rounds)
+        return 0
     samples, times = corpus_hits(args.hits)
     hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
     best: dict[str, float] = {}
@@ -167,6 +226,8 @@ def main() -> int:
     window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
     print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "
           f"{'MET' if window <= GOAL_KIB_PER_EVENT else 'MISSED'} ({window:.2f})")
+    if args.proxy_seconds:
+        proxy_bench(args.proxy_seconds, args.rounds)
     return 0
 
 

@@ -71,12 +71,13 @@ def test_kill_minus_9_at_1000_hits_a_second_loses_at_most_250_ms(pixelspy_factor
 
 
 def test_a_live_session_goes_to_the_sessions_folder_and_reopens(pixelspy_factory, tmp_path, capsys):
-    """Default: a new file in the sessions folder (the conftest points it into tmp_path), named on exit,
-    listed by `pixelspy sessions`, reopened by `open` with the answers kept for HAR export."""
+    """Default: a new file in the sessions folder (the conftest points it into tmp_path), named at the
+    start, listed by `pixelspy sessions`, reopened by `open`; with --har the answers are kept too,
+    for HAR exported from the file."""
     from pixelspy import cli
     from pixelspy.store.export import export_file
 
-    p = pixelspy_factory("--sink")
+    p = pixelspy_factory("--sink", "--har", str(tmp_path / "recorder.har"))
     with p.client() as c:
         for i in range(3):
             assert c.get(f"http://www.facebook.com/tr/?id=1234567890123456&ev=PageView&eid=ev-{i}"
