@@ -298,7 +298,7 @@ def add_session_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("session file")
     g.add_argument("--session", metavar="FILE",
                    help="record the session into FILE, or go on with it (default: a new file in "
-                        "~/pixelspy-sessions named by date and time); committed every 0.2 s, so a crash loses "
+                        "~/pixelspy-sessions named by date and time); committed every 0.1 s, so a crash loses "
                         "at most that; pixelspy open FILE reopens it")
     g.add_argument("--no-session", action="store_true", help="keep the session in memory only, no file")
 
