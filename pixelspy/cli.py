@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     try:
-        return run_live(args, session, config, writer.path if writer else None)
+        return run_live(args, session, config)
     finally:
         if writer is not None:
             close_session_file(writer, keep_empty=bool(args.session), tell=not args.no_ui)
@@ -183,9 +183,9 @@ def close_session_file(writer, keep_empty: bool, tell: bool) -> None:
         print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
 
 
-def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig, session_file: Path | None) -> int:
+def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:
     if args.no_ui:
-        return asyncio.run(run_headless(session, config, session_file))
+        return asyncio.run(run_headless(session, config))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
 
     app = PixelSpyApp(session, config)
@@ -217,7 +217,7 @@ def _stderr_log(record: logging.LogRecord) -> None:
         print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
 
 
-async def run_headless(session: Session, config: ProxyConfig, session_file: Path | None = None) -> int:
+async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
     stop = asyncio.Event()  # set by Ctrl+C, SIGTERM, or the reader of stdout going away
@@ -240,7 +240,7 @@ async def run_headless(session: Session, config: ProxyConfig, session_file: Path
         _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
     # One line (scripts wait for it): the session file first, so the addresses end it.
-    recording = inert(f" recording into {session_file},") if session_file is not None else ""
+    recording = inert(f" recording into {session.store.path},") if session.store is not None else ""
     print(f"pixelspy {__version__}{recording} listening on {addrs}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from pixelspy import decoders
@@ -44,6 +45,8 @@ HitSubscriber = Callable[[RawHit, "str | None"], None]
 
 class Backing(Protocol):
     """Where the events the session no longer holds in memory are (the session file's writer)."""
+
+    path: Path  # the session file
 
     def read_event(self, event_id: str) -> TrackingEvent | None: ...
 
