@@ -10,11 +10,11 @@ logger (the TUI's log, stderr with --no-ui) and `on_failure`; the proxy runs on.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
 import time
-import json
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +59,7 @@ def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[
     for i in range(0, len(keys), MAX_PARAMETERS):
         group = keys[i:i + MAX_PARAMETERS]
         db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
+
 
 class _Batch:
     """What came since the last commit."""
@@ -187,7 +188,7 @@ class StoreWriter:
                     if self.db.in_transaction:
                         self.db.execute("ROLLBACK")
                     raise
-            except (sqlite3.Error, OSError, ValueError) as e:
+            except Exception as e:  # noqa: BLE001 - the disk, or a bug: recording stops, never the proxy
                 self._fail(reason(self.path, e))
                 return
             done = time.monotonic()
