@@ -386,6 +386,23 @@ def open_session_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_session_file(args: argparse.Namespace) -> int:
+    """`pixelspy open FILE.pixelspy --har OUT`: the session as a HAR file (after a crash, say)."""
+    from pixelspy.store import StoreError
+    from pixelspy.store.export import export_file
+
+    try:
+        n = export_file(args.file, args.har, redact=not args.no_redact)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(inert(f"pixelspy: cannot write {args.har}: {e.strerror or e}"), file=sys.stderr)
+        return 2
+    print(inert(f"pixelspy: wrote {n:,} entries to {args.har}"), file=sys.stderr)
+    return 0
+
+
 def _file_session(config_path: str | None) -> Session:
     return Session(CheckEngine(load_config(config_path)))
 
@@ -404,9 +421,14 @@ def open_main(argv: list[str]) -> int:
     p.add_argument("file", help="session file (.pixelspy), HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
     p.add_argument("--config", metavar="PATH", default=None, help="pixelspy.toml (default ./pixelspy.toml)")
     p.add_argument("--no-ui", action="store_true", help="print the events as JSON lines instead of showing them")
+    p.add_argument("--har", metavar="OUT", default=None,
+                   help="a session file: write it as a HAR file OUT (redacted unless --no-redact) instead")
+    p.add_argument("--no-redact", action="store_true", help="with --har: keep cookies, tokens and personal data")
     args = p.parse_args(argv)
     if is_session_file(args.file):
-        return open_session_file(args)
+        return export_session_file(args) if args.har else open_session_file(args)
+    if args.har:
+        p.error("--har converts a session file (.pixelspy); a HAR file opens as it is")
     from pixelspy.har import HarReadError, load_file
 
     try:

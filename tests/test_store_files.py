@@ -187,3 +187,17 @@ def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
     out, err = capsys.readouterr()
     assert [json.loads(line)["id"] for line in out.splitlines()] == [second]
     assert "events that could not be read were skipped: 1" in err and "Traceback" not in err
+
+
+def test_open_har_writes_a_session_file_as_har(session_file, tmp_path, capsys):
+    """After a crash the session file has everything: `open FILE --har OUT` makes the HAR to share."""
+    out = tmp_path / "shop.har"
+    assert cli.main(["open", str(session_file), "--har", str(out)]) == 0
+    entries = json.loads(out.read_text())["log"]["entries"]
+    assert [e["_pixelspy"]["events"][0]["event"] for e in entries] == ["PageView", "Purchase"]
+    assert "wrote 2 entries" in capsys.readouterr().err
+    one_line_error(capsys, cli.main(["open", str(session_file), "--har", str(tmp_path / "no" / "x.har")]),
+                   "cannot write")
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["open", str(out), "--har", str(tmp_path / "again.har")])
+    assert usage.value.code == 2
