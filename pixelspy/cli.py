@@ -32,7 +32,8 @@ CHECK_KEPT_EVENTS = 1_000
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 NO_PROXY = "localhost,127.0.0.1,::1"  # what `pixelspy ca` keeps off the proxy
 SUBCOMMANDS = """commands:
-  pixelspy open FILE    open a HAR or mitmproxy flow file (pixelspy open --help)
+  pixelspy open FILE    open a session file, a HAR or a mitmproxy flow file (pixelspy open --help)
+  pixelspy sessions     the recent sessions: each live session is a file (pixelspy sessions --help)
   pixelspy check FILE…  check HAR files and report, for CI (pixelspy check --help)
   pixelspy ca           where the CA certificate is; shell lines for backends and SDKs (pixelspy ca --help)
   pixelspy audit URL    audit a site's pixels in a real browser, per consent state (pixelspy audit --help)"""
@@ -115,6 +116,7 @@ def live_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml with expected pixels, rules and consent settings (default ./pixelspy.toml)")
     add_har_options(p)
+    add_session_options(p)
     return p
 
 
@@ -159,6 +161,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if (code := add_har_recorder(args, session, config)) is not None:
         return code
+    from pixelspy.store import StoreError
+
+    try:
+        writer = session_writer(args, session, config)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    try:
+        return run_live(args, session, config)
+    finally:
+        if writer is not None:
+            close_session_file(writer, keep_empty=bool(args.session), tell=not args.no_ui)
+
+
+def close_session_file(writer, keep_empty: bool, tell: bool) -> None:
+    """Close the session file and say where it is (the TUI's users saw no start message); a default
+    one that got no event is removed."""
+    writer.close()
+    if not (writer.events_in_file or keep_empty):
+        writer.path.unlink(missing_ok=True)
+    elif tell:
+        print(inert(f"pixelspy: the session is in {writer.path} (pixelspy open {writer.path})"), file=sys.stderr)
+
+
+def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:
     if args.no_ui:
         return asyncio.run(run_headless(session, config))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
@@ -214,7 +241,9 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     for record in proxy.log_records:  # what the start logged
         _stderr_log(record)
     addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
-    print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
+    # One line (scripts wait for it): the session file first, so the addresses end it.
+    recording = inert(f" recording into {session.store.path},") if session.store is not None else ""
+    print(f"pixelspy {__version__}{recording} listening on {addrs}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -264,6 +293,118 @@ def add_har_recorder(args: argparse.Namespace, session: Session, config: ProxyCo
     return None
 
 
+# ------------------------------------------------ session files: --session, `pixelspy sessions`
+
+
+def add_session_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("session file")
+    g.add_argument("--session", metavar="FILE",
+                   help="record the session into FILE, or go on with it (default: a new file in "
+                        "~/pixelspy-sessions named by date and time); committed every 0.1 s, so a crash loses "
+                        "at most that; pixelspy open FILE reopens it")
+    g.add_argument("--no-session", action="store_true", help="keep the session in memory only, no file")
+
+
+def session_writer(args: argparse.Namespace, session: Session, config: ProxyConfig):
+    """The writer recording the session into its file (None with --no-session); StoreError when the
+    file cannot be used. A --session file that exists is read into the session first."""
+    from pixelspy.proxy import RecordAnswers
+    from pixelspy.store import StoreError, new_session_path, reader
+    from pixelspy.store.writer import StoreWriter
+
+    if args.no_session:
+        if args.session:
+            raise StoreError("--session and --no-session contradict each other")
+        return None
+    path = Path(args.session).expanduser() if args.session else new_session_path()
+    if args.session and path.exists() and path.stat().st_size:
+        reader.load(path, session)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(f"{path.parent}: {e.strerror or e}") from None
+    writer = StoreWriter(session, path)
+    writer.open()
+    writer.attach()
+    if args.har:  # the answers cost ≈ 0.25 ms a tracking hit: kept when a HAR is asked for
+        config.addons.append(RecordAnswers(writer))
+    return writer
+
+
+def sessions_main(argv: list[str]) -> int:
+    from pixelspy.store import reader, sessions_dir
+
+    p = Parser(prog="pixelspy sessions",
+               description="List the recent sessions (newest first): each live session is a file in "
+                           "~/pixelspy-sessions unless --session named another. pixelspy open FILE reopens one.")
+    p.add_argument("--dir", metavar="FOLDER", default=None, help="the folder to list (default ~/pixelspy-sessions)")
+    p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
+    args = p.parse_args(argv)
+    folder = Path(args.dir).expanduser() if args.dir else sessions_dir()
+    found = reader.sessions(folder, args.n)
+    if not found:
+        print(inert(f"pixelspy: no sessions in {folder}"), file=sys.stderr)
+        return 0
+    for info in found:
+        started = f"{info.started:%Y-%m-%d %H:%M}" if info.started else "-"
+        events = f"{info.events:,} events" if info.events is not None else info.note
+        print(inert(f"{info.path}  {started}  {events}  {info.size / 2**20:.1f} MB"))
+    return 0
+
+
+def is_session_file(path: str) -> bool:
+    """A session file by its name, or an SQLite file by its first bytes (a misnamed session)."""
+    if path.endswith(".pixelspy"):
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def open_session_file(args: argparse.Namespace) -> int:
+    """`pixelspy open FILE.pixelspy`: the session as recorded (the checks are not run again)."""
+    from pixelspy.store import StoreError, reader
+
+    try:
+        session = _file_session(args.config)
+    except ConfigError as e:
+        print_config_error(e)
+        return 2
+    if args.no_ui:  # printed as read: a file may hold more events than a session keeps in memory
+        session.subscribe(lambda ev, is_update: sys.stdout.write(json_dumps(session.json_line(ev)) + "\n"))
+    try:
+        loaded = reader.load(args.file, session)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    for problem in loaded.problems:
+        print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
+    if not args.no_ui:
+        from pixelspy.tui.app import PixelSpyApp
+
+        PixelSpyApp(session, None, title=Path(args.file).name).run()
+    return 0
+
+
+def export_session_file(args: argparse.Namespace) -> int:
+    """`pixelspy open FILE.pixelspy --har OUT`: the session as a HAR file (after a crash, say)."""
+    from pixelspy.store import StoreError
+    from pixelspy.store.export import export_file
+
+    try:
+        n = export_file(args.file, args.har, redact=not args.no_redact)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(inert(f"pixelspy: cannot write {args.har}: {e.strerror or e}"), file=sys.stderr)
+        return 2
+    print(inert(f"pixelspy: wrote {n:,} entries to {args.har}"), file=sys.stderr)
+    return 0
+
+
 def _file_session(config_path: str | None) -> Session:
     return Session(CheckEngine(load_config(config_path)))
 
@@ -276,12 +417,20 @@ def _stderr_progress(phase: str, done: int, total: int) -> None:
 def open_main(argv: list[str]) -> int:
     p = Parser(
         prog="pixelspy open",
-        description="Open a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
+        description="Open a session file (.pixelspy: shown as it was recorded, findings and ids included), or "
+                    "a HAR file (saved by pixelspy, Chrome or Firefox DevTools, Charles, Proxyman…) or a "
                     "mitmproxy flow file: every tracking hit is decoded and checked, in time order.")
-    p.add_argument("file", help="HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
+    p.add_argument("file", help="session file (.pixelspy), HAR (.har, .har.gz, .zhar) or mitmproxy flow file")
     p.add_argument("--config", metavar="PATH", default=None, help="pixelspy.toml (default ./pixelspy.toml)")
     p.add_argument("--no-ui", action="store_true", help="print the events as JSON lines instead of showing them")
+    p.add_argument("--har", metavar="OUT", default=None,
+                   help="a session file: write it as a HAR file OUT (redacted unless --no-redact) instead")
+    p.add_argument("--no-redact", action="store_true", help="with --har: keep cookies, tokens and personal data")
     args = p.parse_args(argv)
+    if is_session_file(args.file):
+        return export_session_file(args) if args.har else open_session_file(args)
+    if args.har:
+        p.error("--har converts a session file (.pixelspy); a HAR file opens as it is")
     from pixelspy.har import HarReadError, load_file
 
     try:
@@ -402,5 +551,5 @@ def ca_main(argv: list[str]) -> int:
     return 0
 
 
-FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main}
+FILE_COMMANDS = {"open": open_main, "check": check_main, "ca": ca_main, "sessions": sessions_main}
 register_audit(FILE_COMMANDS)

@@ -23,7 +23,7 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
-from pixelspy.addon import MAX_HELD_BODY, PixelSpy
+from pixelspy.addon import MAX_HELD_BODY, PixelSpy, after_hook
 from pixelspy.session import Session
 
 try:
@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover
 
 
 TAPPED_LOGGERS = ("mitmproxy", "pixelspy")
+log = logging.getLogger("pixelspy")
 
 # The default addons that pixelspy's features use: the proxy and its modes, TLS, DNS, the mitm.it
 # certificate page, --auth, and blocking clients from outside the LAN.
@@ -261,6 +262,33 @@ class _HeapFreezer:
         self.new_events = 0
         self.pinned_bytes += body_bytes + flows * PINNED_BYTES_PER_FLOW
         return True
+
+
+class RecordAnswers:
+    """mitmproxy addon keeping the answer (response, timings: mitmproxy's HAR entry) of each tracking
+    hit that made events in the session file, for HAR exported from it. Add it after the PixelSpy
+    addon (ProxyConfig.addons): it reads the ids that addon leaves in the flow's metadata."""
+
+    def __init__(self, writer) -> None:  # a store.writer.StoreWriter
+        self.writer = writer
+
+    # After the hook, like the PixelSpy addon's decoding (which must come first): the entry takes
+    # longer to make than answering the hit.
+    def response(self, flow: http.HTTPFlow) -> None:
+        after_hook(self._keep, flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self.response(flow)
+
+    def _keep(self, flow: http.HTTPFlow) -> None:
+        from pixelspy.har import flow_entry
+
+        if not flow.metadata.get("pixelspy") or (hit_id := flow.metadata.get("pixelspy_hit")) is None:
+            return
+        try:
+            self.writer.response(hit_id, flow_entry(flow))
+        except Exception:  # noqa: BLE001 - never break the user's traffic over the session file
+            log.exception("pixelspy: could not keep the answer to %s", flow.request.pretty_url)
 
 
 # How long stopping waits for the clients' open connections to close.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
@@ -37,9 +39,22 @@ class Mark:
 
 
 MarkSubscriber = Callable[[list[Mark]], None]
+# (hit, twin_of): a request kept with its events, or a twin copy of the event `twin_of` (an id).
+HitSubscriber = Callable[[RawHit, "str | None"], None]
 
 
-# Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart).
+class Backing(Protocol):
+    """Where the events the session no longer holds in memory are (the session file's writer)."""
+
+    path: Path  # the session file
+
+    def read_event(self, event_id: str) -> TrackingEvent | None: ...
+
+    def read_hit(self, hit_id: str) -> RawHit | None: ...
+
+
+# Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart); a
+# session file (pixelspy.store) keeps every event.
 MAX_EVENTS = 100_000
 
 
@@ -61,6 +76,10 @@ class Session:
         self._mark_subscribers: list[MarkSubscriber] = []
         self.dropped = 0  # events evicted by the bound (their updates are still published)
         self.devices = Devices()
+        self._hit_subscribers: list[HitSubscriber] = []
+        # The session file's writer, while one records the session: it holds every event, so the
+        # bound above costs memory only (see `event`).
+        self.store: Backing | None = None
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
@@ -75,6 +94,13 @@ class Session:
     def unsubscribe_marks(self, fn: MarkSubscriber) -> None:
         if fn in self._mark_subscribers:
             self._mark_subscribers.remove(fn)
+
+    def subscribe_hits(self, fn: HitSubscriber) -> None:
+        self._hit_subscribers.append(fn)
+
+    def unsubscribe_hits(self, fn: HitSubscriber) -> None:
+        if fn in self._hit_subscribers:
+            self._hit_subscribers.remove(fn)
 
     def add_marks(self, marks: Iterable[Mark]) -> None:
         """Add marks (labels cut at MAX_MARK_LABEL, the newest MAX_MARKS kept) and tell the subscribers
@@ -94,6 +120,9 @@ class Session:
         """What the bound cost, in words for the user; None while nothing was dropped."""
         if not self.dropped:
             return None
+        if self.store is not None:
+            return (f"the oldest {self.dropped:,} events are no longer in memory (pixelspy keeps the last "
+                    f"{self.max_events:,} there); the session file holds every event")
         return (f"the oldest {self.dropped:,} events were dropped: pixelspy keeps the last {self.max_events:,} in "
                 "memory (`pixelspy check` reports on every event of a file)")
 
@@ -107,7 +136,22 @@ class Session:
         return line
 
     def get(self, event_id: str) -> TrackingEvent | None:
+        """An event held in memory."""
         return self.events.get(event_id)
+
+    def event(self, event_id: str) -> TrackingEvent | None:
+        """An event in memory or, evicted by the bound, read back from the session file."""
+        ev = self.events.get(event_id)
+        if ev is None and self.store is not None:
+            ev = self.store.read_event(event_id)
+        return ev
+
+    def hit(self, hit_id: str) -> RawHit | None:
+        """A request in memory or read back from the session file."""
+        hit = self.hits.get(hit_id)
+        if hit is None and self.store is not None:
+            hit = self.store.read_hit(hit_id)
+        return hit
 
     def ingest(self, hit: RawHit) -> list[TrackingEvent]:
         """Decode one hit and add its events; non-tracking hits are shown to the checks only
@@ -127,6 +171,7 @@ class Session:
             original = self._twin_of(ev)
             if original is not None:
                 original.twins.append(ev.hit_id)
+                self._tell_hit(hit, original.id)
                 self._publish(original, True)
                 continue
             self._keep_hit(hit)
@@ -146,6 +191,14 @@ class Session:
         for ev in added:  # events the checks created (an expected event that never came)
             self._store(ev)
             self._publish(ev, False)
+
+    def add_stored(self, ev: TrackingEvent, hit: RawHit | None) -> None:
+        """An event as a session file kept it (findings as they were): stored and published, the
+        checks not run again."""
+        if hit is not None:
+            self._keep_hit(hit)
+        self._store(ev)
+        self._publish(ev, False)
 
     def note_choice(self, site: str, when: float, purposes: dict[str, bool], text: str,
                     device: str | None = None) -> None:
@@ -185,6 +238,11 @@ class Session:
         if hit.id not in self.hits:
             self.hits[hit.id] = hit
             self.body_bytes += len(hit.body)
+            self._tell_hit(hit, None)
+
+    def _tell_hit(self, hit: RawHit, twin_of: str | None) -> None:
+        for fn in list(self._hit_subscribers):
+            fn(hit, twin_of)
 
     def _store(self, ev: TrackingEvent) -> None:
         self.events[ev.id] = ev

@@ -122,6 +122,12 @@ def local_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[
         srv.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _sessions_in_tmp(tmp_path, monkeypatch):
+    """A live session is a file (pixelspy.store): a test's go to its own folder, never the user's."""
+    monkeypatch.setenv("PIXELSPY_SESSIONS_DIR", str(tmp_path / "sessions"))
+
+
 @pytest.fixture
 def pixelspy(tmp_path) -> Iterator[PixelspyProcess]:
     """A running `pixelspy --no-ui --sink` on a free port with its own CA directory."""

@@ -1,0 +1,235 @@
+"""The session store (issue #27): what recording into the session file costs, against the same run.
+
+    .venv/bin/python benchmarks/bench_store.py [--hits 20000] [--rounds 3] [--memory-hits 30000]
+
+Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
+  ingest    Session.ingest alone (the baseline), then with the store's writer: committing from its
+            background thread (pixelspy's way), or inline, every 250 hits, in the ingesting thread
+            (what a timer on the asyncio loop would cost the loop)
+  commits   the writer's commits in the threaded run: lag from the first event of a batch to its
+            commit (what a crash can lose), and the time a commit takes
+  memory    RSS growth per stored event, each in a fresh process: no store (the baseline), the store
+            with the session's default in-memory bound, the store with a small in-memory window
+            (older events evicted from memory and read back from the file on demand)
+  proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
+            `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
+            load, one request in PROXY_TRACKING_EVERY a tracking hit)
+Goal (#27): RSS per stored event ≤ 1 KiB; the store's cost on ingest small against decoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_decode import corpus_hits
+
+from pixelspy.session import Session
+from pixelspy.store.writer import StoreWriter
+
+INLINE_EVERY_HITS = 250
+PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
+PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
+SMALL_WINDOW = 1_000
+GOAL_KIB_PER_EVENT = 1.0
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def ingest_run(hits: list, mode: str, folder: Path, commits: list) -> float:
+    """Seconds to ingest `hits` into a fresh session; mode none | thread | inline."""
+    session = Session()
+    writer = None
+    if mode != "none":
+        path = folder / f"{mode}-{time.monotonic_ns()}.pixelspy"
+        writer = StoreWriter(session, path)
+        writer.open()
+        if mode == "thread":
+            writer.attach()
+        else:  # the subscribers alone; flush() called here, as a loop timer would
+            session.subscribe(writer.event)
+            session.subscribe_marks(writer.marks)
+            session.subscribe_hits(writer.hit)
+    gc.collect()
+    t0 = time.perf_counter()
+    for n, h in enumerate(hits, 1):
+        session.ingest(h)
+        if mode == "inline" and n % INLINE_EVERY_HITS == 0:
+            writer.flush()
+    if mode == "inline":
+        writer.flush()
+    elapsed = time.perf_counter() - t0
+    if writer is not None:
+        writer.close()  # the thread's last batch: its time is outside the ingest's
+        commits.extend(writer.commits)
+    return elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def memory_child(mode: str, n: int) -> None:
+    """In a fresh process: RSS growth per stored event for `mode` (none | store | window)."""
+    samples, times = corpus_hits(n)
+    with tempfile.TemporaryDirectory() as folder:
+        session = Session(max_events=SMALL_WINDOW if mode == "window" else None)
+        writer = None
+        if mode != "none":
+            writer = StoreWriter(session, Path(folder) / "m.pixelspy")
+            writer.open()
+            writer.attach()
+        gc.collect()
+        before = rss_kib()
+        stored = 0
+        for i, (s, t) in enumerate(zip(samples, times)):
+            stored += len(session.ingest(s.hit(t, i)))
+        if writer is not None:
+            writer.flush()
+            time.sleep(writer.interval_s * 3)  # the thread's batch committed
+        gc.collect()
+        after = rss_kib()
+        size = 0
+        if writer is not None:
+            size = (Path(folder) / "m.pixelspy").stat().st_size + (Path(folder) / "m.pixelspy-wal").stat().st_size
+            evicted = session.dropped
+            probe = next(iter(session)).id if len(session) else None
+            t0 = time.perf_counter()
+            oldest = writer.db.execute("SELECT id FROM events ORDER BY seq LIMIT 200").fetchall()
+            read_back = [session.event(r[0]) for r in oldest]
+            read_us = (time.perf_counter() - t0) * 1e6 / max(len(oldest), 1)
+            assert all(read_back) and probe is not None
+        else:
+            evicted, read_us = 0, 0.0
+        print(json.dumps({"events": stored, "in_memory": len(session), "evicted": evicted, "growth_kib": after - before,
+                          "file_bytes": size, "read_back_us": read_us}))
+
+
+def memory(mode: str, n: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", mode, "--memory-hits", str(n)],
+                         capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def proxy_round(session_args: list[str], folder: Path, mix: list, seconds: float, rate: float | None):
+    """One run of the loopback load through a fresh `pixelspy --no-ui --sink` with `session_args`."""
+    import asyncio
+
+    from loopback import free_port, run_load, wait_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(port), "--confdir",
+                             str(folder / "confdir"), *session_args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
+    try:
+        wait_port(port, proc=proc)
+        return asyncio.run(run_load(port, mix, PROXY_CONNECTIONS, seconds, rate=rate))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def proxy_bench(seconds: float, rounds: int) -> None:
+    from loopback import Upstream, request_mix
+
+    upstream = Upstream()
+    mix = request_mix(upstream.port, PROXY_TRACKING_EVERY)
+    kinds = {"store": [], "no store": ["--no-session"]}
+    saturated: dict[str, list[float]] = {k: [] for k in kinds}
+    paced: dict[str, list[float]] = {k: [] for k in kinds}
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for _ in range(rounds):
+                for kind, extra in kinds.items():
+                    r = proxy_round(extra, Path(folder), mix, seconds, None)
+                    saturated[kind].append(r.requests / r.seconds)
+            rate = 0.5 * statistics.median(saturated["no store"])
+            for _ in range(rounds):
+                for kind, extra in kinds.items():
+                    paced[kind] += proxy_round(extra, Path(folder), mix, seconds, rate).latencies
+    finally:
+        upstream.stop()
+    print(f"proxy (one request in {PROXY_TRACKING_EVERY} a tracking hit, {PROXY_CONNECTIONS} connections, "
+          f"{rounds} × {seconds:g} s each, in turns):")
+    for kind in kinds:
+        print(f"  {kind:9} saturated {statistics.median(saturated[kind]):7.1f} req/s (median);  paced at "
+              f"{rate:.0f} req/s: p50 {percentile(paced[kind], .5) * 1000:6.2f} ms  p99 "
+              f"{percentile(paced[kind], .99) * 1000:6.2f} ms")
+    throughput = statistics.median(saturated["store"]) / statistics.median(saturated["no store"])
+    p99 = percentile(paced["store"], .99) / percentile(paced["no store"], .99)
+    print(f"ratios store / no store: throughput {throughput:.3f}; paced p99 {p99:.3f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hits", type=int, default=20_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--memory-hits", type=int, default=30_000)
+    ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
+    ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
+    ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.memory_hits)
+        return 0
+
+    print(f"pixelspy store benchmark — python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+          f"{os.cpu_count()} cores")
+    if args.proxy_only:
+        proxy_bench(args.proxy_seconds or 10, args.rounds)
+        return 0
+    samples, times = corpus_hits(args.hits)
+    hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
+    best: dict[str, float] = {}
+    commits: list = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(args.rounds):  # interleaved: this VM drifts in speed between runs
+            for mode in ("none", "thread", "inline"):
+                took = ingest_run(hits, mode, Path(folder), commits if mode == "thread" else [])
+                best[mode] = min(best.get(mode, took), took)
+    n = len(hits)
+    for mode, label in (("none", "Session.ingest, no store (baseline)"), ("thread", "… + store, background thread"),
+                        ("inline", f"… + store, inline every {INLINE_EVERY_HITS} hits")):
+        print(f"  {label:44} {n / best[mode]:10,.0f} hits/s  ({best[mode] * 1e6 / n:6.1f} µs/hit)  "
+              f"ratio {best['none'] / best[mode]:.3f}")
+    lags = [c[0] * 1000 for c in commits]
+    took = [c[1] * 1000 for c in commits]
+    rows = [c[2] for c in commits]
+    print(f"  commits (threaded, {len(commits)}): rows/commit median {statistics.median(rows) if rows else 0:.0f}; "
+          f"lag ms p50 {percentile(lags, .5):.1f} p99 {percentile(lags, .99):.1f} max {max(lags, default=0):.1f}; "
+          f"commit ms p50 {percentile(took, .5):.1f} p99 {percentile(took, .99):.1f}")
+
+    print(f"memory ({args.memory_hits:,} hits, a fresh process each):")
+    results = {}
+    for mode, label in (("none", "no store (baseline)"), ("store", "store, default in-memory bound"),
+                        ("window", f"store, {SMALL_WINDOW:,} events in memory")):
+        r = results[mode] = memory(mode, args.memory_hits)
+        per = r["growth_kib"] / max(r["events"], 1)
+        extra = (f"; file {r['file_bytes'] / max(r['events'], 1):,.0f} B/event; an evicted event read back in "
+                 f"{r['read_back_us']:.0f} µs" if mode != "none" else "")
+        print(f"  {label:36} {r['events']:,} events ({r['in_memory']:,} in memory): RSS growth "
+              f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event{extra}")
+    base = results["none"]["growth_kib"] / max(results["none"]["events"], 1)
+    window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
+    print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "
+          f"{'MET' if window <= GOAL_KIB_PER_EVENT else 'MISSED'} ({window:.2f})")
+    if args.proxy_seconds:
+        proxy_bench(args.proxy_seconds, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

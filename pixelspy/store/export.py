@@ -1,0 +1,48 @@
+"""HAR from a session file: the same entries, `_pixelspy` content and redaction as the HAR writer's
+(pixelspy.har renders each entry), streamed from the file a hit at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from pixelspy.har import har_head, render_entry, trailer
+from pixelspy.session import Mark
+from pixelspy.store import reader
+from pixelspy.store.schema import StoreError, connect, reason
+
+
+def export_har(db: sqlite3.Connection, out: Path | str, redact: bool = True) -> int:
+    """Write the session held by `db` to the HAR file `out` (atomically: a temporary file beside it,
+    then renamed); returns the number of entries. OSError when `out` cannot be written."""
+    out = Path(out)
+    marks = [Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")]
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    n = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(har_head(redact, "tracking"))
+            for hit, events, base in reader.iter_hits(db):
+                f.write((",\n" if n else "") + json.dumps(render_entry(hit, events, base, redact)))
+                n += 1
+            f.write(trailer(marks, redact))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
+
+
+def export_file(session_file: Path | str, out: Path | str, redact: bool = True) -> int:
+    """export_har of a session file on disk; StoreError when it cannot be read."""
+    session_file = Path(session_file)
+    db = connect(session_file, write=False)
+    try:
+        return export_har(db, out, redact)
+    except sqlite3.Error as e:
+        raise StoreError(reason(session_file, e)) from None
+    finally:
+        db.close()

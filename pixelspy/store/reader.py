@@ -1,0 +1,189 @@
+"""Reading session files: an event or hit back by id, a whole session into a Session, the list of
+sessions, and the indexed queries a viewer filters with."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pixelspy.model import RawHit, TrackingEvent, keep_id
+from pixelspy.session import Mark, Session
+from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
+from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, reason
+
+_EVENT = "SELECT json FROM events WHERE id = ?"
+_FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
+             "ORDER BY n")
+_HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
+        "WHERE id = ?")
+# A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
+MAX_RESPONSE_JSON = 4 * 1024 * 1024
+
+
+def event(db: sqlite3.Connection, event_id: str) -> TrackingEvent | None:
+    row = db.execute(_EVENT, (event_id,)).fetchone()
+    if row is None:
+        return None
+    try:
+        return event_from_row(row[0], db.execute(_FINDINGS, (event_id,)).fetchall())
+    except BadRow:
+        return None
+
+
+def hit(db: sqlite3.Connection, hit_id: str) -> RawHit | None:
+    row = db.execute(_HIT, (hit_id,)).fetchone()
+    try:
+        return hit_from_row(*row) if row is not None else None
+    except BadRow:
+        return None
+
+
+def response(db: sqlite3.Connection, hit_id: str) -> dict | None:
+    """The HAR entry recorded of a hit's answer, if any."""
+    row = db.execute("SELECT entry, zlib FROM answers WHERE hit_id = ?", (hit_id,)).fetchone()
+    if row is None:
+        return None
+    try:
+        entry = json.loads(unpack(*row, MAX_RESPONSE_JSON))
+    except (BadRow, zlib.error, ValueError):
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("response"), dict) else None
+
+
+@dataclass
+class Loaded:
+    path: Path
+    events: int
+    hits: int
+    problems: list[str] = field(default_factory=list)
+
+
+def load(path: Path | str, session: Session) -> Loaded:
+    """Read a session file into `session` as it was recorded: events with their findings and ids,
+    requests, twins, marks, device names. StoreError when the file cannot be read; a row that does
+    not fit is skipped and counted in `problems`."""
+    path = Path(path)
+    db = connect(path, write=False)
+    try:
+        return _load(db, path, session)
+    except sqlite3.Error as e:
+        raise StoreError(reason(path, e)) from None
+    finally:
+        db.close()
+
+
+def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:
+    # Device names first: the events are published (printed) as they are read.
+    for key, name in db.execute("SELECT key, name FROM devices"):
+        if isinstance(key, str) and isinstance(name, str) and session.devices.name(key) != name:
+            session.devices.rename(key, name)
+    # Ids made from now on come after the file's (its twins' hits have no event to keep theirs).
+    for (largest,) in db.execute("SELECT id FROM hits ORDER BY length(id) DESC, id DESC LIMIT 1"):
+        keep_id(largest, "h")
+    skipped = events = hits = 0
+    # An event's request and findings are looked up by key as it is read: a file may hold millions,
+    # more than memory, of which the session keeps the newest.
+    for event_id, text in db.execute("SELECT id, json FROM events ORDER BY seq"):
+        try:
+            ev = event_from_row(text, db.execute(_FINDINGS, (event_id,)).fetchall())
+        except BadRow:
+            ev = None
+        if ev is None or not keep_id(ev.id, "e") or session.get(ev.id) is not None:
+            skipped += 1
+            continue
+        request = hit(db, ev.hit_id) if ev.hit_id and ev.hit_id not in session.hits else None
+        hits += request is not None
+        session.add_stored(ev, request)
+        events += 1
+    session.add_marks(Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")
+                      if isinstance(label, str) and isinstance(t, float))
+    problems = [f"events that could not be read were skipped: {skipped:,}"] if skipped else []
+    return Loaded(path, events, hits, problems)
+
+
+@dataclass
+class SessionInfo:
+    path: Path
+    started: datetime | None
+    events: int | None  # None: the file could not be read (in use, damaged)
+    size: int
+    note: str = ""
+
+
+def info(path: Path) -> SessionInfo:
+    size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    try:
+        db = connect(path, write=False)
+    except StoreError as e:
+        return SessionInfo(path, None, None, size, str(e).removeprefix(f"{path}: "))
+    try:
+        started = db.execute("SELECT value FROM meta WHERE key = 'started'").fetchone()
+        count = db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+        when = datetime.fromtimestamp(float(started[0])) if started else None
+        return SessionInfo(path, when, count, size)
+    except (sqlite3.Error, ValueError, OverflowError, OSError) as e:
+        return SessionInfo(path, None, None, size, reason(path, e).removeprefix(f"{path}: "))
+    finally:
+        db.close()
+
+
+def sessions(folder: Path, most: int = 20) -> list[SessionInfo]:
+    """The newest `most` session files of `folder` (by modification time)."""
+    try:
+        files = [p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file()]
+    except OSError:
+        return []
+    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return [info(p) for p in files[:most]]
+
+
+# ------------------------------------------------------------------ queries (for a viewer's filters)
+
+# The filters a viewer asks for, each an indexed column.
+FILTER_COLUMNS = ("platform", "pixel", "event", "device")
+
+
+def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0, since: float | None = None,
+              limit: int = 1000, **equal: str) -> list[str]:
+    """Ids of the events matching, oldest first: columns equal (platform, pixel, event, device), worst
+    finding at least min_severity, time from `since`, and `words` in names, params or page (FTS5 where
+    the file has it, a LIKE scan otherwise)."""
+    where, args = [], []
+    for column, value in equal.items():
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"no filter on {column}")
+        where.append(f"{column} = ?")
+        args.append(value)
+    if min_severity:
+        where.append("severity >= ?")
+        args.append(min_severity)
+    if since is not None:
+        where.append("time >= ?")
+        args.append(since)
+    if words.strip():
+        if has_fts_table(db):
+            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            args.append(" ".join('"' + w.replace('"', '""') + '"' for w in words.split()))
+        else:
+            for w in words.split():
+                where.append("json LIKE ? ESCAPE '\\'")
+                args.append("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
+    return [r[0] for r in db.execute(sql, (*args, limit))]
+
+
+def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEvent], dict | None]]:
+    """Every readable hit in time order with its events and its recorded answer (HAR export)."""
+    for row in db.execute(_HIT.replace(" WHERE id = ?", " ORDER BY time")):
+        try:
+            h = hit_from_row(*row)
+        except BadRow:
+            continue
+        ids = [r[0] for r in db.execute("SELECT id FROM events WHERE hit_id = ? ORDER BY seq", (h.id,))]
+        yield h, [e for i in ids if (e := event(db, i)) is not None], response(db, h.id)
+

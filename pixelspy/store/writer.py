@@ -1,0 +1,261 @@
+"""Recording a live session into its file, off the proxy's path.
+
+The session's subscribers hand the writer events, hits and marks; the hot path only puts them in
+a dict or a list. A background thread with its own connection commits what came every
+`interval_s` (one transaction a batch): serialising, compressing and SQLite's work happen there,
+and sqlite3 lets go of the GIL while SQLite runs. A kill -9 loses at most the batch being
+gathered. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
+logger (the TUI's log, stderr with --no-ui) and `on_failure`; the proxy runs on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from pixelspy import __version__
+from pixelspy.model import RawHit, TrackingEvent
+from pixelspy.session import Mark, Session
+from pixelspy.store import reader
+from pixelspy.store.records import event_row, finding_rows, hit_row, pack, search_words
+from pixelspy.store.schema import close_writer, connect, has_fts_table, reason
+
+log = logging.getLogger("pixelspy")
+
+# Commits come at least this often (issue #27: a crash loses at most 250 ms); a batch's own time
+# comes on top, so the wait is shorter.
+COMMIT_EVERY_S = 0.1
+
+_EVENTS = ("INSERT INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, severity, "
+           "hit_id, json)")
+# An event already in the file (seq None) keeps its place; what findings change is rewritten.
+_EVENT_CHANGED = " ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, json = excluded.json"
+_HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, body_truncated, "
+         "client, device)")
+# sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
+# thread and the event loop hand the GIL back and forth for each row (each hand-over up to the 5 ms
+# switch interval). Rows go many to a statement, up to SQLite's oldest limit on parameters.
+MAX_PARAMETERS = 999
+
+
+def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
+    """`head VALUES (…), (…), … tail` for rows of one width, as few statements as the limit allows."""
+    if not rows:
+        return
+    one = "(" + ",".join("?" * len(rows[0])) + ")"
+    step = max(1, MAX_PARAMETERS // len(rows[0]))
+    for i in range(0, len(rows), step):
+        group = rows[i:i + step]
+        db.execute(f"{head} VALUES {','.join([one] * len(group))}{tail}", [v for row in group for v in row])
+
+
+def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
+    for i in range(0, len(keys), MAX_PARAMETERS):
+        group = keys[i:i + MAX_PARAMETERS]
+        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
+
+
+class _Batch:
+    """What came since the last commit."""
+
+    def __init__(self) -> None:
+        self.new: dict[str, TrackingEvent] = {}
+        self.changed: dict[str, TrackingEvent] = {}
+        self.hits: list[RawHit] = []
+        self.twins: list[tuple[str, str]] = []  # (hit id, event id)
+        self.marks: list[Mark] = []
+        self.responses: list[tuple[str, dict]] = []  # (hit id, HAR entry of the answer)
+        self.started = time.monotonic()
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.changed or self.hits or self.twins or self.marks or self.responses)
+
+
+class StoreWriter:
+    """Records `session` into the session file `path` (created, or continued) while attached."""
+
+    def __init__(self, session: Session, path: Path | str, *, interval_s: float = COMMIT_EVERY_S,
+                 on_failure: Callable[[str], None] | None = None):
+        self.session = session
+        self.path = Path(path)
+        self.interval_s = interval_s
+        self.on_failure = on_failure
+        self.failed: str | None = None  # why recording stopped
+        self.db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the connection: the thread's commits, the session's reads
+        self._batch = _Batch()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._device_names: dict[str, str] = {}
+        self._seq = 0
+        self._fts = False
+        self.commits: deque[tuple[float, float, int]] = deque(maxlen=10_000)  # (lag s, took s, rows)
+
+    @property
+    def events_in_file(self) -> int:
+        return self._seq
+
+    # ------------------------------------------------------------------ life
+
+    def open(self) -> None:
+        """Open (or create) the file and hold it; StoreError when it cannot be."""
+        self.db = connect(self.path, write=True)
+        self._fts = has_fts_table(self.db)
+        self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('started', ?)", (repr(time.time()),))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('pixelspy', ?)", (__version__,))
+
+    def attach(self) -> None:
+        """Hear the session from now on, and commit in the background."""
+        s = self.session
+        s.subscribe(self.event)
+        s.subscribe_marks(self.marks)
+        s.subscribe_hits(self.hit)
+        s.store = self
+        self._thread = threading.Thread(target=self._run, name="pixelspy-store", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit what is left, stop, and leave the file self-contained."""
+        s = self.session
+        s.unsubscribe(self.event)
+        s.unsubscribe_marks(self.marks)
+        s.unsubscribe_hits(self.hit)
+        if s.store is self:
+            s.store = None
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        else:
+            self.flush()
+        if self.db is not None:
+            with self._lock:
+                close_writer(self.db)
+                self.db = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.flush()
+        self.flush()
+
+    # ------------------------------------------------------------------ the session's subscribers (hot path)
+
+    def event(self, ev: TrackingEvent, is_update: bool) -> None:
+        if self.failed is None:
+            (self._batch.changed if is_update else self._batch.new)[ev.id] = ev
+
+    def hit(self, hit: RawHit, twin_of: str | None) -> None:
+        if self.failed is None:
+            batch = self._batch
+            batch.hits.append(hit)
+            if twin_of is not None:
+                batch.twins.append((hit.id, twin_of))
+
+    def marks(self, marks: list[Mark]) -> None:
+        if self.failed is None:
+            self._batch.marks.extend(marks)
+
+    def response(self, hit_id: str, entry: dict) -> None:
+        """The HAR entry of a hit's answer (response, timings), kept for HAR export."""
+        if self.failed is None:
+            self._batch.responses.append((hit_id, entry))
+
+    # ------------------------------------------------------------------ committing
+
+    def flush(self) -> None:
+        """Commit what came since the last flush, in one transaction. Flushes (the thread's, an
+        export's) take turns, so batches are committed in the order they were gathered."""
+        with self._lock:
+            # The swap is one assignment: a subscriber adding meanwhile adds to one batch or the other.
+            batch, self._batch = self._batch, _Batch()
+            names = self._changed_device_names()
+            if self.db is None or self.failed is not None or not (batch or names):
+                return
+            t0 = time.monotonic()
+            try:
+                self.db.execute("BEGIN")
+                try:
+                    self._write(batch, names)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            except Exception as e:  # noqa: BLE001 - the disk, or a bug: recording stops, never the proxy
+                self._fail(reason(self.path, e))
+                return
+            done = time.monotonic()
+            rows = len(batch.new) + len(batch.changed) + len(batch.hits)
+            self.commits.append((done - batch.started, done - t0, rows))
+
+    def _write(self, batch: _Batch, names: dict[str, str]) -> None:
+        db = self.db
+        insert(db, _HITS, [hit_row(h) for h in batch.hits])
+        insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
+        insert(db, "INSERT OR REPLACE INTO answers (hit_id, entry, zlib)",
+               [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
+        new = list(batch.new.values())
+        first = self._seq + 1
+        self._seq += len(new)
+        changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
+        insert(db, _EVENTS, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)]
+               + [(None, *event_row(ev)) for ev in changed], _EVENT_CHANGED)
+        if changed:  # (one the file did not hold yet took the next place)
+            self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if self._fts:
+            insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
+                   [(seq, *search_words(ev)) for seq, ev in enumerate(new, first)])
+        delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
+        insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
+               [row for ev in (*new, *changed) for row in finding_rows(ev)])
+        insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
+        if names:
+            insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
+            self._device_names.update(names)
+
+    def _changed_device_names(self) -> dict[str, str]:
+        devices = self.session.devices
+        names = {key: devices.name(key) for key in devices.clients()}
+        return {k: v for k, v in names.items() if self._device_names.get(k) != v}
+
+    def _fail(self, why: str) -> None:
+        self.failed = why
+        self._batch = _Batch()
+        log.warning("pixelspy: recording stopped, the session file cannot be written: %s "
+                    "(events are still shown; the file keeps what came before)", why)
+        if self.on_failure is not None:
+            self.on_failure(why)
+
+    # ------------------------------------------------------------------ reading back
+
+    def export_har(self, out: Path | str, redact: bool = True) -> int:
+        """The session as a HAR file (what Ctrl+S and --har write): what came so far committed
+        first, then every entry exported from the file; returns the number of entries."""
+        from pixelspy.store.export import export_har
+
+        self.flush()
+        if self.db is None:
+            raise OSError(f"{self.path} is closed")
+        with self._lock:
+            return export_har(self.db, out, redact)
+
+    def read_event(self, event_id: str) -> TrackingEvent | None:
+        """An event the session no longer holds in memory, from the file (None: not there)."""
+        pending = self._batch.new.get(event_id) or self._batch.changed.get(event_id)
+        if pending is not None or self.db is None:
+            return pending
+        with self._lock:
+            return reader.event(self.db, event_id)
+
+    def read_hit(self, hit_id: str) -> RawHit | None:
+        if self.db is None:
+            return None
+        with self._lock:
+            return reader.hit(self.db, hit_id)

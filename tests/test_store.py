@@ -1,0 +1,204 @@
+"""The session store: a session recorded into its file comes back whole (events, findings, ids,
+requests, twins, marks, device names), findings changed later are rewritten, queries use the
+indexes, and HAR exported from the file carries the same `_pixelspy` content."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from pixelspy import har
+from pixelspy.model import RawHit
+from pixelspy.session import Mark, Session
+from pixelspy.store import reader
+from pixelspy.store.export import export_file
+from pixelspy.store.schema import SCHEMA_VERSION, has_fts5
+from pixelspy.store.writer import StoreWriter
+
+PIXEL = "1234567890123456"
+T0 = 1_700_000_000.0
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def meta_get(i: int, ev: str = "PageView", eid: str | None = None, t: float | None = None, **extra: str) -> RawHit:
+    """A Meta Pixel hit as fbevents.js sends it (image GET)."""
+    params = {"id": PIXEL, "ev": ev, "dl": f"https://shop.example/p/{i}", "rl": "", "if": "false",
+              "ts": str(1_700_000_000_000 + i), "v": "2.9.179", "r": "stable", "ec": "0", "o": "4126",
+              "eid": eid or f"ev-{i}", "fbp": "fb.1.1700000000000.1234567890", **extra}
+    return RawHit(method="GET", url=f"https://www.facebook.com/tr/?{urlencode(params)}", time=t or T0 + i,
+                  client="10.0.0.2", headers=(("user-agent", CHROME), ("referer", f"https://shop.example/p/{i}")))
+
+
+def meta_post(i: int, ev: str, **extra: str) -> RawHit:
+    params = {"id": PIXEL, "ev": ev, "dl": f"https://shop.example/p/{i}", "eid": f"ev-{i}", "v": "2.9.179",
+              "fbp": "fb.1.1700000000000.1234567890", **extra}
+    return RawHit(method="POST", url="https://www.facebook.com/tr/", body=urlencode(params).encode(), time=T0 + i,
+                  client="10.0.0.2", headers=(("user-agent", CHROME),
+                                              ("content-type", "application/x-www-form-urlencoded")))
+
+
+def recorded(path, hits, marks=(), rename=None) -> tuple[Session, StoreWriter]:
+    s = Session()
+    w = StoreWriter(s, path)
+    w.open()
+    w.attach()
+    for h in hits:
+        s.ingest(h)
+    if marks:
+        s.add_marks(marks)
+    if rename:
+        s.devices.rename(*rename)
+    s.tick(float("inf"))
+    return s, w
+
+
+def test_a_recorded_session_reopens_with_everything(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    hits = [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10", "cd[currency]": "EUR"}),
+            meta_get(2, "AddToCart", eid="dup"), meta_get(3, "AddToCart", eid="dup")]
+    live, w = recorded(path, hits, [Mark("clicked Buy", T0 + 1.5)], ("10.0.0.2 linux chrome", "my laptop"))
+    w.close()
+    assert w.failed is None
+
+    back = Session()
+    loaded = reader.load(path, back)
+    assert loaded.problems == [] and loaded.events == len(live) == 4
+    assert [ev.json_line() for ev in back] == [ev.json_line() for ev in live]
+    assert [back.json_line(ev)["device"] for ev in back] == ["my laptop"] * 4
+    assert back.marks == live.marks
+    assert {i: h.body for i, h in back.hits.items()} == {i: h.body for i, h in live.hits.items()}
+    purchase = next(ev for ev in back if ev.event == "Purchase")
+    assert purchase.params == next(ev for ev in live if ev.event == "Purchase").params  # labels, groups
+    # the duplicate found when the second AddToCart came is in the file on the first one too
+    first_dup = next(ev for ev in back if ev.event == "AddToCart")
+    assert any(f.code == "duplicate-event" for f in first_dup.findings)
+    # ids made after reopening never collide with the file's
+    assert back.ingest(meta_get(9))[0].id not in {ev.id for ev in live}
+
+
+def test_findings_changed_after_the_first_commit_are_rewritten(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0, "AddToCart", eid="same")])
+    w.flush()  # the first event committed without a finding
+    live.ingest(meta_get(1, "AddToCart", eid="same"))
+    w.close()
+    db = sqlite3.connect(path)
+    first = next(iter(live)).id
+    codes = [r[0] for r in db.execute("SELECT code FROM findings WHERE event_id = ?", (first,))]
+    assert "duplicate-event" in codes
+    assert db.execute("SELECT severity FROM events WHERE id = ?", (first,)).fetchone()[0] >= 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_twins_are_stored_with_their_hit(tmp_path):
+    """Meta's fbevents sends one beacon to /tr and its copy to /privacy_sandbox/pixel/register/trigger."""
+    path = tmp_path / "s.pixelspy"
+    first = meta_get(0)
+    twin = RawHit(method="GET", url=first.url.replace("/tr/?", "/privacy_sandbox/pixel/register/trigger/?"),
+                  time=T0 + 0.01, client="10.0.0.2", headers=first.headers)
+    live, w = recorded(path, [first, twin])
+    w.close()
+    [ev] = list(live)
+    if not ev.twins:
+        pytest.skip("this decoder makes no twin of the privacy-sandbox copy")
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT hit_id, event_id FROM twins").fetchall() == [(twin.id, ev.id)]
+    back = Session()
+    reader.load(path, back)
+    assert next(iter(back)).twins == [twin.id]
+
+
+def test_queries_filter_on_indexed_columns_and_words(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10"}), meta_get(2, "Lead")])
+    w.close()
+    db = sqlite3.connect(path)
+    ids = [ev.id for ev in live]
+    assert reader.query_ids(db, event="Purchase") == [ids[1]]
+    assert reader.query_ids(db, platform="meta", since=T0 + 1) == ids[1:]
+    assert reader.query_ids(db, words="purchase") == [ids[1]]
+    assert reader.query_ids(db, words="shop.example/p/2") == [ids[2]] or not has_fts5()
+    plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN SELECT id FROM events WHERE event = 'Lead'"))
+    assert "events_event" in plan
+
+
+def test_har_exported_from_the_file_matches_the_writer(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0), meta_post(1, "Lead", **{"ud[em]": "alice@shop.example"})],
+                       [Mark("signed up alice@shop.example", T0 + 2)])
+    w.close()
+    out = tmp_path / "out.har"
+    assert export_file(path, out) == 2
+    saved = tmp_path / "saved.har"
+    har.save_har(live, saved)
+    exported, direct = json.loads(out.read_text()), json.loads(saved.read_text())
+    assert [e["_pixelspy"] for e in exported["log"]["entries"]] == [e["_pixelspy"] for e in direct["log"]["entries"]]
+    assert exported["log"][har.MARKS_KEY] == direct["log"][har.MARKS_KEY]
+    assert "alice@shop.example" not in out.read_text()  # redacted by default
+    back = Session()
+    har.load_file(out, back)
+    assert [ev.id for ev in back] == [ev.id for ev in live]
+
+
+def test_events_evicted_from_memory_are_read_back_from_the_file(tmp_path):
+    s = Session(max_events=2)
+    w = StoreWriter(s, tmp_path / "s.pixelspy")
+    w.open()
+    w.attach()
+    for i in range(5):
+        s.ingest(meta_get(i))
+    w.flush()
+    assert len(s) == 2 and s.dropped == 3
+    evicted = reader.query_ids(w.db, limit=1)[0]
+    assert s.get(evicted) is None and s.event(evicted).event == "PageView"
+    assert s.hit(s.event(evicted).hit_id).url.startswith("https://www.facebook.com/tr/")
+    assert "session file holds every event" in s.dropped_note()
+    w.close()
+
+
+def test_a_session_file_goes_on_where_it_stopped(tmp_path):
+    """--session FILE of an existing file: its events are read back, new ones appended with new ids."""
+    path = tmp_path / "s.pixelspy"
+    first, w = recorded(path, [meta_get(0), meta_get(1, "Lead")])
+    w.close()
+    again = Session()
+    reader.load(path, again)
+    w = StoreWriter(again, path)
+    w.open()
+    w.attach()
+    again.ingest(meta_get(2, "Purchase"))
+    w.close()
+    back = Session()
+    assert reader.load(path, back).events == 3
+    assert [ev.event for ev in back] == ["PageView", "Lead", "Purchase"]
+    assert len({ev.id for ev in back}) == 3 and [ev.id for ev in back][:2] == [ev.id for ev in first]
+
+
+def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
+    """An SQLite built without FTS5 gets no index of words: the same query scans the events."""
+    from pixelspy.store import schema
+
+    monkeypatch.setattr(schema, "has_fts5", lambda: False)
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[content_name]": "50%_off shoes"})])
+    w.close()
+    db = sqlite3.connect(path)
+    assert not schema.has_fts_table(db)
+    ids = [ev.id for ev in live]
+    assert reader.query_ids(db, words="purchase") == [ids[1]]
+    assert reader.query_ids(db, words="50%_off") == [ids[1]] and reader.query_ids(db, words="50%x") == []
+
+
+def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
+    """It holds cookies and personal data as sent (HAR files are redacted, session files are not)."""
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0)])
+    w.flush()
+    assert (path.stat().st_mode & 0o777) == 0o600 and (Path(f"{path}-wal").stat().st_mode & 0o777) == 0o600
+    out = tmp_path / "live.har"
+    assert w.export_har(out) == 1 and json.loads(out.read_text())["log"]["_pixelspy"]["redacted"] is True
+    w.close()

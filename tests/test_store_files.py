@@ -1,0 +1,203 @@
+"""Session files on the command line: `pixelspy open FILE.pixelspy`, `pixelspy sessions`, `--session`;
+a corrupt, locked, read-only, foreign or newer file is one line and exit 2, never a traceback; a full
+disk stops recording with a notice and the session goes on."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pixelspy import cli
+from pixelspy.session import Session
+from pixelspy.store import StoreError
+from pixelspy.store.schema import APPLICATION_ID
+from pixelspy.store.writer import StoreWriter
+from tests.conftest import free_port
+from tests.test_store import meta_get, meta_post, recorded
+
+
+@pytest.fixture
+def session_file(tmp_path) -> Path:
+    path = tmp_path / "shop.pixelspy"
+    _, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10"})])
+    w.close()
+    return path
+
+
+def one_line_error(capsys, code: int, *words: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert all(w in err for w in words), err
+    return err
+
+
+def test_open_prints_the_recorded_events(session_file, capsys):
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["event"], line["device"]) for line in lines] == [("PageView", "Linux Chrome 10.0.0.2"),
+                                                                   ("Purchase", "Linux Chrome 10.0.0.2")]
+
+
+def test_sessions_lists_the_folder_newest_first(session_file, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PIXELSPY_SESSIONS_DIR", str(tmp_path))
+    (tmp_path / "notes.pixelspy").write_text("not a session")
+    assert cli.main(["sessions"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(str(session_file) in line and "2 events" in line for line in out), out
+    assert any("notes.pixelspy" in line and "not a pixelspy session" in line for line in out), out
+
+
+def test_a_corrupt_file(tmp_path, session_file, capsys):
+    broken = tmp_path / "broken.pixelspy"
+    data = bytearray(session_file.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # the header and schema page
+    broken.write_bytes(bytes(data))
+    one_line_error(capsys, cli.main(["open", str(broken), "--no-ui"]), "broken.pixelspy")
+    text = tmp_path / "text.pixelspy"
+    text.write_text('{"log": {}}')
+    one_line_error(capsys, cli.main(["open", str(text), "--no-ui"]), "not a pixelspy session")
+
+
+def test_a_foreign_sqlite_file(tmp_path, capsys):
+    other = tmp_path / "places.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT)")
+    db.commit()
+    db.close()
+    one_line_error(capsys, cli.main(["open", str(other), "--no-ui"]), "not a pixelspy session")
+    one_line_error(capsys, cli.main(["--no-ui", "--session", str(other), "-p", str(free_port())]),
+                   "not a pixelspy session")
+
+
+def test_a_newer_schema(session_file, capsys):
+    db = sqlite3.connect(session_file)
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    one_line_error(capsys, cli.main(["open", str(session_file), "--no-ui"]), "newer pixelspy")
+
+
+def test_a_locked_file(session_file, capsys):
+    """A file a running pixelspy records into is held: neither a second recorder nor `open` gets in."""
+    w = StoreWriter(Session(), session_file)
+    w.open()
+    try:
+        one_line_error(capsys, cli.main(["open", str(session_file), "--no-ui"]), "in use")
+        one_line_error(capsys, cli.main(["--no-ui", "--session", str(session_file), "-p", str(free_port())]),
+                       "in use")
+    finally:
+        w.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+
+
+def test_a_read_only_file_opens_but_is_not_recorded_into(session_file):
+    """As another user (root ignores file modes): `open` reads it, `--session` refuses it."""
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        ro = Path(folder) / "ro.pixelspy"
+        shutil.copy(session_file, ro)
+        ro.chmod(0o444)
+        as_other = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        env = {**os.environ, "PIXELSPY_SESSIONS_DIR": folder}
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*as_other, sys.executable, "-m", "pixelspy", *args], capture_output=True,
+                                  text=True, timeout=60, cwd=folder, env=env)
+
+        if as_other and subprocess.run([*as_other, sys.executable, "-c", "pass"], capture_output=True).returncode:
+            pytest.skip("another user cannot run this Python (its library is in root's home)")
+        opened = run("open", str(ro), "--no-ui")
+        assert opened.returncode == 0 and len(opened.stdout.splitlines()) == 2, opened.stderr
+        live = run("--no-ui", "--session", str(ro), "-p", str(free_port()), "--confdir", folder + "/conf")
+        assert live.returncode == 2 and "Traceback" not in live.stderr, live.stderr
+        assert "read-only" in live.stderr and len(live.stderr.strip().splitlines()) == 1, live.stderr
+
+
+def test_a_full_disk_stops_recording_with_a_notice_and_the_session_goes_on(tmp_path, caplog):
+    s = Session()
+    failures = []
+    w = StoreWriter(s, tmp_path / "small.pixelspy", on_failure=failures.append)
+    w.open()
+    w.db.execute(f"PRAGMA max_page_count = {w.db.execute('PRAGMA page_count').fetchone()[0] + 2}")
+    w.attach()
+    with caplog.at_level(logging.WARNING, logger="pixelspy"):
+        for i in range(200):
+            s.ingest(meta_post(i, "Purchase", **{"cd[value]": str(i), "cd[content_name]": "x" * 2000}))
+        w.flush()
+    assert failures and "full" in failures[0]
+    assert any("recording stopped" in r.getMessage() for r in caplog.records)
+    assert len(s.ingest(meta_get(500))) == 1  # the session goes on, in memory
+    w.close()
+    assert Session() is not None and sqlite3.connect(tmp_path / "small.pixelspy").execute(
+        "PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+def test_the_default_session_file_and_no_session(tmp_path, capsys):
+    """Without options a new file in the sessions folder (removed on exit when no event came);
+    --no-session: none; --session and --no-session together: an error."""
+    from pixelspy.proxy import ProxyConfig
+
+    def writer(*argv: str):
+        return cli.session_writer(cli.live_parser().parse_args(list(argv)), Session(), ProxyConfig())
+
+    assert writer("--no-session") is None and not (tmp_path / "sessions").exists()
+    w = writer()
+    assert w.path.parent == tmp_path / "sessions" and w.path.suffix == ".pixelspy"
+    cli.close_session_file(w, keep_empty=False, tell=True)
+    assert not w.path.exists() and capsys.readouterr().err == ""
+    with pytest.raises(StoreError, match="contradict"):
+        writer("--no-session", "--session", str(tmp_path / "x.pixelspy"))
+
+
+async def test_open_shows_the_recorded_session_in_the_tui(session_file, monkeypatch):
+    from pixelspy.tui.app import PixelSpyApp
+
+    apps = []
+    monkeypatch.setattr(PixelSpyApp, "run", lambda self: apps.append(self))
+    assert cli.main(["open", str(session_file)]) == 0
+    [app] = apps
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.event_list.event_count == 2
+        assert app.proxy is None  # a file: no proxy started
+
+
+def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
+    """A file is hostile like any file: an event of broken JSON or wrong types, a body that inflates
+    past the cap: the rest of the session opens, and stderr says what was skipped."""
+    import zlib
+
+    db = sqlite3.connect(session_file)
+    first, second = [r[0] for r in db.execute("SELECT id FROM events ORDER BY seq")]
+    db.execute("UPDATE events SET json = '{\"id\": 7, \"platform\": [' WHERE id = ?", (first,))
+    db.execute("UPDATE hits SET body = ?, body_zlib = 1", (zlib.compress(b"\0" * (3 << 20)),))
+    db.commit()
+    db.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [second]
+    assert "events that could not be read were skipped: 1" in err and "Traceback" not in err
+
+
+def test_open_har_writes_a_session_file_as_har(session_file, tmp_path, capsys):
+    """After a crash the session file has everything: `open FILE --har OUT` makes the HAR to share."""
+    out = tmp_path / "shop.har"
+    assert cli.main(["open", str(session_file), "--har", str(out)]) == 0
+    entries = json.loads(out.read_text())["log"]["entries"]
+    assert [e["_pixelspy"]["events"][0]["event"] for e in entries] == ["PageView", "Purchase"]
+    assert "wrote 2 entries" in capsys.readouterr().err
+    one_line_error(capsys, cli.main(["open", str(session_file), "--har", str(tmp_path / "no" / "x.har")]),
+                   "cannot write")
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["open", str(out), "--har", str(tmp_path / "again.har")])
+    assert usage.value.code == 2
