@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import os
 import re
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in FILE_COMMANDS:
         return FILE_COMMANDS[argv[0]](argv[1:])
+    if argv[:1] and not argv[0].startswith("-"):  # the live proxy takes no words: a misspelt command
+        print(unknown_command(argv[0]), file=sys.stderr)
+        return 2
     args = live_parser().parse_args(argv)
     listen_host, modes = listen_plan(args)
     if listen_host not in LOCAL_HOSTS:
@@ -169,18 +173,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def unknown_command(word: str) -> str:
+    """`pixelspy chek …`, `pixelspy audit --help` on a version without it: said, not the main help."""
+    if Path(word).is_file():
+        guess = f"to open a file: pixelspy open {shlex.quote(word)}; "
+    elif close := difflib.get_close_matches(word, FILE_COMMANDS, n=1):
+        guess = f"did you mean {close[0]}? "
+    else:
+        guess = ""
+    return inert(f"pixelspy: error: unknown command {word!r} ({guess}commands: {', '.join(FILE_COMMANDS)}; "
+                 "see pixelspy --help)")
+
+
 def print_config_error(e: ConfigError) -> None:
     for line in str(e).splitlines():  # one error a line (inert() would show the line breaks as \n)
         print(inert(f"pixelspy: {line}"), file=sys.stderr)
 
 
+# mitmproxy's bind error says the errno and the address twice: "[Errno 98] HTTP(S) proxy failed to listen
+# on 127.0.0.1:8080 with [Errno 98] error while attempting to bind on address ('127.0.0.1', 8080): …".
+BIND_NOISE = re.compile(r"\[Errno \d+\] |error while attempting to bind on address \([^)]*\): ")
+
+
 def start_failure(error: str, port: int) -> str:
     """Why the proxy did not start, each reason once, advice in pixelspy's terms (mitmproxy's
     own names its --mode syntax)."""
-    reasons = (r.strip() for r in re.split(r"; |\n", error))
+    reasons = (BIND_NOISE.sub("", r).strip() for r in re.split(r"; |\n", error))
     text = "; ".join(r for r in dict.fromkeys(reasons) if r and not r.startswith("Try specifying a different port"))
     if "address already in use" in text:
-        text += f". Another program uses port {port}: try pixelspy -p {port + 2}"
+        busy = re.search(r"listen on \S*:(\d+)", text)
+        busy_port = int(busy[1]) if busy else port
+        advice = f"try pixelspy -p {port + 2}" if busy_port == port else "give that --mode another @PORT"
+        text += f". Another program uses port {busy_port}: {advice}"
     return f"pixelspy: could not start the proxy: {text}"
 
 
@@ -211,7 +235,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     started = True
     for record in proxy.log_records:  # what the start logged
         _stderr_log(record)
-    addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
+    # A reverse mode listens on TCP and UDP (HTTP/3) at one address: named once.
+    addrs = ", ".join(dict.fromkeys(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs))
     print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -299,7 +324,7 @@ def open_main(argv: list[str]) -> int:
         progress = _stderr_progress if sys.stderr.isatty() else None
         result = load_file(args.file, session, progress=progress)
     except HarReadError as e:
-        print("\n" + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
+        print(("\n" if progress else "") + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
         return 2
     if progress:
         print(file=sys.stderr)
