@@ -234,7 +234,7 @@ def events_table(report: FileReport) -> str:
     if tally.other_pages:
         notes.append(f"{plural(tally.other_pages, 'event')} on pages past the {len(tally.page_counts):,} counted.")
     note = f'<p class="muted">{" ".join(notes)}</p>' if notes else ""
-    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (first where it first fired)"
+    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (in the order it first fired there)"
             f"</th></tr></thead><tbody>{rows}</tbody></table>{note}")
 
 
