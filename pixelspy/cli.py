@@ -214,6 +214,21 @@ def _stderr_log(record: logging.LogRecord) -> None:
         print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
 
 
+def headless_phone_setup(proxy: Proxy, config: ProxyConfig) -> list[str]:
+    """What the TUI's `c` shows, for --no-ui: the address a phone types in, the WireGuard client
+    configuration (the user's own terminal, as mitmdump prints it)."""
+    from pixelspy.network import lan_addresses
+
+    lines = []
+    if config.listen_host not in LOCAL_HOSTS and (lan := lan_addresses()):
+        lines.append(f"pixelspy: phones: set the Wi-Fi proxy to {lan[0]} port {config.port}, then open "
+                     "http://mitm.it to install the certificate")
+    if conf := proxy.wireguard_conf():
+        lines += ["pixelspy: WireGuard client configuration (import it into the WireGuard app, then open "
+                  "http://mitm.it through the tunnel):", conf.rstrip()]
+    return lines
+
+
 async def run_headless(session: Session, config: ProxyConfig) -> int:
     from pixelspy.addon import JsonLines
 
@@ -238,6 +253,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     # A reverse mode listens on TCP and UDP (HTTP/3) at one address: named once.
     addrs = ", ".join(dict.fromkeys(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs))
     print(f"pixelspy {__version__} listening on {addrs}", file=sys.stderr, flush=True)
+    for line in headless_phone_setup(proxy, config):
+        print(line, file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -206,3 +206,21 @@ def test_open_says_an_unreadable_file_in_one_line(tmp_path):
     (tmp_path / "g.har").write_text("garbage\n")
     code, err = main("open", str(tmp_path / "g.har"), "--no-ui")
     assert code == 2 and err.startswith(f"pixelspy: {tmp_path / 'g.har'}: neither a HAR") and err.count("\n") == 1
+
+
+def test_no_ui_says_what_the_tuis_c_shows(home, lan_address):
+    # Without the TUI's `c` screen, a phone's set-up would be nowhere: the address and the WireGuard
+    # client configuration come on stderr at start.
+    wg = free_port()
+    p = PixelspyProcess(home, "--lan", "--auth", "qa:pw", "--mode", "regular", "--mode", f"wireguard@{wg}")
+    try:
+        started(p)
+        deadline = time.monotonic() + 10
+        while not any(line.startswith("Endpoint = ") for line in p.stderr_lines):
+            assert time.monotonic() < deadline, p.stderr_lines
+            time.sleep(0.05)
+        assert f"pixelspy: phones: set the Wi-Fi proxy to {lan_address} port {p.port}, then open http://mitm.it" \
+            in " ".join(p.stderr_lines)
+        assert "[Interface]" in p.stderr_lines and f"Endpoint = {lan_address}:{wg}" in p.stderr_lines
+    finally:
+        p.stop()
