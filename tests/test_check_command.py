@@ -149,6 +149,10 @@ def test_a_file_without_tracking_events_fails_unless_allowed(tmp_path):
     r = run("none.har", cwd=tmp_path)
     assert r.returncode == 1
     assert "none.har: 0 events" in r.stdout and "no tracking events: nothing was checked (fails" in r.stdout
+    # The verdict names why: its counts are all 0, and --fail-on is not what failed it.
+    assert r.stdout.endswith("1 file: 0 errors, 0 warnings — FAIL (a file without tracking events) (--fail-on error)\n")
+    html = run("none.har", "--format", "html", cwd=tmp_path).stdout
+    assert "FAIL (a file without tracking events): 0 errors" in html
     suite = ET.fromstring(run("none.har", "--format", "junit", cwd=tmp_path).stdout).find("testsuite")
     assert suite.find("testcase/failure").get("type") == "no-events"
     assert json.loads(run("none.har", "--format", "json", cwd=tmp_path).stdout)["files"][0]["empty_fails"] is True
