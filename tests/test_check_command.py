@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -105,6 +106,8 @@ def test_unmet_expectation_fails_with_exit_1_in_every_format(files, tmp_path):
     assert "missing-expected-event" in r.stdout
     assert "Purchase never reached TikTok within 5 s of the visit to https://shop.example/checkout/thanks" in r.stdout
     assert "(tracking plan: Purchase on the thank-you page)" in r.stdout
+    # Which visit: another visit to the page may have had the event.
+    assert re.search(r"of the visit to \S+ at \d\d:\d\d:\d\d \(tracking plan", r.stdout), r.stdout
 
     r = run("t.har", "n.har", "o.har", "--format", "junit", cwd=tmp_path)
     assert r.returncode == 1
