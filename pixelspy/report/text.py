@@ -44,6 +44,9 @@ def file_lines(r: FileReport, label: str, events: bool = True) -> list[str]:
         out.append(f"           {f.message}")
         if f.hint:
             out.append(f"           hint: {f.hint}")
+        if f.related:  # the other copy of a duplicate, the hits that showed a visit: ids to look up
+            more = " …" if len(f.related) > MAX_NAMES else ""
+            out.append(f"           related: {', '.join(f.related[:MAX_NAMES])}{more}")
     return out
 
 
