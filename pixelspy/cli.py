@@ -85,8 +85,8 @@ def listen_host_arg(text: str) -> str:
 def live_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="pixelspy",
-        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking hits\n"
-                    "passing through it and shows them live.",
+        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking\n"
+                    "hits (also Google, Snapchat, Reddit) passing through it and shows them live.",
         epilog=SUBCOMMANDS + "\n\nPoint a browser or phone at the proxy and open http://mitm.it through it to "
                "install the CA certificate.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -359,9 +359,15 @@ def check_main(argv: list[str]) -> int:
 
     p = Parser(
         prog="pixelspy check",
-        description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print the "
-                    "findings. Exit 0 when clean, 1 when a finding reaches --fail-on or a file has no "
-                    "tracking events (see --allow-empty), 2 when an input cannot be read (or on usage errors).")
+        description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print\n"
+                    "the findings. Exit 0 when clean, 1 when a finding reaches --fail-on or a file has\n"
+                    "no tracking events (see --allow-empty), 2 when an input cannot be read (or on\n"
+                    "usage errors).",
+        epilog="examples:\n"
+               "  pixelspy check visit.har\n"
+               "  pixelspy check visit.har --format html -o report.html     # one file to open or forward\n"
+               "  pixelspy check recorded/*.har --format junit -o pixel-report.xml --fail-on warning",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="HAR or mitmproxy flow files")
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml: tracking plan ([[expect]]), rules, consent (default ./pixelspy.toml)")
