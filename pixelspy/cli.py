@@ -140,7 +140,13 @@ def listen_plan(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl+C while the proxy starts (before its handler is set), or in check: no traceback
+        return 130
+
+
+def run(argv: list[str]) -> int:
     if argv[:1] and argv[0] in FILE_COMMANDS:
         return FILE_COMMANDS[argv[0]](argv[1:])
     if argv[:1] and not argv[0].startswith("-"):  # the live proxy takes no words: a misspelt command
@@ -220,8 +226,10 @@ def headless_phone_setup(proxy: Proxy, config: ProxyConfig) -> list[str]:
     from pixelspy.network import lan_addresses
 
     lines = []
-    if config.listen_host not in LOCAL_HOSTS and (lan := lan_addresses()):
-        lines.append(f"pixelspy: phones: set the Wi-Fi proxy to {lan[0]} port {config.port}, then open "
+    every_interface = config.listen_host in ("0.0.0.0", "::", "")
+    host = (lan_addresses() or [None])[0] if every_interface else config.listen_host
+    if config.listen_host not in LOCAL_HOSTS and host:
+        lines.append(f"pixelspy: phones: set the Wi-Fi proxy to {host} port {config.port}, then open "
                      "http://mitm.it to install the certificate")
     if conf := proxy.wireguard_conf():
         lines += ["pixelspy: WireGuard client configuration (import it into the WireGuard app, then open "

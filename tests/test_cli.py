@@ -224,3 +224,12 @@ def test_no_ui_says_what_the_tuis_c_shows(home, lan_address):
         assert "[Interface]" in p.stderr_lines and f"Endpoint = {lan_address}:{wg}" in p.stderr_lines
     finally:
         p.stop()
+
+
+def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch):
+    # SIGINT in the first seconds (CA, config, mitmproxy's start) came out as a KeyboardInterrupt traceback.
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "load_config", interrupted)
+    assert main("--no-ui") == (130, "")
+    assert main("check", "x.har") == (130, "")
