@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import os
 import re
@@ -87,8 +88,8 @@ def listen_host_arg(text: str) -> str:
 def live_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="pixelspy",
-        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking hits\n"
-                    "passing through it and shows them live.",
+        description="Pixel debugging proxy: decodes Meta, TikTok, Pinterest, LinkedIn and X tracking\n"
+                    "hits (also Google, Snapchat, Reddit) passing through it and shows them live.",
         epilog=SUBCOMMANDS + "\n\nPoint a browser or phone at the proxy and open http://mitm.it through it to "
                "install the CA certificate.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -143,9 +144,18 @@ def listen_plan(args: argparse.Namespace) -> tuple[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl+C while the proxy starts (before its handler is set), or in check: no traceback
+        return 130
+
+
+def run(argv: list[str]) -> int:
     if argv[:1] and argv[0] in FILE_COMMANDS:
         return FILE_COMMANDS[argv[0]](argv[1:])
+    if argv[:1] and not argv[0].startswith("-"):  # the live proxy takes no words: a misspelt command
+        print(unknown_command(argv[0]), file=sys.stderr)
+        return 2
     args = live_parser().parse_args(argv)
     listen_host, modes = listen_plan(args)
     if listen_host not in LOCAL_HOSTS:
@@ -198,18 +208,38 @@ def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) ->
     return 0
 
 
+def unknown_command(word: str) -> str:
+    """`pixelspy chek …`, `pixelspy audit --help` on a version without it: said, not the main help."""
+    if Path(word).is_file():
+        guess = f"to open a file: pixelspy open {shlex.quote(word)}; "
+    elif close := difflib.get_close_matches(word, FILE_COMMANDS, n=1):
+        guess = f"did you mean {close[0]}? "
+    else:
+        guess = ""
+    return inert(f"pixelspy: error: unknown command {word!r} ({guess}commands: {', '.join(FILE_COMMANDS)}; "
+                 "see pixelspy --help)")
+
+
 def print_config_error(e: ConfigError) -> None:
     for line in str(e).splitlines():  # one error a line (inert() would show the line breaks as \n)
         print(inert(f"pixelspy: {line}"), file=sys.stderr)
 
 
+# mitmproxy's bind error says the errno and the address twice: "[Errno 98] HTTP(S) proxy failed to listen
+# on 127.0.0.1:8080 with [Errno 98] error while attempting to bind on address ('127.0.0.1', 8080): …".
+BIND_NOISE = re.compile(r"\[Errno \d+\] |error while attempting to bind on address \([^)]*\): ")
+
+
 def start_failure(error: str, port: int) -> str:
     """Why the proxy did not start, each reason once, advice in pixelspy's terms (mitmproxy's
     own names its --mode syntax)."""
-    reasons = (r.strip() for r in re.split(r"; |\n", error))
+    reasons = (BIND_NOISE.sub("", r).strip() for r in re.split(r"; |\n", error))
     text = "; ".join(r for r in dict.fromkeys(reasons) if r and not r.startswith("Try specifying a different port"))
     if "address already in use" in text:
-        text += f". Another program uses port {port}: try pixelspy -p {port + 2}"
+        busy = re.search(r"listen on \S*:(\d+)", text)
+        busy_port = int(busy[1]) if busy else port
+        advice = f"try pixelspy -p {port + 2}" if busy_port == port else "give that --mode another @PORT"
+        text += f". Another program uses port {busy_port}: {advice}"
     return f"pixelspy: could not start the proxy: {text}"
 
 
@@ -217,6 +247,23 @@ def _stderr_log(record: logging.LogRecord) -> None:
     # A refused certificate is told by the addon, once per device and host, not per handshake.
     if record.levelno >= logging.WARNING and not mitmproxy_untrusted_record(record):
         print(f"pixelspy: {record.levelname.lower()}: {inert(record.getMessage())}", file=sys.stderr, flush=True)
+
+
+def headless_phone_setup(proxy: Proxy, config: ProxyConfig) -> list[str]:
+    """What the TUI's `c` shows, for --no-ui: the address a phone types in, the WireGuard client
+    configuration (the user's own terminal, as mitmdump prints it)."""
+    from pixelspy.network import lan_addresses
+
+    lines = []
+    every_interface = config.listen_host in ("0.0.0.0", "::", "")
+    host = (lan_addresses() or [None])[0] if every_interface else config.listen_host
+    if config.listen_host not in LOCAL_HOSTS and host:
+        lines.append(f"pixelspy: phones: set the Wi-Fi proxy to {host} port {config.port}, then open "
+                     "http://mitm.it to install the certificate")
+    if conf := proxy.wireguard_conf():
+        lines += ["pixelspy: WireGuard client configuration (import it into the WireGuard app, then open "
+                  "http://mitm.it through the tunnel):", conf.rstrip()]
+    return lines
 
 
 async def run_headless(session: Session, config: ProxyConfig) -> int:
@@ -240,10 +287,13 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     started = True
     for record in proxy.log_records:  # what the start logged
         _stderr_log(record)
-    addrs = ", ".join(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs)
+    # A reverse mode listens on TCP and UDP (HTTP/3) at one address: named once.
+    addrs = ", ".join(dict.fromkeys(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs))
     # One line (scripts wait for it): the session file first, so the addresses end it.
     recording = inert(f" recording into {session.store.path},") if session.store is not None else ""
     print(f"pixelspy {__version__}{recording} listening on {addrs}", file=sys.stderr, flush=True)
+    for line in headless_phone_setup(proxy, config):
+        print(line, file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -450,7 +500,7 @@ def open_main(argv: list[str]) -> int:
         progress = _stderr_progress if sys.stderr.isatty() else None
         result = load_file(args.file, session, progress=progress)
     except HarReadError as e:
-        print("\n" + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
+        print(("\n" if progress else "") + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
         return 2
     if progress:
         print(file=sys.stderr)
@@ -468,9 +518,15 @@ def check_main(argv: list[str]) -> int:
 
     p = Parser(
         prog="pixelspy check",
-        description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print the "
-                    "findings. Exit 0 when clean, 1 when a finding reaches --fail-on or a file has no "
-                    "tracking events (see --allow-empty), 2 when an input cannot be read (or on usage errors).")
+        description="Check HAR or mitmproxy flow files (e.g. recorded by end-to-end tests) and print\n"
+                    "the findings. Exit 0 when clean, 1 when a finding reaches --fail-on or a file has\n"
+                    "no tracking events (see --allow-empty), 2 when an input cannot be read (or on\n"
+                    "usage errors).",
+        epilog="examples:\n"
+               "  pixelspy check visit.har\n"
+               "  pixelspy check visit.har --format html -o report.html     # one file to open or forward\n"
+               "  pixelspy check recorded/*.har --format junit -o pixel-report.xml --fail-on warning",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE", help="HAR or mitmproxy flow files")
     p.add_argument("--config", metavar="PATH", default=None,
                    help="pixelspy.toml: tracking plan ([[expect]]), rules, consent (default ./pixelspy.toml)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -105,6 +106,8 @@ def test_unmet_expectation_fails_with_exit_1_in_every_format(files, tmp_path):
     assert "missing-expected-event" in r.stdout
     assert "Purchase never reached TikTok within 5 s of the visit to https://shop.example/checkout/thanks" in r.stdout
     assert "(tracking plan: Purchase on the thank-you page)" in r.stdout
+    # Which visit: another visit to the page may have had the event.
+    assert re.search(r"of the visit to \S+ at \d\d:\d\d:\d\d \(tracking plan", r.stdout), r.stdout
 
     r = run("t.har", "n.har", "o.har", "--format", "junit", cwd=tmp_path)
     assert r.returncode == 1
@@ -149,6 +152,10 @@ def test_a_file_without_tracking_events_fails_unless_allowed(tmp_path):
     r = run("none.har", cwd=tmp_path)
     assert r.returncode == 1
     assert "none.har: 0 events" in r.stdout and "no tracking events: nothing was checked (fails" in r.stdout
+    # The verdict names why: its counts are all 0, and --fail-on is not what failed it.
+    assert r.stdout.endswith("1 file: 0 errors, 0 warnings — FAIL (a file without tracking events) (--fail-on error)\n")
+    html = run("none.har", "--format", "html", cwd=tmp_path).stdout
+    assert "FAIL (a file without tracking events): 0 errors" in html
     suite = ET.fromstring(run("none.har", "--format", "junit", cwd=tmp_path).stdout).find("testsuite")
     assert suite.find("testcase/failure").get("type") == "no-events"
     assert json.loads(run("none.har", "--format", "json", cwd=tmp_path).stdout)["files"][0]["empty_fails"] is True

@@ -48,6 +48,22 @@ def test_typos_are_one_line_usage_errors_before_anything_starts(argv, message):
     assert err.count("\n") == 1 and err.startswith("pixelspy") and f": error: {message}" in err, err
 
 
+@pytest.mark.parametrize("argv, says", [
+    (["chek", "x.har"], "unknown command 'chek' (did you mean check? commands: open, check"),
+    (["config", "--help"], "unknown command 'config' (commands: open, check"),  # not the main help
+])
+def test_a_misspelt_command_is_named_not_answered_with_the_main_help(argv, says):
+    code, err = main(*argv)
+    assert code == 2 and err.count("\n") == 1 and f"pixelspy: error: {says}" in err, err
+
+
+def test_a_file_given_without_open_is_pointed_to_open(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "visit.har").write_text("{}")
+    code, err = main("visit.har")
+    assert code == 2 and "unknown command 'visit.har' (to open a file: pixelspy open visit.har;" in err, err
+
+
 def test_help_lists_the_subcommands():
     text = cli.live_parser().format_help()
     for command in ("pixelspy open FILE", "pixelspy check FILE", "pixelspy ca"):
@@ -129,6 +145,15 @@ def test_port_in_use_is_told_once_with_pixelspys_own_option(home):
     assert err.startswith("pixelspy: could not start the proxy: ")
     assert err.rstrip().endswith(f"Another program uses port {port}: try pixelspy -p {port + 2}")
     assert "--mode" not in err
+    assert "[Errno" not in err and err.count(str(port)) == 2, err  # the address once, then the advice
+
+
+def test_a_reverse_listener_in_use_is_named_by_its_own_port():
+    error = ("[Errno 98] HTTP(S) proxy failed to listen on 127.0.0.1:8080 with [Errno 98] error while attempting "
+             "to bind on address ('127.0.0.1', 8441): address already in use")
+    assert cli.start_failure(error.replace("8080", "8441"), 8080) == (
+        "pixelspy: could not start the proxy: HTTP(S) proxy failed to listen on 127.0.0.1:8441 with address "
+        "already in use. Another program uses port 8441: give that --mode another @PORT")
 
 
 async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(home):
@@ -164,3 +189,47 @@ async def test_the_wireguard_client_configuration_names_this_machine_not_0_0_0_0
         finally:
             await proxy.stop()
         assert endpoint.split(" = ")[1].rpartition(":")[0] in lan_addresses()
+
+
+def test_a_reverse_listener_is_named_once(home):
+    # mitmproxy listens on TCP and UDP (HTTP/3) for a reverse mode: one address, said once.
+    reverse = free_port()
+    p = PixelspyProcess(home, "--mode", "regular", "--mode", f"reverse:https://graph.facebook.com@{reverse}")
+    try:
+        listening = next(line for line in p.stderr_lines if "listening on" in line)
+        assert listening.split("listening on ")[1].split(", ") == [f"127.0.0.1:{p.port}", f"127.0.0.1:{reverse}"]
+    finally:
+        p.stop()
+
+
+def test_open_says_an_unreadable_file_in_one_line(tmp_path):
+    (tmp_path / "g.har").write_text("garbage\n")
+    code, err = main("open", str(tmp_path / "g.har"), "--no-ui")
+    assert code == 2 and err.startswith(f"pixelspy: {tmp_path / 'g.har'}: neither a HAR") and err.count("\n") == 1
+
+
+def test_no_ui_says_what_the_tuis_c_shows(home, lan_address):
+    # Without the TUI's `c` screen, a phone's set-up would be nowhere: the address and the WireGuard
+    # client configuration come on stderr at start.
+    wg = free_port()
+    p = PixelspyProcess(home, "--lan", "--auth", "qa:pw", "--mode", "regular", "--mode", f"wireguard@{wg}")
+    try:
+        started(p)
+        deadline = time.monotonic() + 10
+        while not any(line.startswith("Endpoint = ") for line in p.stderr_lines):
+            assert time.monotonic() < deadline, p.stderr_lines
+            time.sleep(0.05)
+        assert f"pixelspy: phones: set the Wi-Fi proxy to {lan_address} port {p.port}, then open http://mitm.it" \
+            in " ".join(p.stderr_lines)
+        assert "[Interface]" in p.stderr_lines and f"Endpoint = {lan_address}:{wg}" in p.stderr_lines
+    finally:
+        p.stop()
+
+
+def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch):
+    # SIGINT in the first seconds (CA, config, mitmproxy's start) came out as a KeyboardInterrupt traceback.
+    def interrupted(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "load_config", interrupted)
+    assert main("--no-ui") == (130, "")
+    assert main("check", "x.har") == (130, "")

@@ -73,6 +73,14 @@ def test_json_and_text():
     assert text.rstrip().endswith("3 files: 2 errors, 1 warning — FAIL (unreadable input) (--fail-on error)")
 
 
+def test_text_names_the_related_events_as_the_json_does():
+    first, second = event("AddToCart", ("duplicate-event", "warning")), event("AddToCart", ("duplicate-event", "warning"))
+    first.findings[0].related, second.findings[0].related = [second.id], [first.id]
+    text = render_text([FileReport("d.har", [first, second])], "error")
+    assert f"  warning  duplicate-event  [{first.id}]" in text and f"           related: {second.id}\n" in text
+    assert f"           related: {first.id}\n" in text
+
+
 def page_event(name: str, page: str) -> TrackingEvent:
     return TrackingEvent(platform="meta", pixel_id="1234567890123456", event=name, page_url=page)
 

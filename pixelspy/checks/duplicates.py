@@ -109,8 +109,8 @@ class DuplicatesCheck:
         else:
             message = (f"{vendor(event)} {event_name(event)} sent {len(group)} times within "
                        f"{seconds(self.window)} with the same parameters and no event ID")
-            hint = ("Counted twice. Usually the pixel is installed twice (hard-coded and in a tag manager): "
-                    "remove one, or send an event ID so the vendor can drop the copy.")
+            hint = ("Each copy is counted. Usually the pixel is installed twice (hard-coded and in a tag "
+                    "manager): remove one, or send an event ID so the vendor can drop the copies.")
         mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:

@@ -16,6 +16,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
+from pixelspy.checks.consent import clock
 from pixelspy.checks.rules import KIND_EVENT, field_value, platform
 from pixelspy.config import Config, Expectation
 from pixelspy.model import Finding, Kind, RawHit, Severity, TrackingEvent
@@ -148,8 +149,9 @@ class ExpectationsCheck:
             message = f"{exp.event} reached {target.describe()} without {lacking}{plan}"
             hint = f"Send {lacking} with {exp.event} on {w.page}."
         else:
+            # The time tells this visit from another of the same page where the event did arrive.
             message = (f"{exp.event} never reached {target.describe()} within {exp.within_s:g} s "
-                       f"of the visit to {w.page}{plan}")
+                       f"of the visit to {w.page} at {clock(w.opened)}{plan}")
             hint = ("Check that the tag fires on this page (tag manager trigger, consent, a script "
                     "error before it) and that it sends to this pixel.")
         related = sorted(set(w.triggers) | ({w.near.id} if w.near is not None else set()))

@@ -20,7 +20,7 @@ from functools import lru_cache
 from itertools import chain
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from pixelspy.checks.rules import KIND_EVENT, finding, params, platform, values_text, vendor
+from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, params, platform, values_text, vendor
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent, looks_hashed
 
@@ -76,7 +76,7 @@ def normalise(key: str, plain: str) -> str:
 
 
 class PiiCheck:
-    kinds = (KIND_EVENT,)
+    kinds = (KIND_EVENT, KIND_PIXEL_LOADED)  # a tag's init carries user data too (Pinterest em)
 
     def process(self, event: TrackingEvent, ctx) -> None:
         leaks: dict[str, None] = {}  # wire names, in order
@@ -101,7 +101,9 @@ class PiiCheck:
             elif u.key == "em" and emails_in(u.value):
                 leaks[u.name] = None
         page_text = platform(event.platform).page_text_params
-        for name, value in self._texts(event):
+        # A loader's page URL and other params are its events' too: judged there, once.
+        texts = self._texts(event) if event.kind == KIND_EVENT else ()
+        for name, value in texts:
             if name in user_names or name in page_text:
                 continue
             if ("@" in value or "%40" in value) and (found := emails_in(value)):

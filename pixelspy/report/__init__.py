@@ -211,6 +211,14 @@ def audit_exit_code(runs: list[AuditRun], fail_on: str) -> int:
 VERDICT = {0: "OK", 1: "FAIL", 2: "FAIL (unreadable input)"}
 
 
+def check_verdict(reports: list[FileReport], fail_on: str) -> str:
+    """VERDICT, saying so when only a file without tracking events fails (no count shows it)."""
+    code = exit_code(reports, fail_on)
+    if code == 1 and not any(at_threshold(f, fail_on) for r in reports for _, f in r.findings()):
+        return "FAIL (a file without tracking events)"
+    return VERDICT[code]
+
+
 def severity_counts(findings: Iterable[tuple[TrackingEvent, Finding]]) -> dict[str, int]:
     counts = dict.fromkeys((Severity.error.value, Severity.warning.value, Severity.info.value), 0)
     for _, f in findings:

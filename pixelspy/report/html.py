@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
-from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, describe_group,
-                             exit_code, group_of, pages_by_group, plural, severity_counts)
+from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, check_verdict,
+                             describe_group, exit_code, group_of, pages_by_group, plural, severity_counts)
 from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
 
 MAX_MARKS = 2_000  # a timeline's marks (those with findings first)
@@ -86,9 +86,9 @@ def page(title: str, body: list[str]) -> str:
             + f'\n<p class="muted">Made by pixelspy on {now}.</p>\n</body></html>\n')
 
 
-def _verdict_box(code: int, fail_on: str, counts: dict[str, int]) -> str:
+def _verdict_box(code: int, fail_on: str, counts: dict[str, int], verdict: str | None = None) -> str:
     style = "ok" if code == 0 else "error"
-    return (f'<p class="verdict {style}">{esc(VERDICT[code])}: {plural(counts["error"], "error")}, '
+    return (f'<p class="verdict {style}">{esc(verdict or VERDICT[code])}: {plural(counts["error"], "error")}, '
             f'{plural(counts["warning"], "warning")}, {counts["info"]:,} info '
             f'<small>(fails on {esc(fail_on)} and above)</small></p>')
 
@@ -234,7 +234,7 @@ def events_table(report: FileReport) -> str:
     if tally.other_pages:
         notes.append(f"{plural(tally.other_pages, 'event')} on pages past the {len(tally.page_counts):,} counted.")
     note = f'<p class="muted">{" ".join(notes)}</p>' if notes else ""
-    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (first where it first fired)"
+    return ("<table><thead><tr><th>Vendor · pixel · event</th><th>Count</th><th>Pages (in the order it first fired there)"
             f"</th></tr></thead><tbody>{rows}</tbody></table>{note}")
 
 
@@ -259,7 +259,8 @@ def file_section(r: FileReport) -> str:
 
 def render_html(reports: list[FileReport], fail_on: str) -> str:
     counts = severity_counts(p for r in reports for p in r.findings())
-    body = ["<h1>pixelspy check</h1>", _verdict_box(exit_code(reports, fail_on), fail_on, counts),
+    body = ["<h1>pixelspy check</h1>",
+            _verdict_box(exit_code(reports, fail_on), fail_on, counts, check_verdict(reports, fail_on)),
             f"<p>{plural(len(reports), 'file')} checked.</p>", *(file_section(r) for r in reports)]
     return page("pixelspy check", body)
 

@@ -4,7 +4,7 @@ URLs, event names and messages hold wire text, and a newline in one must not for
 from __future__ import annotations
 
 from pixelspy.inert import inert
-from pixelspy.report import (VERDICT, AuditRun, FileReport, audit_exit_code, describe, describe_group, exit_code,
+from pixelspy.report import (VERDICT, AuditRun, FileReport, audit_exit_code, check_verdict, describe, describe_group,
                              pages_by_group, plural, severity_counts)
 from pixelspy.report.matrix import Matrix, Row
 
@@ -18,10 +18,9 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
     out: list[str] = []
     for r in reports:
         out += file_lines(r, r.path)
-    code = exit_code(reports, fail_on)
     total = severity_counts(p for r in reports for p in r.findings())
     out.append(f"{plural(len(reports), 'file')}: {plural(total['error'], 'error')}, "
-               f"{plural(total['warning'], 'warning')} — {VERDICT[code]} (--fail-on {fail_on})")
+               f"{plural(total['warning'], 'warning')} — {check_verdict(reports, fail_on)} (--fail-on {fail_on})")
     return "\n".join(inert(line) for line in out) + "\n"
 
 
@@ -45,6 +44,9 @@ def file_lines(r: FileReport, label: str, events: bool = True) -> list[str]:
         out.append(f"           {f.message}")
         if f.hint:
             out.append(f"           hint: {f.hint}")
+        if f.related:  # the other copy of a duplicate, the hits that showed a visit: ids to look up
+            more = " …" if len(f.related) > MAX_NAMES else ""
+            out.append(f"           related: {', '.join(f.related[:MAX_NAMES])}{more}")
     return out
 
 

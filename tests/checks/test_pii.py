@@ -107,3 +107,19 @@ def test_text_of_the_page_in_metas_automatic_events_is_not_the_visitors_data():
                     **features)
     engine().process(leak)
     assert "pii-leak" in codes(leak)  # the visitor's address in the page URL still is
+
+
+def test_a_plain_email_in_a_tags_init_is_a_leak_but_a_loaders_page_url_is_left_to_its_events():
+    from pixelspy import decoders
+    from pixelspy.model import RawHit
+    # pintrk('load', tid, {em: …}) sends em in the init's pd: in clear, Pinterest gets the address.
+    (init,) = decoders.decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?event=init&tid=2612345678901"
+                                     "&pd=%7B%22em%22%3A%22jane%40example.com%22%7D&cb=1733500001000"))
+    engine().process(init)
+    assert init.kind == "pixel_loaded" and the(init, "pii-leak").message.endswith("personal data in pd.em")
+    # A loader fetched from a page whose URL holds an address: the page's hits are flagged, not the loader.
+    (loader,) = decoders.decode(RawHit(method="GET", url="https://connect.facebook.net/signals/config/"
+                                       "1234567890123456?v=2.9.179&r=stable",
+                                       headers=(("referer", "https://shop.example/?email=jane%40example.com"),)))
+    engine().process(loader)
+    assert loader.kind == "pixel_loaded" and "pii-leak" not in codes(loader)
