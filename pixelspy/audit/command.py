@@ -10,6 +10,8 @@ from pathlib import Path
 from pixelspy.audit.cmp import STATES
 
 DEFAULT_PAGES = 5  # with a start URL: it and up to 4 same-site pages linked from it
+FORMAT_NAMES = ("html", "text", "json", "junit")
+EXTENSIONS = {"html": "html", "text": "txt", "json": "json", "junit": "xml"}
 DESCRIPTION = (
     "Audit a site's pixels: a real Chrome/Chromium visits the pages through pixelspy once per consent state "
     "(none: banner left alone; reject; accept: clicked with DuckDuckGo's autoconsent rules) and device, and "
@@ -50,7 +52,6 @@ def _seconds(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    from pixelspy.audit.summary import FORMAT_NAMES
     from pixelspy.cli import Parser
     from pixelspy.report import FAIL_ON
 
@@ -179,8 +180,7 @@ def _run(plan, args) -> int:
 
     from pixelspy.audit.browser import AuditError
     from pixelspy.audit.runner import audit
-    from pixelspy.audit.summary import EXTENSIONS, render
-    from pixelspy.report import exit_code
+    from pixelspy.report import audit_exit_code, render_audit
 
     interrupted: list[int] = []
     try:
@@ -195,7 +195,7 @@ def _run(plan, args) -> int:
         # while they went away, the proxies and their ports are closed by now.
         print("pixelspy audit: interrupted", file=sys.stderr)
         return 130
-    text = render(runs, args.format, args.fail_on)
+    text = render_audit(runs, args.format, args.fail_on)
     if plan.out is not None:
         report = plan.out / f"report.{EXTENSIONS[args.format]}"
         try:
@@ -206,4 +206,4 @@ def _run(plan, args) -> int:
         print(f"pixelspy audit: report written to {report}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return exit_code([r.report for r in runs], args.fail_on)
+    return audit_exit_code(runs, args.fail_on)

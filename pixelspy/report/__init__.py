@@ -204,11 +204,15 @@ def exit_code(reports: list[FileReport], fail_on: str) -> int:
 
 
 def audit_exit_code(runs: list[AuditRun], fail_on: str) -> int:
-    """`check`'s rule over the runs' reports: an unknown consent state is said, not failed."""
+    """`check`'s rule over the runs' reports: 2 when a page was not loaded (or its HAR not written: the
+    run's report.problems), else 1 for a finding at `fail_on`; an unknown consent state is said, not
+    failed, and a run without events is no failure (silence before a choice is what is wanted)."""
     return exit_code([run.report for run in runs], fail_on)
 
 
 VERDICT = {0: "OK", 1: "FAIL", 2: "FAIL (unreadable input)"}
+AUDIT_VERDICT = VERDICT | {2: "FAIL (pages not loaded)"}
+AUDIT_EMPTY = "no tracking event fired"  # a run's report without events: said, never a failure
 
 
 def severity_counts(findings: Iterable[tuple[TrackingEvent, Finding]]) -> dict[str, int]:

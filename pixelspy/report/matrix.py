@@ -22,7 +22,7 @@ MAX_ROWS = 500  # vendor × pixel rows of all sites; events of further rows are 
 
 # A row's verdict on one device: code → (style, sentence); {states} is where it applies.
 ROW_VERDICTS = {
-    "pre-consent": ("error", "fires before consent in {states}"),
+    "pre-consent": ("error", "fires without consent: {states}"),
     "unknown": ("unknown", "not judged: the consent state is unknown in {states}"),
     "correct": ("ok", "{states}"),
     "silent": ("note", "never fired in {states}"),
@@ -30,6 +30,9 @@ ROW_VERDICTS = {
 }
 # The parts of a correct row's sentence, per state.
 CORRECT = {"none": "silent before a choice", "reject": "stops after reject", "accept": "fires after accept"}
+# The parts of a pre-consent row's sentence: what the consent check flagged in each state.
+WITHOUT_CONSENT = {"none": "before a choice (none)", "reject": "after reject",
+                   "accept": "before the accept click"}
 
 
 def site_of(url: str | None) -> str:
@@ -115,7 +118,12 @@ class Row:
         cells = {state: c for (d, state), c in self.cells.items() if d == device}
         code, states = _verdict(cells)
         style, sentence = ROW_VERDICTS[code]
-        where = ", ".join(CORRECT[s] for s in STATES if s in cells) if code == "correct" else ", ".join(states)
+        if code == "correct":
+            where = ", ".join(CORRECT[s] for s in STATES if s in cells)
+        elif code == "pre-consent":
+            where = ", ".join(WITHOUT_CONSENT.get(s, s) for s in states)
+        else:
+            where = ", ".join(states)
         return Verdict(code, style, sentence.format(states=where))
 
 

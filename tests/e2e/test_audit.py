@@ -185,6 +185,27 @@ def test_the_shop_ignoring_a_refusal_is_an_error_after_reject_only(audits):
     assert events(accept) == sorted(BOTH_PAGEVIEWS) and accept.report.findings() == []
 
 
+def test_the_reports_carry_the_matrix_verdicts_of_the_shop_ignoring_a_refusal(audits):
+    """The renderers over real runs: what a marketer reads in the JSON and the HTML."""
+    from pixelspy.report import audit_exit_code, render_audit
+
+    runs = list(audits["ignores"].values())
+    doc = json.loads(render_audit(runs, "json", "error"))
+    assert doc["exit_code"] == audit_exit_code(runs, "error") == 1
+    rows = {row["platform"]: row for row in doc["matrix"]}
+    assert sorted(rows) == ["meta", "tiktok"]
+    for row in rows.values():
+        assert row["verdicts"]["desktop"]["code"] == "pre-consent"
+        assert row["verdicts"]["desktop"]["text"] == "fires without consent: after reject"
+        assert [(c["state"], c["verdict"], c["fired"]) for c in row["cells"]] == [
+            ("none", "silent", 0), ("reject", "pre-consent", 1), ("accept", "fired", 1)]
+        assert "marketing consent was 'denied'" in row["cells"][1]["evidence"][0]
+    html = render_audit(runs, "html", "error")
+    assert "FAIL: 2 errors" in html and html.count("fires without consent: after reject") >= 2
+    correct = json.loads(render_audit(list(audits["correct"].values()), "json", "error"))
+    assert [row["verdicts"]["desktop"]["code"] for row in correct["matrix"]] == ["correct", "correct"]
+
+
 def test_a_second_cmp_klaro_is_clicked_and_a_tag_outside_it_is_caught(audits):
     """Klaro holds Meta's tag; TikTok's is pasted outside it. Klaro's cookie carries no time of its own:
     TikTok's hit before the accept click is still an error."""
