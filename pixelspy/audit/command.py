@@ -19,6 +19,13 @@ DESCRIPTION = (
     "2 when a page could not be loaded, no browser was found, or on usage errors.")
 
 
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count) <= 1000):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard I/N (1 <= I <= N <= 1000)")
+    return int(index), int(count)
+
+
 def register(commands: dict) -> None:
     """Adds `audit` to pixelspy's subcommands (pixelspy.cli.FILE_COMMANDS)."""
     commands["audit"] = main
@@ -58,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="pixelspy audit", description=DESCRIPTION)
     p.add_argument("url", nargs="?", help="start page (same-site links found on it are visited, see --pages)")
     p.add_argument("--urls", metavar="FILE", help="visit these URLs (one a line) instead of crawling")
+    p.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="with --urls: audit only shard I of N of the list (split by a stable hash of each URL; "
+                        "a CI matrix job each, then `pixelspy audit merge`)")
     p.add_argument("--pages", type=_positive, metavar="N",
                    help=f"visit up to N pages, following same-site links breadth first (default {DEFAULT_PAGES} "
                         "from a start URL; with --urls, the listed ones only)")
@@ -90,9 +100,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
     args = parser().parse_args(argv)
     if not (args.url or args.urls or args.steps):
         parser().error("give a start URL, --urls FILE or --steps FILE")
+    if args.shard and not args.urls:
+        parser().error("--shard splits a --urls FILE")
     try:
         import duckduckgo_autoconsent  # noqa: F401
         import playwright.async_api  # noqa: F401
@@ -109,7 +123,7 @@ def main(argv: list[str]) -> int:
 
 def _plan(args):
     """The AuditPlan, or an exit code after saying what is wrong."""
-    from pixelspy.audit.pages import InputError, normal_url, read_steps, read_urls
+    from pixelspy.audit.pages import InputError, normal_url, read_steps, read_urls, shard
     from pixelspy.audit.runner import AuditPlan
     from pixelspy.cli import print_config_error
     from pixelspy.config import ConfigError, load_config
@@ -122,6 +136,8 @@ def _plan(args):
         return 2
     try:
         starts = read_urls(args.urls) if args.urls else []
+        if args.shard:
+            starts = shard(starts, *args.shard)
         if args.url:
             if (start := normal_url(args.url)) is None:
                 raise InputError(f"{args.url}: not an http(s) URL")
@@ -138,6 +154,8 @@ def _plan(args):
             print(f"pixelspy audit: cannot create {args.out}: {e.strerror or e}", file=sys.stderr)
             return 2
     page_limit = args.pages or (len(starts) if args.urls else DEFAULT_PAGES)
+    if not starts and not steps:  # an empty shard: an empty report, so that the merge job finds its file
+        return _write_report([], args, out)
     return AuditPlan(starts=starts, page_limit=page_limit, states=args.consent, devices=args.device,
                      config=config, steps=steps, out=out, sink=not args.no_sink, redact=not args.no_redact,
                      browser=args.browser, delay_s=args.delay, dwell_s=args.dwell, progress=_progress)
@@ -180,8 +198,6 @@ def _run(plan, args) -> int:
 
     from pixelspy.audit.browser import AuditError
     from pixelspy.audit.runner import audit
-    from pixelspy.report import audit_exit_code, render_audit
-
     interrupted: list[int] = []
     try:
         runs = asyncio.run(_until_interrupted(audit(plan), interrupted))
@@ -195,9 +211,19 @@ def _run(plan, args) -> int:
         # while they went away, the proxies and their ports are closed by now.
         print("pixelspy audit: interrupted", file=sys.stderr)
         return 130
+    return _write_report(runs, args, plan.out)
+
+
+def _write_report(runs, args, out: Path | None) -> int:
+    """The report in args.format to out/report.EXT (out/report-I-of-N.EXT for a shard) or stdout;
+    the exit code."""
+    from pixelspy.report import audit_exit_code, render_audit
+
     text = render_audit(runs, args.format, args.fail_on)
-    if plan.out is not None:
-        report = plan.out / f"report.{EXTENSIONS[args.format]}"
+    if out is not None:
+        shard = getattr(args, "shard", None)
+        stem = f"report-{shard[0]}-of-{shard[1]}" if shard else "report"
+        report = out / f"{stem}.{EXTENSIONS[args.format]}"
         try:
             report.write_text(text, encoding="utf-8")
         except OSError as e:
@@ -207,3 +233,40 @@ def _run(plan, args) -> int:
     else:
         sys.stdout.write(text)
     return audit_exit_code(runs, args.fail_on)
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    from pixelspy.cli import Parser
+    from pixelspy.report import FAIL_ON
+
+    p = Parser(prog="pixelspy audit merge",
+               description="One report from the JSON reports of several audits (the shards of a CI matrix: "
+                           "`pixelspy audit --shard I/N --format json --out DIR`). Exit codes as `pixelspy audit`.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audit reports written with --format json")
+    p.add_argument("--out", metavar="DIR", help="write the report to DIR/report.EXT (default: standard output)")
+    p.add_argument("--format", choices=FORMAT_NAMES, default="text", help="report format (default text)")
+    p.add_argument("--fail-on", choices=FAIL_ON, default="error",
+                   help="lowest severity that fails (default error)")
+    return p
+
+
+def merge_main(argv: list[str]) -> int:
+    from pixelspy.inert import inert
+    from pixelspy.report.load import LoadError, load_audit
+
+    args = merge_parser().parse_args(argv)
+    runs = []
+    try:
+        for path in args.files:
+            runs += load_audit(path)
+    except LoadError as e:
+        print(inert(f"pixelspy audit merge: {e}"), file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"pixelspy audit merge: cannot create {args.out}: {e.strerror or e}", file=sys.stderr)
+            return 2
+    return _write_report(runs, args, out)

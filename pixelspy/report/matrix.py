@@ -52,22 +52,23 @@ class Fired:
 
 @dataclass
 class Cell:
-    run: AuditRun
+    run: AuditRun  # the first run of its state and device (merged shards may hold several)
     events: dict[str, Fired] = field(default_factory=dict)  # by title, first seen first
     fired: int = 0  # events proper: not loader fetches, not expected-but-missing events
     after_choice: bool = False  # one of them fired at or after the audit's click
     flagged: list[TrackingEvent] = field(default_factory=list)  # its events with findings
+    unknown: bool = False  # a run of this state and device ended in an unknown consent state
 
-    def add(self, title: str, page: str | None, n: int, span: Span | None) -> None:
+    def add(self, title: str, page: str | None, n: int, span: Span | None, run: AuditRun) -> None:
         if (fired := self.events.get(title)) is None:
             self.events[title] = Fired(title, n, page)
         else:
             fired.count += n
         if span is not None and span.kind == Kind.event:
             self.fired += n
-            if (choice := self.run.choice_time) is not None:
+            if (choice := run.choice_time) is not None:  # the click of the run these events are of
                 self.after_choice |= span.last >= choice
-            elif self.run.state != "none":  # a choice made at a time not known: any event may be after it
+            elif run.state != "none":  # a choice made at a time not known: any event may be after it
                 self.after_choice = True
 
     def findings(self) -> list[tuple[TrackingEvent, Finding]]:
@@ -83,7 +84,7 @@ class Cell:
         """pre-consent | unknown | fired | silent"""
         if self.pre_consent:
             return "pre-consent"
-        if self.run.unknown:
+        if self.unknown:
             return "unknown"
         return "fired" if self.fired else "silent"
 
@@ -134,7 +135,7 @@ def _verdict(cells: dict[str, Cell]) -> tuple[str, list[str]]:
 
     if errors := where(lambda c: c.pre_consent):
         return "pre-consent", errors
-    if unknown := where(lambda c: c.run.unknown):
+    if unknown := where(lambda c: c.unknown):
         return "unknown", unknown
     none, reject, accept = (cells.get(s) for s in STATES)
     if (accept is not None and accept.fired and accept.after_choice and (none is None or not none.fired)
@@ -143,6 +144,13 @@ def _verdict(cells: dict[str, Cell]) -> tuple[str, list[str]]:
     if fired := where(lambda c: c.fired):
         return "unconditional", fired
     return "silent", list(cells)
+
+
+def _join(row: Row, run: AuditRun) -> Cell:
+    """The row's cell of the run's state and device (shared by the runs of merged shards)."""
+    cell = row.cells.setdefault((run.device, run.state), Cell(run))
+    cell.unknown |= run.unknown
+    return cell
 
 
 @dataclass
@@ -158,7 +166,7 @@ class Matrix:
             matrix._add_run(run)
         for row in matrix.rows():  # a state where the row did not fire is a cell too: silent, or unknown
             for run in runs:
-                row.cells.setdefault((run.device, run.state), Cell(run))
+                _join(row, run)
         matrix.sites = {site: dict(sorted(rows.items())) for site, rows in sorted(matrix.sites.items())}
         return matrix
 
@@ -169,7 +177,7 @@ class Matrix:
             if (cell := self._cell(site_of(page) or home, group, run)) is None:
                 self.events_left_out += n
             else:
-                cell.add(group[3], page, n, tally.spans.get(group))
+                cell.add(group[3], page, n, tally.spans.get(group), run)
         self.events_left_out += tally.other_pages
         for ev in tally.flagged():
             if (cell := self._cell(site_of(page_of(ev)) or home, group_of(ev), run)) is not None:
@@ -182,7 +190,7 @@ class Matrix:
             if self.row_count() >= MAX_ROWS:
                 return None
             row = rows[key] = Row(*key)
-        return row.cells.setdefault((run.device, run.state), Cell(run))
+        return _join(row, run)
 
     def row_count(self) -> int:
         return sum(len(rows) for rows in self.sites.values())
