@@ -7,6 +7,7 @@ browser.py  finding and launching Chrome/Chromium so that pages see an ordinary 
 cmp.py      clicking the consent banner with DuckDuckGo's autoconsent rules
 pages.py    which pages to visit: the start URL and same-site links, a URL list, a steps file
 runner.py   one visit per consent state × device, each with its own proxy, session and HAR
+stored.py   what the CMP stored after the click (cookies, TCF, GPP), read back from the browser
 
 The report is pixelspy.report's (render_audit, audit_exit_code).
 

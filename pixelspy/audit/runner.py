@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 from pixelspy.audit import browser as browsers
 from pixelspy.audit.cmp import CHOICE_TEXT, ConsentClicker
 from pixelspy.audit.pages import LINKS_JS, MAX_ROBOTS_CHARS, Crawl, Robots, Step
+from pixelspy.audit.stored import StoredConsent, read_stored
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
 from pixelspy.har import HarRecorder
@@ -106,11 +107,19 @@ class Visit:
         self.crawled: list[str] = []  # the pages of the URL list or crawl (the next visits load the same)
         self.problems: list[str] = []
         self.started = time.time()
+        self.page = None  # the visit's tab, once open
 
-    def _chose(self, site: str, when: float, accepted: bool, cmp: str) -> None:
+    async def _chose(self, site: str, when: float, accepted: bool, cmp: str) -> StoredConsent:
+        """The click worked: the consent check learns of it with the purposes the CMP stored (read
+        back from the browser), or, when nothing readable was stored, the ones clicked."""
+        stored = await read_stored(self.page) if self.page is not None else StoredConsent()
         text = CHOICE_TEXT["accept" if accepted else "reject"]
-        self.session.note_choice(site, when, {"marketing": accepted, "analytics": accepted}, text)
+        if stored.readings:
+            text += f"; the CMP stored {stored.says()}"
+        purposes = {"marketing": accepted, "analytics": accepted} | stored.purposes
+        self.session.note_choice(site, when, purposes, text)
         self.session.add_marks([Mark(f"{text} ({cmp})" if cmp else text, when)])
+        return stored
 
     async def run(self, browser, context_options: dict, page_plan: list[str] | None) -> AuditRun:
         proxy = Proxy(self.session, self.proxy_config)
@@ -127,7 +136,7 @@ class Visit:
             try:
                 await self.clicker.install(context)
                 self.network.watch(context)
-                page = await context.new_page()
+                page = self.page = await context.new_page()
                 await self._visit_pages(page, page_plan)
                 await self._run_steps(page)
             finally:

@@ -108,6 +108,7 @@ def audits(base, klaro_package, proxy_ports):
     (a start URL each), Klaro's shop, a shop without a banner, and a site that cannot be reached."""
     plans = {shop: plan([f"{base}{SHOP}/{shop}.html"], page_limit=pages) for shop, pages in SHOPS.items()}
     plans["klaro"] = plan([f"{base}{SHOP}/klaro.html"])
+    plans["locked"] = plan([f"{base}{SHOP}/locked.html"], states=["reject"])
     plans["no-cmp"] = plan([f"{base}{SHOP}/no-cmp.html"], states=["accept"])
     plans["unreachable"] = plan([f"http://127.0.0.1:{closed_port()}/"], states=["reject"])
 
@@ -145,10 +146,13 @@ def test_every_visit_found_the_banner_and_did_what_its_state_asks(audits):
             assert run.report.problems == [] and run.report.error is None
         none, reject, accept = runs.values()
         assert (none.action, none.consent, none.choice_time) == ("banner of cookieconsent3 left alone", "not asked", None)
-        # After the refusal, autoconsent's self-test read the CMP's own state (its cc_cookie).
-        assert (reject.action, reject.consent) == ("clicked reject all (cookieconsent3); the CMP's state confirms it",
-                                                   "denied")
-        assert (accept.action, accept.consent) == ("clicked accept all (cookieconsent3)", "granted")
+        # After each click the audit read what the CMP stored (its cc_cookie, through pixelspy's reader).
+        assert (reject.action, reject.consent) == (
+            "clicked reject all (cookieconsent3); the CMP stored analytics denied, marketing denied (cc_cookie)",
+            "denied")
+        assert (accept.action, accept.consent) == (
+            "clicked accept all (cookieconsent3); the CMP stored analytics granted, marketing granted (cc_cookie)",
+            "granted")
         for run in (reject, accept):
             assert run.started < run.choice_time
 
@@ -212,12 +216,21 @@ def test_a_second_cmp_klaro_is_clicked_and_a_tag_outside_it_is_caught(audits):
     runs = audits["klaro"]
     assert [(run.cmp, run.action, run.consent) for run in runs.values()] == [
         ("Klaro", "banner of Klaro left alone", "not asked"),
-        ("Klaro", "clicked reject all (Klaro); the CMP's state confirms it", "denied"),
-        ("Klaro", "clicked accept all (Klaro)", "granted")]
+        ("Klaro", "clicked reject all (Klaro); the CMP stored marketing denied (klaro)", "denied"),
+        ("Klaro", "clicked accept all (Klaro); the CMP stored marketing granted (klaro)", "granted")]
     for state, run in runs.items():
         assert [(p, code) for p, code, _ in errors(run)] == [("tiktok", "pre-consent")], state
     assert events(runs["none"]) == events(runs["reject"]) == [("tiktok", "Pageview → PageView")]
     assert events(runs["accept"]) == sorted(BOTH_PAGEVIEWS)
+
+
+def test_a_cmp_storing_marketing_granted_after_reject_is_said_plainly(audits):
+    """The shop's CMP keeps marketing read-only and on: "Reject all" stores it granted. The audit
+    reads cc_cookie back and says so; the consent check judges by what the CMP stored."""
+    run = audits["locked"]["reject"]
+    assert (run.action, run.consent) == ("clicked reject all (cookieconsent3); but the CMP stored analytics denied, "
+                                         "marketing granted (cc_cookie), contrary to the click", "granted")
+    assert events(run) == sorted(BOTH_PAGEVIEWS) and errors(run) == []
 
 
 def test_no_banner_is_consent_unknown_never_granted(audits):
