@@ -4,6 +4,7 @@ imports this module to register the command)."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -158,13 +159,40 @@ def _plan(args):
         return _write_report([], args, out)
     return AuditPlan(starts=starts, page_limit=page_limit, states=args.consent, devices=args.device,
                      config=config, steps=steps, out=out, sink=not args.no_sink, redact=not args.no_redact,
-                     browser=args.browser, delay_s=args.delay, dwell_s=args.dwell, progress=_progress)
+                     browser=args.browser, delay_s=args.delay, dwell_s=args.dwell, progress=ProgressLine(sys.stderr))
 
 
-def _progress(line: str) -> None:
-    from pixelspy.inert import inert
+class ProgressLine:
+    """The audit's progress on stderr: on a terminal one line redrawn in place (a bar, the share done,
+    what is being done; `\r` and inert text, no escape sequence), else a line each (CI logs)."""
 
-    print(inert(f"pixelspy audit: {line}"), file=sys.stderr, flush=True)
+    BAR = 20
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.drawn = False
+
+    def __call__(self, line: str, done: float) -> None:
+        from pixelspy.inert import inert
+
+        text = inert(f"pixelspy audit: {line}")
+        if not self.tty:
+            print(text, file=self.stream, flush=True)
+            return
+        filled = round(max(0.0, min(done, 1.0)) * self.BAR)
+        width = max(20, shutil.get_terminal_size().columns - 1)
+        bar = f"[{'#' * filled}{'.' * (self.BAR - filled)}] {done:4.0%} "
+        self.stream.write("\r" + (bar + text)[:width].ljust(width))  # padded: the longer last line is covered
+        self.stream.flush()
+        self.drawn = True
+
+    def end(self) -> None:
+        """Before anything else is written: the bar's line is ended."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
 
 
 async def _until_interrupted(coro, interrupted: list[int]):
@@ -200,7 +228,10 @@ def _run(plan, args) -> int:
     from pixelspy.audit.runner import audit
     interrupted: list[int] = []
     try:
-        runs = asyncio.run(_until_interrupted(audit(plan), interrupted))
+        try:
+            runs = asyncio.run(_until_interrupted(audit(plan), interrupted))
+        finally:
+            plan.progress.end()
     except AuditError as e:
         print(str(e), file=sys.stderr)
         return 2

@@ -51,7 +51,8 @@ class AuditPlan:
     browser: str | None = None
     delay_s: float = 1.0  # between two page loads of a visit
     dwell_s: float = DWELL_S  # on a page once its requests calmed down, for timers
-    progress: Callable[[str], None] = lambda line: None
+    # (what is being done, the share of the whole audit done before it: 0-1)
+    progress: Callable[[str, float], None] = lambda line, done: None
 
 
 def file_slug(text: str) -> str:
@@ -92,8 +93,9 @@ class NetworkWatch:
 class Visit:
     """One consent state on one device: its proxy, session, browser context and what it saw."""
 
-    def __init__(self, plan: AuditPlan, state: str, device: str, confdir: str):
+    def __init__(self, plan: AuditPlan, state: str, device: str, confdir: str, slot: tuple[int, int] = (0, 1)):
         self.plan, self.state, self.device = plan, state, device
+        self.slot = slot  # (this visit's index, the number of visits): for the progress shown
         self.session = Session(CheckEngine(plan.config))
         self.tally = EventTally()
         self.session.subscribe(self.tally)
@@ -166,7 +168,8 @@ class Visit:
             self.crawled.append(url)
             if self.pages:
                 await asyncio.sleep(delay)  # polite to the site
-            self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}")
+            self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}",
+                               self._done((len(self.crawled) - 1) / crawl.limit))
             if not await self._load(page, url):
                 continue
             if page_plan is None:
@@ -208,7 +211,8 @@ class Visit:
     async def _run_steps(self, page) -> None:
         steps = self.plan.steps
         for n, step in enumerate(steps, 1):
-            self.plan.progress(f"{self.state} {self.device}: step {n}/{len(steps)}: {step.action} {step.arg}")
+            self.plan.progress(f"{self.state} {self.device}: step {n}/{len(steps)}: {step.action} {step.arg}",
+                               self._done(1.0))
             self.session.add_marks([Mark(f"audit step {n}: {step.action} {step.arg}"[:200], time.time())])
             try:
                 if step.action == "navigate":
@@ -225,6 +229,10 @@ class Visit:
                 self.problems.append(f"step {n} (line {step.line}: {step.action} {step.arg}): {_first_line(e)}")
                 return
             await self._settle()
+
+    def _done(self, share_of_visit: float) -> float:
+        index, count = self.slot
+        return min(1.0, (index + share_of_visit) / count)
 
     def _result(self) -> AuditRun:
         out = self.plan.out
@@ -289,15 +297,16 @@ async def visit_all(pw, browser, plan: AuditPlan) -> list[AuditRun]:
     runs: list[AuditRun] = []
     page_plan = None  # the first visit finds the pages; the others visit the same ones
     # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
+    count = len(devices) * len(plan.states)
     with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
         for device in devices:
             options = browsers.device_options(pw, device, desktop_ua)
             for state in plan.states:
-                visit = Visit(plan, state, device, confdir)
+                visit = Visit(plan, state, device, confdir, (len(runs), count))
                 run = await visit.run(browser, options, page_plan)
                 page_plan = page_plan or visit.crawled
-                plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
                 runs.append(run)
+                plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events", len(runs) / count)
     return runs
 
 

@@ -406,3 +406,29 @@ def test_the_crawl_follows_robots_txt():
     assert [crawl.next(n) for n in range(3)] == ["https://shop.example/account/start", "https://shop.example/teas", None]
     assert robots.delay_s == 2.0 and Robots().delay_s == 0.0
     assert Robots("Crawl-delay: 1000\nUser-agent: *\nCrawl-delay: 1000").delay_s == 30.0
+
+
+def test_progress_is_one_line_redrawn_on_a_terminal_and_lines_elsewhere(monkeypatch):
+    import io
+
+    from pixelspy.audit.command import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((60, 24)))
+    tty = Terminal()
+    progress = ProgressLine(tty)
+    progress("\x1b]52;c;x\x07 page 1/2", 0.0)  # wire text (a URL) made inert
+    progress("none desktop: page 2/2 https://shop.example/teas", 0.5)
+    progress.end()
+    frames = tty.getvalue().split("\r")[1:]
+    assert [len(f) for f in frames] == [59, 60]  # the terminal's width less one; the last ends the line
+    assert frames[0] == "[....................]   0% pixelspy audit: \\x1b]52;c;x\\x07 page 1/2"[:59]
+    assert frames[1] == ("[##########..........]  50% pixelspy audit: none desktop: page 2/2 https://shop.e"[:59]
+                         + "\n")
+    assert "\x1b" not in tty.getvalue() and "\x07" not in tty.getvalue()
+    log = io.StringIO()
+    ProgressLine(log)("reject desktop: page 1/1 https://shop.example/", 0.5)
+    assert log.getvalue() == "pixelspy audit: reject desktop: page 1/1 https://shop.example/\n"
