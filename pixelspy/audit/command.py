@@ -144,16 +144,10 @@ def _plan(args):
                 raise InputError(f"{args.url}: not an http(s) URL")
             starts.insert(0, start)
         steps = read_steps(args.steps, starts[0] if starts else None) if args.steps else []
+        out = _out_dir(args.out)
     except InputError as e:
         print(inert(f"pixelspy audit: {e}"), file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            print(f"pixelspy audit: cannot create {args.out}: {e.strerror or e}", file=sys.stderr)
-            return 2
     page_limit = args.pages or (len(starts) if args.urls else DEFAULT_PAGES)
     if not starts and not steps:  # an empty shard: an empty report, so that the merge job finds its file
         return _write_report([], args, out)
@@ -282,6 +276,7 @@ def merge_parser() -> argparse.ArgumentParser:
 
 
 def merge_main(argv: list[str]) -> int:
+    from pixelspy.audit.pages import InputError
     from pixelspy.inert import inert
     from pixelspy.report.load import LoadError, load_audit
 
@@ -290,14 +285,22 @@ def merge_main(argv: list[str]) -> int:
     try:
         for path in args.files:
             runs += load_audit(path)
-    except LoadError as e:
+        out = _out_dir(args.out)
+    except (LoadError, InputError) as e:
         print(inert(f"pixelspy audit merge: {e}"), file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            print(f"pixelspy audit merge: cannot create {args.out}: {e.strerror or e}", file=sys.stderr)
-            return 2
     return _write_report(runs, args, out)
+
+
+def _out_dir(text: str | None) -> Path | None:
+    """--out DIR, created; InputError when it cannot be."""
+    from pixelspy.audit.pages import InputError
+
+    if text is None:
+        return None
+    out = Path(text)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {text}: {e.strerror or e}") from None
+    return out
