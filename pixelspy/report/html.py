@@ -329,7 +329,8 @@ def matrix_table(matrix: Matrix, rows: list[Row], device: str) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-SUMMARY = {"pre-consent": "firing before consent", "unknown": "not judged (the consent state is unknown)",
+SUMMARY = {"pre-consent": "firing without consent (before a choice, after reject or before the accept click)",
+           "unknown": "not judged (the consent state is unknown)",
            "correct": "correct (silent before a choice and after reject, firing after accept)",
            "unconditional": "firing without a consent finding", "silent": "never firing"}
 
@@ -347,7 +348,7 @@ def summary(matrix: Matrix) -> str:
                for run in matrix.runs if run.unknown]
     out = f"<ul>{''.join(items)}</ul>"
     if worst:
-        out += f"<h3>Fires before consent</h3><ul>{''.join(worst)}</ul>"
+        out += f"<h3>Fires without consent</h3><ul>{''.join(worst)}</ul>"
     if unknown:
         out += f"<h3>Runs whose consent state is unknown</h3><ul>{''.join(unknown)}</ul>"
     return out
