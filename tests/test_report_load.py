@@ -124,3 +124,22 @@ def test_sharding_is_stable_and_moves_few_urls():
         assert [u for u in shard(more, i, 4) if u in set(urls)] == shards[i - 1]
 
 
+
+
+def test_an_empty_shard_writes_an_empty_report_without_a_browser(tmp_path, capsys):
+    pytest.importorskip("playwright.async_api")
+    pytest.importorskip("duckduckgo_autoconsent")
+    from pixelspy.audit.pages import shard
+
+    urls = tmp_path / "pages.txt"
+    urls.write_text("https://shop.example/\n")
+    empty = next(i for i in range(1, 5) if not shard(["https://shop.example/"], i, 4))
+    out = tmp_path / "audit"
+    assert main(["audit", "--urls", str(urls), "--shard", f"{empty}/4", "--format", "json", "--out", str(out),
+                 "--browser", str(tmp_path / "no-such-browser")]) == 0
+    assert json.loads((out / f"report-{empty}-of-4.json").read_text())["runs"] == []
+    with pytest.raises(SystemExit):
+        main(["audit", "--urls", str(urls), "--shard", "5/4"])
+    with pytest.raises(SystemExit):
+        main(["audit", "https://shop.example/", "--shard", "1/4"])  # a crawl is not split
+    assert "--shard splits a --urls FILE" in capsys.readouterr().err
