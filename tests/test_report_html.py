@@ -49,7 +49,7 @@ def test_matrix_verdicts_per_pixel_and_state():
     assert (meta.site, meta.pixel, tiktok.pixel) == ("shop.example", META, TIKTOK)
     # Meta fires whatever the visitor does: before the choice, after reject, and before the accept click.
     assert [meta.cells["desktop", s].verdict for s in ("none", "reject", "accept")] == ["pre-consent"] * 3
-    assert meta.verdict("desktop") == ("pre-consent", "error", "fires before consent in none, reject, accept")
+    assert meta.verdict("desktop") == ("pre-consent", "error", "fires without consent: before a choice (none), after reject, before the accept click")
     none, reject = meta.cells["desktop", "none"], meta.cells["desktop", "reject"]
     assert "OneTrust loaded (cdn.cookielaw.org/scripttemplates/otSDKStub.js)" in none.pre_consent[0][1].message
     assert "'denied' (audit clicked reject all" in reject.pre_consent[-1][1].message

@@ -7,7 +7,9 @@ browser.py  finding and launching Chrome/Chromium so that pages see an ordinary 
 cmp.py      clicking the consent banner with DuckDuckGo's autoconsent rules
 pages.py    which pages to visit: the start URL and same-site links, a URL list, a steps file
 runner.py   one visit per consent state × device, each with its own proxy, session and HAR
-summary.py  the report (pixelspy.report.render_audit, or a short text summary without it)
+stored.py   what the CMP stored after the click (cookies, TCF, GPP), read back from the browser
+
+The report is pixelspy.report's (render_audit, audit_exit_code).
 
 Playwright and autoconsent are the optional extra `pixelspy[audit]`: only runner.py and browser.py
 import Playwright, when an audit runs.

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
+
+from pixelspy.audit.stored import StoredConsent
 
 STATES = ("none", "reject", "accept")
 ACTION_MESSAGE = {"reject": "optOut", "accept": "optIn"}
@@ -88,6 +90,7 @@ class CmpOutcome:
     # After a refusal, autoconsent's self-test of the CMP's own state (its cookie, its API): None when
     # the rule has none (or it did not answer).
     confirmed: bool | None = None
+    stored: StoredConsent | None = None  # what the CMP stored after the click, read back from the browser
     nothing_found: bool = False  # autoconsent gave up looking on a page
     errors: list[str] = field(default_factory=list)  # autoconsent's own (e.g. two CMPs' banners at once)
 
@@ -100,8 +103,9 @@ class CmpOutcome:
             return f"{self.cmp} found, but its banner did not show" if self.cmp else "no CMP found"
         verb = "reject all" if self.state == "reject" else "accept all"
         if self.clicked:
-            checked = {True: "; the CMP's state confirms it", False: "; but the CMP's state does not show it",
-                       None: ""}[self.confirmed]
+            # What the CMP stored says more than autoconsent's self-test (which only some rules have).
+            checked = self._stored_text() or {True: "; the CMP's state confirms it",
+                                              False: "; but the CMP's state does not show it", None: ""}[self.confirmed]
             return f"clicked {verb} ({self.cmp}){checked}"
         if self.clicked is False:
             why = f" ({self.errors[0]})" if self.errors else ""
@@ -112,13 +116,27 @@ class CmpOutcome:
             return f"click on {self.cmp}'s banner did not finish"
         return f"no CMP found: nothing to {verb}"
 
+    def _stored_marketing(self) -> bool | None:
+        return self.stored.purposes.get("marketing") if self.stored is not None else None
+
+    def _stored_text(self) -> str:
+        if (granted := self._stored_marketing()) is None:
+            return ""  # nothing pixelspy can read: the click is taken at its word
+        if granted == (self.state == "accept"):
+            return f"; the CMP stored {self.stored.says()}"
+        return f"; but the CMP stored {self.stored.says()}, contrary to the click"
+
     @property
     def consent(self) -> str:
-        """granted | denied after a click that worked, not asked when the banner was left alone,
-        unknown otherwise (no CMP, a failed click): never silently granted."""
+        """granted | denied after a click that worked (as the CMP stored it, when the audit can read
+        that; else as clicked), not asked when the banner was left alone, unknown otherwise (no CMP,
+        a failed click): never silently granted."""
         if self.state == "none":
             return "not asked" if self.popup else "unknown"
-        return CONSENT_AFTER[self.state] if self.clicked else "unknown"
+        if not self.clicked:
+            return "unknown"
+        granted = self._stored_marketing()
+        return CONSENT_AFTER[self.state] if granted is None else CONSENT_AFTER["accept" if granted else "reject"]
 
     @property
     def looked(self) -> bool:
@@ -126,8 +144,8 @@ class CmpOutcome:
         return self.popup or self.nothing_found
 
 
-# Called once per click that worked: (page host, click time, accepted?, CMP name).
-ChoiceListener = Callable[[str, float, bool, str], None]
+# Called once per click that worked: (page host, click time, accepted?, CMP name) → what the CMP stored.
+ChoiceListener = Callable[[str, float, bool, str], Awaitable[StoredConsent]]
 
 
 class ConsentClicker:
@@ -155,12 +173,15 @@ class ConsentClicker:
 
     async def click(self) -> None:
         """Reject or accept on the banner found (nothing for `none`, or without a banner), and wait for
-        the outcome; a choice that worked is passed to on_choice."""
+        the outcome; a choice that worked is passed to on_choice, which reads what the CMP stored."""
         action = ACTION_MESSAGE.get(self.outcome.state)
         if action is None or self._popup_frame is None:
             return
         self._answer(self._popup_frame, {"type": action})
         await self._wait(lambda: self.outcome.clicked is not None, CLICK_WAIT_S)
+        out = self.outcome
+        if out.clicked:
+            out.stored = await self.on_choice(out.site, out.click_time, out.state == "accept", out.cmp or "")
         if self.outcome.clicked and self._self_test:
             self._answer(self._popup_frame, {"type": "selfTest"})
             await self._wait(lambda: self.outcome.confirmed is not None, SELF_TEST_WAIT_S)
@@ -219,7 +240,6 @@ class ConsentClicker:
                 out.click_time = self._click_started or time.time()
                 page = source.get("page")
                 out.site = urlsplit(page.url if page is not None else _text(msg.get("url"))).hostname or ""
-                self.on_choice(out.site, out.click_time, out.state == "accept", out.cmp or "")
         elif kind == "selfTestResult" and out.confirmed is None:
             out.confirmed = msg.get("result") is True
         elif kind == "autoconsentError" and len(out.errors) < MAX_ERRORS:

@@ -3,6 +3,7 @@ list of URLs from a file, and a steps file for funnels (navigate, click, wait)."
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -82,6 +83,12 @@ class Crawl:
                     and not NOT_PAGES.search(urlsplit(url).path) and self.robots.allowed(url)):
                 self.seen.add(url)
                 self.queue.append(url)
+
+
+def shard(urls: list[str], index: int, count: int) -> list[str]:
+    """The URLs of shard `index` (1-based) of `count`, in list order: by a stable hash of each URL, not
+    its position, so adding URLs to the list moves none of the others to another shard."""
+    return [u for u in urls if int.from_bytes(hashlib.sha256(u.encode()).digest()[:8], "big") % count == index - 1]
 
 
 def read_urls(path: str) -> list[str]:

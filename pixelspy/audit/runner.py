@@ -17,6 +17,7 @@ from urllib.parse import urljoin
 from pixelspy.audit import browser as browsers
 from pixelspy.audit.cmp import CHOICE_TEXT, ConsentClicker
 from pixelspy.audit.pages import LINKS_JS, MAX_ROBOTS_CHARS, Crawl, Robots, Step
+from pixelspy.audit.stored import StoredConsent, read_stored
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
 from pixelspy.har import HarRecorder
@@ -50,7 +51,8 @@ class AuditPlan:
     browser: str | None = None
     delay_s: float = 1.0  # between two page loads of a visit
     dwell_s: float = DWELL_S  # on a page once its requests calmed down, for timers
-    progress: Callable[[str], None] = lambda line: None
+    # (what is being done, the share of the whole audit done before it: 0-1)
+    progress: Callable[[str, float], None] = lambda line, done: None
 
 
 def file_slug(text: str) -> str:
@@ -91,8 +93,9 @@ class NetworkWatch:
 class Visit:
     """One consent state on one device: its proxy, session, browser context and what it saw."""
 
-    def __init__(self, plan: AuditPlan, state: str, device: str, confdir: str):
+    def __init__(self, plan: AuditPlan, state: str, device: str, confdir: str, slot: tuple[int, int] = (0, 1)):
         self.plan, self.state, self.device = plan, state, device
+        self.slot = slot  # (this visit's index, the number of visits): for the progress shown
         self.session = Session(CheckEngine(plan.config))
         self.tally = EventTally()
         self.session.subscribe(self.tally)
@@ -106,11 +109,19 @@ class Visit:
         self.crawled: list[str] = []  # the pages of the URL list or crawl (the next visits load the same)
         self.problems: list[str] = []
         self.started = time.time()
+        self.page = None  # the visit's tab, once open
 
-    def _chose(self, site: str, when: float, accepted: bool, cmp: str) -> None:
+    async def _chose(self, site: str, when: float, accepted: bool, cmp: str) -> StoredConsent:
+        """The click worked: the consent check learns of it with the purposes the CMP stored (read
+        back from the browser), or, when nothing readable was stored, the ones clicked."""
+        stored = await read_stored(self.page) if self.page is not None else StoredConsent()
         text = CHOICE_TEXT["accept" if accepted else "reject"]
-        self.session.note_choice(site, when, {"marketing": accepted, "analytics": accepted}, text)
+        if stored.readings:
+            text += f"; the CMP stored {stored.says()}"
+        purposes = {"marketing": accepted, "analytics": accepted} | stored.purposes
+        self.session.note_choice(site, when, purposes, text)
         self.session.add_marks([Mark(f"{text} ({cmp})" if cmp else text, when)])
+        return stored
 
     async def run(self, browser, context_options: dict, page_plan: list[str] | None) -> AuditRun:
         proxy = Proxy(self.session, self.proxy_config)
@@ -127,7 +138,7 @@ class Visit:
             try:
                 await self.clicker.install(context)
                 self.network.watch(context)
-                page = await context.new_page()
+                page = self.page = await context.new_page()
                 await self._visit_pages(page, page_plan)
                 await self._run_steps(page)
             finally:
@@ -157,7 +168,8 @@ class Visit:
             self.crawled.append(url)
             if self.pages:
                 await asyncio.sleep(delay)  # polite to the site
-            self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}")
+            self.plan.progress(f"{self.state} {self.device}: page {len(self.crawled)}/{crawl.limit} {url}",
+                               self._done((len(self.crawled) - 1) / crawl.limit))
             if not await self._load(page, url):
                 continue
             if page_plan is None:
@@ -199,7 +211,8 @@ class Visit:
     async def _run_steps(self, page) -> None:
         steps = self.plan.steps
         for n, step in enumerate(steps, 1):
-            self.plan.progress(f"{self.state} {self.device}: step {n}/{len(steps)}: {step.action} {step.arg}")
+            self.plan.progress(f"{self.state} {self.device}: step {n}/{len(steps)}: {step.action} {step.arg}",
+                               self._done(1.0))
             self.session.add_marks([Mark(f"audit step {n}: {step.action} {step.arg}"[:200], time.time())])
             try:
                 if step.action == "navigate":
@@ -216,6 +229,10 @@ class Visit:
                 self.problems.append(f"step {n} (line {step.line}: {step.action} {step.arg}): {_first_line(e)}")
                 return
             await self._settle()
+
+    def _done(self, share_of_visit: float) -> float:
+        index, count = self.slot
+        return min(1.0, (index + share_of_visit) / count)
 
     def _result(self) -> AuditRun:
         out = self.plan.out
@@ -280,15 +297,16 @@ async def visit_all(pw, browser, plan: AuditPlan) -> list[AuditRun]:
     runs: list[AuditRun] = []
     page_plan = None  # the first visit finds the pages; the others visit the same ones
     # The proxy's CA lives only for the audit: nothing is installed or left in ~/.mitmproxy.
+    count = len(devices) * len(plan.states)
     with tempfile.TemporaryDirectory(prefix="pixelspy-audit-") as confdir:
         for device in devices:
             options = browsers.device_options(pw, device, desktop_ua)
             for state in plan.states:
-                visit = Visit(plan, state, device, confdir)
+                visit = Visit(plan, state, device, confdir, (len(runs), count))
                 run = await visit.run(browser, options, page_plan)
                 page_plan = page_plan or visit.crawled
-                plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events")
                 runs.append(run)
+                plan.progress(f"{state} {device}: {run.action}; {run.report.tally.total} events", len(runs) / count)
     return runs
 
 

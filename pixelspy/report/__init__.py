@@ -89,26 +89,23 @@ class EventTally:
             self.total += 1
             group = group_of(ev)
             self.counts[group] += 1
-            self._count_page((group, page_of(ev)))
+            self.count_page((group, page_of(ev)))
             self._note_time(ev, group)
         if ev.findings:
             self._flagged.setdefault(ev.id, ev)
 
-    def _count_page(self, row: tuple[GroupKey, str | None]) -> None:
+    def count_page(self, row: tuple[GroupKey, str | None], n: int = 1) -> None:
         if row in self.page_counts or len(self.page_counts) < MAX_PAGE_ROWS:
-            self.page_counts[row] += 1
+            self.page_counts[row] += n
         else:
-            self.other_pages += 1
+            self.other_pages += n
 
     def _note_time(self, ev: TrackingEvent, group: GroupKey) -> None:
         if (span := self.spans.get(group)) is None:
             self.spans[group] = Span(ev.kind, ev.time, ev.time)
         else:
             span.first, span.last = min(span.first, ev.time), max(span.last, ev.time)
-        if len(self._points) < MAX_POINTS:
-            self._points.append((ev.time, group, ev.id))
-        else:
-            self.points_left_out += 1
+        self.add_point(ev.time, group, ev.id)
 
     @classmethod
     def of(cls, events: Iterable[TrackingEvent]) -> EventTally:
@@ -120,6 +117,16 @@ class EventTally:
     def flagged(self) -> list[TrackingEvent]:
         """The events with findings (now: a check may have retracted one), in time order."""
         return sorted((ev for ev in self._flagged.values() if ev.findings), key=lambda ev: ev.time)
+
+    def raw_points(self) -> list[tuple[float, GroupKey, str]]:
+        """The first MAX_POINTS events as (time, group, event id), in arrival order."""
+        return list(self._points)
+
+    def add_point(self, time: float, group: GroupKey, event_id: str) -> None:
+        if len(self._points) < MAX_POINTS:
+            self._points.append((time, group, event_id))
+        else:
+            self.points_left_out += 1
 
     def points(self) -> list[TimePoint]:
         """The first MAX_POINTS events in arrival order, with their findings' severity as it is now."""
@@ -204,11 +211,15 @@ def exit_code(reports: list[FileReport], fail_on: str) -> int:
 
 
 def audit_exit_code(runs: list[AuditRun], fail_on: str) -> int:
-    """`check`'s rule over the runs' reports: an unknown consent state is said, not failed."""
+    """`check`'s rule over the runs' reports: 2 when a page was not loaded (or its HAR not written: the
+    run's report.problems), else 1 for a finding at `fail_on`; an unknown consent state is said, not
+    failed, and a run without events is no failure (silence before a choice is what is wanted)."""
     return exit_code([run.report for run in runs], fail_on)
 
 
 VERDICT = {0: "OK", 1: "FAIL", 2: "FAIL (unreadable input)"}
+AUDIT_VERDICT = VERDICT | {2: "FAIL (pages not loaded)"}
+AUDIT_EMPTY = "no tracking event fired"  # a run's report without events: said, never a failure
 
 
 def check_verdict(reports: list[FileReport], fail_on: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
-from pixelspy.report import (RANK, VERDICT, AuditRun, FileReport, TimePoint, audit_exit_code, check_verdict,
+from pixelspy.report import (AUDIT_VERDICT, RANK, AuditRun, FileReport, TimePoint, audit_exit_code, check_verdict,
                              describe_group, exit_code, group_of, pages_by_group, plural, severity_counts)
 from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
 
@@ -86,9 +86,9 @@ def page(title: str, body: list[str]) -> str:
             + f'\n<p class="muted">Made by pixelspy on {now}.</p>\n</body></html>\n')
 
 
-def _verdict_box(code: int, fail_on: str, counts: dict[str, int], verdict: str | None = None) -> str:
+def _verdict_box(code: int, fail_on: str, counts: dict[str, int], verdict: str) -> str:
     style = "ok" if code == 0 else "error"
-    return (f'<p class="verdict {style}">{esc(verdict or VERDICT[code])}: {plural(counts["error"], "error")}, '
+    return (f'<p class="verdict {style}">{esc(verdict)}: {plural(counts["error"], "error")}, '
             f'{plural(counts["warning"], "warning")}, {counts["info"]:,} info '
             f'<small>(fails on {esc(fail_on)} and above)</small></p>')
 
@@ -285,6 +285,8 @@ def runs_table(runs: list[AuditRun]) -> str:
         more = f"<li><small>{plural(len(pages) - MAX_RUN_PAGES, 'more page')}</small></li>" if len(pages) > MAX_RUN_PAGES else ""
         c = severity_counts(run.report.findings())
         error = f'<br><span class="error">{esc(run.report.error, MAX_MESSAGE)}</span>' if run.report.error else ""
+        error += "".join(f'<br><span class="error">not loaded: {esc(p, MAX_MESSAGE)}</span>'
+                         for p in run.report.problems[:MAX_PROBLEMS])
         rows.append(f"<tr><td><b>{esc(run.state)}</b><br>{esc(run.device)}<br><small>{_utc(run.started)}</small></td>"
                     f"<td>{esc(run.cmp) if run.cmp else '<i>none found</i>'}</td><td>{esc(run.action or 'no action')}</td>"
                     f"<td>{consent}</td><td>{plural(len(pages), 'page')}<ol>{page_list}{more}</ol></td>"
@@ -328,8 +330,9 @@ def matrix_table(matrix: Matrix, rows: list[Row], device: str) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-SUMMARY = {"pre-consent": "firing before consent", "unknown": "not judged (the consent state is unknown)",
-           "correct": "correct (silent after reject, firing after accept)",
+SUMMARY = {"pre-consent": "firing without consent (before a choice, after reject or before the accept click)",
+           "unknown": "not judged (the consent state is unknown)",
+           "correct": "correct (silent before a choice and after reject, firing after accept)",
            "unconditional": "firing without a consent finding", "silent": "never firing"}
 
 
@@ -346,7 +349,7 @@ def summary(matrix: Matrix) -> str:
                for run in matrix.runs if run.unknown]
     out = f"<ul>{''.join(items)}</ul>"
     if worst:
-        out += f"<h3>Fires before consent</h3><ul>{''.join(worst)}</ul>"
+        out += f"<h3>Fires without consent</h3><ul>{''.join(worst)}</ul>"
     if unknown:
         out += f"<h3>Runs whose consent state is unknown</h3><ul>{''.join(unknown)}</ul>"
     return out
@@ -356,7 +359,8 @@ def render_audit_html(runs: list[AuditRun], fail_on: str) -> str:
     matrix = Matrix.of(runs)
     counts = severity_counts(p for run in runs for p in run.report.findings())
     sites = ", ".join(s for s in matrix.sites if s) or "no site"
-    body = [f"<h1>pixelspy audit: {esc(sites)}</h1>", _verdict_box(audit_exit_code(runs, fail_on), fail_on, counts),
+    code = audit_exit_code(runs, fail_on)
+    body = [f"<h1>pixelspy audit: {esc(sites)}</h1>", _verdict_box(code, fail_on, counts, AUDIT_VERDICT[code]),
             summary(matrix), "<h2>Runs</h2>", runs_table(runs)]
     for site, rows in matrix.sites.items():
         for device in matrix.devices():

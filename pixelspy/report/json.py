@@ -13,7 +13,7 @@ MAX_EVIDENCE = 5  # pre-consent findings quoted per matrix cell (every finding i
 
 def _event_summary(ev: TrackingEvent) -> dict:
     return {"id": ev.id, "platform": ev.platform, "source": ev.source.value, "kind": ev.kind.value,
-            "pixel_id": ev.pixel_id, "event": ev.event, "standard_event": ev.standard_event,
+            "pixel_id": ev.pixel_id, "event": ev.event, "label": ev.label, "standard_event": ev.standard_event,
             "page_url": ev.page_url, "time": ev.time}
 
 
@@ -53,7 +53,19 @@ def render_json(reports: list[FileReport], fail_on: str) -> str:
 def _run_doc(run: AuditRun, fail_on: str) -> dict:
     return {"state": run.state, "device": run.device, "cmp": run.cmp, "action": run.action, "consent": run.consent,
             "choice_time": run.choice_time, "started": run.started, "pages": run.pages, "har_path": run.har_path,
-            **file_doc(run.report, fail_on)}
+            **file_doc(run.report, fail_on), **_times(run.report.tally)}
+
+
+def _times(tally: EventTally) -> dict:
+    """What `pixelspy audit merge` needs besides the counts to draw the matrix and timelines again
+    (pixelspy.report.load): each group's kind and time span, and the timeline's points as
+    [time, index into spans, event id]."""
+    index = {group: i for i, group in enumerate(tally.spans)}
+    return {"spans": [{"platform": platform, "source": source, "pixel_id": pixel or None, "title": title,
+                       "kind": span.kind.value, "first": span.first, "last": span.last}
+                      for (platform, source, pixel, title), span in tally.spans.items()],
+            "timeline": [[t, index[group], eid] for t, group, eid in tally.raw_points()],
+            "timeline_left_out": tally.points_left_out}
 
 
 def _cell_doc(device: str, state: str, cell: Cell) -> dict:

@@ -22,7 +22,7 @@ MAX_ROWS = 500  # vendor × pixel rows of all sites; events of further rows are 
 
 # A row's verdict on one device: code → (style, sentence); {states} is where it applies.
 ROW_VERDICTS = {
-    "pre-consent": ("error", "fires before consent in {states}"),
+    "pre-consent": ("error", "fires without consent: {states}"),
     "unknown": ("unknown", "not judged: the consent state is unknown in {states}"),
     "correct": ("ok", "{states}"),
     "silent": ("note", "never fired in {states}"),
@@ -30,6 +30,9 @@ ROW_VERDICTS = {
 }
 # The parts of a correct row's sentence, per state.
 CORRECT = {"none": "silent before a choice", "reject": "stops after reject", "accept": "fires after accept"}
+# The parts of a pre-consent row's sentence: what the consent check flagged in each state.
+WITHOUT_CONSENT = {"none": "before a choice (none)", "reject": "after reject",
+                   "accept": "before the accept click"}
 
 
 def site_of(url: str | None) -> str:
@@ -49,22 +52,23 @@ class Fired:
 
 @dataclass
 class Cell:
-    run: AuditRun
+    run: AuditRun  # the first run of its state and device (merged shards may hold several)
     events: dict[str, Fired] = field(default_factory=dict)  # by title, first seen first
     fired: int = 0  # events proper: not loader fetches, not expected-but-missing events
     after_choice: bool = False  # one of them fired at or after the audit's click
     flagged: list[TrackingEvent] = field(default_factory=list)  # its events with findings
+    unknown: bool = False  # a run of this state and device ended in an unknown consent state
 
-    def add(self, title: str, page: str | None, n: int, span: Span | None) -> None:
+    def add(self, title: str, page: str | None, n: int, span: Span | None, run: AuditRun) -> None:
         if (fired := self.events.get(title)) is None:
             self.events[title] = Fired(title, n, page)
         else:
             fired.count += n
         if span is not None and span.kind == Kind.event:
             self.fired += n
-            if (choice := self.run.choice_time) is not None:
+            if (choice := run.choice_time) is not None:  # the click of the run these events are of
                 self.after_choice |= span.last >= choice
-            elif self.run.state != "none":  # a choice made at a time not known: any event may be after it
+            elif run.state != "none":  # a choice made at a time not known: any event may be after it
                 self.after_choice = True
 
     def findings(self) -> list[tuple[TrackingEvent, Finding]]:
@@ -80,7 +84,7 @@ class Cell:
         """pre-consent | unknown | fired | silent"""
         if self.pre_consent:
             return "pre-consent"
-        if self.run.unknown:
+        if self.unknown:
             return "unknown"
         return "fired" if self.fired else "silent"
 
@@ -115,7 +119,12 @@ class Row:
         cells = {state: c for (d, state), c in self.cells.items() if d == device}
         code, states = _verdict(cells)
         style, sentence = ROW_VERDICTS[code]
-        where = ", ".join(CORRECT[s] for s in STATES if s in cells) if code == "correct" else ", ".join(states)
+        if code == "correct":
+            where = ", ".join(CORRECT[s] for s in STATES if s in cells)
+        elif code == "pre-consent":
+            where = ", ".join(WITHOUT_CONSENT.get(s, s) for s in states)
+        else:
+            where = ", ".join(states)
         return Verdict(code, style, sentence.format(states=where))
 
 
@@ -126,7 +135,7 @@ def _verdict(cells: dict[str, Cell]) -> tuple[str, list[str]]:
 
     if errors := where(lambda c: c.pre_consent):
         return "pre-consent", errors
-    if unknown := where(lambda c: c.run.unknown):
+    if unknown := where(lambda c: c.unknown):
         return "unknown", unknown
     none, reject, accept = (cells.get(s) for s in STATES)
     if (accept is not None and accept.fired and accept.after_choice and (none is None or not none.fired)
@@ -135,6 +144,13 @@ def _verdict(cells: dict[str, Cell]) -> tuple[str, list[str]]:
     if fired := where(lambda c: c.fired):
         return "unconditional", fired
     return "silent", list(cells)
+
+
+def _join(row: Row, run: AuditRun) -> Cell:
+    """The row's cell of the run's state and device (shared by the runs of merged shards)."""
+    cell = row.cells.setdefault((run.device, run.state), Cell(run))
+    cell.unknown |= run.unknown
+    return cell
 
 
 @dataclass
@@ -150,7 +166,7 @@ class Matrix:
             matrix._add_run(run)
         for row in matrix.rows():  # a state where the row did not fire is a cell too: silent, or unknown
             for run in runs:
-                row.cells.setdefault((run.device, run.state), Cell(run))
+                _join(row, run)
         matrix.sites = {site: dict(sorted(rows.items())) for site, rows in sorted(matrix.sites.items())}
         return matrix
 
@@ -161,7 +177,7 @@ class Matrix:
             if (cell := self._cell(site_of(page) or home, group, run)) is None:
                 self.events_left_out += n
             else:
-                cell.add(group[3], page, n, tally.spans.get(group))
+                cell.add(group[3], page, n, tally.spans.get(group), run)
         self.events_left_out += tally.other_pages
         for ev in tally.flagged():
             if (cell := self._cell(site_of(page_of(ev)) or home, group_of(ev), run)) is not None:
@@ -174,7 +190,7 @@ class Matrix:
             if self.row_count() >= MAX_ROWS:
                 return None
             row = rows[key] = Row(*key)
-        return row.cells.setdefault((run.device, run.state), Cell(run))
+        return _join(row, run)
 
     def row_count(self) -> int:
         return sum(len(rows) for rows in self.sites.values())

@@ -4,8 +4,8 @@ URLs, event names and messages hold wire text, and a newline in one must not for
 from __future__ import annotations
 
 from pixelspy.inert import inert
-from pixelspy.report import (VERDICT, AuditRun, FileReport, audit_exit_code, check_verdict, describe, describe_group,
-                             pages_by_group, plural, severity_counts)
+from pixelspy.report import (AUDIT_EMPTY, AUDIT_VERDICT, AuditRun, FileReport, audit_exit_code, check_verdict, describe,
+                             describe_group, pages_by_group, plural, severity_counts)
 from pixelspy.report.matrix import Matrix, Row
 
 # A CI log stays readable: so many groups a file, pages a group, event names a cell are listed.
@@ -24,7 +24,8 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
     return "\n".join(inert(line) for line in out) + "\n"
 
 
-def file_lines(r: FileReport, label: str, events: bool = True) -> list[str]:
+def file_lines(r: FileReport, label: str, events: bool = True, empty: str = "nothing was checked",
+               problem: str = "unreadable") -> list[str]:
     """A file's (or an audit run's) block: its counts, unreadable entries, events per page, findings."""
     if r.error is not None:
         return [f"{label}: cannot read: {r.error}"]
@@ -32,10 +33,10 @@ def file_lines(r: FileReport, label: str, events: bool = True) -> list[str]:
     c = severity_counts(findings)
     out = [f"{label}: {plural(r.tally.total, 'event')}, {plural(c['error'], 'error')}, "
            f"{plural(c['warning'], 'warning')}, {c['info']} info"]
-    out += [f"  unreadable  {p}" for p in r.problems]
+    out += [f"  {problem}  {p}" for p in r.problems]
     if r.empty:
         fails = " (fails; --allow-empty accepts it)" if r.empty_fails else ""
-        out.append(f"  no tracking events: nothing was checked{fails}")
+        out.append(f"  no tracking events: {empty}{fails}")
     if events:
         out += _event_lines(r)
     for ev, f in findings:
@@ -81,7 +82,7 @@ def render_audit_text(runs: list[AuditRun], fail_on: str) -> str:
     code = audit_exit_code(runs, fail_on)
     total = severity_counts(p for run in runs for p in run.report.findings())
     out = [f"pixelspy audit: {plural(len(runs), 'run')}, {plural(total['error'], 'error')}, "
-           f"{plural(total['warning'], 'warning')} — {VERDICT[code]} (--fail-on {fail_on})", "runs:"]
+           f"{plural(total['warning'], 'warning')} — {AUDIT_VERDICT[code]} (--fail-on {fail_on})", "runs:"]
     width = max((len(run.name) for run in runs), default=0)
     for run in runs:
         out.append(f"  {run.name:<{width}}  CMP: {run.cmp or 'none found'}; {run.action or 'no action'}; "
@@ -94,7 +95,7 @@ def render_audit_text(runs: list[AuditRun], fail_on: str) -> str:
     if matrix.events_left_out:
         out.append(f"{plural(matrix.events_left_out, 'event')} left out of the matrix (too many rows or pages)")
     for run in runs:
-        out += file_lines(run.report, run.name, events=False)
+        out += file_lines(run.report, run.name, events=False, empty=AUDIT_EMPTY, problem="not loaded")
     return "\n".join(inert(line.rstrip()) for line in out) + "\n"
 
 

@@ -108,6 +108,7 @@ def audits(base, klaro_package, proxy_ports):
     (a start URL each), Klaro's shop, a shop without a banner, and a site that cannot be reached."""
     plans = {shop: plan([f"{base}{SHOP}/{shop}.html"], page_limit=pages) for shop, pages in SHOPS.items()}
     plans["klaro"] = plan([f"{base}{SHOP}/klaro.html"])
+    plans["locked"] = plan([f"{base}{SHOP}/locked.html"], states=["reject"])
     plans["no-cmp"] = plan([f"{base}{SHOP}/no-cmp.html"], states=["accept"])
     plans["unreachable"] = plan([f"http://127.0.0.1:{closed_port()}/"], states=["reject"])
 
@@ -145,10 +146,13 @@ def test_every_visit_found_the_banner_and_did_what_its_state_asks(audits):
             assert run.report.problems == [] and run.report.error is None
         none, reject, accept = runs.values()
         assert (none.action, none.consent, none.choice_time) == ("banner of cookieconsent3 left alone", "not asked", None)
-        # After the refusal, autoconsent's self-test read the CMP's own state (its cc_cookie).
-        assert (reject.action, reject.consent) == ("clicked reject all (cookieconsent3); the CMP's state confirms it",
-                                                   "denied")
-        assert (accept.action, accept.consent) == ("clicked accept all (cookieconsent3)", "granted")
+        # After each click the audit read what the CMP stored (its cc_cookie, through pixelspy's reader).
+        assert (reject.action, reject.consent) == (
+            "clicked reject all (cookieconsent3); the CMP stored analytics denied, marketing denied (cc_cookie)",
+            "denied")
+        assert (accept.action, accept.consent) == (
+            "clicked accept all (cookieconsent3); the CMP stored analytics granted, marketing granted (cc_cookie)",
+            "granted")
         for run in (reject, accept):
             assert run.started < run.choice_time
 
@@ -185,18 +189,48 @@ def test_the_shop_ignoring_a_refusal_is_an_error_after_reject_only(audits):
     assert events(accept) == sorted(BOTH_PAGEVIEWS) and accept.report.findings() == []
 
 
+def test_the_reports_carry_the_matrix_verdicts_of_the_shop_ignoring_a_refusal(audits):
+    """The renderers over real runs: what a marketer reads in the JSON and the HTML."""
+    from pixelspy.report import audit_exit_code, render_audit
+
+    runs = list(audits["ignores"].values())
+    doc = json.loads(render_audit(runs, "json", "error"))
+    assert doc["exit_code"] == audit_exit_code(runs, "error") == 1
+    rows = {row["platform"]: row for row in doc["matrix"]}
+    assert sorted(rows) == ["meta", "tiktok"]
+    for row in rows.values():
+        assert row["verdicts"]["desktop"]["code"] == "pre-consent"
+        assert row["verdicts"]["desktop"]["text"] == "fires without consent: after reject"
+        assert [(c["state"], c["verdict"], c["fired"]) for c in row["cells"]] == [
+            ("none", "silent", 0), ("reject", "pre-consent", 1), ("accept", "fired", 1)]
+        assert "marketing consent was 'denied'" in row["cells"][1]["evidence"][0]
+    html = render_audit(runs, "html", "error")
+    assert "FAIL: 2 errors" in html and html.count("fires without consent: after reject") >= 2
+    correct = json.loads(render_audit(list(audits["correct"].values()), "json", "error"))
+    assert [row["verdicts"]["desktop"]["code"] for row in correct["matrix"]] == ["correct", "correct"]
+
+
 def test_a_second_cmp_klaro_is_clicked_and_a_tag_outside_it_is_caught(audits):
     """Klaro holds Meta's tag; TikTok's is pasted outside it. Klaro's cookie carries no time of its own:
     TikTok's hit before the accept click is still an error."""
     runs = audits["klaro"]
     assert [(run.cmp, run.action, run.consent) for run in runs.values()] == [
         ("Klaro", "banner of Klaro left alone", "not asked"),
-        ("Klaro", "clicked reject all (Klaro); the CMP's state confirms it", "denied"),
-        ("Klaro", "clicked accept all (Klaro)", "granted")]
+        ("Klaro", "clicked reject all (Klaro); the CMP stored marketing denied (klaro)", "denied"),
+        ("Klaro", "clicked accept all (Klaro); the CMP stored marketing granted (klaro)", "granted")]
     for state, run in runs.items():
         assert [(p, code) for p, code, _ in errors(run)] == [("tiktok", "pre-consent")], state
     assert events(runs["none"]) == events(runs["reject"]) == [("tiktok", "Pageview → PageView")]
     assert events(runs["accept"]) == sorted(BOTH_PAGEVIEWS)
+
+
+def test_a_cmp_storing_marketing_granted_after_reject_is_said_plainly(audits):
+    """The shop's CMP keeps marketing read-only and on: "Reject all" stores it granted. The audit
+    reads cc_cookie back and says so; the consent check judges by what the CMP stored."""
+    run = audits["locked"]["reject"]
+    assert (run.action, run.consent) == ("clicked reject all (cookieconsent3); but the CMP stored analytics denied, "
+                                         "marketing granted (cc_cookie), contrary to the click", "granted")
+    assert events(run) == sorted(BOTH_PAGEVIEWS) and errors(run) == []
 
 
 def test_no_banner_is_consent_unknown_never_granted(audits):
@@ -372,3 +406,29 @@ def test_the_crawl_follows_robots_txt():
     assert [crawl.next(n) for n in range(3)] == ["https://shop.example/account/start", "https://shop.example/teas", None]
     assert robots.delay_s == 2.0 and Robots().delay_s == 0.0
     assert Robots("Crawl-delay: 1000\nUser-agent: *\nCrawl-delay: 1000").delay_s == 30.0
+
+
+def test_progress_is_one_line_redrawn_on_a_terminal_and_lines_elsewhere(monkeypatch):
+    import io
+
+    from pixelspy.audit.command import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((60, 24)))
+    tty = Terminal()
+    progress = ProgressLine(tty)
+    progress("\x1b]52;c;x\x07 page 1/2", 0.0)  # wire text (a URL) made inert
+    progress("none desktop: page 2/2 https://shop.example/teas", 0.5)
+    progress.end()
+    frames = tty.getvalue().split("\r")[1:]
+    assert [len(f) for f in frames] == [59, 60]  # the terminal's width less one; the last ends the line
+    assert frames[0] == "[....................]   0% pixelspy audit: \\x1b]52;c;x\\x07 page 1/2"[:59]
+    assert frames[1] == ("[##########..........]  50% pixelspy audit: none desktop: page 2/2 https://shop.e"[:59]
+                         + "\n")
+    assert "\x1b" not in tty.getvalue() and "\x07" not in tty.getvalue()
+    log = io.StringIO()
+    ProgressLine(log)("reject desktop: page 1/1 https://shop.example/", 0.5)
+    assert log.getvalue() == "pixelspy audit: reject desktop: page 1/1 https://shop.example/\n"

@@ -1,7 +1,8 @@
 /* vanilla-cookieconsent (from npm) with its defaults, hideFromBots included: the banner shows only to a
  * browser that does not look automated. Run last: it then sees the scripts held for "marketing". */
 CookieConsent.run({
-  categories: {
+  // A shop may set its own categories (window.shopCategories) before this script.
+  categories: window.shopCategories || {
     necessary: { enabled: true, readOnly: true },
     analytics: {},
     marketing: {},
