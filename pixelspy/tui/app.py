@@ -22,7 +22,7 @@ from pixelspy.addon import UntrustedCert
 from pixelspy.inert import inert, json_dumps
 from pixelspy.model import Severity, TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
-from pixelspy.redact import redact_headers
+from pixelspy.har.redact import redact_headers
 from pixelspy.session import Mark, Session
 from pixelspy.tui import filters
 from pixelspy.tui.clipboard import copy_to_system

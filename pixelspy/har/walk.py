@@ -1,0 +1,588 @@
+"""The JSON of a HAR file walked with ijson (yajl's C parser, `use_float`): the items of `log.entries`
+and of `log._pixelspy_marks` built one at a time, everything else stepped over unbuilt. Memory stays
+at one entry plus a read; a file of any size and nesting costs no more.
+
+ijson parses; what it cannot do is done here by three small hand-written pieces, each for one case:
+- Tokens of any size (`_Tokens`): yajl holds a whole string or number before it reports it (measured:
+  a 128 MB string outside the entries cost 257 MB and 2.6 s; a 4 GiB one in a 4 MB .zhar would take
+  8 GB). So the byte stream goes to the parser in pieces that end between tokens: a string or number
+  still open at the end of a read is held back until it ends, and one that outgrows its limit is
+  dropped, a stand-in sent instead (an entry that held it is skipped as too large).
+- Going on after a broken entry (`_Resync`): yajl stops at its first error. The entry is stepped over
+  by counting brackets outside strings, and a new parser starts after it in the same place of the
+  document (`_context`: the text that leads a parser there).
+- Saying where: yajl gives no byte offsets, and its messages differ from Python's. A broken piece is
+  read again by Python's json, from the last point the walk knows the document's state at (the start
+  of the piece), which gives the byte and the message ("not valid JSON at byte 21: Expecting value").
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import ijson
+
+from pixelspy.har.format import MARKS_KEY, HarReadError
+
+READ_CHUNK = 1 << 20
+# An entry larger than this (in bytes of JSON) is skipped as a problem: a real one is a few KB, a
+# page's largest upload a few MB.
+MAX_ENTRY_CHARS = 64 * 1024 * 1024
+# Containers inside an entry deeper than this skip it (about where Python's json gave up); anywhere
+# in the file deeper than MAX_DEPTH ends the walk (the parser's stack would grow with the file).
+MAX_ENTRY_DEPTH = 900
+MAX_DEPTH = 100_000
+# A string outside the items longer than this is dropped unread (its value is never used); a number
+# longer than MAX_NUMBER is no number a HAR holds.
+MAX_SKIPPED_STRING = 64 * 1024
+TOO_DEEP = "nested deeper than the JSON parser goes"
+MAX_NUMBER = 4096
+# After a broken item, the next reads start this small and double: each error is located in text
+# about as long as the distance from the last one, so a file of many broken entries stays linear.
+FIRST_STEP_AFTER_ERROR = 4096
+
+_KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "boolean": "a boolean",
+          "null": "null", "number": "a number"}
+_NOT_SCALAR = b' \t\r\n,:[]{}"'
+_SCALAR_BYTES = bytes(b for b in range(256) if b not in _NOT_SCALAR)
+_ESCAPES_BEFORE_QUOTE = re.compile(rb'\\+(?=")')
+_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.S)  # a string's characters, up to its closing quote
+_STRUCTURE = re.compile(rb'["\[\]{}]')
+
+
+class JsonBroken(ValueError):
+    """The walk cannot go on; the message says where and why, or `truncated`: the text ends inside
+    the document."""
+
+    def __init__(self, message: str, truncated: bool = False):
+        super().__init__(message)
+        self.truncated = truncated
+
+
+@dataclass
+class Item:
+    """One item of `log.entries` (`marks` False) or of `log._pixelspy_marks`: its value, or why it
+    was skipped."""
+    marks: bool
+    value: Any = None
+    skipped: str = ""
+
+
+# ------------------------------------------------------------------------- pieces between tokens
+
+
+@dataclass
+class _Piece:
+    data: bytes
+    offset: int  # of its first byte in the (UTF-8) text
+    stand_in: bool = False  # for a dropped token
+
+
+class _Tokens:
+    """Cuts the text into pieces that end between tokens: a string or number open at the end of what
+    came is held back until it ends; one that grows past `limit` is dropped and a stand-in (`""`, null)
+    sent in its place, as a piece of its own."""
+
+    def __init__(self) -> None:
+        self.held: list[bytes] = []
+        self.size = 0
+        self.kind = ""  # of the held token: "string", "number" or ""
+        self.start = 0  # its offset
+        self.escaped = False  # a held string ends in an escaping backslash
+        self.dropped = False
+
+    def cut(self, data: bytes, offset: int, limit: int) -> list[_Piece]:
+        pieces: list[_Piece] = []
+        pos, head, body_at = 0, b"", offset
+        if self.kind:
+            pos = self._end_of_held(data)
+            if pos < 0:  # still open
+                self._hold(data)
+                if not self.dropped and self.size > (limit if self.kind == "string" else MAX_NUMBER):
+                    self.held, self.size, self.dropped = [], 0, True
+                return pieces
+            self._hold(data[:pos])
+            if self.dropped:
+                pieces.append(_Piece(b'""' if self.kind == "string" else b"null", self.start, stand_in=True))
+                body_at = offset + pos
+            else:
+                head, body_at = b"".join(self.held), self.start
+            self.held, self.size, self.dropped, self.kind = [], 0, False, ""
+        tail = self._open_tail(data, pos)
+        if head or tail > pos:
+            pieces.append(_Piece(head + data[pos:tail], body_at))
+        if tail < len(data):
+            self.kind = "string" if data[tail] == 0x22 else "number"
+            self.start = offset + tail
+            self._hold(data[tail:])
+            if self.kind == "string":
+                self.escaped = _escaping(data, tail + 1)
+        return pieces
+
+    def _hold(self, data: bytes) -> None:
+        if not self.dropped:
+            self.held.append(data)
+            self.size += len(data)
+
+    def _end_of_held(self, data: bytes) -> int:
+        """Where the held token ends in `data` (after a string's closing quote), or -1."""
+        if self.kind == "number":
+            end = len(data) - len(data.lstrip(_SCALAR_BYTES))
+            return end if end < len(data) else -1
+        start = 1 if self.escaped else 0
+        if len(data) <= start:
+            self.escaped = self.escaped and not data
+            return -1
+        end = _STRING_REST.match(data, start).end()
+        if end < len(data) and data[end] == 0x22:
+            return end + 1
+        self.escaped = _escaping(data, start)
+        return -1
+
+    @staticmethod
+    def _open_tail(data: bytes, pos: int) -> int:
+        """Where the token still open at the end of `data` (read from `pos`, between tokens) starts:
+        the last unescaped quote when the quotes after pos are odd in number, else a trailing run of
+        number (or literal) characters; len(data) when none is open."""
+        quotes = data.count(b'"', pos)
+        if data.find(b"\\", pos) >= 0:
+            quotes -= sum(len(run) % 2 for run in _ESCAPES_BEFORE_QUOTE.findall(data, pos))
+        if quotes % 2:
+            i = data.rfind(b'"', pos)
+            while _backslashes_before(data, i, pos) % 2:  # an escaped quote
+                i = data.rfind(b'"', pos, i)
+            return i
+        return max(pos, len(data.rstrip(_SCALAR_BYTES)))
+
+
+def _backslashes_before(data: bytes, i: int, start: int) -> int:
+    j = i
+    while j > start and data[j - 1] == 0x5C:
+        j -= 1
+    return i - j
+
+
+def _escaping(data: bytes, start: int) -> bool:
+    """Whether `data` (inside a string from `start`) ends in a backslash that escapes what follows."""
+    run = len(data) - len(data.rstrip(b"\\"))
+    return min(run, len(data) - start) % 2 == 1
+
+
+# ---------------------------------------------------------------------------------------- the walk
+
+
+class HarWalk:
+    """Iterates the Items of a HAR's JSON read from `fh` (bytes, a read at a time). Raises
+    HarReadError when the JSON is not a HAR, JsonBroken when the walk cannot go on; `after` is the
+    byte offset of data found after the document (not read), `consumed` the bytes read so far."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+        self.consumed = 0
+        self.eof = False
+        self.after: int | None = None
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._bom = 0
+        self._text_at = 0  # offset in the text of the next read
+        self._pushed: list[tuple[bytes, int]] = []  # text given back (after a resync), next first
+        self._step = READ_CHUNK
+        self._tokens = _Tokens()
+        self._new_parser("")
+        # The document's state, after the events handled so far.
+        self.opened = bytearray()  # every open container, b"{" or b"["
+        self.outer: list[str] = []  # roles of the containers around the items
+        self.key: str | None = None  # the last key, in an outer object
+        self.after_key = False  # the last event was a key
+        self.found_log = self.found_entries = False
+        self.skipping = 0  # depth inside a value stepped over
+        self.build: list[Any] = []  # containers of the item being built, innermost last
+        self.item_start = 0  # offset of the piece the item started in
+        self.broken = ""  # why the item being read will be skipped
+        self.done = False  # the document has ended
+        self.items_since = 0  # container items ended since the checkpoint
+        self._last = b""  # the last character sent to the parser (but spaces)
+        self._checkpoint = _Checkpoint(bytes(self.opened), b"", False, 0)
+        self._out: list[Item] = []
+
+    def __iter__(self) -> Iterator[Item]:
+        try:
+            while (text := self._next_text())[0] is not None:
+                pieces = self._tokens.cut(*text, MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING)
+                while pieces:
+                    self._send(pieces.pop(0), pieces)
+                    yield from self._drained()
+            if self._tokens.kind and not self._tokens.dropped:  # the text ends in it
+                self._send(_Piece(b"".join(self._tokens.held), self._tokens.start), [])
+            self._finish()
+        except _Stop:
+            pass
+        yield from self._drained()
+        if not self.found_log:
+            raise HarReadError("not a HAR file: no `log` object")
+        if not self.found_entries:
+            raise HarReadError("not a HAR file: no log.entries")
+
+    def _drained(self) -> list[Item]:
+        out, self._out = self._out, []
+        return out
+
+    @property
+    def _in_item(self) -> bool:
+        return bool(self.build) or self.skipping > 0 and self._at_items
+
+    # ------------------------------------------------------------------------------ reading text
+
+    def _next_text(self) -> tuple[bytes | None, int]:
+        """The next text to cut into pieces: given back first, else read, valid UTF-8 (invalid bytes
+        replaced; byte offsets after them count each replaced sequence as 3 bytes), BOM dropped."""
+        if self._pushed:
+            data, offset = self._pushed.pop()
+            if len(data) > self._step:
+                self._pushed.append((data[self._step:], offset + self._step))
+                data = data[:self._step]
+            self._step = min(self._step * 2, READ_CHUNK)
+            return data, offset
+        while not self.eof:
+            raw = self.fh.read(READ_CHUNK)
+            if not self.consumed and raw.startswith(codecs.BOM_UTF8):
+                self._bom = len(codecs.BOM_UTF8)
+                raw = raw[self._bom:]
+                self.consumed = self._bom
+            self.consumed += len(raw)
+            self.eof = not raw
+            data = self._utf8.decode(raw, final=self.eof).encode()
+            if data:
+                offset, self._text_at = self._text_at, self._text_at + len(data)
+                if len(data) > self._step:  # (after an error: a read at a time, in steps)
+                    self._pushed.append((data[self._step:], offset + self._step))
+                    data = data[:self._step]
+                    self._step = min(self._step * 2, READ_CHUNK)
+                return data, offset
+        return None, self._text_at
+
+    def byte(self, text_offset: int) -> int:
+        """A text offset as a byte offset in the file."""
+        return text_offset + self._bom
+
+    # -------------------------------------------------------------------------------- the parser
+
+    def _new_parser(self, context: str) -> None:
+        self._events = ijson.sendable_list()
+        self._parser = ijson.basic_parse_coro(self._events, use_float=True)
+        if context:
+            self._parser.send(context.encode())
+            self._events.clear()
+
+    def _send(self, piece: _Piece, rest: list[_Piece]) -> None:
+        """Parse `piece` and handle its events; after an error, skip the broken item (`rest`: the
+        pieces cut after it, not sent)."""
+        if self.done and not piece.data.strip():
+            return
+        self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
+        self.items_since = 0
+        if self.build and piece.offset - self.item_start > MAX_ENTRY_CHARS + READ_CHUNK:
+            self._drop_item(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")  # (item_start: a piece early)
+        if piece.stand_in and self._in_item:
+            self.broken = self.broken or f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON"
+        error: Exception | None = None
+        try:
+            self._parser.send(piece.data)
+        except (ijson.JSONError, ValueError) as e:  # (ValueError: a number Python cannot hold)
+            error = e
+        try:
+            self._handle(self._events)
+        except _DepthExceeded as e:
+            error = error or e
+        self._events.clear()
+        self._last = piece.data.rstrip()[-1:] or self._last
+        if error is not None:
+            self._recover(piece, rest, error)
+
+    def _finish(self) -> None:
+        self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, self._text_at)
+        try:
+            self._parser.close()
+        except (ijson.JSONError, ValueError) as e:
+            self._handle(self._events)
+            self._fail(b"", e)
+        self._handle(self._events)
+
+    # --------------------------------------------------------------------------------- the events
+
+    def _handle(self, events: list) -> None:
+        build = self.build
+        opened = self.opened
+        for kind, value in events:
+            if kind == "map_key":
+                if build:
+                    self.key = value
+                elif not self.skipping:
+                    self.key = value
+                    self.after_key = True
+                continue
+            self.after_key = False
+            if kind == "start_map" or kind == "start_array":
+                opened += b"{" if kind == "start_map" else b"["
+                if len(opened) > MAX_DEPTH:
+                    raise _DepthExceeded
+                if build:
+                    if len(build) >= MAX_ENTRY_DEPTH:
+                        self._drop_item(TOO_DEEP)
+                        self.skipping += 1
+                        continue
+                    container = {} if kind == "start_map" else []
+                    self._attach(container)
+                    build.append(container)
+                elif self.skipping:
+                    self.skipping += 1
+                else:
+                    self._outer_start(kind)
+            elif kind == "end_map" or kind == "end_array":
+                del opened[-1]
+                if build:
+                    done = build.pop()
+                    if not build:
+                        self._item_done(done)
+                elif self.skipping:
+                    self.skipping -= 1
+                    if not self.skipping and self._at_items:
+                        self._item_done(None)
+                else:
+                    self._outer_end()
+            elif build:
+                self._attach(value)
+            elif not self.skipping:
+                self._outer_scalar(kind, value)
+
+    def _attach(self, value: Any) -> None:
+        top = self.build[-1]
+        if type(top) is dict:
+            top[self.key] = value
+        else:
+            top.append(value)
+
+    @property
+    def _at_items(self) -> bool:
+        return self.outer[-1:] in (["entries"], ["marks"])
+
+    def _outer_start(self, kind: str) -> None:
+        role = self._role(kind)
+        if role == "item":
+            self.build.append({} if kind == "start_map" else [])
+            self.item_start = self._checkpoint.offset
+        elif role == "skip":
+            self.skipping = 1
+        else:
+            self.outer.append(role)
+
+    def _outer_scalar(self, kind: str, value: Any) -> None:
+        if self._role(kind) == "item":
+            self._out.append(Item(self.outer[-1] == "marks", value))
+
+    def _outer_end(self) -> None:
+        self.outer.pop()
+        if not self.outer:
+            self.done = True
+
+    def _role(self, kind: str) -> str:
+        """What a value starting here is: an item, a container of the walk ("root", "log", "entries",
+        "marks"), or a value to step over ("skip"). HarReadError when the HAR's shape is wrong."""
+        parent = self.outer[-1] if self.outer else None
+        if parent in ("entries", "marks"):
+            return "item"
+        if parent is None:
+            return self._expect(kind, "start_map", "root", "not a HAR file: the JSON")
+        if parent == "root" and self.key == "log":
+            self.found_log = True
+            return self._expect(kind, "start_map", "log", "not a HAR file: `log`")
+        if parent == "log" and self.key == "entries":
+            self.found_entries = True
+            return self._expect(kind, "start_array", "entries", "not a HAR file: log.entries")
+        if parent == "log" and self.key == MARKS_KEY:
+            if kind == "start_array":
+                return "marks"
+            self._out.append(Item(True, skipped="not a list"))
+        return "skip"
+
+    @staticmethod
+    def _expect(kind: str, wanted: str, role: str, what: str) -> str:
+        if kind != wanted:
+            raise HarReadError(f"{what} is {_KINDS[kind]}, not {_KINDS[wanted]}")
+        return role
+
+    def _item_done(self, value: Any) -> None:
+        self.items_since += 1
+        self._out.append(Item(self.outer[-1] == "marks", value, self.broken))
+        self.broken = ""
+
+    def _drop_item(self, why: str) -> None:
+        """Stop building the item (its events are stepped over from here); it is skipped for `why`."""
+        self.broken = self.broken or why
+        self.skipping = len(self.build)
+        self.build.clear()
+
+    # ------------------------------------------------------------------------------ after errors
+
+    def _recover(self, piece: _Piece, rest: list[_Piece], error: Exception) -> None:
+        """Skip the broken item and go on after it with a new parser; the walk ends (_fail) when the
+        error is not in an item or between items, or the text ends inside it."""
+        level = len(self.outer)
+        if not (self._in_item or self._at_items and not self.done) or not _Resync(
+                self, piece, rest, level, self.items_since + 1).run():
+            self._fail(piece.data, error)
+        why = TOO_DEEP if isinstance(error, _DepthExceeded) else self._not_valid(piece.data, error)
+        self._out.append(Item(self.outer[-1] == "marks", skipped=self.broken or why))
+        self.broken, self.skipping, self.key, self.after_key = "", 0, None, False
+        self.build.clear()
+        del self.opened[level:]
+        self._last = b"}"
+        self._step = FIRST_STEP_AFTER_ERROR
+        self._new_parser(_context(self.opened, self._last, False))
+
+    def _fail(self, data: bytes, error: Exception) -> None:
+        """The walk ends here: data after the document is noted (`after`), else JsonBroken."""
+        why, at = self._diagnose(data, error)
+        if why == "Extra data" or self.done:
+            self.after = self.byte(at)
+            self.done = True
+            raise _Stop
+        if why == "truncated":
+            raise JsonBroken(why, truncated=True)
+        raise JsonBroken(f"not valid JSON at byte {self.byte(at)}: {why}")
+
+    def _not_valid(self, data: bytes, error: Exception) -> str:
+        why, at = self._diagnose(data, error)
+        return f"not valid JSON at byte {self.byte(at)}: {why}"
+
+    def _diagnose(self, data: bytes, error: Exception) -> tuple[str, int]:
+        """Python's json on the text from the checkpoint: its message and the error's text offset."""
+        cp = self._checkpoint
+        lead = _context(cp.opened, cp.last, cp.after_key)
+        text = data.decode("utf-8", "replace")
+        try:
+            json.loads(lead + text)
+        except json.JSONDecodeError as e:
+            at = cp.offset + len(text[:max(0, e.pos - len(lead))].encode())
+            if self.eof and not self._pushed and (e.pos >= len((lead + text).rstrip())
+                                                  or e.msg.startswith("Unterminated")):
+                return "truncated", at
+            return e.msg, at
+        except ValueError as e:
+            return str(e), cp.offset
+        except RecursionError:
+            return TOO_DEEP, cp.offset
+        return str(error).split("\n", 1)[0].removeprefix("parse error: "), cp.offset
+
+
+class _DepthExceeded(Exception):
+    pass
+
+
+class _Stop(Exception):
+    """The document ended with data after it."""
+
+
+@dataclass
+class _Checkpoint:
+    """The state of the document at the start of a piece: its open containers, the last character
+    before it, whether a key was the last token; and the piece's offset."""
+    opened: bytes
+    last: bytes
+    after_key: bool
+    offset: int
+
+
+def _context(opened: bytes, last: bytes, after_key: bool) -> str:
+    """JSON text that leaves a parser where the document was: in the `opened` containers, after `last`
+    (the character before, which says whether a value, a key, `:` or `,` came last)."""
+    parts = []
+    for i, c in enumerate(opened):
+        parts.append(chr(c))
+        if c == 0x7B and i < len(opened) - 1:
+            parts.append('"k":')
+    if not opened:
+        return "null" if last else ""
+    if last in (b"{", b"[") or not last:
+        return "".join(parts)
+    in_object = opened[-1] == 0x7B
+    if after_key:
+        tail = '"k"' + (":" if last == b":" else "")
+    else:
+        tail = ('"k":null' if in_object else "null") + ("," if last == b"," else "")
+    return "".join(parts) + tail
+
+
+class _Resync:
+    """Steps over the rest of a broken item: from the start of the piece the error was in, counting
+    brackets outside strings, to the end of the `returns`-th container at `level`; what follows is
+    given back to the walk. A token of any size, any depth: the text is only looked at."""
+
+    def __init__(self, walk: HarWalk, piece: _Piece, rest: list[_Piece], level: int, returns: int):
+        self.walk = walk
+        self.level = level
+        self.returns = returns
+        self.depth = len(walk._checkpoint.opened)
+        # The text from the checkpoint on: the piece, those cut after it, what was held back, the rest.
+        self.parts = [(p.data, p.offset) for p in (piece, *rest)]
+        tokens, walk._tokens = walk._tokens, _Tokens()
+        if tokens.kind:  # (of a token dropped while held, what stands for its start)
+            held = (b"".join(tokens.held) if not tokens.dropped else b"null" if tokens.kind == "number"
+                    else b'"\\' if tokens.escaped else b'"')
+            self.parts.append((held, tokens.start))
+
+    def run(self) -> bool:
+        in_string = False
+        escaped = False
+        while True:
+            data, offset = self._next()
+            if data is None:
+                return False
+            pos = 0
+            while pos < len(data):
+                if in_string:
+                    end = _STRING_REST.match(data, pos + (1 if escaped else 0)).end()
+                    escaped = False
+                    if end >= len(data):
+                        escaped = _escaping(data, pos)
+                        break
+                    if data[end] != 0x22:
+                        escaped, end = True, len(data)
+                        break
+                    pos, in_string = end + 1, False
+                    continue
+                m = _STRUCTURE.search(data, pos)
+                if m is None:
+                    break
+                pos = m.end()
+                ch = data[m.start()]
+                if ch == 0x22:
+                    in_string = True
+                elif ch in (0x5B, 0x7B):
+                    self.depth += 1
+                else:
+                    self.depth -= 1
+                    if self.depth < self.level:
+                        return False
+                    if self.depth == self.level:
+                        self.returns -= 1
+                        if not self.returns:
+                            self._give_back(data[pos:], offset + pos)
+                            return True
+
+    def _next(self) -> tuple[bytes | None, int]:
+        if self.parts:
+            return self.parts.pop(0)
+        walk = self.walk
+        walk._step = READ_CHUNK
+        return walk._next_text()
+
+    def _give_back(self, data: bytes, offset: int) -> None:
+        for rest in reversed(self.parts):
+            self.walk._pushed.append(rest)
+        if data:
+            self.walk._pushed.append((data, offset))
