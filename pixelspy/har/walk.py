@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, BinaryIO
 
 import ijson
@@ -44,13 +45,12 @@ TOO_DEEP = "nested deeper than the JSON parser goes"
 MAX_NUMBER = 4096
 # After a broken item, the next reads start this small and double: each error is located in text
 # about as long as the distance from the last one, so a file of many broken entries stays linear.
-FIRST_STEP_AFTER_ERROR = 4096
+FIRST_STEP_AFTER_ERROR = 1024
 
 _KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "boolean": "a boolean",
           "null": "null", "number": "a number"}
 _NOT_SCALAR = b' \t\r\n,:[]{}"'
 _SCALAR_BYTES = bytes(b for b in range(256) if b not in _NOT_SCALAR)
-_ESCAPES_BEFORE_QUOTE = re.compile(rb'\\+(?=")')
 _STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.S)  # a string's characters, up to its closing quote
 _STRUCTURE = re.compile(rb'["\[\]{}]')
 
@@ -84,21 +84,26 @@ class _Piece:
 
 
 class _Tokens:
-    """Cuts the text into pieces that end between tokens: a string or number open at the end of what
-    came is held back until it ends; one that grows past `limit` is dropped and a stand-in (`""`, null)
-    sent in its place, as a piece of its own."""
+    """Cuts the text into pieces that end between tokens. A raw newline is never inside a JSON string
+    (and ends a number), so a read is cut after its last newline and the rest waits for the next: the
+    quick way, for the usual HAR written a line or an indent at a time. A line longer than `line_limit`
+    is cut by counting its quotes instead: the string or number still open at its end is held back
+    until it ends, and one that grows past `limit` is dropped and a stand-in (`""`, null) sent in its
+    place, as a piece of its own."""
 
     def __init__(self) -> None:
-        self.held: list[bytes] = []
+        self.line: list[bytes] = []  # the text after the last newline, not sent yet
+        self.line_at = 0  # its offset
+        self.held: list[bytes] = []  # a token (from its first byte) cut out of a long line
         self.size = 0
         self.kind = ""  # of the held token: "string", "number" or ""
         self.start = 0  # its offset
         self.escaped = False  # a held string ends in an escaping backslash
         self.dropped = False
 
-    def cut(self, data: bytes, offset: int, limit: int) -> list[_Piece]:
+    def cut(self, data: bytes, offset: int, limit: int, line_limit: int) -> list[_Piece]:
         pieces: list[_Piece] = []
-        pos, head, body_at = 0, b"", offset
+        pos = 0
         if self.kind:
             pos = self._end_of_held(data)
             if pos < 0:  # still open
@@ -109,19 +114,44 @@ class _Tokens:
             self._hold(data[:pos])
             if self.dropped:
                 pieces.append(_Piece(b'""' if self.kind == "string" else b"null", self.start, stand_in=True))
-                body_at = offset + pos
             else:
-                head, body_at = b"".join(self.held), self.start
+                self.line, self.line_at = self.held, self.start  # the token starts the line
             self.held, self.size, self.dropped, self.kind = [], 0, False, ""
-        tail = self._open_tail(data, pos)
-        if head or tail > pos:
-            pieces.append(_Piece(head + data[pos:tail], body_at))
-        if tail < len(data):
-            self.kind = "string" if data[tail] == 0x22 else "number"
-            self.start = offset + tail
-            self._hold(data[tail:])
+        if not self.line:
+            self.line_at = offset + pos
+        newline = data.rfind(b"\n", pos)
+        if newline >= 0:
+            self.line.append(data[pos:newline + 1])
+            pieces.append(_Piece(b"".join(self.line), self.line_at))
+            self.line, pos, self.line_at = [], newline + 1, offset + newline + 1
+        if pos < len(data):
+            self.line.append(data[pos:])
+        if sum(map(len, self.line)) > line_limit:
+            pieces += self._cut_line()
+        return pieces
+
+    def _cut_line(self) -> list[_Piece]:
+        """The long line up to the token still open at its end; that token is held."""
+        line, at = b"".join(self.line), self.line_at
+        self.line = []
+        tail = _open_tail(line)
+        if tail < len(line):
+            self.kind = "string" if line[tail] == 0x22 else "number"
+            self.start = at + tail
+            self._hold(line[tail:])
             if self.kind == "string":
-                self.escaped = _escaping(data, tail + 1)
+                self.escaped = _escaping(line, tail + 1)
+        return [_Piece(line[:tail], at)] if tail else []
+
+    def rest(self) -> list[_Piece]:
+        """What is held, as text (the start of a dropped token stands for it); then nothing is."""
+        if self.dropped:
+            held = b"null" if self.kind == "number" else b'"\\' if self.escaped else b'"'
+        else:
+            held = b"".join(self.held)
+        pieces = [_Piece(text, at) for text, at in ((b"".join(self.line), self.line_at), (held, self.start))
+                  if text]
+        self.__init__()
         return pieces
 
     def _hold(self, data: bytes) -> None:
@@ -144,20 +174,26 @@ class _Tokens:
         self.escaped = _escaping(data, start)
         return -1
 
-    @staticmethod
-    def _open_tail(data: bytes, pos: int) -> int:
-        """Where the token still open at the end of `data` (read from `pos`, between tokens) starts:
-        the last unescaped quote when the quotes after pos are odd in number, else a trailing run of
-        number (or literal) characters; len(data) when none is open."""
-        quotes = data.count(b'"', pos)
-        if data.find(b"\\", pos) >= 0:
-            quotes -= sum(len(run) % 2 for run in _ESCAPES_BEFORE_QUOTE.findall(data, pos))
-        if quotes % 2:
-            i = data.rfind(b'"', pos)
-            while _backslashes_before(data, i, pos) % 2:  # an escaped quote
-                i = data.rfind(b'"', pos, i)
-            return i
-        return max(pos, len(data.rstrip(_SCALAR_BYTES)))
+
+def _open_tail(data: bytes) -> int:
+    """Where the token still open at the end of `data` (which starts between tokens) starts: the last
+    unescaped quote when the unescaped quotes are odd in number, else a trailing run of number (or
+    literal) characters; len(data) when none is open."""
+    quotes = data.count(b'"')
+    i = data.find(b"\\")
+    while i >= 0:
+        end = i
+        while end < len(data) and data[end] == 0x5C:
+            end += 1
+        if (end - i) % 2 and data[end:end + 1] == b'"':
+            quotes -= 1
+        i = data.find(b"\\", end)
+    if quotes % 2:
+        i = data.rfind(b'"')
+        while _backslashes_before(data, i, 0) % 2:  # an escaped quote
+            i = data.rfind(b'"', 0, i)
+        return i
+    return len(data.rstrip(_SCALAR_BYTES))
 
 
 def _backslashes_before(data: bytes, i: int, start: int) -> int:
@@ -189,7 +225,7 @@ class HarWalk:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._bom = 0
         self._text_at = 0  # offset in the text of the next read
-        self._pushed: list[tuple[bytes, int]] = []  # text given back (after a resync), next first
+        self._pushed: list[tuple[bytes, int, int]] = []  # text to read first: (buffer, start, offset), last first
         self._step = READ_CHUNK
         self._tokens = _Tokens()
         self._new_parser("")
@@ -211,13 +247,16 @@ class HarWalk:
 
     def __iter__(self) -> Iterator[Item]:
         try:
-            while (text := self._next_text())[0] is not None:
-                pieces = self._tokens.cut(*text, MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING)
+            while True:
+                data, offset = self._next_text()
+                if data is not None:
+                    limit = MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING
+                    pieces = self._tokens.cut(data, offset, limit, line_limit=self._step)
+                elif not (pieces := self._tokens.rest()):  # the text ended: what was held back
+                    break
                 while pieces:
                     self._send(pieces.pop(0), pieces)
                     yield from self._drained()
-            if self._tokens.kind and not self._tokens.dropped:  # the text ends in it
-                self._send(_Piece(b"".join(self._tokens.held), self._tokens.start), [])
             self._finish()
         except _Stop:
             pass
@@ -238,16 +277,10 @@ class HarWalk:
     # ------------------------------------------------------------------------------ reading text
 
     def _next_text(self) -> tuple[bytes | None, int]:
-        """The next text to cut into pieces: given back first, else read, valid UTF-8 (invalid bytes
-        replaced; byte offsets after them count each replaced sequence as 3 bytes), BOM dropped."""
-        if self._pushed:
-            data, offset = self._pushed.pop()
-            if len(data) > self._step:
-                self._pushed.append((data[self._step:], offset + self._step))
-                data = data[:self._step]
-            self._step = min(self._step * 2, READ_CHUNK)
-            return data, offset
-        while not self.eof:
+        """The next text to cut into pieces, at most `_step` long: given back first, else read, valid
+        UTF-8 (invalid bytes replaced; byte offsets after them count each replaced sequence as 3
+        bytes), BOM dropped."""
+        while not self._pushed and not self.eof:
             raw = self.fh.read(READ_CHUNK)
             if not self.consumed and raw.startswith(codecs.BOM_UTF8):
                 self._bom = len(codecs.BOM_UTF8)
@@ -257,13 +290,20 @@ class HarWalk:
             self.eof = not raw
             data = self._utf8.decode(raw, final=self.eof).encode()
             if data:
-                offset, self._text_at = self._text_at, self._text_at + len(data)
-                if len(data) > self._step:  # (after an error: a read at a time, in steps)
-                    self._pushed.append((data[self._step:], offset + self._step))
-                    data = data[:self._step]
-                    self._step = min(self._step * 2, READ_CHUNK)
-                return data, offset
-        return None, self._text_at
+                self.give_back(data, 0, self._text_at)
+                self._text_at += len(data)
+        if not self._pushed:
+            return None, self._text_at
+        buf, start, offset = self._pushed.pop()
+        end = start + self._step
+        if end < len(buf):  # (after an error: in steps)
+            self._pushed.append((buf, end, offset + self._step))
+        return (buf[start:end] if start or end < len(buf) else buf), offset
+
+    def give_back(self, buf: bytes, start: int, offset: int) -> None:
+        """`buf` from `start` (at `offset` in the text) is read next."""
+        if start < len(buf):
+            self._pushed.append((buf, start, offset))
 
     def byte(self, text_offset: int) -> int:
         """A text offset as a byte offset in the file."""
@@ -302,6 +342,8 @@ class HarWalk:
         self._last = piece.data.rstrip()[-1:] or self._last
         if error is not None:
             self._recover(piece, rest, error)
+        else:
+            self._step = min(self._step * 2, READ_CHUNK)
 
     def _finish(self) -> None:
         self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, self._text_at)
@@ -315,56 +357,76 @@ class HarWalk:
     # --------------------------------------------------------------------------------- the events
 
     def _handle(self, events: list) -> None:
-        build = self.build
-        opened = self.opened
-        for kind, value in events:
-            if kind == "map_key":
-                if build:
-                    self.key = value
-                elif not self.skipping:
-                    self.key = value
-                    self.after_key = True
+        i, n = 0, len(events)
+        while i < n:
+            if self.build:
+                i = self._build(events, i)
                 continue
-            self.after_key = False
-            if kind == "start_map" or kind == "start_array":
-                opened += b"{" if kind == "start_map" else b"["
-                if len(opened) > MAX_DEPTH:
+            kind, value = events[i]
+            i += 1
+            if kind == "map_key":
+                if not self.skipping:
+                    self.key = value
+            elif kind == "start_map" or kind == "start_array":
+                self.opened.append(0x7B if kind == "start_map" else 0x5B)
+                if len(self.opened) > MAX_DEPTH:
                     raise _DepthExceeded
-                if build:
-                    if len(build) >= MAX_ENTRY_DEPTH:
-                        self._drop_item(TOO_DEEP)
-                        self.skipping += 1
-                        continue
-                    container = {} if kind == "start_map" else []
-                    self._attach(container)
-                    build.append(container)
-                elif self.skipping:
+                if self.skipping:
                     self.skipping += 1
                 else:
                     self._outer_start(kind)
             elif kind == "end_map" or kind == "end_array":
-                del opened[-1]
-                if build:
-                    done = build.pop()
-                    if not build:
-                        self._item_done(done)
-                elif self.skipping:
+                del self.opened[-1]
+                if not self.skipping:
+                    self._outer_end()
+                else:
                     self.skipping -= 1
                     if not self.skipping and self._at_items:
                         self._item_done(None)
-                else:
-                    self._outer_end()
-            elif build:
-                self._attach(value)
             elif not self.skipping:
                 self._outer_scalar(kind, value)
+        if n:
+            self.after_key = events[-1][0] == "map_key"
 
-    def _attach(self, value: Any) -> None:
-        top = self.build[-1]
-        if type(top) is dict:
-            top[self.key] = value
-        else:
-            top.append(value)
+    def _build(self, events: list, i: int) -> int:
+        """Builds the item from events[i] on (the hot loop: nearly every event is in an entry);
+        returns where it stopped: at the end of the events, of the item, or of building it."""
+        build, opened, key = self.build, self.opened, self.key
+        top = build[-1]
+        in_map = type(top) is dict
+        n = len(events)
+        while i < n:
+            kind, value = events[i]
+            i += 1
+            if kind == "map_key":
+                key = value
+            elif kind == "start_map" or kind == "start_array":
+                opened.append(0x7B if kind == "start_map" else 0x5B)
+                if len(build) >= MAX_ENTRY_DEPTH:
+                    self._drop_item(TOO_DEEP)
+                    self.skipping += 1
+                    break
+                container: Any = {} if kind == "start_map" else []
+                if in_map:
+                    top[key] = container
+                else:
+                    top.append(container)
+                build.append(container)
+                top, in_map = container, kind == "start_map"
+            elif kind == "end_map" or kind == "end_array":
+                del opened[-1]
+                build.pop()
+                if not build:
+                    self._item_done(top)
+                    break
+                top = build[-1]
+                in_map = type(top) is dict
+            elif in_map:
+                top[key] = value
+            else:
+                top.append(value)
+        self.key = key
+        return i
 
     @property
     def _at_items(self) -> bool:
@@ -442,7 +504,7 @@ class HarWalk:
         del self.opened[level:]
         self._last = b"}"
         self._step = FIRST_STEP_AFTER_ERROR
-        self._new_parser(_context(self.opened, self._last, False))
+        self._new_parser(_context(bytes(self.opened), self._last, False))
 
     def _fail(self, data: bytes, error: Exception) -> None:
         """The walk ends here: data after the document is noted (`after`), else JsonBroken."""
@@ -497,6 +559,7 @@ class _Checkpoint:
     offset: int
 
 
+@lru_cache(maxsize=64)
 def _context(opened: bytes, last: bytes, after_key: bool) -> str:
     """JSON text that leaves a parser where the document was: in the `opened` containers, after `last`
     (the character before, which says whether a value, a key, `:` or `,` came last)."""
@@ -528,12 +591,7 @@ class _Resync:
         self.returns = returns
         self.depth = len(walk._checkpoint.opened)
         # The text from the checkpoint on: the piece, those cut after it, what was held back, the rest.
-        self.parts = [(p.data, p.offset) for p in (piece, *rest)]
-        tokens, walk._tokens = walk._tokens, _Tokens()
-        if tokens.kind:  # (of a token dropped while held, what stands for its start)
-            held = (b"".join(tokens.held) if not tokens.dropped else b"null" if tokens.kind == "number"
-                    else b'"\\' if tokens.escaped else b'"')
-            self.parts.append((held, tokens.start))
+        self.parts = [(p.data, p.offset) for p in (piece, *rest, *walk._tokens.rest())]
 
     def run(self) -> bool:
         in_string = False
@@ -571,7 +629,7 @@ class _Resync:
                     if self.depth == self.level:
                         self.returns -= 1
                         if not self.returns:
-                            self._give_back(data[pos:], offset + pos)
+                            self._give_back(data, pos, offset)
                             return True
 
     def _next(self) -> tuple[bytes | None, int]:
@@ -581,8 +639,7 @@ class _Resync:
         walk._step = READ_CHUNK
         return walk._next_text()
 
-    def _give_back(self, data: bytes, offset: int) -> None:
-        for rest in reversed(self.parts):
-            self.walk._pushed.append(rest)
-        if data:
-            self.walk._pushed.append((data, offset))
+    def _give_back(self, data: bytes, pos: int, offset: int) -> None:
+        for rest, at in reversed(self.parts):
+            self.walk.give_back(rest, 0, at)
+        self.walk.give_back(data, pos, offset + pos)
