@@ -64,6 +64,10 @@ class HarEntry(_Lenient):
     resource_type: Any = Field(None, alias="_resourceType")
 
 
+# The fields of an entry that are read (the reader need not build the others: response, timings…).
+ENTRY_FIELDS = frozenset(field.alias or name for name, field in HarEntry.model_fields.items())
+
+
 def when(text: str | None) -> float | None:
     if not text:
         return None

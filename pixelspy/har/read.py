@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pixelspy import decoders
-from pixelspy.har.entries import EntryReader, SkippedEntry, mark_of
+from pixelspy.har.entries import ENTRY_FIELDS, EntryReader, SkippedEntry, mark_of
 from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.walk import MAX_ENTRY_CHARS, READ_CHUNK, HarWalk, JsonBroken
 from pixelspy.model import RawHit
@@ -152,7 +152,7 @@ class FileReader:
         return f"neither a HAR file (a JSON object) nor a mitmproxy flow file: it starts with {text[:24]!r}"
 
     def _read_har(self, fh, raw: BinaryIO) -> Iterator[RawHit]:
-        walk = HarWalk(fh)
+        walk = HarWalk(fh, ENTRY_FIELDS)
         entries = EntryReader()
         last_report = 0
         skipped_marks = 0

@@ -78,9 +78,23 @@ class Item:
 
 @dataclass
 class _Piece:
-    data: bytes
+    parts: list  # bytes, or memoryviews of a read (the parser takes them one after the other, uncopied)
     offset: int  # of its first byte in the (UTF-8) text
     stand_in: bool = False  # for a dropped token
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.parts)
+
+    def last(self) -> bytes:
+        """Its last character but spaces (b"" when it has none)."""
+        for part in reversed(self.parts):
+            i = len(part) - 1
+            while i >= 0 and part[i] in b" \t\r\n":
+                i -= 1
+            if i >= 0:
+                return bytes(part[i:i + 1])
+        return b""
 
 
 class _Tokens:
@@ -113,7 +127,7 @@ class _Tokens:
                 return pieces
             self._hold(data[:pos])
             if self.dropped:
-                pieces.append(_Piece(b'""' if self.kind == "string" else b"null", self.start, stand_in=True))
+                pieces.append(_Piece([b'""' if self.kind == "string" else b"null"], self.start, stand_in=True))
             else:
                 self.line, self.line_at = self.held, self.start  # the token starts the line
             self.held, self.size, self.dropped, self.kind = [], 0, False, ""
@@ -121,8 +135,7 @@ class _Tokens:
             self.line_at = offset + pos
         newline = data.rfind(b"\n", pos)
         if newline >= 0:
-            self.line.append(data[pos:newline + 1])
-            pieces.append(_Piece(b"".join(self.line), self.line_at))
+            pieces.append(_Piece([*self.line, memoryview(data)[pos:newline + 1]], self.line_at))
             self.line, pos, self.line_at = [], newline + 1, offset + newline + 1
         if pos < len(data):
             self.line.append(data[pos:])
@@ -141,7 +154,7 @@ class _Tokens:
             self._hold(line[tail:])
             if self.kind == "string":
                 self.escaped = _escaping(line, tail + 1)
-        return [_Piece(line[:tail], at)] if tail else []
+        return [_Piece([line[:tail]], at)] if tail else []
 
     def rest(self) -> list[_Piece]:
         """What is held, as text (the start of a dropped token stands for it); then nothing is."""
@@ -149,7 +162,7 @@ class _Tokens:
             held = b"null" if self.kind == "number" else b'"\\' if self.escaped else b'"'
         else:
             held = b"".join(self.held)
-        pieces = [_Piece(text, at) for text, at in ((b"".join(self.line), self.line_at), (held, self.start))
+        pieces = [_Piece([text], at) for text, at in ((b"".join(self.line), self.line_at), (held, self.start))
                   if text]
         self.__init__()
         return pieces
@@ -217,8 +230,9 @@ class HarWalk:
     HarReadError when the JSON is not a HAR, JsonBroken when the walk cannot go on; `after` is the
     byte offset of data found after the document (not read), `consumed` the bytes read so far."""
 
-    def __init__(self, fh: BinaryIO):
+    def __init__(self, fh: BinaryIO, entry_fields: frozenset[str] | None = None):
         self.fh = fh
+        self.entry_fields = entry_fields
         self.consumed = 0
         self.eof = False
         self.after: int | None = None
@@ -237,6 +251,7 @@ class HarWalk:
         self.found_log = self.found_entries = False
         self.skipping = 0  # depth inside a value stepped over
         self.build: list[Any] = []  # containers of the item being built, innermost last
+        self.unbuilt = 0  # depth inside a part of an entry not built (not in entry_fields)
         self.item_start = 0  # offset of the piece the item started in
         self.broken = ""  # why the item being read will be skipped
         self.done = False  # the document has ended
@@ -288,7 +303,10 @@ class HarWalk:
                 self.consumed = self._bom
             self.consumed += len(raw)
             self.eof = not raw
-            data = self._utf8.decode(raw, final=self.eof).encode()
+            if raw.isascii() and not self._utf8.getstate()[0]:
+                data = raw  # (the quick way: nothing to check)
+            else:
+                data = self._utf8.decode(raw, final=self.eof).encode()
             if data:
                 self.give_back(data, 0, self._text_at)
                 self._text_at += len(data)
@@ -321,7 +339,7 @@ class HarWalk:
     def _send(self, piece: _Piece, rest: list[_Piece]) -> None:
         """Parse `piece` and handle its events; after an error, skip the broken item (`rest`: the
         pieces cut after it, not sent)."""
-        if self.done and not piece.data.strip():
+        if self.done and not piece.last():
             return
         self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
         self.items_since = 0
@@ -331,7 +349,8 @@ class HarWalk:
             self.broken = self.broken or f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON"
         error: Exception | None = None
         try:
-            self._parser.send(piece.data)
+            for part in piece.parts:
+                self._parser.send(part)
         except (ijson.JSONError, ValueError) as e:  # (ValueError: a number Python cannot hold)
             error = e
         try:
@@ -339,7 +358,7 @@ class HarWalk:
         except _DepthExceeded as e:
             error = error or e
         self._events.clear()
-        self._last = piece.data.rstrip()[-1:] or self._last
+        self._last = piece.last() or self._last
         if error is not None:
             self._recover(piece, rest, error)
         else:
@@ -357,13 +376,10 @@ class HarWalk:
     # --------------------------------------------------------------------------------- the events
 
     def _handle(self, events: list) -> None:
-        i, n = 0, len(events)
-        while i < n:
-            if self.build:
-                i = self._build(events, i)
-                continue
-            kind, value = events[i]
-            i += 1
+        it = iter(events)
+        if self.build:
+            self._build(it)
+        for kind, value in it:
             if kind == "map_key":
                 if not self.skipping:
                     self.key = value
@@ -375,6 +391,8 @@ class HarWalk:
                     self.skipping += 1
                 else:
                     self._outer_start(kind)
+                    if self.build:
+                        self._build(it)
             elif kind == "end_map" or kind == "end_array":
                 del self.opened[-1]
                 if not self.skipping:
@@ -385,26 +403,36 @@ class HarWalk:
                         self._item_done(None)
             elif not self.skipping:
                 self._outer_scalar(kind, value)
-        if n:
+        if events:
             self.after_key = events[-1][0] == "map_key"
 
-    def _build(self, events: list, i: int) -> int:
-        """Builds the item from events[i] on (the hot loop: nearly every event is in an entry);
-        returns where it stopped: at the end of the events, of the item, or of building it."""
+    def _build(self, events: Iterator[tuple[str, Any]]) -> None:
+        """Builds the item from the events (the hot loop: nearly every event is in an entry), up to
+        the end of the events, of the item, or of building it. Containers in an entry under a key not
+        in `entry_fields` are stepped over unbuilt (_step_over_part)."""
+        if self.unbuilt and not self._step_over_part(events):
+            return
         build, opened, key = self.build, self.opened, self.key
+        fields = self.entry_fields if self.outer[-1] == "entries" else None
         top = build[-1]
         in_map = type(top) is dict
-        n = len(events)
-        while i < n:
-            kind, value = events[i]
-            i += 1
+        for kind, value in events:
             if kind == "map_key":
                 key = value
+            elif kind == "string" or kind == "number" or kind == "boolean" or kind == "null":
+                if in_map:
+                    top[key] = value
+                else:
+                    top.append(value)
             elif kind == "start_map" or kind == "start_array":
                 opened.append(0x7B if kind == "start_map" else 0x5B)
+                if len(build) == 1 and in_map and fields is not None and key not in fields:
+                    self.unbuilt = 1
+                    if not self._step_over_part(events) or not build:
+                        break
+                    continue
                 if len(build) >= MAX_ENTRY_DEPTH:
-                    self._drop_item(TOO_DEEP)
-                    self.skipping += 1
+                    self._drop_item(TOO_DEEP, 1)
                     break
                 container: Any = {} if kind == "start_map" else []
                 if in_map:
@@ -413,7 +441,7 @@ class HarWalk:
                     top.append(container)
                 build.append(container)
                 top, in_map = container, kind == "start_map"
-            elif kind == "end_map" or kind == "end_array":
+            else:  # the end of a container
                 del opened[-1]
                 build.pop()
                 if not build:
@@ -421,12 +449,26 @@ class HarWalk:
                     break
                 top = build[-1]
                 in_map = type(top) is dict
-            elif in_map:
-                top[key] = value
-            else:
-                top.append(value)
         self.key = key
-        return i
+
+    def _step_over_part(self, events: Iterator[tuple[str, Any]]) -> bool:
+        """Steps over the events of an entry's part that is not read; whether it ended."""
+        depth, opened = self.unbuilt, self.opened
+        for kind, _ in events:
+            if kind == "start_map" or kind == "start_array":
+                opened.append(0x7B if kind == "start_map" else 0x5B)
+                depth += 1
+                if depth >= MAX_ENTRY_DEPTH:
+                    self.unbuilt = depth
+                    self._drop_item(TOO_DEEP)
+                    return False
+            elif kind == "end_map" or kind == "end_array":
+                del opened[-1]
+                depth -= 1
+                if not depth:
+                    break
+        self.unbuilt = depth
+        return not depth
 
     @property
     def _at_items(self) -> bool:
@@ -482,11 +524,13 @@ class HarWalk:
         self._out.append(Item(self.outer[-1] == "marks", value, self.broken))
         self.broken = ""
 
-    def _drop_item(self, why: str) -> None:
-        """Stop building the item (its events are stepped over from here); it is skipped for `why`."""
+    def _drop_item(self, why: str, deeper: int = 0) -> None:
+        """Stop building the item (its events are stepped over from here, `deeper` containers inside
+        what was built); it is skipped for `why`."""
         self.broken = self.broken or why
-        self.skipping = len(self.build)
+        self.skipping = len(self.build) + self.unbuilt + deeper
         self.build.clear()
+        self.unbuilt = 0
 
     # ------------------------------------------------------------------------------ after errors
 
@@ -499,7 +543,7 @@ class HarWalk:
             self._fail(piece.data, error)
         why = TOO_DEEP if isinstance(error, _DepthExceeded) else self._not_valid(piece.data, error)
         self._out.append(Item(self.outer[-1] == "marks", skipped=self.broken or why))
-        self.broken, self.skipping, self.key, self.after_key = "", 0, None, False
+        self.broken, self.skipping, self.unbuilt, self.key, self.after_key = "", 0, 0, None, False
         self.build.clear()
         del self.opened[level:]
         self._last = b"}"
