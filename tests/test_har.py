@@ -434,6 +434,21 @@ def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_p
     assert result.problems[0].endswith(": Expecting ',' delimiter; entry skipped")
 
 
+@pytest.mark.parametrize("indent", [None, 2])  # one line (cut between tokens) or an indented export
+def test_broken_entries_across_reads_are_named_at_their_byte_and_skipped(tmp_path, monkeypatch, indent):
+    monkeypatch.setattr(har.walk, "READ_CHUNK", 64)  # every entry spans several reads
+    good = json.dumps(CHROME_ENTRY, indent=indent)
+    broken = ['{"request": {"url": "x", tru}}', '{"request": {"x": ' + "1" * 5000 + "}}",  # (a number Python refuses)
+              r'{"request": {"url": "]}{\"", "x": [1 2]}}']  # (brackets and a quote in a string)
+    text = '{"log": {"entries": [' + ", ".join([good, broken[0], good, broken[1], broken[2], good]) + "]}}"
+    s, result = opened(write(tmp_path, text))
+    assert [ev.event for ev in s] == ["Purchase"] * 3
+    at = text.index("tru}")
+    assert result.problems[0] == (f"log.entries[1]: not valid JSON at byte {at}: Expecting property name "
+                                  "enclosed in double quotes; entry skipped")
+    assert [p.split(":")[0] for p in result.problems] == ["log.entries[1]", "log.entries[3]", "log.entries[4]"]
+
+
 def test_missing_file():
     with pytest.raises(har.HarReadError, match="No such file"):
         opened(Path("/nonexistent/x.har"))

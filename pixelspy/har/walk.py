@@ -2,15 +2,16 @@
 and of `log._pixelspy_marks` built one at a time, everything else stepped over unbuilt. Memory stays
 at one entry plus a read; a file of any size and nesting costs no more.
 
-ijson parses; what it cannot do is done here by three small hand-written pieces, each for one case:
-- Tokens of any size (`_Tokens`): yajl holds a whole string or number before it reports it (measured:
+ijson parses; what it cannot do is done by three small hand-written pieces (pixelspy/har/json_text.py),
+each for one case:
+- Tokens of any size (`Pieces`): yajl holds a whole string or number before it reports it (measured:
   a 128 MB string outside the entries cost 257 MB and 2.6 s; a 4 GiB one in a 4 MB .zhar would take
   8 GB). So the byte stream goes to the parser in pieces that end between tokens: a string or number
   still open at the end of a read is held back until it ends, and one that outgrows its limit is
   dropped, a stand-in sent instead (an entry that held it is skipped as too large).
-- Going on after a broken entry (`_Resync`): yajl stops at its first error. The entry is stepped over
+- Going on after a broken entry (`StepOver`): yajl stops at its first error. The entry is stepped over
   by counting brackets outside strings, and a new parser starts after it in the same place of the
-  document (`_context`: the text that leads a parser there).
+  document (`context`: the text that leads a parser there).
 - Saying where: yajl gives no byte offsets, and its messages differ from Python's. A broken piece is
   read again by Python's json, from the last point the walk knows the document's state at (the start
   of the piece), which gives the byte and the message ("not valid JSON at byte 21: Expecting value").
@@ -20,15 +21,14 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 import ijson
 
 from pixelspy.har.format import MARKS_KEY, HarReadError
+from pixelspy.har.json_text import Checkpoint, Piece, Pieces, StepOver, context
 
 READ_CHUNK = 1 << 20
 # An entry larger than this (in bytes of JSON) is skipped as a problem: a real one is a few KB, a
@@ -38,22 +38,15 @@ MAX_ENTRY_CHARS = 64 * 1024 * 1024
 # in the file deeper than MAX_DEPTH ends the walk (the parser's stack would grow with the file).
 MAX_ENTRY_DEPTH = 900
 MAX_DEPTH = 100_000
-# A string outside the items longer than this is dropped unread (its value is never used); a number
-# longer than MAX_NUMBER is no number a HAR holds.
+# A string outside the items longer than this is dropped unread (its value is never used).
 MAX_SKIPPED_STRING = 64 * 1024
 TOO_DEEP = "nested deeper than the JSON parser goes"
-MAX_NUMBER = 4096
 # After a broken item, the next reads start this small and double: each error is located in text
 # about as long as the distance from the last one, so a file of many broken entries stays linear.
 FIRST_STEP_AFTER_ERROR = 1024
 
 _KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "boolean": "a boolean",
           "null": "null", "number": "a number"}
-_NOT_SCALAR = b' \t\r\n,:[]{}"'
-_SCALAR_BYTES = bytes(b for b in range(256) if b not in _NOT_SCALAR)
-_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.S)  # a string's characters, up to its closing quote
-_STRUCTURE = re.compile(rb'["\[\]{}]')
-
 
 class JsonBroken(ValueError):
     """The walk cannot go on; the message says where and why, or `truncated`: the text ends inside
@@ -71,155 +64,6 @@ class Item:
     marks: bool
     value: Any = None
     skipped: str = ""
-
-
-# ------------------------------------------------------------------------- pieces between tokens
-
-
-@dataclass
-class _Piece:
-    parts: list  # bytes, or memoryviews of a read (the parser takes them one after the other, uncopied)
-    offset: int  # of its first byte in the (UTF-8) text
-    stand_in: bool = False  # for a dropped token
-
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.parts)
-
-    def last(self) -> bytes:
-        """Its last character but spaces (b"" when it has none)."""
-        for part in reversed(self.parts):
-            i = len(part) - 1
-            while i >= 0 and part[i] in b" \t\r\n":
-                i -= 1
-            if i >= 0:
-                return bytes(part[i:i + 1])
-        return b""
-
-
-class _Tokens:
-    """Cuts the text into pieces that end between tokens. A raw newline is never inside a JSON string
-    (and ends a number), so a read is cut after its last newline and the rest waits for the next: the
-    quick way, for the usual HAR written a line or an indent at a time. A line longer than `line_limit`
-    is cut by counting its quotes instead: the string or number still open at its end is held back
-    until it ends, and one that grows past `limit` is dropped and a stand-in (`""`, null) sent in its
-    place, as a piece of its own."""
-
-    def __init__(self) -> None:
-        self.line: list[bytes] = []  # the text after the last newline, not sent yet
-        self.line_at = 0  # its offset
-        self.held: list[bytes] = []  # a token (from its first byte) cut out of a long line
-        self.size = 0
-        self.kind = ""  # of the held token: "string", "number" or ""
-        self.start = 0  # its offset
-        self.escaped = False  # a held string ends in an escaping backslash
-        self.dropped = False
-
-    def cut(self, data: bytes, offset: int, limit: int, line_limit: int) -> list[_Piece]:
-        pieces: list[_Piece] = []
-        pos = 0
-        if self.kind:
-            pos = self._end_of_held(data)
-            if pos < 0:  # still open
-                self._hold(data)
-                if not self.dropped and self.size > (limit if self.kind == "string" else MAX_NUMBER):
-                    self.held, self.size, self.dropped = [], 0, True
-                return pieces
-            self._hold(data[:pos])
-            if self.dropped:
-                pieces.append(_Piece([b'""' if self.kind == "string" else b"null"], self.start, stand_in=True))
-            else:
-                self.line, self.line_at = self.held, self.start  # the token starts the line
-            self.held, self.size, self.dropped, self.kind = [], 0, False, ""
-        if not self.line:
-            self.line_at = offset + pos
-        newline = data.rfind(b"\n", pos)
-        if newline >= 0:
-            pieces.append(_Piece([*self.line, memoryview(data)[pos:newline + 1]], self.line_at))
-            self.line, pos, self.line_at = [], newline + 1, offset + newline + 1
-        if pos < len(data):
-            self.line.append(data[pos:])
-        if sum(map(len, self.line)) > line_limit:
-            pieces += self._cut_line()
-        return pieces
-
-    def _cut_line(self) -> list[_Piece]:
-        """The long line up to the token still open at its end; that token is held."""
-        line, at = b"".join(self.line), self.line_at
-        self.line = []
-        tail = _open_tail(line)
-        if tail < len(line):
-            self.kind = "string" if line[tail] == 0x22 else "number"
-            self.start = at + tail
-            self._hold(line[tail:])
-            if self.kind == "string":
-                self.escaped = _escaping(line, tail + 1)
-        return [_Piece([line[:tail]], at)] if tail else []
-
-    def rest(self) -> list[_Piece]:
-        """What is held, as text (the start of a dropped token stands for it); then nothing is."""
-        if self.dropped:
-            held = b"null" if self.kind == "number" else b'"\\' if self.escaped else b'"'
-        else:
-            held = b"".join(self.held)
-        pieces = [_Piece([text], at) for text, at in ((b"".join(self.line), self.line_at), (held, self.start))
-                  if text]
-        self.__init__()
-        return pieces
-
-    def _hold(self, data: bytes) -> None:
-        if not self.dropped:
-            self.held.append(data)
-            self.size += len(data)
-
-    def _end_of_held(self, data: bytes) -> int:
-        """Where the held token ends in `data` (after a string's closing quote), or -1."""
-        if self.kind == "number":
-            end = len(data) - len(data.lstrip(_SCALAR_BYTES))
-            return end if end < len(data) else -1
-        start = 1 if self.escaped else 0
-        if len(data) <= start:
-            self.escaped = self.escaped and not data
-            return -1
-        end = _STRING_REST.match(data, start).end()
-        if end < len(data) and data[end] == 0x22:
-            return end + 1
-        self.escaped = _escaping(data, start)
-        return -1
-
-
-def _open_tail(data: bytes) -> int:
-    """Where the token still open at the end of `data` (which starts between tokens) starts: the last
-    unescaped quote when the unescaped quotes are odd in number, else a trailing run of number (or
-    literal) characters; len(data) when none is open."""
-    quotes = data.count(b'"')
-    i = data.find(b"\\")
-    while i >= 0:
-        end = i
-        while end < len(data) and data[end] == 0x5C:
-            end += 1
-        if (end - i) % 2 and data[end:end + 1] == b'"':
-            quotes -= 1
-        i = data.find(b"\\", end)
-    if quotes % 2:
-        i = data.rfind(b'"')
-        while _backslashes_before(data, i, 0) % 2:  # an escaped quote
-            i = data.rfind(b'"', 0, i)
-        return i
-    return len(data.rstrip(_SCALAR_BYTES))
-
-
-def _backslashes_before(data: bytes, i: int, start: int) -> int:
-    j = i
-    while j > start and data[j - 1] == 0x5C:
-        j -= 1
-    return i - j
-
-
-def _escaping(data: bytes, start: int) -> bool:
-    """Whether `data` (inside a string from `start`) ends in a backslash that escapes what follows."""
-    run = len(data) - len(data.rstrip(b"\\"))
-    return min(run, len(data) - start) % 2 == 1
 
 
 # ---------------------------------------------------------------------------------------- the walk
@@ -241,7 +85,7 @@ class HarWalk:
         self._text_at = 0  # offset in the text of the next read
         self._pushed: list[tuple[bytes, int, int]] = []  # text to read first: (buffer, start, offset), last first
         self._step = READ_CHUNK
-        self._tokens = _Tokens()
+        self._tokens = Pieces()
         self._new_parser("")
         # The document's state, after the events handled so far.
         self.opened = bytearray()  # every open container, b"{" or b"["
@@ -257,7 +101,7 @@ class HarWalk:
         self.done = False  # the document has ended
         self.items_since = 0  # container items ended since the checkpoint
         self._last = b""  # the last character sent to the parser (but spaces)
-        self._checkpoint = _Checkpoint(bytes(self.opened), b"", False, 0)
+        self._checkpoint = Checkpoint(bytes(self.opened), b"", False, 0)
         self._out: list[Item] = []
 
     def __iter__(self) -> Iterator[Item]:
@@ -336,12 +180,12 @@ class HarWalk:
             self._parser.send(context.encode())
             self._events.clear()
 
-    def _send(self, piece: _Piece, rest: list[_Piece]) -> None:
+    def _send(self, piece: Piece, rest: list[Piece]) -> None:
         """Parse `piece` and handle its events; after an error, skip the broken item (`rest`: the
         pieces cut after it, not sent)."""
         if self.done and not piece.last():
             return
-        self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
+        self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
         self.items_since = 0
         if self.build and piece.offset - self.item_start > MAX_ENTRY_CHARS + READ_CHUNK:
             self._drop_item(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")  # (item_start: a piece early)
@@ -365,7 +209,7 @@ class HarWalk:
             self._step = min(self._step * 2, READ_CHUNK)
 
     def _finish(self) -> None:
-        self._checkpoint = _Checkpoint(bytes(self.opened), self._last, self.after_key, self._text_at)
+        self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, self._text_at)
         try:
             self._parser.close()
         except (ijson.JSONError, ValueError) as e:
@@ -534,13 +378,22 @@ class HarWalk:
 
     # ------------------------------------------------------------------------------ after errors
 
-    def _recover(self, piece: _Piece, rest: list[_Piece], error: Exception) -> None:
+    def _recover(self, piece: Piece, rest: list[Piece], error: Exception) -> None:
         """Skip the broken item and go on after it with a new parser; the walk ends (_fail) when the
         error is not in an item or between items, or the text ends inside it."""
         level = len(self.outer)
-        if not (self._in_item or self._at_items and not self.done) or not _Resync(
-                self, piece, rest, level, self.items_since + 1).run():
+        if not (self._in_item or self._at_items and not self.done):
             self._fail(piece.data, error)
+        # From the piece's start (its depth is known) over the text after it, to the end of the item
+        # (items that ended in the piece before it are counted).
+        step = StepOver([(p.data, p.offset) for p in (piece, *rest, *self._tokens.rest())], self._read_on,
+                        len(self._checkpoint.opened), level, self.items_since + 1)
+        if (after := step.run()) is None:
+            self._fail(piece.data, error)
+        for text, at in reversed(step.parts):
+            self.give_back(text, 0, at)
+        text, pos, offset = after
+        self.give_back(text, pos, offset + pos)
         why = TOO_DEEP if isinstance(error, _DepthExceeded) else self._not_valid(piece.data, error)
         self._out.append(Item(self.outer[-1] == "marks", skipped=self.broken or why))
         self.broken, self.skipping, self.unbuilt, self.key, self.after_key = "", 0, 0, None, False
@@ -548,7 +401,11 @@ class HarWalk:
         del self.opened[level:]
         self._last = b"}"
         self._step = FIRST_STEP_AFTER_ERROR
-        self._new_parser(_context(bytes(self.opened), self._last, False))
+        self._new_parser(context(bytes(self.opened), self._last, False))
+
+    def _read_on(self) -> tuple[bytes | None, int]:
+        self._step = READ_CHUNK
+        return self._next_text()
 
     def _fail(self, data: bytes, error: Exception) -> None:
         """The walk ends here: data after the document is noted (`after`), else JsonBroken."""
@@ -566,23 +423,27 @@ class HarWalk:
         return f"not valid JSON at byte {self.byte(at)}: {why}"
 
     def _diagnose(self, data: bytes, error: Exception) -> tuple[str, int]:
-        """Python's json on the text from the checkpoint: its message and the error's text offset."""
+        """Python's json on the text from the checkpoint: its message and the error's text offset.
+        Where it finds nothing wrong before the text ends, the text ended inside the document
+        ("truncated"), or yajl refused what Python takes (an integer beyond 64 bits: yajl's message,
+        at the checkpoint)."""
         cp = self._checkpoint
-        lead = _context(cp.opened, cp.last, cp.after_key)
-        text = data.decode("utf-8", "replace")
+        lead, body = context(cp.opened, cp.last, cp.after_key), data.decode("utf-8", "replace")
+        text = lead + body
         try:
-            json.loads(lead + text)
+            json.loads(text)
         except json.JSONDecodeError as e:
-            at = cp.offset + len(text[:max(0, e.pos - len(lead))].encode())
-            if self.eof and not self._pushed and (e.pos >= len((lead + text).rstrip())
-                                                  or e.msg.startswith("Unterminated")):
+            at = cp.offset + len(body[:max(0, e.pos - len(lead))].encode())
+            at_end = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
+            if not at_end:
+                return e.msg, at
+            if self.eof and not self._pushed:
                 return "truncated", at
-            return e.msg, at
-        except ValueError as e:
+        except ValueError as e:  # (an integer longer than Python converts)
             return str(e), cp.offset
         except RecursionError:
             return TOO_DEEP, cp.offset
-        return str(error).split("\n", 1)[0].removeprefix("parse error: "), cp.offset
+        return str(error).split("\n", 1)[0].split("error: ", 1)[-1], cp.offset
 
 
 class _DepthExceeded(Exception):
@@ -591,99 +452,3 @@ class _DepthExceeded(Exception):
 
 class _Stop(Exception):
     """The document ended with data after it."""
-
-
-@dataclass
-class _Checkpoint:
-    """The state of the document at the start of a piece: its open containers, the last character
-    before it, whether a key was the last token; and the piece's offset."""
-    opened: bytes
-    last: bytes
-    after_key: bool
-    offset: int
-
-
-@lru_cache(maxsize=64)
-def _context(opened: bytes, last: bytes, after_key: bool) -> str:
-    """JSON text that leaves a parser where the document was: in the `opened` containers, after `last`
-    (the character before, which says whether a value, a key, `:` or `,` came last)."""
-    parts = []
-    for i, c in enumerate(opened):
-        parts.append(chr(c))
-        if c == 0x7B and i < len(opened) - 1:
-            parts.append('"k":')
-    if not opened:
-        return "null" if last else ""
-    if last in (b"{", b"[") or not last:
-        return "".join(parts)
-    in_object = opened[-1] == 0x7B
-    if after_key:
-        tail = '"k"' + (":" if last == b":" else "")
-    else:
-        tail = ('"k":null' if in_object else "null") + ("," if last == b"," else "")
-    return "".join(parts) + tail
-
-
-class _Resync:
-    """Steps over the rest of a broken item: from the start of the piece the error was in, counting
-    brackets outside strings, to the end of the `returns`-th container at `level`; what follows is
-    given back to the walk. A token of any size, any depth: the text is only looked at."""
-
-    def __init__(self, walk: HarWalk, piece: _Piece, rest: list[_Piece], level: int, returns: int):
-        self.walk = walk
-        self.level = level
-        self.returns = returns
-        self.depth = len(walk._checkpoint.opened)
-        # The text from the checkpoint on: the piece, those cut after it, what was held back, the rest.
-        self.parts = [(p.data, p.offset) for p in (piece, *rest, *walk._tokens.rest())]
-
-    def run(self) -> bool:
-        in_string = False
-        escaped = False
-        while True:
-            data, offset = self._next()
-            if data is None:
-                return False
-            pos = 0
-            while pos < len(data):
-                if in_string:
-                    end = _STRING_REST.match(data, pos + (1 if escaped else 0)).end()
-                    escaped = False
-                    if end >= len(data):
-                        escaped = _escaping(data, pos)
-                        break
-                    if data[end] != 0x22:
-                        escaped, end = True, len(data)
-                        break
-                    pos, in_string = end + 1, False
-                    continue
-                m = _STRUCTURE.search(data, pos)
-                if m is None:
-                    break
-                pos = m.end()
-                ch = data[m.start()]
-                if ch == 0x22:
-                    in_string = True
-                elif ch in (0x5B, 0x7B):
-                    self.depth += 1
-                else:
-                    self.depth -= 1
-                    if self.depth < self.level:
-                        return False
-                    if self.depth == self.level:
-                        self.returns -= 1
-                        if not self.returns:
-                            self._give_back(data, pos, offset)
-                            return True
-
-    def _next(self) -> tuple[bytes | None, int]:
-        if self.parts:
-            return self.parts.pop(0)
-        walk = self.walk
-        walk._step = READ_CHUNK
-        return walk._next_text()
-
-    def _give_back(self, data: bytes, pos: int, offset: int) -> None:
-        for rest, at in reversed(self.parts):
-            self.walk.give_back(rest, 0, at)
-        self.walk.give_back(data, pos, offset + pos)
