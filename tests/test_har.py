@@ -436,7 +436,7 @@ def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_p
 
 @pytest.mark.parametrize("indent", [None, 2])  # one line (cut between tokens) or an indented export
 def test_broken_entries_across_reads_are_named_at_their_byte_and_skipped(tmp_path, monkeypatch, indent):
-    monkeypatch.setattr(har.walk, "READ_CHUNK", 64)  # every entry spans several reads
+    monkeypatch.setattr(har.json_text, "READ_CHUNK", 64)  # every entry spans several reads
     good = json.dumps(CHROME_ENTRY, indent=indent)
     broken = ['{"request": {"url": "x", tru}}', '{"request": {"x": ' + "1" * 5000 + "}}",  # (a number Python refuses)
               r'{"request": {"url": "]}{\"", "x": [1 2]}}']  # (brackets and a quote in a string)
@@ -455,7 +455,7 @@ def test_missing_file():
 
 
 def test_streaming_reader_reads_entries_across_buffer_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(har.walk, "READ_CHUNK", 64)  # every entry spans several reads
+    monkeypatch.setattr(har.json_text, "READ_CHUNK", 64)  # every entry spans several reads
     entries = [{**CHROME_ENTRY, "startedDateTime": f"2023-11-14T22:13:{i:02d}.000Z",
                 "request": {**CHROME_ENTRY["request"], "postData": {
                     "mimeType": "application/x-www-form-urlencoded",

@@ -1,15 +1,19 @@
 """The JSON text of a HAR file as bytes, where the parser (ijson) cannot help (pixelspy/har/walk.py
-says why each piece is needed): `Pieces` cuts the text between tokens and drops a token too long to
+says why each piece is needed): `Text` reads it (UTF-8 checked, given-back text first), `Pieces` cuts the text between tokens and drops a token too long to
 hold, `StepOver` steps over a broken value by counting brackets, `context` is the text that leads a
 new parser to a place in the document.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import BinaryIO
+
+READ_CHUNK = 1 << 20
 
 # A number (or literal) longer than this is no number a HAR holds: it is dropped as a long string is.
 MAX_NUMBER = 4096
@@ -248,3 +252,59 @@ class StepOver:
                         self.returns -= 1
                         if not self.returns:
                             return data, pos, offset
+
+
+class Text:
+    """The text of a file read a chunk at a time, at most `step` bytes at a time (after an error, reads
+    are handed on in small steps), text given back first: valid UTF-8 (invalid bytes replaced; byte
+    offsets after them count each replaced sequence as 3 bytes), the BOM dropped."""
+
+    def __init__(self, fh: BinaryIO):
+        self.fh = fh
+        self.consumed = 0  # bytes read from fh
+        self.eof = False
+        self.end = 0  # offset in the text of the next read
+        self.step = READ_CHUNK
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._bom = 0
+        self._pushed: list[tuple[bytes, int, int]] = []  # text to read first: (buffer, start, offset), last first
+
+    @property
+    def ended(self) -> bool:
+        return self.eof and not self._pushed
+
+    def next(self) -> tuple[bytes | None, int]:
+        """The next text to cut into pieces, at most `_step` long: given back first, else read, valid
+        UTF-8 (invalid bytes replaced; byte offsets after them count each replaced sequence as 3
+        bytes), BOM dropped."""
+        while not self._pushed and not self.eof:
+            raw = self.fh.read(READ_CHUNK)
+            if not self.consumed and raw.startswith(codecs.BOM_UTF8):
+                self._bom = len(codecs.BOM_UTF8)
+                raw = raw[self._bom:]
+                self.consumed = self._bom
+            self.consumed += len(raw)
+            self.eof = not raw
+            if raw.isascii() and not self._utf8.getstate()[0]:
+                data = raw  # (the quick way: nothing to check)
+            else:
+                data = self._utf8.decode(raw, final=self.eof).encode()
+            if data:
+                self.give_back(data, 0, self.end)
+                self.end += len(data)
+        if not self._pushed:
+            return None, self.end
+        buf, start, offset = self._pushed.pop()
+        end = start + self.step
+        if end < len(buf):  # (after an error: in steps)
+            self._pushed.append((buf, end, offset + self.step))
+        return (buf[start:end] if start or end < len(buf) else buf), offset
+
+    def give_back(self, buf: bytes, start: int, offset: int) -> None:
+        """`buf` from `start` (at `offset` in the text) is read next."""
+        if start < len(buf):
+            self._pushed.append((buf, start, offset))
+
+    def byte(self, text_offset: int) -> int:
+        """A text offset as a byte offset in the file."""
+        return text_offset + self._bom

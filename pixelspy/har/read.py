@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 from pixelspy import decoders
 from pixelspy.har.entries import ENTRY_FIELDS, EntryReader, SkippedEntry, mark_of
 from pixelspy.har.format import MARKS_KEY, HarReadError
-from pixelspy.har.walk import MAX_ENTRY_CHARS, READ_CHUNK, HarWalk, JsonBroken
+from pixelspy.har.json_text import READ_CHUNK
+from pixelspy.har.walk import MAX_ENTRY_CHARS, HarWalk, JsonBroken
 from pixelspy.model import RawHit
 from pixelspy.session import MAX_MARKS, Mark, Session
 
@@ -170,8 +171,8 @@ class FileReader:
                 except SkippedEntry as e:
                     self.problems.append(f"log.entries[{n}]: {e}; entry skipped")
                     continue
-                if self.progress and walk.consumed - last_report > READ_CHUNK:
-                    last_report = walk.consumed
+                if self.progress and walk.text.consumed - last_report > READ_CHUNK:
+                    last_report = walk.text.consumed
                     self._report(raw)
                 yield hit
         except JsonBroken as e:
@@ -189,7 +190,7 @@ class FileReader:
 
     def _truncated(self, walk: HarWalk) -> str:
         where = " of the uncompressed data" if self.format != "HAR" else ""
-        return f"truncated JSON at byte {walk.consumed}{where}"
+        return f"truncated JSON at byte {walk.text.consumed}{where}"
 
     def _add_mark(self, item) -> int:
         """Keeps a mark pixelspy saved (at most MAX_MARKS); 1 when it is skipped."""

@@ -19,7 +19,6 @@ each for one case:
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from typing import Any, BinaryIO
 import ijson
 
 from pixelspy.har.format import MARKS_KEY, HarReadError
-from pixelspy.har.json_text import Checkpoint, Piece, Pieces, StepOver, context
+from pixelspy.har.json_text import READ_CHUNK, Checkpoint, Piece, Pieces, StepOver, Text, context
 
-READ_CHUNK = 1 << 20
 # An entry larger than this (in bytes of JSON) is skipped as a problem: a real one is a few KB, a
 # page's largest upload a few MB.
 MAX_ENTRY_CHARS = 64 * 1024 * 1024
@@ -72,19 +70,12 @@ class Item:
 class HarWalk:
     """Iterates the Items of a HAR's JSON read from `fh` (bytes, a read at a time). Raises
     HarReadError when the JSON is not a HAR, JsonBroken when the walk cannot go on; `after` is the
-    byte offset of data found after the document (not read), `consumed` the bytes read so far."""
+    byte offset of data found after the document (not read); `text.consumed` counts the bytes read."""
 
     def __init__(self, fh: BinaryIO, entry_fields: frozenset[str] | None = None):
-        self.fh = fh
+        self.text = Text(fh)
         self.entry_fields = entry_fields
-        self.consumed = 0
-        self.eof = False
         self.after: int | None = None
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._bom = 0
-        self._text_at = 0  # offset in the text of the next read
-        self._pushed: list[tuple[bytes, int, int]] = []  # text to read first: (buffer, start, offset), last first
-        self._step = READ_CHUNK
         self._tokens = Pieces()
         self._new_parser("")
         # The document's state, after the events handled so far.
@@ -107,10 +98,10 @@ class HarWalk:
     def __iter__(self) -> Iterator[Item]:
         try:
             while True:
-                data, offset = self._next_text()
+                data, offset = self.text.next()
                 if data is not None:
                     limit = MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING
-                    pieces = self._tokens.cut(data, offset, limit, line_limit=self._step)
+                    pieces = self._tokens.cut(data, offset, limit, line_limit=self.text.step)
                 elif not (pieces := self._tokens.rest()):  # the text ended: what was held back
                     break
                 while pieces:
@@ -132,44 +123,6 @@ class HarWalk:
     @property
     def _in_item(self) -> bool:
         return bool(self.build) or self.skipping > 0 and self._at_items
-
-    # ------------------------------------------------------------------------------ reading text
-
-    def _next_text(self) -> tuple[bytes | None, int]:
-        """The next text to cut into pieces, at most `_step` long: given back first, else read, valid
-        UTF-8 (invalid bytes replaced; byte offsets after them count each replaced sequence as 3
-        bytes), BOM dropped."""
-        while not self._pushed and not self.eof:
-            raw = self.fh.read(READ_CHUNK)
-            if not self.consumed and raw.startswith(codecs.BOM_UTF8):
-                self._bom = len(codecs.BOM_UTF8)
-                raw = raw[self._bom:]
-                self.consumed = self._bom
-            self.consumed += len(raw)
-            self.eof = not raw
-            if raw.isascii() and not self._utf8.getstate()[0]:
-                data = raw  # (the quick way: nothing to check)
-            else:
-                data = self._utf8.decode(raw, final=self.eof).encode()
-            if data:
-                self.give_back(data, 0, self._text_at)
-                self._text_at += len(data)
-        if not self._pushed:
-            return None, self._text_at
-        buf, start, offset = self._pushed.pop()
-        end = start + self._step
-        if end < len(buf):  # (after an error: in steps)
-            self._pushed.append((buf, end, offset + self._step))
-        return (buf[start:end] if start or end < len(buf) else buf), offset
-
-    def give_back(self, buf: bytes, start: int, offset: int) -> None:
-        """`buf` from `start` (at `offset` in the text) is read next."""
-        if start < len(buf):
-            self._pushed.append((buf, start, offset))
-
-    def byte(self, text_offset: int) -> int:
-        """A text offset as a byte offset in the file."""
-        return text_offset + self._bom
 
     # -------------------------------------------------------------------------------- the parser
 
@@ -206,10 +159,10 @@ class HarWalk:
         if error is not None:
             self._recover(piece, rest, error)
         else:
-            self._step = min(self._step * 2, READ_CHUNK)
+            self.text.step = min(self.text.step * 2, READ_CHUNK)
 
     def _finish(self) -> None:
-        self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, self._text_at)
+        self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, self.text.end)
         try:
             self._parser.close()
         except (ijson.JSONError, ValueError) as e:
@@ -391,36 +344,36 @@ class HarWalk:
         if (after := step.run()) is None:
             self._fail(piece.data, error)
         for text, at in reversed(step.parts):
-            self.give_back(text, 0, at)
+            self.text.give_back(text, 0, at)
         text, pos, offset = after
-        self.give_back(text, pos, offset + pos)
-        why = TOO_DEEP if isinstance(error, _DepthExceeded) else self._not_valid(piece.data, error)
+        self.text.give_back(text, pos, offset + pos)
+        why = (TOO_DEEP if isinstance(error, _DepthExceeded)
+               else self._not_valid(*self._diagnose(piece.data, error)))
         self._out.append(Item(self.outer[-1] == "marks", skipped=self.broken or why))
         self.broken, self.skipping, self.unbuilt, self.key, self.after_key = "", 0, 0, None, False
         self.build.clear()
         del self.opened[level:]
         self._last = b"}"
-        self._step = FIRST_STEP_AFTER_ERROR
+        self.text.step = FIRST_STEP_AFTER_ERROR
         self._new_parser(context(bytes(self.opened), self._last, False))
 
     def _read_on(self) -> tuple[bytes | None, int]:
-        self._step = READ_CHUNK
-        return self._next_text()
+        self.text.step = READ_CHUNK
+        return self.text.next()
 
     def _fail(self, data: bytes, error: Exception) -> None:
         """The walk ends here: data after the document is noted (`after`), else JsonBroken."""
         why, at = self._diagnose(data, error)
         if why == "Extra data" or self.done:
-            self.after = self.byte(at)
+            self.after = self.text.byte(at)
             self.done = True
             raise _Stop
         if why == "truncated":
             raise JsonBroken(why, truncated=True)
-        raise JsonBroken(f"not valid JSON at byte {self.byte(at)}: {why}")
+        raise JsonBroken(self._not_valid(why, at))
 
-    def _not_valid(self, data: bytes, error: Exception) -> str:
-        why, at = self._diagnose(data, error)
-        return f"not valid JSON at byte {self.byte(at)}: {why}"
+    def _not_valid(self, why: str, at: int) -> str:
+        return f"not valid JSON at byte {self.text.byte(at)}: {why}"
 
     def _diagnose(self, data: bytes, error: Exception) -> tuple[str, int]:
         """Python's json on the text from the checkpoint: its message and the error's text offset.
@@ -437,7 +390,7 @@ class HarWalk:
             at_end = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
             if not at_end:
                 return e.msg, at
-            if self.eof and not self._pushed:
+            if self.text.ended:
                 return "truncated", at
         except ValueError as e:  # (an integer longer than Python converts)
             return str(e), cp.offset
