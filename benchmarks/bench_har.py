@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -105,6 +104,14 @@ def traced_peak(step: str, path: Path) -> float:
     return peak
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's peak over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise OSError("no VmHWM in /proc/self/status")
+
+
 def rss_growth(step: str, path: Path) -> float:
     """MiB that the step adds to the peak RSS of a fresh process."""
     out = subprocess.run([sys.executable, __file__, "--rss-of", step, str(path)], capture_output=True,
@@ -121,9 +128,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.rss_of:
         step, path = args.rss_of
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        base = peak_rss_kib()
         STEPS[step](Path(path))
-        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+        print((peak_rss_kib() - base) / 1024)
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "visit.har"

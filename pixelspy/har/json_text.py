@@ -128,11 +128,21 @@ class Pieces:
         if len(data) <= start:
             self.escaped = self.escaped and not data
             return -1
-        end = _STRING_REST.match(data, start).end()
+        end = _string_rest(data, start)
         if end < len(data) and data[end] == 0x22:
             return end + 1
         self.escaped = _escaping(data, start)
         return -1
+
+
+def _string_rest(data: bytes, start: int) -> int:
+    """Where a string's characters from `start` end: at its closing quote, or at the end of `data` (or
+    before a lone backslash there). Without a backslash, bytes.find runs at memory speed (a gigabyte
+    string is looked through in a second); the regex, five times slower, only takes escapes."""
+    quote = data.find(b'"', start)
+    if data.find(b"\\", start, quote if quote >= 0 else len(data)) < 0:
+        return quote if quote >= 0 else len(data)
+    return _STRING_REST.match(data, start).end()
 
 
 def _open_tail(data: bytes) -> int:
@@ -225,7 +235,7 @@ class StepOver:
             pos = 0
             while pos < len(data):
                 if in_string:
-                    end = _STRING_REST.match(data, pos + (1 if escaped else 0)).end()
+                    end = _string_rest(data, pos + (1 if escaped else 0))
                     escaped = False
                     if end >= len(data):
                         escaped = _escaping(data, pos)
