@@ -65,6 +65,7 @@ class Pieces:
     def cut(self, data: bytes, offset: int, limit: int, line_limit: int) -> list[Piece]:
         pieces: list[Piece] = []
         pos = 0
+        whole = not self.line  # what the line holds is whole tokens (or nothing)
         if self.kind:
             pos = self._end_of_held(data)
             if pos < 0:  # still open
@@ -77,31 +78,33 @@ class Pieces:
                 pieces.append(Piece([b'""' if self.kind == "string" else b"null"], self.start, stand_in=True))
             else:
                 self.line, self.line_at = self.held, self.start  # the token starts the line
-            self.held, self.size, self.dropped, self.kind = [], 0, False, ""
+            self.held, self.size, self.dropped, self.kind, whole = [], 0, False, "", True
         if not self.line:
             self.line_at = offset + pos
         newline = data.rfind(b"\n", pos)
         if newline >= 0:
             pieces.append(Piece([*self.line, memoryview(data)[pos:newline + 1]], self.line_at))
-            self.line, pos, self.line_at = [], newline + 1, offset + newline + 1
-        if pos < len(data):
-            self.line.append(data[pos:])
-        if sum(map(len, self.line)) > line_limit:
-            pieces += self._cut_line()
-        return pieces
-
-    def _cut_line(self) -> list[Piece]:
-        """The long line up to the token still open at its end; that token is held."""
-        line, at = b"".join(self.line), self.line_at
+            self.line, pos, self.line_at, whole = [], newline + 1, offset + newline + 1, True
+        if sum(map(len, self.line)) + len(data) - pos < line_limit:
+            if pos < len(data):
+                self.line.append(data[pos:])
+            return pieces
+        # A long line: cut where the token open at its end starts (looking only at the new text
+        # when what came before it is whole).
+        if not whole:
+            data, pos, offset = b"".join(self.line) + data[pos:], 0, self.line_at
+            self.line = []
+        tail = _open_tail(data, pos)
+        if self.line or tail > pos:
+            pieces.append(Piece([*self.line, memoryview(data)[pos:tail]], self.line_at))
         self.line = []
-        tail = _open_tail(line)
-        if tail < len(line):
-            self.kind = "string" if line[tail] == 0x22 else "number"
-            self.start = at + tail
-            self._hold(line[tail:])
+        if tail < len(data):
+            self.kind = "string" if data[tail] == 0x22 else "number"
+            self.start = offset + tail
+            self._hold(data[tail:])
             if self.kind == "string":
-                self.escaped = _escaping(line, tail + 1)
-        return [Piece([line[:tail]], at)] if tail else []
+                self.escaped = _escaping(data, tail + 1)
+        return pieces
 
     def rest(self) -> list[Piece]:
         """What is held, as text (the start of a dropped token stands for it); then nothing is."""
@@ -145,12 +148,12 @@ def _string_rest(data: bytes, start: int) -> int:
     return _STRING_REST.match(data, start).end()
 
 
-def _open_tail(data: bytes) -> int:
-    """Where the token still open at the end of `data` (which starts between tokens) starts: the last
+def _open_tail(data: bytes, start: int) -> int:
+    """Where the token still open at the end of `data` (from `start`, between tokens) starts: the last
     unescaped quote when the unescaped quotes are odd in number, else a trailing run of number (or
     literal) characters; len(data) when none is open."""
-    quotes = data.count(b'"')
-    i = data.find(b"\\")
+    quotes = data.count(b'"', start)
+    i = data.find(b"\\", start)
     while i >= 0:
         end = i
         while end < len(data) and data[end] == 0x5C:
@@ -159,11 +162,11 @@ def _open_tail(data: bytes) -> int:
             quotes -= 1
         i = data.find(b"\\", end)
     if quotes % 2:
-        i = data.rfind(b'"')
-        while _backslashes_before(data, i, 0) % 2:  # an escaped quote
-            i = data.rfind(b'"', 0, i)
+        i = data.rfind(b'"', start)
+        while _backslashes_before(data, i, start) % 2:  # an escaped quote
+            i = data.rfind(b'"', start, i)
         return i
-    return len(data.rstrip(_SCALAR_BYTES))
+    return max(start, len(data.rstrip(_SCALAR_BYTES)))
 
 
 def _backslashes_before(data: bytes, i: int, start: int) -> int:
