@@ -166,7 +166,11 @@ def _open_tail(data: bytes, start: int) -> int:
         while _backslashes_before(data, i, start) % 2:  # an escaped quote
             i = data.rfind(b'"', start, i)
         return i
-    return max(start, len(data.rstrip(_SCALAR_BYTES)))
+    end = data[-MAX_NUMBER - 1:]  # (rstrip copies what it keeps: only the end is looked at)
+    run = len(end) - len(end.rstrip(_SCALAR_BYTES))
+    if run == len(end):
+        run = len(data) - len(data.rstrip(_SCALAR_BYTES))
+    return max(start, len(data) - run)
 
 
 def _backslashes_before(data: bytes, i: int, start: int) -> int:
