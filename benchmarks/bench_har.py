@@ -1,10 +1,14 @@
 """Opening a ~100 MB HAR: pixelspy's streaming reader and the full open (decoders + checks), against
 a baseline of json.load of the same file in the same run; time and peak memory of each.
 
-    .venv/bin/python benchmarks/bench_har.py [--mb 100]
+    .venv/bin/python benchmarks/bench_har.py [--mb 100] [--rounds 3] [--minified]
 
 The file is generated like a Chrome DevTools export of a shop visit: page resources with bodies
-(90 % of the entries) and tracking hits of every vendor in the corpus (10 %).
+(90 % of the entries) and tracking hits of every vendor in the corpus (10 %), an entry a line
+(`--minified`: all on one line, as some tools write it). Time is the best of `--rounds` runs, with
+nothing traced (tracemalloc slows every allocation, and not all code alike); memory is measured
+apart: the peak of Python's allocations (tracemalloc) and the growth of peak RSS of a fresh process
+running the same step (C libraries' buffers included).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +58,7 @@ def _is_text(body: bytes) -> bool:
     return True
 
 
-def make_har(path: Path, megabytes: int) -> int:
+def make_har(path: Path, megabytes: int, minified: bool = False) -> int:
     # Text bodies only: DevTools exports keep postData as text.
     samples = [s for group in build_corpus().values() for s in group if _is_text(s.body)]
     page_body = base64.b64encode(bytes(range(256)) * 40).decode()  # ~13 KB, like a script or image
@@ -69,40 +74,78 @@ def make_har(path: Path, megabytes: int) -> int:
                 entry = chrome_entry(n, "GET", f"https://shop.example/static/asset-{n}.js", [], b"")
                 entry["response"]["content"] = {"size": 10240, "mimeType": "application/javascript",
                                                 "text": page_body, "encoding": "base64"}
-            f.write(("," if n else "") + json.dumps(entry) + "\n")
+            f.write(("," if n else "") + json.dumps(entry) + ("" if minified else "\n"))
             n += 1
         f.write("]}}\n")
     return n
 
 
-def measure(fn) -> tuple[float, float]:
+STEPS = {
+    "baseline": lambda path: json.load(path.open()),
+    "read": lambda path: sum(1 for _ in iter_har_hits(path)),
+    "open": lambda path: load_file(path, Session()),
+}
+
+
+def best_time(step: str, path: Path, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        STEPS[step](path)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def traced_peak(step: str, path: Path) -> float:
     tracemalloc.start()
-    t0 = time.perf_counter()
-    fn()
-    elapsed = time.perf_counter() - t0
+    STEPS[step](path)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return elapsed, peak
+    return peak
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM: ru_maxrss would carry the parent's peak over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def rss_growth(step: str, path: Path) -> float:
+    """MiB that the step adds to the peak RSS of a fresh process."""
+    out = subprocess.run([sys.executable, __file__, "--rss-of", step, str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mb", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--minified", action="store_true", help="the whole file on one line")
+    ap.add_argument("--rss-of", nargs=2, help=argparse.SUPPRESS)  # (step, path): the child of rss_growth
     args = ap.parse_args()
+    if args.rss_of:
+        step, path = args.rss_of
+        base = peak_rss_kib()
+        STEPS[step](Path(path))
+        print((peak_rss_kib() - base) / 1024)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "visit.har"
-        entries = make_har(path, args.mb)
+        entries = make_har(path, args.mb, args.minified)
         size = path.stat().st_size / 2**20
-        print(f"HAR: {size:.0f} MiB, {entries} entries ({entries // 10} tracking hits)")
-        base_s, base_mem = measure(lambda: json.load(path.open()))
-        read_s, read_mem = measure(lambda: sum(1 for _ in iter_har_hits(path)))
-        session = Session()
-        open_s, open_mem = measure(lambda: load_file(path, session))
-    print(f"baseline json.load:           {base_s:6.2f} s  peak {base_mem:7.1f} MiB")
-    print(f"pixelspy streaming read:      {read_s:6.2f} s  peak {read_mem:7.1f} MiB   "
-          f"ratio {read_s / base_s:.2f}x time, {read_mem / base_mem:.2f}x memory")
-    print(f"pixelspy open (decode+check): {open_s:6.2f} s  peak {open_mem:7.1f} MiB   "
-          f"ratio {open_s / base_s:.2f}x time; {len(session)} events")
+        print(f"HAR: {size:.0f} MiB{' on one line' if args.minified else ''}, {entries} entries "
+              f"({entries // 10} tracking hits); time: best of {args.rounds}")
+        results = {step: (best_time(step, path, args.rounds), traced_peak(step, path), rss_growth(step, path))
+                   for step in STEPS}
+    base_s, base_mem, base_rss = results["baseline"]
+    labels = {"baseline": "baseline json.load:          ", "read": "pixelspy streaming read:     ",
+              "open": "pixelspy open (decode+check):"}
+    for step, (s, mem, rss) in results.items():
+        ratios = "" if step == "baseline" else f"   ratio {s / base_s:.2f}x time, {mem / base_mem:.2f}x traced"
+        print(f"{labels[step]} {s:6.2f} s  traced peak {mem:7.1f} MiB  RSS +{rss:6.1f} MiB{ratios}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The addon's reading of flows (raw_hit, request_url) and its JSON-lines printer."""
+"""The reading of flows (pixelspy/flows.py: raw_hit, request_url) and the addon's JSON-lines printer."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from mitmproxy.http import Headers
 from mitmproxy.test import tflow
 
-from pixelspy.addon import JsonLines, raw_hit, request_url, wire_text
+from pixelspy.addon import JsonLines
 from pixelspy.decoders import default_registry
+from pixelspy.flows import raw_hit, request_url, wire_text
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 

@@ -130,7 +130,7 @@ def test_exit_2_for_unreadable_input_and_usage(files, tmp_path):
     files["broken"].write_text("{not json")
     r = run("t.har", "b.har", cwd=tmp_path)
     assert r.returncode == 2
-    assert "b.har: cannot read: not valid JSON at byte 1: expected a key, found 'n'" in r.stdout
+    assert "b.har: cannot read: not valid JSON at byte 1: Expecting property name enclosed in double quotes" in r.stdout
     assert run("missing.har", cwd=tmp_path).returncode == 2
     assert run(cwd=tmp_path).returncode == 2  # no file: usage
     (tmp_path / "bad.toml").write_text("[[expect]]\npage = '('\nevent = 'Purchase'\nto = ['metaa']\n")

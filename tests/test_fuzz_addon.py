@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from mitmproxy.http import Headers
 from mitmproxy.test import taddons, tflow
 
-from pixelspy.addon import JsonLines, PixelSpy, raw_hit, request_url
+from pixelspy.addon import JsonLines, PixelSpy
 from pixelspy.decoders import default_registry
+from pixelspy.flows import raw_hit, request_url
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
 from tests.test_fuzz_decoders import (BODY_KINDS, CONTENT_TYPES, EXAMPLES_PER_VENDOR, ROUTES, VENDORS,

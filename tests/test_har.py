@@ -374,7 +374,7 @@ def test_compressed_har_files(tmp_path):
     (b'{"log": {"entries": {}}}', "not a HAR file: log.entries is an object, not a list"),
     (b'{"log": {"entries": null}}', "not a HAR file: log.entries is null, not a list"),
     (b'{"log": {"entries": [}', "not valid JSON at byte 21: Expecting value"),
-    ('{"log": {"c": "é", "entries": x}}'.encode(), "not valid JSON at byte 31: expected a value, found 'x'"),
+    ('{"log": {"c": "é", "entries": x}}'.encode(), "not valid JSON at byte 31: Expecting value"),
     (b'{"log": {"entr', "truncated JSON at byte 14"),
     (b'{"log": ', "truncated JSON at byte 8"),  # was "`log` is not an object"
     (b'{"log": {"entries": ', "truncated JSON at byte 20"),
@@ -434,13 +434,28 @@ def test_an_entry_that_is_not_valid_json_is_skipped_and_the_next_ones_read(tmp_p
     assert result.problems[0].endswith(": Expecting ',' delimiter; entry skipped")
 
 
+@pytest.mark.parametrize("indent", [None, 2])  # one line (cut between tokens) or an indented export
+def test_broken_entries_across_reads_are_named_at_their_byte_and_skipped(tmp_path, monkeypatch, indent):
+    monkeypatch.setattr(har.json_text, "READ_CHUNK", 64)  # every entry spans several reads
+    good = json.dumps(CHROME_ENTRY, indent=indent)
+    broken = ['{"request": {"url": "x", tru}}', '{"request": {"x": ' + "1" * 5000 + "}}",  # (a number Python refuses)
+              r'{"request": {"url": "]}{\"", "x": [1 2]}}']  # (brackets and a quote in a string)
+    text = '{"log": {"entries": [' + ", ".join([good, broken[0], good, broken[1], broken[2], good]) + "]}}"
+    s, result = opened(write(tmp_path, text))
+    assert [ev.event for ev in s] == ["Purchase"] * 3
+    at = text.index("tru}")
+    assert result.problems[0] == (f"log.entries[1]: not valid JSON at byte {at}: Expecting property name "
+                                  "enclosed in double quotes; entry skipped")
+    assert [p.split(":")[0] for p in result.problems] == ["log.entries[1]", "log.entries[3]", "log.entries[4]"]
+
+
 def test_missing_file():
     with pytest.raises(har.HarReadError, match="No such file"):
         opened(Path("/nonexistent/x.har"))
 
 
 def test_streaming_reader_reads_entries_across_buffer_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(har, "READ_CHUNK", 64)  # every entry spans several reads
+    monkeypatch.setattr(har.json_text, "READ_CHUNK", 64)  # every entry spans several reads
     entries = [{**CHROME_ENTRY, "startedDateTime": f"2023-11-14T22:13:{i:02d}.000Z",
                 "request": {**CHROME_ENTRY["request"], "postData": {
                     "mimeType": "application/x-www-form-urlencoded",
@@ -467,7 +482,7 @@ def test_har_recorder_writes_mitmproxy_entries_with_events(tmp_path):
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from pixelspy.addon import raw_hit
+    from pixelspy.flows import raw_hit
 
     s = Session()
     out = tmp_path / "live.har"
@@ -529,14 +544,15 @@ def test_redaction_finds_personal_data_encoded_twice_and_keeps_its_shape(tmp_pat
 ])
 def test_masking_encoded_values_keeps_their_encoding(written, masked):
     hit = RawHit(method="GET", url="https://www.facebook.com/tr/?id=1")
-    assert har._Redactor(hit, []).text(written) == masked
+    assert har.redact.EntryRedactor(hit, []).text(written) == masked
 
 def tracked_flow(s: Session, i: int, response=None):
     """A mitmproxy flow of a Meta PageView, decoded into `s` by the PixelSpy addon's own hook."""
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from pixelspy.addon import PixelSpy, raw_hit
+    from pixelspy.addon import PixelSpy
+    from pixelspy.flows import raw_hit
 
     f = tflow.tflow(resp=True)
     f.request = http.Request.make("GET", f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView&eid=pv-{i}", b"",
@@ -635,7 +651,8 @@ def meta_flow(s: Session, t: float, query: str, url: str = f"https://www.faceboo
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from pixelspy.addon import PixelSpy, raw_hit
+    from pixelspy.addon import PixelSpy
+    from pixelspy.flows import raw_hit
 
     f = tflow.tflow(resp=True)
     f.request = http.Request.make("GET", url + query, b"",
@@ -663,7 +680,7 @@ def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path):
                            url="https://analytics.twitter.com/i/adsct?"))
     rec.response(meta_flow(live, T0 + 3.01, x, url="https://t.co/i/adsct?"))
     assert [ev.twins for ev in live][-1]
-    while rec._append_unwritten(64):
+    while rec._journal.append_unwritten(64):
         pass
     seen = [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings], ev.twins) for ev in live]
     duplicate = [ev.id for ev in live if any(f.code == "duplicate-event" for f in ev.findings)]
@@ -682,7 +699,7 @@ def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
     from pixelspy.model import new_id
 
     def entry(t: float, ev: str, ids: list) -> dict:
-        return {"startedDateTime": har._iso(t), "_pixelspy": {"client": "10.0.0.2", "events": ids},
+        return {"startedDateTime": har.format.iso(t), "_pixelspy": {"client": "10.0.0.2", "events": ids},
                 "request": {"method": "GET", "url": f"https://www.facebook.com/tr/?id={PIXEL}&ev={ev}",
                             "headers": []}}
 
@@ -783,7 +800,7 @@ def test_hostile_marks_are_bounded_and_the_file_still_opens(tmp_path):
 
 
 def test_what_the_file_says_of_pages_reaches_the_hits(tmp_path, monkeypatch):
-    monkeypatch.setattr(har, "MAX_PAGEREFS", 2)
+    monkeypatch.setattr(har.entries, "MAX_PAGEREFS", 2)
     get = {"method": "GET", "url": "https://shop.example/", "headers": []}
     entries = [{"request": get, "_resourceType": "document", "pageref": "p1"},
                {"request": get, "_resourceType": "Script", "pageref": "p2"},

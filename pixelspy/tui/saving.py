@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
-from pixelspy.redact import redact_headers
+from pixelspy.har.redact import redact_headers
 from pixelspy.tui.clipboard import copy_to_system
 from pixelspy.tui.screens import Confirm, TextPrompt
 from pixelspy.tui.status import plural

@@ -1,0 +1,145 @@
+"""mitmproxy flows as pixelspy reads them: a flow's request as a RawHit (its URL as the client
+addressed it, raw bytes kept visible, the body as stored), and when and whether a flow is pixelspy's
+to read (after mitmproxy has acted on a hook; not refused by --auth).
+
+Used by the live addon (pixelspy/addon.py) and by the files layer (pixelspy/har/: the --har recorder
+and mitmproxy flow files), so that both read a flow the same way and the files layer never imports
+the addon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from mitmproxy import http
+
+from pixelspy.decoders.wire import MAX_DECODE_BYTES
+from pixelspy.model import RawHit
+
+# Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
+# is never changed.
+MAX_STORED_BODY = MAX_DECODE_BYTES
+
+
+# mitmproxy hands non-UTF-8 request bytes over as lone surrogates (surrogateescape), which no
+# UTF-8 output (JSON lines, HAR, the terminal) can write.
+_RAW_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def wire_text(text: str, in_url: bool = False) -> str:
+    """Raw bytes as %XX in a URL, as a browser sends them (decoders then report them), else U+FFFD."""
+    if text.isascii() or not _RAW_BYTE.search(text):  # (the surrogates are not ASCII)
+        return text
+    return _RAW_BYTE.sub(lambda m: f"%{ord(m.group()) - 0xDC00:02X}" if in_url else "\ufffd", text)
+
+
+def _header_text(raw: bytes) -> str:
+    """A header name or value as mitmproxy reads it (UTF-8, raw bytes kept as surrogates), wire_text'ed."""
+    return wire_text(raw.decode("utf-8", "surrogateescape"))
+
+
+# A host name whose labels mitmproxy's is_valid_host accepts as they are (ASCII, no IDNA), and a port.
+_PLAIN_AUTHORITY = re.compile(r"((?:[A-Za-z0-9_-]{1,63}\.){0,126}[A-Za-z0-9_-]{1,63}\.?)(?::([0-9]{1,5}))?\Z")
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
+
+
+def request_url(flow: http.HTTPFlow) -> str:
+    """The request's URL as the client addressed it (Host header included), raw bytes as %XX.
+
+    This is mitmproxy's `pretty_url`, built directly when the Host header (or HTTP/2 authority) is a
+    plain host name: there, pretty_url's parsing and IDNA round trips were a third of what the addon
+    costs an ordinary request. Anything else is left to pretty_url."""
+    req = flow.request
+    data = req.data
+    default_port = _DEFAULT_PORTS.get(data.scheme)
+    authority = _host_header(data)
+    if (default_port and authority and authority.isascii() and data.path.startswith(b"/")
+            and data.method != b"CONNECT" and b"xn--" not in authority.lower()):
+        if m := _PLAIN_AUTHORITY.match(authority.decode()):
+            host, port = m.group(1), int(m.group(2) or 0)
+            if port <= 65535 and len(host) <= 253:
+                netloc = host if port in (0, default_port) else f"{host}:{port}"
+                path = data.path.decode("utf-8", "surrogateescape")
+                return wire_text(f"{data.scheme.decode()}://{netloc}{path}", in_url=True)
+    return wire_text(req.pretty_url, in_url=True)
+
+
+def _host_header(data) -> bytes | None:
+    """mitmproxy's host_header as bytes, when it is one value (several Host headers: None)."""
+    if data.http_version in (b"HTTP/2.0", b"HTTP/3") and data.authority:
+        return data.authority
+    found = None
+    for name, value in data.headers.fields:
+        if len(name) == 4 and name.lower() == b"host":
+            if found is not None:
+                return None
+            found = value
+    return found
+
+
+def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
+            url_parts: tuple[str, str, str] | None = None, body_unread: bool = False) -> RawHit:
+    """The flow's request as a RawHit; `url` (and `url_parts`, its split_url) when the caller
+    already has request_url(flow). `body_unread`: the body was refused unread (too large), so the
+    hit has none and says it was cut."""
+    req = flow.request
+    body, truncated = _request_body(req) if with_body and not body_unread else (b"", body_unread)
+    peer = flow.client_conn.peername
+    return RawHit.of_proxy(
+        method=req.method,
+        url=url if url is not None else request_url(flow),
+        # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
+        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
+                       else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
+        body=body,
+        body_truncated=truncated,
+        time=req.timestamp_start or flow.timestamp_created,
+        client=peer[0] if peer else "",
+        url_parts=url_parts if url is not None else None,
+    )
+
+
+def _request_body(req: http.Request) -> tuple[bytes, bool]:
+    """The request body as stored (at most MAX_STORED_BODY bytes), and whether it was longer."""
+    if req.raw_content is None and isinstance(req.stream, BodyPrefix):  # streamed through
+        return bytes(req.stream.kept), req.stream.size > MAX_STORED_BODY
+    body = req.raw_content or b""
+    return body[:MAX_STORED_BODY], len(body) > MAX_STORED_BODY
+
+
+class BodyPrefix:
+    """A body's `stream` callable for mitmproxy: passes every chunk on unchanged, keeping the
+    first MAX_STORED_BODY bytes and counting the rest."""
+
+    def __init__(self) -> None:
+        self.kept = bytearray()
+        self.size = 0
+
+    def __call__(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if len(self.kept) < MAX_STORED_BODY:
+            self.kept += chunk[:MAX_STORED_BODY - len(self.kept)]
+        return chunk
+
+
+def refused_by_proxyauth(flow: http.HTTPFlow, auth_required: bool) -> bool:
+    """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with --auth
+    it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and 12), and
+    answers the others 407 (or 401). Nothing it refused is an event or a HAR entry."""
+    return auth_required and "proxyauth" not in flow.metadata and not flow.is_replay
+
+
+def after_hook(callback, *args) -> None:
+    """Calls callback(*args) once mitmproxy has acted on the running hook (sent the answer it set,
+    or forwarded the request); at once when no event loop runs (a script calling the hooks itself).
+
+    Two turns of the loop: mitmproxy 11 acts in the step that ends a hook, but mitmproxy 12 on
+    Python 3.12 runs hooks eagerly, inside the step that raised them, and acts one turn later,
+    when that step has released the connection's lock."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback(*args)
+    else:
+        loop.call_soon(loop.call_soon, callback, *args)
