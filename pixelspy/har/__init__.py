@@ -16,8 +16,8 @@ from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.read import FileReader, LoadResult, Progress, iter_har_hits, load_file, load_file_async
 from pixelspy.har.redact import MAX_REDACTED_BODY
 from pixelspy.har.render import MAX_RESPONSE_TEXT, flow_entry, render_entry
-from pixelspy.har.write import HarRecorder, save_har, trailer
+from pixelspy.har.write import HarRecorder, har_head, save_har, trailer
 
 __all__ = ["MARKS_KEY", "MAX_REDACTED_BODY", "MAX_RESPONSE_TEXT", "FileReader", "HarReadError", "HarRecorder",
            "LoadResult", "Progress", "flow_entry", "iter_har_hits", "load_file", "load_file_async",
-           "render_entry", "save_har", "trailer"]
+           "har_head", "render_entry", "save_har", "trailer"]
