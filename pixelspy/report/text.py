@@ -79,8 +79,8 @@ def _event_lines(r: FileReport) -> list[str]:
     out = []
     for group, n in groups[:MAX_GROUPS]:
         rows = pages.get(group, [])
-        if len(rows) == 1:  # one page: on the group's line
-            out.append(f"  {n:>7,}  {describe_group(group)}  on {rows[0][0] or '(no page)'}")
+        if len(rows) == 1:  # one page (or none known): on the group's line
+            out.append(f"  {n:>7,}  {describe_group(group)}" + (f"  on {rows[0][0]}" if rows[0][0] else ""))
             continue
         out.append(f"  {n:>7,}  {describe_group(group)}")
         out += [f"  {k:>7,}    {page or '(no page)'}" for page, k in rows[:MAX_PAGES]]
