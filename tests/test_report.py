@@ -81,7 +81,7 @@ def test_text_names_the_related_events_as_the_json_does():
     text = render_text([FileReport("d.har", [first, second, lead])], "error")
     # The two copies of a duplicate are one group, naming both; ids outside a group are "related".
     assert f"  warning  duplicate-event ×2  duplicate-event <&> \\x00 msg\n" in text
-    assert f"           ids: {first.id}, {second.id}\n" in text and "related: e" + first.id[1:] not in text
+    assert f"           event ids: {first.id}, {second.id}\n" in text and "related: e" + first.id[1:] not in text
     assert f"  info     plan-visit  [{lead.id}]" in text and "           related: e-hit-1, e-hit-2\n" in text
 
 
@@ -99,7 +99,7 @@ def test_text_groups_findings_alike_and_says_each_hint_once():
     i = lines.index("  info     cookies-disabled ×19  cookies-disabled <&> \\x00 msg")
     assert lines[i + 1] == ("           events: meta  1234567890123456  PageView ×19"
                             " — on https://shop.example/checkout/thanks")
-    assert lines[i + 2] == f"           ids: {', '.join(ev.id for ev in infos[:10])} and 9 more"
+    assert lines[i + 2] == f"           event ids: {', '.join(ev.id for ev in infos[:10])} and 9 more"
     assert lines[i + 3] == "           hint: do x"
     # missing-param's hint was said with the warnings: not again under the info.
     assert text.count("hint: do x") == 3 and lines[-2] == "           Meta Lead without em"

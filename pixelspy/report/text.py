@@ -55,7 +55,7 @@ def _finding_lines(r: FileReport) -> list[str]:
             out += [f"{head}  [{g.events[0].id}] {describe(g.events[0])}", f"           {f.message}"]
         else:
             out += [f"{head} ×{len(g.events)}  {f.message}", f"           events: {'; '.join(g.names())}{_pages(g)}",
-                    f"           ids: {id_list(g.events)}"]
+                    f"           event ids: {id_list(g.events)}"]
         if f.hint and (f.code, f.hint) not in hinted:
             hinted.add((f.code, f.hint))
             out.append(f"           hint: {f.hint}")
