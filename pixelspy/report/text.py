@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pixelspy.inert import inert
 from pixelspy.report import (AUDIT_EMPTY, AUDIT_VERDICT, AuditRun, FileReport, FindingGroup, audit_exit_code,
-                             check_verdict, describe, describe_group, id_list, pages_by_group, plural, severity_counts)
+                             check_verdict, describe, describe_group, group_findings, id_list, pages_by_group, plural,
+                             severity_counts)
 from pixelspy.report.matrix import Matrix, Row
 
 # A CI log stays readable: so many groups a file, pages a group, event names a cell are listed.
@@ -39,16 +40,16 @@ def file_lines(r: FileReport, label: str, events: bool = True, empty: str = "not
         out.append(f"  no tracking events: {empty}{fails}")
     if events:
         out += _event_lines(r)
-    out += _finding_lines(r)
+    out += _finding_lines(group_findings(findings))
     return out
 
 
-def _finding_lines(r: FileReport) -> list[str]:
+def _finding_lines(groups: list[FindingGroup]) -> list[str]:
     """The findings, most severe first; findings alike on several events once, with "×N", the events'
     vendor, pixel and names, their pages and ids; a hint once per code."""
     out = []
     hinted: set[tuple[str, str]] = set()
-    for g in r.finding_groups():
+    for g in groups:
         f = g.finding
         head = f"  {f.severity.value:<8} {f.code}{' (pending)' if f.pending else ''}"
         if len(g.events) == 1:
