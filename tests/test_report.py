@@ -76,9 +76,42 @@ def test_json_and_text():
 def test_text_names_the_related_events_as_the_json_does():
     first, second = event("AddToCart", ("duplicate-event", "warning")), event("AddToCart", ("duplicate-event", "warning"))
     first.findings[0].related, second.findings[0].related = [second.id], [first.id]
-    text = render_text([FileReport("d.har", [first, second])], "error")
-    assert f"  warning  duplicate-event  [{first.id}]" in text and f"           related: {second.id}\n" in text
-    assert f"           related: {first.id}\n" in text
+    lead = event("Lead", ("plan-visit", "info"))
+    lead.findings[0].related = ["e-hit-1", "e-hit-2"]
+    text = render_text([FileReport("d.har", [first, second, lead])], "error")
+    # The two copies of a duplicate are one group, naming both; ids outside a group are "related".
+    assert f"  warning  duplicate-event ×2  duplicate-event <&> \\x00 msg\n" in text
+    assert f"           event ids: {first.id}, {second.id}\n" in text and "related: e" + first.id[1:] not in text
+    assert f"  info     plan-visit  [{lead.id}]" in text and "           related: e-hit-1, e-hit-2\n" in text
+
+
+def test_text_groups_findings_alike_and_says_each_hint_once():
+    infos = [event("PageView", ("cookies-disabled", "info")) for _ in range(19)]
+    other = event("Lead", ("missing-param", "info"))  # same code as below, another message: its own group
+    other.findings[0].message = "Meta Lead without em"
+    err = event("Purchase", ("pii-leak", "error"))
+    warn = [event("Purchase", ("missing-param", "warning")) for _ in range(2)]
+    text = render_text([FileReport("g.har", [*infos, other, *warn, err])], "error")
+    lines = text.splitlines()
+    findings = [line.split()[:3] for line in lines if line.startswith(("  error", "  warning", "  info"))]
+    assert findings == [["error", "pii-leak", f"[{err.id}]"], ["warning", "missing-param", "×2"],
+                        ["info", "cookies-disabled", "×19"], ["info", "missing-param", f"[{other.id}]"]]
+    i = lines.index("  info     cookies-disabled ×19  cookies-disabled <&> \\x00 msg")
+    assert lines[i + 1] == ("           events: meta  1234567890123456  PageView ×19"
+                            " — on https://shop.example/checkout/thanks")
+    assert lines[i + 2] == f"           event ids: {', '.join(ev.id for ev in infos[:10])} and 9 more"
+    assert lines[i + 3] == "           hint: do x"
+    # missing-param's hint was said with the warnings: not again under the info.
+    assert text.count("hint: do x") == 3 and lines[-2] == "           Meta Lead without em"
+
+
+def test_text_findings_keep_wire_text_inert():
+    ev = event("PageView", ("cookies-disabled", "info"))
+    ev.id = "e1\n  error    forged  [e2]\x1b[31m"
+    twin = event("PageView", ("cookies-disabled", "info"))
+    text = render_text([FileReport("h.har", [ev, twin])], "error")
+    assert "\x1b" not in text and "\n  error    forged" not in text
+    assert "ids: e1\\n  error    forged  [e2]\\x1b[31m, " in text
 
 
 def page_event(name: str, page: str) -> TrackingEvent:
@@ -94,8 +127,7 @@ def test_text_and_junit_list_what_fired_on_which_page_as_the_json_does():
     assert json_rows == {("PageView", "https://shop.example/", 2), ("PageView", "https://shop.example/tee", 1),
                          ("AddToCart", "https://shop.example/tee", 1)}
     text = render_text([r], "error")
-    assert ("        1  meta  1234567890123456  AddToCart\n"
-            "        1    https://shop.example/tee\n"
+    assert ("        1  meta  1234567890123456  AddToCart  on https://shop.example/tee\n"
             "        3  meta  1234567890123456  PageView\n"
             "        2    https://shop.example/\n"
             "        1    https://shop.example/tee\n") in text
@@ -112,7 +144,7 @@ def test_text_page_lists_are_bounded(monkeypatch):
     r = FileReport("crawl.har", [page_event("PageView", f"https://shop.example/p/{i}") for i in range(9)]
                    + [page_event("Lead", "https://shop.example/form\n\x1b[31m")])
     text = render_text([r], "error")
-    assert "        1  meta  1234567890123456  Lead\n        1    https://shop.example/form\\n\\x1b[31m\n" in text
+    assert "        1  meta  1234567890123456  Lead  on https://shop.example/form\\n\\x1b[31m\n" in text
     assert "        9  in 1 more group (the JSON report lists them all)" in text
     r = FileReport("crawl.har", [page_event("PageView", f"https://shop.example/p/{i}") for i in range(9)])
     assert "        7    on 7 more pages\n" in render_text([r], "error")

@@ -21,7 +21,7 @@ CASES = Path(__file__).parent / "realtraffic" / "cases"
 # Tags the report uses; anything else in the output came from the wire.
 TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "small", "i", "b", "br", "code",
         "span", "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "ol", "li", "a", "svg", "rect", "line",
-        "text", "title"}
+        "text", "title", "details", "summary"}
 
 
 class Tags(HTMLParser):
@@ -176,7 +176,54 @@ def test_check_format_html_end_to_end(tmp_path, capsys):
     assert f"{doc['files'][0]['events']:,} events" in page
     for row in doc["files"][0]["event_counts"][:5]:
         assert report_html.esc(row["title"]) in page
-    assert all(h.startswith(("http://", "https://")) for h in Tags(page).hrefs())
+    assert all(h.startswith(("http://", "https://", "#file-")) for h in Tags(page).hrefs())
+
+
+def _file(path: str, *findings: tuple[str, str, str], n: int = 1, ev_id: str | None = None) -> FileReport:
+    """A file of n Meta events, each with the findings (code, severity, message)."""
+    events = [TrackingEvent(platform="meta", pixel_id=META, event="PageView", page_url="https://shop.example/",
+                            findings=[Finding(c, Severity(s), m, hint="hint <b>") for c, s, m in findings])
+              for _ in range(n)]
+    if ev_id:
+        events[0].id = ev_id
+    return FileReport(path, events)
+
+
+def test_check_html_opens_with_the_files_failing_first():
+    reports = [_file("clean.har"), _file("warn.har", ("missing-param", "warning", "w")),
+               _file("err.har", ("pii-leak", "error", "e")), _file("broken.har"),
+               _file("warn2.har", ("missing-param", "warning", "w"), n=3)]
+    reports[3] = FileReport("broken.har", error="not a HAR file")
+    page = report_html.render_html(reports, "error")
+    table = page[page.index("<th>File</th>"):page.index("</table>")]
+    rows = [(a["href"], table.index(a["href"])) for t, a in Tags(table).tags if t == "a"]
+    assert [h for h, _ in rows] == ["#file-4", "#file-3", "#file-5", "#file-2", "#file-1"]
+    assert 'href="#file-3">err.har</a></td><td>1</td><td>1</td><td>0</td><td>0</td>' in table
+    assert 'FAIL (unreadable input)' in table and table.count('"badge ok">OK<') == 3
+    ids = [a["id"] for t, a in Tags(page).tags if t == "section"]
+    assert ids == ["file-1", "file-2", "file-3", "file-4", "file-5"]  # every link lands
+
+
+def test_html_groups_findings_alike_and_shows_related_ids():
+    r = _file("g.har", ("cookies-disabled", "info", "no fbp"), n=19)
+    lead = TrackingEvent(platform="meta", pixel_id=META, event="Lead", findings=[
+        Finding("plan-visit", Severity.info, "visit", related=["e-hit-1", "e-hit-2"])])
+    r = FileReport("g.har", [*(ev for ev in r.tally.flagged()), lead])
+    page = report_html.render_html([r], "error")
+    findings = page[page.index('<ol class="findings">'):]
+    assert findings.count("<li><span class=\"badge") == 2 and "<b>×19</b>" in findings
+    assert findings.count("<details><summary>19 events: ") == 1 and "and 9 more</summary>" in findings
+    assert findings.count("Hint: hint &lt;b&gt;") == 1
+    assert '<p class="muted">Related: e-hit-1, e-hit-2</p>' in findings
+
+
+def test_grouped_findings_keep_wire_text_inert():
+    hostile = '<script>alert("x")</script>'
+    r = _file("h.har", ("invalid-value", "warning", hostile + "\x1b[2J"), n=3, ev_id=hostile)
+    page = report_html.render_html([r], "error")
+    assert "<script" not in page.lower() and "\x1b" not in page
+    assert page.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 3  # message, id in summary and list
+    assert {t for t, _ in Tags(page).tags} <= TAGS
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "junit", "html"])

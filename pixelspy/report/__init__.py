@@ -158,6 +158,9 @@ class FileReport:
         pairs = [(ev, f) for ev in self.tally.flagged() for f in ev.findings]
         return sorted(pairs, key=lambda p: (-RANK[p[1].severity], p[0].time))
 
+    def finding_groups(self) -> list[FindingGroup]:
+        return group_findings(self.findings())
+
     @property
     def unreadable(self) -> bool:
         return self.error is not None or bool(self.problems)
@@ -166,6 +169,54 @@ class FileReport:
     def empty(self) -> bool:
         """Read, but no tracking event in it: nothing was checked (the wrong file, or no tag fired)."""
         return self.error is None and self.tally.total == 0
+
+
+@dataclass(slots=True)
+class FindingGroup:
+    """Findings alike on several events of a file (the same severity, code, message, hint and
+    pending state, so nothing event-specific differs), said once with the events they are on."""
+
+    finding: Finding  # the first of them
+    events: list[TrackingEvent] = field(default_factory=list)  # in the order found, each once
+
+    def related(self) -> list[str]:
+        """The related ids of the findings, each once, without the group's own events (the two
+        copies of a duplicate land in one group)."""
+        own = {ev.id for ev in self.events}
+        seen: dict[str, None] = {}
+        for ev in self.events:
+            for f in ev.findings:
+                if _key(f) == _key(self.finding):
+                    seen.update((r, None) for r in f.related if r not in own)
+        return list(seen)
+
+    def names(self) -> list[str]:
+        """The group's events named compactly, one string per vendor and pixel with its event titles
+        (a count past one), in the order first seen; at most MAX_GROUP_NAMES of each, then "N more"."""
+        titles: dict[str, list[str]] = {}
+        for (platform, source, pixel, title), n in Counter(group_of(ev) for ev in self.events).items():
+            titles.setdefault(describe_group((platform, source, pixel, "")), []).append(f"{title} ×{n}" if n > 1 else title)
+        return bounded([f"{pixel}  {', '.join(bounded(t, MAX_GROUP_NAMES))}" for pixel, t in titles.items()], MAX_GROUP_NAMES)
+
+    def pages(self) -> list[str | None]:
+        return list(dict.fromkeys(page_of(ev) for ev in self.events))
+
+
+def _key(f: Finding) -> tuple[str, str, str, str, bool]:
+    return f.severity.value, f.code, f.message, f.hint, f.pending
+
+
+def group_findings(pairs: Iterable[tuple[TrackingEvent, Finding]]) -> list[FindingGroup]:
+    """(event, finding) pairs as FindingGroups, in the order of each group's first pair (so most
+    severe first when the pairs are)."""
+    groups: dict[tuple[str, str, str, str, bool], FindingGroup] = {}
+    placed: set[tuple[tuple[str, str, str, str, bool], str]] = set()  # (group, event id)
+    for ev, f in pairs:
+        g = groups.setdefault(key := _key(f), FindingGroup(f))
+        if (key, ev.id) not in placed:
+            placed.add((key, ev.id))
+            g.events.append(ev)
+    return list(groups.values())
 
 
 @dataclass
@@ -245,6 +296,21 @@ def describe_group(group: GroupKey) -> str:
     """One line naming a group of events: vendor, source (unless browser), pixel, event."""
     platform, source, pixel, title = group
     return "  ".join(p for p in (platform, source if source != "browser" else "", pixel, title) if p)
+
+
+MAX_IDS = 10  # event ids listed for a group of findings
+MAX_GROUP_NAMES = 5  # pixels, and event names a pixel, named for a group of findings
+
+
+def bounded(items: list[str], limit: int) -> list[str]:
+    """The first `limit` items, then "N more" for the rest."""
+    return items if len(items) <= limit else [*items[:limit], f"{len(items) - limit:,} more"]
+
+
+def id_list(events: list[TrackingEvent]) -> str:
+    """The events' ids, compactly: the first MAX_IDS, then "and N more"."""
+    ids = ", ".join(ev.id for ev in events[:MAX_IDS])
+    return ids + (f" and {len(events) - MAX_IDS:,} more" if len(events) > MAX_IDS else "")
 
 
 def describe(ev: TrackingEvent) -> str:

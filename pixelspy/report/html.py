@@ -18,18 +18,20 @@ from urllib.parse import quote
 
 from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
-from pixelspy.report import (AUDIT_VERDICT, RANK, AuditRun, FileReport, TimePoint, audit_exit_code, check_verdict,
-                             describe_group, exit_code, group_of, pages_by_group, plural, severity_counts)
+from pixelspy.report import (AUDIT_VERDICT, MAX_IDS, RANK, AuditRun, FileReport, TimePoint, audit_exit_code,
+                             check_verdict, describe_group, exit_code, group_of, id_list, pages_by_group, plural,
+                             severity_counts)
 from pixelspy.report.matrix import ROW_VERDICTS, Cell, Matrix, Row
 
 MAX_MARKS = 2_000  # a timeline's marks (those with findings first)
 MAX_LANES = 12  # a timeline's rows (vendor and pixel); the rest share the last one
-MAX_FINDINGS = 200  # listed per file or run
+MAX_FINDINGS = 200  # groups of findings listed per file or run
 MAX_GROUPS = 300  # rows of a file's event table
 MAX_PAGES = 5  # pages listed per event group or matrix cell event
 MAX_RUN_PAGES = 20  # pages listed per audit run
 MAX_NAMES = 8  # event names per matrix cell
 MAX_PROBLEMS = 50
+MAX_FILES = 1_000  # rows of the overview of `check`
 MAX_SUMMARY = 20  # rows that fire before consent, named at the top
 MAX_TEXT = 300  # characters of a name or URL shown
 MAX_MESSAGE = 2_000  # characters of a finding's message or hint
@@ -47,6 +49,7 @@ a{color:#0b57d0;overflow-wrap:anywhere}.matrix{table-layout:fixed}.matrix th:fir
 .error{background:#fdecea;color:#a01212}.warning{background:#fff3dc;color:#7a4a00}.info{background:#e5f0fd;color:#0d47a1}
 .ok{background:#e6f4e8;color:#1b5e20}.unknown{background:#f1e6f7;color:#5b1a7a}.note{background:#eceff1;color:#37474f}
 .evidence{font-size:12px;margin:4px 0;color:#5a1010}.findings li{margin:6px 0}.findings p{margin:2px 0}
+summary{cursor:pointer;font-size:12px;color:#5f6b73}.findings ul{margin:2px 0}
 svg text{font:11px system-ui,sans-serif;fill:#333}section,table,svg,li{break-inside:avoid}
 @media print{body{max-width:none;padding:0}a{color:inherit}}
 """
@@ -196,16 +199,34 @@ def _rank(p: TimePoint) -> int:
 
 
 def findings_list(report: FileReport) -> str:
-    pairs = report.findings()
-    if not pairs:
+    """The findings, most severe first; findings alike on several events once, with "×N", the events
+    folded in a <details>; a hint once per code."""
+    groups = report.finding_groups()
+    if not groups:
         return '<p class="muted">No findings.</p>'
-    items = []
-    for ev, f in pairs[:MAX_FINDINGS]:
+    items, hinted = [], set()
+    for g in groups[:MAX_FINDINGS]:
+        f = g.finding
         pending = " (pending)" if f.pending else ""
-        hint = f'<p class="muted">Hint: {esc(f.hint, MAX_MESSAGE)}</p>' if f.hint else ""
-        items.append(f'<li>{badge(f.severity.value, f.severity.value)} <code>{esc(f.code)}</code>{pending} '
-                     f"{_event_name(ev)}<p>{esc(f.message, MAX_MESSAGE)}</p>{hint}</li>")
-    more = len(pairs) - MAX_FINDINGS
+        hint = ""
+        if f.hint and (f.code, f.hint) not in hinted:
+            hinted.add((f.code, f.hint))
+            hint = f'<p class="muted">Hint: {esc(f.hint, MAX_MESSAGE)}</p>'
+        related = g.related()
+        related_ids = (f'<p class="muted">Related: {esc(", ".join(related[:MAX_IDS]))}'
+                       f'{f" and {len(related) - MAX_IDS:,} more" if len(related) > MAX_IDS else ""}</p>') if related else ""
+        head = f"{badge(f.severity.value, f.severity.value)} <code>{esc(f.code)}</code>{pending}"
+        if len(g.events) == 1:
+            items.append(f"<li>{head} {_event_name(g.events[0])}<p>{esc(f.message, MAX_MESSAGE)}</p>{hint}{related_ids}</li>")
+            continue
+        names = "; ".join(esc(n) for n in g.names())
+        events = "".join(f"<li>{_event_name(ev)}</li>" for ev in g.events[:MAX_IDS])
+        if len(g.events) > MAX_IDS:
+            events += f"<li><small>and {len(g.events) - MAX_IDS:,} more</small></li>"
+        items.append(f"<li>{head} <b>×{len(g.events):,}</b> <small>{names}</small><p>{esc(f.message, MAX_MESSAGE)}</p>"
+                     f"<details><summary>{plural(len(g.events), 'event')}: {esc(id_list(g.events))}</summary>"
+                     f"<ul>{events}</ul></details>{hint}{related_ids}</li>")
+    more = sum(len(g.events) for g in groups[MAX_FINDINGS:])
     note = (f'<p class="muted">{plural(more, "more finding")} left out here: the JSON report (--format json) '
             "lists every one.</p>") if more > 0 else ""
     return f'<ol class="findings">{"".join(items)}</ol>{note}'
@@ -238,8 +259,8 @@ def events_table(report: FileReport) -> str:
             f"</th></tr></thead><tbody>{rows}</tbody></table>{note}")
 
 
-def file_section(r: FileReport) -> str:
-    out = [f"<section><h2>{esc(r.path)}</h2>"]
+def file_section(r: FileReport, anchor: str) -> str:
+    out = [f'<section id="{anchor}"><h2>{esc(r.path)}</h2>']
     if r.error is not None:
         return out[0] + f'<p class="error">Cannot read: {esc(r.error, MAX_MESSAGE)}</p></section>'
     c = severity_counts(r.findings())
@@ -257,11 +278,36 @@ def file_section(r: FileReport) -> str:
     return "\n".join(out)
 
 
+def overview(reports: list[FileReport], fail_on: str) -> str:
+    """A row per file linking to its section: the unreadable and failing first, then those with the
+    most errors and warnings (so that with many files the ones to fix are on top)."""
+    counts = [severity_counts(r.findings()) for r in reports]
+    order = sorted(range(len(reports)), key=lambda i: (-exit_code([reports[i]], fail_on), -counts[i]["error"],
+                                                       -counts[i]["warning"], i))
+    rows = []
+    for i in order[:MAX_FILES]:
+        r, c = reports[i], counts[i]
+        verdict = check_verdict([r], fail_on)
+        cells = "".join(f"<td>{n:,}</td>" for n in (r.tally.total, c["error"], c["warning"], c["info"]))
+        rows.append(f'<tr><td><a href="#{_anchor(i)}">{esc(r.path)}</a></td>{cells}'
+                    f'<td>{badge("ok" if verdict == "OK" else "error", verdict)}</td></tr>')
+    more = (f'<p class="muted">{plural(len(reports) - MAX_FILES, "more file")} below.</p>'
+            if len(reports) > MAX_FILES else "")
+    return ("<table><thead><tr><th>File</th><th>Events</th><th>Errors</th><th>Warnings</th><th>Info</th>"
+            f"<th>Verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
+
+
+def _anchor(i: int) -> str:
+    """A file section's id: its index, never wire text."""
+    return f"file-{i + 1}"
+
+
 def render_html(reports: list[FileReport], fail_on: str) -> str:
     counts = severity_counts(p for r in reports for p in r.findings())
     body = ["<h1>pixelspy check</h1>",
             _verdict_box(exit_code(reports, fail_on), fail_on, counts, check_verdict(reports, fail_on)),
-            f"<p>{plural(len(reports), 'file')} checked.</p>", *(file_section(r) for r in reports)]
+            f"<p>{plural(len(reports), 'file')} checked.</p>", overview(reports, fail_on),
+            *(file_section(r, _anchor(i)) for i, r in enumerate(reports))]
     return page("pixelspy check", body)
 
 

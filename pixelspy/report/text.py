@@ -4,8 +4,9 @@ URLs, event names and messages hold wire text, and a newline in one must not for
 from __future__ import annotations
 
 from pixelspy.inert import inert
-from pixelspy.report import (AUDIT_EMPTY, AUDIT_VERDICT, AuditRun, FileReport, audit_exit_code, check_verdict, describe,
-                             describe_group, pages_by_group, plural, severity_counts)
+from pixelspy.report import (AUDIT_EMPTY, AUDIT_VERDICT, AuditRun, FileReport, FindingGroup, audit_exit_code,
+                             check_verdict, describe, describe_group, group_findings, id_list, pages_by_group, plural,
+                             severity_counts)
 from pixelspy.report.matrix import Matrix, Row
 
 # A CI log stays readable: so many groups a file, pages a group, event names a cell are listed.
@@ -39,16 +40,35 @@ def file_lines(r: FileReport, label: str, events: bool = True, empty: str = "not
         out.append(f"  no tracking events: {empty}{fails}")
     if events:
         out += _event_lines(r)
-    for ev, f in findings:
-        pending = " (pending)" if f.pending else ""
-        out.append(f"  {f.severity.value:<8} {f.code}{pending}  [{ev.id}] {describe(ev)}")
-        out.append(f"           {f.message}")
-        if f.hint:
-            out.append(f"           hint: {f.hint}")
-        if f.related:  # the other copy of a duplicate, the hits that showed a visit: ids to look up
-            more = " …" if len(f.related) > MAX_NAMES else ""
-            out.append(f"           related: {', '.join(f.related[:MAX_NAMES])}{more}")
+    out += _finding_lines(group_findings(findings))
     return out
+
+
+def _finding_lines(groups: list[FindingGroup]) -> list[str]:
+    """The findings, most severe first; findings alike on several events once, with "×N", the events'
+    vendor, pixel and names, their pages and ids; a hint once per code."""
+    out = []
+    hinted: set[tuple[str, str]] = set()
+    for g in groups:
+        f = g.finding
+        head = f"  {f.severity.value:<8} {f.code}{' (pending)' if f.pending else ''}"
+        if len(g.events) == 1:
+            out += [f"{head}  [{g.events[0].id}] {describe(g.events[0])}", f"           {f.message}"]
+        else:
+            out += [f"{head} ×{len(g.events)}  {f.message}", f"           events: {'; '.join(g.names())}{_pages(g)}",
+                    f"           event ids: {id_list(g.events)}"]
+        if f.hint and (f.code, f.hint) not in hinted:
+            hinted.add((f.code, f.hint))
+            out.append(f"           hint: {f.hint}")
+        if related := g.related():  # the other copy of a duplicate, the hits that showed a visit: ids to look up
+            more = " …" if len(related) > MAX_NAMES else ""
+            out.append(f"           related: {', '.join(related[:MAX_NAMES])}{more}")
+    return out
+
+
+def _pages(g: FindingGroup) -> str:
+    pages = [p for p in g.pages() if p]
+    return f" — on {pages[0]}" if len(pages) == 1 else f" — on {plural(len(pages), 'page')}" if pages else ""
 
 
 def _event_lines(r: FileReport) -> list[str]:
@@ -59,8 +79,11 @@ def _event_lines(r: FileReport) -> list[str]:
     groups = sorted(tally.counts.items())
     out = []
     for group, n in groups[:MAX_GROUPS]:
-        out.append(f"  {n:>7,}  {describe_group(group)}")
         rows = pages.get(group, [])
+        if len(rows) == 1:  # one page (or none known): on the group's line
+            out.append(f"  {n:>7,}  {describe_group(group)}" + (f"  on {rows[0][0]}" if rows[0][0] else ""))
+            continue
+        out.append(f"  {n:>7,}  {describe_group(group)}")
         out += [f"  {k:>7,}    {page or '(no page)'}" for page, k in rows[:MAX_PAGES]]
         if len(rows) > MAX_PAGES:
             rest = rows[MAX_PAGES:]
