@@ -121,7 +121,9 @@ class ProxyProcess:
                    "-s", str(HERE / "mitmdump_sink.py")]
         else:
             raise ValueError(kind)
-        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL)
+        # pixelspy records its session file as by default, beside the run's CA rather than in ~
+        env = {**os.environ, "PIXELSPY_SESSIONS_DIR": str(confdir / "sessions")}
+        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
         wait_port(self.port, proc=self.proc)
 
     def memory_kib(self) -> dict[str, int]:
