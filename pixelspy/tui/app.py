@@ -7,6 +7,7 @@ write and save actions)."""
 from __future__ import annotations
 
 import logging
+import shlex
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,9 +30,17 @@ from pixelspy.tui.event_list import EventList
 from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
-from pixelspy.tui.status import CertNotice, EventIndex, StatusBar
+from pixelspy.tui.status import CertNotice, EventIndex, StatusBar, plural
 
 TICK_S = 0.5
+# Exit status of `pixelspy open` when the file could not be read (as with --no-ui).
+UNREADABLE_FILE = 2
+
+
+def ca_command(cfg: ProxyConfig) -> str:
+    """What a shell runs to send curl and SDKs through this proxy, trusting its CA."""
+    confdir = f" --confdir {shlex.quote(cfg.confdir)}" if cfg.confdir else ""
+    return f'eval "$(pixelspy ca --bundle -p {cfg.port}{confdir})"'
 
 
 class PixelSpyApp(SavingActions, App):
@@ -74,6 +83,7 @@ class PixelSpyApp(SavingActions, App):
         self._index = EventIndex()  # kept up to date as events are published
         self._detail_pending = False
         self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
+        self.load_failed = False  # the file given could not be read: quitting exits with UNREADABLE_FILE
 
     # ------------------------------------------------------------------ layout
 
@@ -139,7 +149,7 @@ class PixelSpyApp(SavingActions, App):
             f"No tracking hit yet. Send traffic through the proxy at {address}:",
             f"  a browser:   chromium --proxy-server={address} https://your-site.example/",
             "  a phone:     press c (proxy address, certificate page, QR codes)",
-            "  curl, SDKs:  pixelspy ca (HTTPS_PROXY and the CA bundle, for a shell)",
+            f"  curl, SDKs:  {ca_command(cfg)}   (HTTPS_PROXY and a CA bundle, in a shell)",
             "HTTPS needs pixelspy's certificate trusted: open http://mitm.it through the proxy.",
         ]
 
@@ -155,6 +165,7 @@ class PixelSpyApp(SavingActions, App):
         try:
             result = await load_file_async(path, self.session, progress)
         except HarReadError as e:
+            self.load_failed = True
             self.notify_inert(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
             self._source_title = f"{path.name}: unreadable"
             self.event_list.empty_hint = [inert(f"{path.name} could not be read: {e}")]
@@ -320,7 +331,10 @@ class PixelSpyApp(SavingActions, App):
         self._update_status()
 
     def action_clear(self) -> None:
-        if self._would_lose_events():
+        if self.session.store is not None and len(self.session):
+            self._confirm(f"Clear the list? Its {plural(len(self.session), 'event')} leave the list and memory; "
+                          f"the session file keeps them ({inert(str(self.session.store.path))}).", self._clear)
+        elif self._would_lose_events():
             self._confirm_loss("Clear", self._clear)
         else:
             self._clear()
@@ -397,4 +411,4 @@ class PixelSpyApp(SavingActions, App):
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None
-        self.exit()
+        self.exit(return_code=UNREADABLE_FILE if self.load_failed else 0)

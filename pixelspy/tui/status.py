@@ -65,7 +65,9 @@ class StatusBar(Static):
         elif source_title:
             parts.append(Text(inert(source_title)))
         parts.append(Text(plural(total, "event")))
-        if session.dropped:
+        if session.dropped and session.store is not None:
+            parts.append(Text(f"{session.dropped:,} oldest in the session file only (memory limit)"))
+        elif session.dropped:
             parts.append(Text(f"{session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
         if listed != total:
             parts.append(Text(f"{listed} shown"))
