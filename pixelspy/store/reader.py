@@ -187,3 +187,44 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
         ids = [r[0] for r in db.execute("SELECT id FROM events WHERE hit_id = ? ORDER BY seq", (h.id,))]
         yield h, [e for i in ids if (e := event(db, i)) is not None], response(db, h.id)
 
+
+
+def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = None,
+               pixels: set[str] | None = None, finding_severities: set[str] | None = None,
+               finding_codes: set[str] | None = None, has_findings: bool = False,
+               words: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Ids of the events matching every condition given, oldest first (the TUI's filter language):
+    `any_of` column → values (platform, event, device, source, kind; one of the values each),
+    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding
+    or decode error, and each of `words` as the start of a word of the names, params or page
+    (FTS5), or anywhere in the event's JSON where the file has no full-text index."""
+    where: list[str] = []
+    args: list[object] = []
+
+    def among(sql: str, values: set[str]) -> None:
+        where.append(sql.replace("?", ",".join("?" * len(values))) if values else "0")
+        args.extend(sorted(values))
+
+    for column, values in (any_of or {}).items():
+        if column not in (*FILTER_COLUMNS, "source", "kind"):
+            raise ValueError(f"no filter on {column}")
+        among(f"{column} IN (?)", values)
+    if pixels is not None:
+        among("lower(pixel) IN (?)", {p.lower() for p in pixels})
+    if finding_severities is not None:
+        among("id IN (SELECT event_id FROM findings WHERE severity IN (?))", finding_severities)
+    if finding_codes is not None:
+        among("id IN (SELECT event_id FROM findings WHERE code IN (?))", finding_codes)
+    if has_findings:
+        # Every finding ranks ≥ 1 (info); decode errors live in the JSON only.
+        where.append("(severity > 0 OR instr(json, '\"decode_errors\":[]') = 0)")
+    fts = has_fts_table(db)
+    for w in words:
+        if fts:
+            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            args.append('"' + w.replace('"', '""') + '"*')
+        else:
+            where.append("json LIKE ? ESCAPE '\\'")
+            args.append("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+    return [r[0] for r in db.execute(sql, args)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from rich.cells import cell_len, set_cell_size
@@ -17,7 +18,7 @@ from textual.strip import Strip
 
 from pixelspy.inert import inert
 from pixelspy.model import Kind, Severity, TrackingEvent
-from pixelspy.session import Mark
+from pixelspy.session import Mark, Session
 
 PLATFORM_COLORS = {
     "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
@@ -30,6 +31,39 @@ SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Sever
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
+
+
+class EventCache:
+    """An event by id for the list's rows: from the session's memory, else (evicted, a session file
+    recording) read back from the file and kept among the last CACHED read, so that redrawing a
+    window of old rows reads the file once."""
+
+    CACHED = 512
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
+
+    def __call__(self, event_id: str) -> TrackingEvent | None:
+        ev = self.session.get(event_id)
+        if ev is not None or self.session.store is None:
+            return ev
+        if (ev := self._read.get(event_id)) is not None:
+            self._read.move_to_end(event_id)
+            return ev
+        ev = self.session.event(event_id)
+        if ev is not None:
+            self._read[event_id] = ev
+            if len(self._read) > self.CACHED:
+                self._read.popitem(last=False)
+        return ev
+
+    def forget(self, event_id: str) -> None:
+        """The event changed (new findings): read it again."""
+        self._read.pop(event_id, None)
+
+    def clear(self) -> None:
+        self._read.clear()
 
 
 def fit(text: str, width: int) -> str:
@@ -155,6 +189,13 @@ class EventList(ScrollView, can_focus=True):
         """Insert marks among the rows in time order: before the first row later than each (one pass,
         so a file's thousands of marks cost one walk of the list)."""
         waiting = sorted(marks, key=lambda m: m.time)
+        if not self._order or waiting[0].time >= self._row_time(self._order[-1]):
+            # Marks made live come after every row: no walk (rows of a session file are read back).
+            self._order += waiting
+            self._rows += waiting
+            self._resize()
+            self.refresh()
+            return
         order: list[Row] = []
         i = 0
         for row in self._order:

@@ -50,7 +50,7 @@ class SavingActions:
         return json_dumps(self.session.json_line(ev), indent=2)  # as in the JSON lines of --no-ui
 
     def _curl(self, ev: TrackingEvent) -> str | None:
-        hit = self.session.hits.get(ev.hit_id)
+        hit = self.session.hit(ev.hit_id)
         return None if hit is None else curl_command(hit)
 
     def action_copy_json(self) -> None:

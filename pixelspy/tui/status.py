@@ -40,6 +40,13 @@ class EventIndex:
         self.errors += counts[0] - old[0]
         self.warnings += counts[1] - old[1]
 
+    def forget_evicted(self, in_memory: dict[str, TrackingEvent]) -> None:
+        """Drop the search text of the oldest events once the session let them go (memory stays
+        bounded; a filter asks the session file about them)."""
+        texts = self.search_text
+        while texts and (oldest := next(iter(texts))) not in in_memory:
+            del texts[oldest]
+
     def clear(self) -> None:
         self.search_text.clear()
         self._severity_counts.clear()
@@ -53,7 +60,7 @@ class StatusBar(Static):
 
     def show(self, session: Session, config: ProxyConfig | None, source_title: str | None, listed: int,
              index: EventIndex, paused: bool, query: str) -> None:
-        total = len(session)
+        total = len(session) + (session.dropped if session.store is not None else 0)
         parts: list[Text] = []
         if config is not None:
             mode = ",".join(config.modes) or "regular"

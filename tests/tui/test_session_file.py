@@ -14,7 +14,7 @@ from pixelspy.store.writer import StoreWriter
 from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.screens import Confirm
 from tests.conftest import free_port
-from tests.tui.test_app import until
+from tests.tui.test_app import detail_text, until
 from tests.tui.test_never_lose_work import hit
 
 
@@ -96,3 +96,29 @@ async def test_ctrl_s_with_a_session_file_exports_every_event_not_only_those_in_
     entries = json.loads(out.read_text())["log"]["entries"]
     names = [e["_pixelspy"]["events"][0]["event"] for e in entries]
     assert names == ["PageView", "ViewContent", "AddToCart", "Purchase"]
+
+
+async def test_events_memory_let_go_are_listed_filtered_and_shown_from_the_session_file(tmp_path):
+    app, writer = recorded_app(tmp_path, max_events=3)
+    names = ("PageView", "Purchase", "ViewContent", "AddToCart", "Lead", "Search")
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            for ev in names:
+                app.session.ingest(hit(ev))
+            events = app.event_list
+            await until(pilot, lambda: events.row_count == 6 and app.session.dropped == 3)
+            writer.flush()
+            rows = [events.render_line(y).text for y in range(1, 7)]
+            assert "(evicted)" not in "".join(rows) and "Purchase" in rows[1]
+            app.filter_box.value = "purch"  # the start of a word, as in memory
+            await until(pilot, lambda: events.row_count == 1)
+            await until(pilot, lambda: "Purchase" in detail_text(app))
+            app.filter_box.value = "pixel:1234567890123456 platform:meta"
+            await until(pilot, lambda: events.row_count == 6)
+            app.filter_box.value = "platform:tiktok"
+            await until(pilot, lambda: events.row_count == 0)
+            app.filter_box.value = "search"  # in memory only
+            await until(pilot, lambda: events.row_count == 1)
+            assert len(app._index.search_text) == 3  # memory keeps the search text of the events it holds
+    finally:
+        writer.close()
