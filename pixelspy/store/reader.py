@@ -14,7 +14,7 @@ from pathlib import Path
 from pixelspy.model import RawHit, TrackingEvent, keep_id
 from pixelspy.session import Mark, Session
 from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
-from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, reason
+from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, has_fts_table, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
@@ -195,8 +195,8 @@ def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = N
                words: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Ids of the events matching every condition given, oldest first (the TUI's filter language):
     `any_of` column → values (platform, event, device, source, kind; one of the values each),
-    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding
-    or decode error, and each of `words` as the start of a word of the names, params or page
+    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding,
+    and each of `words` as the start of a word of the names, params or page
     (FTS5), or anywhere in the event's JSON where the file has no full-text index."""
     where: list[str] = []
     args: list[object] = []
@@ -216,8 +216,10 @@ def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = N
     if finding_codes is not None:
         among("id IN (SELECT event_id FROM findings WHERE code IN (?))", finding_codes)
     if has_findings:
-        # Every finding ranks ≥ 1 (info); decode errors live in the JSON only.
-        where.append("(severity > 0 OR instr(json, '\"decode_errors\":[]') = 0)")
+        # Every finding ranks ≥ 1 (info). Decode errors come with a finding (checks/decode.py): the
+        # JSON, which alone lists them, is not read (a scan of every row).
+        # (IN, not >: SQLite then reads the severity index rather than every row.)
+        where.append(f"severity IN ({','.join(str(r) for r in sorted(set(SEVERITY_RANK.values())))})")
     fts = has_fts_table(db)
     for w in words:
         if fts:
