@@ -27,7 +27,7 @@ from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
-from pixelspy.tui.event_list import EventCache, EventList
+from pixelspy.tui.event_list import EventCache, EventList, FileBackedFilter
 from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
@@ -280,7 +280,7 @@ class PixelSpyApp(SavingActions, App):
             return in_memory
         kw = filters.store_query(query, self._clients_named)
         stored = set(store.read(reader.filter_ids, **kw) or ()) if kw is not None else set()
-        return lambda event_id: in_memory(event_id) if event_id in texts else event_id in stored
+        return FileBackedFilter(in_memory, texts, stored)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:

@@ -66,6 +66,30 @@ class EventCache:
         self._read.clear()
 
 
+class FileBackedFilter:
+    """A filter on a list whose oldest rows are events memory let go: `in_memory` on the events
+    whose search text `texts` holds, and for the others the ids the session file matched."""
+
+    def __init__(self, in_memory: EventFilter, texts: dict[str, str], stored: set[str]) -> None:
+        self.in_memory = in_memory
+        self.texts = texts
+        self.stored = stored
+
+    def __call__(self, event_id: str) -> bool:
+        return self.in_memory(event_id) if event_id in self.texts else event_id in self.stored
+
+    def select(self, order: list[Row]) -> list[Row]:
+        """The rows of `order` it lets through. The rows before the oldest event in memory are
+        looked up in the file's answer alone (a set lookup each, no call: a million of them)."""
+        try:
+            split = order.index(next(iter(self.texts)))
+        except (StopIteration, ValueError):
+            split = 0
+        stored = self.stored
+        return ([r for r in order[:split] if type(r) is Mark or r in stored]
+                + [r for r in order[split:] if type(r) is Mark or self(r)])
+
+
 def fit(text: str, width: int) -> str:
     """`text` cropped (with an ellipsis) or padded to `width` terminal cells: wide characters (CJK,
     emoji) take two, combining marks none."""
@@ -242,6 +266,8 @@ class EventList(ScrollView, can_focus=True):
         self._filter = flt
         if flt is None:
             self._rows = list(self._order)
+        elif isinstance(flt, FileBackedFilter):
+            self._rows = flt.select(self._order)
         else:
             self._rows = [r for r in self._order if type(r) is Mark or flt(r)]
         self._shown = {r for r in self._rows if type(r) is str}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from textual.widgets import Input
 
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
 from pixelspy.store import reader
+from pixelspy.store.schema import has_fts_table
 from pixelspy.store.writer import StoreWriter
 from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.screens import Confirm
@@ -98,8 +100,12 @@ async def test_ctrl_s_with_a_session_file_exports_every_event_not_only_those_in_
     assert names == ["PageView", "ViewContent", "AddToCart", "Purchase"]
 
 
-async def test_events_memory_let_go_are_listed_filtered_and_shown_from_the_session_file(tmp_path):
+@pytest.mark.parametrize("fts", [True, False], ids=["fts5", "no-fts5"])
+async def test_events_memory_let_go_are_listed_filtered_and_shown_from_the_session_file(tmp_path, monkeypatch, fts):
+    if not fts:  # an SQLite without FTS5 (some distributions): the file is searched with LIKE
+        monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
     app, writer = recorded_app(tmp_path, max_events=3)
+    assert has_fts_table(writer.db) == fts
     names = ("PageView", "Purchase", "ViewContent", "AddToCart", "Lead", "Search")
     try:
         async with app.run_test(size=(140, 30)) as pilot:
