@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ FILTERS = ["platform:tiktok", "has:findings", "sev:warning", "purchase", "platfo
 PAGES = 20
 NEW_ROWS = 20
 T0 = 1_750_000_000.0
+GOAL_FILTER_MS, GOAL_NEW_ROW_MS, GOAL_RSS_MB = 200, 100, 1024
 ID, HIT, TIME = "@@id@@", "@@hit@@", 0.123456789  # placeholders in a template's JSON
 
 
@@ -195,7 +195,7 @@ def show(case: str, r: dict) -> None:
     print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--memory", type=int, default=100_000)
@@ -204,7 +204,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.child:
         args.case = args.child
-        return child(args)
+        child(args)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.pixelspy"
         took = fill(path, args.events)
@@ -219,8 +220,11 @@ def main() -> None:
     print(f"  page (median) {statistics.median(store['page ms']) / statistics.median(base['page ms']):5.1f}x   "
           f"new row (median) {statistics.median(store['new row ms']) / statistics.median(base['new row ms']):5.1f}x"
           f"   RSS at the end {store['rss end MB'] / base['rss end MB']:4.1f}x")
+    met = (max(ms for ms, _ in store["filter ms"].values()) < GOAL_FILTER_MS
+           and statistics.median(store["new row ms"]) < GOAL_NEW_ROW_MS and store["rss end MB"] < GOAL_RSS_MB)
+    print("goals met" if met else "goals not met")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    main()
+    sys.exit(main())
