@@ -148,6 +148,14 @@ def sessions(folder: Path, most: int = 20) -> list[SessionInfo]:
 FILTER_COLUMNS = ("platform", "pixel", "event", "device")
 
 
+_IN_JSON = "json LIKE ? ESCAPE '\\'"
+
+
+def _like(word: str) -> str:
+    """A LIKE pattern (for _IN_JSON) matching `word` anywhere."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0, since: float | None = None,
               limit: int = 1000, **equal: str) -> list[str]:
     """Ids of the events matching, oldest first: columns equal (platform, pixel, event, device), worst
@@ -171,8 +179,8 @@ def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0,
             args.append(" ".join('"' + w.replace('"', '""') + '"' for w in words.split()))
         else:
             for w in words.split():
-                where.append("json LIKE ? ESCAPE '\\'")
-                args.append("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+                where.append(_IN_JSON)
+                args.append(_like(w))
     sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
     return [r[0] for r in db.execute(sql, (*args, limit))]
 
@@ -226,7 +234,7 @@ def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = N
             where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
             args.append('"' + w.replace('"', '""') + '"*')
         else:
-            where.append("json LIKE ? ESCAPE '\\'")
-            args.append("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            where.append(_IN_JSON)
+            args.append(_like(w))
     sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
     return [r[0] for r in db.execute(sql, args)]
