@@ -494,8 +494,9 @@ def open_main(argv: list[str]) -> int:
             return 2
         from pixelspy.tui.app import PixelSpyApp
 
-        PixelSpyApp(session, None, load=Path(args.file)).run()  # reads it with a progress bar
-        return 0
+        app = PixelSpyApp(session, None, load=Path(args.file))  # reads it with a progress bar
+        app.run()
+        return app.return_code or 0  # 2 when the file could not be read, as with --no-ui
     try:
         progress = _stderr_progress if sys.stderr.isatty() else None
         result = load_file(args.file, session, progress=progress)

@@ -14,7 +14,7 @@ from pathlib import Path
 from pixelspy.model import RawHit, TrackingEvent, keep_id
 from pixelspy.session import Mark, Session
 from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
-from pixelspy.store.schema import SUFFIX, StoreError, connect, has_fts_table, reason
+from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, has_fts_table, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
@@ -148,6 +148,14 @@ def sessions(folder: Path, most: int = 20) -> list[SessionInfo]:
 FILTER_COLUMNS = ("platform", "pixel", "event", "device")
 
 
+_IN_JSON = "json LIKE ? ESCAPE '\\'"
+
+
+def _like(word: str) -> str:
+    """A LIKE pattern (for _IN_JSON) matching `word` anywhere."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0, since: float | None = None,
               limit: int = 1000, **equal: str) -> list[str]:
     """Ids of the events matching, oldest first: columns equal (platform, pixel, event, device), worst
@@ -171,8 +179,8 @@ def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0,
             args.append(" ".join('"' + w.replace('"', '""') + '"' for w in words.split()))
         else:
             for w in words.split():
-                where.append("json LIKE ? ESCAPE '\\'")
-                args.append("%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+                where.append(_IN_JSON)
+                args.append(_like(w))
     sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
     return [r[0] for r in db.execute(sql, (*args, limit))]
 
@@ -187,3 +195,46 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
         ids = [r[0] for r in db.execute("SELECT id FROM events WHERE hit_id = ? ORDER BY seq", (h.id,))]
         yield h, [e for i in ids if (e := event(db, i)) is not None], response(db, h.id)
 
+
+
+def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = None,
+               pixels: set[str] | None = None, finding_severities: set[str] | None = None,
+               finding_codes: set[str] | None = None, has_findings: bool = False,
+               words: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Ids of the events matching every condition given, oldest first (the TUI's filter language):
+    `any_of` column → values (platform, event, device, source, kind; one of the values each),
+    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding,
+    and each of `words` as the start of a word of the names, params or page
+    (FTS5), or anywhere in the event's JSON where the file has no full-text index."""
+    where: list[str] = []
+    args: list[object] = []
+
+    def among(sql: str, values: set[str]) -> None:
+        where.append(sql.replace("?", ",".join("?" * len(values))) if values else "0")
+        args.extend(sorted(values))
+
+    for column, values in (any_of or {}).items():
+        if column not in (*FILTER_COLUMNS, "source", "kind"):
+            raise ValueError(f"no filter on {column}")
+        among(f"{column} IN (?)", values)
+    if pixels is not None:
+        among("lower(pixel) IN (?)", {p.lower() for p in pixels})
+    if finding_severities is not None:
+        among("id IN (SELECT event_id FROM findings WHERE severity IN (?))", finding_severities)
+    if finding_codes is not None:
+        among("id IN (SELECT event_id FROM findings WHERE code IN (?))", finding_codes)
+    if has_findings:
+        # Every finding ranks ≥ 1 (info). Decode errors come with a finding (checks/decode.py): the
+        # JSON, which alone lists them, is not read (a scan of every row).
+        # (IN, not >: SQLite then reads the severity index rather than every row.)
+        where.append(f"severity IN ({','.join(str(r) for r in sorted(set(SEVERITY_RANK.values())))})")
+    fts = has_fts_table(db)
+    for w in words:
+        if fts:
+            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            args.append('"' + w.replace('"', '""') + '"*')
+        else:
+            where.append(_IN_JSON)
+            args.append(_like(w))
+    sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
+    return [r[0] for r in db.execute(sql, args)]

@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
@@ -27,6 +28,7 @@ from pixelspy.store.records import event_row, finding_rows, hit_row, pack, searc
 from pixelspy.store.schema import close_writer, connect, has_fts_table, reason
 
 log = logging.getLogger("pixelspy")
+T = TypeVar("T")
 
 # Commits come at least this often (issue #27: a crash loses at most 250 ms); a batch's own time
 # comes on top, so the wait is shorter.
@@ -253,6 +255,14 @@ class StoreWriter:
             return pending
         with self._lock:
             return reader.event(self.db, event_id)
+
+    def read(self, query: Callable[..., T], **kw: object) -> T | None:
+        """`query(db, **kw)` (a reader function) on the file being written, between commits; None
+        once it is closed. Events not committed yet are in the session's memory."""
+        if self.db is None:
+            return None
+        with self._lock:
+            return query(self.db, **kw)
 
     def read_hit(self, hit_id: str) -> RawHit | None:
         if self.db is None:

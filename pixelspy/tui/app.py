@@ -7,8 +7,9 @@ write and save actions)."""
 from __future__ import annotations
 
 import logging
+import shlex
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import on
@@ -23,15 +24,24 @@ from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.session import Mark, Session
+from pixelspy.store import reader
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
-from pixelspy.tui.event_list import EventList
+from pixelspy.tui.event_list import EventCache, EventList, FileBackedFilter
 from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
-from pixelspy.tui.status import CertNotice, EventIndex, StatusBar
+from pixelspy.tui.status import CertNotice, EventIndex, StatusBar, plural
 
 TICK_S = 0.5
+# Exit status of `pixelspy open` when the file could not be read (as with --no-ui).
+UNREADABLE_FILE = 2
+
+
+def ca_command(cfg: ProxyConfig) -> str:
+    """What a shell runs to send curl and SDKs through this proxy, trusting its CA."""
+    confdir = f" --confdir {shlex.quote(cfg.confdir)}" if cfg.confdir else ""
+    return f'eval "$(pixelspy ca --bundle -p {cfg.port}{confdir})"'
 
 
 class PixelSpyApp(SavingActions, App):
@@ -72,15 +82,17 @@ class PixelSpyApp(SavingActions, App):
         self._related_index = 0
         self._source_title = title
         self._index = EventIndex()  # kept up to date as events are published
+        self._event = EventCache(session)  # in memory, or read back from the session file
         self._detail_pending = False
         self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
+        self.load_failed = False  # the file given could not be read: quitting exits with UNREADABLE_FILE
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: query_one() would search the active screen, which may be a modal.
         self.filter_box = Input(placeholder="filter: " + filters.HELP, id="filter")
-        self.event_list = EventList(self.session.get, self.device_name, id="events")
+        self.event_list = EventList(self._event, self.device_name, id="events")
         self.detail = EventDetail(id="detail")
         self.log_view = Log(id="log", max_lines=500)
         self.progress = ProgressBar(id="progress", show_eta=False)
@@ -139,7 +151,7 @@ class PixelSpyApp(SavingActions, App):
             f"No tracking hit yet. Send traffic through the proxy at {address}:",
             f"  a browser:   chromium --proxy-server={address} https://your-site.example/",
             "  a phone:     press c (proxy address, certificate page, QR codes)",
-            "  curl, SDKs:  pixelspy ca (HTTPS_PROXY and the CA bundle, for a shell)",
+            f"  curl, SDKs:  {ca_command(cfg)}   (HTTPS_PROXY and a CA bundle, in a shell)",
             "HTTPS needs pixelspy's certificate trusted: open http://mitm.it through the proxy.",
         ]
 
@@ -155,6 +167,7 @@ class PixelSpyApp(SavingActions, App):
         try:
             result = await load_file_async(path, self.session, progress)
         except HarReadError as e:
+            self.load_failed = True
             self.notify_inert(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
             self._source_title = f"{path.name}: unreadable"
             self.event_list.empty_hint = [inert(f"{path.name} could not be read: {e}")]
@@ -203,7 +216,9 @@ class PixelSpyApp(SavingActions, App):
     def on_event_published(self, message: EventPublished) -> None:
         events = self.event_list
         self._index.add(message.event)
+        self._index.forget_evicted(self.session.events)
         if message.is_update:
+            self._event.forget(message.event.id)
             events.changed(message.event.id)
             if events.selected_id == message.event.id:
                 self._show_detail(message.event.id)
@@ -245,15 +260,27 @@ class PixelSpyApp(SavingActions, App):
         self._show_detail(self.event_list.selected_id)
 
     def _show_detail(self, event_id: str | None) -> None:
-        ev = self.session.get(event_id) if event_id else None
-        hit = self.session.hits.get(ev.hit_id) if ev else None
+        ev = self._event(event_id) if event_id else None
+        hit = self.session.hit(ev.hit_id) if ev else None
         self.detail.show(ev, hit, self.device_name(ev.device) if ev else "")
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.event_list.set_filter(filters.compile_query(query, self._index.search_text.get, self._clients_named))
+        self.event_list.set_filter(self._compile_filter(query))
         self._update_status()
+
+    def _compile_filter(self, query: filters.Query) -> Callable[[str], bool] | None:
+        """The filter on event ids: on the search text of the events in memory and, when a session
+        file holds events memory let go, on the file's answer for those (its indexed query)."""
+        texts = self._index.search_text
+        in_memory = filters.compile_query(query, texts.get, self._clients_named)
+        store = self.session.store
+        if in_memory is None or store is None or not self.session.dropped:
+            return in_memory
+        kw = filters.store_query(query, self._clients_named)
+        stored = set(store.read(reader.filter_ids, **kw) or ()) if kw is not None else set()
+        return FileBackedFilter(in_memory, texts, stored)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
@@ -320,7 +347,10 @@ class PixelSpyApp(SavingActions, App):
         self._update_status()
 
     def action_clear(self) -> None:
-        if self._would_lose_events():
+        if self.session.store is not None and len(self.session):
+            self._confirm(f"Clear the list? Its {plural(len(self.session), 'event')} leave the list and memory; "
+                          f"the session file keeps them ({inert(str(self.session.store.path))}).", self._clear)
+        elif self._would_lose_events():
             self._confirm_loss("Clear", self._clear)
         else:
             self._clear()
@@ -329,6 +359,7 @@ class PixelSpyApp(SavingActions, App):
         self._unsaved = 0
         self.session.clear()
         self._index.clear()
+        self._event.clear()
         self.event_list.clear()
         self._show_detail(None)
         self._update_status()
@@ -371,7 +402,7 @@ class PixelSpyApp(SavingActions, App):
 
     def _selected_event(self) -> TrackingEvent | None:
         event_id = self.event_list.selected_id
-        return self.session.get(event_id) if event_id else None
+        return self._event(event_id) if event_id else None
 
     def action_jump_related(self) -> None:
         ev = self._selected_event()
@@ -397,4 +428,4 @@ class PixelSpyApp(SavingActions, App):
         if self.proxy is not None:
             await self.proxy.stop()
             self.proxy = None
-        self.exit()
+        self.exit(return_code=UNREADABLE_FILE if self.load_failed else 0)

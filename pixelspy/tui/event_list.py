@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from rich.cells import cell_len, set_cell_size
@@ -17,7 +18,7 @@ from textual.strip import Strip
 
 from pixelspy.inert import inert
 from pixelspy.model import Kind, Severity, TrackingEvent
-from pixelspy.session import Mark
+from pixelspy.session import Mark, Session
 
 PLATFORM_COLORS = {
     "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
@@ -30,6 +31,63 @@ SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Sever
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
+
+
+class EventCache:
+    """An event by id for the list's rows: from the session's memory, else (evicted, a session file
+    recording) read back from the file and kept among the last CACHED read, so that redrawing a
+    window of old rows reads the file once."""
+
+    CACHED = 512
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
+
+    def __call__(self, event_id: str) -> TrackingEvent | None:
+        ev = self.session.get(event_id)
+        if ev is not None or self.session.store is None:
+            return ev
+        if (ev := self._read.get(event_id)) is not None:
+            self._read.move_to_end(event_id)
+            return ev
+        ev = self.session.event(event_id)
+        if ev is not None:
+            self._read[event_id] = ev
+            if len(self._read) > self.CACHED:
+                self._read.popitem(last=False)
+        return ev
+
+    def forget(self, event_id: str) -> None:
+        """The event changed (new findings): read it again."""
+        self._read.pop(event_id, None)
+
+    def clear(self) -> None:
+        self._read.clear()
+
+
+class FileBackedFilter:
+    """A filter on a list whose oldest rows are events memory let go: `in_memory` on the events
+    whose search text `texts` holds, and for the others the ids the session file matched."""
+
+    def __init__(self, in_memory: EventFilter, texts: dict[str, str], stored: set[str]) -> None:
+        self.in_memory = in_memory
+        self.texts = texts
+        self.stored = stored
+
+    def __call__(self, event_id: str) -> bool:
+        return self.in_memory(event_id) if event_id in self.texts else event_id in self.stored
+
+    def select(self, order: list[Row]) -> list[Row]:
+        """The rows of `order` it lets through. The rows before the oldest event in memory are
+        looked up in the file's answer alone (a set lookup each, no call: a million of them)."""
+        try:
+            split = order.index(next(iter(self.texts)))
+        except (StopIteration, ValueError):
+            split = 0
+        stored = self.stored
+        return ([r for r in order[:split] if type(r) is Mark or r in stored]
+                + [r for r in order[split:] if type(r) is Mark or self(r)])
 
 
 def fit(text: str, width: int) -> str:
@@ -155,6 +213,13 @@ class EventList(ScrollView, can_focus=True):
         """Insert marks among the rows in time order: before the first row later than each (one pass,
         so a file's thousands of marks cost one walk of the list)."""
         waiting = sorted(marks, key=lambda m: m.time)
+        if not self._order or waiting[0].time >= self._row_time(self._order[-1]):
+            # Marks made live come after every row: no walk (rows of a session file are read back).
+            self._order += waiting
+            self._rows += waiting
+            self._resize()
+            self.refresh()
+            return
         order: list[Row] = []
         i = 0
         for row in self._order:
@@ -201,6 +266,8 @@ class EventList(ScrollView, can_focus=True):
         self._filter = flt
         if flt is None:
             self._rows = list(self._order)
+        elif isinstance(flt, FileBackedFilter):
+            self._rows = flt.select(self._order)
         else:
             self._rows = [r for r in self._order if type(r) is Mark or flt(r)]
         self._shown = {r for r in self._rows if type(r) is str}

@@ -106,3 +106,18 @@ def compile_query(q: Query, search_text: Callable[[str], str | None],
         return True
 
     return matches
+
+
+def store_query(q: Query, clients_named: Callable[[set[str]], set[str]]) -> dict | None:
+    """The query as arguments of pixelspy.store.reader.filter_ids, for the events only the session
+    file holds (None: it matches none). Words match the start of a word there (a full-text index),
+    anywhere in memory."""
+    terms = q.terms
+    if "has" in terms and "findings" not in terms["has"]:
+        return None
+    any_of = {key: set(terms[key]) for key in ("platform", "source", "kind") if key in terms}
+    if "device" in terms:
+        any_of["device"] = clients_named(terms["device"])
+    return {"any_of": any_of, "pixels": terms.get("pixel"), "finding_severities": terms.get("severity"),
+            "finding_codes": terms.get("code"), "has_findings": "findings" in terms.get("has", ()),
+            "words": q.words}

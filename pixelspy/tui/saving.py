@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +50,7 @@ class SavingActions:
         return json_dumps(self.session.json_line(ev), indent=2)  # as in the JSON lines of --no-ui
 
     def _curl(self, ev: TrackingEvent) -> str | None:
-        hit = self.session.hits.get(ev.hit_id)
+        hit = self.session.hit(ev.hit_id)
         return None if hit is None else curl_command(hit)
 
     def action_copy_json(self) -> None:
@@ -95,17 +96,33 @@ class SavingActions:
         return next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)), None)
 
     def _would_lose_events(self) -> bool:
-        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har)."""
-        return bool(self._unsaved and len(self.session)) and self._recorder() is None
+        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har, a
+        session file)."""
+        recorded = self._recorder() is not None or self.session.store is not None
+        return bool(self._unsaved and len(self.session)) and not recorded
 
-    def _confirm_loss(self, verb: str, then: Callable[[], object]) -> None:
-        """then(), once the user has said yes to losing the unsaved events."""
+    def _confirm(self, question: str, then: Callable[[], object]) -> None:
+        """then(), once the user has said yes to `question`."""
         def answered(yes: bool | None) -> None:
             if yes:
                 then()
 
-        self.push_screen(Confirm(f"{verb} without saving? {plural(len(self.session), 'event')} captured since "
-                                 "the last save would be lost (Ctrl+S saves a HAR)."), answered)
+        self.push_screen(Confirm(question), answered)
+
+    def _confirm_loss(self, verb: str, then: Callable[[], object]) -> None:
+        """then(), once the user has said yes to losing the unsaved events."""
+        self._confirm(f"{verb} without saving? {plural(len(self.session), 'event')} captured since the last save "
+                      "would be lost (Ctrl+S saves a HAR).", then)
+
+    def _export_har(self, target: Path) -> int:
+        """Write the session as a redacted HAR: from the session file when one records it (every
+        event, those no longer in memory too), else from memory."""
+        store = self.session.store
+        if store is not None:
+            return store.export_har(target, redact=True)
+        from pixelspy.har import save_har
+
+        return save_har(self.session, target, redact=True, recorder=self._recorder())
 
     def action_save_har(self) -> None:
         default = SESSIONS_DIR.expanduser() / f"pixelspy-{time.strftime('%Y%m%d-%H%M%S')}.har"
@@ -113,14 +130,12 @@ class SavingActions:
         def save(path: str | None) -> None:
             if not path:
                 return
-            from pixelspy.har import save_har
-
             target = Path(path).expanduser()
             try:
                 if target.parent == SESSIONS_DIR.expanduser():
                     target.parent.mkdir(parents=True, exist_ok=True)
-                n = save_har(self.session, target, redact=True, recorder=self._recorder())
-            except OSError as e:
+                n = self._export_har(target)
+            except (OSError, sqlite3.Error) as e:
                 self.notify_inert(f"Cannot write {target}: {e.strerror or e}", severity="error")
                 return
             self._unsaved = 0

@@ -40,6 +40,13 @@ class EventIndex:
         self.errors += counts[0] - old[0]
         self.warnings += counts[1] - old[1]
 
+    def forget_evicted(self, in_memory: dict[str, TrackingEvent]) -> None:
+        """Drop the search text of the oldest events once the session let them go (memory stays
+        bounded; a filter asks the session file about them)."""
+        texts = self.search_text
+        while texts and (oldest := next(iter(texts))) not in in_memory:
+            del texts[oldest]
+
     def clear(self) -> None:
         self.search_text.clear()
         self._severity_counts.clear()
@@ -53,7 +60,7 @@ class StatusBar(Static):
 
     def show(self, session: Session, config: ProxyConfig | None, source_title: str | None, listed: int,
              index: EventIndex, paused: bool, query: str) -> None:
-        total = len(session)
+        total = len(session) + (session.dropped if session.store is not None else 0)
         parts: list[Text] = []
         if config is not None:
             mode = ",".join(config.modes) or "regular"
@@ -65,7 +72,9 @@ class StatusBar(Static):
         elif source_title:
             parts.append(Text(inert(source_title)))
         parts.append(Text(plural(total, "event")))
-        if session.dropped:
+        if session.dropped and session.store is not None:
+            parts.append(Text(f"{session.dropped:,} oldest in the session file only (memory limit)"))
+        elif session.dropped:
             parts.append(Text(f"{session.dropped:,} oldest dropped (memory limit)", "#d99a00"))
         if listed != total:
             parts.append(Text(f"{listed} shown"))

@@ -1,0 +1,230 @@
+"""The TUI on a session larger than memory (issue #27): a session file of 1,000,000 events, the newest
+100,000 in memory (the session's bound), the rest read back from the file.
+
+    .venv/bin/python benchmarks/bench_tui_store.py [--events 1000000] [--memory 100000]
+
+The file is filled fast, in the store's schema: events decoded from bench_decode's corpus (every
+vendor, their findings) copied with new ids and times, written as the writer writes them (events,
+full-text words, findings; not the requests, which the list never reads). Then, each in a fresh
+process, the app (headless Pilot, 160x50) on:
+  baseline  the newest `--memory` events, all in memory, no session file: what the TUI was built for
+  store     the whole file: the newest `--memory` in memory, the others listed and read back
+and it measures, through the app's own paths:
+  filter    a filter typed (the Input's value set, the app idle again): rows found, time
+  page      the cursor moved a page from the oldest row on (20 pages), the visible rows rendered
+            (rows of the file read back: the cache is emptied first)
+  new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms)
+  RSS       after the set-up and at the end
+Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench_decode import corpus_hits  # noqa: E402
+
+from pixelspy.model import TrackingEvent  # noqa: E402
+from pixelspy.session import Session  # noqa: E402
+from pixelspy.store import reader  # noqa: E402
+from pixelspy.store.records import event_row, finding_rows, search_words  # noqa: E402
+from pixelspy.store.schema import close_writer, connect, has_fts_table  # noqa: E402
+
+FILTERS = ["platform:tiktok", "has:findings", "sev:warning", "purchase", "platform:meta purchase"]
+PAGES = 20
+NEW_ROWS = 20
+T0 = 1_750_000_000.0
+GOAL_FILTER_MS, GOAL_NEW_ROW_MS, GOAL_RSS_MB = 200, 100, 1024
+ID, HIT, TIME = "@@id@@", "@@hit@@", 0.123456789  # placeholders in a template's JSON
+
+
+def templates() -> list[TrackingEvent]:
+    """Real-shaped events: bench_decode's corpus decoded and checked, a few passes (findings that
+    need a second event, duplicates, come)."""
+    session = Session(max_events=10_000)
+    samples, times = corpus_hits(600)
+    for i, (s, t) in enumerate(zip(samples, times, strict=True)):
+        session.ingest(s.hit(t, i))
+    return list(session)
+
+
+def template_rows(ev: TrackingEvent) -> tuple[tuple, str, tuple, list[tuple]]:
+    row = list(event_row(ev))
+    data = json.loads(row[-1])
+    data.update(id=ID, hit_id=HIT, time=TIME)
+    return tuple(row[1:-1]), json.dumps(data, separators=(",", ":")), search_words(ev), finding_rows(ev)
+
+
+def fill(path: Path, n: int) -> float:
+    """n events in a new session file; returns the seconds it took."""
+    t0 = time.perf_counter()
+    shapes = [template_rows(ev) for ev in templates()]
+    db = connect(path, write=True)
+    fts = has_fts_table(db)
+    db.execute("BEGIN")
+    step = 20_000
+    for start in range(0, n, step):
+        events, words, findings = [], [], []
+        for i in range(start, min(n, start + step)):
+            (_, platform, pixel, name, page, device, kind, source, severity, _), text, fts_words, found = \
+                shapes[i % len(shapes)]
+            seq, eid, hid, t = i + 1, f"e{i + 1}", f"h{i + 1}", T0 + i * 0.01
+            text = text.replace(ID, eid).replace(HIT, hid).replace(repr(TIME), repr(t))
+            events.append((seq, eid, t, platform, pixel, name, page, device, kind, source, severity, hid, text))
+            words.append((seq, *fts_words))
+            findings += [(eid, *f[1:]) for f in found]
+        db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
+        if fts:
+            db.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?,?,?,?)", words)
+        db.executemany("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)", findings)
+    db.execute("COMMIT")
+    close_writer(db)
+    return time.perf_counter() - t0
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
+    from pixelspy.store.writer import StoreWriter
+    from pixelspy.tui.app import PixelSpyApp
+    from tests.tui.test_never_lose_work import hit
+
+    session = Session(max_events=memory)
+    db = connect(path, write=False)
+    for i in range(n - memory + 1, n + 1):  # the newest, as the session kept them
+        session.add_stored(reader.event(db, f"e{i}"), None)
+    db.close()
+    writer = None
+    if with_store:
+        writer = StoreWriter(session, path)
+        writer.open()
+        writer.attach()
+        session.dropped = n - memory
+    app = PixelSpyApp(session, None)
+    out: dict = {"events": n if with_store else memory, "in memory": memory}
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            events = app.event_list
+            if with_store:  # the rows a live session listed before memory let them go
+                events._order[:0] = [f"e{i}" for i in range(1, n - memory + 1)]
+                events.set_filter(None)
+            await pilot.pause()
+            assert events.row_count == out["events"]
+            out["rss after set-up MB"] = rss_mb()
+            out["filter ms"] = {}
+            for q in FILTERS:
+                t0 = time.perf_counter()
+                app.filter_box.value = q
+                await pilot.pause()
+                out["filter ms"][q] = (round((time.perf_counter() - t0) * 1000), events.row_count)
+                app.filter_box.value = ""
+                await pilot.pause()
+            out["page ms"] = page_times(app, events)
+            out["new row ms"] = await new_row_times(pilot, app, events, hit)
+            out["rss end MB"] = rss_mb()
+    finally:
+        if writer is not None:
+            writer.close()
+    return out
+
+
+def page_times(app, events) -> list[float]:
+    times = []
+    height = events.size.height
+    events.action_first()
+    app._event.clear()
+    for _ in range(PAGES):
+        t0 = time.perf_counter()
+        events.action_cursor(height - 1)
+        for y in range(height):
+            events.render_line(y)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+async def new_row_times(pilot, app, events, hit) -> list[float]:
+    events.action_last()
+    times = []
+    for k in range(NEW_ROWS):
+        t0 = time.perf_counter()
+        (ev,) = app.session.ingest(hit(f"Bench{k}"))
+        while events.selected_id != ev.id:
+            await pilot.pause(0.001)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def child(args: argparse.Namespace) -> None:
+    result = asyncio.run(measure(Path(args.file), args.events, args.memory, args.case == "store"))
+    print(json.dumps(result))
+
+
+def run_case(case: str, path: Path, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", case, "--file", str(path), "--events", str(args.events),
+           "--memory", str(args.memory)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode:
+        sys.exit(f"{case} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def show(case: str, r: dict) -> None:
+    pages, rows = r["page ms"], r["new row ms"]
+    print(f"{case}: {r['events']:,} events, {r['in memory']:,} in memory")
+    for q, (ms, found) in r["filter ms"].items():
+        print(f"  filter {q!r:28} {ms:6d} ms  {found:>9,} rows")
+    print(f"  page from the oldest row    median {statistics.median(pages):6.1f} ms  max {max(pages):6.1f} ms")
+    print(f"  new row visible             median {statistics.median(rows):6.1f} ms  max {max(rows):6.1f} ms")
+    print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--memory", type=int, default=100_000)
+    ap.add_argument("--child", choices=("baseline", "store"))
+    ap.add_argument("--file")
+    args = ap.parse_args()
+    if args.child:
+        args.case = args.child
+        child(args)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.pixelspy"
+        took = fill(path, args.events)
+        print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
+        base = run_case("baseline", path, args)
+        show("baseline", base)
+        store = run_case("store", path, args)
+        show("store", store)
+    print("ratios store / baseline:")
+    for q in FILTERS:
+        print(f"  filter {q!r:28} {store['filter ms'][q][0] / max(1, base['filter ms'][q][0]):5.1f}x")
+    print(f"  page (median) {statistics.median(store['page ms']) / statistics.median(base['page ms']):5.1f}x   "
+          f"new row (median) {statistics.median(store['new row ms']) / statistics.median(base['new row ms']):5.1f}x"
+          f"   RSS at the end {store['rss end MB'] / base['rss end MB']:4.1f}x")
+    met = (max(ms for ms, _ in store["filter ms"].values()) < GOAL_FILTER_MS
+           and statistics.median(store["new row ms"]) < GOAL_NEW_ROW_MS and store["rss end MB"] < GOAL_RSS_MB)
+    print("goals met" if met else "goals not met")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
