@@ -17,6 +17,7 @@ import textwrap
 import pytest
 
 from pixelspy import cli, proxy
+from pixelspy.cli import live
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 
@@ -57,7 +58,7 @@ def test_the_cli_asks_for_it(monkeypatch):
         seen.append(config)
         return 0
 
-    monkeypatch.setattr(cli, "run_headless", fake_headless)
+    monkeypatch.setattr(live, "run_headless", fake_headless)
     assert cli.main(["--no-ui", "--port", "0"]) == 0
     assert seen[0].freeze_heap
 
