@@ -32,7 +32,7 @@ from mitmproxy.net.http.http1 import read_request_head
 from mitmproxy.test import taddons, tflow
 
 from pixelspy.addon import JsonLines, PixelSpy
-from pixelspy.cli import TICK_S
+from pixelspy.cli.live import TICK_S
 
 UPSTREAM_PORT = 8080  # never connected to: the hooks only read the requests
 PROXY_RATE = 850  # requests/s, about what bench_proxy's saturated proxies relay on this project's machines

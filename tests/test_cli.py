@@ -11,6 +11,7 @@ import time
 import pytest
 
 from pixelspy import cli
+from pixelspy.cli import files, live
 from pixelspy.network import lan_addresses
 from tests.conftest import PixelspyProcess, free_port
 
@@ -151,7 +152,7 @@ def test_port_in_use_is_told_once_with_pixelspys_own_option(home):
 def test_a_reverse_listener_in_use_is_named_by_its_own_port():
     error = ("[Errno 98] HTTP(S) proxy failed to listen on 127.0.0.1:8080 with [Errno 98] error while attempting "
              "to bind on address ('127.0.0.1', 8441): address already in use")
-    assert cli.start_failure(error.replace("8080", "8441"), 8080) == (
+    assert live.start_failure(error.replace("8080", "8441"), 8080) == (
         "pixelspy: could not start the proxy: HTTP(S) proxy failed to listen on 127.0.0.1:8441 with address "
         "already in use. Another program uses port 8441: give that --mode another @PORT")
 
@@ -231,5 +232,6 @@ def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch)
     def interrupted(*_):
         raise KeyboardInterrupt
     monkeypatch.setattr(cli, "load_config", interrupted)
+    monkeypatch.setattr(files, "load_config", interrupted)
     assert main("--no-ui") == (130, "")
     assert main("check", "x.har") == (130, "")

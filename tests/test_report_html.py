@@ -14,6 +14,7 @@ from pixelspy.cli import main
 from pixelspy.model import Finding, Severity, TrackingEvent
 from pixelspy.report import EventTally, FileReport, audit_exit_code, render_audit
 from pixelspy.report import html as report_html
+from pixelspy.report.html_audit import render_audit_html
 from pixelspy.report.matrix import Matrix
 from tests.audit_runs import META, T0, TIKTOK, audit_run, audit_runs, ga4
 
@@ -69,7 +70,7 @@ def test_an_unknown_consent_state_is_never_judged_correct():
     assert m["tiktok"].cells["desktop", "reject"].verdict == "unknown"
     assert m["tiktok"].verdict("desktop") == ("unknown", "unknown", "not judged: the consent state is unknown in reject")
     assert m["meta"].verdict("desktop").code == "pre-consent"  # the errors stand: no choice was ever made
-    page = report_html.render_audit_html(runs, "error")
+    page = render_audit_html(runs, "error")
     assert "click failed: no button matched" in page and "Runs whose consent state is unknown" in page
 
 
@@ -82,7 +83,7 @@ def test_without_a_cmp_firing_is_said_not_judged():
     assert rows(runs[:1])["meta"].verdict("desktop") == ("unconditional", "note",
                                                          "fires in none without a consent finding")
     assert audit_exit_code(runs, "error") == 0
-    assert "OK: 0 errors" in report_html.render_audit_html(runs, "error")
+    assert "OK: 0 errors" in render_audit_html(runs, "error")
 
 
 def test_consent_mode_pings_after_reject_are_said_not_made_errors():

@@ -10,6 +10,8 @@ user data (`em=tv.1~em.…`) is base64, not hex: it is kept as a param, not repo
 /g/collect on a host that is not Google's is GA4 only with GA4's signature (`v=2` and a `tid`):
 server-side tagging and Google tag gateway serve it from the site's own domain, and other tools
 use the same path. Floodlight carries its parameters `;`-separated in the path.
+
+Over 400 lines: one module per vendor (the registry discovers them), and GA4, Ads and Floodlight share its tables.
 """
 
 from __future__ import annotations

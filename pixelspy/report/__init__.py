@@ -2,8 +2,8 @@
 for scripts, JUnit XML for CI test reports, one self-contained HTML file to open and forward.
 
 This module holds what every format reads: the tally of a file's events, the exit-code rule and the
-names of things; the formats live in text.py, json.py, junit.py and html.py, the audit's matrix of
-verdicts in matrix.py.
+names of things; the formats live in text.py, json.py, junit.py and html.py (html_audit.py: the audit's),
+the audit's matrix of verdicts in matrix.py.
 
 Exit codes (`exit_code`): 2 when an input could not be read in full (the verdict would be
 incomplete), else 1 when a finding reaches the `--fail-on` severity, else 0.
@@ -327,7 +327,8 @@ def pages_by_group(tally: EventTally) -> dict[GroupKey, list[tuple[str | None, i
 
 
 # The formats import the names above from this package (defined by now).
-from pixelspy.report.html import render_audit_html, render_html  # noqa: E402
+from pixelspy.report.html import render_html  # noqa: E402
+from pixelspy.report.html_audit import render_audit_html  # noqa: E402
 from pixelspy.report.json import render_audit_json, render_json  # noqa: E402
 from pixelspy.report.junit import render_audit_junit, render_junit  # noqa: E402
 from pixelspy.report.text import render_audit_text, render_text  # noqa: E402

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from pixelspy import cli, session as session_module
+from pixelspy.cli import files
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 from tests.test_check_command import PIXEL, T0, _iso, har_file, run
@@ -20,7 +21,7 @@ CAP = 20  # the session bound in these tests; the real one (100,000) was run by 
 @pytest.fixture(autouse=True)
 def small_bound(monkeypatch):
     monkeypatch.setattr(session_module, "MAX_EVENTS", CAP)
-    monkeypatch.setattr(cli, "CHECK_KEPT_EVENTS", CAP)
+    monkeypatch.setattr(files, "CHECK_KEPT_EVENTS", CAP)
 
 
 def meta(t: float, **params: str) -> dict:

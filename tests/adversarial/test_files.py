@@ -22,7 +22,8 @@ import brotli
 import pytest
 import zstandard
 
-from pixelspy import cli, decoders, har
+from pixelspy import decoders, har
+from pixelspy.cli import files
 from pixelspy.model import RawHit
 from tests.adversarial.bombs import MB, b64_gzip_bomb, brotli_bomb, gzip_bomb, zlib_bomb, zstd_bomb
 
@@ -173,14 +174,14 @@ def test_deep_nesting_and_a_broken_url_skip_their_entries_and_keep_the_others(tm
     bad_url = json.dumps({"request": {"url": "https://[::1:bad/tr/?id=1&ev=Lead"}}).encode()
     path = write(tmp_path / "broken.har", har_doc([ENTRY_JSON, deep, bad_url, ENTRY_JSON],
                                                    b'"x": ' + b"[" * 5000 + b"]" * 5000 + b","))
-    assert cli.open_main([str(path), "--no-ui"]) == 0
+    assert files.open_main([str(path), "--no-ui"]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["event"] for line in out.splitlines()] == ["PageView", "PageView"]
     assert err.splitlines() == [
         f"pixelspy: {path}: log.entries[1]: nested deeper than the JSON parser goes; entry skipped",
         f"pixelspy: {path}: log.entries[2]: request.url 'https://[::1:bad/tr/?id=1&ev=Lead' is not a valid URL "
         "(Invalid IPv6 URL); entry skipped"]
-    assert cli.check_main([str(path)]) == 2  # skipped entries are unreadable input: 2, not 1 ("findings")
+    assert files.check_main([str(path)]) == 2  # skipped entries are unreadable input: 2, not 1 ("findings")
     out = capsys.readouterr().out
     assert f"{path}: 2 events," in out
     assert "  unreadable  log.entries[1]: nested deeper than the JSON parser goes; entry skipped" in out

@@ -1,6 +1,6 @@
 """Memory under mixed load: what a running proxy keeps beyond its stored events stays bounded.
 
-The proxy runs as pixelspy's CLI runs it (the heap freezer on, see proxy._HeapFreezer), freezing
+The proxy runs as pixelspy's CLI runs it (the heap freezer on, see heap.HeapFreezer), freezing
 every few events so that a few seconds of load do what hours would: each freeze catches the
 requests in flight of many connections, uploads among them. Frozen flows are never collected, so
 before the fix each freeze pinned them for good: 215–225 MiB grew here, now 35.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from loopback import Upstream, _serialise, request_mix, run_load  # noqa: E402
 
-from pixelspy import proxy  # noqa: E402
+from pixelspy.proxy import heap  # noqa: E402
 from pixelspy.model import RawHit  # noqa: E402
 from pixelspy.session import Session  # noqa: E402
 
@@ -40,9 +40,10 @@ ALLOWED_GROWTH = 100 * 2**20
 _PROXY = textwrap.dedent("""
     import asyncio, sys
     from pixelspy import proxy
+    from pixelspy.proxy import heap
     from pixelspy.session import Session
 
-    proxy.FREEZE_EVERY_EVENTS = int(sys.argv[2])
+    heap.FREEZE_EVERY_EVENTS = int(sys.argv[2])
 
     async def main():
         session = Session()
@@ -118,21 +119,21 @@ class _Node:
 
 def test_a_freeze_waits_while_bodies_are_in_flight_and_pinned_memory_is_reclaimed(monkeypatch):
     in_flight = {"flows": 0, "body_bytes": 0}
-    monkeypatch.setattr(proxy, "_in_flight", lambda: (in_flight["flows"], in_flight["body_bytes"]))
+    monkeypatch.setattr(heap, "_in_flight", lambda: (in_flight["flows"], in_flight["body_bytes"]))
     thresholds = gc.get_threshold()
-    freezer = proxy._HeapFreezer()
+    freezer = heap.HeapFreezer()
     try:
-        in_flight.update(flows=3, body_bytes=proxy.FREEZE_MAX_PINNED_BODY_BYTES + 1)
-        freezer.new_events = proxy.FREEZE_EVERY_EVENTS
+        in_flight.update(flows=3, body_bytes=heap.FREEZE_MAX_PINNED_BODY_BYTES + 1)
+        freezer.new_events = heap.FREEZE_EVERY_EVENTS
         before = gc.get_freeze_count()
         freezer(None, False)
         assert gc.get_freeze_count() == before  # waits ...
-        assert freezer.new_events == proxy.FREEZE_EVERY_EVENTS - proxy.RETRY_FREEZE_AFTER_EVENTS
+        assert freezer.new_events == heap.FREEZE_EVERY_EVENTS - heap.RETRY_FREEZE_AFTER_EVENTS
         in_flight.update(body_bytes=1000)
-        for _ in range(proxy.RETRY_FREEZE_AFTER_EVENTS):
+        for _ in range(heap.RETRY_FREEZE_AFTER_EVENTS):
             freezer(None, False)
         assert gc.get_freeze_count() > before  # ... for a quieter moment
-        assert freezer.pinned_bytes == 1000 + 3 * proxy.PINNED_BYTES_PER_FLOW and freezer.reclaims == 0
+        assert freezer.pinned_bytes == 1000 + 3 * heap.PINNED_BYTES_PER_FLOW and freezer.reclaims == 0
         cycle = _Node()  # alive at a freeze, left afterwards: only a reclaim frees it
         cycle.me, gone = cycle, weakref.ref(cycle)
         in_flight.update(flows=0, body_bytes=0)
@@ -140,13 +141,13 @@ def test_a_freeze_waits_while_bodies_are_in_flight_and_pinned_memory_is_reclaime
         del cycle
         gc.collect()
         assert gone() is not None  # pinned
-        budget = proxy.RECLAIM_AFTER_PINNED_BYTES + 2 * gc.get_freeze_count() * proxy.RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
-        in_flight.update(flows=budget // proxy.PINNED_BYTES_PER_FLOW)
+        budget = heap.RECLAIM_AFTER_PINNED_BYTES + 2 * gc.get_freeze_count() * heap.RECLAIM_AFTER_PINNED_BYTES_PER_FROZEN_OBJECT
+        in_flight.update(flows=budget // heap.PINNED_BYTES_PER_FLOW)
         freezer.freeze()
         assert freezer.reclaims == 1 and gone() is None
         # what is in flight at the reclaim is pinned anew, and counted
-        assert freezer.pinned_bytes == budget // proxy.PINNED_BYTES_PER_FLOW * proxy.PINNED_BYTES_PER_FLOW
-        in_flight.update(flows=1, body_bytes=proxy.FREEZE_MAX_PINNED_BODY_BYTES + 1)
+        assert freezer.pinned_bytes == budget // heap.PINNED_BYTES_PER_FLOW * heap.PINNED_BYTES_PER_FLOW
+        in_flight.update(flows=1, body_bytes=heap.FREEZE_MAX_PINNED_BODY_BYTES + 1)
         frozen = gc.get_freeze_count()
         freezer.reclaim()  # with bodies in flight, the heap stays unfrozen until a quieter moment
         assert gc.get_freeze_count() < frozen // 10 and freezer.pinned_bytes == 0  # (3.12 keeps a few of its own)

@@ -28,6 +28,7 @@ import pytest
 from rich.console import Console
 
 from pixelspy import cli
+from pixelspy.cli import live
 from pixelspy.addon import JsonLines, PixelSpy
 from pixelspy.model import RawHit
 from pixelspy.session import Session
@@ -340,7 +341,7 @@ def test_stderr_log_of_headless_mode_is_inert(capsys):
         logger.removeHandler(handler)
     assert records
     for record in records:
-        cli._stderr_log(record)
+        live._stderr_log(record)
     err = capsys.readouterr().err
     assert_inert(err)
     assert r"shop.example\x1b]0;pwned\x07\x9b31m\u202e" in err

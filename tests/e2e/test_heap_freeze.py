@@ -16,7 +16,9 @@ import textwrap
 
 import pytest
 
-from pixelspy import cli, proxy
+from pixelspy import cli
+from pixelspy.cli import live
+from pixelspy.proxy import heap
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 
@@ -45,9 +47,9 @@ def test_proxy_start_freezes_the_heap_only_when_asked(freeze, tmp_path):
     frozen, middle_every, full_every = map(int, out.stdout.split()[-3:])
     assert (frozen > 10_000) if freeze else frozen == 0
     # A frozen heap makes CPython run full collections 4x as often unless they are spaced out.
-    expected = (proxy.MIDDLE_COLLECTION_EVERY, proxy.FULL_COLLECTION_EVERY) if freeze else gc.get_threshold()[1:]
+    expected = (heap.MIDDLE_COLLECTION_EVERY, heap.FULL_COLLECTION_EVERY) if freeze else gc.get_threshold()[1:]
     assert (middle_every, full_every) == expected
-    assert proxy.MIDDLE_COLLECTION_EVERY * proxy.FULL_COLLECTION_EVERY > 100
+    assert heap.MIDDLE_COLLECTION_EVERY * heap.FULL_COLLECTION_EVERY > 100
 
 
 def test_the_cli_asks_for_it(monkeypatch):
@@ -57,15 +59,15 @@ def test_the_cli_asks_for_it(monkeypatch):
         seen.append(config)
         return 0
 
-    monkeypatch.setattr(cli, "run_headless", fake_headless)
+    monkeypatch.setattr(live, "run_headless", fake_headless)
     assert cli.main(["--no-ui", "--port", "0"]) == 0
     assert seen[0].freeze_heap
 
 
 def test_stored_events_are_frozen_every_so_many(monkeypatch):
-    monkeypatch.setattr(proxy, "FREEZE_EVERY_EVENTS", 3)
+    monkeypatch.setattr(heap, "FREEZE_EVERY_EVENTS", 3)
     session = Session()
-    freezer = proxy._HeapFreezer()
+    freezer = heap.HeapFreezer()
     session.subscribe(freezer)
     gc.collect()
     thresholds = gc.get_threshold()

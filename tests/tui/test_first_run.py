@@ -52,7 +52,7 @@ async def test_a_refused_certificate_is_a_toast_and_a_lasting_line_once_per_devi
 
 
 async def test_no_ui_prints_one_line_per_device_and_host(tmp_path, capsys):
-    from pixelspy.cli import _stderr_log
+    from pixelspy.cli.live import _stderr_log
 
     port = free_port()
     proxy = Proxy(Session(), ProxyConfig(port=port, confdir=str(tmp_path / "mitm")), on_log=_stderr_log)
