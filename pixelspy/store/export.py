@@ -12,7 +12,7 @@ from pathlib import Path
 from pixelspy.har import har_head, render_entry, trailer
 from pixelspy.session import Mark
 from pixelspy.store import reader
-from pixelspy.store.schema import StoreError, connect, reason
+from pixelspy.store.schema import reading
 
 
 def export_har(db: sqlite3.Connection, out: Path | str, redact: bool = True) -> int:
@@ -38,11 +38,5 @@ def export_har(db: sqlite3.Connection, out: Path | str, redact: bool = True) -> 
 
 def export_file(session_file: Path | str, out: Path | str, redact: bool = True) -> int:
     """export_har of a session file on disk; StoreError when it cannot be read."""
-    session_file = Path(session_file)
-    db = connect(session_file, write=False)
-    try:
+    with reading(Path(session_file)) as db:
         return export_har(db, out, redact)
-    except sqlite3.Error as e:
-        raise StoreError(reason(session_file, e)) from None
-    finally:
-        db.close()

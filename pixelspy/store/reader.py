@@ -14,7 +14,7 @@ from pathlib import Path
 from pixelspy.model import RawHit, TrackingEvent, keep_id
 from pixelspy.session import Mark, Session
 from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
-from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, has_fts_table, reason
+from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, has_fts_table, reading, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
@@ -68,13 +68,8 @@ def load(path: Path | str, session: Session) -> Loaded:
     requests, twins, marks, device names. StoreError when the file cannot be read; a row that does
     not fit is skipped and counted in `problems`."""
     path = Path(path)
-    db = connect(path, write=False)
-    try:
+    with reading(path) as db:
         return _load(db, path, session)
-    except sqlite3.Error as e:
-        raise StoreError(reason(path, e)) from None
-    finally:
-        db.close()
 
 
 def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:

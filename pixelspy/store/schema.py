@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -171,5 +173,17 @@ def close_writer(db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode = DELETE")
     except sqlite3.Error:
         pass  # the log stays beside the file; the next open reads it
+    finally:
+        db.close()
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """A session file opened to read, closed after; any SQLite error becomes one StoreError line."""
+    db = connect(path, write=False)
+    try:
+        yield db
+    except sqlite3.Error as e:
+        raise StoreError(reason(path, e)) from None
     finally:
         db.close()
