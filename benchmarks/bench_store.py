@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_decode import corpus_hits
+from bench_decode import corpus_hits, gc_time
 
 from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
@@ -95,8 +95,11 @@ def memory_child(mode: str, n: int) -> None:
         gc.collect()
         before = rss_kib()
         stored = 0
-        for i, (s, t) in enumerate(zip(samples, times)):
-            stored += len(session.ingest(s.hit(t, i)))
+        started = time.perf_counter()
+        with gc_time() as in_gc:
+            for i, (s, t) in enumerate(zip(samples, times)):
+                stored += len(session.ingest(s.hit(t, i)))
+        gc_share = in_gc[0] / (time.perf_counter() - started)
         if writer is not None:
             writer.flush()
             time.sleep(writer.interval_s * 3)  # the thread's batch committed
@@ -115,7 +118,7 @@ def memory_child(mode: str, n: int) -> None:
         else:
             evicted, read_us = 0, 0.0
         print(json.dumps({"events": stored, "in_memory": len(session), "evicted": evicted, "growth_kib": after - before,
-                          "file_bytes": size, "read_back_us": read_us}))
+                          "file_bytes": size, "read_back_us": read_us, "gc_share": gc_share}))
 
 
 def memory(mode: str, n: int) -> dict:
@@ -221,7 +224,8 @@ def main() -> int:
         extra = (f"; file {r['file_bytes'] / max(r['events'], 1):,.0f} B/event; an evicted event read back in "
                  f"{r['read_back_us']:.0f} µs" if mode != "none" else "")
         print(f"  {label:36} {r['events']:,} events ({r['in_memory']:,} in memory): RSS growth "
-              f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event{extra}")
+              f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event; collector {r['gc_share']:.0%} of "
+              f"ingest{extra}")
     base = results["none"]["growth_kib"] / max(results["none"]["events"], 1)
     window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
     print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "

@@ -80,6 +80,7 @@ class Session:
         # The session file's writer, while one records the session: it holds every event, so the
         # bound above costs memory only (see `event`).
         self.store: Backing | None = None
+        self.checks.attach(self)  # the checks keep ids of earlier events, and look them up here
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
@@ -145,6 +146,11 @@ class Session:
         if ev is None and self.store is not None:
             ev = self.store.read_event(event_id)
         return ev
+
+    @property
+    def reads_back(self) -> bool:
+        """Whether `event` finds every event, evicted ones too (a session file records them)."""
+        return self.store is not None
 
     def hit(self, hit_id: str) -> RawHit | None:
         """A request in memory or read back from the session file."""

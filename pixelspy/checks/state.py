@@ -10,6 +10,8 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
+from pixelspy.model import TrackingEvent
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -95,3 +97,21 @@ class Recent(Generic[K, V]):
     def clear(self) -> None:
         self._items.clear()
         self._forget_times()
+
+
+class Seen:
+    """What a check's time window keeps of an event: its id and the few fields checks compare, not
+    the event itself, whose params and findings make it ≈ 50 times larger. A check that changes an
+    earlier event's findings gets the event back through `Context.event`: from the session's memory,
+    or read back from its file. Only a session that cannot read evicted events back (no file) has
+    the window keep the event object (`kept`), so that a late finding still reaches it."""
+
+    __slots__ = ("id", "time", "endpoint", "source", "event_id", "kept")
+
+    def __init__(self, event: TrackingEvent, keep: bool):
+        self.id = event.id
+        self.time = event.time
+        self.endpoint = event.endpoint
+        self.source = event.source
+        self.event_id = event.event_id
+        self.kept = event if keep else None
