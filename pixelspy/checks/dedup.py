@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pixelspy.checks.ids import comparable_name, dedup_scope
 from pixelspy.checks.rules import (KIND_EVENT, DedupKey, event_name, field_value, finding, platform, rules,
                                    seconds, vendor)
-from pixelspy.checks.state import Recent
+from pixelspy.checks.state import Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, Source, TrackingEvent
 
@@ -52,7 +52,7 @@ class DedupCheck:
         self.pairing_window = config.checks.dedup_pairing_window_s
         memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
         # (platform, scope, name, dedup id) → side → events carrying that key
-        self.by_key: Recent[tuple, dict[Source, list[TrackingEvent]]] = Recent(memory)
+        self.by_key: Recent[tuple, dict[Source, list[Seen]]] = Recent(memory)
         # (platform, scope, name) → side → events without a match yet, within the pairing window
         self.unmatched: Recent[tuple, dict[Source, dict[str, TrackingEvent]]] = Recent(self.pairing_window)
         self.pending: dict[str, Pending] = {}
@@ -87,7 +87,8 @@ class DedupCheck:
         source, t = event.source, event.time
         sides = self.by_key.setdefault((bucket, key), {}, t)
         copies = sides.setdefault(source, [])
-        copies.append(event)
+        mine = ctx.seen(event)
+        copies.append(mine)
         del copies[:-MAX_PER_SIDE]
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
@@ -100,11 +101,12 @@ class DedupCheck:
         message = (f"{table.name} {event_name(event)} deduplicated: browser and server share "
                    f"{' / '.join(dict.fromkeys(dedup.keys))} {key!r}")
         hint = f"{table.name} counts it once."
-        for member in partners + [event]:
-            self._resolve(member, ctx)
+        for member in partners + [mine]:
             opposite = copies if member.source != event.source else partners
             others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
-            ctx.replace(member, finding("dedup-ok", Severity.info, message, hint, others))
+            if (member_event := ctx.event(member)) is not None:
+                self._resolve(member_event, ctx)
+                ctx.replace(member_event, finding("dedup-ok", Severity.info, message, hint, others))
         return True
 
     def _resolve(self, event: TrackingEvent, ctx) -> None:
