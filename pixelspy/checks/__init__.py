@@ -40,6 +40,7 @@ class Context:
     def __init__(self, silenced: set[str], events: Events | None = None):
         self.silenced = silenced
         self.events = events
+        self._last_seen: Seen | None = None
         self.pages = PageViews()
         self.page_load: str | None = None  # the URL of the page load the hit now observed shows
         self.changed: set[str] = set()
@@ -48,8 +49,13 @@ class Context:
         self.added: list[TrackingEvent] = []
 
     def seen(self, event: TrackingEvent) -> Seen:
-        """What a check keeps of an event in its time windows (see Seen)."""
-        return Seen(event, keep=self.events is None or not self.events.reads_back)
+        """What a check keeps of an event in its time windows (see Seen): one record however many
+        windows keep it."""
+        last = self._last_seen
+        if last is not None and last.id == event.id:
+            return last
+        self._last_seen = last = Seen(event, keep=self.events is None or not self.events.reads_back)
+        return last
 
     def event(self, seen: Seen) -> TrackingEvent | None:
         """The event a check saw, to change its findings (None: it is gone)."""
