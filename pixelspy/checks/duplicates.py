@@ -84,8 +84,9 @@ class DuplicatesCheck:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
         if (once := platform(event.platform).counted_once_with) and not once.isdisjoint(params(event)):
             return  # the vendor counts it once however often it fires
-        # Flat keys: each Recent lookup hashes its key again.
-        device, source, platform_name = event.device, event.source, event.platform
+        # Flat keys of strings: each Recent lookup hashes its key again, and a tuple of strings
+        # (the source's value, not the enum member) is one the collector stops walking.
+        device, source, platform_name = event.device, event.source.value, event.platform
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
@@ -117,7 +118,7 @@ class DuplicatesCheck:
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, Seen], ctx) -> None:
         # A note once per page view and set of pixels: every event of a page goes to them all.
         page = ctx.pages.page_of(event.device, event.page_url or event.referer)
-        noted = (page, event.source, event.platform, tuple(sorted(by_pixel)))
+        noted = (page, event.source.value, event.platform, tuple(sorted(by_pixel)))
         if self.multi_noted.get(noted, event.time):
             return
         self.multi_noted.put(noted, True, event.time)

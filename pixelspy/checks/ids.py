@@ -56,7 +56,7 @@ class IdsCheck:
 
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
-        key = (event.platform, event.pixel_id, event.source, event.order_id)
+        key = (event.platform, event.pixel_id, event.source.value, event.order_id)
         group = self.orders.setdefault(key, [], event.time)
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
         counted = not event_id or all(e.event_id != event_id for e in group)
