@@ -54,7 +54,7 @@ class DedupCheck:
         # (platform, scope, name, dedup id) → side → events carrying that key
         self.by_key: Recent[tuple, dict[Source, list[Seen]]] = Recent(memory)
         # (platform, scope, name) → side → events without a match yet, within the pairing window
-        self.unmatched: Recent[tuple, dict[Source, dict[str, TrackingEvent]]] = Recent(self.pairing_window)
+        self.unmatched: Recent[tuple, dict[Source, dict[str, Seen]]] = Recent(self.pairing_window)
         self.pending: dict[str, Pending] = {}
         self._deadlines: list[tuple[float, str]] = []
 
@@ -140,18 +140,20 @@ class DedupCheck:
         source, t = event.source, event.time
         sides = self.unmatched.setdefault(bucket, {}, t)
         mine = sides.setdefault(source, {})
-        mine[event.id] = event
+        mine[event.id] = ctx.seen(event)
         while len(mine) > MAX_PER_SIDE:
             del mine[next(iter(mine))]
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
             return
-        partners = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        near = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        # the events themselves while their verdict is pending (they get `dedup-missing`)
+        partners = [e for o in near[-MAX_RELATED:] if (e := ctx.event(o)) is not None]
         if not partners:
             return
         me = self.pending.setdefault(event.id, Pending(event, event.time + self.pairing_window))
         self._schedule(me)
-        for o in partners[-MAX_RELATED:]:
+        for o in partners:
             me.related[o.id] = o
             p = self.pending.get(o.id)
             if p is None:
