@@ -10,7 +10,8 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             commit (what a crash can lose), and the time a commit takes
   memory    RSS growth per stored event, each in a fresh process: no store (the baseline), the store
             with the session's default in-memory bound, the store with a small in-memory window
-            (older events evicted from memory and read back from the file on demand)
+            (older events evicted from memory and read back from the file on demand), and the
+            collector's share of that ingest loop (gc.callbacks)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
             `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
             load, one request in PROXY_TRACKING_EVERY a tracking hit)
