@@ -10,7 +10,8 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             commit (what a crash can lose), and the time a commit takes
   memory    RSS growth per stored event, each in a fresh process: no store (the baseline), the store
             with the session's default in-memory bound, the store with a small in-memory window
-            (older events evicted from memory and read back from the file on demand)
+            (older events evicted from memory and read back from the file on demand), and the
+            collector's share of that ingest loop (gc.callbacks)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
             `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
             load, one request in PROXY_TRACKING_EVERY a tracking hit)
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_decode import corpus_hits
+from bench_decode import corpus_hits, gc_time
 
 from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
@@ -95,8 +96,11 @@ def memory_child(mode: str, n: int) -> None:
         gc.collect()
         before = rss_kib()
         stored = 0
-        for i, (s, t) in enumerate(zip(samples, times)):
-            stored += len(session.ingest(s.hit(t, i)))
+        started = time.perf_counter()
+        with gc_time() as in_gc:
+            for i, (s, t) in enumerate(zip(samples, times)):
+                stored += len(session.ingest(s.hit(t, i)))
+        gc_share = in_gc[0] / (time.perf_counter() - started)
         if writer is not None:
             writer.flush()
             time.sleep(writer.interval_s * 3)  # the thread's batch committed
@@ -115,7 +119,7 @@ def memory_child(mode: str, n: int) -> None:
         else:
             evicted, read_us = 0, 0.0
         print(json.dumps({"events": stored, "in_memory": len(session), "evicted": evicted, "growth_kib": after - before,
-                          "file_bytes": size, "read_back_us": read_us}))
+                          "file_bytes": size, "read_back_us": read_us, "gc_share": gc_share}))
 
 
 def memory(mode: str, n: int) -> dict:
@@ -221,7 +225,8 @@ def main() -> int:
         extra = (f"; file {r['file_bytes'] / max(r['events'], 1):,.0f} B/event; an evicted event read back in "
                  f"{r['read_back_us']:.0f} µs" if mode != "none" else "")
         print(f"  {label:36} {r['events']:,} events ({r['in_memory']:,} in memory): RSS growth "
-              f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event{extra}")
+              f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event; collector {r['gc_share']:.0%} of "
+              f"ingest{extra}")
     base = results["none"]["growth_kib"] / max(results["none"]["events"], 1)
     window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
     print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "

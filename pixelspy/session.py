@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
-from pixelspy.checks.state import Recent
+from pixelspy.checks.state import Recent, Seen
 from pixelspy.devices import Devices
 from pixelspy.model import KeptId, RawHit, TrackingEvent
 
@@ -69,8 +69,8 @@ class Session:
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
         self.hits: dict[str, RawHit] = {}
         self.body_bytes = 0  # of the stored hits
-        # twin_key → the first event with it: by object, so a twin still folds into an evicted event
-        self._twins: Recent[str, TrackingEvent] = Recent(TWIN_WINDOW_S)
+        # twin_key → the first event with it (a twin still folds into it once evicted: see `event`)
+        self._twins: Recent[str, Seen] = Recent(TWIN_WINDOW_S)
         self._subscribers: list[Subscriber] = []
         self.marks: list[Mark] = []  # in the order added
         self._mark_subscribers: list[MarkSubscriber] = []
@@ -80,6 +80,7 @@ class Session:
         # The session file's writer, while one records the session: it holds every event, so the
         # bound above costs memory only (see `event`).
         self.store: Backing | None = None
+        self.checks.attach(self)  # the checks keep ids of earlier events, and look them up here
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)
@@ -145,6 +146,11 @@ class Session:
         if ev is None and self.store is not None:
             ev = self.store.read_event(event_id)
         return ev
+
+    @property
+    def reads_back(self) -> bool:
+        """Whether `event` finds every event, evicted ones too (a session file records them)."""
+        return self.store is not None
 
     def hit(self, hit_id: str) -> RawHit | None:
         """A request in memory or read back from the session file."""
@@ -230,8 +236,10 @@ class Session:
         first = self._twins.get(ev.twin_key, ev.time)
         # A twin is the same beacon to another endpoint; the same endpoint twice is a real duplicate.
         if first and first.endpoint != ev.endpoint and abs(ev.time - first.time) <= TWIN_WINDOW_S:
-            return first
-        self._twins.put(ev.twin_key, ev, ev.time)
+            original = first.kept or self.event(first.id)
+            if original is not None:
+                return original
+        self._twins.put(ev.twin_key, Seen(ev, keep=not self.reads_back), ev.time)
         return None
 
     def _keep_hit(self, hit: RawHit) -> None:

@@ -4,6 +4,7 @@ indexes, and HAR exported from the file carries the same `_pixelspy` content."""
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 from pathlib import Path
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from pixelspy import har
-from pixelspy.model import RawHit
+from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 from pixelspy.store.export import export_file
@@ -202,3 +203,43 @@ def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
     out = tmp_path / "live.har"
     assert w.export_har(out) == 1 and json.loads(out.read_text())["log"]["_pixelspy"]["redacted"] is True
     w.close()
+
+
+def _events_alive(event_id: str) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is TrackingEvent and o.id == event_id)
+
+
+def test_a_late_duplicate_marks_an_event_evicted_from_memory_in_the_file(tmp_path):
+    """The checks keep ids of earlier events, not the events: one evicted from memory is read back
+    from the file when a later copy marks it, and the update is published and rewritten."""
+    s = Session(max_events=2)
+    w = StoreWriter(s, tmp_path / "s.pixelspy")
+    w.open()
+    w.attach()
+    updates: list[str] = []
+    s.subscribe(lambda ev, is_update: updates.append(ev.id) if is_update else None)
+    first = s.ingest(meta_get(0, "AddToCart", eid="same"))[0].id
+    for i in range(1, 4):
+        s.ingest(meta_get(i))
+    w.flush()
+    assert s.get(first) is None and _events_alive(first) == 0  # no check window holds it
+    s.ingest(meta_get(4, "AddToCart", eid="same"))
+    w.close()
+    assert first in updates
+    codes = [r[0] for r in sqlite3.connect(tmp_path / "s.pixelspy").execute(
+        "SELECT code FROM findings WHERE event_id = ?", (first,))]
+    assert "duplicate-event" in codes
+
+
+def test_without_a_file_a_late_duplicate_still_reaches_an_evicted_event():
+    """`pixelspy check` keeps few events in memory and no file: the windows keep the events."""
+    s = Session(max_events=2)
+    updated: list = []
+    s.subscribe(lambda ev, is_update: updated.append(ev) if is_update else None)
+    first = s.ingest(meta_get(0, "AddToCart", eid="same"))[0]
+    for i in range(1, 4):
+        s.ingest(meta_get(i))
+    s.ingest(meta_get(4, "AddToCart", eid="same"))
+    assert s.get(first.id) is None and updated == [first]
+    assert "duplicate-event" in [f.code for f in first.findings]

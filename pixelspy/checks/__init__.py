@@ -13,26 +13,55 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from typing import Protocol
 
 from pixelspy.checks.pages import PageViews
+from pixelspy.checks.state import Seen
 from pixelspy.config import Config
 from pixelspy.model import Finding, Kind, RawHit, TrackingEvent
 
 log = logging.getLogger("pixelspy.checks")
 
 
+class Events(Protocol):
+    """Where earlier events are (the session): in memory, or read back from its file."""
+
+    @property
+    def reads_back(self) -> bool:
+        """Whether `event` finds events no longer in memory."""
+
+    def event(self, event_id: str) -> TrackingEvent | None: ...
+
+
 class Context:
-    """What a check may touch: findings on the new event or on earlier events it kept, and the
+    """What a check may touch: findings on the new event or on earlier events it saw, and the
     page views of the traffic seen so far (`pages`, shared so that every check agrees on them)."""
 
-    def __init__(self, silenced: set[str]):
+    def __init__(self, silenced: set[str], events: Events | None = None):
         self.silenced = silenced
+        self.events = events
+        self._last_seen: Seen | None = None
         self.pages = PageViews()
         self.page_load: str | None = None  # the URL of the page load the hit now observed shows
         self.changed: set[str] = set()
         # … and the events themselves: the session may have evicted an event a check still holds
         self.changed_events: dict[str, TrackingEvent] = {}
         self.added: list[TrackingEvent] = []
+
+    def seen(self, event: TrackingEvent) -> Seen:
+        """What a check keeps of an event in its time windows (see Seen): one record however many
+        windows keep it."""
+        last = self._last_seen
+        if last is not None and last.id == event.id:
+            return last
+        self._last_seen = last = Seen(event, keep=self.events is None or not self.events.reads_back)
+        return last
+
+    def event(self, seen: Seen) -> TrackingEvent | None:
+        """The event a check saw, to change its findings (None: it is gone)."""
+        if seen.kept is not None:
+            return seen.kept
+        return self.events.event(seen.id) if self.events is not None else None
 
     def add(self, event: TrackingEvent) -> None:
         """From tick(): report what no hit carries (an expected event that never came) as an event
@@ -103,6 +132,7 @@ class CheckEngine:
     def __init__(self, config: Config | None = None, checks: list | None = None):
         self.config = config or Config()
         self.checks = checks if checks is not None else default_checks(self.config)
+        self.events: Events | None = None  # set by the session (see attach)
         self.ctx = Context(set(self.config.checks.silence))
         # hook → (check, bound method) of the checks that implement it, looked up once: the
         # checks are fixed from here on.
@@ -113,6 +143,10 @@ class CheckEngine:
         self._process_hooks = {kind: [(check, method) for check, method in self._hooks["process"]
                                       if kind in getattr(check, "kinds", Kind)]
                                for kind in Kind}
+
+    def attach(self, events: Events) -> None:
+        """The session whose earlier events the checks may look up by id."""
+        self.events = self.ctx.events = events
 
     def process(self, event: TrackingEvent) -> set[str]:
         """Run every check on a new event; returns the ids of all events whose findings changed."""
@@ -143,7 +177,7 @@ class CheckEngine:
         return ctx.changed
 
     def reset(self) -> None:
-        self.ctx = Context(set(self.config.checks.silence))
+        self.ctx = Context(set(self.config.checks.silence), self.events)
         for check in self.checks:
             if hasattr(check, "reset"):
                 check.reset()

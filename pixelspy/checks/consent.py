@@ -111,7 +111,7 @@ class _Record:
     last_text: dict[str, str] = field(default_factory=dict)  # source → last evidence text
     gpc: bool = False
     time: float = 0.0
-    recent_errors: deque = field(default_factory=lambda: deque(maxlen=MAX_RECENT_ERRORS))
+    recent_errors: deque = field(default_factory=lambda: deque(maxlen=MAX_RECENT_ERRORS))  # (Seen, purpose)
 
     def state(self, purpose: str) -> State:
         ps = self.purposes.get(purpose)
@@ -330,9 +330,10 @@ class ConsentCheck:
     def _retract_earlier(self, rec: _Record, purpose: str, choice_time: float, ctx) -> None:
         """The CMP's own timestamp shows consent was given before these hits: they were fine."""
         for item in list(rec.recent_errors):
-            event, p = item
-            if p == purpose and choice_time <= event.time + CLOCK_SKEW_S:
-                ctx.retract(event, PRE_CONSENT)
+            seen, p = item
+            if p == purpose and choice_time <= seen.time + CLOCK_SKEW_S:
+                if (event := ctx.event(seen)) is not None:
+                    ctx.retract(event, PRE_CONSENT)
                 rec.recent_errors.remove(item)
 
     def _judge(self, event: TrackingEvent, site: str, device: str, purpose: str, own: list[Reading],
@@ -391,7 +392,7 @@ class ConsentCheck:
             message=f"{vendor(event)} {event.title} fired before {purpose} consent on {rec.site} at "
                     f"{clock(event.time)}: {detail}",
             hint=PRE_CONSENT_HINT))
-        rec.recent_errors.append((event, purpose))
+        rec.recent_errors.append((ctx.seen(event), purpose))
 
 
 def make_checks(config: Config) -> list:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pixelspy.checks.ids import comparable_name, dedup_scope
 from pixelspy.checks.rules import (KIND_EVENT, DedupKey, event_name, field_value, finding, platform, rules,
                                    seconds, vendor)
-from pixelspy.checks.state import Recent
+from pixelspy.checks.state import Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, Source, TrackingEvent
 
@@ -52,9 +52,9 @@ class DedupCheck:
         self.pairing_window = config.checks.dedup_pairing_window_s
         memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
         # (platform, scope, name, dedup id) → side → events carrying that key
-        self.by_key: Recent[tuple, dict[Source, list[TrackingEvent]]] = Recent(memory)
+        self.by_key: Recent[tuple, dict[Source, list[Seen]]] = Recent(memory)
         # (platform, scope, name) → side → events without a match yet, within the pairing window
-        self.unmatched: Recent[tuple, dict[Source, dict[str, TrackingEvent]]] = Recent(self.pairing_window)
+        self.unmatched: Recent[tuple, dict[Source, dict[str, Seen]]] = Recent(self.pairing_window)
         self.pending: dict[str, Pending] = {}
         self._deadlines: list[tuple[float, str]] = []
 
@@ -87,7 +87,8 @@ class DedupCheck:
         source, t = event.source, event.time
         sides = self.by_key.setdefault((bucket, key), {}, t)
         copies = sides.setdefault(source, [])
-        copies.append(event)
+        mine = ctx.seen(event)
+        copies.append(mine)
         del copies[:-MAX_PER_SIDE]
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
@@ -100,11 +101,12 @@ class DedupCheck:
         message = (f"{table.name} {event_name(event)} deduplicated: browser and server share "
                    f"{' / '.join(dict.fromkeys(dedup.keys))} {key!r}")
         hint = f"{table.name} counts it once."
-        for member in partners + [event]:
-            self._resolve(member, ctx)
+        for member in partners + [mine]:
             opposite = copies if member.source != event.source else partners
             others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
-            ctx.replace(member, finding("dedup-ok", Severity.info, message, hint, others))
+            if (member_event := ctx.event(member)) is not None:
+                self._resolve(member_event, ctx)
+                ctx.replace(member_event, finding("dedup-ok", Severity.info, message, hint, others))
         return True
 
     def _resolve(self, event: TrackingEvent, ctx) -> None:
@@ -138,18 +140,20 @@ class DedupCheck:
         source, t = event.source, event.time
         sides = self.unmatched.setdefault(bucket, {}, t)
         mine = sides.setdefault(source, {})
-        mine[event.id] = event
+        mine[event.id] = ctx.seen(event)
         while len(mine) > MAX_PER_SIDE:
             del mine[next(iter(mine))]
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
             return
-        partners = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        near = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        # the events themselves while their verdict is pending (they get `dedup-missing`)
+        partners = [e for o in near[-MAX_RELATED:] if (e := ctx.event(o)) is not None]
         if not partners:
             return
         me = self.pending.setdefault(event.id, Pending(event, event.time + self.pairing_window))
         self._schedule(me)
-        for o in partners[-MAX_RELATED:]:
+        for o in partners:
             me.related[o.id] = o
             p = self.pending.get(o.id)
             if p is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
-from pixelspy.checks.state import Recent
+from pixelspy.checks.state import Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -47,15 +47,15 @@ def signature(event: TrackingEvent) -> tuple:
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
 
 
-def is_vendor_copy(event: TrackingEvent, group: list[TrackingEvent]) -> bool:
+def is_vendor_copy(event: TrackingEvent, group: list[Seen]) -> bool:
     """Whether the event is the vendor's own copy of one in the group: the same hit to another
     endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
     hops, a beacon's twin endpoint). A double-installed tag sends to the same endpoint twice."""
     return any(e.endpoint != event.endpoint and 0 <= event.time - e.time <= VENDOR_COPY_S for e in group)
 
 
-def _group_add(group: list[TrackingEvent], event: TrackingEvent) -> list[TrackingEvent]:
-    group.append(event)
+def _group_add(group: list[Seen], seen: Seen) -> list[Seen]:
+    group.append(seen)
     del group[:-MAX_GROUP]
     return group
 
@@ -65,10 +65,10 @@ class DuplicatesCheck:
         c = config.checks
         self.window = c.duplicate_window_s
         self.pixel_window = c.duplicate_pixel_window_s
-        self.by_event_id: Recent[tuple, list[TrackingEvent]] = Recent(EVENT_ID_MEMORY_S)
-        self.by_signature: Recent[tuple, list[TrackingEvent]] = Recent(self.window)
-        self.by_pixel: Recent[tuple, dict[str, TrackingEvent]] = Recent(self.window)
-        self.loaders: Recent[tuple, list[TrackingEvent]] = Recent(self.pixel_window)
+        self.by_event_id: Recent[tuple, list[Seen]] = Recent(EVENT_ID_MEMORY_S)
+        self.by_signature: Recent[tuple, list[Seen]] = Recent(self.window)
+        self.by_pixel: Recent[tuple, dict[str, Seen]] = Recent(self.window)
+        self.loaders: Recent[tuple, list[Seen]] = Recent(self.pixel_window)
         self.multi_noted: Recent[tuple, bool] = Recent(MULTI_PIXEL_MEMORY_S)
 
     def reset(self) -> None:
@@ -84,23 +84,25 @@ class DuplicatesCheck:
             return  # nothing to compare (LinkedIn/X hits without names carry an ID when it matters)
         if (once := platform(event.platform).counted_once_with) and not once.isdisjoint(params(event)):
             return  # the vendor counts it once however often it fires
-        # Flat keys: each Recent lookup hashes its key again.
-        device, source, platform_name = event.device, event.source, event.platform
+        # Flat keys of strings: each Recent lookup hashes its key again, and a tuple of strings
+        # (the source's value, not the enum member) is one the collector stops walking.
+        device, source, platform_name = event.device, event.source.value, event.platform
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
         group = state.setdefault((device, source, platform_name, name, pixel, ident), [], t)
         if is_vendor_copy(event, group):
             return
-        _group_add(group, event)
+        seen = ctx.seen(event)
+        _group_add(group, seen)
         if len(group) > 1:
             self._same_event(event, group, ctx)
         if pixel:
             by_pixel = self.by_pixel.setdefault((device, source, platform_name, name, ident), {}, t)
-            if by_pixel.setdefault(pixel, event) is event and len(by_pixel) > 1:
+            if by_pixel.setdefault(pixel, seen) is seen and len(by_pixel) > 1:
                 self._other_pixels(event, by_pixel, ctx)
 
-    def _same_event(self, event: TrackingEvent, group: list[TrackingEvent], ctx) -> None:
+    def _same_event(self, event: TrackingEvent, group: list[Seen], ctx) -> None:
         if event.event_id:
             message = (f"{vendor(event)} {event_name(event)} with event ID {event.event_id!r} sent "
                        f"{len(group)} times from the {event.source.value}")
@@ -113,10 +115,10 @@ class DuplicatesCheck:
                     "manager): remove one, or send an event ID so the vendor can drop the copies.")
         mark_group(ctx, group, "duplicate-event", Severity.warning, message, hint)
 
-    def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, TrackingEvent], ctx) -> None:
+    def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, Seen], ctx) -> None:
         # A note once per page view and set of pixels: every event of a page goes to them all.
         page = ctx.pages.page_of(event.device, event.page_url or event.referer)
-        noted = (page, event.source, event.platform, tuple(sorted(by_pixel)))
+        noted = (page, event.source.value, event.platform, tuple(sorted(by_pixel)))
         if self.multi_noted.get(noted, event.time):
             return
         self.multi_noted.put(noted, True, event.time)
@@ -133,7 +135,7 @@ class DuplicatesCheck:
         # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
         # so two pages opened within the window would read as one page initialising twice.
         key = (event.platform, pixel, ctx.pages.page_of(event.device, event.page_url or event.referer))
-        group = _group_add(self.loaders.setdefault(key, [], event.time), event)
+        group = _group_add(self.loaders.setdefault(key, [], event.time), ctx.seen(event))
         if len(group) < 2:
             return
         message = (f"{vendor(event)} pixel {pixel} initialised {len(group)} times on one page "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from pixelspy.checks.rules import KIND_EVENT, event_name, mark_group, platform, vendor
-from pixelspy.checks.state import Recent
+from pixelspy.checks.state import Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -39,8 +39,9 @@ class IdsCheck:
     kinds = (KIND_EVENT,)
 
     def __init__(self, config: Config):
-        self.orders: Recent[tuple, list[TrackingEvent]] = Recent(MEMORY_S)
-        self.event_ids: Recent[tuple, dict[str, TrackingEvent]] = Recent(MEMORY_S)
+        self.orders: Recent[tuple, list[Seen]] = Recent(MEMORY_S)
+        # … comparable name → the first event with it, and its name as shown
+        self.event_ids: Recent[tuple, dict[str, tuple[Seen, str]]] = Recent(MEMORY_S)
 
     def reset(self) -> None:
         self.orders.clear()
@@ -55,11 +56,11 @@ class IdsCheck:
 
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
-        key = (event.platform, event.pixel_id, event.source, event.order_id)
+        key = (event.platform, event.pixel_id, event.source.value, event.order_id)
         group = self.orders.setdefault(key, [], event.time)
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
         counted = not event_id or all(e.event_id != event_id for e in group)
-        group.append(event)
+        group.append(ctx.seen(event))
         del group[:-MAX_GROUP]
         if len(group) < 2 or not counted:
             return
@@ -72,15 +73,17 @@ class IdsCheck:
     def _event_id(self, event: TrackingEvent, event_id: str, name: str, ctx) -> None:
         key = (event.platform, dedup_scope(event), event_id)
         by_name = self.event_ids.setdefault(key, {}, event.time)
-        first_time = name not in by_name
-        by_name.setdefault(name, event)
-        if len(by_name) < 2 or not first_time:
+        if name in by_name:
             return
-        names = ", ".join(sorted(event_name(e) for e in by_name.values()))
+        by_name[name] = (ctx.seen(event), event_name(event))
+        if len(by_name) < 2:
+            return
+        names = ", ".join(sorted(shown for _, shown in by_name.values()))
         message = f"{vendor(event)} event ID {event_id!r} used for different events ({names})"
         hint = ("An event ID must identify one event: the vendor may drop the later events as copies of "
                 "the first. Generate a new ID per event.")
-        mark_group(ctx, list(by_name.values()), "event-id-reused", Severity.warning, message, hint)
+        firsts = [seen for seen, _ in by_name.values()]
+        mark_group(ctx, firsts, "event-id-reused", Severity.warning, message, hint)
 
 
 def make_checks(config: Config) -> list:

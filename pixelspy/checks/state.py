@@ -10,6 +10,8 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
+from pixelspy.model import TrackingEvent
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -22,7 +24,10 @@ class Recent(Generic[K, V]):
     def __init__(self, max_age: float, max_entries: int = DEFAULT_MAX_ENTRIES):
         self.max_age = max_age
         self.max_entries = max_entries
-        self._items: OrderedDict[K, list] = OrderedDict()  # key → [time of the last put, value]
+        # key → value, oldest first; and key → the time of its last put. Two dicts, not a [time,
+        # value] pair per entry: a float in a dict is no object for the collector to walk.
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._times: dict[K, float] = {}
         self._forget_times()
 
     def _forget_times(self) -> None:
@@ -34,31 +39,33 @@ class Recent(Generic[K, V]):
         self._in_time_order = True
 
     def get(self, key: K, now: float) -> V | None:
-        entry = self._items.get(key)
-        if entry is None or now - entry[0] > self.max_age:
+        put_at = self._times.get(key)
+        if put_at is None or now - put_at > self.max_age:
             return None
-        return entry[1]
+        return self._items[key]
 
     def put(self, key: K, value: V, now: float) -> None:
-        self._touch(key, value, now)[1] = value
+        self._touch(key, value, now)
+        self._items[key] = value
 
     def setdefault(self, key: K, default: V, now: float) -> V:
         """The key's value, or `default` when it has none (or it expired), stored; either way the
         entry lives `max_age` from now. For groups the caller then adds to in place."""
-        return self._touch(key, default, now)[1]
+        return self._touch(key, default, now)
 
-    def _touch(self, key: K, default: V, now: float) -> list:
-        """The key's entry, [time, value], stamped `now` and moved last; a new or expired entry holds
-        `default`. Entries are lists so that refreshing one costs one lookup and no new object."""
-        items = self._items
-        entry = items.get(key)
-        if entry is None:
-            items[key] = entry = [now, default]
+    def _touch(self, key: K, default: V, now: float) -> V:
+        """The key's value, stamped `now` and moved last; a new or expired entry holds `default`."""
+        items, times = self._items, self._times
+        put_at = times.get(key)
+        if put_at is None:
+            items[key] = value = default
         else:
-            if now - entry[0] > self.max_age:
-                entry[1] = default
-            entry[0] = now
+            if now - put_at > self.max_age:
+                items[key] = value = default
+            else:
+                value = items[key]
             items.move_to_end(key)
+        times[key] = now
         if now >= self._newest:
             self._newest = now
         else:
@@ -67,18 +74,18 @@ class Recent(Generic[K, V]):
             self._oldest = now
         if now - self._oldest > self.max_age or len(items) > self.max_entries:
             self.prune(now)
-        return entry
+        return value
 
     def pop(self, key: K) -> V | None:
-        entry = self._items.pop(key, None)
-        return entry[1] if entry else None
+        self._times.pop(key, None)
+        return self._items.pop(key, None)
 
     def prune(self, now: float) -> None:
-        items = self._items
+        items, times = self._items, self._times
         while items:
-            first_time = next(iter(items.values()))[0]
+            first_time = times[next(iter(items))]
             if len(items) > self.max_entries or now - first_time > self.max_age:
-                items.popitem(last=False)
+                del times[items.popitem(last=False)[0]]
                 continue
             if self._in_time_order:
                 self._oldest = first_time
@@ -86,12 +93,30 @@ class Recent(Generic[K, V]):
         self._forget_times()
 
     def items(self) -> Iterator[tuple[K, V]]:
-        for k, (_, v) in list(self._items.items()):
-            yield k, v
+        yield from list(self._items.items())
 
     def __len__(self) -> int:
         return len(self._items)
 
     def clear(self) -> None:
         self._items.clear()
+        self._times.clear()
         self._forget_times()
+
+
+class Seen:
+    """What a check's time window keeps of an event: its id and the few fields checks compare, not
+    the event itself, whose params and findings make it ≈ 50 times larger. A check that changes an
+    earlier event's findings gets the event back through `Context.event`: from the session's memory,
+    or read back from its file. Only a session that cannot read evicted events back (no file) has
+    the window keep the event object (`kept`), so that a late finding still reaches it."""
+
+    __slots__ = ("id", "time", "endpoint", "source", "event_id", "kept")
+
+    def __init__(self, event: TrackingEvent, keep: bool):
+        self.id = event.id
+        self.time = event.time
+        self.endpoint = event.endpoint
+        self.source = event.source
+        self.event_id = event.event_id
+        self.kept = event if keep else None
