@@ -122,9 +122,16 @@ def local_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[
         srv.server_close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sessions_never_in_home(tmp_path_factory):
+    """A live session is a file (pixelspy.store): never in the user's folder, also for the proxies
+    that module-scoped fixtures start before any test's own folder exists."""
+    os.environ["PIXELSPY_SESSIONS_DIR"] = str(tmp_path_factory.mktemp("sessions"))
+
+
 @pytest.fixture(autouse=True)
 def _sessions_in_tmp(tmp_path, monkeypatch):
-    """A live session is a file (pixelspy.store): a test's go to its own folder, never the user's."""
+    """… and a test's sessions go to its own folder."""
     monkeypatch.setenv("PIXELSPY_SESSIONS_DIR", str(tmp_path / "sessions"))
 
 
