@@ -49,19 +49,11 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a delay in seconds (0-60)")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    from pixelspy.cli import Parser
+    from pixelspy.cli.common import Parser, number_arg
     from pixelspy.report import FAIL_ON
+
+    seconds = number_arg(float, 0, 60, "a delay in seconds (0-60)")
 
     p = Parser(prog="pixelspy audit", description=DESCRIPTION)
     p.add_argument("url", nargs="?", help="start page (same-site links found on it are visited, see --pages)")
@@ -91,9 +83,9 @@ def parser() -> argparse.ArgumentParser:
                    help="let the tracking hits reach the vendors (default: answered locally, so an audit never "
                         "pollutes the site's ad data)")
     p.add_argument("--no-redact", action="store_true", help="keep cookie values, tokens, emails in the HARs")
-    p.add_argument("--delay", type=_seconds, default=1.0, metavar="SECONDS",
+    p.add_argument("--delay", type=seconds, default=1.0, metavar="SECONDS",
                    help="pause between two page loads (default 1)")
-    p.add_argument("--dwell", type=_seconds, default=1.0, metavar="SECONDS",
+    p.add_argument("--dwell", type=seconds, default=1.0, metavar="SECONDS",
                    help="how long to stay on a page once its requests calmed down, for tags fired by timers "
                         "(default 1)")
     p.add_argument("--config", metavar="PATH", help="pixelspy.toml (default ./pixelspy.toml)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from pixelspy.config import ConfigError
 from pixelspy.inert import inert
@@ -16,14 +17,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def port_arg(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return port
+def number_arg(parse: Callable[[str], float], low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number `parse` reads, from `low` to `high`; else "'TEXT' is not WHAT"."""
+    def arg(text: str) -> float:
+        try:
+            value = parse(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    return arg
+
+
+port_arg = number_arg(int, 0, 65535, "a port number (0-65535)")
 
 
 def print_config_error(e: ConfigError) -> None:
