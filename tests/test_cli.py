@@ -65,6 +65,14 @@ def test_a_file_given_without_open_is_pointed_to_open(tmp_path, monkeypatch):
     assert code == 2 and "unknown command 'visit.har' (to open a file: pixelspy open visit.har;" in err, err
 
 
+def test_ca_with_a_misspelt_confdir_says_so_and_makes_no_second_ca(tmp_path):
+    typo = tmp_path / ".mitmprxy"
+    code, err = main("ca", "--confdir", str(typo))
+    assert (code, err) == (2, f"pixelspy: --confdir {typo}: no such directory (to make a new CA there, create it "
+                              f"first: mkdir -p {typo})\n")
+    assert not typo.exists()
+
+
 def test_help_lists_the_subcommands():
     text = cli.live_parser().format_help()
     for command in ("pixelspy open FILE", "pixelspy check FILE", "pixelspy ca"):

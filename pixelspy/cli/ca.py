@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 from pixelspy.cli.common import Parser, port_arg
+from pixelspy.inert import inert
 from pixelspy.proxy import CA_BUNDLE_NAME, ca_cert_path, write_ca_bundle
 
 
@@ -18,13 +20,18 @@ def ca_main(argv: list[str]) -> int:
         description="Print where pixelspy's CA certificate is (created when missing) and the shell lines that "
                     "make a backend or SDK use the proxy and trust it: eval \"$(pixelspy ca --bundle)\". "
                     "See docs/server-side.md.")
-    p.add_argument("--confdir", default=None, help="mitmproxy configuration directory (default ~/.mitmproxy)")
+    p.add_argument("--confdir", default=None, help="mitmproxy configuration directory, an existing one (default ~/.mitmproxy, made when missing)")
     p.add_argument("-p", "--port", type=port_arg, default=8080, help="proxy port for HTTPS_PROXY (default 8080)")
     p.add_argument("--bundle", action="store_true",
                    help=f"also write {CA_BUNDLE_NAME} (public roots + the CA) next to the CA and point "
                         "REQUESTS_CA_BUNDLE, SSL_CERT_FILE and CURL_CA_BUNDLE at it")
     p.add_argument("--path", action="store_true", help="print only the path (of the bundle with --bundle)")
     args = p.parse_args(argv)
+    if args.confdir and not Path(args.confdir).expanduser().is_dir():
+        # A typo would silently make a second CA, not the one the proxy uses.
+        print(inert(f"pixelspy: --confdir {args.confdir}: no such directory (to make a new CA there, "
+                    f"create it first: mkdir -p {shlex.quote(args.confdir)})"), file=sys.stderr)
+        return 2
     try:
         ca = ca_cert_path(args.confdir)
         trust = write_ca_bundle(args.confdir) if args.bundle else ca

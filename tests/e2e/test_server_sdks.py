@@ -342,6 +342,7 @@ def test_x_twitter_ads(sdk_events):
 
 def test_ca_command_creates_the_ca_and_a_bundle(tmp_path):
     confdir = tmp_path / "fresh"
+    confdir.mkdir()  # an empty directory: a new CA is made in it
 
     def run(*args: str) -> str:
         out = io.StringIO()
