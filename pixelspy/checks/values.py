@@ -5,7 +5,8 @@ field (values.toml) that is a warning, as is every hashed one (matching on it is
 (tag templates serialise unset fields on page views) a note.
 
 Code: invalid-value (also the params check's code for malformed values and currencies: value and
-currency placeholders are left to it, and a finding of its on the event is kept in the one merged).
+currency placeholders are left to it, and a finding of its on the event is kept in the one merged;
+a placeholder pixel ID is left to invalid-pixel-id).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
+from pixelspy.checks.pixels import well_formed
 from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, platform, vendor
 from pixelspy.model import Finding, Severity, TrackingEvent
 
@@ -127,11 +129,17 @@ class PlaceholderCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         table = value_rules()
-        # value and currency are the params check's (its invalid-value / invalid-currency).
+        # value and currency are the params check's (its invalid-value / invalid-currency), a malformed
+        # pixel ID (id=null) the pixel check's (its invalid-pixel-id): one finding each, not two.
         judged = {v for v in (event.value, event.currency) if v is not None}
+        pixel = event.pixel_id if event.pixel_id and not well_formed(event.platform, event.source,
+                                                                      event.pixel_id) else None
         found: list[Found] = []
         for p in event.params:
             if not is_placeholder(p.value, table):
+                continue
+            if p.value == pixel:  # the parameter the decoder read the pixel ID from (another may say null too)
+                pixel = None
                 continue
             need = need_of(field_of(event, p.name), event, table)
             if need is None and p.value in judged:

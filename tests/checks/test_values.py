@@ -182,3 +182,14 @@ def test_json_and_text_with_brackets_are_no_macros():
         ev = run(meta_hit(ev="ViewContent", **{"cd[content_name]": value, "cd[contents]": value,
                                                "cd[content_ids]": '["sku-1"]', "cd[content_type]": "product"}))
         assert "invalid-value" not in codes(ev), value
+
+
+def test_a_placeholder_pixel_id_is_one_finding_not_two():
+    # izettle.se's legacy offsite-conversion pixel (fbds.js): id=null, the conversion's ID as ev.
+    ev = run(meta_hit(id="null", ev="6020974733117", dl="https://www.izettle.com/se", fbp=None,
+                      **{"cd[value]": "0.00", "cd[currency]": "SEK"}))
+    [pixel] = [f for f in ev.findings if "'null'" in f.message]
+    assert pixel.code == "invalid-pixel-id" and "invalid-value" not in codes(ev)
+    # Another placeholder on the same hit is still named.
+    ev = run(meta_hit(id="null", ev="6020974733117", fbp=None, **{"cd[content_name]": "null"}))
+    assert "cd[content_name]='null'" in the(ev, "invalid-value").message and "id=" not in the(ev, "invalid-value").message
