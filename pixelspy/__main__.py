@@ -1,3 +1,3 @@
-from pixelspy.cli import main
+from pixelspy.console import main
 
 raise SystemExit(main())

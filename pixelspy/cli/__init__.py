@@ -25,6 +25,7 @@ from pixelspy.cli.live import LOCAL_HOSTS, listen_plan, live_parser, run_live
 from pixelspy.cli.recording import add_har_recorder, close_session_file, session_writer
 from pixelspy.cli.sessions import sessions_main
 from pixelspy.config import ConfigError, load_config
+from pixelspy.console import interrupted
 from pixelspy.inert import inert
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:  # Ctrl+C while the proxy starts (before its handler is set), or in check: no traceback
-        return 130
+        return interrupted()
 
 
 def run(argv: list[str]) -> int:

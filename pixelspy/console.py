@@ -1,0 +1,22 @@
+"""The `pixelspy` console script. Loading pixelspy's modules takes a second or more (mitmproxy, the
+decoders): Ctrl+C then ends as it does later, with one line and exit 130, not a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED = "pixelspy: interrupted"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl+C
+
+
+def interrupted() -> int:
+    print(INTERRUPTED, file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def main() -> int:
+    try:
+        from pixelspy.cli import main as run
+    except KeyboardInterrupt:
+        return interrupted()
+    return run()
