@@ -241,5 +241,5 @@ def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch)
         raise KeyboardInterrupt
     monkeypatch.setattr(cli, "load_config", interrupted)
     monkeypatch.setattr(files, "load_config", interrupted)
-    assert main("--no-ui") == (130, "")
-    assert main("check", "x.har") == (130, "")
+    assert main("--no-ui") == (130, "pixelspy: interrupted\n")
+    assert main("check", "x.har") == (130, "pixelspy: interrupted\n")
