@@ -259,3 +259,27 @@ def test_the_json_report_lists_what_fired_on_which_page(tmp_path, monkeypatch):
     rows = json.loads(run("v.har", "--format", "json", cwd=tmp_path).stdout)["files"][0]["page_counts"]
     assert [(r["page"], r["other"], r["count"]) for r in rows] == [
         ("https://shop.example/", False, 2), ("https://shop.example/tee", False, 1), (None, True, 1)]
+
+
+def test_verbose_lists_each_event_with_its_parameters(tmp_path):
+    har = har_file(tmp_path / "visit.har", meta_purchase(T0, **{"cd[value]": "49.90", "cd[currency]": "EUR",
+                                                               "cd[content_name]": "Mug\nFAKE  error line"}),
+                   meta_purchase(T0 + 60, **{"cd[value]": "5.00", "cd[currency]": "EUR"}))
+    plain = run(str(har), cwd=tmp_path)
+    assert "cd[value]" not in plain.stdout  # the summary alone by default
+    verbose = run("--verbose", str(har), cwd=tmp_path)
+    assert verbose.returncode == plain.returncode
+    lines = verbose.stdout.splitlines()
+    heads = [i for i, line in enumerate(lines)
+             if re.fullmatch(rf"  \[e\d+\] meta  {PIXEL}  Purchase  https://shop.example/checkout/thanks\?order=77", line)]
+    assert len(heads) == 2
+    assert lines[heads[0] + 1:heads[1]] == [
+        f"      id                {PIXEL}  (Pixel ID)",
+        "      ev                Purchase  (Event name)",
+        "      dl                https://shop.example/checkout/thanks?order=77  (Page URL)",
+        "      cd[value]         49.90  (Value)",
+        "      cd[currency]      EUR  (Currency)",
+        "      cd[content_name]  Mug\\nFAKE  error line  (Content name)"]  # wire text cannot forge a line
+    assert "      cd[value]     5.00  (Value)" in lines[heads[1]:]
+    usage = run("--verbose", "--format", "json", str(har), cwd=tmp_path)
+    assert usage.returncode == 2 and "--verbose lists the events in the text format" in usage.stderr

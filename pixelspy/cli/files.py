@@ -153,21 +153,30 @@ def check_main(argv: list[str]) -> int:
     p.add_argument("-o", "--output", metavar="PATH", help="write the report to PATH instead of stdout")
     p.add_argument("--allow-empty", action="store_true",
                    help="a file without tracking events passes (by default it fails: nothing was checked)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="text format: also list each event with its parameters")
     args = p.parse_args(argv)
+    if args.verbose and args.format != "text":
+        p.error("--verbose lists the events in the text format (pixelspy open FILE --no-ui prints each "
+                "event's parameters as JSON lines)")
     from pixelspy.har import HarReadError, load_file
     from pixelspy.report import EventTally, FileReport, exit_code
+    from pixelspy.report.text import EventListing, render_text
 
     try:
         config = load_config(args.config)
     except ConfigError as e:
         print_config_error(e)
         return 2
-    reports = []
+    reports, listings = [], []
     for path in args.files:
         # The report takes every event as it passes (EventTally); the session need not keep them.
         session = Session(CheckEngine(config), max_events=CHECK_KEPT_EVENTS)
         tally = EventTally()
         session.subscribe(tally)
+        if args.verbose:
+            listings.append(listing := EventListing())
+            session.subscribe(listing)
         try:
             result = load_file(path, session)
         except HarReadError as e:
@@ -175,7 +184,7 @@ def check_main(argv: list[str]) -> int:
             continue
         reports.append(FileReport(path, problems=result.problems, format=result.format, tally=tally,
                                   empty_fails=not args.allow_empty))
-    text = FORMATS[args.format](reports, args.fail_on)
+    text = render_text(reports, args.fail_on, listings) if args.verbose else FORMATS[args.format](reports, args.fail_on)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as f:

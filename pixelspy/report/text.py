@@ -3,7 +3,10 @@ URLs, event names and messages hold wire text, and a newline in one must not for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pixelspy.inert import inert
+from pixelspy.model import TrackingEvent
 from pixelspy.report import (AUDIT_EMPTY, AUDIT_VERDICT, AuditRun, FileReport, FindingGroup, audit_exit_code,
                              check_verdict, describe, describe_group, group_findings, id_list, pages_by_group, plural,
                              severity_counts)
@@ -15,10 +18,50 @@ MAX_PAGES = 5
 MAX_NAMES = 5
 
 
-def render_text(reports: list[FileReport], fail_on: str) -> str:
+# --verbose: so many events a file are listed with their parameters (the rest counted), a value cut here.
+MAX_LISTED = 10_000
+MAX_VALUE_CHARS = 200
+
+
+class EventListing:
+    """`check --verbose`: each event as it streams past (a Session subscriber) with its parameters
+    under it, as text lines: the check's session does not keep the events themselves."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.listed = 0
+        self.left_out = 0
+
+    def __call__(self, ev: TrackingEvent, is_update: bool) -> None:
+        if is_update:  # a later finding: the findings are listed at the end
+            return
+        if self.listed == MAX_LISTED:
+            self.left_out += 1
+            return
+        self.listed += 1
+        self.lines += event_detail(ev)
+
+    def all_lines(self) -> list[str]:
+        more = f"  … and {plural(self.left_out, 'more event')} (pixelspy open FILE --no-ui prints them all)"
+        return self.lines + ([more] if self.left_out else [])
+
+
+def event_detail(ev: TrackingEvent) -> list[str]:
+    """An event's line, then one line a parameter: wire name, value, label; its decode errors."""
+    width = max((len(p.name) for p in ev.params), default=0)
+    out = [f"  [{ev.id}] {describe(ev)}"]
+    for p in ev.params:
+        value = p.value if len(p.value) <= MAX_VALUE_CHARS else p.value[:MAX_VALUE_CHARS] + "…"
+        out.append(f"      {p.name:<{width}}  {value}" + (f"  ({p.label})" if p.label not in ("", p.name) else ""))
+    out += [f"      decode error: {e}" for e in ev.decode_errors]
+    return out
+
+
+def render_text(reports: list[FileReport], fail_on: str, listings: list[EventListing] | None = None) -> str:
+    """The reports; with `listings` (one a report, --verbose) each event and its parameters too."""
     out: list[str] = []
-    for r in reports:
-        out += file_lines(r, r.path)
+    for i, r in enumerate(reports):
+        out += file_lines(r, r.path, listing=listings[i].all_lines() if listings else ())
     total = severity_counts(p for r in reports for p in r.findings())
     out.append(f"{plural(len(reports), 'file')}: {plural(total['error'], 'error')}, "
                f"{plural(total['warning'], 'warning')} — {check_verdict(reports, fail_on)} (--fail-on {fail_on})")
@@ -26,8 +69,9 @@ def render_text(reports: list[FileReport], fail_on: str) -> str:
 
 
 def file_lines(r: FileReport, label: str, events: bool = True, empty: str = "nothing was checked",
-               problem: str = "unreadable") -> list[str]:
-    """A file's (or an audit run's) block: its counts, unreadable entries, events per page, findings."""
+               problem: str = "unreadable", listing: Iterable[str] = ()) -> list[str]:
+    """A file's (or an audit run's) block: its counts, unreadable entries, events per page, the
+    listing of each event (--verbose), findings."""
     if r.error is not None:
         return [f"{label}: cannot read: {r.error}"]
     findings = r.findings()
@@ -40,6 +84,7 @@ def file_lines(r: FileReport, label: str, events: bool = True, empty: str = "not
         out.append(f"  no tracking events: {empty}{fails}")
     if events:
         out += _event_lines(r)
+    out += listing
     out += _finding_lines(group_findings(findings))
     return out
 
