@@ -4,9 +4,11 @@ Wire facts: ../shared/spec/platforms.md §4 (Omnibug's LinkedIn provider, real /
 captures, LinkedIn's conversions and deduplication docs).
 
 LinkedIn sends few event names: a /wa hit names its signal type (PAGE_VISIT, CLICK), kept as sent;
-a /collect hit is a page view (named PAGE_VISIT like its /wa twin), or a conversion for the rule in
-`conversionId`. Conversion types (Lead, Purchase, …) live on the rule in Campaign Manager, never on
-the wire, so conversions carry no canonical event. Readable names are TUI labels only.
+a /collect hit is a page view (named PAGE_VISIT like its /wa twin), or a "conversion" for the rule in
+`conversionId` (labelled "conversion (rule <id>)"; the rule stays a parameter, as Google Ads keeps its
+conversion label). A Conversions API event is a "conversion" too (its rule is the pixel ID). Conversion
+types (Lead, Purchase, …) live on the rule in Campaign Manager, never on the wire, so conversions
+carry no canonical event. Readable names are labels only.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ LABELS = Labels(
 )
 
 PAGE_VISIT = "PAGE_VISIT"
+CONVERSION = "conversion"
 # /wa signal types → (TUI label, canonical event). Unknown types are labelled by their own name.
 SIGNALS: dict[str, tuple[str, str | None]] = {
     PAGE_VISIT: ("page view", "PageView"),
@@ -105,10 +108,14 @@ COPY_FLAGS = {"liSync": "cookie sync copy", "cookiesTest": "cookie test copy"}
 CONVERSION_URN = re.compile(r"urn:lla:llaPartnerConversion:(?P<rule>\d+)")
 
 
+def conversion_label(rule: str) -> str:
+    return f"{CONVERSION} (rule {rule})"
+
+
 def page_or_conversion(conversion: str | None) -> tuple[str, str | None, str | None]:
     """(event, TUI label, canonical event) of a /collect hit."""
     if conversion:
-        return f"conversion {conversion}", None, None
+        return CONVERSION, conversion_label(conversion), None
     return PAGE_VISIT, *SIGNALS[PAGE_VISIT]
 
 
@@ -248,7 +255,8 @@ def capi_event(element: Any, headers: list[tuple[str, str]], errors: Errors, end
         platform=PLATFORM,
         source=Source.server,
         pixel_id=rule,
-        event=f"conversion {rule}" if rule else None,
+        event=CONVERSION if rule else None,
+        label=conversion_label(rule) if rule else None,
         event_id=compact(element.get("eventId")) or None,
         value=compact(value) if value is not None else None,
         currency=compact(currency) or None,

@@ -96,9 +96,10 @@ def test_collect_js_page_view():
     assert labels["url"] == ("Page URL", "Page context")
 
 
-def test_collect_js_conversion_is_named_after_its_rule():
+def test_collect_js_conversion_is_a_conversion_labelled_with_its_rule():
     ev = one(get(CV_PX))
-    assert (ev.event, ev.standard_event) == ("conversion 111111111111", None)
+    assert (ev.event, ev.standard_event) == ("conversion", None)
+    assert ev.title == "conversion (rule 111111111111)"
     assert ev.pixel_id == "12345678"
     assert ev.param("conversionId") == "111111111111"
     assert {p.name: p.label for p in ev.params}["conversionId"] == "Conversion rule ID"
@@ -106,7 +107,8 @@ def test_collect_js_conversion_is_named_after_its_rule():
 
 def test_collect_image_pixel_conversion():
     ev = one(get(GIF))
-    assert (ev.pixel_id, ev.event, ev.endpoint) == ("123456", "conversion 987654", "px /collect image")
+    assert (ev.pixel_id, ev.event, ev.endpoint) == ("123456", "conversion", "px /collect image")
+    assert ev.title == "conversion (rule 987654)"
     assert ev.page_url is None
     assert ev.twin_key is None  # no time: nothing ties it to a mirror
     assert ev.decode_errors == []
@@ -130,7 +132,7 @@ def test_collect_event_id_is_the_dedup_key():
 def test_collect_post_form_body_is_read():
     ev = one(post("https://px.ads.linkedin.com/collect", b"pid=99&conversionId=42",
                   headers=[("content-type", "application/x-www-form-urlencoded")]))
-    assert (ev.pixel_id, ev.event) == ("99", "conversion 42")
+    assert (ev.pixel_id, ev.title) == ("99", "conversion (rule 42)")
 
 
 def test_collect_without_pid_is_a_decode_error_but_still_an_event():
@@ -148,7 +150,7 @@ def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
     assert session.ingest(mirror) == []
     assert len(session.ingest(conversion)) == 1  # a conversion in the same burst is its own event
     events = list(session)
-    assert [e.event for e in events] == ["PAGE_VISIT", "conversion 111111111111"]
+    assert [e.title for e in events] == ["page view → PageView", "conversion (rule 111111111111)"]
     assert events[0].twins == [mirror.id]
     assert events[0].endpoint == "px /collect script"
 
@@ -307,7 +309,7 @@ def test_capi_single_event():
     ev = one(post(CAPI_URL, json.dumps(CAPI_EVENT).encode(), headers=CAPI_HEADERS))
     assert (ev.platform, ev.source, ev.kind) == ("linkedin", Source.server, Kind.event)
     assert ev.pixel_id == "104012"
-    assert (ev.event, ev.standard_event) == ("conversion 104012", None)
+    assert (ev.event, ev.standard_event, ev.title) == ("conversion", None, "conversion (rule 104012)")
     assert ev.event_id == "order-77"
     assert (ev.value, ev.currency) == ("1500.0", "USD")
     assert ev.endpoint == "CAPI conversionEvents"
@@ -338,7 +340,7 @@ def test_capi_batch_create_is_one_event_per_element():
               "user": {"userIds": [{"idType": "ACXIOM_ID", "idValue": "AbC123"}]}}
     body = json.dumps({"elements": [CAPI_EVENT, second]}).encode()
     events = REGISTRY.decode(post(CAPI_URL, body, headers=[*CAPI_HEADERS, ("X-RestLi-Method", "BATCH_CREATE")]))
-    assert [e.event for e in events] == ["conversion 104012", "conversion 104013"]
+    assert [e.title for e in events] == ["conversion (rule 104012)", "conversion (rule 104013)"]
     assert [e.pixel_id for e in events] == ["104012", "104013"]
     assert [e.event_id for e in events] == ["order-77", "lead-9"]
     assert [(e.value, e.currency) for e in events] == [("1500.0", "USD"), ("0", "EUR")]
@@ -408,3 +410,23 @@ def test_fuzz_never_raises_and_always_yields_events(url, query, body, batch):
     for ev in events:
         assert not any(e.startswith("decoder error:") for e in ev.decode_errors), ev.decode_errors
         assert ev.platform == "linkedin"
+
+
+def test_conversions_of_two_rules_are_two_events_and_the_documented_dedup_pair_is_no_id_reuse():
+    from pixelspy.checks import CheckEngine
+
+    session = Session(CheckEngine())
+    thanks = ("https://px.ads.linkedin.com/collect?v=2&fmt=js&pid=123456&url=https%3A%2F%2Fshop.example%2Fthanks"
+              "&conversionId={rule}&time={ms}{extra}")
+    lead = session.ingest(get(thanks.format(rule="111", ms=1700000000000, extra=""), time=1000.0))
+    signup = session.ingest(get(thanks.format(rule="222", ms=1700000000010, extra=""), time=1000.01))
+    again = session.ingest(get(thanks.format(rule="111", ms=1700000000500, extra=""), time=1000.5))
+    # LinkedIn's deduplication: one rule per source, the same eventId on the Insight Tag and on CAPI.
+    browser = session.ingest(get(thanks.format(rule="333", ms=1700000001000, extra="&eventId=order-77"), time=1001))
+    server = session.ingest(post(CAPI_URL, json.dumps({**CAPI_EVENT, "conversion": "urn:lla:llaPartnerConversion:444"})
+                                 .encode(), headers=CAPI_HEADERS, time=1002))
+    session.tick(1e10)
+    codes = {ev.title: sorted({f.code for f in ev.findings}) for [ev] in (signup, browser, server)}
+    assert codes == {"conversion (rule 222)": [], "conversion (rule 333)": ["dedup-ok"],
+                     "conversion (rule 444)": ["dedup-ok"]}
+    assert [f.code for f in lead[0].findings] == [f.code for f in again[0].findings] == ["duplicate-event"]

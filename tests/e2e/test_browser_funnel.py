@@ -83,8 +83,7 @@ def conversions(page, shop_event, meta, tiktok, pinterest=None, *, meta_endpoint
         rows.append(row(page, "pinterest", pinterest, "Purchase" if pinterest == "checkout" else "AddToCart",
                         PINTEREST, shop_event, endpoint="/v3/ image"))
     if shop_event in LINKEDIN_RULES:
-        rule = LINKEDIN_RULES[shop_event]
-        rows.append(row(page, "linkedin", f"conversion {rule}", None, LINKEDIN, shop_event,
+        rows.append(row(page, "linkedin", "conversion", None, LINKEDIN, shop_event,
                         endpoint="px /collect script", value=False, currency=False, ids=False))
     return rows
 
@@ -221,7 +220,7 @@ def test_shop_funnel_in_real_chromium(shop, pixelspy):
     visit = the(evs, "linkedin", "PAGE_VISIT", CHECKOUT)["params"]
     assert (visit["signalType"], visit["pageTitle"], visit["domain"]) == ("PAGE_VISIT", "Checkout – Teashop", "127.0.0.1")
     assert visit["medium"] == "fetch" and visit["scriptVersion"] == "308"
-    conversion = the(evs, "linkedin", f"conversion {LINKEDIN_RULES['purchase']}", THANKS)["params"]
+    conversion = the(evs, "linkedin", "conversion", THANKS)["params"]
     assert (conversion["pid"], conversion["conversionId"], conversion["eventId"]) == (
         LINKEDIN, LINKEDIN_RULES["purchase"], "purchase-A-1001")
 

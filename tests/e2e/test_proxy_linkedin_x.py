@@ -60,7 +60,7 @@ def test_linkedin_and_x_hits_become_json_lines(pixelspy):
 
     for ev, event_id in ((li_first, "order-77"), (li_second, "order-78")):
         assert (ev["platform"], ev["source"], ev["pixel_id"]) == ("linkedin", "server", "104012")
-        assert (ev["event"], ev["event_id"]) == ("conversion 104012", event_id)
+        assert (ev["event"], ev["event_id"]) == ("conversion", event_id)
         assert (ev["value"], ev["currency"]) == ("49.90", "USD")
         assert ev["user_data"] == {"user.userIds[SHA256_EMAIL]": "hashed"}
         assert ev["params"]["LinkedIn-Version"] == "202601"

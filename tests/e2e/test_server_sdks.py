@@ -324,8 +324,9 @@ def test_pinterest_api_sdk(sdk_events):
 def test_linkedin_api_client(sdk_events):
     evs = server_events(sdk_events, "linkedin_api")
     assert {k: fields(e) for k, e in evs.items()} == {
-        "order-1": ("conversion 104012", "49.9", "EUR"), "lead-1": ("conversion 104013", "5", "EUR"),
-        "order-2": ("conversion 104012", "10", "EUR"), "rev-1": ("conversion 104012", "19.5", "EUR")}
+        "order-1": ("conversion", "49.9", "EUR"), "lead-1": ("conversion", "5", "EUR"),
+        "order-2": ("conversion", "10", "EUR"), "rev-1": ("conversion", "19.5", "EUR")}
+    assert [evs[k]["pixel_id"] for k in ("order-1", "lead-1")] == ["104012", "104013"]  # the rule
     assert [evs[k]["params"]["X-RestLi-Method"] for k in ("order-1", "lead-1")] == ["CREATE", "BATCH_CREATE"]
     assert evs["order-1"]["user_data"] == {"user.userIds[SHA256_EMAIL]": "hashed"}
     assert "AQV-secret-token" not in str(evs)
