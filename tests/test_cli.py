@@ -243,3 +243,23 @@ def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch)
     monkeypatch.setattr(files, "load_config", interrupted)
     assert main("--no-ui") == (130, "pixelspy: interrupted\n")
     assert main("check", "x.har") == (130, "pixelspy: interrupted\n")
+
+
+def test_no_ui_ends_with_one_summary_line_on_stderr(home, tmp_path):
+    har = tmp_path / "visit.har"
+    p = PixelspyProcess(home, "--sink", "--har", str(har), "--session", str(tmp_path / "visit.pixelspy"))
+    try:
+        with p.client() as client:
+            for pixel in ("1234567890123456", "123"):  # the second pixel ID is malformed: a warning
+                client.get(f"https://www.facebook.com/tr/?id={pixel}&ev=PageView&dl=https%3A%2F%2Fshop.example%2F")
+        p.wait_for(lambda evs: len(evs) == 2)
+        lines = len(p.lines)
+    finally:
+        assert p.stop() == 0
+    session = tmp_path / "visit.pixelspy"
+    deadline = time.monotonic() + 5
+    while not p.stderr_lines[-1].startswith("pixelspy: stopped") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.stderr_lines[-1] == (f"pixelspy: stopped: 2 events, 0 errors, 1 warning; session file {session} "
+                                  f"(pixelspy open {session}); HAR {har}")
+    assert all(line["platform"] == "meta" for line in p.lines[lines:])  # stdout: JSON lines only

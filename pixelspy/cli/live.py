@@ -213,4 +213,27 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     json_lines.flush()
     if json_lines.closed:  # what is left in stdout's buffer would fail at exit, with a message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print(closing_summary(session, config), file=sys.stderr, flush=True)
     return 0
+
+
+def closing_summary(session: Session, config: ProxyConfig) -> str:
+    """--no-ui's last stderr line: what the session caught (findings settled by now) and where it is kept."""
+    from pixelspy.har import HarRecorder
+
+    counts = {"error": 0, "warning": 0}
+    for ev in session:
+        for f in ev.findings:
+            if not f.pending and f.severity.value in counts:
+                counts[f.severity.value] += 1
+    total = len(session) + session.dropped
+    parts = [f"{total:,} event{'' if total == 1 else 's'}",
+             *(f"{n:,} {name}{'' if n == 1 else 's'}" for name, n in counts.items())]
+    text = "pixelspy: stopped: " + ", ".join(parts)
+    if session.dropped:
+        text += f" (findings of the last {len(session):,} events)"
+    if session.store is not None and total:
+        text += f"; session file {session.store.path} (pixelspy open {session.store.path})"
+    if har := next((a.path for a in config.addons if isinstance(a, HarRecorder) and a.path), None):
+        text += f"; HAR {har}"
+    return inert(text)
