@@ -170,7 +170,8 @@ def test_audit_text_json_and_junit():
     meta, tiktok = doc["matrix"]
     assert meta["verdicts"]["desktop"]["code"] == "pre-consent"
     assert [c["verdict"] for c in tiktok["cells"]] == ["silent", "silent", "fired"]
-    assert "'denied' (audit clicked reject all" in meta["cells"][1]["evidence"][0]
+    assert "refused marketing consent" in meta["cells"][1]["evidence"][0]
+    assert "(audit clicked reject all" in meta["cells"][1]["evidence"][0]
 
     runs = [audit_run("none"), audit_run("reject", click_fails=True)]
     root = ET.fromstring(render_audit(runs, "junit", "error"))

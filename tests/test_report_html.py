@@ -53,7 +53,8 @@ def test_matrix_verdicts_per_pixel_and_state():
     assert meta.verdict("desktop") == ("pre-consent", "error", "fires without consent: before a choice (none), after reject, before the accept click")
     none, reject = meta.cells["desktop", "none"], meta.cells["desktop", "reject"]
     assert "OneTrust loaded (cdn.cookielaw.org/scripttemplates/otSDKStub.js)" in none.pre_consent[0][1].message
-    assert "'denied' (audit clicked reject all" in reject.pre_consent[-1][1].message
+    assert "refused marketing consent" in reject.pre_consent[-1][1].message
+    assert "(audit clicked reject all" in reject.pre_consent[-1][1].message
     assert (none.events["PageView"].count, none.events["PageView"].first_page) == (2, "https://www.shop.example/")
     # TikTok waits for "accept all": correct, and said so.
     assert [tiktok.cells["desktop", s].verdict for s in ("none", "reject", "accept")] == ["silent", "silent", "fired"]

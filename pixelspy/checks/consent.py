@@ -82,6 +82,7 @@ class PurposeState:
     by_default: bool  # the CMP's default, the visitor has not chosen
     evidence: Evidence
     choice_time: float | None
+    withdrawn: bool = False  # denied by a choice after a choice that granted it (for the findings' words)
 
 
 @dataclass
@@ -148,6 +149,7 @@ class _Pending:
     purpose: str
     page_host: str
     deadline: float
+    state_at_hit: State  # as the proxy saw it when the hit came (for the findings' words)
 
 
 # ---- the check ---------------------------------------------------------------------------------
@@ -323,7 +325,9 @@ class ConsentCheck:
         for p, granted in r.purposes.items():
             old = rec.purposes.get(p)
             if old is None or (old.granted, old.by_default, old.evidence.text) != (granted, not r.choice, r.text):
-                rec.purposes[p] = PurposeState(granted, not r.choice, ev, r.choice_time)
+                withdrawn = (not granted and r.choice and old is not None
+                             and (old.withdrawn or old.granted and not old.by_default))
+                rec.purposes[p] = PurposeState(granted, not r.choice, ev, r.choice_time, withdrawn)
             if granted and r.choice_time is not None:
                 self._retract_earlier(rec, p, r.choice_time, ctx)
 
@@ -361,7 +365,7 @@ class ConsentCheck:
                     f"{self.config.pending_timeout_s:g} s for the consent cookie",
             hint=PRE_CONSENT_HINT))
         self._pending[event.id] = _Pending(event, rec, purpose, host_of(event.page_url or event.referer),
-                                           event.time + self.config.pending_timeout_s)
+                                           event.time + self.config.pending_timeout_s, state)
         while len(self._pending) > MAX_PENDING:
             _, oldest = self._pending.popitem(last=False)
             self._resolve(oldest, "too many hits waiting", ctx)
@@ -383,16 +387,36 @@ class ConsentCheck:
         if state in (State.granted, State.no_cmp) and not consented_after:
             ctx.retract(event, PRE_CONSENT)
             return
-        if consented_after:
-            detail = f"consent was given only at {clock(ps.choice_time)} ({ps.evidence})"
-        else:
-            detail = f"{purpose} consent was '{state}' ({rec.why(purpose)}; {when})"
-        ctx.emit(event, Finding(
-            code=PRE_CONSENT, severity=Severity.error,
-            message=f"{vendor(event)} {event.title} fired before {purpose} consent on {rec.site} at "
-                    f"{clock(event.time)}: {detail}",
-            hint=PRE_CONSENT_HINT))
+        ctx.emit(event, Finding(code=PRE_CONSENT, severity=Severity.error,
+                                message=final_message(p, when), hint=PRE_CONSENT_HINT))
         rec.recent_errors.append((ctx.seen(event), purpose))
+
+
+def final_message(p: _Pending, when: str) -> str:
+    """The final pre-consent verdict in words true to the case: fired before any choice (or before
+    the consent given later), after a refusal, while denied (Sec-GPC, consent mode, an opt-out), after
+    consent was withdrawn, or with no choice seen before it and a denial since."""
+    rec, purpose, event = p.record, p.purpose, p.event
+    what, site, at = f"{vendor(event)} {event.title}", rec.site, clock(event.time)
+    state, ps = rec.state(purpose), rec.purposes.get(purpose)
+    if state == State.granted:  # only after the hit, per the CMP's own timestamp
+        return (f"{what} fired before {purpose} consent on {site} at {at}: consent was given only at "
+                f"{clock(ps.choice_time)} ({ps.evidence})")
+    evidence = f"{rec.why(purpose)}; {when}"
+    if state != State.denied or ps is None:
+        return f"{what} fired before {purpose} consent on {site} at {at}: {purpose} consent was '{state}' ({evidence})"
+    if ps.withdrawn:
+        return f"{what} fired at {at} after {purpose} consent on {site} was withdrawn (granted, then denied: {evidence})"
+    if ps.choice_time is not None and ps.choice_time > event.time + CLOCK_SKEW_S:
+        return (f"{what} fired before {purpose} consent on {site} at {at}; the visitor then refused {purpose} "
+                f"consent at {clock(ps.choice_time)} ({evidence})")
+    if ps.choice_time is not None:
+        return (f"{what} fired at {at} after the visitor refused {purpose} consent on {site} at "
+                f"{clock(ps.choice_time)} ({evidence})")
+    if p.state_at_hit == State.denied:
+        return f"{what} fired at {at} while {purpose} consent on {site} was denied ({evidence})"
+    return (f"{what} fired without {purpose} consent on {site} at {at}: no choice seen before it, denied since "
+            f"({evidence})")
 
 
 def make_checks(config: Config) -> list:

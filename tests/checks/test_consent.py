@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pixelspy.checks import CheckEngine
 from pixelspy.checks import consent
-from pixelspy.checks.consent import ConsentCheck, State
+from pixelspy.checks.consent import ConsentCheck, State, clock
 from pixelspy.consent.consent_mode import parse_gcd, parse_gcs
 from pixelspy.consent.gpp import gpp_reading
 from pixelspy.consent.readers import PARSERS, cmp_patterns_on_host
@@ -358,9 +358,45 @@ def test_denied_cookie_evidence_in_the_final_error():
     s.ingest(page_request(T0 + 1.5, "/img/logo.png", cookie=f"OptanonConsent={ONETRUST_DENIED}"))
     [f] = ev.findings
     assert not f.pending
-    assert "marketing consent was 'denied' (OptanonConsent groups C0004:0,C0002:0 seen at" in f.message
-    assert "on shop.example" in f.message
+    # The refusal was on the page's request before the hit: "while denied", not "before consent".
+    assert "fired at " in f.message
+    assert "while marketing consent on shop.example was denied (OptanonConsent groups C0004:0,C0002:0 seen at" in f.message
     assert check.sites()[0].purposes == {"marketing": State.denied, "analytics": State.denied}
+
+
+def final_message(*hits: RawHit) -> str:
+    """The final pre-consent message of the Meta hit among `hits`, fed in order to a fresh session."""
+    s, _ = make_session()
+    events = [ev for hit in hits for ev in s.ingest(hit) if ev.platform == "meta"]
+    s.tick(T0 + 100)
+    [f] = events[0].findings
+    assert (f.code, f.pending) == ("pre-consent", False)
+    return f.message
+
+
+def test_a_hit_after_consent_was_withdrawn_says_withdrawn():
+    message = final_message(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}"),
+                            page_request(T0 + 5, "/account", cookie=f"OptanonConsent={ONETRUST_DENIED}"),
+                            meta_pixel(T0 + 6))
+    assert message.startswith(f"Meta PageView fired at {clock(T0 + 6)} after marketing consent on shop.example was "
+                              "withdrawn (granted, then denied: OptanonConsent groups C0004:0,C0002:0 seen at")
+
+
+def test_a_hit_before_a_refusal_the_cmp_dates_later_is_before_consent():
+    cc_loaded = page_request(T0 - 5, "/node_modules/vanilla-cookieconsent/dist/cookieconsent.umd.js",
+                             referer="https://www.shop.example/")
+    rejected = page_request(T0 + 0.5, cookie=f"cc_cookie={quote(json.dumps(CC_V3_REJECT))}")  # chosen at T0
+    message = final_message(cc_loaded, meta_pixel(T0 - 1), rejected)
+    assert message.startswith(f"Meta PageView fired before marketing consent on shop.example at {clock(T0 - 1)}; "
+                              f"the visitor then refused marketing consent at {clock(T0)} (cc_cookie categories")
+
+
+def test_a_hit_with_no_choice_seen_before_it_and_a_denial_after_says_without_consent():
+    # OneTrust's cookie carries no time of the choice: the refusal may have come just before the hit or after.
+    message = final_message(onetrust_loaded(T0), meta_pixel(T0 + 1),
+                            page_request(T0 + 1.5, "/img/logo.png", cookie=f"OptanonConsent={ONETRUST_DENIED}"))
+    assert message.startswith(f"Meta PageView fired without marketing consent on shop.example at {clock(T0 + 1)}: "
+                              "no choice seen before it, denied since (OptanonConsent groups C0004:0,C0002:0 seen at")
 
 
 def test_accept_seen_on_the_next_request_retracts_the_pending_hit():
@@ -439,7 +475,7 @@ def test_consent_mode_pings_respect_denial_and_update_the_site_state():
     assert "Google consent mode gcs=G100 (ad_storage denied, analytics_storage denied) seen at" in f.message
     [ga4] = s.ingest(ga4_hit(T0 + 11))  # GA4 without consent mode: judged on analytics
     s.tick(T0 + 20)
-    assert "fired before analytics consent" in ga4.findings[0].message
+    assert "while analytics consent on shop.example was denied (Google consent mode gcs=G100" in ga4.findings[0].message
 
 
 def test_tcf_cookie_and_gdpr_consent_param():
@@ -591,7 +627,8 @@ def test_a_refusal_known_from_outside_the_traffic_makes_later_hits_errors():
     [ev] = s.ingest(meta_pixel(T0 + 3))
     s.tick(T0 + 10)
     [f] = ev.findings
-    assert f.code == "pre-consent" and "'denied' (audit clicked reject all seen at" in f.message
+    assert f.code == "pre-consent" and "after the visitor refused marketing consent on shop.example at " in f.message
+    assert "(audit clicked reject all seen at" in f.message
 
 
 # ---- US signals (GPP, US Privacy) and sites of the Public Suffix List, through a real session ------
@@ -621,7 +658,7 @@ def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
     ev, check = pixel_after_cookie(f"__gpp={GPP_USNAT_OPTED_OUT}; __gpp_sid=7")
     [f] = ev.findings
     assert (f.code, f.pending) == ("pre-consent", False)
-    assert "'denied' (__gpp GPP usnat SaleOptOut opted out" in f.message
+    assert "while marketing consent on shop.example was denied (__gpp GPP usnat SaleOptOut opted out" in f.message
     assert check.sites()[0].purposes["marketing"] == State.denied
 
 

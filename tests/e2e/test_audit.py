@@ -183,7 +183,7 @@ def test_the_shop_ignoring_a_refusal_is_an_error_after_reject_only(audits):
     assert events(reject) == sorted(BOTH_PAGEVIEWS)
     assert [(p, code) for p, code, _ in errors(reject)] == [("meta", "pre-consent"), ("tiktok", "pre-consent")]
     # (on the evidence that came first: the audit's click, or the CMP's cookie on the next request)
-    assert all("marketing consent was 'denied'" in msg for *_, msg in errors(reject))
+    assert all("refused marketing consent" in msg for *_, msg in errors(reject))
     # The hits the accept click fired come before any later request shows the CMP's cookie: the click
     # itself settles them.
     assert events(accept) == sorted(BOTH_PAGEVIEWS) and accept.report.findings() == []
@@ -203,7 +203,7 @@ def test_the_reports_carry_the_matrix_verdicts_of_the_shop_ignoring_a_refusal(au
         assert row["verdicts"]["desktop"]["text"] == "fires without consent: after reject"
         assert [(c["state"], c["verdict"], c["fired"]) for c in row["cells"]] == [
             ("none", "silent", 0), ("reject", "pre-consent", 1), ("accept", "fired", 1)]
-        assert "marketing consent was 'denied'" in row["cells"][1]["evidence"][0]
+        assert "refused marketing consent" in row["cells"][1]["evidence"][0]
     html = render_audit(runs, "html", "error")
     assert "FAIL: 2 errors" in html and html.count("fires without consent: after reject") >= 2
     correct = json.loads(render_audit(list(audits["correct"].values()), "json", "error"))
