@@ -213,7 +213,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     json_lines.flush()
     if json_lines.closed:  # what is left in stdout's buffer would fail at exit, with a message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    print(closing_summary(session, config), file=sys.stderr, flush=True)
+    else:  # stopped by Ctrl+C or SIGTERM (a reader that went away, as `| head -1`, ends quietly)
+        print(closing_summary(session, config), file=sys.stderr, flush=True)
     return 0
 
 
