@@ -203,10 +203,10 @@ def test_state_expires_by_time_and_size_and_resets():
     assert len(check.by_event_id) == len(check.by_signature) == 0
 
 
-def google_ads_hop(url: str, time: float) -> TrackingEvent:
+def google_ads_hop(url: str, time: float, label: str = "AbCdEfGhIjK1") -> TrackingEvent:
     """One hop of gtag's conversion redirect chain: the same query, another endpoint."""
     query = ("random=1700000000123&cv=11&fst=1700000000123&bg=ffffff&guid=ON&async=1&gtm=45be3b10v9115896837"
-             "&u_w=1680&u_h=1050&label=AbCdEfGhIjK1&value=257.6&currency_code=AED&oid=&frm=0"
+             f"&u_w=1680&u_h=1050&label={label}&value=257.6&currency_code=AED&oid=&frm=0"
              "&url=https%3A%2F%2Fshop.example%2Fcheckout%2Fthanks&tiba=Thank%20you&hn=www.googleadservices.com")
     [ev] = decoders.decode(RawHit(method="GET", url=f"{url}?{query}", time=time, client="10.0.0.2",
                                   headers=(("Referer", "https://shop.example/"),)))
@@ -230,6 +230,18 @@ def test_a_conversion_tag_installed_twice_is_still_a_duplicate():
     e.process(a)
     e.process(b)
     assert the(b, "duplicate-event").related == [a.id]
+
+
+def test_two_conversion_actions_on_one_page_are_not_duplicates():
+    # A thank-you page sending two Google Ads conversion actions (two labels, one account): gtag
+    # names both "conversion"; the label is what makes them different.
+    e = engine()
+    url = "https://www.googleadservices.com/pagead/conversion/715226501/"
+    a = google_ads_hop(url, T0)
+    b = google_ads_hop(url, T0 + 0.3, label="ZyXwVuTsRqP9")
+    e.process(a)
+    e.process(b)
+    assert "duplicate-event" not in codes(b)
 
 
 def test_multi_pixel_is_noted_once_per_page_not_once_per_hit():
