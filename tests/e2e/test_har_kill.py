@@ -12,8 +12,8 @@ from pixelspy import cli, har
 from pixelspy.session import Session
 
 PIXEL = "1234567890123456"
-HITS = 4000
-KILL_AFTER = 1500  # hits answered
+HITS = 2000
+KILL_AFTER = 600  # hits answered
 CONNECTIONS = 8
 LOSES_AT_MOST_S = 0.25
 
