@@ -22,7 +22,8 @@ from pixelspy.cli.ca import ca_main
 from pixelspy.cli.common import Parser, print_config_error  # noqa: F401  Parser: imported from here by audit/command.py
 from pixelspy.cli.files import check_main, open_main
 from pixelspy.cli.live import LOCAL_HOSTS, listen_plan, live_parser, run_live
-from pixelspy.cli.recording import RecordingError, start_recording
+from pixelspy.cli.recording import (RecordingError, close_session_file, session_writer,  # noqa: F401  tests use
+                                     start_recording)  # the two from here
 from pixelspy.cli.sessions import sessions_main
 from pixelspy.config import ConfigError, load_config
 from pixelspy.inert import inert
