@@ -145,11 +145,14 @@ class Recording:
     keep_empty: bool  # a session file the user named stays, even without events
 
     def close(self, tell: bool) -> None:
-        """At exit: the --har file is written, then the session file closed."""
-        if self.har is not None:
-            self.har.write()
-        if self.writer is not None:
-            close_session_file(self.writer, self.keep_empty, tell)
+        """At exit: the --har file is written, then the session file closed (also when Ctrl+C cuts
+        the writing short)."""
+        try:
+            if self.har is not None:
+                self.har.write()
+        finally:
+            if self.writer is not None:
+                close_session_file(self.writer, self.keep_empty, tell)
 
 
 def start_recording(args: argparse.Namespace, session: Session, config: ProxyConfig) -> Recording:

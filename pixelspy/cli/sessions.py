@@ -21,7 +21,8 @@ def sessions_main(argv: list[str]) -> int:
 
     p = Parser(prog="pixelspy sessions",
                description="List the recent sessions (newest first): each live session is a file in "
-                           "~/pixelspy-sessions unless --session named another. pixelspy open FILE reopens one.")
+                           "~/pixelspy-sessions unless --session named another, and so is each HAR or flow file "
+                           "opened. pixelspy open FILE reopens one.")
     p.add_argument("--dir", metavar="FOLDER", default=None, help="the folder to list (default ~/pixelspy-sessions)")
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     args = p.parse_args(argv)
