@@ -5,6 +5,7 @@ reopens) and --har (a HAR file written at exit: exported from the session file, 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -125,8 +126,8 @@ def har_file(args: argparse.Namespace, session: Session, config: ProxyConfig,
     path, redact = Path(args.har).expanduser(), not args.no_redact
     # What the file says until it is written (a crash leaves it so).
     note = "pixelspy writes the entries when it exits" + (
-        f"; until then, or after a crash, the session file has the tracking hits: pixelspy open {writer.path} "
-        f"--har {path}" if writer is not None else "") + "."
+        "; until then, or after a crash, the session file has the tracking hits: "
+        + shlex.join(["pixelspy", "open", str(writer.path), "--har", str(path)]) if writer is not None else "") + "."
     if writer is not None and not args.har_all:
         start_har_file(path, redact, "tracking", note)
         return HarFile(path, redact, writer, None)

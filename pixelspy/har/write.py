@@ -57,7 +57,7 @@ def har_text(entries: list[str], redact: bool, traffic: str, marks: list[Mark]) 
 def start_har_file(path: str | Path, redact: bool, traffic: str, note: str) -> None:
     """A HAR without entries, for a file written later (--har at exit): a path that cannot be written
     shows at once; `note` says when the file gets its entries. OSError when it cannot be written."""
-    atomic_write(path, har_head(redact, traffic, note) + trailer([], redact).lstrip("\n"))
+    atomic_write(path, har_head(redact, traffic, note) + trailer([], redact))
 
 
 def atomic_write(path: str | Path, text: str) -> None:
