@@ -106,3 +106,11 @@ def test_open_har_in_the_tui_lists_every_event_of_a_file_larger_than_memory(visi
     assert shown == {"in memory": 3, "first": "PageView"}
     [path] = session_files(tmp_path)
     assert f"pixelspy open {path}" in capsys.readouterr().err
+
+
+def test_quitting_the_tui_before_the_file_is_read_leaves_no_session_file(visit, tmp_path, monkeypatch):
+    from pixelspy.tui.app import PixelSpyApp
+
+    monkeypatch.setattr(PixelSpyApp, "run", lambda app: None)  # quit before the load worker finished
+    assert cli.main(["open", str(visit)]) == 0
+    assert session_files(tmp_path) == []
