@@ -598,39 +598,32 @@ def test_recorded_response_bodies_are_decoded_with_a_cap():
     assert har.flow_entry(failed)["response"]["_error"] == "connection refused"
 
 
-async def test_recorder_appends_each_tick_and_a_cut_tail_keeps_the_entries_before(tmp_path):
-    """The file is a complete HAR after every tick; killed in the middle of a write, the reader keeps
-    every entry before the cut."""
-    import asyncio
-
+async def test_recorder_writes_its_file_at_exit_and_a_cut_file_keeps_the_entries_before_the_cut(tmp_path):
+    """--har with --har-all or --no-session: the file starts without entries, and is written at exit
+    with every flow recorded, one that finished just before too, each once. A file cut in the middle
+    of an entry (a copy interrupted, a crashed exporter) still opens with the entries before the cut."""
     s = Session()
     out = tmp_path / "live.har"
-    rec = har.HarRecorder(s, out, interval_s=0.05)
-    rec.open()
-    assert json.loads(out.read_text())["log"]["entries"] == []
-    rec.running()
+    rec = har.HarRecorder(s, out)
+    rec.open("pixelspy writes the entries when it exits.")
+    started = json.loads(out.read_text())["log"]
+    assert started["entries"] == [] and started["comment"].endswith(" pixelspy writes the entries when it exits.")
     for i in range(3):
         rec.response(tracked_flow(s, i))
-    await asyncio.sleep(0.3)
-    first = out.read_bytes()
-    assert [e["request"]["url"][-4:] for e in json.loads(first)["log"]["entries"]] == ["pv-0", "pv-1", "pv-2"]
     flow = tracked_flow(s, 3)
     rec.response(flow)
     rec.error(flow)  # an error after the response: the flow is recorded once
-    await asyncio.sleep(0.3)
-    second = out.read_bytes()
-    assert second.startswith(first[:-len(har.trailer([], True))]) and len(json.loads(second)["log"]["entries"]) == 4
-    with pytest.raises(OSError, match="recording to"):
-        rec.write(out)  # Ctrl+S onto the file being recorded
-    await rec.done()
-    assert out.read_bytes() == second
+    await rec.done()  # (after_hook records a flow two turns after its hook)
+    assert rec.write_file() == 4
+    text = out.read_bytes()
+    assert [e["request"]["url"][-4:] for e in json.loads(text)["log"]["entries"]] == ["pv-0", "pv-1", "pv-2", "pv-3"]
 
     cut = tmp_path / "cut.har"
-    cut.write_bytes(second[:len(first) + 200])  # killed while appending the fourth entry
+    at = text.index(b"pv-3")  # in the middle of the fourth entry
+    cut.write_bytes(text[:at])
     reader = har.FileReader(cut)
     assert [h.url[-4:] for h in reader] == ["pv-0", "pv-1", "pv-2"]
-    assert reader.problems == [f"log.entries[3]: truncated JSON at byte {len(first) + 200}; "
-                               "the entries before it were read"]
+    assert reader.problems == [f"log.entries[3]: truncated JSON at byte {at}; the entries before it were read"]
 
 
 def test_recorder_memory_is_bounded_in_bytes_too():
@@ -663,25 +656,56 @@ def meta_flow(s: Session, t: float, query: str, url: str = f"https://www.faceboo
     return f
 
 
-def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path):
+class Recorded:
+    """A live session as --har records it, fed the same flows: into the session file with the answers
+    (StoreWriter, RecordAnswers: --har exports from it) and into the in-memory recorder (--har-all,
+    --no-session)."""
+
+    SOURCES = ("session file", "recorder")
+
+    def __init__(self, session: Session, folder: Path):
+        from pixelspy.proxy import RecordAnswers
+        from pixelspy.store.writer import StoreWriter
+
+        self.session = session
+        self.recorder = har.HarRecorder(session)
+        self.writer = StoreWriter(session, folder / "live.pixelspy")
+        self.writer.open()
+        self.writer.attach()
+        self.answers = RecordAnswers(self.writer)
+
+    def response(self, flow) -> None:
+        self.recorder.response(flow)
+        self.answers.response(flow)
+
+    def write(self, out: Path, source: str, redact: bool = True) -> int:
+        if source == "recorder":
+            return self.recorder.write(out, redact)
+        return self.writer.export_har(out, redact)
+
+
+def twin_flows(s: Session, t: float) -> list:
+    """X's beacon and its t.co copy: one event, the copy's hit id in its twins."""
+    x = "p_id=Twitter&p_user_id=0&txn_id=o87ne&events=%5B%5B%22pageview%22%2Cnull%5D%5D"
+    return [meta_flow(s, t, x + "&tw_document_href=https%3A%2F%2Fshop.example%2F", url="https://analytics.twitter.com/i/adsct?"),
+            meta_flow(s, t + 0.01, x, url="https://t.co/i/adsct?")]
+
+
+@pytest.mark.parametrize("source", Recorded.SOURCES)
+def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path, source):
     from tests.test_check_command import run
 
     live = Session()
-    out = tmp_path / "live.har"
-    rec = har.HarRecorder(live, out)
-    rec.open()
+    recorded = Recorded(live, tmp_path)
     for i, query in enumerate(["ev=PageView", "ev=Purchase&eid=ord-1&cd[value]=5&cd[currency]=EUR",
                                "ev=Purchase&eid=ord-1&cd[value]=5&cd[currency]=EUR"]):
         live.ingest(RawHit(method="GET", url=f"https://shop.example/p{i}", client="127.0.0.1"))  # not tracking
-        rec.response(meta_flow(live, T0 + i, query))
-    # X's beacon and its t.co copy: one event, the copy's hit id in its twins.
-    x = "p_id=Twitter&p_user_id=0&txn_id=o87ne&events=%5B%5B%22pageview%22%2Cnull%5D%5D"
-    rec.response(meta_flow(live, T0 + 3, x + "&tw_document_href=https%3A%2F%2Fshop.example%2F",
-                           url="https://analytics.twitter.com/i/adsct?"))
-    rec.response(meta_flow(live, T0 + 3.01, x, url="https://t.co/i/adsct?"))
+        recorded.response(meta_flow(live, T0 + i, query))
+    for flow in twin_flows(live, T0 + 3):
+        recorded.response(flow)
     assert [ev.twins for ev in live][-1]
-    while rec._journal.append_unwritten(64):
-        pass
+    out = tmp_path / "live.har"
+    recorded.write(out, source)
     seen = [(ev.id, ev.hit_id, ev.event, ev.device, [f.related for f in ev.findings], ev.twins) for ev in live]
     duplicate = [ev.id for ev in live if any(f.code == "duplicate-event" for f in ev.findings)]
     assert len(duplicate) == 2
@@ -693,6 +717,36 @@ def test_a_reopened_recording_keeps_the_live_event_and_hit_ids(tmp_path):
     assert set(opened.hits) == {ev.hit_id for ev in live}
     report = run(str(out), "--format", "text", cwd=tmp_path).stdout
     assert all(i in report for i in duplicate), report  # in one group: "event ids: e…, e…"
+    recorded.writer.close()
+
+
+@pytest.mark.parametrize("redact", [True, False], ids=["redacted", "not-redacted"])
+def test_har_exported_from_the_session_file_is_what_the_recorder_writes(tmp_path, redact):
+    """--har exports from the session file what the in-memory recorder writes, entry for entry:
+    answers and timings from mitmproxy, requests, events with their findings, twins' entries,
+    marks, redaction; a hit that got no answer (the client left) too."""
+    from mitmproxy.flow import Error as FlowError
+
+    from pixelspy.session import Mark
+
+    live = Session()
+    recorded = Recorded(live, tmp_path)
+    queries = ["ev=PageView&dl=https%3A%2F%2Fshop.example%2F%3Femail%3Djane%2540example.com",
+               "ev=AddToCart&cd[value]=5&cd[currency]=EUR", "ev=AddToCart&cd[value]=5&cd[currency]=EUR"]
+    flows = [meta_flow(live, T0 + i, query) for i, query in enumerate(queries)]
+    flows += twin_flows(live, T0 + 3)
+    flows[1].response, flows[1].error = None, FlowError("client disconnected")
+    for flow in flows:
+        recorded.response(flow)
+    live.add_marks([Mark("clicked Buy, jane@example.com", T0 + 2.5)])
+    assert any(f.code == "duplicate-event" for ev in live for f in ev.findings)
+    assert recorded.write(tmp_path / "recorder.har", "recorder", redact) == 5
+    assert recorded.write(tmp_path / "store.har", "session file", redact) == 5
+    recorder, store = (json.loads((tmp_path / name).read_text()) for name in ("recorder.har", "store.har"))
+    assert store == recorder
+    assert ("jane" in json.dumps(store)) is not redact
+    assert store["log"]["entries"][1]["response"]["_error"] == "client disconnected"
+    recorded.writer.close()
 
 
 def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
@@ -725,42 +779,27 @@ def test_kept_ids_never_collide_and_bogus_ones_are_replaced(tmp_path):
 # ------------------------------------------------------------------------------------------ marks
 
 
-async def test_live_file_has_the_marks_after_each_tick_and_they_come_back(tmp_path):
-    """A mark is written into the live --har file at the next tick, even when no entry came with it,
-    and `open` puts it back in the session; the file stays valid JSON. Clearing the session keeps
-    the file's marks, as it keeps its entries."""
-    import asyncio
-
+@pytest.mark.parametrize("source", Recorded.SOURCES)
+def test_recorded_marks_come_back_and_clearing_the_session_keeps_them(tmp_path, source):
+    """Marks go into the --har file, and `open` puts them back in the session. Clearing the session
+    (x in the TUI) keeps the file's marks, as it keeps its entries."""
     from pixelspy.session import Mark
 
     s = Session()
-    out = tmp_path / "live.har"
-    rec = har.HarRecorder(s, out, interval_s=0.05)
-    rec.open()
-    rec.running()
-    def live_log() -> dict:
-        return json.loads(out.read_text())["log"]
-
-    async def ticked(written) -> dict:  # the ticks are 0.05 s apart; a loaded machine may take longer
-        for _ in range(200):
-            if written(log := live_log()):
-                return log
-            await asyncio.sleep(0.05)
-        return live_log()
-
-    rec.response(tracked_flow(s, 0))
-    await ticked(lambda log: log["entries"])
+    recorded = Recorded(s, tmp_path)
+    recorded.response(tracked_flow(s, 0))
     s.add_marks([Mark("clicked Buy", T0 + 0.5)])
-    log = await ticked(lambda log: log[har.MARKS_KEY])
-    assert len(log["entries"]) == 1
-    assert log[har.MARKS_KEY] == [{"label": "clicked Buy", "time": "2023-11-14T22:13:20.750000+00:00"}]
-    s.clear()  # x in the TUI: the file keeps its entries, and its marks
-    rec.response(tracked_flow(s, 1))
+    s.clear()
+    recorded.response(tracked_flow(s, 1))
     s.add_marks([Mark("paid", T0 + 1.5)])
-    await rec.done()
+    out = tmp_path / "live.har"
+    recorded.write(out, source)
+    assert json.loads(out.read_text())["log"][har.MARKS_KEY][0] == {"label": "clicked Buy",
+                                                                    "time": "2023-11-14T22:13:20.750000+00:00"}
     reopened, result = opened(out)
     assert [m.label for m in reopened.marks] == ["clicked Buy", "paid"] and not result.problems
     assert reopened.marks[0].time == pytest.approx(T0 + 0.5) and len(reopened) == 2
+    recorded.writer.close()
 
 
 def test_saved_file_keeps_the_marks_and_a_recorder_write_too(tmp_path):

@@ -3,7 +3,7 @@
 __init__.py   main (the console script), the subcommand table, the live proxy's start (run)
 common.py     what every subcommand's parser shares: one-line usage errors, port numbers, config errors
 live.py       the live proxy's options and its run: the TUI, or headless JSON lines
-recording.py  --har and --session: the live session recorded into files
+recording.py  --session and --har: the live session recorded into files
 files.py      `pixelspy open` and `pixelspy check`: session, HAR and mitmproxy flow files
 ca.py         `pixelspy ca`
 sessions.py   `pixelspy sessions`
@@ -22,7 +22,8 @@ from pixelspy.cli.ca import ca_main
 from pixelspy.cli.common import Parser, print_config_error  # noqa: F401  Parser: imported from here by audit/command.py
 from pixelspy.cli.files import check_main, open_main
 from pixelspy.cli.live import LOCAL_HOSTS, listen_plan, live_parser, run_live
-from pixelspy.cli.recording import add_har_recorder, close_session_file, session_writer
+from pixelspy.cli.recording import (RecordingError, close_session_file, session_writer,  # noqa: F401  tests use
+                                     start_recording)  # the two from here
 from pixelspy.cli.sessions import sessions_main
 from pixelspy.config import ConfigError, load_config
 from pixelspy.console import interrupted
@@ -57,20 +58,15 @@ def run(argv: list[str]) -> int:
     except ConfigError as e:
         print_config_error(e)
         return 2
-    if (code := add_har_recorder(args, session, config)) is not None:
-        return code
-    from pixelspy.store import StoreError
-
     try:
-        writer = session_writer(args, session, config)
-    except StoreError as e:
+        recording = start_recording(args, session, config)
+    except RecordingError as e:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     try:
         return run_live(args, session, config)
     finally:
-        if writer is not None:
-            close_session_file(writer, keep_empty=bool(args.session), tell=not args.no_ui)
+        recording.close(tell=not args.no_ui)
 
 
 def unknown_command(word: str) -> str:

@@ -29,28 +29,28 @@ def is_session_file(path: str) -> bool:
         return False
 
 
-def open_session_file(args: argparse.Namespace) -> int:
+def open_session_file(path: str | Path, config_path: str | None, no_ui: bool) -> int:
     """`pixelspy open FILE.pixelspy`: the session as recorded (the checks are not run again)."""
     from pixelspy.store import StoreError, reader
 
     try:
-        session = _file_session(args.config)
+        session = _file_session(config_path)
     except ConfigError as e:
         print_config_error(e)
         return 2
-    if args.no_ui:  # printed as read: a file may hold more events than a session keeps in memory
+    if no_ui:  # printed as read: a file may hold more events than a session keeps in memory
         session.subscribe(lambda ev, is_update: sys.stdout.write(json_dumps(session.json_line(ev)) + "\n"))
     try:
-        loaded = reader.load(args.file, session)
+        loaded = reader.load(path, session)
     except StoreError as e:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     for problem in loaded.problems:
-        print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
-    if not args.no_ui:
+        print(inert(f"pixelspy: {path}: {problem}"), file=sys.stderr)
+    if not no_ui:
         from pixelspy.tui.app import PixelSpyApp
 
-        PixelSpyApp(session, None, title=Path(args.file).name).run()
+        PixelSpyApp(session, None, title=Path(path).name).run()
     return 0
 
 
@@ -92,41 +92,79 @@ def open_main(argv: list[str]) -> int:
     p.add_argument("--har", metavar="OUT", default=None,
                    help="a session file: write it as a HAR file OUT (redacted unless --no-redact) instead")
     p.add_argument("--no-redact", action="store_true", help="with --har: keep cookies, tokens and personal data")
+    p.add_argument("--no-session", action="store_true",
+                   help="a HAR or flow file: keep it in memory only (by default it is imported into a new session "
+                        "file in ~/pixelspy-sessions, which pixelspy open reopens at once)")
     args = p.parse_args(argv)
     if is_session_file(args.file):
-        return export_session_file(args) if args.har else open_session_file(args)
+        return export_session_file(args) if args.har else open_session_file(args.file, args.config, args.no_ui)
     if args.har:
         p.error("--har converts a session file (.pixelspy); a HAR file opens as it is")
-    from pixelspy.har import HarReadError, load_file
+    return open_har_file(args)
 
+
+def open_har_file(args: argparse.Namespace) -> int:
+    """`pixelspy open FILE.har` (or a flow file): every hit decoded and checked, into a new session file
+    (imported: --no-session keeps it in memory), then shown, or printed as JSON lines with --no-ui."""
+    from pixelspy.cli.sessions import end_import, import_session_file
+    from pixelspy.store import StoreError
+
+    if not Path(args.file).is_file():
+        print(inert(f"pixelspy: {args.file}: no such file"), file=sys.stderr)
+        return 2
     try:
         session = _file_session(args.config)
+        writer = None if args.no_session else import_session_file(session)
     except ConfigError as e:
         print_config_error(e)
         return 2
-    if not args.no_ui:
-        if not Path(args.file).is_file():
-            print(f"pixelspy: {args.file}: no such file", file=sys.stderr)
-            return 2
-        from pixelspy.tui.app import PixelSpyApp
-
-        app = PixelSpyApp(session, None, load=Path(args.file))  # reads it with a progress bar
-        app.run()
-        return app.return_code or 0  # 2 when the file could not be read, as with --no-ui
-    try:
-        progress = _stderr_progress if sys.stderr.isatty() else None
-        result = load_file(args.file, session, progress=progress)
-    except HarReadError as e:
-        print(("\n" if progress else "") + inert(f"pixelspy: {args.file}: {e}"), file=sys.stderr)
+    except StoreError as e:
+        print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
-    if progress:
-        print(file=sys.stderr)
-    for problem in result.problems:
-        print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
+    complete = False  # the file read to its end (an import cut short leaves no session file)
+    try:
+        if not args.no_ui:
+            code, complete = _show_file(args.file, session)
+            return code
+        code = _read_file(args.file, session)
+        complete = code == 0
+    finally:
+        if writer is not None:
+            end_import(writer, complete)
+    if code:
+        return code
+    if writer is not None and session.dropped:  # every event, those memory let go too
+        return open_session_file(writer.path, args.config, no_ui=True)
     if note := session.dropped_note():
         print(inert(f"pixelspy: {args.file}: {note}"), file=sys.stderr)
     for ev in session:
         sys.stdout.write(json_dumps(session.json_line(ev)) + "\n")
+    return 0
+
+
+def _show_file(path: str, session: Session) -> tuple[int, bool]:
+    """A HAR or flow file read into the TUI with a progress bar: (exit code, whether it was read whole)."""
+    from pixelspy.tui.app import PixelSpyApp
+
+    app = PixelSpyApp(session, None, load=Path(path))
+    app.run()
+    return app.return_code or 0, app.load_result is not None  # 2 when the file could not be read, as with --no-ui
+
+
+def _read_file(path: str, session: Session) -> int:
+    """A HAR or flow file read into the session (--no-ui): 0, or 2 when it cannot be read."""
+    from pixelspy.har import HarReadError, load_file
+
+    try:
+        progress = _stderr_progress if sys.stderr.isatty() else None
+        result = load_file(path, session, progress=progress)
+    except HarReadError as e:
+        print(("\n" if progress else "") + inert(f"pixelspy: {path}: {e}"), file=sys.stderr)
+        return 2
+    if progress:
+        print(file=sys.stderr)
+    for problem in result.problems:
+        print(inert(f"pixelspy: {path}: {problem}"), file=sys.stderr)
     return 0
 
 

@@ -3,7 +3,7 @@
     format.py   what both sides agree on: custom fields (`_pixelspy`, MARKS_KEY), notes, limits
     redact.py   what is hidden in what pixelspy shows and writes (one place for redaction rules)
     render.py   a RawHit, its events and (live) its mitmproxy flow → one HAR entry
-    write.py    save_har (Ctrl+S) and the --har recorder (HarRecorder), its file appended in place
+    write.py    save_har (Ctrl+S) and the in-memory recorder (HarRecorder: --har-all, --no-session)
     walk.py     the JSON of a HAR walked with ijson, one entry at a time, tolerant of broken entries
     json_text.py  the text as bytes where ijson cannot help: cut between tokens, broken values skipped
     entries.py  a HAR entry → RawHit (lenient: every browser and proxy leaves out other fields)
@@ -16,8 +16,8 @@ from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.read import FileReader, LoadResult, Progress, iter_har_hits, load_file, load_file_async
 from pixelspy.har.redact import MAX_REDACTED_BODY
 from pixelspy.har.render import MAX_RESPONSE_TEXT, flow_entry, render_entry
-from pixelspy.har.write import HarRecorder, har_head, save_har, trailer
+from pixelspy.har.write import HarRecorder, har_head, save_har, start_har_file, trailer
 
 __all__ = ["MARKS_KEY", "MAX_REDACTED_BODY", "MAX_RESPONSE_TEXT", "FileReader", "HarReadError", "HarRecorder",
            "LoadResult", "Progress", "flow_entry", "iter_har_hits", "load_file", "load_file_async",
-           "har_head", "render_entry", "save_har", "trailer"]
+           "har_head", "render_entry", "save_har", "start_har_file", "trailer"]

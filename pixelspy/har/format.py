@@ -14,8 +14,7 @@ from pixelspy.model import RawHit
 MAX_STORED_BODY = MAX_DECODE_BYTES
 # postData.comment of a body pixelspy kept only the start of (stored or redacted size limit).
 BODY_CUT_NOTE = "body cut by pixelspy at its size limit"
-# The session's marks, after the entries in `log` (so the live recorder can rewrite them each tick;
-# other HAR readers ignore `_` keys).
+# The session's marks, in `log` after the entries (other HAR readers ignore `_` keys).
 MARKS_KEY = "_pixelspy_marks"
 
 

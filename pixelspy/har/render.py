@@ -87,9 +87,6 @@ def render_entry(hit: RawHit, events: list[TrackingEvent], base: dict | None, re
     return entry
 
 
-# Every file ends with its trailer, so the live recorder can append entries in place (seek back over
-# it): the end of the entries, then the session's marks (MARKS_KEY, after the entries so each tick can
-
 
 def _kb(n: int) -> str:
     return f"{n // 1024:,} KB"

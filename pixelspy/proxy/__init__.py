@@ -21,6 +21,7 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
+from pixelspy import decoders
 from pixelspy.addon import MAX_HELD_BODY, PixelSpy, after_hook
 from pixelspy.proxy.heap import HeapFreezer
 from pixelspy.session import Session
@@ -120,11 +121,13 @@ class _Ready:
 
 class RecordAnswers:
     """mitmproxy addon keeping the answer (response, timings: mitmproxy's HAR entry) of each tracking
-    hit that made events in the session file, for HAR exported from it. Add it after the PixelSpy
-    addon (ProxyConfig.addons): it reads the ids that addon leaves in the flow's metadata."""
+    hit in the session file (those that made events, and their twin copies), for HAR exported from it.
+    Add it after the PixelSpy addon (ProxyConfig.addons): it reads the ids that addon leaves in the
+    flow's metadata."""
 
     def __init__(self, writer) -> None:  # a store.writer.StoreWriter
         self.writer = writer
+        self.registry = decoders.default_registry()  # a twin copy makes no event: its route tells it
 
     # After the hook, like the PixelSpy addon's decoding (which must come first): the entry takes
     # longer to make than answering the hit.
@@ -135,9 +138,11 @@ class RecordAnswers:
         self.response(flow)
 
     def _keep(self, flow: http.HTTPFlow) -> None:
+        from pixelspy.flows import request_url
         from pixelspy.har import flow_entry
 
-        if not flow.metadata.get("pixelspy") or (hit_id := flow.metadata.get("pixelspy_hit")) is None:
+        if (hit_id := flow.metadata.get("pixelspy_hit")) is None or not (
+                flow.metadata.get("pixelspy") or self.registry.find_url(request_url(flow))):
             return
         try:
             self.writer.response(hit_id, flow_entry(flow))

@@ -86,6 +86,7 @@ class PixelSpyApp(SavingActions, App):
         self._detail_pending = False
         self._unsaved = 0  # events since the last save (a live session only: a file opened is on disk)
         self.load_failed = False  # the file given could not be read: quitting exits with UNREADABLE_FILE
+        self.load_result = None  # the file given (har.LoadResult), once read to its end
 
     # ------------------------------------------------------------------ layout
 
@@ -178,6 +179,7 @@ class PixelSpyApp(SavingActions, App):
             for problem in result.problems[:5]:
                 self.notify_inert(problem, title=path.name, severity="warning", timeout=15)
             self._source_title = f"{path.name} ({result.format}, {result.entries} entries)"
+            self.load_result = result
         self.progress.display = False
         self._update_status()
 

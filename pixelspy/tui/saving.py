@@ -90,14 +90,14 @@ class SavingActions:
         self.notify_inert(f"Wrote {path}")
 
     def _recorder(self) -> HarRecorder | None:
-        """The --har recorder, when the session is being recorded."""
+        """The in-memory --har recorder (--har-all, --no-session): its file is written at exit."""
         from pixelspy.har import HarRecorder
 
         return next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)), None)
 
     def _would_lose_events(self) -> bool:
-        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (--har, a
-        session file)."""
+        """Whether the session holds events that are neither saved (Ctrl+S) nor recorded (a session
+        file, or --har's recorder, written at exit)."""
         recorded = self._recorder() is not None or self.session.store is not None
         return bool(self._unsaved and len(self.session)) and not recorded
 

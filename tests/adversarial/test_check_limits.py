@@ -86,9 +86,12 @@ def test_a_twin_folds_into_its_first_copy_after_eviction():
     assert not any(f.code == "duplicate-event" for f in first.findings)
 
 
-def test_open_no_ui_says_how_many_events_were_dropped(tmp_path, capsys):
+def test_open_no_ui_prints_every_event_from_its_session_file_or_says_how_many_were_dropped(tmp_path, capsys):
     har_file(tmp_path / "big.har", *clean_page_views(CAP + 7, T0))
     assert cli.main(["open", "--no-ui", str(tmp_path / "big.har")]) == 0
+    out = capsys.readouterr()
+    assert len(out.out.splitlines()) == CAP + 7 and "dropped" not in out.err  # the session file holds them
+    assert cli.main(["open", "--no-ui", "--no-session", str(tmp_path / "big.har")]) == 0
     out = capsys.readouterr()
     assert len(out.out.splitlines()) == CAP
     assert (f"big.har: the oldest 7 events were dropped: pixelspy keeps the last {CAP} in memory "

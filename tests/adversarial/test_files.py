@@ -177,10 +177,12 @@ def test_deep_nesting_and_a_broken_url_skip_their_entries_and_keep_the_others(tm
     assert files.open_main([str(path), "--no-ui"]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line)["event"] for line in out.splitlines()] == ["PageView", "PageView"]
+    [imported] = (tmp_path / "sessions").glob("*.pixelspy")  # the rest imported into a session file
     assert err.splitlines() == [
         f"pixelspy: {path}: log.entries[1]: nested deeper than the JSON parser goes; entry skipped",
         f"pixelspy: {path}: log.entries[2]: request.url 'https://[::1:bad/tr/?id=1&ev=Lead' is not a valid URL "
-        "(Invalid IPv6 URL); entry skipped"]
+        "(Invalid IPv6 URL); entry skipped",
+        f"pixelspy: the session is in {imported} (pixelspy open {imported})"]
     assert files.check_main([str(path)]) == 2  # skipped entries are unreadable input: 2, not 1 ("findings")
     out = capsys.readouterr().out
     assert f"{path}: 2 events," in out

@@ -1,4 +1,5 @@
-"""`pixelspy --no-ui --sink --har FILE`: the HAR on disk is valid while running, after kill -9, and on exit."""
+"""`pixelspy --no-ui --sink --har FILE`: a valid HAR on disk from the start, its entries written on exit
+(from the session file; from memory with --har-all), recovered from the session file after kill -9."""
 
 from __future__ import annotations
 
@@ -22,10 +23,17 @@ def read_har(path) -> dict:
     return doc
 
 
-def test_har_survives_kill_minus_9(pixelspy_factory, tmp_path):
-    out = tmp_path / "out.har"
-    p = pixelspy_factory("--sink", "--har", str(out))
-    assert read_har(out)["log"]["entries"] == []  # written at start: a bad path shows at once
+@pytest.mark.parametrize("end", ["exit", "kill -9"])
+def test_har_is_written_at_exit_and_recovered_from_the_session_file_after_kill_minus_9(pixelspy_factory,
+                                                                                       tmp_path, end):
+    """--har: a HAR without entries at start (a bad path shows at once), the entries when pixelspy
+    exits; after kill -9 the session file has them: `pixelspy open SESSION --har OUT`."""
+    from pixelspy import cli
+
+    out, session_file = tmp_path / "out.har", tmp_path / "live.pixelspy"
+    p = pixelspy_factory("--sink", "--har", str(out), "--session", str(session_file))
+    started = read_har(out)["log"]
+    assert started["entries"] == [] and f"pixelspy open {session_file} --har {out}" in started["comment"]
     with p.client() as c:
         c.get("https://www.facebook.com/tr/", params={"id": PIXEL, "ev": "PageView", "dl": "https://shop.example/",
                                                      "ts": "1700000000000"},
@@ -36,9 +44,16 @@ def test_har_survives_kill_minus_9(pixelspy_factory, tmp_path):
               params={"id": PIXEL, "ev": "PageView", "ts": "1700000000000", "rqm": "FGET"})
     # The sandbox trigger is the PageView's twin: two events, three recorded requests.
     lines = p.wait_for(lambda evs: len(evs) == 2 and evs[0]["twins"])
-    time.sleep(2.0)  # ≥ one periodic flush
-    p.proc.kill()
-    p.proc.wait(10)
+    if end == "exit":
+        assert p.stop() == 0
+        assert "pixelspy: wrote 3 entries to " + str(out) in p.stderr_lines
+    else:
+        time.sleep(0.5)  # the session file commits every 0.1 s
+        p.proc.kill()
+        p.proc.wait(10)
+        assert read_har(out)["log"]["entries"] == []  # never written: the session file has everything
+        out = tmp_path / "recovered.har"
+        assert cli.main(["open", str(session_file), "--har", str(out)]) == 0
     doc = read_har(out)
     entries = doc["log"]["entries"]
     assert len(entries) == 3
@@ -49,7 +64,7 @@ def test_har_survives_kill_minus_9(pixelspy_factory, tmp_path):
     assert {e["response"]["status"] for e in entries} == {200, 204}  # the sink's answers, from mitmproxy
     text = out.read_text()
     assert "very-secret-session" not in text and EMAIL not in text
-    assert doc["log"]["_pixelspy"]["redacted"] is True
+    assert doc["log"]["_pixelspy"] == {"redacted": True, "traffic": "tracking"}
     # The file reopens with the same events.
     s = Session()
     result = har.load_file(out, s)

@@ -83,3 +83,45 @@ async def test_a_session_recorded_with_har_or_empty_quits_without_asking(tmp_pat
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("q")
         await until(pilot, lambda: app.proxy is None)
+
+
+async def test_ctrl_s_with_a_session_file_exports_the_hits_with_their_answers(tmp_path):
+    """As `pixelspy --har FILE` runs the TUI: the session file records the hits and their answers
+    (RecordAnswers); Ctrl+S exports from it, redacted, the sink's answers included; quitting does not
+    ask (the file keeps the session)."""
+    from textual.widgets import Input
+
+    from pixelspy.cli.recording import record_session
+    from pixelspy.proxy import RecordAnswers
+    from tests.tui.test_app import send_hits
+
+    session = Session()
+    writer = record_session(session, tmp_path / "sessions" / "live.pixelspy")
+    port, out = free_port(), tmp_path / "shared.har"
+    app = PixelSpyApp(session, ProxyConfig(port=port, sink=True, confdir=str(tmp_path / "mitm"),
+                                           addons=[RecordAnswers(writer)]))
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await send_hits(port, tmp_path / "mitm", [
+                ("GET", dict(url="https://www.facebook.com/tr/", headers={"cookie": "sid=very-secret-session"},
+                             params={"id": "1234567890123456", "ev": "PageView", "dl": "https://shop.example/"})),
+                ("POST", dict(url="https://www.facebook.com/tr/", data={
+                    "id": "1234567890123456", "ev": "Purchase", "cd[value]": "12.50", "cd[currency]": "EUR",
+                    "ud[em]": "jane.doe@example.com"})),
+            ])
+            await until(pilot, lambda: app.event_list.row_count == 2)
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.screen.query(Input))
+            app.screen.query_one(Input).value = str(out)
+            await pilot.press("enter")
+            await until(pilot, out.exists)
+            await pilot.press("q")
+            await until(pilot, lambda: app.proxy is None)
+    finally:
+        writer.close()
+    text = out.read_text()
+    entries = json.loads(text)["log"]["entries"]
+    assert [e["_pixelspy"]["events"][0]["event"] for e in entries] == ["PageView", "Purchase"]
+    assert [e["_pixelspy"]["events"][0]["id"] for e in entries] == [ev.id for ev in session]
+    assert all(e["response"]["status"] in (200, 204) and e["timings"]["wait"] >= 0 for e in entries)
+    assert "very-secret-session" not in text and "jane.doe@example.com" not in text
