@@ -64,7 +64,7 @@ def run(argv: list[str]) -> int:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
     try:
-        return run_live(args, session, config)
+        return run_live(args, session, config, recording)
     finally:
         recording.close(tell=not args.no_ui)
 

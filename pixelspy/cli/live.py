@@ -16,7 +16,7 @@ import time
 from pixelspy import __version__
 from pixelspy.addon import mitmproxy_untrusted_record
 from pixelspy.cli.common import Parser, port_arg
-from pixelspy.cli.recording import add_har_options, add_session_options
+from pixelspy.cli.recording import Recording, add_har_options, add_session_options
 from pixelspy.inert import inert
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError, check_mode
 from pixelspy.session import Session
@@ -118,9 +118,9 @@ def listen_plan(args: argparse.Namespace) -> tuple[str, list[str]]:
     return ("0.0.0.0" if args.lan else "127.0.0.1"), modes
 
 
-def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig) -> int:
+def run_live(args: argparse.Namespace, session: Session, config: ProxyConfig, recording: Recording) -> int:
     if args.no_ui:
-        return asyncio.run(run_headless(session, config))
+        return asyncio.run(run_headless(session, config, recording))
     from pixelspy.tui.app import PixelSpyApp  # Textual is only imported for the TUI
 
     app = PixelSpyApp(session, config)
@@ -172,7 +172,7 @@ def headless_phone_setup(proxy: Proxy, config: ProxyConfig) -> list[str]:
     return lines
 
 
-async def run_headless(session: Session, config: ProxyConfig) -> int:
+async def run_headless(session: Session, config: ProxyConfig, recording: Recording) -> int:
     from pixelspy.addon import JsonLines
 
     stop = asyncio.Event()  # set by Ctrl+C, SIGTERM, or the reader of stdout going away
@@ -196,8 +196,8 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     # A reverse mode listens on TCP and UDP (HTTP/3) at one address: named once.
     addrs = ", ".join(dict.fromkeys(f"{a[0]}:{a[1]}" for a in proxy.listen_addrs))
     # One line (scripts wait for it): the session file first, so the addresses end it.
-    recording = inert(f" recording into {session.store.path},") if session.store is not None else ""
-    print(f"pixelspy {__version__}{recording} listening on {addrs}", file=sys.stderr, flush=True)
+    into = inert(f" recording into {session.store.path},") if session.store is not None else ""
+    print(f"pixelspy {__version__}{into} listening on {addrs}", file=sys.stderr, flush=True)
     for line in headless_phone_setup(proxy, config):
         print(line, file=sys.stderr, flush=True)
     loop = asyncio.get_running_loop()
@@ -214,14 +214,14 @@ async def run_headless(session: Session, config: ProxyConfig) -> int:
     if json_lines.closed:  # what is left in stdout's buffer would fail at exit, with a message
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:  # stopped by Ctrl+C or SIGTERM (a reader that went away, as `| head -1`, ends quietly)
-        print(closing_summary(session, config), file=sys.stderr, flush=True)
+        summary = closing_summary(session, recording)
+        recording.close(tell=False)  # its lines ("wrote N entries to …") come before the summary
+        print(summary, file=sys.stderr, flush=True)
     return 0
 
 
-def closing_summary(session: Session, config: ProxyConfig) -> str:
+def closing_summary(session: Session, recording: Recording) -> str:
     """--no-ui's last stderr line: what the session caught (findings settled by now) and where it is kept."""
-    from pixelspy.har import HarRecorder
-
     counts = {"error": 0, "warning": 0}
     for ev in session:
         for f in ev.findings:
@@ -235,6 +235,6 @@ def closing_summary(session: Session, config: ProxyConfig) -> str:
         text += f" (findings of the last {len(session):,} events)"
     if session.store is not None and total:
         text += f"; session file {session.store.path} (pixelspy open {session.store.path})"
-    if har := next((a.path for a in config.addons if isinstance(a, HarRecorder) and a.path), None):
-        text += f"; HAR {har}"
+    if recording.har is not None:
+        text += f"; HAR {recording.har.path}"
     return inert(text)

@@ -145,9 +145,14 @@ class Recording:
     har: HarFile | None
     keep_empty: bool  # a session file the user named stays, even without events
 
+    closed: bool = False
+
     def close(self, tell: bool) -> None:
         """At exit: the --har file is written, then the session file closed (also when Ctrl+C cuts
-        the writing short)."""
+        the writing short). Once: --no-ui closes it before its closing summary."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             if self.har is not None:
                 self.har.write()

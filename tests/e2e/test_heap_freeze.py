@@ -55,7 +55,7 @@ def test_proxy_start_freezes_the_heap_only_when_asked(freeze, tmp_path):
 def test_the_cli_asks_for_it(monkeypatch):
     seen = []
 
-    async def fake_headless(session, config):
+    async def fake_headless(session, config, recording):
         seen.append(config)
         return 0
 
