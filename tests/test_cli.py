@@ -174,12 +174,11 @@ async def test_tui_says_when_the_network_can_use_the_proxy_without_auth(home):
         config = ProxyConfig(listen_host="0.0.0.0", port=free_port(), confdir=str(home / "mitmproxy"), proxyauth=auth)
         app = PixelSpyApp(Session(), config)
         async with app.run_test(size=(200, 30)) as pilot:
-            for _ in range(300):
-                if app.proxy is not None and app.proxy.listen_addrs:
+            for _ in range(600):  # the status is drawn a moment after the proxy listens (slow under load)
+                status = str(app.status.content)
+                if app.proxy is not None and app.proxy.listen_addrs and "reachable from the network" in status:
                     break
                 await pilot.pause(0.05)
-            await pilot.pause()
-            status = str(app.status.content)
             assert "reachable from the network" in status
             assert ("no --auth: anyone there can use it" in status) is shown
 
