@@ -172,9 +172,9 @@ class _CountingParser:
     def __init__(self) -> None:
         self.real, self.lengths = devices._parser(), []
 
-    def parse(self, ua: str):
+    def __call__(self, ua: str, domains):
         self.lengths.append(len(ua))
-        return self.real.parse(ua)
+        return self.real(ua, domains)
 
 
 def test_huge_and_garbage_user_agents_are_cut_before_parsing(monkeypatch):
