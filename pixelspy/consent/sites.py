@@ -53,12 +53,13 @@ _PLAIN_URL = re.compile(r"https?://([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|\Z)")
 
 
 def url_host(url: str) -> str:
-    """`host_of(url)` without splitting the whole URL where its start is plain: page URLs differ in
-    every hit (utm_content=…, cache busters), so caching by URL would miss."""
+    """`host_of(url)` without splitting the whole URL where its start is plain: an event's page URL
+    may differ in every hit (utm_content=…, cache busters), and then host_of's cache misses."""
     m = _PLAIN_URL.match(url)
     return m.group(1).lower() if m else host_of(url)
 
 
+@lru_cache(maxsize=4096)  # the hits of a page mostly carry the same URLs
 def page_site(page_url: str, referer: str) -> str:
     """The site an event was sent from: its page URL's, else its Referer's."""
     return registrable_domain(url_host(page_url) or url_host(referer))
