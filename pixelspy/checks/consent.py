@@ -263,7 +263,7 @@ class ConsentCheck:
         host, path = hit.host, hit.path
         url_short = f"{host}{path}"
         patterns, any_path = cmp_patterns_on_host(host)  # patterns of this host: only paths to test
-        for cmp, scripts, log in patterns if patterns and any_path.search(path) else ():
+        for cmp, scripts, log in patterns if any_path.search(path) else ():
             if any(p.on_path(path) for p in scripts):
                 self._saw_cmp(self._record(site, hit.device), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
             if any(p.on_path(path) for p in log):
