@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from pixelspy.model import RawHit
@@ -61,37 +61,50 @@ MAX_PART = 40
 
 @cache
 def _parser() -> ua_parser.Parser:
-    """ua-parser with its fastest resolver installed (ua-parser-rs), imported and built once per process
-    (~0.15 s) when the first session starts: `pixelspy --help` never pays for it. No cache of its own:
-    user_agent_family has one."""
+    """ua-parser's pure-Python resolver over its bundled rules, compiled once per process (~0.1 s) when the
+    first session starts: `pixelspy --help` never pays for it. Not its compiled resolver (ua-parser-rs): that
+    one keeps ~26 MiB of automata for the life of the process (a third of the proxy's RSS) to name a new
+    User-Agent in ~0.02 ms instead of ~1 ms; a client names itself once (Devices keeps its key) and
+    user_agent_family caches, so the 1 ms is paid once per client. These rules hold 1.5 MiB."""
     import ua_parser
 
-    resolver = ua_parser.BestAvailableResolver
-    lazy = resolver is not ua_parser.BasicResolver  # the compiled resolvers take the lazy rule set
-    return ua_parser.Parser(resolver(ua_parser.load_lazy_builtins() if lazy else ua_parser.load_builtins()))
+    return ua_parser.Parser(ua_parser.BasicResolver(ua_parser.load_builtins()))
+
+
+def _parsed(ua: str, domain: str) -> Any:
+    """One domain of ua-parser's answer ("device", "os" or "user_agent"): a name needs one to three of
+    them, and each walks its own rules. None when it finds nothing."""
+    from ua_parser import Domain
+
+    try:
+        return getattr(_parser()(ua, Domain[domain.upper()]), domain)
+    except ValueError:  # a rule whose name quotes a group this User-Agent left empty (garbage input)
+        return None
 
 
 def _safe(text: str | None) -> str:
     return " ".join(_UNSAFE.sub("", text or "").split())[:MAX_PART].strip()
 
 
-def _platform(result: ua_parser.Result, client: str) -> str:
+def _platform(ua: str, client: str) -> str:
     """The phone or tablet model ("iPhone", "Pixel 7", "Samsung SM-S918B"; the model alone after a
     browser named after its brand: "SM-S918B Samsung Internet"), else the operating system."""
-    device = result.device
+    device = _parsed(ua, "device")
     if device and device.brand not in GENERIC_BRANDS and device.family not in GENERIC_DEVICES:
         return _safe(device.model if device.model and client.startswith(f"{device.brand} ") else device.family)
-    return _safe(SYSTEMS.get(result.os.family, result.os.family)) if result.os else ""
+    os = _parsed(ua, "os")
+    return _safe(SYSTEMS.get(os.family, os.family)) if os else ""
 
 
-def _client(ua: str, result: ua_parser.Result) -> str:
+def _client(ua: str) -> str:
     """pixelspy's name of an in-app browser or app client, else ua-parser's browser, else (an app
     that is no browser) its product token."""
     if app := next((n for p, n in _APPS if p.search(ua)), None):
         return app
     if not ua.startswith("Mozilla/"):
         return _product(ua)
-    family = result.user_agent.family if result.user_agent else "Other"
+    browser = _parsed(ua, "user_agent")
+    family = browser.family if browser else "Other"
     return "" if family == "Other" else _safe(BROWSERS.get(family, family))
 
 
@@ -106,9 +119,8 @@ def _family(ua: str) -> str:
         return tool
     if not ua.strip():
         return ""
-    result = _parser().parse(ua)
-    client = _client(ua, result)
-    return " ".join(x for x in (_platform(result, client), client) if x)
+    client = _client(ua)
+    return " ".join(x for x in (_platform(ua, client), client) if x)
 
 
 def _product(ua: str) -> str:
@@ -135,7 +147,7 @@ class Devices:
     MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
 
     def __init__(self) -> None:
-        _parser()  # now, with the session: built on the proxy's first hit, it stalled the loop for ~0.15 s
+        _parser()  # now, with the session: compiled on the proxy's first hit, it would stall the loop for ~0.1 s
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent

@@ -166,15 +166,23 @@ def test_device_names_from_unknown_user_agents_are_inert_and_short():
     assert name.isprintable() and "\x1b" not in name and len(name) < 100, name
 
 
+def test_a_device_rule_that_fails_on_the_user_agent_leaves_the_system_to_name_it():
+    # ua-parser's rule for the WeTab names the device from a group this spelling leaves empty, and
+    # its pure-Python resolver raises ValueError: the device is unknown, the system names the platform.
+    ua = ("Mozilla/5.0 (Linux; Android 14; wetab Build/AP2A) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0.0.0 Mobile Safari/537.36")
+    assert user_agent_family(ua) == "Android Chrome"
+
+
 class _CountingParser:
     """ua-parser as pixelspy builds it, recording the length of each User-Agent it is given."""
 
     def __init__(self) -> None:
         self.real, self.lengths = devices._parser(), []
 
-    def parse(self, ua: str):
+    def __call__(self, ua: str, domains):
         self.lengths.append(len(ua))
-        return self.real.parse(ua)
+        return self.real(ua, domains)
 
 
 def test_huge_and_garbage_user_agents_are_cut_before_parsing(monkeypatch):

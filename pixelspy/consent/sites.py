@@ -9,6 +9,7 @@ single label (`localhost`) or a public suffix itself is its own site; unusable i
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
@@ -45,7 +46,20 @@ def registrable_domain(host: str) -> str:
     return _suffix_list().privatesuffix(host) or host
 
 
-@lru_cache(maxsize=4096)  # every hit of a page carries the same URLs
+# http(s)://host[:port] followed by a path, query, fragment or nothing: the host is plain, and
+# urlsplit would find the same (lower-cased). Anything else (user info, IPv6, escapes, spaces) is
+# left to it.
+_PLAIN_URL = re.compile(r"https?://([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#]|\Z)")
+
+
+def url_host(url: str) -> str:
+    """`host_of(url)` without splitting the whole URL where its start is plain: an event's page URL
+    may differ in every hit (utm_content=…, cache busters), and then host_of's cache misses."""
+    m = _PLAIN_URL.match(url)
+    return m.group(1).lower() if m else host_of(url)
+
+
+@lru_cache(maxsize=4096)  # the hits of a page mostly carry the same URLs
 def page_site(page_url: str, referer: str) -> str:
     """The site an event was sent from: its page URL's, else its Referer's."""
-    return registrable_domain(host_of(page_url) or host_of(referer))
+    return registrable_domain(url_host(page_url) or url_host(referer))

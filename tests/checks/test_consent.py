@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from pixelspy.checks import CheckEngine
 from pixelspy.checks import consent
 from pixelspy.checks.consent import ConsentCheck, State, clock
+from pixelspy.checks.rules import host_of
 from pixelspy.consent.consent_mode import parse_gcd, parse_gcs
 from pixelspy.consent.gpp import gpp_reading
 from pixelspy.consent.readers import PARSERS, cmp_patterns_on_host
-from pixelspy.consent.sites import registrable_domain
+from pixelspy.consent.sites import registrable_domain, url_host
 from pixelspy.consent.table import consent_cookies
 from pixelspy.consent.tcf import tcf_reading
 from pixelspy.consent.usprivacy import usprivacy_reading
@@ -221,6 +222,18 @@ def test_site_is_the_registrable_domain_of_the_public_suffix_list(host, site):
 @given(st.text(max_size=300) | st.from_regex(r"[a-zA-Z0-9.\-\[\]:ü]{0,80}", fullmatch=True))
 def test_any_host_gives_a_site_and_never_raises(host):
     assert isinstance(registrable_domain(host), str)
+
+
+URL_PIECES = ["http", "https", "HTTPS", "://", "//", ":", "/", "?", "#", "@", "[", "]", "::1", "shop.example", "WWW.",
+              ".", "-", "_", "%41", " ", "\t", "\n", "\r", "\x00", "\\", "80", "x", "é", "ß", "ｆ", "user:pw", "1.2.3.4"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["", "http://", "https://"]), st.lists(st.sampled_from(URL_PIECES), max_size=10).map("".join))
+def test_the_quick_host_of_a_page_url_is_urlsplits(scheme, rest):
+    # url_host skips urlsplit where the URL starts plainly; wherever it does, the host must be the same.
+    url = scheme + rest
+    assert url_host(url) == host_of(url), url
 
 
 # GPP strings from the IAB's specification and its reference implementation (iabgpp-es tests):
