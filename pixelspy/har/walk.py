@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import ijson
 
+from pixelspy.har.fast import FastRun
 from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.json_text import READ_CHUNK, Checkpoint, Piece, Pieces, StepOver, Text, context
 
@@ -94,18 +95,22 @@ class HarWalk:
         self._last = b""  # the last character sent to the parser (but spaces)
         self._checkpoint = Checkpoint(bytes(self.opened), b"", False, 0)
         self._out: list[Item] = []
+        self._fast: FastRun | None = None
+        self._slow_through = -1  # the last piece a run left to the walk (no run starts before it is read)
 
     def __iter__(self) -> Iterator[Item]:
         try:
             while True:
                 data, offset = self.text.next()
                 if data is not None:
-                    limit = MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING
+                    limit = MAX_ENTRY_CHARS if self._fast or self._in_item else MAX_SKIPPED_STRING
                     pieces = self._tokens.cut(data, offset, limit, line_limit=self.text.step)
                 elif not (pieces := self._tokens.rest()):  # the text ended: what was held back
-                    break
+                    if self._fast is None:
+                        break
+                    pieces = self._leave_fast()
                 while pieces:
-                    self._send(pieces.pop(0), pieces)
+                    self._next_piece(pieces)
                     yield from self._drained()
             self._finish()
         except _Stop:
@@ -115,6 +120,38 @@ class HarWalk:
             raise HarReadError("not a HAR file: no `log` object")
         if not self.found_entries:
             raise HarReadError("not a HAR file: no log.entries")
+
+    def _next_piece(self, pieces: list[Piece]) -> None:
+        """Send the first of `pieces` to a run of quickly decoded entries where one can go
+        (pixelspy/har/fast.py), else to the walk's parser."""
+        piece = pieces.pop(0)
+        if (self._fast is None and self._between_entries and piece.offset > self._slow_through
+                and self.text.step == READ_CHUNK):  # (not while errors are near: text.step)
+            self._fast = FastRun(self._last)
+        if self._fast is None:
+            self._send(piece, pieces)
+            return
+        self._out.extend(Item(False, entry) for entry in self._fast.send(piece))
+        self.text.step = min(self.text.step * 2, READ_CHUNK)
+        if self._fast.ended:
+            self._slow_through = piece.offset
+            pieces[:0] = self._leave_fast()
+
+    def _leave_fast(self) -> list[Piece]:
+        """The walk takes over where the run stopped, between two entries: the pieces to read from
+        there."""
+        run, self._fast = self._fast, None
+        if not run.ended:
+            run.end()
+        self._last = run.last
+        self.key, self.after_key = None, False
+        self._new_parser(context(bytes(self.opened), self._last, False))
+        return run.rest
+
+    @property
+    def _between_entries(self) -> bool:
+        return (self.outer[-1:] == ["entries"] and not self.build and not self.skipping and not self.done
+                and not self.broken)
 
     def _drained(self) -> list[Item]:
         out, self._out = self._out, []
@@ -345,6 +382,7 @@ class HarWalk:
             self._fail(piece.data, error)
         for text, at in reversed(step.parts):
             self.text.give_back(text, 0, at)
+        rest.clear()  # (given back with the text after the item)
         text, pos, offset = after
         self.text.give_back(text, pos, offset + pos)
         why = (TOO_DEEP if isinstance(error, _DepthExceeded)
