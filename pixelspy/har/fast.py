@@ -25,6 +25,9 @@ from pixelspy.har.json_text import READ_CHUNK, Piece
 # walk. (An incomplete entry is decoded again from its start with each piece: this bounds that too.)
 MAX_KEPT = READ_CHUNK + (256 << 10)
 _GAP = re.compile(r"[ \t\r\n]*(,?)[ \t\r\n]*")
+# The text near its end is decoded from a copy of its own: the last entry is often incomplete, and
+# JSONDecodeError counts the lines of all the text before the error.
+_TAIL = 64 << 10
 # A surrogate's escape: yajl reads a lone one as "?", Python's json keeps it; the walk reads those.
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -51,9 +54,12 @@ class FastRun:
 
     def send(self, piece: Piece) -> list[Any]:
         """The entries that end in `piece`."""
-        parts = [str(part, "utf-8") for part in piece.parts]  # (the text is valid UTF-8, cut between characters)
+        if piece.stand_in or len(self.text) + sum(map(len, piece.parts)) > MAX_KEPT:
+            self._end([piece])
+            return []
+        parts = [str(part, "utf-8") for part in piece.parts]  # (valid UTF-8, cut between characters)
         added = parts[0] if len(parts) == 1 else "".join(parts)
-        if piece.stand_in or len(self.text) + len(added) > MAX_KEPT or _SURROGATE.search(added):
+        if _SURROGATE.search(added):
             self._end([piece])
             return []
         if self.at < 0:
@@ -71,6 +77,9 @@ class FastRun:
                 self._keep(text, pos)  # the end of the list, or a comma where none goes
                 self._end([])
                 break
+            if pos and len(text) - pos < _TAIL:  # (an error counts the lines before it: keep it short)
+                self._keep(text, pos)
+                text, start, pos = self.text, start - pos, 0
             try:
                 entry, end = _DECODER.raw_decode(text, start)
             except json.JSONDecodeError as e:

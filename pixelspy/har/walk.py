@@ -125,9 +125,14 @@ class HarWalk:
         """Send the first of `pieces` to a run of quickly decoded entries where one can go
         (pixelspy/har/fast.py), else to the walk's parser."""
         piece = pieces.pop(0)
-        if (self._fast is None and self._between_entries and piece.offset > self._slow_through
-                and self.text.step == READ_CHUNK):  # (not while errors are near: text.step)
-            self._fast = FastRun(self._last)
+        if self._fast is None and self._may_go_fast(piece):
+            if not (self.build or self.skipping):
+                self._fast = FastRun(self._last)
+            elif split := self._at_item_end(piece):  # the walk ends the entry it is in, a run goes on
+                head, rest = split[0], [split[1]]
+                self._send(head, rest)
+                pieces[:0] = rest  # (unless a broken entry gave it back)
+                return
         if self._fast is None:
             self._send(piece, pieces)
             return
@@ -136,6 +141,21 @@ class HarWalk:
         if self._fast.ended:
             self._slow_through = piece.offset
             pieces[:0] = self._leave_fast()
+
+    def _may_go_fast(self, piece: Piece) -> bool:
+        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended,
+        not while errors are near (text.step is back to a whole read)."""
+        return (self.outer[-1:] == ["entries"] and not self.done and piece.offset > self._slow_through
+                and self.text.step == READ_CHUNK and not piece.stand_in)
+
+    def _at_item_end(self, piece: Piece) -> tuple[Piece, Piece] | None:
+        """`piece` cut where the entry the walk is in ends (its brackets counted), if it ends there."""
+        data = piece.data
+        found = StepOver([(data, piece.offset)], lambda: (None, 0), len(self.opened), len(self.outer), 1).run()
+        if found is None or found[1] == len(data):
+            return None
+        pos = found[1]
+        return Piece([data[:pos]], piece.offset), Piece([data[pos:]], piece.offset + pos)
 
     def _leave_fast(self) -> list[Piece]:
         """The walk takes over where the run stopped, between two entries: the pieces to read from
@@ -147,11 +167,6 @@ class HarWalk:
         self.key, self.after_key = None, False
         self._new_parser(context(bytes(self.opened), self._last, False))
         return run.rest
-
-    @property
-    def _between_entries(self) -> bool:
-        return (self.outer[-1:] == ["entries"] and not self.build and not self.skipping and not self.done
-                and not self.broken)
 
     def _drained(self) -> list[Item]:
         out, self._out = self._out, []
