@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from pixelspy.har.json_text import READ_CHUNK, Piece
+from pixelspy.har.json_text import READ_CHUNK, Piece, StepOver
 
 # The text a run holds at most: a piece (up to a read) and the start of an entry still incomplete.
 # A longer piece holds a token longer than a read (pixelspy/har/json_text.py's Pieces held it back):
@@ -52,21 +53,21 @@ class FastRun:
         self.ended = False
         self.rest: list[Piece] = []
 
-    def send(self, piece: Piece) -> list[Any]:
-        """The entries that end in `piece`."""
+    def send(self, piece: Piece) -> Iterator[Any]:
+        """The entries that end in `piece`, decoded one at a time as they are taken (each is freed
+        young, before the next is made)."""
         if piece.stand_in or len(self.text) + sum(map(len, piece.parts)) > MAX_KEPT:
             self._end([piece])
-            return []
+            return
         parts = [str(part, "utf-8") for part in piece.parts]  # (valid UTF-8, cut between characters)
         added = parts[0] if len(parts) == 1 else "".join(parts)
         if _SURROGATE.search(added):
             self._end([piece])
-            return []
+            return
         if self.at < 0:
             self.at = piece.offset
         self.ascii = self.ascii and added.isascii()
         text = self.text + added if self.text else added
-        entries: list[Any] = []
         pos = 0
         while True:
             gap = _GAP.match(text, pos)
@@ -91,15 +92,15 @@ class FastRun:
                 self._keep(text, pos)
                 self._end([])
                 break
-            entries.append(entry)
             pos, self.last = end, b"}"
+            yield entry
         if not self.ended:
             self._keep(text, pos)
-        return entries
 
     def end(self) -> None:
-        """The text ended: the walk reads what is left."""
-        self._end([])
+        """The walk reads what is left (the text ended, or the run did)."""
+        if not self.ended:
+            self._end([])
 
     def _end(self, after: list[Piece]) -> None:
         self.ended = True
@@ -118,3 +119,14 @@ def _at_end(text: str, pos: int) -> bool:
     while end > pos and text[end - 1] in " \t\r\n":
         end -= 1
     return end <= pos
+
+
+def cut_at_entry_end(piece: Piece, depth: int, level: int) -> tuple[Piece, Piece] | None:
+    """`piece`, which starts `depth` containers deep, cut where the entry in it ends (back at
+    `level`; its brackets counted), when it ends there and text follows."""
+    data = piece.data
+    found = StepOver([(data, piece.offset)], lambda: (None, 0), depth, level, 1).run()
+    if found is None or found[1] == len(data):
+        return None
+    pos = found[1]
+    return Piece([data[:pos]], piece.offset), Piece([data[pos:]], piece.offset + pos)
