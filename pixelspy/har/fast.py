@@ -3,7 +3,10 @@ decoder (`raw_decode`) from the text as it comes, with no event per token in Pyt
 (pixelspy/har/walk.py) starts a run where it is between two entries and takes over again, at the
 start of the entry the run stopped at, for anything else: the end of the list, an entry that is
 broken, nested too deep for the decoder, larger than MAX_KEPT, or that held a dropped token (a
-Piece's stand-in), and text the two parsers read differently (a lone surrogate escape, NaN).
+Piece's stand-in), and text the two parsers read differently (a lone surrogate escape, NaN,
+numbers beyond yajl's limits). Python's decoder gives up at about the interpreter's recursion
+limit (≈ 950 containers here), the walk at MAX_ENTRY_DEPTH (900): an entry nested between the two
+is read by a run, skipped by the walk.
 
 Why not ijson's own builder (`items_coro`): it computes a prefix string for every event, which
 costs as much as the walk's Python loop (measured on bench_har.py's file: 0.27 s against the
@@ -34,10 +37,26 @@ _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _refuse(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # (NaN, Infinity: yajl refuses them, the walk says so)
+    raise ValueError(f"{name} is not JSON")  # (NaN, Infinity: yajl refuses them)
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse)
+def _int(text: str) -> int:
+    value = int(text)
+    if len(text) > 18 and not -(1 << 63) <= value < 1 << 63:
+        raise ValueError("integer overflow")  # (yajl's limit)
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if value in (_INF, -_INF):
+        raise ValueError("numeric (floating point) overflow")  # (yajl's limit)
+    return value
+
+
+_INF = float("inf")
+# What yajl refuses is refused here too (the entry is left to the walk, which says why).
+_DECODER = json.JSONDecoder(parse_constant=_refuse, parse_int=_int, parse_float=_float)
 
 
 class FastRun:

@@ -228,13 +228,17 @@ def context(opened: bytes, last: bytes, after_key: bool) -> str:
 class StepOver:
     """Steps over the rest of a broken value by counting brackets outside strings, from a point whose
     `depth` is known: through `parts` (text, offset), then what `more` reads, to the end of the
-    `returns`-th container that ends at `level`. A token of any size, any depth: the text is only
+    `returns`-th container that ends at `level` (from a point before the items' container opens, in
+    the container that opens at `level` after `siblings` others). A token of any size, any depth:
+    the text is only
     looked at. `run` gives (text, position, offset) of what follows, None when the text ends first
     or the brackets close below `level`; `parts` keeps what was not looked at."""
 
     def __init__(self, parts: list[tuple[bytes, int]], more: Callable[[], tuple[bytes | None, int]],
-                 depth: int, level: int, returns: int):
+                 depth: int, level: int, returns: int, siblings: int = 0):
         self.parts = parts
+        self.siblings = siblings
+        self.entered = depth >= level  # in the items' container
         self.more = more
         self.depth = depth
         self.level = level
@@ -269,8 +273,13 @@ class StepOver:
                     in_string = True
                 elif ch in (0x5B, 0x7B):
                     self.depth += 1
+                    if self.depth == self.level and not self.entered:
+                        self.entered = not self.siblings
+                        self.siblings -= 1
                 else:
                     self.depth -= 1
+                    if not self.entered:
+                        continue
                     if self.depth < self.level:
                         return None
                     if self.depth == self.level:

@@ -73,6 +73,7 @@ class HarWalk:
         self.broken = ""  # why the item being read will be skipped
         self.done = False  # the document has ended
         self.items_since = 0  # container items ended since the checkpoint
+        self.level_opens = 0  # containers opened since the checkpoint where the items' ones are
         self._last = b""  # the last character sent to the parser (but spaces)
         self._checkpoint = Checkpoint(bytes(self.opened), b"", False, 0)
         self._out: list[Item] = []
@@ -164,7 +165,7 @@ class HarWalk:
         if self.done and not piece.last():
             return
         self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
-        self.items_since = 0
+        self.items_since = self.level_opens = 0
         if self.build and piece.offset - self.item_start > MAX_ENTRY_CHARS + READ_CHUNK:
             self._drop_item(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")  # (item_start: a piece early)
         if piece.stand_in and self._in_item:
@@ -207,6 +208,7 @@ class HarWalk:
                     self.key = value
             elif kind == "start_map" or kind == "start_array":
                 self.opened.append(0x7B if kind == "start_map" else 0x5B)
+                self.level_opens += len(self.opened) == 3  # (where the items' containers open)
                 if len(self.opened) > MAX_DEPTH:
                     raise _DepthExceeded
                 if self.skipping:
@@ -359,7 +361,7 @@ class HarWalk:
         # From the piece's start (its depth is known) over the text after it, to the end of the item
         # (items that ended in the piece before it are counted).
         step = StepOver([(p.data, p.offset) for p in (piece, *rest, *self._tokens.rest())], self._read_on,
-                        len(self._checkpoint.opened), level, self.items_since + 1)
+                        len(self._checkpoint.opened), level, self.items_since + 1, self.level_opens - 1)
         if (after := step.run()) is None:
             self._fail(piece.data, error)
         for text, at in reversed(step.parts):
