@@ -13,7 +13,7 @@ by pixelspy/har/diagnose.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -102,23 +102,24 @@ class HarWalk:
         if not self.found_entries:
             raise HarReadError("not a HAR file: no log.entries")
 
-    def _next_piece(self, pieces: list[Piece]) -> Iterator[Item]:
+    def _next_piece(self, pieces: list[Piece]) -> Iterable[Item]:
         """Send the first of `pieces` to a run of quickly decoded entries where one can go
         (pixelspy/har/fast.py), else to the walk's parser; the items that ended."""
         piece = pieces.pop(0)
-        if self._fast is None and self._may_go_fast(piece):
+        if self._fast is None and self.text.step == READ_CHUNK and self._may_go_fast(piece):
             if not (self.build or self.skipping):
                 self._fast = FastRun(self._last)
             elif split := cut_at_entry_end(piece, len(self.opened), len(self.outer)):
                 piece, rest = split[0], [split[1]]  # the walk ends the entry it is in, a run goes on
                 self._send(piece, rest)
                 pieces[:0] = rest  # (unless a broken entry gave it back)
-                yield from self._drained()
-                return
+                return self._drained()
         if self._fast is None:
             self._send(piece, pieces)
-            yield from self._drained()
-            return
+            return self._drained()
+        return self._run(piece, pieces)
+
+    def _run(self, piece: Piece, pieces: list[Piece]) -> Iterator[Item]:
         for entry in self._fast.send(piece):
             yield Item(False, entry)
         self.text.step = min(self.text.step * 2, READ_CHUNK)
@@ -127,10 +128,10 @@ class HarWalk:
             pieces[:0] = self._leave_fast()
 
     def _may_go_fast(self, piece: Piece) -> bool:
-        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended,
-        not while errors are near (text.step is back to a whole read)."""
+        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended
+        (and, the caller checks, not while errors are near: text.step is back to a whole read)."""
         return (self.outer[-1:] == ["entries"] and not self.done and piece.offset > self._slow_through
-                and self.text.step == READ_CHUNK and not piece.stand_in)
+                and not piece.stand_in)
 
     def _leave_fast(self) -> list[Piece]:
         """The walk takes over where the run stopped, between two entries: the pieces to read from
