@@ -29,6 +29,9 @@ from pixelspy.har.json_text import READ_CHUNK, Piece, StepOver
 # walk. (An incomplete entry is decoded again from its start with each piece: this bounds that too.)
 MAX_KEPT = READ_CHUNK + (256 << 10)
 _GAP = re.compile(r"[ \t\r\n]*(,?)[ \t\r\n]*")
+# After a run stopped at a piece too long to keep (a long token: large entries, which yajl reads
+# quicker), the walk reads this far before a run starts again.
+WALK_LARGE = 32 << 20
 # The text near its end is decoded from a copy of its own: the last entry is often incomplete, and
 # JSONDecodeError counts the lines of all the text before the error.
 _TAIL = 64 << 10
@@ -70,12 +73,14 @@ class FastRun:
         self.at = -1  # its byte offset
         self.ascii = True  # the text is ASCII (a character is a byte)
         self.ended = False
+        self.large = False  # it ended at a piece too long to keep (a long token: large entries)
         self.rest: list[Piece] = []
 
     def send(self, piece: Piece) -> Iterator[Any]:
         """The entries that end in `piece`, decoded one at a time as they are taken (each is freed
         young, before the next is made)."""
         if piece.stand_in or len(self.text) + sum(map(len, piece.parts)) > MAX_KEPT:
+            self.large = not piece.stand_in
             self._end([piece])
             return
         parts = [str(part, "utf-8") for part in piece.parts]  # (valid UTF-8, cut between characters)

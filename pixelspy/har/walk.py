@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from pixelspy.har.diagnose import TOO_DEEP, JsonBroken, diagnose, expect
-from pixelspy.har.fast import FastRun, cut_at_entry_end
+from pixelspy.har.fast import WALK_LARGE, FastRun, cut_at_entry_end
 from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.json_text import READ_CHUNK, Checkpoint, Piece, Pieces, StepOver, Text, context
 
@@ -103,9 +103,9 @@ class HarWalk:
             raise HarReadError("not a HAR file: no log.entries")
 
     def _next_piece(self, pieces: list[Piece]) -> Iterable[Item]:
-        """Send the first of `pieces` to a run of quickly decoded entries where one can go
-        (pixelspy/har/fast.py), else to the walk's parser; the items that ended."""
+        """Send the first of `pieces` to a run (fast.py) where one can go, else to the walk's parser."""
         piece = pieces.pop(0)
+        # (no run while errors are near: text.step is back to a whole read)
         if self._fast is None and self.text.step == READ_CHUNK and self._may_go_fast(piece):
             if not (self.build or self.skipping):
                 self._fast = FastRun(self._last)
@@ -124,18 +124,16 @@ class HarWalk:
             yield Item(False, entry)
         self.text.step = min(self.text.step * 2, READ_CHUNK)
         if self._fast.ended:
-            self._slow_through = piece.offset
+            self._slow_through = piece.offset + (WALK_LARGE if self._fast.large else 0)
             pieces[:0] = self._leave_fast()
 
     def _may_go_fast(self, piece: Piece) -> bool:
-        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended
-        (and, the caller checks, not while errors are near: text.step is back to a whole read)."""
+        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended."""
         return (self.outer[-1:] == ["entries"] and not self.done and piece.offset > self._slow_through
                 and not piece.stand_in)
 
     def _leave_fast(self) -> list[Piece]:
-        """The walk takes over where the run stopped, between two entries: the pieces to read from
-        there."""
+        """The walk takes over where the run stopped (between entries): the pieces to read from there."""
         run, self._fast = self._fast, None
         run.end()
         self._last = run.last
