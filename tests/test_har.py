@@ -901,3 +901,14 @@ def test_a_broken_entry_in_a_run_is_named_at_its_byte_and_the_entries_after_it_a
         "entry skipped",
         f"log.entries[2001]: not valid JSON at byte {last}: Expecting property name enclosed in double quotes; "
         "entry skipped"]
+
+
+@pytest.mark.parametrize("sep", [",\n", ","])
+def test_a_run_counts_bytes_not_characters(sep):
+    from pixelspy.har.walk import HarWalk
+    good = json.dumps({"request": {"url": "https://a.example/é"}}, ensure_ascii=False)  # 2 bytes, 1 character
+    text = ('{"log": {"entries": [' + sep.join([good] * 30_000 + [BROKEN] + [good] * 5) + "]}}").encode()
+    items = list(HarWalk(io.BytesIO(text)))
+    assert len(items) == 30_006 and items[-1].value == json.loads(good)
+    assert [item.skipped for item in items if item.skipped] == [
+        f"not valid JSON at byte {text.index(b'tru}')}: Expecting property name enclosed in double quotes"]

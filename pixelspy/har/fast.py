@@ -71,7 +71,7 @@ class FastRun:
         self.last = last  # the character before the text (what the walk's parser is led to expect)
         self.text = ""  # from a point between entries (after `last`), not decoded yet
         self.at = -1  # its byte offset
-        self.ascii = True  # the text is ASCII (a character is a byte)
+        self.size = 0  # its length in bytes
         self.ended = False
         self.large = False  # it ended at a piece too long to keep (a long token: large entries)
         self.rest: list[Piece] = []
@@ -79,7 +79,8 @@ class FastRun:
     def send(self, piece: Piece) -> Iterator[Any]:
         """The entries that end in `piece`, decoded one at a time as they are taken (each is freed
         young, before the next is made)."""
-        if piece.stand_in or len(self.text) + sum(map(len, piece.parts)) > MAX_KEPT:
+        size = self.size + sum(map(len, piece.parts))  # (bytes of the text with the piece)
+        if piece.stand_in or size > MAX_KEPT:
             self.large = not piece.stand_in
             self._end([piece])
             return
@@ -90,7 +91,6 @@ class FastRun:
             return
         if self.at < 0:
             self.at = piece.offset
-        self.ascii = self.ascii and added.isascii()
         text = self.text + added if self.text else added
         pos = 0
         while True:
@@ -99,27 +99,27 @@ class FastRun:
             if start == len(text):
                 break  # (the rest comes with the next piece)
             if bool(gap.group(1)) != (self.last not in (b"[", b",")):
-                self._keep(text, pos)  # the end of the list, or a comma where none goes
+                self._keep(text, pos, size)  # the end of the list, or a comma where none goes
                 self._end([])
                 break
             if pos and len(text) - pos < _TAIL:  # (an error counts the lines before it: keep it short)
-                self._keep(text, pos)
-                text, start, pos = self.text, start - pos, 0
+                self._keep(text, pos, size)
+                text, start, pos, size = self.text, start - pos, 0, self.size
             try:
                 entry, end = _DECODER.raw_decode(text, start)
             except json.JSONDecodeError as e:
                 if not _at_end(text, e.pos):
-                    self._keep(text, pos)
+                    self._keep(text, pos, size)
                     self._end([])
                 break  # (else the entry goes on in the next piece)
             except (ValueError, RecursionError):  # (NaN, an integer too long, too deep)
-                self._keep(text, pos)
+                self._keep(text, pos, size)
                 self._end([])
                 break
             pos, self.last = end, b"}"
             yield entry
         if not self.ended:
-            self._keep(text, pos)
+            self._keep(text, pos, size)
 
     def end(self) -> None:
         """The walk reads what is left (the text ended, or the run did)."""
@@ -130,11 +130,14 @@ class FastRun:
         self.ended = True
         self.rest = [Piece([self.text.encode()], self.at)] if self.text else []
         self.rest += after
-        self.text = ""
+        self.text, self.size = "", 0
 
-    def _keep(self, text: str, pos: int) -> None:
-        self.at += pos if self.ascii else len(text[:pos].encode())
+    def _keep(self, text: str, pos: int, size: int) -> None:
+        """Keep `text` (`size` bytes) from `pos` on."""
         self.text = text[pos:]
+        kept = len(self.text) if self.text.isascii() else len(self.text.encode())  # (isascii: no scan)
+        self.at += size - kept
+        self.size = kept
 
 
 def _at_end(text: str, pos: int) -> bool:
