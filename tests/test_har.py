@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -858,3 +860,94 @@ def test_what_the_file_says_of_pages_reaches_the_hits(tmp_path, monkeypatch):
                {"request": get, "pageref": ["p5"]}, {"request": get, "_resourceType": 7}, {"request": get}]
     hits = list(har.iter_har_hits(write(tmp_path, {"log": {"entries": entries}})))
     assert [h.navigation for h in hits] == [True, False, True, True, None, True, True, None, None, None]
+
+
+# ------------------------------------------------------- the quick runs of entries and the walk
+
+
+def walked(text: str, fast: bool, monkeypatch) -> list[tuple[str, object]]:
+    """The items of a HAR's JSON as the reader walks them, with or without quick runs (fast.py)."""
+    from pixelspy.har.walk import HarWalk
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(HarWalk, "_may_go_fast", lambda self, piece: False)
+        return [(item.skipped, item.value) for item in HarWalk(io.BytesIO(text.encode()))]
+
+
+def entries_doc(entries: list[str], layout: str) -> str:
+    sep = {"line": ",\n", "minified": ",", "indented": ",\n    "}[layout]
+    return '{"log": {"version": "1.2", "pages": [], "entries": [' + sep.join(entries) + '], "_pixelspy_marks": []}}'
+
+
+def a_good_entry(i: int, layout: str) -> str:
+    entry = {**CHROME_ENTRY, "startedDateTime": f"2023-11-14T22:{i // 60 % 60:02d}:{i % 60:02d}.000Z",
+             "timings": {"wait": i + 0.5}, "response": {"content": {"mimeType": "text/plain", "text": "x" * 900}}}
+    return json.dumps(entry, indent=2 if layout == "indented" else None)
+
+
+BROKEN = '{"request": {"url": "x", tru}}'
+ODD = {  # entries a run leaves to the walk, each read (or skipped) as the walk reads it
+    "broken": BROKEN,
+    "lone surrogate": '{"request": {"url": "https://www.facebook.com/tr/?id=\\ud800"}}',
+    "NaN": '{"request": {"url": "https://a.example/"}, "time": NaN}',
+    "integer over 64 bits": '{"request": {"url": "https://a.example/"}, "time": 123456789012345678901}',
+    "float overflow": '{"request": {"url": "https://a.example/"}, "time": 1e400}',
+    "deep": '{"request": {"url": "https://a.example/", "x": ' + "[" * 2000 + "]" * 2000 + "}}",
+    "2 MB body": '{"request": {"url": "https://a.example/", "postData": {"text": "' + "b" * (2 << 20) + '"}}}',
+    "scalar": '"not an entry"',
+}
+
+
+YAJL_ONLY = ("NaN", "integer over 64 bits", "float overflow")  # what Python's json reads and yajl refuses
+
+
+def normal_bytes(items: list) -> list:
+    return [(re.sub(r"at byte \d+", "at byte N", skipped), value) for skipped, value in items]
+
+
+@pytest.mark.parametrize("layout", ["line", "minified", "indented"])
+@pytest.mark.parametrize("odd", list(ODD))
+@pytest.mark.parametrize("where", ["first", "after a long run", "last"])
+def test_quick_runs_read_every_entry_as_the_walk_does(monkeypatch, layout, odd, where):
+    # A broken or odd entry as the first, after 500 good ones (past the first read of 1 MB), or as the last.
+    good = [a_good_entry(i, layout) for i in range({"first": 20, "after a long run": 500, "last": 20}[where])]
+    at = {"first": 0, "after a long run": len(good) - 10, "last": len(good)}[where]
+    text = entries_doc(good[:at] + [ODD[odd]] + good[at:], layout)
+    items = walked(text, True, monkeypatch)
+    if odd in YAJL_ONLY:  # (yajl's message is placed at the start of the piece: a run's is nearer)
+        items, slow = (normal_bytes(items), normal_bytes(walked(text, False, monkeypatch)))
+        assert items == slow
+    else:
+        assert items == walked(text, False, monkeypatch)
+    assert len(items) == len(good) + 1
+    assert all(not skipped and value["startedDateTime"] for skipped, value in items[:at] + items[at + 1:])
+    if odd in ("broken", "NaN", "integer over 64 bits", "float overflow", "deep"):
+        assert items[at][0], items[at]  # skipped, and why
+    else:
+        assert not items[at][0]
+
+
+def test_a_broken_entry_in_a_run_is_named_at_its_byte_and_the_entries_after_it_are_read(tmp_path):
+    good = [json.dumps({**CHROME_ENTRY, "startedDateTime": f"2023-11-14T22:13:{i % 60:02d}.000Z"})
+            for i in range(2000)]
+    text = entries_doc(good[:1990] + [BROKEN] + good[1990:] + [BROKEN], "minified")
+    assert len(text) > 2 << 20  # (the first broken entry is in a run, past the first read)
+    reader = har.FileReader(write(tmp_path, text))
+    assert len(list(reader)) == 2000
+    first, last = text.index("tru}"), text.rindex("tru}")
+    assert reader.problems == [
+        f"log.entries[1990]: not valid JSON at byte {first}: Expecting property name enclosed in double quotes; "
+        "entry skipped",
+        f"log.entries[2001]: not valid JSON at byte {last}: Expecting property name enclosed in double quotes; "
+        "entry skipped"]
+
+
+@pytest.mark.parametrize("sep", [",\n", ","])
+def test_a_run_counts_bytes_not_characters(sep):
+    from pixelspy.har.walk import HarWalk
+    good = json.dumps({"request": {"url": "https://a.example/é"}}, ensure_ascii=False)  # 2 bytes, 1 character
+    text = ('{"log": {"entries": [' + sep.join([good] * 30_000 + [BROKEN] + [good] * 5) + "]}}").encode()
+    items = list(HarWalk(io.BytesIO(text)))
+    assert len(items) == 30_006 and items[-1].value == json.loads(good)
+    assert [item.skipped for item in items if item.skipped] == [
+        f"not valid JSON at byte {text.index(b'tru}')}: Expecting property name enclosed in double quotes"]

@@ -5,6 +5,8 @@
     render.py   a RawHit, its events and (live) its mitmproxy flow → one HAR entry
     write.py    save_har (Ctrl+S) and the in-memory recorder (HarRecorder: --har-all, --no-session)
     walk.py     the JSON of a HAR walked with ijson, one entry at a time, tolerant of broken entries
+    fast.py     runs of well-formed entries decoded the quick way (Python's C decoder), for walk.py
+    diagnose.py where and why the JSON is broken ("not valid JSON at byte 21: …")
     json_text.py  the text as bytes where ijson cannot help: cut between tokens, broken values skipped
     entries.py  a HAR entry → RawHit (lenient: every browser and proxy leaves out other fields)
     read.py     opening a file (HAR, .har.gz, .zhar, mitmproxy flows) into RawHits or a session

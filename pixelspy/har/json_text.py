@@ -1,7 +1,15 @@
-"""The JSON text of a HAR file as bytes, where the parser (ijson) cannot help (pixelspy/har/walk.py
-says why each piece is needed): `Text` reads it (UTF-8 checked, given-back text first), `Pieces` cuts the text between tokens and drops a token too long to
-hold, `StepOver` steps over a broken value by counting brackets, `context` is the text that leads a
-new parser to a place in the document.
+"""The JSON text of a HAR file as bytes, where the parser (ijson) cannot help: `Text` reads it
+(UTF-8 checked, given-back text first), `Pieces` cuts the text between tokens and drops a token too
+long to hold, `StepOver` steps over a broken value by counting brackets, `context` is the text that
+leads a new parser to a place in the document. Why each is needed:
+- Tokens of any size (`Pieces`): yajl holds a whole string or number before it reports it (measured:
+  a 128 MB string outside the entries cost 257 MB and 2.6 s; a 4 GiB one in a 4 MB .zhar would take
+  8 GB). So the byte stream goes to the parser in pieces that end between tokens: a string or number
+  still open at the end of a read is held back until it ends, and one that outgrows its limit is
+  dropped, a stand-in sent instead (an entry that held it is skipped as too large).
+- Going on after a broken entry (`StepOver`): yajl stops at its first error. The entry is stepped over
+  by counting brackets outside strings, and a new parser starts after it in the same place of the
+  document (`context`: the text that leads a parser there).
 """
 
 from __future__ import annotations
@@ -220,13 +228,17 @@ def context(opened: bytes, last: bytes, after_key: bool) -> str:
 class StepOver:
     """Steps over the rest of a broken value by counting brackets outside strings, from a point whose
     `depth` is known: through `parts` (text, offset), then what `more` reads, to the end of the
-    `returns`-th container that ends at `level`. A token of any size, any depth: the text is only
+    `returns`-th container that ends at `level` (from a point before the items' container opens, in
+    the container that opens at `level` after `siblings` others). A token of any size, any depth:
+    the text is only
     looked at. `run` gives (text, position, offset) of what follows, None when the text ends first
     or the brackets close below `level`; `parts` keeps what was not looked at."""
 
     def __init__(self, parts: list[tuple[bytes, int]], more: Callable[[], tuple[bytes | None, int]],
-                 depth: int, level: int, returns: int):
+                 depth: int, level: int, returns: int, siblings: int = 0):
         self.parts = parts
+        self.siblings = siblings
+        self.entered = depth >= level  # in the items' container
         self.more = more
         self.depth = depth
         self.level = level
@@ -261,8 +273,13 @@ class StepOver:
                     in_string = True
                 elif ch in (0x5B, 0x7B):
                     self.depth += 1
+                    if self.depth == self.level and not self.entered:
+                        self.entered = not self.siblings
+                        self.siblings -= 1
                 else:
                     self.depth -= 1
+                    if not self.entered:
+                        continue
                     if self.depth < self.level:
                         return None
                     if self.depth == self.level:

@@ -2,7 +2,8 @@
 mitmproxy's tnetstring flows), its requests as RawHits in file order (FileReader), and a file read
 into a session (load_file).
 
-A HAR is walked one entry at a time (pixelspy/har/walk.py: memory stays at one entry plus a read;
+A HAR is walked one entry at a time (pixelspy/har/walk.py, runs of good entries by pixelspy/har/fast.py:
+memory stays at one entry plus a read;
 .har.gz and .zhar are inflated a read at a time) and each entry becomes a hit (pixelspy/har/entries.py).
 An entry of invalid JSON, nested too deep, with a broken URL or larger than 64 MB is named in
 `problems` and skipped. mitmproxy's own reader is used only for its native flow files (converted by
@@ -29,7 +30,8 @@ from pixelspy import decoders
 from pixelspy.har.entries import ENTRY_FIELDS, EntryReader, SkippedEntry, mark_of
 from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.json_text import READ_CHUNK
-from pixelspy.har.walk import MAX_ENTRY_CHARS, HarWalk, JsonBroken
+from pixelspy.har.diagnose import JsonBroken
+from pixelspy.har.walk import MAX_ENTRY_CHARS, HarWalk
 from pixelspy.model import RawHit
 from pixelspy.session import MAX_MARKS, Mark, Session
 

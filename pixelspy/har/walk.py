@@ -2,30 +2,25 @@
 and of `log._pixelspy_marks` built one at a time, everything else stepped over unbuilt. Memory stays
 at one entry plus a read; a file of any size and nesting costs no more.
 
-ijson parses; what it cannot do is done by three small hand-written pieces (pixelspy/har/json_text.py),
-each for one case:
-- Tokens of any size (`Pieces`): yajl holds a whole string or number before it reports it (measured:
-  a 128 MB string outside the entries cost 257 MB and 2.6 s; a 4 GiB one in a 4 MB .zhar would take
-  8 GB). So the byte stream goes to the parser in pieces that end between tokens: a string or number
-  still open at the end of a read is held back until it ends, and one that outgrows its limit is
-  dropped, a stand-in sent instead (an entry that held it is skipped as too large).
-- Going on after a broken entry (`StepOver`): yajl stops at its first error. The entry is stepped over
-  by counting brackets outside strings, and a new parser starts after it in the same place of the
-  document (`context`: the text that leads a parser there).
-- Saying where: yajl gives no byte offsets, and its messages differ from Python's. A broken piece is
-  read again by Python's json, from the last point the walk knows the document's state at (the start
-  of the piece), which gives the byte and the message ("not valid JSON at byte 21: Expecting value").
+Runs of well-formed entries are decoded the quick way (pixelspy/har/fast.py: Python's C decoder, no
+event per token in Python); the walk reads the rest: the document around the entries, and any entry
+a run stops at (broken, deep, huge, or holding a dropped token), then lets a new run start after it.
+
+ijson parses; what it cannot do is done by small hand-written pieces (pixelspy/har/json_text.py says
+which and why: tokens of any size, going on after a broken entry), and the broken entry is located
+by pixelspy/har/diagnose.py.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import ijson
 
+from pixelspy.har.diagnose import TOO_DEEP, JsonBroken, diagnose, expect
+from pixelspy.har.fast import WALK_LARGE, FastRun, cut_at_entry_end
 from pixelspy.har.format import MARKS_KEY, HarReadError
 from pixelspy.har.json_text import READ_CHUNK, Checkpoint, Piece, Pieces, StepOver, Text, context
 
@@ -38,22 +33,9 @@ MAX_ENTRY_DEPTH = 900
 MAX_DEPTH = 100_000
 # A string outside the items longer than this is dropped unread (its value is never used).
 MAX_SKIPPED_STRING = 64 * 1024
-TOO_DEEP = "nested deeper than the JSON parser goes"
 # After a broken item, the next reads start this small and double: each error is located in text
 # about as long as the distance from the last one, so a file of many broken entries stays linear.
 FIRST_STEP_AFTER_ERROR = 1024
-
-_KINDS = {"start_map": "an object", "start_array": "a list", "string": "a string", "boolean": "a boolean",
-          "null": "null", "number": "a number"}
-
-class JsonBroken(ValueError):
-    """The walk cannot go on; the message says where and why, or `truncated`: the text ends inside
-    the document."""
-
-    def __init__(self, message: str, truncated: bool = False):
-        super().__init__(message)
-        self.truncated = truncated
-
 
 @dataclass
 class Item:
@@ -91,22 +73,26 @@ class HarWalk:
         self.broken = ""  # why the item being read will be skipped
         self.done = False  # the document has ended
         self.items_since = 0  # container items ended since the checkpoint
+        self.level_opens = 0  # containers opened since the checkpoint where the items' ones are
         self._last = b""  # the last character sent to the parser (but spaces)
         self._checkpoint = Checkpoint(bytes(self.opened), b"", False, 0)
         self._out: list[Item] = []
+        self._fast: FastRun | None = None
+        self._slow_through = -1  # the last piece a run left to the walk (no run starts before it is read)
 
     def __iter__(self) -> Iterator[Item]:
         try:
             while True:
                 data, offset = self.text.next()
                 if data is not None:
-                    limit = MAX_ENTRY_CHARS if self._in_item else MAX_SKIPPED_STRING
+                    limit = MAX_ENTRY_CHARS if self._fast or self._in_item else MAX_SKIPPED_STRING
                     pieces = self._tokens.cut(data, offset, limit, line_limit=self.text.step)
                 elif not (pieces := self._tokens.rest()):  # the text ended: what was held back
-                    break
+                    if self._fast is None:
+                        break
+                    pieces = self._leave_fast()
                 while pieces:
-                    self._send(pieces.pop(0), pieces)
-                    yield from self._drained()
+                    yield from self._next_piece(pieces)
             self._finish()
         except _Stop:
             pass
@@ -115,6 +101,45 @@ class HarWalk:
             raise HarReadError("not a HAR file: no `log` object")
         if not self.found_entries:
             raise HarReadError("not a HAR file: no log.entries")
+
+    def _next_piece(self, pieces: list[Piece]) -> Iterable[Item]:
+        """Send the first of `pieces` to a run (fast.py) where one can go, else to the walk's parser."""
+        piece = pieces.pop(0)
+        # (no run while errors are near: text.step is back to a whole read)
+        if self._fast is None and self.text.step == READ_CHUNK and self._may_go_fast(piece):
+            if not (self.build or self.skipping):
+                self._fast = FastRun(self._last)
+            elif split := cut_at_entry_end(piece, len(self.opened), len(self.outer)):
+                piece, rest = split[0], [split[1]]  # the walk ends the entry it is in, a run goes on
+                self._send(piece, rest)
+                pieces[:0] = rest  # (unless a broken entry gave it back)
+                return self._drained()
+        if self._fast is None:
+            self._send(piece, pieces)
+            return self._drained()
+        return self._run(piece, pieces)
+
+    def _run(self, piece: Piece, pieces: list[Piece]) -> Iterator[Item]:
+        for entry in self._fast.send(piece):
+            yield Item(False, entry)
+        self.text.step = min(self.text.step * 2, READ_CHUNK)
+        if self._fast.ended:
+            self._slow_through = piece.offset + (WALK_LARGE if self._fast.large else 0)
+            pieces[:0] = self._leave_fast()
+
+    def _may_go_fast(self, piece: Piece) -> bool:
+        """Whether a run may start in or at `piece`: in log.entries, past where the last run ended."""
+        return (self.outer[-1:] == ["entries"] and not self.done and piece.offset > self._slow_through
+                and not piece.stand_in)
+
+    def _leave_fast(self) -> list[Piece]:
+        """The walk takes over where the run stopped (between entries): the pieces to read from there."""
+        run, self._fast = self._fast, None
+        run.end()
+        self._last = run.last
+        self.key, self.after_key = None, False
+        self._new_parser(context(bytes(self.opened), self._last, False))
+        return run.rest
 
     def _drained(self) -> list[Item]:
         out, self._out = self._out, []
@@ -139,7 +164,7 @@ class HarWalk:
         if self.done and not piece.last():
             return
         self._checkpoint = Checkpoint(bytes(self.opened), self._last, self.after_key, piece.offset)
-        self.items_since = 0
+        self.items_since = self.level_opens = 0
         if self.build and piece.offset - self.item_start > MAX_ENTRY_CHARS + READ_CHUNK:
             self._drop_item(f"larger than {MAX_ENTRY_CHARS >> 20} MB of JSON")  # (item_start: a piece early)
         if piece.stand_in and self._in_item:
@@ -182,6 +207,7 @@ class HarWalk:
                     self.key = value
             elif kind == "start_map" or kind == "start_array":
                 self.opened.append(0x7B if kind == "start_map" else 0x5B)
+                self.level_opens += len(self.opened) == 3  # (where the items' containers open)
                 if len(self.opened) > MAX_DEPTH:
                     raise _DepthExceeded
                 if self.skipping:
@@ -297,24 +323,18 @@ class HarWalk:
         if parent in ("entries", "marks"):
             return "item"
         if parent is None:
-            return self._expect(kind, "start_map", "root", "not a HAR file: the JSON")
+            return expect(kind, "start_map", "root", "not a HAR file: the JSON")
         if parent == "root" and self.key == "log":
             self.found_log = True
-            return self._expect(kind, "start_map", "log", "not a HAR file: `log`")
+            return expect(kind, "start_map", "log", "not a HAR file: `log`")
         if parent == "log" and self.key == "entries":
             self.found_entries = True
-            return self._expect(kind, "start_array", "entries", "not a HAR file: log.entries")
+            return expect(kind, "start_array", "entries", "not a HAR file: log.entries")
         if parent == "log" and self.key == MARKS_KEY:
             if kind == "start_array":
                 return "marks"
             self._out.append(Item(True, skipped="not a list"))
         return "skip"
-
-    @staticmethod
-    def _expect(kind: str, wanted: str, role: str, what: str) -> str:
-        if kind != wanted:
-            raise HarReadError(f"{what} is {_KINDS[kind]}, not {_KINDS[wanted]}")
-        return role
 
     def _item_done(self, value: Any) -> None:
         self.items_since += 1
@@ -340,15 +360,16 @@ class HarWalk:
         # From the piece's start (its depth is known) over the text after it, to the end of the item
         # (items that ended in the piece before it are counted).
         step = StepOver([(p.data, p.offset) for p in (piece, *rest, *self._tokens.rest())], self._read_on,
-                        len(self._checkpoint.opened), level, self.items_since + 1)
+                        len(self._checkpoint.opened), level, self.items_since + 1, self.level_opens - 1)
         if (after := step.run()) is None:
             self._fail(piece.data, error)
         for text, at in reversed(step.parts):
             self.text.give_back(text, 0, at)
+        rest.clear()  # (given back with the text after the item)
         text, pos, offset = after
         self.text.give_back(text, pos, offset + pos)
         why = (TOO_DEEP if isinstance(error, _DepthExceeded)
-               else self._not_valid(*self._diagnose(piece.data, error)))
+               else self._not_valid(*diagnose(self._checkpoint, piece.data, error, self.text.ended)))
         self._out.append(Item(self.outer[-1] == "marks", skipped=self.broken or why))
         self.broken, self.skipping, self.unbuilt, self.key, self.after_key = "", 0, 0, None, False
         self.build.clear()
@@ -363,7 +384,7 @@ class HarWalk:
 
     def _fail(self, data: bytes, error: Exception) -> None:
         """The walk ends here: data after the document is noted (`after`), else JsonBroken."""
-        why, at = self._diagnose(data, error)
+        why, at = diagnose(self._checkpoint, data, error, self.text.ended)
         if why == "Extra data" or self.done:
             self.after = self.text.byte(at)
             self.done = True
@@ -374,29 +395,6 @@ class HarWalk:
 
     def _not_valid(self, why: str, at: int) -> str:
         return f"not valid JSON at byte {self.text.byte(at)}: {why}"
-
-    def _diagnose(self, data: bytes, error: Exception) -> tuple[str, int]:
-        """Python's json on the text from the checkpoint: its message and the error's text offset.
-        Where it finds nothing wrong before the text ends, the text ended inside the document
-        ("truncated"), or yajl refused what Python takes (an integer beyond 64 bits: yajl's message,
-        at the checkpoint)."""
-        cp = self._checkpoint
-        lead, body = context(cp.opened, cp.last, cp.after_key), data.decode("utf-8", "replace")
-        text = lead + body
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as e:
-            at = cp.offset + len(body[:max(0, e.pos - len(lead))].encode())
-            at_end = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
-            if not at_end:
-                return e.msg, at
-            if self.text.ended:
-                return "truncated", at
-        except ValueError as e:  # (an integer longer than Python converts)
-            return str(e), cp.offset
-        except RecursionError:
-            return TOO_DEEP, cp.offset
-        return str(error).split("\n", 1)[0].split("error: ", 1)[-1], cp.offset
 
 
 class _DepthExceeded(Exception):
