@@ -38,6 +38,15 @@ def dedup_id(event: TrackingEvent, dedup: DedupKey) -> str | None:
     return None
 
 
+def _add_copy(carrying: tuple[Seen, ...], seen: Seen) -> tuple[Seen, ...]:
+    """The copies with `seen` last, its side's oldest gone when the side had MAX_PER_SIDE."""
+    same_side = [o for o in carrying if o.source == seen.source]
+    if len(same_side) >= MAX_PER_SIDE:
+        oldest = same_side[0]
+        carrying = tuple(o for o in carrying if o is not oldest)
+    return (*carrying, seen)
+
+
 @dataclass
 class Pending:
     event: TrackingEvent
@@ -51,8 +60,10 @@ class DedupCheck:
     def __init__(self, config: Config):
         self.pairing_window = config.checks.dedup_pairing_window_s
         memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
-        # (platform, scope, name, dedup id) → side → events carrying that key
-        self.by_key: Recent[tuple, dict[Source, list[Seen]]] = Recent(memory)
+        # (platform, scope, name, dedup id) → the events carrying that key, both sides, oldest first:
+        # a tuple put back when it grows, not a dict and a list per key (most keys come once, and
+        # the window holds them for 48 hours)
+        self.by_key: Recent[tuple, tuple[Seen, ...]] = Recent(memory)
         # (platform, scope, name) → side → events without a match yet, within the pairing window
         self.unmatched: Recent[tuple, dict[Source, dict[str, Seen]]] = Recent(self.pairing_window)
         self.pending: dict[str, Pending] = {}
@@ -85,14 +96,14 @@ class DedupCheck:
 
     def _match(self, event: TrackingEvent, bucket: tuple, key: str, dedup: DedupKey, ctx) -> bool:
         source, t = event.source, event.time
-        sides = self.by_key.setdefault((bucket, key), {}, t)
-        copies = sides.setdefault(source, [])
         mine = ctx.seen(event)
-        copies.append(mine)
-        del copies[:-MAX_PER_SIDE]
-        other_side = sides.get(OTHER_SIDE[source])
+        carrying = _add_copy(self.by_key.get((bucket, key), t) or (), mine)
+        self.by_key.put((bucket, key), carrying, t)
+        other = OTHER_SIDE[source]
+        other_side = [o for o in carrying if o.source == other]
         if not other_side:
             return False
+        copies = [o for o in carrying if o.source == source]
         window = dedup.window_h * 3600
         partners = [o for o in other_side if abs(t - o.time) <= window]
         if not partners:
