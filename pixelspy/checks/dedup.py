@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pixelspy.checks.ids import comparable_name, dedup_scope
 from pixelspy.checks.rules import (KIND_EVENT, DedupKey, event_name, field_value, finding, platform, rules,
                                    seconds, vendor)
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import ID, SOURCE, TIME, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, Source, TrackingEvent
 
@@ -40,7 +40,7 @@ def dedup_id(event: TrackingEvent, dedup: DedupKey) -> str | None:
 
 def _add_copy(carrying: tuple[Seen, ...], seen: Seen) -> tuple[Seen, ...]:
     """The copies with `seen` last, its side's oldest gone when the side had MAX_PER_SIDE."""
-    same_side = [o for o in carrying if o.source == seen.source]
+    same_side = [o for o in carrying if o[SOURCE] == seen[SOURCE]]
     if len(same_side) >= MAX_PER_SIDE:
         oldest = same_side[0]
         carrying = tuple(o for o in carrying if o is not oldest)
@@ -100,12 +100,12 @@ class DedupCheck:
         carrying = _add_copy(self.by_key.get((bucket, key), t) or (), mine)
         self.by_key.put((bucket, key), carrying, t)
         other = OTHER_SIDE[source]
-        other_side = [o for o in carrying if o.source == other]
+        other_side = [o for o in carrying if o[SOURCE] == other]
         if not other_side:
             return False
-        copies = [o for o in carrying if o.source == source]
+        copies = [o for o in carrying if o[SOURCE] == source]
         window = dedup.window_h * 3600
-        partners = [o for o in other_side if abs(t - o.time) <= window]
+        partners = [o for o in other_side if abs(t - o[TIME]) <= window]
         if not partners:
             return False
         table = platform(event.platform)
@@ -113,8 +113,8 @@ class DedupCheck:
                    f"{' / '.join(dict.fromkeys(dedup.keys))} {key!r}")
         hint = f"{table.name} counts it once."
         for member in partners + [mine]:
-            opposite = copies if member.source != event.source else partners
-            others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
+            opposite = copies if member[SOURCE] != source else partners
+            others = [e[ID] for e in opposite if e is not member][-MAX_RELATED:]
             if (member_event := ctx.event(member)) is not None:
                 self._resolve(member_event, ctx)
                 ctx.replace(member_event, finding("dedup-ok", Severity.info, message, hint, others))
@@ -157,7 +157,7 @@ class DedupCheck:
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
             return
-        near = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        near = [o for o in other_side.values() if abs(t - o[TIME]) <= self.pairing_window]
         # the events themselves while their verdict is pending (they get `dedup-missing`)
         partners = [e for o in near[-MAX_RELATED:] if (e := ctx.event(o)) is not None]
         if not partners:

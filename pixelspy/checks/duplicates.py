@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import ENDPOINT, TIME, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -51,7 +51,7 @@ def is_vendor_copy(event: TrackingEvent, group: tuple[Seen, ...]) -> bool:
     """Whether the event is the vendor's own copy of one in the group: the same hit to another
     endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
     hops, a beacon's twin endpoint). A double-installed tag sends to the same endpoint twice."""
-    return any(e.endpoint != event.endpoint and 0 <= event.time - e.time <= VENDOR_COPY_S for e in group)
+    return any(e[ENDPOINT] != event.endpoint and 0 <= event.time - e[TIME] <= VENDOR_COPY_S for e in group)
 
 
 def _group_add(group: tuple[Seen, ...], seen: Seen) -> tuple[Seen, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from pixelspy.checks.rules import KIND_EVENT, event_name, mark_group, platform, vendor
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import EVENT_ID, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -61,7 +61,7 @@ class IdsCheck:
         key = (event.platform, event.pixel_id, event.source.value, event.order_id)
         group = self.orders.get(key, event.time) or ()
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
-        counted = not event_id or all(e.event_id != event_id for e in group)
+        counted = not event_id or all(e[EVENT_ID] != event_id for e in group)
         group = (*group, ctx.seen(event))[-MAX_GROUP:]
         self.orders.put(key, group, event.time)
         if len(group) < 2 or not counted:
