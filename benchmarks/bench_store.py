@@ -21,6 +21,8 @@ Goal (#27): RSS per stored event ≤ 1 KiB; the store's cost on ingest small aga
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import json
 import os
@@ -31,9 +33,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from bench_decode import corpus_hits, gc_time
+from bench_decode import corpus_hits
 
 from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
@@ -42,6 +47,9 @@ INLINE_EVERY_HITS = 250
 PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
 PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
 SMALL_WINDOW = 1_000
+# The span of objects/heap per event starts here: the decoders' shared-param caches (bounded) fill
+# in the first hits.
+TRACKED_FROM = 10_000
 GOAL_KIB_PER_EVENT = 1.0
 
 
@@ -83,9 +91,46 @@ def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def memory_child(mode: str, n: int) -> None:
-    """In a fresh process: RSS growth per stored event for `mode` (none | store | window)."""
+@contextmanager
+def collector_time() -> Iterator[dict[str, float]]:
+    """Seconds the collector ran while the block runs: wall clock and CPU of the thread it ran in
+    (the machine is shared: CPU time is what compares across runs)."""
+    spent = {"wall": 0.0, "cpu": 0.0}
+    started = [0.0, 0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = time.perf_counter(), time.thread_time()
+        else:
+            spent["wall"] += time.perf_counter() - started[0]
+            spent["cpu"] += time.thread_time() - started[1]
+
+    gc.callbacks.append(on_gc)
+    try:
+        yield spent
+    finally:
+        gc.callbacks.remove(on_gc)
+
+
+def sqlite_kib() -> float | None:
+    """What SQLite holds in memory, all connections (its page caches, WAL index); None when this
+    Python's sqlite3 does not load a shared libsqlite3 we can ask."""
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    except OSError:
+        return None
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return lib.sqlite3_memory_used() / 1024
+
+
+def memory_child(mode: str, n: int, trace: bool) -> None:
+    """In a fresh process: RSS growth per stored event for `mode` (none | store | window), the
+    collector's share of the ingest loop, its CPU per hit. With `trace`, instead (tracemalloc slows
+    the loop and the writer is flushed midway: its other numbers do not compare): the Python heap and
+    the objects the collector tracks, per event from hit TRACKED_FROM on (after the first fill of the
+    decoders' bounded caches)."""
     samples, times = corpus_hits(n)
+    span_from = min(TRACKED_FROM, n // 3)
     with tempfile.TemporaryDirectory() as folder:
         session = Session(max_events=SMALL_WINDOW if mode == "window" else None)
         writer = None
@@ -94,13 +139,29 @@ def memory_child(mode: str, n: int) -> None:
             writer.open()
             writer.attach()
         gc.collect()
+        if trace:
+            tracemalloc.start()
         before = rss_kib()
         stored = 0
-        started = time.perf_counter()
-        with gc_time() as in_gc:
+        span: dict[str, list[float]] = {"objects": [], "heap": []}
+
+        def settle() -> None:  # the writer's batch committed, the garbage gone: what is kept
+            if writer is not None:
+                writer.flush()
+            gc.collect()
+            span["objects"].append(len(gc.get_objects()))
+            span["heap"].append(tracemalloc.get_traced_memory()[0])
+
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        with collector_time() as in_gc:
             for i, (s, t) in enumerate(zip(samples, times)):
                 stored += len(session.ingest(s.hit(t, i)))
-        gc_share = in_gc[0] / (time.perf_counter() - started)
+                if trace and i + 1 == span_from:
+                    settle()
+        cpu = time.thread_time() - cpu_started
+        wall = time.perf_counter() - started
+        if trace:
+            settle()
         if writer is not None:
             writer.flush()
             time.sleep(writer.interval_s * 3)  # the thread's batch committed
@@ -118,12 +179,19 @@ def memory_child(mode: str, n: int) -> None:
             assert all(read_back) and probe is not None
         else:
             evicted, read_us = 0, 0.0
+        per_span = max(n - span_from, 1)
         print(json.dumps({"events": stored, "in_memory": len(session), "evicted": evicted, "growth_kib": after - before,
-                          "file_bytes": size, "read_back_us": read_us, "gc_share": gc_share}))
+                          "file_bytes": size, "read_back_us": read_us, "gc_share": in_gc["wall"] / wall,
+                          "gc_cpu_share": in_gc["cpu"] / cpu, "cpu_us_per_hit": cpu * 1e6 / n,
+                          **({"objects_per_event": (span["objects"][1] - span["objects"][0]) / per_span,
+                              "heap_kib_per_event": (span["heap"][1] - span["heap"][0]) / 1024 / per_span}
+                             if trace else {}),
+                          "sqlite_kib": sqlite_kib() if writer is not None else None}))
 
 
-def memory(mode: str, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", mode, "--memory-hits", str(n)],
+def memory(mode: str, n: int, trace: bool = False) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", mode, "--memory-hits", str(n),
+                          *(["--trace"] if trace else [])],
                          capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -185,9 +253,10 @@ def main() -> int:
     ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
     ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child, args.memory_hits)
+        memory_child(args.memory_child, args.memory_hits, args.trace)
         return 0
 
     print(f"pixelspy store benchmark — python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
@@ -226,7 +295,12 @@ def main() -> int:
                  f"{r['read_back_us']:.0f} µs" if mode != "none" else "")
         print(f"  {label:36} {r['events']:,} events ({r['in_memory']:,} in memory): RSS growth "
               f"{r['growth_kib'] / 1024:6.1f} MiB = {per:5.2f} KiB/event; collector {r['gc_share']:.0%} of "
-              f"ingest{extra}")
+              f"ingest ({r['gc_cpu_share']:.0%} of its CPU, {r['cpu_us_per_hit']:.0f} µs CPU/hit){extra}")
+    traced = memory("window", args.memory_hits, trace=True)
+    print(f"  {SMALL_WINDOW:,} events in memory, hits {min(TRACKED_FROM, args.memory_hits // 3):,}–"
+          f"{args.memory_hits:,} (tracemalloc; writer flushed): Python heap {traced['heap_kib_per_event']:.2f} "
+          f"KiB/event; {traced['objects_per_event']:.1f} objects tracked by the collector per event; SQLite "
+          f"holds {(traced['sqlite_kib'] or 0) / 1024:.1f} MiB")
     base = results["none"]["growth_kib"] / max(results["none"]["events"], 1)
     window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
     print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "

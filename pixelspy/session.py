@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pixelspy import decoders
 from pixelspy.checks import CheckEngine
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import ENDPOINT, ID, KEPT, TIME, Recent, Seen, seen
 from pixelspy.devices import Devices
 from pixelspy.model import KeptId, RawHit, TrackingEvent
 
@@ -235,11 +235,11 @@ class Session:
             return None
         first = self._twins.get(ev.twin_key, ev.time)
         # A twin is the same beacon to another endpoint; the same endpoint twice is a real duplicate.
-        if first and first.endpoint != ev.endpoint and abs(ev.time - first.time) <= TWIN_WINDOW_S:
-            original = first.kept or self.event(first.id)
+        if first and first[ENDPOINT] != ev.endpoint and abs(ev.time - first[TIME]) <= TWIN_WINDOW_S:
+            original = first[KEPT] or self.event(first[ID])
             if original is not None:
                 return original
-        self._twins.put(ev.twin_key, Seen(ev, keep=not self.reads_back), ev.time)
+        self._twins.put(ev.twin_key, seen(ev, keep=not self.reads_back), ev.time)
         return None
 
     def _keep_hit(self, hit: RawHit) -> None:

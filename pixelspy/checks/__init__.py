@@ -16,7 +16,7 @@ import pkgutil
 from typing import Protocol
 
 from pixelspy.checks.pages import PageViews
-from pixelspy.checks.state import Seen
+from pixelspy.checks.state import ID, KEPT, Seen, seen
 from pixelspy.config import Config
 from pixelspy.model import Finding, Kind, RawHit, TrackingEvent
 
@@ -52,16 +52,16 @@ class Context:
         """What a check keeps of an event in its time windows (see Seen): one record however many
         windows keep it."""
         last = self._last_seen
-        if last is not None and last.id == event.id:
+        if last is not None and last[ID] == event.id:
             return last
-        self._last_seen = last = Seen(event, keep=self.events is None or not self.events.reads_back)
+        self._last_seen = last = seen(event, keep=self.events is None or not self.events.reads_back)
         return last
 
-    def event(self, seen: Seen) -> TrackingEvent | None:
+    def event(self, record: Seen) -> TrackingEvent | None:
         """The event a check saw, to change its findings (None: it is gone)."""
-        if seen.kept is not None:
-            return seen.kept
-        return self.events.event(seen.id) if self.events is not None else None
+        if record[KEPT] is not None:
+            return record[KEPT]
+        return self.events.event(record[ID]) if self.events is not None else None
 
     def add(self, event: TrackingEvent) -> None:
         """From tick(): report what no hit carries (an expected event that never came) as an event

@@ -25,6 +25,7 @@ from enum import StrEnum
 from urllib.parse import unquote
 
 from pixelspy.checks.rules import BROWSER, KIND_EVENT, host_of, vendor
+from pixelspy.checks.state import TIME
 from pixelspy.config import Config, ConsentConfig
 from pixelspy.consent.hits import hit_readings
 from pixelspy.consent.readers import Cmp, cmp_patterns_on_host, parse_cookie_header, read_cookies
@@ -335,7 +336,7 @@ class ConsentCheck:
         """The CMP's own timestamp shows consent was given before these hits: they were fine."""
         for item in list(rec.recent_errors):
             seen, p = item
-            if p == purpose and choice_time <= seen.time + CLOCK_SKEW_S:
+            if p == purpose and choice_time <= seen[TIME] + CLOCK_SKEW_S:
                 if (event := ctx.event(seen)) is not None:
                     ctx.retract(event, PRE_CONSENT)
                 rec.recent_errors.remove(item)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pixelspy.checks.ids import comparable_name, dedup_scope
 from pixelspy.checks.rules import (KIND_EVENT, DedupKey, event_name, field_value, finding, platform, rules,
                                    seconds, vendor)
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import ID, SOURCE, TIME, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, Source, TrackingEvent
 
@@ -38,6 +38,15 @@ def dedup_id(event: TrackingEvent, dedup: DedupKey) -> str | None:
     return None
 
 
+def _add_copy(carrying: tuple[Seen, ...], seen: Seen) -> tuple[Seen, ...]:
+    """The copies with `seen` last, its side's oldest gone when the side had MAX_PER_SIDE."""
+    same_side = [o for o in carrying if o[SOURCE] == seen[SOURCE]]
+    if len(same_side) >= MAX_PER_SIDE:
+        oldest = same_side[0]
+        carrying = tuple(o for o in carrying if o is not oldest)
+    return (*carrying, seen)
+
+
 @dataclass
 class Pending:
     event: TrackingEvent
@@ -51,8 +60,10 @@ class DedupCheck:
     def __init__(self, config: Config):
         self.pairing_window = config.checks.dedup_pairing_window_s
         memory = max((p.dedup.window_h for p in rules().platforms.values() if p.dedup), default=48) * 3600
-        # (platform, scope, name, dedup id) → side → events carrying that key
-        self.by_key: Recent[tuple, dict[Source, list[Seen]]] = Recent(memory)
+        # (platform, scope, name, dedup id) → the events carrying that key, both sides, oldest first:
+        # a tuple put back when it grows, not a dict and a list per key (most keys come once, and
+        # the window holds them for 48 hours)
+        self.by_key: Recent[tuple, tuple[Seen, ...]] = Recent(memory)
         # (platform, scope, name) → side → events without a match yet, within the pairing window
         self.unmatched: Recent[tuple, dict[Source, dict[str, Seen]]] = Recent(self.pairing_window)
         self.pending: dict[str, Pending] = {}
@@ -85,16 +96,16 @@ class DedupCheck:
 
     def _match(self, event: TrackingEvent, bucket: tuple, key: str, dedup: DedupKey, ctx) -> bool:
         source, t = event.source, event.time
-        sides = self.by_key.setdefault((bucket, key), {}, t)
-        copies = sides.setdefault(source, [])
         mine = ctx.seen(event)
-        copies.append(mine)
-        del copies[:-MAX_PER_SIDE]
-        other_side = sides.get(OTHER_SIDE[source])
+        carrying = _add_copy(self.by_key.get((bucket, key), t) or (), mine)
+        self.by_key.put((bucket, key), carrying, t)
+        other = OTHER_SIDE[source]
+        other_side = [o for o in carrying if o[SOURCE] == other]
         if not other_side:
             return False
+        copies = [o for o in carrying if o[SOURCE] == source]
         window = dedup.window_h * 3600
-        partners = [o for o in other_side if abs(t - o.time) <= window]
+        partners = [o for o in other_side if abs(t - o[TIME]) <= window]
         if not partners:
             return False
         table = platform(event.platform)
@@ -102,8 +113,8 @@ class DedupCheck:
                    f"{' / '.join(dict.fromkeys(dedup.keys))} {key!r}")
         hint = f"{table.name} counts it once."
         for member in partners + [mine]:
-            opposite = copies if member.source != event.source else partners
-            others = [e.id for e in opposite if e is not member][-MAX_RELATED:]
+            opposite = copies if member[SOURCE] != source else partners
+            others = [e[ID] for e in opposite if e is not member][-MAX_RELATED:]
             if (member_event := ctx.event(member)) is not None:
                 self._resolve(member_event, ctx)
                 ctx.replace(member_event, finding("dedup-ok", Severity.info, message, hint, others))
@@ -146,7 +157,7 @@ class DedupCheck:
         other_side = sides.get(OTHER_SIDE[source])
         if not other_side:
             return
-        near = [o for o in other_side.values() if abs(t - o.time) <= self.pairing_window]
+        near = [o for o in other_side.values() if abs(t - o[TIME]) <= self.pairing_window]
         # the events themselves while their verdict is pending (they get `dedup-missing`)
         partners = [e for o in near[-MAX_RELATED:] if (e := ctx.event(o)) is not None]
         if not partners:

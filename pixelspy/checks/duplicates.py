@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import ENDPOINT, TIME, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -47,17 +47,15 @@ def signature(event: TrackingEvent) -> tuple:
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
 
 
-def is_vendor_copy(event: TrackingEvent, group: list[Seen]) -> bool:
+def is_vendor_copy(event: TrackingEvent, group: tuple[Seen, ...]) -> bool:
     """Whether the event is the vendor's own copy of one in the group: the same hit to another
     endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
     hops, a beacon's twin endpoint). A double-installed tag sends to the same endpoint twice."""
-    return any(e.endpoint != event.endpoint and 0 <= event.time - e.time <= VENDOR_COPY_S for e in group)
+    return any(e[ENDPOINT] != event.endpoint and 0 <= event.time - e[TIME] <= VENDOR_COPY_S for e in group)
 
 
-def _group_add(group: list[Seen], seen: Seen) -> list[Seen]:
-    group.append(seen)
-    del group[:-MAX_GROUP]
-    return group
+def _group_add(group: tuple[Seen, ...], seen: Seen) -> tuple[Seen, ...]:
+    return (*group, seen)[-MAX_GROUP:]
 
 
 class DuplicatesCheck:
@@ -65,10 +63,12 @@ class DuplicatesCheck:
         c = config.checks
         self.window = c.duplicate_window_s
         self.pixel_window = c.duplicate_pixel_window_s
-        self.by_event_id: Recent[tuple, list[Seen]] = Recent(EVENT_ID_MEMORY_S)
-        self.by_signature: Recent[tuple, list[Seen]] = Recent(self.window)
+        # Groups are tuples, put back when they grow: most event IDs come once, and a list would
+        # hold twice the memory for its one member for 48 hours.
+        self.by_event_id: Recent[tuple, tuple[Seen, ...]] = Recent(EVENT_ID_MEMORY_S)
+        self.by_signature: Recent[tuple, tuple[Seen, ...]] = Recent(self.window)
         self.by_pixel: Recent[tuple, dict[str, Seen]] = Recent(self.window)
-        self.loaders: Recent[tuple, list[Seen]] = Recent(self.pixel_window)
+        self.loaders: Recent[tuple, tuple[Seen, ...]] = Recent(self.pixel_window)
         self.multi_noted: Recent[tuple, bool] = Recent(MULTI_PIXEL_MEMORY_S)
 
     def reset(self) -> None:
@@ -90,11 +90,14 @@ class DuplicatesCheck:
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
-        group = state.setdefault((device, source, platform_name, name, pixel, ident), [], t)
+        key = (device, source, platform_name, name, pixel, ident)
+        group = state.get(key, t) or ()
         if is_vendor_copy(event, group):
+            state.put(key, group, t)  # the group lives on from this copy, as from a member
             return
         seen = ctx.seen(event)
-        _group_add(group, seen)
+        group = _group_add(group, seen)
+        state.put(key, group, t)
         if len(group) > 1:
             self._same_event(event, group, ctx)
         if pixel:
@@ -102,7 +105,7 @@ class DuplicatesCheck:
             if by_pixel.setdefault(pixel, seen) is seen and len(by_pixel) > 1:
                 self._other_pixels(event, by_pixel, ctx)
 
-    def _same_event(self, event: TrackingEvent, group: list[Seen], ctx) -> None:
+    def _same_event(self, event: TrackingEvent, group: tuple[Seen, ...], ctx) -> None:
         if event.event_id:
             message = (f"{vendor(event)} {event_name(event)} with event ID {event.event_id!r} sent "
                        f"{len(group)} times from the {event.source.value}")
@@ -135,7 +138,8 @@ class DuplicatesCheck:
         # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
         # so two pages opened within the window would read as one page initialising twice.
         key = (event.platform, pixel, ctx.pages.page_of(event.device, event.page_url or event.referer))
-        group = _group_add(self.loaders.setdefault(key, [], event.time), ctx.seen(event))
+        group = _group_add(self.loaders.get(key, event.time) or (), ctx.seen(event))
+        self.loaders.put(key, group, event.time)
         if len(group) < 2:
             return
         message = (f"{vendor(event)} pixel {pixel} initialised {len(group)} times on one page "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from pixelspy.checks.rules import KIND_EVENT, event_name, mark_group, platform, vendor
-from pixelspy.checks.state import Recent, Seen
+from pixelspy.checks.state import EVENT_ID, Recent, Seen
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -39,9 +39,11 @@ class IdsCheck:
     kinds = (KIND_EVENT,)
 
     def __init__(self, config: Config):
-        self.orders: Recent[tuple, list[Seen]] = Recent(MEMORY_S)
-        # … comparable name → the first event with it, and its name as shown
-        self.event_ids: Recent[tuple, dict[str, tuple[Seen, str]]] = Recent(MEMORY_S)
+        # Tuples, put back when they grow, not a list or dict per key: most orders and event IDs
+        # come once, and the window holds them for 48 hours.
+        self.orders: Recent[tuple, tuple[Seen, ...]] = Recent(MEMORY_S)
+        # … (comparable name, the first event with it, its name as shown) for each name
+        self.event_ids: Recent[tuple, tuple[tuple[str, Seen, str], ...]] = Recent(MEMORY_S)
 
     def reset(self) -> None:
         self.orders.clear()
@@ -57,11 +59,11 @@ class IdsCheck:
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
         key = (event.platform, event.pixel_id, event.source.value, event.order_id)
-        group = self.orders.setdefault(key, [], event.time)
+        group = self.orders.get(key, event.time) or ()
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
-        counted = not event_id or all(e.event_id != event_id for e in group)
-        group.append(ctx.seen(event))
-        del group[:-MAX_GROUP]
+        counted = not event_id or all(e[EVENT_ID] != event_id for e in group)
+        group = (*group, ctx.seen(event))[-MAX_GROUP:]
+        self.orders.put(key, group, event.time)
         if len(group) < 2 or not counted:
             return
         message = (f"{vendor(event)} Purchase for order {event.order_id!r} sent {len(group)} times "
@@ -72,18 +74,20 @@ class IdsCheck:
 
     def _event_id(self, event: TrackingEvent, event_id: str, name: str, ctx) -> None:
         key = (event.platform, dedup_scope(event), event_id)
-        by_name = self.event_ids.setdefault(key, {}, event.time)
-        if name in by_name:
+        firsts = self.event_ids.get(key, event.time) or ()
+        if any(known == name for known, _, _ in firsts):
+            self.event_ids.put(key, firsts, event.time)  # it lives on from every use of the ID
             return
-        by_name[name] = (ctx.seen(event), event_name(event))
-        if len(by_name) < 2:
+        firsts += ((name, ctx.seen(event), event_name(event)),)
+        self.event_ids.put(key, firsts, event.time)
+        if len(firsts) < 2:
             return
-        names = ", ".join(sorted(shown for _, shown in by_name.values()))
+        names = ", ".join(sorted(shown for _, _, shown in firsts))
         message = f"{vendor(event)} event ID {event_id!r} used for different events ({names})"
         hint = ("An event ID must identify one event: the vendor may drop the later events as copies of "
                 "the first. Generate a new ID per event.")
-        firsts = [seen for seen, _ in by_name.values()]
-        mark_group(ctx, firsts, "event-id-reused", Severity.warning, message, hint)
+        members = [seen for _, seen, _ in firsts]
+        mark_group(ctx, members, "event-id-reused", Severity.warning, message, hint)
 
 
 def make_checks(config: Config) -> list:

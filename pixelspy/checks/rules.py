@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 from pydantic.dataclasses import dataclass
 
-from pixelspy.checks.state import Seen
+from pixelspy.checks.state import ID, Seen
 from pixelspy.model import Finding, Kind, Severity, Source, TrackingEvent
 
 # The enum members every check compares with on every event, read once: on Python 3.11 reading
@@ -209,10 +209,10 @@ def finding(code: str, severity: Severity | str, message: str, hint: str = "",
 def mark_group(ctx, members: list[Seen], code: str, severity: Severity, message: str, hint: str) -> None:
     """Give every member of a group (the copies of one event, say; each event in it once) the
     finding, related to the other members."""
-    ids = sorted([e.id for e in members])
+    ids = sorted([e[ID] for e in members])
     for member in members:
         others = ids.copy()
-        others.remove(member.id)  # still sorted
+        others.remove(member[ID])  # still sorted
         if (event := ctx.event(member)) is not None:
             ctx.replace(event, Finding(code, severity, message, hint, others))
 

@@ -104,19 +104,18 @@ class Recent(Generic[K, V]):
         self._forget_times()
 
 
-class Seen:
-    """What a check's time window keeps of an event: its id and the few fields checks compare, not
-    the event itself, whose params and findings make it ≈ 50 times larger. A check that changes an
-    earlier event's findings gets the event back through `Context.event`: from the session's memory,
-    or read back from its file. Only a session that cannot read evicted events back (no file) has
-    the window keep the event object (`kept`), so that a late finding still reaches it."""
+# What a check's time window keeps of an event: its id and the few fields checks compare, not the
+# event itself, whose params and findings make it ≈ 50 times larger. A plain tuple, read by the
+# indexes below: a tuple of strings and a float is one the collector stops tracking, and so is a
+# group (a tuple) of them, where a record object kept every group tracked, walked by each full
+# collection for the 48 hours the windows hold them. A check that changes an earlier event's
+# findings gets the event back through `Context.event`: from the session's memory, or read back from
+# its file. Only a session that cannot read evicted events back (no file) has the record keep the
+# event itself (KEPT), so that a late finding still reaches it.
+Seen = tuple  # (id, time, endpoint, source's value, event ID or None, the event or None)
+ID, TIME, ENDPOINT, SOURCE, EVENT_ID, KEPT = range(6)
 
-    __slots__ = ("id", "time", "endpoint", "source", "event_id", "kept")
 
-    def __init__(self, event: TrackingEvent, keep: bool):
-        self.id = event.id
-        self.time = event.time
-        self.endpoint = event.endpoint
-        self.source = event.source
-        self.event_id = event.event_id
-        self.kept = event if keep else None
+def seen(event: TrackingEvent, keep: bool) -> Seen:
+    # the source's value, not the enum member: a member is an object the collector tracks
+    return (event.id, event.time, event.endpoint, event.source.value, event.event_id, event if keep else None)

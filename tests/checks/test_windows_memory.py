@@ -1,0 +1,56 @@
+"""The 48-hour windows of duplicates, ids and dedup hold records the collector does not walk: with a
+session that reads evicted events back, a window keeps strings and floats (issue #27), and the
+checks still reach the events through the session."""
+
+from __future__ import annotations
+
+import gc
+
+from pixelspy.checks.state import Recent
+from pixelspy.model import TrackingEvent
+
+from .helpers import T0, codes, engine, meta_hit, server
+
+
+class ReadsBack:
+    """A session with a file: `event` finds every event, evicted ones too."""
+
+    reads_back = True
+
+    def __init__(self) -> None:
+        self.events: dict[str, TrackingEvent] = {}
+
+    def event(self, event_id: str) -> TrackingEvent | None:
+        return self.events.get(event_id)
+
+
+def windows(e) -> dict[str, Recent]:
+    return {f"{type(c).__name__}.{name}": state for c in e.checks for name, state in vars(c).items()
+            if isinstance(state, Recent) and state.max_age >= 48 * 3600}
+
+
+def test_the_event_id_windows_hold_nothing_the_collector_tracks_and_still_reach_the_events():
+    e = engine()
+    session = ReadsBack()
+    e.attach(session)
+    order = {"cd[order_id]": "o-1", "cd[value]": "10", "cd[currency]": "EUR"}
+    browser = meta_hit(ev="Purchase", eid="ord-1", **order)
+    again = meta_hit(time=T0 + 30, ev="Purchase", eid="ord-1", **order)
+    capi = server(event="Purchase", standard_event="Purchase", event_id="ord-1", time=T0 + 1)
+    other = meta_hit(time=T0 + 40, ev="AddToCart", eid="ord-1")
+    for ev in (browser, capi, again, other):
+        session.events[ev.id] = ev
+        e.process(ev)
+    assert "dedup-ok" in codes(browser) & codes(capi)
+    assert "duplicate-event" in codes(browser) & codes(again)
+    assert "event-id-reused" in codes(browser) & codes(other)
+    # A collection stops tracking a tuple whose items it no longer tracks; a group whose records it
+    # reached first, the next one.
+    gc.collect()
+    gc.collect()
+    held = windows(e)
+    assert set(held) >= {"DuplicatesCheck.by_event_id", "IdsCheck.event_ids", "IdsCheck.orders", "DedupCheck.by_key"}
+    for name, state in held.items():
+        assert len(state), name
+        for key, value in state.items():
+            assert not gc.is_tracked(value), (name, key, value)
