@@ -272,6 +272,9 @@ def test_filters_answer_with_the_seqs_of_the_matching_events_from_the_indexes(tm
     for severity in ("error", "warning", "info"):
         assert list(reader.filter_seqs(db, finding_severities={severity})) == seqs(has(severity))
     assert list(reader.filter_seqs(db, has_findings=True)) == seqs(lambda ev: bool(ev.findings))
+    at = reader.events_at(db, [4, 2, 99])  # the rows of a screen, read back by seq
+    assert sorted(at) == [2, 4] and all(at[s].id == evs[s - 1].id for s in at)
+    assert all(at[s].findings == evs[s - 1].findings and at[s].findings for s in at)
     for sql in ("SELECT seq FROM events WHERE platform IN ('meta') ORDER BY seq",
                 "SELECT seq FROM events WHERE severity IN (3) ORDER BY seq",
                 "SELECT event_id FROM findings WHERE severity IN ('warning')"):

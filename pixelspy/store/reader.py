@@ -21,6 +21,8 @@ from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, ha
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
              "ORDER BY n")
+_FINDINGS_AT = ("SELECT event_id, code, severity, message, hint, related, pending FROM findings "
+                "WHERE event_id IN (SELECT id FROM events WHERE seq IN ({})) ORDER BY event_id, n")
 _HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
         "WHERE id = ?")
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
@@ -284,14 +286,18 @@ def seq_after(db: sqlite3.Connection, t: float, after: int, upto: int) -> int:
 
 
 def events_at(db: sqlite3.Connection, seqs: list[int]) -> dict[int, TrackingEvent]:
-    """The events at `seqs` (a screenful: one query for their rows, one per event for findings)."""
+    """The events at `seqs` (a screenful), with their findings: two queries."""
     found: dict[int, TrackingEvent] = {}
     for i in range(0, len(seqs), 900):
         group = list(seqs[i:i + 900])
-        for seq, event_id, text in db.execute(
-                f"SELECT seq, id, json FROM events WHERE seq IN ({','.join('?' * len(group))})", group):
+        marks = ",".join("?" * len(group))
+        rows = db.execute(f"SELECT seq, id, json FROM events WHERE seq IN ({marks})", group).fetchall()
+        findings: dict[str, list[tuple]] = {}
+        for event_id, *finding in db.execute(_FINDINGS_AT.format(marks), group):
+            findings.setdefault(event_id, []).append(tuple(finding))
+        for seq, event_id, text in rows:
             try:
-                found[seq] = event_from_row(text, db.execute(_FINDINGS, (event_id,)).fetchall())
+                found[seq] = event_from_row(text, findings.get(event_id, []))
             except BadRow:
                 pass
     return found

@@ -31,8 +31,8 @@ PLATFORM_COLORS = {
     # Mid tones, readable on the dark and the light themes.
     "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
-T = TypeVar("T")
 SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
+T = TypeVar("T")
 
 
 Row = str | Mark  # an event id, or a divider
@@ -174,7 +174,9 @@ class FileRows:
         return [r for i in range(max(0, start), min(stop, len(self))) if type(r := self[i]) is int]
 
     def clear(self) -> None:
-        self.__init__()
+        self.every = range(0)
+        self._answer = None
+        self.marks, self._places = [], []
 
 
 def fit(text: str, width: int) -> str:
@@ -515,12 +517,13 @@ class EventList(ScrollView, can_focus=True):
     def _resize(self) -> None:
         self.virtual_size = Size(self.size.width, self.row_count + 1)  # + the header line
 
-    def _event_at(self, seq: int) -> TrackingEvent | None:
-        """The event of a file row; a miss reads the rows on screen with it, in one query."""
+    def _event_at(self, seq: int, index: int | None = None) -> TrackingEvent | None:
+        """The event of the file's row `seq` (at `index`); a miss reads it with the screenful of rows
+        from there, in one query (rows are drawn from the top: the first miss is the top one)."""
         ev = self._lookup.at(seq)
         if ev is None:
-            top = int(self.scroll_offset.y)
-            self._lookup.read_at([*self._file.window(top, top + self.size.height), seq])
+            index = self._file.index(seq) if index is None else index
+            self._lookup.read_at([seq, *self._file.window(index or 0, (index or 0) + self.size.height)])
             ev = self._lookup.at(seq)
         return ev
 
@@ -601,7 +604,7 @@ class EventList(ScrollView, can_focus=True):
             text = f"──── {self._time(row.time)}  {inert(row.label)} ────"
             style = base + self.get_component_rich_style("event-list--mark")
             return Strip([Segment(fit(text, width), style)])
-        ev = self._event_at(row) if type(row) is int else self._lookup(row)
+        ev = self._event_at(row, index) if type(row) is int else self._lookup(row)
         if ev is None:
             return Strip([Segment(fit("(evicted)", width), base)])
         segments: list[Segment] = []
