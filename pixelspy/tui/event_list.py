@@ -40,6 +40,9 @@ FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of reader.filter_seqs (seqs of the file)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
+# Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
+# events in memory when the list starts).
+LET_GO_ROWS = 100_000
 
 
 class EventCache:
@@ -79,6 +82,12 @@ class EventCache:
         found = self.file(reader.events_at, seqs=missing) if missing else None
         for seq, ev in (found or {}).items():
             self._keep(self._at, seq, ev)
+
+    def remember_at(self, ids: dict[int, str]) -> None:
+        """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
+        for seq in sorted(ids)[-self.CACHED:]:
+            if (ev := self.session.get(ids[seq])) is not None:
+                self._keep(self._at, seq, ev)
 
     def file(self, query: Callable[..., T], **kw: object) -> T | None:
         """`query(db, **kw)` on the session file (None: no file)."""
@@ -270,6 +279,7 @@ class EventList(ScrollView, can_focus=True):
         self._file_query: FileQuery | None = None
         self._wanted: int | str | None = None  # the row selected when the filter changed
         self.file_pending = False  # the file's answer to the filter is being read (off the event loop)
+        self._stale = False  # an event of the file's part changed since the file answered the filter
         self.follow = True  # keep the newest row selected until the user moves away
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
@@ -319,8 +329,8 @@ class EventList(ScrollView, can_focus=True):
                 self.set_timer(FLUSH_S, self._flush)
 
     def open_file(self) -> None:
-        """List the events the session file holds before the first in memory (a session file
-        continued, or reopened): by seq, read as the rows are shown."""
+        """List the events the session file holds (a session file continued or reopened: more
+        than memory holds): by seq, read as the rows are shown."""
         first = next((r for r in self._order if type(r) is str), None)
         file = self._lookup.file
         if first is not None:
@@ -329,22 +339,24 @@ class EventList(ScrollView, can_focus=True):
             upto = file(reader.last_seq) or 0
         if upto > 0:
             self._file.extend(1, upto, [], [])
-        self.set_filter(self._filter, self._file_query)
+        self.set_filter(self._filter, self._file_query)  # (the rows in memory follow: let_go)
 
     def let_go(self) -> None:
-        """Move the oldest rows whose events memory let go to the session file's part, by seq: the
-        list then holds no more strings than the session holds events. Rows not committed to the
-        file yet wait for the next call (the app's tick)."""
+        """Move the rows whose events the session file holds (committed) to its part, by seq: a
+        filter is then one indexed query, off the event loop, whatever the list holds, and the list
+        keeps no string per row. Rows not committed yet wait for the next call (the app's tick).
+        A filter's answer that went stale (an event changed) is asked again."""
         if self.file_pending or self._lookup.session.store is None:
             return
-        in_memory, order = self._lookup.session.events, self._order
-        n = 0
-        while n < len(order) and (type(order[n]) is Mark or order[n] not in in_memory):
-            n += 1
-        ids = [r for r in order[:n] if type(r) is str]
+        ids = [r for r in self._order if type(r) is str][:LET_GO_ROWS]
         found = self._lookup.file(reader.seqs_of, ids=ids) if ids else None
-        if not found:
-            return
+        if found:
+            self._move_to_file(found)
+        if self._stale and self._file_query is not None and self._file.every:
+            self._ask_file_again()
+
+    def _move_to_file(self, found: dict[str, int]) -> None:
+        order = self._order
         passing, marks, waiting = [], [], []
         first, last = None, self._file.upto if self._file.every else None
         n = 0
@@ -371,6 +383,7 @@ class EventList(ScrollView, can_focus=True):
         del self._rows[:listed]
         self._shown.difference_update(r for r in moved if type(r) is str)
         self._file.extend(first, last, passing, marks)  # the rows keep their indexes: no redraw
+        self._lookup.remember_at({seq: r for r, seq in found.items() if r in moved})
 
     def add_marks(self, marks: list[Mark]) -> None:
         """Insert marks among the rows in time order: before the first row later than each (one pass,
@@ -424,12 +437,15 @@ class EventList(ScrollView, can_focus=True):
 
     def changed(self, event_id: str) -> None:
         """An event already listed got new findings or twins: redraw; re-filter if it now passes
-        (or no longer does). (A row of the file part is filtered again with the next filter.)"""
-        if self._filter is not None and event_id in self._lookup.session.events \
-                and (event_id in self._shown) != self._filter(event_id):
+        (or no longer does): a newer row at once, a row of the file's part with the next tick."""
+        if self._filter is None:
+            pass
+        elif self._file.every and event_id not in self._order:
+            self._stale = True
+        elif (event_id in self._shown) != self._filter(event_id):
             self._refilter()
-        else:
-            self.refresh()
+            return
+        self.refresh()
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
@@ -452,16 +468,24 @@ class EventList(ScrollView, can_focus=True):
         self._filter, self._file_query = flt, file_query
         self.workers.cancel_group(self, FILE_WORKERS)
         self.file_pending = False
-        file = self._file
         if flt is None:
-            file.show(None)
+            self._file.show(None)
         else:
-            file.show(array("q"))
-            if file_query is not None and file.every:
-                self.file_pending = True
-                self.run_worker(partial(self._ask_file, file_query, file.after, file.upto), thread=True,
-                                group=FILE_WORKERS, exit_on_error=False)
+            self._file.show(array("q"))
+            if file_query is not None and self._file.every:
+                self._ask(file_query)
         self._refilter(self._wanted)
+
+    def _ask(self, query: FileQuery) -> None:
+        self._stale = False
+        self.file_pending = True
+        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto), thread=True,
+                        group=FILE_WORKERS, exit_on_error=False)
+
+    def _ask_file_again(self) -> None:
+        """The same filter's answer again (an event changed): the rows shown stay until it comes."""
+        self._wanted = self._row_key(self.cursor)
+        self._ask(self._file_query)
 
     def _ask_file(self, query: FileQuery, after: int, upto: int) -> None:
         """(In a worker thread.) The file's rows passing `query`; SQLite lets the GIL go meanwhile."""

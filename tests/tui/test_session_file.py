@@ -145,9 +145,10 @@ def row_names(app: PixelSpyApp) -> list[str]:
 NAMES = ("PageView", "ViewContent", "AddToCart", "InitiateCheckout", "Purchase", "Lead", "Search")
 
 
-async def test_rows_memory_let_go_are_listed_by_seq_with_their_marks_filtered_and_selected(tmp_path):
-    """Memory keeps 3 events: the list keeps no more of its own, the older rows go over to the session
-    file's part (by seq) with the mark among them, and stay listed, filtered, selectable."""
+async def test_rows_committed_are_listed_by_seq_with_their_marks_filtered_and_selected(tmp_path):
+    """Rows whose events the session file holds go over to its part of the list (by seq: the list
+    keeps no string of theirs), the mark among them, and stay listed, filtered (by the file, also
+    those memory let go), selectable."""
     app, writer = recorded_app(tmp_path, max_events=3)
     try:
         async with app.run_test(size=(140, 30)) as pilot:
@@ -160,7 +161,7 @@ async def test_rows_memory_let_go_are_listed_by_seq_with_their_marks_filtered_an
             ids = events.visible_ids()
             writer.flush()
             events.let_go()
-            assert events.visible_ids() == ids[-3:] and len(events._order) == 3
+            assert events._order == [] and events.visible_ids() == []
             assert events.row_count == 8 and events.event_count == 7
             assert row_names(app) == [*NAMES[:3], "clicked Buy", *NAMES[3:]]
             app.filter_box.value = "initiate"  # an event only the file holds
@@ -201,7 +202,7 @@ async def test_a_session_file_continued_lists_every_event_it_holds_with_its_mark
         async with app.run_test(size=(140, 30)) as pilot:
             events = app.event_list
             await until(pilot, lambda: events.row_count == 8)
-            assert len(events._order) == 2 and events.event_count == 7
+            assert events._order == [] and events.event_count == 7
             assert row_names(app) == [*NAMES[:2], "clicked Buy", *NAMES[2:]]
             app.filter_box.value = "platform:tiktok"
             await pilot.pause()
@@ -209,5 +210,34 @@ async def test_a_session_file_continued_lists_every_event_it_holds_with_its_mark
             assert events.event_count == 0 and events.row_count == 1  # the mark stays
             app.filter_box.value = "platform:meta"
             await until(pilot, lambda: not events.file_pending and events.event_count == 7)
+    finally:
+        writer.close()
+
+
+async def test_a_row_of_the_file_that_changed_is_filtered_again(tmp_path):
+    """A late copy marks an event the file's part lists (and memory let go): with the next tick the
+    filter's answer is asked again, and the row shows."""
+    app, writer = recorded_app(tmp_path, max_events=2)
+
+    def add_to_cart() -> RawHit:
+        return RawHit(method="GET", url=hit("AddToCart").url + "&eid=order-1", client="127.0.0.1")
+
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            first = app.session.ingest(add_to_cart())[0].id
+            for name in ("PageView", "ViewContent", "Lead"):
+                app.session.ingest(hit(name))
+            await until(pilot, lambda: events.row_count == 4)
+            writer.flush()
+            events.let_go()
+            app.filter_box.value = "code:duplicate-event"
+            await pilot.pause()
+            await until(pilot, lambda: not events.file_pending)
+            assert events.event_count == 0 and not events.select_event(first)
+            app.session.ingest(add_to_cart())
+            writer.flush()
+            await until(pilot, lambda: events.select_event(first))
+            assert events.selected_id == first
     finally:
         writer.close()
