@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from textual import on
@@ -270,7 +270,7 @@ class PixelSpyApp(SavingActions, App):
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
         in_memory = filters.compile_query(query, self._index.search_text.get, self._clients_named)
-        # The rows of events only the session file holds: its indexed query (reader.filter_seqs).
+        # The rows the session file holds (all but the newest moment's): its indexed query.
         in_file = filters.store_query(query, self._clients_named) if in_memory is not None else None
         self.event_list.set_filter(in_memory, in_file)
         self._update_status()
