@@ -15,6 +15,7 @@ and it measures, through the app's own paths:
             app idle again): rows found, time; and until the first frame (the rows memory holds)
   page      the cursor moved a page from the oldest row on (20 pages), the visible rows rendered
             (rows of the file read back: the cache is emptied first)
+  sql       the file's answer to each filter alone (reader.filter_seqs): wall clock and CPU time
   new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms)
   RSS       after the set-up and at the end
 Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -138,6 +140,8 @@ async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
                 out["filter ms"][q] = (round((time.perf_counter() - t0) * 1000), events.row_count)
                 app.filter_box.value = ""
                 await pilot.pause()
+            if with_store:
+                out["sql ms"] = {q: sql_times(app, q) for q in FILTERS}
             out["page ms"] = page_times(app, events)
             out["new row ms"] = await new_row_times(pilot, app, events, hit)
             out["rss end MB"] = rss_mb()
@@ -145,6 +149,18 @@ async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
         if writer is not None:
             writer.close()
     return out
+
+
+def sql_times(app, q: str) -> tuple[float, float]:
+    """The file's answer to filter `q` alone (the query the list asks off the event loop): wall
+    clock and this thread's CPU (SQLite's work included), in ms: the CPU does not count the other
+    processes of a loaded machine."""
+    from pixelspy.tui import filters
+
+    kw = filters.store_query(filters.parse(q), app.session.devices.matching)
+    wall, cpu = time.perf_counter(), time.thread_time()
+    app.session.store.read(reader.filter_seqs, **kw)
+    return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
 
 
 def page_times(app, events) -> list[float]:
@@ -193,7 +209,9 @@ def show(case: str, r: dict) -> None:
     print(f"{case}: {r['events']:,} events, {r['in memory']:,} in memory")
     for q, (ms, found) in r["filter ms"].items():
         first = r["filter first frame ms"][q]
-        print(f"  filter {q!r:28} {ms:6d} ms  {found:>9,} rows  (first frame, the newer rows: {first} ms)")
+        print(f"  filter {q!r:28} {ms:6d} ms  {found:>9,} rows  (first frame: {first} ms)")
+    for q, (wall, cpu) in r.get("sql ms", {}).items():
+        print(f"  the file's answer alone {q!r:28} {wall:6.0f} ms  (CPU {cpu:.0f} ms)")
     print(f"  page from the oldest row    median {statistics.median(pages):6.1f} ms  max {max(pages):6.1f} ms")
     print(f"  new row visible             median {statistics.median(rows):6.1f} ms  max {max(rows):6.1f} ms")
     print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
@@ -212,12 +230,14 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.pixelspy"
+        print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
         took = fill(path, args.events)
         print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
         base = run_case("baseline", path, args)
         show("baseline", base)
         store = run_case("store", path, args)
         show("store", store)
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
     print("ratios store / baseline:")
     for q in FILTERS:
         print(f"  filter {q!r:28} {store['filter ms'][q][0] / max(1, base['filter ms'][q][0]):5.1f}x")

@@ -1,4 +1,6 @@
-"""The live event table: a Line-API list that renders only visible rows (smooth at 100k events)."""
+"""The live event table: a Line-API list that renders only visible rows. With a session file its
+rows are the file's (by seq, read a screenful at a time, filtered by indexed queries off the event
+loop: a million rows) but for the newest, not committed yet; without one, the events in memory."""
 
 from __future__ import annotations
 
