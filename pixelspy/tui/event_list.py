@@ -272,9 +272,9 @@ class EventList(ScrollView, can_focus=True):
         super().__init__(**kw)
         self._lookup = lookup
         self._device_name = device_name
-        # The oldest rows, when a session file holds events memory let go: by seq, from the file.
+        # The rows a session file holds (all but the last moment's): by seq, read from the file.
         self._file = FileRows()
-        self._order: list[Row] = []  # the newer rows, in arrival order
+        self._order: list[Row] = []  # the newer rows (every row without a session file), in arrival order
         self._rows: list[Row] = []  # what the filter lets through
         self._shown: set[str] = set()  # the event ids in _rows
         self._filter: EventFilter | None = None
