@@ -8,11 +8,14 @@ vendor, their findings) copied with new ids and times, written as the writer wri
 full-text words, findings; not the requests, which the list never reads). Then, each in a fresh
 process, the app (headless Pilot, 160x50) on:
   baseline  the newest `--memory` events, all in memory, no session file: what the TUI was built for
-  store     the whole file: the newest `--memory` in memory, the others listed and read back
+  store     the whole file: the newest `--memory` in memory, the others listed (by seq, as the app
+            lists a session file's older rows when it starts) and read back
 and it measures, through the app's own paths:
-  filter    a filter typed (the Input's value set, the app idle again): rows found, time
+  filter    a filter typed (the Input's value set until the session file's answer is listed, the
+            app idle again): rows found, time; and the event loop's longest stall meanwhile
   page      the cursor moved a page from the oldest row on (20 pages), the visible rows rendered
             (rows of the file read back: the cache is emptied first)
+  sql       the file's answer to each filter alone (reader.filter_seqs): wall clock and CPU time
   new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms)
   RSS       after the set-up and at the end
 Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -120,21 +124,25 @@ async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
     out: dict = {"events": n if with_store else memory, "in memory": memory}
     try:
         async with app.run_test(size=(160, 50)) as pilot:
-            events = app.event_list
-            if with_store:  # the rows a live session listed before memory let them go
-                events._order[:0] = [f"e{i}" for i in range(1, n - memory + 1)]
-                events.set_filter(None)
+            events = app.event_list  # (the app lists the file's older rows when it starts)
             await pilot.pause()
-            assert events.row_count == out["events"]
+            assert events.row_count == out["events"], events.row_count
             out["rss after set-up MB"] = rss_mb()
             out["filter ms"] = {}
+            out["filter stall ms"] = {}
             for q in FILTERS:
+                stall = LoopStall()
                 t0 = time.perf_counter()
                 app.filter_box.value = q
                 await pilot.pause()
+                while getattr(events, "file_pending", False):  # the file's answer, read off the event loop
+                    await pilot.pause(0.001)
                 out["filter ms"][q] = (round((time.perf_counter() - t0) * 1000), events.row_count)
+                out["filter stall ms"][q] = round(stall.stop())
                 app.filter_box.value = ""
                 await pilot.pause()
+            if with_store and hasattr(reader, "filter_seqs"):  # (not in the tree before, 346a5d0)
+                out["sql ms"] = {q: sql_times(app, q) for q in FILTERS}
             out["page ms"] = page_times(app, events)
             out["new row ms"] = await new_row_times(pilot, app, events, hit)
             out["rss end MB"] = rss_mb()
@@ -142,6 +150,37 @@ async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
         if writer is not None:
             writer.close()
     return out
+
+
+class LoopStall:
+    """The longest the event loop went without running a 5 ms ticker, meanwhile (ms): how long
+    the UI stood still (keys, redraws) during a filter change."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.longest = max(self.longest, (time.perf_counter() - t - 0.005) * 1000)
+
+    def stop(self) -> float:
+        self._task.cancel()
+        return self.longest
+
+
+def sql_times(app, q: str) -> tuple[float, float]:
+    """The file's answer to filter `q` alone (the query the list asks off the event loop): wall
+    clock and this thread's CPU (SQLite's work included), in ms: the CPU does not count the other
+    processes of a loaded machine."""
+    from pixelspy.tui import filters
+
+    kw = filters.store_query(filters.parse(q), app.session.devices.matching)
+    wall, cpu = time.perf_counter(), time.thread_time()
+    app.session.store.read(reader.filter_seqs, **kw)
+    return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
 
 
 def page_times(app, events) -> list[float]:
@@ -189,7 +228,10 @@ def show(case: str, r: dict) -> None:
     pages, rows = r["page ms"], r["new row ms"]
     print(f"{case}: {r['events']:,} events, {r['in memory']:,} in memory")
     for q, (ms, found) in r["filter ms"].items():
-        print(f"  filter {q!r:28} {ms:6d} ms  {found:>9,} rows")
+        stall = r["filter stall ms"][q]
+        print(f"  filter {q!r:28} {ms:6d} ms  {found:>9,} rows  (the event loop stood still {stall} ms at most)")
+    for q, (wall, cpu) in r.get("sql ms", {}).items():
+        print(f"  the file's answer alone {q!r:28} {wall:6.0f} ms  (CPU {cpu:.0f} ms)")
     print(f"  page from the oldest row    median {statistics.median(pages):6.1f} ms  max {max(pages):6.1f} ms")
     print(f"  new row visible             median {statistics.median(rows):6.1f} ms  max {max(rows):6.1f} ms")
     print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
@@ -208,12 +250,14 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.pixelspy"
+        print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
         took = fill(path, args.events)
         print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
         base = run_case("baseline", path, args)
         show("baseline", base)
         store = run_case("store", path, args)
         show("store", store)
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
     print("ratios store / baseline:")
     for q in FILTERS:
         print(f"  filter {q!r:28} {store['filter ms'][q][0] / max(1, base['filter ms'][q][0]):5.1f}x")

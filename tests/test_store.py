@@ -243,3 +243,72 @@ def test_without_a_file_a_late_duplicate_still_reaches_an_evicted_event():
     s.ingest(meta_get(4, "AddToCart", eid="same"))
     assert s.get(first.id) is None and updated == [first]
     assert "duplicate-event" in [f.code for f in first.findings]
+
+
+def test_filters_answer_with_the_seqs_of_the_matching_events_from_the_indexes(tmp_path):
+    """The TUI's filters on a session file: seqs ascending, in a range of seqs, read from the indexes
+    alone (an index holds its row's seq; schema 2)."""
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10"}), meta_get(2, "Lead"),
+                              meta_post(3, "Purchase", **{"cd[value]": "$12", "cd[currency]": "EUR"}), meta_get(4)])
+    w.close()
+    db = sqlite3.connect(path)
+    evs = list(live)
+
+    def seqs(pred) -> list[int]:
+        return [i + 1 for i, ev in enumerate(evs) if pred(ev)]
+
+    def has(severity: str):
+        return lambda ev: any(f.severity.value == severity for f in ev.findings)
+
+    assert seqs(lambda ev: ev.event == "Purchase") == [2, 4]
+    assert list(reader.filter_seqs(db, words=["purch"])) == [2, 4]
+    assert list(reader.filter_seqs(db, words=["purch"], after=2)) == [4]
+    assert list(reader.filter_seqs(db, words=["purch"], after=0, upto=3)) == [2]
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["lead"])) == [3]
+    assert list(reader.filter_seqs(db, any_of={"platform": {"tiktok"}})) == []
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, after=1, upto=4)) == [2, 3, 4]
+    assert seqs(has("error")) and seqs(has("warning")) != seqs(has("error"))
+    for severity in ("error", "warning", "info"):
+        assert list(reader.filter_seqs(db, finding_severities={severity})) == seqs(has(severity))
+    assert list(reader.filter_seqs(db, has_findings=True)) == seqs(lambda ev: bool(ev.findings))
+    at = reader.events_at(db, [4, 2, 99])  # the rows of a screen, read back by seq
+    assert sorted(at) == [2, 4] and all(at[s].id == evs[s - 1].id for s in at)
+    assert all(at[s].findings == evs[s - 1].findings and at[s].findings for s in at)
+    for sql in ("SELECT seq FROM events WHERE platform IN ('meta') ORDER BY seq",
+                "SELECT seq FROM events WHERE severity IN (3) ORDER BY seq",
+                "SELECT event_id FROM findings WHERE severity IN ('warning')"):
+        plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "COVERING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp_path, monkeypatch):
+    from pixelspy.store import schema
+
+    path = tmp_path / "v1.pixelspy"
+    with monkeypatch.context() as m:  # a file the first session store made
+        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        m.setattr(schema, "SCHEMA_VERSION", 1)
+        first, w = recorded(path, [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10"})])
+        w.close()
+    db = schema.connect(path, write=False)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["purch"])) == [2]
+    db.close()
+    again = Session()
+    reader.load(path, again)
+    w = StoreWriter(again, path)
+    w.open()
+    w.attach()
+    again.ingest(meta_get(2, "Lead"))
+    w.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    indexes = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+    assert indexes["events_platform"] == "CREATE INDEX events_platform ON events(platform)"
+    assert "findings_severity" in indexes
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}})) == [1, 2, 3]
+    back = Session()
+    reader.load(path, back)
+    assert [ev.event for ev in back] == ["PageView", "Purchase", "Lead"]
+    assert [ev.id for ev in back][:2] == [ev.id for ev in first]

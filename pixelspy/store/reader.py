@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
+from array import array
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,8 @@ from pixelspy.store.schema import SEVERITY_RANK, SUFFIX, StoreError, connect, ha
 _EVENT = "SELECT json FROM events WHERE id = ?"
 _FINDINGS = ("SELECT code, severity, message, hint, related, pending FROM findings WHERE event_id = ? "
              "ORDER BY n")
+_FINDINGS_AT = ("SELECT event_id, code, severity, message, hint, related, pending FROM findings "
+                "WHERE event_id IN (SELECT id FROM events WHERE seq IN ({})) ORDER BY event_id, n")
 _HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
         "WHERE id = ?")
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
@@ -192,17 +196,22 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
 
 
 
-def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = None,
-               pixels: set[str] | None = None, finding_severities: set[str] | None = None,
-               finding_codes: set[str] | None = None, has_findings: bool = False,
-               words: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Ids of the events matching every condition given, oldest first (the TUI's filter language):
-    `any_of` column → values (platform, event, device, source, kind; one of the values each),
-    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding,
-    and each of `words` as the start of a word of the names, params or page
-    (FTS5), or anywhere in the event's JSON where the file has no full-text index."""
-    where: list[str] = []
-    args: list[object] = []
+def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = None,
+                any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
+                finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
+                has_findings: bool = False, words: list[str] | tuple[str, ...] = ()) -> array:
+    """The seqs of the events in (after, upto] matching every condition given, ascending (the TUI's
+    filter language), 8 bytes each: `any_of` column → values (platform, event, device, source, kind;
+    one of the values each), `pixels` (any case), a finding of one of `finding_severities` /
+    `finding_codes`, any finding, and each of `words` as the start of a word of the names, params
+    or page (FTS5), or anywhere in the event's JSON where the file has no full-text index.
+
+    The indexes hold the seq (schema 2): a filter on a column or the words reads no event row."""
+    where: list[str] = ["seq > ?"]
+    args: list[object] = [after]
+    if upto is not None:
+        where.append("seq <= ?")
+        args.append(upto)
 
     def among(sql: str, values: set[str]) -> None:
         where.append(sql.replace("?", ",".join("?" * len(values))) if values else "0")
@@ -223,13 +232,72 @@ def filter_ids(db: sqlite3.Connection, *, any_of: dict[str, set[str]] | None = N
         # JSON, which alone lists them, is not read (a scan of every row).
         # (IN, not >: SQLite then reads the severity index rather than every row.)
         where.append(f"severity IN ({','.join(str(r) for r in sorted(set(SEVERITY_RANK.values())))})")
-    fts = has_fts_table(db)
-    for w in words:
-        if fts:
-            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            args.append('"' + w.replace('"', '""') + '"*')
-        else:
+    if words and has_fts_table(db):
+        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)  # (FTS5: each word, AND)
+        if len(where) == 1 + (upto is not None):  # the words alone: the full-text index answers by itself
+            return _seqs(db, "SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "
+                         + " AND ".join(where).replace("seq", "rowid"), [match, *args])
+        where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+        args.append(match)
+    else:
+        for w in words:
             where.append(_IN_JSON)
             args.append(_like(w))
-    sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq"
-    return [r[0] for r in db.execute(sql, args)]
+    return _seqs(db, "SELECT seq FROM events WHERE " + " AND ".join(where) + " ORDER BY seq", args)
+
+
+def _seqs(db: sqlite3.Connection, sql: str, args: list[object]) -> array:
+    """The seqs `sql` selects, in its order (group_concat keeps the order of its FROM): one step of
+    SQLite rather than one per row, each handing the GIL over, and no Python object per row (16 hex
+    digits a seq, read as bytes: big-endian)."""
+    (text,) = db.execute(f"SELECT group_concat(printf('%016x', seq), '') FROM ({sql})", args).fetchone()
+    seqs = array("q", bytes.fromhex(text or ""))
+    if sys.byteorder == "little":
+        seqs.byteswap()
+    return seqs
+
+
+def last_seq(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def seqs_of(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
+    """The seqs of the events `ids` that the file holds (by id)."""
+    found: dict[str, int] = {}
+    for i in range(0, len(ids), 900):  # within SQLite's oldest limit on parameters
+        group = ids[i:i + 900]
+        found.update(db.execute(f"SELECT id, seq FROM events WHERE id IN ({','.join('?' * len(group))})", group))
+    return found
+
+
+def seq_after(db: sqlite3.Connection, t: float, after: int, upto: int) -> int:
+    """The seq of the first event in (after, upto] later than `t` (upto + 1: none), by bisection on
+    seq: events are written in the order they came, so their times rise with it (give or take the
+    clock of their source)."""
+    lo, hi = after + 1, upto + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = db.execute("SELECT time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
+        if row is not None and row[0] > t:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def events_at(db: sqlite3.Connection, seqs: list[int]) -> dict[int, TrackingEvent]:
+    """The events at `seqs` (a screenful), with their findings: two queries."""
+    found: dict[int, TrackingEvent] = {}
+    for i in range(0, len(seqs), 900):
+        group = list(seqs[i:i + 900])
+        marks = ",".join("?" * len(group))
+        rows = db.execute(f"SELECT seq, id, json FROM events WHERE seq IN ({marks})", group).fetchall()
+        findings: dict[str, list[tuple]] = {}
+        for event_id, *finding in db.execute(_FINDINGS_AT.format(marks), group):
+            findings.setdefault(event_id, []).append(tuple(finding))
+        for seq, event_id, text in rows:
+            try:
+                found[seq] = event_from_row(text, findings.get(event_id, []))
+            except BadRow:
+                pass
+    return found

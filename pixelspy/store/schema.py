@@ -59,6 +59,16 @@ MIGRATIONS: list[str] = [
     CREATE TABLE marks (seq INTEGER PRIMARY KEY, time REAL NOT NULL, label TEXT NOT NULL);
     CREATE TABLE devices (key TEXT PRIMARY KEY, name TEXT NOT NULL);
     """,
+    # 2: the TUI's filters answer with seqs, in seq order, from the indexes alone (issue #27: a
+    # filter on a million events). An index holds its row's seq: (platform) is (platform, seq).
+    # Findings by severity, with their event's id (whose own index holds the seq).
+    """
+    DROP INDEX events_platform;
+    DROP INDEX events_severity;
+    CREATE INDEX events_platform ON events(platform);
+    CREATE INDEX events_severity ON events(severity);
+    CREATE INDEX findings_severity ON findings(severity, event_id);
+    """,
 ]
 # Words of events (names, params, page) for the TUI's search, when SQLite has FTS5: contentless,
 # rowid = events.seq (an event's words never change once decoded). Made with the schema, or never.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from textual import on
@@ -24,10 +24,9 @@ from pixelspy.inert import inert
 from pixelspy.model import TrackingEvent
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.session import Mark, Session
-from pixelspy.store import reader
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
-from pixelspy.tui.event_list import EventCache, EventList, FileBackedFilter
+from pixelspy.tui.event_list import EventCache, EventList
 from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
@@ -117,6 +116,8 @@ class PixelSpyApp(SavingActions, App):
         for ev in self.session:  # a session opened from a file arrives pre-filled
             self._index.add(ev)
             events.add(ev.id)
+        if self.session.store is not None:
+            events.open_file()
         if self.session.marks:
             events.add_marks(self.session.marks)
         self.session.subscribe(self._forward_event)
@@ -202,6 +203,7 @@ class PixelSpyApp(SavingActions, App):
         # Live only: a file's events carry the file's times, and loading it settles them itself.
         if self.config is not None:
             self.session.tick(time.time())
+        self.event_list.let_go()
         self._update_status()
 
     async def on_unmount(self) -> None:
@@ -269,20 +271,15 @@ class PixelSpyApp(SavingActions, App):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, message: Input.Changed) -> None:
         query = filters.parse(message.value)
-        self.event_list.set_filter(self._compile_filter(query))
+        in_memory = filters.compile_query(query, self._index.search_text.get, self._clients_named)
+        # The rows the session file holds (all but the newest moment's): its indexed query.
+        in_file = filters.store_query(query, self._clients_named) if in_memory is not None else None
+        self.event_list.set_filter(in_memory, in_file)
         self._update_status()
 
-    def _compile_filter(self, query: filters.Query) -> Callable[[str], bool] | None:
-        """The filter on event ids: on the search text of the events in memory and, when a session
-        file holds events memory let go, on the file's answer for those (its indexed query)."""
-        texts = self._index.search_text
-        in_memory = filters.compile_query(query, texts.get, self._clients_named)
-        store = self.session.store
-        if in_memory is None or store is None or not self.session.dropped:
-            return in_memory
-        kw = filters.store_query(query, self._clients_named)
-        stored = set(store.read(reader.filter_ids, **kw) or ()) if kw is not None else set()
-        return FileBackedFilter(in_memory, texts, stored)
+    @on(EventList.Filtered)
+    def _file_filtered(self) -> None:
+        self._update_status()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:

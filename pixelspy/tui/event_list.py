@@ -1,10 +1,16 @@
-"""The live event table: a Line-API list that renders only visible rows (smooth at 100k events)."""
+"""The live event table: a Line-API list that renders only visible rows. With a session file its
+rows are the file's (by seq, read a screenful at a time, filtered by indexed queries off the event
+loop: a million rows) but for the newest, not committed yet; without one, the events in memory."""
 
 from __future__ import annotations
 
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -15,10 +21,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
 from pixelspy.inert import inert
 from pixelspy.model import Kind, Severity, TrackingEvent
 from pixelspy.session import Mark, Session
+from pixelspy.store import reader
 
 PLATFORM_COLORS = {
     "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
@@ -26,23 +34,31 @@ PLATFORM_COLORS = {
     "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
 SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
+T = TypeVar("T")
 
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
+FileQuery = dict  # a filter as arguments of reader.filter_seqs (seqs of the file)
+FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
+# Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
+# events in memory when the list starts).
+LET_GO_ROWS = 100_000
 
 
 class EventCache:
     """An event by id for the list's rows: from the session's memory, else (evicted, a session file
     recording) read back from the file and kept among the last CACHED read, so that redrawing a
-    window of old rows reads the file once."""
+    window of old rows reads the file once. The rows the file alone holds are read by seq, a
+    screenful at a time."""
 
     CACHED = 512
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
+        self._at: OrderedDict[int, TrackingEvent] = OrderedDict()
 
     def __call__(self, event_id: str) -> TrackingEvent | None:
         ev = self.session.get(event_id)
@@ -53,41 +69,125 @@ class EventCache:
             return ev
         ev = self.session.event(event_id)
         if ev is not None:
-            self._read[event_id] = ev
-            if len(self._read) > self.CACHED:
-                self._read.popitem(last=False)
+            self._keep(self._read, event_id, ev)
         return ev
+
+    def at(self, seq: int) -> TrackingEvent | None:
+        """The event at `seq` of the session file, if read (see `read_at`)."""
+        if (ev := self._at.get(seq)) is not None:
+            self._at.move_to_end(seq)
+        return ev
+
+    def read_at(self, seqs: list[int]) -> None:
+        """Read the events at `seqs` the cache does not hold, in one query (at most CACHED)."""
+        missing = [s for s in seqs if s not in self._at][-self.CACHED:]
+        found = self.file(reader.events_at, seqs=missing) if missing else None
+        for seq, ev in (found or {}).items():
+            self._keep(self._at, seq, ev)
+
+    def remember_at(self, ids: dict[int, str]) -> None:
+        """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
+        for seq in sorted(ids)[-self.CACHED:]:
+            if (ev := self.session.get(ids[seq])) is not None:
+                self._keep(self._at, seq, ev)
+
+    def file(self, query: Callable[..., T], **kw: object) -> T | None:
+        """`query(db, **kw)` on the session file (None: no file)."""
+        store = self.session.store
+        return store.read(query, **kw) if store is not None else None
+
+    def _keep(self, cache: OrderedDict, key: object, ev: TrackingEvent) -> None:
+        cache[key] = ev
+        if len(cache) > self.CACHED:
+            cache.popitem(last=False)
 
     def forget(self, event_id: str) -> None:
         """The event changed (new findings): read it again."""
         self._read.pop(event_id, None)
+        for seq in [s for s, ev in self._at.items() if ev.id == event_id]:
+            del self._at[seq]
 
     def clear(self) -> None:
         self._read.clear()
+        self._at.clear()
 
 
-class FileBackedFilter:
-    """A filter on a list whose oldest rows are events memory let go: `in_memory` on the events
-    whose search text `texts` holds, and for the others the ids the session file matched."""
+class FileRows:
+    """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
+    among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
+    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row).
+    A mark stands before the first row whose seq is at least its own."""
 
-    def __init__(self, in_memory: EventFilter, texts: dict[str, str], stored: set[str]) -> None:
-        self.in_memory = in_memory
-        self.texts = texts
-        self.stored = stored
+    def __init__(self) -> None:
+        self.every = range(0)
+        self._answer: array | None = None  # the filter's (None: no filter)
+        self.marks: list[tuple[int, Mark]] = []  # (seq of the row after it, mark), in list order
+        self._places: list[int] = []  # the marks' indexes among the rows shown
 
-    def __call__(self, event_id: str) -> bool:
-        return self.in_memory(event_id) if event_id in self.texts else event_id in self.stored
+    @property
+    def seqs(self) -> range | array:
+        """The seqs of the rows shown."""
+        return self.every if self._answer is None else self._answer
 
-    def select(self, order: list[Row]) -> list[Row]:
-        """The rows of `order` it lets through. The rows before the oldest event in memory are
-        looked up in the file's answer alone (a set lookup each, no call: a million of them)."""
-        try:
-            split = order.index(next(iter(self.texts)))
-        except (StopIteration, ValueError):
-            split = 0
-        stored = self.stored
-        return ([r for r in order[:split] if type(r) is Mark or r in stored]
-                + [r for r in order[split:] if type(r) is Mark or self(r)])
+    def __len__(self) -> int:
+        return len(self.seqs) + len(self.marks)
+
+    @property
+    def events(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def after(self) -> int:
+        """The seq before the first row (the file's answers are asked from there)."""
+        return self.every.start - 1
+
+    @property
+    def upto(self) -> int:
+        return self.every.stop - 1
+
+    def show(self, answer: array | None) -> None:
+        """The rows a filter lets through (None: every row)."""
+        self._answer = answer
+        self._place_marks()
+
+    def extend(self, first: int, last: int, passing: list[int], marks: list[tuple[int, Mark]]) -> None:
+        """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
+        lets through, and the marks among them."""
+        self.every = range(self.every.start if self.every else first, last + 1)
+        if self._answer is not None:
+            self._answer.extend(passing)
+        self.marks += marks
+        self._place_marks()
+
+    def add_marks(self, marks: list[tuple[int, Mark]]) -> None:
+        self.marks = sorted(self.marks + marks, key=lambda m: m[0])  # (stable: a seq's marks stay in order)
+        self._place_marks()
+
+    def _place_marks(self) -> None:
+        self._places = [bisect_left(self.seqs, at) + k for k, (at, _) in enumerate(self.marks)]
+
+    def __getitem__(self, index: int) -> int | Mark:
+        """The row at `index`: a seq, or a mark."""
+        k = bisect_left(self._places, index)
+        if k < len(self._places) and self._places[k] == index:
+            return self.marks[k][1]
+        return self.seqs[index - k]
+
+    def index(self, seq: int) -> int | None:
+        """Where the row of `seq` is, if shown."""
+        i = bisect_left(self.seqs, seq)
+        if i == len(self.seqs) or self.seqs[i] != seq:
+            return None
+        return i + bisect_right([at for at, _ in self.marks], seq)
+
+    def window(self, start: int, stop: int) -> list[int]:
+        """The seqs of the rows in [start, stop)."""
+        return [r for i in range(max(0, start), min(stop, len(self))) if type(r := self[i]) is int]
+
+    def clear(self) -> None:
+        self.every = range(0)
+        self._answer = None
+        self.marks, self._places = [], []
 
 
 def fit(text: str, width: int) -> str:
@@ -165,15 +265,23 @@ class EventList(ScrollView, can_focus=True):
             self.event_id = event_id
             super().__init__()
 
-    def __init__(self, lookup: Callable[[str], TrackingEvent | None], device_name: Callable[[str], str],
-                 **kw) -> None:
+    class Filtered(Message):
+        """The session file answered the filter: its rows are listed."""
+
+    def __init__(self, lookup: EventCache, device_name: Callable[[str], str], **kw) -> None:
         super().__init__(**kw)
         self._lookup = lookup
         self._device_name = device_name
-        self._order: list[Row] = []  # everything, in arrival order
+        # The rows a session file holds (all but the last moment's): by seq, read from the file.
+        self._file = FileRows()
+        self._order: list[Row] = []  # the newer rows (every row without a session file), in arrival order
         self._rows: list[Row] = []  # what the filter lets through
         self._shown: set[str] = set()  # the event ids in _rows
         self._filter: EventFilter | None = None
+        self._file_query: FileQuery | None = None
+        self._wanted: int | str | None = None  # the row selected when the filter changed
+        self.file_pending = False  # the file's answer to the filter is being read (off the event loop)
+        self._stale = False  # an event of the file's part changed since the file answered the filter
         self.follow = True  # keep the newest row selected until the user moves away
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
@@ -183,20 +291,33 @@ class EventList(ScrollView, can_focus=True):
 
     @property
     def row_count(self) -> int:
-        return len(self._rows)
+        return len(self._file) + len(self._rows)
+
+    def _row(self, index: int) -> Row | int:
+        """The row at `index`: an event id, a seq of the session file, or a mark."""
+        split = len(self._file)
+        return self._file[index] if index < split else self._rows[index - split]
+
+    def _row_key(self, index: int) -> str | int | None:
+        """What identifies the row at `index` across filters: its id or seq (None: a mark, none)."""
+        row = self._row(index) if 0 <= index < self.row_count else None
+        return row if type(row) is str or type(row) is int else None
 
     @property
     def selected_id(self) -> str | None:
-        if 0 <= self.cursor < len(self._rows) and isinstance(row := self._rows[self.cursor], str):
-            return row
-        return None
+        key = self._row_key(self.cursor)
+        if type(key) is int:
+            ev = self._event_at(key)
+            return ev.id if ev is not None else None
+        return key
 
     @property
     def event_count(self) -> int:
         """The events listed (rows without the marks)."""
-        return len(self._shown)
+        return self._file.events + len(self._shown)
 
     def visible_ids(self) -> list[str]:
+        """The ids of the rows listed after those of the session file."""
         return [r for r in self._rows if isinstance(r, str)]
 
     def add(self, event_id: str) -> None:
@@ -209,10 +330,72 @@ class EventList(ScrollView, can_focus=True):
                 self._flush_pending = True
                 self.set_timer(FLUSH_S, self._flush)
 
+    def open_file(self) -> None:
+        """List the events the session file holds (a session file continued or reopened: more
+        than memory holds): by seq, read as the rows are shown."""
+        first = next((r for r in self._order if type(r) is str), None)
+        file = self._lookup.file
+        if first is not None:
+            upto = (file(reader.seqs_of, ids=[first]) or {}).get(first, 1) - 1
+        else:
+            upto = file(reader.last_seq) or 0
+        if upto > 0:
+            self._file.extend(1, upto, [], [])
+        self.set_filter(self._filter, self._file_query)  # (the rows in memory follow: let_go)
+
+    def let_go(self) -> None:
+        """Move the rows whose events the session file holds (committed) to its part, by seq: a
+        filter is then one indexed query, off the event loop, whatever the list holds, and the list
+        keeps no string per row. Rows not committed yet wait for the next call (the app's tick).
+        A filter's answer that went stale (an event changed) is asked again."""
+        if self.file_pending or self._lookup.session.store is None:
+            return
+        ids = [r for r in self._order if type(r) is str][:LET_GO_ROWS]
+        found = self._lookup.file(reader.seqs_of, ids=ids) if ids else None
+        if found:
+            self._move_to_file(found)
+        if self._stale and self._file_query is not None and self._file.every:
+            self._ask_file_again()
+
+    def _move_to_file(self, found: dict[str, int]) -> None:
+        order = self._order
+        passing, marks, waiting = [], [], []
+        first, last = None, self._file.upto if self._file.every else None
+        n = 0
+        for row in order:
+            if type(row) is Mark:
+                waiting.append(row)
+                continue
+            seq = found.get(row)
+            if seq is None or (last is not None and seq != last + 1):  # not in the file (yet): stays
+                break
+            first = seq if first is None else first
+            if row in self._shown:
+                passing.append(seq)
+            marks += [(seq, m) for m in waiting]
+            n += 1 + len(waiting)
+            waiting, last = [], seq
+        if not n:
+            return
+        moved = set(order[:n])
+        del order[:n]
+        listed = 0
+        while listed < len(self._rows) and self._rows[listed] in moved:
+            listed += 1
+        del self._rows[:listed]
+        self._shown.difference_update(r for r in moved if type(r) is str)
+        self._file.extend(first, last, passing, marks)  # the rows keep their indexes: no redraw
+        self._lookup.remember_at({seq: r for r, seq in found.items() if r in moved})
+
     def add_marks(self, marks: list[Mark]) -> None:
         """Insert marks among the rows in time order: before the first row later than each (one pass,
         so a file's thousands of marks cost one walk of the list)."""
         waiting = sorted(marks, key=lambda m: m.time)
+        if self._file.every:
+            waiting = self._file_marks(waiting)
+            if not waiting:
+                self._refilter()
+                return
         if not self._order or waiting[0].time >= self._row_time(self._order[-1]):
             # Marks made live come after every row: no walk (rows of a session file are read back).
             self._order += waiting
@@ -229,7 +412,16 @@ class EventList(ScrollView, can_focus=True):
                 i += 1
             order.append(row)
         self._order = order + waiting[i:]
-        self.set_filter(self._filter)
+        self._refilter()
+
+    def _file_marks(self, marks: list[Mark]) -> list[Mark]:
+        """Put the marks earlier than the newer rows among the session file's; the others are left."""
+        first = next((r for r in self._order if type(r) is str), None)
+        newer = self._row_time(first) if first is not None else float("inf")
+        file, after, upto = self._lookup.file, self._file.after, self._file.upto
+        self._file.add_marks([(file(reader.seq_after, t=m.time, after=after, upto=upto) or upto + 1, m)
+                              for m in marks if m.time < newer])
+        return [m for m in marks if m.time >= newer]
 
     def _row_time(self, row: Row) -> float:
         if isinstance(row, Mark):
@@ -241,19 +433,26 @@ class EventList(ScrollView, can_focus=True):
         self._flush_pending = False
         self._resize()
         if self.follow:
-            self.cursor = len(self._rows) - 1
+            self.cursor = self.row_count - 1
         else:
             self.refresh()
 
     def changed(self, event_id: str) -> None:
         """An event already listed got new findings or twins: redraw; re-filter if it now passes
-        (or no longer does)."""
-        if self._filter is not None and (event_id in self._shown) != self._filter(event_id):
-            self.set_filter(self._filter)
-        else:
-            self.refresh()
+        (or no longer does): a newer row at once, a row of the file's part with the next tick."""
+        if self._filter is None:
+            pass
+        elif self._file.every and event_id not in self._order:
+            self._stale = True
+        elif (event_id in self._shown) != self._filter(event_id):
+            self._refilter()
+            return
+        self.refresh()
 
     def clear(self) -> None:
+        self.workers.cancel_group(self, FILE_WORKERS)
+        self.file_pending = False
+        self._file.clear()
         self._order.clear()
         self._rows.clear()
         self._shown.clear()
@@ -261,27 +460,78 @@ class EventList(ScrollView, can_focus=True):
         self.cursor = -1
         self._resize()
 
-    def set_filter(self, flt: EventFilter | None) -> None:
-        keep = self.selected_id
-        self._filter = flt
+    def set_filter(self, flt: EventFilter | None, file_query: FileQuery | None = None) -> None:
+        """Filter the rows: `flt` on the newer rows' ids, and for the session file's, `file_query`
+        (reader.filter_seqs's arguments; None: it lets none through), answered off the event loop
+        (a million rows take a while): its rows show once read, an older question's answer is
+        dropped."""
+        self.let_go()
+        self._wanted = self._row_key(self.cursor)
+        self._filter, self._file_query = flt, file_query
+        self.workers.cancel_group(self, FILE_WORKERS)
+        self.file_pending = False
         if flt is None:
-            self._rows = list(self._order)
-        elif isinstance(flt, FileBackedFilter):
-            self._rows = flt.select(self._order)
+            self._file.show(None)
         else:
-            self._rows = [r for r in self._order if type(r) is Mark or flt(r)]
+            self._file.show(array("q"))
+            if file_query is not None and self._file.every:
+                self._ask(file_query)
+        self._refilter(self._wanted)
+
+    def _ask(self, query: FileQuery) -> None:
+        self._stale = False
+        self.file_pending = True
+        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto), thread=True,
+                        group=FILE_WORKERS, exit_on_error=False)
+
+    def _ask_file_again(self) -> None:
+        """The same filter's answer again (an event changed): the rows shown stay until it comes."""
+        self._wanted = self._row_key(self.cursor)
+        self._ask(self._file_query)
+
+    def _ask_file(self, query: FileQuery, after: int, upto: int) -> None:
+        """(In a worker thread.) The file's rows passing `query`; SQLite lets the GIL go meanwhile."""
+        seqs = self._lookup.file(reader.filter_seqs, after=after, upto=upto, **query)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._file_answered, query, seqs)
+
+    def _file_answered(self, query: FileQuery, seqs: array | None) -> None:
+        if query is not self._file_query or not self.file_pending:
+            return  # a newer filter asked since
+        self.file_pending = False
+        keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
+            else self._row_key(self.cursor)
+        self._file.show(seqs if seqs is not None else array("q"))
+        self._place_cursor(keep)
+        self.post_message(self.Filtered())
+
+    def _refilter(self, keep: str | int | None = None) -> None:
+        """Filter the newer rows again (the file's part keeps its answer)."""
+        keep = keep if keep is not None else self._row_key(self.cursor)
+        flt = self._filter
+        self._rows = list(self._order) if flt is None else [r for r in self._order if type(r) is Mark or flt(r)]
         self._shown = {r for r in self._rows if type(r) is str}
+        self._place_cursor(keep)
+
+    def _place_cursor(self, keep: str | int | None) -> None:
         self._resize()
-        if keep is not None and keep in self._rows and not self.follow:
-            self.cursor = self._rows.index(keep)
-        else:
-            self.cursor = len(self._rows) - 1
+        index = self._index_of(keep) if keep is not None and not self.follow else None
+        self.cursor = index if index is not None else self.row_count - 1
         self.refresh()
 
+    def _index_of(self, key: str | int) -> int | None:
+        if type(key) is int:
+            return self._file.index(key)
+        if key in self._shown:
+            return len(self._file) + self._rows.index(key)
+        return None
+
     def select_event(self, event_id: str) -> bool:
-        try:
-            index = self._rows.index(event_id)
-        except ValueError:
+        index = self._index_of(event_id)
+        if index is None and self._file.events:
+            seq = (self._lookup.file(reader.seqs_of, ids=[event_id]) or {}).get(event_id)
+            index = self._file.index(seq) if seq is not None else None
+        if index is None:
             return False
         self.follow = False
         self.cursor = index
@@ -291,12 +541,22 @@ class EventList(ScrollView, can_focus=True):
         return self._filter is None or self._filter(event_id)
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)  # + the header line
+        self.virtual_size = Size(self.size.width, self.row_count + 1)  # + the header line
+
+    def _event_at(self, seq: int, index: int | None = None) -> TrackingEvent | None:
+        """The event of the file's row `seq` (at `index`); a miss reads it with the screenful of rows
+        from there, in one query (rows are drawn from the top: the first miss is the top one)."""
+        ev = self._lookup.at(seq)
+        if ev is None:
+            index = self._file.index(seq) if index is None else index
+            self._lookup.read_at([seq, *self._file.window(index or 0, (index or 0) + self.size.height)])
+            ev = self._lookup.at(seq)
+        return ev
 
     # ------------------------------------------------------------------ cursor
 
     def validate_cursor(self, value: int) -> int:
-        return max(0, min(value, len(self._rows) - 1)) if self._rows else -1
+        return max(0, min(value, self.row_count - 1)) if self.row_count else -1
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.scroll_to_region_row(new)
@@ -318,7 +578,7 @@ class EventList(ScrollView, can_focus=True):
 
     def action_cursor(self, delta: int) -> None:
         self.cursor = max(0, self.cursor + int(delta))
-        self.follow = self.cursor >= len(self._rows) - 1
+        self.follow = self.cursor >= self.row_count - 1
 
     def action_first(self) -> None:
         self.follow = False
@@ -326,12 +586,12 @@ class EventList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self.follow = True
-        self.cursor = len(self._rows) - 1
+        self.cursor = self.row_count - 1
 
     def on_click(self, event) -> None:
         row = int(self.scroll_offset.y) + event.y - 1
-        if 0 <= row < len(self._rows):
-            self.follow = row == len(self._rows) - 1
+        if 0 <= row < self.row_count:
+            self.follow = row == self.row_count - 1
             self.cursor = row
 
     # ------------------------------------------------------------------ rendering
@@ -357,12 +617,12 @@ class EventList(ScrollView, can_focus=True):
             return Strip([Segment(fit(header, width), self.get_component_rich_style("event-list--header")
                                   + Style(bold=True, underline=True))])
         index = int(self.scroll_offset.y) + y - 1
-        if not self._order and index < len(self.empty_hint):
+        if not self._order and not self._file.every and index < len(self.empty_hint):
             style = self.rich_style + self.get_component_rich_style("event-list--dim")
             return Strip([Segment(fit(" " + self.empty_hint[index], width), style)])
-        if index >= len(self._rows):
+        if index >= self.row_count:
             return Strip.blank(width)
-        row = self._rows[index]
+        row = self._row(index)
         base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("event-list--cursor")
@@ -370,7 +630,7 @@ class EventList(ScrollView, can_focus=True):
             text = f"──── {self._time(row.time)}  {inert(row.label)} ────"
             style = base + self.get_component_rich_style("event-list--mark")
             return Strip([Segment(fit(text, width), style)])
-        ev = self._lookup(row)
+        ev = self._event_at(row, index) if type(row) is int else self._lookup(row)
         if ev is None:
             return Strip([Segment(fit("(evicted)", width), base)])
         segments: list[Segment] = []

@@ -4,12 +4,14 @@ the empty list's shell recipe, the exit status of an unreadable file."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from textual.widgets import Input
 
+from pixelspy.model import RawHit
 from pixelspy.proxy import ProxyConfig
-from pixelspy.session import Session
+from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 from pixelspy.store.schema import has_fts_table
 from pixelspy.store.writer import StoreWriter
@@ -126,5 +128,116 @@ async def test_events_memory_let_go_are_listed_filtered_and_shown_from_the_sessi
             app.filter_box.value = "search"  # in memory only
             await until(pilot, lambda: events.row_count == 1)
             assert len(app._index.search_text) == 3  # memory keeps the search text of the events it holds
+    finally:
+        writer.close()
+
+
+def row_names(app: PixelSpyApp) -> list[str]:
+    """The list's rows as shown: each event's name, or a mark's label."""
+    events = app.event_list
+    names = []
+    for y in range(1, events.row_count + 1):
+        text = events.render_line(y).text
+        names.append(next((n for n in (*NAMES, "clicked Buy") if f" {n} " in text), text))
+    return names
+
+
+NAMES = ("PageView", "ViewContent", "AddToCart", "InitiateCheckout", "Purchase", "Lead", "Search")
+
+
+async def test_rows_committed_are_listed_by_seq_with_their_marks_filtered_and_selected(tmp_path):
+    """Rows whose events the session file holds go over to its part of the list (by seq: the list
+    keeps no string of theirs), the mark among them, and stay listed, filtered (by the file, also
+    those memory let go), selectable."""
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            for name in NAMES:
+                app.session.ingest(hit(name))
+                if name == "AddToCart":
+                    app.session.add_marks([Mark("clicked Buy", time.time())])
+            await until(pilot, lambda: events.row_count == 8)
+            ids = events.visible_ids()
+            writer.flush()
+            events.let_go()
+            assert events._order == [] and events.visible_ids() == []
+            assert events.row_count == 8 and events.event_count == 7
+            assert row_names(app) == [*NAMES[:3], "clicked Buy", *NAMES[3:]]
+            app.filter_box.value = "initiate"  # an event only the file holds
+            await until(pilot, lambda: not events.file_pending and events.event_count == 1)
+            assert row_names(app) == ["clicked Buy", "InitiateCheckout"]
+            assert events.selected_id == ids[3]
+            app.session.ingest(hit("InitiateCheckout"))  # a new row while filtered
+            await until(pilot, lambda: events.event_count == 2 and events.selected_id not in ids)
+            app.filter_box.value = ""
+            await until(pilot, lambda: events.event_count == 8)
+            assert events.select_event(ids[0]) and events.cursor == 0
+            await until(pilot, lambda: "PageView" in detail_text(app))
+            await pilot.press("end")
+            await until(pilot, lambda: events.cursor == 8)
+    finally:
+        writer.close()
+
+
+async def test_a_session_file_continued_lists_every_event_it_holds_with_its_marks(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    first = Session()
+    writer = StoreWriter(first, path)
+    writer.open()
+    writer.attach()
+    t0 = time.time() - 100
+    for i, name in enumerate(NAMES):
+        first.ingest(RawHit(method="GET", url=hit(name).url, client="127.0.0.1", time=t0 + i))
+        if name == "ViewContent":
+            first.add_marks([Mark("clicked Buy", t0 + i + 0.5)])
+    writer.close()
+    again = Session(max_events=2)
+    reader.load(path, again)
+    writer = StoreWriter(again, path)
+    writer.open()
+    writer.attach()
+    app = PixelSpyApp(again, None)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            await until(pilot, lambda: events.row_count == 8)
+            assert events._order == [] and events.event_count == 7
+            assert row_names(app) == [*NAMES[:2], "clicked Buy", *NAMES[2:]]
+            app.filter_box.value = "platform:tiktok"
+            await pilot.pause()
+            await until(pilot, lambda: not events.file_pending)
+            assert events.event_count == 0 and events.row_count == 1  # the mark stays
+            app.filter_box.value = "platform:meta"
+            await until(pilot, lambda: not events.file_pending and events.event_count == 7)
+    finally:
+        writer.close()
+
+
+async def test_a_row_of_the_file_that_changed_is_filtered_again(tmp_path):
+    """A late copy marks an event the file's part lists (and memory let go): with the next tick the
+    filter's answer is asked again, and the row shows."""
+    app, writer = recorded_app(tmp_path, max_events=2)
+
+    def add_to_cart() -> RawHit:
+        return RawHit(method="GET", url=hit("AddToCart").url + "&eid=order-1", client="127.0.0.1")
+
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            first = app.session.ingest(add_to_cart())[0].id
+            for name in ("PageView", "ViewContent", "Lead"):
+                app.session.ingest(hit(name))
+            await until(pilot, lambda: events.row_count == 4)
+            writer.flush()
+            events.let_go()
+            app.filter_box.value = "code:duplicate-event"
+            await pilot.pause()
+            await until(pilot, lambda: not events.file_pending)
+            assert events.event_count == 0 and not events.select_event(first)
+            app.session.ingest(add_to_cart())
+            writer.flush()
+            await until(pilot, lambda: events.select_event(first))
+            assert events.selected_id == first
     finally:
         writer.close()
