@@ -201,3 +201,31 @@ def test_open_har_writes_a_session_file_as_har(session_file, tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         cli.main(["open", str(out), "--har", str(tmp_path / "again.har")])
     assert usage.value.code == 2
+
+
+def test_open_lists_every_event_of_a_file_larger_than_memory(tmp_path, monkeypatch):
+    # The TUI over a session file of 60 events while memory keeps 20: the list reads the rest from the file.
+    import pixelspy.session as session_module
+    from pixelspy.tui.app import PixelSpyApp
+
+    path = tmp_path / "big.pixelspy"
+    _, w = recorded(path, [meta_get(i) for i in range(60)])
+    w.close()
+    monkeypatch.setattr(session_module, "MAX_EVENTS", 20)
+    listed = []
+
+    def run_headless(app: PixelSpyApp) -> None:
+        async def look() -> None:
+            async with app.run_test(size=(160, 40)) as pilot:
+                for _ in range(100):
+                    await pilot.pause(0.05)
+                    if app.event_list.event_count == 60:
+                        break
+                listed.append(app.event_list.event_count)
+        import asyncio
+
+        asyncio.run(look())
+
+    monkeypatch.setattr(PixelSpyApp, "run", run_headless)
+    assert cli.main(["open", str(path)]) == 0
+    assert listed == [60]

@@ -48,10 +48,27 @@ def open_session_file(path: str | Path, config_path: str | None, no_ui: bool) ->
     for problem in loaded.problems:
         print(inert(f"pixelspy: {path}: {problem}"), file=sys.stderr)
     if not no_ui:
-        from pixelspy.tui.app import PixelSpyApp
-
-        PixelSpyApp(session, None, title=Path(path).name).run()
+        _show_session_file(Path(path), session)
     return 0
+
+
+def _show_session_file(path: Path, session: Session) -> None:
+    """The TUI over a session file: it goes on recording into the file (the marks added), so the list
+    reads the rows memory does not hold from it; a file that cannot be written shows what memory holds."""
+    from pixelspy.cli.recording import record_session
+    from pixelspy.store import StoreError
+    from pixelspy.tui.app import PixelSpyApp
+
+    try:
+        writer = record_session(session, path)
+    except StoreError as e:
+        writer = None
+        print(inert(f"pixelspy: {e}: showing the newest {len(session):,} events only"), file=sys.stderr)
+    try:
+        PixelSpyApp(session, None, title=path.name).run()
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def export_session_file(args: argparse.Namespace) -> int:
