@@ -25,6 +25,10 @@ benchmark's own scatter on this host, what a ratio of pixelspy's must be read ag
 `--decoding-cost` runs pixelspy against itself with its decoding off (pixelspy_nodecode.py) instead
 of mitmdump: since pixelspy loads fewer mitmproxy addons than mitmdump (proxy.proxy_addons), its
 ratio against mitmdump hides part of what decoding, checks and output cost; this ratio shows it.
+
+`--prefill N` sends N tracking hits through each proxy before each round's measurements: a proxy
+started afresh holds fewer events than a live session's in-memory window (session.MAX_EVENTS_WITH_FILE)
+within a round, so without it the measurements never see memory full and events evicted.
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ def main() -> int:
     ap.add_argument("--decoding-cost", action="store_true",
                     help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
                          "what its own work costs; no goals judged")
+    ap.add_argument("--prefill", type=int, default=0, metavar="N",
+                    help="tracking hits sent through each proxy before each round: a long session's memory")
     args = ap.parse_args()
     if args.against_itself:
         base, other = "mitmdump", "mitmdump B"
@@ -92,6 +98,7 @@ def main() -> int:
           f"mitmproxy {version('mitmproxy')}")
     upstream = Upstream()
     requests = request_mix(upstream.port)
+    tracking = request_mix(upstream.port, tracking_every=1)
     sat: dict[str, list[LoadResult]] = {k: [] for k in kinds}
     paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
     peak_kib: dict[str, int] = {k: 0 for k in kinds}
@@ -104,6 +111,9 @@ def main() -> int:
                 try:
                     for kind, proxy in proxies.items():  # first connections, imports, caches
                         asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
+                        if args.prefill:
+                            asyncio.run(run_load(proxy.port, tracking, args.connections, 3600, warmup=0,
+                                                 max_requests=args.prefill))
                     r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
                     if rate is None:
                         rate = round(r[base].rps / 2, -1)  # the baseline's rate in round 1
