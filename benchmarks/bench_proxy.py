@@ -45,6 +45,7 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -65,6 +66,17 @@ def cpu_seconds(proxy: ProxyProcess) -> float:
     """The proxy process's CPU time so far, user and system, all its threads (/proc/PID/stat)."""
     fields = Path(f"/proc/{proxy.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(proxy: ProxyProcess, timeout_s: float = 120.0) -> None:
+    """Wait until the proxy is idle (under 5 % of a core over half a second): pixelspy answers the
+    prefill's hits before decoding them, and decodes and records the backlog after."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(proxy)
+        time.sleep(0.5)
+        if cpu_seconds(proxy) - before < 0.025:
+            return
 
 
 def interleaved(proxies: dict[str, ProxyProcess], requests: list[bytes | Sample], connections: int, seconds: float, slices: int,
@@ -127,6 +139,7 @@ def main() -> int:
                         if args.prefill:
                             asyncio.run(run_load(proxy.port, tracking, args.connections, 3600, warmup=0,
                                                  max_requests=args.prefill))
+                            settle(proxy)
                     cpu_before = {kind: cpu_seconds(proxy) for kind, proxy in proxies.items()}
                     r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
                     for kind, proxy in proxies.items():
