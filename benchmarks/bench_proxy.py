@@ -25,16 +25,27 @@ benchmark's own scatter on this host, what a ratio of pixelspy's must be read ag
 `--decoding-cost` runs pixelspy against itself with its decoding off (pixelspy_nodecode.py) instead
 of mitmdump: since pixelspy loads fewer mitmproxy addons than mitmdump (proxy.proxy_addons), its
 ratio against mitmdump hides part of what decoding, checks and output cost; this ratio shows it.
+
+Each proxy's CPU time (user + system, /proc) per request answered under saturation is printed too:
+on a loaded host the wall-clock ratios scatter with whatever else runs, while what each proxy spends
+on a request hardly does. Its inverse ratio is about the throughput ratio a quiet host would give (an
+upper bound of the cost: the session file's SQLite work, off the GIL, may run on another core).
+
+`--prefill N` sends N tracking hits through each proxy before each round's measurements: a proxy
+started afresh holds fewer events than a live session's in-memory window (session.MAX_EVENTS_WITH_FILE)
+within a round, so without it the measurements never see memory full and events evicted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import sys
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -49,6 +60,23 @@ def fmt(r: LoadResult) -> str:
     bad = sum(n for s, n in r.statuses.items() if s >= 400) + r.errors
     return (f"{r.rps:8.0f} req/s  p50 {r.percentile(50) * 1e3:6.2f} ms  p99 {r.percentile(99) * 1e3:6.2f} ms"
             + (f"  ({bad} failed)" if bad else ""))
+
+
+def cpu_seconds(proxy: ProxyProcess) -> float:
+    """The proxy process's CPU time so far, user and system, all its threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{proxy.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def settle(proxy: ProxyProcess, timeout_s: float = 120.0) -> None:
+    """Wait until the proxy is idle (under 5 % of a core over half a second): pixelspy answers the
+    prefill's hits before decoding them, and decodes and records the backlog after."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(proxy)
+        time.sleep(0.5)
+        if cpu_seconds(proxy) - before < 0.025:
+            return
 
 
 def interleaved(proxies: dict[str, ProxyProcess], requests: list[bytes | Sample], connections: int, seconds: float, slices: int,
@@ -80,6 +108,8 @@ def main() -> int:
     ap.add_argument("--decoding-cost", action="store_true",
                     help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
                          "what its own work costs; no goals judged")
+    ap.add_argument("--prefill", type=int, default=0, metavar="N",
+                    help="tracking hits sent through each proxy before each round: a long session's memory")
     args = ap.parse_args()
     if args.against_itself:
         base, other = "mitmdump", "mitmdump B"
@@ -92,9 +122,11 @@ def main() -> int:
           f"mitmproxy {version('mitmproxy')}")
     upstream = Upstream()
     requests = request_mix(upstream.port)
+    tracking = request_mix(upstream.port, tracking_every=1)
     sat: dict[str, list[LoadResult]] = {k: [] for k in kinds}
     paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
     peak_kib: dict[str, int] = {k: 0 for k in kinds}
+    cpu: dict[str, float] = {k: 0.0 for k in kinds}  # under saturation, all rounds
     rate = args.rate
     slices = max(1, round(args.seconds / args.slice))
     try:
@@ -104,7 +136,14 @@ def main() -> int:
                 try:
                     for kind, proxy in proxies.items():  # first connections, imports, caches
                         asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
+                        if args.prefill:
+                            asyncio.run(run_load(proxy.port, tracking, args.connections, 3600, warmup=0,
+                                                 max_requests=args.prefill))
+                            settle(proxy)
+                    cpu_before = {kind: cpu_seconds(proxy) for kind, proxy in proxies.items()}
                     r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
+                    for kind, proxy in proxies.items():
+                        cpu[kind] += cpu_seconds(proxy) - cpu_before[kind]
                     if rate is None:
                         rate = round(r[base].rps / 2, -1)  # the baseline's rate in round 1
                     p = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd,
@@ -140,6 +179,11 @@ def main() -> int:
         print(f"  {label:26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     print(f"  {'peak RSS MiB (VmHWM)':26} {peak_kib[base] / 1024:9.1f}  {peak_kib[other] / 1024:9.1f}  "
           f"{peak_kib[other] / peak_kib[base]:6.3f}")
+
+    # The warm-up requests of each slice are not counted but cost CPU too: both proxies alike.
+    m, p = (1e3 * cpu[k] / sum(r.requests for r in sat[k]) for k in kinds)
+    print(f"  {'CPU ms/request (all rounds)':26} {m:9.3f}  {p:9.3f}  {p / m:6.3f}   "
+          f"(throughput on a quiet host ≈ {m / p:.3f})")
 
     # A round's p99 is set by whether a full garbage collection (tens of ms in either proxy) lands in
     # its window, so per-round p99s scatter widely; the p99 of all paced requests is the steadier

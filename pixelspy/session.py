@@ -53,9 +53,15 @@ class Backing(Protocol):
     def read_hit(self, hit_id: str) -> RawHit | None: ...
 
 
-# Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart); a
-# session file (pixelspy.store) keeps every event.
+# Events kept in memory (≈ 5 KiB each besides their bodies, which max_body_bytes bounds apart)
+# without a session file: all there is of the session.
 MAX_EVENTS = 100_000
+# … while a session file records (Session.store): it holds every event and gives the evicted ones
+# back (Session.event), so memory keeps the newest, which are what is read most: the TUI's newest
+# rows and their detail, and the checks' lookups of recent events (a twin, a duplicate's group, a
+# browser and server pair), each a read of the file once evicted. Few, so that the collector's walks
+# stay short: minutes of a person's testing, seconds of a load test.
+MAX_EVENTS_WITH_FILE = 5_000
 
 
 class Session:
@@ -64,7 +70,7 @@ class Session:
     def __init__(self, checks: CheckEngine | None = None, max_events: int | None = None,
                  max_body_bytes: int = 512 * 1024 * 1024):
         self.checks = checks if checks is not None else CheckEngine()
-        self.max_events = MAX_EVENTS if max_events is None else max_events
+        self._max_events = max_events  # None: by whether a session file records (see max_events)
         self.max_body_bytes = max_body_bytes
         self.events: OrderedDict[str, TrackingEvent] = OrderedDict()
         self.hits: dict[str, RawHit] = {}
@@ -77,10 +83,18 @@ class Session:
         self.dropped = 0  # events evicted by the bound (their updates are still published)
         self.devices = Devices()
         self._hit_subscribers: list[HitSubscriber] = []
-        # The session file's writer, while one records the session: it holds every event, so the
-        # bound above costs memory only (see `event`).
+        # The session file's writer, while one records the session: it holds every event, so an
+        # event evicted from memory is still found (see `event`), and memory keeps fewer (max_events).
         self.store: Backing | None = None
         self.checks.attach(self)  # the checks keep ids of earlier events, and look them up here
+
+    @property
+    def max_events(self) -> int:
+        """How many events memory keeps: as given, else MAX_EVENTS_WITH_FILE while a session file
+        records the session, MAX_EVENTS without one."""
+        if self._max_events is not None:
+            return self._max_events
+        return MAX_EVENTS_WITH_FILE if self.store is not None else MAX_EVENTS
 
     def subscribe(self, fn: Subscriber) -> None:
         self._subscribers.append(fn)

@@ -83,7 +83,12 @@ class HeapFreezer:
     the startup heap alone (mitmproxy, pydantic's validators, the TUI) is ~95,000 objects and
     ~40 ms, and each stored event adds ~13. Frozen objects are skipped, so a collection walks only
     what came since the last freeze. Each freeze follows a full collection, so no garbage is
-    frozen.
+    frozen. Events evicted from memory later (the session's window) are freed all the same: they
+    hold no reference cycles, and reference counting frees frozen objects too. With a session file
+    memory keeps few events (session.MAX_EVENTS_WITH_FILE), and the startup heap is most of what a
+    full collection would walk: without the freezer, pixelspy's longest collections took 156 ms
+    against 62 ms with it, and those over 10 ms came twice as often (benchmarks/RESULTS.md,
+    session 13).
 
     But a freeze also pins what the requests in flight hold: mitmproxy's flows and connection
     layers are reference cycles, which only a collection frees, and frozen ones are never collected

@@ -389,7 +389,7 @@ class PixelSpyApp(SavingActions, App):
         self.push_screen(PhoneSetupScreen(self.config, self.proxy.wireguard_conf() if self.proxy else None))
 
     def action_summary(self) -> None:
-        self.push_screen(SummaryScreen(self.session, self.device_name))
+        self.push_screen(SummaryScreen(self.session, self._index, self.device_name))
 
     def action_toggle_time(self) -> None:
         events = self.event_list

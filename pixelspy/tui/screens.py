@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.columns import Columns
 from rich.console import Group
@@ -21,23 +21,18 @@ from pixelspy.network import lan_addresses, qr_text
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Session
 
+if TYPE_CHECKING:  # status.py imports this module
+    from pixelspy.tui.status import EventIndex
+
 
 def consent_sites(session: Session) -> list:
     """Consent state per site and device, from whichever check keeps it (the consent check)."""
     return [row for check in session.checks.checks if hasattr(check, "sites") for row in check.sites()]
 
 
-def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group:
-    per_event: Counter[tuple[str, str]] = Counter()
-    per_pixel: Counter[tuple[str, str, str]] = Counter()
-    per_code: Counter[tuple[str, str]] = Counter()
-    for ev in session:
-        name = ev.title
-        per_event[(ev.platform, name)] += 1
-        per_pixel[(ev.platform, ev.pixel_id or "-", ev.source.value)] += 1
-        for f in ev.findings:
-            per_code[(f.code, f.severity.value)] += 1
-
+def summary_tables(session: Session, index: EventIndex, device_name: Callable[[str], str]) -> Group:
+    """The counts of every event the app was shown (`index`: those memory let go too), and the
+    session's consent state."""
     def table(title: str, headers: list[str], rows) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", expand=True)
         for h in headers:
@@ -48,11 +43,11 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
 
     parts = [
         table("Events per platform", ["platform", "event", "count"],
-              [(p, e, n) for (p, e), n in sorted(per_event.items())]),
+              [(p, e, n) for (p, e), n in sorted(index.per_event.items())]),
         table("Pixel IDs", ["platform", "pixel", "source", "count"],
-              [(p, px, s, n) for (p, px, s), n in sorted(per_pixel.items())]),
+              [(p, px, s, n) for (p, px, s), n in sorted(index.per_pixel.items())]),
         table("Findings", ["code", "severity", "count"],
-              [(c, s, n) for (c, s), n in per_code.most_common()]),
+              [(c, s, n) for (c, s), n in (+index.per_code).most_common()]),
     ]
     sites = consent_sites(session)
     if sites:
@@ -61,7 +56,7 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
                              s.purposes.get("analytics", "-"),
                              str(s.evidence[-1]) if s.evidence else s.unknown_reason or "-")
                             for s in sites]))
-    if not per_event:
+    if not index.per_event:
         parts.append(Text("No events yet.", style="dim"))
     return Group(*parts)
 
@@ -69,14 +64,15 @@ def summary_tables(session: Session, device_name: Callable[[str], str]) -> Group
 class SummaryScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,s,q", "dismiss", "Close")]
 
-    def __init__(self, session: Session, device_name: Callable[[str], str]) -> None:
+    def __init__(self, session: Session, index: EventIndex, device_name: Callable[[str], str]) -> None:
         super().__init__()
         self.session = session
+        self.index = index
         self.device_name = device_name
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="summary"):
-            yield Static(summary_tables(self.session, self.device_name))
+            yield Static(summary_tables(self.session, self.index, self.device_name))
 
 
 class TextPrompt(ModalScreen[str | None]):

@@ -4,6 +4,8 @@ the filter are not ours."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -20,17 +22,30 @@ def plural(n: int, noun: str) -> str:
 
 
 class EventIndex:
-    """What the app keeps of each event as it is published, so that filtering and the status line stay
-    O(1) per event: its search text, and the error and warning totals and finding codes of all."""
+    """What the app keeps of each event as it is published, so that filtering, the status line and the
+    summary stay O(1) per event: its search text, and the error and warning totals, finding codes and
+    summary counts of all (those memory let go too)."""
 
     def __init__(self) -> None:
         self.search_text: dict[str, str] = {}
         self._severity_counts: dict[str, tuple[int, int]] = {}
         self.errors = self.warnings = 0
         self.codes_seen: set[str] = set()  # finding codes of the events so far, for the filter's code:
+        self.per_event: Counter[tuple[str, str]] = Counter()  # (platform, title)
+        self.per_pixel: Counter[tuple[str, str, str]] = Counter()  # (platform, pixel, source)
+        self.per_code: Counter[tuple[str, str]] = Counter()  # (code, severity) of the findings now
+        self._codes: dict[str, list[tuple[str, str]]] = {}  # of each event with findings
 
     def add(self, ev: TrackingEvent) -> None:
         """A new event, or one whose findings changed."""
+        if ev.id not in self._severity_counts:
+            self.per_event[(ev.platform, ev.title)] += 1
+            self.per_pixel[(ev.platform, ev.pixel_id or "-", ev.source.value)] += 1
+        codes = [(f.code, f.severity.value) for f in ev.findings]
+        self.per_code.subtract(self._codes.pop(ev.id, ()))
+        self.per_code.update(codes)
+        if codes:
+            self._codes[ev.id] = codes
         self.search_text[ev.id] = filters.search_blob(ev)
         counts = (sum(f.severity == Severity.error for f in ev.findings),
                   sum(f.severity == Severity.warning for f in ev.findings))
@@ -52,6 +67,8 @@ class EventIndex:
         self._severity_counts.clear()
         self.errors = self.warnings = 0
         self.codes_seen.clear()
+        for counts in (self.per_event, self.per_pixel, self.per_code, self._codes):
+            counts.clear()
 
 
 class StatusBar(Static):

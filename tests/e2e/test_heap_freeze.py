@@ -87,3 +87,33 @@ def test_stored_events_are_frozen_every_so_many(monkeypatch):
     finally:
         gc.unfreeze()  # give the test process its collector back
         gc.set_threshold(*thresholds)
+
+
+def test_events_evicted_after_a_freeze_leave_no_garbage_pinned(tmp_path):
+    """A recorded session evicts events the freezer froze: reference counting must free them (an
+    event in a reference cycle would stay frozen, garbage, until a reclaim)."""
+    from pixelspy.store.writer import StoreWriter
+
+    session = Session(max_events=20)
+    writer = StoreWriter(session, tmp_path / "s.pixelspy")
+    writer.open()
+    writer.attach()
+    thresholds = gc.get_threshold()
+    try:
+        for i in range(40):
+            session.ingest(RawHit(method="GET", url=f"https://www.facebook.com/tr/?id=1234567890123456&ev=E{i}",
+                                  time=1_700_000_000 + i))
+        gc.collect()
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        for i in range(40, 80):  # the frozen 20 in memory are evicted
+            session.ingest(RawHit(method="GET", url=f"https://www.facebook.com/tr/?id=1234567890123456&ev=E{i}",
+                                  time=1_700_000_000 + i))
+        assert session.dropped == 60
+        gc.collect()  # the garbage of the unfrozen heap
+        assert gc.get_freeze_count() < frozen  # the evicted events' objects were freed
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+    assert gc.collect() == 0  # nothing of them was left frozen as garbage
+    writer.close()
