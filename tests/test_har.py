@@ -951,3 +951,24 @@ def test_a_run_counts_bytes_not_characters(sep):
     assert len(items) == 30_006 and items[-1].value == json.loads(good)
     assert [item.skipped for item in items if item.skipped] == [
         f"not valid JSON at byte {text.index(b'tru}')}: Expecting property name enclosed in double quotes"]
+
+
+def test_har_all_with_a_session_file_keeps_the_findings_of_events_memory_let_go(tmp_path, monkeypatch):
+    """--har-all with a session file: memory keeps few events, the recorder's entries still carry theirs."""
+    import pixelspy.session as session_module
+    from pixelspy.store.writer import StoreWriter
+
+    monkeypatch.setattr(session_module, "MAX_EVENTS_WITH_FILE", 2)
+    s = Session()
+    writer = StoreWriter(s, tmp_path / "live.pixelspy")
+    writer.open()
+    writer.attach()
+    rec = har.HarRecorder(s, tmp_path / "live.har", all_traffic=True)
+    for i in range(5):
+        rec.response(tracked_flow(s, i))
+        writer.flush()
+    assert len(s) == 2
+    rec.write_file()
+    writer.close()
+    entries = json.loads((tmp_path / "live.har").read_text())["log"]["entries"]
+    assert [e["_pixelspy"]["events"][0]["event"] for e in entries] == ["PageView"] * 5

@@ -205,7 +205,8 @@ class HarRecorder:
         del self.marks[:-MAX_MARKS]
 
     def _entry_text(self, rec: _Record, redact: bool) -> str:
-        events = [ev for i in rec.event_ids if (ev := self.session.get(i))]
+        # From the session file too: with one, memory keeps only the newest events.
+        events = [ev for i in rec.event_ids if (ev := self.session.event(i))]
         return json.dumps(render_entry(rec.hit, events, rec.base, redact))
 
     def write(self, path: str | Path, redact: bool | None = None) -> int:

@@ -265,7 +265,8 @@ class StoreWriter:
             return query(self.db, **kw)
 
     def read_hit(self, hit_id: str) -> RawHit | None:
-        if self.db is None:
-            return None
+        """A request the session no longer holds in memory, from the file (None: not there)."""
+        if (pending := next((h for h in self._batch.hits if h.id == hit_id), None)) is not None or self.db is None:
+            return pending
         with self._lock:
             return reader.hit(self.db, hit_id)
