@@ -57,6 +57,18 @@ def recorded(path, hits, marks=(), rename=None) -> tuple[Session, StoreWriter]:
     return s, w
 
 
+def recorded_again(path, *hits: RawHit) -> None:
+    """As --session FILE of an existing file: its events read back, `hits` recorded after them."""
+    again = Session()
+    reader.load(path, again)
+    w = StoreWriter(again, path)
+    w.open()
+    w.attach()
+    for h in hits:
+        again.ingest(h)
+    w.close()
+
+
 def test_a_recorded_session_reopens_with_everything(tmp_path):
     path = tmp_path / "s.pixelspy"
     hits = [meta_get(0), meta_post(1, "Purchase", **{"cd[value]": "10", "cd[currency]": "EUR"}),
@@ -166,13 +178,7 @@ def test_a_session_file_goes_on_where_it_stopped(tmp_path):
     path = tmp_path / "s.pixelspy"
     first, w = recorded(path, [meta_get(0), meta_get(1, "Lead")])
     w.close()
-    again = Session()
-    reader.load(path, again)
-    w = StoreWriter(again, path)
-    w.open()
-    w.attach()
-    again.ingest(meta_get(2, "Purchase"))
-    w.close()
+    recorded_again(path, meta_get(2, "Purchase"))
     back = Session()
     assert reader.load(path, back).events == 3
     assert [ev.event for ev in back] == ["PageView", "Lead", "Purchase"]
@@ -295,13 +301,7 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["purch"])) == [2]
     db.close()
-    again = Session()
-    reader.load(path, again)
-    w = StoreWriter(again, path)
-    w.open()
-    w.attach()
-    again.ingest(meta_get(2, "Lead"))
-    w.close()
+    recorded_again(path, meta_get(2, "Lead"))
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     indexes = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
