@@ -1,8 +1,9 @@
 """The Textual app: live event list, detail pane, filter bar, status line; mitmproxy in the same loop.
 
-Its parts: event_list.py, detail.py and status.py (the widgets), filters.py (the filter language),
-screens.py (modal screens), messages.py (what the session and the proxy post here), saving.py (copy,
-write and save actions)."""
+Its parts: event_list.py (with cells.py: how a row looks, file_rows.py: the rows a session file
+holds), detail.py and status.py (the widgets), filters.py (the filter language), screens.py (modal
+screens), messages.py (what the session and the proxy post here), saving.py (copy, write and save
+actions)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
 from pixelspy.session import Mark, Session
 from pixelspy.tui import filters
 from pixelspy.tui.detail import EventDetail
-from pixelspy.tui.event_list import EventCache, EventList
+from pixelspy.tui.event_list import EventList
+from pixelspy.tui.file_rows import EventCache
 from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt

@@ -16,7 +16,7 @@ from pixelspy.decoders.wire import REFERER_PARAM
 from pixelspy.inert import inert
 from pixelspy.model import RawHit, Severity, TrackingEvent
 from pixelspy.har.redact import redact_headers
-from pixelspy.tui.event_list import PLATFORM_COLORS, SEVERITY_COLORS
+from pixelspy.tui.cells import PLATFORM_COLORS, SEVERITY_COLORS
 
 GROUP_ORDER = ["Event", "Custom data", "Properties", "Event data", "User data", "Page context", "Consent",
                "TikTok diagnostics", "Technical", "Other"]

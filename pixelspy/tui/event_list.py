@@ -1,18 +1,18 @@
 """The live event table: a Line-API list that renders only visible rows. With a session file its
 rows are the file's (by seq, read a screenful at a time, filtered by indexed queries off the event
-loop: a million rows) but for the newest, not committed yet; without one, the events in memory."""
+loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
+
+How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
+Why ≈ 470 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
 
 import time
 from array import array
-from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
-from typing import TypeVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -24,18 +24,11 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from pixelspy.inert import inert
-from pixelspy.model import Kind, Severity, TrackingEvent
-from pixelspy.session import Mark, Session
+from pixelspy.model import Kind, TrackingEvent
+from pixelspy.session import Mark
 from pixelspy.store import reader
-
-PLATFORM_COLORS = {
-    "meta": "#4f8cff", "tiktok": "#ff3b8d", "pinterest": "#e60023", "linkedin": "#2d9cdb",
-    # Mid tones, readable on the dark and the light themes.
-    "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
-}
-SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
-T = TypeVar("T")
-
+from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
+from pixelspy.tui.file_rows import EventCache, FileRows
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
@@ -45,196 +38,6 @@ FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to 
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
-
-
-class EventCache:
-    """An event by id for the list's rows: from the session's memory, else (evicted, a session file
-    recording) read back from the file and kept among the last CACHED read, so that redrawing a
-    window of old rows reads the file once. The rows the file alone holds are read by seq, a
-    screenful at a time."""
-
-    CACHED = 512
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
-        self._at: OrderedDict[int, TrackingEvent] = OrderedDict()
-
-    def __call__(self, event_id: str) -> TrackingEvent | None:
-        ev = self.session.get(event_id)
-        if ev is not None or self.session.store is None:
-            return ev
-        if (ev := self._read.get(event_id)) is not None:
-            self._read.move_to_end(event_id)
-            return ev
-        ev = self.session.event(event_id)
-        if ev is not None:
-            self._keep(self._read, event_id, ev)
-        return ev
-
-    def at(self, seq: int) -> TrackingEvent | None:
-        """The event at `seq` of the session file, if read (see `read_at`)."""
-        if (ev := self._at.get(seq)) is not None:
-            self._at.move_to_end(seq)
-        return ev
-
-    def read_at(self, seqs: list[int]) -> None:
-        """Read the events at `seqs` the cache does not hold, in one query (at most CACHED)."""
-        missing = [s for s in seqs if s not in self._at][-self.CACHED:]
-        found = self.file(reader.events_at, seqs=missing) if missing else None
-        for seq, ev in (found or {}).items():
-            self._keep(self._at, seq, ev)
-
-    def remember_at(self, ids: dict[int, str]) -> None:
-        """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
-        for seq in sorted(ids)[-self.CACHED:]:
-            if (ev := self.session.get(ids[seq])) is not None:
-                self._keep(self._at, seq, ev)
-
-    def file(self, query: Callable[..., T], **kw: object) -> T | None:
-        """`query(db, **kw)` on the session file (None: no file)."""
-        store = self.session.store
-        return store.read(query, **kw) if store is not None else None
-
-    def _keep(self, cache: OrderedDict, key: object, ev: TrackingEvent) -> None:
-        cache[key] = ev
-        if len(cache) > self.CACHED:
-            cache.popitem(last=False)
-
-    def forget(self, event_id: str) -> None:
-        """The event changed (new findings): read it again."""
-        self._read.pop(event_id, None)
-        for seq in [s for s, ev in self._at.items() if ev.id == event_id]:
-            del self._at[seq]
-
-    def clear(self) -> None:
-        self._read.clear()
-        self._at.clear()
-
-
-class FileRows:
-    """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
-    among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
-    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row).
-    A mark stands before the first row whose seq is at least its own."""
-
-    def __init__(self) -> None:
-        self.every = range(0)
-        self._answer: array | None = None  # the filter's (None: no filter)
-        self.marks: list[tuple[int, Mark]] = []  # (seq of the row after it, mark), in list order
-        self._places: list[int] = []  # the marks' indexes among the rows shown
-
-    @property
-    def seqs(self) -> range | array:
-        """The seqs of the rows shown."""
-        return self.every if self._answer is None else self._answer
-
-    def __len__(self) -> int:
-        return len(self.seqs) + len(self.marks)
-
-    @property
-    def events(self) -> int:
-        return len(self.seqs)
-
-    @property
-    def after(self) -> int:
-        """The seq before the first row (the file's answers are asked from there)."""
-        return self.every.start - 1
-
-    @property
-    def upto(self) -> int:
-        return self.every.stop - 1
-
-    def show(self, answer: array | None) -> None:
-        """The rows a filter lets through (None: every row)."""
-        self._answer = answer
-        self._place_marks()
-
-    def extend(self, first: int, last: int, passing: list[int], marks: list[tuple[int, Mark]]) -> None:
-        """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
-        lets through, and the marks among them."""
-        self.every = range(self.every.start if self.every else first, last + 1)
-        if self._answer is not None:
-            self._answer.extend(passing)
-        self.marks += marks
-        self._place_marks()
-
-    def add_marks(self, marks: list[tuple[int, Mark]]) -> None:
-        self.marks = sorted(self.marks + marks, key=lambda m: m[0])  # (stable: a seq's marks stay in order)
-        self._place_marks()
-
-    def _place_marks(self) -> None:
-        self._places = [bisect_left(self.seqs, at) + k for k, (at, _) in enumerate(self.marks)]
-
-    def __getitem__(self, index: int) -> int | Mark:
-        """The row at `index`: a seq, or a mark."""
-        k = bisect_left(self._places, index)
-        if k < len(self._places) and self._places[k] == index:
-            return self.marks[k][1]
-        return self.seqs[index - k]
-
-    def index(self, seq: int) -> int | None:
-        """Where the row of `seq` is, if shown."""
-        i = bisect_left(self.seqs, seq)
-        if i == len(self.seqs) or self.seqs[i] != seq:
-            return None
-        return i + bisect_right([at for at, _ in self.marks], seq)
-
-    def window(self, start: int, stop: int) -> list[int]:
-        """The seqs of the rows in [start, stop)."""
-        return [r for i in range(max(0, start), min(stop, len(self))) if type(r := self[i]) is int]
-
-    def clear(self) -> None:
-        self.every = range(0)
-        self._answer = None
-        self.marks, self._places = [], []
-
-
-def fit(text: str, width: int) -> str:
-    """`text` cropped (with an ellipsis) or padded to `width` terminal cells: wide characters (CJK,
-    emoji) take two, combining marks none."""
-    if width <= 0:
-        return ""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
-
-
-def severity_counts(ev: TrackingEvent) -> dict[Severity, int]:
-    counts = {s: 0 for s in Severity}
-    for f in ev.findings:
-        counts[f.severity] += 1
-    return counts
-
-
-def event_title(ev: TrackingEvent, width: int) -> str:
-    """The event's title (made inert) in `width` cells: when it is too long, the vendor's name is
-    cut, not the standard name after its arrow."""
-    twins = f" ×{1 + len(ev.twins)}" if ev.twins else ""
-    title = inert(ev.title)
-    if cell_len(title) + len(twins) <= width or not (ev.standard_event and " → " in title):
-        return title + twins
-    name, arrow, standard = title.rpartition(" → ")
-    keep = width - cell_len(arrow + standard + twins)
-    return (fit(name, keep) + arrow if keep >= 2 else "") + standard + twins
-
-
-FINDING_SLOT = 4  # cells for the errors badge: the warnings badges after it line up down the column
-
-
-def findings_cell(ev: TrackingEvent) -> tuple[str, Style]:
-    """`✖ 2 ⚠ 1`: errors in the first slot, warnings in the second, so the counts align."""
-    counts = severity_counts(ev)
-    errors, warnings = counts[Severity.error], counts[Severity.warning]
-    if errors or warnings:
-        badges = (f"✖ {errors}" if errors else "").ljust(FINDING_SLOT) + (f"⚠ {warnings}" if warnings else "")
-        return badges.rstrip(), Style(color=SEVERITY_COLORS[Severity.error if errors else Severity.warning],
-                                      bold=bool(errors))
-    if ev.decode_errors:
-        return "? decode", Style(color=SEVERITY_COLORS[Severity.warning])
-    if counts[Severity.info]:
-        return f"ℹ {counts[Severity.info]}", Style(color=SEVERITY_COLORS[Severity.info])
-    return "✓", Style(color="#6aa84f")
 
 
 class EventList(ScrollView, can_focus=True):

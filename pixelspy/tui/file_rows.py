@@ -1,0 +1,159 @@
+"""The rows of the event list that a session file holds: events by id or by seq read back through a
+small cache (EventCache), and the file's rows as seqs with the marks among them (FileRows)."""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
+
+from pixelspy.model import TrackingEvent
+from pixelspy.session import Mark, Session
+from pixelspy.store import reader
+
+T = TypeVar("T")
+
+
+class EventCache:
+    """An event by id for the list's rows: from the session's memory, else (evicted, a session file
+    recording) read back from the file and kept among the last CACHED read, so that redrawing a
+    window of old rows reads the file once. The rows the file alone holds are read by seq, a
+    screenful at a time."""
+
+    CACHED = 512
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
+        self._at: OrderedDict[int, TrackingEvent] = OrderedDict()
+
+    def __call__(self, event_id: str) -> TrackingEvent | None:
+        ev = self.session.get(event_id)
+        if ev is not None or self.session.store is None:
+            return ev
+        if (ev := self._read.get(event_id)) is not None:
+            self._read.move_to_end(event_id)
+            return ev
+        ev = self.session.event(event_id)
+        if ev is not None:
+            self._keep(self._read, event_id, ev)
+        return ev
+
+    def at(self, seq: int) -> TrackingEvent | None:
+        """The event at `seq` of the session file, if read (see `read_at`)."""
+        if (ev := self._at.get(seq)) is not None:
+            self._at.move_to_end(seq)
+        return ev
+
+    def read_at(self, seqs: list[int]) -> None:
+        """Read the events at `seqs` the cache does not hold, in one query (at most CACHED)."""
+        missing = [s for s in seqs if s not in self._at][-self.CACHED:]
+        found = self.file(reader.events_at, seqs=missing) if missing else None
+        for seq, ev in (found or {}).items():
+            self._keep(self._at, seq, ev)
+
+    def remember_at(self, ids: dict[int, str]) -> None:
+        """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
+        for seq in sorted(ids)[-self.CACHED:]:
+            if (ev := self.session.get(ids[seq])) is not None:
+                self._keep(self._at, seq, ev)
+
+    def file(self, query: Callable[..., T], **kw: object) -> T | None:
+        """`query(db, **kw)` on the session file (None: no file)."""
+        store = self.session.store
+        return store.read(query, **kw) if store is not None else None
+
+    def _keep(self, cache: OrderedDict, key: object, ev: TrackingEvent) -> None:
+        cache[key] = ev
+        if len(cache) > self.CACHED:
+            cache.popitem(last=False)
+
+    def forget(self, event_id: str) -> None:
+        """The event changed (new findings): read it again."""
+        self._read.pop(event_id, None)
+        for seq in [s for s, ev in self._at.items() if ev.id == event_id]:
+            del self._at[seq]
+
+    def clear(self) -> None:
+        self._read.clear()
+        self._at.clear()
+
+
+class FileRows:
+    """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
+    among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
+    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row).
+    A mark stands before the first row whose seq is at least its own."""
+
+    def __init__(self) -> None:
+        self.every = range(0)
+        self._answer: array | None = None  # the filter's (None: no filter)
+        self.marks: list[tuple[int, Mark]] = []  # (seq of the row after it, mark), in list order
+        self._places: list[int] = []  # the marks' indexes among the rows shown
+
+    @property
+    def seqs(self) -> range | array:
+        """The seqs of the rows shown."""
+        return self.every if self._answer is None else self._answer
+
+    def __len__(self) -> int:
+        return len(self.seqs) + len(self.marks)
+
+    @property
+    def events(self) -> int:
+        return len(self.seqs)
+
+    @property
+    def after(self) -> int:
+        """The seq before the first row (the file's answers are asked from there)."""
+        return self.every.start - 1
+
+    @property
+    def upto(self) -> int:
+        return self.every.stop - 1
+
+    def show(self, answer: array | None) -> None:
+        """The rows a filter lets through (None: every row)."""
+        self._answer = answer
+        self._place_marks()
+
+    def extend(self, first: int, last: int, passing: list[int], marks: list[tuple[int, Mark]]) -> None:
+        """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
+        lets through, and the marks among them."""
+        self.every = range(self.every.start if self.every else first, last + 1)
+        if self._answer is not None:
+            self._answer.extend(passing)
+        self.marks += marks
+        self._place_marks()
+
+    def add_marks(self, marks: list[tuple[int, Mark]]) -> None:
+        self.marks = sorted(self.marks + marks, key=lambda m: m[0])  # (stable: a seq's marks stay in order)
+        self._place_marks()
+
+    def _place_marks(self) -> None:
+        self._places = [bisect_left(self.seqs, at) + k for k, (at, _) in enumerate(self.marks)]
+
+    def __getitem__(self, index: int) -> int | Mark:
+        """The row at `index`: a seq, or a mark."""
+        k = bisect_left(self._places, index)
+        if k < len(self._places) and self._places[k] == index:
+            return self.marks[k][1]
+        return self.seqs[index - k]
+
+    def index(self, seq: int) -> int | None:
+        """Where the row of `seq` is, if shown."""
+        i = bisect_left(self.seqs, seq)
+        if i == len(self.seqs) or self.seqs[i] != seq:
+            return None
+        return i + bisect_right([at for at, _ in self.marks], seq)
+
+    def window(self, start: int, stop: int) -> list[int]:
+        """The seqs of the rows in [start, stop)."""
+        return [r for i in range(max(0, start), min(stop, len(self))) if type(r := self[i]) is int]
+
+    def clear(self) -> None:
+        self.every = range(0)
+        self._answer = None
+        self.marks, self._places = [], []
