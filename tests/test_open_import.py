@@ -31,6 +31,7 @@ def entry(i: int, ev: str) -> dict:
 def visit(tmp_path, monkeypatch) -> Path:
     """Five events and a broken entry; memory keeps three events."""
     monkeypatch.setattr("pixelspy.session.MAX_EVENTS", 3)
+    monkeypatch.setattr("pixelspy.session.MAX_EVENTS_WITH_FILE", 3)  # (while the import records its file)
     entries = [entry(i, ev) for i, ev in enumerate(EVENTS)]
     entries.insert(2, {"request": {"method": "GET"}})  # no url
     path = tmp_path / "visit.har"
