@@ -4,6 +4,7 @@ disk stops recording with a notice and the session goes on."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -23,6 +24,13 @@ from pixelspy.store.schema import APPLICATION_ID
 from pixelspy.store.writer import StoreWriter
 from tests.conftest import free_port
 from tests.test_store import meta_get, meta_post, recorded
+
+
+@pytest.fixture(autouse=True)
+def unfrozen():
+    """`open FILE.pixelspy` freezes what it read before the TUI runs; the test process goes on unfrozen."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture
@@ -222,10 +230,11 @@ def test_open_lists_every_event_of_a_file_larger_than_memory(tmp_path, monkeypat
                     if app.event_list.event_count == 60:
                         break
                 listed.append(app.event_list.event_count)
+                listed.append(gc.get_freeze_count() > 0)  # what was read, out of the full collections
         import asyncio
 
         asyncio.run(look())
 
     monkeypatch.setattr(PixelSpyApp, "run", run_headless)
     assert cli.main(["open", str(path)]) == 0
-    assert listed == [60]
+    assert listed == [60, True]
