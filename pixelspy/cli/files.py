@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from pathlib import Path
 
@@ -58,17 +57,14 @@ def _show_session_file(path: Path, session: Session) -> None:
     reads the rows memory does not hold from it; a file that cannot be written shows what memory holds."""
     from pixelspy.cli.recording import record_session
     from pixelspy.store import StoreError
-    from pixelspy.tui.app import PixelSpyApp
+    from pixelspy.tui.app import PixelSpyApp, freeze_what_was_read
 
     try:
         writer = record_session(session, path)
     except StoreError as e:
         writer = None
         print(inert(f"pixelspy: {e}: showing the newest {len(session):,} events only"), file=sys.stderr)
-    # What was read stays for the whole run: frozen, the collector's full collections (≈ 150 ms at a
-    # million rows, a stalled UI) no longer walk it. The live proxy freezes its heap as it goes.
-    gc.collect()
-    gc.freeze()
+    freeze_what_was_read()
     try:
         PixelSpyApp(session, None, title=path.name).run()
     finally:
