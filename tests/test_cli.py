@@ -244,6 +244,29 @@ def test_ctrl_c_before_the_proxy_runs_exits_130_without_a_traceback(monkeypatch)
     assert main("check", "x.har") == (130, "pixelspy: interrupted\n")
 
 
+def test_the_closing_summary_counts_the_findings_of_events_memory_let_go(tmp_path):
+    """--no-ui's last line counts the findings of every event, those only the session file holds too."""
+    from pixelspy.cli.recording import Recording
+    from pixelspy.session import Session
+    from pixelspy.store.writer import StoreWriter
+    from tests.test_store import meta_get, meta_post
+
+    path = tmp_path / "visit.pixelspy"
+    session = Session(max_events=3)  # memory keeps 3 of the 10 events
+    writer = StoreWriter(session, path)
+    writer.open()
+    writer.attach()
+    try:
+        for i in range(10):  # a malformed pixel ID (a warning), a Purchase without its value (an error)
+            session.ingest(meta_get(i, id="123") if i % 2 else meta_post(i, "Purchase"))
+        summary = live.closing_summary(session, Recording(writer, None, keep_empty=True))
+    finally:
+        writer.close()
+    assert len(session) == 3
+    assert summary == (f"pixelspy: stopped: 10 events, 5 errors, 5 warnings; session file {path} "
+                       f"(pixelspy open {path})")
+
+
 def test_no_ui_ends_with_one_summary_line_on_stderr(home, tmp_path):
     har = tmp_path / "visit.har"
     p = PixelspyProcess(home, "--sink", "--har", str(har), "--session", str(tmp_path / "visit.pixelspy"))

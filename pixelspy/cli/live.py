@@ -10,8 +10,10 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import time
+from collections import Counter
 
 from pixelspy import __version__
 from pixelspy.addon import mitmproxy_untrusted_record
@@ -222,19 +224,34 @@ async def run_headless(session: Session, config: ProxyConfig, recording: Recordi
 
 def closing_summary(session: Session, recording: Recording) -> str:
     """--no-ui's last stderr line: what the session caught (findings settled by now) and where it is kept."""
-    counts = {"error": 0, "warning": 0}
-    for ev in session:
-        for f in ev.findings:
-            if not f.pending and f.severity.value in counts:
-                counts[f.severity.value] += 1
+    counts, every_event = settled_findings(session, recording)
     total = len(session) + session.dropped
     parts = [f"{total:,} event{'' if total == 1 else 's'}",
-             *(f"{n:,} {name}{'' if n == 1 else 's'}" for name, n in counts.items())]
+             *(f"{counts.get(name, 0):,} {name}{'' if counts.get(name, 0) == 1 else 's'}"
+               for name in ("error", "warning"))]
     text = "pixelspy: stopped: " + ", ".join(parts)
-    if session.dropped:
+    if not every_event:
         text += f" (findings of the last {len(session):,} events)"
     if session.store is not None and total:
         text += f"; session file {session.store.path} (pixelspy open {session.store.path})"
     if recording.har is not None:
         text += f"; HAR {recording.har.path}"
     return inert(text)
+
+
+def settled_findings(session: Session, recording: Recording) -> tuple[dict[str, int], bool]:
+    """(settled findings per severity, whether of every event): from the session file, which holds
+    every event, when one records the session whole; else of the events memory holds."""
+    from pixelspy.store import reader
+
+    writer = recording.writer
+    if writer is not None and writer.failed is None:
+        writer.flush()  # what came since the last commit
+        try:
+            stored = writer.read(reader.settled_findings)
+        except sqlite3.Error:
+            stored = None
+        if stored is not None and writer.failed is None:
+            return stored, True
+    held = Counter(f.severity.value for ev in session for f in ev.findings if not f.pending)
+    return held, not session.dropped

@@ -301,3 +301,8 @@ def events_at(db: sqlite3.Connection, seqs: list[int]) -> dict[int, TrackingEven
             except BadRow:
                 pass
     return found
+
+
+def settled_findings(db: sqlite3.Connection) -> dict[str, int]:
+    """Findings settled by now, per severity, of every event the file holds (--no-ui's closing summary)."""
+    return dict(db.execute("SELECT severity, count(*) FROM findings WHERE pending = 0 GROUP BY severity"))
