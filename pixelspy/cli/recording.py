@@ -1,6 +1,6 @@
 """The live session recorded into files: --session (the session file, SQLite, that `pixelspy open`
-reopens) and --har (a HAR file written at exit: exported from the session file, or from memory with
---har-all or --no-session)."""
+reopens) and --har (a HAR file written at exit: exported from the session file, which --har-all
+makes hold every flow; from memory with --no-session)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def add_har_options(p: argparse.ArgumentParser) -> None:
                         "findings and answers (exported from the session file; after a crash, pixelspy open "
                         "SESSION --har FILE writes it)")
     g.add_argument("--har-all", action="store_true",
-                   help="with --har: all traffic, not only tracking hits (kept in memory, the last 20,000 "
-                        "requests, and written at exit)")
+                   help="with --har: all traffic, not only tracking hits (recorded into the session file "
+                        "as they are; with --no-session kept in memory, the last 20,000 requests)")
     g.add_argument("--no-redact", action="store_true",
                    help="keep cookie values, credentials, access tokens, emails and phone numbers in HAR "
                         "files (default: redacted, for sharing)")
@@ -67,6 +67,7 @@ def record_session(session: Session, path: Path) -> StoreWriter:
 def session_writer(args: argparse.Namespace, session: Session, config: ProxyConfig) -> StoreWriter | None:
     """The writer recording the session into its file (None with --no-session); StoreError when the
     file cannot be used. A --session file that exists is read into the session first."""
+    from pixelspy.har.write import StoreRecorder
     from pixelspy.proxy import RecordAnswers
     from pixelspy.store import StoreError, new_session_path, reader
 
@@ -79,7 +80,7 @@ def session_writer(args: argparse.Namespace, session: Session, config: ProxyConf
         reader.load(path, session)
     writer = record_session(session, path)
     if args.har:  # the answers cost ≈ 0.25 ms a tracking hit: kept when a HAR is asked for
-        config.addons.append(RecordAnswers(writer))
+        config.addons.append(StoreRecorder(writer) if args.har_all else RecordAnswers(writer))
     return writer
 
 
@@ -96,7 +97,7 @@ def close_session_file(writer: StoreWriter, keep_empty: bool, tell: bool) -> Non
 @dataclass
 class HarFile:
     """--har FILE, written at exit: from the session file (`writer`), else from the in-memory
-    `recorder` (--har-all, --no-session)."""
+    `recorder` (--no-session)."""
 
     path: Path
     redact: bool
@@ -125,11 +126,12 @@ def har_file(args: argparse.Namespace, session: Session, config: ProxyConfig,
 
     path, redact = Path(args.har).expanduser(), not args.no_redact
     # What the file says until it is written (a crash leaves it so).
+    traffic = "all" if args.har_all else "tracking"
     note = "pixelspy writes the entries when it exits" + (
-        "; until then, or after a crash, the session file has the tracking hits: "
+        f"; until then, or after a crash, the session file has the {'flows' if args.har_all else 'tracking hits'}: "
         + shlex.join(["pixelspy", "open", str(writer.path), "--har", str(path)]) if writer is not None else "") + "."
-    if writer is not None and not args.har_all:
-        start_har_file(path, redact, "tracking", note)
+    if writer is not None:
+        start_har_file(path, redact, traffic, note)
         return HarFile(path, redact, writer, None)
     recorder = HarRecorder(session, path, all_traffic=args.har_all, redact=redact)
     recorder.open(note)

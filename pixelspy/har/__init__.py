@@ -3,7 +3,8 @@
     format.py   what both sides agree on: custom fields (`_pixelspy`, MARKS_KEY), notes, limits
     redact.py   what is hidden in what pixelspy shows and writes (one place for redaction rules)
     render.py   a RawHit, its events and (live) its mitmproxy flow → one HAR entry
-    write.py    save_har (Ctrl+S) and the in-memory recorder (HarRecorder: --har-all, --no-session)
+    write.py    save_har (Ctrl+S) and the recorders: in memory (HarRecorder: --no-session, the audit),
+                into the session file (StoreRecorder: --har-all)
     walk.py     the JSON of a HAR walked with ijson, one entry at a time, tolerant of broken entries
     fast.py     runs of well-formed entries decoded the quick way (Python's C decoder), for walk.py
     diagnose.py where and why the JSON is broken ("not valid JSON at byte 21: …")

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,47 +112,22 @@ class _Record:
         return len(self.hit.body) + len(self.base.get("response", {}).get("content", {}).get("text") or "")
 
 
-class HarRecorder:
-    """mitmproxy addon keeping the finished flows of tracking hits (or all traffic) as HAR entries,
-    in memory: the last `max_entries` (with at most `max_bytes` of bodies). `write` renders them
-    with the findings as they are then (the TUI's Ctrl+S without a session file, the audit's files).
-    With a `path` (--har with --har-all or --no-session), `open` starts that file without entries and
-    `write_file` writes it once, at exit: no journal, a crash loses it (a session file keeps the
-    tracking hits: `pixelspy open SESSION --har FILE`). Flows are not kept: each becomes its entry
-    when it finishes. Tracking flows are those the PixelSpy addon decoded (`flow.metadata["pixelspy"]`)
-    or that a decoder route matches (the twin copies of a beacon). Add it after the PixelSpy addon
-    (ProxyConfig.addons)."""
+class _FlowRecorder:
+    """mitmproxy addon base: the finished flows of tracking hits (or all traffic), each as its request
+    (a RawHit under the id the session knows it by) and mitmproxy's HAR entry of its answer, handed to
+    `_add` once; flows are not kept. Tracking flows are those the PixelSpy addon decoded
+    (`flow.metadata["pixelspy"]`) or that a decoder route matches (the twin copies of a beacon).
+    Requests refused by --auth are never recorded. Add it after the PixelSpy addon (ProxyConfig.addons)."""
 
-    def __init__(self, session: Session, path: str | Path | None = None, *, all_traffic: bool = False, redact: bool = True,
-                 max_entries: int = 20_000, max_bytes: int = 256 << 20):
-        self.session = session
-        self.path = Path(path) if path else None
+    def __init__(self, all_traffic: bool):
         self.all_traffic = all_traffic
-        self.redact = redact
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._bytes = 0  # of the records kept
-        self._records: OrderedDict[str, _Record] = OrderedDict()
-        # The session's marks since the start (a cleared session keeps its entries here, so its marks too).
-        self.marks: list[Mark] = list(session.marks)
-        session.subscribe_marks(self._marked)
         self.registry = decoders.default_registry()
         self._auth_required = False  # --auth (mitmproxy's proxyauth option), as configure() saw it
-
-    def __len__(self) -> int:
-        return len(self._records)
+        self._recorded: weakref.WeakSet = weakref.WeakSet()  # flows recorded, while they live
 
     @property
     def traffic(self) -> str:
         return "all" if self.all_traffic else "tracking"
-
-    def open(self, note: str) -> None:
-        """Start the file `path` without entries (OSError when it cannot be written)."""
-        start_har_file(self.path, self.redact, self.traffic, note)
-
-    def write_file(self) -> int:
-        """Write the file `path` (at exit)."""
-        return self.write(self.path)
 
     # Recorded after the hook, like the PixelSpy addon's decoding (which this reads, so it must run
     # first): making the entry takes longer than answering the hit.
@@ -174,7 +150,7 @@ class HarRecorder:
             self._auth_required = bool(ctx.options.proxyauth)
 
     def _keep(self, flow) -> None:
-        from pixelspy.flows import refused_by_proxyauth, request_url
+        from pixelspy.flows import raw_hit, refused_by_proxyauth, request_url
 
         try:
             if refused_by_proxyauth(flow, self._auth_required):
@@ -182,20 +158,75 @@ class HarRecorder:
             ids = list(flow.metadata.get("pixelspy") or [])
             if not (ids or self.all_traffic or self.registry.find_url(request_url(flow))):
                 return
-            self._add(flow, ids)
+            if flow in self._recorded:  # an error after the response: recorded with it
+                return
+            self._recorded.add(flow)
+            hit = raw_hit(flow)
+            if hit_id := flow.metadata.get("pixelspy_hit"):  # the id the session knows the hit by
+                hit = changed_hit(hit, id=hit_id)
+            self._add(hit, flow_entry(flow), ids)
         except Exception:  # noqa: BLE001 - never break the user's traffic over the HAR file
             log.exception("pixelspy: could not record %s for the HAR file", flow.request.pretty_url)
 
-    def _add(self, flow, ids: list[str]) -> None:
-        from pixelspy.flows import raw_hit
+    def _add(self, hit: RawHit, entry: dict, event_ids: list[str]) -> None:
+        raise NotImplementedError
 
-        if flow.id in self._records:  # an error after the response: the entry has the response
-            return
-        hit = raw_hit(flow)
-        if hit_id := flow.metadata.get("pixelspy_hit"):  # the id the session knows the hit by
-            hit = changed_hit(hit, id=hit_id)
-        rec = _Record(hit, flow_entry(flow), ids)
-        self._records[flow.id] = rec
+
+class StoreRecorder(_FlowRecorder):
+    """--har-all with a session file: every flow recorded into the session file as the tracking hits
+    are (its request bounded as theirs, 2 MB; its answer as theirs, 256 KB), so that the HAR exported
+    from the file (Ctrl+S, --har at exit, `pixelspy open SESSION --har FILE` after a crash) holds every
+    flow, while memory keeps none. A request the session kept (a tracking hit's) is in the file already:
+    of it, only the answer."""
+
+    def __init__(self, writer) -> None:  # a pixelspy.store.writer.StoreWriter, open
+        from pixelspy.store.export import record_all_traffic
+
+        super().__init__(all_traffic=True)
+        self.writer = writer
+        writer.read(record_all_traffic)
+
+    def _add(self, hit: RawHit, entry: dict, event_ids: list[str]) -> None:
+        if not event_ids:  # (a twin copy's request is in the file too: the file keeps it once)
+            self.writer.hit(hit, None)
+        self.writer.response(hit.id, entry)
+
+
+class HarRecorder(_FlowRecorder):
+    """Keeps the finished flows of tracking hits (or all traffic) as HAR entries, in memory: the last
+    `max_entries` (with at most `max_bytes` of bodies). `write` renders them with the findings as they
+    are then (the TUI's Ctrl+S without a session file, the audit's files). With a `path` (--har with
+    --no-session), `open` starts that file without entries and `write_file` writes it once, at exit:
+    no journal, a crash loses it (with a session file, StoreRecorder and the session file keep them)."""
+
+    def __init__(self, session: Session, path: str | Path | None = None, *, all_traffic: bool = False, redact: bool = True,
+                 max_entries: int = 20_000, max_bytes: int = 256 << 20):
+        super().__init__(all_traffic)
+        self.session = session
+        self.path = Path(path) if path else None
+        self.redact = redact
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0  # of the records kept
+        self._records: OrderedDict[str, _Record] = OrderedDict()
+        # The session's marks since the start (a cleared session keeps its entries here, so its marks too).
+        self.marks: list[Mark] = list(session.marks)
+        session.subscribe_marks(self._marked)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def open(self, note: str) -> None:
+        """Start the file `path` without entries (OSError when it cannot be written)."""
+        start_har_file(self.path, self.redact, self.traffic, note)
+
+    def write_file(self) -> int:
+        """Write the file `path` (at exit)."""
+        return self.write(self.path)
+
+    def _add(self, hit: RawHit, entry: dict, event_ids: list[str]) -> None:
+        rec = _Record(hit, entry, event_ids)
+        self._records[hit.id] = rec
         self._bytes += rec.size
         while len(self._records) > self.max_entries or self._bytes > self.max_bytes:
             self._bytes -= self._records.popitem(last=False)[1].size

@@ -90,7 +90,7 @@ class SavingActions:
         self.notify_inert(f"Wrote {path}")
 
     def _recorder(self) -> HarRecorder | None:
-        """The in-memory --har recorder (--har-all, --no-session): its file is written at exit."""
+        """The in-memory --har recorder (--no-session): its file is written at exit."""
         from pixelspy.har import HarRecorder
 
         return next((a for a in (self.config.addons if self.config else []) if isinstance(a, HarRecorder)), None)
