@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -125,3 +126,103 @@ def test_quitting_the_tui_before_the_file_is_read_leaves_no_session_file(visit, 
     monkeypatch.setattr(PixelSpyApp, "run", lambda app: None)  # quit before the load worker finished
     assert cli.main(["open", str(visit)]) == 0
     assert session_files(tmp_path) == []
+
+
+def decoding_fails(monkeypatch) -> None:
+    """From here on, decoding a hit fails the test: a reopened import shows what was decoded before."""
+    def no_decoding(self, hit):
+        raise AssertionError("decoded again")
+    monkeypatch.setattr(Session, "ingest", no_decoding)
+
+
+def test_a_second_open_of_the_same_file_reopens_its_import(visit, tmp_path, capsys, monkeypatch):
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    first = printed(capsys.readouterr().out)
+    [path] = session_files(tmp_path)
+    decoding_fails(monkeypatch)
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    assert printed(out) == first and session_files(tmp_path) == [path]
+    assert (f"pixelspy: {visit} was imported before (the same content, pixelspy and configuration): opening "
+            f"{path} (--reimport decodes it again)") in err
+    assert "log.entries[2]: request.url: missing; entry skipped" in err  # what it could not read, told again
+
+
+def test_reimport_decodes_again_and_the_newest_import_is_reopened(visit, tmp_path, capsys, monkeypatch):
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert cli.main(["open", str(visit), "--no-ui", "--reimport"]) == 0
+    assert "imported before" not in capsys.readouterr().err
+    assert len(session_files(tmp_path)) == 2
+    newest = max(session_files(tmp_path), key=lambda p: p.stat().st_mtime)
+    decoding_fails(monkeypatch)
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert f"opening {newest} " in capsys.readouterr().err
+
+
+def test_a_different_file_is_never_taken_for_an_earlier_import(visit, tmp_path, capsys):
+    """The same name, size and dates, the same first and last MiB, one byte changed in the middle (of a
+    page's body): decoded again. So is the same file under another configuration."""
+    doc = json.loads(visit.read_text())
+    page = {"startedDateTime": "2023-11-14T22:13:22.500Z", "request": {"method": "GET", "url": "https://shop.example/"},
+            "response": {"status": 200, "content": {"mimeType": "text/html", "text": "<p>" + "x" * (3 << 20)}}}
+    doc["log"]["entries"].insert(3, page)
+    visit.write_text(json.dumps(doc))
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    capsys.readouterr()
+    data, stat = visit.read_bytes(), visit.stat()
+    middle = len(data) // 2
+    assert data[middle:middle + 1] == b"x" and middle > 1 << 20 and len(data) - middle > 1 << 20
+    visit.write_bytes(data[:middle] + b"y" + data[middle + 1:])
+    os.utime(visit, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert "imported before" not in capsys.readouterr().err and len(session_files(tmp_path)) == 2
+    config = tmp_path / "pixelspy.toml"
+    config.write_text("[checks]\nsilence = ['invalid-pixel-id']\n")
+    assert cli.main(["open", str(visit), "--no-ui", "--config", str(config)]) == 0
+    assert "imported before" not in capsys.readouterr().err and len(session_files(tmp_path)) == 3
+
+
+def test_a_file_changed_after_it_was_hashed_is_not_known_by_the_old_content(visit, tmp_path, capsys, monkeypatch):
+    """Written between its hash and its reading: the import holds the new content, so a later open of
+    the old content must not reopen it."""
+    from pixelspy.cli.sessions import ImportKey
+
+    original, real_of = visit.read_bytes(), ImportKey.of
+
+    def hashed_then_rewritten(path, config):
+        key = real_of(path, config)
+        visit.write_bytes(original.replace(b"ev=Purchase", b"ev=PurchasE"))
+        return key
+
+    monkeypatch.setattr(ImportKey, "of", hashed_then_rewritten)
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert printed(capsys.readouterr().out)[-1]["event"] == "PurchasE"
+    monkeypatch.setattr(ImportKey, "of", real_of)
+    visit.write_bytes(original)
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    assert "imported before" not in err and printed(out)[-1]["event"] == "Purchase"
+
+
+def test_an_import_recorded_into_live_is_no_longer_reopened_for_the_file(visit, tmp_path, capsys):
+    from pixelspy.cli.live import live_parser
+    from pixelspy.cli.recording import session_writer
+    from pixelspy.proxy import ProxyConfig
+
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    [path] = session_files(tmp_path)
+    session_writer(live_parser().parse_args(["--session", str(path)]), Session(), ProxyConfig()).close()
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert "imported before" not in capsys.readouterr().err and len(session_files(tmp_path)) == 2
+
+
+def test_a_second_open_in_the_tui_shows_the_earlier_import(visit, tmp_path, monkeypatch):
+    from pixelspy.tui.app import PixelSpyApp
+
+    shown = []
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    [path] = session_files(tmp_path)
+    decoding_fails(monkeypatch)
+    monkeypatch.setattr(PixelSpyApp, "run", lambda app: shown.append((app.load_path, app.session.store.path)))
+    assert cli.main(["open", str(visit)]) == 0
+    assert shown == [(None, path)]

@@ -6,12 +6,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pixelspy.checks import CheckEngine
 from pixelspy.cli.common import Parser, print_config_error
 from pixelspy.config import ConfigError, load_config
 from pixelspy.inert import inert, json_dumps
 from pixelspy.session import Session
+
+if TYPE_CHECKING:
+    from pixelspy.har import LoadResult
 
 
 # `check` reads events through its report's tally: its session keeps only a few (and their requests).
@@ -113,6 +117,9 @@ def open_main(argv: list[str]) -> int:
     p.add_argument("--no-session", action="store_true",
                    help="a HAR or flow file: keep it in memory only (by default it is imported into a new session "
                         "file in ~/pixelspy-sessions, which pixelspy open reopens at once)")
+    p.add_argument("--reimport", action="store_true",
+                   help="a HAR or flow file imported before: decode it again into a new session file (by default "
+                        "the earlier import of the same content is opened)")
     args = p.parse_args(argv)
     if is_session_file(args.file):
         return export_session_file(args) if args.har else open_session_file(args.file, args.config, args.no_ui)
@@ -123,33 +130,40 @@ def open_main(argv: list[str]) -> int:
 
 def open_har_file(args: argparse.Namespace) -> int:
     """`pixelspy open FILE.har` (or a flow file): every hit decoded and checked, into a new session file
-    (imported: --no-session keeps it in memory), then shown, or printed as JSON lines with --no-ui."""
-    from pixelspy.cli.sessions import end_import, import_session_file
+    (imported: --no-session keeps it in memory), then shown, or printed as JSON lines with --no-ui. A
+    file imported before (the same content, pixelspy and configuration) reopens its session file."""
+    from pixelspy.cli.sessions import ImportKey, earlier_import, end_import, import_session_file
     from pixelspy.store import StoreError
 
-    if not Path(args.file).is_file():
+    path = Path(args.file)
+    if not path.is_file():
         print(inert(f"pixelspy: {args.file}: no such file"), file=sys.stderr)
         return 2
     try:
-        session = _file_session(args.config)
-        writer = None if args.no_session else import_session_file(session)
+        config = load_config(args.config)
     except ConfigError as e:
         print_config_error(e)
         return 2
+    key = None if args.no_session else ImportKey.of(path, config)
+    if key is not None and not args.reimport and (earlier := earlier_import(key)) is not None:
+        print(inert(f"pixelspy: {args.file} was imported before (the same content, pixelspy and configuration): "
+                    f"opening {earlier.path} (--reimport decodes it again)"), file=sys.stderr)
+        for problem in earlier.problems:
+            print(inert(f"pixelspy: {args.file}: {problem}"), file=sys.stderr)
+        return open_session_file(earlier.path, args.config, args.no_ui)
+    try:
+        session = Session(CheckEngine(config))
+        writer = None if args.no_session else import_session_file(session)
     except StoreError as e:
         print(inert(f"pixelspy: {e}"), file=sys.stderr)
         return 2
-    complete = False  # the file read to its end (an import cut short leaves no session file)
+    result = None  # the file read to its end (an import cut short leaves no session file)
     try:
-        if not args.no_ui:
-            code, complete = _show_file(args.file, session)
-            return code
-        code = _read_file(args.file, session)
-        complete = code == 0
+        code, result = (_read_file if args.no_ui else _show_file)(args.file, session)
     finally:
         if writer is not None:
-            end_import(writer, complete)
-    if code:
+            end_import(writer, result, key)
+    if code or not args.no_ui:
         return code
     if writer is not None and session.dropped:  # every event, those memory let go too
         return open_session_file(writer.path, args.config, no_ui=True)
@@ -160,17 +174,19 @@ def open_har_file(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_file(path: str, session: Session) -> tuple[int, bool]:
-    """A HAR or flow file read into the TUI with a progress bar: (exit code, whether it was read whole)."""
+def _show_file(path: str, session: Session) -> tuple[int, LoadResult | None]:
+    """A HAR or flow file read into the TUI with a progress bar: (exit code, the file's LoadResult once
+    read to its end)."""
     from pixelspy.tui.app import PixelSpyApp
 
     app = PixelSpyApp(session, None, load=Path(path))
     app.run()
-    return app.return_code or 0, app.load_result is not None  # 2 when the file could not be read, as with --no-ui
+    return app.return_code or 0, app.load_result  # 2 when the file could not be read, as with --no-ui
 
 
-def _read_file(path: str, session: Session) -> int:
-    """A HAR or flow file read into the session (--no-ui): 0, or 2 when it cannot be read."""
+def _read_file(path: str, session: Session) -> tuple[int, LoadResult | None]:
+    """A HAR or flow file read into the session (--no-ui): (0 and its LoadResult, or 2 and None when it
+    cannot be read)."""
     from pixelspy.har import HarReadError, load_file
 
     try:
@@ -178,12 +194,12 @@ def _read_file(path: str, session: Session) -> int:
         result = load_file(path, session, progress=progress)
     except HarReadError as e:
         print(("\n" if progress else "") + inert(f"pixelspy: {path}: {e}"), file=sys.stderr)
-        return 2
+        return 2, None
     if progress:
         print(file=sys.stderr)
     for problem in result.problems:
         print(inert(f"pixelspy: {path}: {problem}"), file=sys.stderr)
-    return 0
+    return 0, result
 
 
 def check_main(argv: list[str]) -> int:

@@ -75,10 +75,13 @@ def session_writer(args: argparse.Namespace, session: Session, config: ProxyConf
         if args.session:
             raise StoreError("--session and --no-session contradict each other")
         return None
+    from pixelspy.cli.sessions import forget_import
+
     path = Path(args.session).expanduser() if args.session else new_session_path()
     if args.session and path.exists() and path.stat().st_size:
         reader.load(path, session)
     writer = record_session(session, path)
+    writer.read(forget_import)  # (an imported file recorded into live is no longer that import)
     if args.har:  # the answers cost ≈ 0.25 ms a tracking hit: kept when a HAR is asked for
         config.addons.append(StoreRecorder(writer) if args.har_all else RecordAnswers(writer))
     return writer
