@@ -191,6 +191,7 @@ def test_a_file_changed_after_it_was_hashed_is_not_known_by_the_old_content(visi
 
     def hashed_then_rewritten(path, config):
         key = real_of(path, config)
+        assert key.digest  # hashed
         visit.write_bytes(original.replace(b"ev=Purchase", b"ev=PurchasE"))
         return key
 

@@ -8,9 +8,10 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from pixelspy import __version__
 from pixelspy.cli.common import Parser
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 # In an imported session file's meta table: its ImportKey, and what its import could not read.
 IMPORT_KEY = "import_key"
+IMPORT_SIZE = "import_size"  # the file's size: only a file of that size is hashed to be compared
 IMPORT_PROBLEMS = "import_problems"
 # Problems kept for a reopened import to tell again (a broken file can name one per entry).
 MAX_KEPT_PROBLEMS = 100
@@ -53,29 +55,50 @@ def sessions_main(argv: list[str]) -> int:
     return 0
 
 
-@dataclass(frozen=True)
 class ImportKey:
     """What an import is known by: the file's content, every byte of it (SHA-256: a different file is
     never taken for the same, whatever its name, size or dates), the pixelspy that decoded it and the
-    configuration its checks ran with. `identity` is the file's when it was hashed: an import that
-    read a file changed since (`unchanged` is False) is not known by the key."""
+    configuration its checks ran with. The file is hashed in a thread, a MiB at a time, beside the
+    import's own reading and decoding (reads and hashlib let go of the GIL): `digest` waits for it.
+    `identity` is the file's when it was opened: an import that read a file changed since
+    (`unchanged` is False) is not known by the key."""
 
-    path: Path
-    digest: str
-    identity: tuple[int, ...]
+    def __init__(self, path: Path, config: Config) -> None:
+        """OSError when the file cannot be opened."""
+        self.path = path
+        self._digest: str | None = None
+        f = open(path, "rb")
+        self.identity = _identity(os.fstat(f.fileno()))
+        started = hashlib.sha256(f"pixelspy {__version__}\0{config.model_dump_json()}\0".encode())
+        self._thread = threading.Thread(target=self._hash, args=(f, started), name="pixelspy-import-key", daemon=True)
+        self._thread.start()
 
     @classmethod
     def of(cls, path: Path, config: Config) -> ImportKey | None:
-        """The key of the file at `path` (one read of it, a MiB at a time); None when it cannot be read."""
-        h = hashlib.sha256(f"pixelspy {__version__}\0{config.model_dump_json()}\0".encode())
+        """The file's key, being computed; None when the file cannot be opened."""
         try:
-            with open(path, "rb") as f:
-                identity = _identity(os.fstat(f.fileno()))
+            return cls(path, config)
+        except OSError:
+            return None
+
+    @property
+    def size(self) -> int:
+        return self.identity[2]
+
+    @property
+    def digest(self) -> str | None:
+        """The key, once the file is hashed; None when it could not be read to its end."""
+        self._thread.join()
+        return self._digest
+
+    def _hash(self, f: BinaryIO, h: hashlib._Hash) -> None:
+        try:
+            with f:
                 while chunk := f.read(HASH_CHUNK):
                     h.update(chunk)
         except OSError:
-            return None
-        return cls(path, h.hexdigest(), identity)
+            return
+        self._digest = h.hexdigest()
 
     def unchanged(self) -> bool:
         """Whether the file is still the one hashed: a write changes its ctime, a replacement its inode."""
@@ -108,7 +131,7 @@ def earlier_import(key: ImportKey) -> EarlierImport | None:
         return None
     for path in files:
         meta = _import_meta(path)
-        if meta.get(IMPORT_KEY) != key.digest:
+        if meta.get(IMPORT_SIZE) != str(key.size) or meta.get(IMPORT_KEY) != key.digest:
             continue
         try:
             connect(path, write=False).close()  # readable as a whole
@@ -125,7 +148,7 @@ def earlier_import(key: ImportKey) -> EarlierImport | None:
 
 
 def _import_meta(path: Path) -> dict[str, str]:
-    """An imported session file's IMPORT_KEY and IMPORT_PROBLEMS ({} for any other file): two short
+    """An imported session file's IMPORT_* values ({} for any other file): two short
     reads, without the full check of schema.connect, since every file of the folder is asked."""
     from pixelspy.store.schema import APPLICATION_ID
 
@@ -137,7 +160,7 @@ def _import_meta(path: Path) -> dict[str, str]:
         db.execute("PRAGMA busy_timeout = 0")
         if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
             return {}
-        rows = db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", (IMPORT_KEY, IMPORT_PROBLEMS))
+        rows = db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (IMPORT_KEY, IMPORT_SIZE, IMPORT_PROBLEMS))
         return {k: v for k, v in rows if isinstance(v, str)}
     except sqlite3.Error:  # in use (a live session), damaged, not a session
         return {}
@@ -163,20 +186,21 @@ def end_import(writer: StoreWriter, result: LoadResult | None, key: ImportKey | 
         writer.close()
         writer.path.unlink(missing_ok=True)
         return
-    if key is not None and key.unchanged():
+    if key is not None and key.digest is not None and key.unchanged():
         problems = result.problems[:MAX_KEPT_PROBLEMS]
         if len(result.problems) > MAX_KEPT_PROBLEMS:
             problems.append(f"… and {len(result.problems) - MAX_KEPT_PROBLEMS:,} more")
         writer.flush()  # every event first: a file with the key is a whole import
         if writer.failed is None:
-            writer.read(_mark_import, digest=key.digest, problems=json.dumps(problems))
+            writer.read(_mark_import, key=key, problems=json.dumps(problems))
     close_session_file(writer, keep_empty=False, tell=True)
 
 
-def _mark_import(db: sqlite3.Connection, digest: str, problems: str) -> None:
-    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(IMPORT_PROBLEMS, problems), (IMPORT_KEY, digest)])
+def _mark_import(db: sqlite3.Connection, key: ImportKey, problems: str) -> None:
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                   [(IMPORT_PROBLEMS, problems), (IMPORT_SIZE, str(key.size)), (IMPORT_KEY, key.digest)])
 
 
 def forget_import(db: sqlite3.Connection) -> None:
     """A session file recorded into live is no longer what an import made: never reopened for one."""
-    db.execute("DELETE FROM meta WHERE key IN (?, ?)", (IMPORT_KEY, IMPORT_PROBLEMS))
+    db.execute("DELETE FROM meta WHERE key IN (?, ?, ?)", (IMPORT_KEY, IMPORT_SIZE, IMPORT_PROBLEMS))
