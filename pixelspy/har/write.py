@@ -1,6 +1,7 @@
 """Writing HAR files: a session saved at once (`save_har`, the TUI's Ctrl+S without a session file)
-and the in-memory recorder (HarRecorder, a mitmproxy addon: --har with --har-all or --no-session,
-the audit). With a session file, --har and Ctrl+S export from it (pixelspy/store/export.py).
+and the recorders, mitmproxy addons: in memory (HarRecorder: --har with --no-session, the audit), or
+into the session file (StoreRecorder: --har-all). With a session file, --har and Ctrl+S export
+from it (pixelspy/store/export.py).
 
 A file is `har_head` (the log's fields, `"entries": [`), the entries (pixelspy/har/render.py), then
 the `trailer`: the end of the entries and the session's marks (MARKS_KEY). The log carries
