@@ -116,7 +116,7 @@ class SavingActions:
 
     def _export_har(self, target: Path) -> int:
         """Write the session as a redacted HAR: from the session file when one records it (every
-        event, those no longer in memory too), else from memory."""
+        event, those no longer in memory too; with --har-all every flow), else from memory."""
         store = self.session.store
         if store is not None:
             return store.export_har(target, redact=True)
