@@ -31,6 +31,8 @@ IMPORT_PROBLEMS = "import_problems"
 # Problems kept for a reopened import to tell again (a broken file can name one per entry).
 MAX_KEPT_PROBLEMS = 100
 HASH_CHUNK = 1 << 20
+# A longer value is not read (a file is hostile: pixelspy writes at most a few KB of problems).
+MAX_META_CHARS = 256 * 1024
 
 
 def sessions_main(argv: list[str]) -> int:
@@ -148,8 +150,8 @@ def earlier_import(key: ImportKey) -> EarlierImport | None:
 
 
 def _import_meta(path: Path) -> dict[str, str]:
-    """An imported session file's IMPORT_* values ({} for any other file): two short
-    reads, without the full check of schema.connect, since every file of the folder is asked."""
+    """An imported session file's IMPORT_* values ({} for any other file): two short reads, without
+    the full check of schema.connect, since every file of the folder is asked."""
     from pixelspy.store.schema import APPLICATION_ID
 
     try:
@@ -160,7 +162,8 @@ def _import_meta(path: Path) -> dict[str, str]:
         db.execute("PRAGMA busy_timeout = 0")
         if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
             return {}
-        rows = db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (IMPORT_KEY, IMPORT_SIZE, IMPORT_PROBLEMS))
+        rows = db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?) AND length(value) <= ?",
+                          (IMPORT_KEY, IMPORT_SIZE, IMPORT_PROBLEMS, MAX_META_CHARS))
         return {k: v for k, v in rows if isinstance(v, str)}
     except sqlite3.Error:  # in use (a live session), damaged, not a session
         return {}
