@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import BinaryIO
 
 READ_CHUNK = 1 << 20
+_ALLOCATOR_WARM = 2 << 20  # see Text
 
 # A number (or literal) longer than this is no number a HAR holds: it is dropped as a long string is.
 MAX_NUMBER = 4096
@@ -306,6 +307,11 @@ class Text:
 
     def __init__(self, fh: BinaryIO):
         self.fh = fh
+        # glibc's malloc gives a block over its mmap threshold (128 KiB at first, raised to the size
+        # of the largest such block freed) fresh pages, faulted in one by one (≈ 10 % of a read's
+        # CPU): until that threshold passes the size of the reads' blocks (a read, its text, a run's
+        # text: ≤ 1.3 MB), each new one would be. Freeing one larger block raises it now.
+        bytes(_ALLOCATOR_WARM)
         self.consumed = 0  # bytes read from fh
         self.eof = False
         self.end = 0  # offset in the text of the next read
