@@ -953,6 +953,17 @@ def test_a_run_counts_bytes_not_characters(sep):
         f"not valid JSON at byte {text.index(b'tru}')}: Expecting property name enclosed in double quotes"]
 
 
+@pytest.mark.parametrize("escapes", [0, 3, 300])  # (past 256 escapes the regex looks at the rest)
+def test_a_run_finds_a_surrogates_escape_where_the_regex_does(escapes):
+    from pixelspy.har import fast
+    rng = __import__("random").Random(escapes)
+    for _ in range(300):
+        text = "\\n" * escapes + "".join(rng.choice(["\\", "u", "d", "D", "8", "b", "x", '"', "\\\\"])
+                                        for _ in range(rng.randrange(12)))
+        start = rng.randrange(len(text) + 1)
+        assert fast._surrogate_in(text, start) == bool(fast._SURROGATE.search(text, start)), (text, start)
+
+
 def test_a_long_line_after_a_short_one_comes_in_pieces_no_longer_than_a_read():
     # (a piece longer than a run keeps sends the next 32 MB to the walk: the header on a line of its
     # own, then every entry on one line, made the first piece two reads long)
