@@ -17,7 +17,9 @@ libraries' buffers included).
 f682040`) on the same file, one venv, `PYTHONPATH` per tree: fresh processes of each in turns, each
 opening the file once (its first `Session()` and open: what `pixelspy check FILE` pays, imports of
 pixelspy.har and pixelspy.session apart), then 3 more times (best: the cost per entry); CPU seconds and
-the first open's peak-RSS growth, best and median over `--processes` processes of each tree.
+the first open's peak-RSS growth, best and median over `--processes` processes of each tree. Both
+trees' modules are byte-compiled first, as pip installs them (with PYTHONDONTWRITEBYTECODE set and no
+`__pycache__`, the first open would compile the modules it imports from source).
 """
 
 from __future__ import annotations
@@ -155,6 +157,9 @@ def first_opens(trees: dict[str, Path], path: Path, processes: int) -> dict[str,
     """[first open, best of 3 more, first open's peak-RSS growth] of `processes` fresh processes per
     tree, the trees in turns."""
     runs: dict[str, list[list[float]]] = {name: [] for name in trees}
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "pixelspy")], check=True,
+                       stdout=subprocess.DEVNULL)
     for _ in range(processes):
         for name, tree in trees.items():
             env = {**os.environ, "PYTHONPATH": str(tree)}
