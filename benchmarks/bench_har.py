@@ -2,6 +2,8 @@
 a baseline of json.load of the same file in the same run; time and peak memory of each.
 
     .venv/bin/python benchmarks/bench_har.py [--mb 100] [--rounds 3] [--minified] [--body-kb 10]
+    .venv/bin/python benchmarks/bench_har.py --against TREE [--processes 3] [--minified] …
+
 
 The file is generated like a Chrome DevTools export of a shop visit: page resources with bodies
 (90 % of the entries) and tracking hits of every vendor in the corpus (10 %), an entry a line
@@ -10,6 +12,14 @@ bodies). Time (wall and CPU) is the best of `--rounds` runs, with nothing traced
 every allocation, and not all code alike); memory is measured apart: the peak of Python's
 allocations (tracemalloc) and the growth of peak RSS of a fresh process running the same step (C
 libraries' buffers included).
+
+`--against TREE` compares this tree with another checkout of pixelspy (e.g. `git worktree add /tmp/before
+f682040`) on the same file, one venv, `PYTHONPATH` per tree: fresh processes of each in turns, each
+opening the file once (its first `Session()` and open: what `pixelspy check FILE` pays, imports of
+pixelspy.har and pixelspy.session apart), then 3 more times (best: the cost per entry); CPU seconds and
+the first open's peak-RSS growth, best and median over `--processes` processes of each tree. Both
+trees' modules are byte-compiled first, as pip installs them (with PYTHONDONTWRITEBYTECODE set and no
+`__pycache__`, the first open would compile the modules it imports from source).
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -122,12 +134,61 @@ def rss_growth(step: str, path: Path) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+# One process of a tree: its first open of the file, then the best of 3 more (CPU s), the first's peak-RSS
+# growth (MiB). Run with -c and PYTHONPATH=TREE: this file's own imports would put this tree first.
+FIRST_OPEN = """
+import json, sys, time
+from pathlib import Path
+from pixelspy.har import load_file
+from pixelspy.session import Session
+def peak():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+path, base = Path(sys.argv[1]), peak()
+cpu = time.process_time(); load_file(path, Session()); first = time.process_time() - cpu
+rss = peak() - base
+more = []
+for _ in range(3):
+    cpu = time.process_time(); load_file(path, Session()); more.append(time.process_time() - cpu)
+print(json.dumps([first, min(more), rss]))
+"""
+
+
+def first_opens(trees: dict[str, Path], path: Path, processes: int) -> dict[str, list[list[float]]]:
+    """[first open, best of 3 more, first open's peak-RSS growth] of `processes` fresh processes per
+    tree, the trees in turns."""
+    runs: dict[str, list[list[float]]] = {name: [] for name in trees}
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "pixelspy")], check=True,
+                       stdout=subprocess.DEVNULL)
+    for _ in range(processes):
+        for name, tree in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            out = subprocess.run([sys.executable, "-c", FIRST_OPEN, str(path)], env=env, cwd=tree,
+                                 capture_output=True, text=True, check=True).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+    return runs
+
+
+def against(other: Path, path: Path, processes: int) -> None:
+    here = Path(__file__).resolve().parent.parent
+    runs = first_opens({"other": other.resolve(), "this": here}, path, processes)
+    print(f"{processes} processes of each tree in turns (load average {os.getloadavg()[0]:.1f}); "
+          f"other = {other}; best / median")
+    for i, what in enumerate(("first open, CPU s", "best of 3 more opens, CPU s", "first open's peak RSS growth, MiB")):
+        (b0, m0), (b1, m1) = ((min(v), statistics.median(v)) for v in
+                              ([run[i] for run in runs[name]] for name in ("other", "this")))
+        print(f"{what:36} other {b0:6.3f} / {m0:6.3f}   this {b1:6.3f} / {m1:6.3f}   this / other "
+              f"{b1 / b0:.2f} / {m1 / m0:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--minified", action="store_true", help="the whole file on one line")
     ap.add_argument("--body-kb", type=int, default=10, help="size of a page resource's body (before base64)")
+    ap.add_argument("--against", type=Path, help="another checkout of pixelspy to compare with (fresh processes)")
+    ap.add_argument("--processes", type=int, default=3, help="with --against: processes of each tree")
     ap.add_argument("--rss-of", nargs=2, help=argparse.SUPPRESS)  # (step, path): the child of rss_growth
     args = ap.parse_args()
     if args.rss_of:
@@ -142,6 +203,8 @@ def main() -> None:
         size = path.stat().st_size / 2**20
         print(f"HAR: {size:.0f} MiB{' on one line' if args.minified else ''}, {entries} entries "
               f"({entries // 10} tracking hits); time: best of {args.rounds}")
+        if args.against:
+            return against(args.against, path, args.processes)
         results = {step: (*best_times(step, path, args.rounds), traced_peak(step, path), rss_growth(step, path))
                    for step in STEPS}
     base_s, base_cpu, base_mem, base_rss = results["baseline"]

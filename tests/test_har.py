@@ -953,6 +953,31 @@ def test_a_run_counts_bytes_not_characters(sep):
         f"not valid JSON at byte {text.index(b'tru}')}: Expecting property name enclosed in double quotes"]
 
 
+@pytest.mark.parametrize("escapes", [0, 3, 300])  # (past 256 escapes the regex looks at the rest)
+def test_a_run_finds_a_surrogates_escape_where_the_regex_does(escapes):
+    from pixelspy.har import fast
+    rng = __import__("random").Random(escapes)
+    for _ in range(300):
+        text = "\\n" * escapes + "".join(rng.choice(["\\", "u", "d", "D", "8", "b", "x", '"', "\\\\"])
+                                        for _ in range(rng.randrange(12)))
+        start = rng.randrange(len(text) + 1)
+        assert fast._surrogate_in(text, start) == bool(fast._SURROGATE.search(text, start)), (text, start)
+
+
+def test_a_long_line_after_a_short_one_comes_in_pieces_no_longer_than_a_read():
+    # (a piece longer than a run keeps sends the next 32 MB to the walk: the header on a line of its
+    # own, then every entry on one line, made the first piece two reads long)
+    from pixelspy.har.json_text import READ_CHUNK, Pieces
+    text = b'{"log": {"entries": [\n' + b",".join([b'{"a": "' + b"x" * 1000 + b'", "n": 12}'] * 3000) + b"]}}"
+    cut, pieces = Pieces(), []
+    for at in range(0, len(text), READ_CHUNK):
+        pieces += cut.cut(text[at:at + READ_CHUNK], at, 1 << 26, READ_CHUNK)
+    pieces += cut.rest()
+    assert b"".join(piece.data for piece in pieces) == text
+    assert [piece.offset for piece in pieces] == [sum(len(p.data) for p in pieces[:i]) for i in range(len(pieces))]
+    assert max(len(piece.data) for piece in pieces) <= READ_CHUNK
+
+
 def test_har_all_with_a_session_file_keeps_the_findings_of_events_memory_let_go(tmp_path, monkeypatch):
     """--har-all with a session file: memory keeps few events, the recorder's entries still carry theirs."""
     import pixelspy.session as session_module

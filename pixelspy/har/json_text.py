@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import BinaryIO
 
 READ_CHUNK = 1 << 20
+_ALLOCATOR_WARM = 2 << 20  # see Text
 
 # A number (or literal) longer than this is no number a HAR holds: it is dropped as a long string is.
 MAX_NUMBER = 4096
@@ -70,7 +71,10 @@ class Pieces:
         self.escaped = False  # a held string ends in an escaping backslash
         self.dropped = False
 
-    def cut(self, data: bytes, offset: int, limit: int, line_limit: int) -> list[Piece]:
+    def cut(self, data: bytes, offset: int, limit: int, line_limit: int, first: bool = False) -> list[Piece]:
+        """The pieces that end in `data` (at `offset`). A token held on from an earlier read grows past
+        `limit` (a string) or MAX_NUMBER: it is dropped. Not when `first` (a call within a call, for
+        the same read): the walk has not read the pieces before the token yet, so `limit` may be wrong."""
         pieces: list[Piece] = []
         pos = 0
         whole = not self.line  # what the line holds is whole tokens (or nothing)
@@ -78,7 +82,7 @@ class Pieces:
             pos = self._end_of_held(data)
             if pos < 0:  # still open
                 self._hold(data)
-                if not self.dropped and self.size > (limit if self.kind == "string" else MAX_NUMBER):
+                if not (self.dropped or first) and self.size > (limit if self.kind == "string" else MAX_NUMBER):
                     self.held, self.size, self.dropped = [], 0, True
                 return pieces
             self._hold(data[:pos])
@@ -98,10 +102,18 @@ class Pieces:
                 self.line.append(data[pos:])
             return pieces
         # A long line: cut where the token open at its end starts (looking only at the new text
-        # when what came before it is whole).
+        # when what came before it is whole). A line kept while it was short (cut anywhere, so not
+        # whole; no newline in `data`, pos 0) is cut on its own first, then `data`: a piece no
+        # longer than a read, and no copy of it.
         if not whole:
-            data, pos, offset = b"".join(self.line) + data[pos:], 0, self.line_at
-            self.line = []
+            line, self.line = b"".join(self.line), []
+            return self._cut_open_tail(line, 0, self.line_at) + self.cut(data, offset, limit, line_limit, True)
+        return pieces + self._cut_open_tail(data, pos, offset)
+
+    def _cut_open_tail(self, data: bytes, pos: int, offset: int) -> list[Piece]:
+        """The line kept and `data` from `pos` (`offset` is data's), up to where the token open at
+        its end starts, as a piece; that token is held."""
+        pieces = []
         tail = _open_tail(data, pos)
         if self.line or tail > pos:
             pieces.append(Piece([*self.line, memoryview(data)[pos:tail]], self.line_at))
@@ -295,6 +307,11 @@ class Text:
 
     def __init__(self, fh: BinaryIO):
         self.fh = fh
+        # glibc's malloc gives a block over its mmap threshold (128 KiB at first, raised to the size
+        # of the largest such block freed) fresh pages, faulted in one by one (≈ 10 % of a read's
+        # CPU): until that threshold passes the size of the reads' blocks (a read, its text, a run's
+        # text: ≤ 1.3 MB), each new one would be. Freeing one larger block raises it now.
+        bytes(_ALLOCATOR_WARM)
         self.consumed = 0  # bytes read from fh
         self.eof = False
         self.end = 0  # offset in the text of the next read

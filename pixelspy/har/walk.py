@@ -91,6 +91,7 @@ class HarWalk:
                 if data is not None:
                     limit = MAX_ENTRY_CHARS if self._fast or self._in_item else MAX_SKIPPED_STRING
                     pieces = self._tokens.cut(data, offset, limit, line_limit=self.text.step)
+                    del data  # (freed with its pieces, before the next read: one read's blocks at a time)
                 elif not (pieces := self._tokens.rest()):  # the text ended: what was held back
                     if self._fast is None:
                         break

@@ -218,6 +218,19 @@ def test_site_is_the_registrable_domain_of_the_public_suffix_list(host, site):
     assert registrable_domain(host) == site
 
 
+def test_punycoded_hosts_find_the_site_the_librarys_punycoded_rules_give():
+    # sites.py loads the list's internationalised rules unpunycoded (quicker) and decodes the host instead.
+    from publicsuffixlist import PublicSuffixList, encode_idn
+
+    from pixelspy.consent import sites
+    punycoded = PublicSuffixList()  # (the library's default: every rule punycoded too)
+    rules = [r.lstrip("!").replace("*", "w") for r in sites._suffix_list()._publicsuffix if not r.isascii()]
+    assert len(rules) > 300
+    hosts = [encode_idn(prefix + rule) for rule in rules for prefix in ("", "shop.", "www.xn--bcher-kva.", "a.b.")]
+    hosts += ["xn--.com", "xn--zz.xn--p1ai", "a.xn--", "a..xn--p1ai", "www.xn--p1ai", "xn--bcher-kva.xn--zz"]
+    assert [sites._registrable(h) for h in hosts] == [punycoded.privatesuffix(h) for h in hosts]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300) | st.from_regex(r"[a-zA-Z0-9.\-\[\]:ü]{0,80}", fullmatch=True))
 def test_any_host_gives_a_site_and_never_raises(host):
