@@ -144,8 +144,9 @@ def after_hook(callback, *args) -> None:
     except RuntimeError:
         callback(*args)
     else:
-        if (queue := _after_hooks.get(loop)) is None:
-            queue = _after_hooks[loop] = _AfterHooks(loop)
+        queue = _last
+        if queue is None or queue.loop is not loop:
+            queue = _after_hooks_of(loop)
         queue.add(callback, args)
 
 
@@ -178,3 +179,12 @@ class _AfterHooks:
 
 
 _after_hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AfterHooks] = weakref.WeakKeyDictionary()
+_last: _AfterHooks | None = None  # the proxy runs one loop: its queue, without a lookup per request
+
+
+def _after_hooks_of(loop: asyncio.AbstractEventLoop) -> _AfterHooks:
+    global _last
+    if (queue := _after_hooks.get(loop)) is None:
+        queue = _after_hooks[loop] = _AfterHooks(loop)
+    _last = queue
+    return queue
