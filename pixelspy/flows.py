@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import weakref
 
 from mitmproxy import http
 
@@ -133,6 +134,7 @@ def refused_by_proxyauth(flow: http.HTTPFlow, auth_required: bool) -> bool:
 def after_hook(callback, *args) -> None:
     """Calls callback(*args) once mitmproxy has acted on the running hook (sent the answer it set,
     or forwarded the request); at once when no event loop runs (a script calling the hooks itself).
+    Callbacks run in the order they were given.
 
     Two turns of the loop: mitmproxy 11 acts in the step that ends a hook, but mitmproxy 12 on
     Python 3.12 runs hooks eagerly, inside the step that raised them, and acts one turn later,
@@ -142,4 +144,47 @@ def after_hook(callback, *args) -> None:
     except RuntimeError:
         callback(*args)
     else:
-        loop.call_soon(loop.call_soon, callback, *args)
+        queue = _last
+        if queue is None or queue.loop is not loop:
+            queue = _after_hooks_of(loop)
+        queue.add(callback, args)
+
+
+class _AfterHooks:
+    """after_hook's callbacks of one event loop. Every request calls one (the session reads ordinary
+    traffic too), and two loop handles each were a measurable share of what pixelspy adds to a request:
+    the callbacks given within a turn share them instead. Each batch is closed by a handle that runs
+    after the hook steps that added to it, then run one turn later: after whatever those steps left
+    for mitmproxy to do next turn, as two handles per callback did."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.open: list[tuple] = []  # (callback, args) not yet closed into a batch
+
+    def add(self, callback, args: tuple) -> None:
+        if not self.open:
+            self.loop.call_soon(self._close)
+        self.open.append((callback, args))
+
+    def _close(self) -> None:
+        batch, self.open = self.open, []
+        self.loop.call_soon(self._run, batch)
+
+    def _run(self, batch: list[tuple]) -> None:
+        for callback, args in batch:
+            try:
+                callback(*args)
+            except Exception as e:  # noqa: BLE001 - as the loop treats a failed callback: logged, the others run
+                self.loop.call_exception_handler({"message": f"Exception in callback {callback!r}", "exception": e})
+
+
+_after_hooks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AfterHooks] = weakref.WeakKeyDictionary()
+_last: _AfterHooks | None = None  # the proxy runs one loop: its queue, without a lookup per request
+
+
+def _after_hooks_of(loop: asyncio.AbstractEventLoop) -> _AfterHooks:
+    global _last
+    if (queue := _after_hooks.get(loop)) is None:
+        queue = _after_hooks[loop] = _AfterHooks(loop)
+    _last = queue
+    return queue

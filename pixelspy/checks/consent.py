@@ -30,7 +30,7 @@ from pixelspy.config import Config, ConsentConfig
 from pixelspy.consent.hits import hit_readings
 from pixelspy.consent.readers import Cmp, cmp_patterns_on_host, parse_cookie_header, read_cookies
 from pixelspy.consent.reading import Reading
-from pixelspy.consent.sites import page_site, registrable_domain
+from pixelspy.consent.sites import page_site, registrable_domain, url_host
 from pixelspy.consent.table import PURPOSES, purpose_of
 from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
@@ -197,7 +197,8 @@ class ConsentCheck:
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
         page_url = hit.header("referer") or hit.header("origin")
-        page_site = registrable_domain(host_of(page_url)) if page_url else ""
+        # (url_host: a page's every request names it, its query differing from page to page)
+        page_site = registrable_domain(url_host(page_url)) if page_url else ""
         host_site = registrable_domain(hit.host)
         self._cmp_requests(hit, page_site or host_site, ctx)
         cookie_readings = self._cookie_readings(hit)
