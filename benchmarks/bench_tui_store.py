@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -214,11 +215,11 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def run_case(case: str, path: Path, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--child", case, "--file", str(path), "--events", str(args.events),
-           "--memory", str(args.memory)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parent.parent)
+def run_case(case: str, path: Path, args: argparse.Namespace, tree: Path = Path(__file__).resolve().parent.parent) -> dict:
+    """One case in a fresh process, with the code of `tree` (this one, or --before's)."""
+    cmd = [sys.executable, str(tree / "benchmarks" / Path(__file__).name), "--child", case, "--file", str(path),
+           "--events", str(args.events), "--memory", str(args.memory)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
     if done.returncode:
         sys.exit(f"{case} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -243,20 +244,33 @@ def main() -> int:
     ap.add_argument("--memory", type=int, default=100_000)
     ap.add_argument("--child", choices=("baseline", "store"))
     ap.add_argument("--file")
+    ap.add_argument("--keep", type=Path, help="the session file to use, filled first if absent (kept after)")
+    ap.add_argument("--before", type=Path, help="also run the store case with the code of this tree (e.g. "
+                    "`git archive main` unpacked): before and after in one run, on the same file")
+    ap.add_argument("--runs", type=int, default=1, help="the store case(s) this many times, alternating")
     args = ap.parse_args()
     if args.child:
         args.case = args.child
         child(args)
         return 0
+    print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "big.pixelspy"
-        print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
-        took = fill(path, args.events)
-        print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
+        path = args.keep or Path(tmp) / "big.pixelspy"
+        if not path.exists():
+            took = fill(path, args.events)
+            print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
         base = run_case("baseline", path, args)
         show("baseline", base)
-        store = run_case("store", path, args)
-        show("store", store)
+        trees = [("before", args.before)] if args.before else []
+        trees.append(("store", Path(__file__).resolve().parent.parent))
+        for run in range(args.runs):
+            for name, tree in trees:
+                # A copy each: a case records into its file (and this tree may migrate it).
+                copy = Path(tmp) / "case.pixelspy"
+                shutil.copyfile(path, copy)
+                store = run_case("store", copy, args, tree)
+                copy.unlink()
+                show(f"{name} (run {run + 1}, load average {os.getloadavg()[0]:.1f})", store)
     print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
     print("ratios store / baseline:")
     for q in FILTERS:

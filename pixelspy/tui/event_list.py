@@ -38,6 +38,9 @@ FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to 
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
+# Seqs a word searched at a time in a file without a full-text index (a scan of the events' JSON:
+# ≈ 0.1 s; the writer commits between).
+SCAN_ROWS = 50_000
 
 
 class EventList(ScrollView, can_focus=True):
@@ -86,6 +89,7 @@ class EventList(ScrollView, can_focus=True):
         self.file_pending = False  # the file's answer to the filter is being read (off the event loop)
         self._stale = False  # an event of the file's part changed since the file answered the filter
         self.follow = True  # keep the newest row selected until the user moves away
+        self._selected_key: str | int | None = None  # the row last told as Selected
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
         self.start_time = time.time()
@@ -266,25 +270,24 @@ class EventList(ScrollView, can_focus=True):
     def set_filter(self, flt: EventFilter | None, file_query: FileQuery | None = None) -> None:
         """Filter the rows: `flt` on the newer rows' ids, and for the session file's, `file_query`
         (reader.filter_seqs's arguments; None: it lets none through), answered off the event loop
-        (a million rows take a while): its rows show once read, an older question's answer is
-        dropped."""
+        (a million rows take a while): the rows shown stay until the newest screenful of its answer
+        comes, then the whole answer; an older question's query is stopped, its answer dropped."""
         self.let_go()
         self._wanted = self._row_key(self.cursor)
         self._filter, self._file_query = flt, file_query
         self.workers.cancel_group(self, FILE_WORKERS)
         self.file_pending = False
-        if flt is None:
-            self._file.show(None)
-        else:
-            self._file.show(array("q"))
-            if file_query is not None and self._file.every:
-                self._ask(file_query)
+        if flt is not None and file_query is not None and self._file.every:
+            self._ask(file_query)
+            return
+        self._file.show(None if flt is None else array("q"))
         self._refilter(self._wanted)
 
     def _ask(self, query: FileQuery) -> None:
         self._stale = False
         self.file_pending = True
-        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto), thread=True,
+        newest = 2 * self.size.height if self.follow else 0  # (a row kept elsewhere: the whole answer)
+        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto, newest), thread=True,
                         group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
@@ -292,21 +295,51 @@ class EventList(ScrollView, can_focus=True):
         self._wanted = self._row_key(self.cursor)
         self._ask(self._file_query)
 
-    def _ask_file(self, query: FileQuery, after: int, upto: int) -> None:
-        """(In a worker thread.) The file's rows passing `query`; SQLite lets the GIL go meanwhile."""
-        seqs = self._lookup.file(reader.filter_seqs, after=after, upto=upto, **query)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._file_answered, query, seqs)
+    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int) -> None:
+        """(In a worker thread.) The file's rows passing `query`: the newest screenful first, then
+        all. SQLite lets the GIL go meanwhile; a newer filter stops the query (reader.Stopped)."""
+        worker = get_current_worker()
+        file, stop = self._lookup.file, lambda: worker.is_cancelled
+        try:
+            if newest:
+                seqs = file(reader.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
+                if seqs is None or len(seqs) < newest:  # (all there is)
+                    self._answer_from_thread(worker, query, seqs, True)
+                    return
+                self._answer_from_thread(worker, query, seqs, False)
+        except reader.Stopped:
+            if worker.is_cancelled:
+                return
+        # Without a full-text index words read every event: a range of seqs at a time, so that the
+        # writer's commits (same connection) come between.
+        step = SCAN_ROWS if file(reader.scans_rows, words=query.get("words", ())) else upto - after
+        seqs = array("q")
+        try:
+            for start in range(after, upto, max(1, step)):
+                part = file(reader.filter_seqs, after=start, upto=min(upto, start + step), stop=stop, **query)
+                if part is None:
+                    break
+                seqs += part
+        except reader.Stopped:
+            return
+        self._answer_from_thread(worker, query, seqs, True)
 
-    def _file_answered(self, query: FileQuery, seqs: array | None) -> None:
+    def _answer_from_thread(self, worker, query: FileQuery, seqs: array | None, complete: bool) -> None:
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._file_answered, query, seqs, complete)
+
+    def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool) -> None:
+        """The file's answer (`complete`: all of it; else its newest rows) listed, with the newer
+        rows filtered now too."""
         if query is not self._file_query or not self.file_pending:
             return  # a newer filter asked since
-        self.file_pending = False
+        self.file_pending = not complete
         keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
             else self._row_key(self.cursor)
         self._file.show(seqs if seqs is not None else array("q"))
-        self._place_cursor(keep)
-        self.post_message(self.Filtered())
+        self._refilter(keep)
+        if complete:
+            self.post_message(self.Filtered())
 
     def _refilter(self, keep: str | int | None = None) -> None:
         """Filter the newer rows again (the file's part keeps its answer)."""
@@ -364,7 +397,11 @@ class EventList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.scroll_to_region_row(new)
         self.refresh()
-        self.post_message(self.Selected(self.selected_id))
+        # A filter's answer coming (its newest rows, then all) moves the cursor, not the selection:
+        # the detail pane is drawn again only for another row.
+        if (key := self._row_key(new)) != self._selected_key or key is None:
+            self._selected_key = key
+            self.post_message(self.Selected(self.selected_id))
 
     def watch_relative_time(self) -> None:
         self.refresh()
