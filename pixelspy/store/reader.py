@@ -201,9 +201,9 @@ class Stopped(Exception):
     """A filter's query stopped by its `stop` (a newer filter asked), or over its time budget."""
 
 
-# How often (in steps of SQLite's virtual machine: ≈ 1–10 ms) a filter's query asks whether to stop:
-# each check takes the GIL from the event loop, so not too often.
-STOP_CHECK_STEPS = 20_000
+# How often (in steps of SQLite's virtual machine: ≈ 10 ms) a filter's query asks whether to stop:
+# each check waits for the GIL (up to 5 ms when the event loop draws), so not often.
+STOP_CHECK_STEPS = 100_000
 # The newest rows first (`newest`) get this long; a filter matching few rows far back costs a scan
 # of the file that way: the whole answer comes by the indexes instead.
 NEWEST_BUDGET_S = 0.03

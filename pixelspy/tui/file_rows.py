@@ -54,6 +54,13 @@ class EventCache:
         for seq, ev in (found or {}).items():
             self._keep(self._at, seq, ev)
 
+    def keep_at(self, events: dict[int, TrackingEvent]) -> None:
+        """Events at seqs read already (a filter's newest rows): kept by seq and by id (the detail
+        pane's), so that drawing them reads nothing."""
+        for seq in sorted(events)[-self.CACHED:]:
+            self._keep(self._at, seq, events[seq])
+            self._keep(self._read, events[seq].id, events[seq])
+
     def remember_at(self, ids: dict[int, str]) -> None:
         """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
         for seq in sorted(ids)[-self.CACHED:]:
