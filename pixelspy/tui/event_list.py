@@ -24,7 +24,7 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from pixelspy.inert import inert
-from pixelspy.model import Kind, TrackingEvent
+from pixelspy.model import Kind, RawHit, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
@@ -34,6 +34,7 @@ Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of reader.filter_seqs (seqs of the file)
+Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
@@ -310,9 +311,7 @@ class EventList(ScrollView, can_focus=True):
         try:
             if newest:
                 seqs = file(reader.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
-                # Its rows read here too: the list draws them without the file, which the whole
-                # answer's query holds meanwhile.
-                shown = file(reader.events_at, seqs=list(seqs[-newest // 2:])) if seqs else None
+                shown = self._read_ahead(seqs[-newest // 2:]) if seqs else None
                 if seqs is None or len(seqs) < newest:  # (all there is)
                     self._answer_from_thread(worker, query, seqs, True, shown)
                     return
@@ -334,18 +333,30 @@ class EventList(ScrollView, can_focus=True):
             return
         self._answer_from_thread(worker, query, seqs, True)
 
+    def _read_ahead(self, seqs: array) -> Shown | None:
+        """(In the worker thread.) The events of `seqs` (the newest rows of an answer) and the last
+        one's request (the detail pane's): the list and the detail draw them without the file,
+        which the whole answer's query holds meanwhile."""
+        file = self._lookup.file
+        events = file(reader.events_at, seqs=list(seqs))
+        last = (events or {}).get(seqs[-1])
+        if last is None or not last.hit_id or last.hit_id in self._lookup.session.hits:
+            return events or {}, {}
+        return events or {}, {last.hit_id: file(reader.hit, hit_id=last.hit_id)}
+
     def _answer_from_thread(self, worker, query: FileQuery, seqs: array | None, complete: bool,
-                            shown: dict[int, TrackingEvent] | None = None) -> None:
+                            shown: Shown | None = None) -> None:
         if not worker.is_cancelled:
             self.app.call_from_thread(self._file_answered, query, seqs, complete, shown)
 
     def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool,
-                       shown: dict[int, TrackingEvent] | None = None) -> None:
+                       shown: Shown | None = None) -> None:
         """The file's answer (`complete`: all of it; else its newest rows) listed, with the newer
-        rows filtered now too; `shown`: the events of the rows at its end, read already."""
+        rows filtered now too; `shown`: what its last rows show, read already (_read_ahead)."""
         if query is not self._file_query or not self.file_pending:
             return  # a newer filter asked since
-        self._lookup.keep_at(shown or {})
+        if shown is not None:
+            self._lookup.keep_at(*shown)
         self.file_pending, self.filter_shown = not complete, True
         keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
             else self._row_key(self.cursor)

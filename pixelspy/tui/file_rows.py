@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
-from pixelspy.model import TrackingEvent
+from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 
@@ -23,11 +23,13 @@ class EventCache:
     screenful at a time."""
 
     CACHED = 512
+    CACHED_HITS = 8  # (a request's body may be 2 MiB)
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
         self._at: OrderedDict[int, TrackingEvent] = OrderedDict()
+        self._hits: OrderedDict[str, RawHit | None] = OrderedDict()
 
     def __call__(self, event_id: str) -> TrackingEvent | None:
         ev = self.session.get(event_id)
@@ -54,12 +56,21 @@ class EventCache:
         for seq, ev in (found or {}).items():
             self._keep(self._at, seq, ev)
 
-    def keep_at(self, events: dict[int, TrackingEvent]) -> None:
-        """Events at seqs read already (a filter's newest rows): kept by seq and by id (the detail
-        pane's), so that drawing them reads nothing."""
+    def keep_at(self, events: dict[int, TrackingEvent], requests: dict[str, RawHit | None]) -> None:
+        """Events at seqs and requests read already (a filter's newest rows): kept by seq and by id
+        (the detail pane's), so that drawing them reads nothing."""
         for seq in sorted(events)[-self.CACHED:]:
             self._keep(self._at, seq, events[seq])
             self._keep(self._read, events[seq].id, events[seq])
+        for hit_id, request in requests.items():
+            self._keep(self._hits, hit_id, request, self.CACHED_HITS)
+
+    def hit(self, hit_id: str) -> RawHit | None:
+        """A request: from the session's memory, among those read ahead (None: the file has none),
+        else from the file."""
+        if (request := self.session.hits.get(hit_id)) is not None:
+            return request
+        return self._hits[hit_id] if hit_id in self._hits else self.session.hit(hit_id)
 
     def remember_at(self, ids: dict[int, str]) -> None:
         """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
@@ -72,9 +83,9 @@ class EventCache:
         store = self.session.store
         return store.read(query, **kw) if store is not None else None
 
-    def _keep(self, cache: OrderedDict, key: object, ev: TrackingEvent) -> None:
-        cache[key] = ev
-        if len(cache) > self.CACHED:
+    def _keep(self, cache: OrderedDict, key: object, value: object, most: int = CACHED) -> None:
+        cache[key] = value
+        if len(cache) > most:
             cache.popitem(last=False)
 
     def forget(self, event_id: str) -> None:
@@ -86,6 +97,7 @@ class EventCache:
     def clear(self) -> None:
         self._read.clear()
         self._at.clear()
+        self._hits.clear()
 
 
 class FileRows:
