@@ -257,6 +257,8 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
     tail = [newest] if newest else []
     if words and has_fts_table(db):
+        if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+            return array("q")
         match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)  # (FTS5: each word, AND)
         if len(where) == ranged:  # the words alone: the full-text index answers by itself
             sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "

@@ -3,7 +3,7 @@ rows are the file's (by seq, read a screenful at a time, filtered by indexed que
 loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
 
 How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
-Why ≈ 470 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+Why ≈ 490 lines still: EventList is one widget whose state (the rows of memory and of the file, the
 cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
@@ -24,17 +24,16 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from pixelspy.inert import inert
-from pixelspy.model import Kind, RawHit, TrackingEvent
+from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
-from pixelspy.tui.file_rows import EventCache, FileRows
+from pixelspy.tui.file_rows import EventCache, FileRows, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of reader.filter_seqs (seqs of the file)
-Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
@@ -42,9 +41,6 @@ LET_GO_ROWS = 100_000
 # From this many rows of the file on, a filter's answer comes in two: the newest screenfuls first (a
 # few ms), then the whole (20–120 ms at a million rows; below, a few ms: at once, one frame less).
 NEWEST_FIRST_ROWS = 200_000
-# Seqs a word searched at a time in a file without a full-text index (a scan of the events' JSON:
-# ≈ 0.1 s; the writer commits between).
-SCAN_ROWS = 50_000
 
 
 class EventList(ScrollView, can_focus=True):
@@ -304,50 +300,15 @@ class EventList(ScrollView, can_focus=True):
         self._ask(self._file_query)
 
     def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int) -> None:
-        """(In a worker thread.) The file's rows passing `query`: the newest screenful first, then
-        all. SQLite lets the GIL go meanwhile; a newer filter stops the query (reader.Stopped)."""
+        """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer
+        filter cancels the worker, which stops the query."""
         worker = get_current_worker()
-        file, stop = self._lookup.file, lambda: worker.is_cancelled
-        try:
-            if newest:
-                seqs = file(reader.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
-                shown = self._read_ahead(seqs[-newest // 2:]) if seqs else None
-                if seqs is None or len(seqs) < newest:  # (all there is)
-                    self._answer_from_thread(worker, query, seqs, True, shown)
-                    return
-                self._answer_from_thread(worker, query, seqs, False, shown)
-        except reader.Stopped:
-            if worker.is_cancelled:
-                return
-        # Without a full-text index words read every event: a range of seqs at a time, so that the
-        # writer's commits (same connection) come between.
-        step = SCAN_ROWS if file(reader.scans_rows, words=query.get("words", ())) else upto - after
-        seqs = array("q")
-        try:
-            for start in range(after, upto, max(1, step)):
-                part = file(reader.filter_seqs, after=start, upto=min(upto, start + step), stop=stop, **query)
-                if part is None:
-                    break
-                seqs += part
-        except reader.Stopped:
-            return
-        self._answer_from_thread(worker, query, seqs, True)
 
-    def _read_ahead(self, seqs: array) -> Shown | None:
-        """(In the worker thread.) The events of `seqs` (the newest rows of an answer) and the last
-        one's request (the detail pane's): the list and the detail draw them without the file,
-        which the whole answer's query holds meanwhile."""
-        file = self._lookup.file
-        events = file(reader.events_at, seqs=list(seqs))
-        last = (events or {}).get(seqs[-1])
-        if last is None or not last.hit_id or last.hit_id in self._lookup.session.hits:
-            return events or {}, {}
-        return events or {}, {last.hit_id: file(reader.hit, hit_id=last.hit_id)}
+        def answer(seqs: array | None, complete: bool, shown: Shown | None = None) -> None:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._file_answered, query, seqs, complete, shown)
 
-    def _answer_from_thread(self, worker, query: FileQuery, seqs: array | None, complete: bool,
-                            shown: Shown | None = None) -> None:
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._file_answered, query, seqs, complete, shown)
+        answer_filter(self._lookup, query, after, upto, newest, lambda: worker.is_cancelled, answer)
 
     def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool,
                        shown: Shown | None = None) -> None:

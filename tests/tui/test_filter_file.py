@@ -10,7 +10,7 @@ import pytest
 
 from pixelspy.session import Session
 from pixelspy.store import reader
-from pixelspy.tui import event_list
+from pixelspy.tui import event_list, file_rows
 from pixelspy.tui.app import PixelSpyApp
 from tests.tui.test_app import until
 from tests.tui.test_never_lose_work import hit
@@ -54,7 +54,7 @@ async def file_app_listing_all(pilot, app, writer) -> list[str]:
 async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_memory(tmp_path, monkeypatch, fts):
     if not fts:  # words read from the events' JSON, a few seqs at a time
         monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
-        monkeypatch.setattr(event_list, "SCAN_ROWS", 7)
+        monkeypatch.setattr(file_rows, "SCAN_ROWS", 7)
     monkeypatch.setattr(event_list, "NEWEST_FIRST_ROWS", 1)  # (a million rows, in small)
     answers: list[tuple[bool, list[int]]] = []
     answered = event_list.EventList._file_answered
@@ -152,4 +152,6 @@ def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_
     with pytest.raises(reader.Stopped):
         reader.filter_seqs(db, words=["purch"], stop=lambda: True)
     assert len(reader.filter_seqs(db, words=["purch"])) == 15  # (the connection is left as it was)
+    assert list(reader.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
+    assert list(reader.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
     db.close()
