@@ -155,3 +155,25 @@ def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_
     assert list(reader.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
     assert list(reader.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
     db.close()
+
+
+async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the_list_goes_on(tmp_path, monkeypatch):
+    """(Said in the TUI's log.)"""
+    def damaged(db, **kw):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            await file_app_listing_all(pilot, app, writer)
+            monkeypatch.setattr(reader, "filter_seqs", damaged)
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            assert events.row_count == 0
+            await until(pilot, lambda: any("could not answer the filter" in line for line in app.log_view.lines))
+            monkeypatch.undo()
+            app.filter_box.value = "lead"
+            await until(pilot, lambda: not events.file_pending and events.row_count == NAMES.count("Lead"))
+    finally:
+        writer.close()
