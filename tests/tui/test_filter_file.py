@@ -177,3 +177,4 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
             await until(pilot, lambda: not events.file_pending and events.row_count == NAMES.count("Lead"))
     finally:
         writer.close()
+
