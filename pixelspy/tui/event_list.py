@@ -259,7 +259,7 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
-        self.file_pending = False
+        self.file_pending, self.filter_shown = False, True
         self._file.clear()
         self._order.clear()
         self._rows.clear()
@@ -285,19 +285,21 @@ class EventList(ScrollView, can_focus=True):
         self._file.show(None if flt is None else array("q"))
         self._refilter(self._wanted)
 
-    def _ask(self, query: FileQuery) -> None:
+    def _ask(self, query: FileQuery, newest_first: bool = True) -> None:
         self._stale = False
         self.file_pending = True
         # The newest rows first where the whole answer takes a while; and only for a list following
         # them (a row kept elsewhere needs the whole answer).
-        newest = 2 * self.size.height if self.follow and len(self._file.every) >= NEWEST_FIRST_ROWS else 0
+        big = len(self._file.every) >= NEWEST_FIRST_ROWS
+        newest = 2 * self.size.height if newest_first and self.follow and big else 0
         self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto, newest), thread=True,
                         group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
-        """The same filter's answer again (an event changed): the rows shown stay until it comes."""
+        """The same filter's answer again (an event changed): the rows shown stay until it comes,
+        whole (its newest rows alone would shrink the list a moment)."""
         self._wanted = self._row_key(self.cursor)
-        self._ask(self._file_query)
+        self._ask(self._file_query, newest_first=False)
 
     def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int) -> None:
         """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer

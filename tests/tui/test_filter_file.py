@@ -88,6 +88,14 @@ async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_mem
                 else:  # all there is came at once
                     assert answers == [(True, whole)], q
                 assert events.selected_id == ids[expected[q][-1]] if whole else events.selected_id is None
+            before = events._filter
+            app.filter_box.value = FILTERS[0]
+            await until(pilot, lambda: events._filter is not before and not events.file_pending)
+            answers.clear()  # an event of the file's rows changed: the answer asked again, whole at once
+            events.changed(ids[0])
+            events.let_go()
+            await until(pilot, lambda: answers and not events.file_pending)
+            assert answers == [(True, [i + 1 for i in expected[FILTERS[0]]])]
     finally:
         writer.close()
 
