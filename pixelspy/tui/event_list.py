@@ -74,6 +74,13 @@ class EventList(ScrollView, can_focus=True):
     class Filtered(Message):
         """The session file answered the filter: its rows are listed."""
 
+    class FileAnswer(Message, bubble=False):
+        """(From the worker thread.) The session file's answer to a filter: see _file_answered."""
+
+        def __init__(self, query: FileQuery, seqs: array | None, complete: bool, shown: Shown | None) -> None:
+            self.query, self.seqs, self.complete, self.shown = query, seqs, complete, shown
+            super().__init__()
+
     def __init__(self, lookup: EventCache, device_name: Callable[[str], str], **kw) -> None:
         super().__init__(**kw)
         self._lookup = lookup
@@ -307,10 +314,13 @@ class EventList(ScrollView, can_focus=True):
         worker = get_current_worker()
 
         def answer(seqs: array | None, complete: bool, shown: Shown | None = None) -> None:
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._file_answered, query, seqs, complete, shown)
+            if not worker.is_cancelled:  # (posted, not waited for: the whole answer's query starts now)
+                self.post_message(self.FileAnswer(query, seqs, complete, shown))
 
         answer_filter(self._lookup, query, after, upto, newest, lambda: worker.is_cancelled, answer)
+
+    def on_event_list_file_answer(self, message: FileAnswer) -> None:
+        self._file_answered(message.query, message.seqs, message.complete, message.shown)
 
     def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool,
                        shown: Shown | None = None) -> None:
