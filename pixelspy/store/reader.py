@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from array import array
+import time
 import zlib
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -196,22 +197,38 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
 
 
 
+class Stopped(Exception):
+    """A filter's query stopped by its `stop` (a newer filter asked), or over its time budget."""
+
+
+# How often (in steps of SQLite's virtual machine: ≈ 10 ms) a filter's query asks whether to stop:
+# each check waits for the GIL (up to 5 ms when the event loop draws), so not often.
+STOP_CHECK_STEPS = 100_000
+# The newest rows first (`newest`) get this much CPU time; a filter matching few rows far back costs
+# a scan of the file that way: the whole answer comes by the indexes instead.
+NEWEST_BUDGET_S = 0.03
+
+
 def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = None,
                 any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
                 finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
-                has_findings: bool = False, words: list[str] | tuple[str, ...] = ()) -> array:
+                has_findings: bool = False, words: list[str] | tuple[str, ...] = (),
+                newest: int | None = None, stop: Callable[[], bool] | None = None) -> array:
     """The seqs of the events in (after, upto] matching every condition given, ascending (the TUI's
     filter language), 8 bytes each: `any_of` column → values (platform, event, device, source, kind;
     one of the values each), `pixels` (any case), a finding of one of `finding_severities` /
     `finding_codes`, any finding, and each of `words` as the start of a word of the names, params
     or page (FTS5), or anywhere in the event's JSON where the file has no full-text index.
 
+    `newest`: only the last `newest` of them (a screenful, before the whole answer), within
+    NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
     The indexes hold the seq (schema 2): a filter on a column or the words reads no event row."""
     where: list[str] = ["seq > ?"]
     args: list[object] = [after]
     if upto is not None:
         where.append("seq <= ?")
         args.append(upto)
+    ranged = len(where)
 
     def among(sql: str, values: set[str]) -> None:
         where.append(sql.replace("?", ",".join("?" * len(values))) if values else "0")
@@ -223,37 +240,98 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
         among(f"{column} IN (?)", values)
     if pixels is not None:
         among("lower(pixel) IN (?)", {p.lower() for p in pixels})
-    if finding_severities is not None:
-        among("id IN (SELECT event_id FROM findings WHERE severity IN (?))", finding_severities)
+    # The newest rows are looked for from the last one back: a finding of each row looked up (a
+    # screenful is found soon); the whole answer reads the findings' index once.
+    finding = ("EXISTS (SELECT 1 FROM findings WHERE event_id = events.id AND {} IN (?))" if newest
+               else "id IN (SELECT event_id FROM findings WHERE {} IN (?))")
+    if finding_severities is not None and not newest:
+        where.append(_severities(finding_severities, args))
+    elif finding_severities is not None:
+        among(finding.format("severity"), finding_severities)
     if finding_codes is not None:
-        among("id IN (SELECT event_id FROM findings WHERE code IN (?))", finding_codes)
-    if has_findings:
+        among(finding.format("code"), finding_codes)
+    if has_findings or (newest and (finding_severities or finding_codes)):
         # Every finding ranks ≥ 1 (info). Decode errors come with a finding (checks/decode.py): the
-        # JSON, which alone lists them, is not read (a scan of every row).
-        # (IN, not >: SQLite then reads the severity index rather than every row.)
+        # JSON, which alone lists them, is not read (a scan of every row). (IN, not >: SQLite then
+        # reads the severity index rather than every row. The newest with a finding looked up
+        # among those with any, not among all; the whole answer does better without.)
         where.append(f"severity IN ({','.join(str(r) for r in sorted(set(SEVERITY_RANK.values())))})")
+    order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
+    tail = [newest] if newest else []
     if words and has_fts_table(db):
+        if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+            return array("q")
         match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)  # (FTS5: each word, AND)
-        if len(where) == 1 + (upto is not None):  # the words alone: the full-text index answers by itself
-            return _seqs(db, "SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "
-                         + " AND ".join(where).replace("seq", "rowid"), [match, *args])
+        if len(where) == ranged:  # the words alone: the full-text index answers by itself
+            sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "
+                   + " AND ".join(where).replace("seq", "rowid") + order.replace("seq", "rowid"))
+            return _seqs(db, sql, [match, *args, *tail], newest, stop)
+        if newest:  # the full-text index drives (CROSS JOIN: in this order), each row checked by seq
+            sql = ("SELECT events.seq FROM events_fts CROSS JOIN events ON events.seq = events_fts.rowid "
+                   "WHERE events_fts MATCH ? AND " + " AND ".join(where) + " ORDER BY events_fts.rowid DESC LIMIT ?")
+            return _seqs(db, sql, [match, *args, *tail], newest, stop)
         where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
         args.append(match)
     else:
         for w in words:
             where.append(_IN_JSON)
             args.append(_like(w))
-    return _seqs(db, "SELECT seq FROM events WHERE " + " AND ".join(where) + " ORDER BY seq", args)
+    return _seqs(db, "SELECT seq FROM events WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
 
 
-def _seqs(db: sqlite3.Connection, sql: str, args: list[object]) -> array:
-    """The seqs `sql` selects, in its order (group_concat keeps the order of its FROM): one step of
-    SQLite rather than one per row, each handing the GIL over, and no Python object per row (16 hex
-    digits a seq, read as bytes: big-endian)."""
-    (text,) = db.execute(f"SELECT group_concat(printf('%016x', seq), '') FROM ({sql})", args).fetchone()
+def _severities(severities: set[str], args: list[object]) -> str:
+    """A finding of one of `severities`, for the whole answer: an event whose worst finding is one of
+    them has one (the events' severity index answers), one whose worst is worse may have (its
+    findings looked up); 22 ms for sev:warning at a million events, against 54 ms with every
+    warning's event looked up by id and the seqs sorted after."""
+    ranks = {SEVERITY_RANK[s] for s in severities if s in SEVERITY_RANK}
+    worse = sorted({r for r in SEVERITY_RANK.values() if ranks and r > min(ranks)} - ranks)
+    if not ranks:
+        return "0"
+    clause = f"severity IN ({','.join(map(str, sorted(ranks)))})"
+    if worse:
+        clause += (f" OR (severity IN ({','.join(map(str, worse))}) AND id IN (SELECT event_id FROM findings "
+                   f"WHERE severity IN ({','.join('?' * len(severities))})))")
+        args.extend(sorted(severities))
+    return f"({clause})"
+
+
+def scans_rows(db: sqlite3.Connection, words: list[str] | tuple[str, ...]) -> bool:
+    """Whether filter_seqs reads every event's JSON for these words (no full-text index): a caller
+    then asks a range of seqs at a time."""
+    return bool(words) and not has_fts_table(db)
+
+
+def _seqs(db: sqlite3.Connection, sql: str, args: list[object], newest: int | None = None,
+          stop: Callable[[], bool] | None = None) -> array:
+    """The seqs `sql` selects, in its order (group_concat keeps the order of its FROM), ascending
+    (`newest`: `sql` gives them descending). One step of SQLite rather than one per row, each
+    handing the GIL over, and no Python object per row (16 hex digits a seq, read as bytes:
+    big-endian)."""
+    # (This thread's CPU time, SQLite's work included: a loaded machine does not spend the budget.)
+    deadline = time.thread_time() + NEWEST_BUDGET_S if newest else None
+    stopped = False
+
+    def check() -> bool:
+        nonlocal stopped
+        stopped = (stop is not None and stop()) or (deadline is not None and time.thread_time() > deadline)
+        return stopped
+
+    if stop is not None or deadline is not None:
+        db.set_progress_handler(check, STOP_CHECK_STEPS)
+    try:
+        (text,) = db.execute(f"SELECT group_concat(printf('%016x', seq), '') FROM ({sql})", args).fetchone()
+    except sqlite3.OperationalError:
+        if stopped:
+            raise Stopped from None
+        raise
+    finally:
+        db.set_progress_handler(None, 0)
     seqs = array("q", bytes.fromhex(text or ""))
     if sys.byteorder == "little":
         seqs.byteswap()
+    if newest:
+        seqs.reverse()
     return seqs
 
 

@@ -276,7 +276,7 @@ class PixelSpyApp(SavingActions, App):
 
     def _show_detail(self, event_id: str | None) -> None:
         ev = self._event(event_id) if event_id else None
-        hit = self.session.hit(ev.hit_id) if ev else None
+        hit = self._event.hit(ev.hit_id) if ev else None  # (a filter's answer may have read it ahead)
         self.detail.show(ev, hit, self.device_name(ev.device) if ev else "")
 
     @on(Input.Changed, "#filter")

@@ -3,7 +3,7 @@ rows are the file's (by seq, read a screenful at a time, filtered by indexed que
 loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
 
 How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
-Why ≈ 470 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+Why ≈ 490 lines still: EventList is one widget whose state (the rows of memory and of the file, the
 cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
-from pixelspy.tui.file_rows import EventCache, FileRows
+from pixelspy.tui.file_rows import EventCache, FileRows, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
@@ -38,6 +38,9 @@ FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to 
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
+# From this many rows of the file on, a filter's answer comes in two: the newest screenfuls first (a
+# few ms), then the whole (20–120 ms at a million rows; below, a few ms: at once, one frame less).
+NEWEST_FIRST_ROWS = 200_000
 
 
 class EventList(ScrollView, can_focus=True):
@@ -71,6 +74,13 @@ class EventList(ScrollView, can_focus=True):
     class Filtered(Message):
         """The session file answered the filter: its rows are listed."""
 
+    class FileAnswer(Message, bubble=False):
+        """(From the worker thread.) The session file's answer to a filter: see _file_answered."""
+
+        def __init__(self, query: FileQuery, seqs: array | None, complete: bool, shown: Shown | None) -> None:
+            self.query, self.seqs, self.complete, self.shown = query, seqs, complete, shown
+            super().__init__()
+
     def __init__(self, lookup: EventCache, device_name: Callable[[str], str], **kw) -> None:
         super().__init__(**kw)
         self._lookup = lookup
@@ -84,8 +94,10 @@ class EventList(ScrollView, can_focus=True):
         self._file_query: FileQuery | None = None
         self._wanted: int | str | None = None  # the row selected when the filter changed
         self.file_pending = False  # the file's answer to the filter is being read (off the event loop)
+        self.filter_shown = True  # the rows listed are the filter's (its newest, at least)
         self._stale = False  # an event of the file's part changed since the file answered the filter
         self.follow = True  # keep the newest row selected until the user moves away
+        self._selected_key: str | int | None = None  # the row last told as Selected
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
         self.start_time = time.time()
@@ -254,7 +266,7 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
-        self.file_pending = False
+        self.file_pending, self.filter_shown = False, True
         self._file.clear()
         self._order.clear()
         self._rows.clear()
@@ -266,47 +278,65 @@ class EventList(ScrollView, can_focus=True):
     def set_filter(self, flt: EventFilter | None, file_query: FileQuery | None = None) -> None:
         """Filter the rows: `flt` on the newer rows' ids, and for the session file's, `file_query`
         (reader.filter_seqs's arguments; None: it lets none through), answered off the event loop
-        (a million rows take a while): its rows show once read, an older question's answer is
-        dropped."""
+        (a million rows take a while): the rows shown stay until the newest screenful of its answer
+        comes, then the whole answer; an older question's query is stopped, its answer dropped."""
         self.let_go()
         self._wanted = self._row_key(self.cursor)
         self._filter, self._file_query = flt, file_query
         self.workers.cancel_group(self, FILE_WORKERS)
         self.file_pending = False
-        if flt is None:
-            self._file.show(None)
-        else:
-            self._file.show(array("q"))
-            if file_query is not None and self._file.every:
-                self._ask(file_query)
+        self.filter_shown = not (flt is not None and file_query is not None and self._file.every)
+        if not self.filter_shown:
+            self._ask(file_query)
+            return
+        self._file.show(None if flt is None else array("q"))
         self._refilter(self._wanted)
 
-    def _ask(self, query: FileQuery) -> None:
+    def _ask(self, query: FileQuery, newest_first: bool = True) -> None:
         self._stale = False
         self.file_pending = True
-        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto), thread=True,
+        # The newest rows first where the whole answer takes a while; and only for a list following
+        # them (a row kept elsewhere needs the whole answer).
+        big = len(self._file.every) >= NEWEST_FIRST_ROWS
+        newest = 2 * self.size.height if newest_first and self.follow and big else 0
+        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto, newest), thread=True,
                         group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
-        """The same filter's answer again (an event changed): the rows shown stay until it comes."""
+        """The same filter's answer again (an event changed): the rows shown stay until it comes,
+        whole (its newest rows alone would shrink the list a moment)."""
         self._wanted = self._row_key(self.cursor)
-        self._ask(self._file_query)
+        self._ask(self._file_query, newest_first=False)
 
-    def _ask_file(self, query: FileQuery, after: int, upto: int) -> None:
-        """(In a worker thread.) The file's rows passing `query`; SQLite lets the GIL go meanwhile."""
-        seqs = self._lookup.file(reader.filter_seqs, after=after, upto=upto, **query)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._file_answered, query, seqs)
+    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int) -> None:
+        """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer
+        filter cancels the worker, which stops the query."""
+        worker = get_current_worker()
 
-    def _file_answered(self, query: FileQuery, seqs: array | None) -> None:
+        def answer(seqs: array | None, complete: bool, shown: Shown | None = None) -> None:
+            if not worker.is_cancelled:  # (posted, not waited for: the whole answer's query starts now)
+                self.post_message(self.FileAnswer(query, seqs, complete, shown))
+
+        answer_filter(self._lookup, query, after, upto, newest, lambda: worker.is_cancelled, answer)
+
+    def on_event_list_file_answer(self, message: FileAnswer) -> None:
+        self._file_answered(message.query, message.seqs, message.complete, message.shown)
+
+    def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool,
+                       shown: Shown | None = None) -> None:
+        """The file's answer (`complete`: all of it; else its newest rows) listed, with the newer
+        rows filtered now too; `shown`: what its last rows show, read already (_read_ahead)."""
         if query is not self._file_query or not self.file_pending:
             return  # a newer filter asked since
-        self.file_pending = False
+        if shown is not None:
+            self._lookup.keep_at(*shown)
+        self.file_pending, self.filter_shown = not complete, True
         keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
             else self._row_key(self.cursor)
         self._file.show(seqs if seqs is not None else array("q"))
-        self._place_cursor(keep)
-        self.post_message(self.Filtered())
+        self._refilter(keep)
+        if complete:
+            self.post_message(self.Filtered())
 
     def _refilter(self, keep: str | int | None = None) -> None:
         """Filter the newer rows again (the file's part keeps its answer)."""
@@ -364,7 +394,11 @@ class EventList(ScrollView, can_focus=True):
     def watch_cursor(self, old: int, new: int) -> None:
         self.scroll_to_region_row(new)
         self.refresh()
-        self.post_message(self.Selected(self.selected_id))
+        # A filter's answer coming (its newest rows, then all) moves the cursor, not the selection:
+        # the detail pane is drawn again only for another row.
+        if (key := self._row_key(new)) != self._selected_key or key is None:
+            self._selected_key = key
+            self.post_message(self.Selected(self.selected_id))
 
     def watch_relative_time(self) -> None:
         self.refresh()

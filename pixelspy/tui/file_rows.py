@@ -1,19 +1,27 @@
 """The rows of the event list that a session file holds: events by id or by seq read back through a
-small cache (EventCache), and the file's rows as seqs with the marks among them (FileRows)."""
+small cache (EventCache), the file's rows as seqs with the marks among them (FileRows), and a
+filter's answer read off the event loop (answer_filter)."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
-from pixelspy.model import TrackingEvent
+from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 
+log = logging.getLogger("pixelspy")
 T = TypeVar("T")
+Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
+# Seqs a word is searched in at a time in a file without a full-text index (a scan of the events'
+# JSON: 3.2 s for a million at load 5, 60-170 ms a part; the writer commits between).
+SCAN_ROWS = 20_000
 
 
 class EventCache:
@@ -23,11 +31,13 @@ class EventCache:
     screenful at a time."""
 
     CACHED = 512
+    CACHED_HITS = 8  # (a request's body may be 2 MiB)
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self._read: OrderedDict[str, TrackingEvent] = OrderedDict()
         self._at: OrderedDict[int, TrackingEvent] = OrderedDict()
+        self._hits: OrderedDict[str, RawHit | None] = OrderedDict()
 
     def __call__(self, event_id: str) -> TrackingEvent | None:
         ev = self.session.get(event_id)
@@ -54,6 +64,32 @@ class EventCache:
         for seq, ev in (found or {}).items():
             self._keep(self._at, seq, ev)
 
+    def keep_at(self, events: dict[int, TrackingEvent], requests: dict[str, RawHit | None]) -> None:
+        """Events at seqs and requests read already (a filter's newest rows): kept by seq and by id
+        (the detail pane's), so that drawing them reads nothing."""
+        for seq in sorted(events)[-self.CACHED:]:
+            self._keep(self._at, seq, events[seq])
+            self._keep(self._read, events[seq].id, events[seq])
+        for hit_id, request in requests.items():
+            self._keep(self._hits, hit_id, request, self.CACHED_HITS)
+
+    def hit(self, hit_id: str) -> RawHit | None:
+        """A request: from the session's memory, among those read ahead (None: the file has none),
+        else from the file."""
+        if (request := self.session.hits.get(hit_id)) is not None:
+            return request
+        return self._hits[hit_id] if hit_id in self._hits else self.session.hit(hit_id)
+
+    def read_ahead(self, seqs: array) -> Shown:
+        """(In a worker thread.) The events at `seqs` (the newest rows of a filter's answer) and the
+        last one's request (the detail pane's): the list and the detail then draw them without the
+        file, which the whole answer's query holds meanwhile. Kept by keep_at (the event loop's)."""
+        events = self.file(reader.events_at, seqs=list(seqs)) or {}
+        last = events.get(seqs[-1])
+        if last is None or not last.hit_id or last.hit_id in self.session.hits:
+            return events, {}
+        return events, {last.hit_id: self.file(reader.hit, hit_id=last.hit_id)}
+
     def remember_at(self, ids: dict[int, str]) -> None:
         """Rows of events in memory now found in the file (seq → id): kept by seq, not read."""
         for seq in sorted(ids)[-self.CACHED:]:
@@ -65,9 +101,9 @@ class EventCache:
         store = self.session.store
         return store.read(query, **kw) if store is not None else None
 
-    def _keep(self, cache: OrderedDict, key: object, ev: TrackingEvent) -> None:
-        cache[key] = ev
-        if len(cache) > self.CACHED:
+    def _keep(self, cache: OrderedDict, key: object, value: object, most: int = CACHED) -> None:
+        cache[key] = value
+        if len(cache) > most:
             cache.popitem(last=False)
 
     def forget(self, event_id: str) -> None:
@@ -79,6 +115,7 @@ class EventCache:
     def clear(self) -> None:
         self._read.clear()
         self._at.clear()
+        self._hits.clear()
 
 
 class FileRows:
@@ -157,3 +194,48 @@ class FileRows:
         self.every = range(0)
         self._answer = None
         self.marks, self._places = [], []
+
+
+def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
+                  answer: Callable[..., None]) -> None:
+    """(In a worker thread.) The session file's rows in (after, upto] passing `query` (arguments of
+    reader.filter_seqs), told to `answer(seqs, complete, shown)`: with `newest`, the newest that
+    many first (with what they show, read ahead), then all. SQLite lets the GIL go meanwhile;
+    `stop()` true stops the query where it is (reader.Stopped), and nothing more is told."""
+    try:
+        if newest and _newest_told(cache, query, after, upto, newest, stop, answer):
+            return
+        seqs = _whole(cache, query, after, upto, stop)
+    except reader.Stopped:
+        return
+    except sqlite3.Error as e:  # (the file damaged meanwhile): none of its rows, said; the list goes on
+        log.warning("pixelspy: the session file could not answer the filter: %s", e)
+        seqs = array("q")
+    answer(seqs, True)
+
+
+def _newest_told(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
+                 answer: Callable[..., None]) -> bool:
+    """The newest rows answered (within reader.NEWEST_BUDGET_S); True when they were all there is."""
+    try:
+        seqs = cache.file(reader.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
+    except reader.Stopped:  # stopped, or over its time budget: the whole answer then
+        if stop():
+            raise
+        return False
+    complete = seqs is None or len(seqs) < newest
+    answer(seqs, complete, cache.read_ahead(seqs[-newest // 2:]) if seqs else None)
+    return complete
+
+
+def _whole(cache: EventCache, query: dict, after: int, upto: int, stop: Callable[[], bool]) -> array:
+    # Without a full-text index words read every event: a range of seqs at a time, so that the
+    # writer's commits (same connection) come between.
+    step = SCAN_ROWS if cache.file(reader.scans_rows, words=query.get("words", ())) else upto - after
+    seqs = array("q")
+    for start in range(after, upto, max(1, step)):
+        part = cache.file(reader.filter_seqs, after=start, upto=min(upto, start + step), stop=stop, **query)
+        if part is None:  # (the file closed)
+            break
+        seqs += part
+    return seqs

@@ -1,0 +1,191 @@
+"""Filters on a session file larger than memory (issue #27): the newest rows first, then all of them,
+the same rows as a filter in memory; a filter typed over another stops the other's query."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from pixelspy.session import Session
+from pixelspy.store import reader
+from pixelspy.tui import event_list, file_rows
+from pixelspy.tui.app import PixelSpyApp
+from tests.tui.test_app import until
+from tests.tui.test_never_lose_work import hit
+from tests.tui.test_session_file import recorded_app
+
+NAMES = [("Purchase" if i % 3 == 0 else "Lead" if i % 3 == 1 else f"View{i}") for i in range(40)]
+FILTERS = ("purch", "platform:meta lead", "has:findings", "platform:tiktok", "platform:meta|tiktok purch")
+
+
+def listed_ids(app: PixelSpyApp) -> list[str]:
+    """The events of the list's rows, in order (the file's rows read back by seq)."""
+    events = app.event_list
+    keys = [events._row_key(i) for i in range(events.row_count)]
+    return [events._event_at(k).id if type(k) is int else k for k in keys if k is not None]
+
+
+async def filtered_in_memory(queries: tuple[str, ...]) -> dict[str, list[int]]:
+    """The positions (in NAMES) of the events each filter lists with every event in memory, no file."""
+    app = PixelSpyApp(Session(), None)
+    found = {}
+    async with app.run_test(size=(140, 12)) as pilot:
+        ids = [app.session.ingest(hit(name))[0].id for name in NAMES]
+        await until(pilot, lambda: app.event_list.row_count == len(NAMES))
+        for query in queries:
+            before = app.event_list._filter
+            app.filter_box.value = query
+            await until(pilot, lambda: app.event_list._filter is not before)
+            found[query] = [ids.index(i) for i in listed_ids(app)]
+    return found
+
+
+async def file_app_listing_all(pilot, app, writer) -> list[str]:
+    """The events ingested, committed and moved to the list's file part (memory keeps 3)."""
+    ids = [app.session.ingest(hit(name))[0].id for name in NAMES]
+    events = app.event_list
+    await until(pilot, lambda: events.row_count == len(NAMES))
+    writer.flush()
+    events.let_go()
+    assert events._order == [] and events.row_count == len(NAMES)
+    return ids
+
+
+@pytest.mark.parametrize("fts", [True, False], ids=["fts5", "no-fts5"])
+async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_memory(tmp_path, monkeypatch, fts):
+    if not fts:  # words read from the events' JSON, a few seqs at a time
+        monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
+        monkeypatch.setattr(file_rows, "SCAN_ROWS", 7)
+    monkeypatch.setattr(event_list, "NEWEST_FIRST_ROWS", 1)  # (a million rows, in small)
+    answers: list[tuple[bool, list[int]]] = []
+    answered = event_list.EventList._file_answered
+
+    def record(self, query, seqs, complete, shown=None):
+        answers.append((complete, list(seqs or [])))
+        answered(self, query, seqs, complete, shown)
+
+    monkeypatch.setattr(event_list.EventList, "_file_answered", record)
+    expected = await filtered_in_memory(FILTERS)
+    assert not expected["platform:tiktok"] and len(expected["has:findings"]) == len(NAMES)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            ids = await file_app_listing_all(pilot, app, writer)
+            assert all(len(expected[q]) > 2 * events.size.height for q in FILTERS[:3])
+            for q in FILTERS:
+                answers.clear()
+                before = events._filter
+                app.filter_box.value = q
+                await until(pilot, lambda: events._filter is not before and not events.file_pending)
+                assert [ids.index(i) for i in listed_ids(app)] == expected[q], q
+                whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
+                newest = 2 * events.size.height
+                if len(whole) >= newest:  # the newest screenfuls listed first, then all
+                    assert answers == [(False, whole[-newest:]), (True, whole)], q
+                else:  # all there is came at once
+                    assert answers == [(True, whole)], q
+                assert events.selected_id == ids[expected[q][-1]] if whole else events.selected_id is None
+            before = events._filter
+            app.filter_box.value = FILTERS[0]
+            await until(pilot, lambda: events._filter is not before and not events.file_pending)
+            answers.clear()  # an event of the file's rows changed: the answer asked again, whole at once
+            events.changed(ids[0])
+            events.let_go()
+            await until(pilot, lambda: answers and not events.file_pending)
+            assert answers == [(True, [i + 1 for i in expected[FILTERS[0]]])]
+    finally:
+        writer.close()
+
+
+async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monkeypatch):
+    """The first filter's query is held midway (where SQLite asks whether to stop) until the second
+    filter is typed: it stops there (reader.Stopped), and the second's rows are listed."""
+    monkeypatch.setattr(reader, "STOP_CHECK_STEPS", 1)
+    entered, release = threading.Event(), threading.Event()
+    outcome: list[str] = []
+    filter_seqs = reader.filter_seqs
+
+    def first_held(db, *, stop=None, **kw):
+        if entered.is_set():
+            return filter_seqs(db, stop=stop, **kw)
+
+        def held() -> bool:
+            entered.set()
+            release.wait(10)
+            return stop()
+
+        try:
+            seqs = filter_seqs(db, stop=held, **kw)
+        except reader.Stopped:
+            outcome.append("stopped")
+            raise
+        outcome.append("ran to its end")
+        return seqs
+
+    monkeypatch.setattr(reader, "filter_seqs", first_held)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            ids = await file_app_listing_all(pilot, app, writer)
+            app.filter_box.value = "purch"
+            await until(pilot, entered.is_set)
+            app.filter_box.value = "lead"
+            await pilot.pause()
+            release.set()
+            await until(pilot, lambda: not events.file_pending)
+            assert outcome == ["stopped"]
+            assert listed_ids(app) == [i for i, name in zip(ids, NAMES, strict=True) if name == "Lead"]
+    finally:
+        writer.close()
+
+
+def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_stops_when_told(tmp_path,
+                                                                                                monkeypatch):
+    from tests.test_store import meta_get, meta_post, recorded
+
+    monkeypatch.setattr(reader, "STOP_CHECK_STEPS", 1)
+
+    path = tmp_path / "s.pixelspy"
+    hits = [meta_post(i, "Purchase") if i % 2 else meta_get(i, "Lead") for i in range(30)]
+    _, w = recorded(path, hits)
+    w.close()
+    db = sqlite3.connect(path)
+    for kw in ({"words": ["purch"]}, {"any_of": {"platform": {"meta"}}, "words": ["lead"]},
+               {"has_findings": True}, {"finding_severities": {"warning", "error"}},
+               {"any_of": {"platform": {"meta"}}}, {"finding_codes": {"no-such-code"}}):
+        whole = reader.filter_seqs(db, **kw)
+        assert list(reader.filter_seqs(db, newest=4, **kw)) == list(whole[-4:]), kw
+    assert len(reader.filter_seqs(db, words=["purch"])) == 15
+    with pytest.raises(reader.Stopped):
+        reader.filter_seqs(db, words=["purch"], stop=lambda: True)
+    assert len(reader.filter_seqs(db, words=["purch"])) == 15  # (the connection is left as it was)
+    assert list(reader.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
+    assert list(reader.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
+    db.close()
+
+
+async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the_list_goes_on(tmp_path, monkeypatch):
+    """(Said in the TUI's log.)"""
+    def damaged(db, **kw):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            events = app.event_list
+            await file_app_listing_all(pilot, app, writer)
+            monkeypatch.setattr(reader, "filter_seqs", damaged)
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            assert events.row_count == 0
+            await until(pilot, lambda: any("could not answer the filter" in line for line in app.log_view.lines))
+            monkeypatch.undo()
+            app.filter_box.value = "lead"
+            await until(pilot, lambda: not events.file_pending and events.row_count == NAMES.count("Lead"))
+    finally:
+        writer.close()
+
