@@ -163,7 +163,7 @@ def memory_child(mode: str, n: int, trace: bool) -> None:
         if trace:
             settle()
         if writer is not None:
-            commits = list(writer.commits)  # the ingest's, not the flush after it
+            commits, waits = list(writer.commits), list(writer.waits)  # the ingest's, not the flush after it
             writer.flush()
             time.sleep(writer.interval_s * 3)  # the thread's batch committed
         gc.collect()
@@ -179,7 +179,7 @@ def memory_child(mode: str, n: int, trace: bool) -> None:
             read_us = (time.perf_counter() - t0) * 1e6 / max(len(oldest), 1)
             assert all(read_back) and probe is not None
         else:
-            evicted, read_us, commits = 0, 0.0, []
+            evicted, read_us, commits, waits = 0, 0.0, [], []
         per_span = max(n - span_from, 1)
         print(json.dumps({"events": stored, "in_memory": len(session), "evicted": evicted, "growth_kib": after - before,
                           "file_bytes": size, "read_back_us": read_us, "gc_share": in_gc["wall"] / wall,
@@ -190,7 +190,9 @@ def memory_child(mode: str, n: int, trace: bool) -> None:
                           "sqlite_kib": sqlite_kib() if writer is not None else None,
                           "commits": len(commits), "commit_rows_max": max((c[2] for c in commits), default=0),
                           "commit_lag_ms_max": max((c[0] for c in commits), default=0) * 1000,
-                          "commit_ms_max": max((c[1] for c in commits), default=0) * 1000}))
+                          "commit_ms_max": max((c[1] for c in commits), default=0) * 1000,
+                          "waits": len(waits), "wait_ms_p99": percentile(waits, .99) * 1000,
+                          "wait_ms_max": max(waits, default=0) * 1000}))
 
 
 def memory(mode: str, n: int, trace: bool = False) -> dict:
