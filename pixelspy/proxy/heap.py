@@ -1,5 +1,6 @@
 """Keeps what lives on out of CPython's full collections (HeapFreezer), for pixelspy's own process:
-ProxyConfig.freeze_heap. Counts mitmproxy's flows in flight, hence here, beside the proxy."""
+ProxyConfig.freeze_heap (`freeze_heap`, also what the benchmarks run). Counts mitmproxy's flows in
+flight, hence here, beside the proxy."""
 
 from __future__ import annotations
 
@@ -75,6 +76,16 @@ class _GlibcMalloc:
         """Give the heap's free pages back to the system."""
         if self.libc is not None:
             self.libc.malloc_trim(0)
+
+
+def freeze_heap(session) -> HeapFreezer:
+    """pixelspy's collector settings for its live process: what lives now frozen at once, then the
+    events `session` stores as they come (see HeapFreezer). One place for the proxy and the
+    benchmarks that measure what it runs."""
+    freezer = HeapFreezer()
+    freezer.freeze()
+    session.subscribe(freezer)
+    return freezer
 
 
 class HeapFreezer:
