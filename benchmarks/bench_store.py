@@ -170,7 +170,8 @@ def memory_child(mode: str, n: int, trace: bool, live_collector: bool = False) -
         if trace:
             settle()
         if writer is not None:
-            commits, waits = list(writer.commits), list(writer.waits)  # the ingest's, not the flush after it
+            # the ingest's, not the flush after it (a tree from before the bounded batch has no waits)
+            commits, waits = list(writer.commits), list(getattr(writer, "waits", ()))
             writer.flush()
             time.sleep(writer.interval_s * 3)  # the thread's batch committed
         gc.collect()
