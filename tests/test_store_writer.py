@@ -4,6 +4,7 @@ committed then (a flat-out ingest kept thousands of rows and seconds of lag befo
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from pixelspy.session import Session
 from pixelspy.store import writer as store_writer
@@ -24,6 +25,7 @@ def _ids_in_file(w: StoreWriter) -> list[str]:
 
 def test_a_full_batch_is_committed_by_the_thread_before_its_turn(tmp_path, monkeypatch):
     monkeypatch.setattr(store_writer, "MAX_BATCH_ROWS", BOUND)
+    monkeypatch.setattr(store_writer, "MAX_WAIT_S", 30.0)  # a busy test machine: the bound itself
     path = tmp_path / "s.pixelspy"
     s = Session(max_events=3)
     w = StoreWriter(s, path, interval_s=3600)  # the timer never comes: only full batches are committed
@@ -51,3 +53,23 @@ def test_without_the_thread_a_full_batch_is_committed_where_it_fills(tmp_path, m
     assert _ids_in_file(w) == ingested[:10]  # two full batches of ten rows, five hits each, committed
     w.close()
     assert _ids_in_file(w) == ingested
+
+
+def test_a_stalled_thread_holds_the_ingest_up_at_most_the_wait_at_each_doubling(tmp_path, monkeypatch):
+    """A disk that stalls the thread's commit: the ingest (the proxy's loop) waits MAX_WAIT_S for the
+    full batch, then gathers on and waits again at twice the rows; nothing is lost when the disk
+    comes back."""
+    monkeypatch.setattr(store_writer, "MAX_BATCH_ROWS", BOUND)
+    monkeypatch.setattr(store_writer, "MAX_WAIT_S", 0.05)
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy", interval_s=3600)
+    w.open()
+    w.attach()
+    with w._lock:  # the stall: the thread cannot take the batch
+        t0 = time.monotonic()
+        ingested = [ev.id for i in range(40) for ev in s.ingest(meta_get(i))]
+        took = time.monotonic() - t0
+    assert len(w.waits) == 4 and min(w.waits) >= 0.05  # 80 rows: waits at 10, 20, 40 and 80
+    assert took < 4 * 0.05 + 2.0  # and the hits as fast as they come
+    w.close()
+    assert w.failed is None and _ids_in_file(w) == ingested

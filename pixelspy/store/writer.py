@@ -5,7 +5,8 @@ a dict or a list. A background thread with its own connection commits what came 
 `interval_s` (one transaction a batch): serialising, compressing and SQLite's work happen there,
 and sqlite3 lets go of the GIL while SQLite runs. A kill -9 loses at most the batch being
 gathered. A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
-it at once, and the subscriber waits while the thread is still busy with the one before. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
+it at once, and the subscriber waits (up to MAX_WAIT_S) while the thread is still busy with the one
+before. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
 logger (the TUI's log, stderr with --no-ui) and `on_failure`; the proxy runs on.
 """
 
@@ -47,6 +48,9 @@ _HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body
 # this many rows (new and changed events, hits; ≈ 230 hits, ≈ 20 ms of the thread's work) is handed
 # to the thread: so at most two are in memory, and the ingest waits at most one's commit.
 MAX_BATCH_ROWS = 500
+# … but the ingest (the proxy's event loop) waits at most this long at a time: past it (a disk that
+# stalls, a thread starved of CPU) the batch gathers on, and the next wait comes at twice its rows.
+MAX_WAIT_S = 0.1
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the 5 ms
 # switch interval). Rows go many to a statement, up to SQLite's oldest limit on parameters.
@@ -81,13 +85,13 @@ class _Batch:
         self.marks: list[Mark] = []
         self.responses: list[tuple[str, dict]] = []  # (hit id, HAR entry of the answer)
         self.started = time.monotonic()
+        self.full_at = MAX_BATCH_ROWS  # rows; doubled each time the thread did not take it in MAX_WAIT_S
+
+    def full(self) -> bool:
+        return len(self.new) + len(self.changed) + len(self.hits) >= self.full_at
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.hits or self.twins or self.marks or self.responses)
-
-    @property
-    def rows(self) -> int:
-        return len(self.new) + len(self.changed) + len(self.hits)
 
 
 class StoreWriter:
@@ -171,7 +175,7 @@ class StoreWriter:
         if self.failed is None:
             batch = self._batch
             (batch.changed if is_update else batch.new)[ev.id] = ev
-            if batch.rows >= MAX_BATCH_ROWS:
+            if batch.full():
                 self._hand_over(batch)
 
     def hit(self, hit: RawHit, twin_of: str | None) -> None:
@@ -180,7 +184,7 @@ class StoreWriter:
             batch.hits.append(hit)
             if twin_of is not None:
                 batch.twins.append((hit.id, twin_of))
-            if batch.rows >= MAX_BATCH_ROWS:
+            if batch.full():
                 self._hand_over(batch)
 
     def marks(self, marks: list[Mark]) -> None:
@@ -194,8 +198,8 @@ class StoreWriter:
 
     def _hand_over(self, batch: _Batch) -> None:
         """The full `batch` goes to the thread now; the caller waits (the GIL let go, so the thread
-        runs at full speed) while the thread is still committing the batch before. Without the
-        thread (not attached, or stopped) it is committed here."""
+        runs at full speed) while the thread is still committing the batch before, up to
+        MAX_WAIT_S at a time. Without the thread (not attached, or stopped) it is committed here."""
         thread = self._thread
         if thread is None or not thread.is_alive():
             self.flush()
@@ -204,7 +208,9 @@ class StoreWriter:
         self._wake.set()
         with self._taken:
             while self._batch is batch and self.failed is None and thread.is_alive():
-                self._taken.wait(1.0)
+                if (left := t0 + MAX_WAIT_S - time.monotonic()) <= 0 or not self._taken.wait(left):
+                    batch.full_at *= 2
+                    break
         self.waits.append(time.monotonic() - t0)
 
     # ------------------------------------------------------------------ committing
