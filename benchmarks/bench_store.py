@@ -53,6 +53,7 @@ SMALL_WINDOW = 1_000
 # in the first hits.
 TRACKED_FROM = 10_000
 GOAL_KIB_PER_EVENT = 1.0
+GOAL_GC_SHARE = 0.05
 
 
 def rss_kib() -> int:
@@ -328,6 +329,9 @@ def main() -> int:
     window = results["window"]["growth_kib"] / max(results["window"]["events"], 1)
     print(f"ratio RSS/event window / baseline = {window / base:.3f}; goal ≤ {GOAL_KIB_PER_EVENT:g} KiB/event: "
           f"{'MET' if window <= GOAL_KIB_PER_EVENT else 'MISSED'} ({window:.2f})")
+    gc_cpu = results["window"]["gc_cpu_share"]
+    print(f"goal collector ≤ {GOAL_GC_SHARE:.0%} of the ingest's CPU (window): "
+          f"{'MET' if gc_cpu <= GOAL_GC_SHARE else 'MISSED'} ({gc_cpu:.1%})")
     if args.proxy_seconds:
         proxy_bench(args.proxy_seconds, args.rounds)
     return 0
