@@ -129,8 +129,9 @@ def sqlite_kib() -> float | None:
 def memory_child(mode: str, n: int, trace: bool, live_collector: bool = False) -> None:
     """In a fresh process: RSS growth per stored event for `mode` (none | store | window), the
     collector's share of the ingest loop, its CPU per hit; with `live_collector`, under the live
-    process's collector settings (heap.freeze_heap) instead of CPython's defaults. With `trace`, instead (tracemalloc slows
-    the loop and the writer is flushed midway: its other numbers do not compare): the Python heap and
+    process's collector settings (heap.freeze_heap) instead of CPython's defaults. With `trace`,
+    instead (tracemalloc slows the loop and the writer is flushed midway: its other numbers do not
+    compare): the Python heap and
     the objects the collector tracks, per event from hit TRACKED_FROM on (after the first fill of the
     decoders' bounded caches)."""
     samples, times = corpus_hits(n)
