@@ -23,7 +23,7 @@ from mitmproxy.master import Master
 
 from pixelspy import decoders
 from pixelspy.addon import MAX_HELD_BODY, PixelSpy, after_hook
-from pixelspy.proxy.heap import HeapFreezer
+from pixelspy.proxy.heap import freeze_heap
 from pixelspy.session import Session
 
 
@@ -222,9 +222,7 @@ class Proxy:
             await self.stop()
             raise ProxyStartError("; ".join(errors) or f"mitmproxy did not listen on {cfg.address}")
         if cfg.freeze_heap:
-            freezer = HeapFreezer()
-            freezer.freeze()
-            self.session.subscribe(freezer)
+            freeze_heap(self.session)
 
     async def stop(self) -> None:
         if self.master is not None and self._task is not None and not self._task.done():

@@ -4,7 +4,8 @@ The session's subscribers hand the writer events, hits and marks; the hot path o
 a dict or a list. A background thread with its own connection commits what came every
 `interval_s` (one transaction a batch): serialising, compressing and SQLite's work happen there,
 and sqlite3 lets go of the GIL while SQLite runs. A kill -9 loses at most the batch being
-gathered. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
+gathered. A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
+it at once, and the subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
 logger (the TUI's log, stderr with --no-ui) and `on_failure`; the proxy runs on.
 """
 
@@ -40,6 +41,17 @@ _EVENTS = ("INSERT INTO events (seq, id, time, platform, pixel, event, page, dev
 _EVENT_CHANGED = " ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, json = excluded.json"
 _HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body_zlib, body_size, body_truncated, "
          "client, device)")
+# A flat-out ingest (a HAR import, a load test) keeps the GIL, so the thread came seldom: its batches
+# grew to thousands of rows and seconds of lag (what a kill -9 loses), and what they held stayed as
+# fragmented memory after they were freed (benchmarks/RESULTS.md, session 14). A batch that reaches
+# this many rows (new and changed events, hits; ≈ 230 hits, ≈ 20 ms of the thread's work) is handed
+# to the thread, and the ingest waits for its commit.
+MAX_BATCH_ROWS = 500
+# … but the ingest (the proxy's event loop) waits at most this long at a time: past it (a disk that
+# stalls, a thread starved of CPU) the batch gathers on, and the next wait comes at twice its rows.
+# (A proxy answering 400 tracking hits/s never waited: its batches stayed under 400 rows. 100 ms was
+# too short on a loaded host: a flat-out ingest's batches grew to 4,500 rows again.)
+MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the 5 ms
 # switch interval). Rows go many to a statement, up to SQLite's oldest limit on parameters.
@@ -74,6 +86,10 @@ class _Batch:
         self.marks: list[Mark] = []
         self.responses: list[tuple[str, dict]] = []  # (hit id, HAR entry of the answer)
         self.started = time.monotonic()
+        self.full_at = MAX_BATCH_ROWS  # rows; doubled each time the thread did not take it in MAX_WAIT_S
+
+    def full(self) -> bool:
+        return len(self.new) + len(self.changed) + len(self.hits) >= self.full_at
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.hits or self.twins or self.marks or self.responses)
@@ -92,12 +108,16 @@ class StoreWriter:
         self.db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the connection: the thread's commits, the session's reads
         self._batch = _Batch()
+        # Notified when a flush takes the batch (a full batch waits for it: see _hand_over).
+        self._taken = threading.Condition()
+        self._wake = threading.Event()  # the thread's turn comes now
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._device_names: dict[str, str] = {}
         self._seq = 0
         self._fts = False
         self.commits: deque[tuple[float, float, int]] = deque(maxlen=10_000)  # (lag s, took s, rows)
+        self.waits: deque[float] = deque(maxlen=10_000)  # s a subscriber waited to hand a full batch over
 
     @property
     def events_in_file(self) -> int:
@@ -132,6 +152,7 @@ class StoreWriter:
         if s.store is self:
             s.store = None
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
@@ -143,7 +164,9 @@ class StoreWriter:
                 self.db = None
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while not self._stop.is_set():
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
             self.flush()
         self.flush()
 
@@ -151,7 +174,10 @@ class StoreWriter:
 
     def event(self, ev: TrackingEvent, is_update: bool) -> None:
         if self.failed is None:
-            (self._batch.changed if is_update else self._batch.new)[ev.id] = ev
+            batch = self._batch
+            (batch.changed if is_update else batch.new)[ev.id] = ev
+            if batch.full():
+                self._hand_over(batch)
 
     def hit(self, hit: RawHit, twin_of: str | None) -> None:
         if self.failed is None:
@@ -159,6 +185,8 @@ class StoreWriter:
             batch.hits.append(hit)
             if twin_of is not None:
                 batch.twins.append((hit.id, twin_of))
+            if batch.full():
+                self._hand_over(batch)
 
     def marks(self, marks: list[Mark]) -> None:
         if self.failed is None:
@@ -169,6 +197,27 @@ class StoreWriter:
         if self.failed is None:
             self._batch.responses.append((hit_id, entry))
 
+    def _hand_over(self, batch: _Batch) -> None:
+        """The full `batch` goes to the thread now; the caller waits (the GIL let go, so the thread
+        runs at full speed) while the thread commits the batch before and this one, up to MAX_WAIT_S
+        at a time. Without the thread (not attached, or stopped) it is committed here."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self.flush()
+            return
+        t0 = time.monotonic()
+        self._wake.set()
+        with self._taken:
+            while self._batch is batch and self.failed is None and thread.is_alive():
+                if (left := t0 + MAX_WAIT_S - time.monotonic()) <= 0 or not self._taken.wait(left):
+                    batch.full_at *= 2
+                    break
+        # … and committed: the thread commits it alone, without handing the GIL to and fro with the
+        # ingest at each statement (a flat-out ingest and its commits took ≈ 5 % less CPU so).
+        if self._lock.acquire(timeout=max(0.0, t0 + MAX_WAIT_S - time.monotonic())):
+            self._lock.release()
+        self.waits.append(time.monotonic() - t0)
+
     # ------------------------------------------------------------------ committing
 
     def flush(self) -> None:
@@ -176,7 +225,9 @@ class StoreWriter:
         export's) take turns, so batches are committed in the order they were gathered."""
         with self._lock:
             # The swap is one assignment: a subscriber adding meanwhile adds to one batch or the other.
-            batch, self._batch = self._batch, _Batch()
+            with self._taken:
+                batch, self._batch = self._batch, _Batch()
+                self._taken.notify_all()
             names = self._changed_device_names()
             if self.db is None or self.failed is not None or not (batch or names):
                 return

@@ -117,3 +117,19 @@ def test_events_evicted_after_a_freeze_leave_no_garbage_pinned(tmp_path):
         gc.set_threshold(*thresholds)
     assert gc.collect() == 0  # nothing of them was left frozen as garbage
     writer.close()
+
+
+def test_what_requests_in_flight_hold_is_counted_before_a_freeze():
+    """A freeze waits while bodies are in flight (heap._in_flight): mitmproxy's own flows, client
+    connections and arriving bodies must be found among the collector's objects."""
+    from mitmproxy.proxy.utils import ReceiveBuffer
+    from mitmproxy.test import tflow
+
+    gc.collect()
+    flows, body_bytes = heap._in_flight()
+    flow = tflow.tflow(resp=True)  # a flow and its client connection
+    flow.request.content = b"x" * 100_000
+    flow.response.content = b"y" * 20_000
+    arriving = ReceiveBuffer()
+    arriving += b"z" * 50_000
+    assert heap._in_flight() == (flows + 2, body_bytes + 170_000)

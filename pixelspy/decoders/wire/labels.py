@@ -14,8 +14,11 @@ from .json_values import compact
 # Params repeat from hit to hit (pixel ID, version, screen size, page URL): a table hands out one
 # shared (immutable) Param per short (name, value) instead of a new one per hit — less work, less
 # memory, fewer objects for the garbage collector. Bounded: a hostile client can invent unboundedly
-# many names and values, so the memory is emptied when full.
-_MAX_SHARED_PARAMS = 8192
+# many names and values, so the memory is emptied when full. What repeats is a few dozen params a
+# vendor; nearly all the rest comes once (order and event IDs, page URLs) and only fills the table:
+# 1,024 decode as fast as 8,192 did and hold an eighth (at 8,192 the tables held ≈ 0.45 KiB per
+# event over 30,000 hits; without a table decoding is ≈ 20 % slower; benchmarks/RESULTS.md, session 14).
+_MAX_SHARED_PARAMS = 1024
 _MAX_SHARED_VALUE_LEN = 256
 
 

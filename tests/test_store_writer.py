@@ -1,0 +1,75 @@
+"""The session file's writer bounds what it gathers: a batch that fills before the thread's turn is
+committed then (a flat-out ingest kept thousands of rows and seconds of lag before)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from pixelspy.session import Session
+from pixelspy.store import writer as store_writer
+from pixelspy.store.writer import StoreWriter
+from tests.test_store import meta_get
+
+BOUND = 10  # rows: events and hits, two a hit here
+
+
+def _ids(db: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in db.execute("SELECT id FROM events ORDER BY seq")]
+
+
+def _ids_in_file(w: StoreWriter) -> list[str]:
+    """What the file holds now (read through the writer, which holds the file locked)."""
+    return w.read(_ids) if w.db is not None else _ids(sqlite3.connect(w.path))
+
+
+def test_a_full_batch_is_committed_by_the_thread_before_its_turn(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_writer, "MAX_BATCH_ROWS", BOUND)
+    monkeypatch.setattr(store_writer, "MAX_WAIT_S", 30.0)  # a busy test machine: the bound itself
+    path = tmp_path / "s.pixelspy"
+    s = Session(max_events=3)
+    w = StoreWriter(s, path, interval_s=3600)  # the timer never comes: only full batches are committed
+    w.open()
+    w.attach()
+    ingested = [ev.id for i in range(40) for ev in s.ingest(meta_get(i))]
+    assert len(ingested) == 40
+    # ≤ one full batch in the thread and one gathering: the rest is in the file, in order
+    in_file = _ids_in_file(w)
+    assert len(in_file) >= 40 - BOUND and in_file == ingested[:len(in_file)]
+    assert w.waits and all(rows <= BOUND for _, _, rows in w.commits)
+    w.close()
+    assert w.failed is None and _ids_in_file(w) == ingested
+
+
+def test_without_the_thread_a_full_batch_is_committed_where_it_fills(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_writer, "MAX_BATCH_ROWS", BOUND)
+    path = tmp_path / "s.pixelspy"
+    s = Session()
+    w = StoreWriter(s, path)
+    w.open()
+    s.subscribe(w.event)
+    s.subscribe_hits(w.hit)
+    ingested = [ev.id for i in range(12) for ev in s.ingest(meta_get(i))]
+    assert _ids_in_file(w) == ingested[:10]  # two full batches of ten rows, five hits each, committed
+    w.close()
+    assert _ids_in_file(w) == ingested
+
+
+def test_a_stalled_thread_holds_the_ingest_up_at_most_the_wait_at_each_doubling(tmp_path, monkeypatch):
+    """A disk that stalls the thread's commit: the ingest (the proxy's loop) waits MAX_WAIT_S for the
+    full batch, then gathers on and waits again at twice the rows; nothing is lost when the disk
+    comes back."""
+    monkeypatch.setattr(store_writer, "MAX_BATCH_ROWS", BOUND)
+    monkeypatch.setattr(store_writer, "MAX_WAIT_S", 0.05)
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy", interval_s=3600)
+    w.open()
+    w.attach()
+    with w._lock:  # the stall: the thread cannot take the batch
+        t0 = time.monotonic()
+        ingested = [ev.id for i in range(40) for ev in s.ingest(meta_get(i))]
+        took = time.monotonic() - t0
+    assert len(w.waits) == 4 and min(w.waits) >= 0.05  # 80 rows: waits at 10, 20, 40 and 80
+    assert took < 4 * 0.05 + 2.0  # and the hits as fast as they come
+    w.close()
+    assert w.failed is None and _ids_in_file(w) == ingested
