@@ -39,8 +39,7 @@ def flows_of(path) -> tuple[str, list[tuple[str, int]]]:
 
 
 async def test_ctrl_s_and_har_at_exit_hold_every_flow(tmp_path):
-    from tests.tui.test_app import send_hits, until
-    from textual.widgets import Input
+    from tests.tui.test_app import save_with_ctrl_s, send_hits, until
 
     from pixelspy.tui.app import PixelSpyApp
 
@@ -62,11 +61,7 @@ async def test_ctrl_s_and_har_at_exit_hold_every_flow(tmp_path):
                 ])
                 await until(pilot, lambda: app.event_list.row_count == 1)
                 await pilot.pause(0.3)  # the flows' answers recorded
-                await pilot.press("ctrl+s")
-                await until(pilot, lambda: app.screen.query(Input))
-                app.screen.query_one(Input).value = str(saved)
-                await pilot.press("enter")
-                await until(pilot, saved.exists)
+                await save_with_ctrl_s(pilot, app, saved)
                 await pilot.press("q")
     finally:
         recording.close(tell=False)

@@ -35,6 +35,17 @@ async def until(pilot, condition, timeout: float = 10) -> None:
     assert condition()
 
 
+async def save_with_ctrl_s(pilot, app, out) -> None:
+    """Ctrl+S, the path `out` typed into the prompt, Enter; back once the file exists."""
+    from textual.widgets import Input
+
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: app.screen.query(Input))
+    app.screen.query_one(Input).value = str(out)
+    await pilot.press("enter")
+    await until(pilot, out.exists)
+
+
 async def send_hits(port: int, confdir, hits: list[tuple[str, dict]]) -> None:
     ca = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
     async with httpx.AsyncClient(proxy=f"http://127.0.0.1:{port}", verify=ca, timeout=10) as c:

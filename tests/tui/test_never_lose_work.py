@@ -10,7 +10,7 @@ from pixelspy.session import Session
 from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.screens import Confirm
 from tests.conftest import free_port
-from tests.tui.test_app import until
+from tests.tui.test_app import save_with_ctrl_s, until
 
 
 def hit(ev: str) -> RawHit:
@@ -89,8 +89,6 @@ async def test_ctrl_s_with_a_session_file_exports_the_hits_with_their_answers(tm
     """As `pixelspy --har FILE` runs the TUI: the session file records the hits and their answers
     (RecordAnswers); Ctrl+S exports from it, redacted, the sink's answers included; quitting does not
     ask (the file keeps the session)."""
-    from textual.widgets import Input
-
     from pixelspy.cli.recording import record_session
     from pixelspy.proxy import RecordAnswers
     from tests.tui.test_app import send_hits
@@ -110,11 +108,7 @@ async def test_ctrl_s_with_a_session_file_exports_the_hits_with_their_answers(tm
                     "ud[em]": "jane.doe@example.com"})),
             ])
             await until(pilot, lambda: app.event_list.row_count == 2)
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.screen.query(Input))
-            app.screen.query_one(Input).value = str(out)
-            await pilot.press("enter")
-            await until(pilot, out.exists)
+            await save_with_ctrl_s(pilot, app, out)
             await pilot.press("q")
             await until(pilot, lambda: app.proxy is None)
     finally:

@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-from textual.widgets import Input
 
 from pixelspy.model import RawHit
 from pixelspy.proxy import ProxyConfig
@@ -18,7 +17,7 @@ from pixelspy.store.writer import StoreWriter
 from pixelspy.tui.app import PixelSpyApp
 from pixelspy.tui.screens import Confirm
 from tests.conftest import free_port
-from tests.tui.test_app import detail_text, until
+from tests.tui.test_app import detail_text, save_with_ctrl_s, until
 from tests.tui.test_never_lose_work import hit
 
 
@@ -90,11 +89,7 @@ async def test_ctrl_s_with_a_session_file_exports_every_event_not_only_those_in_
                 app.session.ingest(hit(ev))
             await until(pilot, lambda: app.event_list.row_count == 4)
             assert len(app.session) == 2
-            await pilot.press("ctrl+s")
-            await until(pilot, lambda: app.screen.query(Input))
-            app.screen.query_one(Input).value = str(out)
-            await pilot.press("enter")
-            await until(pilot, out.exists)
+            await save_with_ctrl_s(pilot, app, out)
     finally:
         writer.close()
     entries = json.loads(out.read_text())["log"]["entries"]
