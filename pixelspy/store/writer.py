@@ -5,8 +5,9 @@ a dict or a list. A background thread with its own connection commits what came 
 `interval_s` (one transaction a batch): serialising, compressing and SQLite's work happen there,
 and sqlite3 lets go of the GIL while SQLite runs. A kill -9 loses at most the batch being
 gathered. A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
-it at once, and the subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error of the disk (full, I/O) stops recording with a warning on the "pixelspy"
-logger (the TUI's log, stderr with --no-ui) and `on_failure`; the proxy runs on.
+it at once, and the subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error
+of the disk (full, I/O) stops recording with a warning on the "pixelspy" logger (the TUI's log,
+stderr with --no-ui) and `on_failure`; the proxy runs on.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ MAX_BATCH_ROWS = 500
 # too short on a loaded host: a flat-out ingest's batches grew to 4,500 rows again.)
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
-# thread and the event loop hand the GIL back and forth for each row (each hand-over up to the 5 ms
-# switch interval). Rows go many to a statement, up to SQLite's oldest limit on parameters.
+# thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to SQLite's oldest limit on parameters.
 MAX_PARAMETERS = 999
 
 
