@@ -55,7 +55,8 @@ MAX_BATCH_ROWS = 500
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
-# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to SQLite's oldest limit on parameters.
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
+# SQLite's oldest limit on parameters.
 MAX_PARAMETERS = 999
 
 
