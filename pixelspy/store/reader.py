@@ -202,7 +202,8 @@ class Stopped(Exception):
 
 
 # How often (in steps of SQLite's virtual machine: ≈ 10 ms) a filter's query asks whether to stop:
-# each check waits for the GIL (up to 5 ms when the event loop draws), so not often.
+# each check waits for the GIL (up to the switch interval, 1 ms in pixelspy's process, when the
+# event loop draws), so not often.
 STOP_CHECK_STEPS = 100_000
 # The newest rows first (`newest`) get this much CPU time; a filter matching few rows far back costs
 # a scan of the file that way: the whole answer comes by the indexes instead.
