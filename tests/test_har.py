@@ -371,8 +371,8 @@ def tee_files(tmp_path: Path) -> dict[str, Path]:
     doc = json.dumps(chrome_har([CHROME_ENTRY] + [{"request": {"method": "GET", "url": f"https://shop.example/{i}"},
                                                    "response": {"content": {"text": body}}}
                                                   for i in range(25)])).encode()  # 1.3 MB: two reads
-    files = {"HAR": doc, "HAR with a BOM": b"\xef\xbb\xbf" + doc, "data after the HAR": doc + b"\n" + doc,
-             "gzip": gzip.compress(doc), "zlib": zlib.compress(doc), "gzip cut short": gzip.compress(doc)[:600_000],
+    files = {"HAR": doc, "HAR with a BOM": b"\xef\xbb\xbf" + doc, "data after the HAR": doc + b"\n" + doc * 3,
+             "gzip": gzip.compress(doc), "zlib": zlib.compress(doc), "gzip cut short": gzip.compress(doc)[:-20_000],
              "truncated JSON": doc[:len(doc) // 2]}
     paths = {name: tmp_path / f"{i}.har" for i, name in enumerate(files)}
     for name, data in files.items():
