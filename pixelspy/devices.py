@@ -8,7 +8,9 @@ in-app browsers, tools, scripts and the vendors' server SDKs keep pixelspy's own
 from __future__ import annotations
 
 import re
+import sys
 from functools import cache, lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -80,17 +82,36 @@ def _parser() -> ua_parser.Parser:
     (a third of the proxy's RSS) to name a new User-Agent in ~0.02 ms instead of ~1 ms; a client names
     itself once (Devices keeps its key) and user_agent_family caches, so the 1 ms is paid once per
     client. All the rules compiled hold 1.5 MiB."""
-    import ua_parser
-
+    ua_parser = _ua_parser()
     return ua_parser.Parser(ua_parser.BasicResolver(_rules()))
 
 
 @cache
 def _rules() -> ua_parser.Matchers:
     """ua-parser's rules for browsers, systems and devices, each compiled on first use."""
+    return _ua_parser().load_lazy_builtins()
+
+
+@cache
+def _ua_parser() -> ModuleType:
+    """ua_parser, imported without PyYAML (unless something imported it before): its loaders import
+    PyYAML, half of its import's time (≈ 0.012 s), to read rules from YAML files, and pixelspy reads
+    the rules ua-parser-builtins bundles as Python. A None in sys.modules fails `import yaml`, which
+    ua-parser takes as PyYAML not installed (an optional dependency of it)."""
+    if "yaml" not in sys.modules:
+        sys.modules["yaml"] = None  # type: ignore[assignment]
+        try:
+            import ua_parser
+        except ImportError:
+            pass  # a later ua-parser that needs PyYAML: imported with it below
+        else:
+            return ua_parser
+        finally:
+            if sys.modules.get("yaml", False) is None:
+                del sys.modules["yaml"]
     import ua_parser
 
-    return ua_parser.load_lazy_builtins()
+    return ua_parser
 
 
 def compile_rules() -> None:
@@ -103,10 +124,8 @@ def compile_rules() -> None:
 def _parsed(ua: str, domain: str) -> Any:
     """One domain of ua-parser's answer ("device", "os" or "user_agent"): a name needs one to three of
     them, and each walks its own rules. None when it finds nothing."""
-    from ua_parser import Domain
-
     try:
-        return getattr(_parser()(ua, Domain[domain.upper()]), domain)
+        return getattr(_parser()(ua, _ua_parser().Domain[domain.upper()]), domain)
     except ValueError:  # a rule whose name quotes a group this User-Agent left empty (garbage input)
         return None
 
