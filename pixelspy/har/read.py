@@ -9,6 +9,9 @@ An entry of invalid JSON, nested too deep, with a broken URL or larger than 64 M
 `problems` and skipped. mitmproxy's own reader is used only for its native flow files (converted by
 pixelspy/flows.py, as the live proxy converts them).
 
+A tee given to the reader (`pixelspy open`'s import key, a SHA-256) gets every byte of the file as it
+is read, and the rest of the file after what the reader needed: the file is read once.
+
 Opening a file ends with `session.tick(inf)`: the file is complete, so pending verdicts (consent
 waits, expected events) settle as "never came".
 """
