@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from mitmproxy import ctx, http
 
-from pixelspy import decoders
+from pixelspy import decoders, devices
 from pixelspy.flows import BodyPrefix, after_hook, raw_hit, refused_by_proxyauth, request_url
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
@@ -104,6 +104,7 @@ class PixelSpy:
 
     def __init__(self, session: Session | None = None):
         self.session = session if session is not None else Session()
+        devices.compile_rules()  # now: compiled on the first requests, they would stall the loop for up to 0.1 s
         self.registry = decoders.default_registry()
         self.paused = False
         # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).

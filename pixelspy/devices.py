@@ -8,7 +8,9 @@ in-app browsers, tools, scripts and the vendors' server SDKs keep pixelspy's own
 from __future__ import annotations
 
 import re
+import sys
 from functools import cache, lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -58,26 +60,72 @@ _PRODUCT = re.compile(r"[A-Za-z][\w.-]*(?: [A-Za-z][\w.-]*)*", re.ASCII)
 _UNSAFE = re.compile(r"[^A-Za-z0-9 ._,()/+-]")
 MAX_PART = 40
 
+# A desktop browser's User-Agent in its standard shape names no device: the system alone in the
+# parentheses, and only the engines' and browsers' own tokens after them. It skips ua-parser's
+# device rules, which find no device in it (uap-core's test User-Agents and every combination of
+# these parts give the same names with and without the skip: tests/test_devices.py,
+# benchmarks/uap_device_skip.py). Most HARs come from such a browser, and there the device rules
+# are a first name's largest cost: none matches, so every one of them is compiled (≈ 0.06 s).
+_DESKTOP_SYSTEMS = (r"Windows NT \d+\.\d+(?:; Win64; x64|; WOW64)?", r"Macintosh; Intel Mac OS X \d+(?:[._]\d+){0,2}",
+                    r"X11; (?:Ubuntu; )?Linux x86_64")
+_DESKTOP_PRODUCTS = ("AppleWebKit", "Chrome", "HeadlessChrome", "Safari", "Version", "Gecko", "Firefox", "Edg", "OPR")
+_NAMES_NO_DEVICE = re.compile(rf"Mozilla/5\.0 \((?:{'|'.join(_DESKTOP_SYSTEMS)})(?:; rv:[\d.]+)?\)"
+                              rf"(?: (?:(?:{'|'.join(_DESKTOP_PRODUCTS)})/[\d.]+|\(KHTML, like Gecko\)))+", re.ASCII)
+
 
 @cache
 def _parser() -> ua_parser.Parser:
-    """ua-parser's pure-Python resolver over its bundled rules, compiled once per process (~0.1 s) when the
-    first session starts: `pixelspy --help` never pays for it. Not its compiled resolver (ua-parser-rs): that
-    one keeps ~26 MiB of automata for the life of the process (a third of the proxy's RSS) to name a new
-    User-Agent in ~0.02 ms instead of ~1 ms; a client names itself once (Devices keeps its key) and
-    user_agent_family caches, so the 1 ms is paid once per client. These rules hold 1.5 MiB."""
+    """ua-parser's pure-Python resolver over its bundled rules, each rule compiled when a name first
+    needs it (a name walks the rules in order up to the one that matches): compiling them all costs
+    ≈ 0.1 s, and a HAR of desktop browsers needs a third of that (`compile_rules` compiles all). Not
+    its compiled resolver (ua-parser-rs): that one keeps ~26 MiB of automata for the life of the process
+    (a third of the proxy's RSS) to name a new User-Agent in ~0.02 ms instead of ~1 ms; a client names
+    itself once (Devices keeps its key) and user_agent_family caches, so the 1 ms is paid once per
+    client. All the rules compiled hold 1.5 MiB."""
+    ua_parser = _ua_parser()
+    return ua_parser.Parser(ua_parser.BasicResolver(_rules()))
+
+
+@cache
+def _rules() -> ua_parser.Matchers:
+    """ua-parser's rules for browsers, systems and devices, each compiled on first use."""
+    return _ua_parser().load_lazy_builtins()
+
+
+@cache
+def _ua_parser() -> ModuleType:
+    """ua_parser, imported without PyYAML (unless something imported it before): its loaders import
+    PyYAML, half of its import's time (≈ 0.012 s), to read rules from YAML files, and pixelspy reads
+    the rules ua-parser-builtins bundles as Python. A None in sys.modules fails `import yaml`, which
+    ua-parser takes as PyYAML not installed (an optional dependency of it)."""
+    if "yaml" not in sys.modules:
+        sys.modules["yaml"] = None  # type: ignore[assignment]
+        try:
+            import ua_parser
+        except ImportError:
+            pass  # a later ua-parser that needs PyYAML: imported with it below
+        else:
+            return ua_parser
+        finally:
+            if sys.modules.get("yaml", False) is None:
+                del sys.modules["yaml"]
     import ua_parser
 
-    return ua_parser.Parser(ua_parser.BasicResolver(ua_parser.load_builtins()))
+    return ua_parser
+
+
+def compile_rules() -> None:
+    """Compile every rule now: the live proxy's loop must not stall on a client's first request."""
+    for rules in _rules():
+        for rule in rules:
+            rule.pattern  # noqa: B018 - a cached property: compiled on first access
 
 
 def _parsed(ua: str, domain: str) -> Any:
     """One domain of ua-parser's answer ("device", "os" or "user_agent"): a name needs one to three of
     them, and each walks its own rules. None when it finds nothing."""
-    from ua_parser import Domain
-
     try:
-        return getattr(_parser()(ua, Domain[domain.upper()]), domain)
+        return getattr(_parser()(ua, _ua_parser().Domain[domain.upper()]), domain)
     except ValueError:  # a rule whose name quotes a group this User-Agent left empty (garbage input)
         return None
 
@@ -89,7 +137,7 @@ def _safe(text: str | None) -> str:
 def _platform(ua: str, client: str) -> str:
     """The phone or tablet model ("iPhone", "Pixel 7", "Samsung SM-S918B"; the model alone after a
     browser named after its brand: "SM-S918B Samsung Internet"), else the operating system."""
-    device = _parsed(ua, "device")
+    device = None if _NAMES_NO_DEVICE.fullmatch(ua) else _parsed(ua, "device")
     if device and device.brand not in GENERIC_BRANDS and device.family not in GENERIC_DEVICES:
         return _safe(device.model if device.model and client.startswith(f"{device.brand} ") else device.family)
     os = _parsed(ua, "os")
@@ -147,7 +195,7 @@ class Devices:
     MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
 
     def __init__(self) -> None:
-        _parser()  # now, with the session: compiled on the proxy's first hit, it would stall the loop for ~0.1 s
+        _parser()  # ua-parser imported now, with the session, not on the proxy's first hit
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent

@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 
@@ -204,3 +205,73 @@ def test_the_number_of_devices_is_bounded():
     for i in range(Devices.MAX + 50):
         d.key(hit(f"10.{i // 250}.{i % 250}.1", "curl/8.5.0"))
     assert len(d.clients()) == Devices.MAX
+
+
+# (User-Agent, whether it skips ua-parser's device rules, its name). Desktop browsers in the standard
+# shape skip them; anything else in the parentheses or after them may name a device, and is parsed.
+DESKTOP_SHAPES = [
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+     "Safari/537.36", True, "Windows Chrome"),  # the real-traffic HARs' commonest (tests/realtraffic)
+    ("Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/44.0.2403.157 Safari/537.36",
+     True, "Windows Chrome"),
+    (MAC_CHROME, True, "Mac Chrome"),
+    # Safari on a Mac, and on an iPad asking for desktop sites: the same User-Agent, the same name.
+    (MAC_SAFARI, True, "Mac Safari"),
+    ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", True, "Ubuntu Firefox"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Safari/537.36 OPR/115.0.0.0", True, "Windows Opera"),
+    # Devices that dress as a desktop: a word in the parentheses or after them names them.
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/70.0.3538.102 Safari/537.36 Edge/18.19041", False, "Windows Edge"),
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/114.0.0.0 Safari/537.36 "
+     "CrKey/1.56.500000", False, "Chromecast Chrome"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Safari/537.36 Quest", False, "Quest Chrome"),
+    ("Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/94.0.4606.128 "
+     "Safari/537.36 WebAppManager", False, "LG Web0S SmartTV Chrome"),
+    ("Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV "
+     "Safari/537.36", False, "Samsung SMART-TV Safari"),
+    ("Mozilla/5.0 (Windows NT 10.0; ARM; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/52.0.2743.116 "
+     "Mobile Safari/537.36 Edge/15.15063", False, "Lumia 950 Chrome"),
+    ("Mozilla/5.0 (Windows NT 6.3; ARM; Trident/7.0; Touch; rv:11.0) like Gecko", False, "Windows IE"),
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:10.0) Gecko/20100101 Firefox/10.0 [FBAN/FBIOS;FBAV/7.0.0.17.1;"
+     "FBBV/1325030;FBDV/iPhone6,2;FBMD/iPhone;FBSN/iPhone OS;FBSV/7.0.6;FBSS/2;FBID/phone;FBLC/de_DE;FBOP/5]",
+     False, "iPhone Facebook in-app"),  # from uap-core's tests: an in-app browser on an iPhone
+    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/63.0.3239.132 "
+     "Safari/537.36 PTST/180111.190127", False, "Linux WebPageTest.org bot"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+     "Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", False, "Windows Googlebot"),
+]
+
+
+def _without_skip(monkeypatch) -> None:
+    monkeypatch.setattr(devices, "_NAMES_NO_DEVICE", re.compile(r"(?!)"))  # matches nothing
+    devices._family.cache_clear()
+
+
+@pytest.mark.parametrize("ua, skips, name", DESKTOP_SHAPES, ids=[n for _, _, n in DESKTOP_SHAPES])
+def test_desktop_browsers_skip_the_device_rules_and_keep_their_names(monkeypatch, ua, skips, name):
+    devices._family.cache_clear()
+    assert (devices._NAMES_NO_DEVICE.fullmatch(ua) is not None) == skips
+    assert user_agent_family(ua) == name
+    _without_skip(monkeypatch)
+    assert user_agent_family(ua) == name
+    devices._family.cache_clear()
+
+
+def test_no_device_rule_names_a_device_in_a_desktop_shape():
+    # Every system of the shape, Firefox's rv: or not, every browser's tail, odd versions: the device
+    # rules that match name no device (a newer ua-parser-builtins could bring one that does).
+    systems = ["Windows NT 10.0; Win64; x64", "Windows NT 6.1; WOW64", "Windows NT 6.3",
+               "Macintosh; Intel Mac OS X 10_15_7", "Macintosh; Intel Mac OS X 10.15", "Macintosh; Intel Mac OS X 11", "X11; Linux x86_64",
+               "X11; Ubuntu; Linux x86_64"]
+    tails = ["AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v} Safari/537.36 Edg/{v} OPR/{v}",
+             "AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/{v} Safari/537.36",
+             "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{v} Safari/605.1.15", "Gecko/20100101 Firefox/{v}"]
+    uas = [f"Mozilla/5.0 ({s}{rv}) {t}".format(v=v) for s in systems for rv in ("", "; rv:{v}") for t in tails
+           for v in ("131.0.0.0", "3", "999999.99.9.9")]
+    assert all(devices._NAMES_NO_DEVICE.fullmatch(ua) for ua in uas)
+    devices.compile_rules()
+    named = {(d.brand, d.family) for rule in devices._rules()[2] for ua in uas if (d := rule(ua)) is not None}
+    assert named == {("Apple", "Mac")}  # Safari and Chrome on a Mac: GENERIC_DEVICES, the system names it
+    assert not {f for _, f in named} - devices.GENERIC_DEVICES

@@ -6,7 +6,9 @@ import base64
 import gzip
 import io
 import json
+import random
 import re
+import zlib
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -325,12 +327,12 @@ def test_charles_and_minimal_entries_missing_fields(tmp_path):
     ]
 
 
-def test_mitmproxy_flow_file(tmp_path):
+def write_flows(path: Path) -> Path:
+    """A mitmproxy flow file: a page, then a Meta Pixel Purchase."""
     from mitmproxy import http
     from mitmproxy.io import FlowWriter
     from mitmproxy.test import tflow
 
-    path = tmp_path / "flows.mitm"
     with open(path, "wb") as fh:
         w = FlowWriter(fh)
         for i, (method, url, body) in enumerate([
@@ -342,7 +344,11 @@ def test_mitmproxy_flow_file(tmp_path):
             f.request = http.Request.make(method, url, body, {"content-type": "application/x-www-form-urlencoded"})
             f.request.timestamp_start = T0 + i
             w.add(f)
-    s, result = opened(path)
+    return path
+
+
+def test_mitmproxy_flow_file(tmp_path):
+    s, result = opened(write_flows(tmp_path / "flows.mitm"))
     assert (result.format, result.entries, result.hits) == ("mitmproxy flows", 2, 2)
     (purchase,) = list(s)
     assert (purchase.event, purchase.value, purchase.currency, purchase.time) == ("Purchase", "7", "USD", T0 + 1)
@@ -357,6 +363,32 @@ def test_compressed_har_files(tmp_path):
         s, result = opened(tmp_path / name)
         assert [ev.event for ev in s] == ["Purchase"], name
     assert result.format == "zlib HAR"
+
+
+def tee_files(tmp_path: Path) -> dict[str, Path]:
+    """A file of each format the reader knows, and files it stops reading before their end."""
+    body = base64.b64encode(random.Random(25).randbytes(37_500)).decode()  # a page's script: compresses little
+    doc = json.dumps(chrome_har([CHROME_ENTRY] + [{"request": {"method": "GET", "url": f"https://shop.example/{i}"},
+                                                   "response": {"content": {"text": body}}}
+                                                  for i in range(25)])).encode()  # 1.3 MB: two reads
+    files = {"HAR": doc, "HAR with a BOM": b"\xef\xbb\xbf" + doc, "data after the HAR": doc + b"\n" + doc * 3,
+             "gzip": gzip.compress(doc), "zlib": zlib.compress(doc), "gzip cut short": gzip.compress(doc)[:-20_000],
+             "truncated JSON": doc[:len(doc) // 2]}
+    paths = {name: tmp_path / f"{i}.har" for i, name in enumerate(files)}
+    for name, data in files.items():
+        paths[name].write_bytes(data)
+    return paths | {"mitmproxy flows": write_flows(tmp_path / "flows.mitm")}
+
+
+def test_the_tee_is_given_every_byte_of_the_file_once_in_order(tmp_path):
+    # The import key hashes what the import reads: the file is read once (pixelspy/cli/sessions.py).
+    for name, path in tee_files(tmp_path).items():
+        given: list[bytes] = []
+        s, result = Session(), har.load_file(path, Session(), tee=given.append)
+        assert b"".join(given) == path.read_bytes(), name
+        plain_session, plain = opened(path)
+        assert (result.entries, result.hits, result.problems) == (plain.entries, plain.hits, plain.problems), name
+        assert result.events == plain.events > 0, name
 
 
 @pytest.mark.parametrize("content, message", [

@@ -5,7 +5,9 @@ session: every event of a file larger than memory's bound is printed and browsed
 from __future__ import annotations
 
 import asyncio
+import builtins
 import gc
+import io
 import json
 import os
 from pathlib import Path
@@ -133,6 +135,62 @@ def decoding_fails(monkeypatch) -> None:
     def no_decoding(self, hit):
         raise AssertionError("decoded again")
     monkeypatch.setattr(Session, "ingest", no_decoding)
+
+
+def bytes_read(monkeypatch, path: Path) -> list[int]:
+    """The sizes of the reads pixelspy makes of `path` (through open(), as the reader and the import
+    key open it), from now on."""
+    counted = []
+
+    class Counted(io.FileIO):
+        def readinto(self, b):
+            n = super().readinto(b)
+            counted.append(n or 0)
+            return n
+
+        def readall(self):
+            data = super().readall()
+            counted.append(len(data))
+            return data
+
+    real_open = builtins.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if mode == "rb" and isinstance(file, (str, Path)) and Path(file) == path:
+            return io.BufferedReader(Counted(file, "r"))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    return counted
+
+
+@pytest.mark.parametrize("ui", [False, True], ids=["no-ui", "tui"])
+def test_an_import_reads_the_file_once_for_its_events_and_its_key(visit, tmp_path, capsys, monkeypatch, ui):
+    from pixelspy.tui.app import PixelSpyApp
+
+    doc = json.loads(visit.read_text())
+    doc["log"]["entries"].append({"request": {"method": "GET", "url": "https://shop.example/"},
+                                  "response": {"content": {"text": "x" * (3 << 20)}}})  # several reads
+    visit.write_text(json.dumps(doc))
+    from tests.tui.test_app import until
+
+    async def read_then_quit(app: PixelSpyApp) -> None:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await until(pilot, lambda: app.load_result is not None)
+            await pilot.press("q")
+
+    monkeypatch.setattr(PixelSpyApp, "run", lambda app: asyncio.run(read_then_quit(app)))
+    counted = bytes_read(monkeypatch, visit)
+    assert cli.main(["open", str(visit), *(["--no-ui"] if not ui else [])]) == 0
+    # Once, and a buffer's worth of the start that tells a session file (is_session_file); not twice
+    # (the key's hash read it again beside the import).
+    once = range(visit.stat().st_size, visit.stat().st_size + io.DEFAULT_BUFFER_SIZE + 1)
+    assert sum(counted) in once
+    [path] = session_files(tmp_path)
+    counted.clear()
+    assert cli.main(["open", str(visit), "--no-ui"]) == 0
+    assert f"opening {path}" in capsys.readouterr().err  # known by its key: the import had hashed the file
+    assert sum(counted) in once  # hashed, the earlier import found: not read again
 
 
 def test_a_second_open_of_the_same_file_reopens_its_import(visit, tmp_path, capsys, monkeypatch):

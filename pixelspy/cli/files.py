@@ -16,6 +16,7 @@ from pixelspy.session import Session
 
 if TYPE_CHECKING:
     from pixelspy.har import LoadResult
+    from pixelspy.har.read import Tee
 
 
 # `check` reads events through its report's tally: its session keeps only a few (and their requests).
@@ -159,7 +160,7 @@ def open_har_file(args: argparse.Namespace) -> int:
         return 2
     result = None  # the file read to its end (an import cut short leaves no session file)
     try:
-        code, result = (_read_file if args.no_ui else _show_file)(args.file, session)
+        code, result = (_read_file if args.no_ui else _show_file)(args.file, session, key.tee if key else None)
     finally:
         if writer is not None:
             end_import(writer, result, key)
@@ -174,24 +175,24 @@ def open_har_file(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_file(path: str, session: Session) -> tuple[int, LoadResult | None]:
+def _show_file(path: str, session: Session, tee: Tee | None) -> tuple[int, LoadResult | None]:
     """A HAR or flow file read into the TUI with a progress bar: (exit code, the file's LoadResult once
     read to its end)."""
     from pixelspy.tui.app import PixelSpyApp
 
-    app = PixelSpyApp(session, None, load=Path(path))
+    app = PixelSpyApp(session, None, load=Path(path), load_tee=tee)
     app.run()
     return app.return_code or 0, app.load_result  # 2 when the file could not be read, as with --no-ui
 
 
-def _read_file(path: str, session: Session) -> tuple[int, LoadResult | None]:
+def _read_file(path: str, session: Session, tee: Tee | None) -> tuple[int, LoadResult | None]:
     """A HAR or flow file read into the session (--no-ui): (0 and its LoadResult, or 2 and None when it
     cannot be read)."""
     from pixelspy.har import HarReadError, load_file
 
     try:
         progress = _stderr_progress if sys.stderr.isatty() else None
-        result = load_file(path, session, progress=progress)
+        result = load_file(path, session, progress=progress, tee=tee)
     except HarReadError as e:
         print(("\n" if progress else "") + inert(f"pixelspy: {path}: {e}"), file=sys.stderr)
         return 2, None

@@ -8,10 +8,9 @@ import json
 import os
 import sqlite3
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from pixelspy import __version__
 from pixelspy.cli.common import Parser
@@ -60,24 +59,24 @@ def sessions_main(argv: list[str]) -> int:
 class ImportKey:
     """What an import is known by: the file's content, every byte of it (SHA-256: a different file is
     never taken for the same, whatever its name, size or dates), the pixelspy that decoded it and the
-    configuration its checks ran with. The file is hashed in a thread, a MiB at a time, beside the
-    import's own reading and decoding (reads and hashlib let go of the GIL): `digest` waits for it.
-    `identity` is the file's when it was opened: an import that read a file changed since
-    (`unchanged` is False) is not known by the key."""
+    configuration its checks ran with. The import's reader gives the key each byte it reads (`tee`): the
+    file is read once. Asked before the import (an earlier import has the file's size), the key reads
+    the file whole at once. `identity` is the file's when the key was made: an import that read a file
+    changed since (`unchanged` is False) is not known by the key."""
 
     def __init__(self, path: Path, config: Config) -> None:
         """OSError when the file cannot be opened."""
         self.path = path
+        with open(path, "rb") as f:
+            self.identity = _identity(os.fstat(f.fileno()))
+        self._hash = hashlib.sha256(f"pixelspy {__version__}\0{config.model_dump_json()}\0".encode())
+        self._hashed = 0  # bytes of the file hashed
         self._digest: str | None = None
-        f = open(path, "rb")
-        self.identity = _identity(os.fstat(f.fileno()))
-        started = hashlib.sha256(f"pixelspy {__version__}\0{config.model_dump_json()}\0".encode())
-        self._thread = threading.Thread(target=self._hash, args=(f, started), name="pixelspy-import-key", daemon=True)
-        self._thread.start()
+        self._done = False  # the digest is known (or known not to be: a file read short)
 
     @classmethod
     def of(cls, path: Path, config: Config) -> ImportKey | None:
-        """The file's key, being computed; None when the file cannot be opened."""
+        """The file's key; None when the file cannot be opened."""
         try:
             return cls(path, config)
         except OSError:
@@ -87,20 +86,30 @@ class ImportKey:
     def size(self) -> int:
         return self.identity[2]
 
+    def tee(self, data: bytes) -> None:
+        """The file's next bytes, as the import reads them (har.read.Tee); nothing once the key is known."""
+        if not self._done:
+            self._hash.update(data)
+            self._hashed += len(data)
+
     @property
     def digest(self) -> str | None:
-        """The key, once the file is hashed; None when it could not be read to its end."""
-        self._thread.join()
+        """The key: of the bytes the import read, once it read them all (None when it read fewer than
+        the file's size); asked before the import read any, of the file read whole now."""
+        if not self._done:
+            if not self._hashed:
+                self._hash_file()
+            self._done = True
+            self._digest = self._hash.hexdigest() if self._hashed == self.size else None
         return self._digest
 
-    def _hash(self, f: BinaryIO, h: hashlib._Hash) -> None:
+    def _hash_file(self) -> None:
         try:
-            with f:
+            with open(self.path, "rb") as f:
                 while chunk := f.read(HASH_CHUNK):
-                    h.update(chunk)
+                    self.tee(chunk)
         except OSError:
-            return
-        self._digest = h.hexdigest()
+            self._hashed = -1  # read short
 
     def unchanged(self) -> bool:
         """Whether the file is still the one hashed: a write changes its ctime, a replacement its inode."""

@@ -9,6 +9,9 @@ An entry of invalid JSON, nested too deep, with a broken URL or larger than 64 M
 `problems` and skipped. mitmproxy's own reader is used only for its native flow files (converted by
 pixelspy/flows.py, as the live proxy converts them).
 
+A tee given to the reader (`pixelspy open`'s import key, a SHA-256) gets every byte of the file as it
+is read, and the rest of the file after what the reader needed: the file is read once.
+
 Opening a file ends with `session.tick(inf)`: the file is complete, so pending verdicts (consent
 waits, expected events) settle as "never came".
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import gzip
 import io
 import os
@@ -37,6 +41,43 @@ from pixelspy.session import MAX_MARKS, Mark, Session
 
 # (phase, done, total): phase "read" counts bytes of the file, "decode" counts entries.
 Progress = Callable[[str, int, int], None]
+# Given every byte of the file once, in order, as it is read (the import key's hash: the file is read once).
+Tee = Callable[[bytes], None]
+
+
+class _TeeFile:
+    """The file as the reader reads it, each byte given to `tee` the first time it is read (the reader
+    seeks back to the start after looking at the first bytes). `rest` reads what the reader left."""
+
+    def __init__(self, fh: BinaryIO, tee: Tee):
+        self.fh = fh
+        self.tee = tee
+        self._pos = 0
+        self._given = 0  # the file's first bytes given to the tee
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        end = self._pos + len(data)
+        if self._pos <= self._given < end:
+            self.tee(data[self._given - self._pos:] if self._given > self._pos else data)
+            self._given = end
+        self._pos = end
+        return data
+
+    def peek(self, n: int = 0) -> bytes:  # mitmproxy's flow reader
+        return self.fh.peek(n)
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        self._pos = self.fh.seek(pos, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def rest(self) -> None:
+        """Read to the end: data after a HAR's JSON, or after a broken stream, is the file's too."""
+        while self.read(READ_CHUNK):
+            pass
 
 
 class _ZlibFile(io.RawIOBase):
@@ -84,9 +125,10 @@ class FileReader:
     `problems` collects what could not be read (entry by entry); a file that cannot be read at all
     raises HarReadError when iterated. `format` says what the file was."""
 
-    def __init__(self, path: str | Path, progress: Progress | None = None):
+    def __init__(self, path: str | Path, progress: Progress | None = None, tee: Tee | None = None):
         self.path = Path(path)
         self.progress = progress
+        self.tee = tee
         self.problems: list[str] = []
         self.format = ""
         self.entries = 0  # entries (or flows) seen, read or not
@@ -100,13 +142,17 @@ class FileReader:
             raise HarReadError(str(e.strerror or e)) from None
         with fh:
             self.total = os.fstat(fh.fileno()).st_size
+            raw = _TeeFile(fh, self.tee) if self.tee else fh
             try:
-                yield from self._read(fh)
+                yield from self._read(raw)
             except (OSError, EOFError, zlib.error) as e:  # a broken gzip/zlib stream, or reading failed
                 what = f"the {self.format.strip() or 'file'} stream is broken ({e})"
                 if not self.entries:
                     raise HarReadError(what) from None
                 self.problems.append(f"after {self.entries} entries: {what}; the entries before it were read")
+            if isinstance(raw, _TeeFile):
+                with contextlib.suppress(OSError):  # the tee is short of the file's size: it knows
+                    raw.rest()
 
     def _report(self, fh: BinaryIO) -> None:
         if self.progress:
@@ -258,9 +304,9 @@ def iter_har_hits(path: str | Path, progress: Progress | None = None) -> Iterato
     return iter(FileReader(path, progress))
 
 
-def _load_steps(path: str | Path, session: Session, progress: Progress | None,
-                batch: int) -> Generator[None, None, LoadResult]:
-    reader = FileReader(path, progress)
+def _load_steps(path: str | Path, session: Session, progress: Progress | None, batch: int,
+                tee: Tee | None) -> Generator[None, None, LoadResult]:
+    reader = FileReader(path, progress, tee)
     hits: list[RawHit] = []
     for hit in reader:
         hits.append(hit)
@@ -282,10 +328,12 @@ def _load_steps(path: str | Path, session: Session, progress: Progress | None,
                       reader.problems)
 
 
-def load_file(path: str | Path, session: Session, progress: Progress | None = None) -> LoadResult:
+def load_file(path: str | Path, session: Session, progress: Progress | None = None,
+              tee: Tee | None = None) -> LoadResult:
     """Read a HAR or mitmproxy flow file into `session` (decoders and checks run on every hit, in time
-    order), then settle pending verdicts. Raises HarReadError when the file cannot be read at all."""
-    steps = _load_steps(path, session, progress, 1000)
+    order), then settle pending verdicts; `tee` is given every byte of the file (read to its end). Raises
+    HarReadError when the file cannot be read at all."""
+    steps = _load_steps(path, session, progress, 1000, tee)
     while True:
         try:
             next(steps)
@@ -294,9 +342,9 @@ def load_file(path: str | Path, session: Session, progress: Progress | None = No
 
 
 async def load_file_async(path: str | Path, session: Session, progress: Progress | None = None,
-                          batch: int = 200) -> LoadResult:
+                          batch: int = 200, tee: Tee | None = None) -> LoadResult:
     """load_file that gives the event loop (the TUI) a turn every `batch` entries."""
-    steps = _load_steps(path, session, progress, batch)
+    steps = _load_steps(path, session, progress, batch, tee)
     while True:
         try:
             next(steps)

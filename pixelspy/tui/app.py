@@ -11,7 +11,7 @@ import gc
 import logging
 import shlex
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import on
@@ -80,11 +80,12 @@ class PixelSpyApp(SavingActions, App):
     ]
 
     def __init__(self, session: Session, config: ProxyConfig | None, title: str | None = None,
-                 load: Path | None = None) -> None:
+                 load: Path | None = None, load_tee: Callable[[bytes], None] | None = None) -> None:
         super().__init__()
         self.session = session
         self.config = config
         self.load_path = load  # a HAR / flow file read into the session after start, with progress
+        self.load_tee = load_tee  # given the file's bytes as they are read (the import key's hash)
         self.proxy: Proxy | None = None
         self.start_error: str | None = None
         self.paused = False
@@ -177,7 +178,7 @@ class PixelSpyApp(SavingActions, App):
             self._source_title = f"{'reading' if phase == 'read' else 'decoding'} {path.name}"
 
         try:
-            result = await load_file_async(path, self.session, progress)
+            result = await load_file_async(path, self.session, progress, tee=self.load_tee)
         except HarReadError as e:
             self.load_failed = True
             self.notify_inert(f"{path}: {e}", title="cannot open", severity="error", timeout=30)
