@@ -13,6 +13,9 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             (older events evicted from memory and read back from the file on demand), that window
             again under the live process's collector settings (heap.freeze_heap), the collector's
             share of each ingest loop (gc.callbacks), and the writer's batches and waits
+  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits in its own
+            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind; the
+            rest of a flush is Python, holding the GIL (building rows: JSON, zlib)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
             `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
             load, one request in PROXY_TRACKING_EVERY a tracking hit)
@@ -46,6 +49,7 @@ from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
 
 INLINE_EVERY_HITS = 250
+PROFILE_EVERY_HITS = 6
 PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
 PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
 SMALL_WINDOW = 1_000
@@ -88,6 +92,53 @@ def ingest_run(hits: list, mode: str, folder: Path, commits: list) -> float:
         writer.close()  # the thread's last batch: its time is outside the ingest's
         commits.extend(writer.commits)
     return elapsed
+
+
+class TimedConnection:
+    """A connection whose statements' thread CPU is added up by kind (their first words)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.cpu: dict[str, float] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+    def execute(self, sql: str, *args):
+        kind = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
+        t0 = time.thread_time()
+        try:
+            return self.db.execute(sql, *args)
+        finally:
+            self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
+
+
+def writer_profile(hits: list, folder: Path) -> None:
+    """The writer's CPU per hit, its statements' share and the Python rest, per-flush CPU."""
+    session = Session()
+    writer = StoreWriter(session, folder / f"profile-{time.monotonic_ns()}.pixelspy")
+    writer.open()
+    writer.db = timed = TimedConnection(writer.db)
+    session.subscribe(writer.event)
+    session.subscribe_marks(writer.marks)
+    session.subscribe_hits(writer.hit)
+    flushes = []
+    for n, h in enumerate(hits, 1):
+        session.ingest(h)
+        if n % PROFILE_EVERY_HITS == 0:
+            t0 = time.thread_time()
+            writer.flush()
+            flushes.append(time.thread_time() - t0)
+    rows = sum(c[2] for c in writer.commits)
+    writer.close()
+    total, in_sql = sum(flushes), sum(timed.cpu.values())  # (close's checkpoint is outside the flushes)
+    per_hit = 1e6 / len(flushes) / PROFILE_EVERY_HITS
+    print(f"writer (a flush every {PROFILE_EVERY_HITS} hits, {rows / len(flushes):.1f} rows each, in the ingesting "
+          f"thread): CPU {total * per_hit:.0f} µs/hit, of it SQLite's statements {in_sql * per_hit:.0f}, Python "
+          f"(GIL held) {(total - in_sql) * per_hit:.0f}; a flush's CPU p50 {percentile(flushes, .5) * 1e3:.2f} ms "
+          f"p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
+    for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -301,6 +352,9 @@ def main() -> int:
     print(f"  commits (threaded, {len(commits)}): rows/commit median {statistics.median(rows) if rows else 0:.0f}; "
           f"lag ms p50 {percentile(lags, .5):.1f} p99 {percentile(lags, .99):.1f} max {max(lags, default=0):.1f}; "
           f"commit ms p50 {percentile(took, .5):.1f} p99 {percentile(took, .99):.1f}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer_profile(hits[:min(len(hits), 6_000)], Path(folder))
 
     print(f"memory ({args.memory_hits:,} hits, a fresh process each):")
     results = {}
