@@ -319,6 +319,7 @@ def main() -> int:
     ap.add_argument("--memory-hits", type=int, default=30_000)
     ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
     ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
+    ap.add_argument("--writer-only", action="store_true", help="only the writer's profile")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--live-collector", action="store_true", help=argparse.SUPPRESS)
@@ -334,6 +335,10 @@ def main() -> int:
         return 0
     samples, times = corpus_hits(args.hits)
     hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
+    if args.writer_only:
+        with tempfile.TemporaryDirectory() as folder:
+            writer_profile(hits, Path(folder))
+        return 0
     best: dict[str, float] = {}
     commits: list = []
     with tempfile.TemporaryDirectory() as folder:
