@@ -17,7 +17,8 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind; the
             rest of a flush is Python, holding the GIL (building rows: JSON, zlib)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
-            `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
+            `--no-session`, both started each round and loaded in turns of PROXY_SLICE_S: requests/s
+            and CPU per request saturated, pooled p95/p99 latency paced (bench_proxy's loopback
             load, one request in PROXY_TRACKING_EVERY a tracking hit)
 Goal (#27): RSS per stored event ≤ 1 KiB; the collector ≤ 5 % of ingest; the store's cost on ingest
 small against decoding.
@@ -52,6 +53,7 @@ INLINE_EVERY_HITS = 250
 PROFILE_EVERY_HITS = 6
 PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
 PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
+PROXY_SLICE_S = 3.0
 SMALL_WINDOW = 1_000
 # The span of objects/heap per event starts here: the decoders' shared-param caches (bounded) fill
 # in the first hits.
@@ -263,53 +265,97 @@ def memory(mode: str, n: int, trace: bool = False, live_collector: bool = False)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def proxy_round(session_args: list[str], folder: Path, mix: list, seconds: float, rate: float | None):
-    """One run of the loopback load through a fresh `pixelspy --no-ui --sink` with `session_args`."""
-    import asyncio
+def thread_cpu(proc: subprocess.Popen) -> tuple[float, float]:
+    """CPU seconds so far of a process's main thread (the proxy's event loop) and of its other threads
+    together (the session file's writer, mostly)."""
+    main = others = 0.0
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that just ended
+        spent = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(task.name) == proc.pid:
+            main += spent
+        else:
+            others += spent
+    return main, others
 
-    from loopback import free_port, run_load, wait_port
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(port), "--confdir",
-                             str(folder / "confdir"), *session_args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
-    try:
-        wait_port(port, proc=proc)
-        return asyncio.run(run_load(port, mix, PROXY_CONNECTIONS, seconds, rate=rate))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+class SinkProxy:
+    """A `pixelspy --no-ui --sink` process with `extra` arguments, its session files in `folder`."""
+
+    def __init__(self, extra: list[str], folder: Path):
+        from loopback import free_port, wait_port
+
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(self.port), "--confdir",
+             str(folder / "confdir"), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
 
 
 def proxy_bench(seconds: float, rounds: int) -> None:
-    from loopback import Upstream, request_mix
+    """The session file's cost through the proxy: both proxies started afresh each round and loaded in
+    turns of PROXY_SLICE_S (bench_proxy.interleaved: the host's drift falls on both alike), CPU per
+    request under saturation, the paced tail over all rounds pooled."""
+    import asyncio
+
+    from bench_proxy import interleaved
+    from loopback import LoadResult, Upstream, request_mix, run_load
 
     upstream = Upstream()
     mix = request_mix(upstream.port, PROXY_TRACKING_EVERY)
-    kinds = {"store": [], "no store": ["--no-session"]}
-    saturated: dict[str, list[float]] = {k: [] for k in kinds}
-    paced: dict[str, list[float]] = {k: [] for k in kinds}
+    kinds = {"no store": ["--no-session"], "store": []}
+    saturated: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    cpu = {kind: [0.0, 0.0] for kind in kinds}  # saturated: main thread, other threads
+    slices = max(1, round(seconds / PROXY_SLICE_S))
+    rate = None
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for _ in range(rounds):
-                for kind, extra in kinds.items():
-                    r = proxy_round(extra, Path(folder), mix, seconds, None)
-                    saturated[kind].append(r.requests / r.seconds)
-            rate = 0.5 * statistics.median(saturated["no store"])
-            for _ in range(rounds):
-                for kind, extra in kinds.items():
-                    paced[kind] += proxy_round(extra, Path(folder), mix, seconds, rate).latencies
+            for rnd in range(rounds):
+                proxies = {kind: SinkProxy(extra, Path(folder)) for kind, extra in kinds.items()}
+                try:
+                    for proxy in proxies.values():  # imports, caches, first connections
+                        asyncio.run(run_load(proxy.port, mix, PROXY_CONNECTIONS, 1.0, warmup=0))
+                    before = {kind: thread_cpu(proxy.proc) for kind, proxy in proxies.items()}
+                    r = interleaved(proxies, mix, PROXY_CONNECTIONS, seconds / slices, slices, rnd)
+                    for kind, proxy in proxies.items():
+                        after = thread_cpu(proxy.proc)
+                        cpu[kind] = [c + a - b for c, a, b in zip(cpu[kind], after, before[kind])]
+                        saturated[kind].append(r[kind])
+                    rate = rate or round(r["no store"].rps / 2, -1)
+                    p = interleaved(proxies, mix, PROXY_CONNECTIONS, seconds / slices, slices, rnd, rate=rate)
+                    for kind in kinds:
+                        paced[kind].append(p[kind])
+                finally:
+                    for proxy in proxies.values():
+                        proxy.stop()
     finally:
         upstream.stop()
     print(f"proxy (one request in {PROXY_TRACKING_EVERY} a tracking hit, {PROXY_CONNECTIONS} connections, "
-          f"{rounds} × {seconds:g} s each, in turns):")
+          f"{rounds} rounds × {seconds:g} s in turns of {PROXY_SLICE_S:g} s):")
+    pooled = {k: LoadResult.merged(v) for k, v in paced.items()}
+    per_request = {k: [1e3 * c / sum(r.requests for r in saturated[k]) for c in cpu[k]] for k in kinds}
     for kind in kinds:
-        print(f"  {kind:9} saturated {statistics.median(saturated[kind]):7.1f} req/s (median);  paced at "
-              f"{rate:.0f} req/s: p50 {percentile(paced[kind], .5) * 1000:6.2f} ms  p99 "
-              f"{percentile(paced[kind], .99) * 1000:6.2f} ms")
-    throughput = statistics.median(saturated["store"]) / statistics.median(saturated["no store"])
-    p99 = percentile(paced["store"], .99) / percentile(paced["no store"], .99)
-    print(f"ratios store / no store: throughput {throughput:.3f}; paced p99 {p99:.3f}")
+        main, others = per_request[kind]
+        print(f"  {kind:9} saturated {statistics.median(r.rps for r in saturated[kind]):7.1f} req/s (median), "
+              f"CPU {main + others:.3f} ms/request (event loop {main:.3f}, other threads {others:.3f});  "
+              f"paced at {rate:.0f} req/s, pooled: p50 "
+              f"{pooled[kind].percentile(50) * 1e3:6.2f} ms  p95 {pooled[kind].percentile(95) * 1e3:6.2f} ms  "
+              f"p99 {pooled[kind].percentile(99) * 1e3:6.2f} ms")
+    store, base = saturated["store"], saturated["no store"]
+    print(f"ratios store / no store: throughput {statistics.median(r.rps for r in store) / statistics.median(r.rps for r in base):.3f}; "
+          f"CPU per request {sum(per_request['store']) / sum(per_request['no store']):.3f} (event loop "
+          f"{per_request['store'][0] / per_request['no store'][0]:.3f}); paced p95 "
+          f"{pooled['store'].percentile(95) / pooled['no store'].percentile(95):.3f}, p99 "
+          f"{pooled['store'].percentile(99) / pooled['no store'].percentile(99):.3f}")
 
 
 def main() -> int:
