@@ -13,8 +13,12 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             (older events evicted from memory and read back from the file on demand), that window
             again under the live process's collector settings (heap.freeze_heap), the collector's
             share of each ingest loop (gc.callbacks), and the writer's batches and waits
+  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits in its own
+            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind; the
+            rest of a flush is Python, holding the GIL (building rows: JSON, zlib)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
-            `--no-session`, in turns: requests/s saturated, p99 latency paced (bench_proxy's loopback
+            `--no-session`, both started each round and loaded in turns of PROXY_SLICE_S: requests/s
+            and CPU per request saturated, pooled p95/p99 latency paced (bench_proxy's loopback
             load, one request in PROXY_TRACKING_EVERY a tracking hit)
 Goal (#27): RSS per stored event ≤ 1 KiB; the collector ≤ 5 % of ingest; the store's cost on ingest
 small against decoding.
@@ -46,8 +50,10 @@ from pixelspy.session import Session
 from pixelspy.store.writer import StoreWriter
 
 INLINE_EVERY_HITS = 250
+PROFILE_EVERY_HITS = 6
 PROXY_TRACKING_EVERY = 3  # more tracking than bench_proxy's 1 in 10: the store works per tracking hit
 PROXY_CONNECTIONS = 8  # ≈ 250 ms of hits at 1,000 a second
+PROXY_SLICE_S = 3.0
 SMALL_WINDOW = 1_000
 # The span of objects/heap per event starts here: the decoders' shared-param caches (bounded) fill
 # in the first hits.
@@ -88,6 +94,53 @@ def ingest_run(hits: list, mode: str, folder: Path, commits: list) -> float:
         writer.close()  # the thread's last batch: its time is outside the ingest's
         commits.extend(writer.commits)
     return elapsed
+
+
+class TimedConnection:
+    """A connection whose statements' thread CPU is added up by kind (their first words)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.cpu: dict[str, float] = {}
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+    def execute(self, sql: str, *args):
+        kind = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
+        t0 = time.thread_time()
+        try:
+            return self.db.execute(sql, *args)
+        finally:
+            self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
+
+
+def writer_profile(hits: list, folder: Path) -> None:
+    """The writer's CPU per hit, its statements' share and the Python rest, per-flush CPU."""
+    session = Session()
+    writer = StoreWriter(session, folder / f"profile-{time.monotonic_ns()}.pixelspy")
+    writer.open()
+    writer.db = timed = TimedConnection(writer.db)
+    session.subscribe(writer.event)
+    session.subscribe_marks(writer.marks)
+    session.subscribe_hits(writer.hit)
+    flushes = []
+    for n, h in enumerate(hits, 1):
+        session.ingest(h)
+        if n % PROFILE_EVERY_HITS == 0:
+            t0 = time.thread_time()
+            writer.flush()
+            flushes.append(time.thread_time() - t0)
+    rows = sum(c[2] for c in writer.commits)
+    writer.close()
+    total, in_sql = sum(flushes), sum(timed.cpu.values())  # (close's checkpoint is outside the flushes)
+    per_hit = 1e6 / len(flushes) / PROFILE_EVERY_HITS
+    print(f"writer (a flush every {PROFILE_EVERY_HITS} hits, {rows / len(flushes):.1f} rows each, in the ingesting "
+          f"thread): CPU {total * per_hit:.0f} µs/hit, of it SQLite's statements {in_sql * per_hit:.0f}, Python "
+          f"(GIL held) {(total - in_sql) * per_hit:.0f}; a flush's CPU p50 {percentile(flushes, .5) * 1e3:.2f} ms "
+          f"p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
+    for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -212,53 +265,97 @@ def memory(mode: str, n: int, trace: bool = False, live_collector: bool = False)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def proxy_round(session_args: list[str], folder: Path, mix: list, seconds: float, rate: float | None):
-    """One run of the loopback load through a fresh `pixelspy --no-ui --sink` with `session_args`."""
-    import asyncio
+def thread_cpu(proc: subprocess.Popen) -> tuple[float, float]:
+    """CPU seconds so far of a process's main thread (the proxy's event loop) and of its other threads
+    together (the session file's writer, mostly)."""
+    main = others = 0.0
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that just ended
+        spent = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(task.name) == proc.pid:
+            main += spent
+        else:
+            others += spent
+    return main, others
 
-    from loopback import free_port, run_load, wait_port
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(port), "--confdir",
-                             str(folder / "confdir"), *session_args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
-    try:
-        wait_port(port, proc=proc)
-        return asyncio.run(run_load(port, mix, PROXY_CONNECTIONS, seconds, rate=rate))
-    finally:
-        proc.terminate()
-        proc.wait(30)
+class SinkProxy:
+    """A `pixelspy --no-ui --sink` process with `extra` arguments, its session files in `folder`."""
+
+    def __init__(self, extra: list[str], folder: Path):
+        from loopback import free_port, wait_port
+
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(self.port), "--confdir",
+             str(folder / "confdir"), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
 
 
 def proxy_bench(seconds: float, rounds: int) -> None:
-    from loopback import Upstream, request_mix
+    """The session file's cost through the proxy: both proxies started afresh each round and loaded in
+    turns of PROXY_SLICE_S (bench_proxy.interleaved: the host's drift falls on both alike), CPU per
+    request under saturation, the paced tail over all rounds pooled."""
+    import asyncio
+
+    from bench_proxy import interleaved
+    from loopback import LoadResult, Upstream, request_mix, run_load
 
     upstream = Upstream()
     mix = request_mix(upstream.port, PROXY_TRACKING_EVERY)
-    kinds = {"store": [], "no store": ["--no-session"]}
-    saturated: dict[str, list[float]] = {k: [] for k in kinds}
-    paced: dict[str, list[float]] = {k: [] for k in kinds}
+    kinds = {"no store": ["--no-session"], "store": []}
+    saturated: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    cpu = {kind: [0.0, 0.0] for kind in kinds}  # saturated: main thread, other threads
+    slices = max(1, round(seconds / PROXY_SLICE_S))
+    rate = None
     try:
         with tempfile.TemporaryDirectory() as folder:
-            for _ in range(rounds):
-                for kind, extra in kinds.items():
-                    r = proxy_round(extra, Path(folder), mix, seconds, None)
-                    saturated[kind].append(r.requests / r.seconds)
-            rate = 0.5 * statistics.median(saturated["no store"])
-            for _ in range(rounds):
-                for kind, extra in kinds.items():
-                    paced[kind] += proxy_round(extra, Path(folder), mix, seconds, rate).latencies
+            for rnd in range(rounds):
+                proxies = {kind: SinkProxy(extra, Path(folder)) for kind, extra in kinds.items()}
+                try:
+                    for proxy in proxies.values():  # imports, caches, first connections
+                        asyncio.run(run_load(proxy.port, mix, PROXY_CONNECTIONS, 1.0, warmup=0))
+                    before = {kind: thread_cpu(proxy.proc) for kind, proxy in proxies.items()}
+                    r = interleaved(proxies, mix, PROXY_CONNECTIONS, seconds / slices, slices, rnd)
+                    for kind, proxy in proxies.items():
+                        after = thread_cpu(proxy.proc)
+                        cpu[kind] = [c + a - b for c, a, b in zip(cpu[kind], after, before[kind])]
+                        saturated[kind].append(r[kind])
+                    rate = rate or round(r["no store"].rps / 2, -1)
+                    p = interleaved(proxies, mix, PROXY_CONNECTIONS, seconds / slices, slices, rnd, rate=rate)
+                    for kind in kinds:
+                        paced[kind].append(p[kind])
+                finally:
+                    for proxy in proxies.values():
+                        proxy.stop()
     finally:
         upstream.stop()
     print(f"proxy (one request in {PROXY_TRACKING_EVERY} a tracking hit, {PROXY_CONNECTIONS} connections, "
-          f"{rounds} × {seconds:g} s each, in turns):")
+          f"{rounds} rounds × {seconds:g} s in turns of {PROXY_SLICE_S:g} s):")
+    pooled = {k: LoadResult.merged(v) for k, v in paced.items()}
+    per_request = {k: [1e3 * c / sum(r.requests for r in saturated[k]) for c in cpu[k]] for k in kinds}
     for kind in kinds:
-        print(f"  {kind:9} saturated {statistics.median(saturated[kind]):7.1f} req/s (median);  paced at "
-              f"{rate:.0f} req/s: p50 {percentile(paced[kind], .5) * 1000:6.2f} ms  p99 "
-              f"{percentile(paced[kind], .99) * 1000:6.2f} ms")
-    throughput = statistics.median(saturated["store"]) / statistics.median(saturated["no store"])
-    p99 = percentile(paced["store"], .99) / percentile(paced["no store"], .99)
-    print(f"ratios store / no store: throughput {throughput:.3f}; paced p99 {p99:.3f}")
+        main, others = per_request[kind]
+        print(f"  {kind:9} saturated {statistics.median(r.rps for r in saturated[kind]):7.1f} req/s (median), "
+              f"CPU {main + others:.3f} ms/request (event loop {main:.3f}, other threads {others:.3f});  "
+              f"paced at {rate:.0f} req/s, pooled: p50 "
+              f"{pooled[kind].percentile(50) * 1e3:6.2f} ms  p95 {pooled[kind].percentile(95) * 1e3:6.2f} ms  "
+              f"p99 {pooled[kind].percentile(99) * 1e3:6.2f} ms")
+    store, base = saturated["store"], saturated["no store"]
+    print(f"ratios store / no store: throughput {statistics.median(r.rps for r in store) / statistics.median(r.rps for r in base):.3f}; "
+          f"CPU per request {sum(per_request['store']) / sum(per_request['no store']):.3f} (event loop "
+          f"{per_request['store'][0] / per_request['no store'][0]:.3f}); paced p95 "
+          f"{pooled['store'].percentile(95) / pooled['no store'].percentile(95):.3f}, p99 "
+          f"{pooled['store'].percentile(99) / pooled['no store'].percentile(99):.3f}")
 
 
 def main() -> int:
@@ -268,6 +365,7 @@ def main() -> int:
     ap.add_argument("--memory-hits", type=int, default=30_000)
     ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
     ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
+    ap.add_argument("--writer-only", action="store_true", help="only the writer's profile")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--live-collector", action="store_true", help=argparse.SUPPRESS)
@@ -283,6 +381,10 @@ def main() -> int:
         return 0
     samples, times = corpus_hits(args.hits)
     hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
+    if args.writer_only:
+        with tempfile.TemporaryDirectory() as folder:
+            writer_profile(hits, Path(folder))
+        return 0
     best: dict[str, float] = {}
     commits: list = []
     with tempfile.TemporaryDirectory() as folder:
@@ -301,6 +403,9 @@ def main() -> int:
     print(f"  commits (threaded, {len(commits)}): rows/commit median {statistics.median(rows) if rows else 0:.0f}; "
           f"lag ms p50 {percentile(lags, .5):.1f} p99 {percentile(lags, .99):.1f} max {max(lags, default=0):.1f}; "
           f"commit ms p50 {percentile(took, .5):.1f} p99 {percentile(took, .99):.1f}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer_profile(hits[:min(len(hits), 6_000)], Path(folder))
 
     print(f"memory ({args.memory_hits:,} hits, a fresh process each):")
     results = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from operator import attrgetter
 from typing import Any
 
 from pixelspy.model import Finding, Param, RawHit, Severity, TrackingEvent, UserField
@@ -18,6 +19,10 @@ from pixelspy.store.schema import SEVERITY_RANK
 _SCALARS = ("id", "platform", "source", "kind", "pixel_id", "event", "label", "standard_event", "event_id",
             "page_url", "value", "currency", "content_ids", "order_id", "test_event_code", "decode_errors",
             "endpoint", "twins", "twin_key", "hit_id", "time", "client", "device", "referer")
+_scalars = attrgetter(*_SCALARS)  # one call for all 24 (the writer's thread holds the GIL for it)
+# One encoder for every row (json.dumps with options builds a new one each call); what it encodes is
+# decoded text in lists, never a cycle, so it need not track the containers it is in.
+_compact_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 # Bodies are kept up to the stored size of a hit (addon.MAX_STORED_BODY); a file's larger one is cut.
 MAX_BODY = 2 * 1024 * 1024
 # zlib's fastest level. A body shorter than COMPRESS_FROM is kept as it is: setting zlib up costs
@@ -31,17 +36,18 @@ class BadRow(ValueError):
 
 
 def severity_rank(ev: TrackingEvent) -> int:
-    return max((SEVERITY_RANK.get(f.severity.value, 0) for f in ev.findings), default=0)
+    return max((SEVERITY_RANK.get(f.severity.value, 0) for f in ev.findings), default=0) if ev.findings else 0
 
 
 def event_row(ev: TrackingEvent) -> tuple:
     """(id, time, platform, pixel, event, page, device, kind, source, severity, hit_id, json)."""
-    data = {name: getattr(ev, name) for name in _SCALARS}
-    data["source"], data["kind"] = ev.source.value, ev.kind.value
-    data["params"] = [list(p) for p in ev.params]
-    data["user_data"] = [list(u) for u in ev.user_data]
+    # source and kind are StrEnums, params and user data NamedTuples: JSON writes them as their
+    # strings and arrays without copies.
+    data = dict(zip(_SCALARS, _scalars(ev)))
+    data["params"] = ev.params
+    data["user_data"] = ev.user_data
     return (ev.id, ev.time, ev.platform, ev.pixel_id, ev.event, ev.page_url, ev.device, ev.kind.value,
-            ev.source.value, severity_rank(ev), ev.hit_id, json.dumps(data, separators=(",", ":")))
+            ev.source.value, severity_rank(ev), ev.hit_id, _compact_json(data))
 
 
 def finding_rows(ev: TrackingEvent) -> list[tuple]:
@@ -109,7 +115,7 @@ def unpack(data: Any, packed: Any, most: int) -> bytes:
 def hit_row(hit: RawHit) -> tuple:
     """(id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device)."""
     body = hit.body[:MAX_BODY]
-    return (hit.id, hit.time, hit.method, hit.url, json.dumps(hit.headers, separators=(",", ":")),
+    return (hit.id, hit.time, hit.method, hit.url, _compact_json(hit.headers),
             *pack(body), len(body),
             int(hit.body_truncated or len(hit.body) > MAX_BODY), hit.client, hit.device)
 
