@@ -210,6 +210,33 @@ STOP_CHECK_STEPS = 100_000
 NEWEST_BUDGET_S = 0.03
 
 
+@dataclass
+class _Indexed:
+    """A condition an index answers alone (with the seq each entry holds): `sql` on the columns of
+    table alias `{t}` (empty: events)."""
+
+    index: str
+    sql: str
+    args: list[object]
+
+    def on(self, alias: str = "") -> str:
+        return self.sql.format(t=f"{alias}." if alias else "")
+
+    def probe(self) -> str:
+        """The condition for a row of events found by another index: a seek in this one's (seq
+        included), ≈ 3× cheaper than reading the row (≈ 2 KB of JSON in it)."""
+        return (f"EXISTS (SELECT 1 FROM events AS k INDEXED BY {self.index} WHERE k.seq = events.seq AND "
+                f"{self.on('k')})")
+
+
+# The events with a finding matching {}, as the seqs (a set SQLite makes once): the rows of the events
+# found by another index are not read for their id (each ≈ 1 µs: 330 ms for code:X platform:Y).
+_WITH_FINDING = "seq IN (SELECT e.seq FROM findings JOIN events AS e ON e.id = findings.event_id WHERE {})"
+# A combination of indexed conditions is driven by the one with the fewest matches among the newest
+# this many seqs (counted in its index: ≈ 1 ms each), the others probed in their indexes.
+ESTIMATE_ROWS = 20_000
+
+
 def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = None,
                 any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
                 finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
@@ -223,13 +250,15 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
 
     `newest`: only the last `newest` of them (a screenful, before the whole answer), within
     NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
-    The indexes hold the seq (schema 2): a filter on a column or the words reads no event row."""
+    The indexes hold the seq: a filter on columns or the words reads no event row (schema 3: every
+    column the filters name has an index; several columns: the rarest drives, see _driven)."""
     where: list[str] = ["seq > ?"]
     args: list[object] = [after]
     if upto is not None:
         where.append("seq <= ?")
         args.append(upto)
     ranged = len(where)
+    indexed: list[_Indexed] = []
 
     def among(sql: str, values: set[str]) -> None:
         where.append(sql.replace("?", ",".join("?" * len(values))) if values else "0")
@@ -238,25 +267,44 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     for column, values in (any_of or {}).items():
         if column not in (*FILTER_COLUMNS, "source", "kind"):
             raise ValueError(f"no filter on {column}")
-        among(f"{column} IN (?)", values)
+        indexed.append(_Indexed(f"events_{column}", f"{{t}}{column} IN ({','.join('?' * len(values))})",
+                                sorted(values)))
     if pixels is not None:
-        among("lower(pixel) IN (?)", {p.lower() for p in pixels})
+        lowered = sorted({p.lower() for p in pixels})
+        indexed.append(_Indexed("events_pixel", f"lower({{t}}pixel) IN ({','.join('?' * len(lowered))})", lowered))
+    if any(not c.args for c in indexed):  # (a key with no value left: device:NAME naming no device)
+        return array("q")
     # The newest rows are looked for from the last one back: a finding of each row looked up (a
     # screenful is found soon); the whole answer reads the findings' index once.
     finding = ("EXISTS (SELECT 1 FROM findings WHERE event_id = events.id AND {} IN (?))" if newest
-               else "id IN (SELECT event_id FROM findings WHERE {} IN (?))")
+               else _WITH_FINDING.format("findings.{} IN (?)"))
     if finding_severities is not None and not newest:
         where.append(_severities(finding_severities, args))
     elif finding_severities is not None:
         among(finding.format("severity"), finding_severities)
     if finding_codes is not None:
         among(finding.format("code"), finding_codes)
-    if has_findings or (newest and (finding_severities or finding_codes)):
+    if finding_severities and indexed and not newest and (ranks := _ranks_from(finding_severities)):
+        # (An event with such a finding is worst at least that bad: with another column, the events'
+        # index narrows it; alone, SQLite answers best by its OR of two indexes.)
+        indexed.append(_Indexed("events_severity", f"{{t}}severity IN ({','.join(map(str, ranks))})", []))
+    elif has_findings or finding_codes or (newest and finding_severities):
         # Every finding ranks ≥ 1 (info). Decode errors come with a finding (checks/decode.py): the
         # JSON, which alone lists them, is not read (a scan of every row). (IN, not >: SQLite then
-        # reads the severity index rather than every row. The newest with a finding looked up
-        # among those with any, not among all; the whole answer does better without.)
-        where.append(f"severity IN ({','.join(str(r) for r in sorted(set(SEVERITY_RANK.values())))})")
+        # reads the severity index rather than every row. A finding's code, and the newest with a
+        # finding, looked up among the events with any, not among all.)
+        ranks = sorted(set(SEVERITY_RANK.values()))
+        indexed.append(_Indexed("events_severity", f"{{t}}severity IN ({','.join(map(str, ranks))})", []))
+    table = "events"
+    if len(indexed) > 1 and not newest and _has_filter_indexes(db):
+        driver = _driver(db, indexed, after, upto)
+        table = f"events INDEXED BY {driver.index}"
+        indexed = [driver, *(c for c in indexed if c is not driver)]
+        conditions = [driver.on(), *(c.probe() for c in indexed[1:])]
+    else:
+        conditions = [c.on() for c in indexed]
+    where[ranged:ranged] = conditions  # (first: checked before what needs the row)
+    args[ranged:ranged] = [a for c in indexed for a in c.args]
     order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
     tail = [newest] if newest else []
     if words and has_fts_table(db):
@@ -277,7 +325,33 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
         for w in words:
             where.append(_IN_JSON)
             args.append(_like(w))
-    return _seqs(db, "SELECT seq FROM events WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
+    return _seqs(db, f"SELECT seq FROM {table} WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
+
+
+def _has_filter_indexes(db: sqlite3.Connection) -> bool:
+    """Whether the file has an index on every column the filters name (schema 3; a file of an older
+    pixelspy opened to read has not: SQLite plans alone there)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_kind'").fetchone() is not None
+
+
+def _driver(db: sqlite3.Connection, indexed: list[_Indexed], after: int, upto: int | None) -> _Indexed:
+    """The condition with the fewest matches among the newest ESTIMATE_ROWS seqs of (after, upto]:
+    it drives the query, the others are probed (SQLite, without statistics, takes any; driving
+    `kind:event pixel:ID` by the kind index read 810,000 rows for 95,000: 850 ms, against 67 ms)."""
+    upto = last_seq(db) if upto is None else upto
+    low = max(after, upto - ESTIMATE_ROWS)
+
+    def matches(c: _Indexed) -> int:
+        sql = (f"SELECT count(*) FROM events INDEXED BY {c.index} WHERE {c.on()} AND seq > ? AND seq <= ?")
+        return db.execute(sql, [*c.args, low, upto]).fetchone()[0]
+
+    return min(indexed, key=matches)
+
+
+def _ranks_from(severities: set[str]) -> list[int]:
+    """The ranks an event's worst finding can have when it has a finding of one of `severities`."""
+    known = [SEVERITY_RANK[s] for s in severities if s in SEVERITY_RANK]
+    return [r for r in sorted(set(SEVERITY_RANK.values())) if known and r >= min(known)]
 
 
 def _severities(severities: set[str], args: list[object]) -> str:
@@ -291,8 +365,8 @@ def _severities(severities: set[str], args: list[object]) -> str:
         return "0"
     clause = f"severity IN ({','.join(map(str, sorted(ranks)))})"
     if worse:
-        clause += (f" OR (severity IN ({','.join(map(str, worse))}) AND id IN (SELECT event_id FROM findings "
-                   f"WHERE severity IN ({','.join('?' * len(severities))})))")
+        clause += (f" OR (severity IN ({','.join(map(str, worse))}) AND "
+                   + _WITH_FINDING.format(f"findings.severity IN ({','.join('?' * len(severities))})") + ")")
         args.extend(sorted(severities))
     return f"({clause})"
 
