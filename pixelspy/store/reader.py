@@ -212,21 +212,34 @@ NEWEST_BUDGET_S = 0.03
 
 @dataclass
 class _Indexed:
-    """A condition an index answers alone (with the seq each entry holds): `sql` on the columns of
-    table alias `{t}` (empty: events)."""
+    """`expr IN (values)`, which an index answers alone (with the seq each entry holds); `expr`
+    names the columns of table alias `{t}` (empty: events)."""
 
     index: str
-    sql: str
-    args: list[object]
+    expr: str
+    values: list
 
     def on(self, alias: str = "") -> str:
-        return self.sql.format(t=f"{alias}." if alias else "")
+        return f"{self._expr(alias)} IN ({','.join('?' * len(self.values))})"
 
     def probe(self) -> str:
         """The condition for a row of events found by another index: a seek in this one's (seq
         included), ≈ 3× cheaper than reading the row (≈ 2 KB of JSON in it)."""
-        return (f"EXISTS (SELECT 1 FROM events AS k INDEXED BY {self.index} WHERE k.seq = events.seq AND "
-                f"{self.on('k')})")
+        return f"EXISTS (SELECT 1 FROM events AS k INDEXED BY {self.index} WHERE k.seq = events.seq AND {self.on('k')})"
+
+    def outside(self, after: int, upto: int) -> tuple[str, list]:
+        """The seqs in (after, upto] it does not match, from the ranges of its index around the
+        values (NOT IN, or an OR of the ranges, reads every entry or row), and their args."""
+        e, values = self._expr(""), sorted(self.values)
+        ranges = [(f"{e} < ?", [values[0]]), *((f"{e} > ? AND {e} < ?", [a, b]) for a, b in zip(values, values[1:])),
+                  (f"{e} > ?", [values[-1]]), (f"{e} IS NULL", [])]
+        # (INDEXED BY: SQLite would read the table in seq order, every row, to merge the parts sorted)
+        sql = " UNION ALL ".join(f"SELECT seq FROM events INDEXED BY {self.index} WHERE {r} AND seq > ? AND seq <= ?"
+                                 for r, _ in ranges)
+        return sql, [a for _, args in ranges for a in (*args, after, upto)]
+
+    def _expr(self, alias: str) -> str:
+        return self.expr.format(t=f"{alias}." if alias else "")
 
 
 # The events with a finding matching {}, as the seqs (a set SQLite makes once): the rows of the events
@@ -267,12 +280,11 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     for column, values in (any_of or {}).items():
         if column not in (*FILTER_COLUMNS, "source", "kind"):
             raise ValueError(f"no filter on {column}")
-        indexed.append(_Indexed(f"events_{column}", f"{{t}}{column} IN ({','.join('?' * len(values))})",
-                                sorted(values)))
+        indexed.append(_Indexed(f"events_{column}", f"{{t}}{column}", sorted(values)))
     if pixels is not None:
         lowered = sorted({p.lower() for p in pixels})
-        indexed.append(_Indexed("events_pixel", f"lower({{t}}pixel) IN ({','.join('?' * len(lowered))})", lowered))
-    if any(not c.args for c in indexed):  # (a key with no value left: device:NAME naming no device)
+        indexed.append(_Indexed("events_pixel", "lower({t}pixel)", lowered))
+    if any(not c.values for c in indexed):  # (a key with no value left: device:NAME naming no device)
         return array("q")
     # The newest rows are looked for from the last one back: a finding of each row looked up (a
     # screenful is found soon); the whole answer reads the findings' index once.
@@ -287,14 +299,17 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     if finding_severities and indexed and not newest and (ranks := _ranks_from(finding_severities)):
         # (An event with such a finding is worst at least that bad: with another column, the events'
         # index narrows it; alone, SQLite answers best by its OR of two indexes.)
-        indexed.append(_Indexed("events_severity", f"{{t}}severity IN ({','.join(map(str, ranks))})", []))
+        indexed.append(_Indexed("events_severity", "{t}severity", ranks))
     elif has_findings or finding_codes or (newest and finding_severities):
         # Every finding ranks ≥ 1 (info). Decode errors come with a finding (checks/decode.py): the
         # JSON, which alone lists them, is not read (a scan of every row). (IN, not >: SQLite then
         # reads the severity index rather than every row. A finding's code, and the newest with a
         # finding, looked up among the events with any, not among all.)
         ranks = sorted(set(SEVERITY_RANK.values()))
-        indexed.append(_Indexed("events_severity", f"{{t}}severity IN ({','.join(map(str, ranks))})", []))
+        indexed.append(_Indexed("events_severity", "{t}severity", ranks))
+    if (len(indexed) == 1 and len(where) == ranged and not words and not newest and _has_filter_indexes(db)
+            and 2 * _recent_matches(db, indexed[0], after, upto) > ESTIMATE_ROWS):
+        return _all_but(db, indexed[0], after, upto, stop)
     table = "events"
     if len(indexed) > 1 and not newest and _has_filter_indexes(db):
         driver = _driver(db, indexed, after, upto)
@@ -304,7 +319,7 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     else:
         conditions = [c.on() for c in indexed]
     where[ranged:ranged] = conditions  # (first: checked before what needs the row)
-    args[ranged:ranged] = [a for c in indexed for a in c.args]
+    args[ranged:ranged] = [a for c in indexed for a in c.values]
     order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
     tail = [newest] if newest else []
     if words and has_fts_table(db):
@@ -335,17 +350,62 @@ def _has_filter_indexes(db: sqlite3.Connection) -> bool:
 
 
 def _driver(db: sqlite3.Connection, indexed: list[_Indexed], after: int, upto: int | None) -> _Indexed:
-    """The condition with the fewest matches among the newest ESTIMATE_ROWS seqs of (after, upto]:
-    it drives the query, the others are probed (SQLite, without statistics, takes any; driving
-    `kind:event pixel:ID` by the kind index read 810,000 rows for 95,000: 850 ms, against 67 ms)."""
+    """The condition with the fewest matches among the newest seqs: it drives the query, the others
+    are probed (SQLite, without statistics, takes any; driving `kind:event pixel:ID` by the kind
+    index read 810,000 rows for 95,000: 850 ms, against 67 ms)."""
+    return min(indexed, key=lambda c: _recent_matches(db, c, after, upto))
+
+
+def _recent_matches(db: sqlite3.Connection, c: _Indexed, after: int, upto: int | None) -> int:
+    """How many of the newest ESTIMATE_ROWS seqs of (after, upto] `c` matches (as many as a range
+    of fewer holds, scaled), counted in its index."""
     upto = last_seq(db) if upto is None else upto
     low = max(after, upto - ESTIMATE_ROWS)
+    sql = f"SELECT count(*) FROM events INDEXED BY {c.index} WHERE {c.on()} AND seq > ? AND seq <= ?"
+    found = db.execute(sql, [*c.values, low, upto]).fetchone()[0]
+    return found * ESTIMATE_ROWS // max(1, upto - low)
 
-    def matches(c: _Indexed) -> int:
-        sql = (f"SELECT count(*) FROM events INDEXED BY {c.index} WHERE {c.on()} AND seq > ? AND seq <= ?")
-        return db.execute(sql, [*c.args, low, upto]).fetchone()[0]
 
-    return min(indexed, key=matches)
+class AllBut:
+    """A filter's answer of most rows, as the seqs of (after, upto] but those `left_out` (ascending):
+    8 bytes a row left out, rather than a row listed (source:browser at a million events: the few
+    others read, not the million). A sequence of seqs, as an array of them is; `grow` adds rows."""
+
+    def __init__(self, after: int, upto: int, left_out: array) -> None:
+        self.after, self.upto, self.left_out = after, upto, left_out
+
+    def __len__(self) -> int:
+        return self.upto - self.after - len(self.left_out)
+
+    def __getitem__(self, i: int | slice) -> int | array:
+        if isinstance(i, slice):  # (a few rows: the newest screenful)
+            return array("q", (self[k] for k in range(*i.indices(len(self)))))
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        seq = self.after + 1 + i  # (were none left out)
+        lo, hi = 0, len(self.left_out)  # those left out before it: left_out[j] - j <= seq
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.left_out[mid] - mid <= seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        return seq + lo
+
+    def grow(self, last: int, passing: list[int]) -> None:
+        """Rows upto + 1 … last come, of which `passing` pass."""
+        listed = set(passing)
+        self.left_out.extend(s for s in range(self.upto + 1, last + 1) if s not in listed)
+        self.upto = last
+
+
+def _all_but(db: sqlite3.Connection, c: _Indexed, after: int, upto: int | None,
+             stop: Callable[[], bool] | None) -> AllBut:
+    upto = last_seq(db) if upto is None else upto
+    outside, args = c.outside(after, upto)
+    return AllBut(after, upto, _seqs(db, f"SELECT seq FROM ({outside}) ORDER BY seq", args, None, stop))
 
 
 def _ranks_from(severities: set[str]) -> list[int]:
