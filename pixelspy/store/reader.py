@@ -254,17 +254,18 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
                 any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
                 finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
                 has_findings: bool = False, words: list[str] | tuple[str, ...] = (),
-                newest: int | None = None, stop: Callable[[], bool] | None = None) -> array:
+                newest: int | None = None, stop: Callable[[], bool] | None = None) -> array | AllBut:
     """The seqs of the events in (after, upto] matching every condition given, ascending (the TUI's
-    filter language), 8 bytes each: `any_of` column → values (platform, event, device, source, kind;
-    one of the values each), `pixels` (any case), a finding of one of `finding_severities` /
-    `finding_codes`, any finding, and each of `words` as the start of a word of the names, params
-    or page (FTS5), or anywhere in the event's JSON where the file has no full-text index.
+    filter language), 8 bytes each (most rows, on one column: the rows but those left out, AllBut):
+    `any_of` column → values (platform, event, device, source, kind; one of the values each),
+    `pixels` (any case), a finding of one of `finding_severities` / `finding_codes`, any finding,
+    and each of `words` as the start of a word of the names, params or page (FTS5), or anywhere in
+    the event's JSON where the file has no full-text index.
 
     `newest`: only the last `newest` of them (a screenful, before the whole answer), within
     NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
     The indexes hold the seq: a filter on columns or the words reads no event row (schema 3: every
-    column the filters name has an index; several columns: the rarest drives, see _driven)."""
+    column the filters name has an index; several columns: the rarest drives, see _driver)."""
     where: list[str] = ["seq > ?"]
     args: list[object] = [after]
     if upto is not None:
@@ -346,7 +347,8 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:
     """Whether the file has an index on every column the filters name (schema 3; a file of an older
     pixelspy opened to read has not: SQLite plans alone there)."""
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_kind'").fetchone() is not None
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_kind'").fetchone()
+    return found is not None
 
 
 def _driver(db: sqlite3.Connection, indexed: list[_Indexed], after: int, upto: int | None) -> _Indexed:
