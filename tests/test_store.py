@@ -362,6 +362,8 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         assert list(reader.filter_seqs(db, **kw)) == expected, (a, b)
         assert list(reader.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
     assert isinstance(reader.filter_seqs(db, any_of={"source": {"browser"}}), reader.AllBut)  # (most rows)
+    reader.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])  # the words' rows but the others
+    assert "NOT IN" in asked[-1] or not has_fts5()
     asked.clear()  # one server event among many meta ones: the source index drives
     reader.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
     assert "INDEXED BY events_source" in asked[-1] and "INDEXED BY events_platform" in asked[-1]

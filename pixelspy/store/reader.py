@@ -308,9 +308,20 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
         # finding, looked up among the events with any, not among all.)
         ranks = sorted(set(SEVERITY_RANK.values()))
         indexed.append(_Indexed("events_severity", "{t}severity", ranks))
-    if (len(indexed) == 1 and len(where) == ranged and not words and not newest and _has_filter_indexes(db)
-            and 2 * _recent_matches(db, indexed[0], after, upto) > ESTIMATE_ROWS):
-        return _all_but(db, indexed[0], after, upto, stop)
+    fts = bool(words) and has_fts_table(db)
+    if fts and any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+        return array("q")
+    if (len(indexed) == 1 and len(where) == ranged and not newest and (fts or not words)
+            and _has_filter_indexes(db) and 2 * _recent_matches(db, indexed[0], after, upto) > ESTIMATE_ROWS):
+        # Most rows pass the column: its answer is the rows it leaves out (an index's few ranges).
+        if not words:
+            return _all_but(db, indexed[0], after, upto, stop)
+        # With words: the words' rows but those (kind:event purchase: 160 ms, against 250 ms with
+        # the column's index driving, each of its 810,000 rows looked for among the words').
+        outside, outside_args = indexed[0].outside(after, upper := last_seq(db) if upto is None else upto)
+        sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND rowid > ? AND rowid <= ? "
+               f"AND rowid NOT IN ({outside}) ORDER BY rowid")
+        return _seqs(db, sql, [_match(words), after, upper, *outside_args], None, stop)
     table = "events"
     if len(indexed) > 1 and not newest and _has_filter_indexes(db):
         driver = _driver(db, indexed, after, upto)
@@ -323,10 +334,8 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     args[ranged:ranged] = [a for c in indexed for a in c.values]
     order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
     tail = [newest] if newest else []
-    if words and has_fts_table(db):
-        if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
-            return array("q")
-        match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)  # (FTS5: each word, AND)
+    if fts:
+        match = _match(words)
         if len(where) == ranged:  # the words alone: the full-text index answers by itself
             sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "
                    + " AND ".join(where).replace("seq", "rowid") + order.replace("seq", "rowid"))
@@ -342,6 +351,11 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
             where.append(_IN_JSON)
             args.append(_like(w))
     return _seqs(db, f"SELECT seq FROM {table} WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
+
+
+def _match(words: list[str] | tuple[str, ...]) -> str:
+    """FTS5's query: each word as the start of a word, all of them."""
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:
