@@ -318,7 +318,8 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
             return _all_but(db, indexed[0], after, upto, stop)
         # With words: the words' rows but those (kind:event purchase: 160 ms, against 250 ms with
         # the column's index driving, each of its 810,000 rows looked for among the words').
-        outside, outside_args = indexed[0].outside(after, upper := last_seq(db) if upto is None else upto)
+        upper = last_seq(db) if upto is None else upto
+        outside, outside_args = indexed[0].outside(after, upper)
         sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND rowid > ? AND rowid <= ? "
                f"AND rowid NOT IN ({outside}) ORDER BY rowid")
         return _seqs(db, sql, [_match(words), after, upper, *outside_args], None, stop)
