@@ -4,7 +4,9 @@ indexes, and HAR exported from the file carries the same `_pixelspy` content."""
 
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -300,15 +302,87 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
     db = schema.connect(path, write=False)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["purch"])) == [2]
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2]  # (no index)
     db.close()
     recorded_again(path, meta_get(2, "Lead"))
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 3
     indexes = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
     assert indexes["events_platform"] == "CREATE INDEX events_platform ON events(platform)"
-    assert "findings_severity" in indexes
+    assert indexes["events_pixel"] == "CREATE INDEX events_pixel ON events(lower(pixel))"
+    assert {"findings_severity", "events_kind", "events_source"} <= set(indexes) and "events_time" not in indexes
     assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}})) == [1, 2, 3]
+    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2, 3]
     back = Session()
     reader.load(path, back)
     assert [ev.event for ev in back] == ["PageView", "Purchase", "Lead"]
     assert [ev.id for ev in back][:2] == [ev.id for ev in first]
+
+
+def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events_say(tmp_path, monkeypatch):
+    """Schema 3: kind, source, device and pixel (any case) from an index each, in seq order; two
+    conditions or more: the one with the fewest recent matches drives, the others probed."""
+    from pixelspy.tui.filters import search_blob
+    from tests.tui.scripted import scripted_hits
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    db = sqlite3.connect(path)
+    evs = list(live)
+    server = next(ev for ev in evs if ev.source.value == "server")
+    code = next(f.code for ev in evs for f in ev.findings)
+    forms = {  # the filter's arguments, and what an event that passes is
+        "platform:tiktok": ({"any_of": {"platform": {"tiktok"}}}, lambda ev: ev.platform == "tiktok"),
+        "kind:pixel_loaded": ({"any_of": {"kind": {"pixel_loaded"}}}, lambda ev: ev.kind.value == "pixel_loaded"),
+        "source:server": ({"any_of": {"source": {"server"}}}, lambda ev: ev.source.value == "server"),
+        "source:browser": ({"any_of": {"source": {"browser"}}}, lambda ev: ev.source.value == "browser"),
+        "kind:event": ({"any_of": {"kind": {"event"}}}, lambda ev: ev.kind.value == "event"),
+        "device": ({"any_of": {"device": {server.device}}}, lambda ev: ev.device == server.device),
+        "pixel": ({"pixels": {server.pixel_id.upper() + "x", server.pixel_id.upper()}},
+                  lambda ev: (ev.pixel_id or "").lower() == server.pixel_id.lower()),
+        "has:findings": ({"has_findings": True}, lambda ev: bool(ev.findings)),
+        "sev:warning": ({"finding_severities": {"warning"}},
+                        lambda ev: any(f.severity.value == "warning" for f in ev.findings)),
+        "code": ({"finding_codes": {code}}, lambda ev: any(f.code == code for f in ev.findings)),
+        "purchase": ({"words": ["purchase"]}, lambda ev: "purchase" in search_blob(ev)),
+    }
+    asked: list[str] = []
+    seqs_of_sql = reader._seqs
+    monkeypatch.setattr(reader, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
+    for name, (kw, passes) in forms.items():
+        expected = [i + 1 for i, ev in enumerate(evs) if passes(ev)]
+        assert expected and len(expected) < len(evs), name  # (each form tells events apart)
+        assert list(reader.filter_seqs(db, **kw)) == expected, name
+    for (a, (kw_a, pass_a)), (b, (kw_b, pass_b)) in itertools.combinations(forms.items(), 2):
+        if set(kw_a.get("any_of", ())) & set(kw_b.get("any_of", ())):
+            continue  # (one key: its values are either; in-memory tests have those)
+        kw = {**kw_a, **kw_b, "any_of": {**kw_a.get("any_of", {}), **kw_b.get("any_of", {})}}
+        expected = [i + 1 for i, ev in enumerate(evs) if pass_a(ev) and pass_b(ev)]
+        assert list(reader.filter_seqs(db, **kw)) == expected, (a, b)
+        assert list(reader.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
+    assert isinstance(reader.filter_seqs(db, any_of={"source": {"browser"}}), reader.AllBut)  # (most rows)
+    reader.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])  # the words' rows but the others
+    assert "NOT IN" in asked[-1] or not has_fts5()
+    asked.clear()  # one server event among many meta ones: the source index drives
+    reader.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
+    assert "INDEXED BY events_source" in asked[-1] and "INDEXED BY events_platform" in asked[-1]
+    for sql in ("SELECT seq FROM events WHERE kind IN ('event') ORDER BY seq",
+                "SELECT seq FROM events WHERE source IN ('server') ORDER BY seq",
+                "SELECT seq FROM events WHERE device IN ('x') ORDER BY seq",
+                "SELECT seq FROM events WHERE lower(pixel) IN ('x') ORDER BY seq"):
+        plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_an_answer_of_most_rows_is_the_rows_but_those_left_out():
+    from array import array
+
+    rows = reader.AllBut(after=10, upto=20, left_out=array("q", [11, 14, 15, 20]))
+    listed = [12, 13, 16, 17, 18, 19]
+    assert len(rows) == len(listed) and list(rows) == listed and list(rows[-2:]) == listed[-2:]
+    assert rows[-1] == 19 and [bisect.bisect_left(rows, s) for s in (12, 14, 16, 21)] == [0, 2, 2, 6]
+    with pytest.raises(IndexError):
+        rows[6]
+    rows.grow(24, [22, 24])
+    assert list(rows) == [*listed, 22, 24] and len(reader.AllBut(0, 3, array("q"))) == 3

@@ -28,7 +28,7 @@ from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
-from pixelspy.tui.file_rows import EventCache, FileRows, Shown, answer_filter
+from pixelspy.tui.file_rows import EventCache, FileRows, Seqs, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
@@ -77,7 +77,7 @@ class EventList(ScrollView, can_focus=True):
     class FileAnswer(Message, bubble=False):
         """(From the worker thread.) The session file's answer to a filter: see _file_answered."""
 
-        def __init__(self, query: FileQuery, seqs: array | None, complete: bool, shown: Shown | None) -> None:
+        def __init__(self, query: FileQuery, seqs: Seqs | None, complete: bool, shown: Shown | None) -> None:
             self.query, self.seqs, self.complete, self.shown = query, seqs, complete, shown
             super().__init__()
 
@@ -313,7 +313,7 @@ class EventList(ScrollView, can_focus=True):
         filter cancels the worker, which stops the query."""
         worker = get_current_worker()
 
-        def answer(seqs: array | None, complete: bool, shown: Shown | None = None) -> None:
+        def answer(seqs: Seqs | None, complete: bool, shown: Shown | None = None) -> None:
             if not worker.is_cancelled:  # (posted, not waited for: the whole answer's query starts now)
                 self.post_message(self.FileAnswer(query, seqs, complete, shown))
 
@@ -322,7 +322,7 @@ class EventList(ScrollView, can_focus=True):
     def on_event_list_file_answer(self, message: FileAnswer) -> None:
         self._file_answered(message.query, message.seqs, message.complete, message.shown)
 
-    def _file_answered(self, query: FileQuery, seqs: array | None, complete: bool,
+    def _file_answered(self, query: FileQuery, seqs: Seqs | None, complete: bool,
                        shown: Shown | None = None) -> None:
         """The file's answer (`complete`: all of it; else its newest rows) listed, with the newer
         rows filtered now too; `shown`: what its last rows show, read already (_read_ahead)."""

@@ -18,6 +18,7 @@ from pixelspy.store import reader
 
 log = logging.getLogger("pixelspy")
 T = TypeVar("T")
+Seqs = array | reader.AllBut  # a filter's answer: the seqs of its rows, ascending
 Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
 # Seqs a word is searched in at a time in a file without a full-text index (a scan of the events'
 # JSON: 3.2 s for a million at load 5, 60-170 ms a part; the writer commits between).
@@ -121,17 +122,18 @@ class EventCache:
 class FileRows:
     """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
     among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
-    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row).
+    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row),
+    or for most rows, the rows but those left out (reader.AllBut).
     A mark stands before the first row whose seq is at least its own."""
 
     def __init__(self) -> None:
         self.every = range(0)
-        self._answer: array | None = None  # the filter's (None: no filter)
+        self._answer: Seqs | None = None  # the filter's (None: no filter)
         self.marks: list[tuple[int, Mark]] = []  # (seq of the row after it, mark), in list order
         self._places: list[int] = []  # the marks' indexes among the rows shown
 
     @property
-    def seqs(self) -> range | array:
+    def seqs(self) -> range | Seqs:
         """The seqs of the rows shown."""
         return self.every if self._answer is None else self._answer
 
@@ -151,7 +153,7 @@ class FileRows:
     def upto(self) -> int:
         return self.every.stop - 1
 
-    def show(self, answer: array | None) -> None:
+    def show(self, answer: Seqs | None) -> None:
         """The rows a filter lets through (None: every row)."""
         self._answer = answer
         self._place_marks()
@@ -160,7 +162,9 @@ class FileRows:
         """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
         lets through, and the marks among them."""
         self.every = range(self.every.start if self.every else first, last + 1)
-        if self._answer is not None:
+        if isinstance(self._answer, reader.AllBut):
+            self._answer.grow(last, passing)
+        elif self._answer is not None:
             self._answer.extend(passing)
         self.marks += marks
         self._place_marks()
@@ -228,14 +232,16 @@ def _newest_told(cache: EventCache, query: dict, after: int, upto: int, newest: 
     return complete
 
 
-def _whole(cache: EventCache, query: dict, after: int, upto: int, stop: Callable[[], bool]) -> array:
+def _whole(cache: EventCache, query: dict, after: int, upto: int, stop: Callable[[], bool]) -> Seqs:
     # Without a full-text index words read every event: a range of seqs at a time, so that the
     # writer's commits (same connection) come between.
-    step = SCAN_ROWS if cache.file(reader.scans_rows, words=query.get("words", ())) else upto - after
+    if not cache.file(reader.scans_rows, words=query.get("words", ())):
+        seqs = cache.file(reader.filter_seqs, after=after, upto=upto, stop=stop, **query)
+        return array("q") if seqs is None else seqs  # (None: the file closed)
     seqs = array("q")
-    for start in range(after, upto, max(1, step)):
-        part = cache.file(reader.filter_seqs, after=start, upto=min(upto, start + step), stop=stop, **query)
-        if part is None:  # (the file closed)
+    for start in range(after, upto, SCAN_ROWS):
+        part = cache.file(reader.filter_seqs, after=start, upto=min(upto, start + SCAN_ROWS), stop=stop, **query)
+        if part is None:
             break
         seqs += part
     return seqs

@@ -189,3 +189,34 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
     finally:
         writer.close()
 
+
+
+async def test_an_answer_of_most_rows_lists_all_but_the_others_and_grows_with_the_rows_that_come(tmp_path):
+    """A filter most rows pass is answered as the file's rows but those left out (reader.AllBut, not
+    a million seqs): the same rows as in memory; rows committed after it join it as they pass."""
+    from pixelspy.model import RawHit
+
+    def other(name: str) -> RawHit:  # (another pixel of the same shop)
+        return RawHit(method="GET", url=f"https://www.facebook.com/tr/?id=999888777&ev={name}", client="127.0.0.1")
+
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            ids = [app.session.ingest(other(n) if i % 5 == 2 else hit(n))[0].id for i, n in enumerate(NAMES)]
+            await until(pilot, lambda: events.row_count == len(NAMES))
+            writer.flush()
+            events.let_go()
+            app.filter_box.value = "pixel:1234567890123456"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            assert isinstance(events._file.seqs, reader.AllBut)
+            passing = [ids[i] for i in range(len(NAMES)) if i % 5 != 2]
+            assert listed_ids(app) == passing and events.selected_id == passing[-1]
+            late = [app.session.ingest(other("Late") if k % 2 else hit("Late"))[0].id for k in range(4)]
+            await until(pilot, lambda: events.event_count == len(passing) + 2)
+            writer.flush()
+            events.let_go()  # (the app's tick) the late rows move to the file's part: the answer grows
+            assert events._order == [] and isinstance(events._file.seqs, reader.AllBut)
+            assert listed_ids(app) == passing + late[::2] and len(events._file.seqs) == len(passing) + 2
+    finally:
+        writer.close()
