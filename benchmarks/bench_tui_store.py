@@ -20,7 +20,7 @@ measures, through the app's own paths:
             (Textual's heuristic: ≥ 20 ms more); the event loop's longest stall meanwhile
   page      the cursor moved a page from the oldest row on (20 pages), the visible rows rendered
             (rows of the file read back: the cache is emptied first)
-  sql       the file's answer to each filter alone (reader.filter_seqs): wall clock and CPU time
+  sql       the file's answer to each filter alone (queries.filter_seqs): wall clock and CPU time
   new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms)
   RSS       after the set-up and at the end
 Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
@@ -50,7 +50,7 @@ from bench_decode import corpus_hits  # noqa: E402
 
 from pixelspy.model import TrackingEvent  # noqa: E402
 from pixelspy.session import Session  # noqa: E402
-from pixelspy.store import reader  # noqa: E402
+from pixelspy.store import queries, reader  # noqa: E402
 from pixelspy.store.records import event_row, finding_rows, search_words  # noqa: E402
 from pixelspy.store.schema import close_writer, connect, has_fts_table  # noqa: E402
 
@@ -210,7 +210,7 @@ def sql_times(app, q: str) -> tuple[float, float]:
 
     kw = filters.store_query(filters.parse(q), app.session.devices.matching)
     wall, cpu = time.perf_counter(), time.thread_time()
-    app.session.store.read(reader.filter_seqs, **kw)
+    app.session.store.read(queries.filter_seqs, **kw)
     return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
 
 

@@ -17,7 +17,7 @@ import pytest
 from pixelspy import har
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
-from pixelspy.store import reader
+from pixelspy.store import queries, reader
 from pixelspy.store.export import export_file
 from pixelspy.store.schema import SCHEMA_VERSION, has_fts5
 from pixelspy.store.writer import StoreWriter
@@ -133,10 +133,10 @@ def test_queries_filter_on_indexed_columns_and_words(tmp_path):
     w.close()
     db = sqlite3.connect(path)
     ids = [ev.id for ev in live]
-    assert reader.query_ids(db, event="Purchase") == [ids[1]]
-    assert reader.query_ids(db, platform="meta", since=T0 + 1) == ids[1:]
-    assert reader.query_ids(db, words="purchase") == [ids[1]]
-    assert reader.query_ids(db, words="shop.example/p/2") == [ids[2]] or not has_fts5()
+    assert queries.query_ids(db, event="Purchase") == [ids[1]]
+    assert queries.query_ids(db, platform="meta", since=T0 + 1) == ids[1:]
+    assert queries.query_ids(db, words="purchase") == [ids[1]]
+    assert queries.query_ids(db, words="shop.example/p/2") == [ids[2]] or not has_fts5()
     plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN SELECT id FROM events WHERE event = 'Lead'"))
     assert "events_event" in plan
 
@@ -168,7 +168,7 @@ def test_events_evicted_from_memory_are_read_back_from_the_file(tmp_path):
         s.ingest(meta_get(i))
     w.flush()
     assert len(s) == 2 and s.dropped == 3
-    evicted = reader.query_ids(w.db, limit=1)[0]
+    evicted = queries.query_ids(w.db, limit=1)[0]
     assert s.get(evicted) is None and s.event(evicted).event == "PageView"
     assert s.hit(s.event(evicted).hit_id).url.startswith("https://www.facebook.com/tr/")
     assert "session file holds every event" in s.dropped_note()
@@ -198,8 +198,8 @@ def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
     db = sqlite3.connect(path)
     assert not schema.has_fts_table(db)
     ids = [ev.id for ev in live]
-    assert reader.query_ids(db, words="purchase") == [ids[1]]
-    assert reader.query_ids(db, words="50%_off") == [ids[1]] and reader.query_ids(db, words="50%x") == []
+    assert queries.query_ids(db, words="purchase") == [ids[1]]
+    assert queries.query_ids(db, words="50%_off") == [ids[1]] and queries.query_ids(db, words="50%x") == []
 
 
 def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
@@ -270,16 +270,16 @@ def test_filters_answer_with_the_seqs_of_the_matching_events_from_the_indexes(tm
         return lambda ev: any(f.severity.value == severity for f in ev.findings)
 
     assert seqs(lambda ev: ev.event == "Purchase") == [2, 4]
-    assert list(reader.filter_seqs(db, words=["purch"])) == [2, 4]
-    assert list(reader.filter_seqs(db, words=["purch"], after=2)) == [4]
-    assert list(reader.filter_seqs(db, words=["purch"], after=0, upto=3)) == [2]
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["lead"])) == [3]
-    assert list(reader.filter_seqs(db, any_of={"platform": {"tiktok"}})) == []
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, after=1, upto=4)) == [2, 3, 4]
+    assert list(queries.filter_seqs(db, words=["purch"])) == [2, 4]
+    assert list(queries.filter_seqs(db, words=["purch"], after=2)) == [4]
+    assert list(queries.filter_seqs(db, words=["purch"], after=0, upto=3)) == [2]
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}}, words=["lead"])) == [3]
+    assert list(queries.filter_seqs(db, any_of={"platform": {"tiktok"}})) == []
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}}, after=1, upto=4)) == [2, 3, 4]
     assert seqs(has("error")) and seqs(has("warning")) != seqs(has("error"))
     for severity in ("error", "warning", "info"):
-        assert list(reader.filter_seqs(db, finding_severities={severity})) == seqs(has(severity))
-    assert list(reader.filter_seqs(db, has_findings=True)) == seqs(lambda ev: bool(ev.findings))
+        assert list(queries.filter_seqs(db, finding_severities={severity})) == seqs(has(severity))
+    assert list(queries.filter_seqs(db, has_findings=True)) == seqs(lambda ev: bool(ev.findings))
     at = reader.events_at(db, [4, 2, 99])  # the rows of a screen, read back by seq
     assert sorted(at) == [2, 4] and all(at[s].id == evs[s - 1].id for s in at)
     assert all(at[s].findings == evs[s - 1].findings and at[s].findings for s in at)
@@ -301,8 +301,8 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
         w.close()
     db = schema.connect(path, write=False)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}}, words=["purch"])) == [2]
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2]  # (no index)
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}}, words=["purch"])) == [2]
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2]  # (no index)
     db.close()
     recorded_again(path, meta_get(2, "Lead"))
     db = sqlite3.connect(path)
@@ -311,8 +311,8 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
     assert indexes["events_platform"] == "CREATE INDEX events_platform ON events(platform)"
     assert indexes["events_pixel"] == "CREATE INDEX events_pixel ON events(lower(pixel))"
     assert {"findings_severity", "events_kind", "events_source"} <= set(indexes) and "events_time" not in indexes
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}})) == [1, 2, 3]
-    assert list(reader.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2, 3]
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}})) == [1, 2, 3]
+    assert list(queries.filter_seqs(db, any_of={"platform": {"meta"}, "kind": {"event"}})) == [1, 2, 3]
     back = Session()
     reader.load(path, back)
     assert [ev.event for ev in back] == ["PageView", "Purchase", "Lead"]
@@ -348,24 +348,24 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         "purchase": ({"words": ["purchase"]}, lambda ev: "purchase" in search_blob(ev)),
     }
     asked: list[str] = []
-    seqs_of_sql = reader._seqs
-    monkeypatch.setattr(reader, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
+    seqs_of_sql = queries._seqs
+    monkeypatch.setattr(queries, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
     for name, (kw, passes) in forms.items():
         expected = [i + 1 for i, ev in enumerate(evs) if passes(ev)]
         assert expected and len(expected) < len(evs), name  # (each form tells events apart)
-        assert list(reader.filter_seqs(db, **kw)) == expected, name
+        assert list(queries.filter_seqs(db, **kw)) == expected, name
     for (a, (kw_a, pass_a)), (b, (kw_b, pass_b)) in itertools.combinations(forms.items(), 2):
         if set(kw_a.get("any_of", ())) & set(kw_b.get("any_of", ())):
             continue  # (one key: its values are either; in-memory tests have those)
         kw = {**kw_a, **kw_b, "any_of": {**kw_a.get("any_of", {}), **kw_b.get("any_of", {})}}
         expected = [i + 1 for i, ev in enumerate(evs) if pass_a(ev) and pass_b(ev)]
-        assert list(reader.filter_seqs(db, **kw)) == expected, (a, b)
-        assert list(reader.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
-    assert isinstance(reader.filter_seqs(db, any_of={"source": {"browser"}}), reader.AllBut)  # (most rows)
-    reader.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])  # the words' rows but the others
+        assert list(queries.filter_seqs(db, **kw)) == expected, (a, b)
+        assert list(queries.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
+    assert isinstance(queries.filter_seqs(db, any_of={"source": {"browser"}}), queries.AllBut)  # (most rows)
+    queries.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])  # the words' rows but the others
     assert "NOT IN" in asked[-1] or not has_fts5()
     asked.clear()  # one server event among many meta ones: the source index drives
-    reader.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
+    queries.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
     assert "INDEXED BY events_source" in asked[-1] and "INDEXED BY events_platform" in asked[-1]
     for sql in ("SELECT seq FROM events WHERE kind IN ('event') ORDER BY seq",
                 "SELECT seq FROM events WHERE source IN ('server') ORDER BY seq",
@@ -378,11 +378,11 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
 def test_an_answer_of_most_rows_is_the_rows_but_those_left_out():
     from array import array
 
-    rows = reader.AllBut(after=10, upto=20, left_out=array("q", [11, 14, 15, 20]))
+    rows = queries.AllBut(after=10, upto=20, left_out=array("q", [11, 14, 15, 20]))
     listed = [12, 13, 16, 17, 18, 19]
     assert len(rows) == len(listed) and list(rows) == listed and list(rows[-2:]) == listed[-2:]
     assert rows[-1] == 19 and [bisect.bisect_left(rows, s) for s in (12, 14, 16, 21)] == [0, 2, 2, 6]
     with pytest.raises(IndexError):
         rows[6]
     rows.grow(24, [22, 24])
-    assert list(rows) == [*listed, 22, 24] and len(reader.AllBut(0, 3, array("q"))) == 3
+    assert list(rows) == [*listed, 22, 24] and len(queries.AllBut(0, 3, array("q"))) == 3

@@ -2,7 +2,8 @@
 
 schema.py: the file, its schema and migrations, opening it safely; records.py: events and hits as
 rows and back; writer.py: recording a live session off the proxy's path; reader.py: reading a
-session back, listing sessions, indexed queries; export.py: HAR from a session file.
+session back, listing sessions; queries.py: the indexed queries a viewer filters with; export.py: HAR
+from a session file.
 """
 
 from __future__ import annotations

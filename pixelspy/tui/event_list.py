@@ -33,7 +33,7 @@ from pixelspy.tui.file_rows import EventCache, FileRows, Seqs, Shown, answer_fil
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
-FileQuery = dict  # a filter as arguments of reader.filter_seqs (seqs of the file)
+FileQuery = dict  # a filter as arguments of pixelspy.store.queries.filter_seqs (seqs of the file)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
@@ -277,7 +277,7 @@ class EventList(ScrollView, can_focus=True):
 
     def set_filter(self, flt: EventFilter | None, file_query: FileQuery | None = None) -> None:
         """Filter the rows: `flt` on the newer rows' ids, and for the session file's, `file_query`
-        (reader.filter_seqs's arguments; None: it lets none through), answered off the event loop
+        (queries.filter_seqs's arguments; None: it lets none through), answered off the event loop
         (a million rows take a while): the rows shown stay until the newest screenful of its answer
         comes, then the whole answer; an older question's query is stopped, its answer dropped."""
         self.let_go()

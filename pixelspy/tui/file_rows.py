@@ -14,11 +14,11 @@ from typing import TypeVar
 
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
-from pixelspy.store import reader
+from pixelspy.store import queries, reader
 
 log = logging.getLogger("pixelspy")
 T = TypeVar("T")
-Seqs = array | reader.AllBut  # a filter's answer: the seqs of its rows, ascending
+Seqs = array | queries.AllBut  # a filter's answer: the seqs of its rows, ascending
 Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
 # Seqs a word is searched in at a time in a file without a full-text index (a scan of the events'
 # JSON: 3.2 s for a million at load 5, 60-170 ms a part; the writer commits between).
@@ -123,7 +123,7 @@ class FileRows:
     """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
     among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
     (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row),
-    or for most rows, the rows but those left out (reader.AllBut).
+    or for most rows, the rows but those left out (queries.AllBut).
     A mark stands before the first row whose seq is at least its own."""
 
     def __init__(self) -> None:
@@ -162,7 +162,7 @@ class FileRows:
         """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
         lets through, and the marks among them."""
         self.every = range(self.every.start if self.every else first, last + 1)
-        if isinstance(self._answer, reader.AllBut):
+        if isinstance(self._answer, queries.AllBut):
             self._answer.grow(last, passing)
         elif self._answer is not None:
             self._answer.extend(passing)
@@ -203,14 +203,14 @@ class FileRows:
 def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
                   answer: Callable[..., None]) -> None:
     """(In a worker thread.) The session file's rows in (after, upto] passing `query` (arguments of
-    reader.filter_seqs), told to `answer(seqs, complete, shown)`: with `newest`, the newest that
+    queries.filter_seqs), told to `answer(seqs, complete, shown)`: with `newest`, the newest that
     many first (with what they show, read ahead), then all. SQLite lets the GIL go meanwhile;
-    `stop()` true stops the query where it is (reader.Stopped), and nothing more is told."""
+    `stop()` true stops the query where it is (queries.Stopped), and nothing more is told."""
     try:
         if newest and _newest_told(cache, query, after, upto, newest, stop, answer):
             return
         seqs = _whole(cache, query, after, upto, stop)
-    except reader.Stopped:
+    except queries.Stopped:
         return
     except sqlite3.Error as e:  # (the file damaged meanwhile): none of its rows, said; the list goes on
         log.warning("pixelspy: the session file could not answer the filter: %s", e)
@@ -220,10 +220,10 @@ def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest:
 
 def _newest_told(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
                  answer: Callable[..., None]) -> bool:
-    """The newest rows answered (within reader.NEWEST_BUDGET_S); True when they were all there is."""
+    """The newest rows answered (within queries.NEWEST_BUDGET_S); True when they were all there is."""
     try:
-        seqs = cache.file(reader.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
-    except reader.Stopped:  # stopped, or over its time budget: the whole answer then
+        seqs = cache.file(queries.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
+    except queries.Stopped:  # stopped, or over its time budget: the whole answer then
         if stop():
             raise
         return False
@@ -235,12 +235,12 @@ def _newest_told(cache: EventCache, query: dict, after: int, upto: int, newest: 
 def _whole(cache: EventCache, query: dict, after: int, upto: int, stop: Callable[[], bool]) -> Seqs:
     # Without a full-text index words read every event: a range of seqs at a time, so that the
     # writer's commits (same connection) come between.
-    if not cache.file(reader.scans_rows, words=query.get("words", ())):
-        seqs = cache.file(reader.filter_seqs, after=after, upto=upto, stop=stop, **query)
+    if not cache.file(queries.scans_rows, words=query.get("words", ())):
+        seqs = cache.file(queries.filter_seqs, after=after, upto=upto, stop=stop, **query)
         return array("q") if seqs is None else seqs  # (None: the file closed)
     seqs = array("q")
     for start in range(after, upto, SCAN_ROWS):
-        part = cache.file(reader.filter_seqs, after=start, upto=min(upto, start + SCAN_ROWS), stop=stop, **query)
+        part = cache.file(queries.filter_seqs, after=start, upto=min(upto, start + SCAN_ROWS), stop=stop, **query)
         if part is None:
             break
         seqs += part

@@ -109,7 +109,7 @@ def compile_query(q: Query, search_text: Callable[[str], str | None],
 
 
 def store_query(q: Query, clients_named: Callable[[set[str]], set[str]]) -> dict | None:
-    """The query as arguments of pixelspy.store.reader.filter_seqs, for the events only the session
+    """The query as arguments of pixelspy.store.queries.filter_seqs, for the events only the session
     file holds (None: it matches none). Words match the start of a word there (a full-text index),
     anywhere in memory."""
     terms = q.terms

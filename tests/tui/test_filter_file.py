@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pixelspy.session import Session
-from pixelspy.store import reader
+from pixelspy.store import queries
 from pixelspy.tui import event_list, file_rows
 from pixelspy.tui.app import PixelSpyApp
 from tests.tui.test_app import until
@@ -102,11 +102,11 @@ async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_mem
 
 async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monkeypatch):
     """The first filter's query is held midway (where SQLite asks whether to stop) until the second
-    filter is typed: it stops there (reader.Stopped), and the second's rows are listed."""
-    monkeypatch.setattr(reader, "STOP_CHECK_STEPS", 1)
+    filter is typed: it stops there (queries.Stopped), and the second's rows are listed."""
+    monkeypatch.setattr(queries, "STOP_CHECK_STEPS", 1)
     entered, release = threading.Event(), threading.Event()
     outcome: list[str] = []
-    filter_seqs = reader.filter_seqs
+    filter_seqs = queries.filter_seqs
 
     def first_held(db, *, stop=None, **kw):
         if entered.is_set():
@@ -119,13 +119,13 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
 
         try:
             seqs = filter_seqs(db, stop=held, **kw)
-        except reader.Stopped:
+        except queries.Stopped:
             outcome.append("stopped")
             raise
         outcome.append("ran to its end")
         return seqs
 
-    monkeypatch.setattr(reader, "filter_seqs", first_held)
+    monkeypatch.setattr(queries, "filter_seqs", first_held)
     app, writer = recorded_app(tmp_path, max_events=3)
     try:
         async with app.run_test(size=(140, 30)) as pilot:
@@ -147,7 +147,7 @@ def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_
                                                                                                 monkeypatch):
     from tests.test_store import meta_get, meta_post, recorded
 
-    monkeypatch.setattr(reader, "STOP_CHECK_STEPS", 1)
+    monkeypatch.setattr(queries, "STOP_CHECK_STEPS", 1)
 
     path = tmp_path / "s.pixelspy"
     hits = [meta_post(i, "Purchase") if i % 2 else meta_get(i, "Lead") for i in range(30)]
@@ -157,14 +157,14 @@ def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_
     for kw in ({"words": ["purch"]}, {"any_of": {"platform": {"meta"}}, "words": ["lead"]},
                {"has_findings": True}, {"finding_severities": {"warning", "error"}},
                {"any_of": {"platform": {"meta"}}}, {"finding_codes": {"no-such-code"}}):
-        whole = reader.filter_seqs(db, **kw)
-        assert list(reader.filter_seqs(db, newest=4, **kw)) == list(whole[-4:]), kw
-    assert len(reader.filter_seqs(db, words=["purch"])) == 15
-    with pytest.raises(reader.Stopped):
-        reader.filter_seqs(db, words=["purch"], stop=lambda: True)
-    assert len(reader.filter_seqs(db, words=["purch"])) == 15  # (the connection is left as it was)
-    assert list(reader.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
-    assert list(reader.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
+        whole = queries.filter_seqs(db, **kw)
+        assert list(queries.filter_seqs(db, newest=4, **kw)) == list(whole[-4:]), kw
+    assert len(queries.filter_seqs(db, words=["purch"])) == 15
+    with pytest.raises(queries.Stopped):
+        queries.filter_seqs(db, words=["purch"], stop=lambda: True)
+    assert len(queries.filter_seqs(db, words=["purch"])) == 15  # (the connection is left as it was)
+    assert list(queries.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
+    assert list(queries.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
     db.close()
 
 
@@ -178,7 +178,7 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
         async with app.run_test(size=(140, 30)) as pilot:
             events = app.event_list
             await file_app_listing_all(pilot, app, writer)
-            monkeypatch.setattr(reader, "filter_seqs", damaged)
+            monkeypatch.setattr(queries, "filter_seqs", damaged)
             app.filter_box.value = "purch"
             await until(pilot, lambda: events._filter is not None and not events.file_pending)
             assert events.row_count == 0
@@ -192,7 +192,7 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
 
 
 async def test_an_answer_of_most_rows_lists_all_but_the_others_and_grows_with_the_rows_that_come(tmp_path):
-    """A filter most rows pass is answered as the file's rows but those left out (reader.AllBut, not
+    """A filter most rows pass is answered as the file's rows but those left out (queries.AllBut, not
     a million seqs): the same rows as in memory; rows committed after it join it as they pass."""
     from pixelspy.model import RawHit
 
@@ -209,14 +209,14 @@ async def test_an_answer_of_most_rows_lists_all_but_the_others_and_grows_with_th
             events.let_go()
             app.filter_box.value = "pixel:1234567890123456"
             await until(pilot, lambda: events._filter is not None and not events.file_pending)
-            assert isinstance(events._file.seqs, reader.AllBut)
+            assert isinstance(events._file.seqs, queries.AllBut)
             passing = [ids[i] for i in range(len(NAMES)) if i % 5 != 2]
             assert listed_ids(app) == passing and events.selected_id == passing[-1]
             late = [app.session.ingest(other("Late") if k % 2 else hit("Late"))[0].id for k in range(4)]
             await until(pilot, lambda: events.event_count == len(passing) + 2)
             writer.flush()
             events.let_go()  # (the app's tick) the late rows move to the file's part: the answer grows
-            assert events._order == [] and isinstance(events._file.seqs, reader.AllBut)
+            assert events._order == [] and isinstance(events._file.seqs, queries.AllBut)
             assert listed_ids(app) == passing + late[::2] and len(events._file.seqs) == len(passing) + 2
     finally:
         writer.close()

@@ -11,7 +11,7 @@ import pytest
 from pixelspy.model import RawHit
 from pixelspy.proxy import ProxyConfig
 from pixelspy.session import Mark, Session
-from pixelspy.store import reader
+from pixelspy.store import queries, reader
 from pixelspy.store.schema import has_fts_table
 from pixelspy.store.writer import StoreWriter
 from pixelspy.tui.app import PixelSpyApp
@@ -32,7 +32,7 @@ def recorded_app(tmp_path, max_events: int) -> tuple[PixelSpyApp, StoreWriter]:
 def events_in_file(writer: StoreWriter) -> int:
     writer.flush()
     with writer._lock:
-        return len(reader.query_ids(writer.db, limit=10_000))
+        return len(queries.query_ids(writer.db, limit=10_000))
 
 
 async def test_the_empty_list_gives_the_ca_bundle_recipe_with_the_real_port(tmp_path):
