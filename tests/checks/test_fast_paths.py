@@ -8,11 +8,13 @@ exactly as the simple version (kept here as the reference), whatever the order o
 from __future__ import annotations
 
 from collections import OrderedDict
+from urllib.parse import parse_qsl, urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelspy.checks import Context
+from pixelspy.checks.pii import phone_named, phone_query_texts
 from pixelspy.checks.rules import params, values_text
 from pixelspy.checks.state import Recent
 from pixelspy.checks.values import is_placeholder, value_rules
@@ -127,3 +129,18 @@ def test_one_search_of_all_values_finds_every_placeholder_the_values_hold(values
     values = [f"{before}{value}{after}" for before, value, after in values]
     if any(is_placeholder(v, table) for v in values):
         assert table.anywhere.search("\n".join(values))
+
+
+def plain_phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
+    """phone_query_texts without its shortcut: every query parsed."""
+    query = urlsplit(page_url).query
+    return tuple((f"page URL ?{k}", v) for k, v in parse_qsl(query, errors="replace") if phone_named(k))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(parts=st.lists(st.one_of(
+    st.sampled_from(["phone", "Tel", "PH", "cell", "msisdn", "%70h", "p%68one", "%50H", "ph%6Fne", "\u212a", "\u0130"]),
+    st.text(alphabet="phonetlmbicsdgPHTK&=+%_-.;#? 0123456789", max_size=6)), max_size=6))
+def test_a_query_passed_over_has_no_phone_named_parameter(parts):
+    url = f"https://shop.example/p?{''.join(parts)}"
+    assert phone_query_texts(url) == plain_phone_query_texts(url)
