@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders
-from pixelspy.flows import BodyPrefix, after_hook, raw_hit, refused_by_proxyauth, request_url
+from pixelspy.flows import TRACKING_HIT, BodyPrefix, after_hook, raw_hit, refused_by_proxyauth, request_url
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
@@ -167,6 +167,8 @@ class PixelSpy:
             url = request_url(flow)
             url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
             looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+            if looked.route is not None:
+                flow.metadata[TRACKING_HIT] = True
         return looked
 
     def _sinks_by_headers(self, flow: http.HTTPFlow, looked: _Looked) -> bool:

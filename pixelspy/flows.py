@@ -124,6 +124,11 @@ class BodyPrefix:
         return chunk
 
 
+# The flow metadata key the addon sets on a request a decoder route matches (a tracking hit, or a
+# twin copy of one), when it looks the route up: later addons need not look it up again.
+TRACKING_HIT = "pixelspy_tracking"
+
+
 def refused_by_proxyauth(flow: http.HTTPFlow, auth_required: bool) -> bool:
     """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with --auth
     it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and 12), and
