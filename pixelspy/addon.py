@@ -11,9 +11,9 @@ Hits are read in the `request` hook, so they are seen even when the vendor is un
 decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
 delays it; otherwise right after the request hook, which on an open upstream connection is once
 mitmproxy has forwarded the request. Other requests are shown to the checks in the request hook
-itself (after any hit still waiting: the session sees the traffic in its order). The addon never raises into mitmproxy and never changes the
-user's traffic, except in sink mode, where tracking hits are answered locally and never reach the
-vendor.
+itself (after any hit still waiting: the session sees the traffic in its order). The addon never
+raises into mitmproxy and never changes the user's traffic, except in sink mode, where tracking hits
+are answered locally and never reach the vendor.
 """
 
 from __future__ import annotations
