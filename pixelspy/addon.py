@@ -10,9 +10,10 @@ first) are left alone: never decoded, never answered by the sink.
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
 decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
 delays it; otherwise right after the request hook, which on an open upstream connection is once
-mitmproxy has forwarded the request. The addon never raises into mitmproxy and never changes the
-user's traffic, except in sink mode, where tracking hits are answered locally and never reach the
-vendor.
+mitmproxy has forwarded the request. Other requests are shown to the checks in the request hook
+itself (after any hit still waiting: the session sees the traffic in its order). The addon never
+raises into mitmproxy and never changes the user's traffic, except in sink mode, where tracking hits
+are answered locally and never reach the vendor.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import BodyPrefix, after_hook, raw_hit, refused_by_proxyauth, request_url
+from pixelspy.flows import TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth, request_url
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
@@ -168,6 +169,8 @@ class PixelSpy:
             url = request_url(flow)
             url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
             looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+            if looked.route is not None:
+                flow.metadata[TRACKING_HIT] = True
         return looked
 
     def _sinks_by_headers(self, flow: http.HTTPFlow, looked: _Looked) -> bool:
@@ -207,8 +210,10 @@ class PixelSpy:
         hit = hit or self._read(flow, looked)
         if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
-        else:
+        elif looked.route is not None:
             after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
+        else:  # ordinary traffic, shown to the checks: microseconds, less than queueing it costs
+            in_turn(self._ingest, flow, hit)
 
     @staticmethod
     def _read(flow: http.HTTPFlow, looked: _Looked) -> RawHit:

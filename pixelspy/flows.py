@@ -124,6 +124,11 @@ class BodyPrefix:
         return chunk
 
 
+# The flow metadata key the addon sets on a request a decoder route matches (a tracking hit, or a
+# twin copy of one), when it looks the route up: later addons need not look it up again.
+TRACKING_HIT = "pixelspy_tracking"
+
+
 def refused_by_proxyauth(flow: http.HTTPFlow, auth_required: bool) -> bool:
     """Whether mitmproxy's proxyauth addon (run before pixelspy's) refused the request: with --auth
     it marks every request it lets through with metadata["proxyauth"] (mitmproxy 11 and 12), and
@@ -139,32 +144,52 @@ def after_hook(callback, *args) -> None:
     Two turns of the loop: mitmproxy 11 acts in the step that ends a hook, but mitmproxy 12 on
     Python 3.12 runs hooks eagerly, inside the step that raised them, and acts one turn later,
     when that step has released the connection's lock."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    if (queue := _queue()) is None:
         callback(*args)
     else:
-        queue = _last
-        if queue is None or queue.loop is not loop:
-            queue = _after_hooks_of(loop)
         queue.add(callback, args)
 
 
+def in_turn(callback, *args) -> None:
+    """Calls callback(*args) in the order of after_hook's callbacks, without waiting for mitmproxy
+    to act on the hook: at once when none waits, else after those waiting. For work the hook's
+    outcome need not wait for (an ordinary request shown to the checks): most requests then cost
+    no loop handle."""
+    if (queue := _queue()) is None or not queue.waiting:
+        callback(*args)
+    else:
+        queue.add(callback, args)
+
+
+def _queue() -> _AfterHooks | None:
+    """The running loop's after_hook queue; None when no loop runs."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    queue = _last
+    if queue is None or queue.loop is not loop:
+        queue = _after_hooks_of(loop)
+    return queue
+
+
 class _AfterHooks:
-    """after_hook's callbacks of one event loop. Every request calls one (the session reads ordinary
-    traffic too), and two loop handles each were a measurable share of what pixelspy adds to a request:
-    the callbacks given within a turn share them instead. Each batch is closed by a handle that runs
-    after the hook steps that added to it, then run one turn later: after whatever those steps left
-    for mitmproxy to do next turn, as two handles per callback did."""
+    """after_hook's callbacks of one event loop. Two loop handles per callback were a measurable share
+    of what pixelspy adds to a request: the callbacks given within a turn share them instead. Each
+    batch is closed by a handle that runs after the hook steps that added to it, then run one turn
+    later: after whatever those steps left for mitmproxy to do next turn, as two handles per
+    callback did."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.open: list[tuple] = []  # (callback, args) not yet closed into a batch
+        self.waiting = 0  # callbacks added and not yet run
 
     def add(self, callback, args: tuple) -> None:
         if not self.open:
             self.loop.call_soon(self._close)
         self.open.append((callback, args))
+        self.waiting += 1
 
     def _close(self) -> None:
         batch, self.open = self.open, []
@@ -172,6 +197,7 @@ class _AfterHooks:
 
     def _run(self, batch: list[tuple]) -> None:
         for callback, args in batch:
+            self.waiting -= 1
             try:
                 callback(*args)
             except Exception as e:  # noqa: BLE001 - as the loop treats a failed callback: logged, the others run

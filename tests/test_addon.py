@@ -13,7 +13,7 @@ from mitmproxy.test import tflow
 
 from pixelspy.addon import JsonLines
 from pixelspy.decoders import default_registry
-from pixelspy.flows import raw_hit, request_url, wire_text
+from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, wire_text
 from pixelspy.model import RawHit
 from pixelspy.session import Session
 
@@ -128,3 +128,19 @@ def test_the_cli_prints_changed_events_a_few_at_a_time_letting_requests_through(
     updates = out.getvalue().splitlines()[25:]
     assert len(updates) == len({json.loads(line)["id"] for line in updates}) == 24  # all but the newest
     assert any(25 < n < 25 + 24 for n in seen)  # requests were served between the batches
+
+
+async def test_in_turn_runs_at_once_unless_hooks_callbacks_wait_then_after_them():
+    """An ordinary request is shown to the session in its hook (no loop handle), yet never before a
+    hit whose decoding still waits for mitmproxy to act: the session sees the traffic in its order."""
+    order: list[str] = []
+    in_turn(order.append, "plain 1")
+    assert order == ["plain 1"]  # nothing waited: at once
+    after_hook(order.append, "hit")
+    in_turn(order.append, "plain 2")
+    assert order == ["plain 1"]  # the hit waits, so the request after it waits too
+    for _ in range(2):
+        await asyncio.sleep(0)
+    assert order == ["plain 1", "hit", "plain 2"]
+    in_turn(order.append, "plain 3")
+    assert order[-1] == "plain 3"

@@ -679,14 +679,13 @@ def meta_flow(s: Session, t: float, query: str, url: str = f"https://www.faceboo
     from mitmproxy.test import tflow
 
     from pixelspy.addon import PixelSpy
-    from pixelspy.flows import raw_hit
 
     f = tflow.tflow(resp=True)
     f.request = http.Request.make("GET", url + query, b"",
                                   {"accept": "image/*", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0"})
     f.request.timestamp_start = t
     f.response = http.Response.make(200, b"GIF89a\x01\x00\x01\x00", {"content-type": "image/gif"})
-    PixelSpy(s)._ingest(f, raw_hit(f))
+    PixelSpy(s).request(f)  # (no event loop runs: decoded at once)
     return f
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pixelspy.checks.rules import KIND_PIXEL_LOADED, event_name, mark_group, params, platform, seconds, vendor
-from pixelspy.checks.state import ENDPOINT, TIME, Recent, Seen
+from pixelspy.checks.state import ENDPOINT, TIME, Recent, Seen, source_value
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -86,7 +86,7 @@ class DuplicatesCheck:
             return  # the vendor counts it once however often it fires
         # Flat keys of strings: each Recent lookup hashes its key again, and a tuple of strings
         # (the source's value, not the enum member) is one the collector stops walking.
-        device, source, platform_name = event.device, event.source.value, event.platform
+        device, source, platform_name = event.device, source_value(event), event.platform
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
@@ -121,7 +121,7 @@ class DuplicatesCheck:
     def _other_pixels(self, event: TrackingEvent, by_pixel: dict[str, Seen], ctx) -> None:
         # A note once per page view and set of pixels: every event of a page goes to them all.
         page = ctx.pages.page_of(event.device, event.page_url or event.referer)
-        noted = (page, event.source.value, event.platform, tuple(sorted(by_pixel)))
+        noted = (page, source_value(event), event.platform, tuple(sorted(by_pixel)))
         if self.multi_noted.get(noted, event.time):
             return
         self.multi_noted.put(noted, True, event.time)

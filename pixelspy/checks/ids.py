@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from pixelspy.checks.rules import KIND_EVENT, event_name, mark_group, platform, vendor
-from pixelspy.checks.state import EVENT_ID, Recent, Seen
+from pixelspy.checks.state import EVENT_ID, Recent, Seen, source_value
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
 
@@ -58,7 +58,7 @@ class IdsCheck:
 
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
-        key = (event.platform, event.pixel_id, event.source.value, event.order_id)
+        key = (event.platform, event.pixel_id, source_value(event), event.order_id)
         group = self.orders.get(key, event.time) or ()
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
         counted = not event_id or all(e[EVENT_ID] != event_id for e in group)

@@ -55,12 +55,20 @@ def phone_named_among(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(n for n in names if phone_named(n))
 
 
+# A phone-like name's word between non-letters, anywhere in a lower-cased query. A query without
+# escapes holds its names as parse_qsl reads them ('+' aside, a non-letter either way), so one that
+# this finds nothing in has no phone-like name: the common case, parsed no further.
+_PHONE_WORD = re.compile(r"(?<![a-z])(?:%s)(?![a-z])" % "|".join(sorted(PHONE_WORDS)))
+
+
 @lru_cache(maxsize=1024)  # pages repeat: every hit of a page carries its URL
 def phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
     """The page URL's query values under phone-like names, as (where, value)."""
     if "?" not in page_url:
         return ()
     query = urlsplit(page_url).query
+    if "%" not in query and not _PHONE_WORD.search(query.lower()):
+        return ()
     return tuple((f"page URL ?{k}", v) for k, v in parse_qsl(query, keep_blank_values=False, errors="replace")
                  if phone_named(k))
 

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
-from pixelspy.model import TrackingEvent
+from pixelspy.model import Source, TrackingEvent
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -118,4 +118,13 @@ ID, TIME, ENDPOINT, SOURCE, EVENT_ID, KEPT = range(6)
 
 def seen(event: TrackingEvent, keep: bool) -> Seen:
     # the source's value, not the enum member: a member is an object the collector tracks
-    return (event.id, event.time, event.endpoint, event.source.value, event.event_id, event if keep else None)
+    return (event.id, event.time, event.endpoint, source_value(event), event.event_id, event if keep else None)
+
+
+# Enum's `.value` is a Python-level property: a microsecond, read by several checks an event.
+_SOURCE_VALUES = {source: source.value for source in Source}
+
+
+def source_value(event: TrackingEvent) -> str:
+    """The event's source as its plain string ("browser"), as the checks' keys hold it."""
+    return _SOURCE_VALUES[event.source]

@@ -20,7 +20,7 @@ from importlib import resources
 from typing import NamedTuple
 
 from pixelspy.checks.pixels import well_formed
-from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, platform, vendor
+from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, platform, values_text, vendor
 from pixelspy.model import Finding, Severity, TrackingEvent
 
 CODE = "invalid-value"
@@ -46,11 +46,15 @@ class ValueRules:
     hashed: dict[str, str]  # hex digest → what it is the hash of, e.g. 'the SHA-256 hash of "undefined"'
     hashed_why: str
     needed: tuple[Need, ...]
+    # Found in any text holding a placeholder (the placeholders, fragments and macros anywhere in
+    # it): one search of all an event's values together turns almost every event away.
+    anywhere: re.Pattern[str]
 
 
 @cache
 def value_rules() -> ValueRules:
     data = tomllib.loads(resources.files(__package__).joinpath("values.toml").read_text("utf-8"))
+    macro = "|".join(f"(?:{m})" for m in data["macros"])
     hashed = {}
     for h in data["hashed"]:
         for algorithm, label in (("sha256", "SHA-256"), ("md5", "MD5")):
@@ -58,11 +62,12 @@ def value_rules() -> ValueRules:
     return ValueRules(
         placeholders=frozenset(data["placeholders"]),
         fragments=tuple(data["fragments"]),
-        macro=re.compile("|".join(f"(?:{m})" for m in data["macros"])),
+        macro=re.compile(macro),
         hashed=hashed,
         hashed_why=data["hashed_why"],
         needed=tuple(Need(frozenset(n["events"]), frozenset(n["fields"]), Severity(n["severity"]), n["why"])
                      for n in data["needed"]),
+        anywhere=re.compile("|".join([*(re.escape(p) for p in (*data["placeholders"], *data["fragments"])), macro])),
     )
 
 
@@ -135,7 +140,7 @@ class PlaceholderCheck:
         pixel = event.pixel_id if event.pixel_id and not well_formed(event.platform, event.source,
                                                                       event.pixel_id) else None
         found: list[Found] = []
-        for p in event.params:
+        for p in event.params if table.anywhere.search(values_text(event)) else ():
             if not is_placeholder(p.value, table):
                 continue
             if p.value == pixel:  # the parameter the decoder read the pixel ID from (another may say null too)

@@ -22,8 +22,8 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
-from pixelspy import decoders
 from pixelspy.addon import MAX_HELD_BODY, PixelSpy, after_hook
+from pixelspy.flows import TRACKING_HIT
 from pixelspy.proxy.heap import freeze_heap
 from pixelspy.session import Session
 
@@ -128,23 +128,22 @@ class RecordAnswers:
 
     def __init__(self, writer) -> None:  # a store.writer.StoreWriter
         self.writer = writer
-        self.registry = decoders.default_registry()  # a twin copy makes no event: its route tells it
 
     # After the hook, like the PixelSpy addon's decoding (which must come first): the entry takes
-    # longer to make than answering the hit.
+    # longer to make than answering the hit. Tracking hits only (twin copies too, which make no
+    # event), as the addon marked them when it looked their route up: other traffic is not kept.
     def response(self, flow: http.HTTPFlow) -> None:
-        after_hook(self._keep, flow)
+        if flow.metadata.get(TRACKING_HIT):
+            after_hook(self._keep, flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
         self.response(flow)
 
     def _keep(self, flow: http.HTTPFlow) -> None:
-        from pixelspy.flows import request_url
         from pixelspy.har import flow_entry
 
-        if (hit_id := flow.metadata.get("pixelspy_hit")) is None or not (
-                flow.metadata.get("pixelspy") or self.registry.find_url(request_url(flow))):
-            return
+        if (hit_id := flow.metadata.get("pixelspy_hit")) is None:
+            return  # not read into the session (paused, a preflight)
         try:
             self.writer.response(hit_id, flow_entry(flow))
         except Exception:  # noqa: BLE001 - never break the user's traffic over the session file

@@ -8,13 +8,16 @@ exactly as the simple version (kept here as the reference), whatever the order o
 from __future__ import annotations
 
 from collections import OrderedDict
+from urllib.parse import parse_qsl, urlsplit
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixelspy.checks import Context
+from pixelspy.checks.pii import phone_named, phone_query_texts
 from pixelspy.checks.rules import params, values_text
 from pixelspy.checks.state import Recent
+from pixelspy.checks.values import is_placeholder, value_rules
 from pixelspy.model import Finding, Param, Severity, TrackingEvent
 
 
@@ -110,3 +113,34 @@ def test_parameter_map_is_first_value_per_name_and_text_holds_every_value(pairs)
     assert values_text(event) == "\n".join(value for _, value in pairs)
     other = TrackingEvent(platform="meta", params=[Param("z", "1")])
     assert params(other) == {"z": "1"} and values_text(other) == "1"  # a new event is never served stale
+
+
+# Values near the placeholders: the words, macros of every spelling, with spaces and text around them.
+placeholder_like = st.one_of(
+    st.sampled_from(["undefined", "null", "NaN", "[object Object]", "[OrderID]", "{{ value }}", "${orderId}",
+                     "%%ORDER_ID%%", "<ORDER_ID>", "{transaction_id}", "[true]", '{"a":1}', "42.00", ""]),
+    st.text(alphabet="[]{}$%<>_ aZ.-\t\u00a0", max_size=12))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.tuples(st.text(max_size=3), placeholder_like, st.text(max_size=3)), max_size=4))
+def test_one_search_of_all_values_finds_every_placeholder_the_values_hold(values):
+    table = value_rules()
+    values = [f"{before}{value}{after}" for before, value, after in values]
+    if any(is_placeholder(v, table) for v in values):
+        assert table.anywhere.search("\n".join(values))
+
+
+def plain_phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
+    """phone_query_texts without its shortcut: every query parsed."""
+    query = urlsplit(page_url).query
+    return tuple((f"page URL ?{k}", v) for k, v in parse_qsl(query, errors="replace") if phone_named(k))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(parts=st.lists(st.one_of(
+    st.sampled_from(["phone", "Tel", "PH", "cell", "msisdn", "%70h", "p%68one", "%50H", "ph%6Fne", "\u212a", "\u0130"]),
+    st.text(alphabet="phonetlmbicsdgPHTK&=+%_-.;#? 0123456789", max_size=6)), max_size=6))
+def test_a_query_passed_over_has_no_phone_named_parameter(parts):
+    url = f"https://shop.example/p?{''.join(parts)}"
+    assert phone_query_texts(url) == plain_phone_query_texts(url)
