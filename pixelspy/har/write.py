@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixelspy import __version__, decoders
+from pixelspy import __version__
 from pixelspy.har.format import MARKS_KEY, changed_hit, iso
 from pixelspy.har.redact import masked
 from pixelspy.har.render import flow_entry, render_entry
@@ -117,12 +117,11 @@ class _FlowRecorder:
     """mitmproxy addon base: the finished flows of tracking hits (or all traffic), each as its request
     (a RawHit under the id the session knows it by) and mitmproxy's HAR entry of its answer, handed to
     `_add` once; flows are not kept. Tracking flows are those the PixelSpy addon decoded
-    (`flow.metadata["pixelspy"]`) or that a decoder route matches (the twin copies of a beacon).
+    (`flow.metadata["pixelspy"]`) or whose route it found (TRACKING_HIT: the twin copies of a beacon).
     Requests refused by --auth are never recorded. Add it after the PixelSpy addon (ProxyConfig.addons)."""
 
     def __init__(self, all_traffic: bool):
         self.all_traffic = all_traffic
-        self.registry = decoders.default_registry()
         self._auth_required = False  # --auth (mitmproxy's proxyauth option), as configure() saw it
         self._recorded: weakref.WeakSet = weakref.WeakSet()  # flows recorded, while they live
 
@@ -132,10 +131,12 @@ class _FlowRecorder:
 
     # Recorded after the hook, like the PixelSpy addon's decoding (which this reads, so it must run
     # first): making the entry takes longer than answering the hit.
+    # Other traffic is passed over here, unless all is recorded: not queued, not looked up again.
     def response(self, flow) -> None:
-        from pixelspy.flows import after_hook  # (mitmproxy is imported only when proxying)
+        from pixelspy.flows import TRACKING_HIT, after_hook  # (mitmproxy is imported only when proxying)
 
-        after_hook(self._keep, flow)
+        if self.all_traffic or flow.metadata.get(TRACKING_HIT) or flow.metadata.get("pixelspy"):
+            after_hook(self._keep, flow)
 
     def error(self, flow) -> None:
         self.response(flow)
@@ -151,14 +152,12 @@ class _FlowRecorder:
             self._auth_required = bool(ctx.options.proxyauth)
 
     def _keep(self, flow) -> None:
-        from pixelspy.flows import raw_hit, refused_by_proxyauth, request_url
+        from pixelspy.flows import raw_hit, refused_by_proxyauth
 
         try:
             if refused_by_proxyauth(flow, self._auth_required):
                 return  # (a LAN device without the password must not write into the file either)
             ids = list(flow.metadata.get("pixelspy") or [])
-            if not (ids or self.all_traffic or self.registry.find_url(request_url(flow))):
-                return
             if flow in self._recorded:  # an error after the response: recorded with it
                 return
             self._recorded.add(flow)
