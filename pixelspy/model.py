@@ -236,6 +236,10 @@ def looks_hashed(value: str) -> bool:
 # A pydantic dataclass, not a BaseModel: construction is validated the same, but attribute reads
 # and writes take CPython's fast slot path (BaseModel's __getattr__ hook costs ~6× per read, and the
 # checks make dozens a hit), and a stored event is one GC-tracked object instead of three.
+# Its sequences are tuples, given as lists or tuples: an empty one is CPython's one shared `()` and
+# a tuple of strings leaves the collector's walks, where a list is one more object per field and
+# event for every collection to walk while the event lives (most of them are empty). They are
+# replaced, never changed in place (CheckContext's emit, replace and retract; Session's twins).
 @pydantic_dataclass(slots=True, kw_only=True)
 class TrackingEvent:
     id: str = Field(default_factory=lambda: new_id("e"))
@@ -252,17 +256,17 @@ class TrackingEvent:
     page_url: str | None = None
     value: str | None = None  # as sent
     currency: str | None = None
-    content_ids: list[str] = Field(default_factory=list)
+    content_ids: tuple[str, ...] = ()
     order_id: str | None = None
     test_event_code: str | None = None
     # Params, user data and findings are built by pixelspy's own decoders and checks, dozens per hit:
-    # validating them again would cost more than decoding the hit (the scalar fields are validated).
-    params: Annotated[list[Param], SkipValidation] = Field(default_factory=list)
-    user_data: Annotated[list[UserField], SkipValidation] = Field(default_factory=list)
-    decode_errors: list[str] = Field(default_factory=list)
-    findings: Annotated[list[Finding], SkipValidation] = Field(default_factory=list)
+    # validating each again would cost more than decoding the hit (their tuple is still made, in C).
+    params: tuple[SkipValidation[Param], ...] = ()
+    user_data: tuple[SkipValidation[UserField], ...] = ()
+    decode_errors: tuple[str, ...] = ()
+    findings: tuple[SkipValidation[Finding], ...] = ()
     endpoint: str = ""  # short description of the wire shape, e.g. "GET /tr (image)"
-    twins: list[str] = Field(default_factory=list)  # hit ids of copies of this event (not counted)
+    twins: tuple[str, ...] = ()  # hit ids of copies of this event (not counted)
     twin_key: str | None = None  # set by decoders on copies; the session attaches them as twins
     hit_id: str = ""
     time: float = 0.0
@@ -290,7 +294,8 @@ class TrackingEvent:
         return name
 
     def json_line(self) -> dict[str, Any]:
-        """The public JSON-lines shape (documented in README; keys are never renamed)."""
+        """The public JSON-lines shape (documented in README; keys are never renamed): its sequences
+        as lists, as they always were."""
         return {
             "id": self.id,
             "platform": self.platform,
@@ -303,17 +308,17 @@ class TrackingEvent:
             "page_url": self.page_url,
             "value": self.value,
             "currency": self.currency,
-            "content_ids": self.content_ids,
+            "content_ids": list(self.content_ids),
             "test_event_code": self.test_event_code,
             "params": {p.name: p.value for p in self.params},
             "user_data": {u.name: ("hashed" if u.hashed else "plain") for u in self.user_data},
-            "decode_errors": self.decode_errors,
+            "decode_errors": list(self.decode_errors),
             "findings": [
                 {"code": f.code, "severity": f.severity.value, "message": f.message,
                  "hint": f.hint, "related": f.related, "pending": f.pending}
                 for f in self.findings
             ],
-            "twins": self.twins,
+            "twins": list(self.twins),
             "endpoint": self.endpoint,
             "time": self.time,
             "client": self.client,

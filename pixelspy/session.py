@@ -6,7 +6,7 @@ lines writer, HAR writer) hear about new events and about earlier events whose f
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +81,9 @@ class Session:
         self.marks: list[Mark] = []  # in the order added
         self._mark_subscribers: list[MarkSubscriber] = []
         self.dropped = 0  # events evicted by the bound (their updates are still published)
+        # Settled findings per severity of the evicted events, as they were when evicted: with those
+        # memory holds, every event's (settled_findings), without reading a session file.
+        self._evicted_findings: Counter[str] = Counter()
         self.devices = Devices()
         self._hit_subscribers: list[HitSubscriber] = []
         # The session file's writer, while one records the session: it holds every event, so an
@@ -141,6 +144,16 @@ class Session:
         return (f"the oldest {self.dropped:,} events were dropped: pixelspy keeps the last {self.max_events:,} in "
                 "memory (`pixelspy check` reports on every event of a file)")
 
+    def settled_findings(self) -> Counter[str]:
+        """Settled (not pending) findings per severity of every event the session took in: of the
+        events memory holds as they are now, of the evicted ones as they were when evicted (a
+        finding that changes later, as a late duplicate's, is counted as it was)."""
+        counts = self._evicted_findings.copy()
+        for ev in self.events.values():
+            if ev.findings:
+                counts.update(_settled(ev))
+        return counts
+
     def __iter__(self) -> Iterator[TrackingEvent]:
         return iter(self.events.values())
 
@@ -190,7 +203,7 @@ class Session:
         for ev in events:
             original = self._twin_of(ev)
             if original is not None:
-                original.twins.append(ev.hit_id)
+                original.twins = (*original.twins, ev.hit_id)
                 self._tell_hit(hit, original.id)
                 self._publish(original, True)
                 continue
@@ -233,6 +246,7 @@ class Session:
         self._twins.clear()
         self.body_bytes = 0
         self.dropped = 0
+        self._evicted_findings.clear()
         self.checks.reset()
 
     def _keep_ids(self, events: list[TrackingEvent], kept: tuple[KeptId, ...]) -> None:
@@ -273,6 +287,8 @@ class Session:
             if (hit := self.hits.pop(old.hit_id, None)) is not None:
                 self.body_bytes -= len(hit.body)
             self.dropped += 1
+            if old.findings:
+                self._evicted_findings.update(_settled(old))
 
     def _publish(self, ev: TrackingEvent, is_update: bool) -> None:
         for fn in list(self._subscribers):
@@ -285,3 +301,8 @@ class Session:
         for eid in sorted(ids):
             if (ev := self.events.get(eid) or changed.get(eid)) is not None:
                 self._publish(ev, True)
+
+
+def _settled(ev: TrackingEvent) -> Iterator[str]:
+    """The severities of the event's settled findings."""
+    return (f.severity.value for f in ev.findings if not f.pending)

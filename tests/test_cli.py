@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import socket
 import time
 
@@ -265,6 +266,29 @@ def test_the_closing_summary_counts_the_findings_of_events_memory_let_go(tmp_pat
     assert len(session) == 3
     assert summary == (f"pixelspy: stopped: 10 events, 5 errors, 5 warnings; session file {path} "
                        f"(pixelspy open {path})")
+
+
+def test_no_ui_without_a_session_file_counts_the_findings_of_events_memory_let_go(home, tmp_path, monkeypatch):
+    """With --no-session memory is all the session has: the last line still counts every event's findings."""
+    from tests.test_store import meta_get, meta_post
+
+    small_window = tmp_path / "small_window"  # memory keeps 3 events in the proxy's process
+    small_window.mkdir()
+    (small_window / "sitecustomize.py").write_text("import pixelspy.session\npixelspy.session.MAX_EVENTS = 3\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, (str(small_window), os.environ.get("PYTHONPATH")))))
+    p = PixelspyProcess(home, "--sink", "--no-session")
+    try:
+        with p.client() as client:
+            for i in range(10):  # a malformed pixel ID (a warning), a Purchase without its value (an error)
+                hit = meta_get(i, id="123") if i % 2 else meta_post(i, "Purchase")
+                client.request(hit.method, hit.url, content=hit.body, headers=dict(hit.headers))
+        p.wait_for(lambda evs: len(evs) == 10)
+    finally:
+        assert p.stop() == 0
+    deadline = time.monotonic() + 5
+    while not p.stderr_lines[-1].startswith("pixelspy: stopped") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.stderr_lines[-1] == "pixelspy: stopped: 10 events, 5 errors, 5 warnings"
 
 
 def test_no_ui_ends_with_one_summary_line_on_stderr(home, tmp_path):

@@ -161,7 +161,7 @@ def test_redaction_looks_inside_gzip_and_base64_gzip_bodies(tmp_path):
     opened = Session()
     har.load_file(path, opened)
     lead = next(ev for ev in opened if ev.event == "Lead")
-    assert lead.decode_errors == [] and lead.user_data[0].value == "xxxx.xxx@xxxxxxx.xxx"
+    assert lead.decode_errors == () and lead.user_data[0].value == "xxxx.xxx@xxxxxxx.xxx"
 
 
 # ------------------------------------------------------------------------ browser and tool exports
@@ -299,7 +299,7 @@ def test_firefox_export(tmp_path):
                    "browser": {"name": "Firefox", "version": "120.0"}, "pages": [], "entries": [FIREFOX_ENTRY]}}
     s, result = opened(write(tmp_path, doc))
     (view,) = list(s)
-    assert (view.event, view.content_ids) == ("ViewContent", ["sku-9"])
+    assert (view.event, view.content_ids) == ("ViewContent", ("sku-9",))
     assert view.time == pytest.approx(1700000001.512)
 
 

@@ -1,13 +1,18 @@
 """RawHit: its URL split (the plain fast path must read every URL exactly as urlsplit does), and the
-unvalidated hit the proxy builds."""
+unvalidated hit the proxy builds; TrackingEvent's JSON line."""
 
 from __future__ import annotations
+
+import json
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from pixelspy.har import load_file
 from pixelspy.model import RawHit, _plain_url_split, _url_split, split_url
+from pixelspy.session import Session
+from tests.realtraffic.corpus import CASES
 
 URL_CHARS = st.sampled_from(list("abcAB09.-_~:/?#&=%+@[]\\ \t\r\n\x00\x7fé;,!$'()*"))
 
@@ -54,3 +59,21 @@ def test_the_proxys_unvalidated_hit_is_the_validated_one():
         assert (hit.host, hit.path, hit.query) == ("www.facebook.com", "/tr/", "id=1")
         assert hit.content_type == "application/x-www-form-urlencoded"
         assert adapter.validate_json(adapter.dump_json(hit)) == hit  # as a HAR file or report reads it back
+
+
+def test_json_lines_keep_lists_where_events_hold_tuples():
+    """An event's sequences are tuples (the collector walks fewer objects); its JSON line, which the
+    HAR's `_pixelspy` and `--no-ui` print, is the same JSON as before: lists, every value JSON's own
+    (what json.loads gives back equals the line), on real traffic with findings, twins and ids."""
+    session = Session()
+    for har in sorted(CASES.glob("*.har")):
+        load_file(har, session)
+    events = list(session)
+    lines = [session.json_line(ev) for ev in events]
+    for line in lines:
+        assert json.loads(json.dumps(line)) == line
+    fields = ("content_ids", "decode_errors", "twins", "findings")
+    for name in fields:  # the traffic has some of each (else the loop above proves little)
+        assert any(line[name] for line in lines), name
+    assert any(line["user_data"] for line in lines) and any(f["related"] for line in lines for f in line["findings"])
+    assert all(type(getattr(ev, name)) is tuple for ev in events for name in (*fields, "params", "user_data"))

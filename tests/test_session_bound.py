@@ -11,6 +11,7 @@ import pytest
 
 from pixelspy import session as session_module
 from pixelspy.addon import JsonLines
+from pixelspy.model import Finding, Severity, TrackingEvent
 from pixelspy.session import Session
 from pixelspy.store import reader
 from pixelspy.store.writer import StoreWriter
@@ -82,3 +83,22 @@ def test_a_bound_given_is_kept_with_or_without_a_file(tmp_path):
         s.ingest(meta_get(i))
     assert len(s) == 5
     w.close()
+
+
+def test_without_a_file_the_settled_findings_of_evicted_events_are_counted_as_they_were_then():
+    s = Session(max_events=2)
+
+    def stored(*findings: Finding) -> TrackingEvent:
+        ev = TrackingEvent(platform="meta", findings=findings)
+        s.add_stored(ev, None)
+        return ev
+
+    first = stored(Finding("a", Severity.error, "m"), Finding("b", Severity.warning, "m", pending=True))
+    stored(Finding("c", Severity.warning, "m"))
+    last = stored(Finding("d", Severity.warning, "m", pending=True))
+    assert first.id not in s.events and s.settled_findings() == {"error": 1, "warning": 1}
+    first.findings = ()  # changed after it left memory: counted as it was
+    last.findings = (Finding("d", Severity.warning, "m"),)  # settled while held: counted as it is
+    assert s.settled_findings() == {"error": 1, "warning": 2}
+    s.clear()
+    assert s.settled_findings() == {}

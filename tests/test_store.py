@@ -124,7 +124,7 @@ def test_twins_are_stored_with_their_hit(tmp_path):
     assert db.execute("SELECT hit_id, event_id FROM twins").fetchall() == [(twin.id, ev.id)]
     back = Session()
     reader.load(path, back)
-    assert next(iter(back)).twins == [twin.id]
+    assert next(iter(back)).twins == (twin.id,)
 
 
 def test_queries_filter_on_indexed_columns_and_words(tmp_path):

@@ -72,14 +72,15 @@ class Context:
         """Attach a finding; a finding with the same code and related ids replaces the old one."""
         if finding.code in self.silenced:
             return
-        for i, old in enumerate(event.findings):
+        findings = event.findings
+        for i, old in enumerate(findings):
             if old.code == finding.code and old.related == finding.related:
                 if old == finding:
                     return
-                event.findings[i] = finding
+                event.findings = (*findings[:i], finding, *findings[i + 1:])
                 break
         else:
-            event.findings.append(finding)
+            event.findings = (*findings, finding)
         self._changed(event)
 
     def replace(self, event: TrackingEvent, finding: Finding) -> None:
@@ -90,27 +91,18 @@ class Context:
         if len(findings) == 1 and findings[0].code == code and code not in self.silenced:
             # the common case, a member of a group that grew: its one finding is the one replaced
             if findings[0] != finding:
-                findings[0] = finding
+                event.findings = (finding,)
                 self._changed(event)
             return
-        same_code = []
-        unchanged = True
-        for i, old in enumerate(findings):
-            if old.code == code:
-                same_code.append(i)
-                # `related` first: it is what changes when a group grows
-                unchanged = unchanged and old.related == finding.related and old == finding
+        same_code = [old for old in findings if old.code == code]
         if not same_code:
             self.emit(event, finding)
             return
-        if unchanged:
+        # `related` first: it is what changes when a group grows
+        if all(old.related == finding.related and old == finding for old in same_code):
             return
-        if len(same_code) == 1:
-            del findings[same_code[0]]
-        else:
-            findings[:] = [f for f in findings if f.code != code]
-        if code not in self.silenced:
-            findings.append(finding)
+        kept = tuple(f for f in findings if f.code != code)
+        event.findings = kept if code in self.silenced else (*kept, finding)
         self._changed(event)
 
     def _changed(self, event: TrackingEvent) -> None:
@@ -119,9 +111,9 @@ class Context:
 
     def retract(self, event: TrackingEvent, code: str) -> None:
         findings = event.findings
-        kept = [f for f in findings if f.code != code]
+        kept = tuple(f for f in findings if f.code != code)
         if len(kept) != len(findings):
-            findings[:] = kept  # in place, as emit and replace edit it
+            event.findings = kept
             self._changed(event)
 
 

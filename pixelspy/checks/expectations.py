@@ -157,9 +157,9 @@ class ExpectationsCheck:
         related = sorted(set(w.triggers) | ({w.near.id} if w.near is not None else set()))
         missing = TrackingEvent(platform=target.platform, kind=Kind.missing, pixel_id=target.pixel,
                                 standard_event=exp.event, page_url=w.page, time=w.opened, client=w.client,
-                                device=w.device, endpoint="expected by pixelspy.toml")
-        missing.findings.append(Finding(code=CODE, severity=Severity(exp.severity), message=message,
-                                        hint=hint, related=related))
+                                device=w.device, endpoint="expected by pixelspy.toml",
+                                findings=[Finding(code=CODE, severity=Severity(exp.severity), message=message,
+                                                  hint=hint, related=related)])
         return missing
 
 

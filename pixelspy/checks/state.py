@@ -18,6 +18,13 @@ V = TypeVar("V")
 DEFAULT_MAX_ENTRIES = 50_000
 
 
+class _Tracked:
+    """An object the collector tracks (see Recent._new_times)."""
+
+
+_KEEPS_TRACKED = _Tracked()
+
+
 class Recent(Generic[K, V]):
     """A dict whose entries live `max_age` seconds after their last `put`, at most `max_entries`."""
 
@@ -27,8 +34,16 @@ class Recent(Generic[K, V]):
         # key → value, oldest first; and key → the time of its last put. Two dicts, not a [time,
         # value] pair per entry: a float in a dict is no object for the collector to walk.
         self._items: OrderedDict[K, V] = OrderedDict()
-        self._times: dict[K, float] = {}
+        self._times = self._new_times()
         self._forget_times()
+
+    @staticmethod
+    def _new_times() -> dict:
+        # With one key the collector tracks: a dict of untracked keys and floats is untracked by each
+        # full collection (every heap freeze runs one) and tracked again by its next put, as a young
+        # object, so the young, middle and full collections of every freeze cycle walked all its
+        # entries again, where a dict that stays tracked is frozen and walked no more.
+        return {_KEEPS_TRACKED: 0.0}
 
     def _forget_times(self) -> None:
         # No entry is older than `_oldest`, so while it has not expired, put() skips pruning.
@@ -100,7 +115,7 @@ class Recent(Generic[K, V]):
 
     def clear(self) -> None:
         self._items.clear()
-        self._times.clear()
+        self._times = self._new_times()
         self._forget_times()
 
 

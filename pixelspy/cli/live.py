@@ -13,7 +13,6 @@ import socket
 import sqlite3
 import sys
 import time
-from collections import Counter
 
 from pixelspy import __version__
 from pixelspy.addon import mitmproxy_untrusted_record
@@ -224,14 +223,12 @@ async def run_headless(session: Session, config: ProxyConfig, recording: Recordi
 
 def closing_summary(session: Session, recording: Recording) -> str:
     """--no-ui's last stderr line: what the session caught (findings settled by now) and where it is kept."""
-    counts, every_event = settled_findings(session, recording)
+    counts = settled_findings(session, recording)
     total = len(session) + session.dropped
     parts = [f"{total:,} event{'' if total == 1 else 's'}",
              *(f"{counts.get(name, 0):,} {name}{'' if counts.get(name, 0) == 1 else 's'}"
                for name in ("error", "warning"))]
     text = "pixelspy: stopped: " + ", ".join(parts)
-    if not every_event:
-        text += f" (findings of the last {len(session):,} events)"
     if session.store is not None and total:
         text += f"; session file {session.store.path} (pixelspy open {session.store.path})"
     if recording.har is not None:
@@ -239,9 +236,9 @@ def closing_summary(session: Session, recording: Recording) -> str:
     return inert(text)
 
 
-def settled_findings(session: Session, recording: Recording) -> tuple[dict[str, int], bool]:
-    """(settled findings per severity, whether of every event): from the session file, which holds
-    every event, when one records the session whole; else of the events memory holds."""
+def settled_findings(session: Session, recording: Recording) -> dict[str, int]:
+    """Settled findings per severity of every event: from the session file when one records the
+    session whole (it has every event's findings as they are now), else as the session counted them."""
     from pixelspy.store import reader
 
     writer = recording.writer
@@ -252,6 +249,5 @@ def settled_findings(session: Session, recording: Recording) -> tuple[dict[str, 
         except sqlite3.Error:
             stored = None
         if stored is not None and writer.failed is None:
-            return stored, True
-    held = Counter(f.severity.value for ev in session for f in ev.findings if not f.pending)
-    return held, not session.dropped
+            return stored
+    return session.settled_findings()

@@ -243,7 +243,7 @@ def decode_graph_batch(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
                        headers=(("content-type", "application/x-www-form-urlencoded"),))
         for ev in decode_server_batch(inner, CAPI, found["pixel"]):
             ev.endpoint = f"Conversions API (batch call {i}/{len(calls)})"
-            ev.decode_errors = list(errors) + ev.decode_errors
+            ev.decode_errors = (*errors, *ev.decode_errors)
             out.append(ev)
     if not out and errors:  # an unreadable batch is still listed, with what went wrong
         out.append(TrackingEvent(platform=PLATFORM, source=Source.server, decode_errors=list(errors),

@@ -247,7 +247,7 @@ def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     account = m.group("account")
     events = decode_server_batch(hit, CAPI, account)
     for ev in events:
-        ev.params.insert(0, LABELS.param("ad_account_id", account))
+        ev.params = (LABELS.param("ad_account_id", account), *ev.params)
         if ev.test_event_code:
             ev.test_event_code = f"test={ev.test_event_code}"
     return events

@@ -223,7 +223,7 @@ def decode_events_api(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         ev.pixel_id = ev.pixel_id or ev.param(SHARED_PIXEL_PARAM.get(kind, "pixel_code")) or None
         ev.test_event_code = ev.test_event_code or ev.param("test_event_code") or None
         if not ev.pixel_id:
-            ev.decode_errors.append("no pixel code")
+            ev.decode_errors = (*ev.decode_errors, "no pixel code")
     return events
 
 

@@ -15,7 +15,7 @@ except ImportError:  # pragma: no cover
     ReceiveBuffer = None
 
 # Once this many more events are stored, the ones kept so far are frozen too (see HeapFreezer):
-# the full collection before each freeze walks them, ≈ 13 objects and ≈ 5 µs per event, so
+# the full collection before each freeze walks them, ≈ 5 objects and ≈ 5 µs per event, so
 # 2,000 made it a 10 ms pause and 500 a 2.5 ms one.
 FREEZE_EVERY_EVENTS = 500
 # Once the heap is frozen, a collection of the middle generation runs after this many young ones,
@@ -99,7 +99,7 @@ class HeapFreezer:
     """Keeps what lives on (the startup heap, then the stored events) out of CPython's full
     collections. A full collection stops every connection while it walks all tracked objects:
     the startup heap alone (mitmproxy, pydantic's validators, the TUI) is ~95,000 objects and
-    ~40 ms, and each stored event adds ~13. Frozen objects are skipped, so a collection walks only
+    ~40 ms, and each stored event adds ~5. Frozen objects are skipped, so a collection walks only
     what came since the last freeze. Each freeze follows a full collection, so no garbage is
     frozen. Events evicted from memory later (the session's window) are freed all the same: they
     hold no reference cycles, and reference counting frees frozen objects too. With a session file

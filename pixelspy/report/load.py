@@ -162,16 +162,18 @@ def _tally(f: Fields) -> EventTally:
 
 def _flagged(f: Fields) -> list[TrackingEvent]:
     """The events with findings, each once, its findings in the report's order."""
-    events: dict[str, TrackingEvent] = {}
+    events: dict[str, tuple[TrackingEvent, list[Finding]]] = {}
     for row in f.objects("findings"):
         e = Fields(row.obj.get("event"), f"{row.where}.event")
         eid = e.text("id")
-        if (ev := events.get(eid)) is None:
-            ev = events[eid] = _event(e)
-        ev.findings.append(Finding(row.text("code"), row.choice("severity", Severity), row.text("message"),
-                                   hint=row.text("hint", True) or "", related=row.texts("related"),
-                                   pending=row.flag("pending")))
-    return list(events.values())
+        if (kept := events.get(eid)) is None:
+            kept = events[eid] = _event(e), []
+        kept[1].append(Finding(row.text("code"), row.choice("severity", Severity), row.text("message"),
+                               hint=row.text("hint", True) or "", related=row.texts("related"),
+                               pending=row.flag("pending")))
+    for ev, findings in events.values():
+        ev.findings = tuple(findings)
+    return [ev for ev, _ in events.values()]
 
 
 def _event(e: Fields) -> TrackingEvent:

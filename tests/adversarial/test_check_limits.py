@@ -82,7 +82,7 @@ def test_a_twin_folds_into_its_first_copy_after_eviction():
     assert first.id not in s.events and s.dropped > 0
     twin = RawHit(method="GET", url="https://www.facebook.com/privacy_sandbox/pixel/register/trigger/?"
                                     f"id={PIXEL}&ev=Purchase&eid=o-1&ts=1", time=T0 + 0.5)
-    assert s.ingest(twin) == [] and first.twins == [twin.id]
+    assert s.ingest(twin) == [] and first.twins == (twin.id,)
     assert not any(f.code == "duplicate-event" for f in first.findings)
 
 

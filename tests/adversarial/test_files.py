@@ -96,7 +96,7 @@ def test_brotli_and_zstd_bodies_are_decoded(coding, pack):
     hit = RawHit(method="POST", url="https://www.facebook.com/tr/", body=pack(META_FORM + b"x"), headers=(
         ("content-type", "application/x-www-form-urlencoded"), ("content-encoding", coding)))
     (ev,) = decoders.default_registry().decode(hit)
-    assert (ev.pixel_id, ev.event, ev.param("cd[note]"), ev.decode_errors) == ("1234567890", "Lead", "x", [])
+    assert (ev.pixel_id, ev.event, ev.param("cd[note]"), ev.decode_errors) == ("1234567890", "Lead", "x", ())
 
 
 def _saved_body(tmp_path: Path, url: str, body: bytes, headers: list[list[str]]) -> dict:

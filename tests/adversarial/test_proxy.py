@@ -211,7 +211,7 @@ async def test_a_chunked_tracking_post_is_forwarded_as_it_comes_and_decoded(tmp_
             (event,) = await events_after(session, 1)
     assert answer.startswith(b"HTTP/1.1 200 OK")
     assert form[:20] in vendor_got[0] and form[20:] in vendor_got[0]
-    assert (event.event, event.value, event.currency, event.decode_errors) == ("Purchase", "12.50", "EUR", [])
+    assert (event.event, event.value, event.currency, event.decode_errors) == ("Purchase", "12.50", "EUR", ())
 
 
 # ------------------------------------------------------------------ item 8: --auth

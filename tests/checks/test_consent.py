@@ -354,7 +354,7 @@ def test_no_cmp_no_finding():
     s.ingest(page_request(T0, cookie="_ga=GA1.1.123.456"))
     [ev] = s.ingest(meta_pixel(T0 + 1))
     s.tick(T0 + 10)
-    assert ev.findings == []
+    assert ev.findings == ()
 
 
 def test_pixel_after_cmp_loaded_without_choice_is_an_error_after_the_wait():
@@ -431,9 +431,9 @@ def test_accept_seen_on_the_next_request_retracts_the_pending_hit():
     [ev] = s.ingest(meta_pixel(T0 + 1))
     assert findings(ev) == [("pre-consent", True)]
     s.ingest(page_request(T0 + 1.2, "/api/cart", cookie=f"OptanonConsent={ONETRUST_GRANTED}"))
-    assert ev.findings == []
+    assert ev.findings == ()
     s.tick(T0 + 10)
-    assert ev.findings == []
+    assert ev.findings == ()
     assert check.sites()[0].state == State.granted
 
 
@@ -453,7 +453,7 @@ def test_granted_before_the_hit_no_finding_and_clients_are_separate():
     s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}"))  # PHONE accepted
     [ok] = s.ingest(meta_pixel(T0 + 1))
     [other] = s.ingest(meta_pixel(T0 + 1, client="10.0.0.9"))  # another device: no choice yet
-    assert ok.findings == [] and findings(other) == [("pre-consent", True)]
+    assert ok.findings == () and findings(other) == [("pre-consent", True)]
 
 
 def test_consent_after_the_hit_per_cmp_timestamp_is_still_an_error_and_before_it_retracts():
@@ -465,7 +465,7 @@ def test_consent_after_the_hit_per_cmp_timestamp_is_still_an_error_and_before_it
     s.tick(T0 + 5)  # no request showed the cookie in time: both are errors for now
     assert findings(early) == findings(late) == [("pre-consent", False)]
     s.ingest(page_request(T0 + 20, cookie=f"cc_cookie={quote(json.dumps(CC_V3_ACCEPT))}"))
-    assert late.findings == []  # cc_cookie's lastConsentTimestamp (T0) is before the hit
+    assert late.findings == ()  # cc_cookie's lastConsentTimestamp (T0) is before the hit
     assert findings(early) == [("pre-consent", False)]
 
 
@@ -478,7 +478,7 @@ def test_server_events_and_pixel_loads_are_not_judged():
     loader = RawHit(method="GET", url="https://connect.facebook.net/en_US/fbevents.js", time=T0 + 1, client=PHONE,
                     headers=[("referer", "https://www.shop.example/")])
     [loaded] = s.ingest(loader)
-    assert srv.findings == [] and loaded.findings == []
+    assert srv.findings == () and loaded.findings == ()
 
 
 def ga4_hit(t: float, **extra: str) -> RawHit:
@@ -493,7 +493,7 @@ def test_consent_mode_pings_respect_denial_and_update_the_site_state():
     s, check = make_session()
     s.ingest(onetrust_loaded(T0))
     [ping] = s.ingest(ga4_hit(T0 + 1, gcs="G100", gcd="13p3p3p2p5"))
-    assert ping.findings == []  # a cookieless consent-mode ping is what a denied site should send
+    assert ping.findings == ()  # a cookieless consent-mode ping is what a denied site should send
     assert check.sites()[0].purposes == {"marketing": State.denied, "analytics": State.denied}
     [meta] = s.ingest(meta_pixel(T0 + 2))
     s.tick(T0 + 10)
@@ -509,7 +509,7 @@ def test_tcf_cookie_and_gdpr_consent_param():
     s.ingest(onetrust_loaded(T0))
     s.ingest(page_request(T0, cookie=f"euconsent-v2={TCF_ALL}"))
     [ev] = s.ingest(meta_pixel(T0 + 1))
-    assert ev.findings == []
+    assert ev.findings == ()
 
 
 def test_usercentrics_is_consent_unknown_unless_a_readable_signal_exists():
@@ -537,7 +537,7 @@ def test_user_rules_cookie_and_accept_url(tmp_path):
     [pending] = s.ingest(meta_pixel(T0 + 1))
     assert findings(pending) == [("pre-consent", True)]
     s.ingest(page_request(T0 + 1.1, "/api/consent/accept", referer="https://www.shop.example/"))
-    assert pending.findings == []
+    assert pending.findings == ()
     s.ingest(page_request(T0 + 5, cookie="shop_consent=ads%3D0%26stats%3D1"))
     [denied] = s.ingest(meta_pixel(T0 + 6))
     s.tick(T0 + 10)
@@ -560,7 +560,7 @@ def test_gpc_is_noted_and_optionally_means_denied():
     s, check = make_session()
     s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}", sec_gpc="1"))
     [ev] = s.ingest(meta_pixel(T0 + 1))
-    assert ev.findings == [] and check.sites()[0].gpc
+    assert ev.findings == () and check.sites()[0].gpc
     s, _ = make_session(gpc_means_denied=True)
     s.ingest(page_request(T0, cookie=f"OptanonConsent={ONETRUST_GRANTED}", sec_gpc="1"))
     [ev] = s.ingest(meta_pixel(T0 + 1))
@@ -638,12 +638,12 @@ def test_a_choice_known_from_outside_the_traffic_settles_waiting_hits_at_once():
     [early] = s.ingest(meta_pixel(T0 + 1))
     [late] = s.ingest(meta_pixel(T0 + 5.3))  # reached the proxy before the audit's note
     s.note_choice("www.shop.example", T0 + 5, {"marketing": True, "analytics": True}, "audit clicked accept all")
-    assert late.findings == []
+    assert late.findings == ()
     [f] = early.findings
     assert (f.code, f.pending) == ("pre-consent", False)
     assert "consent was given only at" in f.message and "audit clicked accept all" in f.message
     [after] = s.ingest(meta_pixel(T0 + 7))
-    assert after.findings == [] and check.sites()[0].state == State.granted
+    assert after.findings == () and check.sites()[0].state == State.granted
 
 
 def test_a_refusal_known_from_outside_the_traffic_makes_later_hits_errors():
@@ -691,10 +691,10 @@ def test_a_us_opt_out_in_the_gpp_cookie_makes_marketing_hits_errors():
 def test_us_signals_that_allow_or_say_nothing_raise_no_finding():
     # No opt-out: the US laws let the pixel fire.
     ev, _ = pixel_after_cookie("usprivacy=1YNN; OptanonAlertBoxClosed=2023-11-14T09:23:45.123Z")
-    assert ev.findings == []
+    assert ev.findings == ()
     # "Not applicable" strings without a CMP: no CMP seen, no "consent unknown" either.
     ev, check = pixel_after_cookie(f"usprivacy=1---; __gpp={GPP_USNAT_NOT_APPLICABLE}; __gpp_sid=7", cmp_loaded=False)
-    assert ev.findings == []
+    assert ev.findings == ()
     [site] = check.sites()
     assert site.state == State.no_cmp and site.cmp is None
     assert [e.text for e in site.evidence] == ["usprivacy=1--- (US Privacy: opt-out of sale not applicable)",
@@ -713,7 +713,7 @@ def test_gpp_and_us_privacy_on_a_hit():
     # The hit tells Google the visitor opted out (restricted processing): the hit itself is allowed,
     # and the site's state is now "denied" for the pixels that do not carry the signal.
     [ads] = s.ingest(google_ads_hit(T0 + 1, gpp=GPP_USNAT_OPTED_OUT, gpp_sid="7"))
-    assert ads.findings == []
+    assert ads.findings == ()
     [meta] = s.ingest(meta_pixel(T0 + 2))
     s.tick(T0 + 10)
     assert "gpp GPP usnat SaleOptOut opted out" in meta.findings[0].message
@@ -721,7 +721,7 @@ def test_gpp_and_us_privacy_on_a_hit():
     # gpp_sid=-1 (GPP does not apply) says nothing.
     [later] = s.ingest(google_ads_hit(T0 + 20, us_privacy="1YNN", gpp=GPP_USNAT_OPTED_OUT, gpp_sid="-1"))
     s.tick(T0 + 30)
-    assert later.findings == [] and check.sites()[0].purposes["marketing"] == State.granted
+    assert later.findings == () and check.sites()[0].purposes["marketing"] == State.granted
 
 
 def test_shops_on_one_platform_domain_are_separate_sites():
@@ -738,7 +738,7 @@ def test_shops_on_one_platform_domain_are_separate_sites():
     [a] = s.ingest(shop_pixel(T0 + 1, "shop-a"))
     [b] = s.ingest(shop_pixel(T0 + 1, "shop-b"))
     s.tick(T0 + 10)
-    assert a.findings == [] and findings(b) == [("pre-consent", False)]
+    assert a.findings == () and findings(b) == [("pre-consent", False)]
     assert {x.site: x.state for x in check.sites()} == {"shop-a.myshopify.com": State.granted,
                                                          "shop-b.myshopify.com": State.no_choice}
 

@@ -41,7 +41,7 @@ def test_signature_is_the_same_whether_or_not_a_parameter_name_repeats():
     # A repeated name sends signature() down its slow path; the data it compares must not change.
     once = event(event="Purchase", params={"cd[value]": "5", "cd[currency]": "EUR", "ts": "1"})
     twice = event(event="Purchase", params={"cd[value]": "5", "cd[currency]": "EUR"})
-    twice.params += [Param("ts", "2"), Param("ts", "3")]
+    twice.params += (Param("ts", "2"), Param("ts", "3"))
     assert signature(once) == signature(twice)
     other = event(event="Purchase", params={"cd[value]": "6", "cd[currency]": "EUR", "ts": "1"})
     assert signature(other) != signature(once)

@@ -318,7 +318,7 @@ def test_a_vendors_copies_of_one_hit_are_one_event_with_twins():
         events = copies_session(*chain)
         assert len(events) == 1, [e.endpoint for e in events]
         assert len(events[0].twins) == len(chain) - 1
-        assert "duplicate-event" not in codes(events[0]) and events[0].decode_errors == []
+        assert "duplicate-event" not in codes(events[0]) and events[0].decode_errors == ()
 
 
 def test_the_same_conversion_fired_again_is_two_events():

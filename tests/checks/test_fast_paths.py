@@ -79,7 +79,7 @@ def test_recent_matches_pruning_on_every_put(ops, max_age, max_entries):
 def reference_replace(ctx: Context, event, new: Finding) -> None:
     """replace as retract + emit: old findings of the code go, the new one is appended."""
     if any(old.code == new.code and old != new for old in event.findings):
-        kept = [f for f in event.findings if f.code != new.code]
+        kept = tuple(f for f in event.findings if f.code != new.code)
         if len(kept) != len(event.findings):
             event.findings = kept
             ctx.changed.add(event.id)

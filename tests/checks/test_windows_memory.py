@@ -54,3 +54,17 @@ def test_the_event_id_windows_hold_nothing_the_collector_tracks_and_still_reach_
         assert len(state), name
         for key, value in state.items():
             assert not gc.is_tracked(value), (name, key, value)
+
+
+def test_a_windows_time_dict_stays_tracked_so_that_a_heap_freeze_keeps_it():
+    # A dict of untracked keys and values is untracked by a full collection and tracked again, as a
+    # young object, by its next put: every freeze cycle's collections walked its entries again.
+    window = Recent(60.0)
+    window.put(("meta", "ord-1"), "e1", T0)
+    gc.collect()
+    window.put(("meta", "ord-2"), "e2", T0 + 1)
+    gc.collect()
+    assert gc.is_tracked(window._times)
+    window.clear()
+    gc.collect()
+    assert gc.is_tracked(window._times) and window.get(("meta", "ord-1"), T0) is None

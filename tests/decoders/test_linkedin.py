@@ -88,7 +88,7 @@ def test_collect_js_page_view():
     assert ev.event_id is None
     assert ev.page_url == "https://atomkraftwerke24.de/ectest.html?gtm_debug=1783018219377"
     assert ev.endpoint == "px /collect script"
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
     assert [p.name for p in ev.params] == ["v", "fmt", "pid", "time", "url", "tm"]
     assert ev.param("time") == "1783018238450" and ev.param("tm") == "gtmv2"
     labels = {p.name: (p.label, p.group) for p in ev.params}
@@ -111,13 +111,13 @@ def test_collect_image_pixel_conversion():
     assert ev.title == "conversion (rule 987654)"
     assert ev.page_url is None
     assert ev.twin_key is None  # no time: nothing ties it to a mirror
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_collect_legacy_dc_host_image_page_view():
     ev = one(get("https://dc.ads.linkedin.com/collect/?pid=276116&fmt=gif"))  # developers.facebook.com
     assert (ev.pixel_id, ev.event, ev.standard_event) == ("276116", "PAGE_VISIT", "PageView")
-    assert ev.endpoint == "dc /collect image" and ev.decode_errors == []
+    assert ev.endpoint == "dc /collect image" and ev.decode_errors == ()
 
 
 def test_collect_event_id_is_the_dedup_key():
@@ -138,7 +138,7 @@ def test_collect_post_form_body_is_read():
 def test_collect_without_pid_is_a_decode_error_but_still_an_event():
     ev = one(get("https://px.ads.linkedin.com/collect?v=2&fmt=js"))
     assert ev.pixel_id is None and ev.event == "PAGE_VISIT"
-    assert ev.decode_errors == ["no partner ID (pid)"]
+    assert ev.decode_errors == ("no partner ID (pid)",)
 
 
 def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
@@ -151,7 +151,7 @@ def test_px4_mirror_is_folded_into_the_px_hit_as_a_twin():
     assert len(session.ingest(conversion)) == 1  # a conversion in the same burst is its own event
     events = list(session)
     assert [e.title for e in events] == ["page view → PageView", "conversion (rule 111111111111)"]
-    assert events[0].twins == [mirror.id]
+    assert events[0].twins == (mirror.id,)
     assert events[0].endpoint == "px /collect script"
 
 
@@ -169,7 +169,7 @@ def test_cookie_sync_and_cookie_test_copies_are_twins_of_the_hit():
     assert len(session.ingest(first)) == 1
     assert session.ingest(synced) == [] and session.ingest(tested) == []
     (ev,) = session
-    assert ev.twins == [synced.id, tested.id]
+    assert ev.twins == (synced.id, tested.id)
     assert ev.endpoint == "px /collect script"
     # the page view sent twice as it is, by the same path, is no copy
     again = get(FERGUSON_PV, time=1000.8)
@@ -185,8 +185,8 @@ def test_wa_click_plain_json():
     assert (ev.event, ev.label, ev.standard_event) == ("CLICK", "click", None)
     assert ev.page_url == "https://lagreeod.com/subscribe"
     assert ev.endpoint == "/wa POST JSON"
-    assert ev.user_data == []  # hem null, liFatId empty
-    assert ev.decode_errors == []
+    assert ev.user_data == ()  # hem null, liFatId empty
+    assert ev.decode_errors == ()
     assert ev.param("signalType") == "CLICK"
     assert ev.param("domAttributes.innerText") == "START YOUR SUBSCRIPTION"
     assert ev.param("domAttributes.isFormSubmission") == "true"
@@ -205,7 +205,7 @@ def test_wa_page_visit_base64_gzip_with_hashed_email_and_click_id():
     assert (ev.event, ev.standard_event) == ("PAGE_VISIT", "PageView")
     assert ev.page_url == "https://atomkraftwerke24.de/ectest.html"
     assert ev.endpoint == "/wa POST base64-gzip"
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
     assert ev.param("scriptVersion") == "308"
     assert ev.param("pageTitle") == "Enhanced Conversions Testseite"
     assert ev.param("websiteSignalRequestId") == "a8b241ae-049f-6e40-7585-1466dc162595"
@@ -223,7 +223,7 @@ def test_wa_fetch_variant_with_query_and_several_partner_ids():
         assert ev.event == "PAGE_VISIT" and ev.standard_event == "PageView"
         assert ev.endpoint == "/wa POST (fetch) base64-gzip"
         assert ev.param("medium") == "fetch" and ev.param("fmt") == "g"
-        assert ev.decode_errors == []
+        assert ev.decode_errors == ()
     assert events[0].twin_key != events[1].twin_key  # two partners are two events, not copies
 
 
@@ -251,8 +251,8 @@ def test_wa_garbage_body_is_a_decode_error():
 
 def test_wa_empty_body():
     ev = one(post("https://px.ads.linkedin.com/wa/", b""))
-    assert ev.decode_errors == ["empty body", "no partner IDs (pids)", "no signal type (signalType)"]
-    assert ev.params == []
+    assert ev.decode_errors == ("empty body", "no partner IDs (pids)", "no signal type (signalType)")
+    assert ev.params == ()
 
 
 def test_wa_unknown_signal_type_keeps_its_name():
@@ -313,7 +313,7 @@ def test_capi_single_event():
     assert ev.event_id == "order-77"
     assert (ev.value, ev.currency) == ("1500.0", "USD")
     assert ev.endpoint == "CAPI conversionEvents"
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
     assert ev.param("conversionHappenedAt") == "1700000000000"
     assert ev.param("user.userInfo.companyName") == "Microsoft"
     assert ev.param("user.userIds") == json.dumps(CAPI_EVENT["user"]["userIds"], separators=(",", ":"))
@@ -346,7 +346,7 @@ def test_capi_batch_create_is_one_event_per_element():
     assert [(e.value, e.currency) for e in events] == [("1500.0", "USD"), ("0", "EUR")]
     assert [e.endpoint for e in events] == ["CAPI conversionEvents batch 1/2", "CAPI conversionEvents batch 2/2"]
     assert [(u.key, u.value) for u in events[1].user_data] == [("acxiom_id", "AbC123")]
-    assert all(e.source == Source.server and e.decode_errors == [] for e in events)
+    assert all(e.source == Source.server and e.decode_errors == () for e in events)
     assert events[1].param("X-RestLi-Method") == "BATCH_CREATE"
     assert events[1].param("elements") is None  # params are the element's own fields
 
@@ -355,11 +355,10 @@ def test_capi_batch_header_without_elements_and_bad_urn():
     body = json.dumps({"conversion": "104012", "conversionHappenedAt": 1}).encode()
     ev = one(post(CAPI_URL, body, headers=[*CAPI_HEADERS, ("X-RestLi-Method", "BATCH_CREATE")]))
     assert ev.pixel_id is None and ev.event is None
-    assert ev.decode_errors == [
+    assert ev.decode_errors == (
         "X-RestLi-Method: BATCH_CREATE but the body has no elements list",
         "conversion is not a urn:lla:llaPartnerConversion:<id> URN: 104012",
-        "no user.userIds list",
-    ]
+        "no user.userIds list",)
 
 
 def test_capi_garbage_and_empty_batch():

@@ -42,10 +42,10 @@ def assert_purchase(ev) -> None:
     assert ev.event_id == "order-77"
     assert ev.page_url == "https://shop.example/thanks?o=77"
     assert (ev.value, ev.currency) == ("49.90", "EUR")
-    assert ev.content_ids == ["sku-1", "sku-2"]
+    assert ev.content_ids == ("sku-1", "sku-2")
     assert [(u.key, u.name, u.hashed, u.value) for u in ev.user_data] == [
         ("em", "ud[em]", True, EM), ("ph", "ud[ph]", True, PH)]
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
     value = next(p for p in ev.params if p.name == "cd[value]")
     assert (value.value, value.label, value.group) == ("49.90", "Value", "Custom data")
     coupon = next(p for p in ev.params if p.name == "cd[coupon]")
@@ -111,7 +111,7 @@ def test_noscript_image_pixel():
     assert (ev.pixel_id, ev.event, ev.standard_event, ev.endpoint) == (PIXEL, "PageView", "PageView", "/tr image")
     noscript = next(p for p in ev.params if p.name == "noscript")
     assert (noscript.value, noscript.label, noscript.group) == ("1", "Noscript image pixel", "Technical")
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_custom_event_is_not_standard_and_contents_give_the_ids():
@@ -119,7 +119,7 @@ def test_custom_event_is_not_standard_and_contents_give_the_ids():
     (ev,) = decode("GET", "https://www.facebook.com/tr/?" + urlencode(
         {"id": PIXEL, "ev": "purchase", "cd[contents]": contents}))
     assert (ev.event, ev.standard_event) == ("purchase", None)  # Meta is case-sensitive
-    assert ev.content_ids == ["A1", "7"]
+    assert ev.content_ids == ("A1", "7")
 
 
 def test_plain_email_in_advanced_matching_is_reported_unhashed():
@@ -172,7 +172,7 @@ def test_broken_percent_encoding_and_json_params_are_reported():
     assert ev.event == "ViewContent"
     assert any("percent-encoding" in e for e in ev.decode_errors)
     assert any("cd[content_ids]" in e and "JSON" in e for e in ev.decode_errors)
-    assert ev.content_ids == []
+    assert ev.content_ids == ()
 
 
 def test_json_body_is_flagged_because_fbevents_sends_a_form():

@@ -60,13 +60,13 @@ def test_json_batch_is_one_event_per_element():
         assert (ev.platform, ev.source, ev.pixel_id) == ("meta", Source.server, PIXEL)
         assert ev.test_event_code == "TEST4521"
         assert ev.endpoint == "Conversions API"
-        assert ev.decode_errors == []
+        assert ev.decode_errors == ()
         assert ev.param("access_token") == "EAAGm0…"
         assert ev.param("partner_agent") == "nodejs-sdk"
     assert (purchase.event, purchase.standard_event, purchase.event_id) == ("Purchase", "Purchase", "order-77")
     assert purchase.page_url == "https://shop.example/thanks"
     assert (purchase.value, purchase.currency, purchase.order_id) == ("49.9", "EUR", "order-77")
-    assert purchase.content_ids == ["sku-1", "sku-2"]
+    assert purchase.content_ids == ("sku-1", "sku-2")
     assert [(u.key, u.name, u.hashed) for u in purchase.user_data] == [
         ("em", "user_data.em", True), ("ph", "user_data.ph", True), ("external_id", "user_data.external_id", False)]
     assert purchase.param("event_time") == "1700000000"
@@ -82,7 +82,7 @@ def test_json_batch_is_one_event_per_element():
     assert (dpo.value, dpo.group) == ("1000", "Consent")
     assert (lead.event, lead.standard_event, lead.event_id) == ("Lead", "Lead", "lead-9")
     assert (lead.value, lead.currency, lead.order_id) == (None, None, None)
-    assert lead.content_ids == ["form-a"]  # from contents when content_ids is absent
+    assert lead.content_ids == ("form-a",)  # from contents when content_ids is absent
     assert [(u.key, u.hashed) for u in lead.user_data] == [("em", True), ("external_id", True)]
     assert not any(TOKEN in p.value for ev in (purchase, lead) for p in ev.params)
 
@@ -96,7 +96,7 @@ def test_form_encoded_batch_as_the_python_sdk_sends_it():
     assert (ev.pixel_id, ev.event, ev.event_id, ev.test_event_code) == (PIXEL, "Lead", "lead-9", "TEST1")
     assert ev.param("data") is None  # the list is decoded into the event, not repeated
     assert ev.param("access_token") == "EAAGm0…" and ev.param("appsecret_proof").endswith("…")
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_token_and_test_code_in_the_query():
@@ -124,7 +124,7 @@ def test_broken_batches_are_decode_errors_on_one_event():
     assert any("no events" in e for e in ev.decode_errors)
     ok, bad, nameless = json_post(f"https://graph.facebook.com/v19.0/{PIXEL}/events",
                                   {"data": [LEAD, "oops", {"custom_data": {"value": 1}}]})
-    assert ok.decode_errors == [] and ok.event == "Lead"
+    assert ok.decode_errors == () and ok.event == "Lead"
     assert any("not a JSON object" in e for e in bad.decode_errors)
     assert "no event name (event_name)" in nameless.decode_errors and nameless.value == "1"
     (ev,) = decode("POST", f"https://graph.facebook.com/v19.0/{PIXEL}/events",
@@ -181,7 +181,7 @@ def test_android_sdk_flush_gzip_form_is_one_event_per_app_event():
     for ev in events:
         assert (ev.platform, ev.source, ev.pixel_id) == ("meta", Source.app, APP)
         assert ev.endpoint == "app events CUSTOM_APP_EVENTS (android SDK)"
-        assert ev.decode_errors == []
+        assert ev.decode_errors == ()
         assert [(u.key, u.name, u.hashed) for u in ev.user_data] == [
             ("em", "ud.em", True), ("ph", "ud.ph", True), ("country", "ud.cn", True)]
         assert ev.param("access_token") == f"{APP[:6]}…"
@@ -189,9 +189,9 @@ def test_android_sdk_flush_gzip_form_is_one_event_per_app_event():
         assert ev.param("custom_events") is None
     activate, cart, purchase, custom = events
     assert activate.param("custom_events._implicitlyLogged") == "1"
-    assert (cart.value, cart.currency, cart.content_ids) == ("19.99", "EUR", ["sku-1"])
+    assert (cart.value, cart.currency, cart.content_ids) == ("19.99", "EUR", ("sku-1",))
     assert (purchase.value, purchase.currency, purchase.order_id) == ("39.98", "EUR", "A-1001")
-    assert purchase.content_ids == ["sku-1", "sku-2"]
+    assert purchase.content_ids == ("sku-1", "sku-2")
     assert purchase.param("custom_events.fb_num_items") == "2"
     value = next(p for p in purchase.params if p.name == "custom_events._valueToSum")
     assert (value.value, value.label, value.group) == ("39.98", "Value", "Custom data")
@@ -209,7 +209,7 @@ def test_ios_sdk_multipart_form():
                    content_type=f"multipart/form-data; boundary={boundary}")
     assert (ev.event, ev.standard_event, ev.value, ev.order_id) == ("fb_mobile_purchase", "Purchase", "39.98", "A-1001")
     assert ev.endpoint == "app events CUSTOM_APP_EVENTS (ios SDK)"
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_older_sdks_attach_the_events_as_a_file():
@@ -221,7 +221,7 @@ def test_older_sdks_attach_the_events_as_a_file():
     (ev,) = decode("POST", f"https://graph.facebook.com/{APP}/activities", body,
                    content_type=f"multipart/form-data; boundary={boundary}")
     assert (ev.event, ev.standard_event, ev.value) == ("fb_mobile_add_to_cart", "AddToCart", "19.99")
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_install_is_one_event_and_housekeeping_activities_are_none():
@@ -342,11 +342,11 @@ def test_graph_batch_of_the_business_sdk_is_one_event_per_conversions_call():
     purchase, lead = default_registry().decode(hit)
     assert (purchase.source, purchase.pixel_id, purchase.event, purchase.event_id) == (
         Source.server, PIXEL, "Purchase", "order-77")
-    assert (purchase.value, purchase.currency, purchase.content_ids) == ("49.9", "EUR", ["sku-1", "sku-2"])
+    assert (purchase.value, purchase.currency, purchase.content_ids) == ("49.9", "EUR", ("sku-1", "sku-2"))
     assert purchase.test_event_code == "TEST4521" and lead.test_event_code is None
     assert (lead.event, lead.event_id) == ("Lead", "lead-9")
     assert purchase.endpoint == "Conversions API (batch call 1/3)" and lead.endpoint.endswith("2/3)")
-    assert purchase.decode_errors == lead.decode_errors == []
+    assert purchase.decode_errors == lead.decode_errors == ()
     assert TOKEN not in json.dumps([purchase.json_line(), lead.json_line()])  # the token is masked
     assert {u.key for u in purchase.user_data} >= {"em", "ph", "external_id"}
 

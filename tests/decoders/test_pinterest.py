@@ -74,14 +74,14 @@ def test_init_is_the_tag_loading_with_its_enhanced_match_email():
     assert ev.param("pd.np") == "gtm" and ev.param("ad.is_eu") == "true"
     assert ev.param("ad.ref") == "https://tagassistant.google.com/"
     assert ev.param("pd") is None and ev.param("ad") is None  # valid JSON: shown as its fields
-    assert ev.decode_errors == [] and ev.endpoint == "/v3/ GET"
+    assert ev.decode_errors == () and ev.endpoint == "/v3/ GET"
 
 
 def test_addtocart_with_event_data_line_items_and_partner_data():
     ev = one(get(ATC_URL))
     assert (ev.kind, ev.event, ev.standard_event, ev.pixel_id) == (Kind.event, "addtocart", "AddToCart", TAG)
     assert (ev.value, ev.currency, ev.order_id) == ("42", "EUR", "TEST01")
-    assert ev.content_ids == ["item 1"]
+    assert ev.content_ids == ("item 1",)
     assert ev.param("ed.line_items") == '[{"product_id":"item 1","product_category":"general"}]'
     assert ev.param("ed.order_quantity") == "1"
     assert ev.param("ed.custom 1") == "custom value 1"
@@ -94,14 +94,14 @@ def test_addtocart_with_event_data_line_items_and_partner_data():
     assert labels["ad.loc"] == ("Page URL", "Page context")
     assert labels["ed.custom 1"] == ("Event data: custom 1", "Event data")
     assert labels["tid"] == ("Tag ID", "Event")
-    assert ev.event_id is None and ev.decode_errors == []
+    assert ev.event_id is None and ev.decode_errors == ()
 
 
 def test_checkout_is_a_purchase_with_every_line_item():
     ev = one(get(CHECKOUT_URL, accept="image/avif,image/webp,image/*,*/*;q=0.8"))
     assert (ev.event, ev.standard_event, ev.pixel_id) == ("checkout", "Purchase", "abc123")
     assert (ev.value, ev.currency) == ("116", "USD")
-    assert ev.content_ids == ["11", "15"]
+    assert ev.content_ids == ("11", "15")
     assert ev.page_url == "https://www.example.com/"
     assert ev.endpoint == "/v3/ image"
 
@@ -129,7 +129,7 @@ def test_noscript_bracket_form():
     ev = one(get(url, referer="https://shop.example/thanks"))
     assert (ev.event, ev.standard_event, ev.pixel_id) == ("checkout", "Purchase", TAG)
     assert (ev.value, ev.currency, ev.order_id) == ("116", "USD", "A-1")
-    assert ev.content_ids == ["11", "15"]
+    assert ev.content_ids == ("11", "15")
     assert [(u.name, u.hashed) for u in ev.user_data] == [("pd[em]", True)]
     assert ev.param("ed[line_items][1][product_id]") == "15"
     assert {p.name: p.label for p in ev.params}["ed[value]"] == "Value"
@@ -137,7 +137,7 @@ def test_noscript_bracket_form():
     assert ev.page_url == ev.referer == "https://shop.example/thanks"
     assert [(p.name, p.value, p.group) for p in ev.params if "Referer" in p.label] == [
         ("Referer", "https://shop.example/thanks", "Page context")]
-    assert ev.endpoint == "/v3/ image" and ev.decode_errors == []
+    assert ev.endpoint == "/v3/ image" and ev.decode_errors == ()
 
 
 def test_post_form_body_reads_like_the_query():
@@ -147,14 +147,14 @@ def test_post_form_body_reads_like_the_query():
                     headers=[("content-type", "application/x-www-form-urlencoded")]))
     assert (ev.event, ev.standard_event, ev.pixel_id) == ("lead", "Lead", TAG)
     assert ev.param("ed.lead_type") == "newsletter" and ev.page_url == "https://shop.example/signup"
-    assert ev.endpoint == "/v3/ POST" and ev.decode_errors == []
+    assert ev.endpoint == "/v3/ POST" and ev.decode_errors == ()
 
 
 def test_broken_json_keeps_the_raw_string_and_decodes_the_rest():
     ev = one(get(BROKEN_URL))
     assert (ev.event, ev.standard_event, ev.pixel_id) == ("checkout", "Purchase", "abc123")
     assert (ev.value, ev.currency, ev.order_id) == ("116", "USD", "AAAA123")
-    assert ev.content_ids == ["11"]  # line_items sent as one object, not a list
+    assert ev.content_ids == ("11",)  # line_items sent as one object, not a list
     assert ev.param("ed").startswith('{"value":116,') and not ev.param("ed").endswith("}}")
     assert ev.param("pd") == f'{{"em":"{OMNI_EM}"'
     assert [u.name for u in ev.user_data] == ["pd.em"]
@@ -216,18 +216,18 @@ def test_capi_batch_is_one_server_event_per_element_with_the_ad_account_as_pixel
         assert (ev.platform, ev.source, ev.pixel_id) == ("pinterest", Source.server, "549755885175")
         assert ev.test_event_code == "test=true"
         assert ev.param("ad_account_id") == "549755885175" and ev.param("test") == "true"
-        assert ev.endpoint == "CAPI /v5 events (pixel_id = ad account)" and ev.decode_errors == []
+        assert ev.endpoint == "CAPI /v5 events (pixel_id = ad account)" and ev.decode_errors == ()
         assert all("pina_secret_token" not in p.value for p in ev.params)
     assert (checkout.event, checkout.standard_event, checkout.event_id) == ("checkout", "Purchase", "order-77")
     assert (checkout.value, checkout.currency, checkout.order_id) == ("116", "USD", "order-77")
-    assert checkout.content_ids == ["11", "15"]
+    assert checkout.content_ids == ("11", "15")
     assert checkout.page_url == "https://shop.example/thanks"
     assert {u.name: (u.key, u.hashed) for u in checkout.user_data} == {
         "user_data.em": ("em", True), "user_data.ph": ("ph", False), "user_data.external_id": ("external_id", False)}
     assert checkout.param("user_data.client_ip_address") == "203.0.113.7"
     assert checkout.param("custom_data.num_items") == "2"
     assert {p.name: p.label for p in checkout.params}["ad_account_id"] == "Ad account ID (CAPI carries no tag ID)"
-    assert (cart.event, cart.standard_event, cart.event_id, cart.content_ids) == ("add_to_cart", "AddToCart", "atc-1", ["99"])
+    assert (cart.event, cart.standard_event, cart.event_id, cart.content_ids) == ("add_to_cart", "AddToCart", "atc-1", ("99",))
 
 
 def test_capi_without_test_flag_and_with_garbage():
@@ -237,7 +237,7 @@ def test_capi_without_test_flag_and_with_garbage():
                          headers=[("content-type", "application/json")]))
     assert ev.pixel_id == "549755885175" and ev.decode_errors[0].startswith("body is not valid JSON")
     [ev] = decode(capi({"data": []}))
-    assert ev.decode_errors == ["no events (data is not a non-empty list)"]
+    assert ev.decode_errors == ("no events (data is not a non-empty list)",)
 
 
 # ---------------------------------------------------------------- fuzz
@@ -275,10 +275,10 @@ def test_noscript_base_image_without_event_is_the_base_codes_init():
     # The base snippet's <noscript> image as real shops paste it: `ct.pinterest.com/v3/?tid=…&noscript=1`
     # (spec §9, from public captures): no event by design, so no decode error.
     (ev,) = default_registry().decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2612733222301&noscript=1"))
-    assert (ev.kind, ev.pixel_id, ev.event, ev.decode_errors) == (Kind.pixel_loaded, "2612733222301", "init", [])
+    assert (ev.kind, ev.pixel_id, ev.event, ev.decode_errors) == (Kind.pixel_loaded, "2612733222301", "init", ())
     assert ev.endpoint == "/v3/ image"
     (ev,) = default_registry().decode(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2612733222301"))
-    assert ev.decode_errors == ["no event name (event)"]  # a scripted hit must name its event
+    assert ev.decode_errors == ("no event name (event)",)  # a scripted hit must name its event
 
 
 def test_the_page_url_sent_wins_over_the_referer():

@@ -36,8 +36,8 @@ def test_page_visit():
     (ev,) = decode("GET", "https://alb.reddit.com/rp.gif?" + rp_query())
     assert (ev.platform, ev.source, ev.kind) == ("reddit", Source.browser, Kind.event)
     assert (ev.pixel_id, ev.event, ev.standard_event) == (PIXEL, "PageVisit", "PageView")
-    assert (ev.event_id, ev.value, ev.currency, ev.order_id, ev.content_ids) == (None, None, None, None, [])
-    assert ev.user_data == [] and ev.decode_errors == []
+    assert (ev.event_id, ev.value, ev.currency, ev.order_id, ev.content_ids) == (None, None, None, None, ())
+    assert ev.user_data == () and ev.decode_errors == ()
     assert ev.endpoint == "/rp.gif GET"
     assert ev.param("uuid") == UUID and ev.param("m.value") == ""
     opt_out = next(p for p in ev.params if p.name == "opt_out")
@@ -52,13 +52,13 @@ def test_purchase_with_products_dedup_and_ldu():
                              "em": EM, "dpm": "LDU", "dpcc": "US", "dprc": "US-CA"}))
     assert (ev.event, ev.standard_event, ev.event_id) == ("Purchase", "Purchase", "conv-1001")
     assert (ev.value, ev.currency, ev.order_id) == ("59.90", "EUR", "T-1001")
-    assert ev.content_ids == ["sku-1", "sku-2"]
+    assert ev.content_ids == ("sku-1", "sku-2")
     assert [(u.key, u.name, u.hashed) for u in ev.user_data] == [("em", "em", True)]
     assert {p.name: p.value for p in ev.params if p.group == "Consent"} == {
         "opt_out": "0", "dpm": "LDU", "dpcc": "US", "dprc": "US-CA"}
     conversion = next(p for p in ev.params if p.name == "m.conversionId")
     assert (conversion.label, conversion.group) == ("Conversion ID (dedup key)", "Event")
-    assert ev.decode_errors == []
+    assert ev.decode_errors == ()
 
 
 def test_legacy_integer_value_is_used_when_no_decimal():
@@ -71,7 +71,7 @@ def test_custom_event_and_form_post_to_rp():
                    b"m.customEventName=Signup&m.value=", content_type="application/x-www-form-urlencoded")
     assert (ev.pixel_id, ev.event, ev.standard_event) == ("a2_j892kaf0wxc6", "Custom", None)
     assert ev.param("m.customEventName") == "Signup"
-    assert ev.endpoint == "/rp POST" and ev.decode_errors == []
+    assert ev.endpoint == "/rp POST" and ev.decode_errors == ()
 
 
 def test_event_names_map_to_canonical():
@@ -124,9 +124,9 @@ def test_capi_v2():
     for ev in (purchase, custom):
         assert (ev.platform, ev.source, ev.pixel_id) == ("reddit", Source.server, "t2_abc123")
         assert (ev.test_event_code, ev.endpoint) == ("true", "Conversions API v2.0")
-        assert ev.decode_errors == []
+        assert ev.decode_errors == ()
     assert (purchase.event, purchase.standard_event, purchase.event_id) == ("Purchase", "Purchase", "conv-1001")
-    assert (purchase.value, purchase.currency, purchase.content_ids) == ("59.9", "USD", ["sku-1"])
+    assert (purchase.value, purchase.currency, purchase.content_ids) == ("59.9", "USD", ("sku-1",))
     assert [(u.key, u.name, u.hashed) for u in purchase.user_data] == [
         ("em", "user.email", True), ("external_id", "user.external_id", False)]
     assert purchase.param("event_metadata.item_count") == "2"

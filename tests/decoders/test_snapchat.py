@@ -49,10 +49,10 @@ def test_pixel_purchase_get():
     assert ev.event_id == "dedup-test-sc1"
     assert ev.page_url == "https://shop.example/thanks?o=1"
     assert (ev.value, ev.currency, ev.order_id) == ("42.22", "EUR", "TRANS-TEST-SC1")
-    assert ev.content_ids == ["A12", "B20"]
+    assert ev.content_ids == ("A12", "B20")
     assert [(u.key, u.name, u.hashed) for u in ev.user_data] == [
         ("em", "u_hem", True), ("fn", "u_fn", True), ("ph", "u_hpn", True)]
-    assert ev.endpoint == "/p GET" and ev.decode_errors == []
+    assert ev.endpoint == "/p GET" and ev.decode_errors == ()
     price = next(p for p in ev.params if p.name == "e_pr")
     assert (price.value, price.label, price.group) == ("42.22", "Price", "Event data")
     status = next(p for p in ev.params if p.name == "e_cs")
@@ -65,11 +65,11 @@ def test_pixel_page_view_form_post():
                    content_type="application/x-www-form-urlencoded")
     assert (ev.pixel_id, ev.event, ev.standard_event, ev.page_url) == (PIXEL, "PAGE_VIEW", "PageView",
                                                                         "https://omnibug.io/")
-    assert (ev.value, ev.currency, ev.content_ids, ev.event_id) == (None, None, [], None)
+    assert (ev.value, ev.currency, ev.content_ids, ev.event_id) == (None, None, (), None)
     assert [(u.key, u.hashed) for u in ev.user_data] == [("em", True), ("ph", True)]
     metric = next(p for p in ev.params if p.name == "m_pl")
     assert (metric.label, metric.group) == ("Metric: pl", "Page metrics")
-    assert ev.endpoint == "/p POST" and ev.decode_errors == []
+    assert ev.endpoint == "/p POST" and ev.decode_errors == ()
 
 
 def test_long_spellings_of_event_fields():
@@ -78,7 +78,7 @@ def test_long_spellings_of_event_fields():
         "e_transaction_id": "t-1", "u_hem": "Jane@Example.com"}).encode(), content_type="text/plain")
     assert (ev.event, ev.standard_event, ev.value, ev.currency, ev.order_id) == ("ADD_CART", "AddToCart", "9.99",
                                                                                    "USD", "t-1")
-    assert ev.content_ids == ["sku-1"]
+    assert ev.content_ids == ("sku-1",)
     assert [(u.key, u.hashed) for u in ev.user_data] == [("em", False)]  # a plain email
 
 
@@ -139,11 +139,11 @@ def test_capi_v3_batch():
     for ev in (purchase, page):
         assert (ev.platform, ev.source, ev.pixel_id, ev.endpoint) == ("snapchat", Source.server, PIXEL,
                                                                       "Conversions API v3")
-        assert ev.param("access_token") == "eyJhbG…" and ev.decode_errors == []
+        assert ev.param("access_token") == "eyJhbG…" and ev.decode_errors == ()
         assert ev.test_event_code is None
     assert (purchase.event, purchase.standard_event, purchase.event_id) == ("PURCHASE", "Purchase", "EBBE201")
     assert (purchase.value, purchase.currency, purchase.order_id) == ("10", "USD", "O-1")
-    assert purchase.content_ids == ["003", "004"]
+    assert purchase.content_ids == ("003", "004")
     assert purchase.page_url == "https://www.example.com/thanks"
     assert [(u.key, u.name, u.hashed) for u in purchase.user_data] == [("em", "user_data.em", True),
                                                                          ("ph", "user_data.ph", True)]
@@ -175,7 +175,7 @@ def test_capi_v2_single_object_and_list():
     a, b = decode("POST", "https://tr.snapchat.com/v2/conversion/validate",
                   json.dumps([single, purchase]).encode(), content_type="application/json")
     assert (b.event, b.value, b.currency, b.order_id, b.content_ids) == ("PURCHASE", "49.99", "USD", "t-9",
-                                                                         ["sku_001", "sku_002"])
+                                                                         ("sku_001", "sku_002"))
     assert a.test_event_code == b.test_event_code == "validate"
 
 
@@ -229,9 +229,9 @@ def test_json_envelope_track_entries_are_events():
     assert view.param("intg") == "blotout" and view.param("ctx.v") == "3.59.0-2606221835"
     assert (purchase.event, purchase.value, purchase.currency, purchase.order_id, purchase.event_id) == (
         "PURCHASE", "42.22", "EUR", "TRANS-TEST-SC1", "dedup-test-sc1")
-    assert purchase.content_ids == ["A12", "B20"] and [(u.key, u.hashed) for u in purchase.user_data] == [("em", True)]
+    assert purchase.content_ids == ("A12", "B20") and [(u.key, u.hashed) for u in purchase.user_data] == [("em", True)]
     assert purchase.page_url == "https://shop.example/thanks?o=1&from=t"  # its own pl wins
-    assert view.endpoint == "/p POST JSON (2 events)" and view.decode_errors == purchase.decode_errors == []
+    assert view.endpoint == "/p POST JSON (2 events)" and view.decode_errors == purchase.decode_errors == ()
 
 
 def test_json_envelope_without_track_entries_is_housekeeping():
@@ -245,4 +245,4 @@ def test_json_envelope_with_a_broken_track_entry_keeps_the_others():
     body = {"ctx": {}, "req": [{"t": "garbage"}, {"t": {"pid": PIXEL, "ev": "SIGN_UP"}}]}
     broken, ok = decode("POST", "https://tr.snapchat.com/p", json.dumps(body).encode(), content_type="application/json")
     assert broken.decode_errors[0] == "req[].t is not a JSON object but 'garbage'"
-    assert (ok.event, ok.decode_errors) == ("SIGN_UP", [])
+    assert (ok.event, ok.decode_errors) == ("SIGN_UP", ())

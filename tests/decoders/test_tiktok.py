@@ -99,8 +99,8 @@ def test_pageview_beacon_is_a_page_view_with_an_empty_event_id():
     assert ev.param("context.library.version") == "legacy-2.2.1"
     assert ev.param("message_id") == "messageId-1782755227730-8018620532307-C1234567890"
     assert ev.param("is_onsite") == "false"
-    assert (ev.value, ev.currency, ev.content_ids, ev.order_id) == (None, None, [], None)
-    assert ev.user_data == [] and ev.decode_errors == []
+    assert (ev.value, ev.currency, ev.content_ids, ev.order_id) == (None, None, (), None)
+    assert ev.user_data == () and ev.decode_errors == ()
     assert ev.endpoint == "/api/v2/pixel beacon"
 
 
@@ -131,7 +131,7 @@ def test_fetch_json_cart_with_contents():
     ev = one(beacon(ADD_TO_CART, headers=[("content-type", "application/json")]))
     assert (ev.event, ev.standard_event) == ("AddToCart", "AddToCart")
     assert (ev.value, ev.currency) == ("99.95", "EUR")
-    assert ev.content_ids == ["119", "33"]
+    assert ev.content_ids == ("119", "33")
     assert ev.param("properties.contents") == json.dumps(ADD_TO_CART["properties"]["contents"],
                                                         separators=(",", ":"), ensure_ascii=False)
     assert ev.param("properties.content_type") == "product"
@@ -150,9 +150,9 @@ def test_event_names_map_to_canonical_ones():
 def test_content_ids_from_content_ids_or_content_id_and_order_id():
     props = {"content_ids": ["a", "b"], "value": 10, "currency": "EUR", "order_id": "o-9"}
     ev = one(beacon({**PAGEVIEW, "event": "CompletePayment", "properties": props}))
-    assert (ev.content_ids, ev.order_id, ev.value) == (["a", "b"], "o-9", "10")
+    assert (ev.content_ids, ev.order_id, ev.value) == (("a", "b"), "o-9", "10")
     ev = one(beacon({**PAGEVIEW, "event": "ViewContent", "properties": {"content_id": "sku-1"}}))
-    assert ev.content_ids == ["sku-1"]
+    assert ev.content_ids == ("sku-1",)
 
 
 def test_act_auto_collected_click():
@@ -170,7 +170,7 @@ def test_act_auto_collected_click():
     assert ev.param("context.pixel.codes") == "C3LTV833G487IS978FKG|C2D2TAIQV140ORDIHT80"
     assert ev.param("auto_collected_properties.trigger_element.tag") == "INPUT"
     assert [p.group for p in ev.params if p.name.startswith("auto_")] == ["Auto-collected"] * 4
-    assert ev.endpoint == "/api/v2/pixel/act beacon" and ev.decode_errors == []
+    assert ev.endpoint == "/api/v2/pixel/act beacon" and ev.decode_errors == ()
 
 
 def test_legacy_v1_track_decodes_the_percent_encoded_page_url():
@@ -193,7 +193,7 @@ def test_base64_get_transport():
     message = base64.b64encode(json.dumps(ADD_TO_CART).encode()).decode()
     ev = one(RawHit(method="GET", url=f"{PIXEL_URL}/act?analytics_message={message}"))
     assert (ev.event, ev.pixel_id, ev.value) == ("AddToCart", PIXEL, "99.95")
-    assert ev.endpoint == "/api/v2/pixel/act GET" and ev.decode_errors == []
+    assert ev.endpoint == "/api/v2/pixel/act GET" and ev.decode_errors == ()
 
 
 def test_internal_and_telemetry_hits_are_not_events_but_are_sunk():
@@ -245,7 +245,7 @@ def test_events_api_2_batch_is_one_event_per_data_element():
     assert (purchase.event, purchase.standard_event, purchase.event_id) == ("CompletePayment", "Purchase", "order-77")
     assert purchase.pixel_id == PIXEL and purchase.test_event_code == "TEST35231"
     assert (purchase.value, purchase.currency, purchase.order_id) == ("49.9", "EUR", "order-77")
-    assert purchase.content_ids == ["sku-1"]
+    assert purchase.content_ids == ("sku-1",)
     assert purchase.page_url == "https://shop.example/thanks"
     assert {u.name: (u.key, u.hashed) for u in purchase.user_data} == {
         "user.email": ("em", True), "user.phone": ("ph", True), "user.external_id": ("external_id", False)}
@@ -256,7 +256,7 @@ def test_events_api_2_batch_is_one_event_per_data_element():
     assert pageview.page_url == "https://shop.example/" and pageview.pixel_id == PIXEL
     assert pageview.test_event_code == "TEST35231" and pageview.value is None
     for ev in (purchase, pageview):
-        assert ev.decode_errors == []
+        assert ev.decode_errors == ()
         assert all(TOKEN not in p.value and p.name.lower() != "access-token" for p in ev.params)
 
 
@@ -275,7 +275,7 @@ def test_events_api_legacy_track_and_batch_on_v12_and_v13():
         assert [u.name for u in ev.user_data] == ["context.user.email", "context.user.phone_number",
                                                   "context.user.external_id"]
         assert ev.param("context.ad.callback") == "E.C.P.xyz"
-        assert ev.endpoint == "Events API /pixel/track (legacy)" and ev.decode_errors == []
+        assert ev.endpoint == "Events API /pixel/track (legacy)" and ev.decode_errors == ()
 
     batch = {"pixel_code": PIXEL, "batch": [
         {"type": "track", "event": "ViewContent", "event_id": "v1", "timestamp": "2024-05-01T10:00:00Z",
@@ -283,7 +283,7 @@ def test_events_api_legacy_track_and_batch_on_v12_and_v13():
         {"type": "track", "event": "AddToWishlist", "event_id": "w1", "timestamp": "2024-05-01T10:00:05Z"},
     ]}
     view, wish = decode(events_api(batch, url="https://business-api.tiktok.com/open_api/v1.3/pixel/batch/"))
-    assert (view.event, view.event_id, view.content_ids, view.page_url) == ("ViewContent", "v1", ["sku-9"], "https://shop.example/p/9")
+    assert (view.event, view.event_id, view.content_ids, view.page_url) == ("ViewContent", "v1", ("sku-9",), "https://shop.example/p/9")
     assert (wish.event, wish.standard_event, wish.event_id) == ("AddToWishlist", "AddToWishlist", "w1")
     assert view.pixel_id == wish.pixel_id == PIXEL
     assert view.param("pixel_code") == PIXEL and view.param("type") == "track"
@@ -317,7 +317,7 @@ def test_garbage_bodies_become_decode_errors():
     assert one(gz).decode_errors
     api = decode(events_api({"event_source_id": PIXEL, "data": "nope"}))
     assert len(api) == 1 and api[0].pixel_id == PIXEL
-    assert api[0].decode_errors == ["no events (data is not a non-empty list)"]
+    assert api[0].decode_errors == ("no events (data is not a non-empty list)",)
     api = decode(RawHit(method="POST", url=EVENTS_API, body=b'{"event_source_id":"C1","data":[{"event":"Lead"'))
     assert len(api) == 1 and api[0].decode_errors[0].startswith("body is not valid JSON")
 

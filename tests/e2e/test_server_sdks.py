@@ -382,5 +382,5 @@ def test_meta_events_sent_as_json_strings_decode_one_by_one():
                  headers=[("content-type", "application/x-www-form-urlencoded")])
     purchase, broken = decode(hit)
     assert (purchase.event, purchase.event_id, purchase.value, purchase.currency) == ("Purchase", "order-9", "3.5", "usd")
-    assert purchase.decode_errors == [] and purchase.param("access_token") != "EAAB-secret"
+    assert purchase.decode_errors == () and purchase.param("access_token") != "EAAB-secret"
     assert broken.event is None and any("event is not valid JSON" in e for e in broken.decode_errors)
