@@ -13,6 +13,10 @@ consent-logging requests and the user's own rules. What each signal says is read
 A CMP writes its cookie in JavaScript, so the proxy sees an "accept" only on the next request to the
 site: a hit fired in that gap is kept pending until the next first-party request (or the timeout)
 shows the state at that moment. See docs/consent.md.
+
+Why ≈ 425 lines: ConsentCheck is one state machine (per site and device the timeline, the hits
+pending on it, what retracts or settles them) whose methods all read and change that state; the
+readers of what a signal says are already apart, in pixelspy/consent/.
 """
 
 from __future__ import annotations
