@@ -3,6 +3,7 @@ decoders): Ctrl+C then ends as it does later, with one line and exit 130, not a 
 
 from __future__ import annotations
 
+import os
 import sys
 
 INTERRUPTED = "pixelspy: interrupted"
@@ -18,5 +19,10 @@ def main() -> int:
     try:
         from pixelspy.cli import main as run
     except KeyboardInterrupt:
-        return interrupted()
+        # Ended here, not by returning: once in the test suite the process then ended by SIGINT (-2,
+        # as CPython ends on a KeyboardInterrupt it takes for unhandled), after this line was printed.
+        # Nothing is open yet.
+        code = interrupted()
+        sys.stderr.flush()
+        os._exit(code)
     return run()
