@@ -36,7 +36,7 @@ class BadRow(ValueError):
 
 
 def severity_rank(ev: TrackingEvent) -> int:
-    return max((SEVERITY_RANK.get(f.severity.value, 0) for f in ev.findings), default=0) if ev.findings else 0
+    return max(SEVERITY_RANK.get(f.severity.value, 0) for f in ev.findings) if ev.findings else 0
 
 
 def event_row(ev: TrackingEvent) -> tuple:

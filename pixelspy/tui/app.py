@@ -15,8 +15,9 @@ import gc
 import logging
 import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -38,6 +39,9 @@ from pixelspy.tui.messages import EventPublished, MarksAdded, ProxyLog
 from pixelspy.tui.saving import SavingActions
 from pixelspy.tui.screens import PhoneSetupScreen, SummaryScreen, TextPrompt
 from pixelspy.tui.status import CertNotice, EventIndex, StatusBar, plural
+
+if TYPE_CHECKING:
+    from pixelspy.har.read import Tee
 
 TICK_S = 0.5
 # Exit status of `pixelspy open` when the file could not be read (as with --no-ui).
@@ -84,7 +88,7 @@ class PixelSpyApp(SavingActions, App):
     ]
 
     def __init__(self, session: Session, config: ProxyConfig | None, title: str | None = None,
-                 load: Path | None = None, load_tee: Callable[[bytes], None] | None = None) -> None:
+                 load: Path | None = None, load_tee: Tee | None = None) -> None:
         super().__init__()
         self.session = session
         self.config = config
