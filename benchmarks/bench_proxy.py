@@ -56,7 +56,7 @@ from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, 
 SLICE_WARMUP_S = 0.25
 AGAINST = "before"  # the label of --against's proxies
 STALL_CAUSES = ("gc0", "gc1", "gc2", "freeze", "freeze_gc", "reclaim", "reclaim_gc", "ingest_event", "ingest_plain",
-                "jsonl", "answer", "hand_over", "tick")
+                "jsonl", "answer", "hand_over", "tick", "addon")
 STALL_BUCKETS_MS = (2, 5, 10, 20)
 
 
@@ -71,18 +71,14 @@ def stall_probe_env(env: dict[str, str], stalls: str | None, kind: str, rnd: int
 
 
 def stall_cause(stall: dict) -> str:
-    """What most of a stall went to: a cause stall_probe timed; or the loop thread off its CPU, while
-    the proxy's other threads (the session file's) ran for most of that time (the GIL, or the core,
-    theirs) or not (the host's other processes); or the rest of the callback (mitmproxy's and
-    pixelspy's code)."""
-    timed = {cause: stall.get(cause, 0.0) for cause in STALL_CAUSES}
-    timed["off_cpu"] = stall["off_cpu"]
-    cause, ms = max(timed.items(), key=lambda kv: kv[1])
-    if ms < stall["ms"] / 2:
-        return f"other in {stall['where']}"
-    if cause == "off_cpu":
-        return "off CPU, writer thread ran" if stall["others_cpu"] >= ms / 2 else "off CPU, host"
-    return cause
+    """What most of a stall went to: the loop thread off its CPU, while the proxy's other threads
+    (the session file's) ran for most of that time (the GIL, or the core, theirs) or not (the host's
+    other processes); else the cause stall_probe timed that took most of it; else the rest of the
+    callback (mitmproxy's and pixelspy's code)."""
+    if (off := stall["off_cpu"]) >= stall["ms"] / 2:
+        return "off CPU, writer thread ran" if stall["others_cpu"] >= off / 2 else "off CPU, host"
+    cause, ms = max(((cause, stall.get(cause, 0.0)) for cause in STALL_CAUSES), key=lambda kv: kv[1])
+    return cause if ms >= stall["ms"] / 2 else f"other in {stall['where']}"
 
 
 def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tuple[float, float]]]) -> None:
@@ -108,12 +104,21 @@ def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tupl
         for stall in stalls:
             bucket = max(b for b in STALL_BUCKETS_MS if stall["ms"] >= b)
             by_cause[stall_cause(stall)][bucket] += 1
+            by_cause[stall_cause(stall)]["ms"] += stall["ms"]
         print(f"  {kind}: {len(stalls)} stalls, {sum(s['ms'] for s in stalls) / 1e3:.2f} s; "
               + ", ".join(f"≥{b} ms: {sum(1 for s in stalls if s['ms'] >= b)}" for b in STALL_BUCKETS_MS))
-        for cause, buckets in sorted(by_cause.items(), key=lambda kv: -sum(kv[1].values())):
-            print(f"    {cause:44} " + "  ".join(f"{b}–: {buckets[b]:4}" for b in STALL_BUCKETS_MS))
-        print(f"    whole run, {counts['handles']:,} callbacks, CPU {totals['process_cpu']:.2f} s (loop thread "
-              f"{totals['loop_cpu']:.2f} s, writer thread's flushes {totals['writer_flush_cpu']:.2f} s): " + ", ".join(
+        for cause, buckets in sorted(by_cause.items(), key=lambda kv: -kv[1]["ms"]):
+            print(f"    {cause:44} " + "  ".join(f"{b}–: {buckets[b]:4}" for b in STALL_BUCKETS_MS)
+                  + f"  {buckets['ms'] / 1e3:6.2f} s")
+        n = counts["requests"] or 1
+        print(f"    per request: CPU {1e3 * totals['process_cpu'] / n:.3f} ms, the loop thread's waiting for a core "
+              f"{1e3 * totals['run_delay'] / n:.3f} ms, the writer thread's flushes' CPU "
+              f"{1e3 * totals['writer_flush_cpu'] / n:.3f} ms ({counts['writer_flush']:,} flushes)")
+        print(f"    whole run, {n:,} requests, {counts['handles']:,} callbacks, CPU {totals['process_cpu']:.2f} s (loop thread "
+              f"{totals['loop_cpu']:.2f} s, writer thread's flushes {totals['writer_flush_cpu']:.2f} s), loop thread "
+              f"waiting for a core {totals['run_delay']:.2f} s in {counts['timeslices']:,} timeslices; callbacks off "
+              f"CPU {totals['off_cpu']:.2f} s, {totals['off_cpu_others_ran']:.2f} s of it while another thread ran): "
+              + ", ".join(
             f"{cause} {counts[cause]:,}× {totals[cause]:.2f} s" for cause in (*STALL_CAUSES, "writer_flush")
             if counts[cause]))
 
@@ -228,6 +233,8 @@ def main() -> int:
     ap.add_argument("--against", metavar="DIR",
                     help="another tree's pixelspy (on PYTHONPATH) measured too, as a second pair of proxies "
                          "in the same turns (\"before\" runs interleaved with \"after\")")
+    ap.add_argument("--against-env", metavar="NAME=VALUE", action="append", default=[],
+                    help="an environment variable for --against's proxies only (an experiment's knob)")
     ap.add_argument("--stalls", metavar="DIR",
                     help="log each proxy's event-loop stalls and their causes into DIR (stall_probe.py) and "
                          "print them by cause")
@@ -244,7 +251,8 @@ def main() -> int:
         for kind, against in zip(pairs[0], pairs[1]):
             command[against] = command[kind]
             env[against] = {"PYTHONPATH": os.pathsep.join(filter(None, [
-                str(Path(args.against).resolve()), os.environ.get("PYTHONPATH")]))}
+                str(Path(args.against).resolve()), os.environ.get("PYTHONPATH")])),
+                **dict(setting.split("=", 1) for setting in args.against_env)}
     kinds = tuple(kind for pair in pairs for kind in pair)
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "

@@ -6,6 +6,7 @@ STALL_PROBE_MS (default 2) is a stall, written as a JSON line with the time spen
   freeze / reclaim  the HeapFreezer's (its full collection and its walk of gc.get_objects())
   ingest_event / ingest_plain   Session.ingest of a hit that made events / of other traffic
   jsonl             JSON-lines output (JsonLines._write)
+  addon             the PixelSpy addon's hooks (an ordinary request's ingest_plain within them)
   hand_over         waiting for the session file's thread to take a full batch
   tick              Session.tick
   answer            RecordAnswers._keep: the HAR entry of a tracking hit's answer, for the session file
@@ -15,7 +16,8 @@ STALL_PROBE_MS (default 2) is a stall, written as a JSON line with the time spen
                     an off_cpu stall with none is the host's, not a thread of the proxy holding the GIL
   writer            the time the session file's thread spent in StoreWriter.flush meanwhile
 Totals (counts and seconds per cause over the whole run; the process's CPU time, the loop thread's
-and the session file thread's in StoreWriter.flush) are written as a "totals" line every 2 s. Nothing of this is in the product: it is patched in from outside, in the process measured.
+and the session file thread's in StoreWriter.flush; the loop thread's time runnable but waiting
+for a core, run_delay, from Linux's schedstat) are written as a "totals" line every 2 s. Nothing of this is in the product: it is patched in from outside, in the process measured.
 """
 
 from __future__ import annotations
@@ -84,6 +86,17 @@ class _Probe:
         wrapper.__wrapped__ = fn
         return wrapper
 
+    @staticmethod
+    def schedstat() -> tuple[float, int]:
+        """The loop thread's time runnable but waiting for a core (s), and its timeslices, so far
+        (/proc/thread-self/schedstat, Linux; zeros elsewhere)."""
+        try:
+            with open("/proc/thread-self/schedstat") as f:
+                _, waited, slices = f.read().split()
+        except (OSError, ValueError):
+            return 0.0, 0
+        return int(waited) / 1e9, int(slices)
+
     def loop_cpu(self) -> float:
         return time.clock_gettime(time.pthread_getcpuclockid(self.loop_thread))
 
@@ -116,6 +129,15 @@ class _Probe:
         if (proxy := sys.modules.get("pixelspy.proxy")) is not None and hasattr(proxy, "RecordAnswers"):
             proxy.RecordAnswers._keep = self.timed("answer", proxy.RecordAnswers._keep)
         if (addon := sys.modules.get("pixelspy.addon")) is not None:
+            request = addon.PixelSpy.request
+
+            def counted(addon_self, flow):
+                self.counts["requests"] += 1
+                return request(addon_self, flow)
+
+            addon.PixelSpy.request = counted
+            for hook in ("requestheaders", "request", "responseheaders", "response"):
+                setattr(addon.PixelSpy, hook, self.timed("addon", getattr(addon.PixelSpy, hook)))
             addon.JsonLines._write = self.timed("jsonl", addon.JsonLines._write)
         if (writer := sys.modules.get("pixelspy.store.writer")) is not None:
             writer.StoreWriter._hand_over = self.timed("hand_over", writer.StoreWriter._hand_over)
@@ -132,13 +154,22 @@ class _Probe:
         run(handle)
         t1 = perf()
         self.counts["handles"] += 1
-        if (took := t1 - t0) > THRESHOLD_S:
-            loop_cpu = time.thread_time() - c0
-            self.stall(handle, t0, t1, took - loop_cpu, time.process_time() - p0 - loop_cpu)
+        took, loop_cpu = t1 - t0, time.thread_time() - c0
+        off_cpu, others_cpu = took - loop_cpu, time.process_time() - p0 - loop_cpu
+        # Every callback's time off CPU, and of it the time while another thread of the process
+        # ran for at least half of it (the GIL, held by the session file's thread, or the core): a few 0.1 ms a request
+        # stay under the stall threshold but add up.
+        self.totals["off_cpu"] += off_cpu
+        if others_cpu >= off_cpu / 2 > 0:
+            self.totals["off_cpu_others_ran"] += off_cpu
+        if took > THRESHOLD_S:
+            self.stall(handle, t0, t1, off_cpu, others_cpu)
         if t1 > self.next_totals:
             self.next_totals = t1 + TOTALS_EVERY_S
-            self.write({"totals": {**self.totals, "process_cpu": time.process_time(), "loop_cpu": self.loop_cpu()},
-                        "counts": dict(self.counts)})
+            run_delay, timeslices = self.schedstat()
+            self.write({"totals": {**self.totals, "process_cpu": time.process_time(), "loop_cpu": self.loop_cpu(),
+                                   "run_delay": run_delay},
+                        "counts": {**self.counts, "timeslices": timeslices}})
 
     def stall(self, handle, t0: float, t1: float, off_cpu: float, others_cpu: float) -> None:
         writer = sum(max(0.0, min(e, t1) - max(s, t0)) for s, e in list(self.writer_spans) if e > t0)
@@ -158,7 +189,12 @@ class _Probe:
 
 
 def install(out: str) -> None:
+    """The probe; and, for experiments, the session file's commit interval from STALL_PROBE_COMMIT_S."""
     probe = _Probe(out)
+    if commit_s := os.environ.get("STALL_PROBE_COMMIT_S"):
+        from pixelspy.store import writer
+
+        writer.StoreWriter.__init__.__kwdefaults__["interval_s"] = float(commit_s)
     gc.callbacks.append(probe.on_gc)
     run = asyncio.events.Handle._run
     asyncio.events.Handle._run = lambda handle: probe.run_handle(run, handle)
