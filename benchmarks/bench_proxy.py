@@ -34,6 +34,16 @@ upper bound of the cost: the session file's SQLite work, off the GIL, may run on
 `--prefill N` sends N tracking hits through each proxy before each round's measurements: a proxy
 started afresh holds fewer events than a live session's in-memory window (session.MAX_EVENTS_WITH_FILE)
 within a round, so without it the measurements never see memory full and events evicted.
+
+`--against DIR` runs another tree's pixelspy (DIR on PYTHONPATH, e.g. `git archive` of main) as a
+second pair of proxies in the same turns: "before" and "after" interleaved, each pair's ratios
+printed apart (`--against-env NAME=VALUE` sets a variable for that pair only: an experiment's knob).
+
+`--stalls DIR` loads stall_probe.py into every proxy (through stall_probe/sitecustomize.py) and prints,
+per proxy, its event-loop stalls over 2 ms under the paced load by cause (CPython's collections, the
+heap freezer, decoding, JSON lines, the loop thread off its CPU while the session file's thread ran or
+not), and per request its CPU, its loop thread's wait for a core (Linux schedstat) and its writer
+thread's CPU.
 """
 
 from __future__ import annotations
