@@ -15,9 +15,13 @@ STALL_PROBE_MS (default 2) is a stall, written as a JSON line with the time spen
   others_cpu        the CPU time the process's other threads (the session file's) used meanwhile:
                     an off_cpu stall with none is the host's, not a thread of the proxy holding the GIL
   writer            the time the session file's thread spent in StoreWriter.flush meanwhile
-Totals (counts and seconds per cause over the whole run; the process's CPU time, the loop thread's
-and the session file thread's in StoreWriter.flush; the loop thread's time runnable but waiting
-for a core, run_delay, from Linux's schedstat) are written as a "totals" line every 2 s. Nothing of this is in the product: it is patched in from outside, in the process measured.
+Totals are written as a "totals" line every 2 s: counts and seconds per cause over the whole run, the
+requests (PixelSpy.request calls), the process's CPU time, the loop thread's and the session file
+thread's in StoreWriter.flush, the loop thread's time runnable but waiting for a core (run_delay,
+Linux's schedstat), and all callbacks' time off CPU (off_cpu; off_cpu_others_ran: of callbacks in
+which other threads of the process ran for at least half of it).
+Nothing of this is in the product: it is patched in from outside, in the process measured.
+STALL_PROBE_COMMIT_S, for experiments, sets the session file's commit interval.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ class _Probe:
         if (addon := sys.modules.get("pixelspy.addon")) is not None:
             request = addon.PixelSpy.request
 
-            def counted(addon_self, flow):
+            def counted(addon_self, flow):  # the requests, for the totals per request
                 self.counts["requests"] += 1
                 return request(addon_self, flow)
 
@@ -156,9 +160,8 @@ class _Probe:
         self.counts["handles"] += 1
         took, loop_cpu = t1 - t0, time.thread_time() - c0
         off_cpu, others_cpu = took - loop_cpu, time.process_time() - p0 - loop_cpu
-        # Every callback's time off CPU, and of it the time while another thread of the process
-        # ran for at least half of it (the GIL, held by the session file's thread, or the core): a few 0.1 ms a request
-        # stay under the stall threshold but add up.
+        # Every callback's time off CPU, not only stalls': a few 0.1 ms waits for the GIL (the
+        # session file's thread) a request would stay under the threshold but add up.
         self.totals["off_cpu"] += off_cpu
         if others_cpu >= off_cpu / 2 > 0:
             self.totals["off_cpu_others_ran"] += off_cpu
@@ -166,10 +169,13 @@ class _Probe:
             self.stall(handle, t0, t1, off_cpu, others_cpu)
         if t1 > self.next_totals:
             self.next_totals = t1 + TOTALS_EVERY_S
-            run_delay, timeslices = self.schedstat()
-            self.write({"totals": {**self.totals, "process_cpu": time.process_time(), "loop_cpu": self.loop_cpu(),
-                                   "run_delay": run_delay},
-                        "counts": {**self.counts, "timeslices": timeslices}})
+            self.write_totals()
+
+    def write_totals(self) -> None:
+        run_delay, timeslices = self.schedstat()
+        self.write({"totals": {**self.totals, "process_cpu": time.process_time(), "loop_cpu": self.loop_cpu(),
+                               "run_delay": run_delay},
+                    "counts": {**self.counts, "timeslices": timeslices}})
 
     def stall(self, handle, t0: float, t1: float, off_cpu: float, others_cpu: float) -> None:
         writer = sum(max(0.0, min(e, t1) - max(s, t0)) for s, e in list(self.writer_spans) if e > t0)
