@@ -124,6 +124,9 @@ def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tupl
         print(f"    per request: CPU {1e3 * totals['process_cpu'] / n:.3f} ms, the loop thread's waiting for a core "
               f"{1e3 * totals['run_delay'] / n:.3f} ms, the writer thread's flushes' CPU "
               f"{1e3 * totals['writer_flush_cpu'] / n:.3f} ms ({counts['writer_flush']:,} flushes)")
+        print("    CPU µs per request: " + ", ".join(
+            f"{cause} {1e6 * totals[f'{cause}_cpu'] / n:.1f}" for cause in STALL_CAUSES if totals[f"{cause}_cpu"])
+            + f", writer thread {1e6 * totals['writer_flush_cpu'] / n:.1f}")
         print(f"    whole run, {n:,} requests, {counts['handles']:,} callbacks, CPU {totals['process_cpu']:.2f} s (loop thread "
               f"{totals['loop_cpu']:.2f} s, writer thread's flushes {totals['writer_flush_cpu']:.2f} s), loop thread "
               f"waiting for a core {totals['run_delay']:.2f} s in {counts['timeslices']:,} timeslices; callbacks off "

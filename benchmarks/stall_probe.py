@@ -15,7 +15,8 @@ STALL_PROBE_MS (default 2) is a stall, written as a JSON line with the time spen
   others_cpu        the CPU time the process's other threads (the session file's) used meanwhile:
                     an off_cpu stall with none is the host's, not a thread of the proxy holding the GIL
   writer            the time the session file's thread spent in StoreWriter.flush meanwhile
-Totals are written as a "totals" line every 2 s: counts and seconds per cause over the whole run, the
+Totals are written as a "totals" line every 2 s: counts and seconds per cause over the whole run (and
+the loop thread's CPU seconds in each cause timed by a wrapper, "<cause>_cpu"), the
 requests (PixelSpy.request calls), the process's CPU time, the loop thread's and the session file
 thread's in StoreWriter.flush, the loop thread's time runnable but waiting for a core (run_delay,
 Linux's schedstat), and all callbacks' time off CPU (off_cpu; off_cpu_others_ran: of callbacks in
@@ -77,7 +78,7 @@ class _Probe:
                 return fn(*args, **kw)
             if freezer:
                 outer, probe.in_freezer = probe.in_freezer, cause
-            t0 = perf()
+            t0, c0 = perf(), time.thread_time()
             try:
                 result = fn(*args, **kw)
             finally:
@@ -85,6 +86,7 @@ class _Probe:
                     probe.in_freezer = outer
                 name = cause(result) if callable(cause) else cause
                 probe.add(name, perf() - t0)
+                probe.totals[f"{name}_cpu"] += time.thread_time() - c0  # without the time off CPU
             return result
 
         wrapper.__wrapped__ = fn
