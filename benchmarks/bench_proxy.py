@@ -34,6 +34,16 @@ upper bound of the cost: the session file's SQLite work, off the GIL, may run on
 `--prefill N` sends N tracking hits through each proxy before each round's measurements: a proxy
 started afresh holds fewer events than a live session's in-memory window (session.MAX_EVENTS_WITH_FILE)
 within a round, so without it the measurements never see memory full and events evicted.
+
+`--against DIR` runs another tree's pixelspy (DIR on PYTHONPATH, e.g. `git archive` of main) as a
+second pair of proxies in the same turns: "before" and "after" interleaved, each pair's ratios
+printed apart (`--against-env NAME=VALUE` sets a variable for that pair only: an experiment's knob).
+
+`--stalls DIR` loads stall_probe.py into every proxy (through stall_probe/sitecustomize.py) and prints,
+per proxy, its event-loop stalls over 2 ms under the paced load by cause (CPython's collections, the
+heap freezer, decoding, JSON lines, the loop thread off its CPU while the session file's thread ran or
+not), and per request its CPU, its loop thread's wait for a core (Linux schedstat) and its writer
+thread's CPU.
 """
 
 from __future__ import annotations
@@ -54,6 +64,76 @@ from loopback import LoadResult, ProxyProcess, Upstream, cpu_info, request_mix, 
 
 
 SLICE_WARMUP_S = 0.25
+AGAINST = "before"  # the label of --against's proxies
+STALL_CAUSES = ("gc0", "gc1", "gc2", "freeze", "freeze_gc", "reclaim", "reclaim_gc", "ingest_event", "ingest_plain",
+                "jsonl", "answer", "hand_over", "tick", "addon")
+STALL_BUCKETS_MS = (2, 5, 10, 20)
+
+
+def stall_probe_env(env: dict[str, str], stalls: str | None, kind: str, rnd: int) -> dict[str, str]:
+    """`env` with stall_probe.py loaded into the proxy (through its sitecustomize), when asked."""
+    if not stalls:
+        return env
+    Path(stalls).mkdir(parents=True, exist_ok=True)
+    site = str(Path(__file__).resolve().parent / "stall_probe")
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [site, env.get("PYTHONPATH"), os.environ.get("PYTHONPATH")])),
+            "STALL_PROBE_OUT": str(Path(stalls) / f"{kind.replace(' ', '').replace('@', '_')}.round{rnd + 1}")}
+
+
+def stall_cause(stall: dict) -> str:
+    """What most of a stall went to: the loop thread off its CPU, while the proxy's other threads
+    (the session file's) ran for most of that time (the GIL, or the core, theirs) or not (the host's
+    other processes); else the cause stall_probe timed that took most of it; else the rest of the
+    callback (mitmproxy's and pixelspy's code)."""
+    if (off := stall["off_cpu"]) >= stall["ms"] / 2:
+        return "off CPU, writer thread ran" if stall["others_cpu"] >= off / 2 else "off CPU, host"
+    cause, ms = max(((cause, stall.get(cause, 0.0)) for cause in STALL_CAUSES), key=lambda kv: kv[1])
+    return cause if ms >= stall["ms"] / 2 else f"other in {stall['where']}"
+
+
+def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tuple[float, float]]]) -> None:
+    """Stalls per proxy under the paced load (all rounds), counted by size and by the cause most of
+    each went to, and the time by cause over the whole run (saturation and paced)."""
+    import json
+    from collections import Counter, defaultdict
+    print(f"\nevent-loop stalls over {STALL_BUCKETS_MS[0]} ms under the paced load (stall_probe.py; all rounds)")
+    for kind in kinds:
+        stalls, totals, counts = [], Counter(), Counter()
+        for path in sorted(folder.glob(f"{kind.replace(' ', '').replace('@', '_')}.round*.jsonl")):
+            last = None
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if "totals" in record:
+                    last = record
+                elif any(start <= record["t"] < end for start, end in paced.get(kind, ())):
+                    stalls.append(record)
+            if last is not None:
+                totals.update(last["totals"])
+                counts.update(last["counts"])
+        by_cause: dict[str, Counter] = defaultdict(Counter)
+        for stall in stalls:
+            bucket = max(b for b in STALL_BUCKETS_MS if stall["ms"] >= b)
+            by_cause[stall_cause(stall)][bucket] += 1
+            by_cause[stall_cause(stall)]["ms"] += stall["ms"]
+        print(f"  {kind}: {len(stalls)} stalls, {sum(s['ms'] for s in stalls) / 1e3:.2f} s; "
+              + ", ".join(f"≥{b} ms: {sum(1 for s in stalls if s['ms'] >= b)}" for b in STALL_BUCKETS_MS))
+        for cause, buckets in sorted(by_cause.items(), key=lambda kv: -kv[1]["ms"]):
+            print(f"    {cause:44} " + "  ".join(f"{b}–: {buckets[b]:4}" for b in STALL_BUCKETS_MS)
+                  + f"  {buckets['ms'] / 1e3:6.2f} s")
+        n = counts["requests"] or 1
+        print(f"    per request: CPU {1e3 * totals['process_cpu'] / n:.3f} ms, the loop thread's waiting for a core "
+              f"{1e3 * totals['run_delay'] / n:.3f} ms, the writer thread's flushes' CPU "
+              f"{1e3 * totals['writer_flush_cpu'] / n:.3f} ms ({counts['writer_flush']:,} flushes)")
+        print("    CPU µs per request: " + ", ".join(
+            f"{cause} {1e6 * totals[f'{cause}_cpu'] / n:.1f}" for cause in STALL_CAUSES if totals[f"{cause}_cpu"])
+            + f", writer thread {1e6 * totals['writer_flush_cpu'] / n:.1f}")
+        print(f"    whole run, {n:,} requests, {counts['handles']:,} callbacks, CPU {totals['process_cpu']:.2f} s (loop thread "
+              f"{totals['loop_cpu']:.2f} s, writer thread's flushes {totals['writer_flush_cpu']:.2f} s), loop thread "
+              f"waiting for a core {totals['run_delay']:.2f} s in {counts['timeslices']:,} timeslices; callbacks off "
+              f"CPU {totals['off_cpu']:.2f} s, {totals['off_cpu_others_ran']:.2f} s of it while another thread ran): "
+              + ", ".join(
+            f"{cause} {counts[cause]:,}× {totals[cause]:.2f} s" for cause in (*STALL_CAUSES, "writer_flush")
+            if counts[cause]))
 
 
 def fmt(r: LoadResult) -> str:
@@ -80,86 +160,29 @@ def settle(proxy: ProxyProcess, timeout_s: float = 120.0) -> None:
 
 
 def interleaved(proxies: dict[str, ProxyProcess], requests: list[bytes | Sample], connections: int, seconds: float, slices: int,
-                rnd: int, rate: float | None = None) -> dict[str, LoadResult]:
+                rnd: int, rate: float | None = None,
+                windows: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, LoadResult]:
     """`slices` runs of `seconds` through each proxy, taking turns (A B B A A B …), merged per proxy:
-    a change in the host's speed (other VMs, frequency) then falls on both within seconds."""
+    a change in the host's speed (other VMs, frequency) then falls on both within seconds. Each
+    run's (start, end), time.monotonic(), is added to `windows[kind]` when given."""
     parts: dict[str, list[LoadResult]] = {kind: [] for kind in proxies}
     order = list(proxies)
     for n in range(slices):
         for kind in (order if (n + rnd) % 2 == 0 else order[::-1]):
             # A short warm-up per slice: the connections are new, their first requests open the
             # upstream connections.
+            start = time.monotonic()
             parts[kind].append(asyncio.run(run_load(proxies[kind].port, requests, connections, seconds,
                                                     warmup=SLICE_WARMUP_S, rate=rate)))
+            if windows is not None:
+                windows.setdefault(kind, []).append((start + SLICE_WARMUP_S, time.monotonic()))
     return {kind: LoadResult.merged(results) for kind, results in parts.items()}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=10.0,
-                    help="measured seconds per proxy, measurement and round (in slices, after a warm-up)")
-    ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--slice", type=float, default=3.0,
-                    help="seconds each proxy is loaded before the other takes its turn")
-    ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
-    ap.add_argument("--against-itself", action="store_true",
-                    help="bare mitmdump in both places (A/A): the ratios' own scatter; no goals judged")
-    ap.add_argument("--decoding-cost", action="store_true",
-                    help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
-                         "what its own work costs; no goals judged")
-    ap.add_argument("--prefill", type=int, default=0, metavar="N",
-                    help="tracking hits sent through each proxy before each round: a long session's memory")
-    args = ap.parse_args()
-    if args.against_itself:
-        base, other = "mitmdump", "mitmdump B"
-    else:
-        base, other = ("no-decode" if args.decoding_cost else "mitmdump"), "pixelspy"
-    kinds = (base, other)
-    command = {base: base, other: "mitmdump" if args.against_itself else other}
-
-    print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
-          f"mitmproxy {version('mitmproxy')}")
-    upstream = Upstream()
-    requests = request_mix(upstream.port)
-    tracking = request_mix(upstream.port, tracking_every=1)
-    sat: dict[str, list[LoadResult]] = {k: [] for k in kinds}
-    paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
-    peak_kib: dict[str, int] = {k: 0 for k in kinds}
-    cpu: dict[str, float] = {k: 0.0 for k in kinds}  # under saturation, all rounds
-    rate = args.rate
-    slices = max(1, round(args.seconds / args.slice))
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for rnd in range(args.rounds):
-                proxies = {kind: ProxyProcess(command[kind], Path(tmp) / "confdir") for kind in kinds}
-                try:
-                    for kind, proxy in proxies.items():  # first connections, imports, caches
-                        asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
-                        if args.prefill:
-                            asyncio.run(run_load(proxy.port, tracking, args.connections, 3600, warmup=0,
-                                                 max_requests=args.prefill))
-                            settle(proxy)
-                    cpu_before = {kind: cpu_seconds(proxy) for kind, proxy in proxies.items()}
-                    r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
-                    for kind, proxy in proxies.items():
-                        cpu[kind] += cpu_seconds(proxy) - cpu_before[kind]
-                    if rate is None:
-                        rate = round(r[base].rps / 2, -1)  # the baseline's rate in round 1
-                    p = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd,
-                                    rate=rate)
-                    for kind, proxy in proxies.items():
-                        peak_kib[kind] = max(peak_kib[kind], proxy.memory_kib()["VmHWM"])
-                finally:
-                    for proxy in proxies.values():
-                        proxy.stop()
-                for kind in kinds:
-                    sat[kind].append(r[kind])
-                    paced[kind].append(p[kind])
-                    print(f"round {rnd + 1} {kind:9} saturation {fmt(r[kind])} | paced {rate:.0f}/s {fmt(p[kind])}",
-                          flush=True)
-    finally:
-        upstream.stop()
+def report(pair: tuple[str, str], sat, paced, peak_kib, cpu, rate) -> dict[str, float]:
+    """The ratios of `pair`'s second proxy to its first, printed; returned by row."""
+    base, other = pair
+    kinds = pair
 
     def med(results: list[LoadResult], what) -> float:
         return statistics.median(what(r) for r in results)
@@ -201,6 +224,101 @@ def main() -> int:
     for pct in (50, 99):
         m, p = (pooled[k].percentile(pct, tracking_only=True) * 1e3 for k in kinds)
         print(f"  {f'tracking hits only p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
+    return values
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10.0,
+                    help="measured seconds per proxy, measurement and round (in slices, after a warm-up)")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--slice", type=float, default=3.0,
+                    help="seconds each proxy is loaded before the other takes its turn")
+    ap.add_argument("--rate", type=float, default=None, help="requests/s of the paced latency run")
+    ap.add_argument("--against-itself", action="store_true",
+                    help="bare mitmdump in both places (A/A): the ratios' own scatter; no goals judged")
+    ap.add_argument("--decoding-cost", action="store_true",
+                    help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
+                         "what its own work costs; no goals judged")
+    ap.add_argument("--prefill", type=int, default=0, metavar="N",
+                    help="tracking hits sent through each proxy before each round: a long session's memory")
+    ap.add_argument("--against", metavar="DIR",
+                    help="another tree's pixelspy (on PYTHONPATH) measured too, as a second pair of proxies "
+                         "in the same turns (\"before\" runs interleaved with \"after\")")
+    ap.add_argument("--against-env", metavar="NAME=VALUE", action="append", default=[],
+                    help="an environment variable for --against's proxies only (an experiment's knob)")
+    ap.add_argument("--stalls", metavar="DIR",
+                    help="log each proxy's event-loop stalls and their causes into DIR (stall_probe.py) and "
+                         "print them by cause")
+    args = ap.parse_args()
+    if args.against_itself:
+        base, other = "mitmdump", "mitmdump B"
+    else:
+        base, other = ("no-decode" if args.decoding_cost else "mitmdump"), "pixelspy"
+    pairs = [(base, other)]
+    command = {base: base, other: "mitmdump" if args.against_itself else other}
+    env: dict[str, dict[str, str]] = {base: {}, other: {}}
+    if args.against:
+        pairs.append((f"{base} @{AGAINST}", f"{other} @{AGAINST}"))
+        for kind, against in zip(pairs[0], pairs[1]):
+            command[against] = command[kind]
+            env[against] = {"PYTHONPATH": os.pathsep.join(filter(None, [
+                str(Path(args.against).resolve()), os.environ.get("PYTHONPATH")])),
+                **dict(setting.split("=", 1) for setting in args.against_env)}
+    kinds = tuple(kind for pair in pairs for kind in pair)
+
+    print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
+          f"mitmproxy {version('mitmproxy')}")
+    upstream = Upstream()
+    requests = request_mix(upstream.port)
+    tracking = request_mix(upstream.port, tracking_every=1)
+    sat: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    paced: dict[str, list[LoadResult]] = {k: [] for k in kinds}
+    peak_kib: dict[str, int] = {k: 0 for k in kinds}
+    cpu: dict[str, float] = {k: 0.0 for k in kinds}  # under saturation, all rounds
+    rate = args.rate
+    paced_windows: dict[str, list[tuple[float, float]]] = {}  # when each proxy was under the paced load
+    slices = max(1, round(args.seconds / args.slice))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for rnd in range(args.rounds):
+                proxies = {kind: ProxyProcess(command[kind], Path(tmp) / "confdir",
+                                              env=stall_probe_env(env[kind], args.stalls, kind, rnd))
+                           for kind in kinds}
+                try:
+                    for kind, proxy in proxies.items():  # first connections, imports, caches
+                        asyncio.run(run_load(proxy.port, requests, args.connections, 1.0, warmup=0))
+                        if args.prefill:
+                            asyncio.run(run_load(proxy.port, tracking, args.connections, 3600, warmup=0,
+                                                 max_requests=args.prefill))
+                            settle(proxy)
+                    cpu_before = {kind: cpu_seconds(proxy) for kind, proxy in proxies.items()}
+                    r = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd)
+                    for kind, proxy in proxies.items():
+                        cpu[kind] += cpu_seconds(proxy) - cpu_before[kind]
+                    if rate is None:
+                        rate = round(r[base].rps / 2, -1)  # the baseline's rate in round 1
+                    p = interleaved(proxies, requests, args.connections, args.seconds / slices, slices, rnd,
+                                    rate=rate, windows=paced_windows)
+                    for kind, proxy in proxies.items():
+                        peak_kib[kind] = max(peak_kib[kind], proxy.memory_kib()["VmHWM"])
+                finally:
+                    for proxy in proxies.values():
+                        proxy.stop()
+                for kind in kinds:
+                    sat[kind].append(r[kind])
+                    paced[kind].append(p[kind])
+                    print(f"round {rnd + 1} {kind:9} saturation {fmt(r[kind])} | paced {rate:.0f}/s {fmt(p[kind])}",
+                          flush=True)
+    finally:
+        upstream.stop()
+
+    values = report(pairs[0], sat, paced, peak_kib, cpu, rate)
+    for pair in pairs[1:]:
+        report(pair, sat, paced, peak_kib, cpu, rate)
+    if args.stalls:
+        stall_table(Path(args.stalls), kinds, paced_windows)
     failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)
                  for rs in (*sat.values(), *paced.values()) for r in rs)
     if args.against_itself or args.decoding_cost:

@@ -109,7 +109,7 @@ class ProxyProcess:
     """`pixelspy --no-ui --sink` or bare `mitmdump` answering the same tracking hits locally, or
     "no-decode": pixelspy with its decoding off (pixelspy_nodecode.py)."""
 
-    def __init__(self, kind: str, confdir: Path, stdout=subprocess.DEVNULL):
+    def __init__(self, kind: str, confdir: Path, stdout=subprocess.DEVNULL, env: dict[str, str] | None = None):
         self.kind = kind
         self.port = free_port()
         if kind in ("pixelspy", "no-decode"):
@@ -122,7 +122,7 @@ class ProxyProcess:
         else:
             raise ValueError(kind)
         # pixelspy records its session file as by default, beside the run's CA rather than in ~
-        env = {**os.environ, "PIXELSPY_SESSIONS_DIR": str(confdir / "sessions")}
+        env = {**os.environ, "PIXELSPY_SESSIONS_DIR": str(confdir / "sessions"), **(env or {})}
         self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.DEVNULL, env=env)
         wait_port(self.port, proc=self.proc)
 
