@@ -44,6 +44,12 @@ def meta_post(i: int, ev: str, **extra: str) -> RawHit:
                                               ("content-type", "application/x-www-form-urlencoded")))
 
 
+def ids_at(db: sqlite3.Connection, seqs) -> list[str]:
+    """The ids of the file's events at `seqs` (a filter's answer), in that order."""
+    events = reader.events_at(db, list(seqs))
+    return [events[seq].id for seq in seqs]
+
+
 def recorded(path, hits, marks=(), rename=None) -> tuple[Session, StoreWriter]:
     s = Session()
     w = StoreWriter(s, path)
@@ -133,10 +139,11 @@ def test_queries_filter_on_indexed_columns_and_words(tmp_path):
     w.close()
     db = sqlite3.connect(path)
     ids = [ev.id for ev in live]
-    assert queries.query_ids(db, event="Purchase") == [ids[1]]
-    assert queries.query_ids(db, platform="meta", since=T0 + 1) == ids[1:]
-    assert queries.query_ids(db, words="purchase") == [ids[1]]
-    assert queries.query_ids(db, words="shop.example/p/2") == [ids[2]] or not has_fts5()
+    assert ids_at(db, queries.filter_seqs(db, any_of={"event": {"Purchase"}})) == [ids[1]]
+    since = reader.seq_after(db, T0 + 0.5, 0, reader.last_seq(db)) - 1  # (the events from T0 + 1 on)
+    assert ids_at(db, queries.filter_seqs(db, any_of={"platform": {"meta"}}, after=since)) == ids[1:]
+    assert ids_at(db, queries.filter_seqs(db, words=["purchase"])) == [ids[1]]
+    assert ids_at(db, queries.filter_seqs(db, words=["shop.example/p/2"])) == [ids[2]] or not has_fts5()
     plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN SELECT id FROM events WHERE event = 'Lead'"))
     assert "events_event" in plan
 
@@ -168,7 +175,7 @@ def test_events_evicted_from_memory_are_read_back_from_the_file(tmp_path):
         s.ingest(meta_get(i))
     w.flush()
     assert len(s) == 2 and s.dropped == 3
-    evicted = queries.query_ids(w.db, limit=1)[0]
+    [evicted] = ids_at(w.db, [1])
     assert s.get(evicted) is None and s.event(evicted).event == "PageView"
     assert s.hit(s.event(evicted).hit_id).url.startswith("https://www.facebook.com/tr/")
     assert "session file holds every event" in s.dropped_note()
@@ -198,8 +205,9 @@ def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
     db = sqlite3.connect(path)
     assert not schema.has_fts_table(db)
     ids = [ev.id for ev in live]
-    assert queries.query_ids(db, words="purchase") == [ids[1]]
-    assert queries.query_ids(db, words="50%_off") == [ids[1]] and queries.query_ids(db, words="50%x") == []
+    assert ids_at(db, queries.filter_seqs(db, words=["purchase"])) == [ids[1]]
+    assert ids_at(db, queries.filter_seqs(db, words=["50%_off"])) == [ids[1]]
+    assert list(queries.filter_seqs(db, words=["50%x"])) == []
 
 
 def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
