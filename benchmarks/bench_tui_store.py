@@ -2,7 +2,8 @@
 100,000 in memory (the session's bound), the rest read back from the file.
 
     .venv/bin/python benchmarks/bench_tui_store.py [--events 1000000] [--memory 100000] [--keep FILE]
-        [--before TREE --runs N] [--only FILTER ...]   (TREE: an earlier commit unpacked, e.g. `git archive main | tar -x -C TREE`)
+        [--before TREE --runs N] [--only FILTER ...]
+    (TREE: an earlier commit unpacked, e.g. `git archive main | tar -x -C TREE`)
 
 The file is filled fast, in the store's schema: events decoded from bench_decode's corpus (every
 vendor, their findings) copied with new ids and times, written as the writer writes them (events,
@@ -255,7 +256,8 @@ def child(args: argparse.Namespace) -> None:
 def run_case(case: str, path: Path, args: argparse.Namespace, tree: Path = TREE) -> dict:
     """One case in a fresh process, with the code of `tree` (this one, or --before's)."""
     cmd = [sys.executable, __file__, "--child", case, "--file", str(path), "--tree", str(tree),
-           "--events", str(args.events), "--memory", str(args.memory), *(["--only", *args.only] if args.only else [])]
+           "--events", str(args.events), "--memory", str(args.memory)]
+    cmd += ["--only", *args.only] if args.only else []
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
     if done.returncode:
         sys.exit(f"{case} failed:\n{done.stderr[-3000:]}")
@@ -267,9 +269,10 @@ def show(case: str, r: dict) -> None:
     print(f"{case}: {r['events']:,} events, {r['in memory']:,} in memory")
     for q, (ms, found) in r["filter ms"].items():
         stall = r["filter stall ms"][q]
+        loop = r.get("loop cpu ms", {}).get(q, -1)
         print(f"  filter {q!r:28} first rows shown {r['first rows ms'][q]:5d} ms, all {ms:5d} ms (CPU "
-              f"{r['filter cpu ms'][q]:4d} ms, the event loop's {r.get('loop cpu ms', {}).get(q, -1):4d}), idle {r['idle ms'][q]:5d} ms  {found:>9,} rows  (the event loop "
-              f"stood still {stall} ms at most)")
+              f"{r['filter cpu ms'][q]:4d} ms, the event loop's {loop:4d}), idle {r['idle ms'][q]:5d} ms  "
+              f"{found:>9,} rows  (the event loop stood still {stall} ms at most)")
     for q, (wall, cpu) in r.get("sql ms", {}).items():
         print(f"  the file's answer alone {q!r:28} {wall:6.0f} ms  (CPU {cpu:.0f} ms)")
     print(f"  page from the oldest row    median {statistics.median(pages):6.1f} ms  max {max(pages):6.1f} ms")

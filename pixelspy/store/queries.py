@@ -9,8 +9,8 @@ import sys
 import time
 from array import array
 from collections.abc import Callable
-from itertools import filterfalse
 from dataclasses import dataclass
+from itertools import filterfalse
 
 from pixelspy.store.reader import last_seq
 from pixelspy.store.schema import SEVERITY_RANK, has_fts_table
@@ -58,11 +58,11 @@ class _Indexed:
         return f"EXISTS (SELECT 1 FROM events AS k INDEXED BY {self.index} WHERE k.seq = events.seq AND {self.on('k')})"
 
     def outside(self, db: sqlite3.Connection, after: int, upto: int) -> tuple[str, list]:
-        """The seqs in (after, upto] it does not match, ascending, from its index (NOT IN, or an OR
-        of ranges, reads every entry or row), and their args: each other value the index holds, a
-        range of it each, in seq order (kind:event: the pixel_loaded rows, no sort: half the time of
-        the ranges around the values merged); the ranges around the values where the column has
-        more than MOST_OTHER_VALUES."""
+        """The seqs in (after, upto] it does not match, ascending, as a query of its index alone and
+        its args (NOT IN, or an OR of ranges, made SQLite read every entry or row): a range of the
+        index for each other value it holds, one alone already in seq order (kind:event: the
+        pixel_loaded rows, no sort: half the time of the ranges around `values` merged); where the
+        column has more than MOST_OTHER_VALUES others, the ranges around `values`."""
         e = self._expr("")
         others = self._other_values(db)
         if others is None:
@@ -226,19 +226,19 @@ def _with_words(db: sqlite3.Connection, words: list[str], after: int, upto: int 
             or any(conditions[k] is not None for k in ("pixels", "finding_severities", "finding_codes"))):
         return _word_seqs(db, words, after, upto, newest, stop)
 
-    def among_words(low: int, top: int, bounded: bool = True) -> array:
+    def with_words(low: int, top: int, bounded: bool = True) -> array:
         words_in = _words(words, low, top if bounded else None)  # (the rows are bounded: the words need not be)
         rows = _columns(db, low, top, (), None, stop, among_words=words_in, **conditions)
         return _but(_word_seqs(db, words, low, top, None, stop), rows) if isinstance(rows, AllBut) else rows
 
     if not newest:
-        return among_words(after, upto, bounded=False)
+        return with_words(after, upto, bounded=False)
     # The newest: asked in a window of seqs from the last one back, growing.
     deadline = time.thread_time() + NEWEST_BUDGET_S
     found, top, window = array("q"), upto, NEWEST_WINDOW
     while top > after and len(found) < newest:
         low = max(after, top - window)
-        found[:0] = among_words(low, top)
+        found[:0] = with_words(low, top)
         if time.thread_time() > deadline:
             raise Stopped
         top, window = low, 2 * window
