@@ -376,8 +376,8 @@ class EventList(ScrollView, can_focus=True):
     def _resize(self) -> None:
         size = Size(self.size.width, self.row_count + 1)  # + the header line
         height = self.size.height
-        if size.width != self.virtual_size.width or min(size.height, self.virtual_size.height) <= height:
-            self.virtual_size = size  # (the scrollbar may come or go: the screen's layout again)
+        if not height or size.width != self.virtual_size.width or min(size.height, self.virtual_size.height) <= height:
+            self.virtual_size = size  # (not laid out yet, or the scrollbar may come or go: the screen's layout)
             return
         # More rows than fit, before and after (a filter's answer, rows coming): the scrollbar's
         # thumb alone changes. (Setting virtual_size lays the whole screen out again: ≈ 10–25 ms a
