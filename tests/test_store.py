@@ -44,6 +44,12 @@ def meta_post(i: int, ev: str, **extra: str) -> RawHit:
                                               ("content-type", "application/x-www-form-urlencoded")))
 
 
+def ids_at(db: sqlite3.Connection, seqs) -> list[str]:
+    """The ids of the file's events at `seqs` (a filter's answer), in that order."""
+    events = reader.events_at(db, list(seqs))
+    return [events[seq].id for seq in seqs]
+
+
 def recorded(path, hits, marks=(), rename=None) -> tuple[Session, StoreWriter]:
     s = Session()
     w = StoreWriter(s, path)
@@ -133,10 +139,11 @@ def test_queries_filter_on_indexed_columns_and_words(tmp_path):
     w.close()
     db = sqlite3.connect(path)
     ids = [ev.id for ev in live]
-    assert queries.query_ids(db, event="Purchase") == [ids[1]]
-    assert queries.query_ids(db, platform="meta", since=T0 + 1) == ids[1:]
-    assert queries.query_ids(db, words="purchase") == [ids[1]]
-    assert queries.query_ids(db, words="shop.example/p/2") == [ids[2]] or not has_fts5()
+    assert ids_at(db, queries.filter_seqs(db, any_of={"event": {"Purchase"}})) == [ids[1]]
+    since = reader.seq_after(db, T0 + 0.5, 0, reader.last_seq(db)) - 1  # (the events from T0 + 1 on)
+    assert ids_at(db, queries.filter_seqs(db, any_of={"platform": {"meta"}}, after=since)) == ids[1:]
+    assert ids_at(db, queries.filter_seqs(db, words=["purchase"])) == [ids[1]]
+    assert ids_at(db, queries.filter_seqs(db, words=["shop.example/p/2"])) == [ids[2]] or not has_fts5()
     plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN SELECT id FROM events WHERE event = 'Lead'"))
     assert "events_event" in plan
 
@@ -168,7 +175,7 @@ def test_events_evicted_from_memory_are_read_back_from_the_file(tmp_path):
         s.ingest(meta_get(i))
     w.flush()
     assert len(s) == 2 and s.dropped == 3
-    evicted = queries.query_ids(w.db, limit=1)[0]
+    [evicted] = ids_at(w.db, [1])
     assert s.get(evicted) is None and s.event(evicted).event == "PageView"
     assert s.hit(s.event(evicted).hit_id).url.startswith("https://www.facebook.com/tr/")
     assert "session file holds every event" in s.dropped_note()
@@ -198,8 +205,9 @@ def test_words_are_searched_without_fts5_too(tmp_path, monkeypatch):
     db = sqlite3.connect(path)
     assert not schema.has_fts_table(db)
     ids = [ev.id for ev in live]
-    assert queries.query_ids(db, words="purchase") == [ids[1]]
-    assert queries.query_ids(db, words="50%_off") == [ids[1]] and queries.query_ids(db, words="50%x") == []
+    assert ids_at(db, queries.filter_seqs(db, words=["purchase"])) == [ids[1]]
+    assert ids_at(db, queries.filter_seqs(db, words=["50%_off"])) == [ids[1]]
+    assert list(queries.filter_seqs(db, words=["50%x"])) == []
 
 
 def test_a_session_file_is_readable_by_its_owner_alone(tmp_path):
@@ -347,6 +355,7 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         "code": ({"finding_codes": {code}}, lambda ev: any(f.code == code for f in ev.findings)),
         "purchase": ({"words": ["purchase"]}, lambda ev: "purchase" in search_blob(ev)),
     }
+    monkeypatch.setattr(queries, "NEWEST_WINDOW", 1)  # (the newest of words with a column: window after window)
     asked: list[str] = []
     seqs_of_sql = queries._seqs
     monkeypatch.setattr(queries, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
@@ -362,8 +371,10 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         assert list(queries.filter_seqs(db, **kw)) == expected, (a, b)
         assert list(queries.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
     assert isinstance(queries.filter_seqs(db, any_of={"source": {"browser"}}), queries.AllBut)  # (most rows)
-    queries.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])  # the words' rows but the others
-    assert "NOT IN" in asked[-1] or not has_fts5()
+    asked.clear()  # the words' seqs but the rows the column leaves out: each from its own index, met in Python
+    queries.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])
+    assert not has_fts5() or sorted(("events_fts" in sql, "events_source" in sql) for sql in asked) == [
+        (False, True), (True, False)]
     asked.clear()  # one server event among many meta ones: the source index drives
     queries.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
     assert "INDEXED BY events_source" in asked[-1] and "INDEXED BY events_platform" in asked[-1]
@@ -373,6 +384,35 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
                 "SELECT seq FROM events WHERE lower(pixel) IN ('x') ORDER BY seq"):
         plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_rows_a_column_leaves_out_come_from_its_index_as_a_plain_scan_says(tmp_path, monkeypatch):
+    """An answer of most rows (AllBut) lists the rows left out: each other value's range of the
+    column's index (one value: in seq order, no sort), NULLs too; a column with many other values:
+    the ranges around the filter's values."""
+    from tests.tui.scripted import scripted_hits
+
+    path = tmp_path / "s.pixelspy"
+    recorded(path, scripted_hits())[1].close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET pixel = NULL WHERE seq IN (3, 7)")  # (an event without a pixel id)
+    upto = reader.last_seq(db)
+    columns = {"platform": ("events_platform", "{t}platform"), "kind": ("events_kind", "{t}kind"),
+               "lower(pixel)": ("events_pixel", "lower({t}pixel)")}
+    sorts = []
+    for most in (queries.MOST_OTHER_VALUES, 1, 0):
+        monkeypatch.setattr(queries, "MOST_OTHER_VALUES", most)
+        for column, (index, expr) in columns.items():
+            values = [v for (v,) in db.execute(f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL")]
+            for kept in (values[:1], values[1:]):
+                for after, top in ((0, upto), (2, upto - 3)):
+                    sql, args = queries._Indexed(index, expr, sorted(kept)).outside(db, after, top)
+                    plain = (f"SELECT seq FROM events WHERE seq > ? AND seq <= ? AND ({column} IS NULL OR {column} "
+                             f"NOT IN ({','.join('?' * len(kept))})) ORDER BY seq")
+                    expected = [seq for (seq,) in db.execute(plain, [after, top, *kept])]
+                    assert [seq for (seq,) in db.execute(sql, args)] == expected, (column, kept, most)
+                    sorts.append("ORDER BY" in sql)
+    assert True in sorts and False in sorts  # (one other value: the index's order, no sort)
 
 
 def test_an_answer_of_most_rows_is_the_rows_but_those_left_out():

@@ -10,6 +10,7 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import filterfalse
 
 from pixelspy.store.reader import last_seq
 from pixelspy.store.schema import SEVERITY_RANK, has_fts_table
@@ -24,35 +25,6 @@ _IN_JSON = "json LIKE ? ESCAPE '\\'"
 def _like(word: str) -> str:
     """A LIKE pattern (for _IN_JSON) matching `word` anywhere."""
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0, since: float | None = None,
-              limit: int = 1000, **equal: str) -> list[str]:
-    """Ids of the events matching, oldest first: columns equal (platform, pixel, event, device), worst
-    finding at least min_severity, time from `since`, and `words` in names, params or page (FTS5 where
-    the file has it, a LIKE scan otherwise)."""
-    where, args = [], []
-    for column, value in equal.items():
-        if column not in FILTER_COLUMNS:
-            raise ValueError(f"no filter on {column}")
-        where.append(f"{column} = ?")
-        args.append(value)
-    if min_severity:
-        where.append("severity >= ?")
-        args.append(min_severity)
-    if since is not None:
-        where.append("time >= ?")
-        args.append(since)
-    if words.strip():
-        if has_fts_table(db):
-            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            args.append(" ".join('"' + w.replace('"', '""') + '"' for w in words.split()))
-        else:
-            for w in words.split():
-                where.append(_IN_JSON)
-                args.append(_like(w))
-    sql = "SELECT id FROM events" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq LIMIT ?"
-    return [r[0] for r in db.execute(sql, (*args, limit))]
 
 
 class Stopped(Exception):
@@ -85,21 +57,52 @@ class _Indexed:
         included), ≈ 3× cheaper than reading the row (≈ 2 KB of JSON in it)."""
         return f"EXISTS (SELECT 1 FROM events AS k INDEXED BY {self.index} WHERE k.seq = events.seq AND {self.on('k')})"
 
-    def outside(self, after: int, upto: int) -> tuple[str, list]:
-        """The seqs in (after, upto] it does not match, from the ranges of its index around the
-        values (NOT IN, or an OR of the ranges, reads every entry or row), and their args."""
-        e, values = self._expr(""), sorted(self.values)
-        ranges = [(f"{e} < ?", [values[0]]), *((f"{e} > ? AND {e} < ?", [a, b]) for a, b in zip(values, values[1:])),
-                  (f"{e} > ?", [values[-1]]), (f"{e} IS NULL", [])]
+    def outside(self, db: sqlite3.Connection, after: int, upto: int) -> tuple[str, list]:
+        """The seqs in (after, upto] it does not match, ascending, as a query of its index alone and
+        its args (NOT IN, or an OR of ranges, made SQLite read every entry or row): a range of the
+        index for each other value it holds, one alone already in seq order (kind:event: the
+        pixel_loaded rows, no sort: half the time of the ranges around `values` merged); where the
+        column has more than MOST_OTHER_VALUES others, the ranges around `values`."""
+        e = self._expr("")
+        others = self._other_values(db)
+        if others is None:
+            values = sorted(self.values)
+            parts = [(f"{e} < ?", [values[0]]), *((f"{e} > ? AND {e} < ?", [a, b]) for a, b in zip(values, values[1:])),
+                     (f"{e} > ?", [values[-1]])]
+        else:
+            parts = [(f"{e} = ?", [v]) for v in others]
+        if db.execute(f"SELECT 1 FROM events INDEXED BY {self.index} WHERE {e} IS NULL LIMIT 1").fetchone():
+            parts.append((f"{e} IS NULL", []))
+        if not parts:
+            return "SELECT seq FROM events WHERE 0", []
         # (INDEXED BY: SQLite would read the table in seq order, every row, to merge the parts sorted)
         sql = " UNION ALL ".join(f"SELECT seq FROM events INDEXED BY {self.index} WHERE {r} AND seq > ? AND seq <= ?"
-                                 for r, _ in ranges)
-        return sql, [a for _, args in ranges for a in (*args, after, upto)]
+                                 for r, _ in parts)
+        if len(parts) > 1:
+            sql = f"SELECT seq FROM ({sql}) ORDER BY seq"
+        return sql, [a for _, args in parts for a in (*args, after, upto)]
+
+    def _other_values(self, db: sqlite3.Connection) -> list | None:
+        """The values of the index but this one's (a seek each), None when more than MOST_OTHER_VALUES."""
+        e, mine = self._expr(""), set(self.values)
+        sql = f"SELECT min({e}) FROM events INDEXED BY {self.index}"
+        found: list = []
+        value = db.execute(sql).fetchone()[0]
+        while value is not None:
+            if value not in mine:
+                if len(found) == MOST_OTHER_VALUES:
+                    return None
+                found.append(value)
+            value = db.execute(f"{sql} WHERE {e} > ?", (value,)).fetchone()[0]
+        return found
 
     def _expr(self, alias: str) -> str:
         return self.expr.format(t=f"{alias}." if alias else "")
 
 
+# A column with more values than this besides a filter's: its rows left out are read as the ranges
+# around the filter's values (the values found by a seek each).
+MOST_OTHER_VALUES = 64
 # The events with a finding matching {}, as the seqs (a set SQLite makes once): the rows of the events
 # found by another index are not read for their id (each ≈ 1 µs: 330 ms for code:X platform:Y).
 _WITH_FINDING = "seq IN (SELECT e.seq FROM findings JOIN events AS e ON e.id = findings.event_id WHERE {})"
@@ -124,6 +127,20 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
     The indexes hold the seq: a filter on columns or the words reads no event row (schema 3: every
     column the filters name has an index; several columns: the rarest drives, see _driver)."""
+    conditions = {"any_of": any_of, "pixels": pixels, "finding_severities": finding_severities,
+                  "finding_codes": finding_codes, "has_findings": has_findings}
+    if words and has_fts_table(db):
+        return _with_words(db, list(words), after, upto, newest, stop, conditions)
+    return _columns(db, after, upto, words, newest, stop, **conditions)
+
+
+def _columns(db: sqlite3.Connection, after: int, upto: int | None, words: list[str] | tuple[str, ...],
+             newest: int | None, stop: Callable[[], bool] | None, any_of: dict[str, set[str]] | None,
+             pixels: set[str] | None, finding_severities: set[str] | None, finding_codes: set[str] | None,
+             has_findings: bool, among_words: tuple[str, list] | None = None) -> array | AllBut:
+    """filter_seqs but for words of a full-text index (`words`: a scan of the events' JSON);
+    `among_words`: the words' seqs as a query (_words), which the rows must be among, unless most
+    rows pass (AllBut: the caller takes the words' seqs but those left out)."""
     where: list[str] = ["seq > ?"]
     args: list[object] = [after]
     if upto is not None:
@@ -166,21 +183,10 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
         # finding, looked up among the events with any, not among all.)
         ranks = sorted(set(SEVERITY_RANK.values()))
         indexed.append(_Indexed("events_severity", "{t}severity", ranks))
-    fts = bool(words) and has_fts_table(db)
-    if fts and any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
-        return array("q")
-    if (len(indexed) == 1 and len(where) == ranged and not newest and (fts or not words)
-            and _has_filter_indexes(db) and 2 * _recent_matches(db, indexed[0], after, upto) > ESTIMATE_ROWS):
+    if (len(indexed) == 1 and len(where) == ranged and not newest and not words and _has_filter_indexes(db)
+            and 2 * _recent_matches(db, indexed[0], after, upto) > ESTIMATE_ROWS):
         # Most rows pass the column: its answer is the rows it leaves out (an index's few ranges).
-        if not words:
-            return _all_but(db, indexed[0], after, upto, stop)
-        # With words: the words' rows but those (kind:event purchase: 160 ms, against 250 ms with
-        # the column's index driving, each of its 810,000 rows looked for among the words').
-        upper = last_seq(db) if upto is None else upto
-        outside, outside_args = indexed[0].outside(after, upper)
-        sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND rowid > ? AND rowid <= ? "
-               f"AND rowid NOT IN ({outside}) ORDER BY rowid")
-        return _seqs(db, sql, [_match(words), after, upper, *outside_args], None, stop)
+        return _all_but(db, indexed[0], after, upto, stop)
     table = "events"
     if len(indexed) > 1 and not newest and _has_filter_indexes(db):
         driver = _driver(db, indexed, after, upto)
@@ -191,25 +197,77 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
         conditions = [c.on() for c in indexed]
     where[ranged:ranged] = conditions  # (first: checked before what needs the row)
     args[ranged:ranged] = [a for c in indexed for a in c.values]
+    for w in words:
+        where.append(_IN_JSON)
+        args.append(_like(w))
+    if among_words is not None:
+        where.append(f"seq IN ({among_words[0]})")
+        args.extend(among_words[1])
     order = " ORDER BY seq DESC LIMIT ?" if newest else " ORDER BY seq"
     tail = [newest] if newest else []
-    if fts:
-        match = _match(words)
-        if len(where) == ranged:  # the words alone: the full-text index answers by itself
-            sql = ("SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND "
-                   + " AND ".join(where).replace("seq", "rowid") + order.replace("seq", "rowid"))
-            return _seqs(db, sql, [match, *args, *tail], newest, stop)
-        if newest:  # the full-text index drives (CROSS JOIN: in this order), each row checked by seq
-            sql = ("SELECT events.seq FROM events_fts CROSS JOIN events ON events.seq = events_fts.rowid "
-                   "WHERE events_fts MATCH ? AND " + " AND ".join(where) + " ORDER BY events_fts.rowid DESC LIMIT ?")
-            return _seqs(db, sql, [match, *args, *tail], newest, stop)
-        where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-        args.append(match)
-    else:
-        for w in words:
-            where.append(_IN_JSON)
-            args.append(_like(w))
     return _seqs(db, f"SELECT seq FROM {table} WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
+
+
+# The newest rows of words with other conditions are looked for in this many seqs from the last
+# one back, then twice as many before them, and so on (within NEWEST_BUDGET_S).
+NEWEST_WINDOW = 4096
+
+
+def _with_words(db: sqlite3.Connection, words: list[str], after: int, upto: int | None, newest: int | None,
+                stop: Callable[[], bool] | None, conditions: dict) -> array:
+    """filter_seqs with a full-text index: the other conditions' rows among the words' seqs; where
+    most rows pass them (AllBut), the words' seqs but the rows they leave out, met in Python, no
+    row of either looked up in the other (kind:event purchase: the words' 247,080 seqs but the
+    190,317 pixel_loaded ones)."""
+    if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+        return array("q")
+    upto = last_seq(db) if upto is None else upto  # (one range for both: the writer goes on)
+    if not (conditions["has_findings"] or conditions["any_of"]
+            or any(conditions[k] is not None for k in ("pixels", "finding_severities", "finding_codes"))):
+        return _word_seqs(db, words, after, upto, newest, stop)
+
+    def with_words(low: int, top: int, bounded: bool = True) -> array:
+        words_in = _words(words, low, top if bounded else None)  # (the rows are bounded: the words need not be)
+        rows = _columns(db, low, top, (), None, stop, among_words=words_in, **conditions)
+        return _but(_word_seqs(db, words, low, top, None, stop), rows) if isinstance(rows, AllBut) else rows
+
+    if not newest:
+        return with_words(after, upto, bounded=False)
+    # The newest: asked in a window of seqs from the last one back, growing.
+    deadline = time.thread_time() + NEWEST_BUDGET_S
+    found, top, window = array("q"), upto, NEWEST_WINDOW
+    while top > after and len(found) < newest:
+        low = max(after, top - window)
+        found[:0] = with_words(low, top)
+        if time.thread_time() > deadline:
+            raise Stopped
+        top, window = low, 2 * window
+    return found[-newest:]
+
+
+def _words(words: list[str], after: int, upto: int | None) -> tuple[str, list]:
+    """The seqs in (after, upto] of the events with each of `words`, as a query (the full-text index)
+    and its args: every use of the full-text index by the filters goes through here. (A bound not
+    needed is left out: each costs FTS5 ≈ 1 % a row.)"""
+    bounds = [(f"rowid {op} ?", seq) for op, seq in ((">", after or None), ("<=", upto)) if seq is not None]
+    return (" AND ".join(["SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ?", *(b for b, _ in bounds)]),
+            [_match(words), *(seq for _, seq in bounds)])
+
+
+def _word_seqs(db: sqlite3.Connection, words: list[str], after: int, upto: int, newest: int | None,
+               stop: Callable[[], bool] | None) -> array:
+    """The seqs in (after, upto] of the events with each of `words`, ascending; `newest`: the last
+    that many, within NEWEST_BUDGET_S."""
+    sql, args = _words(words, after, upto)
+    order = " ORDER BY rowid DESC LIMIT ?" if newest else " ORDER BY rowid"
+    return _seqs(db, sql + order, [*args, *([newest] if newest else [])], newest, stop)
+
+
+def _but(found: array, rows: AllBut) -> array:
+    """The seqs of `found` (ascending, in the range of `rows`) but those `rows` leaves out: a set of
+    those, `found` filtered (C loops: ≈ 0.1 µs a seq)."""
+    left_out = set(rows.left_out)
+    return array("q", filterfalse(left_out.__contains__, found))
 
 
 def _match(words: list[str] | tuple[str, ...]) -> str:
@@ -279,8 +337,8 @@ class AllBut:
 def _all_but(db: sqlite3.Connection, c: _Indexed, after: int, upto: int | None,
              stop: Callable[[], bool] | None) -> AllBut:
     upto = last_seq(db) if upto is None else upto
-    outside, args = c.outside(after, upto)
-    return AllBut(after, upto, _seqs(db, f"SELECT seq FROM ({outside}) ORDER BY seq", args, None, stop))
+    outside, args = c.outside(db, after, upto)
+    return AllBut(after, upto, _seqs(db, outside, args, None, stop))
 
 
 def _ranks_from(severities: set[str]) -> list[int]:

@@ -81,6 +81,10 @@ async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_mem
                 app.filter_box.value = q
                 await until(pilot, lambda: events._filter is not before and not events.file_pending)
                 assert [ids.index(i) for i in listed_ids(app)] == expected[q], q
+                # The scrollbar follows (its size set without a layout of the screen while it stays).
+                assert events.virtual_size.height == events.row_count + 1 and events.scroll_y <= events.max_scroll_y
+                if events.show_vertical_scrollbar:
+                    assert events.vertical_scrollbar.window_virtual_size == events.row_count + 1, q
                 whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
                 newest = 2 * events.size.height
                 if len(whole) >= newest:  # the newest screenfuls listed first, then all
@@ -96,6 +100,10 @@ async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_mem
             events.let_go()
             await until(pilot, lambda: answers and not events.file_pending)
             assert answers == [(True, [i + 1 for i in expected[FILTERS[0]]])]
+            rows = events.row_count  # a new row: the scrollbar grows with it (no layout of the screen)
+            app.session.ingest(hit("Purchase"))
+            await until(pilot, lambda: events.virtual_size.height == rows + 2)
+            assert events.show_vertical_scrollbar and events.vertical_scrollbar.window_virtual_size == rows + 2
     finally:
         writer.close()
 

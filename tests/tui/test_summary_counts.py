@@ -8,7 +8,7 @@ from collections import Counter
 from rich.console import Console
 from textual.widgets import Static
 
-from pixelspy.store import queries
+from pixelspy.store import queries, reader
 from pixelspy.tui.screens import SummaryScreen
 from tests.tui.test_app import until
 from tests.tui.test_never_lose_work import hit
@@ -35,7 +35,8 @@ async def test_the_summary_counts_the_events_memory_let_go(tmp_path):
             await until(pilot, lambda: isinstance(app.screen, SummaryScreen))
             rows = table_rows(app)
             writer.flush()
-            every = [app.session.event(i) for i in writer.read(queries.query_ids, limit=100)]
+            in_file = writer.read(reader.events_at, seqs=list(writer.read(queries.filter_seqs)))
+            every = [app.session.event(ev.id) for _, ev in sorted(in_file.items())]
     finally:
         writer.close()
     assert len(every) == 6
