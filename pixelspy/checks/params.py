@@ -14,6 +14,7 @@ from pixelspy.checks.rules import (EVENT_FIELDS, KIND_EVENT, Platform, Requireme
                                    params, platform, rules, vendor)
 from pixelspy.config import Config
 from pixelspy.model import Severity, TrackingEvent
+from pixelspy.memo import memo
 
 _RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
 _NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -74,7 +75,7 @@ def standard_lookalike(platform_name: str, name: str) -> tuple[str, str] | None:
     return None
 
 
-@lru_cache(maxsize=1024)  # product lists repeat from hit to hit
+@memo(maxsize=1024)  # product lists repeat from hit to hit
 def json_is(kind: str, text: str) -> bool:
     """Whether text is JSON of the kind: "array", "object" or "any"."""
     expected = {"array": list, "object": dict}.get(kind)

@@ -18,11 +18,11 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import chain
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from pixelspy.checks.rules import KIND_EVENT, KIND_PIXEL_LOADED, finding, params, platform, values_text, vendor
 from pixelspy.config import Config
-from pixelspy.model import Severity, TrackingEvent, looks_hashed
+from pixelspy.model import Severity, TrackingEvent, looks_hashed, split_url
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,24})\b")
 # "logo@2x.png" is a retina image name, not an address.
@@ -66,7 +66,8 @@ def phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
     """The page URL's query values under phone-like names, as (where, value)."""
     if "?" not in page_url:
         return ()
-    query = urlsplit(page_url).query
+    # split_url, not urlsplit: urlsplit's own cache kept a SplitResult (tracked) per new page URL
+    query = split_url(page_url)[2]
     if "%" not in query and not _PHONE_WORD.search(query.lower()):
         return ()
     return tuple((f"page URL ?{k}", v) for k, v in parse_qsl(query, keep_blank_values=False, errors="replace")

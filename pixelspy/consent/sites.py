@@ -15,6 +15,7 @@ from functools import cache, lru_cache
 from publicsuffixlist import PublicSuffixList
 
 from pixelspy.checks.rules import host_of
+from pixelspy.memo import memo
 
 
 @cache  # parsed once, on first use
@@ -84,7 +85,7 @@ def url_host(url: str) -> str:
     return m.group(1).lower() if m else host_of(url)
 
 
-@lru_cache(maxsize=4096)  # the hits of a page mostly carry the same URLs
+@memo(maxsize=4096)  # the hits of a page mostly carry the same URLs; a new page's is a new key
 def page_site(page_url: str, referer: str) -> str:
     """The site an event was sent from: its page URL's, else its Referer's."""
     return registrable_domain(url_host(page_url) or url_host(referer))

@@ -99,6 +99,12 @@ UNHASHED_BY_DESIGN = {"fbp", "fbc", "client_ip_address", "client_user_agent", "i
                       "ttclid", "ttp", "twclid", "li_fat_id", "lifatid", "hashed_maids", "madid"}
 
 
+# A user's hashed email, phone and IDs come back on every hit of the session: as params, one shared
+# UserField per (key, name, value), in a table as bounded as the params' (the collector walks each
+# UserField a stored event holds until the heap is frozen: it is a tuple subclass, never untracked).
+_shared_users: dict[tuple[str, str, str], UserField] = {}
+
+
 def user_field(name: str, key: str, value: Any) -> UserField | None:
     """A UserField for a recognised user-data key; None for anything else."""
     norm = USER_KEYS.get(key.lower())
@@ -112,7 +118,15 @@ def user_field(name: str, key: str, value: Any) -> UserField | None:
     if value is None or value == "":
         return None
     text = compact(value)
-    return UserField(norm, name, looks_hashed(text), text)
+    shared_key = (norm, name, text)
+    if (shared := _shared_users.get(shared_key)) is not None:
+        return shared
+    field = UserField(norm, name, looks_hashed(text), text)
+    if len(text) <= _MAX_SHARED_VALUE_LEN:
+        if len(_shared_users) >= _MAX_SHARED_PARAMS:
+            _shared_users.clear()
+        _shared_users[shared_key] = field
+    return field
 
 
 def mask_secret(value: str) -> str:
