@@ -4,6 +4,7 @@ has them, stoppable when a newer filter supersedes the query."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 import time
@@ -12,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pixelspy.store.reader import last_seq
-from pixelspy.store.schema import SEVERITY_RANK, has_fts_table
+from pixelspy.store.records import row_words
+from pixelspy.store.schema import FTS_TABLE, SEVERITY_RANK, has_fts_table, words_upto
 
 # The filters a viewer asks for, each an indexed column.
 FILTER_COLUMNS = ("platform", "pixel", "event", "device")
@@ -44,9 +46,9 @@ def query_ids(db: sqlite3.Connection, *, words: str = "", min_severity: int = 0,
         where.append("time >= ?")
         args.append(since)
     if words.strip():
-        if has_fts_table(db):
-            where.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            args.append(" ".join('"' + w.replace('"', '""') + '"' for w in words.split()))
+        if has_fts_table(db):  # (each word a whole word)
+            where.append("seq IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(word_seqs(db, words.split(), prefix=False).tolist()))
         else:
             for w in words.split():
                 where.append(_IN_JSON)
@@ -123,7 +125,20 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     `newest`: only the last `newest` of them (a screenful, before the whole answer), within
     NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
     The indexes hold the seq: a filter on columns or the words reads no event row (schema 3: every
-    column the filters name has an index; several columns: the rarest drives, see _driver)."""
+    column the filters name has an index; several columns: the rarest drives, see _driver). The
+    rows past the full-text index (the writer feeds it about every second) are matched by word_seqs."""
+    conditions = dict(any_of=any_of, pixels=pixels, finding_severities=finding_severities,
+                      finding_codes=finding_codes, has_findings=has_findings, stop=stop)
+    if words and (end := _index_end(db, after, upto)) is not None:
+        return _past_index(db, end, after, upto, words, newest, conditions)
+    return _filter(db, after=after, upto=upto, words=words, newest=newest, **conditions)
+
+
+def _filter(db: sqlite3.Connection, *, after: int, upto: int | None, any_of: dict[str, set[str]] | None,
+            pixels: set[str] | None, finding_severities: set[str] | None, finding_codes: set[str] | None,
+            has_findings: bool, words: list[str] | tuple[str, ...], newest: int | None,
+            stop: Callable[[], bool] | None) -> array | AllBut:
+    """filter_seqs where the full-text index holds every row of (after, upto] (or the file has none)."""
     where: list[str] = ["seq > ?"]
     args: list[object] = [after]
     if upto is not None:
@@ -212,9 +227,71 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     return _seqs(db, f"SELECT seq FROM {table} WHERE " + " AND ".join(where) + order, [*args, *tail], newest, stop)
 
 
-def _match(words: list[str] | tuple[str, ...]) -> str:
-    """FTS5's query: each word as the start of a word, all of them."""
-    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+def _match(words: list[str] | tuple[str, ...], prefix: bool = True) -> str:
+    """FTS5's query: each word as the start of a word (`prefix`; else as a whole word), all of them."""
+    star = "*" if prefix else ""
+    return " ".join('"' + w.replace('"', '""') + '"' + star for w in words)
+
+
+def word_seqs(db: sqlite3.Connection, words: list[str] | tuple[str, ...], after: int = 0, upto: int | None = None,
+              *, prefix: bool = True) -> array:
+    """The seqs of (after, upto] whose names, params or page have each of `words` as the start of a
+    word (`prefix`; else as a word), ascending, in a file with a full-text index: those it holds by
+    it, those past it (the writer feeds it about every second: schema.WORDS_UPTO) by reading their
+    rows into the same index made in memory: its tokenizer, so the same answer as the file's."""
+    upper = last_seq(db) if upto is None else upto
+    if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+        return array("q")
+    end = words_upto(db)
+    end = upper if end is None else min(end, upper)
+    found = array("q")
+    if after < end:
+        found = _seqs(db, "SELECT rowid AS seq FROM events_fts WHERE events_fts MATCH ? AND rowid > ? AND rowid <= ? "
+                      "ORDER BY rowid", [_match(words, prefix), after, end])
+    if max(after, end) < upper:
+        found.extend(_read_words(db, words, max(after, end), upper, prefix))
+    return found
+
+
+def _read_words(db: sqlite3.Connection, words: list[str] | tuple[str, ...], after: int, upto: int,
+                prefix: bool) -> list[int]:
+    """word_seqs of the rows in (after, upto], which the file's full-text index does not hold."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(FTS_TABLE)
+        rows = db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (after, upto))
+        scratch.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?, ?, ?, ?)",
+                            ((seq, *row_words(text)) for seq, text in rows))
+        return [seq for (seq,) in scratch.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? "
+                                                  "ORDER BY rowid", (_match(words, prefix),))]
+    finally:
+        scratch.close()
+
+
+def _index_end(db: sqlite3.Connection, after: int, upto: int | None) -> int | None:
+    """Where the full-text index ends when (after, upto] has rows past it; None: it holds them all
+    (or the file has none)."""
+    if not has_fts_table(db) or (end := words_upto(db)) is None:
+        return None
+    return end if (last_seq(db) if upto is None else upto) > max(after, end) else None
+
+
+def _past_index(db: sqlite3.Connection, end: int, after: int, upto: int | None, words: list[str] | tuple[str, ...],
+                newest: int | None, conditions: dict) -> array:
+    """filter_seqs of a range with rows past the full-text index's `end`: those before by it, those
+    past (few: about a second's worth) by word_seqs and the other conditions' answer for them."""
+    upper = last_seq(db) if upto is None else upto
+    matching = set(word_seqs(db, words, max(after, end), upper))
+    others = _filter(db, after=max(after, end), upto=upper, words=(), newest=None, **conditions)
+    tail = array("q", sorted(matching.intersection(others)))
+    if newest:
+        tail = tail[-newest:]
+        if len(tail) >= newest:
+            return tail
+    if after >= end:
+        return tail
+    head = _filter(db, after=after, upto=end, words=words, newest=newest and newest - len(tail), **conditions)
+    return head + tail
 
 
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:
