@@ -147,7 +147,10 @@ class StoreWriter:
         self.db.execute("PRAGMA temp_store = MEMORY")
         self._fts = has_fts_table(self.db)
         self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        self._fed = words_upto(self.db) or 0
+        self._fed = words_upto(self.db)
+        if self._fed is None:  # a new file (or one filled without a writer): the index holds all its rows
+            self._fed = self._seq
+            self.db.execute("INSERT INTO meta VALUES (?, ?)", (WORDS_UPTO, self._seq))
         # (the rows a kill -9 left unfed are fed at the first commit)
         self._fed_at = time.monotonic() - (FEED_EVERY_S if self._fed < self._seq else 0.0)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('started', ?)", (repr(time.time()),))
