@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def shop_hits() -> list[RawHit]:
     """Words that tokenisation decides: case, diacritics, punctuation, non-Latin scripts, digits."""
-    return [meta_get(0), meta_post(1, "Purchase", **{"cd[content_name]": "Café Crème_Brûlée", "cd[value]": "49.90"}),
+    return [meta_get(0),
+            meta_post(1, "Purchase", **{"cd[content_name]": "Café Crème_Brûlée", "cd[value]": "49.90"}),
             meta_get(2, "Lead", **{"cd[note]": "ÉTÉ straße 東京タワー ﬁsh"}),
             meta_post(3, "AddToCart", **{"cd[content_ids]": '["sku-1","SKU_2"]', "cd[tag]": "x\"y*z-NEAR(a)"}),
             meta_get(4, "ViewContent", **{"cd[search]": "half%_off 50% α-β"})]

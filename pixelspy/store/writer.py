@@ -317,7 +317,8 @@ class StoreWriter:
             for seq, text in db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (self._fed, upto)):
                 if seq not in words:
                     words[seq] = row_words(text)
-        insert(db, "INSERT INTO events_fts (rowid, name, params, page)", [(seq, *w) for seq, w in sorted(words.items())])
+        insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
+               [(seq, *w) for seq, w in sorted(words.items())])
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
         self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
 
