@@ -14,8 +14,10 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             again under the live process's collector settings (heap.freeze_heap), the collector's
             share of each ingest loop (gc.callbacks), and the writer's batches and waits
   writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits in its own
-            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind; the
-            rest of a flush is Python, holding the GIL (building rows: JSON, zlib)
+            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind and
+            how many ran; the rest of a flush is Python, holding the GIL (building rows: JSON, zlib).
+            The full-text index is fed as the writer does (every FEED_EVERY_S or FEED_ROWS events):
+            the run goes faster than real time, so by FEED_ROWS, as a saturated proxy would
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
             `--no-session`, both started each round and loaded in turns of PROXY_SLICE_S: requests/s
             and CPU per request saturated, pooled p95/p99 latency paced (bench_proxy's loopback
@@ -102,6 +104,7 @@ class TimedConnection:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
         self.cpu: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
@@ -113,6 +116,7 @@ class TimedConnection:
             return self.db.execute(sql, *args)
         finally:
             self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
+            self.calls[kind] = self.calls.get(kind, 0) + 1
 
 
 def writer_profile(hits: list, folder: Path) -> None:
@@ -140,7 +144,7 @@ def writer_profile(hits: list, folder: Path) -> None:
           f"(GIL held) {(total - in_sql) * per_hit:.0f}; a flush's CPU p50 {percentile(flushes, .5) * 1e3:.2f} ms "
           f"p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
     for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
-        print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}")
+        print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}  ({timed.calls[kind]:,} statements)")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from itertools import filterfalse
 
 from pixelspy.store.reader import last_seq
-from pixelspy.store.schema import SEVERITY_RANK, has_fts_table
+from pixelspy.store.records import row_words
+from pixelspy.store.schema import FTS_TABLE, SEVERITY_RANK, has_fts_table, words_upto
 
 # The filters a viewer asks for, each an indexed column.
 FILTER_COLUMNS = ("platform", "pixel", "event", "device")
@@ -126,10 +127,15 @@ def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = No
     `newest`: only the last `newest` of them (a screenful, before the whole answer), within
     NEWEST_BUDGET_S. `stop()` true stops the query (Stopped), as does the budget.
     The indexes hold the seq: a filter on columns or the words reads no event row (schema 3: every
-    column the filters name has an index; several columns: the rarest drives, see _driver)."""
+    column the filters name has an index; several columns: the rarest drives, see _driver). The
+    rows past the full-text index (the writer feeds it about every second) are read (_past_index)."""
     conditions = {"any_of": any_of, "pixels": pixels, "finding_severities": finding_severities,
                   "finding_codes": finding_codes, "has_findings": has_findings}
     if words and has_fts_table(db):
+        if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
+            return array("q")
+        if (end := _index_end(db, after, upto)) is not None:
+            return _past_index(db, end, list(words), after, upto, newest, stop, conditions)
         return _with_words(db, list(words), after, upto, newest, stop, conditions)
     return _columns(db, after, upto, words, newest, stop, **conditions)
 
@@ -219,8 +225,6 @@ def _with_words(db: sqlite3.Connection, words: list[str], after: int, upto: int 
     most rows pass them (AllBut), the words' seqs but the rows they leave out, met in Python, no
     row of either looked up in the other (kind:event purchase: the words' 247,080 seqs but the
     190,317 pixel_loaded ones)."""
-    if any("\x00" in w for w in words):  # (no word of the index holds one; FTS5 cannot parse it)
-        return array("q")
     upto = last_seq(db) if upto is None else upto  # (one range for both: the writer goes on)
     if not (conditions["has_findings"] or conditions["any_of"]
             or any(conditions[k] is not None for k in ("pixels", "finding_severities", "finding_codes"))):
@@ -273,6 +277,48 @@ def _but(found: array, rows: AllBut) -> array:
 def _match(words: list[str] | tuple[str, ...]) -> str:
     """FTS5's query: each word as the start of a word, all of them."""
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def _index_end(db: sqlite3.Connection, after: int, upto: int | None) -> int | None:
+    """Where the full-text index ends when (after, upto] has rows past it (the writer feeds it about
+    every second: schema.words_upto); None: it holds them all."""
+    if (end := words_upto(db)) is None:
+        return None
+    return end if (last_seq(db) if upto is None else upto) > max(after, end) else None
+
+
+def _past_index(db: sqlite3.Connection, end: int, words: list[str], after: int, upto: int | None,
+                newest: int | None, stop: Callable[[], bool] | None, conditions: dict) -> array:
+    """filter_seqs with words of a range with rows past the full-text index's `end`: those before it
+    by the index, those past it (few: about a second's worth) by reading their words
+    (_read_words), met with the other conditions' answer for them."""
+    upper = last_seq(db) if upto is None else upto
+    start = max(after, end)
+    others = _columns(db, start, upper, (), None, stop, **conditions)
+    tail = array("q", sorted(set(_read_words(db, words, start, upper)).intersection(others)))
+    if newest:
+        tail = tail[-newest:]
+        if len(tail) >= newest:
+            return tail
+    if after >= end:
+        return tail
+    return _with_words(db, words, after, end, newest and newest - len(tail), stop, conditions) + tail
+
+
+def _read_words(db: sqlite3.Connection, words: list[str], after: int, upto: int) -> list[int]:
+    """The seqs in (after, upto] with each of `words` as the start of a word, rows the file's
+    full-text index does not hold: their words put in the same index made in memory (its tokenizer:
+    the answer the file's index will give; a LIKE over the JSON would match more)."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        scratch.execute(FTS_TABLE)
+        rows = db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (after, upto))
+        scratch.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?, ?, ?, ?)",
+                            ((seq, *row_words(text)) for seq, text in rows))
+        return [seq for (seq,) in scratch.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? "
+                                                  "ORDER BY rowid", (_match(words),))]
+    finally:
+        scratch.close()
 
 
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:

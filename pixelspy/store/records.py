@@ -57,9 +57,28 @@ def finding_rows(ev: TrackingEvent) -> list[tuple]:
 
 def search_words(ev: TrackingEvent) -> tuple[str, str, str]:
     """(name, params, page): what the full-text index holds of an event."""
-    names = " ".join(dict.fromkeys(x for x in (ev.event, ev.standard_event, ev.label) if x))
-    params = " ".join(f"{p.name} {p.value}" for p in ev.params)
-    return names, params, ev.page_url or ""
+    return _words((ev.event, ev.standard_event, ev.label), ((p.name, p.value) for p in ev.params), ev.page_url)
+
+
+def row_words(text: str) -> tuple[str, str, str]:
+    """search_words of the event whose row's JSON is `text`, without making the event (a row past
+    the full-text index is read for its words alone); a row that does not fit has none."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise BadRow("not an object")
+        params = [_strings(p, 2, 4)[:2] for p in data.get("params", [])]
+        words = _words([data.get(k) for k in ("event", "standard_event", "label")], params, data.get("page_url"))
+    except (ValueError, TypeError):
+        return "", "", ""
+    return words
+
+
+def _words(names: Any, params: Any, page: Any) -> tuple[str, str, str]:
+    """(name, params, page) of search_words; a value that is not text has none (a hostile row)."""
+    return (" ".join(dict.fromkeys(x for x in names if x and isinstance(x, str))),
+            " ".join(f"{n} {v}" for n, v in params if isinstance(n, str) and isinstance(v, str)),
+            page if isinstance(page, str) else "")
 
 
 def _strings(value: Any, least: int, most: int) -> tuple:

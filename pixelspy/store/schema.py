@@ -82,10 +82,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_kind ON events(kind);
     CREATE INDEX events_source ON events(source);
     """,
+    # 4: the full-text index is fed less often than events are committed (issue #27: a segment of it
+    # each commit was ≈ 30 % of the writer's work); meta's WORDS_UPTO says up to which seq it goes.
+    # Every file before fed it at each commit: it holds all of its rows (a new file has none; the
+    # writer marks it). A pixelspy before this one, which would feed rows the index holds already,
+    # refuses the file as newer.
+    """
+    INSERT OR REPLACE INTO meta (key, value) SELECT 'words_upto', seq FROM events ORDER BY seq DESC LIMIT 1;
+    """,
 ]
 # Words of events (names, params, page) for the TUI's search, when SQLite has FTS5: contentless,
 # rowid = events.seq (an event's words never change once decoded). Made with the schema, or never.
 FTS_TABLE = "CREATE VIRTUAL TABLE events_fts USING fts5(name, params, page, content='')"
+# meta's key for the last seq whose words events_fts holds (absent: all of them, in a file of schema 3
+# or before opened to read, or one filled without the writer); the rows after are matched by reading
+# them (queries._past_index).
+WORDS_UPTO = "words_upto"
 SCHEMA_VERSION = len(MIGRATIONS)
 # Prepared statements the writer's connection keeps (sqlite3's default is 128). Its batches insert
 # many rows a statement, a text per batch size, so the default cache filled with large one-off
@@ -192,6 +204,12 @@ def _prepare(db: sqlite3.Connection, path: Path, write: bool) -> None:
 
 def has_fts_table(db: sqlite3.Connection) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events_fts'").fetchone() is not None
+
+
+def words_upto(db: sqlite3.Connection) -> int | None:
+    """The last seq whose words events_fts holds; None: all of them (see WORDS_UPTO)."""
+    row = db.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?", (WORDS_UPTO,)).fetchone()
+    return None if row is None else row[0]
 
 
 def close_writer(db: sqlite3.Connection) -> None:

@@ -26,8 +26,8 @@ from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
-from pixelspy.store.records import event_row, finding_rows, hit_row, pack, search_words
-from pixelspy.store.schema import close_writer, connect, has_fts_table, reason
+from pixelspy.store.records import event_row, finding_rows, hit_row, pack, row_words, search_words
+from pixelspy.store.schema import WORDS_UPTO, close_writer, connect, has_fts_table, reason, words_upto
 
 log = logging.getLogger("pixelspy")
 T = TypeVar("T")
@@ -58,6 +58,13 @@ MAX_WAIT_S = 0.25
 # switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
 # SQLite's oldest limit on parameters.
 MAX_PARAMETERS = 999
+# The full-text index (events_fts) is fed the words of the rows committed since its last feed at most
+# this often, or once this many rows wait, and at close: each feed makes a segment of it, and a
+# segment a commit (every 100 ms) was ≈ 30 % of the writer's SQL work (benchmarks/RESULTS.md, session
+# 15). The rows past it are matched by reading them (queries._past_index): a second's worth live, what
+# a kill -9 left unfed in a file (fed when it is recorded into again).
+FEED_EVERY_S = 1.0
+FEED_ROWS = 1000
 
 
 def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
@@ -118,6 +125,9 @@ class StoreWriter:
         self._device_names: dict[str, str] = {}
         self._seq = 0
         self._fts = False
+        self._fed = 0  # the last seq whose words events_fts holds
+        self._fed_at = 0.0  # (monotonic)
+        self._words: dict[int, tuple[str, str, str]] = {}  # seq → words, of the rows committed since
         self.commits: deque[tuple[float, float, int]] = deque(maxlen=10_000)  # (lag s, took s, rows)
         self.waits: deque[float] = deque(maxlen=10_000)  # s a subscriber waited to hand a full batch over
 
@@ -137,6 +147,12 @@ class StoreWriter:
         self.db.execute("PRAGMA temp_store = MEMORY")
         self._fts = has_fts_table(self.db)
         self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self._fed = words_upto(self.db)
+        if self._fed is None:  # a new file (or one filled without a writer): the index holds all its rows
+            self._fed = self._seq
+            self.db.execute("INSERT INTO meta VALUES (?, ?)", (WORDS_UPTO, self._seq))
+        # (the rows a kill -9 left unfed are fed at the first commit)
+        self._fed_at = time.monotonic() - (FEED_EVERY_S if self._fed < self._seq else 0.0)
         self.db.execute("INSERT OR IGNORE INTO meta VALUES ('started', ?)", (repr(time.time()),))
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('pixelspy', ?)", (__version__,))
 
@@ -164,7 +180,7 @@ class StoreWriter:
             self._thread.join()
             self._thread = None
         else:
-            self.flush()
+            self.flush(final=True)
         if self.db is not None:
             with self._lock:
                 close_writer(self.db)
@@ -180,7 +196,7 @@ class StoreWriter:
             self._wake.wait(max(0.0, next_at - time.monotonic()))
             self._wake.clear()
             self.flush()
-        self.flush()
+        self.flush(final=True)
 
     # ------------------------------------------------------------------ the session's subscribers (hot path)
 
@@ -232,22 +248,23 @@ class StoreWriter:
 
     # ------------------------------------------------------------------ committing
 
-    def flush(self) -> None:
-        """Commit what came since the last flush, in one transaction. Flushes (the thread's, an
-        export's) take turns, so batches are committed in the order they were gathered."""
+    def flush(self, final: bool = False) -> None:
+        """Commit what came since the last flush, in one transaction (with a feed of the full-text
+        index when one is due; `final`: the last one, before the file is closed). Flushes (the
+        thread's, an export's) take turns, so batches are committed in the order they were gathered."""
         with self._lock:
             # The swap is one assignment: a subscriber adding meanwhile adds to one batch or the other.
             with self._taken:
                 batch, self._batch = self._batch, _Batch()
                 self._taken.notify_all()
             names = self._changed_device_names()
-            if self.db is None or self.failed is not None or not (batch or names):
+            if self.db is None or self.failed is not None or not (batch or names or self._feed_due(final)):
                 return
             t0 = time.monotonic()
             try:
                 self.db.execute("BEGIN")
                 try:
-                    self._write(batch, names)
+                    self._write(batch, names, final)
                     self.db.execute("COMMIT")
                 except BaseException:
                     if self.db.in_transaction:
@@ -260,7 +277,7 @@ class StoreWriter:
             rows = len(batch.new) + len(batch.changed) + len(batch.hits)
             self.commits.append((done - batch.started, done - t0, rows))
 
-    def _write(self, batch: _Batch, names: dict[str, str]) -> None:
+    def _write(self, batch: _Batch, names: dict[str, str], final: bool) -> None:
         db = self.db
         insert(db, _HITS, [hit_row(h) for h in batch.hits])
         insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
@@ -275,8 +292,9 @@ class StoreWriter:
         if changed:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if self._fts:
-            insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
-                   [(seq, *search_words(ev)) for seq, ev in enumerate(new, first)])
+            self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
+            if self._feed_due(final):
+                self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
                [row for ev in (*new, *changed) for row in finding_rows(ev)])
@@ -284,6 +302,25 @@ class StoreWriter:
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
             self._device_names.update(names)
+
+    def _feed_due(self, final: bool) -> bool:
+        unfed = self._seq - self._fed
+        return self._fts and unfed > 0 and (final or unfed >= FEED_ROWS
+                                            or time.monotonic() - self._fed_at >= FEED_EVERY_S)
+
+    def _feed(self) -> None:
+        """Feed events_fts the words of the rows past it, and say so in meta (in a commit's transaction).
+        Each seq is fed once: an updated event keeps its seq and its words."""
+        db, words, upto = self.db, self._words, self._seq
+        if len(words) < upto - self._fed:  # rows whose words are not at hand: read them
+            # (a file a kill -9 left unfed; an event updated before it was first written)
+            for seq, text in db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (self._fed, upto)):
+                if seq not in words:
+                    words[seq] = row_words(text)
+        insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
+               [(seq, *w) for seq, w in sorted(words.items())])
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
+        self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
 
     def _changed_device_names(self) -> dict[str, str]:
         devices = self.session.devices
