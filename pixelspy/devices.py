@@ -198,6 +198,7 @@ class Devices:
         _parser()  # ua-parser imported now, with the session, not on the proxy's first hit
         self._auto: dict[str, str] = {}  # key → name from address and family
         self._given: dict[str, str] = {}
+        self.changes = 0  # a device new or renamed: what the session file's writer asks before it reads names
         self._by_address: dict[str, list[str]] = {}  # address → keys of its devices with a User-Agent
         self._keys: dict[tuple[str, str], str] = {}  # (address, User-Agent) → key
 
@@ -225,6 +226,7 @@ class Devices:
         if not key or key in self._auto or len(self._auto) >= self.MAX:
             return False
         self._auto[key] = name
+        self.changes += 1
         return True
 
     def rename(self, key: str, name: str) -> None:
@@ -232,6 +234,7 @@ class Devices:
             self._given[key] = name.strip()
         else:
             self._given.pop(key, None)
+        self.changes += 1  # (after: the writer's thread reads the names once it sees the count move)
 
     def name(self, key: str) -> str:
         """The name of a device key; given an address alone (a TLS failure has no request, so no

@@ -115,6 +115,25 @@ def test_findings_changed_after_the_first_commit_are_rewritten(tmp_path):
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_device_names_come_to_the_file_when_a_device_is_new_or_renamed_after_a_commit(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, [meta_get(0)])
+    w.flush()
+    names = lambda db: dict(db.execute("SELECT key, name FROM devices"))  # noqa: E731
+    assert w.read(names) == {"10.0.0.2 linux chrome": "Linux Chrome 10.0.0.2"}
+    live.devices.rename("10.0.0.2 linux chrome", "my laptop")
+    w.flush()
+    assert w.read(names) == {"10.0.0.2 linux chrome": "my laptop"}
+    live.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?id=1&ev=PageView", time=T0 + 5,
+                       client="10.0.0.3", headers=(("user-agent", CHROME),)))
+    w.flush()
+    assert w.read(names)["10.0.0.3 linux chrome"] == "Linux Chrome 10.0.0.3"
+    w.close()
+    back = Session()
+    reader.load(path, back)
+    assert back.devices.name("10.0.0.2 linux chrome") == "my laptop"
+
+
 def test_twins_are_stored_with_their_hit(tmp_path):
     """Meta's fbevents sends one beacon to /tr and its copy to /privacy_sandbox/pixel/register/trigger."""
     path = tmp_path / "s.pixelspy"

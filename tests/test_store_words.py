@@ -16,10 +16,10 @@ import pytest
 
 from pixelspy.model import RawHit
 from pixelspy.session import Session
-from pixelspy.store import queries, reader, schema
+from pixelspy.store import queries, schema
 from pixelspy.store import writer as store_writer
 from pixelspy.store.writer import StoreWriter
-from tests.test_store import T0, meta_get, meta_post, recorded, recorded_again
+from tests.test_store import T0, ids_at, meta_get, meta_post, recorded, recorded_again
 
 pytestmark = pytest.mark.skipif(not schema.has_fts5(), reason="this SQLite has no FTS5")
 
@@ -92,8 +92,7 @@ def test_live_words_span_the_index_and_the_rows_past_it(tmp_path, monkeypatch):
     assert list(w.read(queries.filter_seqs, words=["lead"], newest=2, after=0, upto=8)) == [5, 7]
     assert list(w.read(queries.filter_seqs, words=["purch"], any_of={"kind": {"event"}})) == [2, 4, 6, 8, 10, 12]
     ids = [ev.id for ev in s]
-    found = w.read(reader.events_at, seqs=[2, 4, 6, 8, 10, 12])
-    assert [found[seq].id for seq in sorted(found)] == ids[1::2]
+    assert w.read(ids_at, seqs=[2, 4, 6, 8, 10, 12]) == ids[1::2]
     w.close()
 
 

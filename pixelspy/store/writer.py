@@ -123,6 +123,7 @@ class StoreWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._device_names: dict[str, str] = {}
+        self._device_changes = -1  # Devices.changes when the names were last read
         self._seq = 0
         self._fts = False
         self._fed = 0  # the last seq whose words events_fts holds
@@ -324,6 +325,10 @@ class StoreWriter:
 
     def _changed_device_names(self) -> dict[str, str]:
         devices = self.session.devices
+        # (Naming every device at each commit, every 100 ms, was ≈ 50 µs of a commit with no rows.)
+        if (changes := devices.changes) == self._device_changes:
+            return {}
+        self._device_changes = changes
         names = {key: devices.name(key) for key in devices.clients()}
         return {k: v for k, v in names.items() if self._device_names.get(k) != v}
 
