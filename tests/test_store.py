@@ -119,7 +119,7 @@ def test_device_names_come_to_the_file_when_a_device_is_new_or_renamed_after_a_c
     path = tmp_path / "s.pixelspy"
     live, w = recorded(path, [meta_get(0)])
     w.flush()
-    names = lambda db: dict(db.execute("SELECT key, name FROM devices"))  # noqa: E731
+    names = lambda db: dict(db.execute("SELECT key, name FROM devices"))
     assert w.read(names) == {"10.0.0.2 linux chrome": "Linux Chrome 10.0.0.2"}
     live.devices.rename("10.0.0.2 linux chrome", "my laptop")
     w.flush()
