@@ -23,7 +23,6 @@ import contextlib
 import logging
 import re
 import sys
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -94,6 +93,7 @@ def sink_response(flow: http.HTTPFlow, route: decoders.Route | None = None) -> h
 @dataclass(slots=True)
 class _Looked:
     """What requestheaders found about a request, for the later hooks."""
+    addon: PixelSpy  # whose: the attribute holding it is the flow's (see PixelSpy._looked)
     url: str
     url_parts: tuple[str, str, str]
     route: tuple[decoders.Route, re.Match[str]] | None  # a tracking hit's decoder route
@@ -108,8 +108,6 @@ class PixelSpy:
         devices.compile_rules()  # now: compiled on the first requests, they would stall the loop for up to 0.1 s
         self.registry = decoders.default_registry()
         self.paused = False
-        # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).
-        self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
         # Hits answered in sink mode, by flow id, until the answer is sent (the response or error hook).
         self._answered: dict[str, RawHit] = {}
         # Options, as configure() last saw them: reading one costs microseconds, on every request.
@@ -151,7 +149,7 @@ class PixelSpy:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         """Other traffic's responses of unknown length or large stream through to the client."""
-        looked = self._looked.get(flow)
+        looked = self._looked(flow)
         if looked is not None and looked.route is None and flow.response is not None and streams(flow.response):
             flow.response.stream = True
 
@@ -163,15 +161,21 @@ class PixelSpy:
 
     def _look(self, flow: http.HTTPFlow) -> _Looked | None:
         """The request's URL and decoder route (None: refused by --auth), once per flow."""
-        if (looked := self._looked.get(flow)) is None:
+        if (looked := self._looked(flow)) is None:
             if refused_by_proxyauth(flow, self._proxyauth):
                 return None
             url = request_url(flow)
             url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
-            looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+            looked = _Looked(self, url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
+            setattr(flow, LOOKED, looked)
             if looked.route is not None:
                 flow.metadata[TRACKING_HIT] = True
         return looked
+
+    def _looked(self, flow: http.HTTPFlow) -> _Looked | None:
+        """What this addon's requestheaders found about the flow, if it ran."""
+        looked = getattr(flow, LOOKED, None)
+        return looked if looked is not None and looked.addon is self else None
 
     def _sinks_by_headers(self, flow: http.HTTPFlow, looked: _Looked) -> bool:
         """Whether the sink answers this tracking request, as far as its URL and headers tell. A
@@ -256,6 +260,11 @@ class PixelSpy:
         log.warning("%s", notice.message(self.session.devices.name(notice.client)),
                     extra={UntrustedCert.RECORD_KEY: notice})
 
+
+# The flow's attribute holding its _Looked while the flow lives. Not flow.metadata, which flow files
+# serialise; not a WeakKeyDictionary of flows, whose weak references cost ≈ 1.5 µs a request (of
+# ≈ 20 that the hooks cost an ordinary one). A flow's copy (a replay) is looked up anew.
+LOOKED = "_pixelspy_looked"
 
 # Hosts and devices are the client's to choose: the set of those told about is bounded.
 MAX_UNTRUSTED_NOTICES = 1_000
