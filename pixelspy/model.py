@@ -156,10 +156,21 @@ class RawHit:
         builds one for every request it relays, and validation was a fifth of that. `url_parts`:
         split_url(url), when the caller has it."""
         hit = object.__new__(cls)
-        for name, value in (("id", new_id("h")), ("method", method), ("url", url), ("headers", headers),
-                            ("body", body), ("time", time), ("client", client), ("body_truncated", body_truncated),
-                            ("kept_ids", ()), ("navigation", None), ("response_type", ""), ("device", ""), ("_url_parts", url_parts), ("_header_map", None)):
-            object.__setattr__(hit, name, value)
+        put = object.__setattr__  # (a frozen dataclass; one call per field, unrolled: every request)
+        put(hit, "id", new_id("h"))
+        put(hit, "method", method)
+        put(hit, "url", url)
+        put(hit, "headers", headers)
+        put(hit, "body", body)
+        put(hit, "time", time)
+        put(hit, "client", client)
+        put(hit, "body_truncated", body_truncated)
+        put(hit, "kept_ids", ())
+        put(hit, "navigation", None)
+        put(hit, "response_type", "")
+        put(hit, "device", "")
+        put(hit, "_url_parts", url_parts)
+        put(hit, "_header_map", None)
         return hit
 
     def set_device(self, key: str) -> None:
