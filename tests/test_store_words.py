@@ -19,7 +19,7 @@ from pixelspy.session import Session
 from pixelspy.store import queries, schema
 from pixelspy.store import writer as store_writer
 from pixelspy.store.writer import StoreWriter
-from tests.test_store import T0, ids_at, meta_get, meta_post, recorded, recorded_again
+from tests.test_store import PIXEL, T0, ids_at, meta_get, meta_post, recorded, recorded_again
 
 pytestmark = pytest.mark.skipif(not schema.has_fts5(), reason="this SQLite has no FTS5")
 
@@ -59,7 +59,10 @@ def answers(db: sqlite3.Connection) -> dict[str, tuple]:
                 list(queries.filter_seqs(db, words=q.split(), newest=1)),
                 list(queries.filter_seqs(db, words=q.split(), any_of={"platform": {"meta"}})),
                 list(queries.filter_seqs(db, words=q.split(), has_findings=True)),
-                list(queries.filter_seqs(db, words=q.split(), after=2))) for q in QUERIES}
+                list(queries.filter_seqs(db, words=q.split(), after=2)),
+                # (a column most rows pass: its rows left out; and a pixel's newest, a window at a time)
+                list(queries.filter_seqs(db, words=q.split(), any_of={"kind": {"event"}})),
+                list(queries.filter_seqs(db, words=q.split(), pixels={PIXEL.upper()}, newest=2))) for q in QUERIES}
 
 
 def test_words_committed_but_not_yet_fed_are_found_as_the_index_finds_them_once_fed(tmp_path, monkeypatch):
@@ -74,6 +77,7 @@ def test_words_committed_but_not_yet_fed_are_found_as_the_index_finds_them_once_
     assert schema.words_upto(db) == 5 and fts_seqs(db, "purch") == [2]
     assert answers(db) == live
     assert live["purch"][0] == [2] and live["cafe"][0] == live["café"][0] == [2] and live["東京"][0] == [3]
+    assert live["purch"][5] == live["purch"][6] == [2] and live["sku"][0] == [4]
     assert live["10.0.0"][0] == live["linux"][0] == live["pixel"][0] == []  # (in the row's JSON only)
 
 
