@@ -81,6 +81,20 @@ def test_words_committed_but_not_yet_fed_are_found_as_the_index_finds_them_once_
     assert live["10.0.0"][0] == live["linux"][0] == live["pixel"][0] == []  # (in the row's JSON only)
 
 
+def test_rows_past_the_index_are_read_a_part_at_a_time_with_the_same_answers(tmp_path, monkeypatch):
+    """A file may say its index holds none of its rows (hostile, or never fed): the scratch index
+    holds a part of them at a time, never the whole file."""
+    feeds_held_back(monkeypatch)
+    _, w = recorded(tmp_path / "s.pixelspy", shop_hits())
+    w.flush()
+    whole = w.read(answers)
+    monkeypatch.setattr(queries, "READ_WORDS_ROWS", 2)
+    assert w.read(answers) == whole and whole["purch"][0] == [2] and whole["東京"][0] == [3]
+    # each part read into an emptied index: a row found once
+    assert w.read(queries._read_words, words=["shop"], after=0, upto=5) == [1, 2, 3, 4, 5]
+    w.close()
+
+
 def test_live_words_span_the_index_and_the_rows_past_it(tmp_path, monkeypatch):
     """Part of the rows fed, part not: one answer over both, newest first too, ids as the index's."""
     feeds_held_back(monkeypatch)

@@ -305,20 +305,31 @@ def _past_index(db: sqlite3.Connection, end: int, words: list[str], after: int, 
     return _with_words(db, words, after, end, newest and newest - len(tail), stop, conditions) + tail
 
 
+# Rows past the full-text index read into the scratch index at a time: live, a second's worth; a
+# file (hostile, or recorded by a writer that never fed) may say its index holds none of its rows.
+READ_WORDS_ROWS = 5_000
+
+
 def _read_words(db: sqlite3.Connection, words: list[str], after: int, upto: int) -> list[int]:
     """The seqs in (after, upto] with each of `words` as the start of a word, rows the file's
     full-text index does not hold: their words put in the same index made in memory (its tokenizer:
-    the answer the file's index will give; a LIKE over the JSON would match more)."""
+    the answer the file's index will give; a LIKE over the JSON would match more), READ_WORDS_ROWS
+    at a time."""
+    found: list[int] = []
     scratch = sqlite3.connect(":memory:")
     try:
         scratch.execute(FTS_TABLE)
-        rows = db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (after, upto))
-        scratch.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?, ?, ?, ?)",
-                            ((seq, *row_words(text)) for seq, text in rows))
-        return [seq for (seq,) in scratch.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? "
-                                                  "ORDER BY rowid", (_match(words),))]
+        for low in range(after, upto, READ_WORDS_ROWS):
+            rows = db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?",
+                              (low, min(upto, low + READ_WORDS_ROWS)))
+            scratch.execute("INSERT INTO events_fts (events_fts) VALUES ('delete-all')")  # (contentless)
+            scratch.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?, ?, ?, ?)",
+                                ((seq, *row_words(text)) for seq, text in rows))
+            found += [seq for (seq,) in scratch.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ? "
+                                                        "ORDER BY rowid", (_match(words),))]
     finally:
         scratch.close()
+    return found
 
 
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pixelspy.model import Param, UserField, looks_hashed
 
@@ -20,6 +20,17 @@ from .json_values import compact
 # event over 30,000 hits; without a table decoding is ≈ 20 % slower; benchmarks/RESULTS.md, session 14).
 _MAX_SHARED_PARAMS = 1024
 _MAX_SHARED_VALUE_LEN = 256
+T = TypeVar("T")
+
+
+def _shared_from_now(table: dict[tuple, T], key: tuple, item: T, text: str) -> T:
+    """`item`, kept in `table` for the hits to come when its value `text` is short (the table
+    emptied when full)."""
+    if len(text) <= _MAX_SHARED_VALUE_LEN:
+        if len(table) >= _MAX_SHARED_PARAMS:
+            table.clear()
+        table[key] = item
+    return item
 
 
 class Labels:
@@ -42,12 +53,7 @@ class Labels:
         shared = self._shared.get(key)
         if shared is not None:
             return shared
-        param = Param(name, text, *self._label_and_group(name))
-        if len(text) <= _MAX_SHARED_VALUE_LEN:
-            if len(self._shared) >= _MAX_SHARED_PARAMS:
-                self._shared.clear()
-            self._shared[key] = param
-        return param
+        return _shared_from_now(self._shared, key, Param(name, text, *self._label_and_group(name)), text)
 
     def _label_and_group(self, name: str) -> tuple[str, str]:
         if name in self.keys:
@@ -121,12 +127,7 @@ def user_field(name: str, key: str, value: Any) -> UserField | None:
     shared_key = (norm, name, text)
     if (shared := _shared_users.get(shared_key)) is not None:
         return shared
-    field = UserField(norm, name, looks_hashed(text), text)
-    if len(text) <= _MAX_SHARED_VALUE_LEN:
-        if len(_shared_users) >= _MAX_SHARED_PARAMS:
-            _shared_users.clear()
-        _shared_users[shared_key] = field
-    return field
+    return _shared_from_now(_shared_users, shared_key, UserField(norm, name, looks_hashed(text), text), text)
 
 
 def mask_secret(value: str) -> str:
