@@ -58,6 +58,11 @@ MAX_WAIT_S = 0.25
 # switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
 # SQLite's oldest limit on parameters.
 MAX_PARAMETERS = 999
+# The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
+# it holds this many pages, not SQLite's 1,000: a commit writes ≈ 35 pages, mostly the same index
+# leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
+# commit's CPU −10 %, bench_store --writer-only). The log grows to ≈ 16 MiB; close truncates it.
+CHECKPOINT_PAGES = 4000
 # The full-text index (events_fts) is fed the words of the rows committed since its last feed at most
 # this often, or once this many rows wait, and at close: each feed makes a segment of it, and a
 # segment a commit (every 100 ms) was ≈ 30 % of the writer's SQL work (benchmarks/RESULTS.md, session
@@ -154,6 +159,7 @@ class StoreWriter:
         # a commit's ≈ 190 system calls (strace of bench_store's batches). The connection keeps no
         # other temporary data.
         self.db.execute("PRAGMA temp_store = MEMORY")
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         self._fts = has_fts_table(self.db)
         self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         self._fed = words_upto(self.db)
