@@ -109,15 +109,25 @@ class TimedConnection:
         self.db = db
         self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        # A statement's kind by its text, worked out once (splitting a batch's long text at each call
+        # was ≈ 2 µs of the flush's "Python" time a statement)
+        self.kinds: dict[str, str] = {}
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
 
     def execute(self, sql: str, *args):
-        kind = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
+        return self._timed(self.db.execute, sql, *args)
+
+    def executemany(self, sql: str, *args):
+        return self._timed(self.db.executemany, sql, *args)
+
+    def _timed(self, run, sql: str, *args):
+        if (kind := self.kinds.get(sql)) is None:
+            kind = self.kinds[sql] = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
         t0 = time.thread_time()
         try:
-            return self.db.execute(sql, *args)
+            return run(sql, *args)
         finally:
             self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
             self.calls[kind] = self.calls.get(kind, 0) + 1
