@@ -222,7 +222,8 @@ def rows_against(tree: Path, hits_n: int) -> int:
                                  env={**os.environ, "PYTHONPATH": str(path)})
         found[label] = json.loads(out.stdout.strip().splitlines()[-1])
     mine, theirs = found["this tree"], found["against"]
-    differ = [f"{name}: {table}" for name in mine for table in mine[name] if mine[name][table] != theirs.get(name, {}).get(table)]
+    differ = [f"{name}: {table}" for name, tables in mine.items() for table, digest in tables.items()
+              if digest != theirs.get(name, {}).get(table)]
     rows = sum(n for tables in mine.values() for n, _ in tables.values())
     print(f"rows against {tree}: {len(mine)} files, {rows:,} rows and words compared: "
           + ("identical" if not differ and mine.keys() == theirs.keys() else f"DIFFER in {', '.join(differ)}"))
