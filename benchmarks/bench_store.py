@@ -18,6 +18,10 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             how many ran; the rest of a flush is Python, holding the GIL (building rows: JSON, zlib).
             The full-text index is fed as the writer does (every FEED_EVERY_S or FEED_ROWS events):
             the run goes faster than real time, so by FEED_ROWS, as a saturated proxy would
+  rows      with --rows-against DIR: the rows this tree's writer stores against those of the tree in
+            DIR (its own pixelspy through PYTHONPATH, each in a fresh process): bench_decode's corpus
+            and every HAR of tests/realtraffic/cases, flushed every PROFILE_EVERY_HITS hits; every
+            table's rows and every word the full-text index holds (identical, or the tables that differ)
   proxy     with --proxy-seconds S: `pixelspy --no-ui --sink` recording its session file against
             `--no-session`, both started each round and loaded in turns of PROXY_SLICE_S: requests/s
             and CPU per request saturated, pooled p95/p99 latency paced (bench_proxy's loopback
@@ -105,15 +109,25 @@ class TimedConnection:
         self.db = db
         self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        # A statement's kind by its text, worked out once (splitting a batch's long text at each call
+        # was ≈ 2 µs of the flush's "Python" time a statement)
+        self.kinds: dict[str, str] = {}
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
 
     def execute(self, sql: str, *args):
-        kind = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
+        return self._timed(self.db.execute, sql, *args)
+
+    def executemany(self, sql: str, *args):
+        return self._timed(self.db.executemany, sql, *args)
+
+    def _timed(self, run, sql: str, *args):
+        if (kind := self.kinds.get(sql)) is None:
+            kind = self.kinds[sql] = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
         t0 = time.thread_time()
         try:
-            return self.db.execute(sql, *args)
+            return run(sql, *args)
         finally:
             self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
             self.calls[kind] = self.calls.get(kind, 0) + 1
@@ -145,6 +159,75 @@ def writer_profile(hits: list, folder: Path) -> None:
           f"p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
     for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
         print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}  ({timed.calls[kind]:,} statements)")
+
+
+# Rows a writer made that say when or by which version (a second's digest to compare differs).
+ROWS_SKIPPED_META = ("started", "pixelspy")
+
+
+def rows_child(hits_n: int, folder: Path) -> None:
+    """In a fresh process (ids start afresh): record the corpus and every real-traffic HAR, each into
+    its own file as the writer does at PROFILE_EVERY_HITS hits a commit, then print each file's
+    tables' digests as JSON."""
+    import functools
+    import gzip
+    import hashlib
+
+    from pixelspy.har.read import iter_har_hits
+
+    gzip.compress = functools.partial(gzip.compress, mtime=0)  # the corpus's gzip bodies without the time built
+    samples, times = corpus_hits(hits_n)
+    sources = {"corpus": lambda: (s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times)))}
+    cases = Path(__file__).resolve().parent.parent / "tests" / "realtraffic" / "cases"
+    for har in sorted(cases.glob("*.har")):
+        sources[har.stem] = lambda har=har: iter_har_hits(har)
+    digests = {}
+    for name, hits in sources.items():
+        session = Session()
+        writer = StoreWriter(session, folder / f"{name}.pixelspy")
+        writer.open()
+        session.subscribe(writer.event)
+        session.subscribe_marks(writer.marks)
+        session.subscribe_hits(writer.hit)
+        for n, h in enumerate(hits(), 1):
+            session.ingest(h)
+            if n % PROFILE_EVERY_HITS == 0:
+                writer.flush()
+        session.tick(float("inf"))
+        writer.close()
+        db = sqlite3.connect(folder / f"{name}.pixelspy")
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                           "'events_fts%' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        found = {}
+        for table in tables:
+            rows = sorted(map(repr, db.execute(f"SELECT * FROM {table}")))
+            if table == "meta":
+                rows = [r for r in rows if not any(f"'{k}'" in r for k in ROWS_SKIPPED_META)]
+            found[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+        db.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, events_fts, 'instance')")
+        words = sorted(map(repr, db.execute("SELECT term, doc, col, offset FROM temp.words")))
+        found["events_fts (words)"] = (len(words), hashlib.sha256("\n".join(words).encode()).hexdigest())
+        digests[name] = found
+        db.close()
+    print(json.dumps(digests))
+
+
+def rows_against(tree: Path, hits_n: int) -> int:
+    """rows_child in this tree and in `tree`; 0 when every table of every file is the same."""
+    found = {}
+    for label, path in (("this tree", Path(__file__).resolve().parent.parent), ("against", tree.resolve())):
+        with tempfile.TemporaryDirectory() as folder:
+            out = subprocess.run([sys.executable, __file__, "--rows-child", folder, "--hits", str(hits_n)],
+                                 capture_output=True, text=True, check=True, cwd=Path(__file__).parent,
+                                 env={**os.environ, "PYTHONPATH": str(path)})
+        found[label] = json.loads(out.stdout.strip().splitlines()[-1])
+    mine, theirs = found["this tree"], found["against"]
+    differ = [f"{name}: {table}" for name, tables in mine.items() for table, digest in tables.items()
+              if digest != theirs.get(name, {}).get(table)]
+    rows = sum(n for tables in mine.values() for n, _ in tables.values())
+    print(f"rows against {tree}: {len(mine)} files, {rows:,} rows and words compared: "
+          + ("identical" if not differ and mine.keys() == theirs.keys() else f"DIFFER in {', '.join(differ)}"))
+    return 1 if differ or mine.keys() != theirs.keys() else 0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -370,13 +453,20 @@ def main() -> int:
     ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
     ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
     ap.add_argument("--writer-only", action="store_true", help="only the writer's profile")
+    ap.add_argument("--rows-against", type=Path, metavar="DIR", help="only: the stored rows against DIR's tree")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
+    ap.add_argument("--rows-child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--live-collector", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.memory_hits, args.trace, args.live_collector)
         return 0
+    if args.rows_child:
+        rows_child(args.hits, args.rows_child)
+        return 0
+    if args.rows_against:
+        return rows_against(args.rows_against, args.hits)
 
     print(f"pixelspy store benchmark — python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
           f"{os.cpu_count()} cores")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import tracemalloc
 
 from pixelspy.session import Session
 from pixelspy.store import writer as store_writer
 from pixelspy.store.writer import StoreWriter
-from tests.test_store import meta_get
+from pixelspy.model import RawHit
+from pixelspy.store.records import event_row, finding_rows
+from tests.test_store import T0, meta_get
 
 BOUND = 10  # rows: events and hits, two a hit here
 
@@ -73,3 +76,62 @@ def test_a_stalled_thread_holds_the_ingest_up_at_most_the_wait_at_each_doubling(
     assert took < 4 * 0.05 + 2.0  # and the hits as fast as they come
     w.close()
     assert w.failed is None and _ids_in_file(w) == ingested
+
+
+def test_a_file_that_says_its_index_holds_none_of_its_rows_is_fed_a_part_at_a_time(tmp_path, monkeypatch):
+    """Its rows' words are read FEED_PART at a time when it is recorded into again: the memory of
+    one part, not of the file (2,000 rows of 10 KB of words here, one far past the others)."""
+    path = tmp_path / "unfed.pixelspy"
+    s = Session()
+    [ev] = s.ingest(meta_get(0, dl="https://shop.example/unfedpage/" + "x" * 10_000))
+    w = StoreWriter(s, path)
+    w.open()
+    w.close()
+    seqs = [*range(1, 2001), 10**12]
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [(seq, f"e{seq:09d}", *event_row(ev)[1:]) for seq in seqs])
+    db.execute("UPDATE meta SET value = '0' WHERE key = 'words_upto'")  # the index holds none
+    db.commit()
+    db.close()
+
+    monkeypatch.setattr(store_writer, "FEED_PART", 100)
+    w = StoreWriter(Session(), path)
+    w.open()
+    tracemalloc.start()
+    try:
+        w.flush(final=True)  # the feed
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    w.close()
+    assert peak < 6_000_000, peak  # all at once: 2,000 × (10 KB of JSON + 10 KB of words) = 40 MB
+    db = sqlite3.connect(path)
+    assert [r[0] for r in db.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH 'unfedpage'")] == seqs
+    assert db.execute("SELECT value FROM meta WHERE key = 'words_upto'").fetchone()[0] == str(10**12)
+
+
+def test_events_changed_after_their_commit_are_in_the_file_as_they_are_now(tmp_path):
+    """An update rewrites an event's findings and severity, its whole row only when a twin came (its
+    JSON changed): each event's row and findings in the file are what the live event makes."""
+    first = meta_get(0, "AddToCart", eid="same")
+    twin = RawHit(method="GET", url=first.url.replace("/tr/?", "/privacy_sandbox/pixel/register/trigger/?"),
+                  time=T0 + 0.01, client="10.0.0.2", headers=first.headers)
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy")
+    w.open()
+    s.subscribe(w.event)
+    s.subscribe_hits(w.hit)
+    for hit in (first, meta_get(1, "Lead", eid="other"), twin, meta_get(2, "AddToCart", eid="same"),
+                meta_get(3, "Lead", eid="other")):
+        s.ingest(hit)
+        w.flush()  # each change after the event's commit
+    live = list(s)
+    assert live[0].twins == (twin.id,) and not live[1].twins
+    assert all(any(f.code == "duplicate-event" for f in ev.findings) for ev in live[:2])
+    rows = w.read(lambda db: db.execute("SELECT id, time, platform, pixel, event, page, device, kind, source, "
+                                        "severity, hit_id, json FROM events ORDER BY seq").fetchall())
+    findings = w.read(lambda db: db.execute("SELECT * FROM findings ORDER BY event_id, n").fetchall())
+    w.close()
+    assert rows == [event_row(ev) for ev in live]
+    assert findings == [row for ev in sorted(live, key=lambda ev: ev.id) for row in finding_rows(ev)]

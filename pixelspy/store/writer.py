@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
-from pixelspy.store.records import event_row, finding_rows, hit_row, pack, row_words, search_words
+from pixelspy.store.records import event_row, finding_rows, hit_row, pack, row_words, search_words, severity_rank
 from pixelspy.store.schema import WORDS_UPTO, close_writer, connect, has_fts_table, reason, words_upto
 
 log = logging.getLogger("pixelspy")
@@ -58,6 +58,11 @@ MAX_WAIT_S = 0.25
 # switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
 # SQLite's oldest limit on parameters.
 MAX_PARAMETERS = 999
+# The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
+# it holds this many pages, not SQLite's 1,000: a commit writes ≈ 35 pages, mostly the same index
+# leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
+# commit's CPU −10 %, bench_store --writer-only). The log grows to ≈ 16 MiB; close truncates it.
+CHECKPOINT_PAGES = 4000
 # The full-text index (events_fts) is fed the words of the rows committed since its last feed at most
 # this often, or once this many rows wait, and at close: each feed makes a segment of it, and a
 # segment a commit (every 100 ms) was ≈ 30 % of the writer's SQL work (benchmarks/RESULTS.md, session
@@ -65,6 +70,9 @@ MAX_PARAMETERS = 999
 # a kill -9 left unfed in a file (fed when it is recorded into again).
 FEED_EVERY_S = 1.0
 FEED_ROWS = 1000
+# Rows whose words are not at hand are read this many at a time (as queries.READ_WORDS_ROWS).
+FEED_PART = 5000
+_FEED = "INSERT INTO events_fts (rowid, name, params, page)"
 
 
 def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
@@ -78,9 +86,14 @@ def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "")
         db.execute(f"{head} VALUES {','.join([one] * len(group))}{tail}", [v for row in group for v in row])
 
 
-def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
+def in_groups(keys: list[str]) -> Iterator[list[str]]:
+    """`keys` in groups small enough for one `IN (?, …)` each."""
     for i in range(0, len(keys), MAX_PARAMETERS):
-        group = keys[i:i + MAX_PARAMETERS]
+        yield keys[i:i + MAX_PARAMETERS]
+
+
+def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
+    for group in in_groups(keys):
         db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
 
 
@@ -146,6 +159,7 @@ class StoreWriter:
         # a commit's ≈ 190 system calls (strace of bench_store's batches). The connection keeps no
         # other temporary data.
         self.db.execute("PRAGMA temp_store = MEMORY")
+        self.db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         self._fts = has_fts_table(self.db)
         self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         self._fed = words_upto(self.db)
@@ -288,10 +302,13 @@ class StoreWriter:
         first = self._seq + 1
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
+        whole, ranks = self._rewrites(changed)
         insert(db, _EVENTS, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)]
-               + [(None, *event_row(ev)) for ev in changed], _EVENT_CHANGED)
-        if changed:  # (one the file did not hold yet took the next place)
+               + [(None, *event_row(ev)) for ev in whole], _EVENT_CHANGED)
+        if whole:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if ranks:
+            db.executemany("UPDATE events SET severity = ? WHERE id = ?", ranks)
         if self._fts:
             self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
             if self._feed_due(final):
@@ -304,6 +321,25 @@ class StoreWriter:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
             self._device_names.update(names)
 
+    def _rewrites(self, changed: list[TrackingEvent]) -> tuple[list[TrackingEvent], list[tuple[int, str]]]:
+        """Of events changed since they were written: those whose row is written whole (a twin
+        added, or one the file does not hold), and (severity, id) of the others whose severity
+        changed. Once published an event changes only in its findings and twins (Session, the
+        checks' CheckContext): the JSON of one without twins is as it was written, and its findings
+        (their own table) are all that is left to rewrite (most updates: a check's verdict changed)."""
+        twinless = [ev.id for ev in changed if not ev.twins]
+        stored: dict[str, object] = {}
+        for group in in_groups(twinless):
+            stored.update(self.db.execute(f"SELECT id, severity FROM events WHERE id IN ({','.join('?' * len(group))})",
+                                          group))
+        whole, ranks = [], []
+        for ev in changed:
+            if ev.id not in stored:
+                whole.append(ev)
+            elif (rank := severity_rank(ev)) != stored[ev.id]:
+                ranks.append((rank, ev.id))
+        return whole, ranks
+
     def _feed_due(self, final: bool) -> bool:
         unfed = self._seq - self._fed
         return self._fts and unfed > 0 and (final or unfed >= FEED_ROWS
@@ -313,15 +349,23 @@ class StoreWriter:
         """Feed events_fts the words of the rows past it, and say so in meta (in a commit's transaction).
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
-        if len(words) < upto - self._fed:  # rows whose words are not at hand: read them
-            # (a file a kill -9 left unfed; an event updated before it was first written)
-            for seq, text in db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?", (self._fed, upto)):
-                if seq not in words:
-                    words[seq] = row_words(text)
-        insert(db, "INSERT INTO events_fts (rowid, name, params, page)",
-               [(seq, *w) for seq, w in sorted(words.items())])
+        if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
+            insert(db, _FEED, [(seq, *w) for seq, w in sorted(words.items())])
+        else:  # a file a kill -9 left unfed, or an event updated before it was first written
+            after = self._fed
+            while part := self._read_words(after, upto):
+                insert(db, _FEED, part)
+                after = part[-1][0]
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
         self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
+
+    def _read_words(self, after: int, upto: int) -> list[tuple]:
+        """(seq, name, params, page) of the next FEED_PART rows in (after, upto], by seq: the words at
+        hand, else read from the row (a file may hold millions unfed: memory stays bounded)."""
+        words = self._words
+        rows = self.db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                               (after, upto, FEED_PART))
+        return [(seq, *(words.get(seq) or row_words(text))) for seq, text in rows]
 
     def _changed_device_names(self) -> dict[str, str]:
         devices = self.session.devices
