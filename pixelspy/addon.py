@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth, request_url
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth, request_method,
+                            request_url)
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent, split_url
 from pixelspy.session import Session
@@ -205,7 +206,7 @@ class PixelSpy:
             hit = self._read(flow, looked)
             if looked.route[0].sinks(hit):
                 self._answer(flow, looked)
-        if self.paused or flow.request.method == "OPTIONS":  # a preflight is not an event
+        if self.paused or request_method(flow.request) == "OPTIONS":  # a preflight is not an event
             return
         hit = hit or self._read(flow, looked)
         if looked.answered:

@@ -53,17 +53,37 @@ def request_url(flow: http.HTTPFlow) -> str:
     costs an ordinary request. Anything else is left to pretty_url."""
     req = flow.request
     data = req.data
-    default_port = _DEFAULT_PORTS.get(data.scheme)
     authority = _host_header(data)
-    if (default_port and authority and authority.isascii() and data.path.startswith(b"/")
-            and data.method != b"CONNECT" and b"xn--" not in authority.lower()):
+    if (authority and data.path.startswith(b"/") and data.method != b"CONNECT"
+            and (prefix := _plain_prefix(data.scheme, authority)) is not None):
+        return wire_text(prefix + data.path.decode("utf-8", "surrogateescape"), in_url=True)
+    return wire_text(req.pretty_url, in_url=True)
+
+
+# _plain_prefix's answers by (scheme, authority): a client sends the same few hosts again and again.
+# Bounded (emptied when full), and only for authorities short enough to be a plain host name.
+_PREFIXES: dict[tuple[bytes, bytes], str | None] = {}
+MAX_PREFIXES = 1024
+_MAX_PLAIN_AUTHORITY = 253 + 6  # a name and ":port"
+
+
+def _plain_prefix(scheme: bytes, authority: bytes) -> str | None:
+    """"scheme://netloc" (the default port left out) when the authority is a plain host name, as
+    pretty_url writes it; None otherwise."""
+    if (prefix := _PREFIXES.get((scheme, authority), False)) is not False:
+        return prefix
+    prefix = None
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port and authority.isascii() and b"xn--" not in authority.lower():
         if m := _PLAIN_AUTHORITY.match(authority.decode()):
             host, port = m.group(1), int(m.group(2) or 0)
             if port <= 65535 and len(host) <= 253:
-                netloc = host if port in (0, default_port) else f"{host}:{port}"
-                path = data.path.decode("utf-8", "surrogateescape")
-                return wire_text(f"{data.scheme.decode()}://{netloc}{path}", in_url=True)
-    return wire_text(req.pretty_url, in_url=True)
+                prefix = f"{scheme.decode()}://{host if port in (0, default_port) else f'{host}:{port}'}"
+    if len(authority) <= _MAX_PLAIN_AUTHORITY:
+        if len(_PREFIXES) >= MAX_PREFIXES:
+            _PREFIXES.clear()
+        _PREFIXES[scheme, authority] = prefix
+    return prefix
 
 
 def _host_header(data) -> bytes | None:
@@ -88,7 +108,7 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
     body, truncated = _request_body(req) if with_body and not body_unread else (b"", body_unread)
     peer = flow.client_conn.peername
     return RawHit.of_proxy(
-        method=req.method,
+        method=request_method(req),
         url=url if url is not None else request_url(flow),
         # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
         headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
@@ -99,6 +119,16 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+# The common methods as mitmproxy's Request.method gives them (decoded, upper-cased): a dict lookup
+# instead of its decode and upper() on every request.
+_METHODS = {m.encode(): m for m in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "PATCH", "DELETE")}
+
+
+def request_method(req: http.Request) -> str:
+    """req.method."""
+    return _METHODS.get(req.data.method) or req.method
 
 
 def _request_body(req: http.Request) -> tuple[bytes, bool]:
@@ -163,9 +193,9 @@ def in_turn(callback, *args) -> None:
 
 def _queue() -> _AfterHooks | None:
     """The running loop's after_hook queue; None when no loop runs."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    # (asyncio's get_running_loop without the exception it raises when none runs, which a script
+    # calling the hooks pays on every request)
+    if (loop := asyncio._get_running_loop()) is None:
         return None
     queue = _last
     if queue is None or queue.loop is not loop:
