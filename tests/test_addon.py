@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import runpy
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,9 +15,12 @@ from mitmproxy.test import tflow
 
 from pixelspy.addon import JsonLines
 from pixelspy.decoders import default_registry
+from pixelspy.har import load_file
 from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, wire_text
 from pixelspy.model import RawHit
+from pixelspy.inert import json_dumps
 from pixelspy.session import Session
+from tests.realtraffic.corpus import CASES
 
 
 def _flow(path: bytes, fields: list[tuple[bytes, bytes]], host: str = "www.facebook.com"):
@@ -144,3 +149,30 @@ async def test_in_turn_runs_at_once_unless_hooks_callbacks_wait_then_after_them(
     assert order == ["plain 1", "hit", "plain 2"]
     in_turn(order.append, "plain 3")
     assert order[-1] == "plain 3"
+
+
+def _benchmarks_corpus():
+    """benchmarks/corpus.py's build_corpus (real-shaped hits of every vendor), run from its file."""
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"))["build_corpus"]
+
+
+def test_json_lines_are_the_text_json_dumps_writes():
+    """json_dumps writes a JSON line with an encoder made once, not json.dumps: the same text for every
+    line the session publishes (new events and updates: findings, twins, copies, hidden characters),
+    over the fixtures' real traffic and the benchmarks' corpus of every vendor."""
+    session = Session()
+    printed: list[dict] = []
+    session.subscribe(lambda ev, is_update: printed.append(session.json_line(ev)))
+    for har in sorted(CASES.glob("*.har")):
+        load_file(har, session)
+    build_corpus = _benchmarks_corpus()
+    for serial in (0, 0, 1):  # copies of each (duplicates' findings), then new ones
+        for samples in build_corpus().values():
+            for sample in samples:
+                session.ingest(sample.hit(time=1_700_000_000 + serial, serial=serial))
+    hidden = "https://www.facebook.com/tr/?id=1&ev=Purchase&cd[x]=%C3%A9%7F%E2%80%AE%F0%9F%98%80%C2%85"
+    session.ingest(RawHit(method="GET", url=hidden, time=1_700_000_100, client="10.0.0.2"))
+    assert len(printed) > 300 and any(line["findings"] for line in printed) and any(line["twins"] for line in printed)
+    assert any(not json.dumps(line, ensure_ascii=False).isascii() for line in printed)
+    for line in printed:
+        assert json_dumps(line) == json_dumps(line, separators=(", ", ": "))  # (given a keyword: json.dumps)
