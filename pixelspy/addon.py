@@ -31,9 +31,9 @@ from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
 from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth, request_method,
-                            request_url)
+                            request_url_parts)
 from pixelspy.inert import json_dumps
-from pixelspy.model import RawHit, TrackingEvent, split_url
+from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
 
 log = logging.getLogger("pixelspy")
@@ -167,8 +167,7 @@ class PixelSpy:
         if (looked := self._looked.get(flow)) is None:
             if refused_by_proxyauth(flow, self._proxyauth):
                 return None
-            url = request_url(flow)
-            url_parts = split_url(url)  # once: the hit keeps it for the decoders and checks
+            url, url_parts = request_url_parts(flow)  # once: the hit keeps its parts for the decoders and checks
             looked = self._looked[flow] = _Looked(url, url_parts, self.registry.find(url_parts[0], url_parts[1]))
             if looked.route is not None:
                 flow.metadata[TRACKING_HIT] = True

@@ -16,7 +16,7 @@ import weakref
 from mitmproxy import http
 
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
-from pixelspy.model import RawHit
+from pixelspy.model import _NOT_PLAIN, RawHit, split_url
 
 # Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
 # is never changed.
@@ -51,39 +51,62 @@ def request_url(flow: http.HTTPFlow) -> str:
     This is mitmproxy's `pretty_url`, built directly when the Host header (or HTTP/2 authority) is a
     plain host name: there, pretty_url's parsing and IDNA round trips were a third of what the addon
     costs an ordinary request. Anything else is left to pretty_url."""
-    req = flow.request
-    data = req.data
+    if (plain := _plain_url(flow)) is not None:
+        return plain[0]
+    return wire_text(flow.request.pretty_url, in_url=True)
+
+
+def request_url_parts(flow: http.HTTPFlow) -> tuple[str, tuple[str, str, str]]:
+    """request_url(flow) and its split_url; for a plain host name, split from what the URL was
+    built of rather than parsed again (every request's URL is split)."""
+    if (plain := _plain_url(flow)) is not None:
+        url, prefix, host = plain
+        path = url[len(prefix):]
+        if path.isascii() and _NOT_PLAIN.isdisjoint(path):  # as split_url's plain case reads the URL
+            path, _, query = path.partition("#")[0].partition("?")
+            return url, (host, path, query)
+        return url, split_url(url)
+    url = wire_text(flow.request.pretty_url, in_url=True)
+    return url, split_url(url)
+
+
+def _plain_url(flow: http.HTTPFlow) -> tuple[str, str, str] | None:
+    """(request_url, its "scheme://netloc" prefix, its host lower-cased) when the Host header is a
+    plain host name; else None."""
+    data = flow.request.data
     authority = _host_header(data)
     if (authority and data.path.startswith(b"/") and data.method != b"CONNECT"
-            and (prefix := _plain_prefix(data.scheme, authority)) is not None):
-        return wire_text(prefix + data.path.decode("utf-8", "surrogateescape"), in_url=True)
-    return wire_text(req.pretty_url, in_url=True)
+            and (plain := _plain_prefix(data.scheme, authority)) is not None):
+        prefix, host = plain
+        return wire_text(prefix + data.path.decode("utf-8", "surrogateescape"), in_url=True), prefix, host
+    return None
 
 
 # _plain_prefix's answers by (scheme, authority): a client sends the same few hosts again and again.
 # Bounded (emptied when full), and only for authorities short enough to be a plain host name.
-_PREFIXES: dict[tuple[bytes, bytes], str | None] = {}
+_PREFIXES: dict[tuple[bytes, bytes], tuple[str, str] | None] = {}
 MAX_PREFIXES = 1024
 _MAX_PLAIN_AUTHORITY = 253 + 6  # a name and ":port"
 
 
-def _plain_prefix(scheme: bytes, authority: bytes) -> str | None:
-    """"scheme://netloc" (the default port left out) when the authority is a plain host name, as
-    pretty_url writes it; None otherwise."""
-    if (prefix := _PREFIXES.get((scheme, authority), False)) is not False:
-        return prefix
-    prefix = None
+def _plain_prefix(scheme: bytes, authority: bytes) -> tuple[str, str] | None:
+    """("scheme://netloc", the host lower-cased) when the authority is a plain host name, the netloc
+    as pretty_url writes it (the default port left out); None otherwise."""
+    if (plain := _PREFIXES.get((scheme, authority), False)) is not False:
+        return plain
+    plain = None
     default_port = _DEFAULT_PORTS.get(scheme)
     if default_port and authority.isascii() and b"xn--" not in authority.lower():
         if m := _PLAIN_AUTHORITY.match(authority.decode()):
             host, port = m.group(1), int(m.group(2) or 0)
             if port <= 65535 and len(host) <= 253:
-                prefix = f"{scheme.decode()}://{host if port in (0, default_port) else f'{host}:{port}'}"
+                netloc = host if port in (0, default_port) else f"{host}:{port}"
+                plain = f"{scheme.decode()}://{netloc}", host.lower()
     if len(authority) <= _MAX_PLAIN_AUTHORITY:
         if len(_PREFIXES) >= MAX_PREFIXES:
             _PREFIXES.clear()
-        _PREFIXES[scheme, authority] = prefix
-    return prefix
+        _PREFIXES[scheme, authority] = plain
+    return plain
 
 
 def _host_header(data) -> bytes | None:
@@ -110,9 +133,7 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
     return RawHit.of_proxy(
         method=request_method(req),
         url=url if url is not None else request_url(flow),
-        # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
-        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
-                       else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
+        headers=_headers(req),
         body=body,
         body_truncated=truncated,
         time=req.timestamp_start or flow.timestamp_created,
@@ -129,6 +150,15 @@ _METHODS = {m.encode(): m for m in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "PA
 def request_method(req: http.Request) -> str:
     """req.method."""
     return _METHODS.get(req.data.method) or req.method
+
+
+def _headers(req: http.Request) -> tuple[tuple[str, str], ...]:
+    """The request's headers as text (_header_text)."""
+    fields = req.headers.fields
+    try:  # valid UTF-8, the common case, is decoded directly: wire_text has nothing to replace in it
+        return tuple([(k.decode(), v.decode()) for k, v in fields])
+    except UnicodeDecodeError:
+        return tuple([(_header_text(k), _header_text(v)) for k, v in fields])
 
 
 def _request_body(req: http.Request) -> tuple[bytes, bool]:

@@ -16,8 +16,8 @@ from mitmproxy.test import tflow
 from pixelspy.addon import JsonLines
 from pixelspy.decoders import default_registry
 from pixelspy.har import load_file
-from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, wire_text
-from pixelspy.model import RawHit
+from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, request_url_parts, wire_text
+from pixelspy.model import RawHit, split_url
 from pixelspy.inert import json_dumps
 from pixelspy.session import Session
 from tests.realtraffic.corpus import CASES
@@ -72,10 +72,12 @@ _AUTHORITIES = st.one_of(st.lists(_AUTHORITY_PARTS, max_size=6).map("".join),
 @settings(max_examples=2000, deadline=None)
 @given(authority=_AUTHORITIES, hosts=st.integers(0, 2), h2_authority=st.booleans(),
        scheme=st.sampled_from(["http", "https"]), http2=st.booleans(),
-       path=st.sampled_from([b"/", b"/tr/?id=1", b"*", b"/p\xff?q=%E9", b"", b"x"]),
+       path=st.sampled_from([b"/", b"/tr/?id=1", b"*", b"/p\xff?q=%E9", b"", b"x", b"/a#f?b", b"/a?b#c",
+                             b"/a b?c@d", b"/a?b=\\c", b"/caf\xc3\xa9?x=1", b"//x/y"]),
        method=st.sampled_from([b"GET", b"POST", b"CONNECT"]))
 def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, scheme, http2, path, method):
-    """The URL is built without pretty_url where the Host header is a plain name: always the same text."""
+    """The URL is built without pretty_url where the Host header is a plain name: always the same text,
+    and split the same as split_url splits it."""
     value = authority.encode("utf-8", "surrogateescape")
     flow = _flow(path, [(b"Host" if i else b"host", value) for i in range(hosts)])
     req = flow.request
@@ -83,7 +85,9 @@ def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, sc
     req.data.method = method
     req.data.http_version = b"HTTP/2.0" if http2 else b"HTTP/1.1"
     req.data.authority = value if h2_authority else b""
-    assert request_url(flow) == wire_text(req.pretty_url, in_url=True)
+    url = wire_text(req.pretty_url, in_url=True)
+    assert request_url(flow) == url
+    assert request_url_parts(flow) == (url, split_url(url))
 
 
 def _copies_printed(n: int) -> tuple[JsonLines, io.StringIO]:
