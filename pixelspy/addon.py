@@ -19,7 +19,6 @@ are answered locally and never reach the vendor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import sys
@@ -300,6 +299,7 @@ class JsonLines:
         self.on_closed = on_closed
         self.closed = False
         self._changed: dict[str, TrackingEvent] = {}
+        self._reader_gone = _ReaderGone(self)
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
         if self.closed:
@@ -307,32 +307,27 @@ class JsonLines:
         if is_update:
             self._changed[event.id] = event
             return
-        with self._reader_gone():
+        with self._reader_gone:
             self._write(event)
             self.out.flush()
 
     def flush(self) -> None:
         """Print the events that changed since the last flush, each once, in its latest state."""
-        with self._reader_gone():
+        with self._reader_gone:
             for _ in self._print_changed(batch=0):
                 pass
 
     async def flush_between_requests(self) -> None:
         """flush(), a few events at a time, letting the proxy serve between them: a tick's changes
         can take milliseconds to print, which no request should wait for."""
-        with self._reader_gone():
+        with self._reader_gone:
             for _ in self._print_changed(batch=8):
                 await asyncio.sleep(0)
 
-    @contextlib.contextmanager
-    def _reader_gone(self) -> Iterator[None]:
-        """Notices that the reader has gone (EPIPE)."""
-        try:
-            yield
-        except BrokenPipeError:
-            if not self.closed and self.on_closed:
-                self.on_closed()
-            self.closed = True
+    def _reader_closed(self) -> None:
+        if not self.closed and self.on_closed:
+            self.on_closed()
+        self.closed = True
 
     def _print_changed(self, batch: int) -> Iterator[None]:
         """Prints the changed events, pausing after every `batch` of them (0: never)."""
@@ -349,3 +344,20 @@ class JsonLines:
 
     def _write(self, event: TrackingEvent) -> None:
         self.out.write(json_dumps(self.session.json_line(event)) + "\n")
+
+
+class _ReaderGone:
+    """JsonLines' context noticing that the reader has gone (EPIPE). A class: a generator's context
+    costs microseconds, and one is entered for every event."""
+
+    def __init__(self, lines: JsonLines):
+        self.lines = lines
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None or not issubclass(kind, BrokenPipeError):
+            return False
+        self.lines._reader_closed()
+        return True

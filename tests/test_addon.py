@@ -8,6 +8,7 @@ import json
 import runpy
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mitmproxy.http import Headers
@@ -180,3 +181,36 @@ def test_json_lines_are_the_text_json_dumps_writes():
     assert any(not json.dumps(line, ensure_ascii=False).isascii() for line in printed)
     for line in printed:
         assert json_dumps(line) == json_dumps(line, separators=(", ", ": "))  # (given a keyword: json.dumps)
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout once its reader has gone (`pixelspy --no-ui | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_json_lines_tell_once_that_the_reader_has_gone_and_print_nothing_more():
+    closed: list[bool] = []
+    session = Session()
+    json_lines = JsonLines(session, out=_ClosedPipe(), on_closed=lambda: closed.append(True))
+    session.subscribe(json_lines)
+    url = "https://www.facebook.com/tr/?id=1234567890123456&ev=Purchase&eid=order-1"
+    for i in range(3):
+        session.ingest(RawHit(method="GET", url=url, time=1_700_000_000 + i, client="10.0.0.2"))
+    json_lines.flush()
+    assert closed == [True] and json_lines.closed
+    json_lines.out = io.StringIO()  # (a reader again: still nothing, the session has moved on without one)
+    session.ingest(RawHit(method="GET", url=url, time=1_700_000_010, client="10.0.0.2"))
+    json_lines.flush()
+    assert json_lines.out.getvalue() == "" and closed == [True]
+
+
+def test_json_lines_let_other_errors_through():
+    session = Session()
+    json_lines = JsonLines(session, out=io.StringIO())
+    session.subscribe(json_lines)
+    json_lines.out.write = lambda text: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        session.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?id=1&ev=PageView"))
+    assert not json_lines.closed
