@@ -7,14 +7,16 @@ import io
 import json
 import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mitmproxy.http import Headers
+from mitmproxy.http import Headers, Response
+from mitmproxy.net.http.http1 import assemble_response
 from mitmproxy.test import tflow
 
-from pixelspy.addon import JsonLines
+from pixelspy.addon import GIF_1X1, JsonLines, sink_response
 from pixelspy.decoders import default_registry
 from pixelspy.har import load_file
 from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, request_url_parts, wire_text
@@ -214,3 +216,43 @@ def test_json_lines_let_other_errors_through():
     with pytest.raises(ZeroDivisionError):
         session.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?id=1&ev=PageView"))
     assert not json_lines.closed
+
+
+@pytest.mark.parametrize("method,headers,route_json", [
+    (b"GET", [], None),
+    (b"GET", [(b"Origin", b"https://shop.example")], None),
+    (b"POST", [(b"origin", b"https://caf\xc3\xa9.example"), (b"origin", b"https://\xff.example")], None),
+    (b"POST", [], '{"events_received": 1}'),
+    (b"POST", [(b"origin", b"https://shop.example")], None),
+    (b"OPTIONS", [(b"origin", b"https://shop.example"), (b"access-control-request-headers", b"content-type,x-a")],
+     None),
+    (b"OPTIONS", [], None),
+])
+def test_sink_answers_are_what_response_make_builds(method, headers, route_json):
+    """The sink's answers skip mitmproxy's per-field type checks, not a byte: the same fields in the
+    same order as Response.make's, the same bytes on the wire."""
+    flow = _flow(b"/tr/?id=1", headers)
+    flow.request.data.method = method
+    route = SimpleNamespace(sink_json=route_json)
+    made = sink_response(flow, route)
+    origin = flow.request.headers.get("origin")
+    cors = {"access-control-allow-origin": origin or "*", "x-pixelspy": "sink"}
+    if origin:
+        cors["access-control-allow-credentials"] = "true"
+    if method == b"OPTIONS":
+        cors["access-control-allow-methods"] = "GET, POST, OPTIONS"
+        cors["access-control-allow-headers"] = flow.request.headers.get("access-control-request-headers",
+                                                                        "content-type")
+        expected = Response.make(204, b"", cors)
+    elif method == b"GET":
+        expected = Response.make(200, GIF_1X1, {"content-type": "image/gif", **cors})
+    elif route_json:
+        expected = Response.make(200, route_json.encode(), {"content-type": "application/json", **cors})
+    else:
+        expected = Response.make(204, b"", cors)
+    assert list(vars(made.data)) == list(vars(expected.data))
+    assert made.timestamp_start <= made.timestamp_end <= expected.timestamp_start
+    made.timestamp_start = made.timestamp_end = expected.timestamp_start = expected.timestamp_end = 0.0
+    assert made.get_state() == expected.get_state()
+    assert assemble_response(made) == assemble_response(expected)
+    assert type(made) is Response and made.stream is False and made.trailers is None
