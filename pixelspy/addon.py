@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth, request_method,
-                            request_url_parts)
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth,
+                            request_method, request_url_parts)
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session

@@ -15,10 +15,10 @@ markup; where a markup string cannot be avoided, `rich.markup.escape(inert(text)
 from __future__ import annotations
 
 import json
-from json.encoder import c_make_encoder, encode_basestring
 import re
 import unicodedata
 from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 # Control, format, surrogate, line and paragraph separator characters.
