@@ -16,7 +16,7 @@ import weakref
 from mitmproxy import http
 
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
-from pixelspy.model import RawHit
+from pixelspy.model import _NOT_PLAIN, RawHit, split_url
 
 # Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
 # is never changed.
@@ -51,19 +51,62 @@ def request_url(flow: http.HTTPFlow) -> str:
     This is mitmproxy's `pretty_url`, built directly when the Host header (or HTTP/2 authority) is a
     plain host name: there, pretty_url's parsing and IDNA round trips were a third of what the addon
     costs an ordinary request. Anything else is left to pretty_url."""
-    req = flow.request
-    data = req.data
-    default_port = _DEFAULT_PORTS.get(data.scheme)
+    if (plain := _plain_url(flow)) is not None:
+        return plain[0]
+    return wire_text(flow.request.pretty_url, in_url=True)
+
+
+def request_url_parts(flow: http.HTTPFlow) -> tuple[str, tuple[str, str, str]]:
+    """request_url(flow) and its split_url; for a plain host name, split from what the URL was
+    built of rather than parsed again (every request's URL is split)."""
+    if (plain := _plain_url(flow)) is not None:
+        url, prefix, host = plain
+        path = url[len(prefix):]
+        if path.isascii() and _NOT_PLAIN.isdisjoint(path):  # as split_url's plain case reads the URL
+            path, _, query = path.partition("#")[0].partition("?")
+            return url, (host, path, query)
+        return url, split_url(url)
+    url = wire_text(flow.request.pretty_url, in_url=True)
+    return url, split_url(url)
+
+
+def _plain_url(flow: http.HTTPFlow) -> tuple[str, str, str] | None:
+    """(request_url, its "scheme://netloc" prefix, its host lower-cased) when the Host header is a
+    plain host name; else None."""
+    data = flow.request.data
     authority = _host_header(data)
-    if (default_port and authority and authority.isascii() and data.path.startswith(b"/")
-            and data.method != b"CONNECT" and b"xn--" not in authority.lower()):
+    if (authority and data.path.startswith(b"/") and data.method != b"CONNECT"
+            and (plain := _plain_prefix(data.scheme, authority)) is not None):
+        prefix, host = plain
+        return wire_text(prefix + data.path.decode("utf-8", "surrogateescape"), in_url=True), prefix, host
+    return None
+
+
+# _plain_prefix's answers by (scheme, authority): a client sends the same few hosts again and again.
+# Bounded (emptied when full), and only for authorities short enough to be a plain host name.
+_PREFIXES: dict[tuple[bytes, bytes], tuple[str, str] | None] = {}
+MAX_PREFIXES = 1024
+_MAX_PLAIN_AUTHORITY = 253 + 6  # a name and ":port"
+
+
+def _plain_prefix(scheme: bytes, authority: bytes) -> tuple[str, str] | None:
+    """("scheme://netloc", the host lower-cased) when the authority is a plain host name, the netloc
+    as pretty_url writes it (the default port left out); None otherwise."""
+    if (plain := _PREFIXES.get((scheme, authority), False)) is not False:
+        return plain
+    plain = None
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port and authority.isascii() and b"xn--" not in authority.lower():
         if m := _PLAIN_AUTHORITY.match(authority.decode()):
             host, port = m.group(1), int(m.group(2) or 0)
             if port <= 65535 and len(host) <= 253:
                 netloc = host if port in (0, default_port) else f"{host}:{port}"
-                path = data.path.decode("utf-8", "surrogateescape")
-                return wire_text(f"{data.scheme.decode()}://{netloc}{path}", in_url=True)
-    return wire_text(req.pretty_url, in_url=True)
+                plain = f"{scheme.decode()}://{netloc}", host.lower()
+    if len(authority) <= _MAX_PLAIN_AUTHORITY:
+        if len(_PREFIXES) >= MAX_PREFIXES:
+            _PREFIXES.clear()
+        _PREFIXES[scheme, authority] = plain
+    return plain
 
 
 def _host_header(data) -> bytes | None:
@@ -88,17 +131,34 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
     body, truncated = _request_body(req) if with_body and not body_unread else (b"", body_unread)
     peer = flow.client_conn.peername
     return RawHit.of_proxy(
-        method=req.method,
+        method=request_method(req),
         url=url if url is not None else request_url(flow),
-        # ASCII, the common case, is decoded directly: wire_text has nothing to replace in it.
-        headers=tuple([(k.decode(), v.decode()) if k.isascii() and v.isascii()
-                       else (_header_text(k), _header_text(v)) for k, v in req.headers.fields]),
+        headers=_headers(req),
         body=body,
         body_truncated=truncated,
         time=req.timestamp_start or flow.timestamp_created,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+# The common methods as mitmproxy's Request.method gives them (decoded, upper-cased): a dict lookup
+# instead of its decode and upper() on every request.
+_METHODS = {m.encode(): m for m in ("GET", "POST", "OPTIONS", "HEAD", "PUT", "PATCH", "DELETE")}
+
+
+def request_method(req: http.Request) -> str:
+    """req.method."""
+    return _METHODS.get(req.data.method) or req.method
+
+
+def _headers(req: http.Request) -> tuple[tuple[str, str], ...]:
+    """The request's headers as text (_header_text)."""
+    fields = req.headers.fields
+    try:  # valid UTF-8, the common case, is decoded directly: wire_text has nothing to replace in it
+        return tuple([(k.decode(), v.decode()) for k, v in fields])
+    except UnicodeDecodeError:
+        return tuple([(_header_text(k), _header_text(v)) for k, v in fields])
 
 
 def _request_body(req: http.Request) -> tuple[bytes, bool]:
@@ -163,9 +223,9 @@ def in_turn(callback, *args) -> None:
 
 def _queue() -> _AfterHooks | None:
     """The running loop's after_hook queue; None when no loop runs."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    # (asyncio's get_running_loop without the exception it raises when none runs, which a script
+    # calling the hooks pays on every request)
+    if (loop := asyncio._get_running_loop()) is None:
         return None
     queue = _last
     if queue is None or queue.loop is not loop:

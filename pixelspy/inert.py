@@ -18,6 +18,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring
 from typing import Any
 
 # Control, format, surrogate, line and paragraph separator characters.
@@ -72,15 +73,26 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-# The encoder json.dumps(obj, ensure_ascii=False) builds on every call, made once: building it was
-# ≈ 40 % of the cost of a JSON line (every event of `--no-ui` prints one).
-_ENCODER = json.JSONEncoder(ensure_ascii=False)
+def _compact_encoder() -> Callable[[Any], str]:
+    """json.dumps(obj, ensure_ascii=False) as one C encoder made once: json.dumps builds an encoder,
+    a cycle check's table and the C encoder again on every call, which was over a third of the cost
+    of a JSON line (every event of `--no-ui` prints one). Without the cycle check: pixelspy encodes
+    trees it builds (a cycle would raise RecursionError instead of ValueError)."""
+    encoder = json.JSONEncoder(ensure_ascii=False)
+    if c_make_encoder is None:  # (no C accelerator: json's own pure-Python path)
+        return encoder.encode
+    encode = c_make_encoder(None, encoder.default, encode_basestring, None, encoder.key_separator,
+                            encoder.item_separator, False, False, True)
+    return lambda obj: "".join(encode(obj, 0))
+
+
+_encode = _compact_encoder()
 
 
 def json_dumps(obj: Any, **kw: Any) -> str:
     """json.dumps(obj, ensure_ascii=False, **kw) with hidden characters as \\uXXXX escapes: the same
     JSON value, safe to print."""
-    text = json.dumps(obj, ensure_ascii=False, **kw) if kw else _ENCODER.encode(obj)
+    text = json.dumps(obj, ensure_ascii=False, **kw) if kw else _encode(obj)
     # Checked in C first: most JSON has nothing to escape (ASCII is checked at once; a line that
     # is not is printable).
     if text.isascii() and "\x7f" not in text or text.isprintable():

@@ -5,17 +5,25 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mitmproxy.http import Headers
+from mitmproxy.http import Headers, Response
+from mitmproxy.net.http.http1 import assemble_response
 from mitmproxy.test import tflow
 
-from pixelspy.addon import JsonLines
+from pixelspy.addon import GIF_1X1, JsonLines, sink_response
 from pixelspy.decoders import default_registry
-from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, wire_text
-from pixelspy.model import RawHit
+from pixelspy.har import load_file
+from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, request_url_parts, wire_text
+from pixelspy.model import RawHit, split_url
+from pixelspy.inert import json_dumps
 from pixelspy.session import Session
+from tests.realtraffic.corpus import CASES
 
 
 def _flow(path: bytes, fields: list[tuple[bytes, bytes]], host: str = "www.facebook.com"):
@@ -67,10 +75,12 @@ _AUTHORITIES = st.one_of(st.lists(_AUTHORITY_PARTS, max_size=6).map("".join),
 @settings(max_examples=2000, deadline=None)
 @given(authority=_AUTHORITIES, hosts=st.integers(0, 2), h2_authority=st.booleans(),
        scheme=st.sampled_from(["http", "https"]), http2=st.booleans(),
-       path=st.sampled_from([b"/", b"/tr/?id=1", b"*", b"/p\xff?q=%E9", b"", b"x"]),
+       path=st.sampled_from([b"/", b"/tr/?id=1", b"*", b"/p\xff?q=%E9", b"", b"x", b"/a#f?b", b"/a?b#c",
+                             b"/a b?c@d", b"/a?b=\\c", b"/caf\xc3\xa9?x=1", b"//x/y"]),
        method=st.sampled_from([b"GET", b"POST", b"CONNECT"]))
 def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, scheme, http2, path, method):
-    """The URL is built without pretty_url where the Host header is a plain name: always the same text."""
+    """The URL is built without pretty_url where the Host header is a plain name: always the same text,
+    and split the same as split_url splits it."""
     value = authority.encode("utf-8", "surrogateescape")
     flow = _flow(path, [(b"Host" if i else b"host", value) for i in range(hosts)])
     req = flow.request
@@ -78,7 +88,9 @@ def test_request_url_is_mitmproxys_pretty_url(authority, hosts, h2_authority, sc
     req.data.method = method
     req.data.http_version = b"HTTP/2.0" if http2 else b"HTTP/1.1"
     req.data.authority = value if h2_authority else b""
-    assert request_url(flow) == wire_text(req.pretty_url, in_url=True)
+    url = wire_text(req.pretty_url, in_url=True)
+    assert request_url(flow) == url
+    assert request_url_parts(flow) == (url, split_url(url))
 
 
 def _copies_printed(n: int) -> tuple[JsonLines, io.StringIO]:
@@ -144,3 +156,103 @@ async def test_in_turn_runs_at_once_unless_hooks_callbacks_wait_then_after_them(
     assert order == ["plain 1", "hit", "plain 2"]
     in_turn(order.append, "plain 3")
     assert order[-1] == "plain 3"
+
+
+def _benchmarks_corpus():
+    """benchmarks/corpus.py's build_corpus (real-shaped hits of every vendor), run from its file."""
+    return runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"))["build_corpus"]
+
+
+def test_json_lines_are_the_text_json_dumps_writes():
+    """json_dumps writes a JSON line with an encoder made once, not json.dumps: the same text for every
+    line the session publishes (new events and updates: findings, twins, copies, hidden characters),
+    over the fixtures' real traffic and the benchmarks' corpus of every vendor."""
+    session = Session()
+    printed: list[dict] = []
+    session.subscribe(lambda ev, is_update: printed.append(session.json_line(ev)))
+    for har in sorted(CASES.glob("*.har")):
+        load_file(har, session)
+    build_corpus = _benchmarks_corpus()
+    for serial in (0, 0, 1):  # copies of each (duplicates' findings), then new ones
+        for samples in build_corpus().values():
+            for sample in samples:
+                session.ingest(sample.hit(time=1_700_000_000 + serial, serial=serial))
+    hidden = "https://www.facebook.com/tr/?id=1&ev=Purchase&cd[x]=%C3%A9%7F%E2%80%AE%F0%9F%98%80%C2%85"
+    session.ingest(RawHit(method="GET", url=hidden, time=1_700_000_100, client="10.0.0.2"))
+    assert len(printed) > 300 and any(line["findings"] for line in printed) and any(line["twins"] for line in printed)
+    assert any(not json.dumps(line, ensure_ascii=False).isascii() for line in printed)
+    for line in printed:
+        assert json_dumps(line) == json_dumps(line, separators=(", ", ": "))  # (given a keyword: json.dumps)
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout once its reader has gone (`pixelspy --no-ui | head -1`)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_json_lines_tell_once_that_the_reader_has_gone_and_print_nothing_more():
+    closed: list[bool] = []
+    session = Session()
+    json_lines = JsonLines(session, out=_ClosedPipe(), on_closed=lambda: closed.append(True))
+    session.subscribe(json_lines)
+    url = "https://www.facebook.com/tr/?id=1234567890123456&ev=Purchase&eid=order-1"
+    for i in range(3):
+        session.ingest(RawHit(method="GET", url=url, time=1_700_000_000 + i, client="10.0.0.2"))
+    json_lines.flush()
+    assert closed == [True] and json_lines.closed
+    json_lines.out = io.StringIO()  # (a reader again: still nothing, the session has moved on without one)
+    session.ingest(RawHit(method="GET", url=url, time=1_700_000_010, client="10.0.0.2"))
+    json_lines.flush()
+    assert json_lines.out.getvalue() == "" and closed == [True]
+
+
+def test_json_lines_let_other_errors_through():
+    session = Session()
+    json_lines = JsonLines(session, out=io.StringIO())
+    session.subscribe(json_lines)
+    json_lines.out.write = lambda text: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        session.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?id=1&ev=PageView"))
+    assert not json_lines.closed
+
+
+@pytest.mark.parametrize("method,headers,route_json", [
+    (b"GET", [], None),
+    (b"GET", [(b"Origin", b"https://shop.example")], None),
+    (b"POST", [(b"origin", b"https://caf\xc3\xa9.example"), (b"origin", b"https://\xff.example")], None),
+    (b"POST", [], '{"events_received": 1}'),
+    (b"POST", [(b"origin", b"https://shop.example")], None),
+    (b"OPTIONS", [(b"origin", b"https://shop.example"), (b"access-control-request-headers", b"content-type,x-a")],
+     None),
+    (b"OPTIONS", [], None),
+])
+def test_sink_answers_are_what_response_make_builds(method, headers, route_json):
+    """The sink's answers skip mitmproxy's per-field type checks, not a byte: the same fields in the
+    same order as Response.make's, the same bytes on the wire."""
+    flow = _flow(b"/tr/?id=1", headers)
+    flow.request.data.method = method
+    route = SimpleNamespace(sink_json=route_json)
+    made = sink_response(flow, route)
+    origin = flow.request.headers.get("origin")
+    cors = {"access-control-allow-origin": origin or "*", "x-pixelspy": "sink"}
+    if origin:
+        cors["access-control-allow-credentials"] = "true"
+    if method == b"OPTIONS":
+        cors["access-control-allow-methods"] = "GET, POST, OPTIONS"
+        cors["access-control-allow-headers"] = flow.request.headers.get("access-control-request-headers",
+                                                                        "content-type")
+        expected = Response.make(204, b"", cors)
+    elif method == b"GET":
+        expected = Response.make(200, GIF_1X1, {"content-type": "image/gif", **cors})
+    elif route_json:
+        expected = Response.make(200, route_json.encode(), {"content-type": "application/json", **cors})
+    else:
+        expected = Response.make(204, b"", cors)
+    assert list(vars(made.data)) == list(vars(expected.data))
+    assert made.timestamp_start <= made.timestamp_end <= expected.timestamp_start
+    made.timestamp_start = made.timestamp_end = expected.timestamp_start = expected.timestamp_end = 0.0
+    assert made.get_state() == expected.get_state()
+    assert assemble_response(made) == assemble_response(expected)
+    assert type(made) is Response and made.stream is False and made.trailers is None
