@@ -96,7 +96,7 @@ class Registry:
                 return []
             events = route.decode(hit, m)
         except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
-            events = [TrackingEvent(platform=route.platform,
+            events = [TrackingEvent.decoded(platform=route.platform,
                                     decode_errors=[f"decoder error: {type(e).__name__}: {e}"])]
         for ev in events:
             ev.hit_id = hit.id

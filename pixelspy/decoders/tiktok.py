@@ -194,7 +194,7 @@ def _pixel_event(obj: Any, endpoint: str, errors: Errors) -> TrackingEvent:
         errors = Errors([*errors, "no pixel code (context.pixel.code)"])
     # An /act action (Click, Metadata) is not one of the events a site fires.
     is_event = isinstance(obj, dict) and obj.get("event") not in (None, "")
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
         standard_event=STANDARD_EVENTS.get(fields["event"] or "") if is_event else None,
@@ -235,7 +235,7 @@ def decode_telemetry(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pixel = dict(parse_qs_pairs(hit.query, errors)).get("sdkid") or None
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel,
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel,
                           endpoint=hit.path.rsplit("/", 1)[-1], page_url=hit.header("referer") or None,
                           decode_errors=list(errors))]
 

@@ -176,7 +176,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
     common = dict(platform=batch.platform, source=Source.server, test_event_code=test_code, endpoint=batch.endpoint)
     if not isinstance(items, list) or not items:
         errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
-        return [TrackingEvent(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
+        return [TrackingEvent.decoded(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
                               **common)]  # still one event: the hit carries its errors
     shared_params = batch.labels.params(shared)
     events = []
@@ -190,7 +190,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
         event = fields.pop("event")
         fields["params"] = shared_params + fields["params"]
         fields["decode_errors"] = list(item_errors) + fields["decode_errors"]
-        events.append(TrackingEvent(
+        events.append(TrackingEvent.decoded(
             event=event, standard_event=batch.standard_event(event) if event else None,
             pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)), **fields, **common))
     return events
