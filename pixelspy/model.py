@@ -198,9 +198,7 @@ class RawHit:
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""
         if (values := self._header_map) is None:
-            values = {}
-            for k, v in self.headers:
-                values.setdefault(k.lower(), v)
+            values = {k.lower(): v for k, v in reversed(self.headers)}  # (the first of a name wins)
             object.__setattr__(self, "_header_map", values)
         return values.get(name.lower(), default)
 

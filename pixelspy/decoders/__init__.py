@@ -98,11 +98,14 @@ class Registry:
         except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
             events = [TrackingEvent.decoded(platform=route.platform,
                                     decode_errors=[f"decoder error: {type(e).__name__}: {e}"])]
-        for ev in events:
-            ev.hit_id = hit.id
-            ev.time = hit.time
-            ev.client = hit.client
-            ev.referer = hit.header("referer") or hit.header("origin")
+        if events:
+            hit_id, time, client = hit.id, hit.time, hit.client
+            referer = hit.header("referer") or hit.header("origin")
+            for ev in events:
+                ev.hit_id = hit_id
+                ev.time = time
+                ev.client = client
+                ev.referer = referer
         return events
 
 
