@@ -67,14 +67,9 @@ class Labels:
         return name, self.default_group
 
     def params(self, pairs: Iterable[tuple[str, Any]]) -> list[Param]:
-        # A (name, str) pair is its own table key. One with another JSON value finds no key (the keys
-        # hold text) and is looked up as text by param(); a list or object cannot be looked up at
-        # all (TypeError): then every pair goes through param(), which gives the same params.
+        # A (name, str) pair is its own table key; other JSON values are looked up as text (param).
         shared, param = self._shared.get, self.param
-        try:
-            return [shared(pair) or param(*pair) for pair in pairs]
-        except TypeError:
-            return [param(*pair) for pair in pairs]
+        return [(type(pair[1]) is str and shared(pair)) or param(*pair) for pair in pairs]
 
 
 _BRACKET = re.compile(r"^([^\[\].]+)\[([^\]]*)\]")
