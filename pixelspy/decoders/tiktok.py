@@ -154,9 +154,12 @@ EVENTS_API = {
 SHARED_PIXEL_PARAM = {"event/track": "event_source_id", "pixel/batch": "pixel_code"}
 
 
+_ENCODED_URL = re.compile(r"https?%3A", re.I)
+
+
 def _page_url(url: str | None) -> str | None:
     """The page URL; the legacy v1 body percent-encodes it inside the JSON."""
-    if url and re.match(r"https?%3A", url, re.I):
+    if url and _ENCODED_URL.match(url):
         return unquote(url)
     return url
 

@@ -64,6 +64,10 @@ class EventShape:
     order_id: tuple[JsonPath, ...] = ()
     user: JsonPath | None = None
     user_keys: Mapping[str, str] = field(default_factory=dict)
+    user_prefix: str = field(init=False, repr=False, compare=False)  # of user-data param names: "user_data."
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_prefix", "".join(f"{key}." for key in self.user or ()))
 
 
 # The event object Meta's Conversions API defined and Pinterest's and Snapchat's v3 APIs copied.
@@ -116,8 +120,7 @@ def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "")
         errors.add(f"no event name ({'.'.join(map(str, shape.event[0]))})")
     user = []
     if shape.user is not None and isinstance(user_obj := dig(item, *shape.user), dict):
-        user_prefix = "".join(f"{key}." for key in shape.user)
-        aliases = shape.user_keys
+        user_prefix, aliases = shape.user_prefix, shape.user_keys
         for k, v in user_obj.items():
             if uf := user_field(f"{user_prefix}{k}", aliases.get(k, k), v):
                 user.append(uf)

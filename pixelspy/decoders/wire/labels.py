@@ -136,8 +136,11 @@ def masked(pairs: Iterable[tuple[str, Any]], secrets: Collection[str]) -> list[t
     return [(k, mask_secret(compact(v)) if k in secrets else v) for k, v in pairs]
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
 def _fold(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NOT_ALNUM.sub("", name.lower())
 
 
 def folded_lookup(table: Mapping[str, str]) -> Callable[[str | None], str | None]:
