@@ -70,12 +70,12 @@ class Registry:
 
     def find(self, host: str, path: str) -> tuple[Route, re.Match[str]] | None:
         for r in self._by_host.get(host, ()):
-            if m := r.match(path):
+            if m := r._re.fullmatch(path):  # (Route.match, without its call: every request)
                 return r, m
         if self._any_needle is not None and not self._any_needle.search(path):
             return None
         for r in self._any_host:
-            if m := r.match(path):
+            if m := r._re.fullmatch(path):
                 return r, m
         return None
 
