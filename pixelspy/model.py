@@ -198,7 +198,10 @@ class RawHit:
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""
         if (values := self._header_map) is None:
-            values = {k.lower(): v for k, v in reversed(self.headers)}  # (the first of a name wins)
+            values = dict(reversed(self.headers))  # (the first of a name wins)
+            names = "".join(values)
+            if not (names.isascii() and names.islower()):  # a name to lower-case (HTTP/2's are already)
+                values = {k.lower(): v for k, v in reversed(self.headers)}
             object.__setattr__(self, "_header_map", values)
         return values.get(name.lower(), default)
 
