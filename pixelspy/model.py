@@ -177,7 +177,9 @@ class RawHit:
     def set_device(self, key: str) -> None:
         object.__setattr__(self, "device", key)  # once, by the session: the hit itself stays frozen
 
-    def _host_path_query(self) -> tuple[str, str, str]:
+    @property
+    def url_parts(self) -> tuple[str, str, str]:
+        """(host, path, query): split_url(url), split once."""
         if (split := self._url_parts) is None:
             split = split_url(self.url)
             object.__setattr__(self, "_url_parts", split)  # a cache: the hit itself stays frozen
@@ -185,15 +187,15 @@ class RawHit:
 
     @property
     def host(self) -> str:
-        return self._host_path_query()[0]
+        return self.url_parts[0]
 
     @property
     def path(self) -> str:
-        return self._host_path_query()[1]
+        return self.url_parts[1]
 
     @property
     def query(self) -> str:
-        return self._host_path_query()[2]
+        return self.url_parts[2]
 
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""

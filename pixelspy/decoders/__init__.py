@@ -87,12 +87,13 @@ class Registry:
     def decode(self, hit: RawHit) -> list[TrackingEvent]:
         """Events of one hit ([] for non-tracking traffic). Never raises: a decoder crash
         becomes one event carrying the error, so no hit is lost."""
-        found = self.find(hit.host, hit.path)
+        host, path, _ = hit.url_parts
+        found = self.find(host, path)
         if found is None:
             return []
         route, m = found
         try:
-            if not route.recognises(hit):
+            if route.signature is not None and not route.signature(hit):  # (Route.recognises, inlined)
                 return []
             events = route.decode(hit, m)
         except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
