@@ -1,12 +1,17 @@
 """Decode + checks throughput on the recorded corpus, on one core, against baselines of the same run.
 
     .venv/bin/python benchmarks/bench_decode.py [--hits 50000] [--rounds 3] [--live-collector] [--profile]
+    .venv/bin/python benchmarks/bench_decode.py --decode-only [--passes 15]   (PYTHONPATH=TREE for another tree)
 
 Measures, over the same hits:
   baseline  RawHit construction alone, and json.loads of the same bodies (a floor for "reading" a hit)
   decode    Registry.decode (vendor decoders only)
   ingest    Session.ingest (decoders + checks engine + store), what the proxy does per tracking hit
   addon     RawHit construction + Session.ingest, the proxy's whole per-hit cost outside mitmproxy
+`--decode-only`: Registry.decode's own CPU per hit, nothing else: 3,000 corpus hits, their URLs split
+beforehand (as the proxy hands them over), decoded in many passes whose events are dropped at once (the
+collector's work for events that stay is ingest's); the best and the median pass (`time.thread_time`).
+Run it for two trees alternately (PYTHONPATH) to compare them on a shared host.
 Goal: ≥ 10,000 hits/s through Session.ingest. Peak memory of the ingest run is measured with
 tracemalloc (allocations made while ingesting) and ru_maxrss (whole process). Each measure prints
 wall and CPU time (`time.process_time`: on a shared VM CPU time scatters far less); the first
@@ -155,6 +160,28 @@ def json_baseline(samples: list[Sample]) -> None:
                 unquote_plus(pair)
 
 
+def decode_only(passes: int) -> None:
+    """Registry.decode's CPU per hit, best and median of `passes` passes over the same hits."""
+    import pixelspy
+
+    samples, times = corpus_hits(3000)
+    hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
+    for h in hits:
+        h.host  # noqa: B018 - split beforehand, as the proxy's hits come
+    registry = default_registry()
+    for h in hits:  # warm: the shared param tables filled as in a running session
+        registry.decode(h)
+    spent = []
+    for _ in range(passes):
+        t0 = time.thread_time()
+        for h in hits:
+            registry.decode(h)
+        spent.append((time.thread_time() - t0) * 1e6 / len(hits))
+    spent.sort()
+    print(f"Registry.decode CPU per hit ({pixelspy.__file__}): best {spent[0]:.2f} µs, "
+          f"median {spent[len(spent) // 2]:.2f} µs of {passes} passes over {len(hits):,} hits")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hits", type=int, default=50_000)
@@ -162,7 +189,12 @@ def main() -> int:
     ap.add_argument("--live-collector", action="store_true",
                     help="ingest under the proxy's collector settings (heap.freeze_heap)")
     ap.add_argument("--profile", action="store_true", help="cProfile the ingest run; print the top functions")
+    ap.add_argument("--decode-only", action="store_true", help="Registry.decode's CPU per hit alone")
+    ap.add_argument("--passes", type=int, default=15, help="with --decode-only: passes over the hits")
     args = ap.parse_args()
+    if args.decode_only:
+        decode_only(args.passes)
+        return 0
 
     by_vendor = build_corpus()
     print(f"pixelspy decode benchmark — python {platform.python_version()}, {platform.machine()}")

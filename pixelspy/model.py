@@ -13,7 +13,8 @@ import time as _time
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import Field, SkipValidation, field_serializer, field_validator
@@ -176,7 +177,9 @@ class RawHit:
     def set_device(self, key: str) -> None:
         object.__setattr__(self, "device", key)  # once, by the session: the hit itself stays frozen
 
-    def _host_path_query(self) -> tuple[str, str, str]:
+    @property
+    def url_parts(self) -> tuple[str, str, str]:
+        """(host, path, query): split_url(url), split once."""
         if (split := self._url_parts) is None:
             split = split_url(self.url)
             object.__setattr__(self, "_url_parts", split)  # a cache: the hit itself stays frozen
@@ -184,22 +187,23 @@ class RawHit:
 
     @property
     def host(self) -> str:
-        return self._host_path_query()[0]
+        return self.url_parts[0]
 
     @property
     def path(self) -> str:
-        return self._host_path_query()[1]
+        return self.url_parts[1]
 
     @property
     def query(self) -> str:
-        return self._host_path_query()[2]
+        return self.url_parts[2]
 
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""
         if (values := self._header_map) is None:
-            values = {}
-            for k, v in self.headers:
-                values.setdefault(k.lower(), v)
+            values = dict(reversed(self.headers))  # (the first of a name wins)
+            names = "".join(values)
+            if not (names.isascii() and names.islower()):  # a name to lower-case (HTTP/2's are already)
+                values = {k.lower(): v for k, v in reversed(self.headers)}
             object.__setattr__(self, "_header_map", values)
         return values.get(name.lower(), default)
 
@@ -291,6 +295,9 @@ class TrackingEvent:
     # Referer (else Origin) of the hit: the page that sent it, when the hit carries no page URL.
     referer: str = ""
 
+    # TrackingEvent(**fields) for the events pixelspy's decoders build, unvalidated (_trusted_init).
+    decoded: ClassVar[Callable[..., TrackingEvent]]
+
     def param(self, name: str) -> str | None:
         for p in self.params:
             if p.name == name:
@@ -341,3 +348,67 @@ class TrackingEvent:
             "hit_id": self.hit_id,
         }
 
+
+_MISSING: Any = object()  # a keyword the caller did not give
+_JUST_STR = frozenset({str})
+
+
+def _field_check(name: str, annotation: Any) -> tuple[str, str]:
+    """(expression of the value to store, or "" to store it as given; condition true when the value
+    is not of the field's exact type) as source text over the keyword `name`. What pydantic would
+    convert or reject fails the check; lists become the tuples it makes of them."""
+    if annotation is str:
+        return "", f"type({name}) is not str"
+    if annotation == str | None:
+        return "", f"({name} is not None and type({name}) is not str)"
+    if annotation in (float, Source, Kind):
+        return "", f"type({name}) is not {annotation.__name__}"
+    if get_origin(annotation) is tuple:
+        item = get_args(annotation)[0]
+        is_list = f"(type({name}) is list or type({name}) is tuple)"
+        if item is str:  # (the empty one, the most common, first)
+            is_list += f" and (not {name} or _JUST_STR.issuperset(map(type, {name})))"
+        elif not any(isinstance(m, SkipValidation) for m in getattr(item, "__metadata__", ())):
+            is_list = ""
+        if is_list:
+            return f"tuple({name}) if {is_list} else None", f"{name}_ is None"
+    raise TypeError(f"TrackingEvent.{name}: no exact-type check for {annotation!r}")
+
+
+def _trusted_init(cls: type) -> Callable[..., Any]:
+    """A constructor with cls's fields and defaults that checks each value's exact type instead of
+    validating it, and hands any other value, and unknown keywords, to the validated constructor
+    (same result or same error). Built from the fields, as dataclasses builds __init__: the fields
+    stay listed once."""
+    params, converts, checks, stores, given = [], [], [], [], []
+    namespace: dict[str, Any] = {"_MISSING": _MISSING, "_JUST_STR": _JUST_STR, "Source": Source, "Kind": Kind,
+                                 "_new": object.__new__}
+    for name, info in cls.__pydantic_fields__.items():
+        convert, check = _field_check(name, info.annotation)
+        value = name
+        if convert:
+            converts.append(f"    {name}_ = {convert}\n")
+            value = f"{name}_"
+        if info.default_factory is not None:  # (the id)
+            namespace[f"_make_{name}"] = info.default_factory
+            params.append(f"{name}=_MISSING")
+            check = f"({name} is not _MISSING and {check})"
+            value = f"_make_{name}() if {name} is _MISSING else {value}"
+        elif info.is_required():
+            params.append(f"{name}=_MISSING")  # (fails its check: validation then says what is missing)
+        else:
+            namespace[f"_default_{name}"] = info.default
+            params.append(f"{name}=_default_{name}")
+        checks.append(check)
+        stores.append(f"    ev.{name} = {value}\n")
+        given.append(f"{name}={name}")
+    source = (f"def decoded(cls, *, {', '.join(params)}, **unknown):\n" + "".join(converts)
+              + f"    if unknown or {' or '.join(checks)}:\n"
+              + f"        given = dict({', '.join(given)}, **unknown)\n"
+              + "        return cls(**{k: v for k, v in given.items() if v is not _MISSING})\n"
+              + "    ev = _new(cls)\n" + "".join(stores) + "    return ev\n")
+    exec(source, namespace)  # noqa: S102 - source made above from the class's own fields
+    return classmethod(namespace["decoded"])
+
+
+TrackingEvent.decoded = _trusted_init(TrackingEvent)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
@@ -77,3 +79,19 @@ def test_json_lines_keep_lists_where_events_hold_tuples():
         assert any(line[name] for line in lines), name
     assert any(line["user_data"] for line in lines) and any(f["related"] for line in lines for f in line["findings"])
     assert all(type(getattr(ev, name)) is tuple for ev in events for name in (*fields, "params", "user_data"))
+
+
+@pytest.mark.parametrize("headers", [
+    (("referer", "a"), ("origin", "b"), ("referer", "c")),  # HTTP/2: lower-case already
+    (("Referer", "a"), ("Origin", "b")),  # HTTP/1.1 as browsers send it
+    (("referer", "a"), ("Referer", "b"), ("REFERER", "c")),  # one name in three spellings
+    (("Referer", "a"), ("referer", "b")),
+    (("x-1", "a"), ("123", "b"), ("", "c")),  # names with no letter to case
+    (("x-naïve", "a"), ("X-NAÏVE", "b"), ("ǅ", "c"), ("ß", "d")),  # non-ASCII names
+    (),
+])
+def test_a_header_is_the_first_of_its_name_in_any_case(headers):
+    hit = RawHit(method="GET", url="https://a.example/", headers=headers)
+    for name in {n for n, _ in headers} | {n.upper() for n, _ in headers} | {"referer", "absent"}:
+        first = next((v for n, v in headers if n.lower() == name.lower()), "-")
+        assert hit.header(name, "-") == first, name

@@ -70,12 +70,12 @@ class Registry:
 
     def find(self, host: str, path: str) -> tuple[Route, re.Match[str]] | None:
         for r in self._by_host.get(host, ()):
-            if m := r.match(path):
+            if m := r._re.fullmatch(path):  # (Route.match, without its call: every request)
                 return r, m
         if self._any_needle is not None and not self._any_needle.search(path):
             return None
         for r in self._any_host:
-            if m := r.match(path):
+            if m := r._re.fullmatch(path):
                 return r, m
         return None
 
@@ -87,22 +87,26 @@ class Registry:
     def decode(self, hit: RawHit) -> list[TrackingEvent]:
         """Events of one hit ([] for non-tracking traffic). Never raises: a decoder crash
         becomes one event carrying the error, so no hit is lost."""
-        found = self.find(hit.host, hit.path)
+        host, path, _ = hit.url_parts
+        found = self.find(host, path)
         if found is None:
             return []
         route, m = found
         try:
-            if not route.recognises(hit):
+            if route.signature is not None and not route.signature(hit):  # (Route.recognises, inlined)
                 return []
             events = route.decode(hit, m)
         except Exception as e:  # noqa: BLE001 - a decoder bug must not cost the user the event
-            events = [TrackingEvent(platform=route.platform,
+            events = [TrackingEvent.decoded(platform=route.platform,
                                     decode_errors=[f"decoder error: {type(e).__name__}: {e}"])]
-        for ev in events:
-            ev.hit_id = hit.id
-            ev.time = hit.time
-            ev.client = hit.client
-            ev.referer = hit.header("referer") or hit.header("origin")
+        if events:
+            hit_id, time, client = hit.id, hit.time, hit.client
+            referer = hit.header("referer") or hit.header("origin")
+            for ev in events:
+                ev.hit_id = hit_id
+                ev.time = time
+                ev.client = client
+                ev.referer = referer
         return events
 
 

@@ -168,7 +168,7 @@ def ga4_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
     if not tid:
         errors.add("no measurement ID (tid)")
     items = [item_fields(v) for k, v in pairs if k.startswith("pr") and ITEM_PARAM.fullmatch(k)]
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=tid,
         event=name,
@@ -257,7 +257,7 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         errors.add("no event (data=event=… or en)")
     # The tag's default `value=0` on a ping without an event is no value (it has no currency either).
     no_value = label is not None and values.get("value", "").strip("0.") == ""
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=tag or None,
         event=name,
@@ -289,7 +289,7 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     """gtag.js (`/gtag/js?id=G-…|AW-…|DC-…|GT-…`) or a GTM container (`/gtm.js?id=GTM-…`)."""
     errors = Errors()
     tag = dict(parse_qs_pairs(hit.query, errors)).get("id") or None
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint=m["loader"].replace("/", "."),
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint=m["loader"].replace("/", "."),
                           page_url=hit.header("referer") or None, decode_errors=list(errors))]
 
 
@@ -366,7 +366,7 @@ def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     sales = bool(values.get("qty") or values.get("cost"))  # a sales tag counts orders by ord
     params = [p._replace(label=f"Custom variable {p.name}", group="Custom variables")
               if CUSTOM_VARIABLE.fullmatch(p.name) else p for p in FLOODLIGHT_LABELS.params(pairs)]
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=f"DC-{src}" if src else None,
         event=f"{group}/{tag}" if group and tag else tag or group or None,

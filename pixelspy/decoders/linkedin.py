@@ -137,7 +137,7 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     shape = COLLECT_SHAPES.get(values.get("fmt", ""), hit.method)
     stamp = values.get("time")
     copy = "".join(f" ({what})" for flag, what in COPY_FLAGS.items() if values.get(flag) == "true")
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pid,
         event=event,
@@ -198,7 +198,7 @@ def decode_wa(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     endpoint = "/wa POST" + (f" ({medium})" if medium else "") + (" base64-gzip" if packed else " JSON")
     signal_id = compact(body.get("websiteSignalRequestId"))
     params = LABELS.params([*query, *(flatten(body) if body else ())])
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pid,
         event=event,
@@ -251,7 +251,7 @@ def capi_event(element: Any, headers: list[tuple[str, str]], errors: Errors, end
         errors.add("no user.userIds list")
     value = dig(element, "conversionValue", "amount")
     currency = dig(element, "conversionValue", "currencyCode")
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         source=Source.server,
         pixel_id=rule,
@@ -287,7 +287,7 @@ def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=m.group(0).rsplit("/", 1)[-1],
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=m.group(0).rsplit("/", 1)[-1],
                           page_url=hit.header("referer") or None)]
 
 

@@ -123,7 +123,7 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     else:
         shape = "beacon" if hit.content_type in ("text/plain", "multipart/form-data") else "form POST"
     endpoint = f"{'privacy sandbox' if sandbox else '/tr'} {shape}"
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
         event=ev,
@@ -148,7 +148,7 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     pixel = m.groupdict().get("pixel")
     what = "signals config" if pixel else "fbevents.js"
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel, endpoint=what,
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel, endpoint=what,
                           page_url=hit.header("referer") or None)]
 
 
@@ -246,7 +246,7 @@ def decode_graph_batch(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
             ev.decode_errors = (*errors, *ev.decode_errors)
             out.append(ev)
     if not out and errors:  # an unreadable batch is still listed, with what went wrong
-        out.append(TrackingEvent(platform=PLATFORM, source=Source.server, decode_errors=list(errors),
+        out.append(TrackingEvent.decoded(platform=PLATFORM, source=Source.server, decode_errors=list(errors),
                                  params=CAPI_LABELS.params(masked(shared, CAPI.secrets)), endpoint="Graph API batch"))
     return out
 
@@ -362,7 +362,7 @@ def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     if activity == CUSTOM_APP_EVENTS and not custom:
         errors.add(f"no app events ({field_name} is missing or empty)")
     if not custom:  # an install, or a batch that could not be read: one event for the hit
-        return [TrackingEvent(event=None if activity == CUSTOM_APP_EVENTS else activity,
+        return [TrackingEvent.decoded(event=None if activity == CUSTOM_APP_EVENTS else activity,
                               params=APP_LABELS.params(shared), decode_errors=list(errors), **common)]
     events = []
     for item in custom:
@@ -371,7 +371,7 @@ def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         del fields["user_data"]  # app events carry user data once, in `ud`
         fields["params"] = APP_LABELS.params(shared) + fields["params"]
         fields["decode_errors"] = list(errors) + fields["decode_errors"]
-        events.append(TrackingEvent(event=name, standard_event=APP_STANDARD_EVENTS.get(name or ""),
+        events.append(TrackingEvent.decoded(event=name, standard_event=APP_STANDARD_EVENTS.get(name or ""),
                                     **fields, **common))
     return events
 

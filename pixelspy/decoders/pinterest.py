@@ -211,7 +211,7 @@ def decode_tag(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     else:
         shape = "beacon" if hit.content_type in ("text/plain", "multipart/form-data") else "POST"
     page, page_params = page_or_referer(text_or_none(ad.get("loc")), hit)
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         kind=Kind.pixel_loaded if is_init else Kind.event,
         pixel_id=tag,
@@ -259,7 +259,7 @@ def decode_user_sync(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=hit.path.rsplit("/", 1)[-1],
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=hit.path.rsplit("/", 1)[-1],
                           page_url=hit.header("referer") or None)]
 
 

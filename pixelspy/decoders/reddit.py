@@ -97,7 +97,7 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         errors.add("no event name (event)")
     products = json_list(values.get("m.products"), errors, "m.products")
     user = [u for k, v in pairs if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], v))]
-    return [TrackingEvent(
+    return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
         event=name,
@@ -117,7 +117,7 @@ def decode_pixel(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pixel = dict(parse_qs_pairs(hit.query, errors)).get("pixel_id") or None
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel, endpoint="pixel.js",
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel, endpoint="pixel.js",
                           page_url=hit.header("referer") or None, decode_errors=list(errors))]
 
 

@@ -179,7 +179,7 @@ def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
 
     item_ids = first("item_ids")
     user = [u for k, v in pairs if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], v))]
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
         event=name,
@@ -198,7 +198,7 @@ def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint="scevent.min.js",
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint="scevent.min.js",
                           page_url=hit.header("referer") or None)]
 
 

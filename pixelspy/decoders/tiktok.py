@@ -154,9 +154,12 @@ EVENTS_API = {
 SHARED_PIXEL_PARAM = {"event/track": "event_source_id", "pixel/batch": "pixel_code"}
 
 
+_ENCODED_URL = re.compile(r"https?%3A", re.I)
+
+
 def _page_url(url: str | None) -> str | None:
     """The page URL; the legacy v1 body percent-encodes it inside the JSON."""
-    if url and re.match(r"https?%3A", url, re.I):
+    if url and _ENCODED_URL.match(url):
         return unquote(url)
     return url
 
@@ -194,7 +197,7 @@ def _pixel_event(obj: Any, endpoint: str, errors: Errors) -> TrackingEvent:
         errors = Errors([*errors, "no pixel code (context.pixel.code)"])
     # An /act action (Click, Metadata) is not one of the events a site fires.
     is_event = isinstance(obj, dict) and obj.get("event") not in (None, "")
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
         standard_event=STANDARD_EVENTS.get(fields["event"] or "") if is_event else None,
@@ -235,7 +238,7 @@ def decode_telemetry(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     errors = Errors()
     pixel = dict(parse_qs_pairs(hit.query, errors)).get("sdkid") or None
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel,
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=pixel,
                           endpoint=hit.path.rsplit("/", 1)[-1], page_url=hit.header("referer") or None,
                           decode_errors=list(errors))]
 

@@ -233,7 +233,7 @@ def decode_adsct(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         fields = event_fields(data, event_errors, prefix)
         if fields["value"] is None and sale not in ("", "0"):
             fields["value"] = sale
-        out.append(TrackingEvent(
+        out.append(TrackingEvent.decoded(
             platform=PLATFORM,
             pixel_id=pixel or tag or None,
             event=name,
@@ -268,7 +268,7 @@ def capi_event(conv: Any, pixel: str, errors: Errors, endpoint: str) -> Tracking
         if isinstance(identifiers, list) else []
     fields = event_fields(conv, errors, "")
     fields["user_data"] = user_data(ids, "identifiers.")
-    return TrackingEvent(
+    return TrackingEvent.decoded(
         platform=PLATFORM,
         source=Source.server,
         pixel_id=pixel,
@@ -300,7 +300,7 @@ def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    return [TrackingEvent(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=m.group(0).lstrip("/"),
+    return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, endpoint=m.group(0).lstrip("/"),
                           page_url=hit.header("referer") or None)]
 
 

@@ -54,6 +54,8 @@ def inflate(data: bytes, errors: Errors, what: str = "gzip data") -> bytes:
 def hit_body(hit: RawHit, errors: Errors) -> bytes:
     """The request body with content-encoding undone, capped at MAX_DECODE_BYTES."""
     body = hit.body
+    if not body and not hit.body_truncated:  # (most hits are GETs: nothing to read or report)
+        return body
     if hit.body_truncated:
         errors.add("body was larger than the stored size; decoded the stored part")
     if len(body) > MAX_DECODE_BYTES:

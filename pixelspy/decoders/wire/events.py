@@ -64,6 +64,10 @@ class EventShape:
     order_id: tuple[JsonPath, ...] = ()
     user: JsonPath | None = None
     user_keys: Mapping[str, str] = field(default_factory=dict)
+    user_prefix: str = field(init=False, repr=False, compare=False)  # of user-data param names: "user_data."
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_prefix", "".join(f"{key}." for key in self.user or ()))
 
 
 # The event object Meta's Conversions API defined and Pinterest's and Snapchat's v3 APIs copied.
@@ -116,8 +120,7 @@ def shaped_event(item: Any, shape: EventShape, labels: Labels, prefix: str = "")
         errors.add(f"no event name ({'.'.join(map(str, shape.event[0]))})")
     user = []
     if shape.user is not None and isinstance(user_obj := dig(item, *shape.user), dict):
-        user_prefix = "".join(f"{key}." for key in shape.user)
-        aliases = shape.user_keys
+        user_prefix, aliases = shape.user_prefix, shape.user_keys
         for k, v in user_obj.items():
             if uf := user_field(f"{user_prefix}{k}", aliases.get(k, k), v):
                 user.append(uf)
@@ -176,7 +179,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
     common = dict(platform=batch.platform, source=Source.server, test_event_code=test_code, endpoint=batch.endpoint)
     if not isinstance(items, list) or not items:
         errors.add(f"no events ({list_name or 'body'} is not a non-empty list)")
-        return [TrackingEvent(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
+        return [TrackingEvent.decoded(pixel_id=pixel_id, params=batch.labels.params(shared), decode_errors=list(errors),
                               **common)]  # still one event: the hit carries its errors
     shared_params = batch.labels.params(shared)
     events = []
@@ -190,7 +193,7 @@ def decode_server_batch(hit: RawHit, batch: ServerBatch, pixel_id: str | None) -
         event = fields.pop("event")
         fields["params"] = shared_params + fields["params"]
         fields["decode_errors"] = list(item_errors) + fields["decode_errors"]
-        events.append(TrackingEvent(
+        events.append(TrackingEvent.decoded(
             event=event, standard_event=batch.standard_event(event) if event else None,
             pixel_id=pixel_id or text_or_none(first_present(item, batch.pixel)), **fields, **common))
     return events

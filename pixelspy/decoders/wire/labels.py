@@ -67,13 +67,9 @@ class Labels:
         return name, self.default_group
 
     def params(self, pairs: Iterable[tuple[str, Any]]) -> list[Param]:
-        shared = self._shared
-        params = []
-        for pair in pairs:
-            # A (name, str) pair is its own table key; other JSON values are looked up as text.
-            param = shared.get(pair) if type(pair[1]) is str else None
-            params.append(param or self.param(*pair))
-        return params
+        # A (name, str) pair is its own table key; other JSON values are looked up as text (param).
+        shared, param = self._shared.get, self.param
+        return [(type(pair[1]) is str and shared(pair)) or param(*pair) for pair in pairs]
 
 
 _BRACKET = re.compile(r"^([^\[\].]+)\[([^\]]*)\]")
@@ -140,8 +136,11 @@ def masked(pairs: Iterable[tuple[str, Any]], secrets: Collection[str]) -> list[t
     return [(k, mask_secret(compact(v)) if k in secrets else v) for k, v in pairs]
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
 def _fold(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.lower())
+    return _NOT_ALNUM.sub("", name.lower())
 
 
 def folded_lookup(table: Mapping[str, str]) -> Callable[[str | None], str | None]:
