@@ -73,12 +73,13 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def _compact_encoder() -> Callable[[Any], str]:
-    """json.dumps(obj, ensure_ascii=False) as one C encoder made once: json.dumps builds an encoder,
-    a cycle check's table and the C encoder again on every call, which was over a third of the cost
-    of a JSON line (every event of `--no-ui` prints one). Without the cycle check: pixelspy encodes
-    trees it builds (a cycle would raise RecursionError instead of ValueError)."""
-    encoder = json.JSONEncoder(ensure_ascii=False)
+def json_encoder(separators: tuple[str, str] = (", ", ": ")) -> Callable[[Any], str]:
+    """json.dumps(obj, ensure_ascii=False, separators=separators) as one C encoder made once:
+    json.dumps builds an encoder, a cycle check's table and the C encoder again on every call, which
+    was over a third of the cost of a JSON line (every event of `--no-ui` prints one) and half of a
+    decoded JSON value's. Without the cycle check: pixelspy encodes trees it builds or parsed (a
+    cycle would raise RecursionError instead of ValueError)."""
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=separators)
     if c_make_encoder is None:  # (no C accelerator: json's own pure-Python path)
         return encoder.encode
     encode = c_make_encoder(None, encoder.default, encode_basestring, None, encoder.key_separator,
@@ -86,7 +87,7 @@ def _compact_encoder() -> Callable[[Any], str]:
     return lambda obj: "".join(encode(obj, 0))
 
 
-_encode = _compact_encoder()
+_encode = json_encoder()
 
 
 def json_dumps(obj: Any, **kw: Any) -> str:

@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from pixelspy.inert import json_encoder
+
 from .text import Errors
 
 # Deeply nested JSON is flattened only this deep; deeper values stay JSON strings.
@@ -119,21 +121,7 @@ def without_lone_surrogates(value: Any, text: str) -> Any:
     return value
 
 
-# json.dumps(value, separators=(",", ":"), ensure_ascii=False), without building an encoder per call.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-try:
-    from _json import make_encoder as _make_c_encoder
-except ImportError:  # (an interpreter without the C accelerator)
-    _compact_json = _COMPACT_JSON.encode
-else:
-    # The C encoder JSONEncoder.encode builds on each call (half its cost), built once, with its
-    # arguments; without the circular-reference markers: parsed JSON has no cycles.
-    _c_encoder = _make_c_encoder(None, _COMPACT_JSON.default, json.encoder.encode_basestring, None,
-                                 _COMPACT_JSON.key_separator, _COMPACT_JSON.item_separator,
-                                 _COMPACT_JSON.sort_keys, _COMPACT_JSON.skipkeys, _COMPACT_JSON.allow_nan)
-
-    def _compact_json(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
+_compact_json = json_encoder(separators=(",", ":"))
 
 
 def compact(value: Any) -> str:
