@@ -63,6 +63,16 @@ class Recent(Generic[K, V]):
         self._touch(key, value, now)
         self._items[key] = value
 
+    def renew(self, key: K, now: float) -> V | None:
+        """get() and put()'s stamp in one (a check that reads a key then always puts it back): the
+        key's value (None when absent or expired), its entry living `max_age` from now. The caller
+        must then `store` the key's value: till then the entry holds None."""
+        return self._touch(key, None, now)
+
+    def store(self, key: K, value: V) -> None:
+        """The value of a key just renewed."""
+        self._items[key] = value
+
     def setdefault(self, key: K, default: V, now: float) -> V:
         """The key's value, or `default` when it has none (or it expired), stored; either way the
         entry lives `max_age` from now. For groups the caller then adds to in place."""
