@@ -94,6 +94,8 @@ class PageViews:
 
     def _named_document(self, hit: RawHit) -> str | None:
         """The HTML document the hit's Referer names, if it waits to be named (then no longer)."""
+        if not self._unnamed:  # (live traffic: the proxy records no answer types, so none waits)
+            return None
         key = (hit.device, hit.header("referer"))
         if not key[1] or key not in self._unnamed:
             return None
