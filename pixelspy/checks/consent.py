@@ -187,6 +187,8 @@ class ConsentCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         readings = hit_readings(event)
+        if not readings and not self._records:
+            return  # no consent seen anywhere yet (no CMP, cookie or signal): nothing to judge by
         site = page_site(event.page_url or "", event.referer)
         if not site:
             return
