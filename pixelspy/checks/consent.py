@@ -203,7 +203,7 @@ class ConsentCheck:
                 self._apply(rec, r, t, ctx)
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
-        header = hit.header
+        header = hit.header_map().get  # (every request the proxy relays comes here)
         host = hit.host
         host_site, patterns, any_path = _host_facts(host)
         page_url = header("referer") or header("origin")
@@ -211,8 +211,8 @@ class ConsentCheck:
         site = (page_site(page_url, "") if page_url else "") or host_site
         if site:
             self._cmp_requests(hit, host, site, patterns, any_path, ctx)
-        cookie_readings = self._cookie_readings(header("cookie"))
-        gpc = header("sec-gpc").strip() == "1"
+        cookie_readings = self._cookie_readings(header("cookie", ""))
+        gpc = header("sec-gpc", "").strip() == "1"
         rec = None
         if cookie_readings or gpc or (host_site, hit.device) in self._records:
             rec = self._record(host_site, hit.device)

@@ -48,7 +48,7 @@ def is_page_load(hit: RawHit) -> bool:
     (an XMLHttpRequest says so in X-Requested-With), or an HTML document the file recorded for a
     request saying Upgrade-Insecure-Requests, which browsers send on navigations only (Playwright
     records some navigations with those provisional headers alone)."""
-    header = hit.header
+    header = hit.header_map().get  # (every request the proxy relays comes here)
     dest = header("sec-fetch-dest")
     if dest:
         return dest == "document"
@@ -56,7 +56,7 @@ def is_page_load(hit: RawHit) -> bool:
         return hit.navigation
     if hit.method != "GET" or header("x-requested-with"):
         return False
-    return (header("accept").lstrip().startswith("text/html")
+    return (header("accept", "").lstrip().startswith("text/html")
             or is_html_document(hit) and header("upgrade-insecure-requests") == "1")
 
 
