@@ -35,8 +35,8 @@ from pixelspy.consent.hits import hit_readings
 from pixelspy.consent.readers import Cmp, cmp_patterns_on_host, parse_cookie_header, read_cookies
 from pixelspy.consent.reading import Reading
 from pixelspy.consent.sites import page_site, registrable_domain
-from pixelspy.memo import memo
 from pixelspy.consent.table import PURPOSES, purpose_of
+from pixelspy.memo import memo
 from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
 PRE_CONSENT = "pre-consent"
