@@ -206,7 +206,7 @@ class Devices:
         """The device of a hit: "<address> <family>" lower-cased (the TUI's filters compare lower-cased
         text). A hit without a User-Agent (server SDKs, some beacons) joins its address's only device,
         else it is the address's own. Remembers the device (up to MAX)."""
-        address, ua = hit.client, hit.header("user-agent")[:MAX_UA]  # the part that names it, kept
+        address, ua = hit.client, hit.header_map().get("user-agent", "")[:MAX_UA]  # the part that names it, kept
         if (key := self._keys.get((address, ua))) is not None:  # asked for every request the proxy relays
             return key
         if not ua.strip():

@@ -207,6 +207,13 @@ class RawHit:
             object.__setattr__(self, "_header_map", values)
         return values.get(name.lower(), default)
 
+    def header_map(self) -> dict[str, str]:
+        """Every header's first value by lower-cased name, as `header` reads them (not to be changed):
+        for code that reads several headers of every request the proxy relays."""
+        if self._header_map is None:
+            self.header("")
+        return self._header_map  # type: ignore[return-value]
+
     @property
     def content_type(self) -> str:
         return self.header("content-type").split(";")[0].strip().lower()

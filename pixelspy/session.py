@@ -197,7 +197,8 @@ class Session:
         if hit.kept_ids:
             self._keep_ids(events, hit.kept_ids)
         if not events:
-            self._publish_updates(self.checks.observe_traffic(hit))
+            if updated := self.checks.observe_traffic(hit):
+                self._publish_updates(updated)
             return []
         added = []
         for ev in events:

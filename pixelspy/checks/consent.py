@@ -34,8 +34,9 @@ from pixelspy.config import Config, ConsentConfig
 from pixelspy.consent.hits import hit_readings
 from pixelspy.consent.readers import Cmp, cmp_patterns_on_host, parse_cookie_header, read_cookies
 from pixelspy.consent.reading import Reading
-from pixelspy.consent.sites import page_site, registrable_domain, url_host
+from pixelspy.consent.sites import page_site, registrable_domain
 from pixelspy.consent.table import PURPOSES, purpose_of
+from pixelspy.memo import memo
 from pixelspy.model import Finding, RawHit, Severity, TrackingEvent
 
 PRE_CONSENT = "pre-consent"
@@ -186,6 +187,8 @@ class ConsentCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         readings = hit_readings(event)
+        if not readings and not self._records:
+            return  # no consent seen anywhere yet (no CMP, cookie or signal): nothing to judge by
         site = page_site(event.page_url or "", event.referer)
         if not site:
             return
@@ -200,13 +203,16 @@ class ConsentCheck:
                 self._apply(rec, r, t, ctx)
 
     def observe_traffic(self, hit: RawHit, ctx) -> None:
-        page_url = hit.header("referer") or hit.header("origin")
-        # (url_host: a page's every request names it, its query differing from page to page)
-        page_site = registrable_domain(url_host(page_url)) if page_url else ""
-        host_site = registrable_domain(hit.host)
-        self._cmp_requests(hit, page_site or host_site, ctx)
-        cookie_readings = self._cookie_readings(hit)
-        gpc = hit.header("sec-gpc").strip() == "1"
+        header = hit.header_map().get  # (every request the proxy relays comes here)
+        host = hit.host
+        host_site, patterns, any_path = _host_facts(host)
+        page_url = header("referer") or header("origin")
+        # (page_site: a page's every request names it, its query differing from page to page)
+        site = (page_site(page_url, "") if page_url else "") or host_site
+        if site:
+            self._cmp_requests(hit, host, site, patterns, any_path, ctx)
+        cookie_readings = self._cookie_readings(header("cookie", ""))
+        gpc = header("sec-gpc", "").strip() == "1"
         rec = None
         if cookie_readings or gpc or (host_site, hit.device) in self._records:
             rec = self._record(host_site, hit.device)
@@ -265,32 +271,33 @@ class ConsentCheck:
             rec.cmp = cmp.name
             rec.cmp_evidence = rec.note(f"cmp:{cmp.name}", t, text)
 
-    def _cmp_requests(self, hit: RawHit, site: str, ctx) -> None:
-        if not site:
-            return
-        host, path = hit.host, hit.path
-        url_short = f"{host}{path}"
-        patterns, any_path = cmp_patterns_on_host(host)  # patterns of this host: only paths to test
-        for cmp, scripts, log in patterns if any_path.search(path) else ():
-            if any(p.on_path(path) for p in scripts):
-                self._saw_cmp(self._record(site, hit.device), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
-            if any(p.on_path(path) for p in log):
-                rec = self._record(site, hit.device)
-                self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
-                rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")
+    def _cmp_requests(self, hit: RawHit, host: str, site: str, patterns: tuple, any_path: re.Pattern[str],
+                      ctx) -> None:
+        """CMP scripts and consent logs (`patterns`, `any_path`: cmp_patterns_on_host(host)), and the
+        user's rules' scripts and URLs."""
+        path = hit.path
+        if patterns and any_path.search(path):  # (most paths match none: nothing more to test)
+            url_short = f"{host}{path}"
+            for cmp, scripts, log in patterns:
+                if any(p.on_path(path) for p in scripts):
+                    self._saw_cmp(self._record(site, hit.device), cmp, hit.time, f"{cmp.name} loaded ({url_short})")
+                if any(p.on_path(path) for p in log):
+                    rec = self._record(site, hit.device)
+                    self._saw_cmp(rec, cmp, hit.time, f"{cmp.name} consent log {url_short}")
+                    rec.note(f"log:{cmp.name}", hit.time, f"{cmp.name} consent choice logged ({url_short})")
         for rule in self._rules:
             if rule.script and re.search(rule.script, hit.url):
                 self._saw_cmp(self._record(site, hit.device), Cmp(rule.name, [], [], ""), hit.time,
-                              f"{rule.name} loaded ({url_short})")
+                              f"{rule.name} loaded ({host}{path})")
             elif rule.url and re.search(rule.url, hit.url):
                 rec = self._record(site, hit.device)
                 if rec.cmp is None:
                     rec.cmp = rule.name
-                self._apply(rec, Reading(rule.name, f"{rule.name}: request to {url_short}",
+                self._apply(rec, Reading(rule.name, f"{rule.name}: request to {host}{path}",
                                          dict.fromkeys(rule.purposes, rule.means == "granted")), hit.time, ctx)
 
-    def _cookie_readings(self, hit: RawHit) -> tuple[tuple[Cmp, Reading, str], ...]:
-        header = hit.header("cookie")
+    def _cookie_readings(self, header: str) -> tuple[tuple[Cmp, Reading, str], ...]:
+        """The readings of a request's Cookie header."""
         if not header:
             return ()
         cache = self._readings_of_cookies
@@ -396,6 +403,12 @@ class ConsentCheck:
         ctx.emit(event, Finding(code=PRE_CONSENT, severity=Severity.error,
                                 message=final_message(p, when), hint=PRE_CONSENT_HINT))
         rec.recent_errors.append((ctx.seen(event), purpose))
+
+
+@memo(maxsize=4096)  # every request asks; a session talks to a few hundred hosts
+def _host_facts(host: str) -> tuple[str, tuple, re.Pattern[str]]:
+    """A request's host's site, and the CMP patterns that can match a URL on it (cmp_patterns_on_host)."""
+    return (registrable_domain(host), *cmp_patterns_on_host(host))
 
 
 def final_message(p: _Pending, when: str) -> str:

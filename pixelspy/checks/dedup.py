@@ -97,8 +97,8 @@ class DedupCheck:
     def _match(self, event: TrackingEvent, bucket: tuple, key: str, dedup: DedupKey, ctx) -> bool:
         source, t = event.source, event.time
         mine = ctx.seen(event)
-        carrying = _add_copy(self.by_key.get((bucket, key), t) or (), mine)
-        self.by_key.put((bucket, key), carrying, t)
+        carrying = _add_copy(self.by_key.renew((bucket, key), t) or (), mine)
+        self.by_key.store((bucket, key), carrying)
         other = OTHER_SIDE[source]
         other_side = [o for o in carrying if o[SOURCE] == other]
         if not other_side:

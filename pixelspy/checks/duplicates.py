@@ -91,14 +91,16 @@ class DuplicatesCheck:
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
         key = (device, source, platform_name, name, pixel, ident)
-        group = state.get(key, t) or ()
-        if is_vendor_copy(event, group):
-            state.put(key, group, t)  # the group lives on from this copy, as from a member
-            return
+        group = state.renew(key, t)  # put back below, on every path
         seen = ctx.seen(event)
-        group = _group_add(group, seen)
-        state.put(key, group, t)
-        if len(group) > 1:
+        if group is None:  # (most events: the first of their kind)
+            state.store(key, (seen,))
+        else:
+            if is_vendor_copy(event, group):
+                state.store(key, group)  # the group lives on from this copy, as from a member
+                return
+            group = _group_add(group, seen)
+            state.store(key, group)
             self._same_event(event, group, ctx)
         if pixel:
             by_pixel = self.by_pixel.setdefault((device, source, platform_name, name, ident), {}, t)
@@ -138,8 +140,8 @@ class DuplicatesCheck:
         # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
         # so two pages opened within the window would read as one page initialising twice.
         key = (event.platform, pixel, ctx.pages.page_of(event.device, event.page_url or event.referer))
-        group = _group_add(self.loaders.get(key, event.time) or (), ctx.seen(event))
-        self.loaders.put(key, group, event.time)
+        group = _group_add(self.loaders.renew(key, event.time) or (), ctx.seen(event))
+        self.loaders.store(key, group)
         if len(group) < 2:
             return
         message = (f"{vendor(event)} pixel {pixel} initialised {len(group)} times on one page "

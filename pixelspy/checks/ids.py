@@ -59,11 +59,11 @@ class IdsCheck:
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
         key = (event.platform, event.pixel_id, source_value(event), event.order_id)
-        group = self.orders.get(key, event.time) or ()
+        group = self.orders.renew(key, event.time) or ()  # put back below
         # The same event ID again is duplicate-event's case: the vendor drops that copy.
         counted = not event_id or all(e[EVENT_ID] != event_id for e in group)
         group = (*group, ctx.seen(event))[-MAX_GROUP:]
-        self.orders.put(key, group, event.time)
+        self.orders.store(key, group)
         if len(group) < 2 or not counted:
             return
         message = (f"{vendor(event)} Purchase for order {event.order_id!r} sent {len(group)} times "
@@ -74,12 +74,12 @@ class IdsCheck:
 
     def _event_id(self, event: TrackingEvent, event_id: str, name: str, ctx) -> None:
         key = (event.platform, dedup_scope(event), event_id)
-        firsts = self.event_ids.get(key, event.time) or ()
+        firsts = self.event_ids.renew(key, event.time) or ()  # it lives on from every use of the ID
         if any(known == name for known, _, _ in firsts):
-            self.event_ids.put(key, firsts, event.time)  # it lives on from every use of the ID
+            self.event_ids.store(key, firsts)
             return
         firsts += ((name, ctx.seen(event), event_name(event)),)
-        self.event_ids.put(key, firsts, event.time)
+        self.event_ids.store(key, firsts)
         if len(firsts) < 2:
             return
         names = ", ".join(sorted(shown for _, _, shown in firsts))

@@ -48,15 +48,16 @@ def is_page_load(hit: RawHit) -> bool:
     (an XMLHttpRequest says so in X-Requested-With), or an HTML document the file recorded for a
     request saying Upgrade-Insecure-Requests, which browsers send on navigations only (Playwright
     records some navigations with those provisional headers alone)."""
-    dest = hit.header("sec-fetch-dest")
+    header = hit.header_map().get  # (every request the proxy relays comes here)
+    dest = header("sec-fetch-dest")
     if dest:
         return dest == "document"
     if hit.navigation is not None:
         return hit.navigation
-    if hit.method != "GET" or hit.header("x-requested-with"):
+    if hit.method != "GET" or header("x-requested-with"):
         return False
-    return (hit.header("accept").lstrip().startswith("text/html")
-            or is_html_document(hit) and hit.header("upgrade-insecure-requests") == "1")
+    return (header("accept", "").lstrip().startswith("text/html")
+            or is_html_document(hit) and header("upgrade-insecure-requests") == "1")
 
 
 def is_html_document(hit: RawHit) -> bool:
@@ -93,6 +94,8 @@ class PageViews:
 
     def _named_document(self, hit: RawHit) -> str | None:
         """The HTML document the hit's Referer names, if it waits to be named (then no longer)."""
+        if not self._unnamed:  # (live traffic: the proxy records no answer types, so none waits)
+            return None
         key = (hit.device, hit.header("referer"))
         if not key[1] or key not in self._unnamed:
             return None
@@ -101,7 +104,11 @@ class PageViews:
 
     def _count(self, device: str, host: str) -> None:
         key = (device, host)
-        self._bounded_put(self._loads, key, self._loads.get(key, 0) + 1)
+        loads = self._loads
+        loads[key] = loads.get(key, 0) + 1
+        loads.move_to_end(key)
+        while len(loads) > MAX_SITES:
+            loads.popitem(last=False)
 
     @staticmethod
     def _bounded_put(store: OrderedDict, key: tuple, value=None) -> None:

@@ -59,6 +59,8 @@ def phone_named_among(names: tuple[str, ...]) -> tuple[str, ...]:
 # escapes holds its names as parse_qsl reads them ('+' aside, a non-letter either way), so one that
 # this finds nothing in has no phone-like name: the common case, parsed no further.
 _PHONE_WORD = re.compile(r"(?<![a-z])(?:%s)(?![a-z])" % "|".join(sorted(PHONE_WORDS)))
+# The phone words no other contains: text holding none of them holds no phone word ("ph" is in "phone").
+_PHONE_CORES = tuple(sorted(w for w in PHONE_WORDS if not any(o != w and o in w for o in PHONE_WORDS)))
 
 
 @lru_cache(maxsize=1024)  # pages repeat: every hit of a page carries its URL
@@ -66,6 +68,15 @@ def phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
     """The page URL's query values under phone-like names, as (where, value)."""
     if "?" not in page_url:
         return ()
+    if page_url.isascii() and not ("%" in page_url or "\t" in page_url or "\r" in page_url or "\n" in page_url):
+        # Every page of a session is a new key: a URL without a phone word anywhere (most) is not
+        # split. (Its query is part of it: split_url drops tabs and newlines, so those go the long way.)
+        low = page_url.lower()
+        for word in _PHONE_CORES:
+            if word in low:
+                break
+        else:
+            return ()
     # split_url, not urlsplit: urlsplit's own cache kept a SplitResult (tracked) per new page URL
     query = split_url(page_url)[2]
     if "%" not in query and not _PHONE_WORD.search(query.lower()):

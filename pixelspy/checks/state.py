@@ -60,15 +60,15 @@ class Recent(Generic[K, V]):
         return self._items[key]
 
     def put(self, key: K, value: V, now: float) -> None:
-        self._touch(key, value, now)
+        self._touch(key, now, value)
         self._items[key] = value
 
     def setdefault(self, key: K, default: V, now: float) -> V:
         """The key's value, or `default` when it has none (or it expired), stored; either way the
         entry lives `max_age` from now. For groups the caller then adds to in place."""
-        return self._touch(key, default, now)
+        return self._touch(key, now, default)
 
-    def _touch(self, key: K, default: V, now: float) -> V:
+    def _touch(self, key: K, now: float, default: V | None = None) -> V | None:
         """The key's value, stamped `now` and moved last; a new or expired entry holds `default`."""
         items, times = self._items, self._times
         put_at = times.get(key)
@@ -90,6 +90,15 @@ class Recent(Generic[K, V]):
         if now - self._oldest > self.max_age or len(items) > self.max_entries:
             self.prune(now)
         return value
+
+    # get() and put()'s stamp in one (a check that reads a key then always puts it back): the key's
+    # value (None when absent or expired), its entry living `max_age` from now. The caller must then
+    # `store` the key's value: till then the entry holds None. (_touch itself: no call between.)
+    renew = _touch
+
+    def store(self, key: K, value: V) -> None:
+        """The value of a key just renewed."""
+        self._items[key] = value
 
     def pop(self, key: K) -> V | None:
         self._times.pop(key, None)

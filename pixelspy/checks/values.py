@@ -89,7 +89,10 @@ def is_macro(text: str, table: ValueRules) -> bool:
 
 def hashed_placeholder(value: str, table: ValueRules) -> str | None:
     """What a hashed user-data value is the hash of, when that is a placeholder (a list's first such)."""
-    return next((table.hashed[p] for p in value.lower().split(",") if p.strip() in table.hashed), None)
+    low = value.lower()
+    if "," not in low:  # one value (most): nothing to split
+        return table.hashed[low] if low.strip() in table.hashed else None
+    return next((table.hashed[p] for p in low.split(",") if p.strip() in table.hashed), None)
 
 
 def leaf(name: str) -> str:
@@ -134,13 +137,30 @@ class PlaceholderCheck:
 
     def process(self, event: TrackingEvent, ctx) -> None:
         table = value_rules()
+        found: list[Found] = []
+        if table.anywhere.search(values_text(event)):  # (most events hold no placeholder anywhere)
+            self._params(event, table, found)
+        # An ID inside a JSON list (content_ids=["undefined"]) is not a whole parameter value.
+        ids = event.content_ids
+        if (ids and table.anywhere.search("\n".join(ids))  # (one search: an ID that is a placeholder holds a match)
+                and "content_ids" not in {field_of(event, f.name) for f in found}
+                and (cid := next((c for c in ids if is_placeholder(c, table)), None))):
+            found.append(sent("content ID", cid, need_of("content_ids", event, table)))
+        for u in event.user_data:
+            if what := hashed_placeholder(u.value, table):
+                found.append(Found(Severity.warning, u.name, f"{u.name} = {what}", table.hashed_why))
+        if found:
+            ctx.emit(event, merged(event, found))
+
+    @staticmethod
+    def _params(event: TrackingEvent, table: ValueRules, found: list[Found]) -> None:
+        """The parameters whose whole value is a placeholder."""
         # value and currency are the params check's (its invalid-value / invalid-currency), a malformed
         # pixel ID (id=null) the pixel check's (its invalid-pixel-id): one finding each, not two.
         judged = {v for v in (event.value, event.currency) if v is not None}
         pixel = event.pixel_id if event.pixel_id and not well_formed(event.platform, event.source,
                                                                       event.pixel_id) else None
-        found: list[Found] = []
-        for p in event.params if table.anywhere.search(values_text(event)) else ():
+        for p in event.params:
             if not is_placeholder(p.value, table):
                 continue
             if p.value == pixel:  # the parameter the decoder read the pixel ID from (another may say null too)
@@ -150,16 +170,6 @@ class PlaceholderCheck:
             if need is None and p.value in judged:
                 continue  # the value or currency parameter itself (or a note beside its error)
             found.append(sent(p.name, p.value, need))
-        # An ID inside a JSON list (content_ids=["undefined"]) is not a whole parameter value.
-        flagged = {field_of(event, f.name) for f in found}
-        if "content_ids" not in flagged and (cid := next((c for c in event.content_ids if is_placeholder(c, table)),
-                                                          None)):
-            found.append(sent("content ID", cid, need_of("content_ids", event, table)))
-        for u in event.user_data:
-            if what := hashed_placeholder(u.value, table):
-                found.append(Found(Severity.warning, u.name, f"{u.name} = {what}", table.hashed_why))
-        if found:
-            ctx.emit(event, merged(event, found))
 
 
 def merged(event: TrackingEvent, found: list[Found]) -> Finding:

@@ -12,9 +12,15 @@ from pixelspy.consent.usprivacy import usprivacy_reading
 from pixelspy.model import TrackingEvent
 
 
+# The parameters that carry a signal read below: most hits carry none.
+SIGNAL_PARAMS = frozenset({"gcs", "gcd", "gdpr", "gpp", "us_privacy", "dpo"})
+
+
 def hit_readings(event: TrackingEvent) -> list[Reading]:
-    out = []
+    out: list[Reading] = []
     ps = params(event)
+    if SIGNAL_PARAMS.isdisjoint(ps):
+        return out
     if (gcs := ps.get("gcs")) and (r := parse_gcs(gcs)):
         out.append(r)
     elif (gcd := ps.get("gcd")) and (r := parse_gcd(gcd)):

@@ -17,7 +17,7 @@ from pixelspy.checks import Context
 from pixelspy.checks.pii import phone_named, phone_query_texts
 from pixelspy.checks.rules import params, values_text
 from pixelspy.checks.state import Recent
-from pixelspy.checks.values import is_placeholder, value_rules
+from pixelspy.checks.values import hashed_placeholder, is_placeholder, value_rules
 from pixelspy.model import Finding, Param, Severity, TrackingEvent
 
 
@@ -50,7 +50,7 @@ class PlainRecent:
         return item[1] if item else None
 
 
-ops = st.lists(st.tuples(st.sampled_from(["get", "put", "put", "setdefault", "pop", "clear"]),
+ops = st.lists(st.tuples(st.sampled_from(["get", "put", "put", "setdefault", "renew", "pop", "clear"]),
                          st.integers(0, 4),  # key
                          st.integers(0, 24).map(lambda t: t / 2)),  # time, in or out of order
                max_size=60)
@@ -68,6 +68,10 @@ def test_recent_matches_pruning_on_every_put(ops, max_age, max_entries):
             plain.put(key, i, now)
         elif op == "setdefault":
             assert fast.setdefault(key, i, now) == plain.setdefault(key, i, now)
+        elif op == "renew":  # a get then a put of the key
+            assert fast.renew(key, now) == plain.get(key, now)
+            fast.store(key, i)
+            plain.put(key, i, now)
         elif op == "pop":
             assert fast.pop(key) == plain.pop(key)
         else:
@@ -139,8 +143,34 @@ def plain_phone_query_texts(page_url: str) -> tuple[tuple[str, str], ...]:
 
 @settings(max_examples=1000, deadline=None)
 @given(parts=st.lists(st.one_of(
-    st.sampled_from(["phone", "Tel", "PH", "cell", "msisdn", "%70h", "p%68one", "%50H", "ph%6Fne", "\u212a", "\u0130"]),
+    st.sampled_from(["phone", "Tel", "PH", "cell", "msisdn", "%70h", "p%68one", "%50H", "ph%6Fne", "\u212a", "\u0130",
+                     "p\thone", "t\nel", "ph\r", "#", "mobile", "telephone"]),
     st.text(alphabet="phonetlmbicsdgPHTK&=+%_-.;#? 0123456789", max_size=6)), max_size=6))
 def test_a_query_passed_over_has_no_phone_named_parameter(parts):
     url = f"https://shop.example/p?{''.join(parts)}"
     assert phone_query_texts(url) == plain_phone_query_texts(url)
+
+
+def plain_hashed_placeholder(value: str) -> str | None:
+    """hashed_placeholder without its shortcut: every value split at commas."""
+    table = value_rules()
+    return next((table.hashed[p] for p in value.lower().split(",") if p.strip() in table.hashed), None)
+
+
+UNDEFINED_SHA = "eb045d78d273107348b0300c01d29b7552d622abbc6faf81b3ec55359aa9950c"
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from([UNDEFINED_SHA, UNDEFINED_SHA.upper(), f" {UNDEFINED_SHA}", "abc", "", " "]),
+                      min_size=1, max_size=3))
+def test_a_hashed_placeholder_read_without_splitting_is_the_one_split_reads(parts):
+    value = ",".join(parts)
+    try:
+        expected: object = plain_hashed_placeholder(value)
+    except KeyError:  # a digest with spaces around it: both fail alike (a bug, left to a change of its own)
+        expected = KeyError
+    try:
+        got: object = hashed_placeholder(value, value_rules())
+    except KeyError:
+        got = KeyError
+    assert got == expected
