@@ -91,8 +91,8 @@ def hashed_placeholder(value: str, table: ValueRules) -> str | None:
     """What a hashed user-data value is the hash of, when that is a placeholder (a list's first such)."""
     low = value.lower()
     if "," not in low:  # one value (most): nothing to split
-        return table.hashed[low] if low.strip() in table.hashed else None
-    return next((table.hashed[p] for p in low.split(",") if p.strip() in table.hashed), None)
+        return table.hashed.get(low.strip())
+    return next((table.hashed[p] for p in map(str.strip, low.split(",")) if p in table.hashed), None)
 
 
 def leaf(name: str) -> str:

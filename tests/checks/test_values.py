@@ -104,6 +104,13 @@ def test_the_hash_of_undefined_in_meta_user_data_is_a_warning():
     assert "matching on this field is lost" in f.hint
 
 
+def test_a_hashed_placeholder_with_spaces_around_it_is_a_warning_too():
+    # A shop's template wrote the digest with a space before it; it was hashed all the same.
+    ev = decoded(RawHit(method="GET", url=VETERANS_PAGEVIEW.replace(f"ud[ph]={UNDEFINED_SHA}", f"ud[ph]=%20{UNDEFINED_SHA}%20"),
+                        headers=(("accept", "image/*"),)))
+    assert 'ud[ph] = the SHA-256 hash of "undefined"' in the(ev, "invalid-value").message
+
+
 def test_hashed_placeholders_of_other_vendors():
     # TikTok's pixel: context.user.email is the hash of the trimmed, lower-cased "[object Object]".
     body = {"event": "CompletePayment", "event_id": "o-1", "message_id": "messageId-1782755533505-1-C1234567890",
