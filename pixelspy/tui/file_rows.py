@@ -156,16 +156,18 @@ class FilterRows:
         return seqs[k]
 
     def _read(self, b: int) -> array:
+        """Block `b`, from the nearest row known: either end, or a block read (its seq bounds the
+        query; SQLite steps over the rows between, in C)."""
         start, stop = b * self.BLOCK, min(self.count, (b + 1) * self.BLOCK)
+        ways = [(start, {"offset": start}), (self.count - stop, {"offset": self.count - stop, "newest_first": True})]
+        for k, seqs in self._blocks.items():
+            if k < b:  # (a block before is full)
+                ways.append((start - (k + 1) * self.BLOCK, {"after": seqs[-1], "offset": start - (k + 1) * self.BLOCK}))
+            else:
+                ways.append((k * self.BLOCK - stop, {"upto": seqs[0] - 1, "offset": k * self.BLOCK - stop,
+                                                     "newest_first": True}))
+        kw = min(ways, key=lambda way: way[0])[1]
         n = stop - start
-        if (later := self._blocks.get(b + 1)) is not None:
-            kw = {"upto": later[0] - 1, "newest_first": True}
-        elif (earlier := self._blocks.get(b - 1)) is not None:
-            kw = {"after": earlier[-1]}
-        elif start < self.count - stop:
-            kw = {"offset": start}
-        else:
-            kw = {"offset": self.count - stop, "newest_first": True}
         try:
             seqs = self._file(self.found.seqs, limit=n, **kw)
         except sqlite3.Error as e:  # (the file damaged meanwhile): rows of no event, said; the list goes on
@@ -287,10 +289,12 @@ def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest:
     meanwhile; `stop()` true stops the count where it is (queries.Stopped), and nothing is told."""
     try:
         found = cache.file(queries.FileFilter.of, after=after, upto=upto, **query)
-        rows = FilterRows(cache, found, _count(cache, found, query.get("words", ()), stop)) if found is not None else array("q")
+        if found is None:  # (the file closed)
+            return answer(array("q"), None)
+        rows = FilterRows(cache, found, _count(cache, found, query.get("words", ()), stop))
         seqs = [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
-        if wanted is not None and rows:
-            rows.before(wanted)  # (kept: the list places its cursor there)
+        if wanted is not None and (at := rows.before(wanted)) < len(rows):
+            rows[at]  # (read: the list places its cursor there, if the row passes)
         shown = cache.read_ahead(array("q", seqs[-newest // 2:])) if seqs else None
     except queries.Stopped:
         return

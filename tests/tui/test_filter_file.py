@@ -256,3 +256,34 @@ async def test_a_filter_of_most_rows_lists_them_and_grows_with_the_rows_that_com
             assert listed_ids(app) == passing + late[::2] and len(events._file.seqs) == len(passing) + 2
     finally:
         writer.close()
+
+
+def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeypatch):
+    """FilterRows reads a block at a time from the nearest row known (either end, or a block read
+    before, at an offset): in any order of reading, with few blocks kept, row i is the i-th seq of the
+    whole answer, and the count of rows before a seq is its place there."""
+    import random
+    from bisect import bisect_left
+    from types import SimpleNamespace
+
+    from tests.test_store import meta_get, meta_post, recorded
+
+    path = tmp_path / "s.pixelspy"
+    _, w = recorded(path, [meta_post(i, "Purchase") if i % 3 else meta_get(i, "Lead") for i in range(45)])
+    w.close()
+    db = sqlite3.connect(path)
+    cache = SimpleNamespace(file=lambda query, **kw: query(db, **kw))
+    rng = random.Random(27)
+    for kw in ({"words": ["purch"]}, {"any_of": {"kind": {"event"}}, "words": ["purch"]}, {"has_findings": True},
+               {"after": 5, "upto": 40, "any_of": {"platform": {"meta"}}}):
+        whole = list(queries.filter_seqs(db, **kw))
+        found = queries.FileFilter.of(db, **kw)
+        for block, kept in ((1, 1), (2, 3), (4, 2), (7, 64)):
+            monkeypatch.setattr(file_rows.FilterRows, "BLOCK", block)
+            monkeypatch.setattr(file_rows.FilterRows, "BLOCKS", kept)
+            rows = file_rows.FilterRows(cache, found, found.count(db))
+            order = list(range(len(whole))) * 2
+            rng.shuffle(order)
+            assert [rows[i] for i in order] == [whole[i] for i in order] and not rows.drifted, (kw, block)
+            assert all(rows.before(s) == bisect_left(whole, s) for s in range(found.after, found.upto + 2)), kw
+    db.close()
