@@ -121,10 +121,11 @@ class EventCache:
 
 class FilterRows:
     """A filter's rows of the session file (queries.FileFilter): how many, counted once, and their
-    seqs read BLOCK at a time as the list shows them (a block from its neighbour's first or last
-    seq on, else at an offset from the nearer end), the last BLOCKS read kept: a filter change costs
-    its count and a screenful, not a list of its rows. Rows past its range that pass come by
-    `extend` (the list's newer rows moved to the file's part)."""
+    seqs read BLOCK at a time as the list shows them (blocks counted from the newest row back: the
+    screenful at the end is one; a block from the nearest row known, either end or a block read,
+    at an offset), the last BLOCKS read kept: a filter change costs its count and a screenful, not
+    a list of its rows. Rows past its range that pass come by `extend` (the list's newer rows moved
+    to the file's part)."""
 
     BLOCK = 256
     BLOCKS = 64
@@ -146,26 +147,29 @@ class FilterRows:
             raise IndexError(i)
         if i >= self.count:
             return self.newer[i - self.count]
-        b, k = divmod(i, self.BLOCK)
+        b, k = divmod(self.count - 1 - i, self.BLOCK)
         if (seqs := self._blocks.get(b)) is None:
             seqs = self._blocks[b] = self._read(b)
             if len(self._blocks) > self.BLOCKS:
                 self._blocks.popitem(last=False)
         else:
             self._blocks.move_to_end(b)
-        return seqs[k]
+        return seqs[len(seqs) - 1 - k]
 
     def _read(self, b: int) -> array:
-        """Block `b`, from the nearest row known: either end, or a block read (its seq bounds the
-        query; SQLite steps over the rows between, in C)."""
-        start, stop = b * self.BLOCK, min(self.count, (b + 1) * self.BLOCK)
+        """Block `b` (rows count - (b + 1) × BLOCK … count - b × BLOCK), from the nearest row known:
+        either end, or a block read (its seq bounds the query; SQLite steps over the rows between,
+        in C)."""
+        stop = self.count - b * self.BLOCK
+        start = max(0, stop - self.BLOCK)
         ways = [(start, {"offset": start}), (self.count - stop, {"offset": self.count - stop, "newest_first": True})]
         for k, seqs in self._blocks.items():
-            if k < b:  # (a block before is full)
-                ways.append((start - (k + 1) * self.BLOCK, {"after": seqs[-1], "offset": start - (k + 1) * self.BLOCK}))
-            else:
-                ways.append((k * self.BLOCK - stop, {"upto": seqs[0] - 1, "offset": k * self.BLOCK - stop,
-                                                     "newest_first": True}))
+            if k > b:  # an older block: from its last row on
+                gap = start - (self.count - k * self.BLOCK)
+                ways.append((gap, {"after": seqs[-1], "offset": gap}))
+            else:  # a newer block (full): back from its first row
+                gap = self.count - (k + 1) * self.BLOCK - stop
+                ways.append((gap, {"upto": seqs[0] - 1, "offset": gap, "newest_first": True}))
         kw = min(ways, key=lambda way: way[0])[1]
         n = stop - start
         try:
