@@ -118,7 +118,7 @@ class EventList(ScrollView, can_focus=True):
     def selected_id(self) -> str | None:
         key = self._row_key(self.cursor)
         if type(key) is int:
-            ev = self._event_at(key)
+            ev = self._event_at(key, self.cursor)  # (its place known: not looked up by seq)
             return ev.id if ev is not None else None
         return key
 
@@ -377,13 +377,12 @@ class EventList(ScrollView, can_focus=True):
         self.scroll_y = self.validate_scroll_y(self.scroll_y)
         self.refresh()
 
-    def _event_at(self, seq: int, index: int | None = None) -> TrackingEvent | None:
-        """The event of the file's row `seq` (at `index`); a miss reads it with the screenful of rows
+    def _event_at(self, seq: int, index: int) -> TrackingEvent | None:
+        """The event of the file's row `seq` at `index`; a miss reads it with the screenful of rows
         from there, in one query (rows are drawn from the top: the first miss is the top one)."""
         ev = self._lookup.at(seq)
         if ev is None:
-            index = self._file.index(seq) if index is None else index
-            self._lookup.read_at([seq, *self._file.window(index or 0, (index or 0) + self.size.height)])
+            self._lookup.read_at([seq, *self._file.window(index, index + self.size.height)])
             ev = self._lookup.at(seq)
         return ev
 

@@ -24,8 +24,8 @@ FILTERS = ("purch", "platform:meta lead", "has:findings", "platform:tiktok", "pl
 def listed_ids(app: PixelSpyApp) -> list[str]:
     """The events of the list's rows, in order (the file's rows read back by seq)."""
     events = app.event_list
-    keys = [events._row_key(i) for i in range(events.row_count)]
-    return [events._event_at(k).id if type(k) is int else k for k in keys if k is not None]
+    keys = [(i, events._row_key(i)) for i in range(events.row_count)]
+    return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
 
 
 async def filtered_in_memory(queries: tuple[str, ...]) -> dict[str, list[int]]:
