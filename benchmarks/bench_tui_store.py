@@ -18,13 +18,19 @@ measures, through the app's own paths:
   filter    a filter typed (the Input's value set), polled every ms, the app drawing its frames as it
             does in use (session 16; before, Pilot.pause drew one at each poll: 1.7 ms of CPU each, 40 %
             of a core, counted in the CPU below):
-            until the list shows the filter's rows (its newest screenful, on a big file), until it
-            lists them all (and the CPU time of the process meanwhile), until the app is idle
-            (Textual's heuristic: ≥ 20 ms more); the event loop's longest stall meanwhile
+            until the list shows the filter's first rows (before session 17: its newest screenful, on
+            a big file), until it shows them with the right count (session 17: the same moment; before:
+            the whole list of its seqs) and the CPU time of the process meanwhile, until the app is
+            idle (Textual's heuristic: ≥ 20 ms more); the event loop's longest stall meanwhile
+  scroll    under a filter (SCROLL_FILTER), the cursor moved to the oldest row, the middle one, the
+            newest, a page up: each until its screenful is rendered (the rows read as shown)
   page      the cursor moved a page from the oldest row on (20 pages), the visible rows rendered
             (rows of the file read back: the cache is emptied first)
-  sql       the file's answer to each filter alone (queries.filter_seqs): wall clock and CPU time
-  new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms)
+  sql       the file's answer to each filter alone, wall clock and CPU time: what the list asks
+            (session 17: its count and newest screenful, queries.FileFilter) and the whole list of its
+            seqs (queries.filter_seqs; before session 17, what the list asked)
+  new row   a hit ingested until its row is the selected one (the list redraws at most every 33 ms),
+            without a filter and under one (NEW_ROW_FILTER)
   RSS       after the set-up and at the end
 Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
 """
@@ -64,6 +70,8 @@ FILTERS = ["platform:tiktok", "has:findings", "sev:warning", "purchase", "platfo
            "pixel:cabcde1234567890abcd", "code:duplicate-pixel", "sev:warning platform:meta",
            "platform:tiktok kind:pixel_loaded", "pixel:123456 kind:event", "kind:event purchase"]
 PAGES = 20
+SCROLL_FILTER = "kind:event purchase"
+NEW_ROW_FILTER = "platform:meta"  # (the new rows' hits are Meta's)
 NEW_ROWS = 20
 T0 = 1_750_000_000.0
 GOAL_FILTER_MS, GOAL_NEW_ROW_MS, GOAL_RSS_MB = 200, 100, 1024
@@ -181,9 +189,14 @@ async def measure(path: Path, n: int, memory: int, with_store: bool) -> dict:
                 app.filter_box.value = ""
                 await pilot.pause()
             if with_store and hasattr(queries, "filter_seqs"):  # (not in the tree before, 346a5d0)
-                out["sql ms"] = {q: sql_times(app, q) for q in FILTERS}
+                out["sql ms"] = {q: sql_times(app, q, 2 * events.size.height) for q in FILTERS}
+            out["scroll ms"] = await scroll_times(pilot, app, events)
             out["page ms"] = page_times(app, events)
             out["new row ms"] = await new_row_times(pilot, app, events, hit)
+            app.filter_box.value = NEW_ROW_FILTER
+            while events._filter is None or events.file_pending:
+                await asyncio.sleep(0.001)
+            out["new row filtered ms"] = await new_row_times(pilot, app, events, hit)
             out["rss end MB"] = rss_mb()
     finally:
         if writer is not None:
@@ -210,16 +223,52 @@ class LoopStall:
         return self.longest
 
 
-def sql_times(app, q: str) -> tuple[float, float]:
-    """The file's answer to filter `q` alone (the query the list asks off the event loop): wall
-    clock and this thread's CPU (SQLite's work included), in ms: the CPU does not count the other
-    processes of a loaded machine."""
+def sql_times(app, q: str, newest: int) -> dict[str, tuple[float, float]]:
+    """The file's answer to filter `q` alone, off the event loop: its count and newest rows (what the
+    list asks since session 17) and the whole list of its seqs (before); wall clock and this
+    thread's CPU (SQLite's work included), in ms: the CPU does not count the other processes of a
+    loaded machine."""
     from pixelspy.tui import filters
 
     kw = filters.store_query(filters.parse(q), app.session.devices.matching)
-    wall, cpu = time.perf_counter(), time.thread_time()
-    app.session.store.read(queries.filter_seqs, **kw)
-    return (time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000
+
+    def count_and_newest(db):
+        found = queries.FileFilter.of(db, **kw)
+        return found.count(db), found.seqs(db, limit=newest, newest_first=True)
+
+    asked = {"whole list": lambda db: queries.filter_seqs(db, **kw)}
+    if hasattr(queries, "FileFilter"):
+        asked["count + newest"] = count_and_newest
+    times = {}
+    for name, ask in asked.items():
+        wall, cpu = time.perf_counter(), time.thread_time()
+        app.session.store.read(ask)
+        times[name] = ((time.perf_counter() - wall) * 1000, (time.thread_time() - cpu) * 1000)
+    return times
+
+
+async def scroll_times(pilot, app, events) -> dict[str, tuple[float, float]]:
+    """Under SCROLL_FILTER: the cursor to the oldest row, the middle, the newest, a page up, each
+    until its screenful is rendered (the file's rows and events read as shown: caches emptied);
+    wall clock and CPU (the event loop's thread reads them), ms."""
+    app.filter_box.value = SCROLL_FILTER
+    while events._filter is None or events.file_pending:
+        await asyncio.sleep(0.001)
+    await pilot.pause()
+    app._event.clear()
+    if hasattr(events._file.seqs, "_blocks"):
+        events._file.seqs._blocks.clear()
+    times = {}
+    for name, move in (("oldest", events.action_first), ("middle", lambda: setattr(events, "cursor", events.row_count // 2)),
+                       ("newest", events.action_last), ("page up", lambda: events.action_cursor(-20))):
+        t0, cpu = time.perf_counter(), time.thread_time()
+        move()
+        for y in range(events.size.height):
+            events.render_line(y)
+        times[name] = ((time.perf_counter() - t0) * 1000, (time.thread_time() - cpu) * 1000)
+    app.filter_box.value = ""
+    await pilot.pause()
+    return times
 
 
 def page_times(app, events) -> list[float]:
@@ -265,18 +314,23 @@ def run_case(case: str, path: Path, args: argparse.Namespace, tree: Path = TREE)
 
 
 def show(case: str, r: dict) -> None:
-    pages, rows = r["page ms"], r["new row ms"]
+    pages = r["page ms"]
     print(f"{case}: {r['events']:,} events, {r['in memory']:,} in memory")
     for q, (ms, found) in r["filter ms"].items():
         stall = r["filter stall ms"][q]
         loop = r.get("loop cpu ms", {}).get(q, -1)
-        print(f"  filter {q!r:28} first rows shown {r['first rows ms'][q]:5d} ms, all {ms:5d} ms (CPU "
-              f"{r['filter cpu ms'][q]:4d} ms, the event loop's {loop:4d}), idle {r['idle ms'][q]:5d} ms  "
+        print(f"  filter {q!r:36} first rows {r['first rows ms'][q]:5d} ms, with the right count {ms:5d} ms "
+              f"(CPU {r['filter cpu ms'][q]:4d} ms, the event loop's {loop:4d}), idle {r['idle ms'][q]:5d} ms  "
               f"{found:>9,} rows  (the event loop stood still {stall} ms at most)")
-    for q, (wall, cpu) in r.get("sql ms", {}).items():
-        print(f"  the file's answer alone {q!r:28} {wall:6.0f} ms  (CPU {cpu:.0f} ms)")
+    for q, asked in r.get("sql ms", {}).items():
+        print(f"  the file's answer alone {q!r:36} "
+              + ", ".join(f"{name} {wall:4.0f} ms (CPU {cpu:3.0f})" for name, (wall, cpu) in asked.items()))
+    print(f"  scroll under {SCROLL_FILTER!r}: "
+          + ", ".join(f"{k} {wall:.1f} ms (CPU {cpu:.1f})" for k, (wall, cpu) in r["scroll ms"].items()))
     print(f"  page from the oldest row    median {statistics.median(pages):6.1f} ms  max {max(pages):6.1f} ms")
-    print(f"  new row visible             median {statistics.median(rows):6.1f} ms  max {max(rows):6.1f} ms")
+    for key, name in (("new row ms", "new row visible"), ("new row filtered ms", f"  under {NEW_ROW_FILTER!r}")):
+        rows = r[key]
+        print(f"  {name:27} median {statistics.median(rows):6.1f} ms  max {max(rows):6.1f} ms")
     print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
 
 
@@ -309,6 +363,7 @@ def main() -> int:
         show("baseline", base)
         trees = [("before", args.before)] if args.before else []
         trees.append(("store", Path(__file__).resolve().parent.parent))
+        runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
         for run in range(args.runs):
             for name, tree in trees:
                 # A copy each: a case records into its file (and this tree may migrate it).
@@ -317,7 +372,13 @@ def main() -> int:
                 store = run_case("store", copy, args, tree)
                 copy.unlink()
                 show(f"{name} (run {run + 1}, load average {os.getloadavg()[0]:.1f})", store)
+                runs[name].append(store)
     print(f"load average {os.getloadavg()[0]:.1f} (1 min)")
+    print("the filter's rows shown with the right count, ms (CPU ms), each run:")
+    for q in FILTERS:
+        print(f"  {q!r:36} " + "   ".join(
+            f"{name} " + " / ".join(f"{r['filter ms'][q][0]} ({r['filter cpu ms'][q]})" for r in rs)
+            for name, rs in runs.items()))
     print("ratios store / baseline:")
     for q in FILTERS:
         print(f"  filter {q!r:28} {store['filter ms'][q][0] / max(1, base['filter ms'][q][0]):5.1f}x")

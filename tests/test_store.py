@@ -4,7 +4,6 @@ indexes, and HAR exported from the file carries the same `_pixelspy` content."""
 
 from __future__ import annotations
 
-import bisect
 import gc
 import itertools
 import json
@@ -42,6 +41,22 @@ def meta_post(i: int, ev: str, **extra: str) -> RawHit:
     return RawHit(method="POST", url="https://www.facebook.com/tr/", body=urlencode(params).encode(), time=T0 + i,
                   client="10.0.0.2", headers=(("user-agent", CHROME),
                                               ("content-type", "application/x-www-form-urlencoded")))
+
+
+def assert_rows_of(db: sqlite3.Connection, kw: dict, expected: list[int]) -> None:
+    """A filter (FileFilter's conditions) counts and lists, from either end, at any offset and
+    from any seq on, the rows `expected` (a plain scan's answer)."""
+    f = queries.FileFilter.of(db, **kw)
+    n = len(expected)
+    assert f.count(db) == n and list(f.seqs(db)) == expected, kw
+    for offset in sorted({0, 1, n // 2, max(0, n - 2), n}):
+        for limit in (1, 3):
+            assert list(f.seqs(db, offset=offset, limit=limit)) == expected[offset:offset + limit], (kw, offset)
+            newest = expected[max(0, n - offset - limit):n - offset]
+            assert list(f.seqs(db, offset=offset, limit=limit, newest_first=True)) == newest, (kw, offset)
+    for seq in expected[n // 2:n // 2 + 1]:
+        assert list(f.seqs(db, upto=seq - 1, limit=2, newest_first=True)) == [s for s in expected if s < seq][-2:]
+        assert list(f.seqs(db, after=seq, limit=2)) == [s for s in expected if s > seq][:2]
 
 
 def ids_at(db: sqlite3.Connection, seqs) -> list[str]:
@@ -348,7 +363,8 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
 
 def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events_say(tmp_path, monkeypatch):
     """Schema 3: kind, source, device and pixel (any case) from an index each, in seq order; two
-    conditions or more: the one with the fewest recent matches drives, the others probed."""
+    conditions or more: the one with the fewest recent matches first, the others merged with it; every
+    form and pair counted and listed from either end, at any offset, as the events say."""
     from pixelspy.tui.filters import search_blob
     from tests.tui.scripted import scripted_hits
 
@@ -374,29 +390,26 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         "code": ({"finding_codes": {code}}, lambda ev: any(f.code == code for f in ev.findings)),
         "purchase": ({"words": ["purchase"]}, lambda ev: "purchase" in search_blob(ev)),
     }
-    monkeypatch.setattr(queries, "NEWEST_WINDOW", 1)  # (the newest of words with a column: window after window)
     asked: list[str] = []
     seqs_of_sql = queries._seqs
     monkeypatch.setattr(queries, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
     for name, (kw, passes) in forms.items():
         expected = [i + 1 for i, ev in enumerate(evs) if passes(ev)]
         assert expected and len(expected) < len(evs), name  # (each form tells events apart)
-        assert list(queries.filter_seqs(db, **kw)) == expected, name
+        assert_rows_of(db, kw, expected)
     for (a, (kw_a, pass_a)), (b, (kw_b, pass_b)) in itertools.combinations(forms.items(), 2):
         if set(kw_a.get("any_of", ())) & set(kw_b.get("any_of", ())):
             continue  # (one key: its values are either; in-memory tests have those)
         kw = {**kw_a, **kw_b, "any_of": {**kw_a.get("any_of", {}), **kw_b.get("any_of", {})}}
         expected = [i + 1 for i, ev in enumerate(evs) if pass_a(ev) and pass_b(ev)]
-        assert list(queries.filter_seqs(db, **kw)) == expected, (a, b)
-        assert list(queries.filter_seqs(db, newest=2, **kw)) == expected[-2:], (a, b)
-    assert isinstance(queries.filter_seqs(db, any_of={"source": {"browser"}}), queries.AllBut)  # (most rows)
-    asked.clear()  # the words' seqs but the rows the column leaves out: each from its own index, met in Python
+        assert_rows_of(db, kw, expected)
+    asked.clear()  # the words' seqs but the rows the column leaves out: each from its own index, merged
     queries.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])
-    assert not has_fts5() or sorted(("events_fts" in sql, "events_source" in sql) for sql in asked) == [
-        (False, True), (True, False)]
-    asked.clear()  # one server event among many meta ones: the source index drives
+    assert not has_fts5() or ("events_fts" in asked[-1] and "EXCEPT SELECT seq FROM events INDEXED BY events_source"
+                              in asked[-1]), asked
+    asked.clear()  # one server event among many meta ones: the source index first, then the platform's
     queries.filter_seqs(db, any_of={"platform": {"meta"}, "source": {"server"}})
-    assert "INDEXED BY events_source" in asked[-1] and "INDEXED BY events_platform" in asked[-1]
+    assert asked[-1].startswith("SELECT seq FROM events INDEXED BY events_source") and "events_platform" in asked[-1]
     for sql in ("SELECT seq FROM events WHERE kind IN ('event') ORDER BY seq",
                 "SELECT seq FROM events WHERE source IN ('server') ORDER BY seq",
                 "SELECT seq FROM events WHERE device IN ('x') ORDER BY seq",
@@ -406,9 +419,9 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
 
 
 def test_the_rows_a_column_leaves_out_come_from_its_index_as_a_plain_scan_says(tmp_path, monkeypatch):
-    """An answer of most rows (AllBut) lists the rows left out: each other value's range of the
-    column's index (one value: in seq order, no sort), NULLs too; a column with many other values:
-    the ranges around the filter's values."""
+    """A column most rows pass is met by taking away the rows it leaves out: each other value's range
+    of the column's index (one value: in seq order, no sort), NULLs too; a column with many other
+    values: the ranges around the filter's values."""
     from tests.tui.scripted import scripted_hits
 
     path = tmp_path / "s.pixelspy"
@@ -425,23 +438,14 @@ def test_the_rows_a_column_leaves_out_come_from_its_index_as_a_plain_scan_says(t
             values = [v for (v,) in db.execute(f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL")]
             for kept in (values[:1], values[1:]):
                 for after, top in ((0, upto), (2, upto - 3)):
-                    sql, args = queries._Indexed(index, expr, sorted(kept)).outside(db, after, top)
+                    found = []
+                    for part in queries._Indexed(index, expr, sorted(kept)).outside(db):
+                        sql, args = part.within(after, top)
+                        found += [seq for (seq,) in db.execute(sql, args)]
+                        plan = " ".join(r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql} ORDER BY seq", args))
+                        sorts.append("TEMP B-TREE" in plan)
                     plain = (f"SELECT seq FROM events WHERE seq > ? AND seq <= ? AND ({column} IS NULL OR {column} "
                              f"NOT IN ({','.join('?' * len(kept))})) ORDER BY seq")
                     expected = [seq for (seq,) in db.execute(plain, [after, top, *kept])]
-                    assert [seq for (seq,) in db.execute(sql, args)] == expected, (column, kept, most)
-                    sorts.append("ORDER BY" in sql)
+                    assert sorted(found) == expected, (column, kept, most)
     assert True in sorts and False in sorts  # (one other value: the index's order, no sort)
-
-
-def test_an_answer_of_most_rows_is_the_rows_but_those_left_out():
-    from array import array
-
-    rows = queries.AllBut(after=10, upto=20, left_out=array("q", [11, 14, 15, 20]))
-    listed = [12, 13, 16, 17, 18, 19]
-    assert len(rows) == len(listed) and list(rows) == listed and list(rows[-2:]) == listed[-2:]
-    assert rows[-1] == 19 and [bisect.bisect_left(rows, s) for s in (12, 14, 16, 21)] == [0, 2, 2, 6]
-    with pytest.raises(IndexError):
-        rows[6]
-    rows.grow(24, [22, 24])
-    assert list(rows) == [*listed, 22, 24] and len(queries.AllBut(0, 3, array("q"))) == 3

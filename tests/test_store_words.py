@@ -54,15 +54,20 @@ def fts_seqs(db: sqlite3.Connection, word: str) -> list[int]:
     return [r[0] for r in db.execute("SELECT rowid FROM events_fts WHERE events_fts MATCH ?", (f'"{word}"*',))]
 
 
+def newest(db: sqlite3.Connection, n: int, **kw) -> list[int]:
+    """A filter's newest `n` rows, as the event list asks for its first screenful."""
+    return list(queries.FileFilter.of(db, **kw).seqs(db, limit=n, newest_first=True))
+
+
 def answers(db: sqlite3.Connection) -> dict[str, tuple]:
     return {q: (list(queries.filter_seqs(db, words=q.split())),
-                list(queries.filter_seqs(db, words=q.split(), newest=1)),
+                list(newest(db, 1, words=q.split())),
                 list(queries.filter_seqs(db, words=q.split(), any_of={"platform": {"meta"}})),
                 list(queries.filter_seqs(db, words=q.split(), has_findings=True)),
                 list(queries.filter_seqs(db, words=q.split(), after=2)),
-                # (a column most rows pass: its rows left out; and a pixel's newest, a window at a time)
+                # (a column most rows pass: its rows left out taken away; and a pixel's newest)
                 list(queries.filter_seqs(db, words=q.split(), any_of={"kind": {"event"}})),
-                list(queries.filter_seqs(db, words=q.split(), pixels={PIXEL.upper()}, newest=2))) for q in QUERIES}
+                list(newest(db, 2, words=q.split(), pixels={PIXEL.upper()}))) for q in QUERIES}
 
 
 def test_words_committed_but_not_yet_fed_are_found_as_the_index_finds_them_once_fed(tmp_path, monkeypatch):
@@ -106,8 +111,8 @@ def test_live_words_span_the_index_and_the_rows_past_it(tmp_path, monkeypatch):
     w.flush()
     assert w.read(schema.words_upto) == 6
     assert list(w.read(queries.filter_seqs, words=["purch"])) == [2, 4, 6, 8, 10, 12]
-    assert list(w.read(queries.filter_seqs, words=["purch"], newest=4)) == [6, 8, 10, 12]
-    assert list(w.read(queries.filter_seqs, words=["lead"], newest=2, after=0, upto=8)) == [5, 7]
+    assert list(w.read(newest, n=4, words=["purch"])) == [6, 8, 10, 12]
+    assert list(w.read(newest, n=2, words=["lead"], after=0, upto=8)) == [5, 7]
     assert list(w.read(queries.filter_seqs, words=["purch"], any_of={"kind": {"event"}})) == [2, 4, 6, 8, 10, 12]
     ids = [ev.id for ev in s]
     assert w.read(ids_at, seqs=[2, 4, 6, 8, 10, 12]) == ids[1::2]
@@ -160,7 +165,7 @@ def test_a_file_killed_before_its_feed_is_searched_and_fed_when_recorded_into_ag
     assert schema.words_upto(db) == 10 and last >= 25
     assert list(queries.filter_seqs(db, words=["purch"])) == list(range(11, 21))
     assert list(queries.filter_seqs(db, words=["lead"])) == list(range(1, 11))
-    assert list(queries.filter_seqs(db, words=["pagev"], newest=3)) == [last - 2, last - 1, last]
+    assert list(newest(db, 3, words=["pagev"])) == [last - 2, last - 1, last]
     assert len(queries.filter_seqs(db, words=["shop", "pagev"], any_of={"platform": {"meta"}})) == last - 20
     db.close()
     recorded_again(path, meta_get(10_000, "Lead", t=T0 + 10_000))

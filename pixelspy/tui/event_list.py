@@ -28,19 +28,16 @@ from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
-from pixelspy.tui.file_rows import EventCache, FileRows, Seqs, Shown, answer_filter
+from pixelspy.tui.file_rows import EventCache, FileRows, FilterRows, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
-FileQuery = dict  # a filter as arguments of pixelspy.store.queries.filter_seqs (seqs of the file)
+FileQuery = dict  # a filter as arguments of pixelspy.store.queries.FileFilter.of (the file's rows)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
-# From this many rows of the file on, a filter's answer comes in two: the newest screenfuls first (a
-# few ms), then the whole (20–120 ms at a million rows; below, a few ms: at once, one frame less).
-NEWEST_FIRST_ROWS = 200_000
 
 
 class EventList(ScrollView, can_focus=True):
@@ -77,8 +74,8 @@ class EventList(ScrollView, can_focus=True):
     class FileAnswer(Message, bubble=False):
         """(From the worker thread.) The session file's answer to a filter: see _file_answered."""
 
-        def __init__(self, query: FileQuery, seqs: Seqs | None, complete: bool, shown: Shown | None) -> None:
-            self.query, self.seqs, self.complete, self.shown = query, seqs, complete, shown
+        def __init__(self, query: FileQuery, rows: array | FilterRows, shown: Shown | None) -> None:
+            self.query, self.rows, self.shown = query, rows, shown
             super().__init__()
 
     def __init__(self, lookup: EventCache, device_name: Callable[[str], str], **kw) -> None:
@@ -94,7 +91,6 @@ class EventList(ScrollView, can_focus=True):
         self._file_query: FileQuery | None = None
         self._wanted: int | str | None = None  # the row selected when the filter changed
         self.file_pending = False  # the file's answer to the filter is being read (off the event loop)
-        self.filter_shown = True  # the rows listed are the filter's (its newest, at least)
         self._stale = False  # an event of the file's part changed since the file answered the filter
         self.follow = True  # keep the newest row selected until the user moves away
         self._selected_key: str | int | None = None  # the row last told as Selected
@@ -122,7 +118,7 @@ class EventList(ScrollView, can_focus=True):
     def selected_id(self) -> str | None:
         key = self._row_key(self.cursor)
         if type(key) is int:
-            ev = self._event_at(key)
+            ev = self._event_at(key, self.cursor)  # (its place known: not looked up by seq)
             return ev.id if ev is not None else None
         return key
 
@@ -169,7 +165,7 @@ class EventList(ScrollView, can_focus=True):
         found = self._lookup.file(reader.seqs_of, ids=ids) if ids else None
         if found:
             self._move_to_file(found)
-        if self._stale and self._file_query is not None and self._file.every:
+        if (self._stale or self._file.drifted) and self._file_query is not None and self._file.every:
             self._ask_file_again()
 
     def _move_to_file(self, found: dict[str, int]) -> None:
@@ -266,7 +262,7 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
-        self.file_pending, self.filter_shown = False, True
+        self.file_pending = False
         self._file.clear()
         self._order.clear()
         self._rows.clear()
@@ -277,66 +273,59 @@ class EventList(ScrollView, can_focus=True):
 
     def set_filter(self, flt: EventFilter | None, file_query: FileQuery | None = None) -> None:
         """Filter the rows: `flt` on the newer rows' ids, and for the session file's, `file_query`
-        (queries.filter_seqs's arguments; None: it lets none through), answered off the event loop
-        (a million rows take a while): the rows shown stay until the newest screenful of its answer
-        comes, then the whole answer; an older question's query is stopped, its answer dropped."""
+        (queries.FileFilter.of's arguments; None: it lets none through), answered off the event loop:
+        the rows shown stay until its count and newest screenful come (its other rows are read as
+        they are shown); an older question's query is stopped, its answer dropped."""
         self.let_go()
         self._wanted = self._row_key(self.cursor)
         self._filter, self._file_query = flt, file_query
         self.workers.cancel_group(self, FILE_WORKERS)
         self.file_pending = False
-        self.filter_shown = not (flt is not None and file_query is not None and self._file.every)
-        if not self.filter_shown:
+        if flt is not None and file_query is not None and self._file.every:
             self._ask(file_query)
             return
         self._file.show(None if flt is None else array("q"))
         self._refilter(self._wanted)
 
-    def _ask(self, query: FileQuery, newest_first: bool = True) -> None:
+    def _ask(self, query: FileQuery) -> None:
         self._stale = False
         self.file_pending = True
-        # The newest rows first where the whole answer takes a while; and only for a list following
-        # them (a row kept elsewhere needs the whole answer).
-        big = len(self._file.every) >= NEWEST_FIRST_ROWS
-        newest = 2 * self.size.height if newest_first and self.follow and big else 0
-        self.run_worker(partial(self._ask_file, query, self._file.after, self._file.upto, newest), thread=True,
-                        group=FILE_WORKERS, exit_on_error=False)
+        wanted = self._wanted if type(self._wanted) is int and not self.follow else None
+        ask = partial(self._ask_file, query, self._file.after, self._file.upto, 2 * self.size.height, wanted)
+        self.run_worker(ask, thread=True, group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
-        """The same filter's answer again (an event changed): the rows shown stay until it comes,
-        whole (its newest rows alone would shrink the list a moment)."""
+        """The same filter's answer again (an event changed): the rows shown stay until it comes."""
         self._wanted = self._row_key(self.cursor)
-        self._ask(self._file_query, newest_first=False)
+        self._ask(self._file_query)
 
-    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int) -> None:
+    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int, wanted: int | None) -> None:
         """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer
         filter cancels the worker, which stops the query."""
         worker = get_current_worker()
 
-        def answer(seqs: Seqs | None, complete: bool, shown: Shown | None = None) -> None:
-            if not worker.is_cancelled:  # (posted, not waited for: the whole answer's query starts now)
-                self.post_message(self.FileAnswer(query, seqs, complete, shown))
+        def answer(rows: array | FilterRows, shown: Shown | None) -> None:
+            if not worker.is_cancelled:
+                self.post_message(self.FileAnswer(query, rows, shown))
 
-        answer_filter(self._lookup, query, after, upto, newest, lambda: worker.is_cancelled, answer)
+        answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer)
 
     def on_event_list_file_answer(self, message: FileAnswer) -> None:
-        self._file_answered(message.query, message.seqs, message.complete, message.shown)
+        self._file_answered(message.query, message.rows, message.shown)
 
-    def _file_answered(self, query: FileQuery, seqs: Seqs | None, complete: bool,
-                       shown: Shown | None = None) -> None:
-        """The file's answer (`complete`: all of it; else its newest rows) listed, with the newer
-        rows filtered now too; `shown`: what its last rows show, read already (_read_ahead)."""
+    def _file_answered(self, query: FileQuery, rows: array | FilterRows, shown: Shown | None) -> None:
+        """The file's answer listed (its count, its rows read as they are shown), with the newer rows
+        filtered now too; `shown`: what its newest rows show, read already (read_ahead)."""
         if query is not self._file_query or not self.file_pending:
             return  # a newer filter asked since
         if shown is not None:
             self._lookup.keep_at(*shown)
-        self.file_pending, self.filter_shown = not complete, True
+        self.file_pending = False
         keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
             else self._row_key(self.cursor)
-        self._file.show(seqs if seqs is not None else array("q"))
+        self._file.show(rows)
         self._refilter(keep)
-        if complete:
-            self.post_message(self.Filtered())
+        self.post_message(self.Filtered())
 
     def _refilter(self, keep: str | int | None = None) -> None:
         """Filter the newer rows again (the file's part keeps its answer)."""
@@ -388,13 +377,12 @@ class EventList(ScrollView, can_focus=True):
         self.scroll_y = self.validate_scroll_y(self.scroll_y)
         self.refresh()
 
-    def _event_at(self, seq: int, index: int | None = None) -> TrackingEvent | None:
-        """The event of the file's row `seq` (at `index`); a miss reads it with the screenful of rows
+    def _event_at(self, seq: int, index: int) -> TrackingEvent | None:
+        """The event of the file's row `seq` at `index`; a miss reads it with the screenful of rows
         from there, in one query (rows are drawn from the top: the first miss is the top one)."""
         ev = self._lookup.at(seq)
         if ev is None:
-            index = self._file.index(seq) if index is None else index
-            self._lookup.read_at([seq, *self._file.window(index or 0, (index or 0) + self.size.height)])
+            self._lookup.read_at([seq, *self._file.window(index, index + self.size.height)])
             ev = self._lookup.at(seq)
         return ev
 

@@ -1,6 +1,7 @@
 """The rows of the event list that a session file holds: events by id or by seq read back through a
-small cache (EventCache), the file's rows as seqs with the marks among them (FileRows), and a
-filter's answer read off the event loop (answer_filter)."""
+small cache (EventCache), the file's rows as seqs with the marks among them (FileRows), a filter's
+rows counted and read as they are shown (FilterRows), its count and newest rows read off the event
+loop (answer_filter)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ from pixelspy.store import queries, reader
 
 log = logging.getLogger("pixelspy")
 T = TypeVar("T")
-Seqs = array | queries.AllBut  # a filter's answer: the seqs of its rows, ascending
 Shown = tuple[dict[int, TrackingEvent], dict[str, RawHit | None]]  # events by seq, requests by id, read ahead
-# Seqs a word is searched in at a time in a file without a full-text index (a scan of the events'
+# Seqs a word is counted in at a time in a file without a full-text index (a scan of the events'
 # JSON: 3.2 s for a million at load 5, 60-170 ms a part; the writer commits between).
 SCAN_ROWS = 20_000
 
@@ -119,21 +119,98 @@ class EventCache:
         self._hits.clear()
 
 
+class FilterRows:
+    """A filter's rows of the session file (queries.FileFilter): how many, counted once, and their
+    seqs read BLOCK at a time as the list shows them (blocks counted from the newest row back: the
+    screenful at the end is one; a block from the nearest row known, either end or a block read,
+    at an offset), the last BLOCKS read kept: a filter change costs its count and a screenful, not
+    a list of its rows. Rows past its range that pass come by `extend` (the list's newer rows moved
+    to the file's part)."""
+
+    BLOCK = 256
+    BLOCKS = 64
+
+    def __init__(self, cache: EventCache, found: queries.FileFilter, count: int) -> None:
+        self._file, self.found, self.count = cache.file, found, count
+        self._blocks: OrderedDict[int, array] = OrderedDict()
+        self._before: dict[int, int] = {}
+        self.newer = array("q")  # the seqs past found.upto that pass, ascending
+        self.drifted = False  # a block read did not fit the count (an event's findings changed): ask again
+
+    def __len__(self) -> int:
+        return self.count + len(self.newer)
+
+    def __getitem__(self, i: int) -> int:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if i >= self.count:
+            return self.newer[i - self.count]
+        b, k = divmod(self.count - 1 - i, self.BLOCK)
+        if (seqs := self._blocks.get(b)) is None:
+            seqs = self._blocks[b] = self._read(b)
+            if len(self._blocks) > self.BLOCKS:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(b)
+        return seqs[len(seqs) - 1 - k]
+
+    def _read(self, b: int) -> array:
+        """Block `b` (rows count - (b + 1) × BLOCK … count - b × BLOCK), from the nearest row known:
+        either end, or a block read (its seq bounds the query; SQLite steps over the rows between,
+        in C)."""
+        stop = self.count - b * self.BLOCK
+        start = max(0, stop - self.BLOCK)
+        ways = [(start, {"offset": start}), (self.count - stop, {"offset": self.count - stop, "newest_first": True})]
+        for k, seqs in self._blocks.items():
+            if k > b:  # an older block: from its last row on
+                gap = start - (self.count - k * self.BLOCK)
+                ways.append((gap, {"after": seqs[-1], "offset": gap}))
+            else:  # a newer block (full): back from its first row
+                gap = self.count - (k + 1) * self.BLOCK - stop
+                ways.append((gap, {"upto": seqs[0] - 1, "offset": gap, "newest_first": True}))
+        kw = min(ways, key=lambda way: way[0])[1]
+        n = stop - start
+        try:
+            seqs = self._file(self.found.seqs, limit=n, **kw)
+        except sqlite3.Error as e:  # (the file damaged meanwhile): rows of no event, said; the list goes on
+            log.warning("pixelspy: the session file could not list the filter's rows: %s", e)
+            seqs = None
+        if seqs is None or len(seqs) != n:
+            self.drifted = True
+            seqs = array("q", bytes(8 * n))  # (seq 0: no event, drawn as such until asked again)
+        return seqs
+
+    def before(self, seq: int) -> int:
+        """How many of the rows come before `seq`."""
+        if seq > self.found.upto:
+            return self.count + bisect_left(self.newer, seq)
+        if (n := self._before.get(seq)) is None:
+            n = self._before[seq] = self._file(self.found.count, upto=seq - 1) or 0
+        return n
+
+    def extend(self, passing: list[int]) -> None:
+        self.newer.extend(passing)
+
+
+Seqs = range | array | FilterRows  # the seqs of the rows shown, ascending
+
+
 class FileRows:
     """The oldest rows of a list on a session file: events memory let go, by seq, and the marks
     among them. The file numbers its events 1, 2, 3… as they come: the rows are a range of seqs
-    (a million rows, no Python object each); a filter's answer is an array of seqs (8 bytes a row),
-    or for most rows, the rows but those left out (queries.AllBut).
+    (a million rows, no Python object each); a filter's, its FilterRows (empty: an array).
     A mark stands before the first row whose seq is at least its own."""
 
     def __init__(self) -> None:
         self.every = range(0)
-        self._answer: Seqs | None = None  # the filter's (None: no filter)
+        self._answer: array | FilterRows | None = None  # the filter's (None: no filter)
         self.marks: list[tuple[int, Mark]] = []  # (seq of the row after it, mark), in list order
         self._places: list[int] = []  # the marks' indexes among the rows shown
 
     @property
-    def seqs(self) -> range | Seqs:
+    def seqs(self) -> Seqs:
         """The seqs of the rows shown."""
         return self.every if self._answer is None else self._answer
 
@@ -153,7 +230,12 @@ class FileRows:
     def upto(self) -> int:
         return self.every.stop - 1
 
-    def show(self, answer: Seqs | None) -> None:
+    @property
+    def drifted(self) -> bool:
+        """The filter's rows read did not fit its count: to be asked again."""
+        return isinstance(self._answer, FilterRows) and self._answer.drifted
+
+    def show(self, answer: array | FilterRows | None) -> None:
         """The rows a filter lets through (None: every row)."""
         self._answer = answer
         self._place_marks()
@@ -162,9 +244,7 @@ class FileRows:
         """Rows first…last, memory let go, moved here from the list's newer rows: those the filter
         lets through, and the marks among them."""
         self.every = range(self.every.start if self.every else first, last + 1)
-        if isinstance(self._answer, queries.AllBut):
-            self._answer.grow(last, passing)
-        elif self._answer is not None:
+        if self._answer is not None:
             self._answer.extend(passing)
         self.marks += marks
         self._place_marks()
@@ -174,7 +254,12 @@ class FileRows:
         self._place_marks()
 
     def _place_marks(self) -> None:
-        self._places = [bisect_left(self.seqs, at) + k for k, (at, _) in enumerate(self.marks)]
+        self._places = [self._before(at) + k for k, (at, _) in enumerate(self.marks)]
+
+    def _before(self, seq: int) -> int:
+        """How many rows shown come before `seq`."""
+        seqs = self.seqs
+        return seqs.before(seq) if isinstance(seqs, FilterRows) else bisect_left(seqs, seq)
 
     def __getitem__(self, index: int) -> int | Mark:
         """The row at `index`: a seq, or a mark."""
@@ -185,7 +270,7 @@ class FileRows:
 
     def index(self, seq: int) -> int | None:
         """Where the row of `seq` is, if shown."""
-        i = bisect_left(self.seqs, seq)
+        i = self._before(seq)
         if i == len(self.seqs) or self.seqs[i] != seq:
             return None
         return i + bisect_right([at for at, _ in self.marks], seq)
@@ -200,48 +285,33 @@ class FileRows:
         self.marks, self._places = [], []
 
 
-def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
-                  answer: Callable[..., None]) -> None:
+def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, wanted: int | None,
+                  stop: Callable[[], bool], answer: Callable[[array | FilterRows, Shown | None], None]) -> None:
     """(In a worker thread.) The session file's rows in (after, upto] passing `query` (arguments of
-    queries.filter_seqs), told to `answer(seqs, complete, shown)`: with `newest`, the newest that
-    many first (with what they show, read ahead), then all. SQLite lets the GIL go meanwhile;
-    `stop()` true stops the query where it is (queries.Stopped), and nothing more is told."""
+    queries.FileFilter.of), told to `answer(rows, shown)`: counted, the newest `newest` read with
+    what they show (read ahead), and where the row of seq `wanted` is. SQLite lets the GIL go
+    meanwhile; `stop()` true stops the count where it is (queries.Stopped), and nothing is told."""
     try:
-        if newest and _newest_told(cache, query, after, upto, newest, stop, answer):
-            return
-        seqs = _whole(cache, query, after, upto, stop)
+        found = cache.file(queries.FileFilter.of, after=after, upto=upto, **query)
+        if found is None:  # (the file closed)
+            return answer(array("q"), None)
+        rows = FilterRows(cache, found, _count(cache, found, query.get("words", ()), stop))
+        seqs = [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
+        if wanted is not None and (at := rows.before(wanted)) < len(rows):
+            rows[at]  # (read: the list places its cursor there, if the row passes)
+        shown = cache.read_ahead(array("q", seqs[-newest // 2:])) if seqs else None
     except queries.Stopped:
         return
     except sqlite3.Error as e:  # (the file damaged meanwhile): none of its rows, said; the list goes on
         log.warning("pixelspy: the session file could not answer the filter: %s", e)
-        seqs = array("q")
-    answer(seqs, True)
+        rows, shown = array("q"), None
+    answer(rows, shown)
 
 
-def _newest_told(cache: EventCache, query: dict, after: int, upto: int, newest: int, stop: Callable[[], bool],
-                 answer: Callable[..., None]) -> bool:
-    """The newest rows answered (within queries.NEWEST_BUDGET_S); True when they were all there is."""
-    try:
-        seqs = cache.file(queries.filter_seqs, after=after, upto=upto, newest=newest, stop=stop, **query)
-    except queries.Stopped:  # stopped, or over its time budget: the whole answer then
-        if stop():
-            raise
-        return False
-    complete = seqs is None or len(seqs) < newest
-    answer(seqs, complete, cache.read_ahead(seqs[-newest // 2:]) if seqs else None)
-    return complete
-
-
-def _whole(cache: EventCache, query: dict, after: int, upto: int, stop: Callable[[], bool]) -> Seqs:
-    # Without a full-text index words read every event: a range of seqs at a time, so that the
-    # writer's commits (same connection) come between.
-    if not cache.file(queries.scans_rows, words=query.get("words", ())):
-        seqs = cache.file(queries.filter_seqs, after=after, upto=upto, stop=stop, **query)
-        return array("q") if seqs is None else seqs  # (None: the file closed)
-    seqs = array("q")
-    for start in range(after, upto, SCAN_ROWS):
-        part = cache.file(queries.filter_seqs, after=start, upto=min(upto, start + SCAN_ROWS), stop=stop, **query)
-        if part is None:
-            break
-        seqs += part
-    return seqs
+def _count(cache: EventCache, found: queries.FileFilter, words: list[str], stop: Callable[[], bool]) -> int:
+    """How many rows pass. Without a full-text index words read every event: a range of seqs at a
+    time, so that the writer's commits (same connection) come between."""
+    if not cache.file(queries.scans_rows, words=words):
+        return cache.file(found.count, stop=stop) or 0
+    return sum(cache.file(found.count, after=start, upto=start + SCAN_ROWS, stop=stop) or 0
+               for start in range(found.after, found.upto, SCAN_ROWS))

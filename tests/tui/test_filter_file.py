@@ -1,5 +1,6 @@
-"""Filters on a session file larger than memory (issue #27): the newest rows first, then all of them,
-the same rows as a filter in memory; a filter typed over another stops the other's query."""
+"""Filters on a session file larger than memory (issue #27): the count and the newest rows at once,
+the others read as they are shown, from either end, at any row: the same rows as a filter in memory;
+a filter typed over another stops the other's query."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ FILTERS = ("purch", "platform:meta lead", "has:findings", "platform:tiktok", "pl
 def listed_ids(app: PixelSpyApp) -> list[str]:
     """The events of the list's rows, in order (the file's rows read back by seq)."""
     events = app.event_list
-    keys = [events._row_key(i) for i in range(events.row_count)]
-    return [events._event_at(k).id if type(k) is int else k for k in keys if k is not None]
+    keys = [(i, events._row_key(i)) for i in range(events.row_count)]
+    return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
 
 
 async def filtered_in_memory(queries: tuple[str, ...]) -> dict[str, list[int]]:
@@ -53,18 +54,34 @@ async def file_app_listing_all(pilot, app, writer) -> list[str]:
     return ids
 
 
+def rows_read_anyhow(events) -> list[list[str | int]]:
+    """The list's rows (seqs of the file, ids of memory) read as a user may come to them: from the
+    newest back, from the oldest on, from the middle first (each with the rows read before forgotten)."""
+    orders = [range(events.row_count - 1, -1, -1), range(events.row_count),
+              [events.row_count // 2, *range(events.row_count)]]
+    found = []
+    for order in orders:
+        if isinstance(events._file.seqs, file_rows.FilterRows):
+            events._file.seqs._blocks.clear()
+        rows = {i: events._row_key(i) for i in order}
+        found.append([rows[i] for i in range(events.row_count) if rows[i] is not None])
+    return found
+
+
 @pytest.mark.parametrize("fts", [True, False], ids=["fts5", "no-fts5"])
-async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_memory(tmp_path, monkeypatch, fts):
-    if not fts:  # words read from the events' JSON, a few seqs at a time
+async def test_a_filter_counts_and_lists_from_anywhere_the_same_rows_as_in_memory(tmp_path, monkeypatch, fts):
+    if not fts:  # words read from the events' JSON, counted a few seqs at a time
         monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
         monkeypatch.setattr(file_rows, "SCAN_ROWS", 7)
-    monkeypatch.setattr(event_list, "NEWEST_FIRST_ROWS", 1)  # (a million rows, in small)
-    answers: list[tuple[bool, list[int]]] = []
+    monkeypatch.setattr(file_rows.FilterRows, "BLOCK", 4)  # (a million rows, in small)
+    monkeypatch.setattr(file_rows.FilterRows, "BLOCKS", 2)
+    answers: list[int] = []
     answered = event_list.EventList._file_answered
 
-    def record(self, query, seqs, complete, shown=None):
-        answers.append((complete, list(seqs or [])))
-        answered(self, query, seqs, complete, shown)
+    def record(self, query, rows, shown):
+        answers.append(len(rows))
+        answered(self, query, rows, shown)
+        assert self.event_count == len(rows) + len(self.visible_ids())  # (the count, at once; and the newer rows')
 
     monkeypatch.setattr(event_list.EventList, "_file_answered", record)
     expected = await filtered_in_memory(FILTERS)
@@ -80,26 +97,35 @@ async def test_a_filter_lists_the_newest_rows_first_then_the_same_rows_as_in_mem
                 before = events._filter
                 app.filter_box.value = q
                 await until(pilot, lambda: events._filter is not before and not events.file_pending)
+                whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
+                assert answers == [len(whole)], q
+                assert rows_read_anyhow(events) == [whole] * 3, q
                 assert [ids.index(i) for i in listed_ids(app)] == expected[q], q
                 # The scrollbar follows (its size set without a layout of the screen while it stays).
                 assert events.virtual_size.height == events.row_count + 1 and events.scroll_y <= events.max_scroll_y
                 if events.show_vertical_scrollbar:
                     assert events.vertical_scrollbar.window_virtual_size == events.row_count + 1, q
-                whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
-                newest = 2 * events.size.height
-                if len(whole) >= newest:  # the newest screenfuls listed first, then all
-                    assert answers == [(False, whole[-newest:]), (True, whole)], q
-                else:  # all there is came at once
-                    assert answers == [(True, whole)], q
                 assert events.selected_id == ids[expected[q][-1]] if whole else events.selected_id is None
+            app.filter_box.value = "has:findings"  # every row: the keys move the cursor over rows read as shown
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            events._file.seqs._blocks.clear()
+            page, home, end, down = (events.action_cursor, 20), (events.action_first,), (events.action_last,), \
+                (events.action_cursor, 1)
+            for keys, row in (([home], 0), ([page], 20), ([page, page], len(NAMES) - 1), ([end, (page[0], -20)],
+                              len(NAMES) - 21), ([home, down], 1)):  # (Home, PgDn, End, PgUp, ↓)
+                for action, *args in keys:
+                    action(*args)
+                await pilot.pause()
+                assert events.selected_id == ids[row], keys
+            assert events.select_event(ids[17]) and events.selected_id == ids[17]  # (jumping to an event by id)
             before = events._filter
             app.filter_box.value = FILTERS[0]
             await until(pilot, lambda: events._filter is not before and not events.file_pending)
-            answers.clear()  # an event of the file's rows changed: the answer asked again, whole at once
+            answers.clear()  # an event of the file's rows changed: the answer asked again
             events.changed(ids[0])
             events.let_go()
             await until(pilot, lambda: answers and not events.file_pending)
-            assert answers == [(True, [i + 1 for i in expected[FILTERS[0]]])]
+            assert answers == [len(expected[FILTERS[0]])]
             rows = events.row_count  # a new row: the scrollbar grows with it (no layout of the screen)
             app.session.ingest(hit("Purchase"))
             await until(pilot, lambda: events.virtual_size.height == rows + 2)
@@ -114,11 +140,11 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
     monkeypatch.setattr(queries, "STOP_CHECK_STEPS", 1)
     entered, release = threading.Event(), threading.Event()
     outcome: list[str] = []
-    filter_seqs = queries.filter_seqs
+    count = queries.FileFilter.count
 
-    def first_held(db, *, stop=None, **kw):
+    def first_held(self, db, *, stop=None, **kw):
         if entered.is_set():
-            return filter_seqs(db, stop=stop, **kw)
+            return count(self, db, stop=stop, **kw)
 
         def held() -> bool:
             entered.set()
@@ -126,14 +152,14 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
             return stop()
 
         try:
-            seqs = filter_seqs(db, stop=held, **kw)
+            n = count(self, db, stop=held, **kw)
         except queries.Stopped:
             outcome.append("stopped")
             raise
         outcome.append("ran to its end")
-        return seqs
+        return n
 
-    monkeypatch.setattr(queries, "filter_seqs", first_held)
+    monkeypatch.setattr(queries.FileFilter, "count", first_held)
     app, writer = recorded_app(tmp_path, max_events=3)
     try:
         async with app.run_test(size=(140, 30)) as pilot:
@@ -151,8 +177,7 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
         writer.close()
 
 
-def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_stops_when_told(tmp_path,
-                                                                                                monkeypatch):
+def test_a_query_counts_and_lists_the_rows_of_its_whole_answer_and_stops_when_told(tmp_path, monkeypatch):
     from tests.test_store import meta_get, meta_post, recorded
 
     monkeypatch.setattr(queries, "STOP_CHECK_STEPS", 1)
@@ -165,12 +190,15 @@ def test_the_newest_rows_of_a_query_are_the_end_of_its_whole_answer_and_a_query_
     for kw in ({"words": ["purch"]}, {"any_of": {"platform": {"meta"}}, "words": ["lead"]},
                {"has_findings": True}, {"finding_severities": {"warning", "error"}},
                {"any_of": {"platform": {"meta"}}}, {"finding_codes": {"no-such-code"}}):
-        whole = queries.filter_seqs(db, **kw)
-        assert list(queries.filter_seqs(db, newest=4, **kw)) == list(whole[-4:]), kw
-    assert len(queries.filter_seqs(db, words=["purch"])) == 15
-    with pytest.raises(queries.Stopped):
-        queries.filter_seqs(db, words=["purch"], stop=lambda: True)
-    assert len(queries.filter_seqs(db, words=["purch"])) == 15  # (the connection is left as it was)
+        found = queries.FileFilter.of(db, **kw)
+        whole = list(found.seqs(db))
+        assert found.count(db) == len(whole) and list(found.seqs(db, limit=4, newest_first=True)) == whole[-4:], kw
+    purch = queries.FileFilter.of(db, words=["purch"])
+    assert purch.count(db) == 15
+    for ask in (purch.count, purch.seqs):
+        with pytest.raises(queries.Stopped):
+            ask(db, stop=lambda: True)
+    assert purch.count(db) == 15  # (the connection is left as it was)
     assert list(queries.filter_seqs(db, words=["pu\x00rch", "purch"])) == []  # (FTS5 cannot parse a NUL)
     assert list(queries.filter_seqs(db, words=['"', "*", "NEAR(", "-"])) == []
     db.close()
@@ -186,7 +214,7 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
         async with app.run_test(size=(140, 30)) as pilot:
             events = app.event_list
             await file_app_listing_all(pilot, app, writer)
-            monkeypatch.setattr(queries, "filter_seqs", damaged)
+            monkeypatch.setattr(queries.FileFilter, "of", damaged)
             app.filter_box.value = "purch"
             await until(pilot, lambda: events._filter is not None and not events.file_pending)
             assert events.row_count == 0
@@ -199,9 +227,9 @@ async def test_a_file_that_cannot_answer_a_filter_lists_none_of_its_rows_and_the
 
 
 
-async def test_an_answer_of_most_rows_lists_all_but_the_others_and_grows_with_the_rows_that_come(tmp_path):
-    """A filter most rows pass is answered as the file's rows but those left out (queries.AllBut, not
-    a million seqs): the same rows as in memory; rows committed after it join it as they pass."""
+async def test_a_filter_of_most_rows_lists_them_and_grows_with_the_rows_that_come(tmp_path):
+    """A filter most rows pass (the rows it leaves out taken away): the same rows as in memory; rows
+    committed after it join it as they pass."""
     from pixelspy.model import RawHit
 
     def other(name: str) -> RawHit:  # (another pixel of the same shop)
@@ -217,14 +245,45 @@ async def test_an_answer_of_most_rows_lists_all_but_the_others_and_grows_with_th
             events.let_go()
             app.filter_box.value = "pixel:1234567890123456"
             await until(pilot, lambda: events._filter is not None and not events.file_pending)
-            assert isinstance(events._file.seqs, queries.AllBut)
+            assert isinstance(events._file.seqs, file_rows.FilterRows)
             passing = [ids[i] for i in range(len(NAMES)) if i % 5 != 2]
             assert listed_ids(app) == passing and events.selected_id == passing[-1]
             late = [app.session.ingest(other("Late") if k % 2 else hit("Late"))[0].id for k in range(4)]
             await until(pilot, lambda: events.event_count == len(passing) + 2)
             writer.flush()
             events.let_go()  # (the app's tick) the late rows move to the file's part: the answer grows
-            assert events._order == [] and isinstance(events._file.seqs, queries.AllBut)
+            assert events._order == [] and isinstance(events._file.seqs, file_rows.FilterRows)
             assert listed_ids(app) == passing + late[::2] and len(events._file.seqs) == len(passing) + 2
     finally:
         writer.close()
+
+
+def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeypatch):
+    """FilterRows reads a block at a time from the nearest row known (either end, or a block read
+    before, at an offset): in any order of reading, with few blocks kept, row i is the i-th seq of the
+    whole answer, and the count of rows before a seq is its place there."""
+    import random
+    from bisect import bisect_left
+    from types import SimpleNamespace
+
+    from tests.test_store import meta_get, meta_post, recorded
+
+    path = tmp_path / "s.pixelspy"
+    _, w = recorded(path, [meta_post(i, "Purchase") if i % 3 else meta_get(i, "Lead") for i in range(45)])
+    w.close()
+    db = sqlite3.connect(path)
+    cache = SimpleNamespace(file=lambda query, **kw: query(db, **kw))
+    rng = random.Random(27)
+    for kw in ({"words": ["purch"]}, {"any_of": {"kind": {"event"}}, "words": ["purch"]}, {"has_findings": True},
+               {"after": 5, "upto": 40, "any_of": {"platform": {"meta"}}}):
+        whole = list(queries.filter_seqs(db, **kw))
+        found = queries.FileFilter.of(db, **kw)
+        for block, kept in ((1, 1), (2, 3), (4, 2), (7, 64)):
+            monkeypatch.setattr(file_rows.FilterRows, "BLOCK", block)
+            monkeypatch.setattr(file_rows.FilterRows, "BLOCKS", kept)
+            rows = file_rows.FilterRows(cache, found, found.count(db))
+            order = list(range(len(whole))) * 2
+            rng.shuffle(order)
+            assert [rows[i] for i in order] == [whole[i] for i in order] and not rows.drifted, (kw, block)
+            assert all(rows.before(s) == bisect_left(whole, s) for s in range(found.after, found.upto + 2)), kw
+    db.close()
