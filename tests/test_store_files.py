@@ -197,6 +197,29 @@ def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
     assert "events that could not be read were skipped: 1" in err and "Traceback" not in err
 
 
+def test_rows_nested_past_the_parsers_depth_are_skipped_not_a_crash(session_file, tmp_path, capsys):
+    """An event's JSON or an answer's HAR entry nested deeper than Python's JSON parser recurses
+    (RecursionError, not ValueError): that row is not read, the rest opens and exports."""
+    from pixelspy.store.records import row_words
+
+    db = sqlite3.connect(session_file)
+    (first, hit), (second, other_hit) = db.execute("SELECT id, hit_id FROM events ORDER BY seq").fetchall()
+    db.execute("INSERT OR REPLACE INTO answers (hit_id, entry, zlib) VALUES (?, ?, 0)", (other_hit, b"[" * 100_000))
+    db.execute("UPDATE events SET json = ? WHERE id = ?", ("[" * 100_000, second))
+    db.execute("UPDATE hits SET headers = ? WHERE id = ?", ("[" * 100_000, hit))
+    db.commit()
+    db.close()
+    assert row_words("[" * 100_000) == ("", "", "")  # (a row past the full-text index, read for its words)
+    har = tmp_path / "out.har"
+    assert cli.main(["open", str(session_file), "--no-ui", "--har", str(har)]) == 0
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [first]
+    assert "Traceback" not in err
+    (entry,) = json.loads(har.read_text())["log"]["entries"]  # (the first hit's headers unreadable)
+    assert entry["_pixelspy"]["hit_id"] == other_hit and entry["response"]["comment"] == "response not recorded"
+
+
 def test_open_har_writes_a_session_file_as_har(session_file, tmp_path, capsys):
     """After a crash the session file has everything: `open FILE --har OUT` makes the HAR to share."""
     out = tmp_path / "shop.har"

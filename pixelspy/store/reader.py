@@ -52,7 +52,7 @@ def response(db: sqlite3.Connection, hit_id: str) -> dict | None:
         return None
     try:
         entry = json.loads(unpack(*row, MAX_RESPONSE_JSON))
-    except (BadRow, zlib.error, ValueError):
+    except (BadRow, zlib.error, ValueError, RecursionError):
         return None
     return entry if isinstance(entry, dict) and isinstance(entry.get("response"), dict) else None
 

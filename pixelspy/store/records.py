@@ -69,7 +69,7 @@ def row_words(text: str) -> tuple[str, str, str]:
             raise BadRow("not an object")
         params = [_strings(p, 2, 4)[:2] for p in data.get("params", [])]
         words = _words([data.get(k) for k in ("event", "standard_event", "label")], params, data.get("page_url"))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # (RecursionError: JSON nested past the parser's depth)
         return "", "", ""
     return words
 
@@ -102,7 +102,7 @@ def event_from_row(text: str, findings: list[tuple]) -> TrackingEvent:
             raise BadRow("a user field is not text")
         ev = TrackingEvent(**fields, params=params, user_data=[u._replace(hashed=bool(u.hashed)) for u in users],
                            findings=[_finding(*row) for row in findings])
-    except (ValueError, TypeError) as e:  # pydantic's ValidationError is a ValueError
+    except (ValueError, TypeError, RecursionError) as e:  # pydantic's ValidationError is a ValueError
         raise BadRow(str(e).splitlines()[0]) from None
     return ev
 
@@ -148,7 +148,7 @@ def hit_from_row(hit_id: Any, time: Any, method: Any, url: Any, headers: Any, bo
         data = unpack(body, packed, MAX_BODY)
         hit = RawHit(id=hit_id, time=time, method=method, url=url, headers=tuple(map(tuple, pairs)), body=data,
                      client=client, body_truncated=bool(truncated))
-    except (ValueError, TypeError, zlib.error) as e:
+    except (ValueError, TypeError, zlib.error, RecursionError) as e:
         raise BadRow(str(e).splitlines()[0]) from None
     if isinstance(device, str):
         hit.set_device(device)
