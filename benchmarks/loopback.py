@@ -113,7 +113,9 @@ class ProxyProcess:
         self.kind = kind
         self.port = free_port()
         if kind in ("pixelspy", "no-decode"):
-            program = ["-m", "pixelspy"] if kind == "pixelspy" else [str(HERE / "pixelspy_nodecode.py")]
+            # -P: `-m` would put the working directory first on sys.path, and a pixelspy tree there
+            # (a run from the checkout) would shadow the tree on PYTHONPATH (bench_proxy --against)
+            program = ["-P", "-m", "pixelspy"] if kind == "pixelspy" else [str(HERE / "pixelspy_nodecode.py")]
             cmd = [sys.executable, *program, "--no-ui", "--sink", "--port", str(self.port), "--confdir", str(confdir)]
         elif kind == "mitmdump":
             cmd = [str(VENV_BIN / "mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port),
