@@ -376,8 +376,9 @@ class SinkProxy:
         from loopback import free_port, wait_port
 
         self.port = free_port()
+        # (-P: the pixelspy on PYTHONPATH, when a tree is given so, not one in the working directory)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pixelspy", "--no-ui", "--sink", "-p", str(self.port), "--confdir",
+            [sys.executable, "-P", "-m", "pixelspy", "--no-ui", "--sink", "-p", str(self.port), "--confdir",
              str(folder / "confdir"), *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env={**os.environ, "PIXELSPY_SESSIONS_DIR": str(folder)})
         wait_port(self.port, proc=self.proc)
