@@ -200,19 +200,19 @@ class RawHit:
     def header(self, name: str, default: str = "") -> str:
         """The first value of a header (names compare case-insensitively)."""
         if (values := self._header_map) is None:
+            values = self.header_map()
+        return values.get(name.lower(), default)
+
+    def header_map(self) -> dict[str, str]:
+        """Every header's first value by lower-cased name (not to be changed): made once, for `header`
+        and for code that reads several headers of every request the proxy relays."""
+        if (values := self._header_map) is None:
             values = dict(reversed(self.headers))  # (the first of a name wins)
             names = "".join(values)
             if not (names.isascii() and names.islower()):  # a name to lower-case (HTTP/2's are already)
                 values = {k.lower(): v for k, v in reversed(self.headers)}
-            object.__setattr__(self, "_header_map", values)
-        return values.get(name.lower(), default)
-
-    def header_map(self) -> dict[str, str]:
-        """Every header's first value by lower-cased name, as `header` reads them (not to be changed):
-        for code that reads several headers of every request the proxy relays."""
-        if self._header_map is None:
-            self.header("")
-        return self._header_map  # type: ignore[return-value]
+            object.__setattr__(self, "_header_map", values)  # a cache: the hit itself stays frozen
+        return values
 
     @property
     def content_type(self) -> str:

@@ -104,11 +104,7 @@ class PageViews:
 
     def _count(self, device: str, host: str) -> None:
         key = (device, host)
-        loads = self._loads
-        loads[key] = loads.get(key, 0) + 1
-        loads.move_to_end(key)
-        while len(loads) > MAX_SITES:
-            loads.popitem(last=False)
+        self._bounded_put(self._loads, key, self._loads.get(key, 0) + 1)
 
     @staticmethod
     def _bounded_put(store: OrderedDict, key: tuple, value=None) -> None:
