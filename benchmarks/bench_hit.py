@@ -48,7 +48,10 @@ def live(tree: Path, seconds: float, warmup: float, connections: int) -> dict:
                 Path(f"{out}.go").touch()
                 result = asyncio.run(run_load(proxy.port, mix, connections, seconds, warmup=0))
                 time.sleep(1.5)  # the probe's next report
-                report = json.loads(next(Path(tmp).glob("probe.*.json")).read_text())
+                reports = list(Path(tmp).glob("probe.*.json"))
+                if not reports:
+                    sys.exit(f"no probe report from {tree}'s proxy: is its pixelspy importable from there?")
+                report = json.loads(reports[0].read_text())
             finally:
                 proxy.stop()
     finally:
