@@ -1,0 +1,148 @@
+"""A tracking hit's work on the proxy's event-loop thread, live and in-process, step by step.
+
+    .venv/bin/python benchmarks/bench_hit.py [--rounds 2] [--seconds 12] [--against DIR] [--in-process]
+
+Live: `pixelspy --no-ui --sink` (with its session file, as bench_proxy runs it) under bench_proxy's
+mix (90 % ordinary GETs, 10 % tracking hits, each with IDs and a page URL of its own), saturated by
+`--connections` keep-alive connections, with hit_probe.py loaded through hit_probe/sitecustomize.py:
+CPU µs of the loop thread per tracking hit in `Session.ingest` and in each of its steps (decoding, the
+checks and each check, each subscriber, collections), counted after a warm-up. `--in-process` runs the
+same probe over bench_addon's flows of the mix, fed to the addon's hooks in the mix's order without
+mitmproxy's proxy around them (after two passes; the collector's heap frozen first, as the live freezer
+keeps it): the ratio live / in-process is what the proxy's surroundings add to the same steps.
+`--against DIR` measures another tree's pixelspy (on PYTHONPATH) too, in turns with this one.
+The probe's own timers cost ≈ 1 µs a wrapped call; both trees carry them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+STEP_ORDER = ("hit", "hit gc0", "hit gc1", "hit gc2", "hit: decoding", "hit: checks")
+
+
+def live(tree: Path, seconds: float, warmup: float, connections: int) -> dict:
+    from loopback import ProxyProcess, Upstream, request_mix, run_load
+
+    upstream = Upstream()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "probe"
+            env = {"PYTHONPATH": os.pathsep.join([str(HERE / "hit_probe"), str(tree)]), "HIT_PROBE_OUT": str(out)}
+            proxy = ProxyProcess("pixelspy", Path(tmp), env=env)
+            try:
+                mix = request_mix(upstream.port)
+                asyncio.run(run_load(proxy.port, mix, connections, warmup, warmup=0))
+                Path(f"{out}.go").touch()
+                result = asyncio.run(run_load(proxy.port, mix, connections, seconds, warmup=0))
+                time.sleep(1.5)  # the probe's next report
+                reports = list(Path(tmp).glob("probe.*.json"))
+                if not reports:
+                    sys.exit(f"no probe report from {tree}'s proxy: is its pixelspy importable from there?")
+                report = json.loads(reports[0].read_text())
+            finally:
+                proxy.stop()
+    finally:
+        upstream.stop()
+    report["requests/s"] = [0, result.rps, 0]
+    return report
+
+
+def in_process(passes: int = 3) -> dict:
+    """The probe over bench_addon's flows through the hooks (this process's pixelspy)."""
+    import hit_probe
+    from bench_addon import flows
+    from mitmproxy.test import taddons
+
+    from pixelspy.addon import JsonLines, PixelSpy
+
+    addon = PixelSpy()
+    json_lines = JsonLines(addon.session, out=open(os.devnull, "w"))  # noqa: SIM115
+    addon.session.subscribe(json_lines)
+    hit_probe.patch()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, pixelspy_sink=True)
+        for run in range(passes):
+            ordinary, tracking = flows(run)
+            if run == passes - 1:
+                gc.collect()
+                gc.freeze()
+                hit_probe.clear()
+            for i, flow in enumerate(sorted(ordinary + tracking, key=lambda f: f.request.timestamp_start)):
+                flow.response = None
+                addon.request(flow)
+                if flow.response is not None:
+                    addon.response(flow)
+                if i % 50 == 0:
+                    json_lines.flush()
+    return hit_probe.report()
+
+
+def in_process_of(tree: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, str(Path(__file__)), "--in-process-child"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def per_hit(report: dict) -> dict[str, float]:
+    """µs per tracking hit of each step under a hit (and of other traffic's ingest per request)."""
+    hits = max(report.get("hit", [1])[0], 1)
+    out = {step: total / hits for step, (n, _, total) in report.items() if step.startswith("hit")}
+    if "other" in report:
+        out["other traffic's ingest, per request"] = report["other"][1]
+    return out
+
+
+def order(step: str) -> tuple:
+    return (STEP_ORDER.index(step) if step in STEP_ORDER else len(STEP_ORDER), step)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=12)
+    ap.add_argument("--warmup", type=float, default=3)
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--against", metavar="DIR", help="another tree's pixelspy, measured in turns with this one")
+    ap.add_argument("--in-process", action="store_true", help="the same probe in-process (bench_addon's flows)")
+    ap.add_argument("--in-process-child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.in_process_child:
+        print(json.dumps(in_process()))
+        return 0
+
+    trees = {"this tree": ROOT, **({"against": Path(args.against).resolve()} if args.against else {})}
+    runs: dict[str, list[dict[str, float]]] = {}
+    for r in range(args.rounds):
+        for name, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
+            report = live(tree, args.seconds, args.warmup, args.connections)
+            runs.setdefault(f"{name}, live", []).append(per_hit(report))
+            print(f"round {r + 1} {name}: {report['requests/s'][1]:.0f} requests/s, "
+                  f"{report.get('hit', [0])[0]} tracking hits, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+            if args.in_process:
+                runs.setdefault(f"{name}, in-process", []).append(per_hit(in_process_of(tree)))
+    columns = list(runs)
+    steps = sorted({s for rs in runs.values() for r in rs for s in r}, key=order)
+    print(f"CPU µs of the loop thread per tracking hit (median of {args.rounds} rounds)")
+    print(f"{'step':<52}" + "".join(f"{c:>24}" for c in columns))
+    for step in steps:
+        cells = [statistics.median(r.get(step, 0.0) for r in runs[c]) for c in columns]
+        print(f"{step:<52}" + "".join(f"{x:24.1f}" for x in cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
