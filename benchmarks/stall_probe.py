@@ -29,6 +29,7 @@ Experiments' knobs (bench_proxy.py --against-env NAME=VALUE), each set before th
   STALL_PROBE_GC=A,B,C      the collector's thresholds, set once the proxy has started
   STALL_PROBE_TICK_S        --no-ui's tick (cli.live.TICK_S)
   STALL_PROBE_FREEZE_EVERY  the heap freezer's events between freezes (heap.FREEZE_EVERY_EVENTS)
+  STALL_PROBE_WRITER_NICE   the session file's thread's nice value (Linux: per thread), from its start
 """
 
 from __future__ import annotations
@@ -227,6 +228,16 @@ def set_knobs() -> None:
         from pixelspy.proxy import heap
 
         heap.FREEZE_EVERY_EVENTS = int(every)
+    if nice := os.environ.get("STALL_PROBE_WRITER_NICE"):
+        from pixelspy.store import writer
+
+        run = writer.StoreWriter._run
+
+        def niced_run(self):
+            os.setpriority(os.PRIO_PROCESS, 0, int(nice))  # Linux: this thread only
+            run(self)
+
+        writer.StoreWriter._run = niced_run
     if tick_s := os.environ.get("STALL_PROBE_TICK_S"):
         from pixelspy.cli import live
 
