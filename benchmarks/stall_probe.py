@@ -29,6 +29,7 @@ Experiments' knobs (bench_proxy.py --against-env NAME=VALUE), each set before th
   STALL_PROBE_GC=A,B,C      the collector's thresholds, set once the proxy has started
   STALL_PROBE_TICK_S        --no-ui's tick (cli.live.TICK_S)
   STALL_PROBE_FREEZE_EVERY  the heap freezer's events between freezes (heap.FREEZE_EVERY_EVENTS)
+  STALL_PROBE_MIDDLE_EVERY  young collections per middle one once frozen (heap.MIDDLE_COLLECTION_EVERY)
   STALL_PROBE_WRITER_NICE   the session file's thread's nice value (Linux: per thread), from its start
 """
 
@@ -224,10 +225,11 @@ def set_knobs() -> None:
                 gc.set_threshold(*(int(n) for n in thresholds.split(",")))
 
             proxy.Proxy.start = start_then_thresholds
-    if every := os.environ.get("STALL_PROBE_FREEZE_EVERY"):
+    if os.environ.get("STALL_PROBE_FREEZE_EVERY") or os.environ.get("STALL_PROBE_MIDDLE_EVERY"):
         from pixelspy.proxy import heap
 
-        heap.FREEZE_EVERY_EVENTS = int(every)
+        heap.FREEZE_EVERY_EVENTS = int(os.environ.get("STALL_PROBE_FREEZE_EVERY", heap.FREEZE_EVERY_EVENTS))
+        heap.MIDDLE_COLLECTION_EVERY = int(os.environ.get("STALL_PROBE_MIDDLE_EVERY", heap.MIDDLE_COLLECTION_EVERY))
     if nice := os.environ.get("STALL_PROBE_WRITER_NICE"):
         from pixelspy.store import writer
 
