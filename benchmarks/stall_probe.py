@@ -26,7 +26,8 @@ Experiments' knobs (bench_proxy.py --against-env NAME=VALUE), each set before th
   STALL_PROBE_COMMIT_S      the session file's commit interval
   STALL_PROBE_NO_FREEZE=1   no heap freezer (ProxyConfig.freeze_heap's other settings kept)
   STALL_PROBE_SWITCH_S      the GIL switch interval pixelspy's process sets (proxy.GIL_SWITCH_INTERVAL_S)
-  STALL_PROBE_GC=A,B,C      the collector's thresholds, set once the proxy has started
+  STALL_PROBE_GC=A,B,C      the collector's thresholds, set once the proxy has started (each freeze of the
+                            heap freezer keeps A and sets its own B and C: STALL_PROBE_MIDDLE_EVERY)
   STALL_PROBE_TICK_S        --no-ui's tick (cli.live.TICK_S)
   STALL_PROBE_FREEZE_EVERY  the heap freezer's events between freezes (heap.FREEZE_EVERY_EVENTS)
   STALL_PROBE_MIDDLE_EVERY  young collections per middle one once frozen (heap.MIDDLE_COLLECTION_EVERY)
