@@ -91,6 +91,12 @@ def stall_cause(stall: dict) -> str:
     return cause if ms >= stall["ms"] / 2 else f"other in {stall['where']}"
 
 
+def own_cause(stall: dict, cpu_ms: float) -> str:
+    """The cause stall_probe timed that took most of a stall's `cpu_ms` on CPU, else the rest of the callback."""
+    cause, ms = max(((cause, stall.get(cause, 0.0)) for cause in STALL_CAUSES), key=lambda kv: kv[1])
+    return cause if ms >= cpu_ms / 2 else f"other in {stall['where']}"
+
+
 def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tuple[float, float]]]) -> None:
     """Stalls per proxy under the paced load (all rounds), counted by size and by the cause most of
     each went to, and the time by cause over the whole run (saturation and paced)."""
@@ -119,6 +125,17 @@ def stall_table(folder: Path, kinds: tuple[str, ...], paced: dict[str, list[tupl
               + ", ".join(f"≥{b} ms: {sum(1 for s in stalls if s['ms'] >= b)}" for b in STALL_BUCKETS_MS))
         for cause, buckets in sorted(by_cause.items(), key=lambda kv: -kv[1]["ms"]):
             print(f"    {cause:44} " + "  ".join(f"{b}–: {buckets[b]:4}" for b in STALL_BUCKETS_MS)
+                  + f"  {buckets['ms'] / 1e3:6.2f} s")
+        # The same stalls by the loop thread's own CPU time in them: what the proxy itself spent,
+        # whatever the host's other processes did meanwhile (the wall-clock view above is mostly theirs).
+        on_cpu: dict[str, Counter] = defaultdict(Counter)
+        for stall in stalls:
+            if (cpu := stall["ms"] - stall["off_cpu"]) >= STALL_BUCKETS_MS[0]:
+                on_cpu[own_cause(stall, cpu)][max(b for b in STALL_BUCKETS_MS if cpu >= b)] += 1
+                on_cpu[own_cause(stall, cpu)]["ms"] += cpu
+        print(f"    on CPU ≥ {STALL_BUCKETS_MS[0]} ms: {sum(sum(c[b] for b in STALL_BUCKETS_MS) for c in on_cpu.values())}")
+        for cause, buckets in sorted(on_cpu.items(), key=lambda kv: -kv[1]["ms"]):
+            print(f"      {cause:42} " + "  ".join(f"{b}–: {buckets[b]:4}" for b in STALL_BUCKETS_MS)
                   + f"  {buckets['ms'] / 1e3:6.2f} s")
         n = counts["requests"] or 1
         print(f"    per request: CPU {1e3 * totals['process_cpu'] / n:.3f} ms, the loop thread's waiting for a core "
@@ -207,6 +224,7 @@ def report(pair: tuple[str, str], sat, paced, peak_kib, cpu, rate) -> dict[str, 
     m, p = (1e3 * cpu[k] / sum(r.requests for r in sat[k]) for k in kinds)
     print(f"  {'CPU ms/request (all rounds)':26} {m:9.3f}  {p:9.3f}  {p / m:6.3f}   "
           f"(throughput on a quiet host ≈ {m / p:.3f})")
+    values["CPU/request"], values["CPU ms/request"] = p / m, p
 
     # A round's p99 is set by whether a full garbage collection (tens of ms in either proxy) lands in
     # its window, so per-round p99s scatter widely; the p99 of all paced requests is the steadier
@@ -217,14 +235,34 @@ def report(pair: tuple[str, str], sat, paced, peak_kib, cpu, rate) -> dict[str, 
           f"{len(pooled[other].latencies):,} requests)")
     for pct in (50, 95, 99, 99.9):
         m, p = pooled[base].percentile(pct) * 1e3, pooled[other].percentile(pct) * 1e3
-        values[f"pooled p{pct}"] = p / m
+        values[f"pooled p{pct}"], values[f"pooled p{pct} ms"] = p / m, p
         print(f"  {f'p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     # Where the tail is: the tracking hits alone (the rest is ordinary requests waiting behind them
     # or behind whole-process pauses).
     for pct in (50, 99):
         m, p = (pooled[k].percentile(pct, tracking_only=True) * 1e3 for k in kinds)
+        values[f"tracking p{pct}"] = p / m
         print(f"  {f'tracking hits only p{pct} ms':26} {m:9.2f}  {p:9.2f}  {p / m:6.3f}")
     return values
+
+
+SUMMARY = (("throughput", "saturation req/s", "{:.3f}"), ("CPU/request", "CPU/request", "{:.3f}"),
+           ("pooled p95", "pooled p95", "{:.2f}"), ("pooled p99", "pooled p99", "{:.2f}"),
+           ("tracking p99", "tracking p99", "{:.2f}"))
+
+
+def summary(pairs: list[tuple[str, str]], values: dict[tuple[str, str], dict[str, float]]) -> None:
+    """Each pair's ratios (its second proxy to its first) on one line each, and with --against the
+    second proxies of the two pairs against each other: the interleaved before/after at a glance."""
+    print(f"\n{'ratios to the first of each pair':42}" + "".join(f"{label:>14}" for label, _, _ in SUMMARY))
+    for pair in pairs:
+        print(f"  {' / '.join(pair[::-1]):40}" + "".join(f"{form.format(values[pair][key]):>14}" for _, key, form in SUMMARY))
+    if len(pairs) > 1:
+        after, before = values[pairs[0]], values[pairs[1]]
+        print(f"  {pairs[0][1]} / {pairs[1][1]}: CPU ms/request {after['CPU ms/request']:.3f} / "
+              f"{before['CPU ms/request']:.3f} = {after['CPU ms/request'] / before['CPU ms/request']:.3f}; pooled paced "
+              f"p99 {after['pooled p99 ms']:.2f} / {before['pooled p99 ms']:.2f} ms = "
+              f"{after['pooled p99 ms'] / before['pooled p99 ms']:.2f}")
 
 
 def main() -> int:
@@ -314,9 +352,9 @@ def main() -> int:
     finally:
         upstream.stop()
 
-    values = report(pairs[0], sat, paced, peak_kib, cpu, rate)
-    for pair in pairs[1:]:
-        report(pair, sat, paced, peak_kib, cpu, rate)
+    by_pair = {pair: report(pair, sat, paced, peak_kib, cpu, rate) for pair in pairs}
+    values = by_pair[pairs[0]]
+    summary(pairs, by_pair)
     if args.stalls:
         stall_table(Path(args.stalls), kinds, paced_windows)
     failed = sum(r.errors + sum(n for s, n in r.statuses.items() if s >= 400)

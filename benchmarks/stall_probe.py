@@ -22,7 +22,16 @@ thread's in StoreWriter.flush, the loop thread's time runnable but waiting for a
 Linux's schedstat), and all callbacks' time off CPU (off_cpu; off_cpu_others_ran: of callbacks in
 which other threads of the process ran for at least half of it).
 Nothing of this is in the product: it is patched in from outside, in the process measured.
-STALL_PROBE_COMMIT_S, for experiments, sets the session file's commit interval.
+Experiments' knobs (bench_proxy.py --against-env NAME=VALUE), each set before the proxy starts:
+  STALL_PROBE_COMMIT_S      the session file's commit interval
+  STALL_PROBE_NO_FREEZE=1   no heap freezer (ProxyConfig.freeze_heap's other settings kept)
+  STALL_PROBE_SWITCH_S      the GIL switch interval pixelspy's process sets (proxy.GIL_SWITCH_INTERVAL_S)
+  STALL_PROBE_GC=A,B,C      the collector's thresholds, set once the proxy has started (each freeze of the
+                            heap freezer keeps A and sets its own B and C: STALL_PROBE_MIDDLE_EVERY)
+  STALL_PROBE_TICK_S        --no-ui's tick (cli.live.TICK_S)
+  STALL_PROBE_FREEZE_EVERY  the heap freezer's events between freezes (heap.FREEZE_EVERY_EVENTS)
+  STALL_PROBE_MIDDLE_EVERY  young collections per middle one once frozen (heap.MIDDLE_COLLECTION_EVERY)
+  STALL_PROBE_WRITER_NICE   the session file's thread's nice value (Linux: per thread), from its start
 """
 
 from __future__ import annotations
@@ -196,13 +205,52 @@ class _Probe:
         self.out.write(json.dumps(record) + "\n")
 
 
-def install(out: str) -> None:
-    """The probe; and, for experiments, the session file's commit interval from STALL_PROBE_COMMIT_S."""
-    probe = _Probe(out)
+def set_knobs() -> None:
+    """The experiments' knobs (see the module's docstring) that are set in the environment."""
     if commit_s := os.environ.get("STALL_PROBE_COMMIT_S"):
         from pixelspy.store import writer
 
         writer.StoreWriter.__init__.__kwdefaults__["interval_s"] = float(commit_s)
+    if os.environ.get("STALL_PROBE_NO_FREEZE") or os.environ.get("STALL_PROBE_SWITCH_S") or os.environ.get("STALL_PROBE_GC"):
+        import pixelspy.proxy as proxy
+
+        if os.environ.get("STALL_PROBE_NO_FREEZE"):
+            proxy.freeze_heap = lambda session: None
+        if switch_s := os.environ.get("STALL_PROBE_SWITCH_S"):
+            proxy.GIL_SWITCH_INTERVAL_S = float(switch_s)
+        if thresholds := os.environ.get("STALL_PROBE_GC"):
+            start = proxy.Proxy.start
+
+            async def start_then_thresholds(self):
+                await start(self)
+                gc.set_threshold(*(int(n) for n in thresholds.split(",")))
+
+            proxy.Proxy.start = start_then_thresholds
+    if os.environ.get("STALL_PROBE_FREEZE_EVERY") or os.environ.get("STALL_PROBE_MIDDLE_EVERY"):
+        from pixelspy.proxy import heap
+
+        heap.FREEZE_EVERY_EVENTS = int(os.environ.get("STALL_PROBE_FREEZE_EVERY", heap.FREEZE_EVERY_EVENTS))
+        heap.MIDDLE_COLLECTION_EVERY = int(os.environ.get("STALL_PROBE_MIDDLE_EVERY", heap.MIDDLE_COLLECTION_EVERY))
+    if nice := os.environ.get("STALL_PROBE_WRITER_NICE"):
+        from pixelspy.store import writer
+
+        run = writer.StoreWriter._run
+
+        def niced_run(self):
+            os.setpriority(os.PRIO_PROCESS, 0, int(nice))  # Linux: this thread only
+            run(self)
+
+        writer.StoreWriter._run = niced_run
+    if tick_s := os.environ.get("STALL_PROBE_TICK_S"):
+        from pixelspy.cli import live
+
+        live.TICK_S = float(tick_s)
+
+
+def install(out: str) -> None:
+    """The probe, and the experiments' knobs set in the environment."""
+    probe = _Probe(out)
+    set_knobs()
     gc.callbacks.append(probe.on_gc)
     run = asyncio.events.Handle._run
     asyncio.events.Handle._run = lambda handle: probe.run_handle(run, handle)
