@@ -16,6 +16,7 @@ import weakref
 from mitmproxy import http
 
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
+from pixelspy.heads import RequestHead
 from pixelspy.model import _NOT_PLAIN, RawHit, split_url
 
 # Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
@@ -140,6 +141,28 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+def request_head(flow: http.HTTPFlow, url: str, url_parts: tuple[str, str, str],
+                 names: frozenset[bytes]) -> RequestHead | None:
+    """The flow's request as a RequestHead holding the headers `names` names (lower-case), read as
+    raw_hit reads them; `url`, `url_parts`: request_url_parts(flow). None when a header name is not
+    ASCII: lower-cased as text, such a name may read as one of `names` (the Kelvin sign as "k")."""
+    req = flow.request
+    found: dict[bytes, bytes] = {}
+    for name, value in req.data.headers.fields:
+        if (key := name.lower()) in names:
+            if key not in found:  # (the first of a name wins, as in RawHit.header_map)
+                found[key] = value
+        elif not name.isascii():
+            return None
+    try:  # (a value's own decoding is what raw_hit's gives it: wire_text changes no valid UTF-8)
+        headers = {k.decode(): v.decode() for k, v in found.items()}
+    except UnicodeDecodeError:
+        headers = {k.decode(): _header_text(v) for k, v in found.items()}
+    peer = flow.client_conn.peername
+    return RequestHead(request_method(req), url, url_parts, headers, req.timestamp_start or flow.timestamp_created,
+                       peer[0] if peer else "")
 
 
 # The common methods as mitmproxy's Request.method gives them (decoded, upper-cased): a dict lookup
