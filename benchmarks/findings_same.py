@@ -150,16 +150,18 @@ def _corpus(session, scenario: int) -> None:
         ua = IPHONE if serial % 5 == 0 else None
         cookie = COOKIES[(serial + scenario) % len(COOKIES)]
         page = f"https://shop.example/p/{serial % 4}"
-        _through_addon(addon, _request(page, t, client, cookie, "text/html,*/*", ua=ua, dest="document" if scenario % 2 else ""))
+        _through_addon(addon, _request(page, t, client, cookie, "text/html,*/*", ua=ua,
+                                       dest="document" if scenario % 2 else ""))
         t += 0.05
         if serial % 6 == 0:
-            _through_addon(addon, _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client, referer=page, ua=ua))
+            _through_addon(addon, _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client,
+                                           referer=page, ua=ua))
             t += 0.01
         if serial % 9 == 0:
             _through_addon(addon, _request("https://consent.cookiebot.com/uc.js", t, client, referer=page, ua=ua))
             t += 0.01
-        _through_addon(addon, _request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie, referer=page,
-                                ua=ua, gpc=serial % 11 == 0))
+        _through_addon(addon, _request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie,
+                                       referer=page, ua=ua, gpc=serial % 11 == 0))
         t += 0.01
         for i, sample in enumerate(samples):
             hit = sample.hit(time=t, serial=serial if (serial + i) % 7 else max(1, serial - 1))  # some copies
@@ -171,7 +173,7 @@ def _corpus(session, scenario: int) -> None:
             if i % 10 == 0:
                 session.tick(t)
         _through_addon(addon, _request(f"https://shop.example/api/cart?{serial}", t, client,
-                                COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua))
+                                       COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua))
         t += 0.5
         session.tick(t)
     session.tick(math.inf)
