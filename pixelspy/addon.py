@@ -175,9 +175,10 @@ class PixelSpy:
             req.stream = BodyPrefix() if looked.route is not None else True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        """Other traffic's responses of unknown length or large stream through to the client."""
-        looked = self._looked.get(flow)
-        if looked is not None and looked.route is None and flow.response is not None and streams(flow.response):
+        """Other traffic's responses of unknown length or large stream through to the client. (A
+        tracking hit is marked by _look; a request refused by --auth was never looked at.)"""
+        if (flow.response is not None and not flow.metadata.get(TRACKING_HIT)
+                and not refused_by_proxyauth(flow, self._proxyauth) and streams(flow.response)):
             flow.response.stream = True
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -254,7 +255,7 @@ class PixelSpy:
                        body_unread=cut)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if (hit := self._answered.pop(flow.id, None)) is not None:
+        if self._answered and (hit := self._answered.pop(flow.id, None)) is not None:
             after_hook(self._ingest, flow, hit)
 
     def error(self, flow: http.HTTPFlow) -> None:
