@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth,
-                            request_head, request_method, request_url_parts)
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
+                            refused_by_proxyauth, request_head, request_method, request_url_parts)
 from pixelspy.heads import RequestHead
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
@@ -131,7 +131,7 @@ class PixelSpy:
         self.registry = decoders.default_registry()
         # The headers the session reads of an ordinary request, as bytes (None: it reads whole RawHits).
         names = self.session.request_headers
-        self._head_names = None if names is None else frozenset(n.encode() for n in names)
+        self._head_names = None if names is None else HeaderNames(names)
         self.paused = False
         # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).
         self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
