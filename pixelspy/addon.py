@@ -129,7 +129,7 @@ class PixelSpy:
         self.session = session if session is not None else Session()
         devices.compile_rules()  # now: compiled on the first requests, they would stall the loop for up to 0.1 s
         self.registry = decoders.default_registry()
-        # The headers the session reads of an ordinary request, as bytes (None: it reads whole RawHits).
+        # The headers the session reads of an ordinary request (None: it reads whole RawHits).
         names = self.session.request_headers
         self._head_names = None if names is None else HeaderNames(names)
         self.paused = False

@@ -43,6 +43,3 @@ class RequestHead:
 
     def header_map(self) -> dict[str, str]:
         return self.headers
-
-    def set_device(self, key: str) -> None:
-        self.device = key
