@@ -9,6 +9,10 @@ every event at the end, over
   ticks between (pending verdicts settle);
 - bench_proxy's mix as bench_addon.py replays it (three passes, times out of order).
 
+The corpus' ordinary requests (page loads, CMP scripts, first-party requests with cookies) and the
+mix go through the proxy's addon (`PixelSpy.request` on mitmproxy flows made of them), as live
+traffic does: however a tree reads ordinary requests there, it is compared.
+
     .venv/bin/python benchmarks/findings_same.py --before /tmp/b17
 
 Runs each tree in a process of its own (`PYTHONPATH`), compares the two outputs line by line and
@@ -87,6 +91,19 @@ def _request(url: str, t: float, client: str, cookie: str = "", accept: str = "*
     return RawHit(method="GET", url=url, time=t, client=client, headers=headers)
 
 
+def _through_addon(addon, hit) -> None:
+    """The hit as a mitmproxy flow through the addon's request hook (no loop runs: at once)."""
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    flow = tflow.tflow()
+    flow.request = http.Request.make(hit.method, hit.url, hit.body, [(k.encode(), v.encode()) for k, v in hit.headers])
+    flow.request.timestamp_start = hit.time
+    flow.client_conn.peername = (hit.client, 40000)
+    flow.response = None
+    addon.request(flow)
+
+
 def _variant(hit, client: str, cookie: str, ua: str | None, gpc: bool, referer: str, pii: int):
     """The corpus hit from another device, with its cookies and, one in five, an email or a phone."""
     from pixelspy.model import RawHit
@@ -123,6 +140,9 @@ def _capi(page: str, serial: int, t: float):
 
 def _corpus(session, scenario: int) -> None:
     from corpus import build_corpus
+
+    from pixelspy.addon import PixelSpy
+    addon = PixelSpy(session)
     samples = [s for group in build_corpus().values() for s in group]
     t = 1_700_000_000.0 + scenario
     for serial in range(1, 40):
@@ -130,16 +150,18 @@ def _corpus(session, scenario: int) -> None:
         ua = IPHONE if serial % 5 == 0 else None
         cookie = COOKIES[(serial + scenario) % len(COOKIES)]
         page = f"https://shop.example/p/{serial % 4}"
-        session.ingest(_request(page, t, client, cookie, "text/html,*/*", ua=ua, dest="document" if scenario % 2 else ""))
+        _through_addon(addon, _request(page, t, client, cookie, "text/html,*/*", ua=ua,
+                                       dest="document" if scenario % 2 else ""))
         t += 0.05
         if serial % 6 == 0:
-            session.ingest(_request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client, referer=page, ua=ua))
+            _through_addon(addon, _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client,
+                                           referer=page, ua=ua))
             t += 0.01
         if serial % 9 == 0:
-            session.ingest(_request("https://consent.cookiebot.com/uc.js", t, client, referer=page, ua=ua))
+            _through_addon(addon, _request("https://consent.cookiebot.com/uc.js", t, client, referer=page, ua=ua))
             t += 0.01
-        session.ingest(_request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie, referer=page,
-                                ua=ua, gpc=serial % 11 == 0))
+        _through_addon(addon, _request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie,
+                                       referer=page, ua=ua, gpc=serial % 11 == 0))
         t += 0.01
         for i, sample in enumerate(samples):
             hit = sample.hit(time=t, serial=serial if (serial + i) % 7 else max(1, serial - 1))  # some copies
@@ -150,8 +172,8 @@ def _corpus(session, scenario: int) -> None:
             t += 0.003 if i % 4 else 0.7
             if i % 10 == 0:
                 session.tick(t)
-        session.ingest(_request(f"https://shop.example/api/cart?{serial}", t, client,
-                                COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua))
+        _through_addon(addon, _request(f"https://shop.example/api/cart?{serial}", t, client,
+                                       COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua))
         t += 0.5
         session.tick(t)
     session.tick(math.inf)
@@ -162,12 +184,13 @@ def _mix(session) -> None:
 
     import bench_addon
 
-    from pixelspy.flows import raw_hit
+    from pixelspy.addon import PixelSpy
+    addon = PixelSpy(session)
     bench_addon.time = types.SimpleNamespace(time=lambda: 1_750_000_000.0, perf_counter=time.perf_counter)
     for run in range(3):
         ordinary, tracking = bench_addon.flows(run)
         for flow in ordinary + tracking:
-            session.ingest(raw_hit(flow))
+            addon.request(flow)
         session.tick(ordinary[-1].request.timestamp_start + 1)
     session.tick(math.inf)
 

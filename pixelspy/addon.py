@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import (TRACKING_HIT, BodyPrefix, after_hook, in_turn, raw_hit, refused_by_proxyauth,
-                            request_method, request_url_parts)
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
+                            refused_by_proxyauth, request_head, request_method, request_url_parts)
+from pixelspy.heads import RequestHead
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
@@ -128,6 +129,9 @@ class PixelSpy:
         self.session = session if session is not None else Session()
         devices.compile_rules()  # now: compiled on the first requests, they would stall the loop for up to 0.1 s
         self.registry = decoders.default_registry()
+        # The headers the session reads of an ordinary request (None: it reads whole RawHits).
+        names = self.session.request_headers
+        self._head_names = None if names is None else HeaderNames(names)
         self.paused = False
         # Flows in flight, as requestheaders found them (weak: a flow that dies early takes its entry).
         self._looked: weakref.WeakKeyDictionary[http.HTTPFlow, _Looked] = weakref.WeakKeyDictionary()
@@ -171,9 +175,10 @@ class PixelSpy:
             req.stream = BodyPrefix() if looked.route is not None else True
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        """Other traffic's responses of unknown length or large stream through to the client."""
-        looked = self._looked.get(flow)
-        if looked is not None and looked.route is None and flow.response is not None and streams(flow.response):
+        """Other traffic's responses of unknown length or large stream through to the client. (A
+        tracking hit is marked by _look; a request refused by --auth was never looked at.)"""
+        if (flow.response is not None and not flow.metadata.get(TRACKING_HIT)
+                and not refused_by_proxyauth(flow, self._proxyauth) and streams(flow.response)):
             flow.response.stream = True
 
     def request(self, flow: http.HTTPFlow) -> None:
@@ -227,12 +232,17 @@ class PixelSpy:
                 self._answer(flow, looked)
         if self.paused or request_method(flow.request) == "OPTIONS":  # a preflight is not an event
             return
+        if (looked.route is None and self._head_names is not None
+                and (head := request_head(flow, looked.url, looked.url_parts, self._head_names)) is not None):
+            # ordinary traffic, shown to the checks: microseconds, less than queueing it costs
+            in_turn(self._ingest_plain, flow, head)
+            return
         hit = hit or self._read(flow, looked)
         if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         elif looked.route is not None:
             after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
-        else:  # ordinary traffic, shown to the checks: microseconds, less than queueing it costs
+        else:  # ordinary traffic read whole (a check names no headers, or a header name is not ASCII)
             in_turn(self._ingest, flow, hit)
 
     @staticmethod
@@ -245,12 +255,19 @@ class PixelSpy:
                        body_unread=cut)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if (hit := self._answered.pop(flow.id, None)) is not None:
+        if self._answered and (hit := self._answered.pop(flow.id, None)) is not None:
             after_hook(self._ingest, flow, hit)
 
     def error(self, flow: http.HTTPFlow) -> None:
         """A sink-answered flow killed by another addon, or whose client left: still an event."""
         self.response(flow)
+
+    def _ingest_plain(self, flow: http.HTTPFlow, head: RequestHead) -> None:
+        try:
+            flow.metadata["pixelspy_hit"] = head.id  # (as _ingest's)
+            self.session.ingest_plain(head)
+        except Exception:  # noqa: BLE001 - never break the proxy over a pixelspy bug
+            log.exception("pixelspy failed on %s", head.url)
 
     def _ingest(self, flow: http.HTTPFlow, hit: RawHit) -> None:
         try:

@@ -193,6 +193,7 @@ class Devices:
 
     MAX = 1000
     MAX_KEYS = 10_000  # (address, User-Agent) pairs remembered
+    HEADERS = frozenset({"user-agent"})  # what `key` reads of a request (see pixelspy/heads.py)
 
     def __init__(self) -> None:
         _parser()  # ua-parser imported now, with the session, not on the proxy's first hit

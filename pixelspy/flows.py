@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
+from collections.abc import Iterable
 
 from mitmproxy import http
 
 from pixelspy.decoders.wire import MAX_DECODE_BYTES
+from pixelspy.heads import RequestHead
 from pixelspy.model import _NOT_PLAIN, RawHit, split_url
 
 # Bodies above this are kept (and decoded) only up to it, all the decoders read; the user's traffic
@@ -140,6 +142,50 @@ def raw_hit(flow: http.HTTPFlow, with_body: bool = True, url: str | None = None,
         client=peer[0] if peer else "",
         url_parts=url_parts if url is not None else None,
     )
+
+
+class HeaderNames:
+    """The headers a RequestHead keeps, and what each raw name a client sends is to them: remembered
+    (bounded), since clients send the same few names in the same few spellings again and again."""
+
+    MAX_NAMES = 1024
+
+    def __init__(self, names: Iterable[str]):
+        self.wanted = frozenset(n.encode() for n in names)  # lower-case
+        self.keys: dict[bytes, bytes] = {}  # raw name → its lower-case form if wanted, else b""
+
+    def key(self, name: bytes) -> bytes | None:
+        """The raw name's lower-case form if wanted, b"" if not; None when it is not ASCII (not kept)."""
+        if not name.isascii():
+            return None
+        key = name.lower()
+        key = key if key in self.wanted else b""
+        if len(self.keys) >= self.MAX_NAMES:
+            self.keys.clear()
+        self.keys[name] = key
+        return key
+
+
+def request_head(flow: http.HTTPFlow, url: str, url_parts: tuple[str, str, str],
+                 names: HeaderNames) -> RequestHead | None:
+    """The flow's request as a RequestHead holding the headers `names` names, read as raw_hit reads
+    them; `url`, `url_parts`: request_url_parts(flow). None when a header name is not ASCII:
+    lower-cased as text, such a name may read as a wanted one (the Kelvin sign as "k")."""
+    req = flow.request
+    found: dict[bytes, bytes] = {}
+    keys = names.keys
+    for name, value in req.data.headers.fields:
+        if (key := keys.get(name)) is None and (key := names.key(name)) is None:
+            return None
+        if key and key not in found:  # (the first of a name wins, as in RawHit.header_map)
+            found[key] = value
+    try:  # (a value's own decoding is what raw_hit's gives it: wire_text changes no valid UTF-8)
+        headers = {k.decode(): v.decode() for k, v in found.items()}
+    except UnicodeDecodeError:
+        headers = {k.decode(): _header_text(v) for k, v in found.items()}
+    peer = flow.client_conn.peername
+    return RequestHead(request_method(req), url, url_parts, headers, req.timestamp_start or flow.timestamp_created,
+                       peer[0] if peer else "")
 
 
 # The common methods as mitmproxy's Request.method gives them (decoded, upper-cased): a dict lookup

@@ -16,6 +16,7 @@ from pixelspy import decoders
 from pixelspy.checks import CheckEngine
 from pixelspy.checks.state import ENDPOINT, ID, KEPT, TIME, Recent, Seen, seen
 from pixelspy.devices import Devices
+from pixelspy.heads import RequestHead
 from pixelspy.model import KeptId, RawHit, TrackingEvent
 
 # (event, is_update): is_update is True when an already published event changed (new findings, twin).
@@ -197,8 +198,7 @@ class Session:
         if hit.kept_ids:
             self._keep_ids(events, hit.kept_ids)
         if not events:
-            if updated := self.checks.observe_traffic(hit):
-                self._publish_updates(updated)
+            self._observe(hit)
             return []
         added = []
         for ev in events:
@@ -217,6 +217,22 @@ class Session:
                 self._publish_updates(updated)
             added.append(ev)
         return added
+
+    @property
+    def request_headers(self) -> frozenset[str] | None:
+        """The headers of an ordinary request that the devices and the checks read (lower-case):
+        what ingest_plain needs of one; None when a check does not say (then ingest a RawHit)."""
+        names = self.checks.traffic_headers
+        return None if names is None else names | Devices.HEADERS
+
+    def ingest_plain(self, head: RequestHead) -> None:
+        """An ordinary request (no decoder route) read in part: its `request_headers` alone."""
+        head.device = self.devices.key(head)
+        self._observe(head)
+
+    def _observe(self, hit: RawHit | RequestHead) -> None:
+        if updated := self.checks.observe_traffic(hit):
+            self._publish_updates(updated)
 
     def tick(self, now: float) -> None:
         """Let time-based checks settle pending verdicts (called periodically)."""

@@ -23,6 +23,7 @@ from mitmproxy.test import taddons, tflow
 from pixelspy.addon import JsonLines, PixelSpy
 from pixelspy.decoders import default_registry
 from pixelspy.flows import raw_hit, request_url
+from pixelspy.heads import RequestHead
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
 from tests.test_fuzz_decoders import (BODY_KINDS, CONTENT_TYPES, EXAMPLES_PER_VENDOR, ROUTES, VENDORS,
@@ -55,6 +56,11 @@ class CountingSession(Session):
         self.ingested += 1
         self.last_url = hit.url
         return super().ingest(hit)
+
+    def ingest_plain(self, head: RequestHead) -> None:  # (an ordinary request, read in part)
+        self.ingested += 1
+        self.last_url = head.url
+        super().ingest_plain(head)
 
 
 @pytest.fixture(scope="module")

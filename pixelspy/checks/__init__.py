@@ -5,7 +5,10 @@ earlier ones (a duplicate marks both). A check that looks only at some kinds of 
 pixel loads) names them in a class attribute `kinds`; the engine then calls it for those alone.
 Stateful checks keep their own state and clear it in
 `reset()`. Checks that settle later (consent) implement `tick(now, ctx)`; checks that read ordinary
-traffic (CMP scripts, consent cookies) implement `observe_traffic(hit, ctx)`.
+traffic (CMP scripts, consent cookies) implement `observe_traffic(hit, ctx)`, name the request headers
+it reads in `traffic_headers` (the proxy then hands it a RequestHead holding those alone, not a whole
+RawHit: pixelspy/heads.py), and may say in `traffic_matters(hit, ctx)` whether a request can change
+anything for it (when not, the engine does not call it: almost every request the proxy relays).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Protocol
 from pixelspy.checks.pages import PageViews
 from pixelspy.checks.state import ID, KEPT, Seen, seen
 from pixelspy.config import Config
+from pixelspy.heads import RequestHead
 from pixelspy.model import Finding, Kind, RawHit, TrackingEvent
 
 log = logging.getLogger("pixelspy.checks")
@@ -121,8 +125,10 @@ HOOKS = ("process", "observe_traffic", "tick", "note_choice")
 
 
 class CheckEngine:
-    def __init__(self, config: Config | None = None, checks: list | None = None):
+    def __init__(self, config: Config | None = None, checks: list | None = None, prefilter: bool = True):
         self.config = config or Config()
+        # False: every traffic observer sees every request, whole (what the prefilter is tested against)
+        self.prefilter = prefilter
         self.checks = checks if checks is not None else default_checks(self.config)
         self.events: Events | None = None  # set by the session (see attach)
         self.ctx = Context(set(self.config.checks.silence))
@@ -131,6 +137,9 @@ class CheckEngine:
         self._hooks = {hook: [(check, method) for check in self.checks
                               if (method := getattr(check, hook, None)) is not None]
                        for hook in HOOKS}
+        # observe_traffic's (check, method, its traffic_matters or None)
+        self._traffic = [(check, method, getattr(check, "traffic_matters", None) if prefilter else None)
+                         for check, method in self._hooks["observe_traffic"]]
         # … and `process` per event kind, without the checks that skip that kind
         self._process_hooks = {kind: [(check, method) for check, method in self._hooks["process"]
                                       if kind in getattr(check, "kinds", Kind)]
@@ -144,10 +153,28 @@ class CheckEngine:
         """Run every check on a new event; returns the ids of all events whose findings changed."""
         return self._run("process", self._process_hooks[event.kind], event)
 
-    def observe_traffic(self, hit: RawHit) -> set[str]:
-        # before the checks: a page load is news to all of them
-        self.ctx.page_load = self.ctx.pages.observe(hit)
-        return self._run("observe_traffic", self._hooks["observe_traffic"], hit)
+    @property
+    def traffic_headers(self) -> frozenset[str] | None:
+        """The request headers that the traffic observers (page views and the checks) read; None
+        when one does not say, or the prefilter is off: then they are given whole requests."""
+        names = [getattr(check, "traffic_headers", None) for check, _ in self._hooks["observe_traffic"]]
+        if not self.prefilter or None in names:
+            return None
+        return PageViews.HEADERS.union(*names)
+
+    def observe_traffic(self, hit: RawHit | RequestHead) -> set[str]:
+        """An ordinary request (a hit that made no event) shown to the checks that it may change."""
+        ctx = self.ctx
+        ctx.page_load = ctx.pages.observe(hit)  # before the checks: a page load is news to all of them
+        ctx.changed = set()
+        ctx.changed_events = {}
+        for check, method, matters in self._traffic:
+            try:
+                if matters is None or matters(hit, ctx):
+                    method(hit, ctx)
+            except Exception:  # noqa: BLE001 - one broken check must not cost the others
+                log.exception("check %s failed in observe_traffic", type(check).__name__)
+        return ctx.changed
 
     def tick(self, now: float) -> set[str]:
         return self._run("tick", self._hooks["tick"], now)

@@ -202,6 +202,21 @@ class ConsentCheck:
             for r in readings:
                 self._apply(rec, r, t, ctx)
 
+    traffic_headers = frozenset({"referer", "origin", "cookie", "sec-gpc"})  # what observe_traffic reads
+
+    def traffic_matters(self, hit: RawHit, ctx) -> bool:
+        """Whether observe_traffic can change anything on this request (the engine skips it when
+        not): a CMP's script or consent log on its host, a consent cookie, Sec-GPC: 1, a record of
+        the host's site on this device (a hit pending there may settle), any rule of the user's."""
+        if self._rules:
+            return True
+        header = hit.header_map().get
+        host_site, patterns, any_path = _host_facts(hit.host)
+        return ((host_site, hit.device) in self._records
+                or bool(patterns) and any_path.search(hit.path) is not None
+                or header("sec-gpc", "").strip() == "1"
+                or bool(self._cookie_readings(header("cookie", ""))))
+
     def observe_traffic(self, hit: RawHit, ctx) -> None:
         header = hit.header_map().get  # (every request the proxy relays comes here)
         host = hit.host

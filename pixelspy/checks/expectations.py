@@ -87,6 +87,8 @@ class ExpectationsCheck:
         if page:
             self._visit(page, ev.time, ev.client, ev.device, trigger=ev)
 
+    traffic_headers = frozenset()  # (observe_traffic reads the page load, the time and the device)
+
     def observe_traffic(self, hit: RawHit, ctx) -> None:
         if ctx.page_load:
             self._visit(ctx.page_load, hit.time, hit.client, hit.device, trigger=None)

@@ -69,6 +69,9 @@ def is_html_document(hit: RawHit) -> bool:
 class PageViews:
     """Counts the page loads of each site per device."""
 
+    # What `observe` reads of a request's headers (is_page_load, is_html_document, _named_document).
+    HEADERS = frozenset({"sec-fetch-dest", "x-requested-with", "accept", "upgrade-insecure-requests", "referer"})
+
     def __init__(self) -> None:
         self._loads: OrderedDict[tuple[str, str], int] = OrderedDict()
         # (device, URL) of HTML documents no later request has named as its Referer yet

@@ -100,6 +100,8 @@ class PixelNoEventsCheck:
         self._deadlines.clear()
         self.last_seen = float("-inf")
 
+    traffic_headers = frozenset()  # (observe_traffic reads the time alone)
+
     def observe_traffic(self, hit, ctx) -> None:
         if hit.time > self.last_seen:
             self.last_seen = hit.time
