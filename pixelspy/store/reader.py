@@ -23,6 +23,9 @@ _FINDINGS_AT = ("SELECT event_id, code, severity, message, hint, related, pendin
                 "WHERE event_id IN (SELECT id FROM events WHERE seq IN ({})) ORDER BY event_id, n")
 _HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
         "WHERE id = ?")
+# SQLite's smallest integer: the seq before a file's first row is at least this (a row at this seq,
+# in a hand-made file, is not listed).
+MIN_SEQ = -2**63
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
 MAX_RESPONSE_JSON = 4 * 1024 * 1024
 
@@ -152,6 +155,23 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
 
 def last_seq(db: sqlite3.Connection) -> int:
     return db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def first_seq(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT coalesce(min(seq), 1) FROM events").fetchone()[0]
+
+
+def seq_run(db: sqlite3.Connection) -> range | None:
+    """The file's seqs when they run without a gap (a file pixelspy wrote: 1, 2, 3…; range(0): no
+    event); None when they do not (a hostile or hand-edited file: rows deleted, seqs written by
+    hand). Told by SQLite's count of rows (its smallest index: 10 ms at a million) against the
+    first and the last seq."""
+    first = db.execute("SELECT min(seq) FROM events").fetchone()[0]
+    if first is None:
+        return range(0)
+    last = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+    rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return range(first, last + 1) if rows == last - first + 1 else None
 
 
 def seqs_of(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
