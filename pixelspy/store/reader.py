@@ -174,6 +174,13 @@ def seq_run(db: sqlite3.Connection) -> range | None:
     return range(first, last + 1) if rows == last - first + 1 else None
 
 
+def nth_seq(db: sqlite3.Connection, after: int, upto: int, n: int) -> int:
+    """The seq of the `n`-th row after `after`; `upto` when (after, upto] holds fewer."""
+    row = db.execute("SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                     (after, upto, n - 1)).fetchone()
+    return upto if row is None else row[0]
+
+
 def seqs_of(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
     """The seqs of the events `ids` that the file holds (by id)."""
     found: dict[str, int] = {}

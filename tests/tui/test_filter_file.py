@@ -28,6 +28,22 @@ def listed_ids(app: PixelSpyApp) -> list[str]:
     return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
 
 
+async def row_key(pilot, events, i: int) -> str | int | None:
+    """The key of row `i`, once read (a scanned filter's rows are read off the event loop)."""
+    for _ in range(2000):
+        if not 0 <= i < events.row_count or events._row(i) is not None:
+            return events._row_key(i)
+        await pilot.pause(0.005)
+    raise AssertionError(f"row {i} never read")
+
+
+async def listed(pilot, app: PixelSpyApp) -> list[str]:
+    """listed_ids, each row waited for as it is read."""
+    events = app.event_list
+    keys = [(i, await row_key(pilot, events, i)) for i in range(events.row_count)]
+    return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
+
+
 async def filtered_in_memory(queries: tuple[str, ...]) -> dict[str, list[int]]:
     """The positions (in NAMES) of the events each filter lists with every event in memory, no file."""
     app = PixelSpyApp(Session(), None)
@@ -54,7 +70,7 @@ async def file_app_listing_all(pilot, app, writer) -> list[str]:
     return ids
 
 
-def rows_read_anyhow(events) -> list[list[str | int]]:
+async def rows_read_anyhow(pilot, events) -> list[list[str | int]]:
     """The list's rows (seqs of the file, ids of memory) read as a user may come to them: from the
     newest back, from the oldest on, from the middle first (each with the rows read before forgotten)."""
     orders = [range(events.row_count - 1, -1, -1), range(events.row_count),
@@ -63,7 +79,7 @@ def rows_read_anyhow(events) -> list[list[str | int]]:
     for order in orders:
         if isinstance(events._file.seqs, file_rows.FilterRows):
             events._file.seqs._blocks.clear()
-        rows = {i: events._row_key(i) for i in order}
+        rows = {i: await row_key(pilot, events, i) for i in order}
         found.append([rows[i] for i in range(events.row_count) if rows[i] is not None])
     return found
 
@@ -99,8 +115,8 @@ async def test_a_filter_counts_and_lists_from_anywhere_the_same_rows_as_in_memor
                 await until(pilot, lambda: events._filter is not before and not events.file_pending)
                 whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
                 assert answers == [len(whole)], q
-                assert rows_read_anyhow(events) == [whole] * 3, q
-                assert [ids.index(i) for i in listed_ids(app)] == expected[q], q
+                assert await rows_read_anyhow(pilot, events) == [whole] * 3, q
+                assert [ids.index(i) for i in await listed(pilot, app)] == expected[q], q
                 # The scrollbar follows (its size set without a layout of the screen while it stays).
                 assert events.virtual_size.height == events.row_count + 1 and events.scroll_y <= events.max_scroll_y
                 if events.show_vertical_scrollbar:
@@ -287,3 +303,85 @@ def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeyp
             assert [rows[i] for i in order] == [whole[i] for i in order] and not rows.drifted, (kw, block)
             assert all(rows.before(s) == bisect_left(whole, s) for s in range(found.after, found.upto + 2)), kw
     db.close()
+
+
+async def test_a_scanned_filters_far_rows_are_read_off_the_event_loop(tmp_path, monkeypatch):
+    """Without FTS5 a word's rows are found by reading every event: a block far from those read
+    (Home under the filter) is read in a worker thread while the list goes on taking keys, its rows
+    drawn as "…" until it comes, then the right ones."""
+    monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
+    monkeypatch.setattr(file_rows, "SCAN_ROWS", 7)
+    monkeypatch.setattr(file_rows.FilterRows, "BLOCK", 4)
+    entered, release = threading.Event(), threading.Event()
+    read = file_rows.FilterRows.read
+
+    def held(self, b, stop=None):  # (a fetch passes its stop; the answer's own newest rows do not)
+        if stop is not None:
+            entered.set()
+            assert release.wait(10)
+        return read(self, b, stop)
+
+    monkeypatch.setattr(file_rows.FilterRows, "read", held)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            ids = await file_app_listing_all(pilot, app, writer)
+            purchases = [i for i, name in zip(ids, NAMES, strict=True) if name == "Purchase"]
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            assert isinstance(events._file.seqs, file_rows.FilterRows) and events._file.seqs.parts is not None
+            assert events.selected_id == purchases[-1]  # (the newest rows: read with the answer)
+            events.focus()
+            await pilot.press("home")
+            await until(pilot, entered.is_set)
+            assert events.cursor == 0 and events._row(0) is None and events.selected_id is None
+            assert events.render_line(1).text.strip() == "…"
+            await pilot.press("down")  # the event loop takes keys while the block is read
+            assert events.cursor == 1
+            release.set()
+            await until(pilot, lambda: events.selected_id == purchases[1])
+            assert await listed(pilot, app) == purchases
+    finally:
+        release.set()
+        writer.close()
+
+
+async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_path):
+    """A hand-edited file (rows deleted, seqs below 1 and huge): the list shows its rows in seq order,
+    as many as there are, and a filter of most rows the rows that pass."""
+    from pixelspy.store import reader
+    from pixelspy.store.writer import StoreWriter
+    from tests.test_store import recorded
+    from tests.test_store_hostile import gaps, regapped
+    from tests.tui.scripted import scripted_hits
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    evs = list(live)
+    moved = gaps(len(evs))
+    db = sqlite3.connect(path)
+    regapped(db, moved)
+    db.close()
+    kept = [ev for _, ev in sorted((moved[seq], ev) for seq, ev in enumerate(evs, 1) if moved.get(seq) is not None)]
+    session = Session(max_events=3)
+    reader.load(path, session)
+    writer = StoreWriter(session, path)  # (as `pixelspy open` does: it goes on recording into the file)
+    writer.open()
+    writer.attach()
+    try:
+        app = PixelSpyApp(session, None)
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            await until(pilot, lambda: not events.file_pending and events.event_count == len(kept))
+            assert await listed(pilot, app) == [ev.id for ev in kept]
+            app.filter_box.value = "source:browser"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            browser = [ev.id for ev in kept if ev.source.value == "browser"]
+            assert events.event_count == len(browser) and await listed(pilot, app) == browser
+            app.filter_box.value = ""
+            await until(pilot, lambda: events._filter is None and not events.file_pending)
+            assert await listed(pilot, app) == [ev.id for ev in kept]
+    finally:
+        writer.close()
