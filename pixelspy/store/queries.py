@@ -131,8 +131,8 @@ class FileFilter:
     here (_read_words)."""
 
     def __init__(self, after: int, upto: int, first: list[_Part], met: list[_Part] = (),
-                 taken_away: list[_Part] = (), left_out: list[_Part] | None = None) -> None:
-        self.after, self.upto = after, upto
+                 taken_away: list[_Part] = (), left_out: list[_Part] | None = None, gapless: bool | None = None) -> None:
+        self.after, self.upto, self._gapless = after, upto, gapless
         self._first, self._met, self._taken_away = first, list(met), list(taken_away)
         self._left_out = left_out  # (one column most rows pass, alone: the rows it leaves out, to count)
 
@@ -140,7 +140,9 @@ class FileFilter:
     def of(cls, db: sqlite3.Connection, *, after: int | None = None, upto: int | None = None,
            any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
            finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
-           has_findings: bool = False, words: list[str] | tuple[str, ...] = ()) -> FileFilter:
+           has_findings: bool = False, words: list[str] | tuple[str, ...] = (),
+           gapless: bool | None = None) -> FileFilter:
+        """(`gapless`: whether the file's seqs run without a gap, if the caller knows: rows_between.)"""
         upto = last_seq(db) if upto is None else upto  # (one range for every part: the writer goes on)
         after = max(first_seq(db) - 1, MIN_SEQ) if after is None else after  # (a hostile file's may be 0 or less)
         indexed: list[_Indexed] = []
@@ -168,7 +170,7 @@ class FileFilter:
                          key=lambda m: m[:2])  # (the fewest first)
         if not first and len(columns) == 1 and not met and estimates and 2 * columns[0][0] > ESTIMATE_ROWS:
             c = columns[0][2]
-            return cls(after, upto, [c.part(estimates)], left_out=c.outside(db))
+            return cls(after, upto, [c.part(estimates)], left_out=c.outside(db), gapless=gapless)
         if not first and columns:
             first = [columns.pop(0)[2].part(estimates)]
         elif not first:
@@ -188,7 +190,7 @@ class FileFilter:
         leaves out (source:browser at a million events counts the few others, not the million)."""
         if self._left_out is not None:
             after, upto = self._within(after, upto)
-            return rows_between(db, after, upto, stop) - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
+            return rows_between(db, after, upto, stop, self._gapless) - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
                                       for sql, args in (part.within(after, upto) for part in self._left_out))
         sql, args = self._compound(*self._within(after, upto))
         merged = " ORDER BY 1 LIMIT -1" if self._compounded() else ""  # (the merge; LIMIT: kept in a subquery)
@@ -282,12 +284,15 @@ def _read_words(db: sqlite3.Connection, words: list[str], after: int, upto: int)
     return found
 
 
-def rows_between(db: sqlite3.Connection, after: int, upto: int, stop: Callable[[], bool] | None = None) -> int:
+def rows_between(db: sqlite3.Connection, after: int, upto: int, stop: Callable[[], bool] | None = None,
+                 gapless: bool | None = None) -> int:
     """How many events (after, upto] holds: told by their seqs where the file's run without a gap
-    (a file pixelspy wrote: 1, 2, 3…), else counted (a hostile or hand-edited file: rows deleted,
-    seqs written by hand), through an index where there is one (65 ms at a million rows; the table
-    itself: 580)."""
-    if (run := seq_run(db)) is not None:
+    (a file pixelspy wrote: 1, 2, 3…; `gapless`: told by the caller, else asked: reader.seq_run),
+    else counted (a hostile or hand-edited file: rows deleted, seqs written by hand), through an
+    index where there is one (65 ms at a million rows; the table itself: 580)."""
+    if gapless:
+        return upto - after
+    if gapless is None and (run := seq_run(db)) is not None:
         return max(0, min(upto, run.stop - 1) - max(after, run.start - 1))
     by = " INDEXED BY events_kind" if _has_filter_indexes(db) else ""
     return _one(db, f"SELECT count(*) FROM events{by} WHERE seq > ? AND seq <= ?", [after, upto], stop)

@@ -320,7 +320,8 @@ class EventList(ScrollView, can_focus=True):
             if not worker.is_cancelled:
                 self.post_message(self.FileAnswer(query, rows, shown))
 
-        answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer)
+        answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer,
+                      gapless=not self._file.gapped)
 
     def on_event_list_file_answer(self, message: FileAnswer) -> None:
         self._file_answered(message.query, message.rows, message.shown)

@@ -365,13 +365,15 @@ class FileRows:
 
 
 def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, wanted: int | None,
-                  stop: Callable[[], bool], answer: Callable[[array | FilterRows, Shown | None], None]) -> None:
+                  stop: Callable[[], bool], answer: Callable[[array | FilterRows, Shown | None], None],
+                  gapless: bool = False) -> None:
     """(In a worker thread.) The session file's rows in (after, upto] passing `query` (arguments of
     queries.FileFilter.of), told to `answer(rows, shown)`: counted, the newest `newest` read with
     what they show (read ahead), and where the row of seq `wanted` is. SQLite lets the GIL go
-    meanwhile; `stop()` true stops the count where it is (queries.Stopped), and nothing is told."""
+    meanwhile; `stop()` true stops the count where it is (queries.Stopped), and nothing is told.
+    (`gapless`: every seq of (after, upto] is a row: FileRows.)"""
     try:
-        found = cache.file(queries.FileFilter.of, after=after, upto=upto, **query)
+        found = cache.file(queries.FileFilter.of, after=after, upto=upto, gapless=gapless, **query)
         if found is None:  # (the file closed)
             return answer(array("q"), None)
         rows = FilterRows(cache, found, *_count(cache, found, query, stop))
