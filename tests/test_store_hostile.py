@@ -10,6 +10,7 @@ import pytest
 from pixelspy.store import queries, reader
 from pixelspy.store.records import row_words
 from pixelspy.store.schema import has_fts_table
+from pixelspy.session import Session
 from tests.test_store import assert_every_form_and_pair, filter_forms, recorded
 from tests.tui.scripted import scripted_hits
 
@@ -80,3 +81,76 @@ def test_a_file_whose_seqs_run_from_elsewhere_than_1_counts_by_its_seqs(tmp_path
     assert reader.seq_run(db) == range(-4, n - 4)
     for after, upto in ((-10, 100), (-3, 2), (0, n), (n, 2 * n)):
         assert queries.rows_between(db, after, upto) == len([s for s in range(-4, n - 4) if after < s <= upto])
+
+
+def test_marks_hits_and_events_at_times_no_clock_shows_are_skipped_by_open_and_export(tmp_path, capsys):
+    """A mark whose label is not text or whose time is text, 1e308 or -1e308; a hit at 1e308; an
+    event at NaN: each row skipped (HAR export and `open --no-ui` crashed on them), the others kept."""
+    import json
+
+    from pixelspy.cli.files import open_session_file
+    from pixelspy.har import MARKS_KEY
+    from pixelspy.session import Mark
+    from pixelspy.store.export import export_file
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits(), [Mark("clicked Buy", 1_700_000_001.0)])
+    w.close()
+    db = sqlite3.connect(path)
+    hits = db.execute("SELECT count(*) FROM hits").fetchone()[0]
+    db.executescript("""
+        INSERT INTO marks VALUES (90, 1700000002.0, x'35'); INSERT INTO marks VALUES (91, 'soon', 'text time');
+        INSERT INTO marks VALUES (92, 1e308, 'far'); INSERT INTO marks VALUES (93, -1e308, 'long ago');
+        UPDATE hits SET time = 1e308 WHERE rowid = (SELECT min(rowid) FROM hits);
+        UPDATE events SET json = replace(json, '"time":', '"time":NaN,"was":') WHERE seq = 2;
+    """)
+    db.commit()
+    db.close()
+    assert open_session_file(path, None, no_ui=True) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(live) - 1 and "events that could not be read were skipped: 1" in err
+    har = tmp_path / "out.har"
+    assert export_file(path, har) == hits - 1
+    log = json.loads(har.read_text())["log"]  # (valid JSON: no NaN)
+    assert [m["label"] for m in log[MARKS_KEY]] == ["clicked Buy"]
+    back = Session()
+    reader.load(path, back)
+    assert [m.label for m in back.marks] == ["clicked Buy"]
+
+
+def test_a_row_at_sqlites_smallest_seq_is_left_out_and_the_others_listed(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    db = sqlite3.connect(path)
+    regapped(db, {1: reader.MIN_SEQ})
+    assert reader.first_seq(db) == reader.MIN_SEQ + 1 and queries.FileFilter.of(db).count(db) == len(live) - 1
+    assert list(queries.filter_seqs(db, any_of={"source": {"browser"}})) == [
+        seq for seq, ev in enumerate(live, 1) if seq > 1 and ev.source.value == "browser"]
+
+
+def test_a_time_no_clock_shows_is_drawn_as_a_question_mark():
+    from pixelspy.tui.cells import clock
+
+    assert clock(1_700_000_000.25).endswith(".250") and clock(1_700_000_000.25, ms=False).count(":") == 2
+    assert [clock(t) for t in (float("nan"), 1e308, -1e308)] == ["?"] * 3
+
+
+def test_a_row_that_cannot_be_read_is_read_once_not_at_each_frame(tmp_path):
+    """(A hostile file's row of 40 MB took 0.3 s a read, at every frame that drew it.)"""
+    from types import SimpleNamespace
+
+    from pixelspy.tui.file_rows import EventCache
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET json = ? WHERE seq = 2", ('{"event": "' + "x" * 100_000 + '"}',))
+    asked: list[list[int]] = []
+    session = Session()
+    session.store = SimpleNamespace(read=lambda query, **kw: asked.append(kw.get("seqs")) or query(db, **kw))
+    cache = EventCache(session)
+    for _ in range(3):  # (three frames)
+        cache.read_at([1, 2, 3])
+    assert asked == [[1, 2, 3]] and cache.at(2) is None and cache.at(3).id == list(live)[2].id

@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pixelspy.store.reader import MIN_SEQ, first_seq, last_seq, seq_run
+from pixelspy.store.reader import first_seq, last_seq, seq_run
 from pixelspy.store.records import row_words
 from pixelspy.store.schema import FTS_TABLE, SEVERITY_RANK, has_fts_table, words_upto
 
@@ -144,7 +144,7 @@ class FileFilter:
            gapless: bool | None = None) -> FileFilter:
         """(`gapless`: whether the file's seqs run without a gap, if the caller knows: rows_between.)"""
         upto = last_seq(db) if upto is None else upto  # (one range for every part: the writer goes on)
-        after = max(first_seq(db) - 1, MIN_SEQ) if after is None else after  # (a hostile file's may be 0 or less)
+        after = first_seq(db) - 1 if after is None else after  # (a hostile file's may be 0 or less)
         indexed: list[_Indexed] = []
         for column, values in (any_of or {}).items():
             if column not in (*FILTER_COLUMNS, "source", "kind"):

@@ -27,7 +27,7 @@ from pixelspy.inert import inert
 from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
 from pixelspy.store import queries, reader
-from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
+from pixelspy.tui.cells import PLATFORM_COLORS, clock, event_title, findings_cell, fit
 from pixelspy.tui.file_rows import EventCache, FileRows, FilterRows, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
@@ -516,7 +516,7 @@ class EventList(ScrollView, can_focus=True):
     def _time(self, t: float) -> str:
         if self.relative_time:
             return f"+{t - self.start_time:9.3f}s"
-        return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+        return clock(t)
 
     def _cell(self, name: str, ev: TrackingEvent, width: int) -> tuple[str, Style | None]:
         if name == "time":

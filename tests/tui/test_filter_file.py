@@ -347,9 +347,11 @@ async def test_a_scanned_filters_far_rows_are_read_off_the_event_loop(tmp_path, 
         writer.close()
 
 
-async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_path):
+@pytest.mark.parametrize("smallest", [False, True], ids=["gaps", "a-row-at-sqlites-smallest-seq"])
+async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_path, smallest):
     """A hand-edited file (rows deleted, seqs below 1 and huge): the list shows its rows in seq order,
-    as many as there are, and a filter of most rows the rows that pass."""
+    as many as there are, and a filter of most rows the rows that pass. (A row at SQLite's smallest
+    integer, no seq before it, is left out: the list asked from the seq before it and never heard.)"""
     from pixelspy.store import reader
     from pixelspy.store.writer import StoreWriter
     from tests.test_store import recorded
@@ -361,10 +363,13 @@ async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_p
     w.close()
     evs = list(live)
     moved = gaps(len(evs))
+    if smallest:
+        moved[1] = reader.MIN_SEQ
     db = sqlite3.connect(path)
     regapped(db, moved)
     db.close()
-    kept = [ev for _, ev in sorted((moved[seq], ev) for seq, ev in enumerate(evs, 1) if moved.get(seq) is not None)]
+    kept = [ev for seq, ev in sorted((moved[seq], ev) for seq, ev in enumerate(evs, 1) if moved.get(seq) is not None)
+            if seq != reader.MIN_SEQ]
     session = Session(max_events=3)
     reader.load(path, session)
     writer = StoreWriter(session, path)  # (as `pixelspy open` does: it goes on recording into the file)
