@@ -154,3 +154,16 @@ def test_a_row_that_cannot_be_read_is_read_once_not_at_each_frame(tmp_path):
     for _ in range(3):  # (three frames)
         cache.read_at([1, 2, 3])
     assert asked == [[1, 2, 3]] and cache.at(2) is None and cache.at(3).id == list(live)[2].id
+
+
+@pytest.mark.parametrize("started", ["abc", "1e400", "-1e300"])
+def test_sessions_lists_a_file_whose_start_time_is_junk_with_its_events(tmp_path, started):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('started', ?)", (started,))
+    db.commit()
+    db.close()
+    [found] = reader.sessions(tmp_path)
+    assert found.events == len(live) and found.started is None and found.note == ""

@@ -157,12 +157,19 @@ def info(path: Path) -> SessionInfo:
     try:
         started = db.execute("SELECT value FROM meta WHERE key = 'started'").fetchone()
         count = db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
-        when = datetime.fromtimestamp(float(started[0])) if started else None
-        return SessionInfo(path, when, count, size)
+        return SessionInfo(path, _started(started[0]) if started else None, count, size)
     except (sqlite3.Error, ValueError, OverflowError, OSError) as e:
         return SessionInfo(path, None, None, size, reason(path, e).removeprefix(f"{path}: "))
     finally:
         db.close()
+
+
+def _started(value: object) -> datetime | None:
+    """meta's start time (None: junk, in a hand-edited file: text, 1e400)."""
+    try:
+        return datetime.fromtimestamp(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def sessions(folder: Path, most: int = 20) -> list[SessionInfo]:
