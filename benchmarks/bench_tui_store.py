@@ -34,6 +34,9 @@ measures, through the app's own paths:
   RSS       after the set-up and at the end
 (`--read-only`: the store case reads the --keep file as it is, opened read-only, never copied nor
 recorded into: no new row cases; for a file shared with others.)
+`--no-fts WORD [--tree TREE]`: a search word on the --keep file as where SQLite lacks FTS5 (its index
+hidden: the events' JSON read), in this process, CPU ms: the worker's count and newest rows, then
+the middle row and the rows before it (the event loop's reads before session 18).
 Goals (#27): a filter change < 200 ms, a new row < 100 ms after its hit, RSS < 1 GB, at 1,000,000.
 """
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import json
 import os
 import shutil
@@ -326,6 +330,32 @@ async def new_row_times(pilot, app, events, hit) -> list[float]:
     return times
 
 
+def no_fts(path: Path, word: str) -> None:
+    import sqlite3
+    from types import SimpleNamespace
+
+    from pixelspy.tui import file_rows
+
+    queries.has_fts_table = lambda db: False  # (as where SQLite lacks FTS5)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    cache = SimpleNamespace(file=lambda q, **kw: q(db, **kw), session=SimpleNamespace(hits={}),
+                            read_ahead=lambda seqs: ({}, {}))
+    got = []
+    told = {"gapless": True} if "gapless" in inspect.signature(file_rows.answer_filter).parameters else {}
+    cpu = [time.process_time()]
+    file_rows.answer_filter(cache, {"words": [word]}, 0, reader.last_seq(db), 50, None, lambda: False,
+                            lambda rows, shown: got.append(rows), **told)  # (as the list, which knows)
+    rows = got[0]
+    cpu.append(time.process_time())
+    middle = rows[len(rows) // 2]
+    cpu.append(time.process_time())
+    rows.before(middle)
+    cpu.append(time.process_time())
+    took = [round((b - a) * 1000) for a, b in zip(cpu, cpu[1:])]
+    print(f"{TREE}: {word!r} without FTS5, {len(rows):,} rows: count and newest rows {took[0]} ms CPU, the middle "
+          f"row {took[1]} ms, the rows before it {took[2]} ms")
+
+
 def child(args: argparse.Namespace) -> None:
     result = asyncio.run(measure(Path(args.file), args.events, args.memory, args.case == "store", args.read_only))
     print(json.dumps(result))
@@ -377,11 +407,15 @@ def main() -> int:
                     "`git archive main` unpacked): before and after in one run, on the same file")
     ap.add_argument("--runs", type=int, default=1, help="the store case(s) this many times, alternating")
     ap.add_argument("--only", nargs="+", help="these filters alone (of FILTERS, or any)")
+    ap.add_argument("--no-fts", metavar="WORD", help="a search word without FTS5 on the --keep file (above)")
     ap.add_argument("--read-only", action="store_true", help="the --keep file read as it is (never copied nor "
                     "recorded into; no new row cases)")
     args = ap.parse_args()
     if args.only:
         FILTERS[:] = args.only
+    if args.no_fts:
+        no_fts(args.keep, args.no_fts)
+        return 0
     if args.child:
         args.case = args.child
         child(args)

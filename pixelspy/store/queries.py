@@ -132,7 +132,8 @@ class FileFilter:
 
     def __init__(self, after: int, upto: int, first: list[_Part], met: list[_Part] = (),
                  taken_away: list[_Part] = (), left_out: list[_Part] | None = None, gapless: bool | None = None) -> None:
-        self.after, self.upto, self._gapless = after, upto, gapless
+        self.after, self.upto = after, upto
+        self.gapless = gapless  # (every seq of the range is a row: known by the caller; None: not known)
         self._first, self._met, self._taken_away = first, list(met), list(taken_away)
         self._left_out = left_out  # (one column most rows pass, alone: the rows it leaves out, to count)
 
@@ -156,7 +157,7 @@ class FileFilter:
             indexed.append(_Indexed("events_severity", "{t}severity", sorted(set(SEVERITY_RANK.values()))))
         if any(not c.values for c in indexed) or any("\x00" in w for w in words):
             # (a key with no value left: device:NAME naming no device; no word of the index holds a NUL)
-            return cls(after, upto, [_Part("SELECT seq FROM events WHERE 0", [])])
+            return cls(after, upto, [_Part("SELECT seq FROM events WHERE 0", [])], gapless=gapless)
         met: list[_Part] = []
         if finding_severities is not None:
             args: list[object] = []
@@ -181,7 +182,7 @@ class FileFilter:
                 taken_away += c.outside(db)
             else:
                 met.append(c.part(estimates))
-        return cls(after, upto, first, met, taken_away)
+        return cls(after, upto, first, met, taken_away, gapless=gapless)
 
     def count(self, db: sqlite3.Connection, *, after: int | None = None, upto: int | None = None,
               stop: Callable[[], bool] | None = None) -> int:
@@ -190,7 +191,7 @@ class FileFilter:
         leaves out (source:browser at a million events counts the few others, not the million)."""
         if self._left_out is not None:
             after, upto = self._within(after, upto)
-            return rows_between(db, after, upto, stop, self._gapless) - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
+            return rows_between(db, after, upto, stop, self.gapless) - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
                                       for sql, args in (part.within(after, upto) for part in self._left_out))
         sql, args = self._compound(*self._within(after, upto))
         merged = " ORDER BY 1 LIMIT -1" if self._compounded() else ""  # (the merge; LIMIT: kept in a subquery)

@@ -397,13 +397,15 @@ def _count(cache: EventCache, found: queries.FileFilter, query: dict,
            stop: Callable[[], bool]) -> tuple[int, ScanParts | None]:
     """How many rows pass, and where (ScanParts) when its query reads every row: words without a
     full-text index, or no condition (every row of a file whose seqs have gaps), counted SCAN_ROWS
-    rows at a time (so that the writer's commits, same connection, come between)."""
+    rows at a time (so that the writer's commits, same connection, come between; the parts' ends
+    stepped through a file whose seqs have gaps)."""
     if query and not cache.file(queries.scans_rows, words=query.get("words", ())):
         return cache.file(found.count, stop=stop) or 0, None
     parts = ScanParts(found.after)
     after = found.after
     while after < found.upto:
-        end = cache.file(reader.nth_seq, after=after, upto=found.upto, n=SCAN_ROWS)
+        end = min(after + SCAN_ROWS, found.upto) if found.gapless else \
+            cache.file(reader.nth_seq, after=after, upto=found.upto, n=SCAN_ROWS)
         if end is None:  # (the file closed)
             break
         parts.add(end, cache.file(found.count, after=after, upto=end, stop=stop) or 0)
