@@ -276,8 +276,9 @@ async def test_a_filter_of_most_rows_lists_them_and_grows_with_the_rows_that_com
 
 def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeypatch):
     """FilterRows reads a block at a time from the nearest row known (either end, or a block read
-    before, at an offset): in any order of reading, with few blocks kept, row i is the i-th seq of the
+    before, at an offset; a scanned filter's, from the parts of the file holding it): in any order of reading, with few blocks kept, row i is the i-th seq of the
     whole answer, and the count of rows before a seq is its place there."""
+    import itertools
     import random
     from bisect import bisect_left
     from types import SimpleNamespace
@@ -294,10 +295,14 @@ def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeyp
                {"after": 5, "upto": 40, "any_of": {"platform": {"meta"}}}):
         whole = list(queries.filter_seqs(db, **kw))
         found = queries.FileFilter.of(db, **kw)
-        for block, kept in ((1, 1), (2, 3), (4, 2), (7, 64)):
+        for (block, kept), scan_rows in itertools.product(((1, 1), (2, 3), (4, 2), (7, 64)), (None, 1, 5)):
             monkeypatch.setattr(file_rows.FilterRows, "BLOCK", block)
             monkeypatch.setattr(file_rows.FilterRows, "BLOCKS", kept)
-            rows = file_rows.FilterRows(cache, found, found.count(db))
+            monkeypatch.setattr(file_rows, "SCAN_ROWS", scan_rows or 1)
+            found.gapless = bool(scan_rows and scan_rows % 5)  # (parts cut by seqs, or stepped through the rows)
+            # (scan_rows: read as a scanned filter's, from ScanParts of so many rows, as no condition is)
+            count, parts = file_rows._count(cache, found, {}, lambda: False) if scan_rows else (found.count(db), None)
+            rows = file_rows.FilterRows(cache, found, count, parts)
             order = list(range(len(whole))) * 2
             rng.shuffle(order)
             assert [rows[i] for i in order] == [whole[i] for i in order] and not rows.drifted, (kw, block)
