@@ -303,7 +303,8 @@ class EventList(ScrollView, can_focus=True):
         self._stale = False
         self.file_pending = True
         wanted = self._wanted if type(self._wanted) is int and not self.follow else None
-        ask = partial(self._ask_file, query, self._file.after, self._file.upto, 2 * self.size.height, wanted)
+        ask = partial(self._ask_file, query, self._file.after, self._file.upto, 2 * self.size.height, wanted,
+                      [at for at, _ in self._file.marks])
         self.run_worker(ask, thread=True, group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
@@ -311,7 +312,8 @@ class EventList(ScrollView, can_focus=True):
         self._wanted = self._row_key(self.cursor)
         self._ask(self._file_query)
 
-    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int, wanted: int | None) -> None:
+    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int, wanted: int | None,
+                  marks: list[int]) -> None:
         """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer
         filter cancels the worker, which stops the query."""
         worker = get_current_worker()
@@ -321,7 +323,7 @@ class EventList(ScrollView, can_focus=True):
                 self.post_message(self.FileAnswer(query, rows, shown))
 
         answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer,
-                      gapless=not self._file.gapped)
+                      gapless=not self._file.gapped, marks=marks)
 
     def on_event_list_file_answer(self, message: FileAnswer) -> None:
         self._file_answered(message.query, message.rows, message.shown)

@@ -155,6 +155,10 @@ class ScanParts:
         return (self.ends[k - 1], self.passed[k - 1]) if k else (self.after, 0)
 
 
+# Marks whose places among a filter's rows are counted each (FilterRows.place); more: the rows listed.
+FEW_PLACES = 16
+
+
 class FilterRows:
     """A filter's rows of the session file (queries.FileFilter): how many, counted once, and their
     seqs read BLOCK at a time as the list shows them (blocks counted from the newest row back: the
@@ -261,6 +265,19 @@ class FilterRows:
             after, n = self.parts.before(seq) if self.parts is not None else (None, 0)
             n = self._before[seq] = n + (self._file(self.found.count, after=after, upto=seq - 1) or 0)
         return n
+
+    def place(self, seqs: list[int], stop: Callable[[], bool] | None = None) -> None:
+        """(In a worker thread.) How many rows come before each of `seqs` (the marks': FileRows
+        places them at each change), ahead: a count each for a few, one listing of the rows, bisected,
+        for more (10,000 marks: one query, not 10,000 on the event loop)."""
+        wanted = sorted({s for s in seqs if s <= self.found.upto} - self._before.keys())
+        if len(wanted) <= FEW_PLACES:
+            for seq in wanted:
+                self.before(seq)
+            return
+        every = self._file(self.found.seqs, stop=stop)
+        if every is not None:
+            self._before.update((seq, bisect_left(every, seq)) for seq in wanted)
 
     def holds(self, i: int, seq: int) -> bool:
         """Whether row `i` is `seq` (before(seq) == i), read or not."""
@@ -370,12 +387,13 @@ class FileRows:
 
 def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest: int, wanted: int | None,
                   stop: Callable[[], bool], answer: Callable[[array | FilterRows, Shown | None], None],
-                  gapless: bool = False) -> None:
+                  gapless: bool = False, marks: list[int] = ()) -> None:
     """(In a worker thread.) The session file's rows in (after, upto] passing `query` (arguments of
     queries.FileFilter.of), told to `answer(rows, shown)`: counted, the newest `newest` read with
     what they show (read ahead), and where the row of seq `wanted` is. SQLite lets the GIL go
     meanwhile; `stop()` true stops the count where it is (queries.Stopped), and nothing is told.
-    (`gapless`: every seq of (after, upto] is a row: FileRows.)"""
+    (`gapless`: every seq of (after, upto] is a row: FileRows; `marks`: seqs whose places are
+    asked, FilterRows.place.)"""
     try:
         found = cache.file(queries.FileFilter.of, after=after, upto=upto, gapless=gapless, **query)
         if found is None:  # (the file closed)
@@ -384,6 +402,7 @@ def answer_filter(cache: EventCache, query: dict, after: int, upto: int, newest:
         seqs = [rows[i] for i in range(max(0, len(rows) - newest), len(rows))]
         if wanted is not None and (at := rows.before(wanted)) < len(rows):
             rows[at]  # (read: the list places its cursor there, if the row passes)
+        rows.place(marks, stop)
         shown = cache.read_ahead(array("q", seqs[-newest // 2:])) if seqs else None
     except queries.Stopped:
         return

@@ -395,3 +395,49 @@ async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_p
             assert await listed(pilot, app) == [ev.id for ev in kept]
     finally:
         writer.close()
+
+
+async def test_many_marks_are_placed_among_a_filters_rows_without_a_count_each_on_the_event_loop(tmp_path, monkeypatch):
+    """A file with many marks (a hostile one: 10,000): where each stands among a filter's rows was a
+    count of the rows before it, each on the event loop at every filter change; now the worker lists
+    the rows once and bisects. The marks stand where they do in memory: before the first row after."""
+    from pixelspy.model import RawHit
+    from pixelspy.session import Mark
+
+    monkeypatch.setattr(file_rows, "FEW_PLACES", 2)
+    counted_on_the_loop = []
+    count = queries.FileFilter.count
+
+    def spied(self, db, **kw):
+        counted_on_the_loop.append(threading.current_thread() is threading.main_thread())
+        return count(self, db, **kw)
+
+    monkeypatch.setattr(queries.FileFilter, "count", spied)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            t0 = 1_700_000_000.0
+            ids = [app.session.ingest(RawHit(method="GET", url=hit(name).url, client="127.0.0.1", time=t0 + i))[0].id
+                   for i, name in enumerate(NAMES)]
+            await until(pilot, lambda: events.row_count == len(NAMES))
+            writer.flush()
+            events.let_go()
+            app.session.add_marks([Mark(f"m{k}", t0 + k + 0.5) for k in range(0, len(NAMES), 2)])
+            await until(pilot, lambda: len(events._file.marks) == len(NAMES) // 2)
+            counted_on_the_loop.clear()
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            await pilot.pause()
+            shown = []
+            for i in range(events.row_count):
+                row = events._row(i)
+                shown.append(row.label if isinstance(row, Mark) else events._event_at(row, i).id)
+            expected = []
+            for k, name in enumerate(NAMES):
+                expected += [ids[k]] if name == "Purchase" else []
+                expected += [f"m{k}"] if k % 2 == 0 else []
+            assert shown == expected
+            assert counted_on_the_loop and not any(counted_on_the_loop)
+    finally:
+        writer.close()
