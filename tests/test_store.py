@@ -361,21 +361,14 @@ def test_a_file_of_schema_1_is_read_as_it_is_and_upgraded_when_recorded_into(tmp
     assert [ev.id for ev in back][:2] == [ev.id for ev in first]
 
 
-def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events_say(tmp_path, monkeypatch):
-    """Schema 3: kind, source, device and pixel (any case) from an index each, in seq order; two
-    conditions or more: the one with the fewest recent matches first, the others merged with it; every
-    form and pair counted and listed from either end, at any offset, as the events say."""
+def filter_forms(evs: list[TrackingEvent]) -> dict[str, tuple[dict, object]]:
+    """Every filter form on scripted_hits' events: FileFilter's arguments, and what an event that
+    passes is."""
     from pixelspy.tui.filters import search_blob
-    from tests.tui.scripted import scripted_hits
 
-    path = tmp_path / "s.pixelspy"
-    live, w = recorded(path, scripted_hits())
-    w.close()
-    db = sqlite3.connect(path)
-    evs = list(live)
     server = next(ev for ev in evs if ev.source.value == "server")
     code = next(f.code for ev in evs for f in ev.findings)
-    forms = {  # the filter's arguments, and what an event that passes is
+    return {
         "platform:tiktok": ({"any_of": {"platform": {"tiktok"}}}, lambda ev: ev.platform == "tiktok"),
         "kind:pixel_loaded": ({"any_of": {"kind": {"pixel_loaded"}}}, lambda ev: ev.kind.value == "pixel_loaded"),
         "source:server": ({"any_of": {"source": {"server"}}}, lambda ev: ev.source.value == "server"),
@@ -390,19 +383,38 @@ def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events
         "code": ({"finding_codes": {code}}, lambda ev: any(f.code == code for f in ev.findings)),
         "purchase": ({"words": ["purchase"]}, lambda ev: "purchase" in search_blob(ev)),
     }
-    asked: list[str] = []
-    seqs_of_sql = queries._seqs
-    monkeypatch.setattr(queries, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
+
+
+def assert_every_form_and_pair(db: sqlite3.Connection, forms: dict, rows: list[tuple[int, TrackingEvent]]) -> None:
+    """Every form and every pair of them counts and lists (assert_rows_of) the rows (seq, event)
+    that pass, as a plain scan of them finds."""
     for name, (kw, passes) in forms.items():
-        expected = [i + 1 for i, ev in enumerate(evs) if passes(ev)]
-        assert expected and len(expected) < len(evs), name  # (each form tells events apart)
+        expected = [seq for seq, ev in rows if passes(ev)]
+        assert expected and len(expected) < len(rows), name  # (each form tells events apart)
         assert_rows_of(db, kw, expected)
     for (a, (kw_a, pass_a)), (b, (kw_b, pass_b)) in itertools.combinations(forms.items(), 2):
         if set(kw_a.get("any_of", ())) & set(kw_b.get("any_of", ())):
             continue  # (one key: its values are either; in-memory tests have those)
         kw = {**kw_a, **kw_b, "any_of": {**kw_a.get("any_of", {}), **kw_b.get("any_of", {})}}
-        expected = [i + 1 for i, ev in enumerate(evs) if pass_a(ev) and pass_b(ev)]
-        assert_rows_of(db, kw, expected)
+        assert_rows_of(db, kw, [seq for seq, ev in rows if pass_a(ev) and pass_b(ev)])
+
+
+def test_every_filter_form_and_their_pairs_answer_from_the_indexes_as_the_events_say(tmp_path, monkeypatch):
+    """Schema 3: kind, source, device and pixel (any case) from an index each, in seq order; two
+    conditions or more: the one with the fewest recent matches first, the others merged with it; every
+    form and pair counted and listed from either end, at any offset, as the events say."""
+    from tests.tui.scripted import scripted_hits
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    db = sqlite3.connect(path)
+    evs = list(live)
+    forms = filter_forms(evs)
+    asked: list[str] = []
+    seqs_of_sql = queries._seqs
+    monkeypatch.setattr(queries, "_seqs", lambda db, sql, *a, **k: asked.append(sql) or seqs_of_sql(db, sql, *a, **k))
+    assert_every_form_and_pair(db, forms, list(enumerate(evs, 1)))
     asked.clear()  # the words' seqs but the rows the column leaves out: each from its own index, merged
     queries.filter_seqs(db, any_of={"source": {"browser"}}, words=["purchase"])
     assert not has_fts5() or ("events_fts" in asked[-1] and "EXCEPT SELECT seq FROM events INDEXED BY events_source"

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 from pixelspy.har import har_head, render_entry, trailer
-from pixelspy.session import Mark
 from pixelspy.store import reader
 from pixelspy.store.schema import reading
 
@@ -33,7 +32,7 @@ def export_har(db: sqlite3.Connection, out: Path | str, redact: bool = True) -> 
     """Write the session held by `db` to the HAR file `out` (atomically: a temporary file beside it,
     then renamed); returns the number of entries. OSError when `out` cannot be written."""
     out = Path(out)
-    marks = [Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")]
+    marks = reader.marks(db)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     n = 0
     try:

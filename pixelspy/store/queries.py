@@ -12,7 +12,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pixelspy.store.reader import last_seq
+from pixelspy.store.reader import first_seq, last_seq, seq_run
 from pixelspy.store.records import row_words
 from pixelspy.store.schema import FTS_TABLE, SEVERITY_RANK, has_fts_table, words_upto
 
@@ -131,17 +131,21 @@ class FileFilter:
     here (_read_words)."""
 
     def __init__(self, after: int, upto: int, first: list[_Part], met: list[_Part] = (),
-                 taken_away: list[_Part] = (), left_out: list[_Part] | None = None) -> None:
+                 taken_away: list[_Part] = (), left_out: list[_Part] | None = None, gapless: bool | None = None) -> None:
         self.after, self.upto = after, upto
+        self.gapless = gapless  # (every seq of the range is a row: known by the caller; None: not known)
         self._first, self._met, self._taken_away = first, list(met), list(taken_away)
         self._left_out = left_out  # (one column most rows pass, alone: the rows it leaves out, to count)
 
     @classmethod
-    def of(cls, db: sqlite3.Connection, *, after: int = 0, upto: int | None = None,
+    def of(cls, db: sqlite3.Connection, *, after: int | None = None, upto: int | None = None,
            any_of: dict[str, set[str]] | None = None, pixels: set[str] | None = None,
            finding_severities: set[str] | None = None, finding_codes: set[str] | None = None,
-           has_findings: bool = False, words: list[str] | tuple[str, ...] = ()) -> FileFilter:
+           has_findings: bool = False, words: list[str] | tuple[str, ...] = (),
+           gapless: bool | None = None) -> FileFilter:
+        """(`gapless`: whether the file's seqs run without a gap, if the caller knows: rows_between.)"""
         upto = last_seq(db) if upto is None else upto  # (one range for every part: the writer goes on)
+        after = first_seq(db) - 1 if after is None else after  # (a hostile file's may be 0 or less)
         indexed: list[_Indexed] = []
         for column, values in (any_of or {}).items():
             if column not in (*FILTER_COLUMNS, "source", "kind"):
@@ -153,7 +157,7 @@ class FileFilter:
             indexed.append(_Indexed("events_severity", "{t}severity", sorted(set(SEVERITY_RANK.values()))))
         if any(not c.values for c in indexed) or any("\x00" in w for w in words):
             # (a key with no value left: device:NAME naming no device; no word of the index holds a NUL)
-            return cls(after, upto, [_Part("SELECT seq FROM events WHERE 0", [])])
+            return cls(after, upto, [_Part("SELECT seq FROM events WHERE 0", [])], gapless=gapless)
         met: list[_Part] = []
         if finding_severities is not None:
             args: list[object] = []
@@ -167,7 +171,7 @@ class FileFilter:
                          key=lambda m: m[:2])  # (the fewest first)
         if not first and len(columns) == 1 and not met and estimates and 2 * columns[0][0] > ESTIMATE_ROWS:
             c = columns[0][2]
-            return cls(after, upto, [c.part(estimates)], left_out=c.outside(db))
+            return cls(after, upto, [c.part(estimates)], left_out=c.outside(db), gapless=gapless)
         if not first and columns:
             first = [columns.pop(0)[2].part(estimates)]
         elif not first:
@@ -178,17 +182,16 @@ class FileFilter:
                 taken_away += c.outside(db)
             else:
                 met.append(c.part(estimates))
-        return cls(after, upto, first, met, taken_away)
+        return cls(after, upto, first, met, taken_away, gapless=gapless)
 
     def count(self, db: sqlite3.Connection, *, after: int | None = None, upto: int | None = None,
               stop: Callable[[], bool] | None = None) -> int:
         """How many of its rows there are in (after, upto] (within its own range): SQLite counts
         them, no seq handed to Python. One column most rows pass: the range's rows but those it
-        leaves out (the file numbers its events 1, 2, 3…, as the list takes them: source:browser at a
-        million events counts the few others, not the million)."""
+        leaves out (source:browser at a million events counts the few others, not the million)."""
         if self._left_out is not None:
             after, upto = self._within(after, upto)
-            return upto - after - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
+            return rows_between(db, after, upto, stop, self.gapless) - sum(_one(db, f"SELECT count(*) FROM ({sql})", args, stop)
                                       for sql, args in (part.within(after, upto) for part in self._left_out))
         sql, args = self._compound(*self._within(after, upto))
         merged = " ORDER BY 1 LIMIT -1" if self._compounded() else ""  # (the merge; LIMIT: kept in a subquery)
@@ -220,7 +223,8 @@ class FileFilter:
         return " ".join(sql), args
 
 
-def filter_seqs(db: sqlite3.Connection, *, after: int = 0, upto: int | None = None, **conditions) -> array:
+def filter_seqs(db: sqlite3.Connection, *, after: int | None = None, upto: int | None = None,
+                **conditions) -> array:
     """Every seq of a filter's rows in (after, upto], ascending (FileFilter's conditions)."""
     return FileFilter.of(db, after=after, upto=upto, **conditions).seqs(db)
 
@@ -266,9 +270,11 @@ def _read_words(db: sqlite3.Connection, words: list[str], after: int, upto: int)
     scratch = sqlite3.connect(":memory:")
     try:
         scratch.execute(FTS_TABLE)
-        for low in range(after, upto, READ_WORDS_ROWS):
-            rows = db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ?",
-                              (low, min(upto, low + READ_WORDS_ROWS)))
+        low = after
+        # (READ_WORDS_ROWS rows at a time, not seqs: a hostile file's seqs may jump by billions)
+        while rows := db.execute("SELECT seq, json FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                 (low, upto, READ_WORDS_ROWS)).fetchall():
+            low = rows[-1][0]
             scratch.execute("INSERT INTO events_fts (events_fts) VALUES ('delete-all')")  # (contentless)
             scratch.executemany("INSERT INTO events_fts (rowid, name, params, page) VALUES (?, ?, ?, ?)",
                                 ((seq, *row_words(text)) for seq, text in rows))
@@ -277,6 +283,20 @@ def _read_words(db: sqlite3.Connection, words: list[str], after: int, upto: int)
     finally:
         scratch.close()
     return found
+
+
+def rows_between(db: sqlite3.Connection, after: int, upto: int, stop: Callable[[], bool] | None = None,
+                 gapless: bool | None = None) -> int:
+    """How many events (after, upto] holds: told by their seqs where the file's run without a gap
+    (a file pixelspy wrote: 1, 2, 3…; `gapless`: told by the caller, else asked: reader.seq_run),
+    else counted (a hostile or hand-edited file: rows deleted, seqs written by hand), through an
+    index where there is one (65 ms at a million rows; the table itself: 580)."""
+    if gapless:
+        return upto - after
+    if gapless is None and (run := seq_run(db)) is not None:
+        return max(0, min(upto, run.stop - 1) - max(after, run.start - 1))
+    by = " INDEXED BY events_kind" if _has_filter_indexes(db) else ""
+    return _one(db, f"SELECT count(*) FROM events{by} WHERE seq > ? AND seq <= ?", [after, upto], stop)
 
 
 def _has_filter_indexes(db: sqlite3.Connection) -> bool:

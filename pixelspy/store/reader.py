@@ -8,12 +8,13 @@ import sqlite3
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pixelspy.model import RawHit, TrackingEvent, keep_id
-from pixelspy.session import Mark, Session
-from pixelspy.store.records import BadRow, event_from_row, hit_from_row, unpack
+from pixelspy.session import MAX_MARKS, Mark, Session
+from pixelspy.store import records
+from pixelspy.store.records import BadRow, unpack
 from pixelspy.store.schema import SUFFIX, StoreError, connect, reading, reason
 
 _EVENT = "SELECT json FROM events WHERE id = ?"
@@ -23,8 +24,36 @@ _FINDINGS_AT = ("SELECT event_id, code, severity, message, hint, related, pendin
                 "WHERE event_id IN (SELECT id FROM events WHERE seq IN ({})) ORDER BY event_id, n")
 _HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body_truncated, client, device FROM hits "
         "WHERE id = ?")
+# SQLite's smallest integer: the seq before a file's first row is at least this (a row at this seq,
+# in a hand-made file, is not listed: first_seq).
+MIN_SEQ = -2**63
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
 MAX_RESPONSE_JSON = 4 * 1024 * 1024
+
+
+def readable_time(t: object) -> bool:
+    """Whether `t` is a time a clock and a HAR file show (a hostile file's may be text, NaN, 1e308)."""
+    try:
+        datetime.fromtimestamp(t, timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return False
+    return True
+
+
+def event_from_row(text: object, findings: list[tuple]) -> TrackingEvent:
+    """records.event_from_row, of a time readable_time shows (BadRow otherwise)."""
+    ev = records.event_from_row(text, findings)
+    if not readable_time(ev.time):
+        raise BadRow("no time a clock shows")
+    return ev
+
+
+def hit_from_row(*row: object) -> RawHit:
+    """records.hit_from_row, of a time readable_time shows (BadRow otherwise)."""
+    hit = records.hit_from_row(*row)
+    if not readable_time(hit.time):
+        raise BadRow("no time a clock shows")
+    return hit
 
 
 def event(db: sqlite3.Connection, event_id: str) -> TrackingEvent | None:
@@ -97,10 +126,17 @@ def _load(db: sqlite3.Connection, path: Path, session: Session) -> Loaded:
         hits += request is not None
         session.add_stored(ev, request)
         events += 1
-    session.add_marks(Mark(label, t) for t, label in db.execute("SELECT time, label FROM marks ORDER BY seq")
-                      if isinstance(label, str) and isinstance(t, float))
+    session.add_marks(marks(db))
     problems = [f"events that could not be read were skipped: {skipped:,}"] if skipped else []
     return Loaded(path, events, hits, problems)
+
+
+def marks(db: sqlite3.Connection) -> list[Mark]:
+    """The file's newest MAX_MARKS marks, in order; one whose label is not text or whose time no
+    clock shows is skipped."""
+    rows = db.execute("SELECT time, label FROM (SELECT seq, time, label FROM marks ORDER BY seq DESC LIMIT ?) "
+                      "ORDER BY seq", (MAX_MARKS,))
+    return [Mark(label, float(t)) for t, label in rows if isinstance(label, str) and readable_time(t)]
 
 
 @dataclass
@@ -121,12 +157,19 @@ def info(path: Path) -> SessionInfo:
     try:
         started = db.execute("SELECT value FROM meta WHERE key = 'started'").fetchone()
         count = db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
-        when = datetime.fromtimestamp(float(started[0])) if started else None
-        return SessionInfo(path, when, count, size)
+        return SessionInfo(path, _started(started[0]) if started else None, count, size)
     except (sqlite3.Error, ValueError, OverflowError, OSError) as e:
         return SessionInfo(path, None, None, size, reason(path, e).removeprefix(f"{path}: "))
     finally:
         db.close()
+
+
+def _started(value: object) -> datetime | None:
+    """meta's start time (None: junk, in a hand-edited file: text, 1e400)."""
+    try:
+        return datetime.fromtimestamp(float(value))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def sessions(folder: Path, most: int = 20) -> list[SessionInfo]:
@@ -152,6 +195,32 @@ def iter_hits(db: sqlite3.Connection) -> Iterator[tuple[RawHit, list[TrackingEve
 
 def last_seq(db: sqlite3.Connection) -> int:
     return db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+
+def first_seq(db: sqlite3.Connection) -> int:
+    """The first row's seq (1: none), at least MIN_SEQ + 1: a range of rows is asked from the seq
+    before it."""
+    return max(db.execute("SELECT coalesce(min(seq), 1) FROM events").fetchone()[0], MIN_SEQ + 1)
+
+
+def seq_run(db: sqlite3.Connection) -> range | None:
+    """The file's seqs when they run without a gap (a file pixelspy wrote: 1, 2, 3…; range(0): no
+    event); None when they do not (a hostile or hand-edited file: rows deleted, seqs written by
+    hand). Told by SQLite's count of rows (its smallest index: 10 ms at a million) against the
+    first and the last seq."""
+    first = db.execute("SELECT min(seq) FROM events").fetchone()[0]
+    if first is None:
+        return range(0)
+    last = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+    rows = db.execute("SELECT count(*) FROM events").fetchone()[0]
+    return range(first, last + 1) if rows == last - first + 1 else None
+
+
+def nth_seq(db: sqlite3.Connection, after: int, upto: int, n: int) -> int:
+    """The seq of the `n`-th row after `after`; `upto` when (after, upto] holds fewer."""
+    row = db.execute("SELECT seq FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+                     (after, upto, n - 1)).fetchone()
+    return upto if row is None else row[0]
 
 
 def seqs_of(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:

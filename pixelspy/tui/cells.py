@@ -3,6 +3,8 @@ an event's title and its findings badges."""
 
 from __future__ import annotations
 
+import time
+
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 
@@ -15,6 +17,15 @@ PLATFORM_COLORS = {
     "x": "#8c8c8c", "google": "#34a853", "snapchat": "#c9a400", "reddit": "#ff5700",
 }
 SEVERITY_COLORS = {Severity.error: "#e5484d", Severity.warning: "#d99a00", Severity.info: "#6fa8dc"}
+
+
+def clock(t: float, ms: bool = True) -> str:
+    """The local time of day of `t` (HH:MM:SS, and .mmm); "?" for a time no clock shows (a hostile
+    file's: NaN, 1e308)."""
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(t)) + (f".{int(t * 1000) % 1000:03d}" if ms else "")
+    except (OverflowError, OSError, ValueError):
+        return "?"
 
 
 def fit(text: str, width: int) -> str:

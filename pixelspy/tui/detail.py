@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import parse_qsl
 
 from rich.console import Group, RenderableType
@@ -16,7 +15,7 @@ from pixelspy.decoders.wire import REFERER_PARAM
 from pixelspy.inert import inert
 from pixelspy.model import RawHit, Severity, TrackingEvent
 from pixelspy.har.redact import redact_headers
-from pixelspy.tui.cells import PLATFORM_COLORS, SEVERITY_COLORS
+from pixelspy.tui.cells import PLATFORM_COLORS, SEVERITY_COLORS, clock
 
 GROUP_ORDER = ["Event", "Custom data", "Properties", "Event data", "User data", "Page context", "Consent",
                "TikTok diagnostics", "Technical", "Other"]
@@ -47,7 +46,7 @@ def render_event(ev: TrackingEvent, hit: RawHit | None, device: str) -> Renderab
     head.append(f" {ev.platform} ", style=f"bold reverse {PLATFORM_COLORS.get(ev.platform, '')}")
     head.append(f"  {inert(ev.title)}", style="bold")
     head.append(inert(f"   pixel {ev.pixel_id or '-'} · {ev.source.value} · {device} · "
-                      f"{time.strftime('%H:%M:%S', time.localtime(ev.time))} · {ev.endpoint} · {ev.id}"),
+                      f"{clock(ev.time, ms=False)} · {ev.endpoint} · {ev.id}"),
                 style="dim")
     parts.append(head)
     if ev.event_id or ev.page_url or ev.test_event_code:

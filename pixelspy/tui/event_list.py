@@ -26,8 +26,8 @@ from textual.worker import get_current_worker
 from pixelspy.inert import inert
 from pixelspy.model import Kind, TrackingEvent
 from pixelspy.session import Mark
-from pixelspy.store import reader
-from pixelspy.tui.cells import PLATFORM_COLORS, event_title, findings_cell, fit
+from pixelspy.store import queries, reader
+from pixelspy.tui.cells import PLATFORM_COLORS, clock, event_title, findings_cell, fit
 from pixelspy.tui.file_rows import EventCache, FileRows, FilterRows, Shown, answer_filter
 
 Row = str | Mark  # an event id, or a divider
@@ -78,6 +78,13 @@ class EventList(ScrollView, can_focus=True):
             self.query, self.rows, self.shown = query, rows, shown
             super().__init__()
 
+    class RowsRead(Message, bubble=False):
+        """(From a worker thread.) A block of a scanned filter's rows, read (FilterRows.fetch)."""
+
+        def __init__(self, rows: FilterRows, block: int, seqs: array) -> None:
+            self.rows, self.block, self.seqs = rows, block, seqs
+            super().__init__()
+
     def __init__(self, lookup: EventCache, device_name: Callable[[str], str], **kw) -> None:
         super().__init__(**kw)
         self._lookup = lookup
@@ -104,8 +111,9 @@ class EventList(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._file) + len(self._rows)
 
-    def _row(self, index: int) -> Row | int:
-        """The row at `index`: an event id, a seq of the session file, or a mark."""
+    def _row(self, index: int) -> Row | int | None:
+        """The row at `index`: an event id, a seq of the session file, or a mark (None: a row of the
+        file being read)."""
         split = len(self._file)
         return self._file[index] if index < split else self._rows[index - split]
 
@@ -146,12 +154,14 @@ class EventList(ScrollView, can_focus=True):
         than memory holds): by seq, read as the rows are shown."""
         first = next((r for r in self._order if type(r) is str), None)
         file = self._lookup.file
+        start = file(reader.first_seq) or 1
+        self._file.gapped = file(reader.seq_run) is None  # (hand-edited, hostile: its rows are asked for)
         if first is not None:
-            upto = (file(reader.seqs_of, ids=[first]) or {}).get(first, 1) - 1
+            upto = (file(reader.seqs_of, ids=[first]) or {}).get(first, start) - 1
         else:
             upto = file(reader.last_seq) or 0
-        if upto > 0:
-            self._file.extend(1, upto, [], [])
+        if upto >= start:
+            self._file.extend(start, upto, [], [])
         self.set_filter(self._filter, self._file_query)  # (the rows in memory follow: let_go)
 
     def let_go(self) -> None:
@@ -278,10 +288,12 @@ class EventList(ScrollView, can_focus=True):
         they are shown); an older question's query is stopped, its answer dropped."""
         self.let_go()
         self._wanted = self._row_key(self.cursor)
+        if flt is None and self._file.gapped:
+            file_query = {}  # (a file whose seqs have gaps: its rows are the answer of a filter of none)
         self._filter, self._file_query = flt, file_query
         self.workers.cancel_group(self, FILE_WORKERS)
         self.file_pending = False
-        if flt is not None and file_query is not None and self._file.every:
+        if (flt is not None or self._file.gapped) and file_query is not None and self._file.every:
             self._ask(file_query)
             return
         self._file.show(None if flt is None else array("q"))
@@ -291,7 +303,8 @@ class EventList(ScrollView, can_focus=True):
         self._stale = False
         self.file_pending = True
         wanted = self._wanted if type(self._wanted) is int and not self.follow else None
-        ask = partial(self._ask_file, query, self._file.after, self._file.upto, 2 * self.size.height, wanted)
+        ask = partial(self._ask_file, query, self._file.after, self._file.upto, 2 * self.size.height, wanted,
+                      [at for at, _ in self._file.marks])
         self.run_worker(ask, thread=True, group=FILE_WORKERS, exit_on_error=False)
 
     def _ask_file_again(self) -> None:
@@ -299,7 +312,8 @@ class EventList(ScrollView, can_focus=True):
         self._wanted = self._row_key(self.cursor)
         self._ask(self._file_query)
 
-    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int, wanted: int | None) -> None:
+    def _ask_file(self, query: FileQuery, after: int, upto: int, newest: int, wanted: int | None,
+                  marks: list[int]) -> None:
         """(In a worker thread.) The file's rows passing `query` (file_rows.answer_filter); a newer
         filter cancels the worker, which stops the query."""
         worker = get_current_worker()
@@ -308,7 +322,8 @@ class EventList(ScrollView, can_focus=True):
             if not worker.is_cancelled:
                 self.post_message(self.FileAnswer(query, rows, shown))
 
-        answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer)
+        answer_filter(self._lookup, query, after, upto, newest, wanted, lambda: worker.is_cancelled, answer,
+                      gapless=not self._file.gapped, marks=marks)
 
     def on_event_list_file_answer(self, message: FileAnswer) -> None:
         self._file_answered(message.query, message.rows, message.shown)
@@ -323,9 +338,29 @@ class EventList(ScrollView, can_focus=True):
         self.file_pending = False
         keep = self._wanted if self._row_key(self.cursor) is None or type(self._wanted) is int \
             else self._row_key(self.cursor)
+        if isinstance(rows, FilterRows) and rows.parts is not None:  # (a scanned filter: read off the event loop)
+            rows.fetch = partial(self._fetch_rows, rows)
         self._file.show(rows)
         self._refilter(keep)
         self.post_message(self.Filtered())
+
+    def _fetch_rows(self, rows: FilterRows, block: int) -> None:
+        self.run_worker(partial(self._read_rows, rows, block), thread=True, group=FILE_WORKERS, exit_on_error=False)
+
+    def _read_rows(self, rows: FilterRows, block: int) -> None:
+        """(In a worker thread.) A block of a scanned filter's rows; a newer filter cancels the
+        worker, which stops the query."""
+        worker = get_current_worker()
+        try:
+            seqs = rows.read(block, stop=lambda: worker.is_cancelled)
+        except queries.Stopped:
+            return
+        self.post_message(self.RowsRead(rows, block, seqs))
+
+    def on_event_list_rows_read(self, message: RowsRead) -> None:
+        message.rows.put(message.block, message.seqs)
+        if message.rows is self._file.seqs:
+            self.cursor = self.cursor  # (drawn again; the selected row told, now that it is known)
 
     def _refilter(self, keep: str | int | None = None) -> None:
         """Filter the newer rows again (the file's part keeps its answer)."""
@@ -463,6 +498,8 @@ class EventList(ScrollView, can_focus=True):
         base = self.rich_style
         if index == self.cursor:
             base = base + self.get_component_rich_style("event-list--cursor")
+        if row is None:
+            return Strip([Segment(fit("…", width), base + self.get_component_rich_style("event-list--dim"))])
         if isinstance(row, Mark):
             text = f"──── {self._time(row.time)}  {inert(row.label)} ────"
             style = base + self.get_component_rich_style("event-list--mark")
@@ -481,7 +518,7 @@ class EventList(ScrollView, can_focus=True):
     def _time(self, t: float) -> str:
         if self.relative_time:
             return f"+{t - self.start_time:9.3f}s"
-        return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+        return clock(t)
 
     def _cell(self, name: str, ev: TrackingEvent, width: int) -> tuple[str, Style | None]:
         if name == "time":

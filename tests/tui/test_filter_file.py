@@ -28,6 +28,22 @@ def listed_ids(app: PixelSpyApp) -> list[str]:
     return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
 
 
+async def row_key(pilot, events, i: int) -> str | int | None:
+    """The key of row `i`, once read (a scanned filter's rows are read off the event loop)."""
+    for _ in range(2000):
+        if not 0 <= i < events.row_count or events._row(i) is not None:
+            return events._row_key(i)
+        await pilot.pause(0.005)
+    raise AssertionError(f"row {i} never read")
+
+
+async def listed(pilot, app: PixelSpyApp) -> list[str]:
+    """listed_ids, each row waited for as it is read."""
+    events = app.event_list
+    keys = [(i, await row_key(pilot, events, i)) for i in range(events.row_count)]
+    return [events._event_at(k, i).id if type(k) is int else k for i, k in keys if k is not None]
+
+
 async def filtered_in_memory(queries: tuple[str, ...]) -> dict[str, list[int]]:
     """The positions (in NAMES) of the events each filter lists with every event in memory, no file."""
     app = PixelSpyApp(Session(), None)
@@ -54,7 +70,7 @@ async def file_app_listing_all(pilot, app, writer) -> list[str]:
     return ids
 
 
-def rows_read_anyhow(events) -> list[list[str | int]]:
+async def rows_read_anyhow(pilot, events) -> list[list[str | int]]:
     """The list's rows (seqs of the file, ids of memory) read as a user may come to them: from the
     newest back, from the oldest on, from the middle first (each with the rows read before forgotten)."""
     orders = [range(events.row_count - 1, -1, -1), range(events.row_count),
@@ -63,7 +79,7 @@ def rows_read_anyhow(events) -> list[list[str | int]]:
     for order in orders:
         if isinstance(events._file.seqs, file_rows.FilterRows):
             events._file.seqs._blocks.clear()
-        rows = {i: events._row_key(i) for i in order}
+        rows = {i: await row_key(pilot, events, i) for i in order}
         found.append([rows[i] for i in range(events.row_count) if rows[i] is not None])
     return found
 
@@ -99,8 +115,8 @@ async def test_a_filter_counts_and_lists_from_anywhere_the_same_rows_as_in_memor
                 await until(pilot, lambda: events._filter is not before and not events.file_pending)
                 whole = [i + 1 for i in expected[q]]  # (seq = position + 1)
                 assert answers == [len(whole)], q
-                assert rows_read_anyhow(events) == [whole] * 3, q
-                assert [ids.index(i) for i in listed_ids(app)] == expected[q], q
+                assert await rows_read_anyhow(pilot, events) == [whole] * 3, q
+                assert [ids.index(i) for i in await listed(pilot, app)] == expected[q], q
                 # The scrollbar follows (its size set without a layout of the screen while it stays).
                 assert events.virtual_size.height == events.row_count + 1 and events.scroll_y <= events.max_scroll_y
                 if events.show_vertical_scrollbar:
@@ -260,8 +276,9 @@ async def test_a_filter_of_most_rows_lists_them_and_grows_with_the_rows_that_com
 
 def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeypatch):
     """FilterRows reads a block at a time from the nearest row known (either end, or a block read
-    before, at an offset): in any order of reading, with few blocks kept, row i is the i-th seq of the
+    before, at an offset; a scanned filter's, from the parts of the file holding it): in any order of reading, with few blocks kept, row i is the i-th seq of the
     whole answer, and the count of rows before a seq is its place there."""
+    import itertools
     import random
     from bisect import bisect_left
     from types import SimpleNamespace
@@ -278,12 +295,149 @@ def test_a_filters_rows_read_in_any_order_are_its_whole_answer(tmp_path, monkeyp
                {"after": 5, "upto": 40, "any_of": {"platform": {"meta"}}}):
         whole = list(queries.filter_seqs(db, **kw))
         found = queries.FileFilter.of(db, **kw)
-        for block, kept in ((1, 1), (2, 3), (4, 2), (7, 64)):
+        for (block, kept), scan_rows in itertools.product(((1, 1), (2, 3), (4, 2), (7, 64)), (None, 1, 5)):
             monkeypatch.setattr(file_rows.FilterRows, "BLOCK", block)
             monkeypatch.setattr(file_rows.FilterRows, "BLOCKS", kept)
-            rows = file_rows.FilterRows(cache, found, found.count(db))
+            monkeypatch.setattr(file_rows, "SCAN_ROWS", scan_rows or 1)
+            found.gapless = bool(scan_rows and scan_rows % 5)  # (parts cut by seqs, or stepped through the rows)
+            # (scan_rows: read as a scanned filter's, from ScanParts of so many rows, as no condition is)
+            count, parts = file_rows._count(cache, found, {}, lambda: False) if scan_rows else (found.count(db), None)
+            rows = file_rows.FilterRows(cache, found, count, parts)
             order = list(range(len(whole))) * 2
             rng.shuffle(order)
             assert [rows[i] for i in order] == [whole[i] for i in order] and not rows.drifted, (kw, block)
             assert all(rows.before(s) == bisect_left(whole, s) for s in range(found.after, found.upto + 2)), kw
     db.close()
+
+
+async def test_a_scanned_filters_far_rows_are_read_off_the_event_loop(tmp_path, monkeypatch):
+    """Without FTS5 a word's rows are found by reading every event: a block far from those read
+    (Home under the filter) is read in a worker thread while the list goes on taking keys, its rows
+    drawn as "…" until it comes, then the right ones."""
+    monkeypatch.setattr("pixelspy.store.schema.has_fts5", lambda: False)
+    monkeypatch.setattr(file_rows, "SCAN_ROWS", 7)
+    monkeypatch.setattr(file_rows.FilterRows, "BLOCK", 4)
+    entered, release = threading.Event(), threading.Event()
+    read = file_rows.FilterRows.read
+
+    def held(self, b, stop=None):  # (a fetch passes its stop; the answer's own newest rows do not)
+        if stop is not None:
+            entered.set()
+            assert release.wait(10)
+        return read(self, b, stop)
+
+    monkeypatch.setattr(file_rows.FilterRows, "read", held)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            ids = await file_app_listing_all(pilot, app, writer)
+            purchases = [i for i, name in zip(ids, NAMES, strict=True) if name == "Purchase"]
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            assert isinstance(events._file.seqs, file_rows.FilterRows) and events._file.seqs.parts is not None
+            assert events.selected_id == purchases[-1]  # (the newest rows: read with the answer)
+            events.focus()
+            await pilot.press("home")
+            await until(pilot, entered.is_set)
+            assert events.cursor == 0 and events._row(0) is None and events.selected_id is None
+            assert events.render_line(1).text.strip() == "…"
+            await pilot.press("down")  # the event loop takes keys while the block is read
+            assert events.cursor == 1
+            release.set()
+            await until(pilot, lambda: events.selected_id == purchases[1])
+            assert await listed(pilot, app) == purchases
+    finally:
+        release.set()
+        writer.close()
+
+
+@pytest.mark.parametrize("smallest", [False, True], ids=["gaps", "a-row-at-sqlites-smallest-seq"])
+async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_path, smallest):
+    """A hand-edited file (rows deleted, seqs below 1 and huge): the list shows its rows in seq order,
+    as many as there are, and a filter of most rows the rows that pass. (A row at SQLite's smallest
+    integer, no seq before it, is left out: the list asked from the seq before it and never heard.)"""
+    from pixelspy.store import reader
+    from pixelspy.store.writer import StoreWriter
+    from tests.test_store import recorded
+    from tests.test_store_hostile import gaps, regapped
+    from tests.tui.scripted import scripted_hits
+
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    evs = list(live)
+    moved = gaps(len(evs))
+    if smallest:
+        moved[1] = reader.MIN_SEQ
+    db = sqlite3.connect(path)
+    regapped(db, moved)
+    db.close()
+    kept = [ev for seq, ev in sorted((moved[seq], ev) for seq, ev in enumerate(evs, 1) if moved.get(seq) is not None)
+            if seq != reader.MIN_SEQ]
+    session = Session(max_events=3)
+    reader.load(path, session)
+    writer = StoreWriter(session, path)  # (as `pixelspy open` does: it goes on recording into the file)
+    writer.open()
+    writer.attach()
+    try:
+        app = PixelSpyApp(session, None)
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            await until(pilot, lambda: not events.file_pending and events.event_count == len(kept))
+            assert await listed(pilot, app) == [ev.id for ev in kept]
+            app.filter_box.value = "source:browser"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            browser = [ev.id for ev in kept if ev.source.value == "browser"]
+            assert events.event_count == len(browser) and await listed(pilot, app) == browser
+            app.filter_box.value = ""
+            await until(pilot, lambda: events._filter is None and not events.file_pending)
+            assert await listed(pilot, app) == [ev.id for ev in kept]
+    finally:
+        writer.close()
+
+
+async def test_many_marks_are_placed_among_a_filters_rows_without_a_count_each_on_the_event_loop(tmp_path, monkeypatch):
+    """A file with many marks (a hostile one: 10,000): where each stands among a filter's rows was a
+    count of the rows before it, each on the event loop at every filter change; now the worker lists
+    the rows once and bisects. The marks stand where they do in memory: before the first row after."""
+    from pixelspy.model import RawHit
+    from pixelspy.session import Mark
+
+    monkeypatch.setattr(file_rows, "FEW_PLACES", 2)
+    counted_on_the_loop = []
+    count = queries.FileFilter.count
+
+    def spied(self, db, **kw):
+        counted_on_the_loop.append(threading.current_thread() is threading.main_thread())
+        return count(self, db, **kw)
+
+    monkeypatch.setattr(queries.FileFilter, "count", spied)
+    app, writer = recorded_app(tmp_path, max_events=3)
+    try:
+        async with app.run_test(size=(140, 12)) as pilot:
+            events = app.event_list
+            t0 = 1_700_000_000.0
+            ids = [app.session.ingest(RawHit(method="GET", url=hit(name).url, client="127.0.0.1", time=t0 + i))[0].id
+                   for i, name in enumerate(NAMES)]
+            await until(pilot, lambda: events.row_count == len(NAMES))
+            writer.flush()
+            events.let_go()
+            app.session.add_marks([Mark(f"m{k}", t0 + k + 0.5) for k in range(0, len(NAMES), 2)])
+            await until(pilot, lambda: len(events._file.marks) == len(NAMES) // 2)
+            counted_on_the_loop.clear()
+            app.filter_box.value = "purch"
+            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            await pilot.pause()
+            shown = []
+            for i in range(events.row_count):
+                row = events._row(i)
+                shown.append(row.label if isinstance(row, Mark) else events._event_at(row, i).id)
+            expected = []
+            for k, name in enumerate(NAMES):
+                expected += [ids[k]] if name == "Purchase" else []
+                expected += [f"m{k}"] if k % 2 == 0 else []
+            assert shown == expected
+            assert counted_on_the_loop and not any(counted_on_the_loop)
+    finally:
+        writer.close()
