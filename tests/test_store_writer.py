@@ -135,3 +135,37 @@ def test_events_changed_after_their_commit_are_in_the_file_as_they_are_now(tmp_p
     w.close()
     assert rows == [event_row(ev) for ev in live]
     assert findings == [row for ev in sorted(live, key=lambda ev: ev.id) for row in finding_rows(ev)]
+
+
+class _Texts:
+    """A connection that notes the text of every statement it runs."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db, self.texts = db, set()
+
+    def execute(self, sql: str, *args):
+        self.texts.add(sql)
+        return self.db.execute(sql, *args)
+
+
+def test_batches_of_any_size_are_stored_whole_in_order_with_a_few_statement_texts():
+    """Rows go in statements of a few sizes, so sqlite3 keeps them compiled (a text per batch size
+    made SQLite compile statements at every commit); every row stored once, in order."""
+    db = _Texts(sqlite3.connect(":memory:"))
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a TEXT, b INTEGER)")
+    stored = 0
+    for n in range(1, 3 * store_writer.CHUNK_ROWS + 2):
+        store_writer.insert(db, "INSERT INTO t (a, b)", [(f"{n}-{i}", i) for i in range(n)])
+        stored += n
+    rows = db.db.execute("SELECT a, b FROM t ORDER BY seq").fetchall()
+    assert rows == [(f"{n}-{i}", i) for n in range(1, 3 * store_writer.CHUNK_ROWS + 2) for i in range(n)]
+    assert len(rows) == stored
+    assert len(db.texts) - 1 == store_writer.CHUNK_ROWS.bit_length()  # 16, 8, 4, 2, 1 rows (and the CREATE)
+
+    db.texts.clear()
+    for n in range(1, 33):  # up to 16 keys
+        store_writer.delete_where_in(db, "t", "a", [f"{n}-{i}" for i in range(0, n, 2)])
+    assert db.db.execute("SELECT count(*) FROM t").fetchone()[0] == stored - sum(len(range(0, n, 2)) for n in range(1, 33))
+    assert db.db.execute("SELECT count(*) FROM t WHERE b % 2 = 1").fetchone()[0] == stored - sum(
+        len(range(0, n, 2)) for n in range(1, 3 * store_writer.CHUNK_ROWS + 2))
+    assert len(db.texts) == 5  # IN lists of 1, 2, 4, 8, 16 keys

@@ -100,9 +100,10 @@ FTS_TABLE = "CREATE VIRTUAL TABLE events_fts USING fts5(name, params, page, cont
 WORDS_UPTO = "words_upto"
 SCHEMA_VERSION = len(MIGRATIONS)
 # Prepared statements the writer's connection keeps (sqlite3's default is 128). Its batches insert
-# many rows a statement, a text per batch size, so the default cache filled with large one-off
-# programs: ≈ 10 MiB of SQLite's memory after 30,000 events (bench_store.py), against 3 MiB with 16.
-WRITER_CACHED_STATEMENTS = 16
+# many rows a statement; a text per batch size filled the default cache with large one-off programs
+# (≈ 10 MiB of SQLite's memory after 30,000 events, bench_store.py). Its statements now come in a few
+# sizes (writer.CHUNK_ROWS, IN_KEYS): ≈ 40 texts in use, each at most 16 rows.
+WRITER_CACHED_STATEMENTS = 64
 
 
 class StoreError(Exception):

@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -55,9 +56,12 @@ MAX_BATCH_ROWS = 500
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
-# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
-# SQLite's oldest limit on parameters.
-MAX_PARAMETERS = 999
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in statements of
+# a few sizes (powers of two up to CHUNK_ROWS): a text per batch size missed sqlite3's statement cache,
+# and SQLite compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18).
+CHUNK_ROWS = 16
+# `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
+IN_KEYS = 512
 # The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
 # it holds this many pages, not SQLite's 1,000: a commit writes ≈ 35 pages, mostly the same index
 # leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
@@ -76,25 +80,37 @@ _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
 
 
 def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
-    """`head VALUES (…), (…), … tail` for rows of one width, as few statements as the limit allows."""
-    if not rows:
-        return
-    one = "(" + ",".join("?" * len(rows[0])) + ")"
-    step = max(1, MAX_PARAMETERS // len(rows[0]))
-    for i in range(0, len(rows), step):
-        group = rows[i:i + step]
-        db.execute(f"{head} VALUES {','.join([one] * len(group))}{tail}", [v for row in group for v in row])
+    """`head VALUES (…), (…), … tail` for rows of one width, in statements of CHUNK_ROWS rows, then of
+    the powers of two the rest is made of (each text one sqlite3 keeps compiled)."""
+    i, left = 0, len(rows)
+    while left:
+        size = min(CHUNK_ROWS, 1 << (left.bit_length() - 1))
+        db.execute(_values(head, len(rows[0]), size, tail), [v for row in rows[i:i + size] for v in row])
+        i, left = i + size, left - size
 
 
-def in_groups(keys: list[str]) -> Iterator[list[str]]:
-    """`keys` in groups small enough for one `IN (?, …)` each."""
-    for i in range(0, len(keys), MAX_PARAMETERS):
-        yield keys[i:i + MAX_PARAMETERS]
+@cache
+def _values(head: str, width: int, rows: int, tail: str) -> str:
+    one = "(" + ",".join("?" * width) + ")"
+    return f"{head} VALUES {','.join([one] * rows)}{tail}"
+
+
+def in_groups(keys: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """`keys` in groups for one `IN (…)` each: ("?,?,…", the group padded to as many keys)."""
+    for i in range(0, len(keys), IN_KEYS):
+        group = keys[i:i + IN_KEYS]
+        size = 1 << (len(group) - 1).bit_length()
+        yield _marks(size), group + group[-1:] * (size - len(group))
+
+
+@cache
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
-    for group in in_groups(keys):
-        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
+    for marks, group in in_groups(keys):
+        db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", group)
 
 
 class _Batch:
@@ -329,9 +345,8 @@ class StoreWriter:
         (their own table) are all that is left to rewrite (most updates: a check's verdict changed)."""
         twinless = [ev.id for ev in changed if not ev.twins]
         stored: dict[str, object] = {}
-        for group in in_groups(twinless):
-            stored.update(self.db.execute(f"SELECT id, severity FROM events WHERE id IN ({','.join('?' * len(group))})",
-                                          group))
+        for marks, group in in_groups(twinless):
+            stored.update(self.db.execute(f"SELECT id, severity FROM events WHERE id IN ({marks})", group))
         whole, ranks = [], []
         for ev in changed:
             if ev.id not in stored:
