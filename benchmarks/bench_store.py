@@ -149,7 +149,7 @@ class TimedConnection:
 
 # Functions of pixelspy.store.records the writer calls to build its rows (timed apart from the rest
 # of a flush's Python when --writer-only profiles it; ≈ 0.5 µs a call of the probe's own).
-ROW_BUILDERS = ("event_row", "hit_row", "finding_rows", "search_words", "pack", "event_rows")
+ROW_BUILDERS = ("event_row", "hit_row", "finding_rows", "search_words", "pack")
 # The stand-in for the proxy's event loop (--contend): asleep this long, then Python work this long,
 # as a paced proxy's loop waits in select() between requests.
 LOOP_SLEEP_S = 0.0005

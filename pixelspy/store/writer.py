@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
@@ -85,7 +86,8 @@ def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "")
     i, left = 0, len(rows)
     while left:
         size = min(CHUNK_ROWS, 1 << (left.bit_length() - 1))
-        db.execute(_values(head, len(rows[0]), size, tail), [v for row in rows[i:i + size] for v in row])
+        db.execute(_values(head, len(rows[0]), size, tail),
+                   rows[i] if size == 1 else list(chain.from_iterable(rows[i:i + size])))
         i, left = i + size, left - size
 
 
@@ -331,7 +333,7 @@ class StoreWriter:
                 self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
-               [row for ev in (*new, *changed) for row in finding_rows(ev)])
+               [row for ev in (*new, *changed) if ev.findings for row in finding_rows(ev)])
         insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
