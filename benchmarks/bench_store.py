@@ -13,11 +13,15 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             (older events evicted from memory and read back from the file on demand), that window
             again under the live process's collector settings (heap.freeze_heap), the collector's
             share of each ingest loop (gc.callbacks), and the writer's batches and waits
-  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits in its own
-            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind and
-            how many ran; the rest of a flush is Python, holding the GIL (building rows: JSON, zlib).
-            The full-text index is fed as the writer does (every FEED_EVERY_S or FEED_ROWS events):
-            the run goes faster than real time, so by FEED_ROWS, as a saturated proxy would
+  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits (--every N;
+            --vary: N/2 to 3N/2, as live batches vary) in its own thread, each statement's thread CPU
+            by kind and how many ran, how many SQLite compiled (sqlite3's statement cache missed);
+            the rest of a flush is Python, holding the GIL: the rows' building (records' JSON, words,
+            zlib) and the flush's own steps. The full-text index is fed as the writer does (every
+            FEED_EVERY_S or FEED_ROWS events): the run goes faster than real time, so by FEED_ROWS, as a
+            saturated proxy would. --contend: a flush every COMMIT_EVERY_S in real time beside a
+            stand-in event loop (a thread asleep, then running Python), how late its wakes were during
+            the flushes (the GIL held by the writer) and between
   rows      with --rows-against DIR: the rows this tree's writer stores against those of the tree in
             DIR (its own pixelspy through PYTHONPATH, each in a fresh process): bench_decode's corpus
             and every HAR of tests/realtraffic/cases, flushed every PROFILE_EVERY_HITS hits; every
@@ -210,7 +214,8 @@ def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, va
     per-flush CPU; how many statements SQLite had to compile (sqlite3's statement cache missed).
     `every` hits a flush, or with `vary` a number drawn between every/2 and every*3/2 (live batches vary);
     with `contend`, beside a StandInLoop (the flushes run at the live commit interval, the thread's
-    switch interval as in the proxy), and how late the loop's wakes were during flushes and between."""
+    switch interval as in the proxy), and how late the loop's wakes were during flushes and between (the
+    ingest of the next batch runs between, in this thread)."""
     import random
 
     from pixelspy.store.schema import WRITER_CACHED_STATEMENTS
