@@ -123,6 +123,9 @@ class TimedConnection:
         self.cache_size = WRITER_CACHED_STATEMENTS
         self.cached: dict[str, None] = {}
         self.misses = 0
+        # The longest the thread ran Python (held the GIL) between two statements, this flush
+        self.held_since = 0.0
+        self.held_most = 0.0
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
@@ -144,16 +147,26 @@ class TimedConnection:
                 del self.cached[next(iter(self.cached))]
         self.cached[sql] = None
         t0 = time.thread_time()
+        self.held_most = max(self.held_most, t0 - self.held_since)
         try:
             return run(sql, *args)
         finally:
-            self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
+            self.held_since = t1 = time.thread_time()
+            self.cpu[kind] = self.cpu.get(kind, 0.0) + t1 - t0
             self.calls[kind] = self.calls.get(kind, 0) + 1
+
+    def start(self) -> None:
+        """A flush begins."""
+        self.held_since, self.held_most = time.thread_time(), 0.0
+
+    def end(self) -> float:
+        """A flush ended: the longest it held the GIL at a stretch."""
+        return max(self.held_most, time.thread_time() - self.held_since)
 
 
 # Functions of pixelspy.store.records the writer calls to build its rows (timed apart from the rest
 # of a flush's Python when --writer-only profiles it; ≈ 0.5 µs a call of the probe's own).
-ROW_BUILDERS = ("event_row", "hit_row", "finding_rows", "search_words", "pack")
+ROW_BUILDERS = ("event_row", "hit_row", "finding_row", "finding_rows", "search_words", "pack")
 # The stand-in for the proxy's event loop (--contend): asleep this long, then Python work this long,
 # as a paced proxy's loop waits in select() between requests.
 LOOP_SLEEP_S = 0.0005
@@ -230,7 +243,7 @@ def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, va
     session.subscribe_marks(writer.marks)
     session.subscribe_hits(writer.hit)
     draw = random.Random(27)
-    flushes, spans = [], []
+    flushes, spans, held = [], [], []
     loop = StandInLoop() if contend else None
     if contend:
         from pixelspy.proxy import GIL_SWITCH_INTERVAL_S
@@ -247,8 +260,10 @@ def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, va
             if contend:
                 time.sleep(max(0.0, COMMIT_EVERY_S - (time.perf_counter() - (spans[-1][0] if spans else 0.0))))
             t0, c0 = time.perf_counter(), time.thread_time()
+            timed.start()
             writer.flush()
             flushes.append(time.thread_time() - c0)
+            held.append(timed.end())
             spans.append((t0, time.perf_counter()))
     finally:
         if loop is not None:
@@ -265,7 +280,8 @@ def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, va
     calls = sum(timed.calls.values())
     print(f"    statements {calls / len(flushes):.1f} a flush, compiled (sqlite3's cache of "
           f"{WRITER_CACHED_STATEMENTS} missed) {timed.misses / len(flushes):.1f} a flush, "
-          f"{len(timed.kinds)} texts")
+          f"{len(timed.kinds)} texts; a flush's longest Python between statements (GIL held) p50 "
+          f"{percentile(held, .5) * 1e6:.0f} µs p99 {percentile(held, .99) * 1e6:.0f} max {max(held) * 1e6:.0f}")
     for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
         print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}  ({timed.calls[kind]:,} statements)")
     if loop is not None:

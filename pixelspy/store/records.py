@@ -51,8 +51,13 @@ def event_row(ev: TrackingEvent) -> tuple:
 
 
 def finding_rows(ev: TrackingEvent) -> list[tuple]:
-    return [(ev.id, n, f.code, f.severity.value, f.message, f.hint, json.dumps(f.related), int(f.pending))
-            for n, f in enumerate(ev.findings)]
+    return [finding_row((ev.id, n, f)) for n, f in enumerate(ev.findings)]
+
+
+def finding_row(numbered: tuple[str, int, Finding]) -> tuple:
+    """(event_id, n, code, severity, message, hint, related, pending) of an event's nth finding."""
+    event_id, n, f = numbered
+    return (event_id, n, f.code, f.severity.value, f.message, f.hint, json.dumps(f.related), int(f.pending))
 
 
 def search_words(ev: TrackingEvent) -> tuple[str, str, str]:

@@ -7,6 +7,8 @@ pixelspy made, a corrupt, locked or read-only one: StoreError with a one-line re
 While pixelspy records into a file it holds it in EXCLUSIVE locking mode (a second pixelspy, or
 `pixelspy open` of the live file, is told it is in use) and in WAL mode with synchronous=NORMAL:
 each commit is one append to the write-ahead log, which survives a crash of the process (kill -9).
+The log is synced to disk at its checkpoints only, not at each commit: a power cut or a crash of the
+system may lose the commits since the last one (never the file: SQLite drops a log's torn tail).
 Closing checkpoints the log back into the file and leaves it a single, self-contained file.
 """
 

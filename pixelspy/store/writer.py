@@ -18,17 +18,17 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from itertools import chain
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
-from pixelspy.store.records import event_row, finding_rows, hit_row, pack, row_words, search_words, severity_rank
+from pixelspy.store.records import event_row, finding_row, hit_row, pack, row_words, search_words, severity_rank
 from pixelspy.store.schema import WORDS_UPTO, close_writer, connect, has_fts_table, reason, words_upto
 
 log = logging.getLogger("pixelspy")
@@ -60,7 +60,8 @@ MAX_WAIT_S = 0.25
 # switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in statements of
 # a few sizes (powers of two up to CHUNK_ROWS): a text per batch size missed sqlite3's statement cache,
 # and SQLite compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18).
-CHUNK_ROWS = 16
+# Each statement's rows are made just before it (see insert): 8 events' rows are ≈ 0.2 ms of Python.
+CHUNK_ROWS = 8
 # `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
 IN_KEYS = 512
 # The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
@@ -80,14 +81,18 @@ FEED_PART = 5000
 _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
 
 
-def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
-    """`head VALUES (…), (…), … tail` for rows of one width, in statements of CHUNK_ROWS rows, then of
-    the powers of two the rest is made of (each text one sqlite3 keeps compiled)."""
-    i, left = 0, len(rows)
+def insert(db: sqlite3.Connection, head: str, items: Sequence[Any], tail: str = "",
+           row: Callable[[Any], tuple] | None = None) -> None:
+    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, in
+    statements of CHUNK_ROWS rows, then of the powers of two the rest is made of (each text one
+    sqlite3 keeps compiled). A statement's rows are made just before it runs: the thread holds the
+    GIL for one statement's rows at a time, not a whole batch's (40 events' rows took ≈ 1 ms, the
+    switch interval, which a waiting event loop then waited out)."""
+    i, left = 0, len(items)
     while left:
         size = min(CHUNK_ROWS, 1 << (left.bit_length() - 1))
-        db.execute(_values(head, len(rows[0]), size, tail),
-                   rows[i] if size == 1 else list(chain.from_iterable(rows[i:i + size])))
+        rows = items[i:i + size] if row is None else list(map(row, items[i:i + size]))
+        db.execute(_values(head, len(rows[0]), size, tail), rows[0] if size == 1 else list(chain.from_iterable(rows)))
         i, left = i + size, left - size
 
 
@@ -113,6 +118,11 @@ def _marks(n: int) -> str:
 def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
     for marks, group in in_groups(keys):
         db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", group)
+
+
+def _fed_row(words: tuple[int, tuple[str, str, str]]) -> tuple:
+    """(seq, name, params, page) of (seq, words)."""
+    return (words[0], *words[1])
 
 
 class _Batch:
@@ -312,7 +322,7 @@ class StoreWriter:
 
     def _write(self, batch: _Batch, names: dict[str, str], final: bool) -> None:
         db = self.db
-        insert(db, _HITS, [hit_row(h) for h in batch.hits])
+        insert(db, _HITS, batch.hits, row=hit_row)
         insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
         insert(db, "INSERT OR REPLACE INTO answers (hit_id, entry, zlib)",
                [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
@@ -321,23 +331,29 @@ class StoreWriter:
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
         whole, ranks = self._rewrites(changed)
-        insert(db, _EVENTS, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)]
-               + [(None, *event_row(ev)) for ev in whole], _EVENT_CHANGED)
+        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, self._event_row)
         if whole:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if ranks:
             db.executemany("UPDATE events SET severity = ? WHERE id = ?", ranks)
-        if self._fts:
-            self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
-            if self._feed_due(final):
-                self._feed()
+        if self._feed_due(final):
+            self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
-               [row for ev in (*new, *changed) if ev.findings for row in finding_rows(ev)])
+               [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row)
         insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
             self._device_names.update(names)
+
+    def _event_row(self, placed: tuple[int | None, TrackingEvent]) -> tuple:
+        """(seq, *event_row) of an event: seq the place a new one takes (its words kept for the next
+        feed of the full-text index, made with its row: the GIL is held for a statement's rows
+        at a time), None for one the file holds (it keeps its place and its words)."""
+        seq, ev = placed
+        if seq is not None and self._fts:
+            self._words[seq] = search_words(ev)
+        return (seq, *event_row(ev))
 
     def _rewrites(self, changed: list[TrackingEvent]) -> tuple[list[TrackingEvent], list[tuple[int, str]]]:
         """Of events changed since they were written: those whose row is written whole (a twin
@@ -367,7 +383,7 @@ class StoreWriter:
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
         if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
-            insert(db, _FEED, [(seq, *w) for seq, w in sorted(words.items())])
+            insert(db, _FEED, sorted(words.items()), row=_fed_row)
         else:  # a file a kill -9 left unfed, or an event updated before it was first written
             after = self._fed
             while part := self._read_words(after, upto):
