@@ -160,7 +160,7 @@ def test_batches_of_any_size_are_stored_whole_in_order_with_a_few_statement_text
         store_writer.insert(db, "INSERT INTO t (a, b)", [(f"{n}-{i}", i) for i in range(n)])
     rows = db.db.execute("SELECT a, b FROM t ORDER BY seq").fetchall()
     assert rows == [(f"{n}-{i}", i) for n in sizes for i in range(n)]
-    assert len(db.texts) == store_writer.CHUNK_ROWS.bit_length()  # (8,) 4, 2, 1 rows a statement
+    assert len(db.texts) == store_writer.CHUNK_ROWS  # 1 to CHUNK_ROWS rows a statement
 
     db.texts.clear()
     gone = [f"{n}-{i}" for n in range(1, 33) for i in range(0, n, 2)]
@@ -180,5 +180,5 @@ def test_a_statements_rows_are_made_just_before_it_runs(monkeypatch):
     ran_before = []  # statements run when each row was made
     store_writer.insert(db, "INSERT INTO t (a, b)", list(range(21)),
                         row=lambda i: (ran_before.append(len(db.ran)), (str(i), i))[1])
-    assert ran_before == [1] * 8 + [2] * 8 + [3] * 4 + [4]  # (the CREATE first) 8, 8, 4 and 1 rows
+    assert ran_before == [1] * 8 + [2] * 8 + [3] * 5  # (the CREATE first) 8, 8 and 5 rows
     assert db.db.execute("SELECT count(*) FROM t").fetchone()[0] == 21

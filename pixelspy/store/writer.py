@@ -57,9 +57,9 @@ MAX_BATCH_ROWS = 500
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
-# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in statements of
-# a few sizes (powers of two up to CHUNK_ROWS): a text per batch size missed sqlite3's statement cache,
-# and SQLite compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18).
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, at most CHUNK_ROWS:
+# a text per batch size (up to 76 rows) missed sqlite3's statement cache, and SQLite compiled ≈ 3
+# statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18); 8 texts a table it keeps.
 # Each statement's rows are made just before it (see insert): 8 events' rows are ≈ 0.2 ms of Python.
 CHUNK_ROWS = 8
 # `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
@@ -83,17 +83,15 @@ _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
 
 def insert(db: sqlite3.Connection, head: str, items: Sequence[Any], tail: str = "",
            row: Callable[[Any], tuple] | None = None) -> None:
-    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, in
-    statements of CHUNK_ROWS rows, then of the powers of two the rest is made of (each text one
-    sqlite3 keeps compiled). A statement's rows are made just before it runs: the thread holds the
-    GIL for one statement's rows at a time, not a whole batch's (40 events' rows took ≈ 1 ms, the
-    switch interval, which a waiting event loop then waited out)."""
-    i, left = 0, len(items)
-    while left:
-        size = min(CHUNK_ROWS, 1 << (left.bit_length() - 1))
-        rows = items[i:i + size] if row is None else list(map(row, items[i:i + size]))
-        db.execute(_values(head, len(rows[0]), size, tail), rows[0] if size == 1 else list(chain.from_iterable(rows)))
-        i, left = i + size, left - size
+    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, up to
+    CHUNK_ROWS rows a statement (a text for each count, which sqlite3 keeps compiled). A statement's
+    rows are made just before it runs: the thread holds the GIL for one statement's rows at a time,
+    not a whole batch's (40 events' rows took ≈ 1 ms, the switch interval, which a waiting event loop
+    then waited out)."""
+    for i in range(0, len(items), CHUNK_ROWS):
+        rows = items[i:i + CHUNK_ROWS] if row is None else list(map(row, items[i:i + CHUNK_ROWS]))
+        db.execute(_values(head, len(rows[0]), len(rows), tail),
+                   rows[0] if len(rows) == 1 else list(chain.from_iterable(rows)))
 
 
 @cache
