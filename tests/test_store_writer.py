@@ -182,3 +182,13 @@ def test_a_statements_rows_are_made_just_before_it_runs(monkeypatch):
                         row=lambda i: (ran_before.append(len(db.ran)), (str(i), i))[1])
     assert ran_before == [1] * 8 + [2] * 8 + [3] * 5  # (the CREATE first) 8, 8 and 5 rows
     assert db.db.execute("SELECT count(*) FROM t").fetchone()[0] == 21
+
+
+def test_many_rows_a_statement_while_that_many_are_left_then_a_few(monkeypatch):
+    monkeypatch.setattr(store_writer, "CHUNK_ROWS", 8)
+    db = _Texts(sqlite3.connect(":memory:"))
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a INTEGER)")
+    db.ran.clear()
+    store_writer.insert(db, "INSERT INTO t (a)", [(i,) for i in range(150)], most=64)
+    assert [sql.count("?") for sql in db.ran] == [64, 64, 8, 8, 6]
+    assert [a for a, in db.db.execute("SELECT a FROM t ORDER BY seq")] == list(range(150))

@@ -79,19 +79,25 @@ FEED_ROWS = 1000
 # Rows whose words are not at hand are read this many at a time (as queries.READ_WORDS_ROWS).
 FEED_PART = 5000
 _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
+# The feed's rows are cheap to make (its words are at hand): many a statement (a second's worth is
+# 30–1,000 rows).
+FEED_CHUNK_ROWS = 64
 
 
 def insert(db: sqlite3.Connection, head: str, items: Sequence[Any], tail: str = "",
-           row: Callable[[Any], tuple] | None = None) -> None:
-    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, up to
-    CHUNK_ROWS rows a statement (a text for each count, which sqlite3 keeps compiled). A statement's
-    rows are made just before it runs: the thread holds the GIL for one statement's rows at a time,
-    not a whole batch's (40 events' rows took ≈ 1 ms, the switch interval, which a waiting event loop
-    then waited out)."""
-    for i in range(0, len(items), CHUNK_ROWS):
-        rows = items[i:i + CHUNK_ROWS] if row is None else list(map(row, items[i:i + CHUNK_ROWS]))
+           row: Callable[[Any], tuple] | None = None, most: int | None = None) -> None:
+    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, `most`
+    rows a statement while that many are left, then up to CHUNK_ROWS (a text for each count, which
+    sqlite3 keeps compiled). A statement's rows are made just before it runs: the thread holds the GIL
+    for one statement's rows at a time, not a whole batch's (40 events' rows took ≈ 1 ms, the switch
+    interval, which a waiting event loop then waited out)."""
+    i, most = 0, most or CHUNK_ROWS
+    while i < len(items):
+        size = most if len(items) - i >= most else CHUNK_ROWS
+        rows = items[i:i + size] if row is None else list(map(row, items[i:i + size]))
         db.execute(_values(head, len(rows[0]), len(rows), tail),
                    rows[0] if len(rows) == 1 else list(chain.from_iterable(rows)))
+        i += size
 
 
 @cache
@@ -381,11 +387,11 @@ class StoreWriter:
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
         if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
-            insert(db, _FEED, sorted(words.items()), row=_fed_row)
+            insert(db, _FEED, sorted(words.items()), row=_fed_row, most=FEED_CHUNK_ROWS)
         else:  # a file a kill -9 left unfed, or an event updated before it was first written
             after = self._fed
             while part := self._read_words(after, upto):
-                insert(db, _FEED, part)
+                insert(db, _FEED, part, most=FEED_CHUNK_ROWS)
                 after = part[-1][0]
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
         self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
