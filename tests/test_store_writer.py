@@ -160,7 +160,7 @@ def test_batches_of_any_size_are_stored_whole_in_order_with_a_few_statement_text
         store_writer.insert(db, "INSERT INTO t (a, b)", [(f"{n}-{i}", i) for i in range(n)])
     rows = db.db.execute("SELECT a, b FROM t ORDER BY seq").fetchall()
     assert rows == [(f"{n}-{i}", i) for n in sizes for i in range(n)]
-    assert len(db.texts) == store_writer.CHUNK_ROWS  # 1 to CHUNK_ROWS rows a statement
+    assert len(db.texts) == store_writer.CHUNK_ROWS  # 1 to CHUNK_ROWS rows a statement (more: CHUNK_ROWS)
 
     db.texts.clear()
     gone = [f"{n}-{i}" for n in range(1, 33) for i in range(0, n, 2)]
@@ -184,11 +184,11 @@ def test_a_statements_rows_are_made_just_before_it_runs(monkeypatch):
     assert db.db.execute("SELECT count(*) FROM t").fetchone()[0] == 21
 
 
-def test_many_rows_a_statement_while_that_many_are_left_then_a_few(monkeypatch):
+def test_rows_cheap_to_make_go_more_to_a_statement_in_powers_of_two(monkeypatch):
     monkeypatch.setattr(store_writer, "CHUNK_ROWS", 8)
     db = _Texts(sqlite3.connect(":memory:"))
     db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a INTEGER)")
     db.ran.clear()
     store_writer.insert(db, "INSERT INTO t (a)", [(i,) for i in range(150)], most=64)
-    assert [sql.count("?") for sql in db.ran] == [64, 64, 8, 8, 6]
+    assert [sql.count("?") for sql in db.ran] == [64, 64, 16, 6]
     assert [a for a, in db.db.execute("SELECT a FROM t ORDER BY seq")] == list(range(150))

@@ -103,9 +103,9 @@ WORDS_UPTO = "words_upto"
 SCHEMA_VERSION = len(MIGRATIONS)
 # Prepared statements the writer's connection keeps (sqlite3's default is 128). Its batches insert
 # many rows a statement; a text per batch size filled the default cache with large one-off programs
-# (≈ 10 MiB of SQLite's memory after 30,000 events, bench_store.py). Its statements now hold at most
-# writer.CHUNK_ROWS rows (IN lists: a power of two of keys): ≈ 50 texts in use, all small.
-WRITER_CACHED_STATEMENTS = 64
+# (≈ 10 MiB of SQLite's memory after 30,000 events, bench_store.py). Its statements now come in a few
+# sizes (writer.insert, in_groups): ≈ 60 texts in use, at most 64 rows.
+WRITER_CACHED_STATEMENTS = 96
 
 
 class StoreError(Exception):

@@ -57,11 +57,15 @@ MAX_BATCH_ROWS = 500
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
-# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, at most CHUNK_ROWS:
-# a text per batch size (up to 76 rows) missed sqlite3's statement cache, and SQLite compiled ≈ 3
-# statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18); 8 texts a table it keeps.
-# Each statement's rows are made just before it (see insert): 8 events' rows are ≈ 0.2 ms of Python.
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in a few sizes
+# (see insert): a text per batch size (up to 76 rows) missed sqlite3's statement cache, and SQLite
+# compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18). Each
+# statement's rows are made just before it, as many as ≈ 0.2 ms of Python makes: 8 events (their
+# JSON), 32 hits, 64 findings or words for the full-text index.
 CHUNK_ROWS = 8
+HIT_ROWS = 32
+FINDING_ROWS = 64
+FEED_ROWS_A_STATEMENT = 64
 # `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
 IN_KEYS = 512
 # The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
@@ -79,25 +83,21 @@ FEED_ROWS = 1000
 # Rows whose words are not at hand are read this many at a time (as queries.READ_WORDS_ROWS).
 FEED_PART = 5000
 _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
-# The feed's rows are cheap to make (its words are at hand): many a statement (a second's worth is
-# 30–1,000 rows).
-FEED_CHUNK_ROWS = 64
 
 
 def insert(db: sqlite3.Connection, head: str, items: Sequence[Any], tail: str = "",
            row: Callable[[Any], tuple] | None = None, most: int | None = None) -> None:
-    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, `most`
-    rows a statement while that many are left, then up to CHUNK_ROWS (a text for each count, which
-    sqlite3 keeps compiled). A statement's rows are made just before it runs: the thread holds the GIL
-    for one statement's rows at a time, not a whole batch's (40 events' rows took ≈ 1 ms, the switch
-    interval, which a waiting event loop then waited out)."""
-    i, most = 0, most or CHUNK_ROWS
-    while i < len(items):
-        size = most if len(items) - i >= most else CHUNK_ROWS
+    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, up to
+    `most` rows a statement (CHUNK_ROWS unless given): CHUNK_ROWS or fewer at once, more in powers of
+    two (few texts, which sqlite3 keeps compiled). A statement's rows are made just before it runs:
+    the thread holds the GIL for one statement's rows at a time, not a whole batch's (40 events' rows
+    took ≈ 1 ms, the switch interval, which a waiting event loop then waited out)."""
+    i, left, most = 0, len(items), most or CHUNK_ROWS
+    while left:
+        size = left if left <= CHUNK_ROWS else min(most, 1 << (left.bit_length() - 1))
         rows = items[i:i + size] if row is None else list(map(row, items[i:i + size]))
-        db.execute(_values(head, len(rows[0]), len(rows), tail),
-                   rows[0] if len(rows) == 1 else list(chain.from_iterable(rows)))
-        i += size
+        db.execute(_values(head, len(rows[0]), size, tail), rows[0] if size == 1 else list(chain.from_iterable(rows)))
+        i, left = i + size, left - size
 
 
 @cache
@@ -326,7 +326,7 @@ class StoreWriter:
 
     def _write(self, batch: _Batch, names: dict[str, str], final: bool) -> None:
         db = self.db
-        insert(db, _HITS, batch.hits, row=hit_row)
+        insert(db, _HITS, batch.hits, row=hit_row, most=HIT_ROWS)
         insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
         insert(db, "INSERT OR REPLACE INTO answers (hit_id, entry, zlib)",
                [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
@@ -344,7 +344,8 @@ class StoreWriter:
             self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
-               [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row)
+               [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row,
+               most=FINDING_ROWS)
         insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
@@ -387,11 +388,11 @@ class StoreWriter:
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
         if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
-            insert(db, _FEED, sorted(words.items()), row=_fed_row, most=FEED_CHUNK_ROWS)
+            insert(db, _FEED, sorted(words.items()), row=_fed_row, most=FEED_ROWS_A_STATEMENT)
         else:  # a file a kill -9 left unfed, or an event updated before it was first written
             after = self._fed
             while part := self._read_words(after, upto):
-                insert(db, _FEED, part, most=FEED_CHUNK_ROWS)
+                insert(db, _FEED, part, most=FEED_ROWS_A_STATEMENT)
                 after = part[-1][0]
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
         self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
