@@ -124,6 +124,11 @@ def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[
         db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", group)
 
 
+def _placed_row(placed: tuple[int | None, TrackingEvent]) -> tuple:
+    """(seq, *event_row): the seq a new event takes, None for one the file holds (it keeps its own)."""
+    return (placed[0], *event_row(placed[1]))
+
+
 def _fed_row(words: tuple[int, tuple[str, str, str]]) -> tuple:
     """(seq, name, params, page) of (seq, words)."""
     return (words[0], *words[1])
@@ -335,13 +340,15 @@ class StoreWriter:
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
         whole, ranks = self._rewrites(changed)
-        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, self._event_row)
+        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, _placed_row)
         if whole:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if ranks:
             db.executemany("UPDATE events SET severity = ? WHERE id = ?", ranks)
-        if self._feed_due(final):
-            self._feed()
+        if self._fts:  # (after the rows: the GIL is held for one statement's rows, or the words, at a time)
+            self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
+            if self._feed_due(final):
+                self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
                [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row,
@@ -350,15 +357,6 @@ class StoreWriter:
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
             self._device_names.update(names)
-
-    def _event_row(self, placed: tuple[int | None, TrackingEvent]) -> tuple:
-        """(seq, *event_row) of an event: seq the place a new one takes (its words kept for the next
-        feed of the full-text index, made with its row: the GIL is held for a statement's rows
-        at a time), None for one the file holds (it keeps its place and its words)."""
-        seq, ev = placed
-        if seq is not None and self._fts:
-            self._words[seq] = search_words(ev)
-        return (seq, *event_row(ev))
 
     def _rewrites(self, changed: list[TrackingEvent]) -> tuple[list[TrackingEvent], list[tuple[int, str]]]:
         """Of events changed since they were written: those whose row is written whole (a twin
