@@ -13,11 +13,15 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             (older events evicted from memory and read back from the file on demand), that window
             again under the live process's collector settings (heap.freeze_heap), the collector's
             share of each ingest loop (gc.callbacks), and the writer's batches and waits
-  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits in its own
-            thread (a proxy's batch at ≈ 60 tracking hits/s), each statement's thread CPU by kind and
-            how many ran; the rest of a flush is Python, holding the GIL (building rows: JSON, zlib).
-            The full-text index is fed as the writer does (every FEED_EVERY_S or FEED_ROWS events):
-            the run goes faster than real time, so by FEED_ROWS, as a saturated proxy would
+  writer    where the writer's CPU goes: the ingest flushed every PROFILE_EVERY_HITS hits (--every N;
+            --vary: N/2 to 3N/2, as live batches vary) in its own thread, each statement's thread CPU
+            by kind and how many ran, how many SQLite compiled (sqlite3's statement cache missed);
+            the rest of a flush is Python, holding the GIL: the rows' building (records' JSON, words,
+            zlib) and the flush's own steps. The full-text index is fed as the writer does (every
+            FEED_EVERY_S or FEED_ROWS events): the run goes faster than real time, so by FEED_ROWS, as a
+            saturated proxy would. --contend: a flush every COMMIT_EVERY_S in real time beside a
+            stand-in event loop (a thread asleep, then running Python), how late its wakes were during
+            the flushes (the GIL held by the writer) and between
   rows      with --rows-against DIR: the rows this tree's writer stores against those of the tree in
             DIR (its own pixelspy through PYTHONPATH, each in a fresh process): bench_decode's corpus
             and every HAR of tests/realtraffic/cases, flushed every PROFILE_EVERY_HITS hits; every
@@ -53,7 +57,7 @@ from pathlib import Path
 from bench_decode import corpus_hits
 
 from pixelspy.session import Session
-from pixelspy.store.writer import StoreWriter
+from pixelspy.store.writer import COMMIT_EVERY_S, StoreWriter
 
 INLINE_EVERY_HITS = 250
 PROFILE_EVERY_HITS = 6
@@ -112,6 +116,16 @@ class TimedConnection:
         # A statement's kind by its text, worked out once (splitting a batch's long text at each call
         # was ≈ 2 µs of the flush's "Python" time a statement)
         self.kinds: dict[str, str] = {}
+        # sqlite3's statement cache (an LRU by text, WRITER_CACHED_STATEMENTS long) as it would be:
+        # a text not in it is compiled by SQLite again
+        from pixelspy.store.schema import WRITER_CACHED_STATEMENTS
+
+        self.cache_size = WRITER_CACHED_STATEMENTS
+        self.cached: dict[str, None] = {}
+        self.misses = 0
+        # The longest the thread ran Python (held the GIL) between two statements, this flush
+        self.held_since = 0.0
+        self.held_most = 0.0
 
     def __getattr__(self, name: str):
         return getattr(self.db, name)
@@ -125,40 +139,161 @@ class TimedConnection:
     def _timed(self, run, sql: str, *args):
         if (kind := self.kinds.get(sql)) is None:
             kind = self.kinds[sql] = " ".join(sql.split(" VALUES")[0].split(" WHERE")[0].split()[:5])
+        if sql in self.cached:
+            del self.cached[sql]  # (the newest again)
+        else:
+            self.misses += 1
+            if len(self.cached) >= self.cache_size:
+                del self.cached[next(iter(self.cached))]
+        self.cached[sql] = None
         t0 = time.thread_time()
+        self.held_most = max(self.held_most, t0 - self.held_since)
         try:
             return run(sql, *args)
         finally:
-            self.cpu[kind] = self.cpu.get(kind, 0.0) + time.thread_time() - t0
+            self.held_since = t1 = time.thread_time()
+            self.cpu[kind] = self.cpu.get(kind, 0.0) + t1 - t0
             self.calls[kind] = self.calls.get(kind, 0) + 1
 
+    def start(self) -> None:
+        """A flush begins."""
+        self.held_since, self.held_most = time.thread_time(), 0.0
 
-def writer_profile(hits: list, folder: Path) -> None:
-    """The writer's CPU per hit, its statements' share and the Python rest, per-flush CPU."""
+    def end(self) -> float:
+        """A flush ended: the longest it held the GIL at a stretch."""
+        return max(self.held_most, time.thread_time() - self.held_since)
+
+
+# Functions of pixelspy.store.records the writer calls to build its rows (timed apart from the rest
+# of a flush's Python when --writer-only profiles it; ≈ 0.5 µs a call of the probe's own).
+ROW_BUILDERS = ("event_row", "hit_row", "finding_row", "finding_rows", "search_words", "pack")
+# The stand-in for the proxy's event loop (--contend): asleep this long, then Python work this long,
+# as a paced proxy's loop waits in select() between requests.
+LOOP_SLEEP_S = 0.0005
+LOOP_WORK_S = 0.0001
+
+
+def timed_builders(cpu: dict[str, float]) -> None:
+    """The writer's row builders wrapped to add their thread CPU to cpu["rows"]."""
+    from pixelspy.store import writer as module
+
+    def timed(fn):
+        def run(*args, **kw):
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kw)
+            finally:
+                cpu["rows"] = cpu.get("rows", 0.0) + time.thread_time() - t0
+        return run
+
+    for name in ROW_BUILDERS:
+        if hasattr(module, name):
+            setattr(module, name, timed(getattr(module, name)))
+
+
+class StandInLoop:
+    """A thread like a paced proxy's event loop: sleeps LOOP_SLEEP_S, then runs Python for LOOP_WORK_S,
+    and notes how late each wake was (the OS's timer slack, plus the wait for the GIL while the writer
+    holds it: up to the switch interval)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.late: list[tuple[float, float]] = []  # (when, s late)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            time.sleep(LOOP_SLEEP_S)
+            t1 = time.perf_counter()
+            self.late.append((t1, t1 - t0 - LOOP_SLEEP_S))
+            while time.perf_counter() - t1 < LOOP_WORK_S:
+                pass
+
+    def __enter__(self) -> StandInLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, vary: bool = False,
+                   contend: bool = False) -> None:
+    """The writer's CPU per hit: its statements' share, the rows' building, the rest of its Python;
+    per-flush CPU; how many statements SQLite had to compile (sqlite3's statement cache missed).
+    `every` hits a flush, or with `vary` a number drawn between every/2 and every*3/2 (live batches vary);
+    with `contend`, beside a StandInLoop (the flushes run at the live commit interval, the thread's
+    switch interval as in the proxy), and how late the loop's wakes were during flushes and between (the
+    ingest of the next batch runs between, in this thread)."""
+    import random
+
+    from pixelspy.store.schema import WRITER_CACHED_STATEMENTS
+
     session = Session()
     writer = StoreWriter(session, folder / f"profile-{time.monotonic_ns()}.pixelspy")
     writer.open()
     writer.db = timed = TimedConnection(writer.db)
+    builders: dict[str, float] = {}
+    timed_builders(builders)
     session.subscribe(writer.event)
     session.subscribe_marks(writer.marks)
     session.subscribe_hits(writer.hit)
-    flushes = []
-    for n, h in enumerate(hits, 1):
-        session.ingest(h)
-        if n % PROFILE_EVERY_HITS == 0:
-            t0 = time.thread_time()
+    draw = random.Random(27)
+    flushes, spans, held = [], [], []
+    loop = StandInLoop() if contend else None
+    if contend:
+        from pixelspy.proxy import GIL_SWITCH_INTERVAL_S
+
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        loop.__enter__()
+    try:
+        i = 0
+        while i < len(hits):
+            n = draw.randint(max(1, every // 2), every * 3 // 2) if vary else every
+            for h in hits[i:i + n]:
+                session.ingest(h)
+            i += n
+            if contend:
+                time.sleep(max(0.0, COMMIT_EVERY_S - (time.perf_counter() - (spans[-1][0] if spans else 0.0))))
+            t0, c0 = time.perf_counter(), time.thread_time()
+            timed.start()
             writer.flush()
-            flushes.append(time.thread_time() - t0)
+            flushes.append(time.thread_time() - c0)
+            held.append(timed.end())
+            spans.append((t0, time.perf_counter()))
+    finally:
+        if loop is not None:
+            loop.__exit__()
     rows = sum(c[2] for c in writer.commits)
     writer.close()
-    total, in_sql = sum(flushes), sum(timed.cpu.values())  # (close's checkpoint is outside the flushes)
-    per_hit = 1e6 / len(flushes) / PROFILE_EVERY_HITS
-    print(f"writer (a flush every {PROFILE_EVERY_HITS} hits, {rows / len(flushes):.1f} rows each, in the ingesting "
-          f"thread): CPU {total * per_hit:.0f} µs/hit, of it SQLite's statements {in_sql * per_hit:.0f}, Python "
-          f"(GIL held) {(total - in_sql) * per_hit:.0f}; a flush's CPU p50 {percentile(flushes, .5) * 1e3:.2f} ms "
-          f"p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
+    total, in_sql, in_rows = sum(flushes), sum(timed.cpu.values()), builders.get("rows", 0.0)
+    per_hit = 1e6 / len(hits)
+    print(f"writer ({len(flushes)} flushes of {'≈ ' if vary else ''}{len(hits) / len(flushes):.1f} hits, "
+          f"{rows / len(flushes):.1f} rows each, in the ingesting thread): CPU {total * per_hit:.0f} µs/hit, of it "
+          f"SQLite's statements {in_sql * per_hit:.0f}, Python (GIL held) {(total - in_sql) * per_hit:.0f} (the rows' "
+          f"building {in_rows * per_hit:.0f}, the rest {(total - in_sql - in_rows) * per_hit:.0f}); a flush's CPU p50 "
+          f"{percentile(flushes, .5) * 1e3:.2f} ms p99 {percentile(flushes, .99) * 1e3:.2f} max {max(flushes) * 1e3:.2f}")
+    calls = sum(timed.calls.values())
+    print(f"    statements {calls / len(flushes):.1f} a flush, compiled (sqlite3's cache of "
+          f"{WRITER_CACHED_STATEMENTS} missed) {timed.misses / len(flushes):.1f} a flush, "
+          f"{len(timed.kinds)} texts; a flush's longest Python between statements (GIL held) p50 "
+          f"{percentile(held, .5) * 1e6:.0f} µs p99 {percentile(held, .99) * 1e6:.0f} max {max(held) * 1e6:.0f}")
     for kind, cpu in sorted(timed.cpu.items(), key=lambda kv: -kv[1])[:8]:
         print(f"    {kind:50} {cpu * per_hit:5.0f} µs/hit  {cpu / total:5.1%}  ({timed.calls[kind]:,} statements)")
+    if loop is not None:
+        during = [late for when, late in loop.late if any(s <= when <= e for s, e in spans)]
+        between = [late for when, late in loop.late if not any(s <= when <= e for s, e in spans)]
+        walls = [e - s for s, e in spans]
+        print(f"    beside a stand-in loop (sleep {LOOP_SLEEP_S * 1e3:g} ms, work {LOOP_WORK_S * 1e3:g} ms; switch "
+              f"interval {sys.getswitchinterval() * 1e3:g} ms): a flush's wall p50 {percentile(walls, .5) * 1e3:.2f} "
+              f"ms p99 {percentile(walls, .99) * 1e3:.2f}; the loop's wakes late, during flushes ({len(during):,}): "
+              f"p50 {percentile(during, .5) * 1e6:.0f} µs p99 {percentile(during, .99) * 1e6:.0f} max "
+              f"{max(during, default=0) * 1e6:.0f}, {sum(during) * 1e3 / len(flushes):.2f} ms a flush; between "
+              f"({len(between):,}): p50 {percentile(between, .5) * 1e6:.0f} p99 {percentile(between, .99) * 1e6:.0f}")
 
 
 # Rows a writer made that say when or by which version (a second's digest to compare differs).
@@ -454,6 +589,10 @@ def main() -> int:
     ap.add_argument("--proxy-seconds", type=float, default=0, help="also run the proxy comparison, S s a run")
     ap.add_argument("--proxy-only", action="store_true", help="only the proxy comparison")
     ap.add_argument("--writer-only", action="store_true", help="only the writer's profile")
+    ap.add_argument("--every", type=int, default=PROFILE_EVERY_HITS, help="--writer-only: hits a flush")
+    ap.add_argument("--vary", action="store_true", help="--writer-only: flushes of every/2 to every*3/2 hits")
+    ap.add_argument("--contend", action="store_true",
+                    help="--writer-only: beside a stand-in event loop, a flush every 100 ms (slow: real time)")
     ap.add_argument("--rows-against", type=Path, metavar="DIR", help="only: the stored rows against DIR's tree")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
     ap.add_argument("--rows-child", type=Path, help=argparse.SUPPRESS)
@@ -478,7 +617,7 @@ def main() -> int:
     hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
     if args.writer_only:
         with tempfile.TemporaryDirectory() as folder:
-            writer_profile(hits, Path(folder))
+            writer_profile(hits, Path(folder), args.every, args.vary, args.contend)
         return 0
     best: dict[str, float] = {}
     commits: list = []

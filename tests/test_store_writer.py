@@ -135,3 +135,60 @@ def test_events_changed_after_their_commit_are_in_the_file_as_they_are_now(tmp_p
     w.close()
     assert rows == [event_row(ev) for ev in live]
     assert findings == [row for ev in sorted(live, key=lambda ev: ev.id) for row in finding_rows(ev)]
+
+
+class _Texts:
+    """A connection that notes the text of every statement it runs."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db, self.texts, self.ran = db, set(), []
+
+    def execute(self, sql: str, *args):
+        self.texts.add(sql)
+        self.ran.append(sql)
+        return self.db.execute(sql, *args)
+
+
+def test_batches_of_any_size_are_stored_whole_in_order_with_a_few_statement_texts():
+    """Rows go in statements of a few sizes, so sqlite3 keeps them compiled (a text per batch size
+    made SQLite compile statements at every commit); every row stored once, in order."""
+    db = _Texts(sqlite3.connect(":memory:"))
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a TEXT, b INTEGER)")
+    db.texts.clear()
+    sizes = range(1, 41)
+    for n in sizes:
+        store_writer.insert(db, "INSERT INTO t (a, b)", [(f"{n}-{i}", i) for i in range(n)])
+    rows = db.db.execute("SELECT a, b FROM t ORDER BY seq").fetchall()
+    assert rows == [(f"{n}-{i}", i) for n in sizes for i in range(n)]
+    assert len(db.texts) == store_writer.CHUNK_ROWS  # 1 to CHUNK_ROWS rows a statement (more: CHUNK_ROWS)
+
+    db.texts.clear()
+    gone = [f"{n}-{i}" for n in range(1, 33) for i in range(0, n, 2)]
+    for n in range(1, 33):  # 1 to 16 keys
+        store_writer.delete_where_in(db, "t", "a", [f"{n}-{i}" for i in range(0, n, 2)])
+    left = {a for a, in db.db.execute("SELECT a FROM t")}
+    assert left == {a for a, _ in rows} - set(gone)
+    assert len(db.texts) == 5  # IN lists of 1, 2, 4, 8, 16 keys
+
+
+def test_a_statements_rows_are_made_just_before_it_runs(monkeypatch):
+    """The writer's thread holds the GIL for one statement's rows at a time (SQLite lets go of it
+    while a statement runs), not for a whole batch's: 40 events' rows were ≈ 1 ms of Python."""
+    monkeypatch.setattr(store_writer, "CHUNK_ROWS", 8)
+    db = _Texts(sqlite3.connect(":memory:"))
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a TEXT, b INTEGER)")
+    ran_before = []  # statements run when each row was made
+    store_writer.insert(db, "INSERT INTO t (a, b)", list(range(21)),
+                        row=lambda i: (ran_before.append(len(db.ran)), (str(i), i))[1])
+    assert ran_before == [1] * 8 + [2] * 8 + [3] * 5  # (the CREATE first) 8, 8 and 5 rows
+    assert db.db.execute("SELECT count(*) FROM t").fetchone()[0] == 21
+
+
+def test_rows_cheap_to_make_go_more_to_a_statement_in_powers_of_two(monkeypatch):
+    monkeypatch.setattr(store_writer, "CHUNK_ROWS", 8)
+    db = _Texts(sqlite3.connect(":memory:"))
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, a INTEGER)")
+    db.ran.clear()
+    store_writer.insert(db, "INSERT INTO t (a)", [(i,) for i in range(150)], most=64)
+    assert [sql.count("?") for sql in db.ran] == [64, 64, 16, 6]
+    assert [a for a, in db.db.execute("SELECT a FROM t ORDER BY seq")] == list(range(150))

@@ -51,13 +51,18 @@ def event_row(ev: TrackingEvent) -> tuple:
 
 
 def finding_rows(ev: TrackingEvent) -> list[tuple]:
-    return [(ev.id, n, f.code, f.severity.value, f.message, f.hint, json.dumps(f.related), int(f.pending))
-            for n, f in enumerate(ev.findings)]
+    return [finding_row((ev.id, n, f)) for n, f in enumerate(ev.findings)]
+
+
+def finding_row(numbered: tuple[str, int, Finding]) -> tuple:
+    """(event_id, n, code, severity, message, hint, related, pending) of an event's nth finding."""
+    event_id, n, f = numbered
+    return (event_id, n, f.code, f.severity.value, f.message, f.hint, json.dumps(f.related), int(f.pending))
 
 
 def search_words(ev: TrackingEvent) -> tuple[str, str, str]:
     """(name, params, page): what the full-text index holds of an event."""
-    return _words((ev.event, ev.standard_event, ev.label), ((p.name, p.value) for p in ev.params), ev.page_url)
+    return _words((ev.event, ev.standard_event, ev.label), ev.params, ev.page_url)
 
 
 def row_words(text: str) -> tuple[str, str, str]:
@@ -67,7 +72,7 @@ def row_words(text: str) -> tuple[str, str, str]:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise BadRow("not an object")
-        params = [_strings(p, 2, 4)[:2] for p in data.get("params", [])]
+        params = [_strings(p, 2, 4) for p in data.get("params", [])]
         words = _words([data.get(k) for k in ("event", "standard_event", "label")], params, data.get("page_url"))
     except (ValueError, TypeError, RecursionError):  # (RecursionError: JSON nested past the parser's depth)
         return "", "", ""
@@ -75,9 +80,10 @@ def row_words(text: str) -> tuple[str, str, str]:
 
 
 def _words(names: Any, params: Any, page: Any) -> tuple[str, str, str]:
-    """(name, params, page) of search_words; a value that is not text has none (a hostile row)."""
-    return (" ".join(dict.fromkeys(x for x in names if x and isinstance(x, str))),
-            " ".join(f"{n} {v}" for n, v in params if isinstance(n, str) and isinstance(v, str)),
+    """(name, params, page) of search_words; params are sequences (name, value, …); a value that is
+    not text has none (a hostile row)."""
+    return (" ".join(dict.fromkeys([x for x in names if x and isinstance(x, str)])),
+            " ".join([f"{p[0]} {p[1]}" for p in params if isinstance(p[0], str) and isinstance(p[1], str)]),
             page if isinstance(page, str) else "")
 
 

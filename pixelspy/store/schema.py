@@ -7,6 +7,8 @@ pixelspy made, a corrupt, locked or read-only one: StoreError with a one-line re
 While pixelspy records into a file it holds it in EXCLUSIVE locking mode (a second pixelspy, or
 `pixelspy open` of the live file, is told it is in use) and in WAL mode with synchronous=NORMAL:
 each commit is one append to the write-ahead log, which survives a crash of the process (kill -9).
+The log is synced to disk at its checkpoints only, not at each commit: a power cut or a crash of the
+system may lose the commits since the last one (never the file: SQLite drops a log's torn tail).
 Closing checkpoints the log back into the file and leaves it a single, self-contained file.
 """
 
@@ -100,9 +102,10 @@ FTS_TABLE = "CREATE VIRTUAL TABLE events_fts USING fts5(name, params, page, cont
 WORDS_UPTO = "words_upto"
 SCHEMA_VERSION = len(MIGRATIONS)
 # Prepared statements the writer's connection keeps (sqlite3's default is 128). Its batches insert
-# many rows a statement, a text per batch size, so the default cache filled with large one-off
-# programs: ≈ 10 MiB of SQLite's memory after 30,000 events (bench_store.py), against 3 MiB with 16.
-WRITER_CACHED_STATEMENTS = 16
+# many rows a statement; a text per batch size filled the default cache with large one-off programs
+# (≈ 10 MiB of SQLite's memory after 30,000 events, bench_store.py). Its statements now come in a few
+# sizes (writer.insert, in_groups): ≈ 60 texts in use, at most 64 rows.
+WRITER_CACHED_STATEMENTS = 96
 
 
 class StoreError(Exception):

@@ -18,15 +18,17 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from itertools import chain
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pixelspy import __version__
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
-from pixelspy.store.records import event_row, finding_rows, hit_row, pack, row_words, search_words, severity_rank
+from pixelspy.store.records import event_row, finding_row, hit_row, pack, row_words, search_words, severity_rank
 from pixelspy.store.schema import WORDS_UPTO, close_writer, connect, has_fts_table, reason, words_upto
 
 log = logging.getLogger("pixelspy")
@@ -55,9 +57,17 @@ MAX_BATCH_ROWS = 500
 MAX_WAIT_S = 0.25
 # sqlite3 lets go of the GIL for every row it steps through: one statement per row made the writer's
 # thread and the event loop hand the GIL back and forth for each row (each hand-over up to the GIL's
-# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, up to
-# SQLite's oldest limit on parameters.
-MAX_PARAMETERS = 999
+# switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in a few sizes
+# (see insert): a text per batch size (up to 76 rows) missed sqlite3's statement cache, and SQLite
+# compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18). Each
+# statement's rows are made just before it, as many as ≈ 0.2 ms of Python makes: 8 events (their
+# JSON), 32 hits, 64 findings or words for the full-text index.
+CHUNK_ROWS = 8
+HIT_ROWS = 32
+FINDING_ROWS = 64
+FEED_ROWS_A_STATEMENT = 64
+# `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
+IN_KEYS = 512
 # The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
 # it holds this many pages, not SQLite's 1,000: a commit writes ≈ 35 pages, mostly the same index
 # leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
@@ -75,26 +85,53 @@ FEED_PART = 5000
 _FEED = "INSERT INTO events_fts (rowid, name, params, page)"
 
 
-def insert(db: sqlite3.Connection, head: str, rows: list[tuple], tail: str = "") -> None:
-    """`head VALUES (…), (…), … tail` for rows of one width, as few statements as the limit allows."""
-    if not rows:
-        return
-    one = "(" + ",".join("?" * len(rows[0])) + ")"
-    step = max(1, MAX_PARAMETERS // len(rows[0]))
-    for i in range(0, len(rows), step):
-        group = rows[i:i + step]
-        db.execute(f"{head} VALUES {','.join([one] * len(group))}{tail}", [v for row in group for v in row])
+def insert(db: sqlite3.Connection, head: str, items: Sequence[Any], tail: str = "",
+           row: Callable[[Any], tuple] | None = None, most: int | None = None) -> None:
+    """`head VALUES (…), (…), … tail`: each item a row (or made one by `row`), all of one width, up to
+    `most` rows a statement (CHUNK_ROWS unless given): CHUNK_ROWS or fewer at once, more in powers of
+    two (few texts, which sqlite3 keeps compiled). A statement's rows are made just before it runs:
+    the thread holds the GIL for one statement's rows at a time, not a whole batch's (40 events' rows
+    took ≈ 1 ms, the switch interval, which a waiting event loop then waited out)."""
+    i, left, most = 0, len(items), most or CHUNK_ROWS
+    while left:
+        size = left if left <= CHUNK_ROWS else min(most, 1 << (left.bit_length() - 1))
+        rows = items[i:i + size] if row is None else list(map(row, items[i:i + size]))
+        db.execute(_values(head, len(rows[0]), size, tail), rows[0] if size == 1 else list(chain.from_iterable(rows)))
+        i, left = i + size, left - size
 
 
-def in_groups(keys: list[str]) -> Iterator[list[str]]:
-    """`keys` in groups small enough for one `IN (?, …)` each."""
-    for i in range(0, len(keys), MAX_PARAMETERS):
-        yield keys[i:i + MAX_PARAMETERS]
+@cache
+def _values(head: str, width: int, rows: int, tail: str) -> str:
+    one = "(" + ",".join("?" * width) + ")"
+    return f"{head} VALUES {','.join([one] * rows)}{tail}"
+
+
+def in_groups(keys: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """`keys` in groups for one `IN (…)` each: ("?,?,…", the group padded to as many keys)."""
+    for i in range(0, len(keys), IN_KEYS):
+        group = keys[i:i + IN_KEYS]
+        size = 1 << (len(group) - 1).bit_length()
+        yield _marks(size), group + group[-1:] * (size - len(group))
+
+
+@cache
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
 
 
 def delete_where_in(db: sqlite3.Connection, table: str, column: str, keys: list[str]) -> None:
-    for group in in_groups(keys):
-        db.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(group))})", group)
+    for marks, group in in_groups(keys):
+        db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", group)
+
+
+def _placed_row(placed: tuple[int | None, TrackingEvent]) -> tuple:
+    """(seq, *event_row): the seq a new event takes, None for one the file holds (it keeps its own)."""
+    return (placed[0], *event_row(placed[1]))
+
+
+def _fed_row(words: tuple[int, tuple[str, str, str]]) -> tuple:
+    """(seq, name, params, page) of (seq, words)."""
+    return (words[0], *words[1])
 
 
 class _Batch:
@@ -294,7 +331,7 @@ class StoreWriter:
 
     def _write(self, batch: _Batch, names: dict[str, str], final: bool) -> None:
         db = self.db
-        insert(db, _HITS, [hit_row(h) for h in batch.hits])
+        insert(db, _HITS, batch.hits, row=hit_row, most=HIT_ROWS)
         insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
         insert(db, "INSERT OR REPLACE INTO answers (hit_id, entry, zlib)",
                [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
@@ -303,19 +340,19 @@ class StoreWriter:
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
         whole, ranks = self._rewrites(changed)
-        insert(db, _EVENTS, [(seq, *event_row(ev)) for seq, ev in enumerate(new, first)]
-               + [(None, *event_row(ev)) for ev in whole], _EVENT_CHANGED)
+        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, _placed_row)
         if whole:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if ranks:
             db.executemany("UPDATE events SET severity = ? WHERE id = ?", ranks)
-        if self._fts:
+        if self._fts:  # (after the rows: the GIL is held for one statement's rows, or the words, at a time)
             self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
             if self._feed_due(final):
                 self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
-               [row for ev in (*new, *changed) for row in finding_rows(ev)])
+               [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row,
+               most=FINDING_ROWS)
         insert(db, "INSERT INTO marks (time, label)", [(m.time, m.label) for m in batch.marks])
         if names:
             insert(db, "INSERT OR REPLACE INTO devices (key, name)", list(names.items()))
@@ -329,9 +366,8 @@ class StoreWriter:
         (their own table) are all that is left to rewrite (most updates: a check's verdict changed)."""
         twinless = [ev.id for ev in changed if not ev.twins]
         stored: dict[str, object] = {}
-        for group in in_groups(twinless):
-            stored.update(self.db.execute(f"SELECT id, severity FROM events WHERE id IN ({','.join('?' * len(group))})",
-                                          group))
+        for marks, group in in_groups(twinless):
+            stored.update(self.db.execute(f"SELECT id, severity FROM events WHERE id IN ({marks})", group))
         whole, ranks = [], []
         for ev in changed:
             if ev.id not in stored:
@@ -350,11 +386,11 @@ class StoreWriter:
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
         if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
-            insert(db, _FEED, [(seq, *w) for seq, w in sorted(words.items())])
+            insert(db, _FEED, sorted(words.items()), row=_fed_row, most=FEED_ROWS_A_STATEMENT)
         else:  # a file a kill -9 left unfed, or an event updated before it was first written
             after = self._fed
             while part := self._read_words(after, upto):
-                insert(db, _FEED, part)
+                insert(db, _FEED, part, most=FEED_ROWS_A_STATEMENT)
                 after = part[-1][0]
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (WORDS_UPTO, upto))
         self._fed, self._fed_at, self._words = upto, time.monotonic(), {}
