@@ -4,19 +4,19 @@ client and the few headers they name (Devices.HEADERS, PageViews.HEADERS, a chec
 second and almost none changes anything: reading all their headers into a RawHit, and decoding
 them again, was most of what pixelspy added to each.
 
-It answers what the traffic observers read of a RawHit, under the same names (duck typing): a
-header it was not given reads as absent, which is why every observer names its headers.
+It answers what the traffic observers read of a RawHit (model.RequestReads, and fields of the same
+names): a header it was not given reads as absent, which is why every observer names its headers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pixelspy.model import new_id
+from pixelspy.model import RequestReads, new_id
 
 
 @dataclass(slots=True, eq=False)
-class RequestHead:
+class RequestHead(RequestReads):
     method: str
     url: str
     url_parts: tuple[str, str, str]  # split_url(url): (host, path, query)
@@ -29,17 +29,6 @@ class RequestHead:
     device: str = ""  # set by the session (Devices.key)
     navigation = None  # (RawHit's: only files say; the proxy never does)
     response_type = ""
-
-    @property
-    def host(self) -> str:
-        return self.url_parts[0]
-
-    @property
-    def path(self) -> str:
-        return self.url_parts[1]
-
-    def header(self, name: str, default: str = "") -> str:
-        return self.headers.get(name.lower(), default)
 
     def header_map(self) -> dict[str, str]:
         return self.headers

@@ -108,10 +108,29 @@ class KeptId(NamedTuple):
     event: str | None
 
 
+class RequestReads:
+    """What the devices and the checks read of a request, from its `url_parts` and `header_map()`:
+    shared by RawHit and by heads.RequestHead (an ordinary request read in part)."""
+
+    __slots__ = ()
+
+    @property
+    def host(self) -> str:
+        return self.url_parts[0]
+
+    @property
+    def path(self) -> str:
+        return self.url_parts[1]
+
+    def header(self, name: str, default: str = "") -> str:
+        """The first value of a header (names compare case-insensitively)."""
+        return self.header_map().get(name.lower(), default)
+
+
 # A frozen, slotted pydantic dataclass: validated like a model, but a stored hit is one GC-tracked
 # object and its fields read at plain slot speed (see TrackingEvent).
 @pydantic_dataclass(frozen=True, slots=True, kw_only=True)
-class RawHit:
+class RawHit(RequestReads):
     """One HTTP request as the proxy (or a HAR file) saw it. Decoders read only this."""
 
     id: str = Field(default_factory=lambda: new_id("h"))
@@ -186,22 +205,8 @@ class RawHit:
         return split
 
     @property
-    def host(self) -> str:
-        return self.url_parts[0]
-
-    @property
-    def path(self) -> str:
-        return self.url_parts[1]
-
-    @property
     def query(self) -> str:
         return self.url_parts[2]
-
-    def header(self, name: str, default: str = "") -> str:
-        """The first value of a header (names compare case-insensitively)."""
-        if (values := self._header_map) is None:
-            values = self.header_map()
-        return values.get(name.lower(), default)
 
     def header_map(self) -> dict[str, str]:
         """Every header's first value by lower-cased name (not to be changed): made once, for `header`
