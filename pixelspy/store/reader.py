@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -236,15 +237,43 @@ def seq_after(db: sqlite3.Connection, t: float, after: int, upto: int) -> int:
     """The seq of the first event in (after, upto] later than `t` (upto + 1: none), by bisection on
     seq: events are written in the order they came, so their times rise with it (give or take the
     clock of their source)."""
-    lo, hi = after + 1, upto + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = db.execute("SELECT time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", (mid,)).fetchone()
-        if row is not None and row[0] > t:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return seqs_after(db, [t], after, upto)[0]
+
+
+def seqs_after(db: sqlite3.Connection, times: list[float], after: int, upto: int) -> list[int]:
+    """seq_after of each of `times` (ascending): their bisections made together, a step of all of
+    them one query (a file's 10,000 marks: ≈ 20 queries, not 10,000 bisections of ≈ 20 each).
+    Times that took the same way so far share each step's probe, so a step asks at most as many
+    seqs as the file holds rows. (A time of the file that is not a number, hand-written: none.)"""
+    found = [0] * len(times)
+    ahead = [(after + 1, upto + 1, 0, len(times))]  # (lo, hi, and the times [i, j) bisected there)
+    while True:
+        for lo, hi, i, j in ahead:
+            if lo >= hi:
+                found[i:j] = [lo] * (j - i)
+        steps = [(lo, hi, i, j) for lo, hi, i, j in ahead if lo < hi and i < j]
+        if not steps:
+            return found
+        probed = _times_from(db, sorted({(lo + hi) // 2 for lo, hi, _, _ in steps}))
+        ahead = []
+        for lo, hi, i, j in steps:
+            mid = (lo + hi) // 2
+            t = probed.get(mid)
+            # Those earlier than the event at mid go before it (each time's own bisection's way).
+            k = i if t is None else bisect_left(times, t, i, j)
+            ahead += [(lo, mid, i, k), (mid + 1, hi, k, j)]
+
+
+def _times_from(db: sqlite3.Connection, seqs: list[int]) -> dict[int, float]:
+    """The time of the first event at or after each of `seqs` (none past the last; nor a time that
+    is not a number)."""
+    times: dict[int, float] = {}
+    for i in range(0, len(seqs), 900):  # within SQLite's oldest limit on parameters
+        group = seqs[i:i + 900]
+        rows = db.execute("SELECT column1, (SELECT time FROM events WHERE seq >= column1 ORDER BY seq LIMIT 1) "
+                          f"FROM (VALUES {','.join(['(?)'] * len(group))})", group)
+        times.update((seq, t) for seq, t in rows if type(t) is float or type(t) is int)
+    return times
 
 
 def events_at(db: sqlite3.Connection, seqs: list[int]) -> dict[int, TrackingEvent]:

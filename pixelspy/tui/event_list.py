@@ -239,9 +239,10 @@ class EventList(ScrollView, can_focus=True):
         """Put the marks earlier than the newer rows among the session file's; the others are left."""
         first = next((r for r in self._order if type(r) is str), None)
         newer = self._row_time(first) if first is not None else float("inf")
-        file, after, upto = self._lookup.file, self._file.after, self._file.upto
-        self._file.add_marks([(file(reader.seq_after, t=m.time, after=after, upto=upto) or upto + 1, m)
-                              for m in marks if m.time < newer])
+        older = [m for m in marks if m.time < newer]
+        upto = self._file.upto
+        seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after, upto=upto)
+        self._file.add_marks([(seq or upto + 1, m) for seq, m in zip(seqs or [0] * len(older), older)])
         return [m for m in marks if m.time >= newer]
 
     def _row_time(self, row: Row) -> float:
