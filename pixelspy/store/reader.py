@@ -7,9 +7,10 @@ import json
 import sqlite3
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from pixelspy.model import RawHit, TrackingEvent, keep_id
@@ -30,6 +31,7 @@ _HIT = ("SELECT id, time, method, url, headers, body, body_zlib, body_size, body
 MIN_SEQ = -2**63
 # A HAR entry of an answer larger than this (inflated) is not read back: the recorder writes a few KB.
 MAX_RESPONSE_JSON = 4 * 1024 * 1024
+PROBES = 900  # seqs a query of `placed` asks at most (within SQLite's oldest limit on parameters)
 
 
 def readable_time(t: object) -> bool:
@@ -241,10 +243,16 @@ def seq_after(db: sqlite3.Connection, t: float, after: int, upto: int) -> int:
 
 
 def seqs_after(db: sqlite3.Connection, times: list[float], after: int, upto: int) -> list[int]:
-    """seq_after of each of `times` (ascending): their bisections made together, a step of all of
-    them one query (a file's 10,000 marks: ≈ 20 queries, not 10,000 bisections of ≈ 20 each).
-    Times that took the same way so far share each step's probe, so a step asks at most as many
-    seqs as the file holds rows. (A time of the file that is not a number, hand-written: none.)"""
+    """seq_after of each of `times` (ascending): placed (below) on `db`."""
+    return placed(times, after, upto, partial(times_from, db))
+
+
+def placed(times: list[float], after: int, upto: int, times_from: Callable[[list[int]], dict[int, float]]) -> list[int]:
+    """seq_after of each of `times` (ascending), their bisections made together: a step of all of
+    them one query (`times_from(seqs)`, of PROBES seqs at most, e.g. times_from below), so a file's
+    10,000 marks cost ≈ 20 queries, not 10,000 bisections of ≈ 20 each. Times that took the same
+    way so far share each step's probe: a step asks at most as many seqs as the file holds rows.
+    (Each query apart: a viewer's worker lets the writer commit between them.)"""
     found = [0] * len(times)
     ahead = [(after + 1, upto + 1, 0, len(times))]  # (lo, hi, and the times [i, j) bisected there)
     while True:
@@ -254,7 +262,10 @@ def seqs_after(db: sqlite3.Connection, times: list[float], after: int, upto: int
         steps = [(lo, hi, i, j) for lo, hi, i, j in ahead if lo < hi and i < j]
         if not steps:
             return found
-        probed = _times_from(db, sorted({(lo + hi) // 2 for lo, hi, _, _ in steps}))
+        mids = sorted({(lo + hi) // 2 for lo, hi, _, _ in steps})
+        probed: dict[int, float] = {}
+        for k in range(0, len(mids), PROBES):
+            probed.update(times_from(mids[k:k + PROBES]))
         ahead = []
         for lo, hi, i, j in steps:
             mid = (lo + hi) // 2
@@ -264,16 +275,12 @@ def seqs_after(db: sqlite3.Connection, times: list[float], after: int, upto: int
             ahead += [(lo, mid, i, k), (mid + 1, hi, k, j)]
 
 
-def _times_from(db: sqlite3.Connection, seqs: list[int]) -> dict[int, float]:
-    """The time of the first event at or after each of `seqs` (none past the last; nor a time that
-    is not a number)."""
-    times: dict[int, float] = {}
-    for i in range(0, len(seqs), 900):  # within SQLite's oldest limit on parameters
-        group = seqs[i:i + 900]
-        rows = db.execute("SELECT column1, (SELECT time FROM events WHERE seq >= column1 ORDER BY seq LIMIT 1) "
-                          f"FROM (VALUES {','.join(['(?)'] * len(group))})", group)
-        times.update((seq, t) for seq, t in rows if type(t) is float or type(t) is int)
-    return times
+def times_from(db: sqlite3.Connection, seqs: list[int]) -> dict[int, float]:
+    """The time of the first event at or after each of `seqs` (PROBES at most; none past the last,
+    nor a time that is not a number: a hand-written file's)."""
+    rows = db.execute("SELECT column1, (SELECT time FROM events WHERE seq >= column1 ORDER BY seq LIMIT 1) "
+                      f"FROM (VALUES {','.join(['(?)'] * len(seqs))})", seqs)
+    return {seq: t for seq, t in rows if type(t) is float or type(t) is int}
 
 
 def events_at(db: sqlite3.Connection, seqs: list[int]) -> dict[int, TrackingEvent]:

@@ -35,6 +35,10 @@ FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of pixelspy.store.queries.FileFilter.of (the file's rows)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
+MARK_WORKERS = "file-marks"  # the worker threads placing marks among the file's rows
+# Marks placed among the file's rows on the event loop at most (one made live: shown at once); more
+# (a file's, up to session.MAX_MARKS) are placed in a worker: ≈ 0.35 s at a million rows.
+FEW_MARKS = 8
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
@@ -78,6 +82,14 @@ class EventList(ScrollView, can_focus=True):
             self.query, self.rows, self.shown = query, rows, shown
             super().__init__()
 
+    class MarksPlaced(Message, bubble=False):
+        """(From a worker thread.) Where marks stand among the file's rows: the seq of the row after
+        each (reader.seqs_after), and their places among `rows`' (a filter's answer) found."""
+
+        def __init__(self, marks: list[Mark], seqs: list[int], rows: object) -> None:
+            self.marks, self.seqs, self.rows = marks, seqs, rows
+            super().__init__()
+
     class RowsRead(Message, bubble=False):
         """(From a worker thread.) A block of a scanned filter's rows, read (FilterRows.fetch)."""
 
@@ -103,6 +115,7 @@ class EventList(ScrollView, can_focus=True):
         self._selected_key: str | int | None = None  # the row last told as Selected
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
+        self._unplaced: list[list[Mark]] = []  # marks being placed among the file's rows (MarksPlaced)
         self.start_time = time.time()
 
     # ------------------------------------------------------------------ data
@@ -236,14 +249,54 @@ class EventList(ScrollView, can_focus=True):
         self._refilter()
 
     def _file_marks(self, marks: list[Mark]) -> list[Mark]:
-        """Put the marks earlier than the newer rows among the session file's; the others are left."""
+        """Put the marks earlier than the newer rows among the session file's (a few at once, more
+        in a worker: _place_marks); the others are left."""
         first = next((r for r in self._order if type(r) is str), None)
         newer = self._row_time(first) if first is not None else float("inf")
         older = [m for m in marks if m.time < newer]
-        upto = self._file.upto
-        seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after, upto=upto)
-        self._file.add_marks([(seq or upto + 1, m) for seq, m in zip(seqs or [0] * len(older), older)])
+        if len(older) > FEW_MARKS:
+            self._unplaced.append(older)
+            self.run_worker(partial(self._place_marks, older, None, self._file.after, self._file.upto),
+                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+        elif older:
+            self._file.add_marks(list(zip(self._seqs_after(older, self._file.after, self._file.upto), older)))
         return [m for m in marks if m.time >= newer]
+
+    def _seqs_after(self, marks: list[Mark], after: int, upto: int) -> list[int]:
+        """The seq of the file's row after each mark (reader.placed: the writer commits between its
+        queries)."""
+        def times_from(seqs: list[int]) -> dict[int, float]:  # (the file closed: none; after all)
+            return self._lookup.file(reader.times_from, seqs=seqs) or {}
+
+        return reader.placed([m.time for m in marks], after, upto, times_from)
+
+    def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
+        """(In a worker thread.) Where the marks stand among the file's rows (a screenful of rows
+        moved to the file's part meanwhile: they were newer than the marks, whose seq, after
+        `upto`, is theirs), and among a filter's rows shown, FilterRows.place."""
+        seqs = seqs or self._seqs_after(marks, after, upto)
+        rows = self._file.seqs
+        if isinstance(rows, FilterRows):
+            rows.place(seqs)
+        self.post_message(self.MarksPlaced(marks, seqs, rows))
+
+    def on_event_list_marks_placed(self, message: MarksPlaced) -> None:
+        """Marks placed (those of a list cleared since are not). A filter's rows shown since, or
+        asked, place them too, off the event loop: the worker again, or the filter asked again."""
+        if not any(batch is message.marks for batch in self._unplaced):
+            return
+        rows = self._file.seqs
+        if isinstance(rows, FilterRows) and rows is not message.rows:
+            self.run_worker(partial(self._place_marks, message.marks, message.seqs, 0, 0),
+                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+            return
+        self._unplaced = [batch for batch in self._unplaced if batch is not message.marks]
+        self._file.add_marks(list(zip(message.seqs, message.marks)))
+        if self.file_pending:  # (its answer would place them on the event loop: asked with them)
+            self.workers.cancel_group(self, FILE_WORKERS)
+            self._ask(self._file_query)
+            return
+        self._refilter()
 
     def _row_time(self, row: Row) -> float:
         if isinstance(row, Mark):
@@ -273,6 +326,8 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
+        self.workers.cancel_group(self, MARK_WORKERS)
+        self._unplaced.clear()
         self.file_pending = False
         self._file.clear()
         self._order.clear()
