@@ -8,6 +8,8 @@ cursor, the filter and the file's answer still to come) every method reads and c
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from array import array
 from collections.abc import Callable
@@ -30,6 +32,7 @@ from pixelspy.store import queries, reader
 from pixelspy.tui.cells import PLATFORM_COLORS, clock, event_title, findings_cell, fit
 from pixelspy.tui.file_rows import EventCache, FileRows, FilterRows, Shown, answer_filter
 
+log = logging.getLogger("pixelspy")
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
@@ -274,10 +277,14 @@ class EventList(ScrollView, can_focus=True):
         """(In a worker thread.) Where the marks stand among the file's rows (a screenful of rows
         moved to the file's part meanwhile: they were newer than the marks, whose seq, after
         `upto`, is theirs), and among a filter's rows shown, FilterRows.place."""
-        seqs = seqs or self._seqs_after(marks, after, upto)
         rows = self._file.seqs
-        if isinstance(rows, FilterRows):
-            rows.place(seqs)
+        try:
+            seqs = seqs or self._seqs_after(marks, after, upto)
+            if isinstance(rows, FilterRows):
+                rows.place(seqs)
+        except (sqlite3.Error, OverflowError) as e:  # (the file damaged meanwhile): after its rows, said
+            log.warning("pixelspy: the session file could not place the marks: %s", e)
+            seqs = seqs or [upto + 1] * len(marks)
         self.post_message(self.MarksPlaced(marks, seqs, rows))
 
     def on_event_list_marks_placed(self, message: MarksPlaced) -> None:
