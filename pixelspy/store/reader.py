@@ -275,6 +275,13 @@ def placed(times: list[float], after: int, upto: int, times_from: Callable[[list
             ahead += [(lo, mid, i, k), (mid + 1, hi, k, j)]
 
 
+def most_probes(after: int, upto: int, times: int) -> int:
+    """The most seqs `placed` asks for `times` times in (after, upto]: a step's at most as many as
+    the times, as the ways taken so far, as the seqs."""
+    span = max(0, upto - after)
+    return sum(min(times, 2 ** step, span) for step in range(span.bit_length() + 1))
+
+
 def times_from(db: sqlite3.Connection, seqs: list[int]) -> dict[int, float]:
     """The time of the first event at or after each of `seqs` (PROBES at most; none past the last,
     nor a time that is not a number: a hand-written file's)."""

@@ -3,7 +3,7 @@ rows are the file's (by seq, read a screenful at a time, filtered by indexed que
 loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
 
 How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
-Why ≈ 490 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+Why ≈ 550 lines still: EventList is one widget whose state (the rows of memory and of the file, the
 cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of pixelspy.store.queries.FileFilter.of (the file's rows)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 MARK_WORKERS = "file-marks"  # the worker threads placing marks among the file's rows
-# Marks placed among the file's rows on the event loop at most (one made live: shown at once); more
-# (a file's, up to session.MAX_MARKS) are placed in a worker: ≈ 0.35 s at a million rows.
-FEW_MARKS = 8
+# Marks are placed among the file's rows on the event loop when their bisections ask this many seqs
+# at most (reader.most_probes: one made live, ≈ 60; a file's 10,000 among 1,000 rows, ≈ 3,000: ≈ 3 ms);
+# more in a worker (10,000 among a million rows: ≈ 75,000, 0.35 s), shown once placed (a worker's
+# start and the frame drawn again cost more than a few ms of placing: ≈ 15 ms and more).
+PROBES_ON_LOOP = 5_000
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
@@ -87,7 +89,7 @@ class EventList(ScrollView, can_focus=True):
 
     class MarksPlaced(Message, bubble=False):
         """(From a worker thread.) Where marks stand among the file's rows: the seq of the row after
-        each (reader.seqs_after), and their places among `rows`' (a filter's answer) found."""
+        each (reader.placed), and their places among `rows`' (a filter's answer) found."""
 
         def __init__(self, marks: list[Mark], seqs: list[int], rows: object) -> None:
             self.marks, self.seqs, self.rows = marks, seqs, rows
@@ -252,12 +254,12 @@ class EventList(ScrollView, can_focus=True):
         self._refilter()
 
     def _file_marks(self, marks: list[Mark]) -> list[Mark]:
-        """Put the marks earlier than the newer rows among the session file's (a few at once, more
-        in a worker: _place_marks); the others are left."""
+        """Put the marks earlier than the newer rows among the session file's (at once when it is
+        quick, in a worker otherwise: _place_marks); the others are left."""
         first = next((r for r in self._order if type(r) is str), None)
         newer = self._row_time(first) if first is not None else float("inf")
         older = [m for m in marks if m.time < newer]
-        if len(older) > FEW_MARKS:
+        if reader.most_probes(self._file.after, self._file.upto, len(older)) > PROBES_ON_LOOP:
             self._unplaced.append(older)
             self.run_worker(partial(self._place_marks, older, None, self._file.after, self._file.upto),
                             thread=True, group=MARK_WORKERS, exit_on_error=False)
@@ -274,9 +276,9 @@ class EventList(ScrollView, can_focus=True):
         return reader.placed([m.time for m in marks], after, upto, times_from)
 
     def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
-        """(In a worker thread.) Where the marks stand among the file's rows (a screenful of rows
-        moved to the file's part meanwhile: they were newer than the marks, whose seq, after
-        `upto`, is theirs), and among a filter's rows shown, FilterRows.place."""
+        """(In a worker thread.) Where the marks stand among the file's rows (rows moved to the
+        file's part meanwhile, let_go, were newer than the marks: those after `upto` stand before
+        them), and among a filter's rows shown, FilterRows.place."""
         rows = self._file.seqs
         try:
             seqs = seqs or self._seqs_after(marks, after, upto)

@@ -60,28 +60,43 @@ def placed_one_by_one(path) -> list[str]:
     return rows + [label for _, _, label in marks[k:]]
 
 
+def opened(path) -> tuple[PixelSpyApp, StoreWriter]:
+    """The app on the file as `pixelspy open` shows it, the most of its rows read back from it."""
+    session = Session(max_events=3)
+    reader.load(path, session)
+    writer = StoreWriter(session, path)
+    writer.open()
+    writer.attach()
+    return PixelSpyApp(session, None), writer
+
+
+async def listed(pilot, events) -> list[str]:
+    """The list's rows: an event's id, a mark's label."""
+    keys = [await row_key(pilot, events, i) for i in range(events.row_count)]
+    return [events._row(i).label if k is None else events._event_at(k, i).id if type(k) is int else k
+            for i, k in enumerate(keys)]
+
+
 @pytest.mark.parametrize("gapped", [False, True], ids=["written", "gapped"])
 async def test_a_file_of_ten_thousand_marks_takes_keys_while_they_are_placed(tmp_path, monkeypatch, gapped):
+    """(Placed in a worker as among a million rows: a bisection each on the event loop took 2 s
+    there; the worker held until keys are taken.)"""
     path = tmp_path / "s.pixelspy"
     with_marks(path, gapped)
+    monkeypatch.setattr(event_list, "PROBES_ON_LOOP", 0)
     placing, release = threading.Event(), threading.Event()
     placed = reader.placed
 
-    def held(times, *args):  # (the worker's placing held until the keys are taken)
-        if len(times) > event_list.FEW_MARKS:
+    def held(times, *args):
+        if len(times) > 1:
             placing.set()
             release.wait(10)
         return placed(times, *args)
 
     monkeypatch.setattr(reader, "placed", held)
     before = placed_one_by_one(path)
-    session = Session(max_events=3)  # (the file's other rows read back from it)
-    reader.load(path, session)
-    writer = StoreWriter(session, path)  # (as `pixelspy open` does)
-    writer.open()
-    writer.attach()
+    app, writer = opened(path)
     try:
-        app = PixelSpyApp(session, None)
         async with app.run_test(size=(140, 20)) as pilot:
             events = app.event_list
             await until(pilot, lambda: placing.is_set() and not events.file_pending)
@@ -96,12 +111,30 @@ async def test_a_file_of_ten_thousand_marks_takes_keys_while_they_are_placed(tmp
             release.set()
             await until(pilot, lambda: events.row_count == events.event_count + MAX_MARKS)
             await until(pilot, lambda: not events.file_pending)
-            keys = [await row_key(pilot, events, i) for i in range(events.row_count)]
-            assert [events._row(i).label if k is None else events._event_at(k, i).id if type(k) is int else k
-                    for i, k in enumerate(keys)] == before
+            assert await listed(pilot, events) == before
             app.session.add_marks([Mark("made live", time.time())])
             await pilot.pause()
             assert events._row(events.row_count - 1).label == "made live"
     finally:
         release.set()
+        writer.close()
+
+
+async def test_a_small_files_ten_thousand_marks_are_placed_at_once_a_query_a_step(tmp_path, monkeypatch):
+    """Among a few rows, placing is quicker than a worker's start: on the event loop, a query per
+    step of the bisection (not a bisection each: ≈ 40,000 queries here)."""
+    path = tmp_path / "s.pixelspy"
+    with_marks(path, gapped=False)
+    asked = []
+    times_from = reader.times_from
+    monkeypatch.setattr(reader, "times_from", lambda db, seqs: asked.append(len(seqs)) or times_from(db, seqs))
+    before = placed_one_by_one(path)
+    app, writer = opened(path)
+    try:
+        async with app.run_test(size=(140, 20)) as pilot:
+            events = app.event_list
+            assert events.row_count == events.event_count + MAX_MARKS  # (placed when the list starts)
+            assert 0 < len(asked) <= events._file.upto.bit_length() + 1
+            assert await listed(pilot, events) == before
+    finally:
         writer.close()
