@@ -37,7 +37,8 @@ recorded into: no new row cases; for a file shared with others.)
 `--marks N [--events 1000] [--before TREE]`: a file of --events events and N marks (session.MAX_MARKS
 at most are read: 10,000, a hostile or long session's), opened as `pixelspy open` does (each tree on a
 copy): the CPU time of the process from the app's start until its first frame, and until a frame
-with every row and mark listed, and the event loop's longest stall meanwhile (session 18: each mark was placed among
+with every row and mark listed (and of the event loop's thread alone: the writer's thread, working at
+the start, adds noise), and the event loop's longest stall meanwhile (session 18: each mark was placed among
 the file's rows by a bisection of its own on the event loop).
 `--no-fts WORD [--tree TREE]`: a search word on the --keep file as where SQLite lacks FTS5 (its index
 hidden: the events' JSON read), in this process, CPU ms: the worker's count and newest rows, then
@@ -374,8 +375,8 @@ def fill_marks(path: Path, events: int, marks: int) -> None:
 
 async def measure_marks(path: Path) -> dict:
     """(--marks) The app opened on `path` as `pixelspy open` does, until its first frame with every
-    row and mark listed: the CPU time of the process (ms), to its first frame too, the event loop's
-    longest stall."""
+    row and mark listed: the CPU time of the process (ms; the writer's thread included), to its
+    first frame too, and of the event loop's thread; the event loop's longest stall."""
     from pixelspy.store.writer import StoreWriter
     from pixelspy.tui.app import PixelSpyApp
 
@@ -387,7 +388,7 @@ async def measure_marks(path: Path) -> dict:
     rows = len(session) + len(session.marks)
     try:
         stall = LoopStall()
-        t0, cpu = time.perf_counter(), time.process_time()
+        t0, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
         app = PixelSpyApp(session, None)
         async with app.run_test(size=(160, 50)) as pilot:
             await pilot.pause(0)
@@ -396,6 +397,7 @@ async def measure_marks(path: Path) -> dict:
                 await asyncio.sleep(0.001)
             await pilot.pause(0)
             return {"first cpu ms": first, "cpu ms": round((time.process_time() - cpu) * 1000),
+                    "loop cpu ms": round((time.thread_time() - loop) * 1000),
                     "wall ms": round((time.perf_counter() - t0) * 1000), "stall ms": round(stall.stop()),
                     "rows": app.event_list.row_count, "marks": len(session.marks)}
     finally:
@@ -424,6 +426,7 @@ def marks_case(args: argparse.Namespace) -> None:
     for name, runs in took.items():
         print(f"  {name:6} first frame CPU ms " + " ".join(str(r["first cpu ms"]) for r in runs)
               + "   with every mark CPU ms " + " ".join(str(r["cpu ms"]) for r in runs)
+              + " (the event loop's " + " ".join(str(r["loop cpu ms"]) for r in runs) + ")"
               + "   wall ms " + " ".join(str(r["wall ms"]) for r in runs)
               + "   longest stall ms " + " ".join(str(r["stall ms"]) for r in runs)
               + f"   ({runs[0]['rows']:,} rows, {runs[0]['marks']:,} marks)")

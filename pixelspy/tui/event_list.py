@@ -263,25 +263,23 @@ class EventList(ScrollView, can_focus=True):
             self._unplaced.append(older)
             self.run_worker(partial(self._place_marks, older, None, self._file.after, self._file.upto),
                             thread=True, group=MARK_WORKERS, exit_on_error=False)
-        elif older:
-            self._file.add_marks(list(zip(self._seqs_after(older, self._file.after, self._file.upto), older)))
+        elif older:  # (one read of the file: the writer's commits wait the few ms, not the list for theirs)
+            upto = self._file.upto
+            seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after,
+                                     upto=upto)
+            self._file.add_marks(list(zip(seqs or [upto + 1] * len(older), older)))
         return [m for m in marks if m.time >= newer]
-
-    def _seqs_after(self, marks: list[Mark], after: int, upto: int) -> list[int]:
-        """The seq of the file's row after each mark (reader.placed: the writer commits between its
-        queries)."""
-        def times_from(seqs: list[int]) -> dict[int, float]:  # (the file closed: none; after all)
-            return self._lookup.file(reader.times_from, seqs=seqs) or {}
-
-        return reader.placed([m.time for m in marks], after, upto, times_from)
 
     def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
         """(In a worker thread.) Where the marks stand among the file's rows (rows moved to the
         file's part meanwhile, let_go, were newer than the marks: those after `upto` stand before
         them), and among a filter's rows shown, FilterRows.place."""
+        def times_from(seqs: list[int]) -> dict[int, float]:  # (the file closed: none; after all)
+            return self._lookup.file(reader.times_from, seqs=seqs) or {}
+
         rows = self._file.seqs
-        try:
-            seqs = seqs or self._seqs_after(marks, after, upto)
+        try:  # (each query apart: the writer commits between)
+            seqs = seqs or reader.placed([m.time for m in marks], after, upto, times_from)
             if isinstance(rows, FilterRows):
                 rows.place(seqs)
         except (sqlite3.Error, OverflowError) as e:  # (the file damaged meanwhile): after its rows, said
