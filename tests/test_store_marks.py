@@ -58,7 +58,6 @@ def test_marks_are_placed_where_each_own_bisection_placed_them(file):
     for after, upto in [(first - 1, last), (first - 1, middle), (middle, last), (middle, middle), (last, last + 5),
                         (first - 1, last + 7)]:
         assert reader.seqs_after(file, times, after, upto) == [bisected(file, t, after, upto) for t in times]
-    assert reader.seq_after(file, times[3], first - 1, last) == bisected(file, times[3], first - 1, last)
 
 
 def test_ten_thousand_marks_cost_a_query_a_step_of_the_bisection(file):

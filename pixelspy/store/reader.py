@@ -235,24 +235,20 @@ def seqs_of(db: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
     return found
 
 
-def seq_after(db: sqlite3.Connection, t: float, after: int, upto: int) -> int:
-    """The seq of the first event in (after, upto] later than `t` (upto + 1: none), by bisection on
-    seq: events are written in the order they came, so their times rise with it (give or take the
-    clock of their source)."""
-    return seqs_after(db, [t], after, upto)[0]
-
-
 def seqs_after(db: sqlite3.Connection, times: list[float], after: int, upto: int) -> list[int]:
-    """seq_after of each of `times` (ascending): placed (below) on `db`."""
+    """The seq of the first event in (after, upto] later than each of `times` (ascending; upto + 1:
+    none), by bisection on seq: events are written in the order they came, so their times rise with
+    it (give or take the clock of their source). placed (below) on `db`."""
     return placed(times, after, upto, partial(times_from, db))
 
 
-def placed(times: list[float], after: int, upto: int, times_from: Callable[[list[int]], dict[int, float]]) -> list[int]:
-    """seq_after of each of `times` (ascending), their bisections made together: a step of all of
-    them one query (`times_from(seqs)`, of PROBES seqs at most, e.g. times_from below), so a file's
-    10,000 marks cost ≈ 20 queries, not 10,000 bisections of ≈ 20 each. Times that took the same
-    way so far share each step's probe: a step asks at most as many seqs as the file holds rows.
-    (Each query apart: a viewer's worker lets the writer commit between them.)"""
+def placed(times: list[float], after: int, upto: int,
+           times_from: Callable[[list[int]], dict[int, float]]) -> list[int]:
+    """seqs_after, the times' bisections made together: a step of all of them one query
+    (`times_from(seqs)`, of PROBES seqs at most, e.g. times_from below), so a file's 10,000 marks
+    cost ≈ 20 queries, not 10,000 bisections of ≈ 20 each. Times that took the same way so far
+    share each step's probe: a step asks at most as many seqs as the file holds rows. (Each query
+    apart: a viewer's worker lets the writer commit between them.)"""
     found = [0] * len(times)
     ahead = [(after + 1, upto + 1, 0, len(times))]  # (lo, hi, and the times [i, j) bisected there)
     while True:
