@@ -34,12 +34,13 @@ measures, through the app's own paths:
   RSS       after the set-up and at the end
 (`--read-only`: the store case reads the --keep file as it is, opened read-only, never copied nor
 recorded into: no new row cases; for a file shared with others.)
-`--marks N [--events 1000] [--before TREE]`: a file of --events events and N marks (session.MAX_MARKS
+`--marks N [--events 1000] [--before TREE] [--read-only --keep FILE --memory M]`: a file of --events events and N marks (session.MAX_MARKS
 at most are read: 10,000, a hostile or long session's), opened as `pixelspy open` does (each tree on a
 copy): the CPU time of the process from the app's start until its first frame, and until a frame
 with every row and mark listed (and of the event loop's thread alone: the writer's thread, working at
 the start, adds noise), and the event loop's longest stall meanwhile (session 18: each mark was placed among
-the file's rows by a bisection of its own on the event loop).
+the file's rows by a bisection of its own on the event loop). With --read-only, the --keep file as it
+is, its newest M events in memory, N marks over its time made up in memory.
 `--no-fts WORD [--tree TREE]`: a search word on the --keep file as where SQLite lacks FTS5 (its index
 hidden: the events' JSON read), in this process, CPU ms: the worker's count and newest rows, then
 the middle row and the rows before it (the event loop's reads before session 18).
@@ -373,19 +374,43 @@ def fill_marks(path: Path, events: int, marks: int) -> None:
     close_writer(db)
 
 
-async def measure_marks(path: Path) -> dict:
-    """(--marks) The app opened on `path` as `pixelspy open` does, until its first frame with every
-    row and mark listed: the CPU time of the process (ms; the writer's thread included), to its
-    first frame too, and of the event loop's thread; the event loop's longest stall."""
+def read_only_marks(path: Path, memory: int, marks: int) -> Session:
+    """(--marks --read-only) A session on the file as the big case's (its newest `memory` events in
+    memory, the file read-only behind), with `marks` marks over its time made up in memory."""
+    from pixelspy.session import Mark
+
+    session = Session(max_events=memory)
+    db = connect(path, write=False)
+    n = reader.last_seq(db)
+    first, last = (db.execute("SELECT time FROM events WHERE seq = ?", (seq,)).fetchone()[0] for seq in (1, n))
+    for i in range(n - memory + 1, n + 1):
+        session.add_stored(reader.event(db, f"e{i}"), None)
+    db.close()
+    session.store = ReadOnlyFile(path)
+    session.dropped = n - memory
+    session.add_marks([Mark(f"mark {k}", first - 1 + k * (last - first + 2) / marks) for k in range(marks)])
+    return session
+
+
+async def measure_marks(path: Path, args: argparse.Namespace) -> dict:
+    """(--marks) The app opened on `path` as `pixelspy open` does (--read-only: read_only_marks),
+    until its first frame with every row and mark listed: the CPU time of the process (ms; the
+    writer's thread included), to its first frame too, and of the event loop's thread; the event
+    loop's longest stall."""
     from pixelspy.store.writer import StoreWriter
     from pixelspy.tui.app import PixelSpyApp
 
-    session = Session()
-    reader.load(path, session)
-    writer = StoreWriter(session, path)
-    writer.open()
-    writer.attach()
-    rows = len(session) + len(session.marks)
+    writer = None
+    if args.read_only:
+        session = read_only_marks(path, args.memory, args.marks)
+        rows = session.dropped + len(session) + len(session.marks)
+    else:
+        session = Session()
+        reader.load(path, session)
+        writer = StoreWriter(session, path)
+        writer.open()
+        writer.attach()
+        rows = len(session) + len(session.marks)
     try:
         stall = LoopStall()
         t0, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
@@ -401,28 +426,36 @@ async def measure_marks(path: Path) -> dict:
                     "wall ms": round((time.perf_counter() - t0) * 1000), "stall ms": round(stall.stop()),
                     "rows": app.event_list.row_count, "marks": len(session.marks)}
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
 def marks_case(args: argparse.Namespace) -> None:
-    """(--marks) Before (--before) and after, alternating --runs times, each on a copy of one file."""
+    """(--marks) Before (--before) and after, alternating --runs times, each on a copy of one file
+    (--read-only: the --keep file as it is)."""
     trees = ([("before", args.before)] if args.before else []) + [("after", Path(__file__).resolve().parent.parent)]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "marks.pixelspy"
-        fill(path, args.events)
-        fill_marks(path, args.events, args.marks)
+        path = args.keep if args.read_only else Path(tmp) / "marks.pixelspy"
+        if not args.read_only:
+            fill(path, args.events)
+            fill_marks(path, args.events, args.marks)
         took: dict[str, list[dict]] = {name: [] for name, _ in trees}
         for _ in range(args.runs):
             for name, tree in trees:
-                copy = Path(tmp) / "case.pixelspy"
-                shutil.copyfile(path, copy)
-                cmd = [sys.executable, __file__, "--child", "marks", "--file", str(copy), "--tree", str(tree)]
+                copy = path if args.read_only else Path(tmp) / "case.pixelspy"
+                if not args.read_only:
+                    shutil.copyfile(path, copy)
+                cmd = [sys.executable, __file__, "--child", "marks", "--file", str(copy), "--tree", str(tree),
+                       "--marks", str(args.marks), "--memory", str(args.memory)] + ["--read-only"] * args.read_only
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
                 if done.returncode:
                     sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
                 took[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
-                copy.unlink()
-    print(f"{args.events:,} events, {args.marks:,} marks in the file; first frame with every row, each run:")
+                if not args.read_only:
+                    copy.unlink()
+    where = f"{args.keep} read-only, its newest {args.memory:,} events in memory" if args.read_only else \
+        f"{args.events:,} events"
+    print(f"{where}, {args.marks:,} marks; first frame with every row, each run:")
     for name, runs in took.items():
         print(f"  {name:6} first frame CPU ms " + " ".join(str(r["first cpu ms"]) for r in runs)
               + "   with every mark CPU ms " + " ".join(str(r["cpu ms"]) for r in runs)
@@ -438,7 +471,7 @@ def marks_case(args: argparse.Namespace) -> None:
 
 def child(args: argparse.Namespace) -> None:
     if args.case == "marks":
-        print(json.dumps(asyncio.run(measure_marks(Path(args.file)))))
+        print(json.dumps(asyncio.run(measure_marks(Path(args.file), args))))
         return
     result = asyncio.run(measure(Path(args.file), args.events, args.memory, args.case == "store", args.read_only))
     print(json.dumps(result))
@@ -496,7 +529,7 @@ def main() -> int:
     ap.add_argument("--marks", type=int, help="a file of --events events and this many marks: the first frame "
                     "(above)")
     args = ap.parse_args()
-    if args.marks:
+    if args.marks and not args.child:
         marks_case(args)
         return 0
     if args.only:
