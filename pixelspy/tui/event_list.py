@@ -40,8 +40,8 @@ FileQuery = dict  # a filter as arguments of pixelspy.store.queries.FileFilter.o
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
 MARK_WORKERS = "file-marks"  # the worker threads placing marks among the file's rows
 # Marks are placed among the file's rows on the event loop when their bisections ask this many seqs
-# at most (reader.most_probes: one made live, ≈ 60; a file's 10,000 among 1,000 rows, ≈ 3,000: ≈ 3 ms);
-# more in a worker (10,000 among a million rows: ≈ 75,000, 0.35 s), shown once placed (a worker's
+# at most (reader.most_probes: one made live, ≤ 65; a file's 10,000 among 1,000 rows, ≈ 2,000: ≈ 3 ms);
+# more in a worker (10,000 among a million rows: ≈ 86,000, 0.35 s), shown once placed (a worker's
 # start and the frame drawn again cost more than a few ms of placing: ≈ 15 ms and more).
 PROBES_ON_LOOP = 5_000
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
