@@ -34,6 +34,13 @@ measures, through the app's own paths:
   RSS       after the set-up and at the end
 (`--read-only`: the store case reads the --keep file as it is, opened read-only, never copied nor
 recorded into: no new row cases; for a file shared with others.)
+`--marks N [--events 1000] [--before TREE] [--read-only --keep FILE --memory M]`: a file of --events events and N marks (session.MAX_MARKS
+at most are read: 10,000, a hostile or long session's), opened as `pixelspy open` does (each tree on a
+copy): the CPU time of the process from the app's start until its first frame, and until a frame
+with every row and mark listed (and of the event loop's thread alone: the writer's thread, working at
+the start, adds noise), and the event loop's longest stall meanwhile (session 18: each mark was placed among
+the file's rows by a bisection of its own on the event loop). With --read-only, the --keep file as it
+is, its newest M events in memory, N marks over its time made up in memory.
 `--no-fts WORD [--tree TREE]`: a search word on the --keep file as where SQLite lacks FTS5 (its index
 hidden: the events' JSON read), in this process, CPU ms: the worker's count and newest rows, then
 the middle row and the rows before it (the event loop's reads before session 18).
@@ -356,7 +363,116 @@ def no_fts(path: Path, word: str) -> None:
           f"row {took[1]} ms, the rows before it {took[2]} ms")
 
 
+def fill_marks(path: Path, events: int, marks: int) -> None:
+    """`marks` marks over the events' times (T0 + i * 0.01): before the first, after the last, at an
+    event's time, and runs of them at one time."""
+    db = connect(path, write=True)
+    span = events * 0.01 + 2
+    times = [T0 - 1 + (k * span / marks if k % 5 else round(k * span / marks, 2)) for k in range(marks)]
+    db.executemany("INSERT INTO marks (seq, time, label) VALUES (?, ?, ?)",
+                   [(k + 1, times[k - k % 7 if k % 3 == 0 else k], f"mark {k}") for k in range(marks)])
+    close_writer(db)
+
+
+def read_only_marks(path: Path, memory: int, marks: int) -> Session:
+    """(--marks --read-only) A session on the file as the big case's (its newest `memory` events in
+    memory, the file read-only behind), with `marks` marks over its time made up in memory."""
+    from pixelspy.session import Mark
+
+    session = Session(max_events=memory)
+    db = connect(path, write=False)
+    n = reader.last_seq(db)
+    first, last = (db.execute("SELECT time FROM events WHERE seq = ?", (seq,)).fetchone()[0] for seq in (1, n))
+    for i in range(n - memory + 1, n + 1):
+        session.add_stored(reader.event(db, f"e{i}"), None)
+    db.close()
+    session.store = ReadOnlyFile(path)
+    session.dropped = n - memory
+    session.add_marks([Mark(f"mark {k}", first - 1 + k * (last - first + 2) / marks) for k in range(marks)])
+    return session
+
+
+async def measure_marks(path: Path, args: argparse.Namespace) -> dict:
+    """(--marks) The app opened on `path` as `pixelspy open` does (--read-only: read_only_marks),
+    until its first frame with every row and mark listed: the CPU time of the process (ms; the
+    writer's thread included), to its first frame too, and of the event loop's thread; the event
+    loop's longest stall."""
+    from pixelspy.store.writer import StoreWriter
+    from pixelspy.tui.app import PixelSpyApp
+
+    writer = None
+    if args.read_only:
+        session = read_only_marks(path, args.memory, args.marks)
+        rows = session.dropped + len(session) + len(session.marks)
+    else:
+        session = Session()
+        reader.load(path, session)
+        writer = StoreWriter(session, path)
+        writer.open()
+        writer.attach()
+        rows = len(session) + len(session.marks)
+    try:
+        stall = LoopStall()
+        t0, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
+        app = PixelSpyApp(session, None)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.pause(0)
+            first = round((time.process_time() - cpu) * 1000)
+            while app.event_list.row_count < rows:
+                await asyncio.sleep(0.001)
+            await pilot.pause(0)
+            return {"first cpu ms": first, "cpu ms": round((time.process_time() - cpu) * 1000),
+                    "loop cpu ms": round((time.thread_time() - loop) * 1000),
+                    "wall ms": round((time.perf_counter() - t0) * 1000), "stall ms": round(stall.stop()),
+                    "rows": app.event_list.row_count, "marks": len(session.marks)}
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def marks_case(args: argparse.Namespace) -> None:
+    """(--marks) Before (--before) and after, alternating --runs times, each on a copy of one file
+    (--read-only: the --keep file as it is)."""
+    trees = ([("before", args.before)] if args.before else []) + [("after", Path(__file__).resolve().parent.parent)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep if args.read_only else Path(tmp) / "marks.pixelspy"
+        if not args.read_only:
+            fill(path, args.events)
+            fill_marks(path, args.events, args.marks)
+        took: dict[str, list[dict]] = {name: [] for name, _ in trees}
+        for _ in range(args.runs):
+            for name, tree in trees:
+                copy = path if args.read_only else Path(tmp) / "case.pixelspy"
+                if not args.read_only:
+                    shutil.copyfile(path, copy)
+                cmd = [sys.executable, __file__, "--child", "marks", "--file", str(copy), "--tree", str(tree),
+                       "--marks", str(args.marks), "--memory", str(args.memory)] + ["--read-only"] * args.read_only
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
+                if done.returncode:
+                    sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
+                took[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                if not args.read_only:
+                    copy.unlink()
+    where = f"{args.keep} read-only, its newest {args.memory:,} events in memory" if args.read_only else \
+        f"{args.events:,} events"
+    print(f"{where}, {args.marks:,} marks; first frame with every row, each run:")
+    for name, runs in took.items():
+        print(f"  {name:6} first frame CPU ms " + " ".join(str(r["first cpu ms"]) for r in runs)
+              + "   with every mark CPU ms " + " ".join(str(r["cpu ms"]) for r in runs)
+              + " (the event loop's " + " ".join(str(r["loop cpu ms"]) for r in runs) + ")"
+              + "   wall ms " + " ".join(str(r["wall ms"]) for r in runs)
+              + "   longest stall ms " + " ".join(str(r["stall ms"]) for r in runs)
+              + f"   ({runs[0]['rows']:,} rows, {runs[0]['marks']:,} marks)")
+    if args.before:
+        ratio = statistics.median(r["cpu ms"] for r in took["after"]) / statistics.median(
+            r["cpu ms"] for r in took["before"])
+        print(f"  CPU after / before (medians) {ratio:.3f}")
+
+
 def child(args: argparse.Namespace) -> None:
+    if args.case == "marks":
+        print(json.dumps(asyncio.run(measure_marks(Path(args.file), args))))
+        return
     result = asyncio.run(measure(Path(args.file), args.events, args.memory, args.case == "store", args.read_only))
     print(json.dumps(result))
 
@@ -399,7 +515,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--memory", type=int, default=100_000)
-    ap.add_argument("--child", choices=("baseline", "store"))
+    ap.add_argument("--child", choices=("baseline", "store", "marks"))
     ap.add_argument("--file")
     ap.add_argument("--tree", type=Path, help="(a case's process: the tree of the pixelspy measured)")
     ap.add_argument("--keep", type=Path, help="the session file to use, filled first if absent (kept after)")
@@ -410,7 +526,12 @@ def main() -> int:
     ap.add_argument("--no-fts", metavar="WORD", help="a search word without FTS5 on the --keep file (above)")
     ap.add_argument("--read-only", action="store_true", help="the --keep file read as it is (never copied nor "
                     "recorded into; no new row cases)")
+    ap.add_argument("--marks", type=int, help="a file of --events events and this many marks: the first frame "
+                    "(above)")
     args = ap.parse_args()
+    if args.marks and not args.child:
+        marks_case(args)
+        return 0
     if args.only:
         FILTERS[:] = args.only
     if args.no_fts:

@@ -174,7 +174,7 @@ def test_queries_filter_on_indexed_columns_and_words(tmp_path):
     db = sqlite3.connect(path)
     ids = [ev.id for ev in live]
     assert ids_at(db, queries.filter_seqs(db, any_of={"event": {"Purchase"}})) == [ids[1]]
-    since = reader.seq_after(db, T0 + 0.5, 0, reader.last_seq(db)) - 1  # (the events from T0 + 1 on)
+    since = reader.seqs_after(db, [T0 + 0.5], 0, reader.last_seq(db))[0] - 1  # (the events from T0 + 1 on)
     assert ids_at(db, queries.filter_seqs(db, any_of={"platform": {"meta"}}, after=since)) == ids[1:]
     assert ids_at(db, queries.filter_seqs(db, words=["purchase"])) == [ids[1]]
     assert ids_at(db, queries.filter_seqs(db, words=["shop.example/p/2"])) == [ids[2]] or not has_fts5()

@@ -3,11 +3,13 @@ rows are the file's (by seq, read a screenful at a time, filtered by indexed que
 loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
 
 How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
-Why ≈ 490 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+Why ≈ 550 lines still: EventList is one widget whose state (the rows of memory and of the file, the
 cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from array import array
 from collections.abc import Callable
@@ -30,11 +32,18 @@ from pixelspy.store import queries, reader
 from pixelspy.tui.cells import PLATFORM_COLORS, clock, event_title, findings_cell, fit
 from pixelspy.tui.file_rows import EventCache, FileRows, FilterRows, Shown, answer_filter
 
+log = logging.getLogger("pixelspy")
 Row = str | Mark  # an event id, or a divider
 FLUSH_S = 1 / 30
 EventFilter = Callable[[str], bool]  # on event ids
 FileQuery = dict  # a filter as arguments of pixelspy.store.queries.FileFilter.of (the file's rows)
 FILE_WORKERS = "file-filter"  # the worker threads reading the file's answer to a filter
+MARK_WORKERS = "file-marks"  # the worker threads placing marks among the file's rows
+# Marks are placed among the file's rows on the event loop when their bisections ask this many seqs
+# at most (reader.most_probes: one made live, ≤ 65; a file's 10,000 among 1,000 rows, ≈ 2,000: ≈ 3 ms);
+# more in a worker (10,000 among a million rows: ≈ 86,000, 0.35 s), shown once placed (a worker's
+# start and the frame drawn again cost more than a few ms of placing: ≈ 15 ms and more).
+PROBES_ON_LOOP = 5_000
 # Rows looked up in the file at a time (the app's tick: a live session's half second, or a file's
 # events in memory when the list starts).
 LET_GO_ROWS = 100_000
@@ -78,6 +87,14 @@ class EventList(ScrollView, can_focus=True):
             self.query, self.rows, self.shown = query, rows, shown
             super().__init__()
 
+    class MarksPlaced(Message, bubble=False):
+        """(From a worker thread.) Where marks stand among the file's rows: the seq of the row after
+        each (reader.placed), and their places among `rows`' (a filter's answer) found."""
+
+        def __init__(self, marks: list[Mark], seqs: list[int], rows: object) -> None:
+            self.marks, self.seqs, self.rows = marks, seqs, rows
+            super().__init__()
+
     class RowsRead(Message, bubble=False):
         """(From a worker thread.) A block of a scanned filter's rows, read (FilterRows.fetch)."""
 
@@ -103,6 +120,7 @@ class EventList(ScrollView, can_focus=True):
         self._selected_key: str | int | None = None  # the row last told as Selected
         self.empty_hint: list[str] = []  # shown until the first row: how to get events here
         self._flush_pending = False
+        self._unplaced: list[list[Mark]] = []  # marks being placed among the file's rows (MarksPlaced)
         self.start_time = time.time()
 
     # ------------------------------------------------------------------ data
@@ -236,13 +254,56 @@ class EventList(ScrollView, can_focus=True):
         self._refilter()
 
     def _file_marks(self, marks: list[Mark]) -> list[Mark]:
-        """Put the marks earlier than the newer rows among the session file's; the others are left."""
+        """Put the marks earlier than the newer rows among the session file's (at once when it is
+        quick, in a worker otherwise: _place_marks); the others are left."""
         first = next((r for r in self._order if type(r) is str), None)
         newer = self._row_time(first) if first is not None else float("inf")
-        file, after, upto = self._lookup.file, self._file.after, self._file.upto
-        self._file.add_marks([(file(reader.seq_after, t=m.time, after=after, upto=upto) or upto + 1, m)
-                              for m in marks if m.time < newer])
+        older = [m for m in marks if m.time < newer]
+        if reader.most_probes(self._file.after, self._file.upto, len(older)) > PROBES_ON_LOOP:
+            self._unplaced.append(older)
+            self.run_worker(partial(self._place_marks, older, None, self._file.after, self._file.upto),
+                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+        elif older:  # (one read of the file: the writer's commits wait the few ms, not the list for theirs)
+            upto = self._file.upto
+            seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after,
+                                     upto=upto)
+            self._file.add_marks(list(zip(seqs or [upto + 1] * len(older), older)))
         return [m for m in marks if m.time >= newer]
+
+    def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
+        """(In a worker thread.) Where the marks stand among the file's rows (rows moved to the
+        file's part meanwhile, let_go, were newer than the marks: those after `upto` stand before
+        them), and among a filter's rows shown, FilterRows.place."""
+        def times_from(seqs: list[int]) -> dict[int, float]:  # (the file closed: none; after all)
+            return self._lookup.file(reader.times_from, seqs=seqs) or {}
+
+        rows = self._file.seqs
+        try:  # (each query apart: the writer commits between)
+            seqs = seqs or reader.placed([m.time for m in marks], after, upto, times_from)
+            if isinstance(rows, FilterRows):
+                rows.place(seqs)
+        except (sqlite3.Error, OverflowError) as e:  # (the file damaged meanwhile): after its rows, said
+            log.warning("pixelspy: the session file could not place the marks: %s", e)
+            seqs = seqs or [upto + 1] * len(marks)
+        self.post_message(self.MarksPlaced(marks, seqs, rows))
+
+    def on_event_list_marks_placed(self, message: MarksPlaced) -> None:
+        """Marks placed (those of a list cleared since are not). A filter's rows shown since, or
+        asked, place them too, off the event loop: the worker again, or the filter asked again."""
+        if not any(batch is message.marks for batch in self._unplaced):
+            return
+        rows = self._file.seqs
+        if isinstance(rows, FilterRows) and rows is not message.rows:
+            self.run_worker(partial(self._place_marks, message.marks, message.seqs, 0, 0),
+                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+            return
+        self._unplaced = [batch for batch in self._unplaced if batch is not message.marks]
+        self._file.add_marks(list(zip(message.seqs, message.marks)))
+        if self.file_pending:  # (its answer would place them on the event loop: asked with them)
+            self.workers.cancel_group(self, FILE_WORKERS)
+            self._ask(self._file_query)
+            return
+        self._refilter()
 
     def _row_time(self, row: Row) -> float:
         if isinstance(row, Mark):
@@ -272,6 +333,8 @@ class EventList(ScrollView, can_focus=True):
 
     def clear(self) -> None:
         self.workers.cancel_group(self, FILE_WORKERS)
+        self.workers.cancel_group(self, MARK_WORKERS)
+        self._unplaced.clear()
         self.file_pending = False
         self._file.clear()
         self._order.clear()

@@ -349,7 +349,8 @@ class FileRows:
         self._place_marks()
 
     def add_marks(self, marks: list[tuple[int, Mark]]) -> None:
-        self.marks = sorted(self.marks + marks, key=lambda m: m[0])  # (stable: a seq's marks stay in order)
+        # (A seq's marks in time order: a file's, placed in a worker, may come after one made live.)
+        self.marks = sorted(self.marks + marks, key=lambda m: (m[0], m[1].time))
         self._place_marks()
 
     def _place_marks(self) -> None:
