@@ -63,7 +63,6 @@ def flow_of(method: str, url: str, t: float, headers: list[tuple[str, str]], cli
 
 def browsing() -> list[tuple[float, http.HTTPFlow]]:
     """(tick before it, flow): a visit to a shop with OneTrust, from a laptop's Chrome and an iPhone."""
-    t = T0
     page, loader = f"{SHOP}/product/42", "https://connect.facebook.net/en_US/fbevents.js"
     pv = f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView&dl={SHOP}%2Fproduct%2F42&rl=&if=false&ts=1"
     steps = [
