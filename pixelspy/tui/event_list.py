@@ -3,7 +3,7 @@ rows are the file's (by seq, read a screenful at a time, filtered by indexed que
 loop: a million rows) but for the newest, not committed yet; without one, the events in memory.
 
 How a row looks is in cells.py, the file's rows and the cache of events read back in file_rows.py.
-Why ≈ 550 lines still: EventList is one widget whose state (the rows of memory and of the file, the
+Why ≈ 600 lines still: EventList is one widget whose state (the rows of memory and of the file, the
 cursor, the filter and the file's answer still to come) every method reads and changes."""
 
 from __future__ import annotations
