@@ -104,8 +104,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # Prepared statements the writer's connection keeps (sqlite3's default is 128). Its batches insert
 # many rows a statement; a text per batch size filled the default cache with large one-off programs
 # (≈ 10 MiB of SQLite's memory after 30,000 events, bench_store.py). Its statements now come in a few
-# sizes (writer.insert, in_groups): ≈ 60 texts in use, at most 64 rows.
-WRITER_CACHED_STATEMENTS = 96
+# sizes (writer.insert, in_groups): at most ≈ 100 texts (1–8 rows, then powers of two to 64 or 128).
+WRITER_CACHED_STATEMENTS = 128
 
 
 class StoreError(Exception):

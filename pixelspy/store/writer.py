@@ -60,12 +60,13 @@ MAX_WAIT_S = 0.25
 # switch interval: 5 ms, 1 ms in pixelspy's own process). Rows go many to a statement, in a few sizes
 # (see insert): a text per batch size (up to 76 rows) missed sqlite3's statement cache, and SQLite
 # compiled ≈ 3 statements a commit again, ≈ 4 µs a row (benchmarks/RESULTS.md, session 18). Each
-# statement's rows are made just before it, as many as ≈ 0.2 ms of Python makes: 8 events (their
-# JSON), 32 hits, 64 findings or words for the full-text index.
+# statement's rows are made just before it. A large batch (a burst, a flat-out import) goes 64 rows
+# a statement (128 words for the full-text index): at 8 events a statement its commits handed the
+# GIL to the busy event loop so often that they fell behind, and a kill -9 in a burst lost more than
+# 250 ms (tests/e2e/test_har_kill.py failed 3 runs in 8).
 CHUNK_ROWS = 8
-HIT_ROWS = 32
-FINDING_ROWS = 64
-FEED_ROWS_A_STATEMENT = 64
+EVENT_ROWS = HIT_ROWS = FINDING_ROWS = 64
+FEED_ROWS_A_STATEMENT = 128
 # `IN (?, …)` lists are padded (the last key again) to a power of two up to IN_KEYS, for the same reason.
 IN_KEYS = 512
 # The write-ahead log is copied back into the file (a checkpoint, in the commit that fills it) once
@@ -340,7 +341,8 @@ class StoreWriter:
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
         whole, ranks = self._rewrites(changed)
-        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, _placed_row)
+        insert(db, _EVENTS, [*enumerate(new, first), *((None, ev) for ev in whole)], _EVENT_CHANGED, _placed_row,
+               most=EVENT_ROWS)
         if whole:  # (one the file did not hold yet took the next place)
             self._seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         if ranks:
