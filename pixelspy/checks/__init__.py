@@ -137,8 +137,8 @@ class CheckEngine:
         self._hooks = {hook: [(check, method) for check in self.checks
                               if (method := getattr(check, hook, None)) is not None]
                        for hook in HOOKS}
-        # observe_traffic's (check, method, its traffic_matters or None)
-        self._traffic = [(check, method, getattr(check, "traffic_matters", None) if prefilter else None)
+        # observe_traffic's (check, method), the method asking the check's traffic_matters first
+        self._traffic = [(check, _when_it_matters(check, method) if prefilter else method)
                          for check, method in self._hooks["observe_traffic"]]
         # … and `process` per event kind, without the checks that skip that kind
         self._process_hooks = {kind: [(check, method) for check, method in self._hooks["process"]
@@ -164,17 +164,8 @@ class CheckEngine:
 
     def observe_traffic(self, hit: RawHit | RequestHead) -> set[str]:
         """An ordinary request (a hit that made no event) shown to the checks that it may change."""
-        ctx = self.ctx
-        ctx.page_load = ctx.pages.observe(hit)  # before the checks: a page load is news to all of them
-        ctx.changed = set()
-        ctx.changed_events = {}
-        for check, method, matters in self._traffic:
-            try:
-                if matters is None or matters(hit, ctx):
-                    method(hit, ctx)
-            except Exception:  # noqa: BLE001 - one broken check must not cost the others
-                log.exception("check %s failed in observe_traffic", type(check).__name__)
-        return ctx.changed
+        self.ctx.page_load = self.ctx.pages.observe(hit)  # before the checks: a page load is news to all of them
+        return self._run("observe_traffic", self._traffic, hit)
 
     def tick(self, now: float) -> set[str]:
         return self._run("tick", self._hooks["tick"], now)
@@ -200,6 +191,18 @@ class CheckEngine:
         for check in self.checks:
             if hasattr(check, "reset"):
                 check.reset()
+
+
+def _when_it_matters(check, observe):
+    """observe_traffic(hit, ctx), called only when the check's traffic_matters(hit, ctx) says the
+    request can change anything for it (a check without one: always)."""
+    if (matters := getattr(check, "traffic_matters", None)) is None:
+        return observe
+
+    def observe_when_it_matters(hit, ctx) -> None:
+        if matters(hit, ctx):
+            observe(hit, ctx)
+    return observe_when_it_matters
 
 
 def default_checks(config: Config) -> list:
