@@ -167,3 +167,15 @@ def test_sessions_lists_a_file_whose_start_time_is_junk_with_its_events(tmp_path
     db.close()
     [found] = reader.sessions(tmp_path)
     assert found.events == len(live) and found.started is None and found.note == ""
+
+
+def test_sessions_counts_a_gapped_files_rows_not_its_largest_seq(tmp_path):
+    path = tmp_path / "s.pixelspy"
+    live, w = recorded(path, scripted_hits())
+    w.close()
+    moved = gaps(len(live))
+    db = sqlite3.connect(path)
+    regapped(db, moved)
+    db.close()
+    [found] = reader.sessions(tmp_path)
+    assert found.events == len(live) - sum(new is None for new in moved.values()) and found.note == ""

@@ -266,8 +266,13 @@ class EventList(ScrollView, can_focus=True):
         elif older:  # (one read of the file: the writer's commits wait the few ms, not the list for theirs)
             upto = self._file.upto
             seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after,
-                                     upto=upto)
-            self._file.add_marks(list(zip(seqs or [upto + 1] * len(older), older)))
+                                     upto=upto) or [upto + 1] * len(older)
+            if isinstance(self._file.seqs, FilterRows):  # (their places among its rows: a count each)
+                self._unplaced.append(older)
+                self.run_worker(partial(self._place_marks, older, seqs, 0, 0),
+                                thread=True, group=MARK_WORKERS, exit_on_error=False)
+            else:
+                self._file.add_marks(list(zip(seqs, older)))
         return [m for m in marks if m.time >= newer]
 
     def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
