@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from pixelspy.har import load_file
-from pixelspy.model import RawHit, _plain_url_split, _url_split, split_url
+from pixelspy.model import Kind, RawHit, _plain_url_split, _url_split, split_url
 from pixelspy.session import Session
 from tests.realtraffic.corpus import CASES
 
@@ -79,6 +79,22 @@ def test_json_lines_keep_lists_where_events_hold_tuples():
         assert any(line[name] for line in lines), name
     assert any(line["user_data"] for line in lines) and any(f["related"] for line in lines for f in line["findings"])
     assert all(type(getattr(ev, name)) is tuple for ev in events for name in (*fields, "params", "user_data"))
+
+
+def test_a_json_lines_text_is_its_dict_dumped():
+    """JsonLines writes json_text, built without the dict: the same text json.dumps makes of the
+    dict (with its device), on real traffic with findings, twins, user data, and on values the
+    text's shortcuts hand to the encoder (str subclasses, NaN, hidden characters)."""
+    session = Session()
+    for har in sorted(CASES.glob("*.har")):
+        load_file(har, session)
+    events = list(session)
+    assert any(ev.findings for ev in events) and any(ev.user_data for ev in events)
+    odd = events[0]
+    odd.time, odd.event, odd.page_url = float("nan"), Kind.event, "https://a.example/\u202e\x1b?q=\"é\""
+    for ev in events:
+        for device in (session.devices.name(ev.device), "naïve\x00", Kind.event):
+            assert ev.json_text(device) == json.dumps({**ev.json_line(), "device": device}, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("headers", [
