@@ -344,6 +344,27 @@ class TrackingEvent:
         return _json_text(self, device)
 
 
+# The last event asked about and its parameter map: every check reads the same event in a row, and
+# its JSON line is written next. Holding the event (not its id()) keeps a later event from taking its
+# address while cached; holding its params tuple, a decoder that replaces them from being read stale.
+_param_map_of: tuple[TrackingEvent | None, tuple, dict[str, str]] = (None, (), {})
+
+
+def param_map(event: TrackingEvent) -> dict[str, str]:
+    """The event's parameters by wire name (first wins; not to be changed)."""
+    global _param_map_of
+    cached, cached_params, mapping = _param_map_of
+    ps = event.params
+    if cached is not event or cached_params is not ps:
+        mapping = {p.name: p.value for p in ps}
+        if len(mapping) != len(ps):  # a name repeats: its first value counts
+            mapping = {}
+            for p in ps:
+                mapping.setdefault(p.name, p.value)
+        _param_map_of = (event, ps, mapping)
+    return mapping
+
+
 # The JSON line's keys in order, with how each value is read of the event: "str" (a str), "opt" (a
 # str or None), "enum", "float", "list" (a tuple of strings, as a list), or the name of a shape of
 # its own. json_line's dict and json_text's text are both made from this table.
@@ -369,7 +390,9 @@ _TEXT_VALUES = {
     "enum": "(_str(v) if type(v := ev.{0}.value) is str else _encode(v))",
     "float": "(_float(v) if type(v := ev.{0}) is float and v - v == 0 else _encode(v))",  # (NaN, inf: v - v is not 0)
     "list": '(_encode(v) if (v := ev.{0}) else "[]")',
-    "params": '(_encode(' + _LINE_VALUES["params"] + ') if ev.params else "{{}}")',
+    # (the checks' map of the same event, when no name repeats: then first and last wins are the same)
+    "params": ('(_encode(m if len(m := _param_map(ev)) == len(v) else ' + _LINE_VALUES["params"] + ')'
+               ' if (v := ev.params) else "{{}}")'),
     "user_data": '(_encode(' + _LINE_VALUES["user_data"] + ') if ev.user_data else "{{}}")',
     "findings": '(_encode(' + _LINE_VALUES["findings"] + ') if ev.findings else "[]")',
 }
@@ -378,7 +401,7 @@ _TEXT_VALUES = {
 def _json_line_functions() -> tuple[Callable[[TrackingEvent], dict[str, Any]], Callable[[TrackingEvent, str], str]]:
     """(json_line, json_text) made from _JSON_LINE, as dataclasses makes __init__: the keys stay
     listed once."""
-    namespace: dict[str, Any] = {"_str": encode_basestring, "_encode": json_encoder(), "_float": float.__repr__}
+    namespace: dict[str, Any] = {"_str": encode_basestring, "_encode": json_encoder(), "_float": float.__repr__, "_param_map": param_map}
     items = ", ".join(f'"{key}": {_LINE_VALUES[shape].format(key)}' for key, shape in _JSON_LINE)
     pieces = ", ".join(f"{json.dumps(('{' if n == 0 else ', ') + json.dumps(key) + ': ')}, "
                        f"{_TEXT_VALUES[shape].format(key)}" for n, (key, shape) in enumerate(_JSON_LINE))
