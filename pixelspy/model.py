@@ -339,8 +339,8 @@ class TrackingEvent:
 
     def json_text(self, device: str) -> str:
         """json.dumps({**json_line(), "device": device}, ensure_ascii=False), built from the values
-        without the dict: a JSON line is written for every event of `--no-ui`, and the dict and the
-        encoder's walk of its 23 keys were most of its cost. Not yet made inert (inert.json_inert)."""
+        without the dict (`--no-ui` writes a line for every event: its dict and the encoder's walk of
+        the dict's 23 keys cost as much as the text). Not yet made inert (inert.json_inert)."""
         return _json_text(self, device)
 
 
@@ -401,7 +401,8 @@ _TEXT_VALUES = {
 def _json_line_functions() -> tuple[Callable[[TrackingEvent], dict[str, Any]], Callable[[TrackingEvent, str], str]]:
     """(json_line, json_text) made from _JSON_LINE, as dataclasses makes __init__: the keys stay
     listed once."""
-    namespace: dict[str, Any] = {"_str": encode_basestring, "_encode": json_encoder(), "_float": float.__repr__, "_param_map": param_map}
+    namespace: dict[str, Any] = {"_str": encode_basestring, "_encode": json_encoder(), "_float": float.__repr__,
+                                 "_param_map": param_map}
     items = ", ".join(f'"{key}": {_LINE_VALUES[shape].format(key)}' for key, shape in _JSON_LINE)
     pieces = ", ".join(f"{json.dumps(('{' if n == 0 else ', ') + json.dumps(key) + ': ')}, "
                        f"{_TEXT_VALUES[shape].format(key)}" for n, (key, shape) in enumerate(_JSON_LINE))
