@@ -339,7 +339,8 @@ class JsonLines:
         self.closed = False
         self._changed: dict[str, TrackingEvent] = {}
         self._reader_gone = _ReaderGone(self)
-        self._flush_due = False  # a flush is queued for the end of this loop turn
+        # The loop whose turn ends with a flush queued (a loop closed before it ran queues none).
+        self._flush_on: asyncio.AbstractEventLoop | None = None
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
         if self.closed:
@@ -349,18 +350,17 @@ class JsonLines:
             return
         with self._reader_gone:
             self._write(event)
-            if self._flush_due:
-                return
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # (no event loop: a file read, a test)
                 self.out.flush()
                 return
-            self._flush_due = True
-            loop.call_soon(self._flush_out)
+            if self._flush_on is not loop:
+                self._flush_on = loop
+                loop.call_soon(self._flush_out)
 
     def _flush_out(self) -> None:
-        self._flush_due = False
+        self._flush_on = None
         if not self.closed:
             with self._reader_gone:
                 self.out.flush()

@@ -71,3 +71,20 @@ def test_a_reader_gone_at_the_turns_flush_is_told_once():
 
     asyncio.run(turns())
     assert closed == [True] and json_lines.closed
+
+
+def test_a_loop_closed_before_its_flush_leaves_the_next_loop_its_own():
+    out = _CountedFlushes()
+    session = Session()
+    session.subscribe(JsonLines(session, out=out))
+    loop = asyncio.new_event_loop()
+    loop.call_soon(lambda: (session.ingest(_hit(1)), loop.stop()))
+    loop.run_forever()  # (stopped at the end of the turn: the flush it queued never runs)
+    loop.close()
+    assert out.flushes == []
+
+    async def ingest(n: int) -> None:
+        session.ingest(_hit(n))
+
+    asyncio.run(ingest(2))
+    assert out.flushes == [2]
