@@ -33,7 +33,7 @@ from pixelspy import decoders, devices
 from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
                             refused_by_proxyauth, request_head, request_method, request_url_parts)
 from pixelspy.heads import RequestHead
-from pixelspy.inert import json_dumps
+from pixelspy.inert import json_inert
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
 
@@ -329,7 +329,8 @@ class JsonLines:
     whole, once it has changed: at the next flush, which the CLI does every tick. A burst of
     copies (each one changes every earlier copy's finding) then prints each copy's update once,
     not once per copy. When the reader has gone (`pixelspy --no-ui | head -1`), it prints nothing
-    more and calls `on_closed` once."""
+    more and calls `on_closed` once. Under a running event loop, the lines of one loop turn are
+    flushed together at its end (one write to stdout for a batch's events, not one each)."""
 
     def __init__(self, session: Session, out=None, on_closed: Callable[[], None] | None = None):
         self.session = session
@@ -338,6 +339,8 @@ class JsonLines:
         self.closed = False
         self._changed: dict[str, TrackingEvent] = {}
         self._reader_gone = _ReaderGone(self)
+        # The loop whose turn ends with a flush queued (a loop closed before it ran queues none).
+        self._flush_on: asyncio.AbstractEventLoop | None = None
 
     def __call__(self, event: TrackingEvent, is_update: bool) -> None:
         if self.closed:
@@ -347,7 +350,20 @@ class JsonLines:
             return
         with self._reader_gone:
             self._write(event)
-            self.out.flush()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # (no event loop: a file read, a test)
+                self.out.flush()
+                return
+            if self._flush_on is not loop:
+                self._flush_on = loop
+                loop.call_soon(self._flush_out)
+
+    def _flush_out(self) -> None:
+        self._flush_on = None
+        if not self.closed:
+            with self._reader_gone:
+                self.out.flush()
 
     def flush(self) -> None:
         """Print the events that changed since the last flush, each once, in its latest state."""
@@ -381,7 +397,8 @@ class JsonLines:
             self.out.flush()
 
     def _write(self, event: TrackingEvent) -> None:
-        self.out.write(json_dumps(self.session.json_line(event)) + "\n")
+        # (Session.json_line's dict, written without the dict: the same text)
+        self.out.write(json_inert(event.json_text(self.session.devices.name(event.device))) + "\n")
 
 
 class _ReaderGone:
