@@ -33,7 +33,7 @@ from pixelspy import decoders, devices
 from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
                             refused_by_proxyauth, request_head, request_method, request_url_parts)
 from pixelspy.heads import RequestHead
-from pixelspy.inert import json_inert
+from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Session
 
@@ -397,8 +397,7 @@ class JsonLines:
             self.out.flush()
 
     def _write(self, event: TrackingEvent) -> None:
-        # (Session.json_line's dict, written without the dict: the same text)
-        self.out.write(json_inert(event.json_text(self.session.devices.name(event.device))) + "\n")
+        self.out.write(json_dumps(self.session.json_line(event)) + "\n")
 
 
 class _ReaderGone:

@@ -93,11 +93,7 @@ _encode = json_encoder()
 def json_dumps(obj: Any, **kw: Any) -> str:
     """json.dumps(obj, ensure_ascii=False, **kw) with hidden characters as \\uXXXX escapes: the same
     JSON value, safe to print."""
-    return json_inert(json.dumps(obj, ensure_ascii=False, **kw) if kw else _encode(obj))
-
-
-def json_inert(text: str) -> str:
-    """JSON text as json_dumps writes it: hidden characters as \\uXXXX escapes."""
+    text = json.dumps(obj, ensure_ascii=False, **kw) if kw else _encode(obj)
     # Checked in C first: most JSON has nothing to escape (ASCII is checked at once; a line that
     # is not is printable).
     if text.isascii() and "\x7f" not in text or text.isprintable():

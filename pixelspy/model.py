@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import json
 import re
 import time as _time
 import dataclasses
@@ -16,13 +15,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, NamedTuple, get_args, get_origin
-from json.encoder import encode_basestring
 from urllib.parse import urlsplit
 
 from pydantic import Field, SkipValidation, field_serializer, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
-
-from pixelspy.inert import json_encoder
 
 _ids = itertools.count(1)
 _ID = re.compile(r"[a-z](\d{6,12})")  # as new_id makes them
@@ -335,85 +331,34 @@ class TrackingEvent:
     def json_line(self) -> dict[str, Any]:
         """The public JSON-lines shape (documented in README; keys are never renamed): its sequences
         as lists, as they always were."""
-        return _json_line(self)
-
-    def json_text(self, device: str) -> str:
-        """json.dumps({**json_line(), "device": device}, ensure_ascii=False), built from the values
-        without the dict (`--no-ui` writes a line for every event: its dict and the encoder's walk of
-        the dict's 23 keys cost as much as the text). Not yet made inert (inert.json_inert)."""
-        return _json_text(self, device)
-
-
-# The last event asked about and its parameter map: every check reads the same event in a row, and
-# its JSON line is written next. Holding the event (not its id()) keeps a later event from taking its
-# address while cached; holding its params tuple, a decoder that replaces them from being read stale.
-_param_map_of: tuple[TrackingEvent | None, tuple, dict[str, str]] = (None, (), {})
-
-
-def param_map(event: TrackingEvent) -> dict[str, str]:
-    """The event's parameters by wire name (first wins; not to be changed)."""
-    global _param_map_of
-    cached, cached_params, mapping = _param_map_of
-    ps = event.params
-    if cached is not event or cached_params is not ps:
-        mapping = {p.name: p.value for p in ps}
-        if len(mapping) != len(ps):  # a name repeats: its first value counts
-            mapping = {}
-            for p in ps:
-                mapping.setdefault(p.name, p.value)
-        _param_map_of = (event, ps, mapping)
-    return mapping
-
-
-# The JSON line's keys in order, with how each value is read of the event: "str" (a str), "opt" (a
-# str or None), "enum", "float", "list" (a tuple of strings, as a list), or the name of a shape of
-# its own. json_line's dict and json_text's text are both made from this table.
-_JSON_LINE = (("id", "str"), ("platform", "str"), ("source", "enum"), ("kind", "enum"), ("pixel_id", "opt"),
-              ("event", "opt"), ("standard_event", "opt"), ("event_id", "opt"), ("page_url", "opt"),
-              ("value", "opt"), ("currency", "opt"), ("content_ids", "list"), ("test_event_code", "opt"),
-              ("params", "params"), ("user_data", "user_data"), ("decode_errors", "list"),
-              ("findings", "findings"), ("twins", "list"), ("endpoint", "str"), ("time", "float"),
-              ("client", "str"), ("hit_id", "str"))
-# The value of each shape in json_line's dict, as an expression over `ev`.
-_LINE_VALUES = {
-    "str": "ev.{0}", "opt": "ev.{0}", "float": "ev.{0}", "enum": "ev.{0}.value", "list": "list(ev.{0})",
-    "params": "{{p.name: p.value for p in ev.params}}",
-    "user_data": '{{u.name: ("hashed" if u.hashed else "plain") for u in ev.user_data}}',
-    "findings": ('[{{"code": f.code, "severity": f.severity.value, "message": f.message, "hint": f.hint, '
-                 '"related": f.related, "pending": f.pending}} for f in ev.findings]'),
-}
-# … and its JSON text, as json.dumps writes it: strings, floats and empty sequences directly, any
-# other value (a str subclass, NaN, a non-empty sequence) through the encoder.
-_TEXT_VALUES = {
-    "str": "(_str(v) if type(v := ev.{0}) is str else _encode(v))",
-    "opt": '("null" if (v := ev.{0}) is None else _str(v) if type(v) is str else _encode(v))',
-    "enum": "(_str(v) if type(v := ev.{0}.value) is str else _encode(v))",
-    "float": "(_float(v) if type(v := ev.{0}) is float and v - v == 0 else _encode(v))",  # (NaN, inf: v - v is not 0)
-    "list": '(_encode(v) if (v := ev.{0}) else "[]")',
-    # (the checks' map of the same event, when no name repeats: then first and last wins are the same)
-    "params": ('(_encode(m if len(m := _param_map(ev)) == len(v) else ' + _LINE_VALUES["params"] + ')'
-               ' if (v := ev.params) else "{{}}")'),
-    "user_data": '(_encode(' + _LINE_VALUES["user_data"] + ') if ev.user_data else "{{}}")',
-    "findings": '(_encode(' + _LINE_VALUES["findings"] + ') if ev.findings else "[]")',
-}
-
-
-def _json_line_functions() -> tuple[Callable[[TrackingEvent], dict[str, Any]], Callable[[TrackingEvent, str], str]]:
-    """(json_line, json_text) made from _JSON_LINE, as dataclasses makes __init__: the keys stay
-    listed once."""
-    namespace: dict[str, Any] = {"_str": encode_basestring, "_encode": json_encoder(), "_float": float.__repr__,
-                                 "_param_map": param_map}
-    items = ", ".join(f'"{key}": {_LINE_VALUES[shape].format(key)}' for key, shape in _JSON_LINE)
-    pieces = ", ".join(f"{json.dumps(('{' if n == 0 else ', ') + json.dumps(key) + ': ')}, "
-                       f"{_TEXT_VALUES[shape].format(key)}" for n, (key, shape) in enumerate(_JSON_LINE))
-    source = (f"def json_line(ev):\n    return {{{items}}}\n"
-              f"def json_text(ev, device):\n    return ''.join(({pieces}, ', \"device\": ', "
-              f"_str(device) if type(device) is str else _encode(device), '}}'))\n")
-    exec(source, namespace)  # noqa: S102 - source made above from the table
-    return namespace["json_line"], namespace["json_text"]
-
-
-_json_line, _json_text = _json_line_functions()
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "source": self.source.value,
+            "kind": self.kind.value,
+            "pixel_id": self.pixel_id,
+            "event": self.event,
+            "standard_event": self.standard_event,
+            "event_id": self.event_id,
+            "page_url": self.page_url,
+            "value": self.value,
+            "currency": self.currency,
+            "content_ids": list(self.content_ids),
+            "test_event_code": self.test_event_code,
+            "params": {p.name: p.value for p in self.params},
+            "user_data": {u.name: ("hashed" if u.hashed else "plain") for u in self.user_data},
+            "decode_errors": list(self.decode_errors),
+            "findings": [
+                {"code": f.code, "severity": f.severity.value, "message": f.message,
+                 "hint": f.hint, "related": f.related, "pending": f.pending}
+                for f in self.findings
+            ],
+            "twins": list(self.twins),
+            "endpoint": self.endpoint,
+            "time": self.time,
+            "client": self.client,
+            "hit_id": self.hit_id,
+        }
 
 
 _MISSING: Any = object()  # a keyword the caller did not give

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from pixelspy.har import load_file
-from pixelspy.model import Kind, Param, RawHit, TrackingEvent, param_map, _plain_url_split, _url_split, split_url
+from pixelspy.model import RawHit, _plain_url_split, _url_split, split_url
 from pixelspy.session import Session
 from tests.realtraffic.corpus import CASES
 
@@ -79,33 +79,6 @@ def test_json_lines_keep_lists_where_events_hold_tuples():
         assert any(line[name] for line in lines), name
     assert any(line["user_data"] for line in lines) and any(f["related"] for line in lines for f in line["findings"])
     assert all(type(getattr(ev, name)) is tuple for ev in events for name in (*fields, "params", "user_data"))
-
-
-def test_a_json_lines_text_is_its_dict_dumped():
-    """JsonLines writes json_text, built without the dict: the same text json.dumps makes of the
-    dict (with its device), on real traffic with findings, twins, user data, and on values the
-    text's shortcuts hand to the encoder (str subclasses, NaN, hidden characters)."""
-    session = Session()
-    for har in sorted(CASES.glob("*.har")):
-        load_file(har, session)
-    events = list(session)
-    assert any(ev.findings for ev in events) and any(ev.user_data for ev in events)
-    odd = events[0]
-    odd.time, odd.event, odd.page_url = float("nan"), Kind.event, "https://a.example/\u202e\x1b?q=\"é\""
-    repeated = TrackingEvent(platform="meta", params=[Param("a", "1"), Param("b", "2"), Param("a", "3")])
-    assert param_map(repeated) == {"a": "1", "b": "2"}  # (the checks' map: the first wins; the line's: the last)
-    events.append(repeated)
-    for ev in events:
-        param_map(ev)  # (the checks' map of the event, which the text reuses, made first as in the session)
-        for device in (session.devices.name(ev.device), "naïve\x00", Kind.event):
-            assert ev.json_text(device) == json.dumps({**ev.json_line(), "device": device}, ensure_ascii=False)
-
-
-def test_the_checks_parameter_map_follows_params_replaced():
-    ev = TrackingEvent(platform="pinterest", params=[Param("a", "1")])
-    assert param_map(ev) == {"a": "1"}
-    ev.params = (Param("ad_account_id", "9"), *ev.params)  # as the Pinterest decoder does
-    assert param_map(ev) == {"ad_account_id": "9", "a": "1"}
 
 
 @pytest.mark.parametrize("headers", [

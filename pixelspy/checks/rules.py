@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.dataclasses import dataclass
 
 from pixelspy.checks.state import ID, Seen
-from pixelspy.model import Finding, Kind, Severity, Source, TrackingEvent, param_map
+from pixelspy.model import Finding, Kind, Severity, Source, TrackingEvent
 
 # The enum members every check compares with on every event, read once: on Python 3.11 reading
 # `Kind.event` costs as much as a dict lookup and a tuple together.
@@ -139,10 +139,25 @@ def host_of(url: str) -> str:
         return ""
 
 
-# The last event asked about and its value text: every check reads the same event in a row.
+# The last event asked about and its derived views: every check reads the same event in a row.
 # Holding the event (not its id()) keeps a later event from taking its address while cached.
+_params_of: tuple[TrackingEvent | None, dict[str, str]] = (None, {})
 _text_of: tuple[TrackingEvent | None, str] = (None, "")
-params = param_map  # the event's parameters by wire name (first wins): made once for the checks and its JSON line
+
+
+def params(event: TrackingEvent) -> dict[str, str]:
+    """The event's parameters by wire name (first wins)."""
+    global _params_of
+    cached, mapping = _params_of
+    if cached is not event:
+        ps = event.params
+        mapping = {p.name: p.value for p in ps}
+        if len(mapping) != len(ps):  # a name repeats: its first value counts
+            mapping = {}
+            for p in ps:
+                mapping.setdefault(p.name, p.value)
+        _params_of = (event, mapping)
+    return mapping
 
 
 def values_text(event: TrackingEvent) -> str:
