@@ -197,6 +197,28 @@ def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
     assert "events that could not be read were skipped: 1" in err and "Traceback" not in err
 
 
+def test_a_finding_that_does_not_fit_is_left_out_and_its_event_kept_saying_so(session_file, capsys):
+    """An event is never lost over one of its findings: a finding row of an unknown severity, text
+    that is not text, related ids nested past the parser's depth is left out; the event opens with
+    its other findings and a decode error saying how many were left out."""
+    from pixelspy.store.records import unread_findings
+
+    db = sqlite3.connect(session_file)
+    (event_id, code), = db.execute("SELECT event_id, code FROM findings").fetchall()
+    for n, severity, message, related in ((1, "fatal", "m", "[]"), (2, "error", b"m", "[]"),
+                                          (3, "warning", "m", "[" * 100_000)):
+        db.execute("INSERT INTO findings VALUES (?, ?, 'x', ?, ?, '', ?, 0)", (event_id, n, severity, message, related))
+    db.commit()
+    db.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    events = {e["id"]: e for e in map(json.loads, out.splitlines())}
+    assert len(events) == 2 and "skipped" not in err and "Traceback" not in err
+    assert [f["code"] for f in events[event_id]["findings"]] == [code]
+    assert events[event_id]["decode_errors"] == [unread_findings(3)]
+    assert all(e["decode_errors"] == [] for i, e in events.items() if i != event_id)
+
+
 def test_rows_nested_past_the_parsers_depth_are_skipped_not_a_crash(session_file, tmp_path, capsys):
     """An event's JSON or an answer's HAR entry nested deeper than Python's JSON parser recurses
     (RecursionError, not ValueError): that row is not read, the rest opens and exports."""
