@@ -150,6 +150,40 @@ def test_a_full_disk_stops_recording_with_a_notice_and_the_session_goes_on(tmp_p
         "PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
+def test_a_file_whose_seqs_reach_sqlites_largest_is_refused_in_one_line_or_stops_recording_saying_why(
+        session_file, capsys, caplog):
+    """A hand-edited file whose last seq is SQLite's largest integer leaves no number for a new event:
+    --session refuses it in one line (exit 2); one a few short of it records what fits, then stops
+    recording with a notice saying why (not an OverflowError's words, never a traceback or a hang)."""
+    from pixelspy.store.writer import MAX_SEQ
+
+    def last_seq_at(seq: int) -> None:
+        db = sqlite3.connect(session_file)
+        db.execute("UPDATE events SET seq = ? WHERE seq = (SELECT max(seq) FROM events)", (seq,))
+        db.commit()
+        db.close()
+
+    last_seq_at(MAX_SEQ)
+    one_line_error(capsys, cli.main(["--no-ui", "--session", str(session_file), "-p", str(free_port())]),
+                   "no room for new events", "new file")
+    last_seq_at(MAX_SEQ - 1)
+    s, failures = Session(), []
+    w = StoreWriter(s, session_file, on_failure=failures.append)
+    w.open()
+    w.attach()
+    with caplog.at_level(logging.WARNING, logger="pixelspy"):
+        s.ingest(meta_get(10))
+        w.flush()
+        s.ingest(meta_get(11))
+        s.ingest(meta_get(12))
+        w.flush()
+    w.close()
+    assert len(failures) == 1 and "no room for new events" in failures[0], failures
+    assert any("recording stopped" in r.getMessage() and "no room" in r.getMessage() for r in caplog.records)
+    seqs = [r[0] for r in sqlite3.connect(session_file).execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == [1, MAX_SEQ - 1, MAX_SEQ]
+
+
 def test_the_default_session_file_and_no_session(tmp_path, capsys):
     """Without options a new file in the sessions folder (removed on exit when no event came);
     --no-session: none; --session and --no-session together: an error."""
