@@ -192,3 +192,48 @@ def test_rows_cheap_to_make_go_more_to_a_statement_in_powers_of_two(monkeypatch)
     store_writer.insert(db, "INSERT INTO t (a)", [(i,) for i in range(150)], most=64)
     assert [sql.count("?") for sql in db.ran] == [64, 64, 16, 6]
     assert [a for a, in db.db.execute("SELECT a FROM t ORDER BY seq")] == list(range(150))
+
+
+def test_a_small_batch_after_a_quick_commit_gathers_on_and_a_large_one_is_taken_at_its_turn(tmp_path):
+    """A commit's fixed cost spread over more hits: a batch of fewer than SMALL_BATCH_ROWS rows is
+    taken SMALL_BATCH_WAIT_S (two intervals at most) after the last one, not at its turn; a larger
+    one, or any after a slow commit (a busy host: the 250 ms a kill -9 may lose), at its turn."""
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy", interval_s=0.05)
+    w.open()
+    s.subscribe(w.event)
+    s.subscribe_hits(w.hit)
+    s.ingest(meta_get(0))
+    w._batch.started = started = time.monotonic()  # (the last batch taken now)
+    assert w._small_batch_until() == started + 2 * 0.05  # (SMALL_BATCH_WAIT_S is longer than two of these)
+    w.interval_s = 0.1
+    assert w._small_batch_until() == started + store_writer.SMALL_BATCH_WAIT_S
+    for i in range(1, store_writer.SMALL_BATCH_ROWS // 2 - 1):
+        s.ingest(meta_get(i))
+    assert w._small_batch_until() is not None  # (two rows a hit: its event and its request)
+    s.ingest(meta_get(99))
+    assert w._batch.rows() == store_writer.SMALL_BATCH_ROWS and w._small_batch_until() is None
+    w.flush()
+    s.ingest(meta_get(100))
+    w.commits.append((0.0, store_writer.QUICK_COMMIT_S * 2, 2))  # the last commit was slow
+    assert w._small_batch_until() is None
+    w.commits.append((0.0, store_writer.QUICK_COMMIT_S / 2, 2))
+    assert w._small_batch_until() is not None
+    w._batch.started -= store_writer.SMALL_BATCH_WAIT_S  # its time has come
+    assert w._small_batch_until() is None
+    w.close()
+
+
+def test_the_thread_takes_a_small_batch_two_intervals_after_the_last_and_a_close_at_once(tmp_path):
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy", interval_s=0.05)
+    w.open()
+    w.attach()
+    s.ingest(meta_get(0))
+    time.sleep(0.3)
+    (lag, _, rows), = w.commits
+    assert rows == 2 and lag >= 0.1  # (gathered since the last take: two intervals, not one)
+    s.ingest(meta_get(1))
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < 0.09 and sum(rows for _, _, rows in w.commits) == 4

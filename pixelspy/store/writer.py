@@ -2,9 +2,9 @@
 
 The session's subscribers hand the writer events, hits and marks; the hot path only puts them in
 a dict or a list. A background thread with its own connection commits what came every
-`interval_s` (one transaction a batch): serialising, compressing and SQLite's work happen there,
-and sqlite3 lets go of the GIL while SQLite runs. A kill -9 loses at most the batch being
-gathered. A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
+`interval_s` (one transaction a batch; a small batch gathers on a little longer, SMALL_BATCH_WAIT_S):
+serialising, compressing and SQLite's work happen there, and sqlite3 lets go of the GIL while SQLite
+runs. A kill -9 loses at most the batch being gathered and the one being committed (≤ 250 ms). A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
 it at once, and the subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error
 of the disk (full, I/O) stops recording with a warning on the "pixelspy" logger (the TUI's log,
 stderr with --no-ui) and `on_failure`; the proxy runs on.
@@ -37,6 +37,16 @@ T = TypeVar("T")
 # Commits come at least this often (issue #27: a crash loses at most 250 ms); a batch's own time
 # comes on top, so the wait is shorter.
 COMMIT_EVERY_S = 0.1
+# … but a batch of fewer than SMALL_BATCH_ROWS rows at its turn gathers on until SMALL_BATCH_WAIT_S
+# after the last batch was taken, when the last commit took at most QUICK_COMMIT_S: a commit's fixed
+# cost (BEGIN, COMMIT's pages of every b-tree a row touches, the statements' own) is then spread over
+# more hits (a live proxy's ≈ 50 tracking hits a second made commits of ≈ 6 hits, 15-20 rows; at ≈ 11
+# the writer's CPU a hit is ≈ 20 % lower: benchmarks/RESULTS.md, session 19). A kill -9 then loses at
+# most SMALL_BATCH_WAIT_S and one small commit (a few ms: the last one was quick), within 250 ms;
+# a larger batch (a burst, 1,000 hits a second) is taken at its turn as before.
+SMALL_BATCH_ROWS = 32
+SMALL_BATCH_WAIT_S = 0.18
+QUICK_COMMIT_S = 0.01
 
 _EVENTS = ("INSERT INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, severity, "
            "hit_id, json)")
@@ -156,8 +166,11 @@ class _Batch:
         self.started = time.monotonic()
         self.full_at = MAX_BATCH_ROWS  # rows; doubled each time the thread did not take it in MAX_WAIT_S
 
+    def rows(self) -> int:
+        return len(self.new) + len(self.changed) + len(self.hits)
+
     def full(self) -> bool:
-        return len(self.new) + len(self.changed) + len(self.hits) >= self.full_at
+        return self.rows() >= self.full_at
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.hits or self.twins or self.marks or self.responses)
@@ -254,14 +267,29 @@ class StoreWriter:
     def _run(self) -> None:
         # Batches are taken every interval_s from the last one's start, not its end: a kill -9 loses
         # what came since the last batch was taken, so an interval and one commit at most, not an
-        # interval and two (commits took ≈ 100 ms on a busy CI host: 305 ms lost against 250).
+        # interval and two (commits took ≈ 100 ms on a busy CI host: 305 ms lost against 250); a small
+        # batch after a quick commit, SMALL_BATCH_WAIT_S and one small commit.
+        # A small batch gathers on a while (SMALL_BATCH_WAIT_S); a full one, or the stop, ends the wait.
         next_at = time.monotonic()
         while not self._stop.is_set():
             next_at = max(next_at + self.interval_s, time.monotonic() - self.interval_s)
             self._wake.wait(max(0.0, next_at - time.monotonic()))
             self._wake.clear()
+            if (until := self._small_batch_until()) is not None and not self._stop.is_set():
+                self._wake.wait(max(0.0, until - time.monotonic()))
+                self._wake.clear()
+                next_at = time.monotonic()
             self.flush()
         self.flush(final=True)
+
+    def _small_batch_until(self) -> float | None:
+        """When the batch gathering now is to be taken, if later than now: a small one, after a quick
+        commit, SMALL_BATCH_WAIT_S (two intervals at most) after the last batch was taken."""
+        batch = self._batch
+        if batch.rows() >= SMALL_BATCH_ROWS or (self.commits and self.commits[-1][1] > QUICK_COMMIT_S):
+            return None
+        until = batch.started + min(SMALL_BATCH_WAIT_S, 2 * self.interval_s)
+        return until if until > time.monotonic() else None
 
     # ------------------------------------------------------------------ the session's subscribers (hot path)
 
