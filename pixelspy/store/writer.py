@@ -38,14 +38,15 @@ T = TypeVar("T")
 # comes on top, so the wait is shorter.
 COMMIT_EVERY_S = 0.1
 # … but a batch of fewer than SMALL_BATCH_ROWS rows at its turn gathers on until SMALL_BATCH_WAIT_S
-# after the last batch was taken, when the last commit took at most QUICK_COMMIT_S: a commit's fixed
+# after the last batch was taken, when the last commit took at most QUICK_COMMIT_S and the turn came
+# no later than that (a busy host makes both slow, and a kill -9 loses more): a commit's fixed
 # cost (BEGIN, COMMIT's pages of every b-tree a row touches, the statements' own) is then spread over
 # more hits (a live proxy's ≈ 50 tracking hits a second made commits of ≈ 6 hits, 15-20 rows; at ≈ 11
 # the writer's CPU a hit is ≈ 20 % lower: benchmarks/RESULTS.md, session 19). A kill -9 then loses at
 # most SMALL_BATCH_WAIT_S and one small commit (a few ms: the last one was quick), within 250 ms;
 # a larger batch (a burst, 1,000 hits a second) is taken at its turn as before.
 SMALL_BATCH_ROWS = 32
-SMALL_BATCH_WAIT_S = 0.18
+SMALL_BATCH_WAIT_S = 0.15
 QUICK_COMMIT_S = 0.01
 
 _EVENTS = ("INSERT INTO events (seq, id, time, platform, pixel, event, page, device, kind, source, severity, "
@@ -275,18 +276,21 @@ class StoreWriter:
             next_at = max(next_at + self.interval_s, time.monotonic() - self.interval_s)
             self._wake.wait(max(0.0, next_at - time.monotonic()))
             self._wake.clear()
-            if (until := self._small_batch_until()) is not None and not self._stop.is_set():
+            late = time.monotonic() - next_at  # (the host busy: the thread's turn came late)
+            if (until := self._small_batch_until(late)) is not None and not self._stop.is_set():
                 self._wake.wait(max(0.0, until - time.monotonic()))
                 self._wake.clear()
                 next_at = time.monotonic()
             self.flush()
         self.flush(final=True)
 
-    def _small_batch_until(self) -> float | None:
+    def _small_batch_until(self, late: float = 0.0) -> float | None:
         """When the batch gathering now is to be taken, if later than now: a small one, after a quick
-        commit, SMALL_BATCH_WAIT_S (two intervals at most) after the last batch was taken."""
+        commit and a turn `late` by little, SMALL_BATCH_WAIT_S (two intervals at most) after the last
+        batch was taken. (A busy host makes commits slow and turns late: what a kill -9 loses.)"""
         batch = self._batch
-        if batch.rows() >= SMALL_BATCH_ROWS or (self.commits and self.commits[-1][1] > QUICK_COMMIT_S):
+        if (batch.rows() >= SMALL_BATCH_ROWS or late > QUICK_COMMIT_S
+                or (self.commits and self.commits[-1][1] > QUICK_COMMIT_S)):
             return None
         until = batch.started + min(SMALL_BATCH_WAIT_S, 2 * self.interval_s)
         return until if until > time.monotonic() else None
