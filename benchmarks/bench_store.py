@@ -324,9 +324,10 @@ def paced_writer(hits: list, folder: Path, rate: float, seconds: float) -> None:
     writer.close()
     commits = [c for c in writer.commits if c[2]]
     lags = [c[0] * 1e3 for c in commits[1:]]  # (the first batch started with the writer, before its file was open)
-    print(f"writer, its own thread, {n:,} hits at {rate:g}/s: CPU {cpu[0] * 1e6 / n:.0f} µs/hit; {len(commits)} commits "
-          f"of rows, {n / max(1, len(commits)):.1f} hits ({sum(c[2] for c in commits) / max(1, len(commits)):.1f} rows) "
-          f"each; gathered ms p50 {percentile(lags, .5):.0f} max {max(lags, default=0):.0f}")
+    made = max(1, len(commits))
+    print(f"writer, its own thread, {n:,} hits at {rate:g}/s: CPU {cpu[0] * 1e6 / n:.0f} µs/hit; {len(commits)} "
+          f"commits of rows, {n / made:.1f} hits ({sum(c[2] for c in commits) / made:.1f} rows) each; "
+          f"gathered ms p50 {percentile(lags, .5):.0f} max {max(lags, default=0):.0f}")
 
 
 # Rows a writer made that say when or by which version (a second's digest to compare differs).

@@ -4,10 +4,11 @@ The session's subscribers hand the writer events, hits and marks; the hot path o
 a dict or a list. A background thread with its own connection commits what came every
 `interval_s` (one transaction a batch; a small batch gathers on a little longer, SMALL_BATCH_WAIT_S):
 serialising, compressing and SQLite's work happen there, and sqlite3 lets go of the GIL while SQLite
-runs. A kill -9 loses at most the batch being gathered and the one being committed (≤ 250 ms). A batch is bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to
-it at once, and the subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error
-of the disk (full, I/O) stops recording with a warning on the "pixelspy" logger (the TUI's log,
-stderr with --no-ui) and `on_failure`; the proxy runs on.
+runs. A kill -9 loses at most the batch being gathered and the one being committed. A batch is
+bounded (MAX_BATCH_ROWS): one that fills before the thread's turn is handed to it at once, and the
+subscriber waits (up to MAX_WAIT_S) until the thread has committed it. An error of the disk (full,
+I/O) stops recording with a warning on the "pixelspy" logger (the TUI's log, stderr with --no-ui) and
+`on_failure`; the proxy runs on.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ COMMIT_EVERY_S = 0.1
 # after the last batch was taken, when the last commit took at most QUICK_COMMIT_S and the turn came
 # no later than that (a busy host makes both slow, and a kill -9 loses more): a commit's fixed
 # cost (BEGIN, COMMIT's pages of every b-tree a row touches, the statements' own) is then spread over
-# more hits (a live proxy's ≈ 50 tracking hits a second made commits of ≈ 6 hits, 15-20 rows; at ≈ 11
-# the writer's CPU a hit is ≈ 20 % lower: benchmarks/RESULTS.md, session 19). A kill -9 then loses at
-# most SMALL_BATCH_WAIT_S and one small commit (a few ms: the last one was quick), within 250 ms;
-# a larger batch (a burst, 1,000 hits a second) is taken at its turn as before.
+# more hits (a live proxy's ≈ 50 tracking hits a second made commits of 4-6 hits, 10-15 rows; of 6-8,
+# the writer's CPU a hit −16…−25 % live, −17 % in-process: benchmarks/RESULTS.md, session 19). A kill
+# -9 then loses at most SMALL_BATCH_WAIT_S and one small commit (a few ms: the last one was quick), but
+# a stall of the host over ≈ 100 ms (before: 150) in the wait passes 250 ms; a larger batch (a burst,
+# 1,000 hits a second) is taken at its turn as before. (SMALL_BATCH_WAIT_S = COMMIT_EVERY_S: no wait.)
 SMALL_BATCH_ROWS = 32
 SMALL_BATCH_WAIT_S = 0.15
 QUICK_COMMIT_S = 0.01
@@ -85,14 +87,14 @@ IN_KEYS = 512
 # leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
 # commit's CPU −10 %, bench_store --writer-only). The log grows to ≈ 16 MiB; close truncates it.
 CHECKPOINT_PAGES = 4000
+# SQLite's largest integer: a new event's seq is the file's largest + 1, so a file whose seqs reach it
+# (hand-edited, hostile) has no room for one.
+MAX_SEQ = 2**63 - 1
 # The full-text index (events_fts) is fed the words of the rows committed since its last feed at most
 # this often, or once this many rows wait, and at close: each feed makes a segment of it, and a
 # segment a commit (every 100 ms) was ≈ 30 % of the writer's SQL work (benchmarks/RESULTS.md, session
 # 15). The rows past it are matched by reading them (queries._past_index): a second's worth live, what
 # a kill -9 left unfed in a file (fed when it is recorded into again).
-# SQLite's largest integer: a new event's seq is the file's largest + 1, so a file whose seqs reach it
-# (hand-edited, hostile) has no room for one.
-MAX_SEQ = 2**63 - 1
 FEED_EVERY_S = 1.0
 FEED_ROWS = 1000
 # Rows whose words are not at hand are read this many at a time (as queries.READ_WORDS_ROWS).
@@ -268,9 +270,8 @@ class StoreWriter:
     def _run(self) -> None:
         # Batches are taken every interval_s from the last one's start, not its end: a kill -9 loses
         # what came since the last batch was taken, so an interval and one commit at most, not an
-        # interval and two (commits took ≈ 100 ms on a busy CI host: 305 ms lost against 250); a small
-        # batch after a quick commit, SMALL_BATCH_WAIT_S and one small commit.
-        # A small batch gathers on a while (SMALL_BATCH_WAIT_S); a full one, or the stop, ends the wait.
+        # interval and two (commits took ≈ 100 ms on a busy CI host: 305 ms lost against 250). A small
+        # batch gathers on until SMALL_BATCH_WAIT_S; a full one, or the stop, ends the wait.
         next_at = time.monotonic()
         while not self._stop.is_set():
             next_at = max(next_at + self.interval_s, time.monotonic() - self.interval_s)
