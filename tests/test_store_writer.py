@@ -203,6 +203,7 @@ def test_a_small_batch_after_a_quick_commit_gathers_on_and_a_large_one_is_taken_
     w.open()
     s.subscribe(w.event)
     s.subscribe_hits(w.hit)
+    assert w._small_batch_until() is None  # (nothing to wait for)
     s.ingest(meta_get(0))
     w._batch.started = started = time.monotonic()  # (the last batch taken now)
     assert w._small_batch_until() == started + 2 * 0.05  # (SMALL_BATCH_WAIT_S is longer than two of these)

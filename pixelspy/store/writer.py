@@ -288,9 +288,10 @@ class StoreWriter:
     def _small_batch_until(self, late: float = 0.0) -> float | None:
         """When the batch gathering now is to be taken, if later than now: a small one, after a quick
         commit and a turn `late` by little, SMALL_BATCH_WAIT_S (two intervals at most) after the last
-        batch was taken. (A busy host makes commits slow and turns late: what a kill -9 loses.)"""
+        batch was taken. (A busy host makes commits slow and turns late: what a kill -9 loses. An empty
+        batch is not waited for: the turn is one wake of the thread.)"""
         batch = self._batch
-        if (batch.rows() >= SMALL_BATCH_ROWS or late > QUICK_COMMIT_S
+        if (not batch or batch.rows() >= SMALL_BATCH_ROWS or late > QUICK_COMMIT_S
                 or (self.commits and self.commits[-1][1] > QUICK_COMMIT_S)):
             return None
         until = batch.started + min(SMALL_BATCH_WAIT_S, 2 * self.interval_s)
