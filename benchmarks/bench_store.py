@@ -21,7 +21,8 @@ Measures, over bench_decode's corpus (every vendor, a pass every 10 s):
             FEED_EVERY_S or FEED_ROWS events): the run goes faster than real time, so by FEED_ROWS, as a
             saturated proxy would. --contend: a flush every COMMIT_EVERY_S in real time beside a
             stand-in event loop (a thread asleep, then running Python), how late its wakes were during
-            the flushes (the GIL held by the writer) and between
+            the flushes (the GIL held by the writer) and between; --paced R: the writer in its own
+            thread as live, the hits ingested at R a second: its CPU per hit and hits per commit
   rows      with --rows-against DIR: the rows this tree's writer stores against those of the tree in
             DIR (its own pixelspy through PYTHONPATH, each in a fresh process): bench_decode's corpus
             and every HAR of tests/realtraffic/cases, flushed every PROFILE_EVERY_HITS hits; every
@@ -294,6 +295,39 @@ def writer_profile(hits: list, folder: Path, every: int = PROFILE_EVERY_HITS, va
               f"p50 {percentile(during, .5) * 1e6:.0f} µs p99 {percentile(during, .99) * 1e6:.0f} max "
               f"{max(during, default=0) * 1e6:.0f}, {sum(during) * 1e3 / len(flushes):.2f} ms a flush; between "
               f"({len(between):,}): p50 {percentile(between, .5) * 1e6:.0f} p99 {percentile(between, .99) * 1e6:.0f}")
+
+
+def paced_writer(hits: list, folder: Path, rate: float, seconds: float) -> None:
+    """The writer as a live proxy runs it: its own thread committing at its own times, the hits
+    ingested at `rate` a second (a live proxy's tracking hits), CPU of its flushes per hit (empty
+    ones too), and how many hits its commits held (commits of rows, not the thread's empty turns)."""
+    session = Session()
+    writer = StoreWriter(session, folder / f"paced-{time.monotonic_ns()}.pixelspy")
+    writer.open()
+    cpu = [0.0]
+    flush = writer.flush
+
+    def timed_flush(*args, **kw):
+        c0 = time.thread_time()
+        try:
+            return flush(*args, **kw)
+        finally:
+            cpu[0] += time.thread_time() - c0
+
+    writer.flush = timed_flush
+    writer.attach()
+    n = min(len(hits), int(rate * seconds))
+    t0 = time.perf_counter()
+    for i, h in enumerate(hits[:n]):
+        time.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+        session.ingest(h)
+    writer.close()
+    commits = [c for c in writer.commits if c[2]]
+    lags = [c[0] * 1e3 for c in commits[1:]]  # (the first batch started with the writer, before its file was open)
+    made = max(1, len(commits))
+    print(f"writer, its own thread, {n:,} hits at {rate:g}/s: CPU {cpu[0] * 1e6 / n:.0f} µs/hit; {len(commits)} "
+          f"commits of rows, {n / made:.1f} hits ({sum(c[2] for c in commits) / made:.1f} rows) each; "
+          f"gathered ms p50 {percentile(lags, .5):.0f} max {max(lags, default=0):.0f}")
 
 
 # Rows a writer made that say when or by which version (a second's digest to compare differs).
@@ -593,6 +627,9 @@ def main() -> int:
     ap.add_argument("--vary", action="store_true", help="--writer-only: flushes of every/2 to every*3/2 hits")
     ap.add_argument("--contend", action="store_true",
                     help="--writer-only: beside a stand-in event loop, a flush every 100 ms (slow: real time)")
+    ap.add_argument("--paced", type=float, metavar="HITS_PER_S",
+                    help="--writer-only: the writer's own thread, the hits ingested at this rate (real time)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="--paced: for this long")
     ap.add_argument("--rows-against", type=Path, metavar="DIR", help="only: the stored rows against DIR's tree")
     ap.add_argument("--memory-child", choices=("none", "store", "window"), help=argparse.SUPPRESS)
     ap.add_argument("--rows-child", type=Path, help=argparse.SUPPRESS)
@@ -617,7 +654,10 @@ def main() -> int:
     hits = [s.hit(t, i) for i, (s, t) in enumerate(zip(samples, times))]
     if args.writer_only:
         with tempfile.TemporaryDirectory() as folder:
-            writer_profile(hits, Path(folder), args.every, args.vary, args.contend)
+            if args.paced:
+                paced_writer(hits, Path(folder), args.paced, args.seconds)
+            else:
+                writer_profile(hits, Path(folder), args.every, args.vary, args.contend)
         return 0
     best: dict[str, float] = {}
     commits: list = []

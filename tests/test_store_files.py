@@ -150,6 +150,40 @@ def test_a_full_disk_stops_recording_with_a_notice_and_the_session_goes_on(tmp_p
         "PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
+def test_a_file_whose_seqs_reach_sqlites_largest_is_refused_in_one_line_or_stops_recording_saying_why(
+        session_file, capsys, caplog):
+    """A hand-edited file whose last seq is SQLite's largest integer leaves no number for a new event:
+    --session refuses it in one line (exit 2); one a few short of it records what fits, then stops
+    recording with a notice saying why (not an OverflowError's words, never a traceback or a hang)."""
+    from pixelspy.store.writer import MAX_SEQ
+
+    def last_seq_at(seq: int) -> None:
+        db = sqlite3.connect(session_file)
+        db.execute("UPDATE events SET seq = ? WHERE seq = (SELECT max(seq) FROM events)", (seq,))
+        db.commit()
+        db.close()
+
+    last_seq_at(MAX_SEQ)
+    one_line_error(capsys, cli.main(["--no-ui", "--session", str(session_file), "-p", str(free_port())]),
+                   "no room for new events", "new file")
+    last_seq_at(MAX_SEQ - 1)
+    s, failures = Session(), []
+    w = StoreWriter(s, session_file, on_failure=failures.append)
+    w.open()
+    w.attach()
+    with caplog.at_level(logging.WARNING, logger="pixelspy"):
+        s.ingest(meta_get(10))
+        w.flush()
+        s.ingest(meta_get(11))
+        s.ingest(meta_get(12))
+        w.flush()
+    w.close()
+    assert len(failures) == 1 and "no room for new events" in failures[0], failures
+    assert any("recording stopped" in r.getMessage() and "no room" in r.getMessage() for r in caplog.records)
+    seqs = [r[0] for r in sqlite3.connect(session_file).execute("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == [1, MAX_SEQ - 1, MAX_SEQ]
+
+
 def test_the_default_session_file_and_no_session(tmp_path, capsys):
     """Without options a new file in the sessions folder (removed on exit when no event came);
     --no-session: none; --session and --no-session together: an error."""
@@ -195,6 +229,28 @@ def test_rows_that_do_not_fit_are_skipped_and_named(session_file, capsys):
     out, err = capsys.readouterr()
     assert [json.loads(line)["id"] for line in out.splitlines()] == [second]
     assert "events that could not be read were skipped: 1" in err and "Traceback" not in err
+
+
+def test_a_finding_that_does_not_fit_is_left_out_and_its_event_kept_saying_so(session_file, capsys):
+    """An event is never lost over one of its findings: a finding row of an unknown severity, text
+    that is not text, related ids nested past the parser's depth is left out; the event opens with
+    its other findings and a decode error saying how many were left out."""
+    from pixelspy.store.records import unread_findings
+
+    db = sqlite3.connect(session_file)
+    (event_id, code), = db.execute("SELECT event_id, code FROM findings").fetchall()
+    for n, severity, message, related in ((1, "fatal", "m", "[]"), (2, "error", b"m", "[]"),
+                                          (3, "warning", "m", "[" * 100_000)):
+        db.execute("INSERT INTO findings VALUES (?, ?, 'x', ?, ?, '', ?, 0)", (event_id, n, severity, message, related))
+    db.commit()
+    db.close()
+    assert cli.main(["open", str(session_file), "--no-ui"]) == 0
+    out, err = capsys.readouterr()
+    events = {e["id"]: e for e in map(json.loads, out.splitlines())}
+    assert len(events) == 2 and "skipped" not in err and "Traceback" not in err
+    assert [f["code"] for f in events[event_id]["findings"]] == [code]
+    assert events[event_id]["decode_errors"] == [unread_findings(3)]
+    assert all(e["decode_errors"] == [] for i, e in events.items() if i != event_id)
 
 
 def test_rows_nested_past_the_parsers_depth_are_skipped_not_a_crash(session_file, tmp_path, capsys):

@@ -2,7 +2,9 @@
 
 An event's row holds what the TUI filters on in columns and the whole event (but its findings,
 which have their own table) as JSON. What comes back from a file is hostile like any file: every
-value is checked for its type, and a row that does not fit is skipped, not trusted.
+value is checked for its type, and a row that does not fit is skipped, not trusted; a finding that does
+not fit is left out of its event, which is kept and says so in its decode errors (an event is never lost
+over one of its findings).
 """
 
 from __future__ import annotations
@@ -106,11 +108,30 @@ def event_from_row(text: str, findings: list[tuple]) -> TrackingEvent:
             raise BadRow("a param is not text")
         if not all(isinstance(u.key, str) and isinstance(u.name, str) and isinstance(u.value, str) for u in users):
             raise BadRow("a user field is not text")
+        kept = [f for f in map(_readable_finding, findings) if f is not None]
+        errors = fields.get("decode_errors", [])
+        if len(kept) < len(findings) and isinstance(errors, list):  # (the event is kept, and says what it lost)
+            fields["decode_errors"] = [*errors, unread_findings(len(findings) - len(kept))]
         ev = TrackingEvent(**fields, params=params, user_data=[u._replace(hashed=bool(u.hashed)) for u in users],
-                           findings=[_finding(*row) for row in findings])
+                           findings=kept)
     except (ValueError, TypeError, RecursionError) as e:  # pydantic's ValidationError is a ValueError
         raise BadRow(str(e).splitlines()[0]) from None
     return ev
+
+
+def unread_findings(n: int) -> str:
+    """The note on an event read back without `n` of its findings (rows that did not fit)."""
+    return f"session file: {n} of this event's findings could not be read (left out)"
+
+
+def _readable_finding(row: tuple) -> Finding | None:
+    """A finding of its row (code, severity, message, hint, related, pending); None: one that does not
+    fit (wrong types, an unknown severity, broken or deeply nested JSON), which loses the finding, never
+    its event."""
+    try:
+        return _finding(*row)
+    except (ValueError, TypeError, RecursionError):
+        return None
 
 
 def _finding(code: Any, severity: Any, message: Any, hint: Any, related: Any, pending: Any) -> Finding:

@@ -29,7 +29,7 @@ from pixelspy.model import RawHit, TrackingEvent
 from pixelspy.session import Mark, Session
 from pixelspy.store import reader
 from pixelspy.store.records import event_row, finding_row, hit_row, pack, row_words, search_words, severity_rank
-from pixelspy.store.schema import WORDS_UPTO, close_writer, connect, has_fts_table, reason, words_upto
+from pixelspy.store.schema import WORDS_UPTO, StoreError, close_writer, connect, has_fts_table, reason, words_upto
 
 log = logging.getLogger("pixelspy")
 T = TypeVar("T")
@@ -74,6 +74,9 @@ IN_KEYS = 512
 # leaves again, which one checkpoint copies once, and its two fsyncs come a quarter as often (the
 # commit's CPU −10 %, bench_store --writer-only). The log grows to ≈ 16 MiB; close truncates it.
 CHECKPOINT_PAGES = 4000
+# SQLite's largest integer: a new event's seq is the file's largest + 1, so a file whose seqs reach it
+# (hand-edited, hostile) has no room for one.
+MAX_SEQ = 2**63 - 1
 # The full-text index (events_fts) is fed the words of the rows committed since its last feed at most
 # this often, or once this many rows wait, and at close: each feed makes a segment of it, and a
 # segment a commit (every 100 ms) was ≈ 30 % of the writer's SQL work (benchmarks/RESULTS.md, session
@@ -133,6 +136,11 @@ def _placed_row(placed: tuple[int | None, TrackingEvent]) -> tuple:
 def _fed_row(words: tuple[int, tuple[str, str, str]]) -> tuple:
     """(seq, name, params, page) of (seq, words)."""
     return (words[0], *words[1])
+
+
+def _no_seq_left(last: int) -> str:
+    return (f"no room for new events (its events are numbered up to {last:,}; SQLite's largest number is {MAX_SEQ:,}): "
+            "record into a new file")
 
 
 class _Batch:
@@ -200,6 +208,10 @@ class StoreWriter:
         self.db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
         self._fts = has_fts_table(self.db)
         self._seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if self._seq >= MAX_SEQ:
+            close_writer(self.db)
+            self.db = None
+            raise StoreError(f"{self.path}: {_no_seq_left(self._seq)}")
         self._fed = words_upto(self.db)
         if self._fed is None:  # a new file (or one filled without a writer): the index holds all its rows
             self._fed = self._seq
@@ -338,6 +350,8 @@ class StoreWriter:
                [(hit_id, *pack(json.dumps(entry).encode())) for hit_id, entry in batch.responses])
         new = list(batch.new.values())
         first = self._seq + 1
+        if self._seq + len(new) > MAX_SEQ:
+            raise OverflowError(_no_seq_left(self._seq))
         self._seq += len(new)
         changed = [ev for i, ev in batch.changed.items() if i not in batch.new]
         whole, ranks = self._rewrites(changed)
