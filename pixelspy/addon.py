@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
-                            refused_by_proxyauth, request_head, request_method, request_url_parts)
+from pixelspy.flows import after_hook  # noqa: F401 - for pixelspy.proxy's RecordAnswers
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook_in_batch, in_turn, raw_hit,
+                            refused_by_proxyauth, request_head, request_method, request_url_parts, run_waiting)
 from pixelspy.heads import RequestHead
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
@@ -241,7 +242,7 @@ class PixelSpy:
         if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         elif looked.route is not None:
-            after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
+            after_hook_in_batch(self._ingest, flow, hit)  # mitmproxy forwards the request first
         else:  # ordinary traffic read whole (a check names no headers, or a header name is not ASCII)
             in_turn(self._ingest, flow, hit)
 
@@ -256,11 +257,16 @@ class PixelSpy:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self._answered and (hit := self._answered.pop(flow.id, None)) is not None:
-            after_hook(self._ingest, flow, hit)
+            after_hook_in_batch(self._ingest, flow, hit)
 
     def error(self, flow: http.HTTPFlow) -> None:
         """A sink-answered flow killed by another addon, or whose client left: still an event."""
         self.response(flow)
+
+    def done(self) -> None:
+        """The proxy stops: hits whose batch still waits are ingested now (and what waits behind
+        them: other addons' callbacks, given after, run after)."""
+        run_waiting()
 
     def _ingest_plain(self, flow: http.HTTPFlow, head: RequestHead) -> None:
         try:
