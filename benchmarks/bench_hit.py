@@ -98,11 +98,16 @@ def in_process_of(tree: Path) -> dict:
 
 
 def per_hit(report: dict) -> dict[str, float]:
-    """µs per tracking hit of each step under a hit (and of other traffic's ingest per request)."""
+    """µs per tracking hit of each step under a hit (and of other traffic's ingest per request), and
+    the ms from a sink-answered hit's answer to its ingest (median, 99th percentile, most)."""
+    waits = report.pop("waits", None) or [0.0]  # (hit_probe.WAITS)
     hits = max(report.get("hit", [1])[0], 1)
     out = {step: total / hits for step, (n, _, total) in report.items() if step.startswith("hit")}
     if "other" in report:
         out["other traffic's ingest, per request"] = report["other"][1]
+    out["ms from answer to ingest: median"] = statistics.median(waits)
+    out["ms from answer to ingest: p99"] = waits[min(len(waits) - 1, int(len(waits) * 0.99))]
+    out["ms from answer to ingest: most"] = waits[-1]
     return out
 
 
