@@ -11,7 +11,11 @@ same probe over bench_addon's flows of the mix, fed to the addon's hooks in the 
 mitmproxy's proxy around them (after two passes; the collector's heap frozen first, as the live freezer
 keeps it): the ratio live / in-process is what the proxy's surroundings add to the same steps.
 `--against DIR` measures another tree's pixelspy (on PYTHONPATH) too, in turns with this one.
-The probe's own timers cost ≈ 1 µs a wrapped call; both trees carry them alike.
+The probe's own timers cost ≈ 1 µs a wrapped call; both trees carry them alike. Live, it also notes
+the ms from a sink answer being made to its hit's ingest (what a batch of hits waits).
+`--new-row [--against DIR]`: the TUI (headless, Pilot) with its proxy in sink mode, in a process of
+its own per tree: ms from a hit sent through the proxy until its row is the list's selected one
+(the list follows the newest row), hits one at a time, `--hits` of them; median and most.
 """
 
 from __future__ import annotations
@@ -90,11 +94,56 @@ def in_process(passes: int = 3) -> dict:
     return hit_probe.report()
 
 
+def new_row_times(hits: int) -> list[float]:
+    """ms from each hit sent through the TUI's proxy until its row is the selected one (this
+    process's pixelspy)."""
+    import socket
+
+    from pixelspy.proxy import ProxyConfig
+    from pixelspy.session import Session
+    from pixelspy.tui.app import PixelSpyApp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def run() -> list[float]:
+        with tempfile.TemporaryDirectory() as confdir:
+            session = Session()
+            app = PixelSpyApp(session, ProxyConfig(port=port, sink=True, confdir=confdir))
+            times = []
+            async with app.run_test(size=(160, 50)) as pilot:
+                while app.proxy is None or not app.proxy.listen_addrs:
+                    await pilot.pause(0.01)
+                for k in range(hits + 3):  # (the first three warm up)
+                    request = (f"GET http://www.facebook.com/tr/?id=1234567890123456&ev=Row{k} HTTP/1.1\r\n"
+                               "Host: www.facebook.com\r\n\r\n").encode()
+                    t0 = time.perf_counter()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(request)
+                    while not ((sid := app.event_list.selected_id) and (ev := session.get(sid))
+                               and ev.event == f"Row{k}"):
+                        await pilot.pause(0.001)
+                    times.append((time.perf_counter() - t0) * 1000)
+                    writer.close()
+                    await pilot.pause(0.1)
+            return times[3:]
+
+    return asyncio.run(run())
+
+
 def in_process_of(tree: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, str(Path(__file__)), "--in-process-child"], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def new_rows_of(tree: Path, hits: int) -> list[float]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, str(Path(__file__)), "--new-row-child", str(hits)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[-1])
 
 
 def per_hit(report: dict) -> dict[str, float]:
@@ -111,6 +160,17 @@ def per_hit(report: dict) -> dict[str, float]:
     return out
 
 
+def new_rows(trees: dict[str, Path], rounds: int, hits: int) -> int:
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for r in range(rounds):
+        for name, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):
+            times[name] += new_rows_of(tree, hits)
+    print(f"ms from a hit sent through the TUI's proxy until its row is selected ({rounds} rounds of {hits})")
+    for name, ts in times.items():
+        print(f"{name:<12} median {statistics.median(ts):6.1f}  most {max(ts):6.1f}")
+    return 0
+
+
 def order(step: str) -> tuple:
     return (STEP_ORDER.index(step) if step in STEP_ORDER else len(STEP_ORDER), step)
 
@@ -123,13 +183,21 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--against", metavar="DIR", help="another tree's pixelspy, measured in turns with this one")
     ap.add_argument("--in-process", action="store_true", help="the same probe in-process (bench_addon's flows)")
+    ap.add_argument("--new-row", action="store_true", help="a hit sent until its row is selected in the TUI")
+    ap.add_argument("--hits", type=int, default=20, help="--new-row: hits a round")
     ap.add_argument("--in-process-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--new-row-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.in_process_child:
         print(json.dumps(in_process()))
         return 0
+    if args.new_row_child:
+        print(json.dumps(new_row_times(args.new_row_child)))
+        return 0
 
     trees = {"this tree": ROOT, **({"against": Path(args.against).resolve()} if args.against else {})}
+    if args.new_row:
+        return new_rows(trees, args.rounds, args.hits)
     runs: dict[str, list[dict[str, float]]] = {}
     for r in range(args.rounds):
         for name, tree in (trees.items() if r % 2 == 0 else reversed(trees.items())):

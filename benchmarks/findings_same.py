@@ -168,7 +168,8 @@ def _corpus_steps(scenario: int):
         ua = IPHONE if serial % 5 == 0 else None
         cookie = COOKIES[(serial + scenario) % len(COOKIES)]
         page = f"https://shop.example/p/{serial % 4}"
-        yield "plain", _request(page, t, client, cookie, "text/html,*/*", ua=ua, dest="document" if scenario % 2 else "")
+        yield "plain", _request(page, t, client, cookie, "text/html,*/*", ua=ua,
+                                dest="document" if scenario % 2 else "")
         t += 0.05
         if serial % 6 == 0:
             yield "plain", _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client,

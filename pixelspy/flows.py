@@ -327,21 +327,17 @@ class _AfterHooks:
         if held:
             self.held += 1
             if self.held == BATCH_HITS:
-                self._close_soon()
-            elif self.held == 1:  # (closing now when the batch was opened by others)
-                self._close_later()
+                self._close_after(None)
+            elif self.held == 1:  # (a batch others opened, due to close this turn, now waits too)
+                self._close_after(BATCH_WAIT_S)
         elif self.closing is None:
-            self.closing = self.loop.call_soon(self._close)
+            self._close_after(None)
 
-    def _close_soon(self) -> None:
+    def _close_after(self, delay: float | None) -> None:
+        """`open` is to be closed after `delay` s (None: this turn), not when it was to be."""
         if self.closing is not None:
             self.closing.cancel()
-        self.closing = self.loop.call_soon(self._close)
-
-    def _close_later(self) -> None:
-        if self.closing is not None:
-            self.closing.cancel()
-        self.closing = self.loop.call_later(BATCH_WAIT_S, self._close)
+        self.closing = self.loop.call_soon(self._close) if delay is None else self.loop.call_later(delay, self._close)
 
     def _close(self) -> None:
         self.closed.append(self.open)
