@@ -1,7 +1,7 @@
 """Tracking hits' ingests run in batches (pixelspy/flows.py: after_hook_in_batch), through a running
 proxy in sink mode: the session still sees the traffic in the order the client sent it, and a batch
-still held when the proxy stops (--no-ui's SIGTERM) is ingested, printed and kept in the session file,
-answers included. The proxy runs in-process, so that a batch can be held as long as a test needs."""
+still held when the proxy stops (--no-ui's SIGTERM, the TUI's `q`) is ingested, printed and kept in
+the session file, answers included. The proxy runs in-process, so that a batch can be held as long as a test needs."""
 
 from __future__ import annotations
 
@@ -119,3 +119,26 @@ async def test_sigterm_ingests_the_held_batch_prints_it_and_keeps_it_with_its_an
     finally:
         db.close()
     assert [a["response"]["status"] for a in answers] == [200, 200, 200]
+
+
+async def test_quitting_the_tui_keeps_the_held_batch_in_the_session_file(tmp_path, monkeypatch):
+    from pixelspy.tui.app import PixelSpyApp
+
+    monkeypatch.setattr(flows, "BATCH_WAIT_S", 60.0)
+    session = Session()
+    path = tmp_path / "s.pixelspy"
+    writer = record_session(session, path)
+    app = PixelSpyApp(session, ProxyConfig(port=free_port(), sink=True, confdir=str(tmp_path)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.proxy is None or not app.proxy.listen_addrs:
+            await pilot.pause(0.01)
+        for n in range(2):
+            assert (await exchange(app.config.port, hit(n))).startswith(b"HTTP/1.1 200")
+        await pilot.pause(0.1)
+        assert len(session) == 0 and app.event_list.row_count == 0  # held
+        await pilot.press("q")
+    writer.close()
+    assert [e.event for e in session] == ["Hit0", "Hit1"]
+    again = Session()
+    reader.load(path, again)
+    assert [e.event for e in again] == ["Hit0", "Hit1"]
