@@ -6,7 +6,8 @@ Live: `pixelspy --no-ui --sink` (with its session file, as bench_proxy runs it) 
 mix (90 % ordinary GETs, 10 % tracking hits, each with IDs and a page URL of its own), saturated by
 `--connections` keep-alive connections, with hit_probe.py loaded through hit_probe/sitecustomize.py:
 CPU µs of the loop thread per tracking hit in `Session.ingest` and in each of its steps (decoding, the
-checks and each check, each subscriber, collections), counted after a warm-up. `--in-process` runs the
+checks and each check, each subscriber, collections), counted after a warm-up; and the CPU µs per
+request of the mix of the whole process and of its event loop's thread (/proc). `--in-process` runs the
 same probe over bench_addon's flows of the mix, fed to the addon's hooks in the mix's order without
 mitmproxy's proxy around them (after two passes; the collector's heap frozen first, as the live freezer
 keeps it): the ratio live / in-process is what the proxy's surroundings add to the same steps.
@@ -50,7 +51,9 @@ def live(tree: Path, seconds: float, warmup: float, connections: int) -> dict:
                 mix = request_mix(upstream.port)
                 asyncio.run(run_load(proxy.port, mix, connections, warmup, warmup=0))
                 Path(f"{out}.go").touch()
+                cpu = cpu_seconds(proxy.proc.pid)
                 result = asyncio.run(run_load(proxy.port, mix, connections, seconds, warmup=0))
+                cpu = [after - before for after, before in zip(cpu_seconds(proxy.proc.pid), cpu)]
                 time.sleep(1.5)  # the probe's next report
                 reports = list(Path(tmp).glob("probe.*.json"))
                 if not reports:
@@ -61,7 +64,21 @@ def live(tree: Path, seconds: float, warmup: float, connections: int) -> dict:
     finally:
         upstream.stop()
     report["requests/s"] = [0, result.rps, 0]
+    requests = max(result.requests, 1)
+    report["CPU per request"] = {"the process": cpu[0] * 1e6 / requests,
+                                 "its event loop's thread": cpu[1] * 1e6 / requests}
     return report
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) so far of the process (all its threads) and of its main thread, the
+    event loop's (/proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def of(stat: str) -> float:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+    return of(f"/proc/{pid}/stat"), of(f"/proc/{pid}/task/{pid}/stat")
 
 
 def in_process(passes: int = 3) -> dict:
@@ -150,8 +167,10 @@ def per_hit(report: dict) -> dict[str, float]:
     """µs per tracking hit of each step under a hit (and of other traffic's ingest per request), and
     the ms from a sink-answered hit's answer to its ingest (median, 99th percentile, most)."""
     waits = report.pop("waits", None) or [0.0]  # (hit_probe.WAITS)
+    cpu = report.pop("CPU per request", {})
     hits = max(report.get("hit", [1])[0], 1)
     out = {step: total / hits for step, (n, _, total) in report.items() if step.startswith("hit")}
+    out.update({f"CPU µs per request of the mix: {of}": us for of, us in cpu.items()})
     if "other" in report:
         out["other traffic's ingest, per request"] = report["other"][1]
     out["ms from answer to ingest: median"] = statistics.median(waits)
