@@ -8,10 +8,12 @@ read but never sent on. Requests refused by `--auth` (mitmproxy's proxyauth addo
 first) are left alone: never decoded, never answered by the sink.
 
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
-decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
-delays it; otherwise right after the request hook, which on an open upstream connection is once
-mitmproxy has forwarded the request. Other requests are shown to the checks in the request hook
-itself (after any hit still waiting: the session sees the traffic in its order). The addon never
+decoded after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
+delays it; otherwise after the request hook, which on an open upstream connection is once
+mitmproxy has forwarded the request. Hits are decoded in batches (up to 8 hits, or 20 ms after the
+first: flows.after_hook_in_batch), which costs each about a third less CPU than decoding it alone.
+Other requests are shown to the checks in the request hook itself (after any hit still waiting: the
+session sees the traffic in its order). The addon never
 raises into mitmproxy and never changes the user's traffic, except in sink mode, where tracking hits
 are answered locally and never reach the vendor.
 """
