@@ -20,6 +20,7 @@ from pixelspy.audit.pages import LINKS_JS, MAX_ROBOTS_CHARS, Crawl, Robots, Step
 from pixelspy.audit.stored import StoredConsent, read_stored
 from pixelspy.checks import CheckEngine
 from pixelspy.config import Config
+from pixelspy.flows import run_waiting
 from pixelspy.har import HarRecorder
 from pixelspy.inert import inert
 from pixelspy.proxy import Proxy, ProxyConfig, ProxyStartError
@@ -200,6 +201,7 @@ class Visit:
         await self.clicker.wait_looked(CMP_WAIT_S)
         if not self.clicker.outcome.popup or self.state == "none":
             return
+        run_waiting()  # hits whose ingest still waits for its batch (flows.after_hook_in_batch) came before
         self.session.tick(time.time() + self.plan.config.consent.pending_timeout_s)
         await self.clicker.click()
         await self._settle()
