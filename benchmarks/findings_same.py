@@ -36,9 +36,21 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def snapshot(ev) -> tuple:
-    return (ev.id, ev.platform, ev.event, ev.kind.value, ev.device, ev.source.value, ev.twins,
-            tuple((f.code, f.severity.value, f.message, f.hint, tuple(f.related), f.pending) for f in ev.findings))
+def snapshot(ev, name=str) -> tuple:
+    """The event as compared; `name` gives each id its name (the id itself, or a Renumbered's)."""
+    return (name(ev.id), ev.platform, ev.event, ev.kind.value, ev.device, ev.source.value,
+            tuple(map(name, ev.twins)),
+            tuple((f.code, f.severity.value, f.message, f.hint, tuple(map(name, f.related)), f.pending)
+                  for f in ev.findings))
+
+
+class Renumbered(dict):
+    """Ids named in the order they first appear. On a running loop, ordinary requests get ids when
+    their hook runs and events when ingested, from one counter: how far apart the two are (how long
+    hits' ingests wait) renumbers every later id, which says nothing of the order or the findings."""
+
+    def __call__(self, ident: str) -> str:
+        return self.setdefault(ident, f"{ident[0]}#{len(self)}")
 
 
 def dump() -> None:
@@ -49,14 +61,14 @@ def dump() -> None:
     from pixelspy.har.read import load_file
     from pixelspy.session import Session
 
-    def watched(label: str) -> Session:
+    def watched(label: str, name=str) -> Session:
         session = Session(CheckEngine(Config()))
-        session.subscribe(lambda ev, update: print(label, "U" if update else "N", snapshot(ev)))
+        session.subscribe(lambda ev, update: print(label, "U" if update else "N", snapshot(ev, name)))
         return session
 
-    def final(session: Session, label: str) -> None:
+    def final(session: Session, label: str, name=str) -> None:
         for ev in session:
-            print(label, "F", snapshot(ev))
+            print(label, "F", snapshot(ev, name))
 
     for har in sorted(glob.glob(str(ROOT / "tests/realtraffic/cases/*.har"))):
         label = Path(har).name
@@ -68,6 +80,11 @@ def dump() -> None:
         session = watched(label)
         _corpus(session, scenario)
         final(session, label)
+    for scenario in range(2):
+        label, name = f"corpus{scenario} through the loop", Renumbered()
+        session = watched(label, name)
+        _corpus_through_the_loop(session, scenario)
+        final(session, label, name)
     session = watched("mix")
     _mix(session)
     final(session, "mix")
@@ -91,8 +108,8 @@ def _request(url: str, t: float, client: str, cookie: str = "", accept: str = "*
     return RawHit(method="GET", url=url, time=t, client=client, headers=headers)
 
 
-def _through_addon(addon, hit) -> None:
-    """The hit as a mitmproxy flow through the addon's request hook (no loop runs: at once)."""
+def _through_addon(addon, hit):
+    """The hit as a mitmproxy flow through the addon's request hook (at once when no loop runs)."""
     from mitmproxy import http
     from mitmproxy.test import tflow
 
@@ -102,6 +119,7 @@ def _through_addon(addon, hit) -> None:
     flow.client_conn.peername = (hit.client, 40000)
     flow.response = None
     addon.request(flow)
+    return flow
 
 
 def _variant(hit, client: str, cookie: str, ua: str | None, gpc: bool, referer: str, pii: int):
@@ -138,11 +156,11 @@ def _capi(page: str, serial: int, t: float):
                   headers=[("content-type", "application/json"), ("user-agent", "facebook-nodejs-business-sdk/19.0")])
 
 
-def _corpus(session, scenario: int) -> None:
+def _corpus_steps(scenario: int):
+    """The corpus' traffic in its order: ("plain", an ordinary request), ("hit", a tracking hit),
+    ("tick", a time to settle pending verdicts at)."""
     from corpus import build_corpus
 
-    from pixelspy.addon import PixelSpy
-    addon = PixelSpy(session)
     samples = [s for group in build_corpus().values() for s in group]
     t = 1_700_000_000.0 + scenario
     for serial in range(1, 40):
@@ -150,33 +168,79 @@ def _corpus(session, scenario: int) -> None:
         ua = IPHONE if serial % 5 == 0 else None
         cookie = COOKIES[(serial + scenario) % len(COOKIES)]
         page = f"https://shop.example/p/{serial % 4}"
-        _through_addon(addon, _request(page, t, client, cookie, "text/html,*/*", ua=ua,
-                                       dest="document" if scenario % 2 else ""))
+        yield "plain", _request(page, t, client, cookie, "text/html,*/*", ua=ua,
+                                dest="document" if scenario % 2 else "")
         t += 0.05
         if serial % 6 == 0:
-            _through_addon(addon, _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client,
-                                           referer=page, ua=ua))
+            yield "plain", _request("https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", t, client,
+                                    referer=page, ua=ua)
             t += 0.01
         if serial % 9 == 0:
-            _through_addon(addon, _request("https://consent.cookiebot.com/uc.js", t, client, referer=page, ua=ua))
+            yield "plain", _request("https://consent.cookiebot.com/uc.js", t, client, referer=page, ua=ua)
             t += 0.01
-        _through_addon(addon, _request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie,
-                                       referer=page, ua=ua, gpc=serial % 11 == 0))
+        yield "plain", _request(f"https://shop.example/static/app.js?v={serial}", t, client, cookie,
+                                referer=page, ua=ua, gpc=serial % 11 == 0)
         t += 0.01
         for i, sample in enumerate(samples):
             hit = sample.hit(time=t, serial=serial if (serial + i) % 7 else max(1, serial - 1))  # some copies
-            session.ingest(_variant(hit, client, cookie if i % 3 else "", ua, serial % 13 == 0, page + "?x=1",
-                                    serial % 5))
+            yield "hit", _variant(hit, client, cookie if i % 3 else "", ua, serial % 13 == 0, page + "?x=1",
+                                  serial % 5)
             if sample.url.startswith("https://www.facebook.com/tr/") and b"Purchase" in hit.body and serial % 3:
-                session.ingest(_capi(page, serial, t))
+                yield "hit", _capi(page, serial, t)
             t += 0.003 if i % 4 else 0.7
             if i % 10 == 0:
-                session.tick(t)
-        _through_addon(addon, _request(f"https://shop.example/api/cart?{serial}", t, client,
-                                       COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua))
+                yield "tick", t
+        yield "plain", _request(f"https://shop.example/api/cart?{serial}", t, client,
+                                COOKIES[serial * 3 % len(COOKIES)], referer=page, ua=ua)
         t += 0.5
-        session.tick(t)
-    session.tick(math.inf)
+        yield "tick", t
+    yield "tick", math.inf
+
+
+def _corpus(session, scenario: int) -> None:
+    """The corpus' ordinary requests through the addon, its hits straight into the session."""
+    from pixelspy.addon import PixelSpy
+    addon = PixelSpy(session)
+    for kind, what in _corpus_steps(scenario):
+        if kind == "plain":
+            _through_addon(addon, what)
+        elif kind == "hit":
+            session.ingest(what)
+        else:
+            session.tick(what)
+
+
+def _corpus_through_the_loop(session, scenario: int) -> None:
+    """The corpus through the addon in sink mode on a running event loop, as live: the hits' ingests
+    wait there (after mitmproxy acts; in batches where the tree batches them) and the ordinary
+    requests after them wait behind them. The loop turns now and then, so batches close by their
+    count, their wait and their turns; before a tick, everything waiting is let run."""
+    import asyncio
+
+    from mitmproxy.test import taddons
+
+    from pixelspy import flows
+    from pixelspy.addon import PixelSpy
+
+    flows.BATCH_WAIT_S = 0.002  # (a tree that batches: the replay need not wait 20 ms a tick)
+
+    async def replay() -> None:
+        addon = PixelSpy(session)
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, pixelspy_sink=True)
+            for n, (kind, what) in enumerate(_corpus_steps(scenario)):
+                if kind == "tick":
+                    while flows._queue().waiting:
+                        await asyncio.sleep(0.001)
+                    session.tick(what)
+                    continue
+                flow = _through_addon(addon, what)
+                if flow.response is not None:
+                    addon.response(flow)
+                if n % 7 == 0:
+                    await asyncio.sleep(0)
+
+    asyncio.run(replay())
 
 
 def _mix(session) -> None:

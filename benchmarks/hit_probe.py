@@ -27,6 +27,8 @@ cpu = time.thread_time
 spent: Counter[str] = Counter()  # step → seconds of the loop thread's CPU
 calls: Counter[str] = Counter()
 _state = {"in": None, "gc_t0": 0.0, "loop": None}
+WAITS = "waits"  # the report's key of `waits`
+waits: list[float] = []  # ms from a sink-answered hit's answer made to its ingest (a batch's wait in it)
 HIT, OTHER, PENDING = "hit", "other", "?"
 
 
@@ -98,9 +100,20 @@ def _publish(session, event, is_update: bool) -> None:
         calls[step] += 1
 
 
+def _waited(ingest):
+    """PixelSpy._ingest, noting how long after its answer was made a sink-answered hit is ingested."""
+    def timed(addon, flow, hit):
+        if flow.response is not None and flow.response.headers.get("x-pixelspy") == "sink":
+            waits.append((time.time() - flow.response.timestamp_end) * 1000)
+        return ingest(addon, flow, hit)
+    return timed
+
+
 def patch() -> None:
     """Wrap pixelspy's steps in this process (its modules imported; before any hit)."""
-    from pixelspy import checks, decoders, session
+    from pixelspy import addon, checks, decoders, session
+
+    addon.PixelSpy._ingest = _waited(addon.PixelSpy._ingest)
 
     _state["loop"] = threading.get_ident()
     gc.callbacks.append(_on_gc)
@@ -115,11 +128,15 @@ def patch() -> None:
 def clear() -> None:
     spent.clear()
     calls.clear()
+    waits.clear()
 
 
 def report() -> dict:
-    """{step: [calls, µs per call, µs in all]}."""
-    return {step: [calls[step], spent[step] * 1e6 / max(calls[step], 1), spent[step] * 1e6] for step in spent}
+    """{step: [calls, µs per call, µs in all]}, and WAITS: the ms from answer to ingest, sorted."""
+    out = {step: [calls[step], spent[step] * 1e6 / max(calls[step], 1), spent[step] * 1e6] for step in spent}
+    out[WAITS] = sorted(waits)
+    return out
+
 
 
 def install_live(out: str) -> None:

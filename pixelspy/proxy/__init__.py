@@ -22,8 +22,8 @@ from mitmproxy.addons import (block, core, default_addons, disable_h2c, dns_reso
                               upstream_auth)
 from mitmproxy.master import Master
 
-from pixelspy.addon import MAX_HELD_BODY, PixelSpy, after_hook
-from pixelspy.flows import TRACKING_HIT
+from pixelspy.addon import MAX_HELD_BODY, PixelSpy
+from pixelspy.flows import TRACKING_HIT, after_hook
 from pixelspy.proxy.heap import freeze_heap
 from pixelspy.session import Session
 
