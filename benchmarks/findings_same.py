@@ -212,17 +212,14 @@ def _corpus(session, scenario: int) -> None:
 
 def _corpus_through_the_loop(session, scenario: int) -> None:
     """The corpus through the addon in sink mode on a running event loop, as live: the hits' ingests
-    wait there (after mitmproxy acts; in batches where the tree batches them) and the ordinary
-    requests after them wait behind them. The loop turns now and then, so batches close by their
-    count, their wait and their turns; before a tick, everything waiting is let run."""
+    wait there (after mitmproxy acts) and the ordinary requests after them wait behind them. The
+    loop turns now and then; before a tick, everything waiting is let run."""
     import asyncio
 
     from mitmproxy.test import taddons
 
     from pixelspy import flows
     from pixelspy.addon import PixelSpy
-
-    flows.BATCH_WAIT_S = 0.002  # (a tree that batches: the replay need not wait 20 ms a tick)
 
     async def replay() -> None:
         addon = PixelSpy(session)

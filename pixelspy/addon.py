@@ -8,12 +8,10 @@ read but never sent on. Requests refused by `--auth` (mitmproxy's proxyauth addo
 first) are left alone: never decoded, never answered by the sink.
 
 Hits are read in the `request` hook, so they are seen even when the vendor is unreachable, and
-decoded after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
-delays it; otherwise after the request hook, which on an open upstream connection is once
-mitmproxy has forwarded the request. Hits are decoded in batches (up to 8 hits, or 20 ms after the
-first: flows.after_hook_in_batch), which costs each about a third less CPU than decoding it alone.
-Other requests are shown to the checks in the request hook itself (after any hit still waiting: the
-session sees the traffic in its order). The addon never
+decoded just after a hook: in sink mode once mitmproxy has sent the local answer, so decoding never
+delays it; otherwise right after the request hook, which on an open upstream connection is once
+mitmproxy has forwarded the request. Other requests are shown to the checks in the request hook
+itself (after any hit still waiting: the session sees the traffic in its order). The addon never
 raises into mitmproxy and never changes the user's traffic, except in sink mode, where tracking hits
 are answered locally and never reach the vendor.
 """
@@ -32,8 +30,8 @@ from dataclasses import dataclass
 from mitmproxy import ctx, http
 
 from pixelspy import decoders, devices
-from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook_in_batch, in_turn, raw_hit,
-                            refused_by_proxyauth, request_head, request_method, request_url_parts, run_waiting)
+from pixelspy.flows import (TRACKING_HIT, BodyPrefix, HeaderNames, after_hook, in_turn, raw_hit,
+                            refused_by_proxyauth, request_head, request_method, request_url_parts)
 from pixelspy.heads import RequestHead
 from pixelspy.inert import json_dumps
 from pixelspy.model import RawHit, TrackingEvent
@@ -129,7 +127,6 @@ class PixelSpy:
 
     def __init__(self, session: Session | None = None):
         self.session = session if session is not None else Session()
-        self.session.read_held = run_waiting
         devices.compile_rules()  # now: compiled on the first requests, they would stall the loop for up to 0.1 s
         self.registry = decoders.default_registry()
         # The headers the session reads of an ordinary request (None: it reads whole RawHits).
@@ -244,7 +241,7 @@ class PixelSpy:
         if looked.answered:
             self._answered[flow.id] = hit  # decoded once the answer is on its way
         elif looked.route is not None:
-            after_hook_in_batch(self._ingest, flow, hit)  # mitmproxy forwards the request first
+            after_hook(self._ingest, flow, hit)  # mitmproxy forwards the request first
         else:  # ordinary traffic read whole (a check names no headers, or a header name is not ASCII)
             in_turn(self._ingest, flow, hit)
 
@@ -259,16 +256,11 @@ class PixelSpy:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self._answered and (hit := self._answered.pop(flow.id, None)) is not None:
-            after_hook_in_batch(self._ingest, flow, hit)
+            after_hook(self._ingest, flow, hit)
 
     def error(self, flow: http.HTTPFlow) -> None:
         """A sink-answered flow killed by another addon, or whose client left: still an event."""
         self.response(flow)
-
-    def done(self) -> None:
-        """The proxy stops: hits whose batch still waits are ingested now (and what waits behind
-        them: other addons' callbacks, given after, run after)."""
-        run_waiting()
 
     def _ingest_plain(self, flow: http.HTTPFlow, head: RequestHead) -> None:
         try:

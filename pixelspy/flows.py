@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import weakref
-from collections import deque
 from collections.abc import Iterable
 
 from mitmproxy import http
@@ -257,24 +256,6 @@ def after_hook(callback, *args) -> None:
         queue.add(callback, args)
 
 
-# A tracking hit's ingest run right after mitmproxy's work on a request costs ≈ 1.6× what it costs
-# run after another hit's (its code and data back in the CPU's caches: benchmarks/RESULTS.md,
-# sessions 18-19). So hits' ingests wait for each other: a batch runs once it holds BATCH_HITS of
-# them, or BATCH_WAIT_S after its first (a new row is to show < 100 ms after its hit).
-BATCH_HITS = 8
-BATCH_WAIT_S = 0.02
-
-
-def after_hook_in_batch(callback, *args) -> None:
-    """after_hook(callback, *args), the callback's batch held up to BATCH_WAIT_S for others given
-    this way (up to BATCH_HITS of them), so that they run back to back. What comes after it through
-    after_hook or in_turn waits with it: the order stays the order given."""
-    if (queue := _queue()) is None:
-        callback(*args)
-    else:
-        queue.add(callback, args, held=True)
-
-
 def in_turn(callback, *args) -> None:
     """Calls callback(*args) in the order of after_hook's callbacks, without waiting for mitmproxy
     to act on the hook: at once when none waits, else after those waiting. For work the hook's
@@ -284,13 +265,6 @@ def in_turn(callback, *args) -> None:
         callback(*args)
     else:
         queue.add(callback, args)
-
-
-def run_waiting() -> None:
-    """Runs every callback still waiting in the running loop's queue, now (the proxy stops: a
-    batch held for more must not be lost)."""
-    if (queue := _queue()) is not None:
-        queue.run_all()
 
 
 def _queue() -> _AfterHooks | None:
@@ -308,54 +282,26 @@ def _queue() -> _AfterHooks | None:
 class _AfterHooks:
     """after_hook's callbacks of one event loop. Two loop handles per callback were a measurable share
     of what pixelspy adds to a request: the callbacks given within a turn share them instead. Each
-    batch is closed by a handle that runs after the hook steps that added to it (or, holding a
-    callback given to after_hook_in_batch, by a timer or its BATCH_HITS-th such callback), then run
-    one turn later: after whatever those steps left for mitmproxy to do next turn, as two handles
-    per callback did."""
+    batch is closed by a handle that runs after the hook steps that added to it, then run one turn
+    later: after whatever those steps left for mitmproxy to do next turn, as two handles per
+    callback did."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.open: list[tuple] = []  # (callback, args) not yet closed into a batch
-        self.held = 0  # callbacks in `open` given to after_hook_in_batch
-        self.closing: asyncio.Handle | None = None  # what closes `open`
-        self.closed: deque[list[tuple]] = deque()  # batches closed, each with a handle to run it
         self.waiting = 0  # callbacks added and not yet run
 
-    def add(self, callback, args: tuple, held: bool = False) -> None:
+    def add(self, callback, args: tuple) -> None:
+        if not self.open:
+            self.loop.call_soon(self._close)
         self.open.append((callback, args))
         self.waiting += 1
-        if held:
-            self.held += 1
-            if self.held == BATCH_HITS:
-                self._close_after(None)
-            elif self.held == 1:  # (a batch others opened, due to close this turn, now waits too)
-                self._close_after(BATCH_WAIT_S)
-        elif self.closing is None:
-            self._close_after(None)
-
-    def _close_after(self, delay: float | None) -> None:
-        """`open` is to be closed after `delay` s (None: this turn), not when it was to be."""
-        if self.closing is not None:
-            self.closing.cancel()
-        self.closing = self.loop.call_soon(self._close) if delay is None else self.loop.call_later(delay, self._close)
 
     def _close(self) -> None:
-        self.closed.append(self.open)
-        self.open, self.held, self.closing = [], 0, None
-        self.loop.call_soon(self._run)
+        batch, self.open = self.open, []
+        self.loop.call_soon(self._run, batch)
 
-    def _run(self) -> None:
-        if self.closed:  # (run_all may have run it)
-            self._run_batch(self.closed.popleft())
-
-    def run_all(self) -> None:
-        if self.closing is not None:
-            self.closing.cancel()
-            self._close()
-        while self.closed:
-            self._run_batch(self.closed.popleft())
-
-    def _run_batch(self, batch: list[tuple]) -> None:
+    def _run(self, batch: list[tuple]) -> None:
         for callback, args in batch:
             self.waiting -= 1
             try:

@@ -90,9 +90,6 @@ class Session:
         # The session file's writer, while one records the session: it holds every event, so an
         # event evicted from memory is still found (see `event`), and memory keeps fewer (max_events).
         self.store: Backing | None = None
-        # What the traffic's reader still holds of traffic that came before now (the live addon: hits
-        # whose batch waits, flows.after_hook_in_batch), read in before time settles any verdict.
-        self.read_held: Callable[[], None] | None = None
         self.checks.attach(self)  # the checks keep ids of earlier events, and look them up here
 
     @property
@@ -239,8 +236,6 @@ class Session:
 
     def tick(self, now: float) -> None:
         """Let time-based checks settle pending verdicts (called periodically)."""
-        if self.read_held is not None:  # (a consent cookie seen before `now` may wait behind a hit)
-            self.read_held()
         self._publish_updates(self.checks.tick(now))
         added, self.checks.ctx.added = self.checks.ctx.added, []
         for ev in added:  # events the checks created (an expected event that never came)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import io
 import json
 import runpy
@@ -20,9 +19,7 @@ from mitmproxy.test import tflow
 from pixelspy.addon import GIF_1X1, JsonLines, sink_response
 from pixelspy.decoders import default_registry
 from pixelspy.har import load_file
-from pixelspy import flows
-from pixelspy.flows import (after_hook, after_hook_in_batch, in_turn, raw_hit, request_url, request_url_parts,
-                           run_waiting, wire_text)
+from pixelspy.flows import after_hook, in_turn, raw_hit, request_url, request_url_parts, wire_text
 from pixelspy.model import RawHit, split_url
 from pixelspy.inert import json_dumps
 from pixelspy.session import Session
@@ -161,58 +158,6 @@ async def test_in_turn_runs_at_once_unless_hooks_callbacks_wait_then_after_them(
     assert order[-1] == "plain 3"
 
 
-async def _turns(n: int = 2) -> None:
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
-async def test_hits_wait_for_each_other_and_what_came_after_them_waits_too(monkeypatch):
-    """Tracking hits' ingests run in batches (after_hook_in_batch); ordinary requests and other
-    addons' callbacks given after a hit run after it, never before: the session sees the traffic
-    in its order."""
-    monkeypatch.setattr(flows, "BATCH_WAIT_S", 0.05)
-    order: list[str] = []
-    after_hook_in_batch(order.append, "hit 1")
-    after_hook(order.append, "its HAR entry")
-    await _turns(4)
-    assert order == []  # held for more hits
-    in_turn(order.append, "plain 1")
-    after_hook_in_batch(order.append, "hit 2")
-    in_turn(order.append, "plain 2")
-    assert order == []
-    await asyncio.sleep(0.08)  # the batch's wait is over
-    assert order == ["hit 1", "its HAR entry", "plain 1", "hit 2", "plain 2"]
-    in_turn(order.append, "plain 3")
-    assert order[-1] == "plain 3"  # nothing waits: at once again
-
-
-async def test_a_batch_runs_two_turns_after_its_last_hit_once_it_holds_batch_hits(monkeypatch):
-    monkeypatch.setattr(flows, "BATCH_WAIT_S", 60.0)
-    order: list[int] = []
-    after_hook(order.append, -1)  # a batch opened by another callback is held all the same
-    for n in range(flows.BATCH_HITS):
-        after_hook_in_batch(order.append, n)
-    assert order == []
-    await _turns(2)
-    assert order == [-1, *range(flows.BATCH_HITS)]
-
-
-async def test_run_waiting_runs_a_held_batch_now_and_once(monkeypatch):
-    """The proxy stops (the addon's done hook): nothing waiting is lost, nothing runs twice."""
-    monkeypatch.setattr(flows, "BATCH_WAIT_S", 60.0)
-    order: list[str] = []
-    after_hook(order.append, "closed")
-    await asyncio.sleep(0)  # closed into a batch, its run not yet due
-    after_hook_in_batch(order.append, "hit")
-    in_turn(order.append, "plain")
-    run_waiting()
-    assert order == ["closed", "hit", "plain"]
-    await _turns(4)
-    assert order == ["closed", "hit", "plain"]
-    in_turn(order.append, "next")
-    assert order[-1] == "next"
-
-
 def _benchmarks_corpus():
     """benchmarks/corpus.py's build_corpus (real-shaped hits of every vendor), run from its file."""
     return runpy.run_path(str(Path(__file__).resolve().parents[1] / "benchmarks" / "corpus.py"))["build_corpus"]
@@ -311,18 +256,3 @@ def test_sink_answers_are_what_response_make_builds(method, headers, route_json)
     assert made.get_state() == expected.get_state()
     assert assemble_response(made) == assemble_response(expected)
     assert type(made) is Response and made.stream is False and made.trailers is None
-
-
-async def test_a_tick_reads_in_what_the_addon_holds_before_time_settles_a_verdict(monkeypatch):
-    """A consent cookie seen before a tick may wait behind a hit held for its batch: the live
-    addon's session reads it in before the checks' tick settles a pending verdict on the time."""
-    monkeypatch.setattr(flows, "BATCH_WAIT_S", 60.0)
-    from pixelspy.addon import PixelSpy
-
-    session = PixelSpy(Session()).session
-    order: list[str] = []
-    monkeypatch.setattr(session.checks, "tick", lambda now: order.append("tick") or [])
-    after_hook_in_batch(order.append, "hit")
-    in_turn(order.append, "a request with the consent cookie")
-    session.tick(time.time())
-    assert order == ["hit", "a request with the consent cookie", "tick"]

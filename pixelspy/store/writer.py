@@ -47,9 +47,11 @@ _HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body
 # A flat-out ingest (a HAR import, a load test) keeps the GIL, so the thread came seldom: its batches
 # grew to thousands of rows and seconds of lag (what a kill -9 loses), and what they held stayed as
 # fragmented memory after they were freed (benchmarks/RESULTS.md, session 14). A batch that reaches
-# this many rows (new and changed events, hits; ≈ 230 hits, ≈ 20 ms of the thread's work) is handed
-# to the thread, and the ingest waits for its commit.
-MAX_BATCH_ROWS = 500
+# this many rows (new and changed events, hits; ≈ 125 hits, ≈ 10 ms of the thread's work) is handed
+# to the thread, and the ingest waits for its commit. (At 500 rows, 1,000 hits a second never waited:
+# commits vying with the loop for the GIL took 40 ms, up to 240, and a kill -9 lost over 250 ms in 1
+# test run of 10; at 250, commits up to 160 ms. Session 19.)
+MAX_BATCH_ROWS = 250
 # … but the ingest (the proxy's event loop) waits at most this long at a time: past it (a disk that
 # stalls, a thread starved of CPU) the batch gathers on, and the next wait comes at twice its rows.
 # (A proxy answering 400 tracking hits/s never waited: its batches stayed under 400 rows. 100 ms was
@@ -327,14 +329,12 @@ class StoreWriter:
                 return
             t0 = time.monotonic()
             try:
-                self.db.execute("BEGIN")
-                try:
-                    self._write(batch, names, final)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    if self.db.in_transaction:
-                        self.db.execute("ROLLBACK")
-                    raise
+                self._transaction(self._write, batch, names)
+                # The full-text index's feed (tens of ms at a second's rows) in a transaction of its
+                # own, after the batch's: a kill -9 meanwhile loses none of the batch (a feed it cuts
+                # is made again at the next open).
+                if self._feed_due(final):
+                    self._transaction(self._feed)
             except Exception as e:  # noqa: BLE001 - the disk, or a bug: recording stops, never the proxy
                 self._fail(reason(self.path, e))
                 return
@@ -342,7 +342,17 @@ class StoreWriter:
             rows = len(batch.new) + len(batch.changed) + len(batch.hits)
             self.commits.append((done - batch.started, done - t0, rows))
 
-    def _write(self, batch: _Batch, names: dict[str, str], final: bool) -> None:
+    def _transaction(self, write: Callable[..., None], *args) -> None:
+        self.db.execute("BEGIN")
+        try:
+            write(*args)
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+
+    def _write(self, batch: _Batch, names: dict[str, str]) -> None:
         db = self.db
         insert(db, _HITS, batch.hits, row=hit_row, most=HIT_ROWS)
         insert(db, "INSERT OR IGNORE INTO twins (hit_id, event_id)", batch.twins)
@@ -363,8 +373,6 @@ class StoreWriter:
             db.executemany("UPDATE events SET severity = ? WHERE id = ?", ranks)
         if self._fts:  # (after the rows: the GIL is held for one statement's rows, or the words, at a time)
             self._words.update(zip(range(first, first + len(new)), map(search_words, new)))
-            if self._feed_due(final):
-                self._feed()
         delete_where_in(db, "findings", "event_id", [ev.id for ev in changed])
         insert(db, "INSERT OR REPLACE INTO findings (event_id, n, code, severity, message, hint, related, pending)",
                [(ev.id, n, f) for ev in (*new, *changed) for n, f in enumerate(ev.findings)], row=finding_row,
@@ -398,7 +406,7 @@ class StoreWriter:
                                             or time.monotonic() - self._fed_at >= FEED_EVERY_S)
 
     def _feed(self) -> None:
-        """Feed events_fts the words of the rows past it, and say so in meta (in a commit's transaction).
+        """Feed events_fts the words of the rows past it, and say so in meta (in a transaction).
         Each seq is fed once: an updated event keeps its seq and its words."""
         db, words, upto = self.db, self._words, self._seq
         if len(words) >= upto - self._fed:  # every row's words at hand (live: a second's worth)
