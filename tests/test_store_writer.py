@@ -192,3 +192,22 @@ def test_rows_cheap_to_make_go_more_to_a_statement_in_powers_of_two(monkeypatch)
     store_writer.insert(db, "INSERT INTO t (a)", [(i,) for i in range(150)], most=64)
     assert [sql.count("?") for sql in db.ran] == [64, 64, 16, 6]
     assert [a for a, in db.db.execute("SELECT a FROM t ORDER BY seq")] == list(range(150))
+
+
+def test_a_batch_the_thread_is_late_for_is_handed_to_it_and_one_it_just_took_is_not(tmp_path):
+    """A kill -9 loses what the thread has not committed: a batch it has not taken LATE_AFTER_S after
+    the last (its commits slow, vying for the GIL with a flood of hits) is handed to it by the next
+    hit, which waits for its commit; a batch just taken gathers until the thread's turn."""
+    s = Session()
+    w = StoreWriter(s, tmp_path / "s.pixelspy", interval_s=30.0)  # (the thread's next turn: far off)
+    w.open()
+    w.attach()
+    try:
+        time.sleep(store_writer.LATE_AFTER_S + 0.05)
+        s.ingest(meta_get(0))
+        assert len(w.commits) == 1  # (handed over by its first row: the request or the event)
+        s.ingest(meta_get(1))
+        assert len(w.commits) == 1
+    finally:
+        w.close()
+    assert sum(rows for _, _, rows in w.commits) == 4

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -47,11 +48,14 @@ _HITS = ("INSERT OR IGNORE INTO hits (id, time, method, url, headers, body, body
 # A flat-out ingest (a HAR import, a load test) keeps the GIL, so the thread came seldom: its batches
 # grew to thousands of rows and seconds of lag (what a kill -9 loses), and what they held stayed as
 # fragmented memory after they were freed (benchmarks/RESULTS.md, session 14). A batch that reaches
-# this many rows (new and changed events, hits; ≈ 125 hits, ≈ 10 ms of the thread's work) is handed
-# to the thread, and the ingest waits for its commit. (At 500 rows, 1,000 hits a second never waited:
-# commits vying with the loop for the GIL took 40 ms, up to 240, and a kill -9 lost over 250 ms in 1
-# test run of 10; at 250, commits up to 160 ms. Session 19.)
-MAX_BATCH_ROWS = 250
+# this many rows (new and changed events, hits; ≈ 230 hits, ≈ 20 ms of the thread's work) is handed
+# to the thread, and the ingest waits for its commit.
+MAX_BATCH_ROWS = 500
+# … and so is one the thread has not taken this long after the last (its turn is every COMMIT_EVERY_S):
+# at 1,000 hits a second, commits vying with the event loop for the GIL took 40 ms, up to 240, the next
+# batch waited for them, and a kill -9 lost over 250 ms in 1 test run of 10 (session 19). The ingest's
+# wait lets the thread commit at full speed.
+LATE_AFTER_S = 0.15
 # … but the ingest (the proxy's event loop) waits at most this long at a time: past it (a disk that
 # stalls, a thread starved of CPU) the batch gathers on, and the next wait comes at twice its rows.
 # (A proxy answering 400 tracking hits/s never waited: its batches stayed under 400 rows. 100 ms was
@@ -157,9 +161,12 @@ class _Batch:
         self.responses: list[tuple[str, dict]] = []  # (hit id, HAR entry of the answer)
         self.started = time.monotonic()
         self.full_at = MAX_BATCH_ROWS  # rows; doubled each time the thread did not take it in MAX_WAIT_S
+        self.late_at = self.started + LATE_AFTER_S  # (never again once the thread did not take it in MAX_WAIT_S)
 
-    def full(self) -> bool:
-        return len(self.new) + len(self.changed) + len(self.hits) >= self.full_at
+    def due(self) -> bool:
+        """To be handed to the thread now: full, or late."""
+        return (len(self.new) + len(self.changed) + len(self.hits) >= self.full_at
+                or time.monotonic() > self.late_at)
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.hits or self.twins or self.marks or self.responses)
@@ -271,7 +278,7 @@ class StoreWriter:
         if self.failed is None:
             batch = self._batch
             (batch.changed if is_update else batch.new)[ev.id] = ev
-            if batch.full():
+            if batch.due():
                 self._hand_over(batch)
 
     def hit(self, hit: RawHit, twin_of: str | None) -> None:
@@ -280,7 +287,7 @@ class StoreWriter:
             batch.hits.append(hit)
             if twin_of is not None:
                 batch.twins.append((hit.id, twin_of))
-            if batch.full():
+            if batch.due():
                 self._hand_over(batch)
 
     def marks(self, marks: list[Mark]) -> None:
@@ -306,6 +313,7 @@ class StoreWriter:
             while self._batch is batch and self.failed is None and thread.is_alive():
                 if (left := t0 + MAX_WAIT_S - time.monotonic()) <= 0 or not self._taken.wait(left):
                     batch.full_at *= 2
+                    batch.late_at = math.inf
                     break
         # … and committed: the thread commits it alone, without handing the GIL to and fro with the
         # ingest at each statement (a flat-out ingest and its commits took ≈ 5 % less CPU so).
