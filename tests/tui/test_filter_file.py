@@ -397,14 +397,20 @@ async def test_a_file_whose_seqs_have_gaps_lists_its_rows_and_filters_them(tmp_p
         writer.close()
 
 
-async def test_many_marks_are_placed_among_a_filters_rows_without_a_count_each_on_the_event_loop(tmp_path, monkeypatch):
-    """A file with many marks (a hostile one: 10,000): where each stands among a filter's rows was a
-    count of the rows before it, each on the event loop at every filter change; now the worker lists
-    the rows once and bisects. The marks stand where they do in memory: before the first row after."""
+@pytest.mark.parametrize("marks_first", [True, False], ids=["many-marks-then-a-filter", "a-filter-then-a-few-marks"])
+async def test_marks_are_placed_among_a_filters_rows_without_a_count_each_on_the_event_loop(tmp_path, monkeypatch,
+                                                                                            marks_first):
+    """Where a mark stands among a filter's rows is a count of the rows before it. A file with many
+    marks (a hostile one: 10,000) had one each on the event loop at every filter change; now the worker
+    lists the rows once and bisects. A few marks older than the rows in memory, added while a filter
+    lists the file's rows, are counted in a worker too. The marks stand where they do in memory: before
+    the first row after."""
     from pixelspy.model import RawHit
     from pixelspy.session import Mark
 
-    monkeypatch.setattr(file_rows, "FEW_PLACES", 2)
+    if marks_first:
+        monkeypatch.setattr(file_rows, "FEW_PLACES", 2)
+    marked = range(0, len(NAMES), 2) if marks_first else (0, 2)
     counted_on_the_loop = []
     count = queries.FileFilter.count
 
@@ -423,11 +429,19 @@ async def test_many_marks_are_placed_among_a_filters_rows_without_a_count_each_o
             await until(pilot, lambda: events.row_count == len(NAMES))
             writer.flush()
             events.let_go()
-            app.session.add_marks([Mark(f"m{k}", t0 + k + 0.5) for k in range(0, len(NAMES), 2)])
-            await until(pilot, lambda: len(events._file.marks) == len(NAMES) // 2)
+
+            async def add_marks():
+                app.session.add_marks([Mark(f"m{k}", t0 + k + 0.5) for k in marked])
+                await until(pilot, lambda: len(events._file.marks) == len(marked) and not events.file_pending)
+
+            async def filter_purchases():
+                app.filter_box.value = "purch"
+                await until(pilot, lambda: events._filter is not None and not events.file_pending)
+
+            first, then = (add_marks, filter_purchases) if marks_first else (filter_purchases, add_marks)
+            await first()
             counted_on_the_loop.clear()
-            app.filter_box.value = "purch"
-            await until(pilot, lambda: events._filter is not None and not events.file_pending)
+            await then()
             await pilot.pause()
             shown = []
             for i in range(events.row_count):
@@ -436,52 +450,7 @@ async def test_many_marks_are_placed_among_a_filters_rows_without_a_count_each_o
             expected = []
             for k, name in enumerate(NAMES):
                 expected += [ids[k]] if name == "Purchase" else []
-                expected += [f"m{k}"] if k % 2 == 0 else []
-            assert shown == expected
-            assert counted_on_the_loop and not any(counted_on_the_loop)
-    finally:
-        writer.close()
-
-
-async def test_a_few_marks_added_under_a_filter_are_placed_among_its_rows_off_the_event_loop(tmp_path, monkeypatch):
-    """Marks older than the rows in memory, added while a filter lists the file's rows (a few: placed
-    among the file's rows at once): where each stands among the filter's rows is a count of the rows
-    before it, made in a worker, not on the event loop; they stand before the first row after each."""
-    from pixelspy.model import RawHit
-    from pixelspy.session import Mark
-
-    counted_on_the_loop = []
-    count = queries.FileFilter.count
-
-    def spied(self, db, **kw):
-        counted_on_the_loop.append(threading.current_thread() is threading.main_thread())
-        return count(self, db, **kw)
-
-    monkeypatch.setattr(queries.FileFilter, "count", spied)
-    app, writer = recorded_app(tmp_path, max_events=3)
-    try:
-        async with app.run_test(size=(140, 12)) as pilot:
-            events = app.event_list
-            t0 = 1_700_000_000.0
-            ids = [app.session.ingest(RawHit(method="GET", url=hit(name).url, client="127.0.0.1", time=t0 + i))[0].id
-                   for i, name in enumerate(NAMES)]
-            await until(pilot, lambda: events.row_count == len(NAMES))
-            writer.flush()
-            events.let_go()
-            app.filter_box.value = "purch"
-            await until(pilot, lambda: events._filter is not None and not events.file_pending)
-            counted_on_the_loop.clear()
-            app.session.add_marks([Mark(f"m{k}", t0 + k + 0.5) for k in (0, 2)])
-            await until(pilot, lambda: len(events._file.marks) == 2 and not events.file_pending)
-            await pilot.pause()
-            shown = []
-            for i in range(events.row_count):
-                row = events._row(i)
-                shown.append(row.label if isinstance(row, Mark) else events._event_at(row, i).id)
-            expected = []
-            for k, name in enumerate(NAMES):
-                expected += [ids[k]] if name == "Purchase" else []
-                expected += [f"m{k}"] if k in (0, 2) else []
+                expected += [f"m{k}"] if k in marked else []
             assert shown == expected
             assert counted_on_the_loop and not any(counted_on_the_loop)
     finally:
