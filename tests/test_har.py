@@ -384,7 +384,7 @@ def test_the_tee_is_given_every_byte_of_the_file_once_in_order(tmp_path):
     # The import key hashes what the import reads: the file is read once (pixelspy/cli/sessions.py).
     for name, path in tee_files(tmp_path).items():
         given: list[bytes] = []
-        s, result = Session(), har.load_file(path, Session(), tee=given.append)
+        result = har.load_file(path, Session(), tee=given.append)
         assert b"".join(given) == path.read_bytes(), name
         plain_session, plain = opened(path)
         assert (result.entries, result.hits, result.problems) == (plain.entries, plain.hits, plain.problems), name

@@ -80,7 +80,7 @@ def test_text_names_the_related_events_as_the_json_does():
     lead.findings[0].related = ["e-hit-1", "e-hit-2"]
     text = render_text([FileReport("d.har", [first, second, lead])], "error")
     # The two copies of a duplicate are one group, naming both; ids outside a group are "related".
-    assert f"  warning  duplicate-event ×2  duplicate-event <&> \\x00 msg\n" in text
+    assert "  warning  duplicate-event ×2  duplicate-event <&> \\x00 msg\n" in text
     assert f"           event ids: {first.id}, {second.id}\n" in text and "related: e" + first.id[1:] not in text
     assert f"  info     plan-visit  [{lead.id}]" in text and "           related: e-hit-1, e-hit-2\n" in text
 
