@@ -433,7 +433,7 @@ async def measure_marks(path: Path, args: argparse.Namespace) -> dict:
 def marks_case(args: argparse.Namespace) -> None:
     """(--marks) Before (--before) and after, alternating --runs times, each on a copy of one file
     (--read-only: the --keep file as it is)."""
-    trees = ([("before", args.before)] if args.before else []) + [("after", Path(__file__).resolve().parent.parent)]
+    trees = compared_trees(args, "after")
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep if args.read_only else Path(tmp) / "marks.pixelspy"
         if not args.read_only:
@@ -442,9 +442,7 @@ def marks_case(args: argparse.Namespace) -> None:
         took: dict[str, list[dict]] = {name: [] for name, _ in trees}
         for _ in range(args.runs):
             for name, tree in trees:
-                copy = path if args.read_only else Path(tmp) / "case.pixelspy"
-                if not args.read_only:
-                    shutil.copyfile(path, copy)
+                copy = case_file(path, tmp, args.read_only)
                 cmd = [sys.executable, __file__, "--child", "marks", "--file", str(copy), "--tree", str(tree),
                        "--marks", str(args.marks), "--memory", str(args.memory)] + ["--read-only"] * args.read_only
                 done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tree)
@@ -511,6 +509,21 @@ def show(case: str, r: dict) -> None:
     print(f"  RSS after set-up {r['rss after set-up MB']:.0f} MB, at the end {r['rss end MB']:.0f} MB")
 
 
+
+def compared_trees(args, this: str) -> list[tuple[str, Path]]:
+    """(name, tree) of the trees a run compares: --before's, if given, then this one as `this`."""
+    return ([("before", args.before)] if args.before else []) + [(this, Path(__file__).resolve().parent.parent)]
+
+
+def case_file(path: Path, tmp: str, read_only: bool) -> Path:
+    """The file a case runs on: a fresh copy of `path` each (a case records into its file, and a tree
+    may migrate it), or `path` itself when only read."""
+    if read_only:
+        return path
+    copy = Path(tmp) / "case.pixelspy"
+    shutil.copyfile(path, copy)
+    return copy
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
@@ -549,15 +562,11 @@ def main() -> int:
             print(f"filled {args.events:,} events in {took:.0f} s ({path.stat().st_size / 2**20:.0f} MB file)")
         base = run_case("baseline", path, args)
         show("baseline", base)
-        trees = [("before", args.before)] if args.before else []
-        trees.append(("store", Path(__file__).resolve().parent.parent))
+        trees = compared_trees(args, "store")
         runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
         for run in range(args.runs):
             for name, tree in trees:
-                # A copy each: a case records into its file (and this tree may migrate it).
-                copy = path if args.read_only else Path(tmp) / "case.pixelspy"
-                if not args.read_only:
-                    shutil.copyfile(path, copy)
+                copy = case_file(path, tmp, args.read_only)
                 store = run_case("store", copy, args, tree)
                 if not args.read_only:
                     copy.unlink()

@@ -259,21 +259,24 @@ class EventList(ScrollView, can_focus=True):
         first = next((r for r in self._order if type(r) is str), None)
         newer = self._row_time(first) if first is not None else float("inf")
         older = [m for m in marks if m.time < newer]
-        if reader.most_probes(self._file.after, self._file.upto, len(older)) > PROBES_ON_LOOP:
-            self._unplaced.append(older)
-            self.run_worker(partial(self._place_marks, older, None, self._file.after, self._file.upto),
-                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+        after, upto = self._file.after, self._file.upto
+        if reader.most_probes(after, upto, len(older)) > PROBES_ON_LOOP:
+            self._place_in_worker(older, None, after, upto)
         elif older:  # (one read of the file: the writer's commits wait the few ms, not the list for theirs)
-            upto = self._file.upto
-            seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=self._file.after,
+            seqs = self._lookup.file(reader.seqs_after, times=[m.time for m in older], after=after,
                                      upto=upto) or [upto + 1] * len(older)
             if isinstance(self._file.seqs, FilterRows):  # (their places among its rows: a count each)
-                self._unplaced.append(older)
-                self.run_worker(partial(self._place_marks, older, seqs, 0, 0),
-                                thread=True, group=MARK_WORKERS, exit_on_error=False)
+                self._place_in_worker(older, seqs, after, upto)
             else:
                 self._file.add_marks(list(zip(seqs, older)))
         return [m for m in marks if m.time >= newer]
+
+    def _place_in_worker(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
+        """_place_marks in a worker; the marks are shown once placed (MarksPlaced)."""
+        if not any(batch is marks for batch in self._unplaced):
+            self._unplaced.append(marks)
+        self.run_worker(partial(self._place_marks, marks, seqs, after, upto),
+                        thread=True, group=MARK_WORKERS, exit_on_error=False)
 
     def _place_marks(self, marks: list[Mark], seqs: list[int] | None, after: int, upto: int) -> None:
         """(In a worker thread.) Where the marks stand among the file's rows (rows moved to the
@@ -299,8 +302,7 @@ class EventList(ScrollView, can_focus=True):
             return
         rows = self._file.seqs
         if isinstance(rows, FilterRows) and rows is not message.rows:
-            self.run_worker(partial(self._place_marks, message.marks, message.seqs, 0, 0),
-                            thread=True, group=MARK_WORKERS, exit_on_error=False)
+            self._place_in_worker(message.marks, message.seqs, 0, 0)
             return
         self._unplaced = [batch for batch in self._unplaced if batch is not message.marks]
         self._file.add_marks(list(zip(message.seqs, message.marks)))
