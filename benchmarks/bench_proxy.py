@@ -31,6 +31,10 @@ on a loaded host the wall-clock ratios scatter with whatever else runs, while wh
 on a request hardly does. Its inverse ratio is about the throughput ratio a quiet host would give (an
 upper bound of the cost: the session file's SQLite work, off the GIL, may run on another core).
 
+`--offload` (with `--decoding-cost`) adds a third proxy to the turns: pixelspy with its session's work
+(decoding, checks, session file, JSON lines) in a child process (pixelspy_offload.py, an experiment for
+issue #27), against the same no-decode twin; its CPU per request counts the child's too.
+
 `--prefill N` sends N tracking hits through each proxy before each round's measurements: a proxy
 started afresh holds fewer events than a live session's in-memory window (session.MAX_EVENTS_WITH_FILE)
 within a round, so without it the measurements never see memory full and events evicted.
@@ -160,9 +164,19 @@ def fmt(r: LoadResult) -> str:
 
 
 def cpu_seconds(proxy: ProxyProcess) -> float:
-    """The proxy process's CPU time so far, user and system, all its threads (/proc/PID/stat)."""
-    fields = Path(f"/proc/{proxy.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The proxy process's CPU time so far, user and system, all its threads and its running children
+    (/proc/PID/stat)."""
+    pids = [proxy.proc.pid]
+    for children in Path(f"/proc/{proxy.proc.pid}/task").glob("*/children"):
+        pids += [int(pid) for pid in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # (a child that has just ended)
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def settle(proxy: ProxyProcess, timeout_s: float = 120.0) -> None:
@@ -279,6 +293,9 @@ def main() -> int:
     ap.add_argument("--decoding-cost", action="store_true",
                     help="pixelspy against itself with decoding off (pixelspy_nodecode.py), not mitmdump: "
                          "what its own work costs; no goals judged")
+    ap.add_argument("--offload", action="store_true",
+                    help="with --decoding-cost: also pixelspy with its session's work in a child process "
+                         "(pixelspy_offload.py, an experiment), against the same no-decode twin")
     ap.add_argument("--prefill", type=int, default=0, metavar="N",
                     help="tracking hits sent through each proxy before each round: a long session's memory")
     ap.add_argument("--against", metavar="DIR",
@@ -304,7 +321,12 @@ def main() -> int:
             env[against] = {"PYTHONPATH": os.pathsep.join(filter(None, [
                 str(Path(args.against).resolve()), os.environ.get("PYTHONPATH")])),
                 **dict(setting.split("=", 1) for setting in args.against_env)}
-    kinds = tuple(kind for pair in pairs for kind in pair)
+    if args.offload:
+        if not args.decoding_cost:
+            ap.error("--offload goes with --decoding-cost")
+        pairs.append((base, "offload"))
+        command["offload"], env["offload"] = "offload", {}
+    kinds = tuple(dict.fromkeys(kind for pair in pairs for kind in pair))
 
     print(f"pixelspy proxy benchmark — {cpu_info()}, python {platform.python_version()}, "
           f"mitmproxy {version('mitmproxy')}")

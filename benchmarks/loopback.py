@@ -107,15 +107,18 @@ def wait_port(port: int, timeout: float = 30, proc: subprocess.Popen | None = No
 
 class ProxyProcess:
     """`pixelspy --no-ui --sink` or bare `mitmdump` answering the same tracking hits locally, or
-    "no-decode": pixelspy with its decoding off (pixelspy_nodecode.py)."""
+    "no-decode": pixelspy with its decoding off (pixelspy_nodecode.py), or "offload": pixelspy with its
+    session's work in a second process (pixelspy_offload.py, an experiment)."""
+
+    SCRIPTS = {"no-decode": "pixelspy_nodecode.py", "offload": "pixelspy_offload.py"}
 
     def __init__(self, kind: str, confdir: Path, stdout=subprocess.DEVNULL, env: dict[str, str] | None = None):
         self.kind = kind
         self.port = free_port()
-        if kind in ("pixelspy", "no-decode"):
+        if kind == "pixelspy" or kind in self.SCRIPTS:
             # -P: `-m` would put the working directory first on sys.path, and a pixelspy tree there
             # (a run from the checkout) would shadow the tree on PYTHONPATH (bench_proxy --against)
-            program = ["-P", "-m", "pixelspy"] if kind == "pixelspy" else [str(HERE / "pixelspy_nodecode.py")]
+            program = ["-P", "-m", "pixelspy"] if kind == "pixelspy" else [str(HERE / self.SCRIPTS[kind])]
             cmd = [sys.executable, *program, "--no-ui", "--sink", "--port", str(self.port), "--confdir", str(confdir)]
         elif kind == "mitmdump":
             cmd = [str(VENV_BIN / "mitmdump"), "--listen-host", "127.0.0.1", "-p", str(self.port),
