@@ -346,7 +346,10 @@ def decode_app_activities(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     elif activity not in (CUSTOM_APP_EVENTS, APP_INSTALL) and not errors:
         return []  # SDK housekeeping, not a user event (an unreadable hit is still listed)
 
-    user = []
+    # `ud` as the SDKs send it (a JSON object) or in the Graph API's bracket syntax (ud[em]=…, as
+    # RudderStack's App Events destination posts it).
+    user = [u for k, v in pairs if k.startswith("ud[") and k.endswith("]")
+            and (u := user_field(k, APP_USER_KEYS.get(k[3:-1], k[3:-1]), v))]
     if ud := values.get("ud"):
         ud_obj = parse_json(ud, errors, "ud")
         for k, v in ud_obj.items() if isinstance(ud_obj, dict) else ():

@@ -256,6 +256,18 @@ def test_broken_app_events_are_decode_errors():
     assert any("gzip" in e for e in ev.decode_errors)
 
 
+def test_user_data_as_bracketed_form_fields():
+    # RudderStack's Facebook App Events destination posts ud[em]=…&ud[fn]=… (Graph API object syntax)
+    # rather than the SDKs' ud={"em": …}; its test data holds a casino game's spin_result.
+    fields = {"event": "CUSTOM_APP_EVENTS", "advertiser_id": "df16bffa-5c3d-4fbb-9bce-3bab098129a7", "ud[em]": EM,
+              "ud[ph]": PH, "ud[cn]": "de", "custom_events": json.dumps([{"_eventName": "spin_result"}]),
+              "advertiser_tracking_enabled": "0", "application_tracking_enabled": "0"}
+    (ev,) = decode("POST", f"https://graph.facebook.com/v25.0/{APP}/activities?access_token=t",
+                   urlencode(fields).encode(), content_type="application/x-www-form-urlencoded", user_agent="RudderLabs")
+    assert [(u.name, u.key, u.hashed) for u in ev.user_data] == [
+        ("ud[em]", "em", True), ("ud[ph]", "ph", True), ("ud[cn]", "country", False)]
+
+
 def test_app_event_fields_posted_as_json():
     payload = {"event": "CUSTOM_APP_EVENTS", "ud": {"em": EM}, "custom_events": APP_EVENTS[1:3]}
     cart, purchase = json_post(f"https://graph.facebook.com/v17.0/{APP}/activities", payload)
