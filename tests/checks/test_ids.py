@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from pixelspy import decoders
 from pixelspy.model import RawHit, TrackingEvent
 
-from .helpers import T0, codes, engine, meta_hit, seen, the
+from .helpers import T0, codes, engine, meta_hit, seen, server, the
 
 TAG = "2612345678901"
 SNAP_PIXEL = "b2ade379-a55e-4ca7-893b-b9fac04c843f"
@@ -91,7 +91,6 @@ def test_meta_keeps_events_of_different_names_apart_under_one_event_id():
 
 
 def test_meta_pairs_the_server_copy_by_id_and_name_only():
-    from .helpers import server
     add = meta_hit(ev="AddToCart", eid="abc")
     purchase = meta_hit(time=T0 + 10, ev="Purchase", eid="abc")
     capi = server(event="Purchase", standard_event="Purchase", event_id="abc", time=T0 + 11)
