@@ -82,15 +82,18 @@ class DedupCheck:
         if dedup is None:
             return
         match_name = dedup.match_name
-        name = comparable_name(event) if match_name else None
+        name = comparable_name(event)
         if match_name and name is None:
             return
-        bucket = (event.platform, dedup_scope(event), name)
+        scope = dedup_scope(event)
         key = dedup_id(event, dedup)
-        if key is not None and self._match(event, bucket, key, dedup, ctx):
+        if key is not None and self._match(event, (event.platform, scope, name if match_name else None), key,
+                                           dedup, ctx):
             return
-        if match_name:  # without names on the wire, unrelated conversions cannot be told apart
-            self._pair_unmatched(event, bucket, key, ctx)
+        # Copies are paired by name even where the vendor dedups on the ID alone (Pinterest, Snapchat);
+        # without names on the wire (LinkedIn), unrelated conversions cannot be told apart
+        if name is not None and (match_name or platform(event.platform).event_names):
+            self._pair_unmatched(event, (event.platform, scope, name), key, ctx)
 
     # ------------------------------------------------------------------ matching keys
 
@@ -141,9 +144,8 @@ class DedupCheck:
                 ctx.retract(p.event, "dedup-missing")
 
     def _bucket_of(self, event: TrackingEvent) -> tuple:
-        dedup = platform(event.platform).dedup
-        name = comparable_name(event) if dedup and dedup.match_name else None
-        return (event.platform, dedup_scope(event), name)
+        """The event's bucket among those without a match (see process)."""
+        return (event.platform, dedup_scope(event), comparable_name(event))
 
     # ------------------------------------------------------------------ pairing without a match
 

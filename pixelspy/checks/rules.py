@@ -69,6 +69,13 @@ class DedupKey:
     match_name: bool
     keys: list[str]
     window_h: float
+    # Where the vendor dedups on the ID alone (match_name false): what it does to events sharing one
+    # ID, as its docs say; event-id-reused quotes it
+    shared_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.match_name and not self.shared_id:
+            raise ValueError("dedup on the ID alone (match_name = false) needs shared_id")
 
 
 @_strict

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pixelspy import decoders
 from pixelspy.model import RawHit, Severity, TrackingEvent
 
-from .helpers import PIXEL, T0, codes, engine, loaded, meta_hit, seen, server, the
+from .helpers import PIXEL, T0, codes, engine, event, loaded, meta_hit, seen, server, the
 
 OTHER_PIXEL = "6543210987654321"
+SNAP = "b2ade379-a55e-4ca7-893b-b9fac04c843f"
+SNAP_OTHER = "0f6c6a3e-5b1d-4c7e-9a51-2d7f3c8e9b10"
 
 
 def test_same_event_id_twice_from_the_browser_is_a_duplicate_on_both():
@@ -167,23 +169,13 @@ def test_other_orders_and_the_server_copy_of_an_order_are_not_redundant():
     assert "duplicate-event" in codes(same_eid)  # the same event ID again is the duplicate rule's case
 
 
-def test_event_id_reused_for_different_events():
+def test_an_event_id_on_browser_and_server_copies_or_on_another_pixel_is_not_reuse():
+    # Snapchat dedups on the ID alone (tests/checks/test_ids.py has every vendor family)
     e = engine()
-    a = meta_hit(ev="AddToCart", eid="abc")
-    b = meta_hit(time=T0 + 10, ev="Purchase", eid="abc")
-    e.process(a)
-    e.process(b)
-    f = the(b, "event-id-reused")
-    assert f.message == "Meta event ID 'abc' used for different events (AddToCart, Purchase)"
-    assert f.related == [a.id] and the(a, "event-id-reused").related == [b.id]
-
-
-def test_event_id_shared_by_browser_and_server_copies_is_not_reuse():
-    e = engine()
-    a = meta_hit(ev="Purchase", eid="abc")
-    b = server(event="Purchase", standard_event="Purchase", event_id="abc")
-    c = meta_hit(ev="AddToCart", eid="abd", id=OTHER_PIXEL)
-    d = meta_hit(ev="AddToCart", eid="abc", id=OTHER_PIXEL)  # another pixel is another ID space
+    a = event("snapchat", pixel_id=SNAP, event="PURCHASE", standard_event="Purchase", event_id="abc")
+    b = server("snapchat", pixel_id=SNAP, event="PURCHASE", standard_event="Purchase", event_id="abc")
+    c = event("snapchat", pixel_id=SNAP_OTHER, event="ADD_CART", standard_event="AddToCart", event_id="abd")
+    d = event("snapchat", pixel_id=SNAP_OTHER, event="ADD_CART", standard_event="AddToCart", event_id="abc")
     for ev in (a, b, c, d):
         e.process(ev)
     assert all("event-id-reused" not in codes(ev) for ev in (a, b, c, d))

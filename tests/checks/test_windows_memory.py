@@ -9,7 +9,9 @@ import gc
 from pixelspy.checks.state import Recent
 from pixelspy.model import TrackingEvent
 
-from .helpers import T0, codes, engine, meta_hit, server
+from .helpers import T0, codes, engine, event, meta_hit, server
+
+SNAP = "b2ade379-a55e-4ca7-893b-b9fac04c843f"
 
 
 class ReadsBack:
@@ -37,13 +39,16 @@ def test_the_event_id_windows_hold_nothing_the_collector_tracks_and_still_reach_
     browser = meta_hit(ev="Purchase", eid="ord-1", **order)
     again = meta_hit(time=T0 + 30, ev="Purchase", eid="ord-1", **order)
     capi = server(event="Purchase", standard_event="Purchase", event_id="ord-1", time=T0 + 1)
-    other = meta_hit(time=T0 + 40, ev="AddToCart", eid="ord-1")
-    for ev in (browser, capi, again, other):
+    # Snapchat dedups on the ID alone: one ID on two events is event-id-reused there
+    view = event("snapchat", pixel_id=SNAP, event="PAGE_VIEW", standard_event="PageView", event_id="s-1")
+    other = event("snapchat", pixel_id=SNAP, event="ADD_CART", standard_event="AddToCart", event_id="s-1",
+                  time=T0 + 40)
+    for ev in (browser, capi, again, view, other):
         session.events[ev.id] = ev
         e.process(ev)
     assert "dedup-ok" in codes(browser) & codes(capi)
     assert "duplicate-event" in codes(browser) & codes(again)
-    assert "event-id-reused" in codes(browser) & codes(other)
+    assert "event-id-reused" in codes(view) & codes(other)
     # A collection stops tracking a tuple whose items it no longer tracks; a group whose records it
     # reached first, the next one.
     gc.collect()
