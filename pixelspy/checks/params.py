@@ -185,6 +185,8 @@ class ParamsCheck:
         for req in reqs:
             if not present.issuperset(req.if_present):
                 continue
+            if req.except_pixels and (event.pixel_id or "").startswith(req.except_pixels):
+                continue
             severity = req.severity if not req.catalog or self._feeds_catalog(event) else Severity.info
             for f in req.fields:
                 if f not in present:

@@ -42,6 +42,7 @@ class Requirement:
     platforms: list[str]  # "*" = any platform
     fields: list[str]
     if_present: list[str] = field(default_factory=list)
+    except_pixels: tuple[str, ...] = ()  # ID prefixes of pixels the rule leaves out
     severity: Severity
     catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
     why: str

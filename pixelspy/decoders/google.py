@@ -241,9 +241,9 @@ def decode_ads(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     data = [(f"data.{k}", v) for k, _, v in (p.partition("=") for p in values.get("data", "").split(";")) if k]
     data_values = dict(data)
     conversion_id = m.groupdict().get("id")
+    # Every path names the account but ccm/collect, where a Tag Manager container's own page_view
+    # ping names none (no tid) by design.
     tag = f"AW-{conversion_id.removeprefix('AW-')}" if conversion_id else values.get("tid") or values.get("tids")
-    if not tag:
-        errors.add("no conversion ID (path or tid)")
     names_event = "data.event" in data_values or "en" in values
     name = data_values.get("data.event") or values.get("en") or None
     label = None  # set for a ping that names no event by design
@@ -346,9 +346,12 @@ def floodlight_pairs(matrix: str, errors: Errors) -> list[tuple[str, str]]:
     return pairs
 
 
-def floodlight_endpoint(host: str, dc_pre: bool) -> str:
-    """The activityi hit and its own dc_pre hop are two endpoints (the hop is a copy, not a repeat)."""
+def floodlight_endpoint(host: str, path: str, dc_pre: bool) -> str:
+    """The activityi hit, its own dc_pre hop and the ddm/fls hop back to the advertiser's host are
+    endpoints of their own (the hops are copies, not repeats)."""
     if host.endswith(".fls.doubleclick.net"):
+        if path.startswith("/ddm/fls/"):
+            return "Floodlight fls.doubleclick.net ddm/fls"
         return "Floodlight fls.doubleclick.net" + (" (dc_pre hop)" if dc_pre else "")
     return f"Floodlight {host}"
 
@@ -376,7 +379,7 @@ def decode_floodlight(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         page_url=values.get("~oref") or None,
         params=params,
         decode_errors=list(errors),
-        endpoint=floodlight_endpoint(hit.host, "dc_pre" in values),
+        endpoint=floodlight_endpoint(hit.host, hit.path, "dc_pre" in values),
         # One fire is several requests: the activityi hit, its dc_pre hop and the adservice pings on
         # google.com and a country domain, all with the same ord (and num): copies counted once.
         twin_key="|".join(("floodlight", src or "", group or "", tag or "", values.get("ord", ""),

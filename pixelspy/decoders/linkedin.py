@@ -128,8 +128,9 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     pairs += form
     values = dict(pairs)
 
-    pid = values.get("pid") or None
-    if not pid:
+    # A page with several partner IDs sends one hit naming them all, comma-joined: one event each.
+    pids = [p.strip() for p in values.get("pid", "").split(",") if p.strip()]
+    if not pids:
         errors.add("no partner ID (pid)")
     conversion = values.get("conversionId") or None
     event, label, standard = page_or_conversion(conversion)
@@ -151,7 +152,7 @@ def decode_collect(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         # The script sends each JS hit to px and px4, and its copies, with the same time: fold them.
         twin_key="|".join((PLATFORM, "collect", pid or "", conversion or "", stamp,
                            values.get("eventId", ""))) if stamp else None,
-    )]
+    ) for pid in pids or [None]]
 
 
 def read_json_body(hit: RawHit, errors: Errors) -> tuple[Any, bool]:

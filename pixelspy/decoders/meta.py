@@ -122,7 +122,9 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         shape = "image" if values.get("noscript") or "image" in hit.header("accept") else "GET"
     else:
         shape = "beacon" if hit.content_type in ("text/plain", "multipart/form-data") else "form POST"
-    endpoint = f"{'privacy sandbox' if sandbox else '/tr'} {shape}"
+    # Meta may answer a hit with a 302 to /tr/?redirect=0 and the same parameters: its own copy.
+    hop = " (redirect hop)" if values.get("redirect") == "0" else ""
+    endpoint = f"{'privacy sandbox' if sandbox else '/tr'} {shape}{hop}"
     return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,

@@ -59,6 +59,13 @@ standard_event = folded_lookup(STANDARD_EVENTS)
 # /p user fields (all hashed by the pixel) → normalised user-data keys.
 PIXEL_USER_KEYS = {"u_hem": "em", "u_hpn": "ph", "u_fn": "fn", "u_ln": "ln", "l_city": "ct", "l_gr": "st",
                    "l_gpc": "zp", "l_gc": "country"}
+# scevent.min.js sends a value it hashed as "FFF" and the SHA-256 hex (seen from 1.5 in 2021 to 3.44
+# in 2025): the digest is the user data.
+PIXEL_HASH = re.compile(r"FFF([0-9a-f]{64})")
+
+
+def pixel_user_value(value: str) -> str:
+    return m[1] if (m := PIXEL_HASH.fullmatch(value)) else value
 # Equivalent long and short spellings of the /p event fields: the first present wins.
 PIXEL_FIELDS = {
     "value": ("e_pr", "e_price"),
@@ -178,7 +185,8 @@ def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
         return next((values[k] for k in PIXEL_FIELDS[field] if values.get(k)), None)
 
     item_ids = first("item_ids")
-    user = [u for k, v in pairs if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], v))]
+    user = [u for k, v in pairs
+            if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], pixel_user_value(v)))]
     return TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,

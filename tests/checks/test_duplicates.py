@@ -318,3 +318,37 @@ def test_the_same_conversion_fired_again_is_two_events():
     again = [(t + 5, url.replace("1655398698461", "1655398703461")) for t, url in VS_CHAIN]
     events = copies_session(*VS_CHAIN, *again)
     assert [len(ev.twins) for ev in events] == [3, 3]
+
+
+def tiktok_click(time: float, element: dict) -> TrackingEvent:
+    """A click pixel.js 2.1.33 collected by itself (www.classdojo.com, The Markup's Blacklight scan, 2023)."""
+    import json
+
+    body = {"message_id": f"messageId-{int(time * 1000)}-1", "event_id": "", "is_onsite": False,
+            "timestamp": "2023-11-15T18:19:24.018Z",
+            "context": {"pixel": {"code": "CI9MDN3C77U2H86ME27G", "runtime": "1"},
+                        "page": {"url": "https://www.classdojo.com/", "referrer": ""},
+                        "library": {"name": "pixel.js", "version": "2.1.33"}},
+            "properties": {}, "action": "Click",
+            "auto_collected_properties": {"page_trigger": "Click", "trigger_element": element}}
+    [ev] = decoders.decode(seen(RawHit(method="POST", url="https://analytics.tiktok.com/api/v2/pixel/act", time=time,
+                                       client="10.0.0.2", body=json.dumps(body).encode(),
+                                       headers=[("content-type", "text/plain;charset=UTF-8")])))
+    return ev
+
+
+def test_two_clicks_tiktok_collected_by_itself_are_no_duplicate_but_one_click_sent_twice_is():
+    nav = {"tag": "BUTTON", "inner_text": "", "xpath": "/HTML/body[1]/div[1]/div[1]/main[1]/nav[1]/div[1]/div[1]/button[1]",
+           "timestamp": "2023-11-15T18:19:24.015Z", "position": {"x": 690, "y": 28}}
+    log_in = {"tag": "BUTTON", "inner_text": "Log in", "timestamp": "2023-11-15T18:19:25.126Z",
+              "xpath": "/HTML/body[1]/div[1]/div[1]/main[1]/nav[1]/div[1]/div[1]/ul[1]/li[7]/button[1]",
+              "position": {"x": 337.1015625, "y": 376.390625}}
+    e = engine()
+    clicks = [tiktok_click(T0, nav), tiktok_click(T0 + 1.1, log_in)]
+    for ev in clicks:
+        e.process(ev)
+    assert not any("duplicate-event" in codes(ev) for ev in clicks)
+    twice = [tiktok_click(T0 + 10, nav), tiktok_click(T0 + 10.1, nav)]  # a second pixel.js reports it too
+    for ev in twice:
+        e.process(ev)
+    assert all("duplicate-event" in codes(ev) for ev in twice)

@@ -78,6 +78,21 @@ def test_a_value_needs_a_currency_on_any_event_and_vendor():
     assert "missing-param" not in codes(ev)
 
 
+def test_a_google_ads_conversion_value_without_a_currency_is_no_warning():
+    # jcpenney.com's conversion tag in 2016 (CompassIN/scripts): no currency_code, so Google Ads
+    # counts the value in the conversion action's default currency; GA4 has no such default.
+    url = ("https://www.googleadservices.com/pagead/conversion/984976096/?random=1467185010027&cv=8"
+           "&fst=1467185010027&num=1&fmt=3&value=1617.77&label=GaUqCLDb5AkQ4JXW1QM&bg=ffffff&hl=en&guid=ON"
+           "&u_h=768&u_w=1366&frm=0&url=https%3A//m.jcpenney.com/c/index.html%23/checkout-review&async=1")
+    [ev] = decoders.decode(RawHit(method="GET", url=url))
+    engine().process(ev)
+    assert (ev.event, ev.value, ev.currency) == ("conversion", "1617.77", None)
+    assert "missing-param" not in codes(ev)
+    ev = event("google", pixel_id="G-ABC123", event="donation", value="5")
+    engine().process(ev)
+    assert the(ev, "missing-param").message == "Google donation without cu"
+
+
 def test_tiktok_complete_payment_is_a_purchase_for_the_rules():
     ev = event("tiktok", pixel_id="C4QLSD7PECQ6U88DDF2G", event="CompletePayment", standard_event="Purchase",
                content_ids=["x"])

@@ -147,6 +147,26 @@ def test_hashed_placeholders_in_snapchat_form_posts():
     assert f.message.endswith('u_hpn = the SHA-256 hash of "null"') and "u_hem" not in f.message
 
 
+def test_the_vendors_base_code_placeholder_hashed_as_the_visitors_email():
+    # Sites that pasted the vendor's base code without filling in its email placeholder (The Markup's
+    # Blacklight scans): Snapchat's '__INSERT_USER_EMAIL__', hashed lower-cased by scevent.min.js and
+    # sent with its FFF prefix (www.plannedparenthood.org, 2021), and Pinterest's
+    # '<user_email_address>' on the tag's init (www.nevadahealthlink.com, 2025).
+    body = ("pid=e28abec5-490a-43ca-a207-2bb7cf6e0a47&ev=PAGE_VIEW&pl=https%3A%2F%2Fwww.plannedparenthood.org%2F"
+            "&ts=1634566020988&rf=&v=1.5&if=false&bt=a2fcad0b"
+            "&u_hem=FFF7b7416ec1f35b8a794c92887c2c62529b2179b6fa911173803c59c0c463ba572"
+            "&u_c1=89416a63-dbe3-4ee3-bba2-67f50b37dd4a&m_sl=2418&m_rd=4119&m_pi=857&m_pl=3318&m_ic=0")
+    ev = decoded(RawHit(method="POST", url="https://tr.snapchat.com/p", body=body.encode(),
+                        headers=(("content-type", "application/x-www-form-urlencoded"),)))
+    f = the(ev, "invalid-value")
+    assert f.severity == Severity.warning and f.message.endswith('u_hem = the SHA-256 hash of "__insert_user_email__"')
+    assert "invalid-hash" not in codes(ev)
+    ev = decoded(RawHit(method="GET", url="https://ct.pinterest.com/v3/?tid=2613373493470&pd=%7B%22em%22%3A%22"
+                        "24aba99b2defbb47ee981b4200313f61f3ae31541d8717bdac1e463c838939b0%22%7D&event=init"
+                        "&ad=%7B%22loc%22%3A%22https%3A%2F%2Fwww.nevadahealthlink.com%2F%22%7D&cb=1745853804786"))
+    assert 'the SHA-256 hash of "<user_email_address>"' in the(ev, "invalid-value").message
+
+
 def test_the_table_of_hashes_is_what_its_texts_hash_to():
     table = tomllib.loads(resources.files("pixelspy.checks").joinpath("values.toml").read_text("utf-8"))
     for h in table["hashed"]:

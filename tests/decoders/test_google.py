@@ -183,9 +183,19 @@ def test_ccm_collect_consent_mode_ping():
     assert ev.param("gcd") == "13l3l3l3l1l1" and ev.decode_errors == ()
 
 
+def test_ccm_collect_of_a_tag_manager_container_names_no_tag():
+    # As GTM containers sent it on nevadahealthlink.com, pennie.com and coverme.gov in 2025 (The
+    # Markup's Blacklight scans): the container's own page_view ping, no tid by design.
+    (ev,) = decode("POST", "https://www.google.com/ccm/collect?en=page_view"
+                   "&dl=https%3A%2F%2Fwww.nevadahealthlink.com%2F&scrsrc=www.googletagmanager.com&frm=0"
+                   "&rnd=757142017.1745853804&dt=Home&auid=913515078.1745853804&navt=n&npa=0"
+                   "&gtm=45He54n0v71460865za200&gcd=13l3l3l3l1l1&dma=0&tfd=1")
+    assert (ev.pixel_id, ev.event, ev.decode_errors) == (None, "page_view", ())
+
+
 def test_ads_garbage_is_decode_errors():
     (ev,) = decode("GET", "https://www.google.com/ccm/collect?rcb=6&frm=0")
-    assert "no conversion ID (path or tid)" in ev.decode_errors and "no event (data=event=… or en)" in ev.decode_errors
+    assert ev.decode_errors == ("no event (data=event=… or en)",)
     (ev,) = decode("GET", "https://googleads.g.doubleclick.net/pagead/viewthroughconversion/1/?data=%3B%3D%3Bevent")
     assert ev.pixel_id == "AW-1" and ev.event is None
 
@@ -394,6 +404,19 @@ def floodlight_session(urls: list[str]):
 def test_a_floodlight_fire_and_its_hops_are_one_event():
     (ev,) = floodlight_session(FLS_FIRE)
     assert (ev.pixel_id, ev.event, len(ev.twins)) == ("DC-4168207", "home/vsd_home", 3)
+    assert not ev.findings
+
+
+def test_the_ddm_fls_hop_back_on_the_advertisers_host_is_a_copy():
+    # A standard counter fired once on www.cityofhope.org (The Markup's Blacklight scan, Oct 2021):
+    # activityi, its adservice ddm/fls/i hop (a 302), then ddm/fls/r on the advertiser's own
+    # fls.doubleclick.net host, all with one ord.
+    fls = ("src=9082902;type=coh200;cat=homep0;ord=9563155142909;gtm=2odai0;auiddc=1823467109.1634740783;"
+           "~oref=https%3A%2F%2Fwww.cityofhope.org%2Fhomepage")
+    (ev,) = floodlight_session([f"https://9082902.fls.doubleclick.net/activityi;{fls}?",
+                                f"https://adservice.google.com/ddm/fls/i/{fls}",
+                                f"https://9082902.fls.doubleclick.net/ddm/fls/r/{fls}"])
+    assert (ev.event, len(ev.twins)) == ("coh200/homep0", 2)
     assert not ev.findings
 
 

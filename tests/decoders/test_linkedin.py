@@ -176,6 +176,17 @@ def test_cookie_sync_and_cookie_test_copies_are_twins_of_the_hit():
     assert len(session.ingest(again)) == 1
 
 
+def test_collect_with_several_partner_ids_is_one_event_per_partner():
+    # insight.min.js on www.nevadahealthlink.com (The Markup's Blacklight scan, 2025) with two
+    # partner IDs: one /collect naming both, comma-joined (its /wa body lists them as pids).
+    url = ("https://px.ads.linkedin.com/collect?v=2&fmt=js&pid=301905%2C3597804&time=1745853804580"
+           "&li_adsId=ae06aa5e-b3c2-45fc-ad5c-3bc3e89b9767&url=https%3A%2F%2Fwww.nevadahealthlink.com%2F")
+    events = REGISTRY.decode(get(url))
+    assert [(e.pixel_id, e.event, e.decode_errors) for e in events] == [
+        ("301905", "PAGE_VISIT", ()), ("3597804", "PAGE_VISIT", ())]
+    assert events[0].twin_key != events[1].twin_key  # two partners are two events, not copies
+
+
 # ------------------------------------------------------------------------------------ /wa
 
 

@@ -142,6 +142,21 @@ def test_privacy_sandbox_trigger_is_a_twin_not_a_second_event():
     assert first[0].twins and first[0].twins[0] != first[0].hit_id
 
 
+def test_the_redirect_hop_meta_answers_a_hit_with_is_a_twin():
+    # www.accesshealthct.com (The Markup's Blacklight scan, 2025): Meta answered a PageView with a 302
+    # to /tr/?redirect=0 and the same parameters in reverse order; the browser followed it.
+    query = ("id=326339271066956&ev=PageView&dl=https%3A%2F%2Fwww.accesshealthct.com&rl=&if=false"
+             "&ts=1745853762414&sw=375&sh=812&v=2.9.199&r=stable&ec=1&o=12316&fbp=fb.1.1745853762224.1000000000"
+             "&it=1745853762038&coo=false&rqm=GET")
+    hop = "redirect=0&" + "&".join(reversed(query.split("&")))
+    session = Session()
+    first = session.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?" + query, time=100.0))
+    second = session.ingest(RawHit(method="GET", url="https://www.facebook.com/tr/?" + hop, time=100.03))
+    assert len(first) == 1 and second == [] and len(session) == 1
+    (ev,) = decode("GET", "https://www.facebook.com/tr/?" + hop)
+    assert ev.endpoint == "/tr GET (redirect hop)"
+
+
 def test_loaders_are_pixel_loaded_not_events():
     (script,) = decode("GET", "https://connect.facebook.net/en_US/fbevents.js", referer="https://shop.example/")
     assert (script.kind, script.pixel_id, script.endpoint, script.page_url) == (

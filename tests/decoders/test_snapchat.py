@@ -72,6 +72,18 @@ def test_pixel_page_view_form_post():
     assert ev.endpoint == "/p POST" and ev.decode_errors == ()
 
 
+def test_hashes_the_pixel_sends_with_its_fff_prefix_are_read_as_sha256():
+    # scevent.min.js 1.5 on www.plannedparenthood.org (The Markup's Blacklight scan, Oct 2021; 3.44
+    # sends the same in 2025): u_hem is "FFF" and the SHA-256 hex of the email it was given.
+    digest = hashlib.sha256(b"__insert_user_email__").hexdigest()
+    body = ("pid=e28abec5-490a-43ca-a207-2bb7cf6e0a47&ev=PAGE_VIEW&pl=https%3A%2F%2Fwww.plannedparenthood.org%2F"
+            f"&ts=1634566020988&rf=&v=1.5&if=false&bt=a2fcad0b&u_hem=FFF{digest}"
+            "&u_c1=89416a63-dbe3-4ee3-bba2-67f50b37dd4a&m_sl=2418&m_rd=4119&m_pi=857&m_pl=3318&m_ic=0")
+    (ev,) = decode("POST", "https://tr.snapchat.com/p", body.encode(), content_type="application/x-www-form-urlencoded")
+    assert [(u.key, u.name, u.hashed, u.value) for u in ev.user_data] == [("em", "u_hem", True, digest)]
+    assert ev.param("u_hem") == "FFF" + digest  # the wire value, as sent
+
+
 def test_long_spellings_of_event_fields():
     (ev,) = decode("POST", "https://tr.snapchat.com/p", urlencode({
         "pid": PIXEL, "ev": "ADD_CART", "e_price": "9.99", "e_currency": "USD", "e_item_ids": "sku-1",
