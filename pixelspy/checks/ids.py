@@ -3,9 +3,9 @@
 Codes: redundant-purchase, event-id-reused.
 Orders and event IDs identify a conversion wherever it is sent from, so this state is keyed by
 vendor and pixel, not by client: the browser and the shop's server must agree on them.
-event-id-reused is given only where the vendor dedups on the ID alone (rules.toml `dedup.match_name`
-false): where it needs the event name too, events of different names under one ID stay apart, and
-no vendor documents another harm.
+event-id-reused is given only where the vendor's docs say events of different names sharing an ID are
+harmed (rules.toml `dedup.shared_id`: it dedups on the ID alone). Where it needs the event name too,
+such events stay apart, and no vendor documents another harm.
 """
 
 from __future__ import annotations
@@ -38,15 +38,6 @@ def comparable_name(event: TrackingEvent) -> str | None:
     return event.standard_event or (event.event.lower() if event.event else None)
 
 
-def event_identity(event: TrackingEvent) -> tuple[str | None, str | None, str]:
-    """(the source it is compared within, what tells it from other events, that as shown). Without
-    event names on the wire (LinkedIn) the conversion rule in the label tells conversions apart, and
-    each source reports a conversion under its own rule, so rules are compared within one source."""
-    if platform(event.platform).event_names or not event.label:
-        return None, comparable_name(event), event_name(event)
-    return source_value(event), event.label, event.label
-
-
 class IdsCheck:
     kinds = (KIND_EVENT,)
 
@@ -65,10 +56,9 @@ class IdsCheck:
         event_id = event.event_id
         if event.order_id and event.standard_event == "Purchase":
             self._order(event, event_id, ctx)
-        if event_id and (dedup := platform(event.platform).dedup) is not None and not dedup.match_name:
-            within, name, shown = event_identity(event)
-            if name:
-                self._event_id(event, event_id, within, name, shown, dedup.shared_id, ctx)
+        if (event_id and (dedup := platform(event.platform).dedup) is not None and dedup.shared_id
+                and (name := comparable_name(event))):
+            self._event_id(event, event_id, name, dedup.shared_id, ctx)
 
     def _order(self, event: TrackingEvent, event_id: str | None, ctx) -> None:
         # Per source: the browser and server copies of one order are deduplication, not repetition.
@@ -86,14 +76,13 @@ class IdsCheck:
                 "thank-you page), or reuse one event ID so the vendor drops the copies.")
         mark_group(ctx, group, "redundant-purchase", Severity.warning, message, hint)
 
-    def _event_id(self, event: TrackingEvent, event_id: str, within: str | None, name: str, shown: str,
-                  shared_id: str, ctx) -> None:
-        key = (event.platform, dedup_scope(event), within, event_id)
+    def _event_id(self, event: TrackingEvent, event_id: str, name: str, shared_id: str, ctx) -> None:
+        key = (event.platform, dedup_scope(event), event_id)
         firsts = self.event_ids.renew(key, event.time) or ()  # it lives on from every use of the ID
         if any(known == name for known, _, _ in firsts):
             self.event_ids.store(key, firsts)
             return
-        firsts += ((name, ctx.seen(event), shown),)
+        firsts += ((name, ctx.seen(event), event_name(event)),)
         self.event_ids.store(key, firsts)
         if len(firsts) < 2:
             return

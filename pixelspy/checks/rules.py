@@ -70,13 +70,9 @@ class DedupKey:
     match_name: bool
     keys: list[str]
     window_h: float
-    # Where the vendor dedups on the ID alone (match_name false): what it does to events sharing one
-    # ID, as its docs say; event-id-reused quotes it
+    # What the vendor does to events of different names sharing one ID, where its docs say it harms
+    # them (it dedups on the ID alone); event-id-reused is given where this is set, and quotes it
     shared_id: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.match_name and not self.shared_id:
-            raise ValueError("dedup on the ID alone (match_name = false) needs shared_id")
 
 
 @_strict
