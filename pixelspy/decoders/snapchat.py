@@ -66,6 +66,8 @@ PIXEL_HASH = re.compile(r"FFF([0-9a-f]{64})")
 
 def pixel_user_value(value: str) -> str:
     return m[1] if (m := PIXEL_HASH.fullmatch(value)) else value
+
+
 # Equivalent long and short spellings of the /p event fields: the first present wins.
 PIXEL_FIELDS = {
     "value": ("e_pr", "e_price"),
