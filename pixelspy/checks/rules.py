@@ -53,6 +53,7 @@ class PixelIdFormat:
     pattern: str
     describe: str
     sources: list[str]
+    app_events: frozenset[str] = frozenset()  # their ID is an app's, not a pixel's: not judged
 
 
 @_strict
