@@ -45,6 +45,7 @@ class Requirement:
     except_pixels: tuple[str, ...] = ()  # ID prefixes of pixels the rule leaves out
     severity: Severity
     catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
+    sources: frozenset[Source] = frozenset()  # the event sources it applies to; empty: all
     why: str
 
 
