@@ -97,6 +97,26 @@ def test_a_conversions_api_event_without_action_source_is_a_warning():
     assert "missing-param" not in codes(website) | codes(pixel)
 
 
+def test_reddit_conversions_api_messages_name_the_field_of_their_api_version():
+    # RudderStack's Reddit destination (v2.0): an AddToCart with value_decimal and no currency. v3 puts
+    # the same fields in `metadata`; the pixel's field is m.currency.
+    user = {"email": "ac144532d9e4efeab19475d9253a879173ea12a3d2238d1cb8a332a7b3a105f2"}
+    v2 = {"events": [{"event_at": "2019-10-14T09:03:17.562Z", "event_type": {"tracking_type": "AddToCart"},
+                      "user": user, "event_metadata": {"item_count": 5, "value": 24995, "value_decimal": 249.95}}]}
+    v3 = {"data": {"events": [{"event_at": 1571043797562, "action_source": "WEBSITE",
+                               "type": {"tracking_type": "AddToCart"}, "user": user,
+                               "metadata": {"item_count": 5, "value": 249.95}}]}}
+    [on_v2] = decoders.decode(RawHit(method="POST", url="https://ads-api.reddit.com/api/v2.0/conversions/events/a2_fsddXXXfsfd",
+                                     body=json.dumps(v2).encode(), headers=[("content-type", "application/json")]))
+    [on_v3] = decoders.decode(RawHit(method="POST", url="https://ads-api.reddit.com/api/v3/pixels/a2_fsddXXXfsfd/conversion_events",
+                                     body=json.dumps(v3).encode(), headers=[("content-type", "application/json")]))
+    e = engine()
+    for ev in (on_v2, on_v3):
+        e.process(ev)
+    assert the(on_v2, "missing-param").message == "Reddit CAPI AddToCart without event_metadata.currency"
+    assert the(on_v3, "missing-param").message == "Reddit CAPI AddToCart without metadata.currency"
+
+
 def test_a_value_needs_a_currency_on_any_event_and_vendor():
     ev = event("tiktok", event="CustomThing", value="3")
     engine().process(ev)
