@@ -301,7 +301,9 @@ APP_LABELS = Labels(
         "event": ("Activity type", "Event"),
         "custom_events._eventName": ("Event name", "Event"),
         "custom_events._eventName_md5": ("Event name MD5", "Technical"),
-        "custom_events._logTime": ("Log time (s)", "Event"),
+        # Unix time: the Android and iOS SDKs send seconds (AppEvent: currentTimeMillis() / 1000),
+        # RudderStack's App Events destination milliseconds.
+        "custom_events._logTime": ("Log time (Unix time; the SDKs send seconds)", "Event"),
         "custom_events._ui": ("Screen", "Event"),
         "custom_events._session_id": ("Session ID", "Event"),
         "custom_events._valueToSum": ("Value", "Custom data"),
