@@ -60,7 +60,7 @@ class PixelIdCheck:
                     f"Copy the ID from {table.name}'s events manager; a placeholder, a truncated ID or "
                     "another vendor's ID sends data nowhere."))
             expected = self.expected.get(name)
-            if expected and pixel not in expected:
+            if expected and pixel not in expected and not (fmt and event.event in fmt.app_events):
                 ctx.emit(event, finding(
                     "unexpected-pixel", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel} is not one of the expected "

@@ -52,6 +52,10 @@ def test_the_js_sdk_app_events_app_id_is_not_judged_as_a_pixel_id():
     e.process(pixel)
     assert "invalid-pixel-id" not in codes(sdk)
     assert "invalid-pixel-id" in codes(pixel)
+    # Nor is the app one of the pixels pixelspy.toml expects.
+    sdk = meta_hit(id="179668297098", ev="fb_page_view", fbp=None)
+    engine(expected_pixels={"meta": [PIXEL]}).process(sdk)
+    assert codes(sdk).isdisjoint({"invalid-pixel-id", "unexpected-pixel"})
 
 
 def test_unexpected_pixel_ids_per_vendor_from_config():
