@@ -187,6 +187,8 @@ class ParamsCheck:
                 continue
             if req.except_pixels and (event.pixel_id or "").startswith(req.except_pixels):
                 continue
+            if req.sources and event.source not in req.sources:
+                continue
             severity = req.severity if not req.catalog or self._feeds_catalog(event) else Severity.info
             for f in req.fields:
                 if f not in present:

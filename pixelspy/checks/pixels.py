@@ -26,10 +26,12 @@ MAX_WAITING = 10_000  # (device, pixel) pairs awaiting their first event
 
 
 @lru_cache(maxsize=1024)  # a session sees a few pixels, on every hit
-def well_formed(platform_name: str, source: str, pixel: str) -> bool:
-    """Whether the pixel ID is in the format the vendor issues (IDs of other sources are not judged)."""
+def well_formed(platform_name: str, source: str, pixel: str, event_name: str | None = None) -> bool:
+    """Whether the pixel ID is in the format the vendor issues (IDs of other sources, and the app
+    IDs of app events, are not judged)."""
     fmt, pattern = platform(platform_name).pixel_id, pixel_id_re(platform_name)
-    return not (fmt and pattern and source in fmt.sources and not pattern.match(pixel))
+    return not (fmt and pattern and source in fmt.sources and event_name not in fmt.app_events
+                and not pattern.match(pixel))
 
 
 @lru_cache(maxsize=1024)
@@ -51,14 +53,14 @@ class PixelIdCheck:
         table = platform(name)
         if pixel:
             fmt = table.pixel_id
-            if fmt and not well_formed(name, source, pixel):
+            if fmt and not well_formed(name, source, pixel, event.event):
                 ctx.emit(event, finding(
                     "invalid-pixel-id", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel!r} is not in the format {table.name} issues ({fmt.describe})",
                     f"Copy the ID from {table.name}'s events manager; a placeholder, a truncated ID or "
                     "another vendor's ID sends data nowhere."))
             expected = self.expected.get(name)
-            if expected and pixel not in expected:
+            if expected and pixel not in expected and not (fmt and event.event in fmt.app_events):
                 ctx.emit(event, finding(
                     "unexpected-pixel", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel} is not one of the expected "

@@ -45,6 +45,7 @@ class Requirement:
     except_pixels: tuple[str, ...] = ()  # ID prefixes of pixels the rule leaves out
     severity: Severity
     catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
+    sources: frozenset[Source] = frozenset()  # the event sources it applies to; empty: all
     why: str
 
 
@@ -53,6 +54,7 @@ class PixelIdFormat:
     pattern: str
     describe: str
     sources: list[str]
+    app_events: frozenset[str] = frozenset()  # their ID is an app's, not a pixel's: not judged
 
 
 @_strict
@@ -84,6 +86,7 @@ class Platform:
     standard_events: dict[str, str] = field(default_factory=dict)
     fields: dict[str, str] = field(default_factory=dict)
     server_fields: dict[str, str] = field(default_factory=dict)
+    endpoint_fields: dict[str, dict[str, str]] = field(default_factory=dict)  # per API version
     contents: list[str] = field(default_factory=list)
     json_params: dict[str, Literal["array", "object", "any"]] = field(default_factory=dict)
     event_data_prefixes: list[str] = field(default_factory=list)
@@ -101,9 +104,14 @@ class Platform:
     dedup: DedupKey | None = None
 
     def wire(self, field: str, event: TrackingEvent | None = None) -> str:
-        """How this vendor spells a field on the wire (server side for Conversions API events)."""
-        if event is not None and event.source != "browser" and field in self.server_fields:
-            return self.server_fields[field]
+        """How this vendor spells a field on the wire (server side for Conversions API events, in
+        the API version of the event's endpoint)."""
+        if event is not None and event.source != "browser":
+            on_endpoint = self.endpoint_fields.get(event.endpoint, {})
+            if field in on_endpoint:
+                return on_endpoint[field]
+            if field in self.server_fields:
+                return self.server_fields[field]
         return self.fields.get(field, field)
 
 
@@ -177,9 +185,11 @@ def values_text(event: TrackingEvent) -> str:
 
 @cache
 def wire_names(platform_name: str, name: str) -> tuple[str, ...]:
-    """Where a field may be on the wire: the vendor's browser name, its server name, the name itself."""
+    """Where a field may be on the wire: the vendor's browser name, its server names, the name itself."""
     table = platform(platform_name)
-    return tuple(w for w in (table.fields.get(name), table.server_fields.get(name), name) if w)
+    per_endpoint = [fields.get(name) for fields in table.endpoint_fields.values()]
+    return tuple(dict.fromkeys(w for w in (table.fields.get(name), table.server_fields.get(name), *per_endpoint, name)
+                               if w))
 
 
 def field_value(event: TrackingEvent, name: str) -> str | list[str] | None:

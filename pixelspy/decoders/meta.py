@@ -89,6 +89,14 @@ LABELS = Labels(
     default_group="Technical",
 )
 
+# The Facebook JS SDK's app events on /tr (FB.AppEvents.logPageView(), deprecated since July 2022):
+# `id` is FB.init's app ID, not a pixel (marchofdimes.org, 2021: sdk.js, then
+# /tr/?id=<app>&ev=fb_page_view&dl&rl&if&ts&sw&sh&at=, none of fbevents' v, ec, fbp). Browser events
+# all the same: the page's consent applies to them.
+JS_SDK_APP_EVENTS = frozenset({"fb_page_view"})
+JS_SDK_LABELS = Labels({**LABELS.keys, "id": ("App ID (Facebook JS SDK app event)", "Event")},
+                       families=LABELS.families, default_group=LABELS.default_group)
+
 # Paths of the event endpoint: /tr, /tr/ and the privacy-sandbox (Attribution Reporting) copy.
 TR_PATH = r"/tr/?"
 SANDBOX_PATH = r"/privacy_sandbox/pixel/register/trigger/?"
@@ -124,7 +132,9 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         shape = "beacon" if hit.content_type in ("text/plain", "multipart/form-data") else "form POST"
     # Meta may answer a hit with a 302 to /tr/?redirect=0 and the same parameters: its own copy.
     hop = " (redirect hop)" if values.get("redirect") == "0" else ""
-    endpoint = f"{'privacy sandbox' if sandbox else '/tr'} {shape}{hop}"
+    sdk_app_event = ev in JS_SDK_APP_EVENTS
+    what = " JS SDK app event" if sdk_app_event else ""
+    endpoint = f"{'privacy sandbox' if sandbox else '/tr'}{what} {shape}{hop}"
     return [TrackingEvent.decoded(
         platform=PLATFORM,
         pixel_id=pixel,
@@ -136,7 +146,7 @@ def decode_tr(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
         currency=values.get("cd[currency]"),
         content_ids=[str(c) for c in content_ids or []],
         order_id=values.get("cd[order_id]"),
-        params=LABELS.params(pairs),
+        params=(JS_SDK_LABELS if sdk_app_event else LABELS).params(pairs),
         user_data=user,
         decode_errors=list(errors),
         endpoint=endpoint,
@@ -291,7 +301,9 @@ APP_LABELS = Labels(
         "event": ("Activity type", "Event"),
         "custom_events._eventName": ("Event name", "Event"),
         "custom_events._eventName_md5": ("Event name MD5", "Technical"),
-        "custom_events._logTime": ("Log time (s)", "Event"),
+        # Unix time: the Android and iOS SDKs send seconds (AppEvent: currentTimeMillis() / 1000),
+        # RudderStack's App Events destination milliseconds.
+        "custom_events._logTime": ("Log time (Unix time; the SDKs send seconds)", "Event"),
         "custom_events._ui": ("Screen", "Event"),
         "custom_events._session_id": ("Session ID", "Event"),
         "custom_events._valueToSum": ("Value", "Custom data"),

@@ -14,12 +14,15 @@ Decisions:
   `add_to_cart` meet. Pinterest-only events (watchvideo, app_install) keep a PascalCase name of
   their own; `custom` has none.
 - The Conversions API carries no tag id, only the ad account id in its path: that is the
-  `pixel_id` of server events (the endpoint says so).
+  `pixel_id` of server events (the endpoint says so). Its older endpoint, ct.pinterest.com/events/v3
+  (still sent by RudderStack's pinterest_tag destination, apiVersion legacyApi), posts the same event
+  objects with the ad account in each event's `advertiser_id`.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from pixelspy.decoders import Route
@@ -78,6 +81,7 @@ LABELS = Labels(
         "pd": ("Partner data (raw)", "User data"),
         "ad": ("Browser data (raw)", "Page context"),
         "ad_account_id": ("Ad account ID (CAPI carries no tag ID)", "Event"),
+        "advertiser_id": ("Ad account ID (CAPI carries no tag ID)", "Event"),
         "test": ("Test mode", "Event"),
         "event_name": ("Event name", "Event"),
         "event_id": ("Event ID (dedup key)", "Event"),
@@ -241,6 +245,18 @@ CAPI = ServerBatch(
 )
 
 
+# The legacy endpoint's body is v5's; the ad account is in each event, not in the path.
+CAPI_V3 = replace(CAPI, endpoint="CAPI /events/v3 (legacy; pixel_id = advertiser_id, the ad account)",
+                  pixel=(("advertiser_id",),))
+
+
+def _named_test_code(events: list[TrackingEvent]) -> list[TrackingEvent]:
+    for ev in events:
+        if ev.test_event_code:
+            ev.test_event_code = f"test={ev.test_event_code}"
+    return events
+
+
 def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     """Conversions API: POST /v5/ad_accounts/{id}/events; each data[] element is one event.
     It carries no tag id: the ad account id of the path stands in as pixel_id."""
@@ -248,9 +264,13 @@ def decode_capi(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     events = decode_server_batch(hit, CAPI, account)
     for ev in events:
         ev.params = (LABELS.param("ad_account_id", account), *ev.params)
-        if ev.test_event_code:
-            ev.test_event_code = f"test={ev.test_event_code}"
-    return events
+    return _named_test_code(events)
+
+
+def decode_capi_v3(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
+    """The legacy Conversions API: POST ct.pinterest.com/events/v3, {"data": [...]} with each
+    event's ad account in advertiser_id (its pixel_id)."""
+    return _named_test_code(decode_server_batch(hit, CAPI_V3, None))
 
 
 def decode_user_sync(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
@@ -264,11 +284,13 @@ def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
 
 
 # What the Conversions API answers; pinterest-api-sdk requires these fields in its response model.
+# The legacy /events/v3 gets the same (RudderStack, its remaining sender, reads only the status).
 CAPI_SINK_ANSWER = ('{"num_events_received": 1, "num_events_processed": 1, '
                     '"events": [{"status": "processed", "error_message": "", "warning_message": ""}]}')
 ROUTES = [
     Route(PLATFORM, ("ct.pinterest.com",), r"/v3/?", decode_tag),
     Route(PLATFORM, ("ct.pinterest.com",), r"/user/?", decode_user_sync),
+    Route(PLATFORM, ("ct.pinterest.com",), r"/events/v3/?", decode_capi_v3, sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, ("api.pinterest.com",), r"/v5/ad_accounts/(?P<account>[^/]+)/events/?", decode_capi,
           sink_json=CAPI_SINK_ANSWER),
     Route(PLATFORM, ("s.pinimg.com",), r"/ct/core\.js|/ct/lib/main\.[0-9a-zA-Z]+\.js", decode_loader,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
 import pytest
 
 from pixelspy import decoders
@@ -67,6 +70,51 @@ def test_server_events_are_named_with_conversions_api_fields():
                 params={"custom_data.content_type": "product"})
     engine().process(ev)
     assert the(ev, "missing-param").message == "Meta CAPI Purchase without custom_data.currency"
+
+
+def capi_hit(event_json: str) -> RawHit:
+    """A Conversions API call as RudderStack's Facebook Pixel destination posts it: data=["{…}"]."""
+    body = urlencode({"data": json.dumps([event_json])}).encode()
+    return RawHit(method="POST", url=f"https://graph.facebook.com/v22.0/{PIXEL}/events?access_token=my_access_token",
+                  body=body, headers=[("content-type", "application/x-www-form-urlencoded")])
+
+
+def test_a_conversions_api_event_without_action_source_is_a_warning():
+    # RudderStack's delivery test event (a kaiser.com checkout step): Meta requires action_source on
+    # every Conversions API event. The same event with it, and a Pixel hit (which has none), pass.
+    kaiser = ('{"user_data":{"client_user_agent":"Mozilla/5.0 (iPhone; CPU iPhone OS 15_5 like Mac OS X)"},'
+              '"event_name":"Checkout Step Viewed","event_time":1654772112,'
+              '"event_source_url":"https://www.my.kaiser.com/checkout","event_id":"4f002656-a7b2-4c17-b9bd-8caa5a29190a",'
+              '"custom_data":{"checkout_id":"26SF29B","step":1}}')
+    [without] = decoders.decode(capi_hit(kaiser))
+    [website] = decoders.decode(capi_hit(kaiser.replace('"event_time"', '"action_source":"website","event_time"')))
+    pixel = meta_hit(ev="Checkout Step Viewed")
+    e = engine()
+    for ev in (without, website, pixel):
+        e.process(ev)
+    f = the(without, "missing-param")
+    assert (f.severity, f.message) == (Severity.warning, "Meta CAPI Checkout Step Viewed without action_source")
+    assert "missing-param" not in codes(website) | codes(pixel)
+
+
+def test_reddit_conversions_api_messages_name_the_field_of_their_api_version():
+    # RudderStack's Reddit destination (v2.0): an AddToCart with value_decimal and no currency. v3 puts
+    # the same fields in `metadata`; the pixel's field is m.currency.
+    user = {"email": "ac144532d9e4efeab19475d9253a879173ea12a3d2238d1cb8a332a7b3a105f2"}
+    v2 = {"events": [{"event_at": "2019-10-14T09:03:17.562Z", "event_type": {"tracking_type": "AddToCart"},
+                      "user": user, "event_metadata": {"item_count": 5, "value": 24995, "value_decimal": 249.95}}]}
+    v3 = {"data": {"events": [{"event_at": 1571043797562, "action_source": "WEBSITE",
+                               "type": {"tracking_type": "AddToCart"}, "user": user,
+                               "metadata": {"item_count": 5, "value": 249.95}}]}}
+    [on_v2] = decoders.decode(RawHit(method="POST", url="https://ads-api.reddit.com/api/v2.0/conversions/events/a2_fsddXXXfsfd",
+                                     body=json.dumps(v2).encode(), headers=[("content-type", "application/json")]))
+    [on_v3] = decoders.decode(RawHit(method="POST", url="https://ads-api.reddit.com/api/v3/pixels/a2_fsddXXXfsfd/conversion_events",
+                                     body=json.dumps(v3).encode(), headers=[("content-type", "application/json")]))
+    e = engine()
+    for ev in (on_v2, on_v3):
+        e.process(ev)
+    assert the(on_v2, "missing-param").message == "Reddit CAPI AddToCart without event_metadata.currency"
+    assert the(on_v3, "missing-param").message == "Reddit CAPI AddToCart without metadata.currency"
 
 
 def test_a_value_needs_a_currency_on_any_event_and_vendor():

@@ -41,6 +41,23 @@ def test_server_side_ids_of_other_kinds_are_not_pixel_ids():
     assert "invalid-pixel-id" not in codes(ev)
 
 
+def test_the_js_sdk_app_events_app_id_is_not_judged_as_a_pixel_id():
+    # FB.AppEvents.logPageView() as www.marchofdimes.org sent it (2021): /tr with FB.init's 12-digit
+    # app ID. A Pixel hit with that ID is still judged.
+    sdk = meta_hit(id="179668297098", ev="fb_page_view", dl="https://www.marchofdimes.org/", rl="", fbp=None,
+                   **{"if": "false"}, ts="1634685431085", sw="375", sh="812", at="")
+    pixel = meta_hit(id="179668297098", ev="PageView")
+    e = engine()
+    e.process(sdk)
+    e.process(pixel)
+    assert "invalid-pixel-id" not in codes(sdk)
+    assert "invalid-pixel-id" in codes(pixel)
+    # Nor is the app one of the pixels pixelspy.toml expects.
+    sdk = meta_hit(id="179668297098", ev="fb_page_view", fbp=None)
+    engine(expected_pixels={"meta": [PIXEL]}).process(sdk)
+    assert codes(sdk).isdisjoint({"invalid-pixel-id", "unexpected-pixel"})
+
+
 def test_unexpected_pixel_ids_per_vendor_from_config():
     e = engine(expected_pixels={"meta": [PIXEL]})
     mine, theirs = meta_hit(ev="PageView"), meta_hit(ev="PageView", id="999999999999999")

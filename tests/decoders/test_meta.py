@@ -157,6 +157,22 @@ def test_the_redirect_hop_meta_answers_a_hit_with_is_a_twin():
     assert ev.endpoint == "/tr GET (redirect hop)"
 
 
+# FB.AppEvents.logPageView() of the Facebook JS SDK as www.marchofdimes.org sent it in 2021 (The
+# Markup's Blacklight HAR): the app ID (FB.init's appId) where fbevents puts a pixel ID.
+SDK_PAGE_VIEW = ("https://www.facebook.com/tr/?id=179668297098&ev=fb_page_view&dl=https%3A%2F%2F"
+                 "www.marchofdimes.org%2Fnews%2Fkmart.aspx&rl=&if=false&ts=1634685447023&sw=375&sh=812&at=")
+
+
+def test_js_sdk_app_event_names_its_id_an_app_id():
+    [ev] = decode("GET", SDK_PAGE_VIEW, referer="https://www.marchofdimes.org/news/kmart.aspx")
+    assert (ev.source, ev.kind, ev.pixel_id, ev.event) == (Source.browser, Kind.event, "179668297098", "fb_page_view")
+    assert ev.endpoint == "/tr JS SDK app event GET"
+    [app_id] = [p for p in ev.params if p.name == "id"]
+    assert app_id.label == "App ID (Facebook JS SDK app event)"
+    [pixel] = decode("GET", f"https://www.facebook.com/tr/?id={PIXEL}&ev=PageView")
+    assert pixel.endpoint == "/tr GET" and [p.label for p in pixel.params if p.name == "id"] == ["Pixel ID"]
+
+
 def test_loaders_are_pixel_loaded_not_events():
     (script,) = decode("GET", "https://connect.facebook.net/en_US/fbevents.js", referer="https://shop.example/")
     assert (script.kind, script.pixel_id, script.endpoint, script.page_url) == (

@@ -268,6 +268,17 @@ def test_user_data_as_bracketed_form_fields():
         ("ud[em]", "em", True), ("ud[ph]", "ph", True), ("ud[cn]", "country", False)]
 
 
+def test_log_time_label_holds_for_the_sdks_seconds_and_rudderstacks_milliseconds():
+    # The SDKs send _logTime in seconds; RudderStack's App Events destination sends milliseconds
+    # (1567333011693 in its test data): the label must hold for both.
+    fields = {"event": "CUSTOM_APP_EVENTS", "advertiser_tracking_enabled": "0", "application_tracking_enabled": "0",
+              "custom_events": json.dumps([{"_logTime": 1567333011693, "_eventName": "Viewed Screen"}])}
+    (ev,) = decode("POST", f"https://graph.facebook.com/v25.0/{APP}/activities?access_token=t",
+                   urlencode(fields).encode(), content_type="application/x-www-form-urlencoded", user_agent="RudderLabs")
+    [log_time] = [p for p in ev.params if p.name == "custom_events._logTime"]
+    assert (log_time.value, log_time.label) == ("1567333011693", "Log time (Unix time; the SDKs send seconds)")
+
+
 def test_app_event_fields_posted_as_json():
     payload = {"event": "CUSTOM_APP_EVENTS", "ud": {"em": EM}, "custom_events": APP_EVENTS[1:3]}
     cart, purchase = json_post(f"https://graph.facebook.com/v17.0/{APP}/activities", payload)

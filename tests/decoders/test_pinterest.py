@@ -240,6 +240,44 @@ def test_capi_without_test_flag_and_with_garbage():
     assert ev.decode_errors == ("no events (data is not a non-empty list)",)
 
 
+LEGACY_CAPI_URL = "https://ct.pinterest.com/events/v3"
+# RudderStack's pinterest_tag destination, apiVersion legacyApi (router test "Test 0", two of its events):
+# the v5 event objects, each with the ad account in advertiser_id, no Authorization header.
+LEGACY_BODY = {"data": [
+    {"event_name": "checkout", "event_time": 1597383030, "action_source": "web",
+     "event_id": "7208bbb6-2c4e-45bb-bf5b-ad426f3593e9", "app_id": "429047995", "advertiser_id": "429047995",
+     "user_data": {"em": ["48ddb93f0b30c475423fe177832912c5bcdce3cc72872f8051627967ef278e08"],
+                   "hashed_maids": ["6ca13d52ca70c883e0f0bb101e425a89e8624de51db2d2392593af6a84118090"],
+                   "client_user_agent": "chrome"},
+     "custom_data": {"currency": "USD", "value": "27.5", "order_id": "50314b8e9bcf000000000000", "num_items": 3,
+                     "content_ids": ["507f1f77bcf86cd799439011", "505bd76785ebb509fc183733"],
+                     "contents": [{"id": "507f1f77bcf86cd799439011", "quantity": 1, "item_price": "19"}]}},
+    {"event_name": "add_to_cart", "event_time": 1597383030, "action_source": "web",
+     "event_id": "7208bbb6-2c4e-45bb-bf5b-ad426f3593e9", "app_id": "429047995", "advertiser_id": "429047995",
+     "custom_data": {"currency": "USD", "value": "27.5", "num_items": 2, "content_ids": ["123"],
+                     "contents": [{"id": "123", "quantity": 2, "item_price": "25"}]}},
+]}
+
+
+def test_legacy_capi_events_v3_reads_like_v5_with_the_advertiser_id_as_pixel():
+    hit = RawHit(method="POST", url=LEGACY_CAPI_URL + "?test=true", body=json.dumps(LEGACY_BODY).encode(),
+                 headers=[("content-type", "application/json"), ("user-agent", "RudderLabs")])
+    checkout, cart = decode(hit)
+    for ev in (checkout, cart):
+        assert (ev.platform, ev.source, ev.pixel_id, ev.test_event_code) == (
+            "pinterest", Source.server, "429047995", "test=true")
+        assert ev.endpoint == "CAPI /events/v3 (legacy; pixel_id = advertiser_id, the ad account)"
+        assert ev.decode_errors == ()
+    assert (checkout.event, checkout.standard_event, checkout.value, checkout.currency) == (
+        "checkout", "Purchase", "27.5", "USD")
+    assert checkout.content_ids == ("507f1f77bcf86cd799439011", "505bd76785ebb509fc183733")
+    assert {u.name: u.hashed for u in checkout.user_data}["user_data.em"] is True
+    assert {p.name: p.label for p in checkout.params}["advertiser_id"] == "Ad account ID (CAPI carries no tag ID)"
+    assert (cart.event, cart.standard_event, cart.content_ids) == ("add_to_cart", "AddToCart", ("123",))
+    route, _ = default_registry().find(hit.host, hit.path)
+    assert route.sink and route.sink_json == default_registry().find("api.pinterest.com", "/v5/ad_accounts/1/events")[0].sink_json
+
+
 # ---------------------------------------------------------------- fuzz
 
 TAG_KEYS = ["tid", "event", "ed", "pd", "ad", "cb", "noscript", "ed[value]", "ed[line_items][0][product_id]",
@@ -258,7 +296,8 @@ tag_query = st.lists(st.tuples(st.sampled_from(TAG_KEYS) | st.text(max_size=5), 
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(["https://ct.pinterest.com/v3/", "https://ct.pinterest.com/v3", CAPI_URL]),
+@given(path=st.sampled_from(["https://ct.pinterest.com/v3/", "https://ct.pinterest.com/v3", CAPI_URL,
+                            LEGACY_CAPI_URL]),
        query=tag_query | st.text(max_size=30),
        body=st.binary(max_size=200) | json_text.map(str.encode) | tag_query.map(str.encode),
        ctype=st.sampled_from(["", "application/json", "text/plain", "application/x-www-form-urlencoded",

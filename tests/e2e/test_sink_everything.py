@@ -56,6 +56,7 @@ TIKTOK_API = {"event_source": "web", "event_source_id": "CN8J4Q3C77U0N4A9CVAG",
 PIN_CAPI = {"data": [{"event_name": "checkout", "action_source": "web", "event_time": 1783018238,
                       "event_id": "order-1", "user_data": {"em": [SHA]},
                       "custom_data": {"value": "49.9", "currency": "EUR"}}]}
+PIN_LEGACY_CAPI = {"data": [{**PIN_CAPI["data"][0], "advertiser_id": "549755885175"}]}
 REDDIT_V2 = {"events": [{"event_at": "2026-07-02T18:10:38Z", "event_type": {"tracking_type": "Purchase"},
                          "event_metadata": {"value_decimal": 49.9, "currency": "EUR"}, "user": {"email": SHA}}]}
 REDDIT_V3 = {"data": {"events": [{"event_at": 1783018238000, "action_source": "WEBSITE",
@@ -129,6 +130,8 @@ def _fill() -> None:
         Sample("GET", f"https://{h}/user/?tid=2612733222301&cb=1233538014046")])
     sample(*r("pinterest", "/v5"), ("api.pinterest.com",), lambda h: [
         Sample("POST", f"https://{h}/v5/ad_accounts/549755885175/events", js(PIN_CAPI), JSON)])
+    sample(*r("pinterest", "/events/v3"), ("ct.pinterest.com",), lambda h: [  # legacy API (RudderStack)
+        Sample("POST", f"https://{h}/events/v3", js(PIN_LEGACY_CAPI), JSON)])
 
     sample(*r("reddit", "/rp"), ("alb.reddit.com",), lambda h: [
         Sample("GET", f"https://{h}/rp.gif?ts=1&id=t2_b4kw4fzh&event=PageVisit&m.itemCount=&m.value="),
