@@ -51,8 +51,11 @@ class PixelIdCheck:
         name = event.platform
         source = event.source
         table = platform(name)
+        fmt = table.pixel_id
+        # An app event the vendor's app SDK sent (its ID an app's): not the pixel's script, whose
+        # pixel ID, expected pixels and first-party cookie are judged
+        app_event = fmt is not None and event.event in fmt.app_events
         if pixel:
-            fmt = table.pixel_id
             if fmt and not well_formed(name, source, pixel, event.event):
                 ctx.emit(event, finding(
                     "invalid-pixel-id", Severity.warning,
@@ -60,7 +63,7 @@ class PixelIdCheck:
                     f"Copy the ID from {table.name}'s events manager; a placeholder, a truncated ID or "
                     "another vendor's ID sends data nowhere."))
             expected = self.expected.get(name)
-            if expected and pixel not in expected and not (fmt and event.event in fmt.app_events):
+            if expected and pixel not in expected and not app_event:
                 ctx.emit(event, finding(
                     "unexpected-pixel", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel} is not one of the expected "
@@ -68,7 +71,7 @@ class PixelIdCheck:
                     "A pixel you do not own (an agency's, a plugin's, a copied snippet) receives your data; "
                     "or add it to checks.expected_pixels in pixelspy.toml."))
         off = table.cookies_off
-        if off and source == BROWSER and event.kind == KIND_EVENT:
+        if off and source == BROWSER and event.kind == KIND_EVENT and not app_event:
             sent = params(event)
             if not sent.get(off.missing) and sent.keys().isdisjoint(off.unless):
                 ctx.emit(event, finding(

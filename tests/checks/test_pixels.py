@@ -52,6 +52,10 @@ def test_the_js_sdk_app_events_app_id_is_not_judged_as_a_pixel_id():
     e.process(pixel)
     assert "invalid-pixel-id" not in codes(sdk)
     assert "invalid-pixel-id" in codes(pixel)
+    # The SDK never sends fbp (the Pixel's cookie): no word of first-party cookies being off.
+    assert "cookies-disabled" not in codes(sdk)
+    e.process(no_fbp := meta_hit(ev="PageView", fbp=None))
+    assert "cookies-disabled" in codes(no_fbp)
     # Nor is the app one of the pixels pixelspy.toml expects.
     sdk = meta_hit(id="179668297098", ev="fb_page_view", fbp=None)
     engine(expected_pixels={"meta": [PIXEL]}).process(sdk)
