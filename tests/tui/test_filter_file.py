@@ -163,8 +163,11 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
             return count(self, db, stop=stop, **kw)
 
         def held() -> bool:
-            entered.set()
-            release.wait(10)
+            # Once: the query holds the file's lock here, so a wait at every step would hang the
+            # test (for 10 s a step) if the loop ever blocked on that lock instead of failing it.
+            if not entered.is_set():
+                entered.set()
+                release.wait(10)
             return stop()
 
         try:
@@ -181,6 +184,9 @@ async def test_a_filter_typed_over_another_stops_its_query_midway(tmp_path, monk
         async with app.run_test(size=(140, 30)) as pilot:
             events = app.event_list
             ids = await file_app_listing_all(pilot, app, writer)
+            # Every row read now: drawing them while the first query holds the file (as a long
+            # count does) then reads nothing
+            listed_ids(app)
             app.filter_box.value = "purch"
             await until(pilot, entered.is_set)
             app.filter_box.value = "lead"
