@@ -42,6 +42,8 @@ class Requirement:
     platforms: list[str]  # "*" = any platform
     fields: list[str]
     if_present: list[str] = field(default_factory=list)
+    # field → values: the rule applies only when every such field holds one of its values
+    if_values: dict[str, frozenset[str]] = field(default_factory=dict)
     except_pixels: tuple[str, ...] = ()  # ID prefixes of pixels the rule leaves out
     severity: Severity
     catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
