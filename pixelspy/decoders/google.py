@@ -285,12 +285,31 @@ def ads_endpoint(hit: RawHit, m: re.Match[str]) -> str:
     return f"{endpoint} {hit.host}" if m.re.pattern == FIRST_PARTY_PATH else endpoint
 
 
+# What a loader's query says about who asked for it. A running Google tag (gtag.js, a GTM
+# container) fetches the container a command names with `cx=c`; a Universal Analytics tag fetches
+# its connected GA4 tag ("connected site tags", support.google.com/analytics/answer/9973999) with
+# `cx=c&_slc=1`, after its own hit carrying `_slc=1`.
+LOADER_LABELS = Labels(
+    {
+        "id": ("Tag ID", "Event"),
+        "l": ("Data layer name", "Technical"),
+        "cx": ("Fetched by a running Google tag (c)", "Technical"),
+        "_slc": ("Connected site tag, fetched by a Universal Analytics tag", "Technical"),
+        "gtm": ("Tag build", "Technical"),
+        "tag_exp": ("Tag experiments", "Technical"),
+    },
+    default_group="Technical",
+)
+
+
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
     """gtag.js (`/gtag/js?id=G-…|AW-…|DC-…|GT-…`) or a GTM container (`/gtm.js?id=GTM-…`)."""
     errors = Errors()
-    tag = dict(parse_qs_pairs(hit.query, errors)).get("id") or None
+    pairs = parse_qs_pairs(hit.query, errors)
+    tag = dict(pairs).get("id") or None
     return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint=m["loader"].replace("/", "."),
-                          page_url=hit.header("referer") or None, decode_errors=list(errors))]
+                          page_url=hit.header("referer") or None, params=LOADER_LABELS.params(pairs),
+                          decode_errors=list(errors))]
 
 
 LOADER_ID = re.compile(r"(?:^|&)id=(?:G|AW|DC|GT|GTM)-[A-Za-z0-9]")

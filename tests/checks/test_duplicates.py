@@ -352,3 +352,26 @@ def test_two_clicks_tiktok_collected_by_itself_are_no_duplicate_but_one_click_se
     for ev in twice:
         e.process(ev)
     assert all("duplicate-event" in codes(ev) for ev in twice)
+
+
+def gtag_load(url: str, time: float) -> TrackingEvent:
+    """gtag.js fetched on www.mahealthconnector.org (The Markup's Blacklight scan, April 2025)."""
+    hit = seen(RawHit(method="GET", url=url, time=time, client="10.0.0.2",
+                      headers=[("referer", "https://www.mahealthconnector.org/")]))
+    [ev] = decoders.decode(hit)
+    ev.device = hit.device
+    return ev
+
+
+def test_a_connected_site_tag_fetched_by_universal_analytics_is_no_second_install():
+    # The page's own Google tag snippet loads G-P4KXFQ6SH0; 0.6 s later analytics.js (its Universal
+    # Analytics property has G-P4KXFQ6SH0 as connected site tag) fetches it again, marked _slc=1.
+    e = engine()
+    site = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0", T0)
+    connected = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0&cx=c&_slc=1", T0 + 0.6)
+    again = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0", T0 + 0.8)
+    e.process(site)
+    e.process(connected)
+    assert "duplicate-pixel" not in codes(site) | codes(connected)
+    e.process(again)  # the site's snippet twice is still a second install
+    assert the(again, "duplicate-pixel").related == [site.id]
