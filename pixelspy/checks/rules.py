@@ -97,8 +97,8 @@ class Platform:
     # A hit carrying one of these is counted by the vendor at most once per user or session: a
     # repeat counts nothing, so it is no duplicate-event
     counted_once_with: frozenset[str] = frozenset()
-    # A loader carrying one of these was fetched by the vendor's own script, not the site's base code
-    loaded_by_vendor_with: frozenset[str] = frozenset()
+    # Loader endpoint → params marking a fetch the vendor's own script made, not the site's base code
+    loaded_by_vendor: dict[str, frozenset[str]] = field(default_factory=dict)
     # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them
     loaders_with_decoded_events: tuple[str, ...] = ()
     pixel_id: PixelIdFormat | None = None
