@@ -137,6 +137,9 @@ class DuplicatesCheck:
         pixel = event.pixel_id
         if not pixel:
             return
+        if (by_vendor := platform(event.platform).loaded_by_vendor.get(event.endpoint)) and not by_vendor.isdisjoint(
+                params(event)):
+            return  # the vendor's running script fetched it: no base code of the site's
         # The page view, not the page URL: loaders carry the page's origin only (see pages.py),
         # so two pages opened within the window would read as one page initialising twice.
         key = (event.platform, pixel, ctx.pages.page_of(event.device, event.page_url or event.referer))

@@ -189,6 +189,8 @@ class ParamsCheck:
                 continue
             if req.sources and event.source not in req.sources:
                 continue
+            if req.if_values and not all(field_value(event, f) in values for f, values in req.if_values.items()):
+                continue
             severity = req.severity if not req.catalog or self._feeds_catalog(event) else Severity.info
             for f in req.fields:
                 if f not in present:

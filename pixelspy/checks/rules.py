@@ -42,6 +42,8 @@ class Requirement:
     platforms: list[str]  # "*" = any platform
     fields: list[str]
     if_present: list[str] = field(default_factory=list)
+    # field → values: the rule applies only when every such field holds one of its values
+    if_values: dict[str, frozenset[str]] = field(default_factory=dict)
     except_pixels: tuple[str, ...] = ()  # ID prefixes of pixels the rule leaves out
     severity: Severity
     catalog: bool = False  # matters only to a pixel that feeds a product catalog (else info)
@@ -95,6 +97,8 @@ class Platform:
     # A hit carrying one of these is counted by the vendor at most once per user or session: a
     # repeat counts nothing, so it is no duplicate-event
     counted_once_with: frozenset[str] = frozenset()
+    # Loader endpoint → params marking a fetch the vendor's own script made, not the site's base code
+    loaded_by_vendor: dict[str, frozenset[str]] = field(default_factory=dict)
     # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them
     loaders_with_decoded_events: tuple[str, ...] = ()
     pixel_id: PixelIdFormat | None = None

@@ -285,12 +285,33 @@ def ads_endpoint(hit: RawHit, m: re.Match[str]) -> str:
     return f"{endpoint} {hit.host}" if m.re.pattern == FIRST_PARTY_PATH else endpoint
 
 
+# What a loader's query says about who fetched it: a running Google tag (gtag.js, a GTM container)
+# fetches a tag a config command names, when not yet loaded, with `cx=c`; a Universal Analytics tag
+# fetches its connected GA4 tag (support.google.com/analytics/answer/9973999) with `cx=c&_slc=1`,
+# after its own hit carrying `_slc=1`; a Google tag fetches its linked destinations (gtag/destination)
+# with `cx=c` too. The site's own snippet fetches `gtag/js?id=…` alone.
+LOADER_LABELS = Labels(
+    {
+        "id": ("Tag ID", "Event"),
+        "l": ("Data layer name", "Technical"),
+        "cx": ("Fetched by a running Google tag (c)", "Technical"),
+        "_slc": ("Connected site tag, fetched by a Universal Analytics tag", "Technical"),
+        "gtm": ("Tag build", "Technical"),
+        "tag_exp": ("Tag experiments", "Technical"),
+    },
+    default_group="Technical",
+)
+
+
 def decode_loader(hit: RawHit, m: re.Match[str]) -> list[TrackingEvent]:
-    """gtag.js (`/gtag/js?id=G-…|AW-…|DC-…|GT-…`) or a GTM container (`/gtm.js?id=GTM-…`)."""
+    """gtag.js (`/gtag/js?id=G-…|AW-…|DC-…|GT-…`), a Google tag's linked destination
+    (`/gtag/destination?id=…`) or a GTM container (`/gtm.js?id=GTM-…`)."""
     errors = Errors()
-    tag = dict(parse_qs_pairs(hit.query, errors)).get("id") or None
+    pairs = parse_qs_pairs(hit.query, errors)
+    tag = dict(pairs).get("id") or None
     return [TrackingEvent.decoded(platform=PLATFORM, kind=Kind.pixel_loaded, pixel_id=tag, endpoint=m["loader"].replace("/", "."),
-                          page_url=hit.header("referer") or None, decode_errors=list(errors))]
+                          page_url=hit.header("referer") or None, params=LOADER_LABELS.params(pairs),
+                          decode_errors=list(errors))]
 
 
 LOADER_ID = re.compile(r"(?:^|&)id=(?:G|AW|DC|GT|GTM)-[A-Za-z0-9]")
@@ -424,7 +445,7 @@ ROUTES = [
     # Any host: the advertiser's *.fls.doubleclick.net and adservice.google.<tld> (is_floodlight).
     Route(PLATFORM, (), r"/(?:(?:ddm/)?activityi?[;/]|ddm/fls/[a-z]+/)(?P<matrix>.*)", decode_floodlight,
           signature=is_floodlight, needles=("/activity", "/ddm/")),
-    Route(PLATFORM, ("www.googletagmanager.com",), r"/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False),
+    Route(PLATFORM, ("www.googletagmanager.com",), r"/(?P<loader>gtag/js|gtag/destination|gtm\.js)", decode_loader, sink=False),
     # Any host: the loaders served from a site's own path by tag gateway or server-side tagging.
     Route(PLATFORM, (), r"(?:/[^/]+)*/(?P<loader>gtag/js|gtm\.js)", decode_loader, sink=False,
           signature=is_first_party_loader, needles=("/gtag/js", "/gtm.js")),

@@ -352,3 +352,47 @@ def test_two_clicks_tiktok_collected_by_itself_are_no_duplicate_but_one_click_se
     for ev in twice:
         e.process(ev)
     assert all("duplicate-event" in codes(ev) for ev in twice)
+
+
+def gtag_load(url: str, time: float) -> TrackingEvent:
+    """A Google tag fetched on a page (these from The Markup's Blacklight scans, April 2025)."""
+    hit = seen(RawHit(method="GET", url=url, time=time, client="10.0.0.2",
+                      headers=[("referer", "https://www.mahealthconnector.org/")]))
+    [ev] = decoders.decode(hit)
+    ev.device = hit.device
+    return ev
+
+
+def test_google_tags_fetched_by_google_scripts_are_no_second_install():
+    # The page's one Google tag snippet for G-P4KXFQ6SH0 loads it; the page's other snippet's gtag.js
+    # (DC-12478002), running first, handles the page's config for G-P4KXFQ6SH0 and fetches it too
+    # (cx=c); analytics.js, its Universal Analytics property having G-P4KXFQ6SH0 as connected site
+    # tag, fetches it a third time (cx=c&_slc=1). One G-P4KXFQ6SH0 page_view follows.
+    e = engine()
+    site = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0", T0)
+    runtime = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0&l=dataLayer&cx=c"
+                        "&gtm=45fe54n0v9185244785za200&tag_exp=101509156~102887800~103051953~103077950"
+                        "~103106314~103106316~103116026~103130360~103130362~103200004", T0 + 0.25)
+    connected = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0&cx=c&_slc=1", T0 + 0.6)
+    again = gtag_load("https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0", T0 + 0.8)
+    for ev in (site, runtime, connected):
+        e.process(ev)
+    assert "duplicate-pixel" not in codes(site) | codes(runtime) | codes(connected)
+    e.process(again)  # the site's snippet twice is still a second install
+    assert the(again, "duplicate-pixel").related == [site.id]
+
+
+def test_a_tag_set_up_as_a_destination_and_by_a_snippet_is_loaded_twice():
+    # www.nevadahealthlink.com (April 2025): the GA4 Google tag fetches AW-388099485 as its linked
+    # destination; HubSpot's ads script inserts gtag.js for it; the running GTM fetches that once more
+    # for HubSpot's config (cx=c, not counted). Two sets of page-load pings reach the account.
+    e = engine()
+    destination = gtag_load("https://www.googletagmanager.com/gtag/destination?id=AW-388099485&l=dataLayer&cx=c"
+                            "&gtm=45je54n0v898007499za200zb71460865", T0)
+    snippet = gtag_load("https://www.googletagmanager.com/gtag/js?id=AW-388099485", T0 + 0.352)
+    echo = gtag_load("https://www.googletagmanager.com/gtag/js?id=AW-388099485&l=dataLayer&cx=c"
+                     "&gtm=45He54n0v71460865za200", T0 + 0.353)
+    for ev in (destination, snippet, echo):
+        e.process(ev)
+    assert the(snippet, "duplicate-pixel").related == [destination.id]
+    assert "duplicate-pixel" not in codes(echo)

@@ -97,6 +97,32 @@ def test_a_conversions_api_event_without_action_source_is_a_warning():
     assert "missing-param" not in codes(website) | codes(pixel)
 
 
+def test_a_conversions_api_website_event_needs_its_page_url_and_user_agent():
+    # RudderStack's Facebook Pixel destination's Purchase (processor/ecommTestData.ts): action_source
+    # website, no event_source_url. Meta requires event_source_url and client_user_agent on website
+    # events only; an email event needs neither.
+    purchase = ('{"user_data":{"external_id":"3ffc8a075f330402d82aa0a86c596b0d2fe70df38b22c5be579f86a18e4aca47",'
+                '"client_user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.16; rv:84.0) Gecko/20100101 Firefox/84.0"},'
+                '"event_name":"Purchase","event_time":1697241600,"event_id":"12345","action_source":"website",'
+                '"custom_data":{"value":0,"content_ids":["12345"],"content_type":"product","currency":"USD"}}')
+    no_agent = purchase.replace('"client_user_agent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.16; rv:84.0) '
+                                'Gecko/20100101 Firefox/84.0"', '"client_ip_address":"32.122.223.26"')
+    evs = [decoders.decode(capi_hit(body))[0] for body in (
+        purchase,
+        no_agent.replace('"action_source"', '"event_source_url":"https://shop.example/thanks","action_source"'),
+        purchase.replace('"action_source":"website"', '"action_source":"email"'),
+        no_agent.replace('"action_source":"website"', '"action_source":"email"'),
+    )]
+    e = engine()
+    for ev in evs:
+        e.process(ev)
+    no_url, no_ua, email, email_no_ua = evs
+    assert (the(no_url, "missing-param").severity, the(no_url, "missing-param").message) == (
+        Severity.warning, "Meta CAPI Purchase without event_source_url")
+    assert the(no_ua, "missing-param").message == "Meta CAPI Purchase without user_data.client_user_agent"
+    assert "missing-param" not in codes(email) | codes(email_no_ua)
+
+
 def test_reddit_conversions_api_messages_name_the_field_of_their_api_version():
     # RudderStack's Reddit destination (v2.0): an AddToCart with value_decimal and no currency. v3 puts
     # the same fields in `metadata`; the pixel's field is m.currency.

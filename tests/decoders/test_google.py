@@ -224,6 +224,21 @@ def test_gtag_loader_is_pixel_loaded_and_passes_through():
     assert route.sink is False
 
 
+def test_a_google_tags_linked_destination_is_a_load_of_its_own():
+    # fetched by the GA4 Google tag of www.nevadahealthlink.com (April 2025) for its Ads destination
+    (ev,) = decode("GET", "https://www.googletagmanager.com/gtag/destination?id=AW-388099485&l=dataLayer&cx=c"
+                   "&gtm=45je54n0v898007499za200zb71460865")
+    assert (ev.kind, ev.pixel_id, ev.endpoint) == (Kind.pixel_loaded, "AW-388099485", "gtag.destination")
+
+
+def test_gtag_loader_keeps_what_its_query_says_about_who_fetched_it():
+    # analytics.js fetching its connected GA4 tag (www.mahealthconnector.org, April 2025)
+    (ev,) = decode("GET", "https://www.googletagmanager.com/gtag/js?id=G-P4KXFQ6SH0&cx=c&_slc=1")
+    assert [(p.name, p.value, p.label) for p in ev.params] == [
+        ("id", "G-P4KXFQ6SH0", "Tag ID"), ("cx", "c", "Fetched by a running Google tag (c)"),
+        ("_slc", "1", "Connected site tag, fetched by a Universal Analytics tag")]
+
+
 @settings(max_examples=300, deadline=None)
 @given(url=st.sampled_from(["https://www.google-analytics.com/g/collect", "https://x.example/a/g/collect",
                             "https://www.google.com/ccm/collect",

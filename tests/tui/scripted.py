@@ -65,7 +65,8 @@ def scripted_hits() -> list[RawHit]:
                               "action_source": "website",
                               "event_source_url": "https://shop.example/checkout/thanks",
                               "user_data": {"em": ["4f7d6a1c9b2e8f0a3d5c7b9e1f2a4c6d8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d8f"],
-                                            "client_ip_address": "203.0.113.7"},
+                                            "client_ip_address": "203.0.113.7",
+                                            "client_user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)"},
                               "custom_data": {"value": 14.9, "currency": "EUR", "content_ids": ["mug-blue"],
                                               "content_type": "product", "order_id": "order-1042"}}]}).encode(),
         "application/json", client="10.0.0.5")
