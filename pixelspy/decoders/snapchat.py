@@ -62,6 +62,8 @@ PIXEL_USER_KEYS = {"u_hem": "em", "u_hpn": "ph", "u_fn": "fn", "u_ln": "ln", "l_
 # scevent.min.js sends a value it hashed as "FFF" and the SHA-256 hex (seen from 1.5 in 2021 to 3.44
 # in 2025): the digest is the user data.
 PIXEL_HASH = re.compile(r"FFF([0-9a-f]{64})")
+# The prefix of the client dedup IDs scevent.min.js draws itself (cdid=@-<UUID>, 3.44 in 2025).
+SCEVENT_OWN_DEDUP_ID = "@-"
 
 
 def pixel_user_value(value: str) -> str:
@@ -186,6 +188,12 @@ def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
     def first(field: str) -> str | None:
         return next((values[k] for k in PIXEL_FIELDS[field] if values.get(k)), None)
 
+    # scevent.min.js draws a dedup ID of its own ("@-" + a UUID) for every call the site gave none:
+    # new on each call, it matches no server event and tells no repeat apart, so it is no event ID.
+    event_id = first("event_id")
+    if event_id and event_id.startswith(SCEVENT_OWN_DEDUP_ID):
+        event_id = None
+
     item_ids = first("item_ids")
     user = [u for k, v in pairs
             if k in PIXEL_USER_KEYS and (u := user_field(k, PIXEL_USER_KEYS[k], pixel_user_value(v)))]
@@ -194,7 +202,7 @@ def pixel_event(pairs: list[tuple[str, str]], errors: Errors, endpoint: str,
         pixel_id=pixel,
         event=name,
         standard_event=standard_event(name),
-        event_id=first("event_id"),
+        event_id=event_id,
         page_url=next((values[k] for k in page_from if values.get(k)), None),
         value=first("value"),
         currency=first("currency"),

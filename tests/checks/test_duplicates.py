@@ -396,3 +396,25 @@ def test_a_tag_set_up_as_a_destination_and_by_a_snippet_is_loaded_twice():
         e.process(ev)
     assert the(snippet, "duplicate-pixel").related == [destination.id]
     assert "duplicate-pixel" not in codes(echo)
+
+
+# Two PAGE_VIEWs GTM's Snap tag sent 4 ms apart (www.marylandhealthconnection.gov, The Markup's
+# Blacklight scan, April 2025): the same hit but for scevent's own per-call values: the "@-" client
+# dedup ID it draws itself, the hit ID, the timestamp and the m_ page metrics (m_rd).
+SNAP_GTM_PAGE_VIEW = (
+    "https://tr.snapchat.com/p?pid=bcb44554-52c0-4048-aa0b-623deb11e6dd&ev=PAGE_VIEW&intg=gtm&e_su=1"
+    "&pids=bcb44554-52c0-4048-aa0b-623deb11e6dd&u_c1=00000000-0000-4000-8000-000000000003&cdid=%40-{cdid}"
+    "&u_sclid=00000000-0000-4000-8000-000000000002&u_scsid=00000000-0000-4000-8000-000000000001"
+    "&gat=DC-5156370%2CAW-953853616%2CGTM-5NDXCR7%2CG-SJZ6V09WB2%2CDC-5156370&gac=56c250a6&bg=false&bt=aadafeb2"
+    "&d_bvs=&huah=true&m_dcl=2181&m_fcps=2217&m_pi=2178&m_pl=0&m_pv=2&m_rd={rd}&m_sh=812&m_sl=2469&m_sw=375"
+    "&pl=https%3A%2F%2Fwww.marylandhealthconnection.gov%2F&trackId={track}&ts={ts}&v=3.44.6-2504241707")
+
+
+def test_a_snap_page_view_sent_twice_with_scevents_own_dedup_ids_is_a_duplicate():
+    events = copies_session(
+        (0.0, SNAP_GTM_PAGE_VIEW.format(cdid="00000000-0000-4000-8000-000000000004", rd=2520,
+                                        track="445bc8ad-cc2d-4adf-850a-083caee9b7fe", ts=1745853788435)),
+        (0.004, SNAP_GTM_PAGE_VIEW.format(cdid="00000000-0000-4000-8000-000000000005", rd=2524,
+                                          track="6cd843ee-8e09-406c-9ee0-eb317f5fdd1b", ts=1745853788439)))
+    assert [ev.event_id for ev in events] == [None, None]  # "@-…" is scevent's, not the site's
+    assert all("duplicate-event" in codes(ev) for ev in events)
