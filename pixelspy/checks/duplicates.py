@@ -18,8 +18,9 @@ from pixelspy.model import Severity, TrackingEvent
 
 # Vendors drop a repeated event ID within their dedup window (48 h for Meta and TikTok).
 EVENT_ID_MEMORY_S = 48 * 3600
-# A page's multi-pixel note is given once while its events keep coming this often.
-MULTI_PIXEL_MEMORY_S = 1800.0
+# A page's multi-pixel note is given once while its events keep coming this often; a page load's
+# once-per-load events are remembered as long.
+MULTI_PIXEL_MEMORY_S = PAGE_LOAD_MEMORY_S = 1800.0
 # A vendor's own copies of a hit (redirect hops, twin endpoints) follow it within this time.
 VENDOR_COPY_S = 5.0
 # A group of copies keeps this many members; a runaway loop does not grow memory.
@@ -47,6 +48,14 @@ def signature(event: TrackingEvent) -> tuple:
     return (event.page_url, event.value, event.currency, tuple(event.content_ids), event.order_id, names, values)
 
 
+def page_load(event: TrackingEvent) -> tuple[str, str, str | None] | None:
+    """(the page load's ID, the page) for an event the vendor sends once per page load, else None."""
+    once = platform(event.platform).once_per_page_load
+    if once is None or event.event not in once.events or not (load := params(event).get(once.key)):
+        return None
+    return ("page load", load, event.page_url)
+
+
 def is_vendor_copy(event: TrackingEvent, group: tuple[Seen, ...]) -> bool:
     """Whether the event is the vendor's own copy of one in the group: the same hit to another
     endpoint moments later (Google's conversion → viewthroughconversion → 1p-conversion redirect
@@ -67,12 +76,14 @@ class DuplicatesCheck:
         # hold twice the memory for its one member for 48 hours.
         self.by_event_id: Recent[tuple, tuple[Seen, ...]] = Recent(EVENT_ID_MEMORY_S)
         self.by_signature: Recent[tuple, tuple[Seen, ...]] = Recent(self.window)
+        self.by_page_load: Recent[tuple, tuple[Seen, ...]] = Recent(PAGE_LOAD_MEMORY_S)
         self.by_pixel: Recent[tuple, dict[str, Seen]] = Recent(self.window)
         self.loaders: Recent[tuple, tuple[Seen, ...]] = Recent(self.pixel_window)
         self.multi_noted: Recent[tuple, bool] = Recent(MULTI_PIXEL_MEMORY_S)
 
     def reset(self) -> None:
-        for state in (self.by_event_id, self.by_signature, self.by_pixel, self.loaders, self.multi_noted):
+        for state in (self.by_event_id, self.by_signature, self.by_page_load, self.by_pixel, self.loaders,
+                      self.multi_noted):
             state.clear()
 
     def process(self, event: TrackingEvent, ctx) -> None:
@@ -90,6 +101,8 @@ class DuplicatesCheck:
         pixel, t = event.pixel_id, event.time
         ident = event_id or signature(event)  # a str never equals a signature tuple
         state = self.by_event_id if event_id else self.by_signature
+        if not event_id and (load := page_load(event)) is not None:
+            ident, state = load, self.by_page_load
         key = (device, source, platform_name, name, pixel, ident)
         group = state.renew(key, t)  # put back below, on every path
         seen = ctx.seen(event)
@@ -108,7 +121,11 @@ class DuplicatesCheck:
                 self._other_pixels(event, by_pixel, ctx)
 
     def _same_event(self, event: TrackingEvent, group: tuple[Seen, ...], ctx) -> None:
-        if event.event_id:
+        if not event.event_id and page_load(event) is not None:
+            message = f"{vendor(event)} {event_name(event)} sent {len(group)} times in one page load"
+            hint = ("Each is counted as a page view. The tag is usually configured twice (hard-coded and in a "
+                    "tag manager): keep one.")
+        elif event.event_id:
             message = (f"{vendor(event)} {event_name(event)} with event ID {event.event_id!r} sent "
                        f"{len(group)} times from the {event.source.value}")
             hint = (f"{platform(event.platform).name} keeps the first and drops the copies; find the second "

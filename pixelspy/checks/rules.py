@@ -69,6 +69,15 @@ class CookiesOff:
 
 
 @_strict
+class OncePerPageLoad:
+    """Events the vendor's library sends once per page load, whose hits carry the page load's ID in
+    `key`: two with one ID and page URL are the page counted twice, however far apart."""
+
+    key: str
+    events: frozenset[str]
+
+
+@_strict
 class DedupKey:
     scope: Literal["pixel", "platform"]
     match_name: bool
@@ -97,6 +106,7 @@ class Platform:
     # A hit carrying one of these is counted by the vendor at most once per user or session: a
     # repeat counts nothing, so it is no duplicate-event
     counted_once_with: frozenset[str] = frozenset()
+    once_per_page_load: OncePerPageLoad | None = None
     # Loader endpoint → params marking a fetch the vendor's own script made, not the site's base code
     loaded_by_vendor: dict[str, frozenset[str]] = field(default_factory=dict)
     # ID prefixes of the loaders whose events pixelspy decodes; empty: all of them

@@ -418,3 +418,30 @@ def test_a_snap_page_view_sent_twice_with_scevents_own_dedup_ids_is_a_duplicate(
                                           track="6cd843ee-8e09-406c-9ee0-eb317f5fdd1b", ts=1745853788439)))
     assert [ev.event_id for ev in events] == [None, None]  # "@-…" is scevent's, not the site's
     assert all("duplicate-event" in codes(ev) for ev in events)
+
+
+# GA4 page_views of home.xtramath.org (November 2023, The Markup's DevTools HAR): G-8S2V5RTT86 configured by
+# GTM's tag (gtm=…z8892600270, _s=1) and again by the page's own snippet (_s=2, 5 s later), one page load.
+GA4_PAGE_VIEW = ("https://analytics.google.com/g/collect?v=2&tid=G-8S2V5RTT86&gtm={gtm}&_p={load}&gcd=11l1l1l1l1"
+                 "&dma=0&cid=100000000.1700069764&ul=en-us&sr=1512x982&are=1&pae=1&_s={s}&sid=1700069764&sct=1"
+                 "&seg=0&dl={page}&dr=https%3A%2F%2Fxtramath.org%2F&dt=XtraMath&en=page_view&tfd={tfd}")
+XTRAMATH = "https%3A%2F%2Fhome.xtramath.org%2F"
+
+
+def ga4_page_view(t: float, gtm: str, s: int, load: str = "1700069764143", page: str = XTRAMATH) -> tuple:
+    return t, GA4_PAGE_VIEW.format(gtm=gtm, load=load, s=s, page=page, tfd=int(t * 1000) + 651), ""
+
+
+def test_a_ga4_page_view_sent_twice_in_one_page_load_is_a_duplicate_however_far_apart():
+    events = copies_session(ga4_page_view(0.0, "45je3b81v890841044z8892600270", 1),
+                            ga4_page_view(5.0, "45je3b81v890841044", 2))
+    assert [f.message for ev in events for f in ev.findings if f.code == "duplicate-event"] == [
+        "Google PageView sent 2 times in one page load"] * 2
+
+
+def test_ga4_page_views_of_a_single_page_app_or_of_a_reload_are_no_duplicates():
+    spa = copies_session(ga4_page_view(0.0, "45je3b81v890841044", 1),
+                         ga4_page_view(5.0, "45je3b81v890841044", 2, page="https%3A%2F%2Fhome.xtramath.org%2Fmath"))
+    reload = copies_session(ga4_page_view(0.0, "45je3b81v890841044", 1),
+                            ga4_page_view(5.0, "45je3b81v890841044", 1, load="1700069769150"))
+    assert not any("duplicate-event" in codes(ev) for ev in (*spa, *reload))

@@ -32,9 +32,6 @@ class Judgement:
     why: str
     count: int = 1  # how many findings of this key the recording gives
     family: str = ""  # for a false alarm: which family of issue #23 it belongs to
-    # For a true finding pixelspy does not give yet: why (precision.py counts it missed; the
-    # regression test checks it is still missed, so a fix is told to drop this)
-    known_miss: str = ""
 
 
 @dataclass
