@@ -114,14 +114,14 @@ class DuplicatesCheck:
                 return
             group = _group_add(group, seen)
             state.store(key, group)
-            self._same_event(event, group, ctx)
+            self._same_event(event, group, state is self.by_page_load, ctx)
         if pixel:
             by_pixel = self.by_pixel.setdefault((device, source, platform_name, name, ident), {}, t)
             if by_pixel.setdefault(pixel, seen) is seen and len(by_pixel) > 1:
                 self._other_pixels(event, by_pixel, ctx)
 
-    def _same_event(self, event: TrackingEvent, group: tuple[Seen, ...], ctx) -> None:
-        if not event.event_id and page_load(event) is not None:
+    def _same_event(self, event: TrackingEvent, group: tuple[Seen, ...], in_one_load: bool, ctx) -> None:
+        if in_one_load:
             message = f"{vendor(event)} {event_name(event)} sent {len(group)} times in one page load"
             hint = ("Each is counted as a page view. The tag is usually configured twice (hard-coded and in a "
                     "tag manager): keep one.")

@@ -26,12 +26,10 @@ MAX_WAITING = 10_000  # (device, pixel) pairs awaiting their first event
 
 
 @lru_cache(maxsize=1024)  # a session sees a few pixels, on every hit
-def well_formed(platform_name: str, source: str, pixel: str, event_name: str | None = None) -> bool:
-    """Whether the pixel ID is in the format the vendor issues (IDs of other sources, and the app
-    IDs of app events, are not judged)."""
+def well_formed(platform_name: str, source: str, pixel: str) -> bool:
+    """Whether the pixel ID is in the format the vendor issues (IDs of other sources are not judged)."""
     fmt, pattern = platform(platform_name).pixel_id, pixel_id_re(platform_name)
-    return not (fmt and pattern and source in fmt.sources and event_name not in fmt.app_events
-                and not pattern.match(pixel))
+    return not (fmt and pattern and source in fmt.sources and not pattern.match(pixel))
 
 
 @lru_cache(maxsize=1024)
@@ -56,7 +54,7 @@ class PixelIdCheck:
         # pixel ID, expected pixels and first-party cookie are judged
         app_event = fmt is not None and event.event in fmt.app_events
         if pixel:
-            if fmt and not well_formed(name, source, pixel, event.event):
+            if fmt and not app_event and not well_formed(name, source, pixel):
                 ctx.emit(event, finding(
                     "invalid-pixel-id", Severity.warning,
                     f"{vendor(event)} pixel ID {pixel!r} is not in the format {table.name} issues ({fmt.describe})",
